@@ -1,0 +1,160 @@
+// The shared vocabulary of Arena's domain: user state, ledger entries, score changes,
+// boards and windows. Pure data types only — every module in src/ speaks these.
+
+/** A decoded, structurally valid XP event (ARCHITECTURE §5). */
+export interface XpEvent {
+  readonly event_id: string
+  readonly user_id: string
+  readonly username?: string | undefined
+  readonly agent_name: string
+  readonly action_type: string
+  readonly base_points?: number | undefined
+  readonly multipliers?: ReadonlyArray<string> | undefined
+  readonly timestamp: string
+  readonly metadata?: Readonly<Record<string, unknown>> | undefined
+}
+
+/** Where an event sits in the stream: its JetStream sequence and timestamp (ms since epoch). */
+export interface StreamPosition {
+  readonly seq: number
+  readonly streamTimeMs: number
+}
+
+/** One field-level problem: `path` is a JSON path like `multipliers[2]` or `timestamp`. */
+export interface Issue {
+  readonly path: string
+  readonly message: string
+}
+
+/** Why an event was not applied (the DLQ `Arena-Reason` header and the metric label). */
+export type RejectReason =
+  | "malformed_json"
+  | "oversized"
+  | "invalid_event"
+  | "unknown_action"
+  | "invalid_base_points"
+  | "invalid_multiplier"
+  | "future_timestamp"
+  | "msg_id_mismatch"
+
+export interface Rejection {
+  readonly reason: RejectReason
+  readonly message: string
+  readonly issues: ReadonlyArray<Issue>
+}
+
+export type Window = "all" | "day" | "week" | "month"
+export const WINDOWS: ReadonlyArray<Window> = ["all", "day", "week", "month"]
+
+/** `global` or `agent:<agent_name>`. */
+export type BoardName = string
+
+/** A board instance: board × window × period (`all` for the all-time window). */
+export interface BoardKey {
+  readonly board: BoardName
+  readonly window: Window
+  readonly period: string
+}
+
+/** Score of one user on one board scope after an event: the new total and the seq that set it. */
+export interface ScoreChange {
+  readonly board: BoardName
+  readonly window: Window
+  readonly period: string
+  readonly userId: string
+  readonly username: string
+  readonly xp: number
+  readonly seq: number
+  /** The user's overall level after the event (shown on every board). */
+  readonly level: number
+}
+
+export interface AgentStat {
+  xp: number
+  events: number
+}
+
+/** Score in one period-scoped board: `${window}:${period}` for global, `${window}:${period}:${agent}` per agent. */
+export interface PeriodScore {
+  xp: number
+  seq: number
+}
+
+/**
+ * Everything Arena knows about a user, owned by exactly one user-shard actor.
+ * Serialized as JSON into Postgres snapshots, so it holds only plain data.
+ */
+export interface UserState {
+  readonly userId: string
+  username: string
+  totalXp: number
+  /** seq of the event that last changed totalXp (ranking tie-break: lower reached first). */
+  totalSeq: number
+  level: number
+  events: number
+  /** Active UTC day numbers as disjoint, non-adjacent runs: [start0, end0, start1, end1, ...] ascending. */
+  streakRuns: number[]
+  longestStreak: number
+  /** Accepted events per action_type. */
+  counts: Record<string, number>
+  /** Achievement id → seq that unlocked it. */
+  unlocked: Record<string, number>
+  /** Per agent_name: XP earned through it and events. */
+  agents: Record<string, AgentStat>
+  /** Open-period scores (pruned when the period closes); keys as in PeriodScore. */
+  periods: Record<string, PeriodScore>
+  /** Agent all-time tie-break seqs: agent → seq that last changed its xp. */
+  agentSeq: Record<string, number>
+  lastSeq: number
+}
+
+export interface MultiplierApplied {
+  readonly name: string
+  /** Exact decimal, e.g. "1.5". */
+  readonly factor: string
+}
+
+export interface BonusApplied {
+  readonly achievement: string
+  readonly xp: number
+}
+
+/** One award, explaining every number (ARCHITECTURE §3). JSON field names are public. */
+export interface LedgerEntry {
+  readonly event_id: string
+  readonly seq: number
+  readonly user_id: string
+  readonly agent_name: string
+  readonly action_type: string
+  readonly base_points: number
+  readonly multipliers: ReadonlyArray<MultiplierApplied>
+  readonly streak_days: number
+  readonly streak_multiplier: string
+  /** Product of all multipliers before the cap, exact decimal. */
+  readonly total_multiplier: string
+  /** min(total_multiplier, cap), exact decimal. */
+  readonly applied_multiplier: string
+  /** floor(base_points × applied_multiplier). */
+  readonly xp: number
+  readonly bonuses: ReadonlyArray<BonusApplied>
+  /** xp + sum of bonuses: what the user's totals and boards grew by. */
+  readonly total_awarded: number
+  readonly total_xp_after: number
+  readonly level_before: number
+  readonly level_after: number
+  readonly rules_version: string
+  /** The event's own timestamp (RFC 3339, as normalized ISO). */
+  readonly event_time: string
+  /** The JetStream timestamp (ISO). */
+  readonly stream_time: string
+}
+
+/** The result of applying one event to one user. */
+export type ApplyOutcome =
+  | {
+    readonly _tag: "Applied"
+    readonly entry: LedgerEntry
+    readonly scores: ReadonlyArray<ScoreChange>
+    readonly unlocked: ReadonlyArray<string>
+  }
+  | { readonly _tag: "Rejected"; readonly rejection: Rejection }
