@@ -54,9 +54,12 @@ export interface LeaderboardPort {
   /** The current period of a window in stream time (`all` for the all-time window). */
   currentPeriod(window: Window): string
   list(): ReadonlyArray<BoardInfo>
-  /** null when the board does not exist (never had an entry and is not current). */
-  page(key: BoardKey, after: BoardCursor | null, limit: number): BoardPage | null
-  around(key: BoardKey, userId: string, radius: number): AroundResult | null
+  /**
+   * null when the board does not exist (never had an entry and is not current). Open boards
+   * answer synchronously from memory; closed periods come from the Postgres archive (a Promise).
+   */
+  page(key: BoardKey, after: BoardCursor | null, limit: number): BoardPage | null | Promise<BoardPage | null>
+  around(key: BoardKey, userId: string, radius: number): AroundResult | null | Promise<AroundResult | null>
   /** Ask for views of at least `limit` entries of `key` (ref-counted); returns the current view. */
   watch(key: BoardKey, limit: number): BoardView
   unwatch(key: BoardKey, limit: number): void
@@ -106,6 +109,8 @@ export type UserNotification =
 
 export interface NotificationPort {
   onUserNotification(listener: (n: UserNotification) => void): () => void
+  /** Ask for notifications about this user (ref-counted; rank_changed is computed only for watched users). Returns the release. */
+  watchUser(userId: string): () => void
 }
 
 export type PublishResult =
