@@ -1,0 +1,115 @@
+// The XP event contract (ARCHITECTURE §5): its effect/Schema (source of truth for OpenAPI and
+// for error messages) and the per-event decoders. Hot path: a hand-written check that mirrors
+// the Schema accepts valid events in well under a microsecond; only when it says no does the
+// (slower) Schema decode run, to decide and to explain. EventFastPath.test.ts proves they agree.
+import { Schema } from "effect"
+import type { Issue, Rejection, XpEvent } from "./model.js"
+import { parseRfc3339 } from "./Calendar.js"
+import { issuesOfExit, summarize } from "./Issues.js"
+import { fastAccept, metadataBytes } from "./EventFastPath.js"
+
+export const MAX_EVENT_BYTES = 16 * 1024
+export const MAX_METADATA_BYTES = 4 * 1024
+export const MAX_MULTIPLIERS = 5
+
+// The `u` flag lets Schema export the pattern to JSON Schema (ECMA-262 unicode regexes).
+const id = (max: number, pattern: RegExp, charset: string) =>
+  Schema.String.annotate({ message: "must be a string" }).check(
+    Schema.isMinLength(1, { message: "must not be empty" }),
+    Schema.isMaxLength(max, { message: `must be at most ${max} characters` }),
+    Schema.isPattern(pattern, { message: `must match ${charset}` })
+  )
+
+const Str = Schema.String.annotate({ message: "must be a string" })
+
+export const EventId = id(128, /^[A-Za-z0-9._:-]+$/u, "[A-Za-z0-9._:-]")
+export const UserId = id(128, /^[A-Za-z0-9._:@-]+$/u, "[A-Za-z0-9._:@-]")
+export const AgentName = id(64, /^[a-z0-9-]+$/u, "[a-z0-9-]")
+
+export const Timestamp = Str.check(
+  Schema.makeFilter((s: string) => !Number.isNaN(parseRfc3339(s)) || "must be an RFC 3339 date-time with offset, e.g. 2026-11-26T09:30:00Z", {
+    description: "RFC 3339 date-time (offset Z or ±hh:mm, optional fraction); the date must exist",
+    toJsonSchema: () => ({ format: "date-time" })
+  })
+)
+
+export const Metadata = Schema.Record(Schema.String, Schema.Unknown)
+  .annotate({ message: "must be an object" })
+  .check(
+    Schema.makeFilter(
+      (m: Readonly<Record<string, unknown>>) =>
+        metadataBytes(m) <= MAX_METADATA_BYTES || `must be at most ${MAX_METADATA_BYTES} bytes when serialized as JSON`,
+      { description: `free-form object, at most ${MAX_METADATA_BYTES} bytes serialized`, toJsonSchema: () => ({}) }
+    )
+  )
+
+/** The event schema. Decode with EVENT_PARSE_OPTIONS (unknown keys are errors, all issues reported). */
+export const XpEventSchema = Schema.Struct({
+  event_id: EventId.annotate({ description: "Idempotency key (also the Nats-Msg-Id)" }),
+  user_id: UserId,
+  username: Schema.optionalKey(
+    Str.check(Schema.isMaxLength(64, { message: "must be at most 64 characters" })).annotate({ description: "Display name; empty keeps the previous one" })
+  ),
+  agent_name: AgentName.annotate({ description: "The agent (category) the XP is earned through" }),
+  action_type: Str.annotate({ description: "One of the action types of the current rules (GET /v1/rules)" }),
+  base_points: Schema.optionalKey(
+    Schema.Number.annotate({ message: "must be a number" }).check(Schema.isInt({ message: "must be an integer" }))
+      .annotate({ description: "Must equal the rules' points (or be absent), except for `custom` (1..500)" })
+  ),
+  multipliers: Schema.optionalKey(
+    Schema.Array(Str).annotate({ message: "must be an array of strings" }).check(
+      Schema.isMaxLength(MAX_MULTIPLIERS, { message: `must have at most ${MAX_MULTIPLIERS} items` })
+    ).annotate({ description: "Named multipliers of the rules, each at most once" })
+  ),
+  timestamp: Timestamp,
+  metadata: Schema.optionalKey(Metadata)
+}).annotate({ title: "XpEvent", message: "must be a JSON object" })
+
+/** Options for decoding XpEventSchema and for deriving its JSON Schema (additionalProperties: false). */
+export const EVENT_PARSE_OPTIONS = { errors: "all", onExcessProperty: "error" } as const
+
+const schemaDecode = Schema.decodeUnknownExit(XpEventSchema, EVENT_PARSE_OPTIONS)
+
+export type DecodeResult =
+  | { readonly ok: true; readonly event: XpEvent; readonly timeMs: number }
+  | { readonly ok: false; readonly rejection: Rejection }
+
+const reject = (reason: Rejection["reason"], message: string, issues: ReadonlyArray<Issue> = []): DecodeResult => ({
+  ok: false,
+  rejection: { reason, message, issues }
+})
+
+/** Validates an already-parsed JSON value (HTTP batches, or after decodeEventBytes' JSON.parse). */
+export const decodeEventValue = (u: unknown): DecodeResult => {
+  const fast = fastAccept(u)
+  if (fast !== null) return { ok: true, event: fast.event, timeMs: fast.timeMs }
+  const exit = schemaDecode(u)
+  if (exit._tag === "Success") {
+    // Unreachable while the fast path mirrors the Schema; the Schema stays the authority.
+    return { ok: true, event: exit.value, timeMs: parseRfc3339(exit.value.timestamp) }
+  }
+  const issues = issuesOfExit(exit)
+  return reject("invalid_event", `invalid event: ${summarize(issues)}`, issues)
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true })
+
+/** Decodes one raw message body (a JetStream payload): size, UTF-8, JSON, then the schema. */
+export const decodeEventBytes = (bytes: Uint8Array): DecodeResult => {
+  if (bytes.length > MAX_EVENT_BYTES) {
+    return reject("oversized", `event is ${bytes.length} bytes; the limit is ${MAX_EVENT_BYTES}`)
+  }
+  let text: string
+  try {
+    text = utf8.decode(bytes)
+  } catch {
+    return reject("malformed_json", "payload is not valid UTF-8")
+  }
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (e) {
+    return reject("malformed_json", `payload is not valid JSON: ${e instanceof Error ? e.message : String(e)}`)
+  }
+  return decodeEventValue(value)
+}
