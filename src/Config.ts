@@ -1,0 +1,117 @@
+// The environment, decoded once with Schema (ARCHITECTURE §8). Every bad value is reported
+// with its variable name; nothing else in Arena reads process.env.
+import { Context, Effect, Layer, Schema } from "effect"
+import * as path from "node:path"
+
+const Port = Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 0, maximum: 65535 }))
+const PositiveInt = Schema.NumberFromString.check(Schema.isInt(), Schema.isGreaterThanOrEqualTo(1))
+const OnOff = Schema.Literals(["on", "off"])
+const Duration = Schema.String.check(Schema.isPattern(/^\d+(ms|s|m|h)?$/))
+
+const Env = Schema.Struct({
+  NATS_URL: Schema.optional(Schema.String.check(Schema.isPattern(/^(nats|tls|wss?):\/\/\S+$/))),
+  DATABASE_URL: Schema.optional(Schema.String.check(Schema.isPattern(/^postgres(ql)?:\/\/\S+$/))),
+  CLICKHOUSE_URL: Schema.optional(Schema.String.check(Schema.isPattern(/^(chdb:\/\/\/\S+|https?:\/\/\S+)$/))),
+  CLICKHOUSE_DATABASE: Schema.optional(Schema.String.check(Schema.isPattern(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/))),
+  CLICKHOUSE_USER: Schema.optional(Schema.String),
+  CLICKHOUSE_PASSWORD: Schema.optional(Schema.String),
+  PORT: Schema.optional(Port),
+  HOST: Schema.optional(Schema.String.check(Schema.isMinLength(1))),
+  ARENA_JWT_SECRET: Schema.optional(Schema.String),
+  ARENA_AUTH: Schema.optional(OnOff),
+  ARENA_RULES: Schema.optional(Schema.String.check(Schema.isMinLength(1))),
+  ARENA_DATA_DIR: Schema.optional(Schema.String.check(Schema.isMinLength(1))),
+  ARENA_STREAM: Schema.optional(Schema.String.check(Schema.isPattern(/^[A-Za-z0-9_-]{1,64}$/))),
+  ARENA_SUBJECT_PREFIX: Schema.optional(Schema.String.check(Schema.isPattern(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/))),
+  ARENA_DUPLICATE_WINDOW: Schema.optional(Duration),
+  ARENA_SHARDS: Schema.optional(PositiveInt.check(Schema.isLessThanOrEqualTo(64))),
+  ARENA_SNAPSHOT_INTERVAL: Schema.optional(Duration),
+  ARENA_BATCH_MAX: Schema.optional(PositiveInt.check(Schema.isLessThanOrEqualTo(100_000))),
+  ARENA_LOG: Schema.optional(Schema.Literals(["debug", "info", "warn", "error"])),
+  NODE_ENV: Schema.optional(Schema.String)
+})
+
+export interface ArenaConfig {
+  readonly natsUrl: string
+  readonly databaseUrl: string
+  /** `chdb:///abs/path` (embedded, the default) or `http(s)://…` (a server). */
+  readonly clickhouseUrl: string
+  readonly clickhouseDatabase: string
+  readonly clickhouseUser: string | undefined
+  readonly clickhousePassword: string | undefined
+  readonly host: string
+  readonly port: number
+  readonly jwtSecret: string | undefined
+  readonly authEnabled: boolean
+  readonly rulesPath: string | undefined
+  readonly dataDir: string
+  readonly stream: string
+  readonly subjectPrefix: string
+  readonly duplicateWindowMs: number
+  readonly shards: number
+  readonly snapshotIntervalMs: number
+  readonly batchMax: number
+  readonly logLevel: "debug" | "info" | "warn" | "error"
+  readonly production: boolean
+}
+
+export class ConfigError extends Schema.TaggedError<ConfigError>()("ConfigError", {
+  message: Schema.String
+}) {}
+
+/** "24h" → ms; a bare number is seconds. */
+export const parseDuration = (s: string): number => {
+  const m = /^(\d+)(ms|s|m|h)?$/.exec(s)
+  if (!m) throw new Error(`not a duration: ${s}`)
+  const n = Number(m[1])
+  switch (m[2]) {
+    case "ms": return n
+    case "m": return n * 60_000
+    case "h": return n * 3_600_000
+    default: return n * 1000
+  }
+}
+
+/** Decode an environment (process.env by default); throws ConfigError naming each bad variable. */
+export const decodeConfig = (env: Record<string, string | undefined> = process.env): ArenaConfig => {
+  const picked: Record<string, string> = {}
+  for (const key of Object.keys(Env.fields)) {
+    const v = env[key]
+    if (v !== undefined && v !== "") picked[key] = v
+  }
+  const decoded = Schema.decodeUnknownExit(Env)(picked, { errors: "all" })
+  if (decoded._tag === "Failure") {
+    const text = String(decoded.cause).replace(/\n\s+at \["(\w+)"\]/g, " (in $1)")
+    throw new ConfigError({ message: `invalid environment:\n${text}` })
+  }
+  const e = decoded.value
+  const dataDir = path.resolve(e.ARENA_DATA_DIR ?? "./data")
+  const clickhouseUrl = e.CLICKHOUSE_URL ?? `chdb://${path.join(dataDir, "clickhouse")}`
+  return {
+    natsUrl: e.NATS_URL ?? "nats://127.0.0.1:4222",
+    databaseUrl: e.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/arena",
+    clickhouseUrl,
+    clickhouseDatabase: e.CLICKHOUSE_DATABASE ?? "arena",
+    clickhouseUser: e.CLICKHOUSE_USER,
+    clickhousePassword: e.CLICKHOUSE_PASSWORD,
+    host: e.HOST ?? "127.0.0.1",
+    port: e.PORT ?? 8080,
+    jwtSecret: e.ARENA_JWT_SECRET,
+    authEnabled: (e.ARENA_AUTH ?? "on") === "on",
+    rulesPath: e.ARENA_RULES,
+    dataDir,
+    stream: e.ARENA_STREAM ?? "ARENA_XP",
+    subjectPrefix: e.ARENA_SUBJECT_PREFIX ?? "arena.xp",
+    duplicateWindowMs: parseDuration(e.ARENA_DUPLICATE_WINDOW ?? "24h"),
+    shards: e.ARENA_SHARDS ?? 2,
+    snapshotIntervalMs: parseDuration(e.ARENA_SNAPSHOT_INTERVAL ?? "5s"),
+    batchMax: e.ARENA_BATCH_MAX ?? 2000,
+    logLevel: e.ARENA_LOG ?? "info",
+    production: e.NODE_ENV === "production"
+  }
+}
+
+export class Config extends Context.Service<Config, ArenaConfig>()("arena/Config") {
+  static readonly layer = Layer.effect(Config, Effect.try({ try: () => decodeConfig(), catch: (e) => e as ConfigError }))
+  static readonly layerFrom = (config: ArenaConfig) => Layer.succeed(Config, config)
+}

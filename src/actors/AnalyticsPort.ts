@@ -1,0 +1,18 @@
+// What the pipeline hands to analytics (ClickHouse), declared where it is used. The ClickHouse
+// sink actor (AnalyticsActor.ts) implements it; snapshots wait on awaitDurable so Postgres never
+// records a cut that ClickHouse does not yet hold.
+import type { Effect } from "effect"
+import type { LedgerEntry } from "../domain/model.js"
+
+export type AnalyticsRecord =
+  | { kind: "award"; entry: LedgerEntry }
+  | { kind: "level_up"; seq: number; user_id: string; from: number; to: number; stream_time: string }
+  | { kind: "achievement"; seq: number; user_id: string; achievement: string; bonus: number; stream_time: string }
+  | { kind: "rejection"; seq: number; reason: string; message: string; event_id: string | null; stream_time: string }
+
+export interface AnalyticsSink {
+  /** Records of the events up to and including throughSeq, in seq order; suspends while the buffer is full. */
+  submit(records: ReadonlyArray<AnalyticsRecord>, throughSeq: number): Effect.Effect<void>
+  /** Resolves once everything with seq <= seq is durable in ClickHouse. */
+  awaitDurable(seq: number): Effect.Effect<void>
+}

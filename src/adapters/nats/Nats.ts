@@ -1,0 +1,46 @@
+// The NATS connection (scoped: drained on shutdown) with its JetStream client and manager.
+import { connect } from "@nats-io/transport-node"
+import type { NatsConnection } from "@nats-io/transport-node"
+import { jetstream, jetstreamManager } from "@nats-io/jetstream"
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream"
+import { Context, Effect, Layer } from "effect"
+import { Config } from "../../Config.js"
+import { classifyNats } from "./NatsError.js"
+
+export interface NatsHandle {
+  readonly nc: NatsConnection
+  readonly js: JetStreamClient
+  readonly jsm: JetStreamManager
+  /** True while the client is connected (it reconnects by itself). */
+  readonly connected: () => boolean
+}
+
+export const openNats = (url: string, name: string) =>
+  Effect.acquireRelease(
+    Effect.tryPromise({
+      try: async () => {
+        const nc = await connect({ servers: url, name, maxReconnectAttempts: -1, reconnectTimeWait: 500, waitOnFirstConnect: false })
+        let up = true
+        void (async () => {
+          for await (const s of nc.status()) {
+            if (s.type === "disconnect") up = false
+            else if (s.type === "reconnect") up = true
+          }
+        })()
+        const jsm = await jetstreamManager(nc)
+        return { nc, js: jetstream(nc), jsm, connected: () => up && !nc.isClosed() } satisfies NatsHandle
+      },
+      catch: (e) => classifyNats(e, `connecting to NATS at ${url}`)
+    }),
+    (h) => Effect.promise(() => h.nc.drain().catch(() => h.nc.close()))
+  )
+
+export class Nats extends Context.Service<Nats, NatsHandle>()("arena/Nats") {
+  static readonly layer = Layer.effect(
+    Nats,
+    Effect.gen(function*() {
+      const config = yield* Config
+      return yield* openNats(config.natsUrl, "arena")
+    })
+  )
+}

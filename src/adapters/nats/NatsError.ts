@@ -1,0 +1,33 @@
+// The one error the NATS adapter exposes: a reason, whether retrying can help, and the
+// driver's error classified in one place.
+import { Data } from "effect"
+
+export type NatsReason = "connect" | "timeout" | "no_responders" | "stream_conflict" | "publish" | "api" | "closed"
+
+export class NatsError extends Data.TaggedError("NatsError")<{
+  readonly reason: NatsReason
+  readonly retryable: boolean
+  readonly message: string
+  readonly cause?: unknown
+}> {}
+
+/** Map whatever nats.js threw to a NatsError. */
+export const classifyNats = (cause: unknown, context: string): NatsError => {
+  const e = cause as { name?: string; code?: string | number; message?: string } | undefined
+  const msg = `${context}: ${e?.message ?? String(cause)}`
+  const name = e?.name ?? ""
+  const code = String(e?.code ?? "")
+  if (name === "TimeoutError" || code === "TIMEOUT" || /timeout/i.test(e?.message ?? "")) {
+    return new NatsError({ reason: "timeout", retryable: true, message: msg, cause })
+  }
+  if (name === "NoRespondersError" || code === "503" || /no responders/i.test(e?.message ?? "")) {
+    return new NatsError({ reason: "no_responders", retryable: true, message: msg, cause })
+  }
+  if (name === "ClosedConnectionError" || /closed/i.test(e?.message ?? "")) {
+    return new NatsError({ reason: "closed", retryable: true, message: msg, cause })
+  }
+  if (/ECONNREFUSED|CONNECTION_REFUSED|connect/i.test(`${code} ${e?.message ?? ""}`)) {
+    return new NatsError({ reason: "connect", retryable: true, message: msg, cause })
+  }
+  return new NatsError({ reason: "api", retryable: false, message: msg, cause })
+}

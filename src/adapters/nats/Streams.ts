@@ -1,0 +1,111 @@
+// Applies the stream definitions in streams/*.json idempotently at start-up: creates what is
+// missing, updates what may be updated, and fails clearly on a conflict it must not paper over.
+import type { JetStreamManager, StreamConfig, StreamInfo } from "@nats-io/jetstream"
+import { RetentionPolicy, StorageType, DiscardPolicy } from "@nats-io/jetstream"
+import { Effect } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import type { ArenaConfig } from "../../Config.js"
+import { NatsError, classifyNats } from "./NatsError.js"
+
+const streamsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../streams")
+
+interface StreamFile {
+  name: string
+  subjects: string[]
+  retention: "limits" | "workqueue" | "interest"
+  storage: "file" | "memory"
+  discard: "old" | "new"
+  max_msg_size: number
+  duplicate_window: string
+  num_replicas: number
+}
+
+/** The names Arena uses, derived from config (tests pass fresh ones). */
+export interface StreamNames {
+  readonly events: string
+  readonly dlq: string
+  readonly eventSubject: string
+  readonly dlqSubject: string
+}
+
+export const streamNames = (c: Pick<ArenaConfig, "stream" | "subjectPrefix">): StreamNames => ({
+  events: c.stream,
+  dlq: `${c.stream}_DLQ`,
+  eventSubject: `${c.subjectPrefix}.events`,
+  dlqSubject: `${c.subjectPrefix}.dlq`
+})
+
+const readDef = (file: string): StreamFile => JSON.parse(fs.readFileSync(path.join(streamsDir, file), "utf8")) as StreamFile
+
+/** The desired configs: the files' settings with this deployment's names and duplicate window. */
+export const desiredStreams = (c: Pick<ArenaConfig, "stream" | "subjectPrefix" | "duplicateWindowMs">): Array<Partial<StreamConfig> & { name: string }> => {
+  const rename = (s: string) => s.replace(/^arena\.xp/, c.subjectPrefix)
+  return [
+    { file: "ARENA_XP.json", name: c.stream },
+    { file: "ARENA_XP_DLQ.json", name: `${c.stream}_DLQ` }
+  ].map(({ file, name }) => {
+    const d = readDef(file)
+    return {
+      name,
+      subjects: d.subjects.map(rename),
+      retention: d.retention === "limits" ? RetentionPolicy.Limits : d.retention === "workqueue" ? RetentionPolicy.Workqueue : RetentionPolicy.Interest,
+      storage: d.storage === "file" ? StorageType.File : StorageType.Memory,
+      discard: d.discard === "old" ? DiscardPolicy.Old : DiscardPolicy.New,
+      max_msg_size: d.max_msg_size,
+      duplicate_window: c.duplicateWindowMs * 1_000_000,
+      num_replicas: d.num_replicas
+    }
+  })
+}
+
+const sameSubjects = (a: ReadonlyArray<string>, b: ReadonlyArray<string>) => [...a].sort().join(",") === [...b].sort().join(",")
+
+/** What differs between the live stream and the desired one; `fatal` if it cannot be updated in place. */
+const diff = (live: StreamInfo, want: Partial<StreamConfig>) => {
+  const changes: string[] = []
+  let fatal = false
+  if (want.storage !== undefined && live.config.storage !== want.storage) { changes.push(`storage ${live.config.storage} → ${want.storage}`); fatal = true }
+  if (want.retention !== undefined && live.config.retention !== want.retention) { changes.push(`retention ${live.config.retention} → ${want.retention}`); fatal = true }
+  if (want.subjects && !sameSubjects(live.config.subjects ?? [], want.subjects)) changes.push(`subjects ${live.config.subjects} → ${want.subjects}`)
+  if (want.duplicate_window !== undefined && live.config.duplicate_window !== want.duplicate_window) changes.push(`duplicate_window ${live.config.duplicate_window / 1e9}s → ${want.duplicate_window / 1e9}s`)
+  if (want.max_msg_size !== undefined && live.config.max_msg_size !== want.max_msg_size) changes.push(`max_msg_size ${live.config.max_msg_size} → ${want.max_msg_size}`)
+  if (want.discard !== undefined && live.config.discard !== want.discard) changes.push(`discard ${live.config.discard} → ${want.discard}`)
+  return { changes, fatal }
+}
+
+/** Create or update each stream; returns one log line per stream saying what was done. */
+export const provisionStreams = (jsm: JetStreamManager, c: Pick<ArenaConfig, "stream" | "subjectPrefix" | "duplicateWindowMs">) =>
+  Effect.gen(function*() {
+    const lines: string[] = []
+    for (const want of desiredStreams(c)) {
+      const live = yield* Effect.tryPromise({
+        try: () => jsm.streams.info(want.name).catch((e: unknown) => {
+          if (/stream not found/i.test(String((e as Error)?.message))) return null
+          throw e
+        }),
+        catch: (e) => classifyNats(e, `reading stream ${want.name}`)
+      })
+      if (live === null) {
+        yield* Effect.tryPromise({ try: () => jsm.streams.add(want), catch: (e) => classifyNats(e, `creating stream ${want.name}`) })
+        lines.push(`stream ${want.name}: created (${want.subjects?.join(", ")})`)
+        continue
+      }
+      const { changes, fatal } = diff(live, want)
+      if (changes.length === 0) { lines.push(`stream ${want.name}: up to date`); continue }
+      if (fatal) {
+        return yield* Effect.fail(new NatsError({
+          reason: "stream_conflict",
+          retryable: false,
+          message: `stream ${want.name} exists with settings that cannot be changed in place (${changes.join("; ")}); migrate or delete it deliberately`
+        }))
+      }
+      yield* Effect.tryPromise({
+        try: () => jsm.streams.update(want.name, { ...live.config, ...want }),
+        catch: (e) => classifyNats(e, `updating stream ${want.name} (${changes.join("; ")})`)
+      })
+      lines.push(`stream ${want.name}: updated (${changes.join("; ")})`)
+    }
+    return lines
+  })

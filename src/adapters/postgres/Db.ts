@@ -1,0 +1,41 @@
+// The Postgres client (postgres@3, parameterized tagged templates only), scoped so shutdown
+// closes it; and `ensureDatabase`, which creates the configured database when it is missing.
+import postgres from "postgres"
+import { Context, Effect, Layer } from "effect"
+import { Config } from "../../Config.js"
+import { classifyPg } from "./PgError.js"
+
+export type Sql = postgres.Sql
+
+export const openDb = (url: string) =>
+  Effect.acquireRelease(
+    Effect.sync(() => postgres(url, { max: 4, onnotice: () => {}, connect_timeout: 10, idle_timeout: 60 })),
+    (sql) => Effect.promise(() => sql.end({ timeout: 5 }))
+  )
+
+/** CREATE DATABASE <name> if it does not exist (connecting to the `postgres` database). */
+export const ensureDatabase = (url: string) =>
+  Effect.tryPromise({
+    try: async () => {
+      const u = new URL(url)
+      const name = decodeURIComponent(u.pathname.replace(/^\//, "")) || "postgres"
+      if (!/^[A-Za-z0-9_]{1,63}$/.test(name)) throw new Error(`database name ${JSON.stringify(name)} must match [A-Za-z0-9_]{1,63}`)
+      u.pathname = "/postgres"
+      const admin = postgres(u.toString(), { max: 1, onnotice: () => {}, connect_timeout: 10 })
+      try {
+        const rows = await admin`SELECT 1 FROM pg_database WHERE datname = ${name}`
+        if (rows.length === 0) await admin.unsafe(`CREATE DATABASE "${name}"`) // name checked above; DDL cannot take parameters
+        return rows.length === 0
+      } finally {
+        await admin.end({ timeout: 5 })
+      }
+    },
+    catch: (e) => classifyPg(e, `ensuring database in ${url.replace(/\/\/[^@]*@/, "//***@")}`)
+  })
+
+export class Db extends Context.Service<Db, Sql>()("arena/Db") {
+  static readonly layer = Layer.effect(Db, Effect.gen(function*() {
+    const config = yield* Config
+    return yield* openDb(config.databaseUrl)
+  }))
+}
