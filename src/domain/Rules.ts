@@ -51,6 +51,12 @@ export interface CompiledRules {
   readonly levels: ReadonlyArray<LevelDef>
   /** Catalog order (as in the document). */
   readonly achievements: ReadonlyArray<AchievementDef>
+  /**
+   * The fixed order achievements are evaluated in for one event: every non-`total_xp`
+   * achievement in catalog order, then `total_xp` ones by ascending threshold (ties: catalog
+   * order), so a `total_xp` achievement sees the bonuses unlocked before it in the same award.
+   */
+  readonly evaluationOrder: ReadonlyArray<AchievementDef>
   readonly futureSkewMs: number
   readonly periodGraceMs: number
   /** The validated source document, served as-is at GET /v1/rules. */
@@ -140,6 +146,12 @@ export const loadRules = (json: unknown): Result.Result<CompiledRules, RulesErro
       ? { name, kind: "fixed", points: a.points }
       : { name, kind: "from_event", min: a.points_from_event.min, max: a.points_from_event.max })
   }
+  const achievements = doc.achievements.map((a) => ({ ...a, target: targetOf(a.condition) }))
+  const xpThreshold = (a: AchievementDef) => (a.condition.kind === "total_xp" ? a.condition.xp : -1)
+  const evaluationOrder = achievements
+    .map((a, i) => ({ a, i }))
+    .sort((x, y) => xpThreshold(x.a) - xpThreshold(y.a) || x.i - y.i)
+    .map((x) => x.a)
   return Result.succeed({
     version: doc.version,
     actions,
@@ -147,7 +159,8 @@ export const loadRules = (json: unknown): Result.Result<CompiledRules, RulesErro
     streakTiers: doc.streak_tiers.map((t) => ({ days: t.days, ...factor(t.multiplier) })),
     cap: factor(doc.multiplier_cap),
     levels: doc.levels.map((l) => ({ level: l.level, title: l.title, xp: l.xp })),
-    achievements: doc.achievements.map((a) => ({ ...a, target: targetOf(a.condition) })),
+    achievements,
+    evaluationOrder,
     futureSkewMs: doc.future_skew_seconds * 1000,
     periodGraceMs: doc.period_grace_seconds * 1000,
     document: doc

@@ -1,0 +1,220 @@
+// The XP engine: applies one decoded event to one user's state and explains the award.
+// applyEvent MUTATES `state` in place — the owning user-shard actor holds the only reference,
+// and copying per event would dominate the hot path. A rejected event is checked before any
+// write, so it leaves the state untouched. Pure otherwise: time enters as data (event time,
+// stream time), so replaying the same stream gives the same ledger byte for byte.
+import type { ApplyOutcome, MultiplierApplied, ScoreChange, StreamPosition, UserState, Window, XpEvent } from "./model.js"
+import type { Dec } from "./Decimal.js"
+import type { CompiledRules, CompiledStreakTier } from "./Rules.js"
+import { checkSemantics } from "./Rules.js"
+import { multiply, ONE } from "./Decimal.js"
+import { insertDay } from "./Streak.js"
+import { countOf, unlockAchievements } from "./Achievements.js"
+import { levelFor } from "./Levels.js"
+import { periodBoundsOrNull, periodsOfDay } from "./Periods.js"
+import { makeIsoFormatter, utcDay } from "./Calendar.js"
+
+export const GLOBAL_BOARD = "global"
+export const agentBoard = (agent: string): string => "agent:" + agent
+
+/** Key of a period score in `state.periods`: `${window}:${period}` or `${window}:${period}:${agent}`. */
+export const periodKey = (window: Window, period: string, agent?: string): string =>
+  agent === undefined ? window + ":" + period : window + ":" + period + ":" + agent
+
+export const newUserState = (userId: string, username?: string): UserState => ({
+  userId,
+  username: username !== undefined && username.length > 0 ? username : userId,
+  totalXp: 0,
+  totalSeq: 0,
+  level: 1,
+  events: 0,
+  streakRuns: [],
+  longestStreak: 0,
+  counts: {},
+  unlocked: {},
+  agents: {},
+  periods: {},
+  agentSeq: {},
+  lastSeq: 0
+})
+
+/** The highest streak tier reached by `days`, or null. */
+export const streakTierFor = (rules: CompiledRules, days: number): CompiledStreakTier | null => {
+  const tiers = rules.streakTiers
+  for (let i = tiers.length - 1; i >= 0; i--) if (days >= tiers[i]!.days) return tiers[i]!
+  return null
+}
+
+const eventIso = makeIsoFormatter()
+const streamIso = makeIsoFormatter()
+
+/**
+ * Applies `ev` (structurally valid; `timeMs` its timestamp in epoch ms) at stream position
+ * `pos`. Order: semantic check → streak → multipliers and xp → counts → achievements (in
+ * rules.evaluationOrder) → totals, level, agent stats → period scores → username.
+ * Score seqs (ranking tie-breaks) move only when the score grows or first appears.
+ */
+export const applyEvent = (
+  state: UserState,
+  ev: XpEvent,
+  timeMs: number,
+  pos: StreamPosition,
+  rules: CompiledRules
+): ApplyOutcome => {
+  const rejection = checkSemantics(ev, timeMs, rules, pos.streamTimeMs)
+  if (rejection !== null) return { _tag: "Rejected", rejection }
+  const seq = pos.seq
+  const type = ev.action_type
+  const action = rules.actions.get(type)!
+  const base = action.kind === "fixed" ? action.points : ev.base_points!
+
+  const day = utcDay(timeMs)
+  const streakDays = insertDay(state.streakRuns, day)
+  if (streakDays > state.longestStreak) state.longestStreak = streakDays
+  const tier = streakTierFor(rules, streakDays)
+
+  const names = ev.multipliers
+  const applied: Array<MultiplierApplied> = []
+  const factors: Array<Dec> = []
+  if (names !== undefined) {
+    for (let i = 0; i < names.length; i++) {
+      const f = rules.multipliers.get(names[i]!)!
+      applied.push({ name: names[i]!, factor: f.text })
+      factors.push(f.dec)
+    }
+  }
+  factors.push(tier === null ? ONE : tier.dec)
+  const m = multiply(base, factors, rules.cap.dec)
+
+  state.events++
+  state.counts[type] = countOf(state.counts, type) + 1
+  const xpBefore = state.totalXp
+  const levelBefore = state.level
+  const unlocks = unlockAchievements(state, rules, streakDays, xpBefore + m.xp, seq)
+  const awarded = m.xp + unlocks.bonusXp
+  state.totalXp = xpBefore + awarded
+  if (awarded > 0 || state.totalSeq === 0) state.totalSeq = seq
+  state.level = levelFor(rules.levels, state.totalXp)
+
+  const agent = ev.agent_name
+  let stat = Object.hasOwn(state.agents, agent) ? state.agents[agent] : undefined
+  if (stat === undefined) {
+    stat = { xp: 0, events: 0 }
+    state.agents[agent] = stat
+  }
+  stat.xp += awarded
+  stat.events++
+  if (awarded > 0 || !Object.hasOwn(state.agentSeq, agent)) state.agentSeq[agent] = seq
+  if (ev.username !== undefined && ev.username.length > 0) state.username = ev.username
+  state.lastSeq = seq
+
+  const username = state.username
+  const level = state.level
+  const aBoard = agentBoard(agent)
+  const scores: Array<ScoreChange> = [
+    { board: GLOBAL_BOARD, window: "all", period: "all", userId: state.userId, username, xp: state.totalXp, seq: state.totalSeq, level },
+    { board: aBoard, window: "all", period: "all", userId: state.userId, username, xp: stat.xp, seq: state.agentSeq[agent]!, level }
+  ]
+  const addPeriod = (window: Window, period: string): void => {
+    for (let k = 0; k < 2; k++) {
+      const key = k === 0 ? periodKey(window, period) : periodKey(window, period, agent)
+      let ps = Object.hasOwn(state.periods, key) ? state.periods[key] : undefined
+      if (ps === undefined) {
+        ps = { xp: 0, seq }
+        state.periods[key] = ps
+      }
+      ps.xp += awarded
+      if (awarded > 0) ps.seq = seq
+      scores.push({ board: k === 0 ? GLOBAL_BOARD : aBoard, window, period, userId: state.userId, username, xp: ps.xp, seq: ps.seq, level })
+    }
+  }
+  // A period still takes late events until it closes (end + grace, in stream time).
+  const p = periodsOfDay(day)
+  const now = pos.streamTimeMs
+  const grace = rules.periodGraceMs
+  if (now < p.dayEndMs + grace) addPeriod("day", p.day)
+  if (now < p.weekEndMs + grace) addPeriod("week", p.week)
+  if (now < p.monthEndMs + grace) addPeriod("month", p.month)
+
+  return {
+    _tag: "Applied",
+    entry: {
+      event_id: ev.event_id,
+      seq,
+      user_id: state.userId,
+      agent_name: agent,
+      action_type: type,
+      base_points: base,
+      multipliers: applied,
+      streak_days: streakDays,
+      streak_multiplier: tier === null ? "1" : tier.text,
+      total_multiplier: m.total,
+      applied_multiplier: m.applied,
+      xp: m.xp,
+      bonuses: unlocks.bonuses,
+      total_awarded: awarded,
+      total_xp_after: state.totalXp,
+      level_before: levelBefore,
+      level_after: level,
+      rules_version: rules.version,
+      event_time: eventIso(timeMs),
+      stream_time: streamIso(now)
+    },
+    scores,
+    unlocked: unlocks.ids
+  }
+}
+
+const closeCache = new Map<string, number>()
+
+/** When the period of a `state.periods` key closes (end + grace); NaN for a malformed key. */
+const closesAtOfKey = (key: string, graceMs: number): number => {
+  const c1 = key.indexOf(":")
+  const c2 = key.indexOf(":", c1 + 1)
+  const wp = c2 < 0 ? key : key.slice(0, c2)
+  let end = closeCache.get(wp)
+  if (end === undefined) {
+    const window = key.slice(0, c1)
+    const b = window === "day" || window === "week" || window === "month" ? periodBoundsOrNull(window, wp.slice(c1 + 1)) : null
+    end = b === null ? Number.NaN : b.endMs
+    if (closeCache.size >= 4096) closeCache.clear()
+    closeCache.set(wp, end)
+  }
+  return end + graceMs
+}
+
+/**
+ * Drops period scores whose period has closed at `streamTimeMs` (closed boards are archived
+ * elsewhere; the user state keeps only open ones). Malformed keys are dropped too.
+ * Returns the removed keys.
+ */
+export const pruneClosedPeriods = (state: UserState, streamTimeMs: number, rules: CompiledRules): ReadonlyArray<string> => {
+  const removed: Array<string> = []
+  for (const key of Object.keys(state.periods)) {
+    const closesAt = closesAtOfKey(key, rules.periodGraceMs)
+    if (!(streamTimeMs < closesAt)) {
+      delete state.periods[key]
+      removed.push(key)
+    }
+  }
+  return removed
+}
+
+/**
+ * Every board score this state holds (all-time global and per agent, and each open period):
+ * what boards are rebuilt from after a snapshot load.
+ */
+export const scoresOf = (state: UserState): Array<ScoreChange> => {
+  const { userId, username, level } = state
+  const out: Array<ScoreChange> = []
+  if (state.events > 0) out.push({ board: GLOBAL_BOARD, window: "all", period: "all", userId, username, xp: state.totalXp, seq: state.totalSeq, level })
+  for (const [agent, stat] of Object.entries(state.agents)) {
+    out.push({ board: agentBoard(agent), window: "all", period: "all", userId, username, xp: stat.xp, seq: countOf(state.agentSeq, agent), level })
+  }
+  for (const [key, ps] of Object.entries(state.periods)) {
+    const [window, period, agent] = key.split(":")
+    if ((window !== "day" && window !== "week" && window !== "month") || period === undefined) continue
+    out.push({ board: agent === undefined ? GLOBAL_BOARD : agentBoard(agent), window, period, userId, username, xp: ps.xp, seq: ps.seq, level })
+  }
+  return out
+}

@@ -1,0 +1,80 @@
+// Streaks: a user's active UTC days stored as runs [s0,e0,s1,e1,...] (ascending, disjoint,
+// non-adjacent), so a late event for an old day fills its gap and merges neighbouring runs.
+// Memory is bounded: at most MAX_STREAK_RUNS runs; inserting one more drops the OLDEST run
+// (its days stop counting for later gap-filling; longestStreak keeps what was reached).
+
+export const MAX_STREAK_RUNS = 64
+
+/** First pair index i (even) whose run end ≥ day - 1, or runs.length. */
+const findRun = (runs: ReadonlyArray<number>, day: number): number => {
+  let lo = 0
+  let hi = runs.length / 2
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (runs[2 * mid + 1]! >= day - 1) hi = mid
+    else lo = mid + 1
+  }
+  return 2 * lo
+}
+
+/**
+ * Marks `day` active (in place) and returns the streak through that day: the length of the
+ * run containing it after merging. Trimming to MAX_STREAK_RUNS happens after measuring.
+ */
+export const insertDay = (runs: Array<number>, day: number): number => {
+  const n = runs.length
+  if (n > 0) {
+    // Hot path: the event is on the latest active day or the day after.
+    const s = runs[n - 2]!
+    const e = runs[n - 1]!
+    if (day >= s && day <= e) return e - s + 1
+    if (day === e + 1) {
+      runs[n - 1] = day
+      return day - s + 1
+    }
+  }
+  let len: number
+  const i = findRun(runs, day)
+  if (i === n || runs[i]! > day + 1) {
+    runs.splice(i, 0, day, day) // a new isolated day
+    len = 1
+  } else {
+    const s = runs[i]!
+    const e = runs[i + 1]!
+    if (day >= s && day <= e) return e - s + 1
+    if (day === s - 1) {
+      runs[i] = day // findRun guarantees the previous run ends before day - 1: no merge there
+      len = e - day + 1
+    } else {
+      // day === e + 1: extend, and merge with the next run if it starts at day + 1
+      const next = runs[i + 2]
+      if (next === day + 1) {
+        runs[i + 1] = runs[i + 3]!
+        runs.splice(i + 2, 2)
+      } else {
+        runs[i + 1] = day
+      }
+      len = runs[i + 1]! - s + 1
+    }
+  }
+  if (runs.length > 2 * MAX_STREAK_RUNS) runs.splice(0, runs.length - 2 * MAX_STREAK_RUNS)
+  return len
+}
+
+/** Length of the run containing `day`, or 0. */
+export const runLengthAt = (runs: ReadonlyArray<number>, day: number): number => {
+  const i = findRun(runs, day + 1) // first run ending at ≥ day
+  if (i >= runs.length) return 0
+  const s = runs[i]!
+  return s <= day ? day - s + 1 : 0
+}
+
+/**
+ * The streak shown on a profile as of UTC day `asOfDay`: consecutive active days up to today,
+ * or up to yesterday when today has no event yet; otherwise 0. Days after asOfDay (events
+ * up to the future-skew ahead) do not count.
+ */
+export const currentStreak = (state: { readonly streakRuns: ReadonlyArray<number> }, asOfDay: number): number => {
+  const today = runLengthAt(state.streakRuns, asOfDay)
+  return today > 0 ? today : runLengthAt(state.streakRuns, asOfDay - 1)
+}
