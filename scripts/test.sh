@@ -24,7 +24,7 @@ setup_all
 ensure_chromium
 
 timeout_s="${ARENA_TEST_TIMEOUT:-4200}"
-log "test suite: npx vitest run $* (time limit ${timeout_s}s)"
+log "test suite: npx vitest run${*:+ $*} (time limit ${timeout_s}s)"
 set +e
 timeout --kill-after=30 "$timeout_s" npx --no-install vitest run "$@" </dev/null
 rc=$?

@@ -14,7 +14,10 @@ start_producer
 
 base="http://127.0.0.1:$PORT"
 token_cmd='node bin/arena token --sub demo --scope "events:write admin"'
-token="$(cd "$ARENA_ROOT" && timeout 30 node bin/arena token --sub demo --scope "events:write admin" </dev/null 2>/dev/null | tail -1 || true)"
+token=""
+if out="$(timeout 30 node bin/arena token --sub demo --scope "events:write admin" </dev/null 2>/dev/null)"; then
+  token="$(printf '%s\n' "$out" | tail -1)"
+fi
 
 cat <<EOF2
 
@@ -26,11 +29,13 @@ Arena is up.
   readiness     $base/readyz
   logs          .local/log/arena.log, .local/log/producer.log
   environment   source .local/env   (NATS_URL, DATABASE_URL, PORT, ARENA_JWT_SECRET)
-  demo token    source .local/env && $token_cmd
 EOF2
 if [[ -n "$token" ]]; then
-  printf '                %s\n' "$token"
-  printf '  try           curl -H "Authorization: Bearer $TOKEN" %s/v1/users/demo/ledger\n' "$base"
+  printf '  demo token    %s\n' "$token"
+  printf '                (a new one: source .local/env && %s)\n' "$token_cmd"
+  printf '  try           curl -H "Authorization: Bearer %s" %s/v1/users/demo/ledger\n' "$token" "$base"
+else
+  printf '  demo token    source .local/env && %s\n' "$token_cmd"
 fi
 cat <<EOF2
   stop          bash scripts/down.sh

@@ -60,11 +60,13 @@ is_local_host() {
 # What answers on HOST PORT: nats | postgres | other | closed.
 port_ident() { node "$PROBE" ident "$1" "$2"; }
 
-# Who listens on a port, for error messages (best effort).
+# Who listens on a port of this machine, for error messages (best effort): " (by ...)".
 port_owner() {
+  local who=""
   if command -v ss >/dev/null 2>&1; then
-    ss -Hltnp "sport = :$1" 2>/dev/null | sed -n 's/.*users:((\(.*\)))/\1/p' | head -1
+    who="$(ss -Hltnp "sport = :$1" 2>/dev/null | sed -n 's/.*users:((\(.*\)))/\1/p' | head -1)"
   fi
+  [[ -z "$who" ]] || printf ' (by %s)' "$who"
 }
 
 # wait_until SECONDS WHAT CMD...: run CMD every second until it succeeds; dots as progress.

@@ -18,7 +18,10 @@ ensure_nats() {
       return 0
       ;;
     closed) ;;
-    *) die "$host:$port is taken by something that is not NATS ($(port_owner "$port")). Free the port or set NATS_URL to another one." ;;
+    *)
+      is_local_host "$host" || die "$host:$port answers, but not as NATS: check NATS_URL"
+      die "$host:$port is taken by something that is not NATS$(port_owner "$port"). Free the port or set NATS_URL to another one."
+      ;;
   esac
 
   is_local_host "$host" || die "nothing answers at $NATS_URL and $host is not this machine: start NATS there or change NATS_URL"

@@ -8,7 +8,8 @@ POSTGRES_STARTED=0
 
 # Commands of the cluster run as the postgres user when we are root, else as ourselves.
 as_pg() {
-  if [[ $EUID -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
+  # From /: the postgres user may not be allowed into the current directory.
+  if [[ $EUID -eq 0 ]]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 pg_bindir() {
@@ -55,7 +56,10 @@ ensure_postgres() {
       return 0
       ;;
     closed) ;;
-    *) die "$host:$port is taken by something that is not Postgres ($(port_owner "$port")). Free the port or set DATABASE_URL to another one." ;;
+    *)
+      is_local_host "$host" || die "$host:$port answers, but not as Postgres: check DATABASE_URL"
+      die "$host:$port is taken by something that is not Postgres$(port_owner "$port"). Free the port or set DATABASE_URL to another one."
+      ;;
   esac
   is_local_host "$host" || die "nothing answers at $host:$port and $host is not this machine: start Postgres there or change DATABASE_URL"
 

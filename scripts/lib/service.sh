@@ -42,7 +42,7 @@ start_service() {
   local kind
   kind="$(port_ident 127.0.0.1 "$PORT")"
   [[ "$kind" == closed ]] ||
-    die "port $PORT is already in use ($(port_owner "$PORT")) by something these scripts did not start. Stop it or set PORT to another port."
+    die "port $PORT is already in use$(port_owner "$PORT"), by something these scripts did not start. Stop it or set PORT to another port."
 
   start_bg arena "$log_file" node bin/arena serve
   local pid start=$SECONDS status="000" last_print=$SECONDS
@@ -64,7 +64,8 @@ start_service() {
     if ((SECONDS - start >= timeout)); then
       printf ' timed out\n'
       tail_log "$log_file"
-      node "$PROBE" http "$url" >/dev/null || true
+      printf 'last answer from %s: ' "$url" >&2
+      node "$PROBE" http "$url" >&2 || true
       stop_service
       die "$url did not answer 200 within ${timeout}s (last status: $status). Log above; full log in $log_file"
     fi
