@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+// Entry only: parse the command line and run one command (`arena serve | migrate | produce | token | sql | backfill`).
+import { parseArgs } from "node:util"
+import { decodeConfig } from "./Config.js"
+import { makeLog } from "./Log.js"
+
+const USAGE = `usage: arena <command> [options]
+
+  serve                     run the service (migrations, streams, pipeline, gateway)
+  migrate                   create the database if missing and apply migrations (Postgres, ClickHouse)
+  produce [--demo] [--count N] [--rate N] [--users N] [--agents N] [--seed N]
+                            publish synthetic XP events (--demo: ~20 events/s forever)
+  token --sub ID [--scope "events:write admin"] [--ttl SECONDS]
+                            mint a JWT for the API (needs ARENA_JWT_SECRET)
+  sql "SELECT ..."          run a read-only analyst query against ClickHouse
+  backfill                  rebuild the ClickHouse tables from the stream
+
+Configuration comes from the environment (see README: NATS_URL, DATABASE_URL, CLICKHOUSE_URL, PORT, ...).`
+
+const main = async (): Promise<number> => {
+  const [command, ...rest] = process.argv.slice(2)
+  if (command === undefined || command === "help" || command === "--help" || command === "-h") {
+    process.stdout.write(USAGE + "\n")
+    return command === undefined ? 2 : 0
+  }
+  let config
+  try {
+    config = decodeConfig()
+  } catch (e) {
+    process.stderr.write(`arena: ${(e as Error).message}\n`)
+    return 2
+  }
+  const log = makeLog(config.logLevel)
+  const { values } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    strict: false,
+    options: {
+      demo: { type: "boolean" }, count: { type: "string" }, rate: { type: "string" }, users: { type: "string" },
+      agents: { type: "string" }, seed: { type: "string" }, sub: { type: "string" }, scope: { type: "string" }, ttl: { type: "string" }
+    }
+  })
+  switch (command) {
+    case "serve": return (await import("./cli/serve.js")).serve(config, log)
+    case "migrate": return (await import("./cli/migrate.js")).migrateAll(config, log)
+    case "produce": return (await import("./cli/produceCommand.js")).produceCommand(config, log, values)
+    case "token": return (await import("./cli/token.js")).tokenCommand(config, values)
+    case "sql": return (await import("./cli/sql.js")).sqlCommand(config, rest.filter((a) => !a.startsWith("--")).join(" "))
+    case "backfill": return (await import("./cli/backfill.js")).backfillCommand(config, log)
+    default:
+      process.stderr.write(`arena: unknown command ${JSON.stringify(command)}\n\n${USAGE}\n`)
+      return 2
+  }
+}
+
+main().then((code) => { if (code !== 0 || process.argv[2] !== "serve") process.exit(code) }, (e: unknown) => {
+  process.stderr.write(`arena: ${e instanceof Error ? e.message : String(e)}\n`)
+  process.exit(1)
+})
