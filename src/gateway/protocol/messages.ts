@@ -1,0 +1,49 @@
+// The WebSocket wire messages of /ws/leaderboard (ARCHITECTURE §7). Each is serialized once per
+// topic and shared by every subscriber, so builders return the JSON text directly.
+import type { Window } from "../../domain/model.js"
+import type { RankedEntry } from "../ports.js"
+import type { DeltaBody, DeltaChange } from "./delta.js"
+
+export interface SnapshotMessage {
+  readonly type: "snapshot"
+  readonly board: string
+  readonly window: Window
+  readonly period: string
+  readonly epoch: string
+  readonly seq: number
+  readonly entries: ReadonlyArray<RankedEntry>
+}
+
+export interface DeltaMessage {
+  readonly type: "delta"
+  readonly board: string
+  readonly window: Window
+  readonly period: string
+  readonly epoch: string
+  readonly prev_seq: number
+  readonly seq: number
+  readonly changes: ReadonlyArray<DeltaChange>
+  readonly removed: ReadonlyArray<string>
+}
+
+export type LeaderboardMessage = SnapshotMessage | DeltaMessage
+
+export interface TopicHeader {
+  readonly board: string
+  readonly window: Window
+  readonly period: string
+  readonly epoch: string
+}
+
+export const snapshotJson = (h: TopicHeader, seq: number, entries: ReadonlyArray<RankedEntry>): string => {
+  const m: SnapshotMessage = { type: "snapshot", board: h.board, window: h.window, period: h.period, epoch: h.epoch, seq, entries }
+  return JSON.stringify(m)
+}
+
+export const deltaJson = (h: TopicHeader, prevSeq: number, seq: number, d: DeltaBody): string => {
+  const m: DeltaMessage = {
+    type: "delta", board: h.board, window: h.window, period: h.period, epoch: h.epoch,
+    prev_seq: prevSeq, seq, changes: d.changes, removed: d.removed
+  }
+  return JSON.stringify(m)
+}
