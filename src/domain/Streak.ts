@@ -61,9 +61,17 @@ export const insertDay = (runs: Array<number>, day: number): number => {
   return len
 }
 
-/** Length of the run containing `day`, or 0. */
+/** Length of the whole run containing `day`, or 0. */
 export const runLengthAt = (runs: ReadonlyArray<number>, day: number): number => {
   const i = findRun(runs, day + 1) // first run ending at ≥ day
+  if (i >= runs.length) return 0
+  const s = runs[i]!
+  return s <= day ? runs[i + 1]! - s + 1 : 0
+}
+
+/** Consecutive active days ending at `day` (days after it not counted), or 0. */
+const runUpTo = (runs: ReadonlyArray<number>, day: number): number => {
+  const i = findRun(runs, day + 1)
   if (i >= runs.length) return 0
   const s = runs[i]!
   return s <= day ? day - s + 1 : 0
@@ -75,6 +83,6 @@ export const runLengthAt = (runs: ReadonlyArray<number>, day: number): number =>
  * up to the future-skew ahead) do not count.
  */
 export const currentStreak = (state: { readonly streakRuns: ReadonlyArray<number> }, asOfDay: number): number => {
-  const today = runLengthAt(state.streakRuns, asOfDay)
-  return today > 0 ? today : runLengthAt(state.streakRuns, asOfDay - 1)
+  const today = runUpTo(state.streakRuns, asOfDay)
+  return today > 0 ? today : runUpTo(state.streakRuns, asOfDay - 1)
 }

@@ -1,0 +1,64 @@
+// Proves period naming (UTC day, ISO-8601 week-year, month), period bounds, validity and the
+// close instant (end + grace), including the Dec 29 – Jan 3 ISO week edges across years.
+import { describe, expect, it } from "vitest"
+import fc from "fast-check"
+import { closesAtMs, isoWeeksInYear, isValidPeriod, periodBounds, periodOf, utcDay } from "./Periods.js"
+import { DEFAULT_RULES } from "./defaultRules.js"
+
+const at = (iso: string): number => Date.parse(iso)
+
+describe("periodOf", () => {
+  it("names day, week, month and all in UTC", () => {
+    const t = at("2026-11-26T23:59:59.999Z")
+    expect([periodOf("all", t), periodOf("day", t), periodOf("week", t), periodOf("month", t)]).toEqual(["all", "2026-11-26", "2026-W48", "2026-11"])
+    expect(periodOf("day", at("2026-11-27T00:00:00Z"))).toBe("2026-11-27")
+  })
+
+  it.each([
+    ["2026-12-28", "2026-W53"], ["2026-12-31", "2026-W53"], ["2027-01-01", "2026-W53"], ["2027-01-03", "2026-W53"], ["2027-01-04", "2027-W01"],
+    ["2024-12-29", "2024-W52"], ["2024-12-30", "2025-W01"], ["2025-01-01", "2025-W01"],
+    ["2020-12-31", "2020-W53"], ["2021-01-03", "2020-W53"], ["2021-01-04", "2021-W01"],
+    ["2015-12-29", "2015-W53"], ["2016-01-03", "2015-W53"], ["2008-12-29", "2009-W01"], ["2010-01-03", "2009-W53"]
+  ])("%s is in ISO week %s", (day, week) => {
+    expect(periodOf("week", at(`${day}T12:00:00Z`))).toBe(week)
+  })
+
+  it("agrees with the Date-based day and month for any instant in years 1970..2400", () => {
+    fc.assert(fc.property(fc.integer({ min: 0, max: Date.UTC(2400, 0, 1) }), (ms) => {
+      const iso = new Date(ms).toISOString()
+      expect(periodOf("day", ms)).toBe(iso.slice(0, 10))
+      expect(periodOf("month", ms)).toBe(iso.slice(0, 7))
+      const b = periodBounds("week", periodOf("week", ms))
+      expect(b.startMs <= ms && ms < b.endMs).toBe(true)
+      expect(new Date(b.startMs).getUTCDay()).toBe(1) // weeks start on Monday
+    }))
+  })
+})
+
+describe("periodBounds and validity", () => {
+  it("bounds each window's period", () => {
+    expect(periodBounds("day", "2026-11-26")).toEqual({ startMs: at("2026-11-26T00:00:00Z"), endMs: at("2026-11-27T00:00:00Z") })
+    expect(periodBounds("week", "2026-W53")).toEqual({ startMs: at("2026-12-28T00:00:00Z"), endMs: at("2027-01-04T00:00:00Z") })
+    expect(periodBounds("month", "2024-02")).toEqual({ startMs: at("2024-02-01T00:00:00Z"), endMs: at("2024-03-01T00:00:00Z") })
+    expect(periodBounds("all", "all").endMs).toBe(Number.POSITIVE_INFINITY)
+  })
+  it("rejects periods that do not exist or do not fit the window", () => {
+    expect(isoWeeksInYear(2026)).toBe(53)
+    expect(isoWeeksInYear(2027)).toBe(52)
+    expect(isValidPeriod("week", "2026-W53")).toBe(true)
+    for (const [w, p] of [["week", "2027-W53"], ["week", "2026-W00"], ["week", "2026-W5"], ["day", "2026-02-29"], ["day", "2026-13-01"],
+      ["day", "2026-11"], ["month", "2026-00"], ["month", "2026-11-01"], ["all", "2026"], ["day", "all"]] as const) {
+      expect(isValidPeriod(w, p)).toBe(false)
+    }
+    expect(isValidPeriod("day", "2024-02-29")).toBe(true)
+    expect(() => periodBounds("day", "nope")).toThrow(RangeError)
+  })
+  it("closes a period 10 minutes after its end", () => {
+    expect(closesAtMs("day", "2026-11-26", DEFAULT_RULES)).toBe(at("2026-11-27T00:10:00Z"))
+    expect(closesAtMs("month", "2026-12", DEFAULT_RULES)).toBe(at("2027-01-01T00:10:00Z"))
+    expect(closesAtMs("all", "all", DEFAULT_RULES)).toBe(Number.POSITIVE_INFINITY)
+  })
+  it("numbers UTC days from the epoch", () => {
+    expect([utcDay(0), utcDay(86_399_999), utcDay(86_400_000), utcDay(-1)]).toEqual([0, 0, 1, -1])
+  })
+})
