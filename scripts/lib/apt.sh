@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Installs Debian packages by name when something is missing: `apt-get update` once per
 # run, then `apt-get install`. Sourced after common.sh.
 

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Debian's Chromium for the browser tests (playwright-core drives /usr/bin/chromium).
 # Sourced after common.sh and apt.sh.
 

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by scripts/*.sh: paths, configuration (NATS_URL, DATABASE_URL, PORT), logging,
 # timeouts, and the pid files that record what these scripts started (.local/run).
 # Sourced, never run. Callers use `set -euo pipefail`.

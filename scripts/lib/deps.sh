@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Node and npm dependencies: checks the Node version, runs `npm ci` unless node_modules
 # already matches package-lock.json. Sourced after common.sh.
 

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # NATS with JetStream at $NATS_URL: reused when it already answers there, otherwise
 # nats-server (Debian's package, installed when missing) is started with its store under
 # .local/nats, log .local/log/nats.log, pid .local/run/nats.pid. Sourced after common.sh.

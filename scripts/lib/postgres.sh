@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Postgres at $DATABASE_URL: reused when it already answers there, otherwise a cluster of
 # Debian's PostgreSQL (installed when missing) is initialised under .local/postgres (trust
 # auth, listening on the URL's host:port only) and started as the postgres user — Postgres
@@ -129,7 +130,22 @@ EOF
   POSTGRES_STARTED=1
   wait_until 30 "Postgres on $bind:$port" bash -c '[[ "$(node "$1" ident "$2" "$3")" == postgres ]]' _ "$PROBE" "$bind" "$port" ||
     die "Postgres started but does not answer on $bind:$port"
+  ensure_role "$bindir" "$sock" "$port"
   ensure_database
+}
+
+# In a cluster we started, the URL's user (when not postgres) is created as a superuser,
+# so any DATABASE_URL works against it.
+ensure_role() {
+  local bindir="$1" sock="$2" port="$3" user
+  user="${DATABASE_URL#*://}"
+  if [[ "$user" == *@* ]]; then user="${user%%@*}"; user="${user%%:*}"; else user=postgres; fi
+  [[ -n "$user" && "$user" != postgres ]] || return 0
+  [[ "$user" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || die "user name '$user' in DATABASE_URL: use letters, digits and _"
+  info "creating role $user (superuser) if missing"
+  as_pg "$bindir/psql" -h "$sock" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 -qtAc \
+    "DO \$\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$user') THEN CREATE ROLE $user LOGIN SUPERUSER; END IF; END \$\$" >/dev/null ||
+    die "could not create role $user"
 }
 
 ensure_database() {

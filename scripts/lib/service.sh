@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The Arena service and the demo producer, started in the background by up.sh:
 # logs .local/log/{arena,producer}.log, pids .local/run/{arena,producer}.pid.
 # Sourced after common.sh.

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The set-up shared by up.sh and test.sh: npm dependencies, NATS with JetStream, Postgres
 # with the database, the build. Sources the other libs.
 # shellcheck source-path=SCRIPTDIR
