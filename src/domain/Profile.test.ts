@@ -1,0 +1,45 @@
+// Proves the profile read model: level info, streak as of a stream day, achievement progress
+// (capped at target, target once unlocked) and agent stats order.
+import { describe, expect, it } from "vitest"
+import type { XpEvent } from "./model.js"
+import { applyEvent, newUserState } from "./Engine.js"
+import { profileOf } from "./Profile.js"
+import { DEFAULT_RULES } from "./defaultRules.js"
+
+const DAY = 86_400_000
+const T0 = Date.UTC(2026, 10, 26, 12)
+const day0 = Math.floor(T0 / DAY)
+
+describe("profileOf", () => {
+  it("summarizes a user's level, streak, achievements and agents", () => {
+    const s = newUserState("u1", "Ada")
+    let seq = 0
+    const add = (d: number, over: Partial<XpEvent>) => {
+      const at = T0 + d * DAY
+      const o = applyEvent(s, { event_id: `e${seq}`, user_id: "u1", agent_name: "a", action_type: "task_completed", timestamp: new Date(at).toISOString(), ...over }, at, { seq: ++seq, streamTimeMs: at }, DEFAULT_RULES)
+      expect(o._tag).toBe("Applied")
+    }
+    add(0, { action_type: "complex_api_design", agent_name: "b" })
+    add(1, { action_type: "complex_api_design", agent_name: "b" })
+    add(2, { action_type: "mission_architecture" })
+    add(3, { action_type: "mission_security", agent_name: "c" })
+    const p = profileOf(s, DEFAULT_RULES, day0 + 3)
+    expect(p.total_xp).toBe(s.totalXp)
+    expect(p.level).toEqual({ number: 2, title: "Apprentice", xp_into_level: s.totalXp - 100, xp_for_next: 300 - s.totalXp })
+    expect(p.streak).toEqual({ current: 4, longest: 4 })
+    expect(profileOf(s, DEFAULT_RULES, day0 + 4).streak.current).toBe(4)
+    expect(profileOf(s, DEFAULT_RULES, day0 + 5).streak).toEqual({ current: 0, longest: 4 })
+    const byId = Object.fromEntries(p.achievements.map((a) => [a.id, a]))
+    expect(byId["first_steps"]).toMatchObject({ progress: 1, target: 1, unlocked: true, unlocked_seq: 1 })
+    expect(byId["api_master"]).toMatchObject({ progress: 2, target: 10, unlocked: false, unlocked_seq: null })
+    expect(byId["on_fire"]).toMatchObject({ progress: 4, target: 7 })
+    expect(byId["mission_complete"]).toMatchObject({ progress: 2, target: 4 })
+    expect(byId["scale_engineer"]).toMatchObject({ progress: s.totalXp, target: 10000 })
+    expect(p.achievements.map((a) => a.id)).toEqual(DEFAULT_RULES.achievements.map((a) => a.id))
+    expect(p.agent_stats).toEqual([
+      { agent_name: "c", xp: 137, events: 1 }, // 125 × 1.1 (streak 4) = 137.5,
+      { agent_name: "a", xp: 82, events: 1 },
+      { agent_name: "b", xp: 50, events: 2 }
+    ])
+  })
+})
