@@ -10,6 +10,7 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["test/**/*.test.ts"],
+          globalSetup: ["test/support/globalSetup.ts"],
           environment: "node",
           testTimeout: 300_000,
           hookTimeout: 300_000,
