@@ -56,3 +56,16 @@ describe("Metrics registry", () => {
     expect(() => r.counter("c_total", "c").inc(undefined, -1)).toThrow()
   })
 })
+
+describe("merging exposition texts", () => {
+  it("skips families another text already declares", async () => {
+    const { declaredFamilies } = await import("./Metrics.js")
+    const r = new Registry()
+    r.counter("a_total", "a").inc()
+    r.counter("b_total", "b").inc()
+    const other = "# HELP a_total a\n# TYPE a_total counter\na_total 7\n"
+    const merged = other + r.render(declaredFamilies(other))
+    expect(merged.match(/# TYPE a_total/g)).toHaveLength(1)
+    expect(merged).toContain("b_total 1\n")
+  })
+})

@@ -157,16 +157,24 @@ export class Registry {
     return this.register(new Histogram(name, help, buckets))
   }
 
-  /** Prometheus text format 0.0.4 (Content-Type: text/plain; version=0.0.4). */
-  render(): string {
+  /** Prometheus text format 0.0.4 (Content-Type: text/plain; version=0.0.4). `exclude`: family names to skip. */
+  render(exclude?: ReadonlySet<string>): string {
     const out: Array<string> = []
     for (const f of this.families.values()) {
+      if (exclude !== undefined && exclude.has(f.name)) continue
       out.push(`# HELP ${f.name} ${escapeHelp(f.help)}`)
       out.push(`# TYPE ${f.name} ${f.type}`)
       f.render(out)
     }
     return out.length === 0 ? "" : out.join("\n") + "\n"
   }
+}
+
+/** Family names declared (`# TYPE name …`) in a Prometheus text, so two texts can be merged without duplicates. */
+export const declaredFamilies = (text: string): Set<string> => {
+  const names = new Set<string>()
+  for (const m of text.matchAll(/^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) /gm)) names.add(m[1]!)
+  return names
 }
 
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

@@ -130,3 +130,9 @@ export const requireOwner = (p: Principal | null, owner: string): Principal => {
 }
 
 export const isApiError = (e: unknown): e is ApiError => e instanceof ApiError
+
+/** 401 for anonymous requests to routes that need some identity (any scope). */
+export const missingTokenIfAnonymous = (p: Principal | null): Principal => {
+  if (p === null) throw missingToken()
+  return p
+}

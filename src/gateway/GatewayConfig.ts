@@ -1,0 +1,107 @@
+// The gateway's settings: listen address, auth, CORS, body/rate/WebSocket limits. Built from the
+// decoded ArenaConfig plus optional overrides; `checkGatewayConfig` refuses unsafe production setups.
+import type { ArenaConfig } from "../Config.js"
+import { DEV_SECRET, secretProblem } from "./auth/Auth.js"
+
+export interface RateLimitConfig {
+  readonly windowMs: number
+  /** Requests per window per client IP (every request, authenticated or not). */
+  readonly perIp: number
+  /** Requests per window per token subject. */
+  readonly perToken: number
+  /** Upper bound on tracked keys (memory bound). */
+  readonly maxKeys: number
+}
+
+export interface WsConfig {
+  /** uWS maxBackpressure: the hard per-socket buffer bound (uWS drops above it). */
+  readonly maxBackpressure: number
+  /** A socket buffering more than this when a delta is published is marked stale (skipped). */
+  readonly staleBytes: number
+  /** A stale socket is resynced with a snapshot once its buffer drains to this. */
+  readonly resyncBytes: number
+  readonly idleTimeoutSeconds: number
+  readonly maxConnections: number
+  readonly maxConnectionsPerIp: number
+  /** Leaderboard subscriptions per IP (each /ws/leaderboard socket is one). */
+  readonly maxSubscriptionsPerIp: number
+  readonly maxLimit: number
+  readonly ringMaxDeltas: number
+  readonly ringMaxBytes: number
+}
+
+export interface GatewayConfig {
+  readonly host: string
+  readonly port: number
+  readonly production: boolean
+  readonly authEnabled: boolean
+  readonly jwtSecret: string | undefined
+  /** Exact origins allowed for CORS; "*" allows any. Empty: no CORS headers. */
+  readonly corsOrigins: ReadonlyArray<string>
+  readonly bodyLimitBytes: number
+  /** Use X-Forwarded-For's client address (only behind a trusted proxy). */
+  readonly trustProxy: boolean
+  readonly rateLimit: RateLimitConfig
+  readonly ws: WsConfig
+  /** Directory of index.html/.js/.css and dashboard.*; defaults to src/gateway/pages. */
+  readonly pagesDir?: string | undefined
+}
+
+export const DEFAULT_WS: WsConfig = {
+  maxBackpressure: 1024 * 1024,
+  staleBytes: 256 * 1024,
+  resyncBytes: 16 * 1024,
+  idleTimeoutSeconds: 60,
+  maxConnections: 20_000,
+  maxConnectionsPerIp: 64,
+  maxSubscriptionsPerIp: 64,
+  maxLimit: 1000,
+  ringMaxDeltas: 1024,
+  ringMaxBytes: 1024 * 1024
+}
+
+export const DEFAULT_RATE_LIMIT: RateLimitConfig = { windowMs: 60_000, perIp: 1200, perToken: 3000, maxKeys: 100_000 }
+
+export interface GatewayOverrides {
+  readonly corsOrigins?: ReadonlyArray<string>
+  readonly bodyLimitBytes?: number
+  readonly trustProxy?: boolean
+  readonly rateLimit?: Partial<RateLimitConfig>
+  readonly ws?: Partial<WsConfig>
+  readonly pagesDir?: string
+}
+
+export const gatewayConfig = (
+  arena: Pick<ArenaConfig, "host" | "port" | "jwtSecret" | "authEnabled" | "production">,
+  o: GatewayOverrides = {}
+): GatewayConfig => ({
+  host: arena.host,
+  port: arena.port,
+  production: arena.production,
+  authEnabled: arena.authEnabled,
+  // Outside production a missing secret falls back to a fixed dev secret so `arena token` works.
+  jwtSecret: arena.jwtSecret ?? (arena.production ? undefined : DEV_SECRET),
+  corsOrigins: o.corsOrigins ?? [],
+  bodyLimitBytes: o.bodyLimitBytes ?? 1024 * 1024,
+  trustProxy: o.trustProxy ?? false,
+  rateLimit: { ...DEFAULT_RATE_LIMIT, ...o.rateLimit },
+  ws: { ...DEFAULT_WS, ...o.ws },
+  pagesDir: o.pagesDir
+})
+
+/** Throws a clear error for settings the gateway must not start with. */
+export const checkGatewayConfig = (c: GatewayConfig): void => {
+  if (c.production) {
+    if (!c.authEnabled) throw new Error("refusing to start: ARENA_AUTH=off is for development only (NODE_ENV=production)")
+    const problem = secretProblem(c.jwtSecret)
+    if (problem !== null) throw new Error(`refusing to start: ${problem} (NODE_ENV=production); generate one with \`openssl rand -base64 48\``)
+  }
+  if (c.authEnabled && (c.jwtSecret === undefined || c.jwtSecret === "")) {
+    throw new Error("refusing to start: auth is on and ARENA_JWT_SECRET is not set")
+  }
+  const w = c.ws
+  if (!(w.resyncBytes < w.staleBytes && w.staleBytes < w.maxBackpressure)) {
+    throw new Error("ws limits must satisfy resyncBytes < staleBytes < maxBackpressure")
+  }
+  if (!(c.bodyLimitBytes >= 1024)) throw new Error("bodyLimitBytes must be at least 1024")
+}

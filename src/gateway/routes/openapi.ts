@@ -1,0 +1,113 @@
+// GET /openapi.json: OpenAPI 3.1 built from the effect/Schema definitions that validate requests
+// (XpEventSchema from the domain, ShareInputSchema) and document responses. Built once, lazily.
+import { JsonSchema, Schema } from "effect"
+import { XpEventSchema } from "../../domain/Event.js"
+import { json } from "../http/Http.js"
+import type { Route } from "../http/Router.js"
+import * as S from "../schemas.js"
+
+const NAMED: ReadonlyArray<readonly [string, Schema.Top]> = [
+  ["XpEvent", XpEventSchema], ["ShareInput", S.ShareInputSchema], ["Error", S.ErrorSchema],
+  ["RankedEntry", S.RankedEntrySchema], ["LeaderboardPage", S.LeaderboardPageSchema], ["LeaderboardAround", S.AroundSchema],
+  ["BoardList", S.BoardListSchema], ["PublishResults", S.PublishResultsSchema], ["Share", S.ShareSchema],
+  ["ShareList", S.ShareListSchema], ["Readiness", S.ReadinessSchema]
+]
+
+type Json = Record<string, unknown>
+const ref = (name: string): Json => ({ $ref: `#/components/schemas/${name}` })
+const body = (name: string, description: string): Json => ({ description, content: { "application/json": { schema: ref(name) } } })
+const err = (description: string): Json => body("Error", description)
+const q = (name: string, schema: Json, description: string): Json => ({ name, in: "query", required: false, schema, description })
+const pth = (name: string, description: string): Json => ({ name, in: "path", required: true, schema: { type: "string" }, description })
+const WINDOW = q("window", { type: "string", enum: ["all", "day", "week", "month"], default: "all" }, "Time window")
+const PERIOD = q("period", { type: "string" }, "2026-11-26 (day), 2026-W48 (week), 2026-11 (month); default: the current one")
+const BEARER = [{ bearer: [] }]
+const std = { "400": err("Invalid parameters (details carry field paths)"), "429": err("Rate limited (Retry-After)") }
+
+const components = (): { schemas: Json } => {
+  const docs = NAMED.map(([, s]) => Schema.toJsonSchemaDocument(s, { onExcessProperty: "error" }))
+  const definitions: Record<string, JsonSchema.JsonSchema> = {}
+  for (const d of docs) Object.assign(definitions, d.definitions)
+  const multi = JsonSchema.toMultiDocumentOpenApi3_1({
+    dialect: "draft-2020-12",
+    schemas: [docs[0]!.schema, ...docs.slice(1).map((d) => d.schema)],
+    definitions
+  })
+  const schemas: Json = { ...multi.definitions }
+  NAMED.forEach(([name], i) => {
+    const s = multi.schemas[i] as Json
+    // A root that is only a $ref to its own component name is already in `definitions`.
+    if (s["$ref"] !== `#/components/schemas/${name}`) schemas[name] = s
+  })
+  return { schemas }
+}
+
+export const buildOpenApi = (): Json => ({
+  openapi: "3.1.0",
+  info: { title: "Arena", version: "1.0.0", description: "Real-time gamification backend: XP events in, exact XP, live leaderboards out." },
+  components: { ...components(), securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" } } },
+  paths: {
+    "/v1/events": {
+      post: {
+        summary: "Publish one event or an array of at most 1000", security: BEARER,
+        requestBody: { required: true, content: { "application/json": { schema: { oneOf: [ref("XpEvent"), { type: "array", items: ref("XpEvent"), minItems: 1, maxItems: 1000 }] } } } },
+        responses: { "202": body("PublishResults", "Per-item results"), ...std, "401": err("No or invalid token"), "403": err("Token lacks events:write"), "413": err("Body over 1 MiB"), "415": err("Not application/json") }
+      }
+    },
+    "/v1/leaderboards": { get: { summary: "Boards with their windows and sizes", responses: { "200": body("BoardList", "Boards"), ...std } } },
+    "/v1/leaderboards/{board}": {
+      get: {
+        summary: "One page of a leaderboard (keyset pagination)",
+        parameters: [pth("board", "global or agent:<name>"), WINDOW, PERIOD, q("limit", { type: "integer", minimum: 1, maximum: 1000, default: 100 }, "Page size"), q("cursor", { type: "string" }, "next_cursor of the previous page")],
+        responses: { "200": body("LeaderboardPage", "A page"), ...std, "404": err("No such board") }
+      }
+    },
+    "/v1/leaderboards/{board}/users/{user_id}": {
+      get: {
+        summary: "A user's rank and the entries around it",
+        parameters: [pth("board", "global or agent:<name>"), pth("user_id", "User id"), WINDOW, PERIOD, q("radius", { type: "integer", minimum: 0, maximum: 50, default: 5 }, "Entries above and below")],
+        responses: { "200": body("LeaderboardAround", "The user's neighbourhood"), ...std, "404": err("No such board or user not ranked") }
+      }
+    },
+    "/v1/users/{user_id}": { get: { summary: "Public profile", parameters: [pth("user_id", "User id")], responses: { "200": { description: "Profile" }, ...std, "404": err("Unknown user") } } },
+    "/v1/users/{user_id}/ledger": {
+      get: {
+        summary: "Ledger entries with their full explanation (owner or admin)", security: BEARER,
+        parameters: [pth("user_id", "User id"), q("limit", { type: "integer", minimum: 1, maximum: 1000, default: 100 }, "Page size"), q("cursor", { type: "string" }, "next_cursor of the previous page")],
+        responses: { "200": { description: "Ledger page" }, ...std, "401": err("No or invalid token"), "403": err("Not the owner") }
+      }
+    },
+    "/v1/rules": { get: { summary: "Current rules (with version)", responses: { "200": { description: "Rules document" } } } },
+    "/v1/achievements": { get: { summary: "Achievement catalog", responses: { "200": { description: "Catalog" } } } },
+    "/v1/shares": {
+      post: {
+        summary: "Share a conversation (owner = token sub)", security: BEARER,
+        requestBody: { required: true, content: { "application/json": { schema: ref("ShareInput") } } },
+        responses: { "201": body("Share", "Created"), ...std, "401": err("No or invalid token"), "403": err("Token lacks events:write") }
+      },
+      get: {
+        summary: "Public shares, plus your own when authenticated (mine=1: only yours)",
+        parameters: [q("mine", { type: "string", enum: ["1", "0", "true", "false"] }, "Only your shares"), q("limit", { type: "integer", minimum: 1, maximum: 100, default: 20 }, "Page size"), q("cursor", { type: "string" }, "next_cursor")],
+        responses: { "200": body("ShareList", "Newest first"), ...std, "401": err("mine=1 without a token") }
+      }
+    },
+    "/v1/shares/{id}": { get: { summary: "One share (private: owner or admin; others get 404)", parameters: [pth("id", "Share id")], responses: { "200": body("Share", "The share"), ...std, "404": err("No such share (or not visible to you)") } } },
+    "/healthz": { get: { summary: "Liveness", responses: { "200": { description: "Alive" } } } },
+    "/readyz": { get: { summary: "Readiness", responses: { "200": body("Readiness", "Ready"), "503": body("Readiness", "Not ready, with reasons") } } },
+    "/metrics": { get: { summary: "Prometheus metrics", responses: { "200": { description: "text/plain; version=0.0.4" } } } },
+    "/ws/leaderboard/{board}": { get: { summary: "WebSocket: snapshot then deltas (docs/websocket.md)", parameters: [pth("board", "global or agent:<name>"), WINDOW, PERIOD, q("limit", { type: "integer", minimum: 1, maximum: 1000, default: 100 }, "Top-N"), q("since", { type: "integer" }, "Resume from this seq"), q("epoch", { type: "string" }, "Epoch of `since`")], responses: { "101": { description: "Switching protocols" } } } },
+    "/ws/users/{user_id}": { get: { summary: "WebSocket: the user's notifications (token: ?token= or Sec-WebSocket-Protocol: bearer, <jwt>)", parameters: [pth("user_id", "User id")], responses: { "101": { description: "Switching protocols" } } } }
+  }
+})
+
+export const openApiRoutes = (): ReadonlyArray<Route> => {
+  let cached: string | null = null
+  return [{
+    method: "get",
+    pattern: "/openapi.json",
+    handler: () => {
+      cached ??= JSON.stringify(buildOpenApi())
+      return { status: 200, body: cached, contentType: "application/json; charset=utf-8" }
+    }
+  }]
+}

@@ -1,0 +1,40 @@
+// GET /v1/users/{user_id} (public profile) and /v1/users/{user_id}/ledger (owner or admin only).
+import { requireOwner } from "../auth/Auth.js"
+import { notFound } from "../http/ApiError.js"
+import { json } from "../http/Http.js"
+import { Params, decodeSegment } from "../http/params.js"
+import type { Route } from "../http/Router.js"
+import type { UserPort } from "../ports.js"
+
+const LEDGER_CURSOR = /^[A-Za-z0-9_.:=-]{1,256}$/
+
+export const userRoutes = (users: UserPort): ReadonlyArray<Route> => [
+  {
+    method: "get",
+    pattern: "/v1/users/:user_id",
+    handler: (req) => {
+      const p = new Params(req.query, [])
+      const userId = p.userId(decodeSegment(req.params[0]!, "path.user_id"))
+      p.check()
+      const profile = users.profile(userId)
+      if (profile === null) throw notFound(`no user ${userId}`)
+      return json(profile)
+    }
+  },
+  {
+    method: "get",
+    pattern: "/v1/users/:user_id/ledger",
+    handler: async (req) => {
+      // Ownership first: a stranger learns nothing, not even whether their parameters were valid.
+      requireOwner(req.principal, decodeSegment(req.params[0]!, "path.user_id"))
+      const p = new Params(req.query, ["limit", "cursor"])
+      const userId = p.userId(decodeSegment(req.params[0]!, "path.user_id"))
+      const limit = p.int("limit", 1, 1000, 100)
+      const cursor = p.str("cursor") ?? null
+      if (cursor !== null && !LEDGER_CURSOR.test(cursor)) p.issue("query.cursor", "is not a cursor returned by this API")
+      p.check()
+      const page = await users.ledger(userId, limit, cursor)
+      return json({ user_id: userId, entries: page.entries, next_cursor: page.next_cursor })
+    }
+  }
+]

@@ -1,0 +1,128 @@
+// effect/Schema for what the HTTP API accepts (decoded with these, unknown keys are errors) and
+// returns: the same schemas generate /openapi.json, so docs and validation cannot drift apart.
+import { Schema } from "effect"
+import { AgentName, UserId } from "../domain/Event.js"
+import { issuesOfExit } from "../domain/Issues.js"
+import type { Issue } from "../domain/model.js"
+import type { ShareInput } from "./SharePort.js"
+import { PRIVACY_LEVELS } from "./SharePort.js"
+
+const MAX_CONTENT_BYTES = 64 * 1024
+const Str = Schema.String.annotate({ message: "must be a string" })
+const NonNegInt = Schema.Number.annotate({ message: "must be a number" }).check(
+  Schema.isInt({ message: "must be an integer" }),
+  Schema.isGreaterThanOrEqualTo(0, { message: "must be >= 0" })
+)
+const Tag = Str.check(
+  Schema.isMinLength(1, { message: "must not be empty" }),
+  Schema.isMaxLength(50, { message: "must be at most 50 characters" }),
+  Schema.isPattern(/^[^\u0000-\u001f\u007f]*$/u, { message: "must not contain control characters" })
+)
+
+export const ShareInputSchema = Schema.Struct({
+  title: Str.check(
+    Schema.isMinLength(1, { message: "must not be empty" }),
+    Schema.isMaxLength(200, { message: "must be at most 200 characters" })
+  ),
+  content: Str.check(
+    Schema.makeFilter((s: string) => Buffer.byteLength(s, "utf8") <= MAX_CONTENT_BYTES || `must be at most ${MAX_CONTENT_BYTES} bytes (UTF-8)`, {
+      description: `at most ${MAX_CONTENT_BYTES} bytes of UTF-8`
+    })
+  ),
+  privacy_level: Schema.optionalKey(
+    Schema.Literals(PRIVACY_LEVELS).annotate({ message: "must be public, unlisted or private", description: "Default private" })
+  ),
+  agents_used: Schema.optionalKey(
+    Schema.Array(AgentName).annotate({ message: "must be an array of agent names" })
+      .check(Schema.isMaxLength(20, { message: "must have at most 20 items" }))
+  ),
+  xp_earned: Schema.optionalKey(NonNegInt.check(Schema.isLessThanOrEqualTo(Number.MAX_SAFE_INTEGER, { message: "is too large" }))),
+  tags: Schema.optionalKey(
+    Schema.Array(Tag).annotate({ message: "must be an array of strings" }).check(Schema.isMaxLength(20, { message: "must have at most 20 items" }))
+  )
+}).annotate({ identifier: "ShareInput", message: "must be a JSON object", description: "owner, id and created_at are set by the server" })
+
+const PARSE = { errors: "all", onExcessProperty: "error" } as const
+const decodeShare = Schema.decodeUnknownExit(ShareInputSchema, PARSE)
+
+const prefixed = (prefix: string, issues: ReadonlyArray<Issue>): Array<Issue> =>
+  issues.map((i) => ({ path: i.path === "" ? prefix : i.path.startsWith("[") ? prefix + i.path : `${prefix}.${i.path}`, message: i.message }))
+
+/** Decodes a share body; issues have paths like `body.tags[3]`. */
+export const decodeShareInput = (u: unknown): { ok: true; value: ShareInput } | { ok: false; issues: Array<Issue> } => {
+  const exit = decodeShare(u)
+  if (exit._tag === "Success") {
+    const v = exit.value
+    return {
+      ok: true,
+      value: {
+        title: v.title,
+        content: v.content,
+        privacy_level: v.privacy_level ?? "private",
+        agents_used: v.agents_used ?? [],
+        xp_earned: v.xp_earned ?? 0,
+        tags: v.tags ?? []
+      }
+    }
+  }
+  return { ok: false, issues: prefixed("body", issuesOfExit(exit)) }
+}
+
+// ---- Response shapes (documentation only: the server builds these values itself) ----
+
+const Int = Schema.Int
+const Nullable = <S extends Schema.Top>(s: S) => Schema.NullOr(s)
+export const WindowSchema = Schema.Literals(["all", "day", "week", "month"])
+
+export const ErrorSchema = Schema.Struct({
+  error: Schema.Struct({
+    code: Schema.String,
+    message: Schema.String,
+    details: Schema.Array(Schema.Struct({ path: Schema.String, message: Schema.String }))
+  })
+}).annotate({ identifier: "Error" })
+
+export const RankedEntrySchema = Schema.Struct({
+  rank: Int, user_id: UserId, username: Schema.String, xp: Int, level: Int
+}).annotate({ identifier: "RankedEntry" })
+
+export const LeaderboardPageSchema = Schema.Struct({
+  board: Schema.String, window: WindowSchema, period: Schema.String, seq: Int, total: Int,
+  entries: Schema.Array(RankedEntrySchema), next_cursor: Nullable(Schema.String)
+}).annotate({ identifier: "LeaderboardPage" })
+
+export const AroundSchema = Schema.Struct({
+  board: Schema.String, window: WindowSchema, period: Schema.String, seq: Int, total: Int,
+  user: RankedEntrySchema, entries: Schema.Array(RankedEntrySchema)
+}).annotate({ identifier: "LeaderboardAround" })
+
+export const BoardListSchema = Schema.Struct({
+  boards: Schema.Array(Schema.Struct({
+    board: Schema.String,
+    windows: Schema.Array(Schema.Struct({ window: WindowSchema, period: Schema.String, size: Int, closed: Schema.Boolean }))
+  }))
+}).annotate({ identifier: "BoardList" })
+
+export const PublishResultsSchema = Schema.Struct({
+  accepted: Int, duplicate: Int, rejected: Int,
+  results: Schema.Array(Schema.Struct({
+    status: Schema.Literals(["accepted", "duplicate", "rejected"]),
+    event_id: Nullable(Schema.String),
+    seq: Schema.optionalKey(Int),
+    error: Schema.optionalKey(ErrorSchema.fields.error)
+  }))
+}).annotate({ identifier: "PublishResults" })
+
+export const ShareSchema = Schema.Struct({
+  id: Schema.String, owner: Schema.String, title: Schema.String, content: Schema.String,
+  privacy_level: Schema.Literals(PRIVACY_LEVELS), agents_used: Schema.Array(Schema.String), xp_earned: Int,
+  tags: Schema.Array(Schema.String), created_at: Schema.String
+}).annotate({ identifier: "Share" })
+
+export const ShareListSchema = Schema.Struct({
+  shares: Schema.Array(ShareSchema), next_cursor: Nullable(Schema.String)
+}).annotate({ identifier: "ShareList" })
+
+export const ReadinessSchema = Schema.Struct({
+  ready: Schema.Boolean, reasons: Schema.Array(Schema.String), details: Schema.Record(Schema.String, Schema.Unknown)
+}).annotate({ identifier: "Readiness" })
