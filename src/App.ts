@@ -11,6 +11,7 @@ import { migrate } from "./adapters/postgres/Migrations.js"
 import type { ActorDefect } from "./actors/Actor.js"
 import type { AnalyticsSink } from "./actors/AnalyticsPort.js"
 import { startPipeline } from "./actors/Pipeline.js"
+import { LiveBoards } from "./actors/LiveBoards.js"
 import type { Pipeline } from "./actors/Pipeline.js"
 import { DEFAULT_RULES } from "./domain/defaultRules.js"
 import { loadRulesOrThrow } from "./domain/Rules.js"
@@ -25,6 +26,8 @@ export const loadRules = (config: ArenaConfig): CompiledRules =>
 export interface Running {
   readonly config: ArenaConfig
   readonly rules: CompiledRules
+  /** Leaderboards over whichever pipeline runs (the gateway's LeaderboardPort). */
+  readonly boards: LiveBoards
   /** The current pipeline (replaced when the supervisor restarts it). */
   readonly pipeline: () => Pipeline | null
   readonly pipelineError: () => string | null
@@ -47,6 +50,7 @@ export const supervisePipeline = (
     const watchedSet = new Set<string>()
     let stopping = false
     let currentScope: Scope.Closeable | null = null
+    const boards = new LiveBoards()
 
     const runOnce = Effect.gen(function*() {
       const latch: Deferred.Deferred<never, ActorDefect> = yield* Deferred.make<never, ActorDefect>()
@@ -64,12 +68,16 @@ export const supervisePipeline = (
         latch,
         notify: (notes) => { for (const n of notes) for (const l of listeners) l(n) },
         watchedUsers: watchedSet,
+        emitView: boards.emitView,
+        emitRollover: boards.emitRollover,
         log: (l) => log.info(l)
       }).pipe(Scope.provide(scope), Effect.onError(() => Scope.close(scope, Exit.void)))
       current = started
       lastError = null
+      boards.attach(started.boards)
       const defect = yield* Effect.flip(Deferred.await(latch))
       current = null
+      boards.attach(null)
       lastError = defect.message
       log.error(`pipeline failed, restarting from the last snapshot: ${defect.message}`)
       yield* Scope.close(scope, Exit.void)
@@ -99,6 +107,7 @@ export const supervisePipeline = (
     )
 
     const running: Omit<Running, "config" | "rules"> = {
+      boards,
       pipeline: () => current,
       pipelineError: () => lastError,
       onNotification: (l) => { listeners.add(l); return () => { listeners.delete(l) } },

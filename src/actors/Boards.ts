@@ -4,7 +4,7 @@ import { Deferred, Effect, Exit, Scope } from "effect"
 import type { BoardKey, ScoreChange, Window } from "../domain/model.js"
 import { WINDOWS } from "../domain/model.js"
 import { closesAtMs, periodOf } from "../domain/Periods.js"
-import type { AroundResult, BoardCursor, BoardInfo, BoardPage, BoardView, LeaderboardPort } from "../gateway/ports.js"
+import type { AroundResult, BoardCursor, BoardInfo, BoardPage, BoardView, UserNotification } from "../gateway/ports.js"
 import type { ArchivedBoard, PeriodArchive } from "../adapters/postgres/SnapshotStore.js"
 import { spawn } from "./Actor.js"
 import type { FailureLatch, Mailbox } from "./Actor.js"
@@ -29,12 +29,17 @@ export interface BoardsDeps {
   readonly readArchive: (board: string, window: string, period: string, offset: number, limit: number) => Promise<ArchivedBoard | null>
   /** Wall clock, only for "the current period" before any event has been seen. */
   readonly now: () => number
+  /** A watched board's top changed (once per drain) — to the gateway's delta feed. */
+  readonly emitView: (v: BoardView) => void
+  /** A window's current period changed in stream time. */
+  readonly emitRollover: (w: Window, p: string) => void
+  /** Users someone listens to (/ws/users): their rank changes are reported. */
+  readonly watchedUsers: ReadonlySet<string>
+  readonly notify: (notes: ReadonlyArray<UserNotification>) => void
 }
 
-export class Boards implements LeaderboardPort {
+export class Boards {
   private readonly actors = new Map<string, BoardActor>()
-  private readonly viewListeners = new Set<(v: BoardView) => void>()
-  private readonly rollListeners = new Set<(w: Window, p: string) => void>()
   private readonly current = new Map<Window, string>()
   /** Latest JetStream timestamp applied: the boards' notion of "now". */
   streamTimeMs = 0
@@ -43,7 +48,22 @@ export class Boards implements LeaderboardPort {
 
   private spawnActor(key: BoardKey): Effect.Effect<BoardActor> {
     const deps = this.deps
-    const emit = (b: Board) => { if (b.needsView) { const v = b.view(); for (const l of this.viewListeners) l(v) } }
+    const lastRanks = new Map<string, number>()
+    const emit = (b: Board) => {
+      if (b.needsView) deps.emitView(b.view())
+      if (deps.watchedUsers.size === 0) return
+      const notes: UserNotification[] = []
+      for (const u of deps.watchedUsers) {
+        const rank = b.index.rankOf(u)
+        if (rank === undefined) continue
+        const prev = lastRanks.get(u)
+        if (prev !== rank) {
+          lastRanks.set(u, rank)
+          notes.push({ type: "rank_changed", user_id: u, seq: b.seq, board: key.board, window: key.window, period: key.period, rank, prev_rank: prev ?? null })
+        }
+      }
+      if (notes.length > 0) deps.notify(notes)
+    }
     return Effect.gen({ self: this }, function*() {
       const scope = yield* Scope.fork(this.scope)
       const board = new Board(key, deps.lookup)
@@ -125,12 +145,12 @@ export class Boards implements LeaderboardPort {
       const prev = this.current.get(w)
       if (prev !== p) {
         this.current.set(w, p)
-        if (prev !== undefined) for (const l of this.rollListeners) l(w, p)
+        if (prev !== undefined) this.deps.emitRollover(w, p)
       }
     }
   }
 
-  // ---- LeaderboardPort ----
+  // ---- reads (LiveBoards, the gateway's LeaderboardPort, delegates here) ----
 
   currentPeriod(window: Window): string {
     return periodOf(window, this.streamTimeMs > 0 ? this.streamTimeMs : this.deps.now())
@@ -211,13 +231,4 @@ export class Boards implements LeaderboardPort {
     this.actors.get(boardKeyString(key))?.board.unwatch(limit)
   }
 
-  onView(listener: (view: BoardView) => void): () => void {
-    this.viewListeners.add(listener)
-    return () => { this.viewListeners.delete(listener) }
-  }
-
-  onRollover(listener: (window: Window, period: string) => void): () => void {
-    this.rollListeners.add(listener)
-    return () => { this.rollListeners.delete(listener) }
-  }
 }

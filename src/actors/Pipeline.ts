@@ -12,7 +12,7 @@ import { loadUsers, readArchive, readCheckpoint, writeSnapshot } from "../adapte
 import type { UserState, Window } from "../domain/model.js"
 import { closesAtMs } from "../domain/Periods.js"
 import type { CompiledRules } from "../domain/Rules.js"
-import type { UserNotification } from "../gateway/ports.js"
+import type { BoardView, UserNotification } from "../gateway/ports.js"
 import { registry } from "../observability/Metrics.js"
 import type { ActorDefect, FailureLatch } from "./Actor.js"
 import type { AnalyticsSink } from "./AnalyticsPort.js"
@@ -39,6 +39,8 @@ export interface PipelineOptions {
   readonly latch: FailureLatch
   readonly notify: (notes: ReadonlyArray<UserNotification>) => void
   readonly watchedUsers: ReadonlySet<string>
+  readonly emitView: (v: BoardView) => void
+  readonly emitRollover: (w: Window, p: string) => void
   readonly log: (line: string) => void
 }
 
@@ -88,7 +90,11 @@ export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PgErr
       latch: o.latch,
       periodGraceMs: o.rules.periodGraceMs,
       readArchive: (b, w, p, off, lim) => Effect.runPromise(readArchive(o.sql, b, w, p, off, lim)),
-      now: () => Date.now()
+      now: () => Date.now(),
+      emitView: o.emitView,
+      emitRollover: o.emitRollover,
+      watchedUsers: o.watchedUsers,
+      notify: o.notify
     }, scope)
     boards.streamTimeMs = status.ingest.streamTimeMs
 

@@ -1,0 +1,249 @@
+// The analytics sink: buffers the pipeline's records, writes them to the analytics store in
+// batches that never split a seq, and tracks how far the store is complete (durableSeq) so
+// snapshots never get ahead of it. Exactly once: records at or below the store's own watermarks
+// are dropped; a failed write waits, re-reads the watermarks and continues from there.
+import { Context, Deferred, Effect, Latch, Layer } from "effect"
+import type { Scope } from "effect"
+import { registry } from "../observability/Metrics.js"
+import type { AnalyticsRecord, AnalyticsSink } from "./AnalyticsPort.js"
+
+export type { AnalyticsRecord } from "./AnalyticsPort.js"
+export type RecordKind = AnalyticsRecord["kind"]
+
+/** What the store knows about itself: everything <= durableSeq is complete; per kind, the highest seq present. */
+export interface Watermarks {
+  readonly durableSeq: number
+  readonly maxSeq: Readonly<Record<RecordKind, number>>
+}
+
+/** A store failure as the sink sees it (the adapter's tagged error fits this shape). */
+export interface StoreFailure {
+  readonly _tag: string
+  readonly message: string
+  readonly retryable: boolean
+}
+
+/** The port the ClickHouse adapter implements. */
+export interface AnalyticsStore {
+  /** Make the store consistent (schema, rollups) and read its watermarks. Start and before every retry. */
+  readonly recover: Effect.Effect<Watermarks, StoreFailure>
+  /**
+   * Write records (seq order, whole seqs, none at or below the store's watermarks), then mark
+   * everything through `throughSeq` complete. Per kind, writes are atomic and in seq order.
+   */
+  write(records: ReadonlyArray<AnalyticsRecord>, throughSeq: number): Effect.Effect<void, StoreFailure>
+}
+
+export class AnalyticsStorePort extends Context.Service<AnalyticsStorePort, AnalyticsStore>()("arena/AnalyticsStore") {}
+
+export interface AnalyticsStatus {
+  readonly connected: boolean
+  readonly bufferedRecords: number
+  readonly durableSeq: number
+  readonly submittedSeq: number
+  readonly lastError: string | null
+}
+
+export interface AnalyticsService extends AnalyticsSink {
+  /** Records of the events up to and including throughSeq, in seq order. Suspends while the buffer is full. */
+  submit(records: ReadonlyArray<AnalyticsRecord>, throughSeq: number): Effect.Effect<void>
+  /** Resolves once everything submitted with seq <= seq is durable (and asks for an immediate flush). */
+  awaitDurable(seq: number): Effect.Effect<void>
+  /** Highest seq durable in the store (read from it at start, then tracked); 0 until first read. */
+  readonly durableSeq: Effect.Effect<number>
+  readonly status: Effect.Effect<AnalyticsStatus>
+}
+
+export interface AnalyticsOptions {
+  /** Records held while the store is slow or down; beyond this `submit` suspends. */
+  readonly maxBuffered: number
+  /** Records per flush (a flush is one insert per table and partition). */
+  readonly maxBatch: number
+  /** Under load, at most one flush per interval; an idle sink flushes at once. */
+  readonly flushIntervalMs: number
+  readonly retryInitialMs: number
+  readonly retryMaxMs: number
+}
+
+export const defaultAnalyticsOptions: AnalyticsOptions = {
+  maxBuffered: 200_000,
+  maxBatch: 50_000,
+  flushIntervalMs: 1000,
+  retryInitialMs: 200,
+  retryMaxMs: 5000
+}
+
+export const seqOf = (r: AnalyticsRecord): number => (r.kind === "award" ? r.entry.seq : r.seq)
+
+const metrics = {
+  buffered: registry.gauge("arena_analytics_buffered_records", "Analytics records waiting to be written to ClickHouse"),
+  durable: registry.gauge("arena_analytics_durable_seq", "Highest stream seq complete in ClickHouse"),
+  insert: registry.histogram("arena_analytics_insert_seconds", "Time to write one analytics batch to ClickHouse", [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]),
+  errors: registry.counter("arena_analytics_errors_total", "Failed analytics store calls, by reason")
+}
+
+const reasonOf = (e: StoreFailure): string => ("reason" in e && typeof e.reason === "string" ? e.reason : e._tag)
+
+/** Starts the sink's writer fiber in the current scope; closing the scope flushes what it can. */
+export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<AnalyticsOptions> = {}): Effect.Effect<AnalyticsService, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const o: AnalyticsOptions = { ...defaultAnalyticsOptions, ...options }
+    let buffer: AnalyticsRecord[] = []
+    let submittedSeq = 0
+    let durableSeq = 0
+    let thresholds: Watermarks["maxSeq"] | null = null
+    let connected = false
+    let lastError: string | null = null
+    let flushRequested = false
+    let lastFlushAt = 0
+    const waiters: Array<{ seq: number; done: Deferred.Deferred<void> }> = []
+    const wake = Latch.makeUnsafe(false) // writer: new records or a flush request
+    const space = Latch.makeUnsafe(false) // submitters: the buffer shrank
+
+    const keep = (t: Watermarks["maxSeq"]) => (r: AnalyticsRecord) => seqOf(r) > t[r.kind]
+    const settle = () => {
+      for (let i = waiters.length - 1; i >= 0; i--) {
+        const w = waiters[i]!
+        if (w.seq <= durableSeq) {
+          Deferred.doneUnsafe(w.done, Effect.void)
+          waiters.splice(i, 1)
+        }
+      }
+      if (waiters.length === 0) flushRequested = false
+      metrics.buffered.set(buffer.length)
+      metrics.durable.set(durableSeq)
+    }
+    const fail = (e: StoreFailure) => {
+      connected = false
+      lastError = e.message
+      metrics.errors.inc({ reason: reasonOf(e) })
+    }
+
+    /** Until the store answers: watermarks read, buffer trimmed to what is missing. */
+    const recover = Effect.gen(function*() {
+      for (let delay = o.retryInitialMs; ; delay = Math.min(o.retryMaxMs, delay * 2)) {
+        const r = yield* Effect.result(store.recover)
+        if (r._tag === "Success") {
+          const w = r.success
+          const d = w.durableSeq
+          const t = { award: Math.max(w.maxSeq.award, d), level_up: Math.max(w.maxSeq.level_up, d), achievement: Math.max(w.maxSeq.achievement, d), rejection: Math.max(w.maxSeq.rejection, d) }
+          thresholds = t
+          buffer = buffer.filter(keep(t))
+          durableSeq = Math.max(durableSeq, w.durableSeq)
+          submittedSeq = Math.max(submittedSeq, durableSeq)
+          connected = true
+          lastError = null
+          settle()
+          space.openUnsafe()
+          return
+        }
+        fail(r.failure)
+        yield* Effect.sleep(delay)
+      }
+    })
+
+    /** Waits until there is work and, under load, until the flush interval has passed. */
+    const awaitWork = Effect.gen(function*() {
+      for (;;) {
+        if (buffer.length === 0 && submittedSeq <= durableSeq) {
+          wake.closeUnsafe()
+          yield* wake.await
+          continue
+        }
+        const now = yield* Effect.clockWith((c) => c.currentTimeMillis)
+        const wait = lastFlushAt + o.flushIntervalMs - now
+        if (flushRequested || buffer.length >= o.maxBatch || wait <= 0) return
+        wake.closeUnsafe()
+        yield* wake.await.pipe(Effect.timeoutOption(wait))
+      }
+    })
+
+    const writer = Effect.gen(function*() {
+      yield* recover
+      let failures = 0
+      for (;;) {
+        yield* awaitWork
+        // Whole seqs only: a seq's records must land in the same flush (per-kind watermarks).
+        let n = Math.min(buffer.length, o.maxBatch)
+        while (n > 0 && n < buffer.length && seqOf(buffer[n]!) === seqOf(buffer[n - 1]!)) n++
+        const batch = buffer.slice(0, n)
+        const through = n === buffer.length ? submittedSeq : seqOf(buffer[n]!) - 1
+        const started = yield* Effect.clockWith((c) => c.currentTimeMillis)
+        const r = yield* Effect.result(store.write(batch, through))
+        const ended = yield* Effect.clockWith((c) => c.currentTimeMillis)
+        if (r._tag === "Success") {
+          metrics.insert.observe((ended - started) / 1000)
+          buffer = buffer.slice(n)
+          durableSeq = Math.max(durableSeq, through)
+          lastFlushAt = ended
+          failures = 0
+          connected = true
+          lastError = null
+          settle()
+          space.openUnsafe()
+        } else {
+          fail(r.failure)
+          yield* Effect.sleep(Math.min(o.retryMaxMs, o.retryInitialMs * 2 ** Math.min(failures++, 10)))
+          // The write may have landed in part (or whole): the watermarks say what to skip.
+          yield* recover
+        }
+      }
+    })
+    yield* Effect.forkScoped(writer)
+
+    const awaitDurable = (seq: number): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        if (seq <= durableSeq) return Effect.void
+        const done = Deferred.makeUnsafe<void>()
+        waiters.push({ seq, done })
+        flushRequested = true
+        wake.openUnsafe()
+        return Deferred.await(done)
+      })
+
+    // On shutdown: give the store a bounded chance to take what is buffered (the pipeline has
+    // stopped and snapshotted by now); what does not make it is re-derived on the next start.
+    yield* Effect.addFinalizer(() =>
+      Effect.suspend(() => awaitDurable(submittedSeq)).pipe(Effect.timeoutOption(30_000), Effect.asVoid)
+    )
+
+    const service: AnalyticsService = {
+      submit: (records, throughSeq) =>
+        Effect.gen(function*() {
+          // Seqs at or below submittedSeq were taken already (a restarted pipeline replays from
+          // its snapshot); seqs at or below the store's watermarks are in the store.
+          const floor = submittedSeq
+          const t = thresholds
+          const rs = records.filter((r) => {
+            const s = seqOf(r)
+            return s > floor && (t === null || s > t[r.kind])
+          })
+          // An oversized submit into an empty buffer is let through rather than waiting forever.
+          while (buffer.length > 0 && buffer.length + rs.length > o.maxBuffered) {
+            space.closeUnsafe()
+            yield* space.await
+          }
+          for (const r of rs) buffer.push(r)
+          if (throughSeq > submittedSeq) submittedSeq = throughSeq
+          metrics.buffered.set(buffer.length)
+          wake.openUnsafe()
+        }),
+      awaitDurable,
+      durableSeq: Effect.sync(() => durableSeq),
+      status: Effect.sync(() => ({ connected, bufferedRecords: buffer.length, durableSeq, submittedSeq, lastError }))
+    }
+    return service
+  })
+
+/** The sink as a service; its writer runs (and flushes on shutdown) within the layer's scope. */
+export class AnalyticsActor extends Context.Service<AnalyticsActor, AnalyticsService>()("arena/AnalyticsActor") {
+  static readonly layer = Layer.effect(AnalyticsActor, Effect.gen(function*() {
+    const store = yield* AnalyticsStorePort
+    return yield* makeAnalyticsActor(store)
+  }))
+  static readonly layerWith = (options: Partial<AnalyticsOptions>) =>
+    Layer.effect(AnalyticsActor, Effect.gen(function*() {
+      const store = yield* AnalyticsStorePort
+      return yield* makeAnalyticsActor(store, options)
+    }))
+}
