@@ -1,0 +1,109 @@
+// Reads for the gateway and the CLI: a user's ledger (keyset by seq, newest first), the analyst's
+// dashboards and admin-only ad-hoc SQL (one read-only statement, readonly=1). Every value enters
+// as a ClickHouse query parameter ({name:Type}), never by string concatenation.
+import type { ClickHouseClient } from "@clickhouse/client"
+import type { LedgerEntry } from "../../domain/model.js"
+import { ClickHouseError, classifyClickHouse } from "./ClickHouseError.js"
+import { loadDashboards } from "./Dashboards.js"
+import type { DashboardInfo } from "./Dashboards.js"
+import { AWARD_COLUMNS, entryOfRow } from "./Rows.js"
+import type { AwardRowJson } from "./Rows.js"
+import { SqlTextError, readOnlyStatement } from "./SqlText.js"
+
+export interface QueryResult {
+  readonly columns: string[]
+  /** ClickHouse types of the columns (e.g. `Date`, `UInt64`), for charts. */
+  readonly types: string[]
+  readonly rows: unknown[][]
+}
+
+export interface LedgerResult {
+  readonly entries: LedgerEntry[]
+  readonly next_cursor: string | null
+}
+
+const MAX_SQL_ROWS = 10_000
+
+const encodeCursor = (seq: number): string => Buffer.from(`s:${seq}`).toString("base64url")
+const decodeCursor = (c: string): number => {
+  const m = /^s:(\d{1,16})$/.exec(Buffer.from(c, "base64url").toString("utf8"))
+  if (m === null) throw new ClickHouseError({ reason: "query", retryable: false, message: "invalid cursor" })
+  return Number(m[1])
+}
+
+const toQueryResult = (j: { meta?: Array<{ name: string; type: string }>; data?: unknown[][] }): QueryResult => ({
+  columns: (j.meta ?? []).map((m) => m.name),
+  types: (j.meta ?? []).map((m) => m.type),
+  rows: j.data ?? []
+})
+
+export class AnalyticsQueries {
+  constructor(private readonly client: ClickHouseClient, private readonly dashboardsDir?: string) {}
+
+  /** Newest first; `cursor` from a previous page continues below its last seq. */
+  async ledger(userId: string, limit: number, cursor: string | null): Promise<LedgerResult> {
+    const n = Math.max(1, Math.min(1000, Math.floor(limit)))
+    const before = cursor === null ? null : decodeCursor(cursor)
+    try {
+      const rs = await this.client.query({
+        query: `SELECT ${AWARD_COLUMNS.join(", ")} FROM awards
+                WHERE user_id = {user:String} ${before === null ? "" : "AND seq < {before:UInt64}"}
+                ORDER BY seq DESC LIMIT {n:UInt32}`,
+        query_params: before === null ? { user: userId, n: n + 1 } : { user: userId, before, n: n + 1 },
+        format: "JSONEachRow"
+      })
+      const rows = await rs.json<AwardRowJson>()
+      const entries = rows.slice(0, n).map(entryOfRow)
+      const last = entries[entries.length - 1]
+      return { entries, next_cursor: rows.length > n && last !== undefined ? encodeCursor(last.seq) : null }
+    } catch (e) {
+      throw classifyClickHouse(e, `reading the ledger of ${userId}`)
+    }
+  }
+
+  async listDashboards(): Promise<DashboardInfo[]> {
+    return loadDashboards(this.dashboardsDir).map(({ name, title, description, chart }) => ({ name, title, description, chart }))
+  }
+
+  /** Runs dashboard `name` over [fromMs, toMs); null if there is no such dashboard. */
+  async dashboard(name: string, range: { fromMs: number; toMs: number }): Promise<QueryResult | null> {
+    const d = loadDashboards(this.dashboardsDir).find((x) => x.name === name)
+    if (d === undefined) return null
+    if (!Number.isFinite(range.fromMs) || !Number.isFinite(range.toMs) || range.fromMs >= range.toMs) {
+      throw new ClickHouseError({ reason: "query", retryable: false, message: "from must be before to (epoch milliseconds)" })
+    }
+    try {
+      const rs = await this.client.query({
+        query: d.sql,
+        // Epoch seconds with milliseconds parse the same in every server time zone.
+        query_params: { from: (range.fromMs / 1000).toFixed(3), to: (range.toMs / 1000).toFixed(3) },
+        format: "JSONCompact"
+      })
+      return toQueryResult(await rs.json())
+    } catch (e) {
+      throw classifyClickHouse(e, `dashboard ${name}`)
+    }
+  }
+
+  /** One read-only statement, at most 10,000 rows, 30 s. Rejects anything else with a clear error. */
+  async sql(query: string): Promise<QueryResult> {
+    let stmt: string
+    try {
+      stmt = readOnlyStatement(query)
+    } catch (e) {
+      if (e instanceof SqlTextError) throw new ClickHouseError({ reason: "readonly", retryable: false, message: e.message })
+      throw e
+    }
+    try {
+      const rs = await this.client.query({
+        query: stmt,
+        format: "JSONCompact",
+        // readonly last: once it applies, no further setting may change.
+        clickhouse_settings: { max_result_rows: String(MAX_SQL_ROWS), result_overflow_mode: "break", max_execution_time: 30, readonly: "1" }
+      })
+      return toQueryResult(await rs.json())
+    } catch (e) {
+      throw classifyClickHouse(e, "query")
+    }
+  }
+}

@@ -1,0 +1,117 @@
+// The analytics sink's store on ClickHouse: per kind, one INSERT per month partition (one atomic
+// part each, carrying a deterministic deduplication token), then a progress row; watermarks are
+// read back from the tables themselves, after migrations and a rollup consistency check.
+import type { ClickHouseClient } from "@clickhouse/client"
+import { Effect, Layer } from "effect"
+import { AnalyticsStorePort } from "../../actors/AnalyticsActor.js"
+import type { AnalyticsStore, RecordKind, Watermarks } from "../../actors/AnalyticsActor.js"
+import type { AnalyticsRecord } from "../../actors/AnalyticsPort.js"
+import { ClickHouse, chTry } from "./ClickHouseClient.js"
+import type { ClickHouseHandle } from "./ClickHouseClient.js"
+import { migrateClickHouse } from "./Migrations.js"
+import { repairRollups } from "./Rollups.js"
+import { TABLES, monthOf, rowOf, streamTimeOf, toChTime } from "./Rows.js"
+import type { Row } from "./Rows.js"
+
+const KINDS: ReadonlyArray<RecordKind> = ["award", "level_up", "achievement", "rejection"]
+
+/** One insert: rows of one kind, one month, consecutive in seq order. */
+export interface InsertBlock {
+  readonly kind: RecordKind
+  readonly month: number
+  readonly firstSeq: number
+  readonly lastSeq: number
+  readonly rows: Row[]
+}
+
+const seqOfRecord = (r: AnalyticsRecord): number => (r.kind === "award" ? r.entry.seq : r.seq)
+
+/** Splits seq-ordered records into per-kind, per-month runs (kind order, then seq order). */
+export const blocksOf = (records: ReadonlyArray<AnalyticsRecord>): InsertBlock[] => {
+  const out: InsertBlock[] = []
+  for (const kind of KINDS) {
+    let cur: { kind: RecordKind; month: number; firstSeq: number; lastSeq: number; rows: Row[] } | null = null
+    for (const r of records) {
+      if (r.kind !== kind) continue
+      const month = monthOf(streamTimeOf(r))
+      const seq = seqOfRecord(r)
+      if (cur === null || cur.month !== month) {
+        cur = { kind, month, firstSeq: seq, lastSeq: seq, rows: [] }
+        out.push(cur)
+      }
+      cur.lastSeq = seq
+      cur.rows.push(rowOf(r))
+    }
+  }
+  return out
+}
+
+/**
+ * Inserts one block: one part, as long as a batch stays below max_insert_block_size rows (~1M;
+ * the sink's batches are 50k at most) and 256 MB. The token names the block by content (table, seq range, rows), so a retry
+ * of the same block is dropped by ClickHouse — in the table and in every view fed from it.
+ */
+export const insertBlock = (client: ClickHouseClient, b: InsertBlock): Promise<unknown> => {
+  const spec = TABLES[b.kind]
+  return client.insert({
+    table: spec.table,
+    columns: [...spec.columns] as [string, ...string[]],
+    values: b.rows as unknown[][],
+    format: "JSONCompactEachRow",
+    clickhouse_settings: {
+      insert_deduplication_token: `${spec.table}:${b.firstSeq}-${b.lastSeq}:${b.rows.length}`,
+      deduplicate_blocks_in_dependent_materialized_views: 1
+    }
+  })
+}
+
+export const readWatermarks = async (client: ClickHouseClient): Promise<Watermarks> => {
+  const rs = await client.query({
+    query: `SELECT (SELECT max(through_seq) FROM sink_progress) AS durable, (SELECT max(seq) FROM awards) AS award,
+                   (SELECT max(seq) FROM level_ups) AS level_up, (SELECT max(seq) FROM achievements) AS achievement,
+                   (SELECT max(seq) FROM rejections) AS rejection`,
+    format: "JSONEachRow"
+  })
+  const [w] = await rs.json<Record<"durable" | RecordKind, number | string>>()
+  if (w === undefined) throw new Error("watermark query returned no row")
+  return {
+    durableSeq: Number(w.durable),
+    maxSeq: { award: Number(w.award), level_up: Number(w.level_up), achievement: Number(w.achievement), rejection: Number(w.rejection) }
+  }
+}
+
+export const makeClickHouseAnalyticsStore = (h: ClickHouseHandle, log: (msg: string) => void = () => {}): AnalyticsStore => {
+  let migrated = false
+  const client = h.client
+  return {
+    recover: chTry("recovering the analytics store", async () => {
+      if (!migrated) {
+        await h.ensureDatabase()
+        const applied = await migrateClickHouse(client)
+        if (applied.length > 0) log(`clickhouse migrations applied: ${applied.join(", ")}`)
+        migrated = true
+      }
+      for (const r of await repairRollups(client)) {
+        log(`clickhouse rollup ${r.target} month ${r.month} rebuilt: had ${r.before} events, sources have ${r.expected}`)
+      }
+      return readWatermarks(client)
+    }),
+    write: (records, throughSeq) =>
+      chTry("writing analytics records", async () => {
+        for (const b of blocksOf(records)) await insertBlock(client, b)
+        await client.insert({
+          table: "sink_progress",
+          columns: ["through_seq", "records", "written_at"],
+          values: [[throughSeq, records.length, toChTime(new Date().toISOString())]],
+          format: "JSONCompactEachRow"
+        })
+      })
+  }
+}
+
+export const ClickHouseAnalyticsStore = {
+  layer: Layer.effect(AnalyticsStorePort, Effect.gen(function*() {
+    const h = yield* ClickHouse
+    return makeClickHouseAnalyticsStore(h)
+  }))
+}

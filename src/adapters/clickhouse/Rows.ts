@@ -1,0 +1,114 @@
+// Records ⇄ ClickHouse rows: column lists in table order, JSONCompactEachRow values, and the
+// ledger entry read back exactly as the engine wrote it (times as ISO, decimals as strings).
+import type { LedgerEntry } from "../../domain/model.js"
+import type { AnalyticsRecord } from "../../actors/AnalyticsPort.js"
+
+export type Row = ReadonlyArray<unknown>
+
+/** "2026-11-26T10:00:00.123Z" → "2026-11-26 10:00:00.123" (DateTime64(3, 'UTC') text). */
+export const toChTime = (iso: string): string => {
+  if (iso.length === 24 && iso.charCodeAt(10) === 84 /* T */ && iso.charCodeAt(23) === 90 /* Z */) {
+    return iso.slice(0, 10) + " " + iso.slice(11, 23)
+  }
+  const ms = Date.parse(iso)
+  if (Number.isNaN(ms)) throw new Error(`not an ISO timestamp: ${JSON.stringify(iso)}`)
+  const n = new Date(ms).toISOString()
+  return n.slice(0, 10) + " " + n.slice(11, 23)
+}
+
+/** "2026-11-26 10:00:00.123" → "2026-11-26T10:00:00.123Z" (what Date#toISOString gives). */
+export const fromChTime = (s: string): string => s.slice(0, 10) + "T" + s.slice(11, 23) + "Z"
+
+/** The month partition of a record (YYYYMM of its stream_time, UTC). */
+export const monthOf = (iso: string): number => {
+  const t = toChTime(iso)
+  return Number(t.slice(0, 4)) * 100 + Number(t.slice(5, 7))
+}
+
+export const AWARD_COLUMNS = [
+  "seq", "event_id", "user_id", "agent_name", "action_type", "base_points", "multiplier_names", "multiplier_factors",
+  "streak_days", "streak_multiplier", "total_multiplier", "applied_multiplier", "xp", "bonus_achievements", "bonus_xp",
+  "total_awarded", "total_xp_after", "level_before", "level_after", "rules_version", "event_time", "stream_time"
+] as const
+
+export const awardRow = (e: LedgerEntry): Row => [
+  e.seq, e.event_id, e.user_id, e.agent_name, e.action_type, e.base_points,
+  e.multipliers.map((m) => m.name), e.multipliers.map((m) => m.factor),
+  e.streak_days, e.streak_multiplier, e.total_multiplier, e.applied_multiplier, e.xp,
+  e.bonuses.map((b) => b.achievement), e.bonuses.map((b) => b.xp),
+  e.total_awarded, e.total_xp_after, e.level_before, e.level_after, e.rules_version,
+  toChTime(e.event_time), toChTime(e.stream_time)
+]
+
+/** One award row as JSONEachRow gives it (64-bit integers may arrive as strings from a server). */
+export interface AwardRowJson {
+  seq: number | string
+  event_id: string
+  user_id: string
+  agent_name: string
+  action_type: string
+  base_points: number
+  multiplier_names: string[]
+  multiplier_factors: string[]
+  streak_days: number
+  streak_multiplier: string
+  total_multiplier: string
+  applied_multiplier: string
+  xp: number
+  bonus_achievements: string[]
+  bonus_xp: number[]
+  total_awarded: number
+  total_xp_after: number | string
+  level_before: number
+  level_after: number
+  rules_version: string
+  event_time: string
+  stream_time: string
+}
+
+export const entryOfRow = (r: AwardRowJson): LedgerEntry => ({
+  event_id: r.event_id,
+  seq: Number(r.seq),
+  user_id: r.user_id,
+  agent_name: r.agent_name,
+  action_type: r.action_type,
+  base_points: r.base_points,
+  multipliers: r.multiplier_names.map((name, i) => ({ name, factor: r.multiplier_factors[i] ?? "" })),
+  streak_days: r.streak_days,
+  streak_multiplier: r.streak_multiplier,
+  total_multiplier: r.total_multiplier,
+  applied_multiplier: r.applied_multiplier,
+  xp: r.xp,
+  bonuses: r.bonus_achievements.map((achievement, i) => ({ achievement, xp: r.bonus_xp[i] ?? 0 })),
+  total_awarded: r.total_awarded,
+  total_xp_after: Number(r.total_xp_after),
+  level_before: r.level_before,
+  level_after: r.level_after,
+  rules_version: r.rules_version,
+  event_time: fromChTime(r.event_time),
+  stream_time: fromChTime(r.stream_time)
+})
+
+export interface TableSpec {
+  readonly table: string
+  readonly columns: ReadonlyArray<string>
+}
+
+export const TABLES: Readonly<Record<AnalyticsRecord["kind"], TableSpec>> = {
+  award: { table: "awards", columns: AWARD_COLUMNS },
+  level_up: { table: "level_ups", columns: ["seq", "user_id", "from_level", "to_level", "stream_time"] },
+  achievement: { table: "achievements", columns: ["seq", "user_id", "achievement", "bonus", "stream_time"] },
+  rejection: { table: "rejections", columns: ["seq", "reason", "message", "event_id", "stream_time"] }
+}
+
+/** The row of any record, in its table's column order. */
+export const rowOf = (r: AnalyticsRecord): Row => {
+  switch (r.kind) {
+    case "award": return awardRow(r.entry)
+    case "level_up": return [r.seq, r.user_id, r.from, r.to, toChTime(r.stream_time)]
+    case "achievement": return [r.seq, r.user_id, r.achievement, r.bonus, toChTime(r.stream_time)]
+    case "rejection": return [r.seq, r.reason, r.message, r.event_id, toChTime(r.stream_time)]
+  }
+}
+
+export const streamTimeOf = (r: AnalyticsRecord): string => (r.kind === "award" ? r.entry.stream_time : r.stream_time)
