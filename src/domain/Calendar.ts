@@ -46,7 +46,9 @@ export const utcDay = (ms: number): number => Math.floor(ms / MS_PER_DAY)
 export const isoWeekday = (day: number): number => (((day + 3) % 7) + 7) % 7
 
 export const pad2 = (n: number): string => (n < 10 ? "0" + n : String(n))
-export const pad4 = (n: number): string => (n >= 1000 ? String(n) : String(n).padStart(4, "0"))
+/** Four-digit year; outside 0..9999 the ISO expanded form (±YYYYYY), as Date#toISOString does. */
+export const pad4 = (n: number): string =>
+  n >= 0 && n <= 9999 ? String(n).padStart(4, "0") : (n < 0 ? "-" : "+") + String(Math.abs(n)).padStart(6, "0")
 
 /** Digit value of the char code at i, or -1. */
 const dig = (s: string, i: number): number => {
@@ -112,20 +114,4 @@ export const parseRfc3339 = (s: string): number => {
     return NaN
   }
   return daysFromCivil(year, month, day) * MS_PER_DAY + ((hh * 60 + mi - offsetMin) * 60 + ss) * 1000 + frac
-}
-
-/**
- * An ISO-8601 UTC formatter (Date#toISOString) that remembers the previous instant: stream
- * timestamps of consecutive events often share a millisecond. Make one per call site.
- */
-export const makeIsoFormatter = (): ((ms: number) => string) => {
-  let lastMs = NaN
-  let last = ""
-  return (ms) => {
-    if (ms !== lastMs) {
-      last = new Date(ms).toISOString()
-      lastMs = ms
-    }
-    return last
-  }
 }

@@ -11,11 +11,20 @@ import { multiply, ONE } from "./Decimal.js"
 import { insertDay } from "./Streak.js"
 import { countOf, unlockAchievements } from "./Achievements.js"
 import { levelFor } from "./Levels.js"
-import { periodBoundsOrNull, periodsOfDay } from "./Periods.js"
-import { makeIsoFormatter, utcDay } from "./Calendar.js"
+import { agentPeriodKeys, isoOfMs, periodBoundsOrNull, periodsOfDay } from "./Periods.js"
+import { utcDay } from "./Calendar.js"
 
 export const GLOBAL_BOARD = "global"
-export const agentBoard = (agent: string): string => "agent:" + agent
+const boardNames = new Map<string, string>()
+/** `agent:<name>`, memoized (bounded) so boards receive the same flat string every time. */
+export const agentBoard = (agent: string): string => {
+  let b = boardNames.get(agent)
+  if (b === undefined) {
+    b = "agent:" + agent
+    if (boardNames.size < 4096) boardNames.set(agent, b)
+  }
+  return b
+}
 
 /** Key of a period score in `state.periods`: `${window}:${period}` or `${window}:${period}:${agent}`. */
 export const periodKey = (window: Window, period: string, agent?: string): string =>
@@ -45,8 +54,23 @@ export const streakTierFor = (rules: CompiledRules, days: number): CompiledStrea
   return null
 }
 
-const eventIso = makeIsoFormatter()
-const streamIso = makeIsoFormatter()
+const NO_MULTIPLIERS: ReadonlyArray<MultiplierApplied> = Object.freeze([])
+
+/** Adds `awarded` to one period score (created on first use) and reports the new score. */
+const scorePeriod = (
+  state: UserState, scores: Array<ScoreChange>, key: string, board: string, window: Window, period: string,
+  awarded: number, seq: number, level: number
+): void => {
+  // Keys contain ':', so no Object.prototype member can answer for a missing one.
+  let ps = state.periods[key]
+  if (ps === undefined) {
+    ps = { xp: 0, seq }
+    state.periods[key] = ps
+  }
+  ps.xp += awarded
+  if (awarded > 0) ps.seq = seq
+  scores.push({ board, window, period, userId: state.userId, username: state.username, xp: ps.xp, seq: ps.seq, level })
+}
 
 /**
  * Applies `ev` (structurally valid; `timeMs` its timestamp in epoch ms) at stream position
@@ -74,16 +98,17 @@ export const applyEvent = (
   const tier = streakTierFor(rules, streakDays)
 
   const names = ev.multipliers
-  const applied: Array<MultiplierApplied> = []
-  const factors: Array<Dec> = []
-  if (names !== undefined) {
+  let applied: ReadonlyArray<MultiplierApplied> = NO_MULTIPLIERS
+  const factors: Array<Dec> = [tier === null ? ONE : tier.dec]
+  if (names !== undefined && names.length > 0) {
+    const lines: Array<MultiplierApplied> = []
     for (let i = 0; i < names.length; i++) {
       const f = rules.multipliers.get(names[i]!)!
-      applied.push({ name: names[i]!, factor: f.text })
+      lines.push(f.applied)
       factors.push(f.dec)
     }
+    applied = lines
   }
-  factors.push(tier === null ? ONE : tier.dec)
   const m = multiply(base, factors, rules.cap.dec)
 
   state.events++
@@ -115,26 +140,23 @@ export const applyEvent = (
     { board: GLOBAL_BOARD, window: "all", period: "all", userId: state.userId, username, xp: state.totalXp, seq: state.totalSeq, level },
     { board: aBoard, window: "all", period: "all", userId: state.userId, username, xp: stat.xp, seq: state.agentSeq[agent]!, level }
   ]
-  const addPeriod = (window: Window, period: string): void => {
-    for (let k = 0; k < 2; k++) {
-      const key = k === 0 ? periodKey(window, period) : periodKey(window, period, agent)
-      let ps = Object.hasOwn(state.periods, key) ? state.periods[key] : undefined
-      if (ps === undefined) {
-        ps = { xp: 0, seq }
-        state.periods[key] = ps
-      }
-      ps.xp += awarded
-      if (awarded > 0) ps.seq = seq
-      scores.push({ board: k === 0 ? GLOBAL_BOARD : aBoard, window, period, userId: state.userId, username, xp: ps.xp, seq: ps.seq, level })
-    }
-  }
   // A period still takes late events until it closes (end + grace, in stream time).
   const p = periodsOfDay(day)
   const now = pos.streamTimeMs
   const grace = rules.periodGraceMs
-  if (now < p.dayEndMs + grace) addPeriod("day", p.day)
-  if (now < p.weekEndMs + grace) addPeriod("week", p.week)
-  if (now < p.monthEndMs + grace) addPeriod("month", p.month)
+  const keys = agentPeriodKeys(p, agent)
+  if (now < p.dayEndMs + grace) {
+    scorePeriod(state, scores, p.dayKey, GLOBAL_BOARD, "day", p.day, awarded, seq, level)
+    scorePeriod(state, scores, keys.day, aBoard, "day", p.day, awarded, seq, level)
+  }
+  if (now < p.weekEndMs + grace) {
+    scorePeriod(state, scores, p.weekKey, GLOBAL_BOARD, "week", p.week, awarded, seq, level)
+    scorePeriod(state, scores, keys.week, aBoard, "week", p.week, awarded, seq, level)
+  }
+  if (now < p.monthEndMs + grace) {
+    scorePeriod(state, scores, p.monthKey, GLOBAL_BOARD, "month", p.month, awarded, seq, level)
+    scorePeriod(state, scores, keys.month, aBoard, "month", p.month, awarded, seq, level)
+  }
 
   return {
     _tag: "Applied",
@@ -157,8 +179,8 @@ export const applyEvent = (
       level_before: levelBefore,
       level_after: level,
       rules_version: rules.version,
-      event_time: eventIso(timeMs),
-      stream_time: streamIso(now)
+      event_time: isoOfMs(timeMs),
+      stream_time: isoOfMs(now)
     },
     scores,
     unlocked: unlocks.ids

@@ -6,7 +6,7 @@ import fc from "fast-check"
 import { Exit, Schema } from "effect"
 import type { DecodeResult } from "./Event.js"
 import { decodeEventBytes, decodeEventValue, EVENT_PARSE_OPTIONS, MAX_EVENT_BYTES, XpEventSchema } from "./Event.js"
-import { fastAccept } from "./EventFastPath.js"
+import { fastAccept, METADATA_EXPANSION, metadataBytes, utf8Length } from "./EventFastPath.js"
 
 const valid = {
   event_id: "evt-1",
@@ -180,12 +180,32 @@ describe("fast path and Schema agree", () => {
     return extra === 0 ? { ...o, extra: 1 } : o
   })
 
+  it("bounds re-serialized size by 6 × the source bytes (the small-payload shortcut)", () => {
+    const numberish = fc.oneof(fc.constantFrom("1e20", "-1e20", "1e9", "1e-7", "1E-6", "0.0000001", "5e-324", "1.7976931348623157e308", "-0"), fc.double({ noNaN: true, noDefaultInfinity: true }).map(String))
+    const text = fc.oneof(
+      fc.json({ maxDepth: 3 }),
+      fc.array(numberish, { maxLength: 40 }).map((xs) => `{"n":[${xs.join(",")}]}`),
+      fc.string({ unit: fc.constantFrom("\\u00e9", "\\n", "\\u000b", "\\ud800", "\\/", "é", "a", "\\u2028") , maxLength: 30 }).map((s) => `{"s":"${s}"}`)
+    )
+    fc.assert(fc.property(text, (t) => {
+      const v: unknown = JSON.parse(t)
+      expect(metadataBytes(v)).toBeLessThanOrEqual(METADATA_EXPANSION * utf8Length(t))
+    }), { numRuns: 3000 })
+    // And at the threshold the shortcut agrees with a full check: 682 bytes of "1e20"s stay ≤ 4096.
+    const worst = `{"m":[${Array(134).fill("1e20").join(",")}]}`
+    expect(metadataBytes(JSON.parse(worst))).toBeLessThanOrEqual(4096)
+  })
+
   it("accepts exactly what XpEventSchema accepts", () => {
     let accepted = 0
     fc.assert(fc.property(fc.oneof(value, mostlyValid, mostlyValid), (u) => {
       const fast = fastAccept(u) !== null
       expect(fast).toBe(schemaAccepts(u))
       if (fast) accepted++
+      // The same value as a raw payload, where small payloads take the metadata shortcut.
+      const text = JSON.stringify(u)
+      const v: unknown = JSON.parse(text)
+      expect(decodeEventBytes(enc(text)).ok).toBe(schemaAccepts(v))
     }), { numRuns: 5000 })
     expect(accepted).toBeGreaterThan(100) // the generator must exercise the accepting side too
   })

@@ -79,9 +79,13 @@ const reject = (reason: Rejection["reason"], message: string, issues: ReadonlyAr
   rejection: { reason, message, issues }
 })
 
-/** Validates an already-parsed JSON value (HTTP batches, or after decodeEventBytes' JSON.parse). */
-export const decodeEventValue = (u: unknown): DecodeResult => {
-  const fast = fastAccept(u)
+/**
+ * Validates an already-parsed JSON value (HTTP batches, or after decodeEventBytes' JSON.parse).
+ * `payloadBytes` (optional): the size of the JSON text it came from, which lets small events
+ * skip re-serializing metadata for its size check.
+ */
+export const decodeEventValue = (u: unknown, payloadBytes?: number): DecodeResult => {
+  const fast = fastAccept(u, payloadBytes)
   if (fast !== null) return { ok: true, event: fast.event, timeMs: fast.timeMs }
   const exit = schemaDecode(u)
   if (exit._tag === "Success") {
@@ -111,5 +115,5 @@ export const decodeEventBytes = (bytes: Uint8Array): DecodeResult => {
   } catch (e) {
     return reject("malformed_json", `payload is not valid JSON: ${e instanceof Error ? e.message : String(e)}`)
   }
-  return decodeEventValue(value)
+  return decodeEventValue(value, bytes.length)
 }

@@ -63,8 +63,20 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> => {
   return p === Object.prototype || p === null
 }
 
-/** The event and its timestamp when `u` certainly satisfies XpEventSchema; null when unsure. */
-export const fastAccept = (u: unknown): { readonly event: XpEvent; readonly timeMs: number } | null => {
+/**
+ * Re-serializing JSON parsed from N bytes yields at most 6·N bytes: strings and structure never
+ * grow (JSON.stringify only escapes what the source had to escape, never longer), and a number
+ * token of L bytes prints as at most max(6·L, 24) characters ("1e20" → 21 digits; L ≥ 4 needed
+ * for 24). So a payload of ≤ 682 bytes cannot carry metadata over 4096 bytes: skip the
+ * re-serialization there (Event.test.ts checks the bound on random JSON).
+ */
+export const METADATA_EXPANSION = 6
+
+/**
+ * The event and its timestamp when `u` certainly satisfies XpEventSchema; null when unsure.
+ * `payloadBytes`: size of the JSON text `u` was parsed from, if known (enables the bound above).
+ */
+export const fastAccept = (u: unknown, payloadBytes = Number.POSITIVE_INFINITY): { readonly event: XpEvent; readonly timeMs: number } | null => {
   if (!isPlainObject(u)) return null
   let known = 5 // the required keys, checked below
   if (!idOk(u.event_id, 128, EVENT_ID)) return null
@@ -93,7 +105,8 @@ export const fastAccept = (u: unknown): { readonly event: XpEvent; readonly time
   if ("metadata" in u) {
     known++
     const v = u.metadata
-    if (!isPlainObject(v) || metadataBytes(v) > 4096) return null
+    if (!isPlainObject(v)) return null
+    if (payloadBytes * METADATA_EXPANSION > 4096 && metadataBytes(v) > 4096) return null
   }
   // Any other own key is an unknown field: counting avoids allocating Object.keys on success.
   let keys = 0

@@ -2,7 +2,7 @@
 // close instant (end + grace), including the Dec 29 – Jan 3 ISO week edges across years.
 import { describe, expect, it } from "vitest"
 import fc from "fast-check"
-import { closesAtMs, isoWeeksInYear, isValidPeriod, periodBounds, periodOf, utcDay } from "./Periods.js"
+import { closesAtMs, isoOfMs, isoWeeksInYear, isValidPeriod, periodBounds, periodOf, utcDay } from "./Periods.js"
 import { DEFAULT_RULES } from "./defaultRules.js"
 
 const at = (iso: string): number => Date.parse(iso)
@@ -57,6 +57,14 @@ describe("periodBounds and validity", () => {
     expect(closesAtMs("day", "2026-11-26", DEFAULT_RULES)).toBe(at("2026-11-27T00:10:00Z"))
     expect(closesAtMs("month", "2026-12", DEFAULT_RULES)).toBe(at("2027-01-01T00:10:00Z"))
     expect(closesAtMs("all", "all", DEFAULT_RULES)).toBe(Number.POSITIVE_INFINITY)
+  })
+  it("formats instants exactly like Date#toISOString, including outside years 0..9999", () => {
+    fc.assert(fc.property(fc.integer({ min: Date.UTC(-2, 0, 1), max: Date.UTC(10_001, 0, 1) }), (ms) => {
+      expect(isoOfMs(ms)).toBe(new Date(ms).toISOString())
+    }), { numRuns: 5000 })
+    for (const ms of [0, -1, Date.UTC(9999, 11, 31, 23, 59, 59, 999), new Date("0000-01-01T00:00:00Z").getTime() - 1]) {
+      expect(isoOfMs(ms)).toBe(new Date(ms).toISOString())
+    }
   })
   it("numbers UTC days from the epoch", () => {
     expect([utcDay(0), utcDay(86_399_999), utcDay(86_400_000), utcDay(-1)]).toEqual([0, 0, 1, -1])

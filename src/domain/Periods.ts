@@ -8,14 +8,41 @@ export { utcDay } from "./Calendar.js"
 
 export const ALL_PERIOD = "all"
 
-/** The day, week and month periods containing one UTC day, with their end instants (exclusive). */
+/**
+ * The day, week and month periods containing one UTC day, with their end instants (exclusive)
+ * and their `state.periods` keys (`day:2026-11-26`; per agent via agentKeys).
+ */
 export interface DayPeriods {
+  readonly dayNumber: number
   readonly day: string
   readonly dayEndMs: number
   readonly week: string
   readonly weekEndMs: number
   readonly month: string
   readonly monthEndMs: number
+  readonly dayKey: string
+  readonly weekKey: string
+  readonly monthKey: string
+  /** Per-agent keys, memoized (flat strings hash once; concatenating per event costs more). */
+  readonly agentKeys: Map<string, AgentPeriodKeys>
+}
+
+export interface AgentPeriodKeys {
+  readonly day: string
+  readonly week: string
+  readonly month: string
+}
+
+const AGENT_KEYS_LIMIT = 256
+
+/** Keys of `agent`'s period scores for this day's periods: `${window}:${period}:${agent}`. */
+export const agentPeriodKeys = (p: DayPeriods, agent: string): AgentPeriodKeys => {
+  let k = p.agentKeys.get(agent)
+  if (k === undefined) {
+    k = { day: p.dayKey + ":" + agent, week: p.weekKey + ":" + agent, month: p.monthKey + ":" + agent }
+    if (p.agentKeys.size < AGENT_KEYS_LIMIT) p.agentKeys.set(agent, k)
+  }
+  return k
 }
 
 export interface PeriodBounds {
@@ -44,14 +71,21 @@ export const isoWeeksInYear = (year: number): number => (isoYearStart(year + 1) 
 const computeDayPeriods = (d: number): DayPeriods => {
   const c = civilFromDays(d)
   const w = isoWeekOf(d)
-  const ym = pad4(c.year) + "-" + pad2(c.month)
+  const month = pad4(c.year) + "-" + pad2(c.month)
+  const day = month + "-" + pad2(c.day)
+  const week = pad4(w.year) + "-W" + pad2(w.week)
   return {
-    day: ym + "-" + pad2(c.day),
+    dayNumber: d,
+    day,
     dayEndMs: (d + 1) * MS_PER_DAY,
-    week: pad4(w.year) + "-W" + pad2(w.week),
+    week,
     weekEndMs: (d - isoWeekday(d) + 7) * MS_PER_DAY,
-    month: ym,
-    monthEndMs: (d - c.day + 1 + daysInMonth(c.year, c.month)) * MS_PER_DAY
+    month,
+    monthEndMs: (d - c.day + 1 + daysInMonth(c.year, c.month)) * MS_PER_DAY,
+    dayKey: "day:" + day,
+    weekKey: "week:" + week,
+    monthKey: "month:" + month,
+    agentKeys: new Map()
   }
 }
 
@@ -68,6 +102,26 @@ export const periodsOfDay = (day: number): DayPeriods => {
     dayCache.set(day, p)
   }
   return p
+}
+
+const pad3 = (n: number): string => (n >= 100 ? String(n) : n >= 10 ? "0" + n : "00" + n)
+
+/**
+ * `new Date(ms).toISOString()` for years 0000..9999, built from the cached day string
+ * (toISOString costs about as much as the rest of an event's scoring).
+ */
+export const isoOfMs = (ms: number): string => {
+  const d = utcDay(ms)
+  const p = periodsOfDay(d)
+  if (p.day.length !== 10) return new Date(ms).toISOString() // years outside 0..9999
+  let t = ms - d * MS_PER_DAY
+  const milli = t % 1000
+  t = (t - milli) / 1000
+  const sec = t % 60
+  t = (t - sec) / 60
+  const min = t % 60
+  const hour = (t - min) / 60
+  return p.day + "T" + pad2(hour) + ":" + pad2(min) + ":" + pad2(sec) + "." + pad3(milli) + "Z"
 }
 
 /** The period of `window` that contains the instant `ms`. */

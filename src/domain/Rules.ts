@@ -2,7 +2,7 @@
 // (loadRules), the per-event semantic check against them (checkSemantics), and the JSON views
 // served at GET /v1/rules and GET /v1/achievements.
 import { Data, Result, Schema } from "effect"
-import type { Issue, Rejection, XpEvent } from "./model.js"
+import type { Issue, MultiplierApplied, Rejection, XpEvent } from "./model.js"
 import type { Dec } from "./Decimal.js"
 import { decText, parseDec, toBasisPoints } from "./Decimal.js"
 import { issuesOfExit, summarize } from "./Issues.js"
@@ -18,6 +18,11 @@ export interface Factor {
   readonly dec: Dec
   readonly text: string
   readonly bp: number
+}
+
+/** A named multiplier; `applied` is its (shared, immutable) ledger line. */
+export interface CompiledMultiplier extends Factor {
+  readonly applied: MultiplierApplied
 }
 
 export interface CompiledStreakTier extends Factor {
@@ -43,7 +48,7 @@ export interface AchievementDef {
 export interface CompiledRules {
   readonly version: string
   readonly actions: ReadonlyMap<string, CompiledAction>
-  readonly multipliers: ReadonlyMap<string, Factor>
+  readonly multipliers: ReadonlyMap<string, CompiledMultiplier>
   /** Ascending by days. */
   readonly streakTiers: ReadonlyArray<CompiledStreakTier>
   readonly cap: Factor
@@ -155,7 +160,10 @@ export const loadRules = (json: unknown): Result.Result<CompiledRules, RulesErro
   return Result.succeed({
     version: doc.version,
     actions,
-    multipliers: new Map(Object.entries(doc.multipliers).map(([k, v]) => [k, factor(v)])),
+    multipliers: new Map(Object.entries(doc.multipliers).map(([name, v]) => {
+      const f = factor(v)
+      return [name, { ...f, applied: Object.freeze({ name, factor: f.text }) }]
+    })),
     streakTiers: doc.streak_tiers.map((t) => ({ days: t.days, ...factor(t.multiplier) })),
     cap: factor(doc.multiplier_cap),
     levels: doc.levels.map((l) => ({ level: l.level, title: l.title, xp: l.xp })),
