@@ -26,6 +26,8 @@ import { UserShard, shardOf, spawnShard } from "./UserShard.js"
 
 const processed = registry.counter("arena_events_processed_total", "Events applied (XP awarded)")
 const rejected = registry.counter("arena_events_rejected_total", "Events dead-lettered, by reason")
+registry.gauge("process_resident_memory_bytes", "Resident set size", (g) => g.set(process.memoryUsage.rss()))
+registry.gauge("nodejs_heap_used_bytes", "V8 heap in use", (g) => g.set(process.memoryUsage().heapUsed))
 
 export interface PipelineOptions {
   readonly nats: NatsHandle
