@@ -53,6 +53,17 @@ describe("periodBounds and validity", () => {
     expect(isValidPeriod("day", "2024-02-29")).toBe(true)
     expect(() => periodBounds("day", "nope")).toThrow(RangeError)
   })
+  it("gives every period periodOf can produce valid bounds containing the instant, even outside years 0..9999", () => {
+    fc.assert(fc.property(fc.integer({ min: Date.UTC(-3, 0, 1), max: Date.UTC(10_003, 0, 1) }), (ms) => {
+      for (const w of ["day", "week", "month"] as const) {
+        const b = periodBounds(w, periodOf(w, ms))
+        expect(b.startMs <= ms && ms < b.endMs).toBe(true)
+      }
+    }), { numRuns: 3000 })
+    expect(periodOf("day", Date.UTC(-1, 11, 31))).toBe("-000001-12-31")
+    expect(isValidPeriod("day", "+010000-01-01")).toBe(true)
+    expect(isValidPeriod("day", "+002026-01-01")).toBe(false) // non-canonical
+  })
   it("closes a period 10 minutes after its end", () => {
     expect(closesAtMs("day", "2026-11-26", DEFAULT_RULES)).toBe(at("2026-11-27T00:10:00Z"))
     expect(closesAtMs("month", "2026-12", DEFAULT_RULES)).toBe(at("2027-01-01T00:10:00Z"))

@@ -131,9 +131,17 @@ export const periodOf = (window: Window, ms: number): string => {
   return window === "day" ? p.day : window === "week" ? p.week : p.month
 }
 
-const DAY_RE = /^(\d{4})-(\d{2})-(\d{2})$/
-const WEEK_RE = /^(\d{4})-W(\d{2})$/
-const MONTH_RE = /^(\d{4})-(\d{2})$/
+// Years are 4 digits, or ±6 digits outside 0..9999 (as periodOf writes them); canonical only.
+const YEAR = "(\\d{4}|[+-]\\d{6})"
+const DAY_RE = new RegExp(`^${YEAR}-(\\d{2})-(\\d{2})$`)
+const WEEK_RE = new RegExp(`^${YEAR}-W(\\d{2})$`)
+const MONTH_RE = new RegExp(`^${YEAR}-(\\d{2})$`)
+
+/** The year of a period string, or NaN when not in its canonical form. */
+const yearOf = (text: string | undefined): number => {
+  const y = Number(text)
+  return text !== undefined && pad4(y) === text ? y : Number.NaN
+}
 
 /** Bounds of a period, or null when `period` is not a valid period of `window`. */
 export const periodBoundsOrNull = (window: Window, period: string): PeriodBounds | null => {
@@ -143,23 +151,23 @@ export const periodBoundsOrNull = (window: Window, period: string): PeriodBounds
   if (window === "day") {
     const m = DAY_RE.exec(period)
     if (m === null) return null
-    const y = Number(m[1]), mo = Number(m[2]), d = Number(m[3])
-    if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo)) return null
+    const y = yearOf(m[1]), mo = Number(m[2]), d = Number(m[3])
+    if (Number.isNaN(y) || mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo)) return null
     const start = daysFromCivil(y, mo, d)
     return { startMs: start * MS_PER_DAY, endMs: (start + 1) * MS_PER_DAY }
   }
   if (window === "week") {
     const m = WEEK_RE.exec(period)
     if (m === null) return null
-    const y = Number(m[1]), w = Number(m[2])
-    if (w < 1 || w > isoWeeksInYear(y)) return null
+    const y = yearOf(m[1]), w = Number(m[2])
+    if (Number.isNaN(y) || w < 1 || w > isoWeeksInYear(y)) return null
     const start = isoYearStart(y) + (w - 1) * 7
     return { startMs: start * MS_PER_DAY, endMs: (start + 7) * MS_PER_DAY }
   }
   const m = MONTH_RE.exec(period)
   if (m === null) return null
-  const y = Number(m[1]), mo = Number(m[2])
-  if (mo < 1 || mo > 12) return null
+  const y = yearOf(m[1]), mo = Number(m[2])
+  if (Number.isNaN(y) || mo < 1 || mo > 12) return null
   const start = daysFromCivil(y, mo, 1)
   return { startMs: start * MS_PER_DAY, endMs: (start + daysInMonth(y, mo)) * MS_PER_DAY }
 }
