@@ -26,7 +26,7 @@ import { startUserFanout, userBehavior } from "./ws/userSocket.js"
 export interface RunningGateway {
   readonly port: number
   /** Live WebSocket state, for tests and diagnostics. */
-  stats(): { connections: number; topics: number; lingering: number; stale: number; ringBytes: number }
+  stats(): { connections: number; topics: number; lingering: number; stale: number; ringBytes: number; maxBuffered: number }
   close(): Promise<void>
 }
 

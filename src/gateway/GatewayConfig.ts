@@ -28,6 +28,8 @@ export interface WsConfig {
   readonly maxLimit: number
   readonly ringMaxDeltas: number
   readonly ringMaxBytes: number
+  /** How long a topic outlives its last subscriber (so a reconnect can resume from its ring). */
+  readonly lingerMs: number
 }
 
 export interface GatewayConfig {
@@ -57,7 +59,8 @@ export const DEFAULT_WS: WsConfig = {
   maxSubscriptionsPerIp: 64,
   maxLimit: 1000,
   ringMaxDeltas: 1024,
-  ringMaxBytes: 1024 * 1024
+  ringMaxBytes: 1024 * 1024,
+  lingerMs: 30_000
 }
 
 export const DEFAULT_RATE_LIMIT: RateLimitConfig = { windowMs: 60_000, perIp: 1200, perToken: 3000, maxKeys: 100_000 }

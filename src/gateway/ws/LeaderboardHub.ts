@@ -22,8 +22,7 @@ const latency = registry.histogram("arena_ws_publish_latency_seconds", "Board vi
 const topicsGauge = registry.gauge("arena_ws_topics", "Live leaderboard topics (including lingering ones)")
 const ringBytes = registry.gauge("arena_ws_ring_bytes", "Bytes held by resume rings")
 
-/** Linger after the last subscriber leaves, so a reconnect can resume; capped in count. */
-const LINGER_MS = 30_000
+/** Topics lingering after their last subscriber left (cfg.lingerMs) are capped in count. */
 const MAX_LINGERING = 1000
 const SWEEP_MS = 1000
 
@@ -60,10 +59,14 @@ export class LeaderboardHub {
     this.lingering.clear()
   }
 
-  stats(): { topics: number; lingering: number; stale: number; ringBytes: number } {
-    let bytes = 0
-    for (const t of this.topics.values()) bytes += t.ring.totalBytes
-    return { topics: this.topics.size, lingering: this.lingering.size, stale: this.stale.size, ringBytes: bytes }
+  /** Diagnostics (O(sockets)): what the hub holds, and the largest send buffer of any socket. */
+  stats(): { topics: number; lingering: number; stale: number; ringBytes: number; maxBuffered: number } {
+    let bytes = 0, maxBuffered = 0
+    for (const t of this.topics.values()) {
+      bytes += t.ring.totalBytes
+      for (const c of t.conns) if (c.ws !== null) maxBuffered = Math.max(maxBuffered, c.ws.getBufferedAmount())
+    }
+    return { topics: this.topics.size, lingering: this.lingering.size, stale: this.stale.size, ringBytes: bytes, maxBuffered }
   }
 
   /** On WebSocket open: subscribe, then send a snapshot, or the retained deltas after `since`. */
@@ -242,7 +245,7 @@ export class LeaderboardHub {
 
   private sweep(now: number): void {
     for (const conn of [...this.stale]) this.drain(conn)
-    for (const t of [...this.lingering]) if (t.idleSince !== null && now - t.idleSince >= LINGER_MS) this.destroy(t)
+    for (const t of [...this.lingering]) if (t.idleSince !== null && now - t.idleSince >= this.cfg.lingerMs) this.destroy(t)
     let bytes = 0
     for (const t of this.topics.values()) bytes += t.ring.totalBytes
     ringBytes.set(bytes)
