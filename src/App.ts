@@ -1,7 +1,7 @@
 // Wiring only: which parts run, in which order they start and stop. Start: Postgres (migrate) →
-// NATS (streams) → ClickHouse sink → pipeline (load, replay) → gateway. Stop, in reverse: gateway
-// closes, the consumer stops, in-flight batches drain, a final snapshot, then the connections.
-import { Deferred, Effect, Exit, Scope } from "effect"
+// NATS (streams) → ClickHouse sink → pipeline (load, replay) → gateway. Stop, in reverse (scope
+// finalizers): gateway closes, the consumer stops, batches drain, a final snapshot, sink, connections.
+import { Data, Deferred, Effect, Exit, Scope } from "effect"
 import * as fs from "node:fs"
 import type { ArenaConfig } from "./Config.js"
 import { openNats } from "./adapters/nats/Nats.js"
@@ -16,7 +16,18 @@ import type { Pipeline } from "./actors/Pipeline.js"
 import { DEFAULT_RULES } from "./domain/defaultRules.js"
 import { loadRulesOrThrow } from "./domain/Rules.js"
 import type { CompiledRules } from "./domain/Rules.js"
-import type { UserNotification } from "./gateway/ports.js"
+import type { Readiness, UserNotification } from "./gateway/ports.js"
+import type { NatsHandle } from "./adapters/nats/Nats.js"
+import { makeIngest } from "./adapters/nats/Publisher.js"
+import type { Validate } from "./adapters/nats/Publisher.js"
+import { PostgresShareStore } from "./adapters/postgres/ShareStore.js"
+import { makeUsers } from "./actors/Users.js"
+import { decodeEventValue } from "./domain/Event.js"
+import { achievementCatalog, checkSemantics, rulesDocument } from "./domain/Rules.js"
+import { startGateway } from "./gateway/Gateway.js"
+import { gatewayConfig } from "./gateway/GatewayConfig.js"
+import { registry } from "./observability/Metrics.js"
+import { makeAnalytics } from "./Analytics.js"
 import type { Log } from "./Log.js"
 
 export const loadRules = (config: ArenaConfig): CompiledRules =>
@@ -135,3 +146,92 @@ export const openInfrastructure = (config: ArenaConfig, log: Log) =>
     for (const line of yield* provisionStreams(nats.jsm, config)) log.info(line)
     return { sql, nats }
   })
+
+/** Readiness: pipeline caught up, NATS connected, snapshots succeeding, analytics keeping up. */
+export const readiness = (running: Omit<Running, "config" | "rules">, nats: NatsHandle, analytics: () => AnalyticsStatus | null): Readiness => {
+  const reasons: string[] = []
+  const p = running.pipeline()
+  if (p === null) reasons.push(`pipeline not running${running.pipelineError() ? `: ${running.pipelineError()}` : ""}`)
+  else if (p.status.phase !== "ready") reasons.push(`pipeline ${p.status.phase}: at seq ${p.status.ingest.applied} of ${p.status.headAtStart}`)
+  if (!nats.connected()) reasons.push("nats: disconnected")
+  if (p !== null && p.status.snapshot.lastError !== null) reasons.push(`postgres: snapshots failing (${p.status.snapshot.lastError})`)
+  const a = analytics()
+  if (a !== null && !a.connected) reasons.push(`clickhouse: unavailable${a.lastError ? ` (${a.lastError})` : ""}`)
+  return {
+    ready: reasons.length === 0,
+    reasons,
+    details: p === null ? {} : {
+      seq: p.status.ingest.applied,
+      pending: p.status.ingest.pending,
+      phase: p.status.phase,
+      snapshot_seq: p.status.snapshot.lastSeq,
+      snapshot_age_seconds: Math.round((Date.now() - p.status.snapshot.lastAtMs) / 1000),
+      ...(a === null ? {} : { analytics_durable_seq: a.durableSeq, analytics_buffered: a.bufferedRecords })
+    }
+  }
+}
+
+export interface AnalyticsStatus {
+  readonly connected: boolean
+  readonly bufferedRecords: number
+  readonly durableSeq: number
+  readonly lastError: string | null
+}
+
+/** HTTP ingest: the same decoder and rules as the pipeline, with the server's clock as "now". */
+export const validateForPublish = (rules: CompiledRules): Validate => (item) => {
+  const d = decodeEventValue(item)
+  const id = typeof (item as { event_id?: unknown } | null)?.event_id === "string" ? (item as { event_id: string }).event_id : null
+  if (!d.ok) return { ok: false, eventId: id, reason: d.rejection.reason, message: d.rejection.message, issues: d.rejection.issues }
+  const r = checkSemantics(d.event, d.timeMs, rules, Date.now())
+  if (r !== null) return { ok: false, eventId: d.event.event_id, reason: r.reason, message: r.message, issues: r.issues }
+  return { ok: true, eventId: d.event.event_id, json: JSON.stringify(d.event) }
+}
+
+const gaugeOnce = (() => {
+  let running: (() => Pipeline | null) | null = null
+  registry.gauge("arena_consumer_lag", "Messages in the stream not yet applied", (g) => g.set(running?.()?.status.ingest.pending ?? 0))
+  registry.gauge("arena_applied_seq", "Last stream sequence applied", (g) => g.set(running?.()?.status.ingest.applied ?? 0))
+  registry.gauge("arena_snapshot_age_seconds", "Seconds since the last committed snapshot", (g) => {
+    const p = running?.()
+    g.set(p ? (Date.now() - p.status.snapshot.lastAtMs) / 1000 : 0)
+  })
+  registry.gauge("arena_snapshot_seq", "Stream sequence of the last committed snapshot", (g) => g.set(running?.()?.status.snapshot.lastSeq ?? 0))
+  return (r: () => Pipeline | null) => { running = r }
+})()
+
+/**
+ * The whole service: Postgres → NATS → ClickHouse sink → supervised pipeline → gateway. Closing the
+ * returned scope stops it in reverse: gateway, consumer, drain, final snapshot, sink, connections.
+ */
+export const startArena = (config: ArenaConfig, log: Log) =>
+  Effect.gen(function*() {
+    const rules = loadRules(config)
+    const { sql, nats } = yield* openInfrastructure(config, log)
+    const analytics = yield* makeAnalytics(config, log)
+    const running = yield* supervisePipeline(config, rules, { sql, nats, analytics: analytics.sink }, log)
+    gaugeOnce(running.pipeline)
+    const names = streamNames(config)
+    const gateway = yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: () => startGateway({
+          leaderboards: running.boards,
+          users: makeUsers(running.pipeline, rules, analytics.ledger),
+          ingest: makeIngest(nats.js, names.eventSubject, validateForPublish(rules)),
+          health: { readiness: () => readiness(running, nats, analytics.status), metrics: () => registry.render() },
+          notifications: { onUserNotification: running.onNotification, watchUser: running.watchUser },
+          shares: new PostgresShareStore(sql),
+          rules: { rules: () => rulesDocument(rules), achievements: () => achievementCatalog(rules) },
+          analytics: analytics.routes,
+          config: gatewayConfig(config),
+          log: { warn: (m, f) => log.warn(`${m} ${f ? JSON.stringify(f) : ""}`), error: (m, f) => log.error(`${m} ${f ? JSON.stringify(f) : ""}`) }
+        }),
+        catch: (e) => new GatewayStartError({ message: e instanceof Error ? e.message : String(e) })
+      }),
+      (g) => Effect.promise(() => g.close())
+    )
+    log.info(`arena listening on http://${config.host}:${gateway.port} (rules ${rules.version})`)
+    return { port: gateway.port, running, gateway }
+  })
+
+export class GatewayStartError extends Data.TaggedError("GatewayStartError")<{ readonly message: string }> {}
