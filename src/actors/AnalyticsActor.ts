@@ -63,6 +63,8 @@ export interface AnalyticsOptions {
   readonly flushIntervalMs: number
   readonly retryInitialMs: number
   readonly retryMaxMs: number
+  /** On shutdown, how long to wait for the buffer to reach the store. */
+  readonly shutdownFlushMs: number
 }
 
 export const defaultAnalyticsOptions: AnalyticsOptions = {
@@ -70,7 +72,8 @@ export const defaultAnalyticsOptions: AnalyticsOptions = {
   maxBatch: 50_000,
   flushIntervalMs: 1000,
   retryInitialMs: 200,
-  retryMaxMs: 5000
+  retryMaxMs: 5000,
+  shutdownFlushMs: 30_000
 }
 
 export const seqOf = (r: AnalyticsRecord): number => (r.kind === "award" ? r.entry.seq : r.seq)
@@ -204,7 +207,7 @@ export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<Analy
     // On shutdown: give the store a bounded chance to take what is buffered (the pipeline has
     // stopped and snapshotted by now); what does not make it is re-derived on the next start.
     yield* Effect.addFinalizer(() =>
-      Effect.suspend(() => awaitDurable(submittedSeq)).pipe(Effect.timeoutOption(30_000), Effect.asVoid)
+      Effect.suspend(() => awaitDurable(submittedSeq)).pipe(Effect.timeoutOption(o.shutdownFlushMs), Effect.asVoid)
     )
 
     const service: AnalyticsService = {

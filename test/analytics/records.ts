@@ -28,7 +28,6 @@ const MULTS: Array<[string, string, number]> = [["first_try", "1.5", 1.5], ["pai
 const LEVELS = [0, 100, 300, 700, 1200, 2500, 5000, 10000]
 const REASONS = ["invalid_event", "unknown_action", "future_timestamp", "malformed_json"]
 export const START_MS = Date.UTC(2026, 0, 10, 0, 0, 0) // 2026-01-10, so the stream crosses into February
-export const STEP_MS = 173_000
 export const DAY_MS = 86_400_000
 
 const levelOf = (xp: number) => {
@@ -44,13 +43,14 @@ export interface Generated {
   readonly lastSeq: number
 }
 
-/** `n` seqs from `users` users: ~85% awards, ~10% rejections, ~5% nothing (duplicates). */
-export const generate = (n: number, users = 150, seed = 7): Generated => {
+/** `n` seqs from `users` users over `spanDays` days: ~85% awards, ~10% rejections, ~5% nothing (duplicates). */
+export const generate = (n: number, users = 150, seed = 7, spanDays = 40): Generated => {
   const rnd = mulberry32(seed)
+  const stepMs = Math.floor((spanDays * DAY_MS) / n)
   const st = new Map<string, { xp: number; days: Set<number>; level: number; count: number; onFire: boolean }>()
   const bySeq: AnalyticsRecord[][] = [[]]
   for (let seq = 1; seq <= n; seq++) {
-    const streamMs = START_MS + seq * STEP_MS
+    const streamMs = START_MS + seq * stepMs
     const streamIso = new Date(streamMs).toISOString()
     const out: AnalyticsRecord[] = []
     const roll = rnd()

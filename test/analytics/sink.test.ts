@@ -60,7 +60,7 @@ describe("analytics sink (embedded ClickHouse)", () => {
     expect(await fingerprint(env2.handle)).toEqual(expectedFingerprint(g.all))
   })
 
-  it("drops a re-inserted block in the raw table and in every rollup (insert_deduplication_token)", async () => {
+  it("drops a re-inserted block in the raw table and in every rollup (block deduplication reaches the views)", async () => {
     const g = generate(1500)
     const env = await start(freshDir("token"))
     await submitRange(env, g, 1, 1500)
