@@ -2,7 +2,9 @@
 # TypeScript built in the image. Runs migrations, then the service (see docker-compose.yml).
 FROM node:20-bookworm-slim
 
+# HOST: listen on all interfaces inside the container (the service's default is 127.0.0.1).
 ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
     PORT=8080 \
     ARENA_DATA_DIR=/data \
     npm_config_update_notifier=false \
