@@ -9,7 +9,8 @@ apt_install() {
   local lock=(-o DPkg::Lock::Timeout=300)
   if [[ $ARENA_APT_UPDATED -eq 0 ]]; then
     log "apt-get update"
-    as_root timeout 600 apt-get "${lock[@]}" -q update || die "apt-get update failed"
+    # A failing extra source must not stop us: the install below says whether it matters.
+    as_root timeout 600 apt-get "${lock[@]}" -q update || warn "apt-get update reported errors; trying the install anyway"
     ARENA_APT_UPDATED=1
   fi
   log "apt-get install $*"
