@@ -60,7 +60,9 @@ export const generate = (n: number, users = 150, seed = 7, spanDays = 40): Gener
       const withId = rnd() < 0.7
       out.push({ kind: "rejection", seq, reason: REASONS[Math.floor(rnd() * REASONS.length)]!, message: `bad event #${seq}: "quoted", \\ and ünïcode`, event_id: withId ? `ev-${seq}` : null, stream_time: streamIso })
     } else {
-      const user = `u${Math.floor(rnd() * users)}`
+      // Users join over the first 80% of the stream, so there are first-day cohorts throughout.
+      const pool = Math.max(5, Math.min(users, Math.ceil((users * seq) / (n * 0.8))))
+      const user = `u${Math.floor(rnd() * pool)}`
       const s = st.get(user) ?? { xp: 0, days: new Set<number>(), level: 1, count: 0, onFire: false }
       st.set(user, s)
       const eventMs = streamMs - Math.floor(rnd() * 60_000)

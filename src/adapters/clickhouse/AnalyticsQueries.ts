@@ -31,11 +31,21 @@ const decodeCursor = (c: string): number => {
   return Number(m[1])
 }
 
-const toQueryResult = (j: { meta?: Array<{ name: string; type: string }>; data?: unknown[][] }): QueryResult => ({
-  columns: (j.meta ?? []).map((m) => m.name),
-  types: (j.meta ?? []).map((m) => m.type),
-  rows: j.data ?? []
-})
+// A server quotes 64-bit integers in JSON, the embedded engine does not: numbers either way
+// (as long as they are exact in a double; larger ones stay strings).
+const WIDE_INT = /^(Nullable\()?U?Int(64|128|256)\)?$/
+const toQueryResult = (j: { meta?: Array<{ name: string; type: string }>; data?: unknown[][] }): QueryResult => {
+  const types = (j.meta ?? []).map((m) => m.type)
+  const wide = types.map((t) => WIDE_INT.test(t))
+  const rows = (j.data ?? []).map((row) =>
+    row.map((v, i) => {
+      if (!wide[i] || typeof v !== "string") return v
+      const n = Number(v)
+      return Number.isSafeInteger(n) ? n : v
+    })
+  )
+  return { columns: (j.meta ?? []).map((m) => m.name), types, rows }
+}
 
 export class AnalyticsQueries {
   constructor(private readonly client: ClickHouseClient, private readonly dashboardsDir?: string) {}

@@ -1,0 +1,18 @@
+-- name: agent_popularity
+-- title: Agent popularity
+-- description: Events, XP awarded (with achievement bonuses) and distinct users per agent,
+-- description: over the UTC days from {from} through {to} (stream time). Users come from
+-- description: uniq states (exact at this scale; approximate beyond ~65k users per agent-day).
+-- chart: bars
+-- Paste into clickhouse-client:
+--   clickhouse-client --database arena --param_from='2026-01-01 00:00:00' --param_to='2026-02-01 00:00:00' --queries-file agent_popularity.sql
+-- Ranges: {from} inclusive, {to} exclusive, UTC; daily rollups cover the days they touch.
+SELECT
+    agent_name,
+    sum(events)       AS events,
+    sum(xp_awarded)   AS xp_awarded,
+    uniqMerge(users)  AS users
+FROM agent_daily
+WHERE day BETWEEN toDate({from:DateTime64(3)}, 'UTC') AND toDate({to:DateTime64(3)} - INTERVAL 1 MILLISECOND, 'UTC')
+GROUP BY agent_name
+ORDER BY events DESC, agent_name

@@ -1,0 +1,20 @@
+-- name: xp_distribution
+-- title: XP distribution
+-- description: How many active users earned how much XP (awarded, with bonuses) in the range,
+-- description: in buckets [xp_from, next bucket's xp_from); the last bucket is open-ended.
+-- chart: bars
+-- Ranges: {from} inclusive, {to} exclusive, UTC; daily rollups cover the days they touch.
+WITH [0, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000] AS bounds
+SELECT
+    b                                                                  AS xp_from,
+    countIf(xp >= b AND (i = length(bounds) OR xp < bounds[i + 1]))    AS users
+FROM
+(
+    SELECT user_id, sum(xp_awarded) AS xp
+    FROM user_days
+    WHERE day BETWEEN toDate({from:DateTime64(3)}, 'UTC') AND toDate({to:DateTime64(3)} - INTERVAL 1 MILLISECOND, 'UTC')
+    GROUP BY user_id
+)
+ARRAY JOIN bounds AS b, arrayEnumerate(bounds) AS i
+GROUP BY b, i
+ORDER BY b
