@@ -111,16 +111,29 @@ export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PgErr
       loaded += rows.length
       if (loaded % 100_000 < rows.length) o.log(`loading snapshot: ${loaded} users (${Math.round(loaded / Math.max(0.001, (Date.now() - t0) / 1000))}/s)`)
     })
+    // Boards are derived state: rebuilt from the users' scores (closed periods are skipped).
+    const byKey = new Map<string, import("./Board.js").Board>()
+    const boardFor = (board: string, window: Window, period: string) => {
+      const k = `${board}|${window}|${period}`
+      let b = byKey.get(k)
+      if (b === undefined) { b = Effect.runSync(boards.loadBoard({ board, window, period })); byKey.set(k, b) }
+      return b
+    }
+    const parsed = new Map<string, ReturnType<typeof periodKey>>()
     for (const s of pending) {
       shards[shardOf(s.userId, o.shards)]!.load(s)
-      ;(yield* boards.loadBoard({ board: "global", window: "all", period: "all" })).index.set(s.userId, s.totalXp, s.totalSeq)
-      for (const [agent, st] of Object.entries(s.agents)) {
-        ;(yield* boards.loadBoard({ board: `agent:${agent}`, window: "all", period: "all" })).index.set(s.userId, st.xp, s.agentSeq[agent] ?? s.totalSeq)
-      }
-      for (const [k, sc] of Object.entries(s.periods)) {
-        const pk = periodKey(k)
-        if (pk === null || closesAtMs(pk.window, pk.period, o.rules) <= cpTime) continue
-        ;(yield* boards.loadBoard({ board: pk.board, window: pk.window, period: pk.period })).index.set(s.userId, sc.xp, sc.seq)
+      boardFor("global", "all", "all").index.set(s.userId, s.totalXp, s.totalSeq)
+      for (const agent in s.agents) boardFor(`agent:${agent}`, "all", "all").index.set(s.userId, s.agents[agent]!.xp, s.agentSeq[agent] ?? s.totalSeq)
+      for (const k in s.periods) {
+        let pk = parsed.get(k)
+        if (pk === undefined) {
+          const p = periodKey(k)
+          pk = p === null || closesAtMs(p.window, p.period, o.rules) <= cpTime ? null : p
+          parsed.set(k, pk)
+        }
+        if (pk === null) continue
+        const sc = s.periods[k]!
+        boardFor(pk.board, pk.window, pk.period).index.set(s.userId, sc.xp, sc.seq)
       }
     }
     pending.length = 0

@@ -1,0 +1,126 @@
+// Shared bench helpers: the machine line, a fresh stream/database, the service as a child
+// process, raw JetStream consume (the baseline ceiling), and appending rows to RESULTS.md.
+import { spawn, execFileSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { randomBytes } from "node:crypto"
+import { connect } from "@nats-io/transport-node"
+import { jetstream, jetstreamManager, DeliverPolicy } from "@nats-io/jetstream"
+import postgres from "postgres"
+
+export const ROOT = path.resolve(import.meta.dirname, "..")
+export const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222"
+export const PG_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/arena"
+
+export const machine = () => {
+  const cpus = os.cpus()
+  let versions = ""
+  try { versions = execFileSync("nats-server", ["--version"]).toString().trim() } catch { versions = "nats-server ?" }
+  return `${cpus.length} × ${cpus[0]?.model ?? "cpu"}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${versions}, ${os.type()} ${os.release()}`
+}
+
+export const freshNames = (label) => {
+  const id = `${label}${randomBytes(3).toString("hex")}`
+  const u = new URL(PG_URL)
+  u.pathname = `/arena_${id}`
+  return {
+    id, stream: `B_${id.toUpperCase()}`, prefix: `${id}.xp`, subject: `${id}.xp.events`, database: `arena_${id}`, databaseUrl: u.toString(),
+    dataDir: fs.mkdtempSync(path.join(os.tmpdir(), `arena-bench-${id}-`))
+  }
+}
+
+export const nats = async () => {
+  const nc = await connect({ servers: NATS_URL })
+  return { nc, js: jetstream(nc), jsm: await jetstreamManager(nc) }
+}
+
+export const envFor = (n, extra = {}) => ({
+  ...process.env, NATS_URL, DATABASE_URL: n.databaseUrl, ARENA_STREAM: n.stream, ARENA_SUBJECT_PREFIX: n.prefix,
+  ARENA_DATA_DIR: n.dataDir, ARENA_JWT_SECRET: "bench-secret-0123456789abcdef", PORT: "0", ...extra
+})
+
+/** Start `arena serve`; resolves with {child, port, log(), rss()} once it listens. */
+export const startService = (n, extra = {}) => new Promise((resolve, reject) => {
+  const child = spawn(process.execPath, ["--max-old-space-size=16384", path.join(ROOT, "bin/arena"), "serve"], { cwd: ROOT, env: envFor(n, extra), stdio: ["ignore", "pipe", "pipe"] })
+  let log = ""
+  const t0 = Date.now()
+  child.stderr.on("data", (b) => {
+    log += b.toString()
+    const m = /listening on http:\/\/[\d.]+:(\d+)/.exec(log)
+    if (m && !child.port) { child.port = Number(m[1]); resolve({ child, port: child.port, startedAt: t0, log: () => log }) }
+  })
+  child.once("exit", (code) => reject(new Error(`service exited ${code}: ${log.slice(-2000)}`)))
+})
+
+export const rssOf = (pid) => {
+  try { return Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))[1]) * 1024 } catch { return 0 }
+}
+
+/** CPU seconds (user + system) a process has used so far (clock ticks are 1/100 s on Linux). */
+export const cpuOf = (pid) => {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ")
+  return (Number(f[11]) + Number(f[12])) / 100
+}
+
+export const readyz = async (port) => {
+  try { const r = await fetch(`http://127.0.0.1:${port}/readyz`); return { status: r.status, body: await r.json() } } catch { return { status: 0, body: {} } }
+}
+
+export const waitReady = async (port, seq, timeoutMs = 3_600_000, onTick = () => {}) => {
+  const t0 = Date.now()
+  for (;;) {
+    const r = await readyz(port)
+    if (r.status === 200 && (r.body.details?.seq ?? 0) >= seq) return Date.now()
+    if (Date.now() - t0 > timeoutMs) throw new Error(`not ready at ${seq} after ${timeoutMs} ms: ${JSON.stringify(r.body)}`)
+    onTick(r)
+    await new Promise((res) => setTimeout(res, 50))
+  }
+}
+
+export const stopService = (svc, signal = "SIGTERM") => new Promise((resolve) => {
+  svc.child.once("exit", (code) => resolve(code))
+  svc.child.kill(signal)
+})
+
+/** Baseline: raw ordered JetStream consume + JSON.parse of `count` messages from `startSeq`. */
+export const rawConsume = async (js, stream, startSeq, count) => {
+  const c = await js.consumers.get(stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: startSeq })
+  const t0 = process.hrtime.bigint()
+  const it = await c.consume({ max_messages: 4096 })
+  let n = 0
+  for await (const m of it) {
+    JSON.parse(new TextDecoder().decode(m.data))
+    if (++n >= count) break
+  }
+  await it.close()
+  return Number(process.hrtime.bigint() - t0) / 1e6
+}
+
+export const cleanup = async (n) => {
+  const h = await nats()
+  for (const s of [n.stream, `${n.stream}_DLQ`]) await h.jsm.streams.delete(s).catch(() => false)
+  await h.nc.close()
+  const u = new URL(PG_URL)
+  u.pathname = "/postgres"
+  const sql = postgres(u.toString(), { max: 1, onnotice: () => {} })
+  await sql.unsafe(`DROP DATABASE IF EXISTS "${n.database}" WITH (FORCE)`).catch(() => {})
+  await sql.end()
+  fs.rmSync(n.dataDir, { recursive: true, force: true })
+}
+
+/** Append a dated row under a scenario heading in bench/RESULTS.md (created if missing). */
+export const appendResult = (scenario, row) => {
+  const file = path.join(ROOT, "bench/RESULTS.md")
+  const line = `| ${new Date().toISOString().slice(0, 16).replace("T", " ")} | ${row} |\n`
+  let text = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "# Benchmark results\n\nRows are appended by the scripts in bench/ (newest last).\n"
+  const head = `\n## ${scenario}\n`
+  if (!text.includes(head)) text += `${head}\n| when | result |\n|---|---|\n`
+  const idx = text.indexOf(head)
+  const next = text.indexOf("\n## ", idx + head.length)
+  const at = next === -1 ? text.length : next
+  text = text.slice(0, at).replace(/\n*$/, "\n") + line + text.slice(at)
+  fs.writeFileSync(file, text)
+}
+
+export const fmt = (n) => Math.round(n).toLocaleString("en-US")
