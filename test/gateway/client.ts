@@ -28,7 +28,7 @@ export const api = async <T = ErrorBody>(
     body = JSON.stringify(opts.body)
     headers["content-type"] ??= "application/json"
   }
-  const r = await fetch(baseUrl + path, { method, headers, body })
+  const r = await fetch(baseUrl + path, { method, headers, body: body instanceof Uint8Array ? new Blob([new Uint8Array(body)]) : body })
   const text = await r.text()
   let json: unknown = undefined
   try {

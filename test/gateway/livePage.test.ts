@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 // The live page in headless Chromium: it renders the top 20 over the WebSocket protocol, follows
 // live updates (matching REST), shows rank movement, looks up a profile, and runs under a strict
 // CSP without violations. Saves docs/live-page.png.

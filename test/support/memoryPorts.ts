@@ -17,6 +17,15 @@ const keyStr = (k: BoardKey): string => `${k.board}|${k.window}|${k.period}`
 const LEVELS = DEFAULT_RULES_DOCUMENT.levels
 const levelOf = (xp: number): number => LEVELS.filter((l) => xp >= l.xp).length
 
+export interface ScoreUpdate {
+  readonly key: BoardKey
+  readonly userId: string
+  readonly username: string
+  readonly xp: number
+  readonly level: number
+  readonly seq: number
+}
+
 interface Board {
   readonly key: BoardKey
   readonly index: RankIndex
@@ -136,7 +145,7 @@ export class MemoryLeaderboards implements LeaderboardPort {
   }
 
   /** Applies one batch of score changes (one "drain"), then emits a view per watched touched board. */
-  apply(changes: ReadonlyArray<{ key: BoardKey; userId: string; username: string; xp: number; level: number; seq: number }>): void {
+  apply(changes: ReadonlyArray<ScoreUpdate>): void {
     const touched = new Set<Board>()
     for (const c of changes) {
       const b = this.board(c.key, true)!
@@ -170,7 +179,7 @@ export class MemoryPipeline implements IngestPort, UserPort, NotificationPort, H
 
   async publish(items: ReadonlyArray<unknown>): Promise<ReadonlyArray<PublishResult>> {
     const results: Array<PublishResult> = []
-    const changes: Parameters<MemoryLeaderboards["apply"]>[0] = []
+    const changes: Array<ScoreUpdate> = []
     for (const item of items) {
       const d = decodeEventValue(item)
       if (!d.ok) {
@@ -192,7 +201,7 @@ export class MemoryPipeline implements IngestPort, UserPort, NotificationPort, H
       const seq = ++this.seq
       this.seen.set(ev.event_id, seq)
       const xp = action.points ?? ev.base_points ?? 1
-      const u = this.users.get(ev.user_id) ?? { username: ev.user_id, total: 0, agents: new Map(), ledger: [] }
+      const u: MemUser = this.users.get(ev.user_id) ?? { username: ev.user_id, total: 0, agents: new Map(), ledger: [] }
       if (ev.username !== undefined && ev.username !== "") u.username = ev.username
       const before = levelOf(u.total)
       u.total += xp
