@@ -245,6 +245,12 @@ describe("health, metrics, OpenAPI, errors", () => {
     expect(na2.headers.get("allow")).toContain("POST")
     const ws = await api(arena.baseUrl, "GET", "/ws/leaderboard/global")
     expect(ws.status).toBe(426)
+    // HEAD mirrors GET's status and headers without a body (a body would corrupt the connection).
+    for (const path of ["/", "/v1/rules", "/nowhere"]) {
+      const h = await fetch(arena.baseUrl + path, { method: "HEAD" })
+      expect([path, h.status, await h.text()]).toEqual([path, path === "/nowhere" ? 404 : 200, ""])
+    }
+    expect((await api(arena.baseUrl, "GET", "/healthz")).status).toBe(200)
   })
 
   it("never puts stack traces or internals in error bodies", async () => {

@@ -47,7 +47,13 @@ export interface ResState {
 }
 
 /** Writes a whole reply in one corked batch (one syscall), unless aborted or already answered. */
-export const writeReply = (res: HttpResponse, st: ResState, reply: Reply, extra: ReadonlyArray<readonly [string, string]>): void => {
+export const writeReply = (
+  res: HttpResponse,
+  st: ResState,
+  reply: Reply,
+  extra: ReadonlyArray<readonly [string, string]>,
+  head = false
+): void => {
   if (st.aborted || st.done) return
   st.done = true
   res.cork(() => {
@@ -56,7 +62,13 @@ export const writeReply = (res: HttpResponse, st: ResState, reply: Reply, extra:
     if (reply.headers !== undefined) for (const k in reply.headers) res.writeHeader(k, reply.headers[k]!)
     res.writeHeader("Content-Type", reply.contentType)
     if (reply.close === true) res.writeHeader("Connection", "close")
-    res.end(reply.body, reply.close === true)
+    if (head) {
+      // HEAD: the GET's headers (and its Content-Length) without a body; missing from uWS's typings.
+      const len = typeof reply.body === "string" ? Buffer.byteLength(reply.body) : reply.body.byteLength
+      ;(res as unknown as { endWithoutBody(length: number, close: boolean): void }).endWithoutBody(len, reply.close === true)
+    } else {
+      res.end(reply.body, reply.close === true)
+    }
   })
 }
 

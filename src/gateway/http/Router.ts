@@ -90,8 +90,13 @@ export class Router {
     set.add(route.method.toUpperCase())
     this.methods.set(route.pattern, set)
     const label = route.name ?? route.pattern
-    const register = route.method === "get" ? this.app.get.bind(this.app) : this.app.post.bind(this.app)
-    register(route.pattern, (res, req) => this.handle(route, label, res, req))
+    const handler = (res: HttpResponse, req: HttpRequest): void => this.handle(route, label, res, req)
+    if (route.method === "get") {
+      this.app.get(route.pattern, handler)
+      this.app.head(route.pattern, handler)
+    } else {
+      this.app.post(route.pattern, handler)
+    }
     return this
   }
 
@@ -114,13 +119,14 @@ export class Router {
     const ip = this.clientIp(res, req)
     const extra = [...COMMON, ...this.corsHeaders(origin)]
     const finish = (reply: Reply): void => {
-      writeReply(res, st, reply, extra)
+      writeReply(res, st, reply, extra, method === "head")
       requests.inc({ route: label, status: String(reply.status) })
       duration.observe((performance.now() - t0) / 1000, { route: label })
     }
 
     const early = route.rateLimited === false ? null : this.checkRate(`ip:${ip}`, this.deps.ipLimiter, "ip")
-    if (early !== null) return finish(errorReply(early))
+    // Refused before reading: a request body (if any) stays unread, so close the connection.
+    if (early !== null) return finish(errorReply(early, route.body === true))
     // Attach onData now (uWS requirement); the limit check may reject before any byte is read.
     const bodyP = route.body === true ? readBody(res, st, contentLength, this.deps.bodyLimitBytes) : null
     let bodyRead = bodyP === null
@@ -172,7 +178,7 @@ export class Router {
     // A body may follow (e.g. POST to an unknown route): close rather than read it.
     const hasBody = (cl !== "" && cl !== "0") || req.getHeader("transfer-encoding") !== ""
     const limitHit = this.checkRate(`ip:${this.clientIp(res, req)}`, this.deps.ipLimiter, "ip")
-    writeReply(res, st, errorReply(limitHit ?? e, hasBody), [...COMMON, ...this.corsHeaders(origin)])
+    writeReply(res, st, errorReply(limitHit ?? e, hasBody), [...COMMON, ...this.corsHeaders(origin)], req.getMethod() === "head")
     requests.inc({ route: label, status: String((limitHit ?? e).status) })
   }
 
