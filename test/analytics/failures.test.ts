@@ -57,7 +57,7 @@ describe("analytics sink under failures (embedded ClickHouse)", () => {
       fault: {
         sent: (call, sql) => {
           // Every 7th insert into a raw table: kill the engine while it works on it.
-          if (call === "insert" && /INSERT INTO (awards|level_ups|achievements)/.test(sql) && kills < 5 && Math.random() < 1 / 7) {
+          if ((call === "exec" || call === "insert") && /INSERT INTO (awards|level_ups|achievements)/.test(sql) && kills < 5 && Math.random() < 1 / 7) {
             const pid = env?.handle.process?.pid ?? null
             if (pid !== null) {
               kills++
@@ -85,7 +85,7 @@ describe("analytics sink under failures (embedded ClickHouse)", () => {
       fault: {
         failWith: () => (dead ? new Error("fault injected: service is gone") : null),
         sent: (call, sql) => {
-          if (!dead && call === "insert" && sql.includes("INSERT INTO awards") && (envA?.handle.process?.generation ?? 0) >= 1) {
+          if (!dead && (call === "exec" || call === "insert") && sql.includes("INSERT INTO awards") && (envA?.handle.process?.generation ?? 0) >= 1) {
             const pid = envA?.handle.process?.pid ?? null
             if (pid !== null && Math.random() < 0.2) {
               // The service "crashes": its engine dies mid-insert and the sink never runs again.

@@ -120,19 +120,35 @@ export class ChdbProcess {
     }
   }
 
-  /** Send one call to the child (starting it if needed). */
-  async request(op: "query" | "command" | "insert" | "ping", p: { query?: string; params?: Record<string, unknown>; settings?: object; body?: string }): Promise<Extract<Reply, { ok: true }>> {
+  /**
+   * Send one call to the child (starting it if needed). An insert body arrives as chunks, each
+   * its own IPC message: serializing one 15 MB message would hold this event loop for ~20 ms.
+   */
+  async request(
+    op: "query" | "command" | "insert" | "ping",
+    p: { query?: string; params?: Record<string, unknown>; settings?: object },
+    body?: AsyncIterable<string | Uint8Array> | string
+  ): Promise<Extract<Reply, { ok: true }>> {
     if (this.closed) throw new ClickHouseError({ reason: "connect", retryable: false, message: "chDB connection is closed" })
     const child = this.child !== null && this.starting === null ? this.child : await this.start()
     const id = this.nextId++
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject })
-      child.send({ id, op, ...p }, (err) => {
-        if (err !== null && this.pending.delete(id)) {
-          reject(new ClickHouseError({ reason: "connect", retryable: true, message: `chDB child process not reachable: ${err.message}` }))
-        }
-      })
-    })
+    const done = new Promise<Extract<Reply, { ok: true }>>((resolve, reject) => this.pending.set(id, { resolve, reject }))
+    const send = (msg: object) =>
+      new Promise<void>((resolve, reject) =>
+        child.send(msg, (err) => (err === null ? resolve() : reject(new ClickHouseError({ reason: "connect", retryable: true, message: `chDB child process not reachable: ${err.message}` }))))
+      )
+    try {
+      if (typeof body === "string") await send({ id, op: "chunk", data: body })
+      else if (body !== undefined) {
+        for await (const chunk of body) await send({ id, op: "chunk", data: typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8") })
+      }
+      await send({ id, op, ...p, chunked: body !== undefined })
+    } catch (e) {
+      const w = this.pending.get(id)
+      this.pending.delete(id)
+      w?.reject(e instanceof Error ? e : new Error(String(e)))
+    }
+    return done
   }
 
   /** Asks the child to close its connection and exit; kills it after `timeoutMs`. */
@@ -151,12 +167,8 @@ export class ChdbProcess {
 const base = () => ({ query_id: randomUUID(), response_headers: {}, http_status_code: 200 })
 const EMPTY_SUMMARY: Summary = { read_rows: "0", read_bytes: "0", written_rows: "0", written_bytes: "0", result_rows: "0", result_bytes: "0", total_rows_to_read: "0", elapsed_ns: "0" }
 
-const bodyOf = async (values: InsertParams["values"]): Promise<string> => {
-  if (typeof values === "string") return values
-  let s = ""
-  for await (const chunk of values as AsyncIterable<string | Uint8Array>) s += typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8")
-  return s
-}
+const bodyOf = (values: InsertParams["values"]): AsyncIterable<string | Uint8Array> | string =>
+  typeof values === "string" ? values : (values as AsyncIterable<string | Uint8Array>)
 
 const callParams = (p: QueryParams) => ({
   query: p.query,
@@ -187,13 +199,11 @@ export class ChildChdbConnection implements Connection {
   async exec(p: Parameters<Connection["exec"]>[0]): Promise<ExecResult> {
     const r = p.values === undefined
       ? await this.proc.request("query", callParams(p))
-      : await this.proc.request("insert", { ...callParams(p), body: await bodyOf(p.values) })
+      : await this.proc.request("insert", callParams(p), bodyOf(p.values))
     return { stream: Readable.from([Buffer.from(r.data ?? new Uint8Array())]), ...base(), summary: r.summary ?? EMPTY_SUMMARY }
   }
   async insert(p: InsertParams): Promise<CommandResult> {
-    const body = await bodyOf(p.values)
-    if (body.trim() === "") return { ...base(), summary: EMPTY_SUMMARY }
-    const r = await this.proc.request("insert", { ...callParams(p), body })
+    const r = await this.proc.request("insert", callParams(p), bodyOf(p.values))
     return { ...base(), summary: r.summary ?? EMPTY_SUMMARY }
   }
   async close(): Promise<void> {

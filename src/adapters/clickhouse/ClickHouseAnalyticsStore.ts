@@ -1,8 +1,10 @@
 // The analytics sink's store on ClickHouse: per kind, one INSERT per month partition (one atomic
 // part each, carrying a deterministic deduplication token), then a progress row; watermarks are
 // read back from the tables themselves, after migrations and a rollup consistency check.
+import { drainStream } from "@clickhouse/client"
 import type { ClickHouseClient } from "@clickhouse/client"
 import { Effect, Layer } from "effect"
+import { Readable } from "node:stream"
 import { AnalyticsStorePort } from "../../actors/AnalyticsActor.js"
 import type { AnalyticsStore, RecordKind, Watermarks } from "../../actors/AnalyticsActor.js"
 import type { AnalyticsRecord } from "../../actors/AnalyticsPort.js"
@@ -11,17 +13,16 @@ import type { ClickHouseHandle } from "./ClickHouseClient.js"
 import { migrateClickHouse } from "./Migrations.js"
 import { repairRollups } from "./Rollups.js"
 import { TABLES, monthOf, rowOf, streamTimeOf, toChTime } from "./Rows.js"
-import type { Row } from "./Rows.js"
 
 const KINDS: ReadonlyArray<RecordKind> = ["award", "level_up", "achievement", "rejection"]
 
-/** One insert: rows of one kind, one month, consecutive in seq order. */
+/** One insert: records of one kind and one month, consecutive in seq order. */
 export interface InsertBlock {
   readonly kind: RecordKind
   readonly month: number
   readonly firstSeq: number
   readonly lastSeq: number
-  readonly rows: Row[]
+  readonly records: AnalyticsRecord[]
 }
 
 const seqOfRecord = (r: AnalyticsRecord): number => (r.kind === "award" ? r.entry.seq : r.seq)
@@ -30,39 +31,57 @@ const seqOfRecord = (r: AnalyticsRecord): number => (r.kind === "award" ? r.entr
 export const blocksOf = (records: ReadonlyArray<AnalyticsRecord>): InsertBlock[] => {
   const out: InsertBlock[] = []
   for (const kind of KINDS) {
-    let cur: { kind: RecordKind; month: number; firstSeq: number; lastSeq: number; rows: Row[] } | null = null
+    let cur: { kind: RecordKind; month: number; firstSeq: number; lastSeq: number; records: AnalyticsRecord[] } | null = null
     for (const r of records) {
       if (r.kind !== kind) continue
       const month = monthOf(streamTimeOf(r))
       const seq = seqOfRecord(r)
       if (cur === null || cur.month !== month) {
-        cur = { kind, month, firstSeq: seq, lastSeq: seq, rows: [] }
+        cur = { kind, month, firstSeq: seq, lastSeq: seq, records: [] }
         out.push(cur)
       }
       cur.lastSeq = seq
-      cur.rows.push(rowOf(r))
+      cur.records.push(r)
     }
   }
   return out
 }
 
+const ROWS_PER_SLICE = 2000
+
+/**
+ * JSONCompactEachRow text of a block, encoded a slice at a time with a turn of the event loop in
+ * between: 50k rows encoded in one go would hold the service's loop for ~150 ms.
+ */
+const encodeBlock = (b: InsertBlock): Readable =>
+  Readable.from((async function*() {
+    for (let i = 0; i < b.records.length; i += ROWS_PER_SLICE) {
+      if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve))
+      let text = ""
+      const end = Math.min(b.records.length, i + ROWS_PER_SLICE)
+      for (let j = i; j < end; j++) text += JSON.stringify(rowOf(b.records[j]!)) + "\n"
+      yield text
+    }
+  })(), { objectMode: false })
+
 /**
  * Inserts one block: one part, as long as a batch stays below max_insert_block_size rows (~1M;
- * the sink's batches are 50k at most) and 256 MB. The token names the block by content (table, seq range, rows), so a retry
- * of the same block is dropped by ClickHouse — in the table and in every view fed from it.
+ * the sink's batches are 50k at most) and 256 MB. The token names the block by content (table,
+ * seq range, rows), so a retry of the same block is dropped by ClickHouse — in the table and,
+ * with deduplicate_blocks_in_dependent_materialized_views, in every view fed from it.
  */
-export const insertBlock = (client: ClickHouseClient, b: InsertBlock): Promise<unknown> => {
+export const insertBlock = async (client: ClickHouseClient, b: InsertBlock): Promise<void> => {
   const spec = TABLES[b.kind]
-  return client.insert({
-    table: spec.table,
-    columns: [...spec.columns] as [string, ...string[]],
-    values: b.rows as unknown[][],
-    format: "JSONCompactEachRow",
+  // exec, not insert: insert would JSON-encode every row in one synchronous pass.
+  const r = await client.exec({
+    query: `INSERT INTO ${spec.table} (${spec.columns.join(", ")}) FORMAT JSONCompactEachRow`,
+    values: encodeBlock(b),
     clickhouse_settings: {
-      insert_deduplication_token: `${spec.table}:${b.firstSeq}-${b.lastSeq}:${b.rows.length}`,
+      insert_deduplication_token: `${spec.table}:${b.firstSeq}-${b.lastSeq}:${b.records.length}`,
       deduplicate_blocks_in_dependent_materialized_views: 1
     }
   })
+  await drainStream(r.stream)
 }
 
 export const readWatermarks = async (client: ClickHouseClient): Promise<Watermarks> => {

@@ -53,6 +53,8 @@ const run = async (/** @type {import("chdb/connection").ChdbConnection} */ c, /*
       return { summary: r.summary }
     }
     case "insert": {
+      // chDB rejects an INSERT without rows; an empty body is a successful no-op, as over HTTP.
+      if (String(req.body ?? "").trim() === "") return { summary: undefined }
       const r = await c.insert({ ...base, values: req.body })
       return { summary: r.summary }
     }
@@ -66,7 +68,15 @@ const run = async (/** @type {import("chdb/connection").ChdbConnection} */ c, /*
   }
 }
 
+/** Insert bodies arriving in chunks, by request id, until their request comes. */
+/** @type {Map<number, string[]>} */
+const bodies = new Map()
+
 const handle = async (/** @type {any} */ req) => {
+  if (req.chunked) {
+    req.body = (bodies.get(req.id) ?? []).join("")
+    bodies.delete(req.id)
+  }
   try {
     if (main === null) throw new Error("chdb connection is not open")
     let result
@@ -91,7 +101,11 @@ const shutdown = async (/** @type {number} */ code) => {
 }
 
 process.on("message", (/** @type {any} */ req) => {
-  if (req?.op === "shutdown") void shutdown(0)
+  if (req?.op === "chunk") {
+    const parts = bodies.get(req.id)
+    if (parts === undefined) bodies.set(req.id, [req.data])
+    else parts.push(req.data)
+  } else if (req?.op === "shutdown") void shutdown(0)
   else if (!closing) void handle(req)
 })
 // The parent went away (crash, kill -9): release the data directory's lock instead of lingering.
