@@ -250,3 +250,36 @@ export class AnalyticsActor extends Context.Service<AnalyticsActor, AnalyticsSer
       return yield* makeAnalyticsActor(store, options)
     }))
 }
+
+/** An in-memory store for tests of the sink and of the pipeline: same watermark semantics. */
+export const makeMemoryAnalyticsStore = () => {
+  const records: AnalyticsRecord[] = []
+  const writes: Array<{ readonly records: number; readonly throughSeq: number }> = []
+  const maxSeq: Record<RecordKind, number> = { award: 0, level_up: 0, achievement: 0, rejection: 0 }
+  let durableSeq = 0
+  let failing: string | null = null
+  const failure = (message: string): StoreFailure => ({ _tag: "MemoryStoreError", message, retryable: true })
+  const store: AnalyticsStore = {
+    recover: Effect.suspend(() =>
+      failing !== null ? Effect.fail(failure(failing)) : Effect.succeed({ durableSeq, maxSeq: { ...maxSeq } })
+    ),
+    write: (rs, throughSeq) =>
+      Effect.suspend(() => {
+        if (failing !== null) return Effect.fail(failure(failing))
+        for (const r of rs) {
+          records.push(r)
+          maxSeq[r.kind] = Math.max(maxSeq[r.kind], seqOf(r))
+        }
+        durableSeq = Math.max(durableSeq, throughSeq)
+        writes.push({ records: rs.length, throughSeq })
+        return Effect.void
+      })
+  }
+  return {
+    store,
+    records,
+    writes,
+    /** While set, every call fails with this message. */
+    fail: (message: string | null) => { failing = message }
+  }
+}

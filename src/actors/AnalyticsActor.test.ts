@@ -1,0 +1,108 @@
+// The sink's batching and flow control, over the in-memory store (ClickHouse itself is covered by
+// test/analytics/*): whole seqs per write, flush timing, backpressure, watermarks.
+import { describe, expect, it } from "vitest"
+import { Effect, Exit, Scope } from "effect"
+import { makeAnalyticsActor, makeMemoryAnalyticsStore } from "./AnalyticsActor.js"
+import type { AnalyticsOptions, AnalyticsService } from "./AnalyticsActor.js"
+import type { AnalyticsRecord } from "./AnalyticsPort.js"
+
+const T = "2026-01-10T00:00:00.000Z"
+const rej = (seq: number): AnalyticsRecord => ({ kind: "rejection", seq, reason: "invalid_event", message: "m", event_id: null, stream_time: T })
+const ach = (seq: number, a: string): AnalyticsRecord => ({ kind: "achievement", seq, user_id: "u", achievement: a, bonus: 0, stream_time: T })
+const seqs = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => rej(from + i))
+
+const start = async (mem: ReturnType<typeof makeMemoryAnalyticsStore>, options: Partial<AnalyticsOptions>) => {
+  const scope = Effect.runSync(Scope.make())
+  const sink = await Effect.runPromise(makeAnalyticsActor(mem.store, { retryInitialMs: 5, retryMaxMs: 20, shutdownFlushMs: 100, ...options }).pipe(Scope.provide(scope)))
+  return { sink, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
+}
+const run = <A>(e: Effect.Effect<A>) => Effect.runPromise(e)
+const until = async (check: () => boolean) => {
+  for (let i = 0; i < 2000 && !check(); i++) await new Promise((r) => setTimeout(r, 2))
+  expect(check()).toBe(true)
+}
+const status = (s: AnalyticsService) => run(s.status)
+
+describe("AnalyticsActor", () => {
+  it("never splits one seq's records across two writes", async () => {
+    const mem = makeMemoryAnalyticsStore()
+    const { sink, close } = await start(mem, { maxBatch: 3, flushIntervalMs: 0 })
+    await run(sink.submit([ach(1, "a"), ach(1, "b"), ach(1, "c"), ach(1, "d"), ach(1, "e"), rej(2), rej(3)], 3))
+    await run(sink.awaitDurable(3))
+    expect(mem.writes).toEqual([{ records: 5, throughSeq: 1 }, { records: 2, throughSeq: 3 }])
+    await close()
+  })
+
+  it("writes at once when idle, coalesces submits under load, and flushes on awaitDurable", async () => {
+    const mem = makeMemoryAnalyticsStore()
+    const { sink, close } = await start(mem, { flushIntervalMs: 3_600_000, maxBatch: 1000 })
+    await run(sink.submit(seqs(1, 1), 1))
+    await until(() => mem.writes.length === 1)
+    for (let s = 2; s <= 10; s++) await run(sink.submit(seqs(s, s), s))
+    await new Promise((r) => setTimeout(r, 50))
+    expect(mem.writes.length).toBe(1) // within the interval: buffered, not written
+    expect((await status(sink)).bufferedRecords).toBe(9)
+    await run(sink.awaitDurable(10))
+    expect(mem.writes).toEqual([{ records: 1, throughSeq: 1 }, { records: 9, throughSeq: 10 }])
+    await close()
+  })
+
+  it("does not wait for the interval once a full batch is buffered", async () => {
+    const mem = makeMemoryAnalyticsStore()
+    const { sink, close } = await start(mem, { flushIntervalMs: 3_600_000, maxBatch: 100 })
+    await run(sink.submit(seqs(1, 1), 1))
+    await until(() => mem.writes.length === 1)
+    await run(sink.submit(seqs(2, 101), 101))
+    await until(() => mem.writes.length === 2)
+    expect(mem.writes[1]).toEqual({ records: 100, throughSeq: 101 })
+    await close()
+  })
+
+  it("advances durableSeq through seqs that produced no record", async () => {
+    const mem = makeMemoryAnalyticsStore()
+    const { sink, close } = await start(mem, { flushIntervalMs: 0 })
+    await run(sink.submit([rej(1)], 5))
+    await run(sink.awaitDurable(5))
+    expect(await run(sink.durableSeq)).toBe(5)
+    await close()
+  })
+
+  it("buffers while the store fails, suspends submit at the bound, then catches up without loss", async () => {
+    const mem = makeMemoryAnalyticsStore()
+    const { sink, close } = await start(mem, { flushIntervalMs: 0, maxBuffered: 50, maxBatch: 20 })
+    await run(sink.submit(seqs(1, 10), 10))
+    await run(sink.awaitDurable(10))
+    mem.fail("store down")
+    let done = false
+    const producer = (async () => {
+      for (let s = 11; s <= 200; s += 10) await run(sink.submit(seqs(s, s + 9), s + 9))
+      done = true
+    })()
+    await until(() => mem.writes.length === 1)
+    await new Promise((r) => setTimeout(r, 50))
+    const st = await status(sink)
+    expect(done).toBe(false)
+    expect(st.bufferedRecords).toBeLessThanOrEqual(50)
+    expect(st).toMatchObject({ connected: false, lastError: "store down", durableSeq: 10 })
+    mem.fail(null)
+    await producer
+    await run(sink.awaitDurable(200))
+    expect(mem.records.map((r) => (r.kind === "rejection" ? r.seq : -1))).toEqual(Array.from({ length: 200 }, (_, i) => i + 1))
+    await close()
+  })
+
+  it("drops what the store already holds (per kind) and what was submitted before", async () => {
+    const mem = makeMemoryAnalyticsStore()
+    // The store holds seq ≤ 5 completely and achievements up to seq 7 (a crash between two tables).
+    await run(mem.store.write([...seqs(1, 5), ach(6, "a"), ach(7, "b")], 5))
+    const { sink, close } = await start(mem, { flushIntervalMs: 0 })
+    await run(sink.awaitDurable(5))
+    await run(sink.submit([...seqs(3, 5), rej(6), ach(6, "a"), ach(7, "b"), rej(7), ach(8, "c")], 8))
+    // A restarted pipeline replays seq 8 (a seq's records always arrive in one submit).
+    await run(sink.submit([rej(8), ach(8, "c")], 8))
+    await run(sink.awaitDurable(8))
+    const added = mem.records.slice(7).map((r) => `${r.kind}:${r.kind === "award" ? r.entry.seq : r.seq}`)
+    expect(added).toEqual(["rejection:6", "rejection:7", "achievement:8"])
+    await close()
+  })
+})
