@@ -44,13 +44,13 @@ export interface Generated {
 }
 
 /** `n` seqs from `users` users over `spanDays` days: ~85% awards, ~10% rejections, ~5% nothing (duplicates). */
-export const generate = (n: number, users = 150, seed = 7, spanDays = 40): Generated => {
+export const generate = (n: number, users = 150, seed = 7, spanDays = 40, startMs = START_MS): Generated => {
   const rnd = mulberry32(seed)
   const stepMs = Math.floor((spanDays * DAY_MS) / n)
   const st = new Map<string, { xp: number; days: Set<number>; level: number; count: number; onFire: boolean }>()
   const bySeq: AnalyticsRecord[][] = [[]]
   for (let seq = 1; seq <= n; seq++) {
-    const streamMs = START_MS + seq * stepMs
+    const streamMs = startMs + seq * stepMs
     const streamIso = new Date(streamMs).toISOString()
     const out: AnalyticsRecord[] = []
     const roll = rnd()

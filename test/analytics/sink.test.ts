@@ -4,6 +4,7 @@
 import { afterEach, describe, expect, it } from "vitest"
 import { blocksOf, insertBlock } from "../../src/adapters/clickhouse/ClickHouseAnalyticsStore.js"
 import { AnalyticsQueries } from "../../src/adapters/clickhouse/AnalyticsQueries.js"
+import { registry } from "../../src/observability/Metrics.js"
 import type { LedgerEntry } from "../../src/domain/model.js"
 import { eventually, expectedFingerprint, fingerprint, freshDir, generate, startSink, submitRange } from "./records.js"
 import type { SinkEnv } from "./records.js"
@@ -28,6 +29,10 @@ describe("analytics sink (embedded ClickHouse)", () => {
     expect(await fingerprint(env.handle)).toEqual(expectedFingerprint(g.all))
     const st = await env.run(env.sink.status)
     expect(st).toMatchObject({ connected: true, bufferedRecords: 0, durableSeq: g.lastSeq, submittedSeq: g.lastSeq, lastError: null })
+    const metrics = registry.render()
+    expect(metrics).toContain(`arena_analytics_durable_seq ${g.lastSeq}`)
+    expect(metrics).toContain("arena_analytics_buffered_records 0")
+    expect(registry.histogram("arena_analytics_insert_seconds", "", []).snapshot().count).toBeGreaterThan(0)
   })
 
   it("resolves awaitDurable for a seq that produced no record", async () => {

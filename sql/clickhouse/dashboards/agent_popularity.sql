@@ -1,7 +1,7 @@
 -- name: agent_popularity
 -- title: Agent popularity
--- description: Events, XP awarded (with achievement bonuses) and distinct users per agent,
--- description: over the UTC days from {from} through {to} (stream time). Users come from
+-- description: Events, XP awarded (with achievement bonuses) and distinct users per agent over
+-- description: the UTC days of the range (stream time). Users come from
 -- description: uniq states (exact at this scale; approximate beyond ~65k users per agent-day).
 -- chart: bars
 -- Paste into clickhouse-client:

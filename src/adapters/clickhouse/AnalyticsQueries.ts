@@ -75,8 +75,8 @@ export class AnalyticsQueries {
     return loadDashboards(this.dashboardsDir).map(({ name, title, description, chart }) => ({ name, title, description, chart }))
   }
 
-  /** Runs dashboard `name` over [fromMs, toMs); null if there is no such dashboard. */
-  async dashboard(name: string, range: { fromMs: number; toMs: number }): Promise<QueryResult | null> {
+  /** Runs dashboard `name` over [fromMs, toMs); null if there is no such dashboard (a 404). */
+  async dashboard(name: string, range: { fromMs: number; toMs: number }): Promise<(QueryResult & { readonly name: string }) | null> {
     const d = loadDashboards(this.dashboardsDir).find((x) => x.name === name)
     if (d === undefined) return null
     if (!Number.isFinite(range.fromMs) || !Number.isFinite(range.toMs) || range.fromMs >= range.toMs) {
@@ -89,7 +89,7 @@ export class AnalyticsQueries {
         query_params: { from: (range.fromMs / 1000).toFixed(3), to: (range.toMs / 1000).toFixed(3) },
         format: "JSONCompact"
       })
-      return toQueryResult(await rs.json())
+      return { name, ...toQueryResult(await rs.json()) }
     } catch (e) {
       throw classifyClickHouse(e, `dashboard ${name}`)
     }
