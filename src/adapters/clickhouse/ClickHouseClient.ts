@@ -1,15 +1,16 @@
 // Opens ClickHouse for Arena: the same @clickhouse/client API over the embedded engine (a chDB
 // child process per data directory) or a server. An optional fault hook sits between the client
 // and the connection so tests can break and heal the link to a real engine.
-import { createClient } from "@clickhouse/client"
+import { ClickHouseLogLevel, createClient } from "@clickhouse/client"
 import type { ClickHouseClient } from "@clickhouse/client"
 import { Context, Effect, Layer } from "effect"
+import type { Scope } from "effect"
 import { Config } from "../../Config.js"
 import { ChdbProcess, ChildChdbConnection } from "./ChdbProcess.js"
 import type { Connection } from "./ChdbProcess.js"
 import { ClickHouseError, classifyClickHouse } from "./ClickHouseError.js"
 import { parseClickHouseTarget } from "./ClickHouseTarget.js"
-import type { ClickHouseTarget } from "./ClickHouseTarget.js"
+import type { ClickHouseTarget, TargetConfig } from "./ClickHouseTarget.js"
 
 export type CallKind = "ping" | "query" | "command" | "exec" | "insert"
 
@@ -62,10 +63,15 @@ export const openClickHouse = (target: ClickHouseTarget, opts: OpenOptions = {})
   const wrap = (c: Connection): Connection => (opts.fault === undefined ? c : new FaultyConnection(c, opts.fault))
   if (target.kind === "embedded") {
     const proc = new ChdbProcess(target.path, target.database)
-    const client = createClient({ connection: wrap(new ChildChdbConnection(proc)) })
+    const client = createClient({ connection: wrap(new ChildChdbConnection(proc)), log: { level: ClickHouseLogLevel.OFF } })
     return { client, target, process: proc, ensureDatabase: async () => {}, close: () => client.close() }
   }
-  const common = { url: target.url, username: target.username, password: target.password, request_timeout: opts.requestTimeoutMs ?? 60_000 }
+  // The client's own logger would print every failed request; failures reach the caller (and the
+  // sink's status and metrics) as ClickHouseError instead.
+  const common = {
+    url: target.url, username: target.username, password: target.password, request_timeout: opts.requestTimeoutMs ?? 60_000,
+    log: { level: ClickHouseLogLevel.OFF }
+  }
   if (opts.fault !== undefined) {
     // The HTTP connection is internal to @clickhouse/client; faults are injected on the embedded path.
     throw new ClickHouseError({ reason: "config", retryable: false, message: "a fault hook needs the embedded engine" })
@@ -92,17 +98,17 @@ export const openClickHouse = (target: ClickHouseTarget, opts: OpenOptions = {})
 export const chTry = <A>(context: string, f: () => Promise<A>): Effect.Effect<A, ClickHouseError> =>
   Effect.tryPromise({ try: f, catch: (e) => classifyClickHouse(e, context) })
 
+/** The configured ClickHouse in the current scope: closing the scope stops the chDB child. */
+export const openClickHouseScoped = (config: TargetConfig, opts: OpenOptions = {}): Effect.Effect<ClickHouseHandle, ClickHouseError, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.try({ try: () => openClickHouse(parseClickHouseTarget(config), opts), catch: (e) => classifyClickHouse(e, "CLICKHOUSE_URL") }),
+    (h) => Effect.promise(() => h.close().catch(() => {}))
+  )
+
 /** The configured ClickHouse, closed (child process stopped) when the layer's scope ends. */
 export class ClickHouse extends Context.Service<ClickHouse, ClickHouseHandle>()("arena/ClickHouse") {
   static readonly layer = Layer.effect(ClickHouse, Effect.gen(function*() {
     const config = yield* Config
-    const target = yield* Effect.try({
-      try: () => parseClickHouseTarget(config),
-      catch: (e) => classifyClickHouse(e, "CLICKHOUSE_URL")
-    })
-    return yield* Effect.acquireRelease(
-      Effect.sync(() => openClickHouse(target)),
-      (h) => Effect.promise(() => h.close().catch(() => {}))
-    )
+    return yield* openClickHouseScoped(config)
   }))
 }
