@@ -112,7 +112,7 @@ export const cleanup = async (n) => {
 /** Append a dated row under a scenario heading in bench/RESULTS.md (created if missing). */
 export const appendResult = (scenario, row) => {
   const file = path.join(ROOT, "bench/RESULTS.md")
-  const line = `| ${new Date().toISOString().slice(0, 16).replace("T", " ")} | ${row} |\n`
+  const line = `| ${new Date().toISOString().slice(0, 16).replace("T", " ")} | ${row.replaceAll(" | ", " · ")} |\n`
   let text = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "# Benchmark results\n\nRows are appended by the scripts in bench/ (newest last).\n"
   const head = `\n## ${scenario}\n`
   if (!text.includes(head)) text += `${head}\n| when | result |\n|---|---|\n`

@@ -62,10 +62,13 @@ export const writeSnapshot = (sql: Sql, w: SnapshotWrite) =>
     try: () =>
       sql.begin(async (tx) => {
         for (let i = 0; i < w.users.length; i += CHUNK) {
+          // One JSON document per chunk with each state embedded verbatim (json keeps the text as
+          // given): no per-element escaping, which made array parameters the snapshot's hot spot.
           const part = w.users.slice(i, i + CHUNK)
+          const doc = "[" + part.map((u) => `{"i":${JSON.stringify(u.id)},"s":${u.json},"q":${u.seq}}`).join(",") + "]"
           await tx`
             INSERT INTO arena_user_state (user_id, state, seq)
-            SELECT * FROM unnest(${part.map((u) => u.id)}::text[], ${part.map((u) => u.json)}::text[], ${part.map((u) => String(u.seq))}::bigint[])
+            SELECT x.i, x.s::text, x.q FROM json_to_recordset(${doc}::text::json) AS x(i text, s json, q bigint)
             ON CONFLICT (user_id) DO UPDATE SET state = EXCLUDED.state, seq = EXCLUDED.seq`
         }
         for (const a of w.archives) {
