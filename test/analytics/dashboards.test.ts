@@ -76,13 +76,18 @@ describe("dashboards (embedded ClickHouse, independent expectations)", () => {
     expect(objects(await run("agent_popularity"))).toEqual(want)
   })
 
-  it("active_users: DAU and 7-day WAU for every day of the range", async () => {
-    const want = DAYS.map((d) => {
+  it("active_users: DAU and 7-day WAU for every day of the range, also across days without activity", async () => {
+    const expected = (days: string[]) => days.map((d) => {
       const week = new Set<string>()
       for (let k = 0; k < 7; k++) for (const u of activeOn.get(addDays(d, -k)) ?? []) week.add(u)
       return { day: d, dau: activeOn.get(d)?.size ?? 0, wau: week.size }
     })
-    expect(objects(await run("active_users"))).toEqual(want)
+    expect(objects(await run("active_users"))).toEqual(expected(DAYS))
+    // The stream ends on 2026-02-19: afterwards DAU is 0 while WAU still counts the last week.
+    const [from, to] = [Date.UTC(2026, 1, 14), Date.UTC(2026, 1, 28)]
+    const tail = expected(daysOf(from, to))
+    expect(tail.some((r) => r.dau === 0 && r.wau > 0)).toBe(true)
+    expect(objects(await run("active_users", from, to))).toEqual(tail)
   })
 
   it("retention: first-day cohorts and their day-1 / day-7 returns", async () => {
