@@ -1,27 +1,42 @@
-// Which analytics the service runs with: the ClickHouse sink (pipeline side), the ledger reader
-// and the dashboard routes (gateway side), all over the configured ClickHouse.
+// Which analytics the service runs with: the ClickHouse sink actor (pipeline side), the ledger
+// reader and the dashboard/SQL routes (gateway side), over the configured ClickHouse (embedded
+// chDB in a child process by default, or a server). The scope closes the sink (final flush) first.
 import { Effect } from "effect"
 import type { ArenaConfig } from "./Config.js"
 import type { Log } from "./Log.js"
 import type { AnalyticsSink } from "./actors/AnalyticsPort.js"
+import { makeAnalyticsActor } from "./actors/AnalyticsActor.js"
 import type { LedgerReader } from "./actors/Users.js"
+import { AnalyticsQueries } from "./adapters/clickhouse/AnalyticsQueries.js"
+import { makeClickHouseAnalyticsStore } from "./adapters/clickhouse/ClickHouseAnalyticsStore.js"
+import { openClickHouseScoped } from "./adapters/clickhouse/ClickHouseClient.js"
+import { describeTarget } from "./adapters/clickhouse/ClickHouseTarget.js"
 import type { AnalyticsRoutesPort } from "./gateway/deps.js"
-import type { AnalyticsStatus } from "./App.js"
+
+export interface AnalyticsStatus {
+  readonly connected: boolean
+  readonly bufferedRecords: number
+  readonly durableSeq: number
+  readonly lastError: string | null
+}
 
 export interface Analytics {
   readonly sink: AnalyticsSink
   readonly ledger: LedgerReader
-  readonly routes: AnalyticsRoutesPort | undefined
-  readonly status: () => AnalyticsStatus | null
+  readonly routes: AnalyticsRoutesPort
+  readonly status: () => AnalyticsStatus
 }
 
-export const makeAnalytics = (_config: ArenaConfig, log: Log) =>
-  Effect.sync((): Analytics => {
-    log.warn("analytics: the ClickHouse sink is not wired in this build; awards are not exported")
+export const makeAnalytics = (config: ArenaConfig, log: Log) =>
+  Effect.gen(function*() {
+    const ch = yield* openClickHouseScoped(config)
+    log.info(`analytics: ClickHouse ${describeTarget(ch.target)}`)
+    const sink = yield* makeAnalyticsActor(makeClickHouseAnalyticsStore(ch, (m) => log.info(m)))
+    const queries = new AnalyticsQueries(ch.client)
     return {
-      sink: { submit: () => Effect.void, awaitDurable: () => Effect.void },
-      ledger: async () => ({ entries: [], next_cursor: null }),
-      routes: undefined,
-      status: () => null
-    }
+      sink,
+      ledger: (userId, limit, cursor) => queries.ledger(userId, limit, cursor),
+      routes: queries,
+      status: () => Effect.runSync(sink.status)
+    } satisfies Analytics
   })

@@ -28,6 +28,7 @@ import { startGateway } from "./gateway/Gateway.js"
 import { gatewayConfig } from "./gateway/GatewayConfig.js"
 import { registry } from "./observability/Metrics.js"
 import { makeAnalytics } from "./Analytics.js"
+import type { AnalyticsStatus } from "./Analytics.js"
 import type { Log } from "./Log.js"
 
 export const loadRules = (config: ArenaConfig): CompiledRules =>
@@ -171,12 +172,6 @@ export const readiness = (running: Omit<Running, "config" | "rules">, nats: Nats
   }
 }
 
-export interface AnalyticsStatus {
-  readonly connected: boolean
-  readonly bufferedRecords: number
-  readonly durableSeq: number
-  readonly lastError: string | null
-}
 
 /** HTTP ingest: the same decoder and rules as the pipeline, with the server's clock as "now". */
 export const validateForPublish = (rules: CompiledRules): Validate => (item) => {
