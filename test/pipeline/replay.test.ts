@@ -5,6 +5,20 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { ArenaProcess, cleanup, db, freshNames, natsClient, publishAll, sleep } from "../support/arena.js"
 import type { Nats, Names } from "../support/arena.js"
 import { makeGenerator, prng } from "../../src/cli/produce.js"
+import { openClickHouse } from "../../src/adapters/clickhouse/ClickHouseClient.js"
+import { parseClickHouseTarget } from "../../src/adapters/clickhouse/ClickHouseTarget.js"
+
+/** What ClickHouse holds (read after the service stopped: the embedded engine is then free). */
+const analytics = async (names: Names) => {
+  const h = openClickHouse(parseClickHouseTarget({ dataDir: names.dataDir }))
+  try {
+    const q = async (query: string) => (await (await h.client.query({ query, format: "JSONEachRow" })).json<Record<string, string | number>>())
+    const [totals] = await q("SELECT count() AS rows, uniqExact(seq) AS seqs, sum(total_awarded) AS xp FROM awards")
+    const [rejections] = await q("SELECT count() AS rows, uniqExact(seq) AS seqs FROM rejections")
+    const ledger = await q("SELECT seq, user_id, xp, total_awarded, total_xp_after FROM awards ORDER BY seq")
+    return { totals, rejections, ledger }
+  } finally { await h.close() }
+}
 
 const EVENTS = Number(process.env.REPLAY_EVENTS ?? 100_000)
 const USERS = 10_000
@@ -79,5 +93,18 @@ describe("replay determinism", () => {
     expect(actual.users.length).toBe(expected.users.length)
     // Full dump equality: every user's XP, level, streak runs, counts, achievements, agent and period scores.
     expect(actual.users).toEqual(expected.users)
+
+    // Exactly-once analytics (§2.3): every applied event once in ClickHouse, across the same kills.
+    const chA = await analytics(straight)
+    const chB = await analytics(chaos)
+    const totalXp = expected.users.reduce((s, [, u]) => s + (u as { totalXp: number }).totalXp, 0)
+    const applied = expected.users.reduce((s, [, u]) => s + (u as { events: number }).events, 0)
+    expect(Number(chA.totals!.rows)).toBe(applied)
+    expect(Number(chA.totals!.seqs)).toBe(applied)
+    expect(Number(chA.totals!.xp)).toBe(totalXp)
+    expect(chB.totals).toEqual(chA.totals)
+    expect(chB.rejections).toEqual(chA.rejections)
+    expect(Number(chA.rejections!.rows)).toBeGreaterThan(0)
+    expect(chB.ledger).toEqual(chA.ledger)
   })
 })
