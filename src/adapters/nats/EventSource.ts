@@ -51,7 +51,7 @@ export const consumeFrom = (
           deliver_policy: DeliverPolicy.StartSequence,
           opt_start_seq: Math.max(1, startSeq)
         })
-        return consumer.consume({ max_messages: Math.max(256, batchMax * 2) })
+        return consumer.consume({ max_messages: Math.max(8192, batchMax * 8) })
       },
       catch: (e) => classifyNats(e, `starting ordered consumer on ${stream} at seq ${startSeq}`)
     }),
