@@ -1,0 +1,207 @@
+// Helpers shared by the scenario benches (pipeline, ingest, queries, memory) on top of lib.mjs:
+// tokens, WebSocket watchers, process-tree CPU/RSS, readiness timelines, CPU-profile summaries,
+// board keys for the Redis baseline, percentiles, a throughput chart rendered with Chromium.
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { SignJWT } from "jose"
+import WebSocket from "ws"
+import { ROOT, cpuOf, readyz, rssOf } from "./lib.mjs"
+
+export const SECRET = "bench-secret-0123456789abcdef" // the one lib.mjs's envFor gives the service
+export const PRELOAD = path.join(ROOT, "bench/preload.mjs")
+export const log = (s) => process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`)
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+export const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2 }
+export const pct = (sorted, p) => sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]
+
+export const mintToken = (sub = "bench", scope = "events:write admin") =>
+  new SignJWT({ scope }).setProtectedHeader({ alg: "HS256" }).setSubject(sub).setIssuedAt().setExpirationTime("2h").sign(new TextEncoder().encode(SECRET))
+
+/**
+ * Environment for a bench service: the preload lifts the gateway's rate limits (they are only
+ * configurable in code, see bench/README.md) and answers SIGUSR2 with a memory report.
+ */
+export const benchEnv = (extra = {}, nodeOptions = "") =>
+  ({ NODE_OPTIONS: `--import=${PRELOAD} --expose-gc ${nodeOptions}`.trim(), ...extra })
+
+/** Every descendant pid of `pid` (the chDB child and anything it forks). */
+export const descendants = (pid) => {
+  const out = []
+  const walk = (p) => {
+    let kids = []
+    try { kids = fs.readFileSync(`/proc/${p}/task/${p}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number) } catch {}
+    for (const k of kids) { out.push(k); walk(k) }
+  }
+  walk(pid)
+  return out
+}
+export const treeCpu = (pid) => [pid, ...descendants(pid)].reduce((a, p) => { try { return a + cpuOf(p) } catch { return a } }, 0)
+export const treeRss = (pid) => [pid, ...descendants(pid)].reduce((a, p) => a + rssOf(p), 0)
+
+/** Samples /readyz every `everyMs` until stopped: [{t (ms since start), seq, rss, cpu}]. */
+export const timeline = (svc, everyMs = 250) => {
+  const points = []
+  const t0 = Date.now()
+  let on = true
+  const loop = (async () => {
+    while (on) {
+      const r = await readyz(svc.port)
+      points.push({ t: Date.now() - t0, seq: r.body.details?.seq ?? 0, rss: rssOf(svc.child.pid), cpu: treeCpu(svc.child.pid) })
+      await sleep(everyMs)
+    }
+  })()
+  return { points, t0, stop: async () => { on = false; await loop } }
+}
+
+/** Per-interval rates from a timeline: [{t, rate}] over `binMs` bins. */
+export const rates = (points, binMs = 1000) => {
+  const out = []
+  let prev = points[0]
+  for (const p of points) {
+    if (p.t - prev.t >= binMs) { out.push({ t: p.t, rate: ((p.seq - prev.seq) * 1000) / (p.t - prev.t) }); prev = p }
+  }
+  return out
+}
+
+/**
+ * Leaderboard watchers (a few WS clients, so board views and deltas are really computed).
+ * Each checks the §7 chain: a delta's prev_seq equals the previous message's seq.
+ */
+export const watchers = async (port, specs) => {
+  const stats = specs.map((s) => ({ spec: s, snapshots: 0, deltas: 0, bytes: 0, gaps: 0, lastSeq: -1 }))
+  const sockets = await Promise.all(specs.map((s, i) => new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws/leaderboard/${encodeURIComponent(s.board)}?window=${s.window}&limit=${s.limit ?? 100}`)
+    const st = stats[i]
+    ws.on("message", (data) => {
+      st.bytes += data.length
+      const m = JSON.parse(data.toString())
+      if (m.type === "snapshot") st.snapshots++
+      else if (m.type === "delta") { st.deltas++; if (m.prev_seq !== st.lastSeq) st.gaps++ }
+      st.lastSeq = m.seq
+    })
+    ws.once("open", () => resolve(ws))
+    ws.once("error", reject)
+  })))
+  return { stats, close: () => { for (const s of sockets) s.terminate() } }
+}
+
+/** The boards an event touches (global and its agent × 4 windows), named like Arena's periods. */
+const periodCache = new Map()
+export const periodsOf = (iso) => {
+  const hit = periodCache.get(iso.slice(0, 10))
+  if (hit !== undefined) return hit
+  const d = new Date(iso)
+  const day = iso.slice(0, 10)
+  // ISO week: the Thursday of this week decides the year.
+  const t = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()))
+  t.setUTCDate(t.getUTCDate() + 4 - (t.getUTCDay() || 7))
+  const week = Math.ceil(((t - Date.UTC(t.getUTCFullYear(), 0, 1)) / 86_400_000 + 1) / 7)
+  const out = ["all", `day:${day}`, `week:${t.getUTCFullYear()}-W${String(week).padStart(2, "0")}`, `month:${iso.slice(0, 7)}`]
+  periodCache.set(day, out)
+  return out
+}
+export const boardKeys = (prefix, ev) => {
+  const ps = periodsOf(ev.timestamp)
+  const out = []
+  for (const p of ps) { out.push(`${prefix}:global:${p}`); out.push(`${prefix}:agent:${ev.agent_name}:${p}`) }
+  return out
+}
+export const BASE_POINTS = {
+  task_completed: 10, error_resolved: 20, speed_bonus: 5, complex_api_design: 25, performance_optimization: 30, security_implementation: 35,
+  realtime_feature: 40, mission_architecture: 75, mission_performance: 100, mission_security: 125, mission_analytics: 150
+}
+export const pointsOf = (ev) => ev.base_points ?? BASE_POINTS[ev.action_type] ?? 10
+
+/**
+ * Top self-time functions of a .cpuprofile, restricted to samples taken between `fromUs` and
+ * `toUs` (CLOCK_MONOTONIC µs, the clock of process.hrtime in the bench process too).
+ */
+export const summarizeProfile = (file, fromUs = 0, toUs = Infinity, top = 20) => {
+  const prof = JSON.parse(fs.readFileSync(file, "utf8"))
+  const byId = new Map(prof.nodes.map((n) => [n.id, n]))
+  const self = new Map()
+  const byArea = new Map()
+  let t = prof.startTime, total = 0
+  for (let i = 0; i < prof.samples.length; i++) {
+    t += prof.timeDeltas[i]
+    const dt = prof.timeDeltas[i + 1] ?? 0
+    if (t < fromUs || t > toUs) continue
+    const cf = byId.get(prof.samples[i]).callFrame
+    const file = cf.url.replace(/^file:\/\//, "").replace(ROOT + "/", "")
+    const key = `${cf.functionName || "(anonymous)"}  ${file ? `${file.replace(/^.*node_modules\//, "~/")}:${cf.lineNumber + 1}` : ""}`
+    self.set(key, (self.get(key) ?? 0) + dt)
+    const area = !file ? (cf.functionName || "(native)") : file.startsWith("dist/") ? file.split("/").slice(0, 2).join("/") :
+      file.includes("node_modules/") ? file.replace(/^.*node_modules\/((@[^/]+\/)?[^/]+).*$/, "$1") : file.startsWith("node:") ? "node:*" : file
+    byArea.set(area, (byArea.get(area) ?? 0) + dt)
+    total += dt
+  }
+  const sorted = (m) => [...m].sort((a, b) => b[1] - a[1])
+  return { totalMs: total / 1000, top: sorted(self).slice(0, top).map(([k, us]) => ({ fn: k, ms: us / 1000, share: us / total })), areas: sorted(byArea).slice(0, 12).map(([k, us]) => ({ area: k, ms: us / 1000, share: us / total })) }
+}
+
+/** A line chart (SVG in headless Chromium via playwright-core) saved as PNG. */
+const esc = (s) => String(s).replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;")
+export const renderChart = async (pngPath, { title, xLabel, yLabel, series, hlines = [], note = "" }) => {
+  title = esc(title); note = esc(note)
+  const W = 1000, H = 480, L = 80, R = 30, T = 50, B = 70
+  const xs = series.flatMap((s) => s.points.map((p) => p[0]))
+  const ys = [...series.flatMap((s) => s.points.map((p) => p[1])), ...hlines.map((h) => h.y)]
+  const xMax = Math.max(1, ...xs), yMax = Math.max(1, ...ys) * 1.1
+  const X = (x) => L + (x / xMax) * (W - L - R), Y = (y) => H - B - (y / yMax) * (H - T - B)
+  const colors = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c"]
+  const nice = (v) => v >= 1e6 ? `${(v / 1e6).toFixed(1)}M` : v >= 1e3 ? `${Math.round(v / 1e3)}k` : String(Math.round(v))
+  let svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="13"><rect width="100%" height="100%" fill="white"/>`
+  svg += `<text x="${W / 2}" y="28" text-anchor="middle" font-size="17" font-weight="bold">${title}</text>`
+  for (let i = 0; i <= 5; i++) {
+    const y = (yMax / 5) * i
+    svg += `<line x1="${L}" x2="${W - R}" y1="${Y(y)}" y2="${Y(y)}" stroke="#e5e7eb"/><text x="${L - 8}" y="${Y(y) + 4}" text-anchor="end">${nice(y)}</text>`
+    const x = (xMax / 5) * i
+    svg += `<text x="${X(x)}" y="${H - B + 20}" text-anchor="middle">${x.toFixed(xMax < 10 ? 1 : 0)}</text>`
+  }
+  svg += `<text x="${(W + L) / 2}" y="${H - B + 42}" text-anchor="middle">${xLabel}</text><text transform="translate(20 ${(H - B + T) / 2}) rotate(-90)" text-anchor="middle">${yLabel}</text>`
+  hlines.forEach((h, i) => { svg += `<line x1="${L}" x2="${W - R}" y1="${Y(h.y)}" y2="${Y(h.y)}" stroke="${h.color ?? "#6b7280"}" stroke-dasharray="6 4" stroke-width="1.5"/><text x="${W - R - 4}" y="${Y(h.y) - 6}" text-anchor="end" fill="${h.color ?? "#374151"}">${h.label}</text>` })
+  series.forEach((s, i) => {
+    svg += `<polyline fill="none" stroke="${colors[i % colors.length]}" stroke-width="2" points="${s.points.map(([x, y]) => `${X(x).toFixed(1)},${Y(y).toFixed(1)}`).join(" ")}"/>`
+    svg += `<rect x="${L + 10}" y="${T + 6 + i * 20}" width="14" height="4" fill="${colors[i % colors.length]}"/><text x="${L + 30}" y="${T + 12 + i * 20}">${s.label}</text>`
+  })
+  svg += `<text x="${L}" y="${H - 12}" font-size="11" fill="#6b7280">${note}</text></svg>`
+  const { chromium } = await import("playwright-core")
+  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] })
+  try {
+    const page = await browser.newPage({ viewport: { width: W, height: H } })
+    await page.setContent(`<html><body style="margin:0">${svg}</body></html>`)
+    await page.screenshot({ path: pngPath })
+  } finally { await browser.close() }
+}
+
+/**
+ * A minimal RESP pipeline to Redis (pre-encoded commands, replies only counted), so a Redis
+ * baseline measures Redis plus a thin client rather than a driver's per-command JS overhead.
+ * Every reply must be a bulk string (ZINCRBY) or an integer (ZADD, UNLINK); errors throw.
+ */
+export const rawRedis = async (host = "127.0.0.1", port = 6379) => {
+  const net = await import("node:net")
+  const sock = net.connect(port, host)
+  await new Promise((res, rej) => { sock.once("connect", res); sock.once("error", rej) })
+  sock.setNoDelay(true)
+  let lines = 0, expectLines = 0, failure = null
+  let waiters = []
+  sock.on("data", (d) => {
+    for (let i = 0; i < d.length; i++) if (d[i] === 10) lines++
+    if (d.includes("\r\n-") || d[0] === 45) failure = new Error(`redis error: ${d.toString().slice(0, 200)}`)
+    const ready = waiters.filter((w) => lines >= w.lines || failure)
+    waiters = waiters.filter((w) => !(lines >= w.lines || failure))
+    for (const w of ready) failure ? w.reject(failure) : w.resolve()
+  })
+  const enc = (args) => { let s = `*${args.length}\r\n`; for (const a of args) { const v = String(a); s += `$${v.length}\r\n${v}\r\n` } return s }
+  return {
+    /** Send commands whose replies take `linesPerReply` lines each; resolves when the backlog ≤ maxLines. */
+    send: async (cmds, linesPerReply, maxLines = 64_000) => {
+      sock.write(cmds.map(enc).join(""))
+      expectLines += cmds.length * linesPerReply
+      if (expectLines - lines > maxLines) await new Promise((resolve, reject) => waiters.push({ lines: expectLines - maxLines, resolve, reject }))
+    },
+    drain: () => lines >= expectLines ? Promise.resolve() : new Promise((resolve, reject) => waiters.push({ lines: expectLines, resolve, reject })),
+    close: () => sock.end()
+  }
+}
