@@ -1,0 +1,266 @@
+// The crash oracle: an independent, deliberately plain reference of ARCHITECTURE §3/§4 that folds
+// the stored stream (payload, seq, JetStream time, Nats-Msg-Id) into the XP, levels, streaks,
+// achievements, ledger and boards a correct Arena must show. Exact rationals via BigInt; no
+// imports from src/domain. Clarity over speed: streaks are a Set of UTC days.
+import { dayOf, periodsOf } from "./calendar.js"
+import { ACHIEVEMENTS, CAP, LEVELS, MISSIONS, MULTIPLIERS, PERIOD_GRACE_MS, STREAK_TIERS } from "./rules.js"
+import type { Frac } from "./rules.js"
+import { judge } from "./validate.js"
+
+export interface StoredMessage {
+  readonly seq: number
+  /** JetStream timestamp, ms (floor of the nanoseconds). */
+  readonly streamMs: number
+  readonly msgId: string | undefined
+  readonly data: Uint8Array
+}
+
+export interface LedgerRow {
+  readonly seq: number
+  readonly event_id: string
+  readonly user_id: string
+  readonly agent_name: string
+  readonly action_type: string
+  readonly base_points: number
+  readonly multipliers: ReadonlyArray<string>
+  readonly streak_days: number
+  readonly total_multiplier: Frac
+  readonly applied_multiplier: Frac
+  readonly xp: number
+  readonly bonuses: ReadonlyArray<{ readonly achievement: string; readonly xp: number }>
+  readonly total_awarded: number
+  readonly total_xp_after: number
+  readonly level_before: number
+  readonly level_after: number
+}
+
+export interface UserModel {
+  readonly userId: string
+  username: string
+  totalXp: number
+  /** Seq of the event that last raised totalXp: the global all-time tie-break. */
+  totalSeq: number
+  events: number
+  readonly days: Set<number>
+  readonly counts: Map<string, number>
+  readonly unlocked: Map<string, number>
+  readonly agents: Map<string, { xp: number; events: number }>
+}
+
+/** A board's scores: user → (xp, seq of the event that set it). */
+export type BoardScores = Map<string, { xp: number; seq: number }>
+
+const mul = (a: Frac, b: Frac): Frac => ({ num: a.num * b.num, den: a.den * b.den })
+const less = (a: Frac, b: Frac): boolean => a.num * b.den < b.num * a.den
+export const levelOf = (xp: number): number => LEVELS.filter((l) => l.xp <= xp).length
+
+export class Oracle {
+  readonly users = new Map<string, UserModel>()
+  readonly boards = new Map<string, BoardScores>()
+  readonly ledger: Array<LedgerRow> = []
+  /** seq → DLQ reason. */
+  readonly rejections = new Map<number, string>()
+  /** Latest JetStream time seen: "now" for profiles and current periods. */
+  streamMs = 0
+  lastSeq = 0
+  private readonly rankCache = new Map<string, { list: Array<RankedRow>; byUser: Map<string, RankedRow> }>()
+
+  static boardKey(board: string, window: string, period: string): string {
+    return `${board}|${window}|${period}`
+  }
+
+  apply(m: StoredMessage): void {
+    if (m.seq <= this.lastSeq) throw new Error(`oracle: seq ${m.seq} after ${this.lastSeq}`)
+    this.lastSeq = m.seq
+    this.rankCache.clear()
+    this.streamMs = Math.max(this.streamMs, m.streamMs)
+    const v = judge(m.data, m.msgId, m.streamMs)
+    if (!v.ok) {
+      this.rejections.set(m.seq, v.reason)
+      return
+    }
+    const ev = v.event
+    const u = this.user(ev.user_id)
+    const day = dayOf(v.timeMs)
+    u.days.add(day)
+    const streak = this.runThrough(u.days, day)
+
+    // Multiplier: the streak tier (highest that applies) times each named multiplier, capped.
+    let total: Frac = { num: 1n, den: 1n }
+    const tier = STREAK_TIERS.find((t) => streak >= t.days)
+    if (tier !== undefined) total = mul(total, tier.m)
+    for (const n of ev.multipliers ?? []) total = mul(total, MULTIPLIERS[n]!)
+    const applied = less(total, CAP) ? total : CAP
+    const xp = Number((BigInt(v.base) * applied.num) / applied.den) // non-negative: truncation = floor
+
+    u.events++
+    u.counts.set(ev.action_type, (u.counts.get(ev.action_type) ?? 0) + 1)
+    const bonuses: Array<{ achievement: string; xp: number }> = []
+    let bonusXp = 0
+    for (const a of ACHIEVEMENTS) {
+      if (u.unlocked.has(a.id)) continue
+      const done = a.id === "first_steps" ? true
+        : a.id === "api_master" ? (u.counts.get("complex_api_design") ?? 0) >= 10
+        : a.id === "speed_daemon" ? (u.counts.get("speed_bonus") ?? 0) >= 25
+        : a.id === "security_guardian" ? (u.counts.get("security_implementation") ?? 0) >= 10
+        : a.id === "on_fire" ? streak >= 7
+        : a.id === "unstoppable" ? streak >= 30
+        : a.id === "mission_complete" ? MISSIONS.every((x) => u.counts.has(x))
+        : a.id === "scale_engineer" ? u.totalXp + xp + bonusXp >= 10000
+        : false
+      if (!done) continue
+      u.unlocked.set(a.id, m.seq)
+      bonuses.push({ achievement: a.id, xp: a.bonus })
+      bonusXp += a.bonus
+    }
+    const awarded = xp + bonusXp
+    const levelBefore = levelOf(u.totalXp)
+    u.totalXp += awarded
+    u.totalSeq = m.seq
+    const agent = u.agents.get(ev.agent_name) ?? { xp: 0, events: 0 }
+    agent.xp += awarded
+    agent.events++
+    u.agents.set(ev.agent_name, agent)
+    if (ev.username !== undefined && ev.username !== "") u.username = ev.username
+
+    // Boards: all-time always; a period only while open (end + grace, in stream time).
+    const agentBoard = `agent:${ev.agent_name}`
+    for (const board of ["global", agentBoard]) this.score(Oracle.boardKey(board, "all", "all"), u.userId, awarded, m.seq)
+    const p = periodsOf(day)
+    for (const [window, period, end] of [["day", p.day, p.dayEndMs], ["week", p.week, p.weekEndMs], ["month", p.month, p.monthEndMs]] as const) {
+      if (m.streamMs >= end + PERIOD_GRACE_MS) continue
+      for (const board of ["global", agentBoard]) this.score(Oracle.boardKey(board, window, period), u.userId, awarded, m.seq)
+    }
+
+    this.ledger.push({
+      seq: m.seq, event_id: ev.event_id, user_id: ev.user_id, agent_name: ev.agent_name, action_type: ev.action_type,
+      base_points: v.base, multipliers: ev.multipliers ?? [], streak_days: streak, total_multiplier: total, applied_multiplier: applied,
+      xp, bonuses, total_awarded: awarded, total_xp_after: u.totalXp, level_before: levelBefore, level_after: levelOf(u.totalXp)
+    })
+  }
+
+  /**
+   * Streak of an event: consecutive active UTC days counted through the event's day. §3 leaves
+   * open whether active days *after* it count when a late event fills a gap; this reads it as the
+   * whole run the day belongs to (as src/domain/Engine.test.ts specifies), so a gap-filler that
+   * completes 7 days earns on_fire. See the report/SECURITY.md note on this reading.
+   */
+  runThrough(days: ReadonlySet<number>, day: number): number {
+    let lo = day, hi = day
+    while (days.has(lo - 1)) lo--
+    while (days.has(hi + 1)) hi++
+    return hi - lo + 1
+  }
+
+  private user(id: string): UserModel {
+    let u = this.users.get(id)
+    if (u === undefined) {
+      u = { userId: id, username: id, totalXp: 0, totalSeq: 0, events: 0, days: new Set(), counts: new Map(), unlocked: new Map(), agents: new Map() }
+      this.users.set(id, u)
+    }
+    return u
+  }
+
+  private score(key: string, userId: string, add: number, seq: number): void {
+    let b = this.boards.get(key)
+    if (b === undefined) this.boards.set(key, (b = new Map()))
+    const s = b.get(userId) ?? { xp: 0, seq }
+    s.xp += add
+    if (add > 0) s.seq = seq
+    b.set(userId, s)
+  }
+
+  /** A board ranked by §4: score desc, then lower seq first; rank 1-based. Empty if unknown. */
+  ranked(board: string, window: string, period: string): Array<RankedRow> {
+    return this.rankIndex(board, window, period).list
+  }
+
+  private rankIndex(board: string, window: string, period: string): { list: Array<RankedRow>; byUser: Map<string, RankedRow> } {
+    const key = Oracle.boardKey(board, window, period)
+    const hit = this.rankCache.get(key)
+    if (hit !== undefined) return hit
+    const list = [...(this.boards.get(key) ?? new Map<string, { xp: number; seq: number }>()).entries()]
+      .sort(([, x], [, y]) => y.xp - x.xp || x.seq - y.seq)
+      .map(([id, s], i) => {
+        const u = this.users.get(id)!
+        return { rank: i + 1, user_id: id, username: u.username, xp: s.xp, level: levelOf(u.totalXp) }
+      })
+    const index = { list, byUser: new Map(list.map((r) => [r.user_id, r])) }
+    this.rankCache.set(key, index)
+    return index
+  }
+
+  /** The current period of each window at the latest stream time. */
+  currentPeriods(): Record<"all" | "day" | "week" | "month", string> {
+    const p = periodsOf(dayOf(this.streamMs))
+    return { all: "all", day: p.day, week: p.week, month: p.month }
+  }
+
+  /** GET /v1/users/{id} as §6 describes it (achievement titles/descriptions left out). */
+  profile(id: string): ExpectedProfile | null {
+    const u = this.users.get(id)
+    if (u === undefined) return null
+    const level = levelOf(u.totalXp)
+    const next = LEVELS[level]
+    const today = dayOf(this.streamMs)
+    const upTo = (d: number): number => { let n = 0; while (u.days.has(d - n)) n++; return n }
+    let longest = 0 // the longest run of consecutive active days
+    for (const d of u.days) {
+      let n = 0
+      if (!u.days.has(d - 1)) while (u.days.has(d + n)) n++
+      longest = Math.max(longest, n)
+    }
+    const progress = (id: string, target: number): number => {
+      if (u.unlocked.has(id)) return target
+      const raw = id === "first_steps" ? u.events
+        : id === "api_master" ? u.counts.get("complex_api_design") ?? 0
+        : id === "speed_daemon" ? u.counts.get("speed_bonus") ?? 0
+        : id === "security_guardian" ? u.counts.get("security_implementation") ?? 0
+        : id === "on_fire" || id === "unstoppable" ? longest
+        : id === "mission_complete" ? MISSIONS.filter((x) => u.counts.has(x)).length
+        : u.totalXp
+      return Math.min(raw, target)
+    }
+    const cur = this.currentPeriods()
+    const ranks: Array<ExpectedProfile["ranks"][number]> = []
+    for (const board of ["global", ...[...u.agents.keys()].sort().map((a) => `agent:${a}`)]) {
+      for (const window of ["all", "day", "week", "month"] as const) {
+        const r = this.rankIndex(board, window, cur[window]).byUser.get(id)
+        if (r !== undefined) ranks.push({ board, window, period: cur[window], rank: r.rank, xp: r.xp })
+      }
+    }
+    return {
+      user_id: id,
+      username: u.username,
+      total_xp: u.totalXp,
+      level: { number: level, title: LEVELS[level - 1]!.title, xp_into_level: u.totalXp - LEVELS[level - 1]!.xp, xp_for_next: next === undefined ? null : next.xp - u.totalXp },
+      streak: { current: upTo(today) > 0 ? upTo(today) : upTo(today - 1), longest },
+      achievements: ACHIEVEMENTS.map((a) => ({
+        id: a.id, bonus: a.bonus, target: a.target, progress: progress(a.id, a.target),
+        unlocked: u.unlocked.has(a.id), unlocked_seq: u.unlocked.get(a.id) ?? null
+      })),
+      agent_stats: [...u.agents.entries()].map(([agent_name, s]) => ({ agent_name, xp: s.xp, events: s.events }))
+        .sort((a, b) => b.xp - a.xp || (a.agent_name < b.agent_name ? -1 : 1)),
+      ranks
+    }
+  }
+}
+
+export interface RankedRow {
+  readonly rank: number
+  readonly user_id: string
+  readonly username: string
+  readonly xp: number
+  readonly level: number
+}
+
+export interface ExpectedProfile {
+  readonly user_id: string
+  readonly username: string
+  readonly total_xp: number
+  readonly level: { readonly number: number; readonly title: string; readonly xp_into_level: number; readonly xp_for_next: number | null }
+  readonly streak: { readonly current: number; readonly longest: number }
+  readonly achievements: ReadonlyArray<{ id: string; bonus: number; target: number; progress: number; unlocked: boolean; unlocked_seq: number | null }>
+  readonly agent_stats: ReadonlyArray<{ agent_name: string; xp: number; events: number }>
+  readonly ranks: ReadonlyArray<{ board: string; window: string; period: string; rank: number; xp: number }>
+}

@@ -1,0 +1,30 @@
+// Reads a JetStream stream back, in order, as the oracle's input: each stored message with its
+// sequence, JetStream timestamp (ms) and Nats-Msg-Id — the facts the service decides by.
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream"
+import { DeliverPolicy } from "@nats-io/jetstream"
+import type { StoredMessage } from "./Oracle.js"
+
+export const readStream = async (js: JetStreamClient, jsm: JetStreamManager, stream: string, fromSeq = 1): Promise<Array<StoredMessage>> => {
+  const last = (await jsm.streams.info(stream)).state.last_seq
+  const out: Array<StoredMessage> = []
+  if (last < fromSeq) return out
+  const consumer = await js.consumers.get(stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSeq })
+  const messages = await consumer.consume({ max_messages: 4096 })
+  const deadline = setTimeout(() => void messages.close(), 300_000)
+  try {
+    for await (const m of messages) {
+      out.push({
+        seq: m.info.streamSequence,
+        streamMs: Math.floor(m.info.timestampNanos / 1_000_000),
+        msgId: m.headers?.get("Nats-Msg-Id") || undefined,
+        data: m.data
+      })
+      if (m.info.streamSequence >= last) break
+    }
+  } finally {
+    clearTimeout(deadline)
+    await messages.close()
+  }
+  if (out[out.length - 1]?.seq !== last) throw new Error(`read ${stream} up to ${out[out.length - 1]?.seq ?? 0}, expected ${last}`)
+  return out
+}

@@ -1,0 +1,28 @@
+// Process helpers for fault injection: a process's children (to kill -9 the embedded ClickHouse
+// child of a running service) and its resident memory, read from /proc.
+import * as fs from "node:fs"
+
+/** PIDs whose parent is `pid` and whose command line contains `match`. */
+export const childPids = (pid: number, match = ""): Array<number> => {
+  const out: Array<number> = []
+  for (const d of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, "utf8")
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1])
+      if (ppid !== pid) continue
+      if (match !== "" && !fs.readFileSync(`/proc/${d}/cmdline`, "utf8").includes(match)) continue
+      out.push(Number(d))
+    } catch { /* exited meanwhile */ }
+  }
+  return out
+}
+
+export const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
