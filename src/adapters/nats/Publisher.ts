@@ -56,8 +56,10 @@ export class DeadLetters {
   publish(seq: number, reason: RejectReason, message: string, data: Uint8Array): void {
     const h = headers()
     h.set("Arena-Reason", reason)
-    // Header values must stay on one line: a hostile message cannot inject headers.
-    h.set("Arena-Message", message.replace(/[\r\n]+/g, " ").slice(0, 512))
+    // Header values must stay on one line: a hostile message cannot inject headers. Nor may a value
+    // say "Nats-…": nats-server 2.9 finds header names inside values, and a value mentioning
+    // Nats-Msg-Id makes it ignore the real one — dlq:<seq> would no longer be deduplicated.
+    h.set("Arena-Message", message.replace(/[\r\n]+/g, " ").replace(/(nats)-/gi, "$1_").slice(0, 512))
     h.set("Arena-Seq", String(seq))
     const p = this.publishWithRetry(seq, data, h)
     this.inflight.add(p)
