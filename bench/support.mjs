@@ -1,7 +1,9 @@
 // Helpers shared by the scenario benches (pipeline, ingest, queries, memory) on top of lib.mjs:
 // tokens, WebSocket watchers, process-tree CPU/RSS, readiness timelines, CPU-profile summaries,
 // board keys for the Redis baseline, percentiles, a throughput chart rendered with Chromium.
+import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
+import * as net from "node:net"
 import * as path from "node:path"
 import { SignJWT } from "jose"
 import WebSocket from "ws"
@@ -205,3 +207,82 @@ export const rawRedis = async (host = "127.0.0.1", port = 6379) => {
     close: () => sock.end()
   }
 }
+
+/** The commit the measured dist/ was most likely built from ("+dirty": src/ had local changes). */
+export const buildId = () => {
+  try {
+    const git = (...a) => execFileSync("git", a, { cwd: ROOT }).toString().trim()
+    return `${git("rev-parse", "--short", "HEAD")}${git("status", "--porcelain", "src") ? "+dirty" : ""}`
+  } catch { return "unknown" }
+}
+
+/** Progress stalls in a timeline: seconds with no seq progress, and the longest /readyz silence. */
+export const stalls = (points) => {
+  let still = 0, gap = 0
+  for (let i = 1; i < points.length; i++) {
+    const dt = points[i].t - points[i - 1].t
+    gap = Math.max(gap, dt)
+    if (points[i].seq === points[i - 1].seq) still += dt
+  }
+  return { stillSecs: still / 1000, longestGapMs: gap }
+}
+
+/**
+ * Open-loop HTTP/1.1 load at a fixed rate over keep-alive sockets (one request in flight per socket,
+ * up to `maxConns`). Requests are dispatched on schedule whether or not earlier ones have returned, so a
+ * server stall shows up in the tail instead of silently lowering the rate (no coordinated omission). autocannon's overallRate sends each connection's
+ * per-second quota back to back and then pauses, which is a burst per second, not a fixed rate.
+ */
+export const fixedRate = (port, rate, ms, nextPath, maxConns = 64) => new Promise((resolve) => {
+  const idle = [], lat = [], status = new Map()
+  let conns = 0, sent = 0, done = 0, queue = []
+  const t0 = performance.now()
+  const total = Math.floor((rate * ms) / 1000)
+  const open = () => {
+    conns++
+    const s = net.connect(port, "127.0.0.1")
+    s.setNoDelay(true)
+    let buf = "", due = 0
+    s.on("data", (d) => {
+      buf += d.toString("latin1")
+      for (;;) {
+        const he = buf.indexOf("\r\n\r\n")
+        if (he < 0) return
+        const m = /content-length: *(\d+)/i.exec(buf.slice(0, he))
+        const end = he + 4 + (m ? Number(m[1]) : 0)
+        if (buf.length < end) return
+        const code = buf.slice(9, 12)
+        status.set(code, (status.get(code) ?? 0) + 1)
+        lat.push(performance.now() - due)
+        buf = buf.slice(end)
+        done++
+        if (done === total) return finish()
+        give(s)
+      }
+    })
+    s.on("error", () => {})
+    s.send = (p, at) => { due = at; s.write(`GET ${p} HTTP/1.1\r\nHost: bench\r\n\r\n`) }
+    all.push(s)
+    return s
+  }
+  const all = []
+  // A lost response (socket error) must not hang the bench: give up 10 s after the last send is due.
+  const guard = setTimeout(() => { status.set("lost", total - done); finish() }, ms + 10_000)
+  const finish = () => { clearTimeout(guard); for (const c of all) c.destroy(); resolve({ lat, status, conns, secs: (performance.now() - t0) / 1000 }) }
+  const give = (s) => { const q = queue.shift(); if (q) s.send(q.p, q.at); else idle.push(s) }
+  const tick = () => {
+    const now = performance.now()
+    const due = Math.min(total, Math.floor(((now - t0) * rate) / 1000))
+    for (; sent < due; sent++) {
+      // Measured from this dispatch (not from the ideal schedule): the 1 ms timer's jitter is the
+      // client's, but waiting for a free socket is queueing the server caused, so it counts.
+      const at = now
+      const s = idle.pop() ?? (conns < maxConns ? open() : null)
+      if (s) s.send(nextPath(), at); else queue.push({ p: nextPath(), at })
+    }
+    // A 1 ms timer, not a busy setImmediate loop: the client must not eat the CPU the server needs.
+    if (sent < total) setTimeout(tick, 1)
+  }
+  for (let i = 0; i < Math.min(8, maxConns); i++) idle.push(open())
+  setTimeout(tick, 1)
+})

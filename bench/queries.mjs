@@ -1,0 +1,107 @@
+#!/usr/bin/env node
+// Queries at a fixed request rate (open loop, default 5k req/s) while a producer feeds ~1k events/s into a
+// board of ≥100k users: top-100, around-me (radius 5) and profile, against /healthz at the same rate (the
+// server's floor) and a bare uWS app (uWS's floor), in the same run; p50/p99/p99.9 and achieved rate.
+// Run: npm run build && node bench/queries.mjs [--users N] [--rate N] [--seconds N] [--ingest N] [--cpu-prof] [--no-record]
+import { execFileSync, fork, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { parseArgs } from "node:util"
+import { makeGenerator, produce } from "../dist/cli/produce.js"
+import { appendResult, cleanup, envFor, fmt, freshNames, machine, nats, readyz, ROOT, startService, stopService, waitReady } from "./lib.mjs"
+import { benchEnv, buildId, fixedRate, log, pct, sleep, summarizeProfile, treeCpu } from "./support.mjs"
+
+// `--bare`: a bare uWebSockets.js app answering every GET with a small JSON body (second baseline:
+// the floor of HTTP on uWS itself, without Arena's router), run as a child process of this script.
+if (process.argv.includes("--bare")) {
+  const { default: uWS } = await import("uWebSockets.js")
+  const app = uWS.App()
+  app.get("/*", (res) => { res.writeHeader("content-type", "application/json").end('{"status":"ok"}') })
+  app.listen("127.0.0.1", 0, (s) => process.send({ port: uWS.us_socket_local_port(s) }))
+  process.on("disconnect", () => process.exit(0))
+  await new Promise(() => {})
+}
+
+const { values } = parseArgs({ options: {
+  users: { type: "string" }, rate: { type: "string" }, seconds: { type: "string" }, ingest: { type: "string" }, conns: { type: "string" }, "no-record": { type: "boolean" }, bare: { type: "boolean" }, "cpu-prof": { type: "boolean" }
+} })
+const USERS = Number(values.users ?? 100_000)
+const RATE = Number(values.rate ?? 5000)
+const SECS = Number(values.seconds ?? 15)
+const INGEST = Number(values.ingest ?? 1000)
+const MAXCONNS = Number(values.conns ?? 64)
+const PRELOAD = USERS * 2
+
+const n = freshNames("qry")
+log(`machine: ${machine()}; build ${buildId()}`)
+log(`scenario: board of ${fmt(USERS)} users (${fmt(PRELOAD)} events preloaded), ${fmt(RATE)} req/s × ${SECS} s per route, producer at ${fmt(INGEST)} ev/s; stream ${n.stream}`)
+execFileSync(process.execPath, ["bin/arena", "migrate"], { cwd: ROOT, env: envFor(n), stdio: ["ignore", "ignore", "inherit"] })
+const h = await nats()
+// The first USERS events name every user once, so the global board holds all of them.
+const base = makeGenerator({ users: USERS, agents: 20, seed: 21, idPrefix: "qry" })
+const gen = (i) => { const ev = base(i); if (i < USERS) { ev.user_id = `user-${i}`; ev.username = `u_${i}` } return ev }
+await produce(h.js, n.subject, gen, { count: PRELOAD, rate: 0, inFlight: 4000 })
+// --cpu-prof: the service samples itself from start-up; each route's window is summarized at the end.
+const profFile = values["cpu-prof"] ? path.join(os.tmpdir(), `arena-queries-${n.id}.cpuprofile`) : null
+const svc = await startService(n, benchEnv(profFile ? { ARENA_BENCH_PROFILE: profFile } : {}))
+await waitReady(svc.port, PRELOAD)
+const boards = await (await fetch(`http://127.0.0.1:${svc.port}/v1/leaderboards`)).json()
+const globalSize = boards.boards.find((b) => b.board === "global")?.windows.find((w) => w.window === "all")?.size ?? 0
+log(`preloaded and caught up: global board holds ${fmt(globalSize)} users, ${boards.boards.length} boards`)
+
+// A steady stream while querying: `arena produce` in its own process, bounded, stopped at the end.
+const routes = [
+  { name: "/healthz (floor)", path: () => "/healthz" },
+  { name: "top-100", path: () => "/v1/leaderboards/global?limit=100" },
+  { name: "around-me r=5", path: () => `/v1/leaderboards/global/users/user-${Math.floor(Math.random() * USERS)}?radius=5` },
+  { name: "profile", path: () => `/v1/users/user-${Math.floor(Math.random() * USERS)}` },
+  { name: "/healthz again", path: () => "/healthz" }
+]
+const producer = spawn(process.execPath, [path.join(ROOT, "bin/arena"), "produce", "--count", String(INGEST * ((routes.length + 1) * (SECS + 4) + 30)), "--rate", String(INGEST), "--users", String(USERS), "--seed", "5"],
+  { cwd: ROOT, env: envFor(n), stdio: ["ignore", "ignore", "pipe"] })
+await sleep(3000)
+
+const bare = fork(import.meta.filename, ["--bare"], { stdio: ["ignore", "ignore", "inherit", "ipc"] })
+const barePort = await new Promise((res) => bare.once("message", (m) => res(m.port)))
+routes.unshift({ name: "bare uWS (floor)", path: () => "/healthz", port: barePort })
+
+const results = []
+for (const r of routes) {
+  const port = r.port ?? svc.port
+  await fixedRate(port, RATE, 1000, r.path, MAXCONNS) // warm-up: JIT, sockets
+  const seq0 = (await readyz(svc.port)).body.details?.seq ?? 0
+  const fromUs = Number(process.hrtime.bigint() / 1000n)
+  const cpu0 = treeCpu(svc.child.pid)
+  const x = await fixedRate(port, RATE, SECS * 1000, r.path, MAXCONNS)
+  const toUs = Number(process.hrtime.bigint() / 1000n)
+  const seq1 = (await readyz(svc.port)).body.details?.seq ?? 0
+  const cpu = treeCpu(svc.child.pid) - cpu0
+  x.lat.sort((a, b) => a - b)
+  const ok = x.status.get("200") ?? 0
+  const res = { name: r.name, p50: pct(x.lat, 50), p99: pct(x.lat, 99), p999: pct(x.lat, 99.9), max: x.lat[x.lat.length - 1], rps: x.lat.length / x.secs, ok, bad: x.lat.length - ok, conns: x.conns, applied: (seq1 - seq0) / x.secs, cpu: cpu / x.secs, fromUs, toUs }
+  results.push(res)
+  log(`${r.name.padEnd(17)} ${fmt(res.rps)} req/s achieved, p50 ${res.p50.toFixed(2)} ms, p99 ${res.p99.toFixed(2)} ms, p99.9 ${res.p999.toFixed(2)} ms, max ${res.max.toFixed(1)} ms; ` +
+    `${res.bad} non-200 (${[...x.status].map(([k, v]) => `${k}×${v}`).join(" ")}); ${res.conns} sockets; pipeline applied ${fmt(res.applied)} ev/s; service ${(res.cpu * 100).toFixed(0)}% CPU`)
+}
+
+if (profFile) {
+  svc.child.kill("SIGUSR2")
+  for (let i = 0; i < 600 && !fs.existsSync(profFile); i++) await sleep(100)
+  await sleep(300)
+  for (const r of results.filter((x) => !x.name.startsWith("bare"))) {
+    const p = summarizeProfile(profFile, r.fromUs, r.toUs, 10)
+    log(`CPU profile, ${r.name} (${fmt(p.totalMs)} ms sampled): ` + p.top.map((x) => `${(x.share * 100).toFixed(1)}% ${x.fn.trim()}`).join(" · "))
+  }
+  log(`profile kept at ${profFile}`)
+}
+producer.kill("SIGTERM")
+bare.disconnect()
+await stopService(svc)
+await h.nc.close()
+const [bareRes, floor] = results
+const q = (x) => `${x.name} p50 ${x.p50.toFixed(2)} / p99 ${x.p99.toFixed(2)} ms (${fmt(x.rps)}/s${x.bad ? `, ${x.bad} errors` : ""})`
+const row = `${fmt(globalSize)} users on global, ${fmt(RATE)} req/s × ${SECS} s per route, ingest ~${fmt(INGEST)} ev/s | ` +
+  results.slice(2, 5).map(q).join(" | ") + ` | baselines ${q(floor)}, ${q(bareRes)}, ${q(results[5])}; p99 ratio vs /healthz ${results.slice(2, 5).map((x) => (x.p99 / floor.p99).toFixed(1)).join("/")} | build ${buildId()} | ${machine()}`
+if (!values["no-record"]) { appendResult("Queries at a fixed rate (bench/queries.mjs)", row); log("appended to bench/RESULTS.md") }
+await cleanup(n)
