@@ -5,6 +5,7 @@
 import { fork } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
 import { randomUUID } from "node:crypto"
+import * as fs from "node:fs"
 import * as path from "node:path"
 import { Readable } from "node:stream"
 import { fileURLToPath } from "node:url"
@@ -31,6 +32,24 @@ type Ready = { type: "ready"; pid: number } | { type: "fatal"; message: string }
 interface Pending {
   resolve: (r: Extract<Reply, { ok: true }>) => void
   reject: (e: Error) => void
+}
+
+/**
+ * The pid holding `dataPath`'s lock (ClickHouse's `status` file) if it is an orphaned chdbChild of
+ * that directory: its service died (kill -9) and it did not exit — seen hung in chaos tests, where
+ * it would keep every later start from opening the engine. null otherwise (or off Linux).
+ */
+const orphanHolder = (dataPath: string): number | null => {
+  try {
+    const pid = Number(/^PID: (\d+)/m.exec(fs.readFileSync(path.join(dataPath, "status"), "utf8"))?.[1])
+    if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid) return null
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+    const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1])
+    const argv = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")
+    return ppid === 1 && argv.some((a) => a.endsWith("chdbChild.mjs")) && argv.includes(dataPath) ? pid : null
+  } catch {
+    return null
+  }
 }
 
 /** Owns one child at a time; `request` starts one when none is running. */
@@ -81,6 +100,13 @@ export class ChdbProcess {
           } else {
             const text = `${msg.message} ${this.stderrTail.join(" ")}`
             const locked = /Cannot lock file|Another server instance/i.test(text)
+            const orphan = locked ? orphanHolder(this.dataPath) : null
+            if (orphan !== null) {
+              // Killing it frees the lock; the caller's retry then opens the engine.
+              process.kill(orphan, "SIGKILL")
+              reject(new ClickHouseError({ reason: "connect", retryable: true, message: `killed orphaned chDB process ${orphan} holding ${this.dataPath}; retrying` }))
+              return
+            }
             reject(new ClickHouseError({
               reason: locked ? "locked" : "connect",
               retryable: !locked,
