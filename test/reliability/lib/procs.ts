@@ -18,10 +18,11 @@ export const childPids = (pid: number, match = ""): Array<number> => {
   return out
 }
 
+/** Running (a zombie — dead, not yet reaped by init — counts as gone: it holds no files or locks). */
 export const alive = (pid: number): boolean => {
   try {
-    process.kill(pid, 0)
-    return true
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z"
   } catch {
     return false
   }
