@@ -5,6 +5,7 @@ import * as path from "node:path"
 
 const Port = Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 0, maximum: 65535 }))
 const PositiveInt = Schema.NumberFromString.check(Schema.isInt(), Schema.isGreaterThanOrEqualTo(1))
+const Threads = Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 0, maximum: 16 }))
 const OnOff = Schema.Literals(["on", "off"])
 const Duration = Schema.String.check(Schema.isPattern(/^\d+(ms|s|m|h)?$/))
 
@@ -27,6 +28,7 @@ const Env = Schema.Struct({
   ARENA_SHARDS: Schema.optional(PositiveInt.check(Schema.isLessThanOrEqualTo(64))),
   ARENA_SNAPSHOT_INTERVAL: Schema.optional(Duration),
   ARENA_BATCH_MAX: Schema.optional(PositiveInt.check(Schema.isLessThanOrEqualTo(100_000))),
+  ARENA_WS_THREADS: Schema.optional(Threads),
   ARENA_LOG: Schema.optional(Schema.Literals(["debug", "info", "warn", "error"])),
   NODE_ENV: Schema.optional(Schema.String)
 })
@@ -51,6 +53,8 @@ export interface ArenaConfig {
   readonly shards: number
   readonly snapshotIntervalMs: number
   readonly batchMax: number
+  /** WebSocket worker threads of the gateway (0: sockets on the main thread). */
+  readonly wsThreads: number
   readonly logLevel: "debug" | "info" | "warn" | "error"
   readonly production: boolean
 }
@@ -106,6 +110,7 @@ export const decodeConfig = (env: Record<string, string | undefined> = process.e
     shards: e.ARENA_SHARDS ?? 2,
     snapshotIntervalMs: parseDuration(e.ARENA_SNAPSHOT_INTERVAL ?? "5s"),
     batchMax: e.ARENA_BATCH_MAX ?? 2000,
+    wsThreads: e.ARENA_WS_THREADS ?? 0,
     logLevel: e.ARENA_LOG ?? "info",
     production: e.NODE_ENV === "production"
   }

@@ -1,5 +1,6 @@
 // startGateway: the uWS app with every route of ARCHITECTURE §6–§7, the live-page assets and the
 // WebSocket feeds; returns the bound port and a close() that stops listening and closes sockets.
+// With wsThreads ≥ 1 the sockets live in worker threads (threads/), the rest stays here.
 import { Authenticator } from "./auth/Auth.js"
 import type { GatewayDeps } from "./deps.js"
 import { consoleLogger } from "./deps.js"
@@ -15,20 +16,39 @@ import { defaultPagesDir, pageRoutes } from "./routes/pages.js"
 import { rulesRoutes } from "./routes/rules.js"
 import { shareRoutes } from "./routes/shares.js"
 import { userRoutes } from "./routes/users.js"
-import type { us_listen_socket } from "./uws.js"
+import { startWsThreads } from "./threads/WsThreads.js"
+import type { WsThreads } from "./threads/WsThreads.js"
+import type { TemplatedApp, us_listen_socket } from "./uws.js"
 import { assertNativeUws, uWS } from "./uws.js"
+import { Admission } from "./ws/Admission.js"
 import { ConnLimits } from "./ws/ConnLimits.js"
-import { LeaderboardHub } from "./ws/LeaderboardHub.js"
-import { leaderboardBehavior } from "./ws/leaderboardSocket.js"
-import type { UpgradeGuards } from "./ws/leaderboardSocket.js"
-import { startUserFanout, userBehavior } from "./ws/userSocket.js"
+import type { UpgradeGate } from "./ws/leaderboardSocket.js"
+import { leaderboardBehavior, userBehavior } from "./ws/leaderboardSocket.js"
+import { SocketHost } from "./ws/SocketHost.js"
+import { TopicHub } from "./ws/TopicHub.js"
+import { UserFeed } from "./ws/UserFeed.js"
+import { registryMetrics } from "./ws/wsMetrics.js"
 
 export interface RunningGateway {
   readonly port: number
-  /** Live WebSocket state, for tests and diagnostics. */
-  stats(): { connections: number; topics: number; lingering: number; stale: number; ringBytes: number; maxBuffered: number }
+  /**
+   * Live WebSocket state, for tests and diagnostics (worker threads report theirs every 0.5 s):
+   * `threads` is the leaderboard sockets each thread holds (one entry without worker threads).
+   */
+  stats(): {
+    connections: number; topics: number; lingering: number; stale: number; ringBytes: number; maxBuffered: number
+    threads: ReadonlyArray<number>
+  }
   close(): Promise<void>
 }
+
+const listen = (app: TemplatedApp, host: string, port: number): Promise<us_listen_socket> =>
+  new Promise<us_listen_socket>((resolve, reject) => {
+    app.listen(host, port, (s) => {
+      if (s === false) reject(new Error(`gateway could not listen on ${host}:${port} (address in use?)`))
+      else resolve(s)
+    })
+  })
 
 export const startGateway = async (deps: GatewayDeps): Promise<RunningGateway> => {
   assertNativeUws()
@@ -38,7 +58,8 @@ export const startGateway = async (deps: GatewayDeps): Promise<RunningGateway> =
   const onError = (e: unknown, where: string): void =>
     log.error("request failed", { where, error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) })
 
-  const app = uWS.App()
+  // Without worker threads this thread accepts every connection; with them, none.
+  const app = cfg.wsThreads === 0 ? uWS.App() : null
   const auth = new Authenticator(cfg.authEnabled, cfg.jwtSecret)
   const rl = cfg.rateLimit
   const ipLimiter = new RateLimiter(rl.perIp, rl.windowMs, rl.maxKeys)
@@ -47,17 +68,30 @@ export const startGateway = async (deps: GatewayDeps): Promise<RunningGateway> =
     auth, ipLimiter, tokenLimiter, corsOrigins: cfg.corsOrigins, bodyLimitBytes: cfg.bodyLimitBytes, trustProxy: cfg.trustProxy, onError
   })
 
-  const guards: UpgradeGuards = {
-    clientIp: (res, req) => router.clientIp(res, req),
+  const limits = new ConnLimits(cfg.ws)
+  const admission = new Admission(deps.leaderboards, auth, limits, {
     rateLimit: (ip) => router.checkRate(`ip:${ip}`, ipLimiter, "ip"),
     corsHeaders: (origin) => router.corsHeaders(origin)
-  }
-  const limits = new ConnLimits(cfg.ws)
-  const hub = new LeaderboardHub(deps.leaderboards, app, cfg.ws)
+  }, cfg.ws)
+  const hub = new TopicHub(deps.leaderboards, cfg.ws)
   hub.start()
-  const stopFanout = startUserFanout(app, deps.notifications)
-  app.ws("/ws/leaderboard/:board", leaderboardBehavior(deps.leaderboards, hub, limits, guards, cfg.ws))
-  app.ws("/ws/users/:user_id", userBehavior(auth, deps.notifications, limits, guards, cfg.ws))
+  const users = new UserFeed(deps.notifications)
+  const stopUsers = users.start()
+
+  let local: SocketHost | null = null
+  if (app !== null) {
+    const host = new SocketHost(app, cfg.ws, registryMetrics)
+    host.bind({ ...hub.addHost(host).hub, ...users.forHost(host).hub, release: (ip, route) => admission.release(ip, route) })
+    host.start()
+    const gate: UpgradeGate = {
+      leaderboard: (req) => admission.leaderboard(req),
+      users: (req) => admission.users(req),
+      abandon: (ip, route) => admission.release(ip, route)
+    }
+    app.ws("/ws/leaderboard/:board", leaderboardBehavior(host, gate, cfg.ws, router.clientIp))
+    app.ws("/ws/users/:user_id", userBehavior(host, gate, cfg.ws, router.clientIp))
+    local = host
+  }
 
   const routes = [
     ...eventRoutes(deps.ingest, onError),
@@ -73,26 +107,42 @@ export const startGateway = async (deps: GatewayDeps): Promise<RunningGateway> =
   for (const r of routes) router.add(r)
   router.finish()
 
-  const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
-    app.listen(cfg.host, cfg.port, (s) => {
-      if (s === false) reject(new Error(`gateway could not listen on ${cfg.host}:${cfg.port} (address in use?)`))
-      else resolve(s)
-    })
-  })
-  const port = uWS.us_socket_local_port(listenSocket)
+  let listenSocket: us_listen_socket | null = null
+  let threads: WsThreads | null = null
+  try {
+    if (app !== null) listenSocket = await listen(app, cfg.host, cfg.port)
+    else {
+      const workerUrl = new URL(cfg.wsWorkerUrl ?? "./threads/wsWorker.js", import.meta.url)
+      threads = await startWsThreads(cfg.wsThreads, { config: cfg, hub, users, admission, router, log, workerUrl })
+    }
+  } catch (e) {
+    stopUsers()
+    hub.stop()
+    local?.stop()
+    throw e
+  }
+  const port = listenSocket !== null ? uWS.us_socket_local_port(listenSocket) : threads!.port
 
   let closed: Promise<void> | null = null
   return {
     port,
-    stats: () => ({ connections: limits.open, ...hub.stats() }),
+    stats: () => {
+      const own = local?.stats()
+      const ws = own !== undefined ? { stale: own.stale, maxBuffered: own.maxBuffered, threads: [own.sockets] } : threads!.stats()
+      return { connections: limits.open, ...hub.stats(), ...ws }
+    },
     close: () => {
       closed ??= (async () => {
-        uWS.us_listen_socket_close(listenSocket)
-        // App.close() force-closes every remaining socket (HTTP keep-alive and WebSocket); their
-        // close handlers still run, so the hub and limits are released before the hub stops.
-        ;(app as unknown as { close(): void }).close()
-        await new Promise((r) => setImmediate(r))
-        stopFanout()
+        if (app !== null && listenSocket !== null) {
+          uWS.us_listen_socket_close(listenSocket)
+          // App.close() force-closes every remaining socket (HTTP keep-alive and WebSocket); their
+          // close handlers still run, so the hub and limits are released before the hub stops.
+          ;(app as unknown as { close(): void }).close()
+          await new Promise((r) => setImmediate(r))
+        }
+        await threads?.close()
+        local?.stop()
+        stopUsers()
         hub.stop()
       })()
       return closed

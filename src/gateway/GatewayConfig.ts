@@ -47,6 +47,14 @@ export interface GatewayConfig {
   readonly ws: WsConfig
   /** Directory of index.html/.js/.css and dashboard.*; defaults to src/gateway/pages. */
   readonly pagesDir?: string | undefined
+  /**
+   * WebSocket worker threads (ARENA_WS_THREADS). 0: every socket on the main thread. N ≥ 1: N
+   * threads accept all connections on the port and hold the WebSocket sockets; the main thread
+   * keeps the pipeline, topic history, admission and HTTP routes (workers forward HTTP to it).
+   */
+  readonly wsThreads: number
+  /** The compiled worker script (tests running TypeScript sources point it at dist/). */
+  readonly wsWorkerUrl?: string | undefined
 }
 
 export const DEFAULT_WS: WsConfig = {
@@ -72,10 +80,12 @@ export interface GatewayOverrides {
   readonly rateLimit?: Partial<RateLimitConfig>
   readonly ws?: Partial<WsConfig>
   readonly pagesDir?: string
+  readonly wsThreads?: number
+  readonly wsWorkerUrl?: string
 }
 
 export const gatewayConfig = (
-  arena: Pick<ArenaConfig, "host" | "port" | "jwtSecret" | "authEnabled" | "production">,
+  arena: Pick<ArenaConfig, "host" | "port" | "jwtSecret" | "authEnabled" | "production"> & { readonly wsThreads?: number },
   o: GatewayOverrides = {}
 ): GatewayConfig => ({
   host: arena.host,
@@ -89,7 +99,9 @@ export const gatewayConfig = (
   trustProxy: o.trustProxy ?? false,
   rateLimit: { ...DEFAULT_RATE_LIMIT, ...o.rateLimit },
   ws: { ...DEFAULT_WS, ...o.ws },
-  pagesDir: o.pagesDir
+  pagesDir: o.pagesDir,
+  wsThreads: o.wsThreads ?? arena.wsThreads ?? 0,
+  wsWorkerUrl: o.wsWorkerUrl
 })
 
 /** Throws a clear error for settings the gateway must not start with. */
@@ -107,4 +119,5 @@ export const checkGatewayConfig = (c: GatewayConfig): void => {
     throw new Error("ws limits must satisfy resyncBytes < staleBytes < maxBackpressure")
   }
   if (!(c.bodyLimitBytes >= 1024)) throw new Error("bodyLimitBytes must be at least 1024")
+  if (!(Number.isInteger(c.wsThreads) && c.wsThreads >= 0 && c.wsThreads <= 64)) throw new Error("wsThreads must be an integer 0..64")
 }

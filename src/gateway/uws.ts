@@ -5,7 +5,7 @@ import { createRequire } from "node:module"
 import * as path from "node:path"
 
 export { uWS }
-export type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_listen_socket } from "uWebSockets.js"
+export type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_listen_socket, us_socket_context_t } from "uWebSockets.js"
 
 const require = createRequire(import.meta.url)
 

@@ -40,7 +40,12 @@ export interface MemoryArenaOptions {
   readonly authEnabled?: boolean
   readonly production?: boolean
   readonly analytics?: AnalyticsRoutesPort
+  /** WS worker threads (0: sockets on the main thread). */
+  readonly threads?: number
 }
+
+/** The compiled worker script: tests run the TypeScript sources, workers need JavaScript (globalSetup builds dist/). */
+export const WORKER_URL = new URL("../../dist/gateway/threads/wsWorker.js", import.meta.url).href
 
 const dbUrl = (name: string): string => {
   const u = new URL(PG_URL)
@@ -59,7 +64,7 @@ export const startMemoryArena = async (opts: MemoryArenaOptions = {}): Promise<M
   const pipeline = new MemoryPipeline(boards)
   const config = gatewayConfig(
     { host: "127.0.0.1", port: 0, jwtSecret: SECRET, authEnabled: opts.authEnabled ?? true, production: opts.production ?? false },
-    { rateLimit: { perIp: 100_000, perToken: 100_000 }, ...opts.overrides }
+    { rateLimit: { perIp: 100_000, perToken: 100_000 }, wsThreads: opts.threads ?? 0, wsWorkerUrl: WORKER_URL, ...opts.overrides }
   )
   const gateway = await startGateway({
     leaderboards: boards, users: pipeline, ingest: pipeline, health: pipeline, notifications: pipeline, rules: pipeline,

@@ -7,10 +7,10 @@ import { api, openWs, wsUrl } from "./client.js"
 import type { MemoryArena } from "./harness.js"
 import { startMemoryArena } from "./harness.js"
 
-describe("rate limits", () => {
+describe.each([0, 2])("rate limits (ws threads: %i)", (threads) => {
   let arena: MemoryArena
   beforeAll(async () => {
-    arena = await startMemoryArena({ overrides: { rateLimit: { perIp: 8, perToken: 3, windowMs: 60_000 } } })
+    arena = await startMemoryArena({ threads, overrides: { rateLimit: { perIp: 8, perToken: 3, windowMs: 60_000 } } })
   })
   afterAll(async () => {
     await arena.stop()
@@ -40,9 +40,10 @@ describe("rate limits", () => {
   })
 })
 
-describe("WebSocket connection limits", () => {
+// With worker threads, the limits count across threads (admission is on the main thread).
+describe.each([0, 2])("WebSocket connection limits (ws threads: %i)", (threads) => {
   it("refuses connections over the per-IP bound with 429 and admits again after a close", async () => {
-    const arena = await startMemoryArena({ overrides: { ws: { maxConnectionsPerIp: 3, maxSubscriptionsPerIp: 2 } } })
+    const arena = await startMemoryArena({ threads, overrides: { ws: { maxConnectionsPerIp: 3, maxSubscriptionsPerIp: 2 } } })
     try {
       const url = wsUrl(arena.baseUrl, "/ws/leaderboard/global?limit=5")
       const a = await openWs(url)
@@ -62,10 +63,10 @@ describe("WebSocket connection limits", () => {
   })
 })
 
-describe("CORS", () => {
+describe.each([0, 2])("CORS (ws threads: %i)", (threads) => {
   let arena: MemoryArena
   beforeAll(async () => {
-    arena = await startMemoryArena({ overrides: { corsOrigins: ["https://app.example"] } })
+    arena = await startMemoryArena({ threads, overrides: { corsOrigins: ["https://app.example"] } })
   })
   afterAll(async () => {
     await arena.stop()

@@ -31,10 +31,12 @@ const settle = async (reader: WsReader<LeaderboardMessage>, limit: number, seq: 
   return fold(reader.messages, limit)
 }
 
-describe("live leaderboard", () => {
+// Every behaviour holds with the sockets on the main thread and with them in two worker threads
+// (where consecutive connections land on either thread, and history stays on the main thread).
+describe.each([0, 2])("live leaderboard (ws threads: %i)", (threads) => {
   let arena: MemoryArena
   beforeAll(async () => {
-    arena = await startMemoryArena({ overrides: { ws: { ringMaxDeltas: 4 } } })
+    arena = await startMemoryArena({ threads, overrides: { ws: { ringMaxDeltas: 4 } } })
     await arena.publish(round(0, 12, 20))
   })
   afterAll(async () => {
@@ -96,6 +98,8 @@ describe("live leaderboard", () => {
     const first = await lb(arena, "global?limit=4")
     const saved = fold([await first.nth(0)], 4)
     first.close()
+    // Closed first: with no socket still sending, each round becomes its own delta (no coalescing).
+    await first.until(() => first.closed !== null, 5000, "close")
     for (let r = 60; r < 67; r++) await arena.publish(round(r, 12, 4)) // more deltas than the ring keeps (4)
     const evicted = await lb(arena, `global?limit=4&since=${saved.seq}&epoch=${saved.epoch}`)
     const m0 = await evicted.nth(0)
@@ -125,9 +129,9 @@ describe("live leaderboard", () => {
   })
 })
 
-describe("period rollover", () => {
+describe.each([0, 2])("period rollover (ws threads: %i)", (threads) => {
   it("moves followers of the current period to the new period with a fresh snapshot; fixed periods stay", async () => {
-    const arena = await startMemoryArena()
+    const arena = await startMemoryArena({ threads })
     try {
       await arena.publish(round(0, 8, 10))
       const today = arena.boards.currentPeriod("day")
@@ -157,9 +161,9 @@ describe("period rollover", () => {
   })
 })
 
-describe("topic lifecycle", () => {
+describe.each([0, 2])("topic lifecycle (ws threads: %i)", (threads) => {
   it("releases its board watches once the last subscriber has gone (after the linger)", async () => {
-    const arena = await startMemoryArena({ overrides: { ws: { lingerMs: 0 } } })
+    const arena = await startMemoryArena({ threads, overrides: { ws: { lingerMs: 0 } } })
     try {
       const a = await lb(arena, "global?limit=5")
       const b = await lb(arena, "global?window=week&limit=7")

@@ -1,14 +1,17 @@
 // Routes on top of uWS: per request it captures what the handler needs (uWS's req dies when the
 // callback returns), rate-limits by IP and token, authenticates, reads the body, runs the handler,
-// and answers corked. Also the 404 catch-all, 405 with Allow per route, and CORS preflights.
+// and answers corked. Also the 404 catch-all, 405 with Allow per route, and CORS preflights. The
+// same logic serves requests a WS worker thread forwards (`dispatch`, with its own route matching).
 import type { Authenticator, Principal } from "../auth/Auth.js"
 import type { RateLimiter } from "../limits/RateLimiter.js"
 import type { HttpRequest, HttpResponse, TemplatedApp } from "../uws.js"
-import { remoteAddress } from "../uws.js"
 import { registry } from "../../observability/Metrics.js"
 import { ApiError, methodNotAllowed, notFound, rateLimited } from "./ApiError.js"
-import type { Reply, ResState } from "./Http.js"
-import { INTERNAL, errorReply, parseJsonBody, readBody, writeReply } from "./Http.js"
+import type { Exchange } from "./Exchange.js"
+import { captureHead, clientIpOf, uwsExchange } from "./Exchange.js"
+import type { Reply } from "./Http.js"
+import { INTERNAL, errorReply, parseJsonBody } from "./Http.js"
+import { RouteTable } from "./RouteTable.js"
 
 export interface Req {
   readonly method: string
@@ -55,17 +58,13 @@ const limited = registry.counter("arena_http_rate_limited_total", "Requests answ
 const COMMON: ReadonlyArray<readonly [string, string]> = [["X-Content-Type-Options", "nosniff"]]
 
 export class Router {
-  private readonly methods = new Map<string, Set<string>>()
-
-  constructor(private readonly app: TemplatedApp, private readonly deps: RouterDeps) {}
-
+  private readonly table = new RouteTable<Route>()
   /** The client address (X-Forwarded-For's first hop only when the proxy is trusted). */
-  clientIp(res: HttpResponse, req: HttpRequest): string {
-    if (this.deps.trustProxy) {
-      const xff = req.getHeader("x-forwarded-for")
-      if (xff !== "") return xff.split(",")[0]!.trim()
-    }
-    return remoteAddress(res)
+  readonly clientIp: (res: HttpResponse, req: HttpRequest) => string
+
+  /** `app` is null when no connection lands on this thread (all requests are forwarded). */
+  constructor(private readonly app: TemplatedApp | null, private readonly deps: RouterDeps) {
+    this.clientIp = clientIpOf(deps.trustProxy)
   }
 
   /** CORS response headers for an allowed Origin (none otherwise). */
@@ -86,40 +85,44 @@ export class Router {
   }
 
   add(route: Route): this {
-    const set = this.methods.get(route.pattern) ?? new Set<string>()
-    set.add(route.method.toUpperCase())
-    this.methods.set(route.pattern, set)
+    this.table.add(route.pattern, route.method, route)
+    const app = this.app
+    if (app === null) return this
     const label = route.name ?? route.pattern
-    const handler = (res: HttpResponse, req: HttpRequest): void => this.handle(route, label, res, req)
+    const nParams = route.pattern.split("/").filter((s) => s.startsWith(":")).length
+    const handler = (res: HttpResponse, req: HttpRequest): void => {
+      const params: Array<string> = []
+      for (let i = 0; i < nParams; i++) params.push(req.getParameter(i))
+      this.handle(route, label, uwsExchange(res, captureHead(res, req, this.clientIp)), params)
+    }
     if (route.method === "get") {
-      this.app.get(route.pattern, handler)
-      this.app.head(route.pattern, handler)
+      app.get(route.pattern, handler)
+      app.head(route.pattern, handler)
     } else {
-      this.app.post(route.pattern, handler)
+      app.post(route.pattern, handler)
     }
     return this
   }
 
-  private handle(route: Route, label: string, res: HttpResponse, req: HttpRequest): void {
-    const st: ResState = { aborted: false, done: false }
-    res.onAborted(() => {
-      st.aborted = true
-    })
+  /** A request whose connection is on another thread: route it as uWS would. */
+  dispatch(ex: Exchange): void {
+    const m = this.table.match(ex.path)
+    if (m === null) return this.unrouted(ex)
+    const method = ex.method === "head" ? "get" : ex.method
+    const route = method === "get" || method === "post" ? m.methods.get(method) : undefined
+    if (route !== undefined) return this.handle(route, route.name ?? route.pattern, ex, m.params)
+    const allow = this.allow(m.methods.keys())
+    if (ex.method === "options") return this.preflight(ex, allow)
+    this.fixed(ex, methodNotAllowed(allow), "405")
+  }
+
+  private handle(route: Route, label: string, ex: Exchange, params: ReadonlyArray<string>): void {
     const t0 = performance.now()
-    const nParams = route.pattern.split("/").filter((s) => s.startsWith(":")).length
-    const params: Array<string> = []
-    for (let i = 0; i < nParams; i++) params.push(req.getParameter(i))
-    const authorization = req.getHeader("authorization")
-    const origin = req.getHeader("origin")
-    const contentType = req.getHeader("content-type")
-    const contentLength = req.getHeader("content-length")
-    const method = req.getMethod()
-    const path = req.getUrl()
-    const query = new URLSearchParams(req.getQuery() ?? "")
-    const ip = this.clientIp(res, req)
-    const extra = [...COMMON, ...this.corsHeaders(origin)]
+    const { method, path, ip, headers } = ex
+    const query = new URLSearchParams(ex.query)
+    const extra = [...COMMON, ...this.corsHeaders(headers.origin)]
     const finish = (reply: Reply): void => {
-      writeReply(res, st, reply, extra, method === "head")
+      ex.reply(reply, extra, method === "head")
       requests.inc({ route: label, status: String(reply.status) })
       duration.observe((performance.now() - t0) / 1000, { route: label })
     }
@@ -127,19 +130,19 @@ export class Router {
     const early = route.rateLimited === false ? null : this.checkRate(`ip:${ip}`, this.deps.ipLimiter, "ip")
     // Refused before reading: a request body (if any) stays unread, so close the connection.
     if (early !== null) return finish(errorReply(early, route.body === true))
-    // Attach onData now (uWS requirement); the limit check may reject before any byte is read.
-    const bodyP = route.body === true ? readBody(res, st, contentLength, this.deps.bodyLimitBytes) : null
+    // Start reading now (uWS requirement); the limit check may reject before any byte is read.
+    const bodyP = route.body === true ? ex.readBody(this.deps.bodyLimitBytes) : null
     let bodyRead = bodyP === null
     bodyP?.then(() => (bodyRead = true), () => undefined) // errors are handled below, after auth
 
     const run = async (): Promise<Reply> => {
-      const principal = await this.deps.auth.authenticate(authorization)
+      const principal = await this.deps.auth.authenticate(headers.authorization)
       if (principal !== null && route.rateLimited !== false) {
         const r = this.checkRate(`sub:${principal.sub}`, this.deps.tokenLimiter, "token")
         if (r !== null) throw r
       }
       route.authorize?.(principal)
-      const body = bodyP === null ? undefined : parseJsonBody(contentType, await bodyP)
+      const body = bodyP === null ? undefined : parseJsonBody(headers.contentType, await bodyP)
       return route.handler({ method, path, query, params, ip, principal, body })
     }
     run().then(finish, (e: unknown) => {
@@ -152,48 +155,47 @@ export class Router {
     })
   }
 
-  /** After all routes: 405 + Allow and OPTIONS (CORS preflight) per pattern, then the 404 catch-all. */
-  finish(): void {
-    for (const [pattern, set] of this.methods) {
-      const allow = [...set, ...(set.has("GET") ? ["HEAD"] : []), "OPTIONS"]
-      this.app.options(pattern, (res, req) => this.preflight(res, req, allow))
-      this.app.any(pattern, (res, req) => this.fixed(res, req, methodNotAllowed(allow), "405"))
-    }
-    this.app.any("/*", (res, req) => {
-      const url = req.getUrl()
-      if (url.startsWith("/ws/")) {
-        return this.fixed(res, req, new ApiError(426, "upgrade_required", "this is a WebSocket endpoint", [], { Upgrade: "websocket" }), "426")
-      }
-      this.fixed(res, req, notFound(`no route for ${req.getMethod().toUpperCase()} ${url}`), "404")
-    })
+  private allow(methods: Iterable<string>): Array<string> {
+    const set = [...methods].map((m) => m.toUpperCase())
+    return [...set, ...(set.includes("GET") ? ["HEAD"] : []), "OPTIONS"]
   }
 
-  private fixed(res: HttpResponse, req: HttpRequest, e: ApiError, label: string): void {
-    const st: ResState = { aborted: false, done: false }
-    res.onAborted(() => {
-      st.aborted = true
-    })
-    const origin = req.getHeader("origin")
-    const cl = req.getHeader("content-length")
+  /** After all routes: 405 + Allow and OPTIONS (CORS preflight) per pattern, then the 404 catch-all. */
+  finish(): void {
+    const app = this.app
+    if (app === null) return
+    for (const [pattern, methods] of this.table.patterns()) {
+      const allow = this.allow(methods)
+      app.options(pattern, (res, req) => this.preflight(uwsExchange(res, captureHead(res, req, this.clientIp)), allow))
+      app.any(pattern, (res, req) => this.fixed(uwsExchange(res, captureHead(res, req, this.clientIp)), methodNotAllowed(allow), "405"))
+    }
+    app.any("/*", (res, req) => this.unrouted(uwsExchange(res, captureHead(res, req, this.clientIp))))
+  }
+
+  private unrouted(ex: Exchange): void {
+    if (ex.path.startsWith("/ws/")) {
+      return this.fixed(ex, new ApiError(426, "upgrade_required", "this is a WebSocket endpoint", [], { Upgrade: "websocket" }), "426")
+    }
+    this.fixed(ex, notFound(`no route for ${ex.method.toUpperCase()} ${ex.path}`), "404")
+  }
+
+  private fixed(ex: Exchange, e: ApiError, label: string): void {
+    const cl = ex.headers.contentLength
     // A body may follow (e.g. POST to an unknown route): close rather than read it.
-    const hasBody = (cl !== "" && cl !== "0") || req.getHeader("transfer-encoding") !== ""
-    const limitHit = this.checkRate(`ip:${this.clientIp(res, req)}`, this.deps.ipLimiter, "ip")
-    writeReply(res, st, errorReply(limitHit ?? e, hasBody), [...COMMON, ...this.corsHeaders(origin)], req.getMethod() === "head")
+    const hasBody = (cl !== "" && cl !== "0") || ex.headers.transferEncoding !== ""
+    const limitHit = this.checkRate(`ip:${ex.ip}`, this.deps.ipLimiter, "ip")
+    ex.reply(errorReply(limitHit ?? e, hasBody), [...COMMON, ...this.corsHeaders(ex.headers.origin)], ex.method === "head")
     requests.inc({ route: label, status: String((limitHit ?? e).status) })
   }
 
-  private preflight(res: HttpResponse, req: HttpRequest, allow: ReadonlyArray<string>): void {
-    const st: ResState = { aborted: false, done: false }
-    res.onAborted(() => {
-      st.aborted = true
-    })
-    const cors = this.corsHeaders(req.getHeader("origin"))
+  private preflight(ex: Exchange, allow: ReadonlyArray<string>): void {
+    const cors = this.corsHeaders(ex.headers.origin)
     const headers: Record<string, string> = { Allow: allow.join(", ") }
     if (cors.length > 0) {
       headers["Access-Control-Allow-Methods"] = allow.join(", ")
       headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
       headers["Access-Control-Max-Age"] = "600"
     }
-    writeReply(res, st, { status: 204, body: "", contentType: "text/plain", headers }, [...COMMON, ...cors])
+    ex.reply({ status: 204, body: "", contentType: "text/plain", headers }, [...COMMON, ...cors], false)
   }
 }

@@ -1,21 +1,28 @@
-// Per-socket state of a /ws/leaderboard subscriber (uWS user data). Created at upgrade, owned by
-// the LeaderboardHub from open to close.
-import type { Window } from "../../domain/model.js"
+// Per-socket state on the thread that holds the socket (uWS user data): a /ws/leaderboard
+// subscriber from open to close, and a /ws/users listener.
 import type { WebSocket } from "../uws.js"
-import type { Topic } from "./Topic.js"
+import type { ConnSpec } from "./HostLink.js"
 
 export interface LbConn {
+  readonly kind: "leaderboard"
   readonly ip: string
-  readonly board: string
-  readonly window: Window
-  readonly limit: number
-  /** No explicit period: follows the window's current period across rollovers. */
-  readonly follow: boolean
-  period: string
-  readonly resume: { readonly since: number; readonly epoch: string } | null
+  readonly spec: ConnSpec
+  /** The host's number for this socket (0 until open). */
+  id: number
   ws: WebSocket<{ conn: LbConn }> | null
-  topic: Topic | null
+  /** The uWS topic it is attached to (null until the hub answered the open). */
+  topic: string | null
   /** Skipped by publishes (its buffer was over the bound); resynced with a snapshot on drain. */
   stale: boolean
-  closed: boolean
+  /** A resync was asked for and not yet answered. */
+  resyncing: boolean
 }
+
+export interface UserConn {
+  readonly kind: "users"
+  readonly ip: string
+  readonly userId: string
+  id: number
+}
+
+export const userTopic = (userId: string): string => `user|${userId}`

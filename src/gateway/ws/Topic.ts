@@ -1,11 +1,12 @@
 // One live feed: a board key × limit. Holds the top-`limit` entries as last published, the seq of
-// the last message, the resume ring, and its subscribers. Its epoch names this delta history.
+// the last message, the resume ring, and how many subscribers each socket host has. Its epoch
+// names this delta history (one per gateway process, whichever thread holds the socket).
 import type { BoardKey } from "../../domain/model.js"
 import type { RankedEntry } from "../ports.js"
 import { DeltaRing } from "../protocol/DeltaRing.js"
 import type { TopicHeader } from "../protocol/messages.js"
 import { snapshotJson } from "../protocol/messages.js"
-import type { LbConn } from "./LbConn.js"
+import type { Host } from "./TopicHub.js"
 
 export const topicName = (key: BoardKey, limit: number): string => `lb|${key.board}|${key.window}|${key.period}|${limit}`
 export const keyString = (key: BoardKey): string => `${key.board}|${key.window}|${key.period}`
@@ -14,7 +15,9 @@ export class Topic {
   readonly name: string
   readonly header: TopicHeader
   readonly ring: DeltaRing
-  readonly conns = new Set<LbConn>()
+  /** Subscribers per socket host. */
+  readonly hosts = new Map<Host, number>()
+  subscribers = 0
   entries: ReadonlyArray<RankedEntry>
   seq: number
   /** When the last subscriber left (the topic lingers so a reconnect can still resume). */
@@ -40,6 +43,18 @@ export class Topic {
   snapshot(): string {
     this.snapshotCache ??= snapshotJson(this.header, this.seq, this.entries)
     return this.snapshotCache
+  }
+
+  add(host: Host): void {
+    this.hosts.set(host, (this.hosts.get(host) ?? 0) + 1)
+    this.subscribers++
+  }
+
+  remove(host: Host): void {
+    const n = (this.hosts.get(host) ?? 0) - 1
+    if (n > 0) this.hosts.set(host, n)
+    else this.hosts.delete(host)
+    this.subscribers--
   }
 
   advance(entries: ReadonlyArray<RankedEntry>, seq: number): void {

@@ -1,88 +1,106 @@
-// /ws/leaderboard/{board}?window&period&limit&since&epoch: validates the upgrade (400/429 as JSON
-// before any WebSocket exists), then hands the socket to the LeaderboardHub.
-import type { Window } from "../../domain/model.js"
-import { ApiError } from "../http/ApiError.js"
-import { errorReply, writeReply } from "../http/Http.js"
+// The uWS behaviours of /ws/leaderboard/{board} and /ws/users/{user_id} on whichever thread holds
+// the sockets: capture the upgrade request, ask the gate (admission, on the main thread: directly,
+// or by message from a worker), upgrade or refuse, then hand open/drain/close to the SocketHost.
 import type { ResState } from "../http/Http.js"
-import { Params, decodeSegment } from "../http/params.js"
+import { writeReply } from "../http/Http.js"
 import type { WsConfig } from "../GatewayConfig.js"
-import type { LeaderboardPort } from "../ports.js"
-import type { HttpRequest, HttpResponse, WebSocket } from "../uws.js"
+import type { HttpRequest, HttpResponse, WebSocket, us_socket_context_t } from "../uws.js"
 import { connOf, uWS } from "../uws.js"
-import type { ConnLimits } from "./ConnLimits.js"
-import { refusalError } from "./ConnLimits.js"
-import type { LbConn } from "./LbConn.js"
-import type { LeaderboardHub } from "./LeaderboardHub.js"
+import type { Admit, Refusal, UpgradeRequest } from "./Admission.js"
+import type { ConnSpec } from "./HostLink.js"
+import type { LbConn, UserConn } from "./LbConn.js"
+import type { SocketHost } from "./SocketHost.js"
 
-const EPOCH = /^[A-Za-z0-9_.-]{1,64}$/
-const SEQ = /^(0|[1-9]\d{0,15})$/
-
-export interface UpgradeGuards {
-  clientIp(res: HttpResponse, req: HttpRequest): string
-  /** null when allowed. */
-  rateLimit(ip: string): ApiError | null
-  corsHeaders(origin: string): Array<readonly [string, string]>
+/** Admission as seen from a socket's thread: synchronous on the main thread, a round trip from a worker. */
+export interface UpgradeGate {
+  leaderboard(req: UpgradeRequest): Admit<ConnSpec> | Promise<Admit<ConnSpec>>
+  users(req: UpgradeRequest): Promise<Admit<{ readonly userId: string; readonly protocol: string }>>
+  /** An admitted upgrade that could not complete (the client went away meanwhile). */
+  abandon(ip: string, route: "leaderboard" | "users"): void
 }
 
-export const refuseUpgrade = (res: HttpResponse, e: ApiError, cors: Array<readonly [string, string]>): void => {
+export const refuseUpgrade = (res: HttpResponse, r: Refusal): void => {
   const st: ResState = { aborted: false, done: false }
-  writeReply(res, st, errorReply(e), [["X-Content-Type-Options", "nosniff"], ...cors])
+  writeReply(res, st, r.reply, r.extra)
 }
 
-export const leaderboardBehavior = (
-  lb: LeaderboardPort,
-  hub: LeaderboardHub,
-  limits: ConnLimits,
-  guards: UpgradeGuards,
-  cfg: WsConfig
-): uWS.WebSocketBehavior<{ conn: LbConn }> => ({
+const capture = (res: HttpResponse, req: HttpRequest, clientIp: (res: HttpResponse, req: HttpRequest) => string) => ({
+  request: {
+    ip: clientIp(res, req), origin: req.getHeader("origin"), param: req.getParameter(0), query: req.getQuery() ?? "",
+    authorization: req.getHeader("authorization"), protocols: req.getHeader("sec-websocket-protocol")
+  } satisfies UpgradeRequest,
+  key: req.getHeader("sec-websocket-key"),
+  extensions: req.getHeader("sec-websocket-extensions")
+})
+
+/** Upgrade now when admission answered synchronously, else once it answers (if the client is still there). */
+const decide = <T>(
+  res: HttpResponse,
+  answer: Admit<T> | Promise<Admit<T>>,
+  upgrade: (value: T) => void,
+  abandon: () => void
+): void => {
+  if (!(answer instanceof Promise)) return answer.ok ? upgrade(answer.value) : refuseUpgrade(res, answer.refusal)
+  const st = { aborted: false }
+  res.onAborted(() => { st.aborted = true })
+  answer.then((a) => {
+    if (st.aborted) { if (a.ok) abandon(); return }
+    res.cork(() => (a.ok ? upgrade(a.value) : refuseUpgrade(res, a.refusal)))
+  }, () => { if (!st.aborted) res.close() })
+}
+
+const base = (cfg: WsConfig) => ({
   maxPayloadLength: 1024,
   maxBackpressure: cfg.maxBackpressure,
-  closeOnBackpressureLimit: 0,
   idleTimeout: cfg.idleTimeoutSeconds,
   sendPingsAutomatically: true,
-  compression: uWS.DISABLED,
-  upgrade: (res, req, context) => {
-    const ip = guards.clientIp(res, req)
-    const cors = guards.corsHeaders(req.getHeader("origin"))
-    const limited = guards.rateLimit(ip)
-    if (limited !== null) return refuseUpgrade(res, limited, cors)
-    let conn: LbConn
-    try {
-      const p = new Params(new URLSearchParams(req.getQuery() ?? ""), ["window", "period", "limit", "since", "epoch"])
-      const board = p.board(decodeSegment(req.getParameter(0), "path.board"))
-      const window: Window = p.window()
-      const explicit = p.period(window)
-      const limit = p.int("limit", 1, cfg.maxLimit, 100)
-      const since = p.str("since"), epoch = p.str("epoch")
-      if (since !== undefined && !SEQ.test(since)) p.issue("query.since", "must be a non-negative integer (a seq you received)")
-      if (epoch !== undefined && !EPOCH.test(epoch)) p.issue("query.epoch", "must be an epoch you received")
-      if ((since === undefined) !== (epoch === undefined)) p.issue(since === undefined ? "query.since" : "query.epoch", "since and epoch go together")
-      p.check()
-      conn = {
-        ip, board, window, limit, follow: explicit === undefined, period: explicit ?? lb.currentPeriod(window),
-        resume: since !== undefined && epoch !== undefined ? { since: Number(since), epoch } : null,
-        ws: null, topic: null, stale: false, closed: false
-      }
-    } catch (e) {
-      if (e instanceof ApiError) return refuseUpgrade(res, e, cors)
-      throw e
-    }
-    const refused = limits.refuse(ip, "leaderboard")
-    if (refused !== null) return refuseUpgrade(res, refusalError(refused), cors)
-    res.upgrade({ conn }, req.getHeader("sec-websocket-key"), req.getHeader("sec-websocket-protocol"),
-      req.getHeader("sec-websocket-extensions"), context)
+  compression: uWS.DISABLED
+})
+
+export const leaderboardBehavior = (
+  host: SocketHost,
+  gate: UpgradeGate,
+  cfg: WsConfig,
+  clientIp: (res: HttpResponse, req: HttpRequest) => string
+): uWS.WebSocketBehavior<{ conn: LbConn }> => ({
+  ...base(cfg),
+  closeOnBackpressureLimit: 0,
+  upgrade: (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => {
+    const c = capture(res, req, clientIp)
+    const protocol = c.request.protocols
+    decide(res, gate.leaderboard(c.request), (spec) => {
+      const conn: LbConn = { kind: "leaderboard", ip: c.request.ip, spec, id: 0, ws: null, topic: null, stale: false, resyncing: false }
+      res.upgrade({ conn }, c.key, protocol, c.extensions, context)
+    }, () => gate.abandon(c.request.ip, "leaderboard"))
   },
   open: (ws: WebSocket<{ conn: LbConn }>) => {
     const conn = connOf(ws)
     conn.ws = ws
-    limits.opened(conn.ip, "leaderboard")
-    hub.open(conn)
+    host.openLeaderboard(conn)
   },
-  drain: (ws) => hub.drain(connOf(ws)),
-  close: (ws) => {
-    const conn = connOf(ws)
-    limits.closed(conn.ip, "leaderboard")
-    hub.close(conn)
-  }
+  drain: (ws) => host.drain(connOf(ws)),
+  close: (ws) => host.closeLeaderboard(connOf(ws))
+})
+
+/**
+ * /ws/users/{user_id}: the token is `?token=` or `Sec-WebSocket-Protocol: bearer, <jwt>`. A socket
+ * over the send bound is closed (notifications are not replayable; the client re-reads its profile).
+ */
+export const userBehavior = (
+  host: SocketHost,
+  gate: UpgradeGate,
+  cfg: WsConfig,
+  clientIp: (res: HttpResponse, req: HttpRequest) => string
+): uWS.WebSocketBehavior<{ conn: UserConn }> => ({
+  ...base(cfg),
+  closeOnBackpressureLimit: 1,
+  upgrade: (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => {
+    const c = capture(res, req, clientIp)
+    decide(res, gate.users(c.request), (v) => {
+      const conn: UserConn = { kind: "users", ip: c.request.ip, userId: v.userId, id: 0 }
+      res.upgrade({ conn }, c.key, v.protocol, c.extensions, context)
+    }, () => gate.abandon(c.request.ip, "users"))
+  },
+  open: (ws: WebSocket<{ conn: UserConn }>) => host.openUser(connOf(ws), (topic) => ws.subscribe(topic)),
+  close: (ws) => host.closeUser(connOf(ws))
 })

@@ -1,0 +1,99 @@
+// A WS worker thread (ARENA_WS_THREADS ≥ 1): its own uWS App on the shared port (the kernel spreads
+// connections over the workers), holding the WebSocket sockets it accepted and forwarding all other
+// HTTP to the main thread. Topic history, admission and routes stay on the main thread.
+import { parentPort, workerData } from "node:worker_threads"
+import type { ForwardedRequest } from "../http/Exchange.js"
+import { clientIpOf } from "../http/Exchange.js"
+import { assertNativeUws, uWS } from "../uws.js"
+import type { us_listen_socket } from "../uws.js"
+import type { UpgradeGate } from "../ws/leaderboardSocket.js"
+import { leaderboardBehavior, userBehavior } from "../ws/leaderboardSocket.js"
+import { SocketHost } from "../ws/SocketHost.js"
+import { countingMetrics } from "../ws/wsMetrics.js"
+import type { HttpAnswer } from "./forwardHttp.js"
+import { forwardHttp } from "./forwardHttp.js"
+import type { FromWorker, LeaderboardAdmit, ToWorker, UserAdmit, WorkerInit } from "./messages.js"
+
+const REPORT_MS = 500
+
+if (parentPort === null) throw new Error("wsWorker runs as a worker thread")
+const port = parentPort
+const init = workerData as WorkerInit
+const cfg = init.config
+const post = (m: FromWorker): void => port.postMessage(m)
+assertNativeUws()
+
+const app = uWS.App()
+const metrics = countingMetrics()
+const host = new SocketHost(app, cfg.ws, metrics)
+host.bind({
+  open: (conn, spec) => post({ t: "open", conn, spec }),
+  close: (conn) => post({ t: "close", conn }),
+  resync: (conn) => post({ t: "resync", conn }),
+  ack: () => post({ t: "ack" }),
+  userOpen: (conn, userId) => post({ t: "userOpen", conn, userId }),
+  userClose: (conn) => post({ t: "userClose", conn }),
+  release: (ip, route) => post({ t: "release", ip, route })
+})
+host.start()
+
+// Request/answer pairs with the main thread, by id.
+let nextId = 1
+const waiting = new Map<number, (answer: LeaderboardAdmit | UserAdmit | HttpAnswer) => void>()
+const ask = <A>(send: (id: number) => FromWorker): Promise<A> => new Promise<A>((resolve) => {
+  const id = nextId++
+  waiting.set(id, resolve as (a: LeaderboardAdmit | UserAdmit | HttpAnswer) => void)
+  post(send(id))
+})
+const answer = (id: number, a: LeaderboardAdmit | UserAdmit | HttpAnswer): void => {
+  const r = waiting.get(id)
+  waiting.delete(id)
+  r?.(a)
+}
+
+const gate: UpgradeGate = {
+  leaderboard: (req) => ask<LeaderboardAdmit>((id) => ({ t: "admit", id, route: "leaderboard", req })),
+  users: (req) => ask<UserAdmit>((id) => ({ t: "admit", id, route: "users", req })),
+  abandon: (ip, route) => post({ t: "release", ip, route })
+}
+const clientIp = clientIpOf(cfg.trustProxy)
+app.ws("/ws/leaderboard/:board", leaderboardBehavior(host, gate, cfg.ws, clientIp))
+app.ws("/ws/users/:user_id", userBehavior(host, gate, cfg.ws, clientIp))
+app.any("/*", forwardHttp(cfg.bodyLimitBytes, clientIp, (req: ForwardedRequest) => ask<HttpAnswer>((id) => ({ t: "http", id, req }))))
+
+const report = setInterval(() => post({ t: "report", totals: metrics.take(), ...host.stats() }), REPORT_MS)
+
+let listenSocket: us_listen_socket | null = null
+app.listen(cfg.host, init.port, (s) => {
+  if (s === false) return post({ t: "listen-failed", message: `gateway could not listen on ${cfg.host}:${init.port} (address in use?)` })
+  listenSocket = s
+  post({ t: "listening", port: uWS.us_socket_local_port(s) })
+})
+
+port.on("message", (m: ToWorker) => {
+  switch (m.t) {
+    case "batch": return host.batch(m.items)
+    case "attached": return host.attached(m.conn, m.topic, m.frames, m.snapshot)
+    case "resynced": return host.resynced(m.conn, m.topic, m.frame)
+    case "moved": return host.moved(m.conn, m.topic, m.frame)
+    case "notify": return host.notify(m.topic, m.json)
+    case "admitted": return answer(m.id, m.answer)
+    case "http": return answer(m.id, { reply: m.reply, extra: m.extra, head: m.head })
+    case "stop": return stop()
+  }
+})
+
+const stop = (): void => {
+  // The listen socket must be closed before this thread exits, or Node aborts at exit.
+  if (listenSocket !== null) uWS.us_listen_socket_close(listenSocket)
+  listenSocket = null
+  // Force-closes every socket; their close handlers still run and tell the main thread.
+  ;(app as unknown as { close(): void }).close()
+  setImmediate(() => {
+    host.stop()
+    clearInterval(report)
+    post({ t: "report", totals: metrics.take(), sockets: 0, stale: 0, maxBuffered: 0 })
+    post({ t: "stopped" })
+    port.close()
+  })
+}

@@ -1,0 +1,253 @@
+// Live leaderboard topics (board key × limit), owned by the main thread: board views are turned
+// into one delta per topic, serialized once, kept in the topic's resume ring and handed to every
+// socket host that has subscribers. Flow control: a host gets its next batch only after it has
+// sent the last one, so while hosts are busy sending, views coalesce here (no timer, no queue).
+import { randomBytes } from "node:crypto"
+import type { BoardKey, Window } from "../../domain/model.js"
+import { registry } from "../../observability/Metrics.js"
+import type { WsConfig } from "../GatewayConfig.js"
+import type { BoardView, LeaderboardPort } from "../ports.js"
+import { computeDelta, isEmptyDelta } from "../protocol/delta.js"
+import { deltaJson } from "../protocol/messages.js"
+import type { ConnSpec, HostSide, HubSide } from "./HostLink.js"
+import { Topic, keyString, topicName } from "./Topic.js"
+
+const resumes = registry.counter("arena_ws_resumes_total", "Subscriptions opened with since/epoch, by outcome")
+const latency = registry.histogram("arena_ws_publish_latency_seconds", "Board view received → delta handed to the socket hosts",
+  [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25])
+const topicsGauge = registry.gauge("arena_ws_topics", "Live leaderboard topics (including lingering ones)")
+const ringBytes = registry.gauge("arena_ws_ring_bytes", "Bytes held by resume rings")
+
+/** Topics lingering after their last subscriber left (cfg.lingerMs) are capped in count. */
+const MAX_LINGERING = 1000
+const SWEEP_MS = 1000
+
+/** One socket host as the hub sees it. */
+export interface Host {
+  readonly side: HostSide
+  readonly conns: Map<number, ConnRec>
+  /** A batch was sent and not yet acknowledged. */
+  busy: boolean
+}
+
+/** The hub's record of one leaderboard socket (which lives on `host`). */
+export interface ConnRec {
+  readonly host: Host
+  readonly conn: number
+  readonly spec: ConnSpec
+  period: string
+  topic: Topic | null
+}
+
+export class TopicHub {
+  private readonly epochPrefix = randomBytes(6).toString("base64url")
+  private generation = 0
+  private readonly topics = new Map<string, Topic>()
+  private readonly byKey = new Map<string, Set<Topic>>()
+  private readonly followers = new Map<Window, Set<ConnRec>>()
+  private readonly lingering = new Set<Topic>()
+  private readonly hosts = new Set<Host>()
+  private pending = new Map<string, { view: BoardView; at: number }>()
+  private flushQueued = false
+  private readonly stops: Array<() => void> = []
+
+  constructor(private readonly lb: LeaderboardPort, private readonly cfg: WsConfig) {
+    topicsGauge.set(0)
+  }
+
+  start(): void {
+    this.stops.push(this.lb.onView((view) => this.onView(view)))
+    this.stops.push(this.lb.onRollover((window, period) => this.onRollover(window, period)))
+    const timer = setInterval(() => this.sweep(Date.now()), SWEEP_MS)
+    timer.unref()
+    this.stops.push(() => clearInterval(timer))
+  }
+
+  stop(): void {
+    for (const s of this.stops.splice(0)) s()
+    for (const t of this.topics.values()) this.lb.unwatch(t.key, t.limit)
+    this.topics.clear()
+    this.byKey.clear()
+    this.lingering.clear()
+  }
+
+  stats(): { topics: number; lingering: number; ringBytes: number } {
+    let bytes = 0
+    for (const t of this.topics.values()) bytes += t.ring.totalBytes
+    return { topics: this.topics.size, lingering: this.lingering.size, ringBytes: bytes }
+  }
+
+  /** Registers a socket host; returns what the host calls. `drop()` forgets all its sockets. */
+  addHost(side: HostSide): { hub: Omit<HubSide, "userOpen" | "userClose" | "release">; drop: () => void } {
+    const host: Host = { side, conns: new Map(), busy: false }
+    this.hosts.add(host)
+    return {
+      hub: {
+        open: (conn, spec) => this.open(host, conn, spec),
+        close: (conn) => this.close(host, conn),
+        resync: (conn) => this.resync(host, conn),
+        ack: () => this.ack(host)
+      },
+      drop: () => {
+        for (const conn of [...host.conns.keys()]) this.close(host, conn)
+        this.hosts.delete(host)
+        this.ack(host)
+      }
+    }
+  }
+
+  /** Subscribe, then send a snapshot, or the retained deltas after `since`. */
+  private open(host: Host, conn: number, spec: ConnSpec): void {
+    const rec: ConnRec = { host, conn, spec, period: spec.period, topic: null }
+    host.conns.set(conn, rec)
+    const topic = this.attach(rec)
+    let replay: ReadonlyArray<string> | null = null
+    if (spec.resume !== null) {
+      replay = spec.resume.epoch === topic.header.epoch ? topic.ring.since(spec.resume.since, topic.seq) : null
+      resumes.inc({ outcome: replay === null ? "snapshot" : "deltas" })
+    }
+    host.side.attached(conn, topic.name, replay ?? [topic.snapshot()], replay === null)
+  }
+
+  private close(host: Host, conn: number): void {
+    const rec = host.conns.get(conn)
+    if (rec === undefined) return
+    host.conns.delete(conn)
+    if (rec.spec.follow) this.followers.get(rec.spec.window)?.delete(rec)
+    this.detach(rec)
+  }
+
+  private resync(host: Host, conn: number): void {
+    const topic = host.conns.get(conn)?.topic
+    if (topic !== null && topic !== undefined) host.side.resynced(conn, topic.name, topic.snapshot())
+  }
+
+  private ack(host: Host): void {
+    host.busy = false
+    if (this.pending.size > 0) this.queueFlush()
+  }
+
+  private attach(rec: ConnRec): Topic {
+    const key: BoardKey = { board: rec.spec.board, window: rec.spec.window, period: rec.period }
+    const limit = rec.spec.limit
+    const name = topicName(key, limit)
+    let topic = this.topics.get(name)
+    if (topic === undefined) {
+      const view = this.lb.watch(key, limit)
+      const epoch = `${this.epochPrefix}.${(this.generation++).toString(36)}`
+      topic = new Topic(key, limit, epoch, view.entries, view.seq, { maxDeltas: this.cfg.ringMaxDeltas, maxBytes: this.cfg.ringMaxBytes })
+      this.topics.set(name, topic)
+      const k = keyString(key)
+      const set = this.byKey.get(k) ?? new Set<Topic>()
+      set.add(topic)
+      this.byKey.set(k, set)
+      topicsGauge.set(this.topics.size)
+    }
+    topic.idleSince = null
+    this.lingering.delete(topic)
+    topic.add(rec.host)
+    rec.topic = topic
+    if (rec.spec.follow) {
+      const f = this.followers.get(rec.spec.window) ?? new Set<ConnRec>()
+      f.add(rec)
+      this.followers.set(rec.spec.window, f)
+    }
+    return topic
+  }
+
+  private detach(rec: ConnRec): void {
+    const topic = rec.topic
+    if (topic === null) return
+    topic.remove(rec.host)
+    rec.topic = null
+    if (topic.subscribers === 0) {
+      topic.idleSince = Date.now()
+      this.lingering.add(topic)
+      if (this.lingering.size > MAX_LINGERING) this.destroy(this.lingering.values().next().value!)
+    }
+  }
+
+  private destroy(topic: Topic): void {
+    this.lingering.delete(topic)
+    this.topics.delete(topic.name)
+    const k = keyString(topic.key)
+    const set = this.byKey.get(k)
+    set?.delete(topic)
+    if (set !== undefined && set.size === 0) this.byKey.delete(k)
+    this.lb.unwatch(topic.key, topic.limit)
+    topicsGauge.set(this.topics.size)
+  }
+
+  private onView(view: BoardView): void {
+    const k = keyString(view.key)
+    if (!this.byKey.has(k)) return
+    // Coalesce: views of one board until the next flush become one delta per topic.
+    const prev = this.pending.get(k)
+    this.pending.set(k, { view, at: prev?.at ?? performance.now() })
+    this.queueFlush()
+  }
+
+  private queueFlush(): void {
+    if (this.flushQueued) return
+    this.flushQueued = true
+    queueMicrotask(() => this.flush())
+  }
+
+  private flush(): void {
+    this.flushQueued = false
+    // A host still sending its last batch would queue this one behind it: wait for its ack and
+    // send one delta covering both instead (bounded frames per board, no added timer).
+    for (const h of this.hosts) if (h.busy) return
+    const batch = this.pending
+    this.pending = new Map()
+    const items = new Map<Host, Array<readonly [string, string]>>()
+    for (const [k, { view, at }] of batch) {
+      const topics = this.byKey.get(k)
+      if (topics === undefined) continue
+      for (const topic of topics) {
+        const json = this.advance(topic, view)
+        if (json === null) continue
+        for (const host of topic.hosts.keys()) {
+          let list = items.get(host)
+          if (list === undefined) items.set(host, (list = []))
+          list.push([topic.name, json])
+        }
+      }
+      latency.observe((performance.now() - at) / 1000)
+    }
+    for (const [host, list] of items) {
+      host.busy = true
+      host.side.batch(list)
+    }
+  }
+
+  /** The topic's next delta (recorded in its ring), or null when nothing visible changed. */
+  private advance(topic: Topic, view: BoardView): string | null {
+    if (view.seq < topic.seq) return null
+    const next = view.entries.length > topic.limit ? view.entries.slice(0, topic.limit) : view.entries
+    const delta = computeDelta(topic.entries, next)
+    // Nothing visible changed: keep the last sent seq so the next delta's prev_seq chains to it.
+    if (isEmptyDelta(delta)) return null
+    const msg = deltaJson(topic.header, topic.seq, view.seq, delta)
+    topic.ring.push(topic.seq, view.seq, msg)
+    topic.advance(next, view.seq)
+    return msg
+  }
+
+  private onRollover(window: Window, period: string): void {
+    const f = this.followers.get(window)
+    if (f === undefined) return
+    for (const rec of [...f]) {
+      if (rec.period === period) continue
+      this.detach(rec)
+      rec.period = period
+      const topic = this.attach(rec)
+      rec.host.side.moved(rec.conn, topic.name, topic.snapshot())
+    }
+  }
+
+  private sweep(now: number): void {
+    for (const t of [...this.lingering]) if (t.idleSince !== null && now - t.idleSince >= this.cfg.lingerMs) this.destroy(t)
+    ringBytes.set(this.stats().ringBytes)
+  }
+}
