@@ -33,7 +33,7 @@ const measure = async () => {
   for (let i = 0; i < 300 && !fs.existsSync(memFile); i++) await sleep(100)
   await sleep(200)
   const m = JSON.parse(fs.readFileSync(memFile, "utf8"))
-  return { rss: rssOf(svc.child.pid), heapUsed: m.after.heapUsed, external: m.after.external + m.after.arrayBuffers, child: descendants(svc.child.pid).reduce((a, p) => a + rssOf(p), 0) }
+  return { rss: rssOf(svc.child.pid), heapUsed: m.after.heapUsed, heapTotal: m.after.heapTotal, external: m.after.external + m.after.arrayBuffers, child: descendants(svc.child.pid).reduce((a, p) => a + rssOf(p), 0) }
 }
 await sleep(2000)
 const idle = await measure()
@@ -66,7 +66,7 @@ const entries = lb.boards.flatMap((b) => b.windows).reduce((a, w) => a + w.size,
 const boardCount = lb.boards.flatMap((b) => b.windows).length
 const globalAll = lb.boards.find((b) => b.board === "global")?.windows.find((w) => w.window === "all")?.size ?? 0
 log(`after ${fmt(EVENTS)} events: ${fmt(globalAll)} users on global/all, ${boardCount} boards, ${fmt(entries)} board entries (${(entries / USERS).toFixed(1)} per user)`)
-log(`service: RSS ${fmt(full.rss / MiB)} MiB (peak ${fmt(Math.max(peak, full.rss) / MiB)} MiB), heap used ${fmt(full.heapUsed / MiB)} MiB, external ${fmt(full.external / MiB)} MiB; chDB child RSS ${fmt(full.child / MiB)} MiB`)
+log(`service: RSS ${fmt(full.rss / MiB)} MiB (peak ${fmt(Math.max(peak, full.rss) / MiB)} MiB), heap used ${fmt(full.heapUsed / MiB)} MiB of ${fmt(full.heapTotal / MiB)} MiB committed, external ${fmt(full.external / MiB)} MiB; chDB child RSS ${fmt(full.child / MiB)} MiB`)
 const dRss = full.rss - idle.rss, dHeap = full.heapUsed - idle.heapUsed
 log(`growth over idle: RSS ${fmt(dRss / MiB)} MiB = ${fmt(dRss / USERS)} B/user = ${fmt(dRss / entries)} B/board entry; heap ${fmt(dHeap / USERS)} B/user`)
 await stopService(svc)

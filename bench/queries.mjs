@@ -45,10 +45,18 @@ await produce(h.js, n.subject, gen, { count: PRELOAD, rate: 0, inFlight: 4000 })
 // --cpu-prof: the service samples itself from start-up; each route's window is summarized at the end.
 const profFile = values["cpu-prof"] ? path.join(os.tmpdir(), `arena-queries-${n.id}.cpuprofile`) : null
 const svc = await startService(n, benchEnv(profFile ? { ARENA_BENCH_PROFILE: profFile } : {}))
-await waitReady(svc.port, PRELOAD)
-const boards = await (await fetch(`http://127.0.0.1:${svc.port}/v1/leaderboards`)).json()
-const globalSize = boards.boards.find((b) => b.board === "global")?.windows.find((w) => w.window === "all")?.size ?? 0
-log(`preloaded and caught up: global board holds ${fmt(globalSize)} users, ${boards.boards.length} boards`)
+const readyAt = await waitReady(svc.port, PRELOAD)
+// /readyz's seq is the ingest's; board actors may still be applying. Wait until global holds every
+// user (bounded) and report by how much the boards trailed "ready".
+let boards, globalSize = 0
+for (let i = 0; i < 300; i++) {
+  boards = await (await fetch(`http://127.0.0.1:${svc.port}/v1/leaderboards`)).json()
+  globalSize = boards.boards.find((b) => b.board === "global")?.windows.find((w) => w.window === "all")?.size ?? 0
+  if (i === 0) log(`at ready: global board holds ${fmt(globalSize)} users`)
+  if (globalSize >= USERS) break
+  await sleep(200)
+}
+log(`preloaded: global board holds ${fmt(globalSize)} users ${((Date.now() - readyAt) / 1000).toFixed(1)} s after /readyz said caught up; ${boards.boards.length} boards`)
 
 // A steady stream while querying: `arena produce` in its own process, bounded, stopped at the end.
 const routes = [
