@@ -36,7 +36,14 @@ const fieldsOk = (o: Record<string, unknown>): boolean => {
   if (typeof o["timestamp"] !== "string" || Number.isNaN(parseTimestamp(o["timestamp"]))) return false
   if ("metadata" in o) {
     const md = o["metadata"]
-    if (!isObject(md) || Buffer.byteLength(JSON.stringify(md), "utf8") > MAX_METADATA_BYTES) return false
+    if (!isObject(md)) return false
+    let size: number
+    try {
+      size = Buffer.byteLength(JSON.stringify(md), "utf8")
+    } catch {
+      return false // too deep to serialize: certainly not "at most 4 KiB serialized"
+    }
+    if (size > MAX_METADATA_BYTES) return false
   }
   return true
 }

@@ -55,6 +55,11 @@ export const request = <T = ErrorJson>(
       })
       res.on("error", reject)
     })
+    // A WebSocket upgrade that succeeds: report 101 and hang up.
+    req.on("upgrade", (res, socket) => {
+      socket.destroy()
+      resolve({ status: res.statusCode ?? 101, headers: res.headers, text: "", json: undefined as T })
+    })
     req.setTimeout(opts.timeoutMs ?? 30_000, () => req.destroy(new Error(`${method} ${path}: no answer`)))
     req.on("error", reject)
     req.end(body)

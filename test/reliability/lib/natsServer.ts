@@ -34,9 +34,13 @@ export class PrivateNats {
     return n
   }
 
-  /** Starts (or restarts) the server; resolves once it accepts clients. */
-  async start(): Promise<void> {
-    const child = spawn(BIN, ["-js", "-a", "127.0.0.1", "-p", String(this.port), "-sd", this.storeDir], { stdio: ["ignore", "pipe", "pipe"] })
+  /**
+   * Starts (or restarts) the server; resolves once it accepts clients. `jetstream: false` brings
+   * it back without JetStream (the store untouched): JetStream unavailable while NATS is up.
+   */
+  async start(opts: { jetstream?: boolean } = {}): Promise<void> {
+    const js = opts.jetstream === false ? [] : ["-js", "-sd", this.storeDir]
+    const child = spawn(BIN, [...js, "-a", "127.0.0.1", "-p", String(this.port)], { stdio: ["ignore", "pipe", "pipe"] })
     this.child = child
     await new Promise<void>((resolve, reject) => {
       const onData = (b: Buffer) => {
