@@ -2,16 +2,19 @@
 // Ingest: POST /v1/events batches (default 500 events, 8 requests in flight) until every event is an acked
 // JetStream publish, against raw nats.js js.publish (msgID, the same in-flight window) of the same events into
 // a stream with the same definition, in the same run; rounds alternate raw / HTTP and medians are reported.
-// Run: npm run build && node bench/ingest.mjs [--events N] [--batch N] [--concurrency N] [--rounds N] [--no-record]
+// Run: npm run build && node bench/ingest.mjs [--events N] [--batch N] [--concurrency N] [--rounds N] [--cpu-prof] [--no-record]
 import { execFileSync } from "node:child_process"
+import * as fs from "node:fs"
 import * as http from "node:http"
+import * as os from "node:os"
+import * as path from "node:path"
 import { parseArgs } from "node:util"
 import { makeGenerator } from "../dist/cli/produce.js"
 import { appendResult, cleanup, envFor, fmt, freshNames, machine, nats, ROOT, startService, stopService, waitReady } from "./lib.mjs"
-import { benchEnv, buildId, log, median, mintToken, pct, treeCpu } from "./support.mjs"
+import { benchEnv, buildId, log, median, mintToken, pct, sleep, summarizeProfile, treeCpu } from "./support.mjs"
 
 const { values } = parseArgs({ options: {
-  events: { type: "string" }, batch: { type: "string" }, concurrency: { type: "string" }, rounds: { type: "string" }, users: { type: "string" }, "no-record": { type: "boolean" }
+  events: { type: "string" }, batch: { type: "string" }, concurrency: { type: "string" }, rounds: { type: "string" }, users: { type: "string" }, "no-record": { type: "boolean" }, "cpu-prof": { type: "boolean" }
 } })
 const EVENTS = Number(values.events ?? 200_000)
 const BATCH = Number(values.batch ?? 500)
@@ -26,7 +29,9 @@ const n = freshNames("ing")
 log(`machine: ${machine()}; build ${buildId()}`)
 log(`scenario: ${ROUNDS} rounds × ${fmt(EVENTS)} events, batches of ${BATCH}, ${CONC} requests in flight (raw window ${fmt(WINDOW)}); stream ${n.stream}`)
 execFileSync(process.execPath, ["bin/arena", "migrate"], { cwd: ROOT, env: envFor(n), stdio: ["ignore", "ignore", "inherit"] })
-const svc = await startService(n, benchEnv())
+// --cpu-prof: the service samples itself; the last HTTP round is summarized (gateway vs pipeline share).
+const profFile = values["cpu-prof"] ? path.join(os.tmpdir(), `arena-ingest-${n.id}.cpuprofile`) : null
+const svc = await startService(n, benchEnv(profFile ? { ARENA_BENCH_PROFILE: profFile } : {}))
 await waitReady(svc.port, 0)
 const token = await mintToken("bench-ingest", "events:write")
 const h = await nats()
@@ -71,6 +76,7 @@ const post = (body) => new Promise((resolve, reject) => {
   req.end(body)
 })
 
+const lastWindow = { fromUs: 0, toUs: 0 }
 const httpRound = async (label) => {
   const evs = eventsFor(label)
   const bodies = []
@@ -79,6 +85,7 @@ const httpRound = async (label) => {
   let accepted = 0, other = 0, next = 0
   const cpu0 = treeCpu(svc.child.pid)
   const t0 = process.hrtime.bigint()
+  lastWindow.fromUs = Number(t0 / 1000n)
   await Promise.all(Array.from({ length: CONC }, async () => {
     while (next < bodies.length) {
       const b = bodies[next++]
@@ -91,6 +98,7 @@ const httpRound = async (label) => {
       other += j.duplicate + j.rejected
     }
   }))
+  lastWindow.toUs = Number(process.hrtime.bigint() / 1000n)
   const secs = Number(process.hrtime.bigint() - t0) / 1e9
   if (accepted !== EVENTS) throw new Error(`http: ${accepted} accepted, ${other} duplicate/rejected of ${EVENTS}`)
   lat.sort((a, b) => a - b)
@@ -118,6 +126,16 @@ const tApply = Date.now()
 await waitReady(svc.port, total, 600_000)
 log(`pipeline caught up with all ${fmt(total)} ingested events ${((Date.now() - tApply) / 1000).toFixed(1)} s after the last ack`)
 
+if (profFile) {
+  svc.child.kill("SIGUSR2")
+  for (let i = 0; i < 600 && !fs.existsSync(profFile); i++) await sleep(100)
+  await sleep(300)
+  const p = summarizeProfile(profFile, lastWindow.fromUs, lastWindow.toUs, 15)
+  process.stdout.write([`CPU profile of the service during the last HTTP round (${fmt(p.totalMs)} ms sampled):`,
+    ...p.top.map((x) => `  ${fmt(x.ms).padStart(7)}  ${(x.share * 100).toFixed(1).padStart(5)}%  ${x.fn}`), "  by area (self time):",
+    ...p.areas.map((x) => `  ${fmt(x.ms).padStart(7)}  ${(x.share * 100).toFixed(1).padStart(5)}%  ${x.area}`)].join("\n") + "\n")
+  log(`profile kept at ${profFile}`)
+}
 await stopService(svc)
 await h.jsm.streams.delete(rawStream).catch(() => false)
 await h.nc.close()

@@ -168,6 +168,7 @@ const row = `${fmt(EVENTS)} events, ${fmt(USERS)} users, ${AGENTS} agents, ${WAT
   `arena ${fmt(main.rate)} ev/s (caught up in ${(main.replayMs / 1000).toFixed(1)} s; median 1-s rate ${fmt(main.steady)}) | ` +
   `raw consume ${fmt(rawRate)} ev/s → ratio ${(main.rate / rawRate).toFixed(2)} | Redis 8×ZINCRBY ${fmt(redisRate)} ev/s → ratio ${(main.rate / redisRate).toFixed(2)} | ` +
   `CPU ${main.cpuSecs.toFixed(1)} s (${(main.cpuSecs * 1e6 / EVENTS).toFixed(0)} µs/event; chDB child ${(main.cpuSecs - main.cpuMain).toFixed(1)} s), RSS ${fmt(main.rss / 2 ** 20)} MiB | ` +
-  `stalled ${main.stall.stillSecs.toFixed(0)} s, longest /readyz silence ${(main.stall.longestGapMs / 1000).toFixed(1)} s | ${fmt(deltas)} deltas, ${gaps} gaps | build ${BUILD} | ${machine()}`
+  `stalled ${main.stall.stillSecs.toFixed(0)} s, longest /readyz silence ${(main.stall.longestGapMs / 1000).toFixed(1)} s | ${fmt(deltas)} deltas, ${gaps} gaps | build ${BUILD} | ${machine()}` +
+  (values.chart ? ` | ![events/s over time, this run; the file is overwritten by the next --chart run](pipeline-throughput.png)` : "")
 if (!values["no-record"]) { appendResult("Pipeline throughput (bench/pipeline.mjs)", row); log("appended to bench/RESULTS.md") }
 if (!values.keep) await cleanup(n)
