@@ -51,7 +51,7 @@ const tailGen = makeGenerator({ users: USERS, agents: 20, seed: 12, idPrefix: "t
 await produce(h.js, n.subject, tailGen, { count: TAIL, rate: 0, inFlight: 4000 })
 await waitReady(svc.port, EVENTS + TAIL)
 await stopService(svc, "SIGKILL")
-log(`published and applied a tail of ${fmt(TAIL)}, then kill -9 (the snapshot is at seq ${fmt(EVENTS)})`)
+log(`published and applied a tail of ${fmt(TAIL)}, then kill -9 (the last snapshot is the one left by the graceful stop)`)
 svc = await startService(n, { ARENA_SNAPSHOT_INTERVAL: "60m" })
 const tReady = await waitReady(svc.port, EVENTS + TAIL)
 const recoverSecs = (tReady - svc.startedAt) / 1000
