@@ -15,9 +15,10 @@ export const PG_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1
 
 export const machine = () => {
   const cpus = os.cpus()
+  const load = os.loadavg()[0].toFixed(1)
   let versions = ""
   try { versions = execFileSync("nats-server", ["--version"]).toString().trim() } catch { versions = "nats-server ?" }
-  return `${cpus.length} × ${cpus[0]?.model ?? "cpu"}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${versions}, ${os.type()} ${os.release()}`
+  return `${cpus.length} × ${cpus[0]?.model ?? "cpu"}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${versions}, ${os.type()} ${os.release()}, load avg ${load}`
 }
 
 export const freshNames = (label) => {
