@@ -6,7 +6,7 @@ import { Schema } from "effect"
 import type { Issue, Rejection, XpEvent } from "./model.js"
 import { parseRfc3339 } from "./Calendar.js"
 import { issuesOfExit, summarize } from "./Issues.js"
-import { fastAccept, metadataBytes } from "./EventFastPath.js"
+import { fastAccept, metadataBytes, storableText } from "./EventFastPath.js"
 
 export const MAX_EVENT_BYTES = 16 * 1024
 export const MAX_METADATA_BYTES = 4 * 1024
@@ -48,7 +48,12 @@ export const XpEventSchema = Schema.Struct({
   event_id: EventId.annotate({ description: "Idempotency key (also the Nats-Msg-Id)" }),
   user_id: UserId,
   username: Schema.optionalKey(
-    Str.check(Schema.isMaxLength(64, { message: "must be at most 64 characters" })).annotate({ description: "Display name; empty keeps the previous one" })
+    Str.check(
+      Schema.isMaxLength(64, { message: "must be at most 64 characters" }),
+      Schema.makeFilter((s: string) => storableText(s) || "must be well-formed text without NUL characters", {
+        description: "no U+0000, no lone surrogates", toJsonSchema: () => ({})
+      })
+    ).annotate({ description: "Display name; empty keeps the previous one" })
   ),
   agent_name: AgentName.annotate({ description: "The agent (category) the XP is earned through" }),
   action_type: Str.annotate({ description: "One of the action types of the current rules (GET /v1/rules)" }),

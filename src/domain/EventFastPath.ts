@@ -56,6 +56,22 @@ export const metadataBytes = (m: unknown): number => {
   }
 }
 
+/**
+ * Text Postgres can store (user state is snapshotted as JSON): no U+0000 and no lone UTF-16
+ * surrogate. Either makes every later snapshot fail, so such a username is refused up front.
+ */
+export const storableText = (s: string): boolean => {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c === 0) return false
+    if (c >= 0xd800 && c <= 0xdfff) {
+      if (c >= 0xdc00 || i + 1 >= s.length || (s.charCodeAt(i + 1) & 0xfc00) !== 0xdc00) return false
+      i++
+    }
+  }
+  return true
+}
+
 // JSON.parse only makes plain objects; anything more exotic is left to the Schema.
 const isPlainObject = (v: unknown): v is Record<string, unknown> => {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false
@@ -90,7 +106,7 @@ export const fastAccept = (u: unknown, payloadBytes = Number.POSITIVE_INFINITY):
   if ("username" in u) {
     known++
     const v = u.username
-    if (typeof v !== "string" || v.length > 64) return null
+    if (typeof v !== "string" || v.length > 64 || !storableText(v)) return null
   }
   if ("base_points" in u) {
     known++

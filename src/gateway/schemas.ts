@@ -19,15 +19,20 @@ const Tag = Str.check(
   Schema.isPattern(/^[^\u0000-\u001f\u007f]*$/u, { message: "must not contain control characters" })
 )
 
+// Postgres text cannot hold U+0000: refuse it with the field's path instead of failing the insert (500).
+const NoNul = Schema.isPattern(/^[^\u0000]*$/u, { message: "must not contain NUL characters" })
+
 export const ShareInputSchema = Schema.Struct({
   title: Str.check(
     Schema.isMinLength(1, { message: "must not be empty" }),
-    Schema.isMaxLength(200, { message: "must be at most 200 characters" })
+    Schema.isMaxLength(200, { message: "must be at most 200 characters" }),
+    NoNul
   ),
   content: Str.check(
     Schema.makeFilter((s: string) => Buffer.byteLength(s, "utf8") <= MAX_CONTENT_BYTES || `must be at most ${MAX_CONTENT_BYTES} bytes (UTF-8)`, {
       description: `at most ${MAX_CONTENT_BYTES} bytes of UTF-8`
-    })
+    }),
+    NoNul
   ),
   privacy_level: Schema.optionalKey(
     Schema.Literals(PRIVACY_LEVELS).annotate({ message: "must be public, unlisted or private", description: "Default private" })
