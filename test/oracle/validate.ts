@@ -20,6 +20,7 @@ export type Verdict =
   | { readonly ok: false; readonly reason: string }
 
 const KEYS = new Set(["event_id", "user_id", "username", "agent_name", "action_type", "base_points", "multipliers", "timestamp", "metadata"])
+const storable = (s: string): boolean => !s.includes("\u0000") && Buffer.from(s, "utf8").toString("utf8") === s
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
 const idLike = (v: unknown, max: number, re: RegExp): boolean => typeof v === "string" && v.length >= 1 && v.length <= max && re.test(v)
 
@@ -29,8 +30,10 @@ const fieldsOk = (o: Record<string, unknown>): boolean => {
   if (!idLike(o["user_id"], 128, /^[A-Za-z0-9._:@-]+$/)) return false
   if (!idLike(o["agent_name"], 64, /^[a-z0-9-]+$/)) return false
   if (typeof o["action_type"] !== "string") return false
-  if ("username" in o && !(typeof o["username"] === "string" && o["username"].length <= 64)) return false
-  if ("base_points" in o && !Number.isInteger(o["base_points"])) return false
+  // A display name is text Postgres can store: no U+0000, no lone surrogates (see poison.test.ts).
+  if ("username" in o && !(typeof o["username"] === "string" && o["username"].length <= 64 && storable(o["username"]))) return false
+  // An integer JSON can carry exactly: beyond 2^53 a number is no longer a definite integer.
+  if ("base_points" in o && !Number.isSafeInteger(o["base_points"])) return false
   const ms = o["multipliers"]
   if ("multipliers" in o && !(Array.isArray(ms) && ms.length <= 5 && ms.every((x) => typeof x === "string"))) return false
   if (typeof o["timestamp"] !== "string" || Number.isNaN(parseTimestamp(o["timestamp"]))) return false

@@ -65,8 +65,16 @@ export const request = <T = ErrorJson>(
     req.end(body)
   })
 
-/** Sends `bytes` as-is on a fresh connection; resolves with the status code and the raw answer. */
-export const rawRequest = (port: number, bytes: Uint8Array | string, from?: string, timeoutMs = 10_000): Promise<{ status: number; text: string }> =>
+/** Percent-encodes every byte of the UTF-8 form except unreserved characters (lone surrogates become U+FFFD). */
+export const pct = (s: string): string =>
+  [...Buffer.from(s, "utf8")].map((b) => (/[A-Za-z0-9\-._~]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, "0")}`)).join("")
+
+/**
+ * Sends `bytes` as-is on a fresh connection; resolves with the status code (0: the server closed
+ * without answering) and the raw answer, once headers plus Content-Length bytes arrived (headers
+ * only for HEAD), the server closed, or `timeoutMs` passed.
+ */
+export const rawRequest = (port: number, bytes: Uint8Array | string, from?: string, timeoutMs = 5_000): Promise<{ status: number; text: string }> =>
   new Promise((resolve, reject) => {
     const s = net.connect({ host: "127.0.0.1", port, ...(from === undefined ? {} : { localAddress: from }) })
     const chunks: Array<Buffer> = []
@@ -82,7 +90,8 @@ export const rawRequest = (port: number, bytes: Uint8Array | string, from?: stri
       const text = Buffer.concat(chunks).toString("latin1")
       const head = text.indexOf("\r\n\r\n")
       const len = /content-length: *(\d+)/i.exec(text)
-      if (head >= 0 && len !== null && Buffer.byteLength(text.slice(head + 4), "latin1") >= Number(len[1])) { s.destroy(); done() }
+      const isHead = String(bytes).startsWith("HEAD ")
+      if (head >= 0 && (isHead || (len !== null && Buffer.byteLength(text.slice(head + 4), "latin1") >= Number(len[1])))) { s.destroy(); done() }
     })
     s.on("end", done)
     s.on("error", (e) => (chunks.length > 0 ? done() : reject(e)))
