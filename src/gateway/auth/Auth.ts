@@ -15,8 +15,8 @@ export interface Principal {
 
 const SUB = /^[A-Za-z0-9._:@-]{1,128}$/
 const MIN_SECRET_BYTES = 32
-/** Secrets that appear in docs/examples: never acceptable in production. */
-const KNOWN_DEFAULTS = new Set(["secret", "changeme", "change-me", "arena", "arena-dev-secret", "dev", "development", "test"])
+/** Secrets that appear in docs/examples (docker-compose.yml's demo default too): never acceptable in production. */
+const KNOWN_DEFAULTS = new Set(["secret", "changeme", "change-me", "arena", "arena-dev-secret", "dev", "development", "test", "change-me-arena-dev-secret-0123456789"])
 
 export const DEV_SECRET = "arena-dev-secret-not-for-production-0000"
 
@@ -24,7 +24,8 @@ export const DEV_SECRET = "arena-dev-secret-not-for-production-0000"
 export const secretProblem = (secret: string | undefined): string | null => {
   if (secret === undefined || secret === "") return "ARENA_JWT_SECRET is not set"
   if (Buffer.byteLength(secret, "utf8") < MIN_SECRET_BYTES) return `ARENA_JWT_SECRET must be at least ${MIN_SECRET_BYTES} bytes`
-  if (KNOWN_DEFAULTS.has(secret.toLowerCase()) || secret === DEV_SECRET) return "ARENA_JWT_SECRET is a well-known default"
+  // A "change me" placeholder is a default that someone forgot to change, whatever surrounds it.
+  if (KNOWN_DEFAULTS.has(secret.toLowerCase()) || secret === DEV_SECRET || /change[-_ ]?me/i.test(secret)) return "ARENA_JWT_SECRET is a well-known default"
   return null
 }
 
