@@ -23,7 +23,7 @@ import { assertNativeUws, uWS } from "./uws.js"
 import { Admission } from "./ws/Admission.js"
 import { ConnLimits } from "./ws/ConnLimits.js"
 import type { UpgradeGate } from "./ws/leaderboardSocket.js"
-import { leaderboardBehavior, userBehavior } from "./ws/leaderboardSocket.js"
+import { wsBehaviors } from "./ws/leaderboardSocket.js"
 import { SocketHost } from "./ws/SocketHost.js"
 import { TopicHub } from "./ws/TopicHub.js"
 import { UserFeed } from "./ws/UserFeed.js"
@@ -88,8 +88,9 @@ export const startGateway = async (deps: GatewayDeps): Promise<RunningGateway> =
       users: (req) => admission.users(req),
       abandon: (ip, route) => admission.release(ip, route)
     }
-    app.ws("/ws/leaderboard/:board", leaderboardBehavior(host, gate, cfg.ws, router.clientIp))
-    app.ws("/ws/users/:user_id", userBehavior(host, gate, cfg.ws, router.clientIp))
+    const behaviors = wsBehaviors(host, gate, cfg.ws, router.clientIp)
+    app.ws("/ws/leaderboard/:board", behaviors.leaderboard)
+    app.ws("/ws/users/:user_id", behaviors.users)
     local = host
   }
 

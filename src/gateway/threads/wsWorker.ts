@@ -7,7 +7,7 @@ import { clientIpOf } from "../http/Exchange.js"
 import { assertNativeUws, uWS } from "../uws.js"
 import type { us_listen_socket } from "../uws.js"
 import type { UpgradeGate } from "../ws/leaderboardSocket.js"
-import { leaderboardBehavior, userBehavior } from "../ws/leaderboardSocket.js"
+import { wsBehaviors } from "../ws/leaderboardSocket.js"
 import { SocketHost } from "../ws/SocketHost.js"
 import { countingMetrics } from "../ws/wsMetrics.js"
 import type { HttpAnswer } from "./forwardHttp.js"
@@ -57,8 +57,9 @@ const gate: UpgradeGate = {
   abandon: (ip, route) => post({ t: "release", ip, route })
 }
 const clientIp = clientIpOf(cfg.trustProxy)
-app.ws("/ws/leaderboard/:board", leaderboardBehavior(host, gate, cfg.ws, clientIp))
-app.ws("/ws/users/:user_id", userBehavior(host, gate, cfg.ws, clientIp))
+const behaviors = wsBehaviors(host, gate, cfg.ws, clientIp)
+app.ws("/ws/leaderboard/:board", behaviors.leaderboard)
+app.ws("/ws/users/:user_id", behaviors.users)
 app.any("/*", forwardHttp(cfg.bodyLimitBytes, clientIp, (req: ForwardedRequest) => ask<HttpAnswer>((id) => ({ t: "http", id, req }))))
 
 const report = setInterval(() => post({ t: "report", totals: metrics.take(), ...host.stats() }), REPORT_MS)

@@ -33,8 +33,28 @@ const capture = (res: HttpResponse, req: HttpRequest, clientIp: (res: HttpRespon
   extensions: req.getHeader("sec-websocket-extensions")
 })
 
+/**
+ * Open WebSockets of one thread: any of them can host the cork of a later upgrade. uWS documents
+ * `res.cork(() => res.upgrade(…))` after an await, but upgrade moves the socket in memory and cork
+ * then uncorks the old address; in worker threads that closes a fresh socket now and then (1006
+ * right after the 101, about 1 in 30,000 upgrades; reproduced while building bench/fanout). Corking
+ * another socket first makes res.cork run its callback without corking res (no warning, no stale
+ * uncork). With no WebSocket open on the thread the upgrade runs uncorked (uWS prints a warning).
+ */
+class Anchors {
+  private readonly open = new Set<WebSocket<unknown>>()
+  add(ws: WebSocket<unknown>): void { this.open.add(ws) }
+  delete(ws: WebSocket<unknown>): void { this.open.delete(ws) }
+  upgradeLater(res: HttpResponse, upgrade: () => void): void {
+    const anchor = this.open.values().next().value
+    if (anchor !== undefined) anchor.cork(() => res.cork(upgrade))
+    else upgrade()
+  }
+}
+
 /** Upgrade now when admission answered synchronously, else once it answers (if the client is still there). */
 const decide = <T>(
+  anchors: Anchors,
   res: HttpResponse,
   answer: Admit<T> | Promise<Admit<T>>,
   upgrade: (value: T) => void,
@@ -45,7 +65,8 @@ const decide = <T>(
   res.onAborted(() => { st.aborted = true })
   answer.then((a) => {
     if (st.aborted) { if (a.ok) abandon(); return }
-    res.cork(() => (a.ok ? upgrade(a.value) : refuseUpgrade(res, a.refusal)))
+    if (a.ok) anchors.upgradeLater(res, () => upgrade(a.value))
+    else res.cork(() => refuseUpgrade(res, a.refusal))
   }, () => { if (!st.aborted) res.close() })
 }
 
@@ -57,7 +78,19 @@ const base = (cfg: WsConfig) => ({
   compression: uWS.DISABLED
 })
 
-export const leaderboardBehavior = (
+/** The uWS behaviours of both feeds on one thread. */
+export const wsBehaviors = (
+  host: SocketHost,
+  gate: UpgradeGate,
+  cfg: WsConfig,
+  clientIp: (res: HttpResponse, req: HttpRequest) => string
+): { leaderboard: uWS.WebSocketBehavior<{ conn: LbConn }>; users: uWS.WebSocketBehavior<{ conn: UserConn }> } => {
+  const anchors = new Anchors()
+  return { leaderboard: leaderboardBehavior(anchors, host, gate, cfg, clientIp), users: userBehavior(anchors, host, gate, cfg, clientIp) }
+}
+
+const leaderboardBehavior = (
+  anchors: Anchors,
   host: SocketHost,
   gate: UpgradeGate,
   cfg: WsConfig,
@@ -68,25 +101,30 @@ export const leaderboardBehavior = (
   upgrade: (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => {
     const c = capture(res, req, clientIp)
     const protocol = c.request.protocols
-    decide(res, gate.leaderboard(c.request), (spec) => {
+    decide(anchors, res, gate.leaderboard(c.request), (spec) => {
       const conn: LbConn = { kind: "leaderboard", ip: c.request.ip, spec, id: 0, ws: null, topic: null, stale: false, resyncing: false }
       res.upgrade({ conn }, c.key, protocol, c.extensions, context)
     }, () => gate.abandon(c.request.ip, "leaderboard"))
   },
   open: (ws: WebSocket<{ conn: LbConn }>) => {
+    anchors.add(ws)
     const conn = connOf(ws)
     conn.ws = ws
     host.openLeaderboard(conn)
   },
   drain: (ws) => host.drain(connOf(ws)),
-  close: (ws) => host.closeLeaderboard(connOf(ws))
+  close: (ws) => {
+    anchors.delete(ws)
+    host.closeLeaderboard(connOf(ws))
+  }
 })
 
 /**
  * /ws/users/{user_id}: the token is `?token=` or `Sec-WebSocket-Protocol: bearer, <jwt>`. A socket
  * over the send bound is closed (notifications are not replayable; the client re-reads its profile).
  */
-export const userBehavior = (
+const userBehavior = (
+  anchors: Anchors,
   host: SocketHost,
   gate: UpgradeGate,
   cfg: WsConfig,
@@ -96,11 +134,17 @@ export const userBehavior = (
   closeOnBackpressureLimit: 1,
   upgrade: (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => {
     const c = capture(res, req, clientIp)
-    decide(res, gate.users(c.request), (v) => {
+    decide(anchors, res, gate.users(c.request), (v) => {
       const conn: UserConn = { kind: "users", ip: c.request.ip, userId: v.userId, id: 0 }
       res.upgrade({ conn }, c.key, v.protocol, c.extensions, context)
     }, () => gate.abandon(c.request.ip, "users"))
   },
-  open: (ws: WebSocket<{ conn: UserConn }>) => host.openUser(connOf(ws), (topic) => ws.subscribe(topic)),
-  close: (ws) => host.closeUser(connOf(ws))
+  open: (ws: WebSocket<{ conn: UserConn }>) => {
+    anchors.add(ws)
+    host.openUser(connOf(ws), (topic) => ws.subscribe(topic))
+  },
+  close: (ws) => {
+    anchors.delete(ws)
+    host.closeUser(connOf(ws))
+  }
 })
