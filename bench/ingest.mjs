@@ -26,7 +26,8 @@ const USERS = Number(values.users ?? 100_000)
 const WINDOW = CONC * Math.min(BATCH, 256)
 
 const n = freshNames("ing")
-log(`machine: ${machine()}; build ${buildId()}`)
+const BUILD = buildId() // at start: others rebuild dist/ while a run goes on
+log(`machine: ${machine()}; build ${BUILD}`)
 log(`scenario: ${ROUNDS} rounds × ${fmt(EVENTS)} events, batches of ${BATCH}, ${CONC} requests in flight (raw window ${fmt(WINDOW)}); stream ${n.stream}`)
 execFileSync(process.execPath, ["bin/arena", "migrate"], { cwd: ROOT, env: envFor(n), stdio: ["ignore", "ignore", "inherit"] })
 // --cpu-prof: the service samples itself; the last HTTP round is summarized (gateway vs pipeline share).
@@ -141,6 +142,6 @@ await h.jsm.streams.delete(rawStream).catch(() => false)
 await h.nc.close()
 agent.destroy()
 const row = `${ROUNDS} rounds × ${fmt(EVENTS)} events, ${BATCH}/request, ${CONC} requests in flight | POST /v1/events ${fmt(webMed)} ev/s (request p50 ${p50.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms; ` +
-  `service ${cpuPerEvent.toFixed(0)} CPU-µs/event incl. pipeline) | raw js.publish, window ${fmt(WINDOW)}: ${fmt(rawMed)} ev/s | ratio ${(webMed / rawMed).toFixed(2)} (medians) | build ${buildId()} | ${machine()}`
+  `service ${cpuPerEvent.toFixed(0)} CPU-µs/event incl. pipeline) | raw js.publish, window ${fmt(WINDOW)}: ${fmt(rawMed)} ev/s | ratio ${(webMed / rawMed).toFixed(2)} (medians) | build ${BUILD} | ${machine()}`
 if (!values["no-record"]) { appendResult("Ingest (bench/ingest.mjs)", row); log("appended to bench/RESULTS.md") }
 await cleanup(n)

@@ -19,7 +19,8 @@ const EVENTS = USERS * Number(values["per-user"] ?? 2)
 const MiB = 2 ** 20
 
 const n = freshNames("mem")
-log(`machine: ${machine()}; build ${buildId()}`)
+const BUILD = buildId() // at start: others rebuild dist/ while a run goes on
+log(`machine: ${machine()}; build ${BUILD}`)
 log(`scenario: ${fmt(USERS)} users, ${fmt(EVENTS)} events (timestamps in the open day/week/month); stream ${n.stream}`)
 execFileSync(process.execPath, ["bin/arena", "migrate"], { cwd: ROOT, env: envFor(n), stdio: ["ignore", "ignore", "inherit"] })
 const memFile = path.join(os.tmpdir(), `arena-mem-${n.id}.json`)
@@ -110,7 +111,7 @@ await h.nc.close()
 const row = `${fmt(USERS)} users, ${fmt(EVENTS)} events, ${boardCount} boards, ${fmt(entries)} entries (${(entries / USERS).toFixed(1)}/user) | ` +
   `RSS ${fmt(full.rss / MiB)} MiB after GC (idle ${fmt(idle.rss / MiB)}; peak ${fmt(Math.max(peak, full.rss) / MiB)}), heap ${fmt(full.heapUsed / MiB)} MiB; chDB child ${fmt(full.child / MiB)} MiB | ` +
   `growth ${fmt(dRss / USERS)} B/user, ${fmt(dRss / entries)} B/entry | Redis same sorted sets (${fmt(redisEntries)} entries) ${fmt(redisBytes / MiB)} MiB = ${fmt(redisBytes / redisEntries)} B/entry | ` +
-  `ratio RSS growth/Redis ${(dRss / redisBytes).toFixed(2)} | build ${buildId()} | ${machine()}`
+  `ratio RSS growth/Redis ${(dRss / redisBytes).toFixed(2)} | build ${BUILD} | ${machine()}`
 if (!values["no-record"]) { appendResult("Memory (bench/memory.mjs)", row); log("appended to bench/RESULTS.md") }
 fs.rmSync(memFile, { force: true })
 await cleanup(n)

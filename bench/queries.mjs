@@ -34,7 +34,8 @@ const MAXCONNS = Number(values.conns ?? 64)
 const PRELOAD = USERS * 2
 
 const n = freshNames("qry")
-log(`machine: ${machine()}; build ${buildId()}`)
+const BUILD = buildId() // at start: others rebuild dist/ while a run goes on
+log(`machine: ${machine()}; build ${BUILD}`)
 log(`scenario: board of ${fmt(USERS)} users (${fmt(PRELOAD)} events preloaded), ${fmt(RATE)} req/s × ${SECS} s per route, producer at ${fmt(INGEST)} ev/s; stream ${n.stream}`)
 execFileSync(process.execPath, ["bin/arena", "migrate"], { cwd: ROOT, env: envFor(n), stdio: ["ignore", "ignore", "inherit"] })
 const h = await nats()
@@ -110,6 +111,6 @@ await h.nc.close()
 const [bareRes, floor] = results
 const q = (x) => `${x.name} p50 ${x.p50.toFixed(2)} / p99 ${x.p99.toFixed(2)} ms (${fmt(x.rps)}/s${x.bad ? `, ${x.bad} errors` : ""})`
 const row = `${fmt(globalSize)} users on global, ${fmt(RATE)} req/s × ${SECS} s per route, ingest ~${fmt(INGEST)} ev/s | ` +
-  results.slice(2, 5).map(q).join(" | ") + ` | baselines ${q(floor)}, ${q(bareRes)}, ${q(results[5])}; p99 ratio vs /healthz ${results.slice(2, 5).map((x) => (x.p99 / floor.p99).toFixed(1)).join("/")} | build ${buildId()} | ${machine()}`
+  results.slice(2, 5).map(q).join(" | ") + ` | baselines ${q(floor)}, ${q(bareRes)}, ${q(results[5])}; p99 ratio vs /healthz ${results.slice(2, 5).map((x) => (x.p99 / floor.p99).toFixed(1)).join("/")} | build ${BUILD} | ${machine()}`
 if (!values["no-record"]) { appendResult("Queries at a fixed rate (bench/queries.mjs)", row); log("appended to bench/RESULTS.md") }
 await cleanup(n)
