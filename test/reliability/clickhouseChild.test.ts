@@ -9,7 +9,7 @@ import { Oracle } from "../oracle/Oracle.js"
 import { readStream } from "../oracle/stream.js"
 import { makeWorkload } from "../oracle/workload.js"
 import { request } from "./lib/http.js"
-import { alive, childPids } from "./lib/procs.js"
+import { alive, childPids, killOrphans } from "./lib/procs.js"
 import { publishItems } from "./lib/publish.js"
 import { checkClickHouse } from "./lib/verify.js"
 
@@ -26,6 +26,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const pid of stopped) if (alive(pid)) process.kill(pid, "SIGKILL")
   await arena.kill()
+  killOrphans(names.dataDir)
   await nats?.nc.close()
   await cleanup(names)
 })

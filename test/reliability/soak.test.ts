@@ -10,7 +10,7 @@ import { Oracle } from "../oracle/Oracle.js"
 import { readStream } from "../oracle/stream.js"
 import { AGENTS, makeWorkload, prng } from "../oracle/workload.js"
 import { SourceIps, request } from "./lib/http.js"
-import { childPids } from "./lib/procs.js"
+import { childPids, killOrphans } from "./lib/procs.js"
 import { publishItems } from "./lib/publish.js"
 import type { PublishStats } from "./lib/publish.js"
 import { checkClickHouse, checkDlq, checkRest } from "./lib/verify.js"
@@ -34,6 +34,7 @@ beforeAll(async () => {
 })
 afterAll(async () => {
   await arena.kill()
+  killOrphans(names.dataDir)
   await nats?.nc.close()
   await cleanup(names)
 })

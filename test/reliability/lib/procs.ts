@@ -27,3 +27,19 @@ export const alive = (pid: number): boolean => {
     return false
   }
 }
+
+/** Kills (-9) embedded-ClickHouse children of `dataDir` left behind by a killed service (test hygiene). */
+export const killOrphans = (dataDir: string): number => {
+  let n = 0
+  for (const d of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue
+    try {
+      const argv = fs.readFileSync(`/proc/${d}/cmdline`, "utf8").split("\0")
+      if (argv.some((a) => a.endsWith("chdbChild.mjs")) && argv.some((a) => a.startsWith(dataDir))) {
+        process.kill(Number(d), "SIGKILL")
+        n++
+      }
+    } catch { /* gone */ }
+  }
+  return n
+}
