@@ -1,0 +1,187 @@
+#!/usr/bin/env node
+// Scenario 3, fan-out: `arena serve` with many WebSocket subscribers (other processes), a steady
+// event stream from a separate producer, latency from NATS publish to delta frame at probe clients,
+// then the bare uWS broadcaster replaying the same frame schedule to the same sockets (baseline).
+// Run: npm run build && node bench/fanout/run.mjs [--sockets 19000] [--probes 300] [--threads 2]
+//        [--rate 2000] [--users 100000] [--warm 10] [--hold 60] [--loaders 2] [--no-bare] [--no-append]
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { parseArgs } from "node:util"
+import { appendResult, cleanup, freshNames, machine, stopService, waitReady, ROOT } from "../lib.mjs"
+import { startServiceAt } from "./service.mjs"
+import { cpuOf, childrenOf, forkScript, waitMsg } from "./procs.mjs"
+import { session } from "./session.mjs"
+import { bareLatency, joinLatency, quantiles, readProbeLog, traceOf } from "./stats.mjs"
+
+const { values: a } = parseArgs({ options: {
+  sockets: { type: "string" }, probes: { type: "string" }, threads: { type: "string" }, rate: { type: "string" }, users: { type: "string" },
+  warm: { type: "string" }, hold: { type: "string" }, loaders: { type: "string" }, "no-bare": { type: "boolean" }, "no-append": { type: "boolean" },
+  out: { type: "string" }, root: { type: "string" }, server: { type: "string" }, "global-rate": { type: "string" }, "agent-rate": { type: "string" }, "service-log": { type: "string" }, prof: { type: "string" }, label: { type: "string" }, "read-every": { type: "string" }
+} })
+const SOCKETS = Number(a.sockets ?? 19_000), PROBES = Number(a.probes ?? 300), THREADS = a.threads ?? "2"
+const RATE = Number(a.rate ?? 2000), USERS = Number(a.users ?? 100_000), WARM = Number(a.warm ?? 10), HOLD = Number(a.hold ?? 60)
+const LOADERS = Number(a.loaders ?? 2)
+// arena: `arena serve` + producer (latency from NATS publish); gateway: synthetic views (gateway only).
+const SERVER = a.server ?? "arena"
+// The Arena build to run (default: this checkout; a private `git worktree` keeps it stable).
+const BUILD = path.resolve(a.root ?? ROOT)
+const READ_EVERY = a["read-every"] ?? "5000"
+const OUT = a.out ?? path.join(import.meta.dirname, "last-run.json")
+/** Cumulative buckets of the gateway's "view received → delta handed to socket hosts" histogram. */
+const hubLatency = async (port) => {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+  const out = []
+  for (const m of text.matchAll(/^arena_ws_publish_latency_seconds_bucket\{le="([^"]+)"\} (\d+)/gm)) out.push([Number(m[1]), Number(m[2])])
+  return out
+}
+/** Quantiles (bucket upper bounds, ms) of the window between two bucket snapshots. */
+const hubQuantiles = (a, b) => {
+  const d = b.map(([le, n], i) => [le, n - (a[i]?.[1] ?? 0)])
+  const total = d[d.length - 1]?.[1] ?? 0
+  const q = (p) => (d.find(([, n]) => n >= p * total)?.[0] ?? NaN) * 1000
+  return { n: total, p50: q(0.5), p99: q(0.99) }
+}
+const log = (s) => process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`)
+const ms = (x) => x.toFixed(1)
+
+log(`machine: ${machine()}`)
+log(`build: ${BUILD}${a.label ? ` (${a.label})` : ""}`)
+log(`scenario: ${SOCKETS} load sockets + ${PROBES} probes, ARENA_WS_THREADS=${THREADS}, ${RATE} events/s over ${USERS} users, warm-up ${WARM} s, measured ${HOLD} s`)
+
+// ---- Arena ----
+const n = freshNames("fan")
+let ours, trace, svc
+if (SERVER === "gateway") {
+  // Gateway only: the real gateway fed by synthetic board views (no pipeline, no NATS).
+  const srv = forkScript("./synthetic.mjs", ["--root", BUILD, "--threads", THREADS, "--global-rate", a["global-rate"] ?? "20", "--agent-rate", a["agent-rate"] ?? "3", "--seconds", String(WARM + HOLD)])
+  try {
+    const { port } = await waitMsg(srv, "listening")
+    ours = await session({
+      label: "gateway", port, serverPid: srv.pid, sockets: SOCKETS, probes: PROBES, loaders: LOADERS, readEvery: READ_EVERY,
+      drive: async (mark) => {
+        srv.send({ type: "start" })
+        await new Promise((r) => setTimeout(r, WARM * 1000))
+        const m0 = await hubLatency(port)
+        await mark("start")
+        const done = await waitMsg(srv, "done", (HOLD + 120) * 1000)
+        await new Promise((r) => setTimeout(r, 2000))
+        await mark("stop")
+        return { producer: { cpuMs: 0, wallMs: 1, sent: done.views }, childCpuSecs: 0, hub: hubQuantiles(m0, await hubLatency(port)) }
+      }
+    })
+    const probeLog = readProbeLog(ours.probeOut)
+    const l = bareLatency(probeLog)
+    ours.lat = { first: l, last: l, unmatched: 0 }
+    trace = traceOf(probeLog, ours.wallStart)
+    log(`gateway: latency view→frame (oldest change shown) p50 ${ms(l.p50)} p99 ${ms(l.p99)} max ${ms(l.max)} ms (n ${l.n})`)
+  } finally {
+    srv.send({ type: "exit" })
+    await new Promise((r) => setTimeout(r, 1000))
+    if (srv.exitCode === null) srv.kill("SIGKILL")
+    await cleanup(n)
+  }
+} else try {
+  // --prof DIR: V8 CPU profiles of the service (one file per thread) for bench/fanout/profile.mjs.
+  const prof = a.prof ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(a.prof)}`] : []
+  svc = await startServiceAt(BUILD, n, { ARENA_WS_THREADS: THREADS, ARENA_SNAPSHOT_INTERVAL: "5s" }, prof)
+  await waitReady(svc.port, 0)
+  const producerOut = path.join(path.dirname(OUT), `.producer-${process.pid}.json`)
+  let producerDone
+  ours = await session({
+    label: "arena", port: svc.port, serverPid: svc.child.pid, sockets: SOCKETS, probes: PROBES, loaders: LOADERS, readEvery: READ_EVERY,
+    drive: async (mark) => {
+      const p = forkScript("./producer.mjs", ["--subject", n.subject, "--rate", String(RATE), "--users", String(USERS), "--seconds", String(WARM + HOLD), "--out", producerOut])
+      const kids0 = childrenOf(svc.child.pid).map((pid) => [pid, cpuOf(pid)])
+      await waitMsg(p, "started")
+      await new Promise((r) => setTimeout(r, WARM * 1000))
+      const m0 = await hubLatency(svc.port)
+      await mark("start")
+      producerDone = await waitMsg(p, "done", (HOLD + 120) * 1000)
+      await new Promise((r) => setTimeout(r, 2000)) // the last deltas in flight
+      await mark("stop")
+      const hub = hubQuantiles(m0, await hubLatency(svc.port))
+      const childCpu = kids0.reduce((s, [pid, c]) => s + cpuOf(pid) - c, 0)
+      return { producer: producerDone, childCpuSecs: childCpu, hub }
+    }
+  })
+  const probeLog = readProbeLog(ours.probeOut)
+  ours.lat = joinLatency(probeLog, producerOut)
+  trace = traceOf(probeLog, ours.wallStart)
+  fs.rmSync(producerOut, { force: true })
+  log(`arena: latency publish→frame (oldest event shown) p50 ${ms(ours.lat.first.p50)} p99 ${ms(ours.lat.first.p99)} max ${ms(ours.lat.first.max)} ms` +
+    ` (n ${ours.lat.first.n}, unmatched ${ours.lat.unmatched}); newest event p50 ${ms(ours.lat.last.p50)} p99 ${ms(ours.lat.last.p99)}`)
+} finally {
+  if (svc) await stopService(svc)
+  if (svc && a["service-log"]) fs.writeFileSync(a["service-log"], svc.log())
+  await cleanup(n)
+}
+
+// ---- bare uWS broadcaster, same frames, same sockets ----
+let bare = null
+if (!a["no-bare"]) {
+  const traceFile = path.join(path.dirname(OUT), `.trace-${process.pid}.json`)
+  fs.writeFileSync(traceFile, JSON.stringify(trace))
+  const srv = forkScript("./bare.mjs", ["--threads", THREADS === "0" ? "0" : THREADS, "--trace", traceFile])
+  try {
+    const { port } = await waitMsg(srv, "listening")
+    bare = await session({
+      label: "bare", port, serverPid: srv.pid, sockets: SOCKETS, probes: PROBES, loaders: LOADERS, readEvery: READ_EVERY,
+      drive: async (mark) => {
+        await mark("start")
+        srv.send({ type: "start" })
+        const done = await waitMsg(srv, "done", (HOLD + 120) * 1000)
+        await new Promise((r) => setTimeout(r, 2000))
+        await mark("stop")
+        return done
+      }
+    })
+    bare.lat = bareLatency(readProbeLog(bare.probeOut))
+    log(`bare: latency send→frame p50 ${ms(bare.lat.p50)} p99 ${ms(bare.lat.p99)} max ${ms(bare.lat.max)} ms (n ${bare.lat.n})`)
+  } finally {
+    srv.send({ type: "exit" })
+    await new Promise((r) => setTimeout(r, 500))
+    if (srv.exitCode === null) srv.kill("SIGKILL")
+    fs.rmSync(traceFile, { force: true })
+  }
+}
+
+// ---- report ----
+const f = ours.lat.first
+const frameRate = (r) => (r.loadFrames / r.secs)
+// Server CPU per frame delivered (µs): contention changes latency far more than it changes this.
+const usPerFrame = (r) => (r.serverCores * r.secs * 1e6) / Math.max(1, r.loadFrames + r.probe.records)
+const summary = {
+  when: new Date().toISOString(), machine: machine(), label: a.label ?? "", build: BUILD, sockets: SOCKETS, probes: PROBES, threads: Number(THREADS), rate: RATE, users: USERS, hold: HOLD,
+  arena: {
+    p50: f.p50, p90: f.p90, p99: f.p99, p999: f.p999, max: f.max, n: f.n, lastP99: ours.lat.last.p99, gaps: ours.probe.gaps, resyncs: ours.probe.resyncs + ours.loadResyncs,
+    closed: ours.loadClosed + ours.probe.closed, silent: ours.loadSilent, framesPerSec: frameRate(ours), meanFrameBytes: ours.loadBytes / Math.max(1, ours.loadFrames),
+    serverCores: ours.serverCores, serverRssMiB: ours.serverRssMiB, chdbCores: ours.driven.childCpuSecs / ours.secs, machineBusy: ours.machineBusy,
+    usPerFrame: usPerFrame(ours), threads: ours.serverThreads,
+    hub: ours.driven.hub,
+    producerCores: ours.driven.producer.cpuMs / ours.driven.producer.wallMs, producerSent: ours.driven.producer.sent, loadCores: ours.loadCpuSecs / ours.secs,
+    hist: Array.from(f.sorted, (x) => Math.round(x * 100) / 100)
+  },
+  bare: bare && {
+    p50: bare.lat.p50, p90: bare.lat.p90, p99: bare.lat.p99, p999: bare.lat.p999, max: bare.lat.max, n: bare.lat.n, gaps: bare.probe.gaps,
+    framesPerSec: frameRate(bare), usPerFrame: usPerFrame(bare), threads: bare.serverThreads, serverCores: bare.serverCores, serverRssMiB: bare.serverRssMiB, machineBusy: bare.machineBusy,
+    hist: Array.from(bare.lat.sorted, (x) => Math.round(x * 100) / 100)
+  }
+}
+fs.writeFileSync(OUT, JSON.stringify(summary))
+const A = summary.arena, B = summary.bare
+console.table({
+  arena: { p50: ms(A.p50), p99: ms(A.p99), max: ms(A.max), gaps: A.gaps, "frames/s": Math.round(A.framesPerSec), "µs/frame": A.usPerFrame.toFixed(1), cores: A.serverCores.toFixed(2), "RSS MiB": Math.round(A.serverRssMiB), busy: `${Math.round(A.machineBusy * 100)}%` },
+  ...(B ? { bare: { p50: ms(B.p50), p99: ms(B.p99), max: ms(B.max), gaps: B.gaps, "frames/s": Math.round(B.framesPerSec), "µs/frame": B.usPerFrame.toFixed(1), cores: B.serverCores.toFixed(2), "RSS MiB": Math.round(B.serverRssMiB), busy: `${Math.round(B.machineBusy * 100)}%` } } : {})
+})
+const ratio = B ? `ratio ours/bare p50 ${(A.p50 / B.p50).toFixed(2)} p99 ${(A.p99 / B.p99).toFixed(2)}` : "no bare run"
+log(`gateway hub wait (view → hosts, bucket bounds): p50 ≤ ${A.hub.p50} ms, p99 ≤ ${A.hub.p99} ms over ${A.hub.n} views`)
+log(`${ratio}; producer ${A.producerSent} events at ${(A.producerCores * 100).toFixed(0)}% of a core; chDB child ${(A.chdbCores * 100).toFixed(0)}%; load clients ${(A.loadCores * 100).toFixed(0)}%`)
+if (!a["no-append"]) {
+  appendResult("Fan-out (bench/fanout/run.mjs)",
+    `${SOCKETS.toLocaleString("en-US")} sockets + ${PROBES} probes, ${RATE} ev/s over ${USERS.toLocaleString("en-US")} users, ${HOLD} s, ARENA_WS_THREADS=${THREADS} | ` +
+    `publish→frame p50 ${ms(A.p50)} / p99 ${ms(A.p99)} / max ${ms(A.max)} ms, gaps ${A.gaps}, ${Math.round(A.framesPerSec).toLocaleString("en-US")} frames/s (${Math.round(A.meanFrameBytes)} B) | ` +
+    (B ? `bare uWS same frames: p50 ${ms(B.p50)} / p99 ${ms(B.p99)} / max ${ms(B.max)} ms → ${ratio} | ` : "") +
+    `server ${A.serverCores.toFixed(2)} cores, RSS ${Math.round(A.serverRssMiB)} MiB; producer ${(A.producerCores * 100).toFixed(0)}% core; machine busy ${Math.round(A.machineBusy * 100)}% | ${machine()}`)
+  log("appended to bench/RESULTS.md")
+}
+process.exit(0)
