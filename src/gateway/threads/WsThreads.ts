@@ -12,7 +12,8 @@ import type { HostSide } from "../ws/HostLink.js"
 import type { TopicHub } from "../ws/TopicHub.js"
 import type { UserFeed } from "../ws/UserFeed.js"
 import { addTotals } from "../ws/wsMetrics.js"
-import type { FromWorker, ToWorker, WorkerInit } from "./messages.js"
+import type { FromWorker, Many, ToWorker, WorkerInit } from "./messages.js"
+import { outbox } from "./messages.js"
 
 export interface WsThreadsDeps {
   readonly config: GatewayConfig
@@ -53,7 +54,8 @@ const freePort = (host: string): Promise<number> => new Promise((resolve, reject
 const startOne = (deps: WsThreadsDeps, index: number, port: number): { run: Running; listening: Promise<number> } => {
   const init: WorkerInit = { config: deps.config, port, index }
   const worker = new Worker(deps.workerUrl, { workerData: init, name: `arena-ws-${index}` })
-  const post = (m: ToWorker): void => worker.postMessage(m)
+  // What this thread says to the worker within one turn (delta batches, answers) goes as one message.
+  const post = outbox<ToWorker>((m) => worker.postMessage(m), queueMicrotask)
   const side: HostSide = {
     attached: (conn, topic, frames, snapshot) => post({ t: "attached", conn, topic, frames, snapshot }),
     resynced: (conn, topic, frame) => post({ t: "resynced", conn, topic, frame }),
@@ -77,8 +79,9 @@ const startOne = (deps: WsThreadsDeps, index: number, port: number): { run: Runn
     stopping: false
   }
   const listening = new Promise<number>((resolve, reject) => {
-    worker.on("message", (m: FromWorker) => {
+    const receive = (m: FromWorker | Many<FromWorker>): void => {
       switch (m.t) {
+        case "many": for (const x of m.msgs) receive(x); return
         case "open": return link.hub.open(m.conn, m.spec)
         case "close": return link.hub.close(m.conn)
         case "resync": return link.hub.resync(m.conn)
@@ -108,7 +111,8 @@ const startOne = (deps: WsThreadsDeps, index: number, port: number): { run: Runn
         case "listen-failed": return reject(new Error(m.message))
         case "stopped": return
       }
-    })
+    }
+    worker.on("message", receive)
     worker.on("error", (e) => {
       deps.log.error("WS worker thread failed", { index, error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) })
       reject(e)

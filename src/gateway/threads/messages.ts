@@ -18,6 +18,26 @@ export interface WorkerInit {
 export type LeaderboardAdmit = Admit<ConnSpec>
 export type UserAdmit = Admit<{ readonly userId: string; readonly protocol: string }>
 
+/** Messages of one turn travel as one (a postMessage costs more than the small messages it carries). */
+export interface Many<M> {
+  readonly t: "many"
+  readonly msgs: ReadonlyArray<M>
+}
+
+/** Collects the messages of one turn and posts them together, in order, when `schedule` fires. */
+export const outbox = <M>(postMessage: (m: M | Many<M>) => void, schedule: (f: () => void) => void): ((m: M) => void) => {
+  let queued: Array<M> = []
+  const flush = (): void => {
+    const msgs = queued
+    queued = []
+    postMessage(msgs.length === 1 ? msgs[0]! : { t: "many", msgs })
+  }
+  return (m) => {
+    if (queued.length === 0) schedule(flush)
+    queued.push(m)
+  }
+}
+
 export type ToWorker =
   | { readonly t: "attached"; readonly conn: number; readonly topic: string; readonly frames: ReadonlyArray<string>; readonly snapshot: boolean }
   | { readonly t: "resynced"; readonly conn: number; readonly topic: string; readonly frame: string }

@@ -12,7 +12,8 @@ import { SocketHost } from "../ws/SocketHost.js"
 import { countingMetrics } from "../ws/wsMetrics.js"
 import type { HttpAnswer } from "./forwardHttp.js"
 import { forwardHttp } from "./forwardHttp.js"
-import type { FromWorker, LeaderboardAdmit, ToWorker, UserAdmit, WorkerInit } from "./messages.js"
+import type { FromWorker, LeaderboardAdmit, Many, ToWorker, UserAdmit, WorkerInit } from "./messages.js"
+import { outbox } from "./messages.js"
 
 const REPORT_MS = 500
 
@@ -20,7 +21,9 @@ if (parentPort === null) throw new Error("wsWorker runs as a worker thread")
 const port = parentPort
 const init = workerData as WorkerInit
 const cfg = init.config
-const post = (m: FromWorker): void => port.postMessage(m)
+// Everything this thread says within one loop iteration (opens, acks, forwarded requests) goes
+// in one message, sent once the iteration's I/O callbacks have run.
+const post = outbox<FromWorker>((m) => port.postMessage(m), setImmediate)
 assertNativeUws()
 
 const app = uWS.App()
@@ -71,8 +74,9 @@ app.listen(cfg.host, init.port, (s) => {
   post({ t: "listening", port: uWS.us_socket_local_port(s) })
 })
 
-port.on("message", (m: ToWorker) => {
+const receive = (m: ToWorker | Many<ToWorker>): void => {
   switch (m.t) {
+    case "many": for (const x of m.msgs) receive(x); return
     case "batch": return host.batch(m.items)
     case "attached": return host.attached(m.conn, m.topic, m.frames, m.snapshot)
     case "resynced": return host.resynced(m.conn, m.topic, m.frame)
@@ -82,7 +86,8 @@ port.on("message", (m: ToWorker) => {
     case "http": return answer(m.id, { reply: m.reply, extra: m.extra, head: m.head })
     case "stop": return stop()
   }
-})
+}
+port.on("message", receive)
 
 const stop = (): void => {
   // The listen socket must be closed before this thread exits, or Node aborts at exit.
@@ -93,8 +98,8 @@ const stop = (): void => {
   setImmediate(() => {
     host.stop()
     clearInterval(report)
-    post({ t: "report", totals: metrics.take(), sockets: 0, stale: 0, maxBuffered: 0 })
-    post({ t: "stopped" })
+    port.postMessage({ t: "report", totals: metrics.take(), sockets: 0, stale: 0, maxBuffered: 0 } satisfies FromWorker)
+    port.postMessage({ t: "stopped" } satisfies FromWorker)
     port.close()
   })
 }
