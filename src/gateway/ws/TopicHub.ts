@@ -1,7 +1,9 @@
 // Live leaderboard topics (board key × limit), owned by the main thread: board views are turned
 // into one delta per topic, serialized once, kept in the topic's resume ring and handed to every
-// socket host that has subscribers. Flow control: a host gets its next batch only after it has
-// sent the last one, so while hosts are busy sending, views coalesce here (no timer, no queue).
+// socket host that has subscribers. Flow control: a host holds at most MAX_IN_FLIGHT batches it has
+// not yet sent, so while hosts are busy sending, views coalesce here (no timer, bounded queue).
+// More than one in flight: the main thread also runs the pipeline, and a host's ack waits behind
+// that work; with one batch in flight every view would wait for that turn (the hub's round trip).
 import { randomBytes } from "node:crypto"
 import type { BoardKey, Window } from "../../domain/model.js"
 import { registry } from "../../observability/Metrics.js"
@@ -14,20 +16,22 @@ import { Topic, keyString, topicName } from "./Topic.js"
 
 const resumes = registry.counter("arena_ws_resumes_total", "Subscriptions opened with since/epoch, by outcome")
 const latency = registry.histogram("arena_ws_publish_latency_seconds", "Board view received → delta handed to the socket hosts",
-  [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25])
+  [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5])
 const topicsGauge = registry.gauge("arena_ws_topics", "Live leaderboard topics (including lingering ones)")
 const ringBytes = registry.gauge("arena_ws_ring_bytes", "Bytes held by resume rings")
 
 /** Topics lingering after their last subscriber left (cfg.lingerMs) are capped in count. */
 const MAX_LINGERING = 1000
+/** Batches a socket host may hold before the hub coalesces views until it acknowledges one. */
+export const MAX_IN_FLIGHT = 4
 const SWEEP_MS = 1000
 
 /** One socket host as the hub sees it. */
 export interface Host {
   readonly side: HostSide
   readonly conns: Map<number, ConnRec>
-  /** A batch was sent and not yet acknowledged. */
-  busy: boolean
+  /** Batches sent and not yet acknowledged. */
+  inFlight: number
 }
 
 /** The hub's record of one leaderboard socket (which lives on `host`). */
@@ -79,7 +83,7 @@ export class TopicHub {
 
   /** Registers a socket host; returns what the host calls. `drop()` forgets all its sockets. */
   addHost(side: HostSide): { hub: Omit<HubSide, "userOpen" | "userClose" | "release">; drop: () => void } {
-    const host: Host = { side, conns: new Map(), busy: false }
+    const host: Host = { side, conns: new Map(), inFlight: 0 }
     this.hosts.add(host)
     return {
       hub: {
@@ -91,7 +95,8 @@ export class TopicHub {
       drop: () => {
         for (const conn of [...host.conns.keys()]) this.close(host, conn)
         this.hosts.delete(host)
-        this.ack(host)
+        host.inFlight = 0
+        if (this.pending.size > 0) this.queueFlush()
       }
     }
   }
@@ -123,7 +128,7 @@ export class TopicHub {
   }
 
   private ack(host: Host): void {
-    host.busy = false
+    if (host.inFlight > 0) host.inFlight--
     if (this.pending.size > 0) this.queueFlush()
   }
 
@@ -195,9 +200,9 @@ export class TopicHub {
 
   private flush(): void {
     this.flushQueued = false
-    // A host still sending its last batch would queue this one behind it: wait for its ack and
-    // send one delta covering both instead (bounded frames per board, no added timer).
-    for (const h of this.hosts) if (h.busy) return
+    // A host with MAX_IN_FLIGHT batches still to send would queue this one behind them: wait for
+    // an ack and send one delta covering all views meanwhile (bounded frames per board, no timer).
+    for (const h of this.hosts) if (h.inFlight >= MAX_IN_FLIGHT) return
     const batch = this.pending
     this.pending = new Map()
     const items = new Map<Host, Array<readonly [string, string]>>()
@@ -216,7 +221,7 @@ export class TopicHub {
       latency.observe((performance.now() - at) / 1000)
     }
     for (const [host, list] of items) {
-      host.busy = true
+      host.inFlight++
       host.side.batch(list)
     }
   }
