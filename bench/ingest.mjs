@@ -9,6 +9,7 @@ import * as http from "node:http"
 import * as os from "node:os"
 import * as path from "node:path"
 import { parseArgs } from "node:util"
+import { DEFAULT_MAX_IN_FLIGHT } from "../dist/adapters/nats/JetStreamPublisher.js"
 import { makeGenerator } from "../dist/cli/produce.js"
 import { appendResult, cleanup, envFor, fmt, freshNames, machine, nats, ROOT, startService, stopService, waitReady } from "./lib.mjs"
 import { benchEnv, buildId, log, median, mintToken, pct, sleep, summarizeProfile, treeCpu } from "./support.mjs"
@@ -21,9 +22,10 @@ const BATCH = Number(values.batch ?? 500)
 const CONC = Number(values.concurrency ?? 8)
 const ROUNDS = Number(values.rounds ?? 3)
 const USERS = Number(values.users ?? 100_000)
-// The gateway publishes each request's events with at most 256 acks in flight (Publisher.ts), so
-// CONC requests keep CONC × min(BATCH, 256) publishes in flight; the raw baseline gets that window.
-const WINDOW = CONC * Math.min(BATCH, 256)
+// The gateway keeps at most DEFAULT_MAX_IN_FLIGHT (2,048) publishes awaiting acks across all requests
+// (JetStreamPublisher.ts), so CONC requests keep min(CONC × BATCH, 2,048) in flight; the raw baseline
+// gets that same window.
+const WINDOW = Math.min(CONC * BATCH, DEFAULT_MAX_IN_FLIGHT)
 
 const n = freshNames("ing")
 const BUILD = buildId() // at start: others rebuild dist/ while a run goes on
@@ -106,15 +108,16 @@ const httpRound = async (label) => {
   return { rate: EVENTS / secs, secs, p50: pct(lat, 50), p99: pct(lat, 99), cpu: treeCpu(svc.child.pid) - cpu0 }
 }
 
+const loadAvg = () => os.loadavg().map((x) => x.toFixed(1)).join(" ")
 const raw = [], web = []
 await rawRound("warm-raw").catch((e) => log(`warm-up: ${e.message}`)) // JIT, connections, stream files
 for (let r = 0; r < ROUNDS; r++) {
   const a = await rawRound(`raw${r}`)
   raw.push(a)
-  log(`round ${r + 1}: raw js.publish ${fmt(a.rate)} events/s (${a.secs.toFixed(1)} s)`)
+  log(`round ${r + 1}: raw js.publish ${fmt(a.rate)} events/s (${a.secs.toFixed(1)} s; load avg ${loadAvg()})`)
   const b = await httpRound(`http${r}`)
   web.push(b)
-  log(`round ${r + 1}: POST /v1/events ${fmt(b.rate)} events/s (${b.secs.toFixed(1)} s; request p50 ${b.p50.toFixed(0)} ms, p99 ${b.p99.toFixed(0)} ms; service CPU ${b.cpu.toFixed(1)} s incl. its pipeline applying them)`)
+  log(`round ${r + 1}: POST /v1/events ${fmt(b.rate)} events/s (${b.secs.toFixed(1)} s; request p50 ${b.p50.toFixed(0)} ms, p99 ${b.p99.toFixed(0)} ms; service CPU ${b.cpu.toFixed(1)} s incl. its pipeline applying them; load avg ${loadAvg()})`)
 }
 const rawMed = median(raw.map((x) => x.rate)), webMed = median(web.map((x) => x.rate))
 const p99 = median(web.map((x) => x.p99)), p50 = median(web.map((x) => x.p50))

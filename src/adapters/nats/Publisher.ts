@@ -1,10 +1,13 @@
-// Publishing into JetStream: validated events from POST /v1/events (Nats-Msg-Id = event_id,
-// a bounded number of acks in flight) and dead letters (Nats-Msg-Id = dlq:<seq>, so a replay
+// Publishing into JetStream: validated events from POST /v1/events (Nats-Msg-Id = event_id, through
+// the lean JetStreamPublisher with a bounded number of acks in flight) and dead letters (Nats-Msg-Id = dlq:<seq>, so a replay
 // after a crash never dead-letters twice).
 import type { JetStreamClient } from "@nats-io/jetstream"
 import { headers } from "@nats-io/transport-node"
+import type { NatsConnection } from "@nats-io/transport-node"
 import type { Issue, RejectReason } from "../../domain/model.js"
 import type { IngestPort, PublishResult } from "../../gateway/ports.js"
+import { DEFAULT_MAX_IN_FLIGHT, DEFAULT_PUBLISH_TIMEOUT_MS, JetStreamPublisher } from "./JetStreamPublisher.js"
+import type { PubItem, PubOutcome } from "./JetStreamPublisher.js"
 import { classifyNats } from "./NatsError.js"
 
 /** Runs `task` over `items` with at most `limit` in flight, keeping input order in the result. */
@@ -26,26 +29,50 @@ export type Validate = (item: unknown) =>
   | { ok: true; eventId: string; json: string }
   | { ok: false; eventId: string | null; reason: RejectReason; message: string; issues: ReadonlyArray<Issue> }
 
-export const makeIngest = (js: JetStreamClient, subject: string, validate: Validate, inFlight = 256): IngestPort => ({
-  publish: (items) =>
-    mapBounded(items, inFlight, async (item): Promise<PublishResult> => {
-      const v = validate(item)
-      if (!v.ok) {
-        return { status: "rejected", event_id: v.eventId, error: { code: v.reason, message: v.message, details: v.issues } }
-      }
-      try {
-        const ack = await js.publish(subject, v.json, { msgID: v.eventId, timeout: 10_000 })
-        return { status: ack.duplicate ? "duplicate" : "accepted", event_id: v.eventId, seq: ack.seq }
-      } catch (e) {
-        const err = classifyNats(e, "publishing to JetStream")
-        return {
-          status: "rejected",
-          event_id: v.eventId,
-          error: { code: err.retryable ? "unavailable" : "publish_failed", message: "the event could not be stored; retry later", details: [] }
+/**
+ * HTTP ingest: validates each item, then publishes the valid ones as one batch through the lean
+ * publisher (one timer per request, at most `maxInFlight` publishes awaiting acks across requests).
+ * Every item gets an outcome: accepted/duplicate only with a PubAck from the stream, else rejected
+ * with the reason (`unavailable` when retrying can help, `publish_failed` when it cannot).
+ */
+export const makeIngest = (
+  js: JetStreamClient,
+  subject: string,
+  validate: Validate,
+  maxInFlight = DEFAULT_MAX_IN_FLIGHT,
+  timeoutMs = DEFAULT_PUBLISH_TIMEOUT_MS
+): IngestPort & { readonly publisher: JetStreamPublisher } => {
+  const nc = (js as unknown as { nc?: NatsConnection }).nc
+  if (nc === undefined) throw new Error("makeIngest: the JetStream client does not expose its NATS connection (nats.js 3.x `js.nc`)")
+  const publisher = new JetStreamPublisher(nc, { maxInFlight, timeoutMs })
+  return {
+    publisher,
+    publish: async (items) => {
+      const results = new Array<PublishResult>(items.length)
+      const toSend: PubItem[] = []
+      const at: number[] = []
+      for (let i = 0; i < items.length; i++) {
+        const v = validate(items[i])
+        if (!v.ok) {
+          results[i] = { status: "rejected", event_id: v.eventId, error: { code: v.reason, message: v.message, details: v.issues } }
+          continue
         }
+        toSend.push({ msgId: v.eventId, data: v.json })
+        at.push(i)
       }
-    })
-})
+      const outcomes = await publisher.publishBatch(subject, toSend)
+      for (let k = 0; k < outcomes.length; k++) {
+        const o = outcomes[k] as PubOutcome
+        const i = at[k] as number
+        const eventId = (toSend[k] as PubItem).msgId
+        results[i] = o.ok
+          ? { status: o.duplicate ? "duplicate" : "accepted", event_id: eventId, seq: o.seq }
+          : { status: "rejected", event_id: eventId, error: { code: o.retryable ? "unavailable" : "publish_failed", message: `the event was not stored: ${o.message}`, details: [] } }
+      }
+      return results
+    }
+  }
+}
 
 /** Dead-letter publisher; `settled()` resolves once every letter published so far is acked. */
 export class DeadLetters {
