@@ -1,16 +1,18 @@
-// Bench-only preload for `arena serve` (NODE_OPTIONS=--import=bench/preload.mjs): lifts the gateway's
-// rate limits (only configurable in code; a bench from one loopback IP would get 429s), optionally CPU-
+// Bench-only preload for `arena serve` (NODE_OPTIONS=--import=bench/preload.mjs): optionally CPU-
 // profiles from start-up ($ARENA_BENCH_PROFILE; --cpu-prof is refused in NODE_OPTIONS), and on SIGUSR2
-// writes memory before/after a full GC to $ARENA_BENCH_MEMFILE and the profile, if any.
+// writes memory before/after a full GC to $ARENA_BENCH_MEMFILE and the profile, if any. Rate limits are
+// a setting now (ARENA_RATE_LIMIT_PER_IP / _PER_TOKEN); nothing here patches the service's code.
 import * as fs from "node:fs"
 import { Session } from "node:inspector"
 import v8 from "node:v8"
 
 // Forked children (the chDB process) inherit NODE_OPTIONS; only the service itself is touched.
 if (process.argv[2] === "serve") {
-  const { DEFAULT_RATE_LIMIT } = await import("../dist/gateway/GatewayConfig.js")
-  // The limiter still runs per request (its cost stays in the measurement); it just never refuses.
-  Object.assign(DEFAULT_RATE_LIMIT, { perIp: 1e12, perToken: 1e12 })
+  // Every bench request comes from 127.0.0.1, so the default per-IP limit (1,200/min) would answer
+  // 429. Scenarios that care set ARENA_RATE_LIMIT_* themselves (queries.mjs does); the others get
+  // the limits off unless their environment says otherwise.
+  process.env.ARENA_RATE_LIMIT_PER_IP ??= "off"
+  process.env.ARENA_RATE_LIMIT_PER_TOKEN ??= "off"
 
   const profileFile = process.env.ARENA_BENCH_PROFILE
   let session = null

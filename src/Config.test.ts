@@ -1,6 +1,6 @@
 // The environment is decoded once: defaults per ARCHITECTURE §8, and every bad value named.
 import { describe, expect, it } from "vitest"
-import { decodeConfig, parseDuration } from "./Config.js"
+import { DEFAULT_RATE_LIMITS, decodeConfig, parseDuration } from "./Config.js"
 
 describe("decodeConfig", () => {
   it("applies the documented defaults (embedded ClickHouse under the data dir)", () => {
@@ -27,5 +27,32 @@ describe("decodeConfig", () => {
     expect(parseDuration("24h")).toBe(86_400_000)
     expect(parseDuration("5")).toBe(5000)
     expect(() => decodeConfig({ ARENA_DUPLICATE_WINDOW: "a day" })).toThrow(/ARENA_DUPLICATE_WINDOW/)
+  })
+
+  it("reads the rate limits: counts per window, 0 or off for none, a positive window", () => {
+    expect(decodeConfig({}).rateLimit).toEqual({ perIp: 1200, perToken: 3000, windowMs: 60_000 })
+    expect(DEFAULT_RATE_LIMITS).toEqual({ perIp: 1200, perToken: 3000, windowMs: 60_000 })
+    expect(decodeConfig({ ARENA_RATE_LIMIT_PER_IP: "50", ARENA_RATE_LIMIT_PER_TOKEN: "7", ARENA_RATE_LIMIT_WINDOW: "10s" }).rateLimit)
+      .toEqual({ perIp: 50, perToken: 7, windowMs: 10_000 })
+    expect(decodeConfig({ ARENA_RATE_LIMIT_PER_IP: "off", ARENA_RATE_LIMIT_PER_TOKEN: "0", ARENA_RATE_LIMIT_WINDOW: "1m" }).rateLimit)
+      .toEqual({ perIp: 0, perToken: 0, windowMs: 60_000 })
+    expect(decodeConfig({ ARENA_RATE_LIMIT_WINDOW: "250ms" }).rateLimit.windowMs).toBe(250)
+    expect(decodeConfig({ ARENA_RATE_LIMIT_WINDOW: "30" }).rateLimit.windowMs).toBe(30_000)
+  })
+
+  it("refuses bad rate limits, naming each variable and what it expects", () => {
+    for (const [name, value] of [
+      ["ARENA_RATE_LIMIT_PER_IP", "lots"], ["ARENA_RATE_LIMIT_PER_IP", "-1"], ["ARENA_RATE_LIMIT_PER_IP", "1.5"],
+      ["ARENA_RATE_LIMIT_PER_TOKEN", "OFF"], ["ARENA_RATE_LIMIT_PER_TOKEN", "1e6"],
+      ["ARENA_RATE_LIMIT_WINDOW", "0s"], ["ARENA_RATE_LIMIT_WINDOW", "0"], ["ARENA_RATE_LIMIT_WINDOW", "a minute"], ["ARENA_RATE_LIMIT_WINDOW", "off"]
+    ] as const) {
+      let message = ""
+      try { decodeConfig({ [name]: value }) } catch (e) { message = (e as Error).message }
+      expect(message, `${name}=${value}`).toContain(name)
+      expect(message).toMatch(name === "ARENA_RATE_LIMIT_WINDOW" ? /positive duration/ : /whole number of requests per window.*0 \/ off/)
+    }
+    let all = ""
+    try { decodeConfig({ ARENA_RATE_LIMIT_PER_IP: "x", ARENA_RATE_LIMIT_PER_TOKEN: "y", ARENA_RATE_LIMIT_WINDOW: "z" }) } catch (e) { all = (e as Error).message }
+    for (const v of ["ARENA_RATE_LIMIT_PER_IP", "ARENA_RATE_LIMIT_PER_TOKEN", "ARENA_RATE_LIMIT_WINDOW"]) expect(all).toContain(v)
   })
 })

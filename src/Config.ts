@@ -8,6 +8,13 @@ const PositiveInt = Schema.NumberFromString.check(Schema.isInt(), Schema.isGreat
 const Threads = Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 0, maximum: 16 }))
 const OnOff = Schema.Literals(["on", "off"])
 const Duration = Schema.String.check(Schema.isPattern(/^\d+(ms|s|m|h)?$/))
+/** Requests per rate-limit window: a whole number, `0` or `off` (no limit). */
+const RateLimit = Schema.String.check(Schema.isPattern(/^(off|\d{1,9})$/, {
+  message: "Expected a whole number of requests per window (at most 9 digits), or 0 / off to disable the limit"
+}))
+const RateWindow = Schema.String.check(Schema.isPattern(/^0*[1-9]\d{0,9}(ms|s|m|h)?$/, {
+  message: "Expected a positive duration such as 500ms, 60s, 1m or 1h (a bare number is seconds)"
+}))
 
 const Env = Schema.Struct({
   NATS_URL: Schema.optional(Schema.String.check(Schema.isPattern(/^(nats|tls|wss?):\/\/\S+$/))),
@@ -29,9 +36,23 @@ const Env = Schema.Struct({
   ARENA_SNAPSHOT_INTERVAL: Schema.optional(Duration),
   ARENA_BATCH_MAX: Schema.optional(PositiveInt.check(Schema.isLessThanOrEqualTo(100_000))),
   ARENA_WS_THREADS: Schema.optional(Threads),
+  ARENA_RATE_LIMIT_PER_IP: Schema.optional(RateLimit),
+  ARENA_RATE_LIMIT_PER_TOKEN: Schema.optional(RateLimit),
+  ARENA_RATE_LIMIT_WINDOW: Schema.optional(RateWindow),
   ARENA_LOG: Schema.optional(Schema.Literals(["debug", "info", "warn", "error"])),
   NODE_ENV: Schema.optional(Schema.String)
 })
+
+/** The gateway's sliding-window request limits; 0 disables one. */
+export interface RateLimits {
+  /** Requests per window per client IP (every request, authenticated or not; WebSocket upgrades too). */
+  readonly perIp: number
+  /** Requests per window per token subject. */
+  readonly perToken: number
+  readonly windowMs: number
+}
+
+export const DEFAULT_RATE_LIMITS: RateLimits = { perIp: 1200, perToken: 3000, windowMs: 60_000 }
 
 export interface ArenaConfig {
   readonly natsUrl: string
@@ -55,6 +76,8 @@ export interface ArenaConfig {
   readonly batchMax: number
   /** WebSocket worker threads of the gateway (0: sockets on the main thread). */
   readonly wsThreads: number
+  /** ARENA_RATE_LIMIT_PER_IP / _PER_TOKEN / _WINDOW. */
+  readonly rateLimit: RateLimits
   readonly logLevel: "debug" | "info" | "warn" | "error"
   readonly production: boolean
 }
@@ -75,6 +98,9 @@ export const parseDuration = (s: string): number => {
     default: return n * 1000
   }
 }
+
+/** A request limit: `off` and `0` both mean no limit. */
+export const parseRateLimit = (s: string): number => (s === "off" ? 0 : Number(s))
 
 /** Decode an environment (process.env by default); throws ConfigError naming each bad variable. */
 export const decodeConfig = (env: Record<string, string | undefined> = process.env): ArenaConfig => {
@@ -111,6 +137,11 @@ export const decodeConfig = (env: Record<string, string | undefined> = process.e
     snapshotIntervalMs: parseDuration(e.ARENA_SNAPSHOT_INTERVAL ?? "5s"),
     batchMax: e.ARENA_BATCH_MAX ?? 2000,
     wsThreads: e.ARENA_WS_THREADS ?? 0,
+    rateLimit: {
+      perIp: e.ARENA_RATE_LIMIT_PER_IP === undefined ? DEFAULT_RATE_LIMITS.perIp : parseRateLimit(e.ARENA_RATE_LIMIT_PER_IP),
+      perToken: e.ARENA_RATE_LIMIT_PER_TOKEN === undefined ? DEFAULT_RATE_LIMITS.perToken : parseRateLimit(e.ARENA_RATE_LIMIT_PER_TOKEN),
+      windowMs: e.ARENA_RATE_LIMIT_WINDOW === undefined ? DEFAULT_RATE_LIMITS.windowMs : parseDuration(e.ARENA_RATE_LIMIT_WINDOW)
+    },
     logLevel: e.ARENA_LOG ?? "info",
     production: e.NODE_ENV === "production"
   }

@@ -1,14 +1,11 @@
 // The gateway's settings: listen address, auth, CORS, body/rate/WebSocket limits. Built from the
 // decoded ArenaConfig plus optional overrides; `checkGatewayConfig` refuses unsafe production setups.
-import type { ArenaConfig } from "../Config.js"
+import type { ArenaConfig, RateLimits } from "../Config.js"
+import { DEFAULT_RATE_LIMITS } from "../Config.js"
 import { DEV_SECRET, secretProblem } from "./auth/Auth.js"
 
-export interface RateLimitConfig {
-  readonly windowMs: number
-  /** Requests per window per client IP (every request, authenticated or not). */
-  readonly perIp: number
-  /** Requests per window per token subject. */
-  readonly perToken: number
+/** ARENA_RATE_LIMIT_* (perIp, perToken: requests per window, 0 = no limit) plus the key bound. */
+export interface RateLimitConfig extends RateLimits {
   /** Upper bound on tracked keys (memory bound). */
   readonly maxKeys: number
 }
@@ -71,7 +68,7 @@ export const DEFAULT_WS: WsConfig = {
   lingerMs: 30_000
 }
 
-export const DEFAULT_RATE_LIMIT: RateLimitConfig = { windowMs: 60_000, perIp: 1200, perToken: 3000, maxKeys: 100_000 }
+export const DEFAULT_RATE_LIMIT: RateLimitConfig = { ...DEFAULT_RATE_LIMITS, maxKeys: 100_000 }
 
 export interface GatewayOverrides {
   readonly corsOrigins?: ReadonlyArray<string>
@@ -85,7 +82,10 @@ export interface GatewayOverrides {
 }
 
 export const gatewayConfig = (
-  arena: Pick<ArenaConfig, "host" | "port" | "jwtSecret" | "authEnabled" | "production"> & { readonly wsThreads?: number },
+  arena: Pick<ArenaConfig, "host" | "port" | "jwtSecret" | "authEnabled" | "production"> & {
+    readonly wsThreads?: number
+    readonly rateLimit?: RateLimits
+  },
   o: GatewayOverrides = {}
 ): GatewayConfig => ({
   host: arena.host,
@@ -97,7 +97,7 @@ export const gatewayConfig = (
   corsOrigins: o.corsOrigins ?? [],
   bodyLimitBytes: o.bodyLimitBytes ?? 1024 * 1024,
   trustProxy: o.trustProxy ?? false,
-  rateLimit: { ...DEFAULT_RATE_LIMIT, ...o.rateLimit },
+  rateLimit: { ...DEFAULT_RATE_LIMIT, ...arena.rateLimit, ...o.rateLimit },
   ws: { ...DEFAULT_WS, ...o.ws },
   pagesDir: o.pagesDir,
   wsThreads: o.wsThreads ?? arena.wsThreads ?? 0,
@@ -118,6 +118,11 @@ export const checkGatewayConfig = (c: GatewayConfig): void => {
   if (!(w.resyncBytes < w.staleBytes && w.staleBytes < w.maxBackpressure)) {
     throw new Error("ws limits must satisfy resyncBytes < staleBytes < maxBackpressure")
   }
+  const rl = c.rateLimit
+  for (const [name, v] of [["rateLimit.perIp", rl.perIp], ["rateLimit.perToken", rl.perToken]] as const) {
+    if (!(Number.isInteger(v) && v >= 0)) throw new Error(`${name} must be a whole number (0: no limit)`)
+  }
+  if (!(rl.windowMs >= 1)) throw new Error("rateLimit.windowMs must be at least 1")
   if (!(c.bodyLimitBytes >= 1024)) throw new Error("bodyLimitBytes must be at least 1024")
   if (!(Number.isInteger(c.wsThreads) && c.wsThreads >= 0 && c.wsThreads <= 64)) throw new Error("wsThreads must be an integer 0..64")
 }

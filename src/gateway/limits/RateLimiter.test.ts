@@ -39,4 +39,12 @@ describe("RateLimiter", () => {
     rl.hit("fresh")
     expect(rl.size).toBe(1)
   })
+
+  it("with a limit of 0 (ARENA_RATE_LIMIT_*=off) allows everything and tracks no key", () => {
+    const rl = new RateLimiter(0, 1000, 10, () => 0)
+    for (let i = 0; i < 1000; i++) expect(rl.hit(`k${i % 3}`).allowed).toBe(true)
+    expect(rl.size).toBe(0)
+    expect(() => new RateLimiter(-1, 1000)).toThrow()
+    expect(() => new RateLimiter(1.5, 1000)).toThrow()
+  })
 })

@@ -1,6 +1,7 @@
 // Sliding-window rate limiter (the two-window estimate: previous window's count weighted by how
 // much of it still overlaps, plus the current count). O(1) time and memory per key; idle keys are
-// evicted and the key count is capped, so memory stays bounded whatever clients send.
+// evicted and the key count is capped, so memory stays bounded whatever clients send. A limit
+// of 0 means no limit (ARENA_RATE_LIMIT_*=off): every request is allowed and nothing is tracked.
 
 export interface RateDecision {
   readonly allowed: boolean
@@ -26,7 +27,7 @@ export class RateLimiter {
     private readonly maxKeys = 100_000,
     private readonly now: () => number = Date.now
   ) {
-    if (!(limit >= 1 && windowMs >= 1)) throw new Error("rate limit and window must be positive")
+    if (!(Number.isInteger(limit) && limit >= 0 && windowMs >= 1)) throw new Error("rate limit must be a whole number ≥ 0 (0: none) and the window positive")
     this.lastSweep = now()
   }
 
@@ -36,6 +37,7 @@ export class RateLimiter {
 
   /** Counts one request for `key` if it is allowed. */
   hit(key: string): RateDecision {
+    if (this.limit === 0) return ALLOWED
     const now = this.now()
     if (now - this.lastSweep >= this.windowMs) this.sweep(now)
     const w = this.windowMs
