@@ -21,7 +21,8 @@ export class Board {
   private viewLast: { score: number; seq: number } | null = null
   private viewDirty = false
 
-  constructor(readonly key: BoardKey, private readonly lookup: UserLookup) {}
+  /** `lookup` is readable so the gateway's page cache can check rows' username/level (LiveBoards). */
+  constructor(readonly key: BoardKey, readonly lookup: UserLookup) {}
 
   apply(changes: ReadonlyArray<ScoreChange>, seq: number): void {
     const idx = this.index

@@ -1,22 +1,36 @@
 // The gateway's LeaderboardPort over whichever pipeline is running: it keeps the watchers'
-// registrations and listeners across pipeline restarts, re-applying them to the new boards.
+// registrations and listeners across pipeline restarts, re-applying them to the new boards, and
+// remembers the last page served per (board, offset, limit) so an unchanged page is the same object
+// (the route reuses its serialized body; see pageBody in gateway/routes/leaderboards.ts).
 import type { BoardKey, Window } from "../domain/model.js"
 import type { AroundResult, BoardCursor, BoardInfo, BoardPage, BoardView, LeaderboardPort } from "../gateway/ports.js"
 import { periodOf } from "../domain/Periods.js"
 import type { Boards } from "./Boards.js"
+import type { Board } from "./Board.js"
 import { boardKeyString } from "./Board.js"
+
+/** Pages remembered at most (first pages of every board, plus the cursors clients follow). */
+const MAX_CACHED_PAGES = 1024
+
+interface CachedPage {
+  readonly board: Board
+  readonly offset: number
+  readonly page: BoardPage
+}
 
 export class LiveBoards implements LeaderboardPort {
   private boards: Boards | null = null
   private readonly watches = new Map<string, { key: BoardKey; limits: Map<number, number> }>()
   private readonly viewListeners = new Set<(v: BoardView) => void>()
   private readonly rollListeners = new Set<(w: Window, p: string) => void>()
+  private readonly pages = new Map<string, CachedPage>()
 
   constructor(private readonly now: () => number = Date.now) {}
 
   /** Called with the boards of a (re)started pipeline: re-register every watcher, push fresh views. */
   attach(boards: Boards | null): void {
     this.boards = boards
+    this.pages.clear()
     if (boards === null) return
     for (const w of this.watches.values()) {
       for (const [limit, n] of w.limits) for (let i = 0; i < n; i++) boards.watch(w.key, limit)
@@ -36,8 +50,33 @@ export class LiveBoards implements LeaderboardPort {
     return this.boards?.list() ?? []
   }
 
+  /**
+   * Boards.page, except that a page whose rows (user, xp, reached seq, username, level) are all
+   * unchanged keeps its entries array, and one whose seq and total are unchanged too is returned
+   * as the very same object. Checking the rows costs a walk of `limit` index entries and user
+   * lookups (no allocation); building them anew costs objects per row and their serialization.
+   */
   page(key: BoardKey, after: BoardCursor | null, limit: number): BoardPage | null | Promise<BoardPage | null> {
-    return this.boards === null ? null : this.boards.page(key, after, limit)
+    const boards = this.boards
+    if (boards === null) return null
+    const b = boards.get(key)
+    if (b === undefined) return boards.page(key, after, limit) // empty current board or an archive
+    // The same offset Boards.page starts from: everything at or before the cursor's (xp, seq).
+    const offset = after === null ? 0 : b.index.countBefore(after.xp, after.seq + 1)
+    const ck = `${boardKeyString(key)}|${offset}|${limit}`
+    const hit = this.pages.get(ck)
+    if (hit !== undefined && hit.board === b && sameRows(b, offset, limit, hit.page.entries)) {
+      const p = hit.page
+      if (p.seq === b.seq && p.total === b.index.size) return p
+      const page: BoardPage = { key: p.key, seq: b.seq, total: b.index.size, entries: p.entries }
+      this.pages.set(ck, { board: b, offset, page })
+      return page
+    }
+    const page = boards.page(key, after, limit)
+    if (page === null || page instanceof Promise) return page
+    if (hit === undefined && this.pages.size >= MAX_CACHED_PAGES) this.pages.delete(this.pages.keys().next().value!)
+    this.pages.set(ck, { board: b, offset, page })
+    return page
   }
 
   around(key: BoardKey, userId: string, radius: number): AroundResult | null {
@@ -73,4 +112,19 @@ export class LiveBoards implements LeaderboardPort {
     this.rollListeners.add(listener)
     return () => { this.rollListeners.delete(listener) }
   }
+}
+
+/** True when ranks offset+1.. of `b` hold exactly `rows` (as Boards.page would build them now). */
+const sameRows = (b: Board, offset: number, limit: number, rows: BoardPage["entries"]): boolean => {
+  let i = 0
+  let same = true
+  const lookup = b.lookup
+  const visited = b.index.forEachInRange(offset, limit, (userId, score, seq) => {
+    if (!same) return
+    const r = rows[i++]
+    if (r === undefined || r.user_id !== userId || r.xp !== score || r.reached_seq !== seq) { same = false; return }
+    const u = lookup(userId)
+    if (r.username !== (u?.username ?? userId) || r.level !== (u?.level ?? 1)) same = false
+  })
+  return same && visited === rows.length
 }

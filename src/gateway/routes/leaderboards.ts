@@ -1,13 +1,42 @@
 // GET /v1/leaderboards, /v1/leaderboards/{board} (keyset pages), /v1/leaderboards/{board}/users/{id}.
-import type { Window } from "../../domain/model.js"
+import type { BoardKey, Window } from "../../domain/model.js"
 import { notFound } from "../http/ApiError.js"
 import { decodeBoardCursor, encodeBoardCursor } from "../http/cursor.js"
-import { json } from "../http/Http.js"
+import { JSON_TYPE, json } from "../http/Http.js"
 import { Params, decodeSegment } from "../http/params.js"
 import type { Route } from "../http/Router.js"
-import type { BoardCursor, LeaderboardPort, RankedEntry } from "../ports.js"
+import type { BoardCursor, BoardPage, LeaderboardPort, RankedEntry } from "../ports.js"
 
 const entryJson = (e: RankedEntry): RankedEntry => ({ rank: e.rank, user_id: e.user_id, username: e.username, xp: e.xp, level: e.level })
+
+/** Serialized entries arrays and whole page bodies, by the objects the port returned. */
+const entriesJson = new WeakMap<BoardPage["entries"], string>()
+const bodies = new WeakMap<BoardPage, { readonly key: BoardKey; readonly limit: number; readonly body: string }>()
+
+/**
+ * The body of GET /v1/leaderboards/{board}: byte for byte JSON.stringify of
+ * {board, window, period, seq, total, entries, next_cursor}. A port that returns the same page
+ * object (or the same entries array) for an unchanged page (LiveBoards does) gets its serialized
+ * body (or entries) back from here instead of serializing `limit` rows again.
+ */
+export const pageBody = (k: BoardKey, page: BoardPage, limit: number): string => {
+  const done = bodies.get(page)
+  if (done !== undefined && done.limit === limit && done.key.board === k.board && done.key.window === k.window && done.key.period === k.period) {
+    return done.body
+  }
+  let entries = entriesJson.get(page.entries)
+  if (entries === undefined) {
+    entries = JSON.stringify(page.entries.map(entryJson))
+    entriesJson.set(page.entries, entries)
+  }
+  const last = page.entries[page.entries.length - 1]
+  const more = last !== undefined && page.entries.length === limit && last.rank < page.total
+  const body = `{"board":${JSON.stringify(k.board)},"window":${JSON.stringify(k.window)},"period":${JSON.stringify(k.period)},` +
+    `"seq":${JSON.stringify(page.seq)},"total":${JSON.stringify(page.total)},"entries":${entries},` +
+    `"next_cursor":${JSON.stringify(more ? encodeBoardCursor({ xp: last.xp, seq: last.reached_seq }) : null)}}`
+  bodies.set(page, { key: k, limit, body })
+  return body
+}
 
 export const leaderboardRoutes = (lb: LeaderboardPort): ReadonlyArray<Route> => [
   {
@@ -42,13 +71,7 @@ export const leaderboardRoutes = (lb: LeaderboardPort): ReadonlyArray<Route> => 
       p.check()
       const page = await lb.page({ board, window, period }, after, limit)
       if (page === null) throw notFound(`no leaderboard ${board} for window=${window} period=${period}`)
-      const last = page.entries[page.entries.length - 1]
-      const more = last !== undefined && page.entries.length === limit && last.rank < page.total
-      return json({
-        board, window, period, seq: page.seq, total: page.total,
-        entries: page.entries.map(entryJson),
-        next_cursor: more ? encodeBoardCursor({ xp: last.xp, seq: last.reached_seq }) : null
-      })
+      return { status: 200, body: pageBody({ board, window, period }, page, limit), contentType: JSON_TYPE }
     }
   },
   {
