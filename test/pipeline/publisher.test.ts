@@ -3,6 +3,7 @@
 // duplicates reported as such, stream refusals, no stream (no responders), timeouts, the in-flight
 // window, a closed connection. No wall-clock assertions: timeouts are triggered by a responder that
 // never answers, never by measuring time.
+import * as net from "node:net"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { StorageType } from "@nats-io/jetstream"
 import { connect } from "@nats-io/transport-node"
@@ -180,6 +181,38 @@ it("fails open and later publishes clearly when the connection closes", async ()
   } finally {
     sub.unsubscribe()
   }
+})
+
+it("times out, saying so per message, while NATS is unreachable (the client keeps reconnecting)", async () => {
+  // A TCP relay to the real NATS that we can cut: the client then retries forever and buffers.
+  const target = new URL(NATS_URL.replace(/^nats:/, "http:"))
+  const sockets = new Set<net.Socket>()
+  const relay = net.createServer((c) => {
+    const up = net.connect(Number(target.port || 4222), target.hostname)
+    for (const s of [c, up]) { sockets.add(s); s.on("error", () => undefined); s.on("close", () => sockets.delete(s)) }
+    c.pipe(up).pipe(c)
+  })
+  await new Promise<void>((r) => relay.listen(0, "127.0.0.1", r))
+  const port = (relay.address() as net.AddressInfo).port
+  const nc = await connect({ servers: `nats://127.0.0.1:${port}`, maxReconnectAttempts: -1, reconnectTimeWait: 50 })
+  const pub = new JetStreamPublisher(nc)
+  try {
+    ok((await pub.publishBatch(SUBJECT, [{ msgId: "u-1", data: "{}" }]))[0]) // through the relay
+    await new Promise<void>((r) => { relay.close(() => r()); for (const s of sockets) s.destroy() })
+    const out = await pub.publishBatch(SUBJECT, [{ msgId: "u-2", data: "{}" }, { msgId: "u-3", data: "{}" }], 300)
+    for (const o of out) {
+      const f = failed(o)
+      expect(f.failure).toBe("timeout")
+      expect(f.retryable).toBe(true)
+      expect(f.message).toMatch(/did not acknowledge the publish within 0.3 s/)
+    }
+    expect(pub.inFlightCount).toBe(0)
+  } finally {
+    await nc.close()
+  }
+  // Nothing from the cut-off batch reached the stream.
+  const seen = await nats.jsm.streams.getMessage(STREAM, { last_by_subj: SUBJECT })
+  expect(seen?.header.get("Nats-Msg-Id")).not.toMatch(/^u-[23]$/)
 })
 
 it("refuses a message id with a line break (header injection) without sending it", async () => {
