@@ -57,6 +57,10 @@ const limited = registry.counter("arena_http_rate_limited_total", "Requests answ
 
 const COMMON: ReadonlyArray<readonly [string, string]> = [["X-Content-Type-Options", "nosniff"]]
 
+/** The headers every reply carries, plus CORS ones (no copy when there are none: the usual case). */
+const withCommon = (cors: ReadonlyArray<readonly [string, string]>): ReadonlyArray<readonly [string, string]> =>
+  cors.length === 0 ? COMMON : [...COMMON, ...cors]
+
 export class Router {
   private readonly table = new RouteTable<Route>()
   /** The client address (X-Forwarded-For's first hop only when the proxy is trusted). */
@@ -120,7 +124,7 @@ export class Router {
     const t0 = performance.now()
     const { method, path, ip, headers } = ex
     const query = new URLSearchParams(ex.query)
-    const extra = [...COMMON, ...this.corsHeaders(headers.origin)]
+    const extra = withCommon(this.corsHeaders(headers.origin))
     const finish = (reply: Reply): void => {
       ex.reply(reply, extra, method === "head")
       requests.inc({ route: label, status: String(reply.status) })
@@ -184,7 +188,7 @@ export class Router {
     // A body may follow (e.g. POST to an unknown route): close rather than read it.
     const hasBody = (cl !== "" && cl !== "0") || ex.headers.transferEncoding !== ""
     const limitHit = this.checkRate(`ip:${ex.ip}`, this.deps.ipLimiter, "ip")
-    ex.reply(errorReply(limitHit ?? e, hasBody), [...COMMON, ...this.corsHeaders(ex.headers.origin)], ex.method === "head")
+    ex.reply(errorReply(limitHit ?? e, hasBody), withCommon(this.corsHeaders(ex.headers.origin)), ex.method === "head")
     requests.inc({ route: label, status: String((limitHit ?? e).status) })
   }
 
@@ -196,6 +200,6 @@ export class Router {
       headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
       headers["Access-Control-Max-Age"] = "600"
     }
-    ex.reply({ status: 204, body: "", contentType: "text/plain", headers }, [...COMMON, ...cors], false)
+    ex.reply({ status: 204, body: "", contentType: "text/plain", headers }, withCommon(cors), false)
   }
 }
