@@ -57,6 +57,9 @@ export interface LeaderboardPort {
   /**
    * null when the board does not exist (never had an entry and is not current). Open boards
    * answer synchronously from memory; closed periods come from the Postgres archive (a Promise).
+   * A returned page is never mutated afterwards: the route caches its serialized body by the
+   * page object (and its entries array), so returning the same object again is how a port says
+   * "unchanged" (LiveBoards does; see pageBody in routes/leaderboards.ts).
    */
   page(key: BoardKey, after: BoardCursor | null, limit: number): BoardPage | null | Promise<BoardPage | null>
   around(key: BoardKey, userId: string, radius: number): AroundResult | null | Promise<AroundResult | null>
