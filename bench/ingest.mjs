@@ -9,7 +9,7 @@ import * as http from "node:http"
 import * as os from "node:os"
 import * as path from "node:path"
 import { parseArgs } from "node:util"
-import { DEFAULT_MAX_IN_FLIGHT } from "../dist/adapters/nats/JetStreamPublisher.js"
+import { DEFAULT_MAX_IN_FLIGHT, JetStreamPublisher } from "../dist/adapters/nats/JetStreamPublisher.js"
 import { makeGenerator } from "../dist/cli/produce.js"
 import { appendResult, cleanup, envFor, fmt, freshNames, machine, nats, ROOT, startService, stopService, waitReady } from "./lib.mjs"
 import { benchEnv, buildId, log, median, mintToken, pct, sleep, summarizeProfile, treeCpu } from "./support.mjs"
@@ -67,6 +67,27 @@ const rawRound = async (label) => {
   return { rate: EVENTS / secs, secs }
 }
 
+// Context, not the headline: the gateway's own publisher (JetStreamPublisher) driven directly, same
+// batches and concurrency as the HTTP rounds, into the raw stream — what JetStream takes from a client
+// that is not itself the bottleneck (nats.js js.publish spends ~50 µs of client CPU per message here).
+const leanPub = new JetStreamPublisher(h.nc, { maxInFlight: WINDOW, timeoutMs: 30_000 })
+const leanRound = async (label) => {
+  const evs = eventsFor(label)
+  const batches = []
+  for (let i = 0; i < evs.length; i += BATCH) batches.push(evs.slice(i, i + BATCH))
+  let acked = 0, next = 0
+  const t0 = process.hrtime.bigint()
+  await Promise.all(Array.from({ length: CONC }, async () => {
+    while (next < batches.length) {
+      const out = await leanPub.publishBatch(rawSubject, batches[next++].map((e) => ({ msgId: e.event_id, data: JSON.stringify(e) })))
+      for (const o of out) if (o.ok && !o.duplicate) acked++; else throw new Error(`lean: ${JSON.stringify(o)}`)
+    }
+  }))
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9
+  if (acked !== EVENTS) throw new Error(`lean: ${acked} acked of ${EVENTS}`)
+  return { rate: EVENTS / secs, secs }
+}
+
 const agent = new http.Agent({ keepAlive: true, maxSockets: CONC })
 const post = (body) => new Promise((resolve, reject) => {
   const req = http.request({ host: "127.0.0.1", port: svc.port, path: "/v1/events", method: "POST", agent,
@@ -109,20 +130,23 @@ const httpRound = async (label) => {
 }
 
 const loadAvg = () => os.loadavg().map((x) => x.toFixed(1)).join(" ")
-const raw = [], web = []
+const raw = [], web = [], lean = []
 await rawRound("warm-raw").catch((e) => log(`warm-up: ${e.message}`)) // JIT, connections, stream files
 for (let r = 0; r < ROUNDS; r++) {
   const a = await rawRound(`raw${r}`)
   raw.push(a)
   log(`round ${r + 1}: raw js.publish ${fmt(a.rate)} events/s (${a.secs.toFixed(1)} s; load avg ${loadAvg()})`)
+  const l = await leanRound(`lean${r}`)
+  lean.push(l)
+  log(`round ${r + 1}: JetStreamPublisher direct (no HTTP) ${fmt(l.rate)} events/s (${l.secs.toFixed(1)} s; load avg ${loadAvg()})`)
   const b = await httpRound(`http${r}`)
   web.push(b)
   log(`round ${r + 1}: POST /v1/events ${fmt(b.rate)} events/s (${b.secs.toFixed(1)} s; request p50 ${b.p50.toFixed(0)} ms, p99 ${b.p99.toFixed(0)} ms; service CPU ${b.cpu.toFixed(1)} s incl. its pipeline applying them; load avg ${loadAvg()})`)
 }
-const rawMed = median(raw.map((x) => x.rate)), webMed = median(web.map((x) => x.rate))
+const rawMed = median(raw.map((x) => x.rate)), webMed = median(web.map((x) => x.rate)), leanMed = median(lean.map((x) => x.rate))
 const p99 = median(web.map((x) => x.p99)), p50 = median(web.map((x) => x.p50))
 const cpuPerEvent = median(web.map((x) => x.cpu)) * 1e6 / EVENTS
-log(`median of ${ROUNDS}: POST /v1/events ${fmt(webMed)} events/s vs raw js.publish ${fmt(rawMed)} events/s → ratio ${(webMed / rawMed).toFixed(2)}`)
+log(`median of ${ROUNDS}: POST /v1/events ${fmt(webMed)} events/s vs raw js.publish ${fmt(rawMed)} events/s → ratio ${(webMed / rawMed).toFixed(2)}; context: JetStreamPublisher direct ${fmt(leanMed)} events/s (HTTP/direct ${(webMed / leanMed).toFixed(2)})`)
 
 // The service's pipeline applies what was ingested; report how far behind it is, as context.
 const total = (await h.jsm.streams.info(n.stream)).state.last_seq
@@ -145,6 +169,6 @@ await h.jsm.streams.delete(rawStream).catch(() => false)
 await h.nc.close()
 agent.destroy()
 const row = `${ROUNDS} rounds × ${fmt(EVENTS)} events, ${BATCH}/request, ${CONC} requests in flight | POST /v1/events ${fmt(webMed)} ev/s (request p50 ${p50.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms; ` +
-  `service ${cpuPerEvent.toFixed(0)} CPU-µs/event incl. pipeline) | raw js.publish, window ${fmt(WINDOW)}: ${fmt(rawMed)} ev/s | ratio ${(webMed / rawMed).toFixed(2)} (medians) | build ${BUILD} | ${machine()}`
+  `service ${cpuPerEvent.toFixed(0)} CPU-µs/event incl. pipeline) | raw js.publish, window ${fmt(WINDOW)}: ${fmt(rawMed)} ev/s | ratio ${(webMed / rawMed).toFixed(2)} (medians) · context: the gateway's JetStreamPublisher driven directly (no HTTP, no pipeline) ${fmt(leanMed)} ev/s, HTTP/direct ${(webMed / leanMed).toFixed(2)} | build ${BUILD} | ${machine()}`
 if (!values["no-record"]) { appendResult("Ingest (bench/ingest.mjs)", row); log("appended to bench/RESULTS.md") }
 await cleanup(n)

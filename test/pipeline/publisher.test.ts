@@ -4,7 +4,7 @@
 // window, a closed connection. No wall-clock assertions: timeouts are triggered by a responder that
 // never answers, never by measuring time.
 import * as net from "node:net"
-import { afterAll, beforeAll, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { StorageType } from "@nats-io/jetstream"
 import { connect } from "@nats-io/transport-node"
 import type { Msg } from "@nats-io/transport-node"
@@ -43,183 +43,201 @@ const until = async (cond: () => boolean) => {
   if (!cond()) throw new Error("condition never became true")
 }
 
-it("acks every message with its stream sequence, stores the bytes and the Nats-Msg-Id header", async () => {
-  const pub = new JetStreamPublisher(nats.nc, { maxInFlight: 16 })
-  const items = Array.from({ length: 300 }, (_, i) => ({ msgId: `a-${i}`, data: JSON.stringify({ i }) }))
-  const out = await pub.publishBatch(SUBJECT, items)
-  expect(out).toHaveLength(300)
-  const seqs = out.map((o) => ok(o).seq)
-  expect(out.every((o) => ok(o).stream === STREAM && !ok(o).duplicate)).toBe(true)
-  expect(new Set(seqs).size).toBe(300)
-  expect((await nats.jsm.streams.info(STREAM)).state.messages).toBe(300)
-  // Each reported seq holds that very message, with its id in the header.
-  for (const k of [0, 137, 299]) {
-    const m = await nats.jsm.streams.getMessage(STREAM, { seq: seqs[k] as number })
-    expect(m?.json()).toEqual({ i: k })
-    expect(m?.header.get("Nats-Msg-Id")).toBe(`a-${k}`)
-  }
-  expect(pub.inFlightCount).toBe(0)
-})
-
-it("reports re-sent ids as duplicates with the original sequence, within a batch and across batches", async () => {
-  const pub = new JetStreamPublisher(nats.nc)
-  const first = await pub.publishBatch(SUBJECT, [{ msgId: "d-1", data: "{}" }, { msgId: "d-2", data: "{}" }])
-  const again = await pub.publishBatch(SUBJECT, [{ msgId: "d-2", data: "{}" }, { msgId: "d-3", data: "{}" }, { msgId: "d-3", data: "{}" }])
-  expect(first.map((o) => ok(o).duplicate)).toEqual([false, false])
-  expect(again.map((o) => ok(o).duplicate)).toEqual([true, false, true])
-  expect(ok(again[0]).seq).toBe(ok(first[1]).seq)
-  expect(ok(again[2]).seq).toBe(ok(again[1]).seq)
-  const info = await nats.jsm.streams.info(STREAM)
-  expect(info.state.last_seq).toBe(ok(again[1]).seq)
-})
-
-it("reports the stream's refusal for the message it refused and acks the others", async () => {
-  const pub = new JetStreamPublisher(nats.nc)
-  const out = await pub.publishBatch(SMALL_SUBJECT, [
-    { msgId: "s-1", data: "{}" },
-    { msgId: "s-2", data: JSON.stringify({ pad: "x".repeat(500) }) },
-    { msgId: "s-3", data: "{}" }
-  ])
-  ok(out[0]); ok(out[2])
-  const f = failed(out[1])
-  expect(f.failure).toBe("stream_error")
-  expect(f.retryable).toBe(false)
-  expect(f.message).toMatch(/JetStream refused the message: .*message size exceeds maximum/)
-  expect((await nats.jsm.streams.info(SMALL)).state.messages).toBe(2)
-})
-
-it("says no stream answered when no stream captures the subject", async () => {
-  const pub = new JetStreamPublisher(nats.nc)
-  const subject = `${names.id}.nowhere`
-  const out = await pub.publishBatch(subject, [{ msgId: "n-1", data: "{}" }, { msgId: "n-2", data: "{}" }])
-  for (const o of out) {
-    const f = failed(o)
-    expect(f.failure).toBe("no_responders")
-    expect(f.retryable).toBe(true)
-    expect(f.message).toContain(subject)
-    expect(f.message).toMatch(/no responders/)
-  }
-})
-
-it("times a batch out when nothing acks, reports every message as not acknowledged, and ignores late acks", async () => {
-  // A plain subscriber is a responder that never answers (as a stalled server would be).
-  const subject = `${names.id}.silent`
-  const held: Msg[] = []
-  const sub = nats.nc.subscribe(subject, { callback: (_e, m) => held.push(m) })
-  await nats.nc.flush()
-  const pub = new JetStreamPublisher(nats.nc, { maxInFlight: 2 })
-  try {
-    const out = await pub.publishBatch(subject, [{ msgId: "t-1", data: "{}" }, { msgId: "t-2", data: "{}" }, { msgId: "t-3", data: "{}" }], 200)
-    const f = out.map(failed)
-    expect(f.map((x) => x.failure)).toEqual(["timeout", "timeout", "timeout"])
-    expect(f.every((x) => x.retryable)).toBe(true)
-    // Two were sent (window 2) and may have been stored; the third never left the client.
-    expect(f[0]?.message).toMatch(/did not acknowledge .* may or may not be stored/)
-    expect(f[2]?.message).toMatch(/not published: no room/)
-    await until(() => held.length === 2)
-    await nats.nc.flush()
-    expect(held.length).toBe(2)
-    expect(pub.inFlightCount).toBe(0)
-    // An ack that arrives after the timeout changes nothing.
-    held[0]?.respond(JSON.stringify({ stream: "X", seq: 1 }))
-    await until(() => pub.lateAcks === 1)
-    // The window is free again.
-    const next = pub.publishBatch(SUBJECT, [{ msgId: "t-after", data: "{}" }])
-    expect(ok((await next)[0]).stream).toBe(STREAM)
-  } finally {
-    sub.unsubscribe()
-  }
-})
-
-it("keeps at most maxInFlight unacked publishes and sends the rest as acks arrive, in order", async () => {
-  const subject = `${names.id}.window`
-  const held: Msg[] = []
-  const sub = nats.nc.subscribe(subject, { callback: (_e, m) => held.push(m) })
-  await nats.nc.flush()
-  const pub = new JetStreamPublisher(nats.nc, { maxInFlight: 3 })
-  try {
-    const a = pub.publishBatch(subject, Array.from({ length: 5 }, (_, i) => ({ msgId: `w-a${i}`, data: `a${i}` })))
-    const b = pub.publishBatch(subject, [{ msgId: "w-b0", data: "b0" }])
-    await until(() => held.length === 3)
-    await nats.nc.flush()
-    expect(held.length).toBe(3)
-    expect(pub.inFlightCount).toBe(3)
-    let seq = 0
-    // Answer whatever is held, as JetStream would (one duplicate among them), until all six were seen.
-    const seen: string[] = []
-    while (seen.length < 6) {
-      await until(() => held.length > 0)
-      const m = held.shift() as Msg
-      seen.push(m.string())
-      expect(m.headers?.get("Nats-Msg-Id")).toBe(`w-${m.string()}`)
-      m.respond(JSON.stringify(m.string() === "a3" ? { stream: "W", seq: 1, duplicate: true } : { stream: "W", seq: ++seq }))
+// Both ways of writing: a pump's frames in one buffer (the default) and nc.publish per message.
+describe.each([["frames", {}], ["nc.publish", { perMessagePublish: true }]] as const)("JetStreamPublisher (%s)", (name, mode) => {
+  const id = (s: string) => `${name}:${s}`
+  it("acks every message with its stream sequence, stores the bytes and the Nats-Msg-Id header", async () => {
+    const pub = new JetStreamPublisher(nats.nc, { ...mode, maxInFlight: 16 })
+    const items = Array.from({ length: 300 }, (_, i) => ({ msgId: id(`a-${i}`), data: JSON.stringify({ i }) }))
+    const before = (await nats.jsm.streams.info(STREAM)).state.messages
+    const out = await pub.publishBatch(SUBJECT, items)
+    expect(out).toHaveLength(300)
+    const seqs = out.map((o) => ok(o).seq)
+    expect(out.every((o) => ok(o).stream === STREAM && !ok(o).duplicate)).toBe(true)
+    expect(new Set(seqs).size).toBe(300)
+    expect((await nats.jsm.streams.info(STREAM)).state.messages - before).toBe(300)
+    // Each reported seq holds that very message, with its id in the header.
+    for (const k of [0, 137, 299]) {
+      const m = await nats.jsm.streams.getMessage(STREAM, { seq: seqs[k] as number })
+      expect(m?.json()).toEqual({ i: k })
+      expect(m?.header.get("Nats-Msg-Id")).toBe(id(`a-${k}`))
     }
-    expect(seen).toEqual(["a0", "a1", "a2", "a3", "a4", "b0"])
-    const outA = await a, outB = await b
-    expect(outA.map((o) => ok(o).duplicate)).toEqual([false, false, false, true, false])
-    expect(ok(outB[0]).seq).toBe(5)
-  } finally {
-    sub.unsubscribe()
-  }
-})
-
-it("fails open and later publishes clearly when the connection closes", async () => {
-  const nc = await connect({ servers: NATS_URL })
-  const subject = `${names.id}.closing`
-  const sub = nats.nc.subscribe(subject, { callback: () => undefined }) // never answers
-  await nats.nc.flush()
-  const pub = new JetStreamPublisher(nc)
-  try {
-    const open = pub.publishBatch(subject, [{ msgId: "c-1", data: "{}" }], 60_000)
-    await nc.flush()
-    await nc.close()
-    const f = failed((await open)[0])
-    expect(f.failure).toBe("closed")
-    expect(f.message).toMatch(/connection is closed/)
-    const later = failed((await pub.publishBatch(SUBJECT, [{ msgId: "c-2", data: "{}" }]))[0])
-    expect(later.failure).toBe("closed")
-  } finally {
-    sub.unsubscribe()
-  }
-})
-
-it("times out, saying so per message, while NATS is unreachable (the client keeps reconnecting)", async () => {
-  // A TCP relay to the real NATS that we can cut: the client then retries forever and buffers.
-  const target = new URL(NATS_URL.replace(/^nats:/, "http:"))
-  const sockets = new Set<net.Socket>()
-  const relay = net.createServer((c) => {
-    const up = net.connect(Number(target.port || 4222), target.hostname)
-    for (const s of [c, up]) { sockets.add(s); s.on("error", () => undefined); s.on("close", () => sockets.delete(s)) }
-    c.pipe(up).pipe(c)
+    expect(pub.inFlightCount).toBe(0)
   })
-  await new Promise<void>((r) => relay.listen(0, "127.0.0.1", r))
-  const port = (relay.address() as net.AddressInfo).port
-  const nc = await connect({ servers: `nats://127.0.0.1:${port}`, maxReconnectAttempts: -1, reconnectTimeWait: 50 })
-  const pub = new JetStreamPublisher(nc)
-  try {
-    ok((await pub.publishBatch(SUBJECT, [{ msgId: "u-1", data: "{}" }]))[0]) // through the relay
-    await new Promise<void>((r) => { relay.close(() => r()); for (const s of sockets) s.destroy() })
-    const out = await pub.publishBatch(SUBJECT, [{ msgId: "u-2", data: "{}" }, { msgId: "u-3", data: "{}" }], 300)
+
+  it("publishes byte payloads and non-ASCII text exactly, between string payloads", async () => {
+    const pub = new JetStreamPublisher(nats.nc, mode)
+    const bytes = new TextEncoder().encode(JSON.stringify({ b: "bytes é" }))
+    const out = await pub.publishBatch(SUBJECT, [
+      { msgId: id("b-1"), data: JSON.stringify({ s: "ünïcødé 🎉" }) },
+      { msgId: id("b-2"), data: bytes },
+      { msgId: id("b-3"), data: "{\"s\":3}" }
+    ])
+    const got = await Promise.all(out.map(async (o) => (await nats.jsm.streams.getMessage(STREAM, { seq: ok(o).seq }))?.json()))
+    expect(got).toEqual([{ s: "ünïcødé 🎉" }, { b: "bytes é" }, { s: 3 }])
+  })
+
+  it("reports re-sent ids as duplicates with the original sequence, within a batch and across batches", async () => {
+    const pub = new JetStreamPublisher(nats.nc, mode)
+    const first = await pub.publishBatch(SUBJECT, [{ msgId: id("d-1"), data: "{}" }, { msgId: id("d-2"), data: "{}" }])
+    const again = await pub.publishBatch(SUBJECT, [{ msgId: id("d-2"), data: "{}" }, { msgId: id("d-3"), data: "{}" }, { msgId: id("d-3"), data: "{}" }])
+    expect(first.map((o) => ok(o).duplicate)).toEqual([false, false])
+    expect(again.map((o) => ok(o).duplicate)).toEqual([true, false, true])
+    expect(ok(again[0]).seq).toBe(ok(first[1]).seq)
+    expect(ok(again[2]).seq).toBe(ok(again[1]).seq)
+    const info = await nats.jsm.streams.info(STREAM)
+    expect(info.state.last_seq).toBe(ok(again[1]).seq)
+  })
+
+  it("reports the stream's refusal for the message it refused and acks the others", async () => {
+    const pub = new JetStreamPublisher(nats.nc, mode)
+    const before = (await nats.jsm.streams.info(SMALL)).state.messages
+    const out = await pub.publishBatch(SMALL_SUBJECT, [
+      { msgId: id("s-1"), data: "{}" },
+      { msgId: id("s-2"), data: JSON.stringify({ pad: "x".repeat(500) }) },
+      { msgId: id("s-3"), data: "{}" }
+    ])
+    ok(out[0]); ok(out[2])
+    const f = failed(out[1])
+    expect(f.failure).toBe("stream_error")
+    expect(f.retryable).toBe(false)
+    expect(f.message).toMatch(/JetStream refused the message: .*message size exceeds maximum/)
+    expect((await nats.jsm.streams.info(SMALL)).state.messages - before).toBe(2)
+  })
+
+  it("says no stream answered when no stream captures the subject", async () => {
+    const pub = new JetStreamPublisher(nats.nc, mode)
+    const subject = `${names.id}.nowhere`
+    const out = await pub.publishBatch(subject, [{ msgId: "n-1", data: "{}" }, { msgId: "n-2", data: "{}" }])
     for (const o of out) {
       const f = failed(o)
-      expect(f.failure).toBe("timeout")
+      expect(f.failure).toBe("no_responders")
       expect(f.retryable).toBe(true)
-      expect(f.message).toMatch(/did not acknowledge the publish within 0.3 s/)
+      expect(f.message).toContain(subject)
+      expect(f.message).toMatch(/no responders/)
     }
-    expect(pub.inFlightCount).toBe(0)
-  } finally {
-    await nc.close()
-  }
-  // Nothing from the cut-off batch reached the stream.
-  const seen = await nats.jsm.streams.getMessage(STREAM, { last_by_subj: SUBJECT })
-  expect(seen?.header.get("Nats-Msg-Id")).not.toMatch(/^u-[23]$/)
-})
+  })
 
-it("refuses a message id with a line break (header injection) without sending it", async () => {
-  const pub = new JetStreamPublisher(nats.nc)
-  const out = await pub.publishBatch(SUBJECT, [{ msgId: "x\r\nNats-Expected-Stream: Y", data: "{}" }, { msgId: "ok-after-bad", data: "{}" }])
-  expect(failed(out[0]).failure).toBe("invalid")
-  ok(out[1])
+  it("times a batch out when nothing acks, reports every message as not acknowledged, and ignores late acks", async () => {
+    // A plain subscriber is a responder that never answers (as a stalled server would be).
+    const subject = `${names.id}.silent`
+    const held: Msg[] = []
+    const sub = nats.nc.subscribe(subject, { callback: (_e, m) => held.push(m) })
+    await nats.nc.flush()
+    const pub = new JetStreamPublisher(nats.nc, { ...mode, maxInFlight: 2 })
+    try {
+      const out = await pub.publishBatch(subject, [{ msgId: "t-1", data: "{}" }, { msgId: "t-2", data: "{}" }, { msgId: "t-3", data: "{}" }], 200)
+      const f = out.map(failed)
+      expect(f.map((x) => x.failure)).toEqual(["timeout", "timeout", "timeout"])
+      expect(f.every((x) => x.retryable)).toBe(true)
+      // Two were sent (window 2) and may have been stored; the third never left the client.
+      expect(f[0]?.message).toMatch(/did not acknowledge .* may or may not be stored/)
+      expect(f[2]?.message).toMatch(/not published: no room/)
+      await until(() => held.length === 2)
+      await nats.nc.flush()
+      expect(held.length).toBe(2)
+      expect(pub.inFlightCount).toBe(0)
+      // An ack that arrives after the timeout changes nothing.
+      held[0]?.respond(JSON.stringify({ stream: "X", seq: 1 }))
+      await until(() => pub.lateAcks === 1)
+      // The window is free again.
+      const next = pub.publishBatch(SUBJECT, [{ msgId: id("t-after"), data: "{}" }])
+      expect(ok((await next)[0]).stream).toBe(STREAM)
+    } finally {
+      sub.unsubscribe()
+    }
+  })
+
+  it("keeps at most maxInFlight unacked publishes and sends the rest as acks arrive, in order", async () => {
+    const subject = `${names.id}.window`
+    const held: Msg[] = []
+    const sub = nats.nc.subscribe(subject, { callback: (_e, m) => held.push(m) })
+    await nats.nc.flush()
+    const pub = new JetStreamPublisher(nats.nc, { ...mode, maxInFlight: 3 })
+    try {
+      const a = pub.publishBatch(subject, Array.from({ length: 5 }, (_, i) => ({ msgId: id(`w-a${i}`), data: `a${i}` })))
+      const b = pub.publishBatch(subject, [{ msgId: id("w-b0"), data: "b0" }])
+      await until(() => held.length === 3)
+      await nats.nc.flush()
+      expect(held.length).toBe(3)
+      expect(pub.inFlightCount).toBe(3)
+      let seq = 0
+      // Answer whatever is held, as JetStream would (one duplicate among them), until all six were seen.
+      const seen: string[] = []
+      while (seen.length < 6) {
+        await until(() => held.length > 0)
+        const m = held.shift() as Msg
+        seen.push(m.string())
+        expect(m.headers?.get("Nats-Msg-Id")).toBe(id(`w-${m.string()}`))
+        m.respond(JSON.stringify(m.string() === "a3" ? { stream: "W", seq: 1, duplicate: true } : { stream: "W", seq: ++seq }))
+      }
+      expect(seen).toEqual(["a0", "a1", "a2", "a3", "a4", "b0"])
+      const outA = await a, outB = await b
+      expect(outA.map((o) => ok(o).duplicate)).toEqual([false, false, false, true, false])
+      expect(ok(outB[0]).seq).toBe(5)
+    } finally {
+      sub.unsubscribe()
+    }
+  })
+
+  it("fails open and later publishes clearly when the connection closes", async () => {
+    const nc = await connect({ servers: NATS_URL })
+    const subject = `${names.id}.closing`
+    const sub = nats.nc.subscribe(subject, { callback: () => undefined }) // never answers
+    await nats.nc.flush()
+    const pub = new JetStreamPublisher(nc, mode)
+    try {
+      const open = pub.publishBatch(subject, [{ msgId: "c-1", data: "{}" }], 60_000)
+      await nc.flush()
+      await nc.close()
+      const f = failed((await open)[0])
+      expect(f.failure).toBe("closed")
+      expect(f.message).toMatch(/connection is closed/)
+      const later = failed((await pub.publishBatch(SUBJECT, [{ msgId: "c-2", data: "{}" }]))[0])
+      expect(later.failure).toBe("closed")
+    } finally {
+      sub.unsubscribe()
+    }
+  })
+
+  it("times out, saying so per message, while NATS is unreachable (the client keeps reconnecting)", async () => {
+    // A TCP relay to the real NATS that we can cut: the client then retries forever and buffers.
+    const target = new URL(NATS_URL.replace(/^nats:/, "http:"))
+    const sockets = new Set<net.Socket>()
+    const relay = net.createServer((c) => {
+      const up = net.connect(Number(target.port || 4222), target.hostname)
+      for (const s of [c, up]) { sockets.add(s); s.on("error", () => undefined); s.on("close", () => sockets.delete(s)) }
+      c.pipe(up).pipe(c)
+    })
+    await new Promise<void>((r) => relay.listen(0, "127.0.0.1", r))
+    const port = (relay.address() as net.AddressInfo).port
+    const nc = await connect({ servers: `nats://127.0.0.1:${port}`, maxReconnectAttempts: -1, reconnectTimeWait: 50 })
+    const pub = new JetStreamPublisher(nc, mode)
+    try {
+      ok((await pub.publishBatch(SUBJECT, [{ msgId: id("u-1"), data: "{}" }]))[0]) // through the relay
+      await new Promise<void>((r) => { relay.close(() => r()); for (const s of sockets) s.destroy() })
+      const out = await pub.publishBatch(SUBJECT, [{ msgId: id("u-2"), data: "{}" }, { msgId: id("u-3"), data: "{}" }], 300)
+      for (const o of out) {
+        const f = failed(o)
+        expect(f.failure).toBe("timeout")
+        expect(f.retryable).toBe(true)
+        expect(f.message).toMatch(/did not acknowledge the publish within 0.3 s/)
+      }
+      expect(pub.inFlightCount).toBe(0)
+    } finally {
+      await nc.close()
+    }
+    // Nothing from the cut-off batch reached the stream.
+    const seen = await nats.jsm.streams.getMessage(STREAM, { last_by_subj: SUBJECT })
+    expect(seen?.header.get("Nats-Msg-Id")).not.toMatch(/u-[23]$/)
+  })
+
+  it("refuses a message id with a line break (header injection) without sending it", async () => {
+    const pub = new JetStreamPublisher(nats.nc, mode)
+    const out = await pub.publishBatch(SUBJECT, [{ msgId: "x\r\nNats-Expected-Stream: Y", data: "{}" }, { msgId: id("ok-after-bad"), data: "{}" }])
+    expect(failed(out[0]).failure).toBe("invalid")
+    ok(out[1])
+  })
 })
 
 it("the ingest port answers per item: accepted, duplicate, rejected by validation, and stream errors", async () => {

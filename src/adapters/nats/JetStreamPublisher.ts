@@ -45,6 +45,8 @@ export interface JetStreamPublisherOptions {
   readonly maxInFlight?: number
   /** Default per-batch timeout: every message of a batch not acked by then fails with "timeout". */
   readonly timeoutMs?: number
+  /** Use `nc.publish` per message instead of writing the frames of a pump in one go (tests, fallback). */
+  readonly perMessagePublish?: boolean
 }
 
 export const DEFAULT_MAX_IN_FLIGHT = 2048
@@ -70,6 +72,24 @@ interface Pending {
   readonly index: number
 }
 
+/** The part of nats-core's protocol handler used to write frames (`nc.publish` ends in it too). */
+interface Frames {
+  sendCommand(cmd: string | Uint8Array, ...payloads: Uint8Array[]): void
+}
+
+/**
+ * nats-core 3.x keeps its protocol handler on the connection (`nc.protocol`); `nc.publish` checks the
+ * connection, encodes the `HPUB` line, the headers and the payload separately and hands them to
+ * `protocol.sendCommand`, which buffers them (while disconnected too) and flushes once per tick. Writing
+ * a pump's frames as one buffer there is the same bytes in the same order. Not part of the typed API:
+ * when it is missing, fall back to `nc.publish`.
+ */
+const framesOf = (nc: NatsConnection): Frames | null => {
+  const p = (nc as unknown as { protocol?: Partial<Frames> }).protocol
+  return p !== undefined && typeof p.sendCommand === "function" ? (p as Frames) : null
+}
+
+const CRLF = new Uint8Array([13, 10])
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 const HDR_PREFIX = "NATS/1.0\r\nNats-Msg-Id: "
@@ -99,6 +119,9 @@ export class JetStreamPublisher {
   private sub: Subscription | null = null
   private counter = 0
   private inFlight = 0
+  private pumpScheduled = false
+  /** The connection's protocol writer when usable (nats-core 3.x), else null: then `nc.publish` per message. */
+  private readonly frames: Frames | null
   private closedReason: string | null = null
   /** Acks that arrived after their batch timed out (or for unknown tokens). */
   lateAcks = 0
@@ -106,6 +129,7 @@ export class JetStreamPublisher {
   constructor(private readonly nc: NatsConnection, opts: JetStreamPublisherOptions = {}) {
     this.maxInFlight = Math.max(1, opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT)
     this.timeoutMs = Math.max(1, opts.timeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS)
+    this.frames = opts.perMessagePublish === true ? null : framesOf(nc)
     this.inbox = createInbox((nc as unknown as { options?: { inboxPrefix?: string } }).options?.inboxPrefix)
     void nc.closed().then(() => this.close("the NATS connection is closed"))
   }
@@ -160,18 +184,77 @@ export class JetStreamPublisher {
   }
 
   private pump(): void {
+    this.pumpScheduled = false
+    if (this.waiting.length === 0 || this.inFlight >= this.maxInFlight) return
+    const frames = this.frames
+    let text = ""
     while (this.inFlight < this.maxInFlight && this.waiting.length > 0) {
       const b = this.waiting[0] as Batch
       const i = b.next++
       if (b.next >= b.items.length) this.waiting.shift()
-      this.send(b, i)
+      if (frames === null) this.send(b, i)
+      else text = this.frame(frames, b, i, text)
     }
+    if (frames !== null && text.length > 0) frames.sendCommand(Buffer.from(text, "utf8"))
   }
 
+  /** After acks: send what they made room for once the reply chunk is processed (one write). */
+  private schedulePump(): void {
+    if (this.pumpScheduled) return
+    this.pumpScheduled = true
+    queueMicrotask(() => this.pump())
+  }
+
+  /** Why a message cannot be sent now, or null. Checked per message, as `nc.publish` does. */
+  private refusal(b: Batch, item: PubItem): PubOutcome | null {
+    if (this.nc.isClosed() || this.nc.isDraining()) return { ok: false, failure: "closed", retryable: true, message: `not published: the NATS connection is ${this.nc.isClosed() ? "closed" : "draining"}` }
+    if (b.subject.length === 0 || /\s/.test(b.subject)) return { ok: false, failure: "invalid", retryable: false, message: `not published: invalid subject "${b.subject}"` }
+    if (item.msgId.length === 0 || /[\r\n]/.test(item.msgId)) return { ok: false, failure: "invalid", retryable: false, message: "not published: the message id is empty or contains a line break" }
+    return null
+  }
+
+  /**
+   * Appends message `i` of `b` as an `HPUB` frame to `text` (the pending protocol text of this pump),
+   * or sends it on its own when its payload is bytes. Same frame as `nc.publish(subject, data,
+   * { reply, headers })` writes, without its three UTF-8 encodes per message.
+   */
+  private frame(frames: Frames, b: Batch, i: number, text: string): string {
+    const item = b.items[i] as PubItem
+    const no = this.refusal(b, item)
+    if (no !== null) {
+      this.settle(b, i, no)
+      return text
+    }
+    const hdr = HDR_PREFIX + item.msgId + HDR_SUFFIX
+    const hlen = Buffer.byteLength(hdr, "utf8")
+    const data = item.data
+    const dlen = typeof data === "string" ? Buffer.byteLength(data, "utf8") : data.length
+    const max = (this.nc.info?.max_payload ?? Number.POSITIVE_INFINITY)
+    if (hlen + dlen > max) {
+      this.settle(b, i, { ok: false, failure: "invalid", retryable: false, message: `not published: ${hlen + dlen} bytes exceed the server's max_payload of ${max}` })
+      return text
+    }
+    const token = (this.counter++).toString(36)
+    const line = `HPUB ${b.subject} ${this.inbox}.${token} ${hlen} ${hlen + dlen}\r\n${hdr}`
+    if (typeof data === "string") {
+      text += line + data + "\r\n"
+    } else {
+      if (text.length > 0) frames.sendCommand(Buffer.from(text, "utf8"))
+      text = ""
+      frames.sendCommand(Buffer.from(line, "utf8"), data, CRLF)
+    }
+    this.pending.set(token, { batch: b, index: i })
+    b.tokens[i] = token
+    this.inFlight++
+    return text
+  }
+
+  /** The portable path: one `nc.publish` per message. */
   private send(b: Batch, i: number): void {
     const item = b.items[i] as PubItem
-    if (item.msgId.length === 0 || /[\r\n]/.test(item.msgId)) {
-      this.settle(b, i, { ok: false, failure: "invalid", retryable: false, message: "not published: the message id is empty or contains a line break" })
+    const no = this.refusal(b, item)
+    if (no !== null) {
+      this.settle(b, i, no)
       return
     }
     const token = (this.counter++).toString(36)
@@ -206,7 +289,7 @@ export class JetStreamPublisher {
     this.inFlight--
     p.batch.tokens[p.index] = undefined
     this.settle(p.batch, p.index, parseAck(msg, p.batch.subject))
-    this.pump()
+    this.schedulePump()
   }
 
   private expire(b: Batch): void {
@@ -250,6 +333,8 @@ export const parseAck = (msg: Pick<Msg, "data" | "headers">, subject: string): P
     }
     return { ok: false, failure: "stream_error", retryable: true, message: `JetStream sent an empty reply${code ? ` (status ${code} ${msg.headers?.description ?? ""})` : ""}` }
   }
+  const fast = fastAck(data)
+  if (fast !== null) return fast
   let v: { stream?: unknown; seq?: unknown; duplicate?: unknown; error?: { code?: unknown; err_code?: unknown; description?: unknown } }
   try {
     v = JSON.parse(decoder.decode(data)) as typeof v
@@ -269,4 +354,54 @@ export const parseAck = (msg: Pick<Msg, "data" | "headers">, subject: string): P
     return { ok: false, failure: "stream_error", retryable: false, message: "JetStream sent an invalid PubAck" }
   }
   return { ok: true, stream: v.stream, seq: v.seq, duplicate: v.duplicate === true }
+}
+
+const ACK_HEAD = [...'{"stream":"'].map((c) => c.charCodeAt(0))
+const ACK_SEQ = [...',"seq":'].map((c) => c.charCodeAt(0))
+const ACK_DUP = [...',"duplicate":true}'].map((c) => c.charCodeAt(0))
+let lastStream = ""
+
+const bytesAt = (d: Uint8Array, at: number, want: ReadonlyArray<number>): boolean => {
+  if (at + want.length > d.length) return false
+  for (let k = 0; k < want.length; k++) if (d[at + k] !== want[k]) return false
+  return true
+}
+
+/**
+ * The PubAck exactly as nats-server writes it — `{"stream":"S","seq":N}` or
+ * `{"stream":"S","seq":N,"duplicate":true}` — read without decoding or JSON.parse; null for anything
+ * else (errors, a domain field, escapes, whitespace, …), which the JSON path then reads. Exported for
+ * the unit test that checks it against JSON.parse.
+ */
+export const fastAck = (d: Uint8Array): PubOutcome | null => {
+  if (!bytesAt(d, 0, ACK_HEAD)) return null
+  let j = ACK_HEAD.length
+  const nameAt = j
+  for (; j < d.length; j++) {
+    const c = d[j] as number
+    if (c === 0x22) break
+    if (c === 0x5c || c < 0x20 || c >= 0x80) return null
+  }
+  const nameLen = j - nameAt
+  if (j >= d.length || nameLen === 0) return null
+  j++
+  if (!bytesAt(d, j, ACK_SEQ)) return null
+  j += ACK_SEQ.length
+  const digitsAt = j
+  let seq = 0
+  for (; j < d.length; j++) {
+    const c = d[j] as number
+    if (c < 0x30 || c > 0x39) break
+    seq = seq * 10 + (c - 0x30)
+  }
+  const digits = j - digitsAt
+  if (digits === 0 || digits > 15 || (digits > 1 && d[digitsAt] === 0x30)) return null
+  let duplicate: boolean
+  if (j === d.length - 1 && d[j] === 0x7d) duplicate = false
+  else if (j + ACK_DUP.length === d.length && bytesAt(d, j, ACK_DUP)) duplicate = true
+  else return null
+  let same = lastStream.length === nameLen
+  for (let k = 0; same && k < nameLen; k++) same = lastStream.charCodeAt(k) === d[nameAt + k]
+  if (!same) lastStream = String.fromCharCode(...d.subarray(nameAt, nameAt + nameLen))
+  return { ok: true, stream: lastStream, seq, duplicate }
 }
