@@ -6,9 +6,9 @@
 import * as net from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { StorageType } from "@nats-io/jetstream"
-import { connect } from "@nats-io/transport-node"
+import { connect, headers } from "@nats-io/transport-node"
 import type { Msg } from "@nats-io/transport-node"
-import { JetStreamPublisher } from "../../src/adapters/nats/JetStreamPublisher.js"
+import { fastAck, JetStreamPublisher } from "../../src/adapters/nats/JetStreamPublisher.js"
 import type { PubOutcome } from "../../src/adapters/nats/JetStreamPublisher.js"
 import { makeIngest } from "../../src/adapters/nats/Publisher.js"
 import type { Validate } from "../../src/adapters/nats/Publisher.js"
@@ -238,6 +238,19 @@ describe.each([["frames", {}], ["nc.publish", { perMessagePublish: true }]] as c
     expect(failed(out[0]).failure).toBe("invalid")
     ok(out[1])
   })
+})
+
+it("reads this server's PubAcks (new and duplicate) on the fast path, without JSON.parse", async () => {
+  const replies: Msg[] = []
+  for (const msgId of ["fa-1", "fa-1"]) {
+    const h = headers()
+    h.set("Nats-Msg-Id", msgId)
+    replies.push(await nats.nc.request(SUBJECT, "{}", { headers: h, timeout: 10_000 }))
+  }
+  const [a, b] = replies.map((m) => fastAck(m.data))
+  expect(a).toMatchObject({ ok: true, stream: STREAM, duplicate: false })
+  expect(b).toMatchObject({ ok: true, stream: STREAM, duplicate: true })
+  expect(b?.ok && a?.ok && b.seq === a.seq).toBe(true)
 })
 
 it("the ingest port answers per item: accepted, duplicate, rejected by validation, and stream errors", async () => {

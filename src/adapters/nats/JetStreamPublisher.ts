@@ -357,8 +357,9 @@ export const parseAck = (msg: Pick<Msg, "data" | "headers">, subject: string): P
 }
 
 const ACK_HEAD = [...'{"stream":"'].map((c) => c.charCodeAt(0))
-const ACK_SEQ = [...',"seq":'].map((c) => c.charCodeAt(0))
-const ACK_DUP = [...',"duplicate":true}'].map((c) => c.charCodeAt(0))
+const ACK_SEQ = [...'"seq":'].map((c) => c.charCodeAt(0))
+const ACK_DUP = [...'"duplicate":'].map((c) => c.charCodeAt(0))
+const ACK_TRUE = [...'true}'].map((c) => c.charCodeAt(0))
 let lastStream = ""
 
 const bytesAt = (d: Uint8Array, at: number, want: ReadonlyArray<number>): boolean => {
@@ -366,12 +367,16 @@ const bytesAt = (d: Uint8Array, at: number, want: ReadonlyArray<number>): boolea
   for (let k = 0; k < want.length; k++) if (d[at + k] !== want[k]) return false
   return true
 }
+const spaces = (d: Uint8Array, at: number): number => {
+  while (at < d.length && d[at] === 0x20) at++
+  return at
+}
 
 /**
- * The PubAck exactly as nats-server writes it — `{"stream":"S","seq":N}` or
- * `{"stream":"S","seq":N,"duplicate":true}` — read without decoding or JSON.parse; null for anything
- * else (errors, a domain field, escapes, whitespace, …), which the JSON path then reads. Exported for
- * the unit test that checks it against JSON.parse.
+ * The PubAck as nats-server writes it — `{"stream":"S", "seq":N}` or
+ * `{"stream":"S", "seq":N,"duplicate": true}` (2.9; spaces after `,` and `:` optional) — read without
+ * decoding or JSON.parse; null for anything else (errors, a domain field, escapes, …), which the JSON
+ * path then reads. Exported for the unit test that checks it against JSON.parse.
  */
 export const fastAck = (d: Uint8Array): PubOutcome | null => {
   if (!bytesAt(d, 0, ACK_HEAD)) return null
@@ -385,8 +390,10 @@ export const fastAck = (d: Uint8Array): PubOutcome | null => {
   const nameLen = j - nameAt
   if (j >= d.length || nameLen === 0) return null
   j++
+  if (d[j] !== 0x2c) return null
+  j = spaces(d, j + 1)
   if (!bytesAt(d, j, ACK_SEQ)) return null
-  j += ACK_SEQ.length
+  j = spaces(d, j + ACK_SEQ.length)
   const digitsAt = j
   let seq = 0
   for (; j < d.length; j++) {
@@ -396,10 +403,16 @@ export const fastAck = (d: Uint8Array): PubOutcome | null => {
   }
   const digits = j - digitsAt
   if (digits === 0 || digits > 15 || (digits > 1 && d[digitsAt] === 0x30)) return null
-  let duplicate: boolean
-  if (j === d.length - 1 && d[j] === 0x7d) duplicate = false
-  else if (j + ACK_DUP.length === d.length && bytesAt(d, j, ACK_DUP)) duplicate = true
-  else return null
+  let duplicate = false
+  if (d[j] === 0x2c) {
+    j = spaces(d, j + 1)
+    if (!bytesAt(d, j, ACK_DUP)) return null
+    j = spaces(d, j + ACK_DUP.length)
+    if (!bytesAt(d, j, ACK_TRUE)) return null
+    j += ACK_TRUE.length - 1
+    duplicate = true
+  }
+  if (j !== d.length - 1 || d[j] !== 0x7d) return null
   let same = lastStream.length === nameLen
   for (let k = 0; same && k < nameLen; k++) same = lastStream.charCodeAt(k) === d[nameAt + k]
   if (!same) lastStream = String.fromCharCode(...d.subarray(nameAt, nameAt + nameLen))
