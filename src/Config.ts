@@ -100,7 +100,7 @@ export const parseDuration = (s: string): number => {
 }
 
 /** A request limit: `off` and `0` both mean no limit. */
-export const parseRateLimit = (s: string): number => (s === "off" ? 0 : Number(s))
+const parseRateLimit = (s: string): number => (s === "off" ? 0 : Number(s))
 
 /** Decode an environment (process.env by default); throws ConfigError naming each bad variable. */
 export const decodeConfig = (env: Record<string, string | undefined> = process.env): ArenaConfig => {

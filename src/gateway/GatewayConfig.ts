@@ -118,11 +118,6 @@ export const checkGatewayConfig = (c: GatewayConfig): void => {
   if (!(w.resyncBytes < w.staleBytes && w.staleBytes < w.maxBackpressure)) {
     throw new Error("ws limits must satisfy resyncBytes < staleBytes < maxBackpressure")
   }
-  const rl = c.rateLimit
-  for (const [name, v] of [["rateLimit.perIp", rl.perIp], ["rateLimit.perToken", rl.perToken]] as const) {
-    if (!(Number.isInteger(v) && v >= 0)) throw new Error(`${name} must be a whole number (0: no limit)`)
-  }
-  if (!(rl.windowMs >= 1)) throw new Error("rateLimit.windowMs must be at least 1")
   if (!(c.bodyLimitBytes >= 1024)) throw new Error("bodyLimitBytes must be at least 1024")
   if (!(Number.isInteger(c.wsThreads) && c.wsThreads >= 0 && c.wsThreads <= 64)) throw new Error("wsThreads must be an integer 0..64")
 }
