@@ -41,11 +41,19 @@ export const envFor = (n, extra = {}) => ({
   ARENA_DATA_DIR: n.dataDir, ARENA_JWT_SECRET: "bench-secret-0123456789abcdef", PORT: "0", ...extra
 })
 
+/** Extra V8/Node flags for every bench service (e.g. `BENCH_NODE_ARGS=--trace-gc`), space-separated. */
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean)
+
 /** Start `arena serve`; resolves with {child, port, log(), rss()} once it listens. */
 export const startService = (n, extra = {}) => new Promise((resolve, reject) => {
-  const child = spawn(process.execPath, ["--max-old-space-size=16384", path.join(ROOT, "bin/arena"), "serve"], { cwd: ROOT, env: envFor(n, extra), stdio: ["ignore", "pipe", "pipe"] })
+  const child = spawn(process.execPath, ["--max-old-space-size=16384", ...NODE_ARGS, path.join(ROOT, "bin/arena"), "serve"], { cwd: ROOT, env: envFor(n, extra), stdio: ["ignore", "pipe", "pipe"] })
   let log = ""
   const t0 = Date.now()
+  // stdout is drained (a full pipe would block the service); BENCH_SERVICE_STDOUT keeps it in a file.
+  if (process.env.BENCH_SERVICE_STDOUT) child.stdout.pipe(fs.createWriteStream(process.env.BENCH_SERVICE_STDOUT))
+  else child.stdout.resume()
+  // BENCH_SERVICE_LOG keeps the service's log (stderr) in a file as well.
+  if (process.env.BENCH_SERVICE_LOG) child.stderr.pipe(fs.createWriteStream(process.env.BENCH_SERVICE_LOG))
   child.stderr.on("data", (b) => {
     log += b.toString()
     const m = /listening on http:\/\/[\d.]+:(\d+)/.exec(log)

@@ -122,7 +122,7 @@ const runService = async (names, label, profileFile) => {
   }
   log(`${label}: caught up in ${(replayMs / 1000).toFixed(1)} s → ${fmt(r.rate)} events/s (median 1-s rate ${fmt(r.steady)}), ` +
     `process start → ready ${r.wallSecs.toFixed(1)} s, CPU ${cpu.toFixed(1)} s (service ${cpuMain.toFixed(1)} s, chDB child ${(cpu - cpuMain).toFixed(1)} s), ` +
-    `RSS ${fmt(rss / 2 ** 20)} MiB (peak ${fmt(r.peak / 2 ** 20)} MiB); no progress for ${r.stall.stillSecs.toFixed(1)} s in total, longest /readyz silence ${fmt(r.stall.longestGapMs)} ms`)
+    `RSS ${fmt(rss / 2 ** 20)} MiB (peak ${fmt(r.peak / 2 ** 20)} MiB); no progress for ${r.stall.stillSecs.toFixed(1)} s in total (${r.stall.analyticsFullSecs.toFixed(1)} s of it with the analytics buffer ≥ 90% full), longest /readyz silence ${fmt(r.stall.longestGapMs)} ms`)
   for (const s of w.stats) log(`  watcher ${s.spec.board}/${s.spec.window}: ${s.snapshots} snapshot(s), ${fmt(s.deltas)} deltas, ${fmt(s.bytes / 1024)} KiB, prev_seq gaps ${s.gaps}`)
   return r
 }

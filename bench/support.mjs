@@ -40,7 +40,17 @@ export const descendants = (pid) => {
 export const treeCpu = (pid) => [pid, ...descendants(pid)].reduce((a, p) => { try { return a + cpuOf(p) } catch { return a } }, 0)
 export const treeRss = (pid) => [pid, ...descendants(pid)].reduce((a, p) => a + rssOf(p), 0)
 
-/** Samples /readyz every `everyMs` until stopped: [{t (ms since start), seq, rss, cpu}]. */
+/** The unlabelled samples of the service's /metrics (name → value); {} when it does not answer. */
+export const metricsOf = async (port) => {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+    const out = {}
+    for (const m of text.matchAll(/^([a-z_]+) ([-\d.e+]+)$/gm)) out[m[1]] = Number(m[2])
+    return out
+  } catch { return {} }
+}
+
+/** Samples /readyz (and the analytics buffer from /metrics) every `everyMs` until stopped: [{t (ms since start), seq, rss, cpu}]. */
 export const timeline = (svc, everyMs = 250) => {
   const points = []
   const t0 = Date.now()
@@ -48,7 +58,11 @@ export const timeline = (svc, everyMs = 250) => {
   const loop = (async () => {
     while (on) {
       const r = await readyz(svc.port)
-      points.push({ t: Date.now() - t0, seq: r.body.details?.seq ?? 0, rss: rssOf(svc.child.pid), cpu: treeCpu(svc.child.pid) })
+      const m = await metricsOf(svc.port)
+      points.push({
+        t: Date.now() - t0, seq: r.body.details?.seq ?? 0, rss: rssOf(svc.child.pid), cpu: treeCpu(svc.child.pid),
+        chBuffered: m.arena_analytics_buffered_records ?? 0, chDurable: m.arena_analytics_durable_seq ?? 0
+      })
       await sleep(everyMs)
     }
   })()
@@ -217,14 +231,18 @@ export const buildId = () => {
 }
 
 /** Progress stalls in a timeline: seconds with no seq progress, and the longest /readyz silence. */
-export const stalls = (points) => {
-  let still = 0, gap = 0
+export const stalls = (points, chFullAt = 180_000) => {
+  let still = 0, gap = 0, chFull = 0
   for (let i = 1; i < points.length; i++) {
     const dt = points[i].t - points[i - 1].t
     gap = Math.max(gap, dt)
-    if (points[i].seq === points[i - 1].seq) still += dt
+    if (points[i].seq === points[i - 1].seq) {
+      still += dt
+      // The analytics buffer near its bound (200,000 records): ClickHouse back-pressure.
+      if (Math.max(points[i].chBuffered ?? 0, points[i - 1].chBuffered ?? 0) >= chFullAt) chFull += dt
+    }
   }
-  return { stillSecs: still / 1000, longestGapMs: gap }
+  return { stillSecs: still / 1000, longestGapMs: gap, analyticsFullSecs: chFull / 1000 }
 }
 
 /**

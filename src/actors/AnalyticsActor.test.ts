@@ -94,7 +94,7 @@ describe("AnalyticsActor", () => {
   it("drops what the store already holds (per kind) and what was submitted before", async () => {
     const mem = makeMemoryAnalyticsStore()
     // The store holds seq ≤ 5 completely and achievements up to seq 7 (a crash between two tables).
-    await run(mem.store.write([...seqs(1, 5), ach(6, "a"), ach(7, "b")], 5))
+    await run(mem.store.write([...seqs(1, 5), ach(6, "a"), ach(7, "b")].map(mem.store.encode), 5))
     const { sink, close } = await start(mem, { flushIntervalMs: 0 })
     await run(sink.awaitDurable(5))
     await run(sink.submit([...seqs(3, 5), rej(6), ach(6, "a"), ach(7, "b"), rej(7), ach(8, "c")], 8))

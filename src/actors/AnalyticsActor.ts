@@ -23,15 +23,30 @@ export interface StoreFailure {
   readonly retryable: boolean
 }
 
+/**
+ * A record in the store's own encoding, made once when it is submitted: the sink buffers these flat
+ * strings (up to `maxBuffered` of them) instead of object graphs, which the GC would otherwise trace
+ * and promote while they wait, and a flush only joins them. `part` is the store's partition key
+ * (ClickHouse: the month) — inserts never mix parts.
+ */
+export interface EncodedRecord {
+  readonly kind: RecordKind
+  readonly seq: number
+  readonly part: number
+  readonly line: string
+}
+
 /** The port the ClickHouse adapter implements. */
 export interface AnalyticsStore {
+  /** The record as `write` takes it (pure; called on the pipeline's turn, so it must be cheap). */
+  encode(record: AnalyticsRecord): EncodedRecord
   /** Make the store consistent (schema, rollups) and read its watermarks. Start and before every retry. */
   readonly recover: Effect.Effect<Watermarks, StoreFailure>
   /**
    * Write records (seq order, whole seqs, none at or below the store's watermarks), then mark
    * everything through `throughSeq` complete. Per kind, writes are atomic and in seq order.
    */
-  write(records: ReadonlyArray<AnalyticsRecord>, throughSeq: number): Effect.Effect<void, StoreFailure>
+  write(records: ReadonlyArray<EncodedRecord>, throughSeq: number): Effect.Effect<void, StoreFailure>
 }
 
 export class AnalyticsStorePort extends Context.Service<AnalyticsStorePort, AnalyticsStore>()("arena/AnalyticsStore") {}
@@ -91,7 +106,7 @@ const reasonOf = (e: StoreFailure): string => ("reason" in e && typeof e.reason 
 export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<AnalyticsOptions> = {}): Effect.Effect<AnalyticsService, never, Scope.Scope> =>
   Effect.gen(function*() {
     const o: AnalyticsOptions = { ...defaultAnalyticsOptions, ...options }
-    let buffer: AnalyticsRecord[] = []
+    let buffer: EncodedRecord[] = []
     let submittedSeq = 0
     let durableSeq = 0
     let thresholds: Watermarks["maxSeq"] | null = null
@@ -103,7 +118,7 @@ export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<Analy
     const wake = Latch.makeUnsafe(false) // writer: new records or a flush request
     const space = Latch.makeUnsafe(false) // submitters: the buffer shrank
 
-    const keep = (t: Watermarks["maxSeq"]) => (r: AnalyticsRecord) => seqOf(r) > t[r.kind]
+    const keep = (t: Watermarks["maxSeq"]) => (r: EncodedRecord) => r.seq > t[r.kind]
     const settle = () => {
       for (let i = waiters.length - 1; i >= 0; i--) {
         const w = waiters[i]!
@@ -168,9 +183,9 @@ export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<Analy
         yield* awaitWork
         // Whole seqs only: a seq's records must land in the same flush (per-kind watermarks).
         let n = Math.min(buffer.length, o.maxBatch)
-        while (n > 0 && n < buffer.length && seqOf(buffer[n]!) === seqOf(buffer[n - 1]!)) n++
+        while (n > 0 && n < buffer.length && buffer[n]!.seq === buffer[n - 1]!.seq) n++
         const batch = buffer.slice(0, n)
-        const through = n === buffer.length ? submittedSeq : seqOf(buffer[n]!) - 1
+        const through = n === buffer.length ? submittedSeq : buffer[n]!.seq - 1
         const started = yield* Effect.clockWith((c) => c.currentTimeMillis)
         const r = yield* Effect.result(store.write(batch, through))
         const ended = yield* Effect.clockWith((c) => c.currentTimeMillis)
@@ -217,10 +232,11 @@ export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<Analy
           // its snapshot); seqs at or below the store's watermarks are in the store.
           const floor = submittedSeq
           const t = thresholds
-          const rs = records.filter((r) => {
+          const rs: EncodedRecord[] = []
+          for (const r of records) {
             const s = seqOf(r)
-            return s > floor && (t === null || s > t[r.kind])
-          })
+            if (s > floor && (t === null || s > t[r.kind])) rs.push(store.encode(r))
+          }
           // An oversized submit into an empty buffer is let through rather than waiting forever.
           while (buffer.length > 0 && buffer.length + rs.length > o.maxBuffered) {
             space.closeUnsafe()
@@ -260,6 +276,7 @@ export const makeMemoryAnalyticsStore = () => {
   let failing: string | null = null
   const failure = (message: string): StoreFailure => ({ _tag: "MemoryStoreError", message, retryable: true })
   const store: AnalyticsStore = {
+    encode: (r) => ({ kind: r.kind, seq: seqOf(r), part: 0, line: JSON.stringify(r) }),
     recover: Effect.suspend(() =>
       failing !== null ? Effect.fail(failure(failing)) : Effect.succeed({ durableSeq, maxSeq: { ...maxSeq } })
     ),
@@ -267,8 +284,8 @@ export const makeMemoryAnalyticsStore = () => {
       Effect.suspend(() => {
         if (failing !== null) return Effect.fail(failure(failing))
         for (const r of rs) {
-          records.push(r)
-          maxSeq[r.kind] = Math.max(maxSeq[r.kind], seqOf(r))
+          records.push(JSON.parse(r.line) as AnalyticsRecord)
+          maxSeq[r.kind] = Math.max(maxSeq[r.kind], r.seq)
         }
         durableSeq = Math.max(durableSeq, throughSeq)
         writes.push({ records: rs.length, throughSeq })

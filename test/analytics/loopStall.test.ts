@@ -8,7 +8,7 @@ import type { ClickHouseClient } from "@clickhouse/client"
 import { createChdbConnection } from "chdb/connection"
 import * as os from "node:os"
 import { monitorEventLoopDelay } from "node:perf_hooks"
-import { blocksOf, insertBlock } from "../../src/adapters/clickhouse/ClickHouseAnalyticsStore.js"
+import { blocksOf, encodeRecord, insertBlock } from "../../src/adapters/clickhouse/ClickHouseAnalyticsStore.js"
 import { openClickHouse } from "../../src/adapters/clickhouse/ClickHouseClient.js"
 import { migrateClickHouse } from "../../src/adapters/clickhouse/Migrations.js"
 import type { AnalyticsRecord } from "../../src/actors/AnalyticsPort.js"
@@ -39,7 +39,7 @@ const summarize = (what: string, rows: number, ms: Measured[]) =>
 /** Rep `k` inserts the same rows under seqs shifted by k million (so a new deduplication token). */
 const insertAll = async (client: ClickHouseClient, k: number) => {
   const shifted: AnalyticsRecord[] = awards.map((r) => (r.kind === "award" ? { kind: "award", entry: { ...r.entry, seq: r.entry.seq + k * 1_000_000 } } : r))
-  for (const b of blocksOf(shifted)) await insertBlock(client, b)
+  for (const b of blocksOf(shifted.map(encodeRecord))) await insertBlock(client, b)
 }
 
 afterAll(() => {
@@ -68,7 +68,7 @@ describe("event-loop stall of a large insert: in-process chDB vs the child proce
     report.push(summarize("chDB in its child process", N, ms))
     expect(await scalar(h, "SELECT count() FROM awards")).toBe(REPS * N)
     // One insert of one month is one part (atomic): what the watermark design relies on.
-    expect(await scalar(h, "SELECT uniqExact(_part) FROM awards WHERE seq < 1000000")).toBe(blocksOf(awards).length)
+    expect(await scalar(h, "SELECT uniqExact(_part) FROM awards WHERE seq < 1000000")).toBe(blocksOf(awards.map(encodeRecord)).length)
     await h.close()
   })
 

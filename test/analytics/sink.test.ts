@@ -2,7 +2,7 @@
 // lands exactly once — after a normal run, when the same records arrive again, when a restarted
 // pipeline replays them, and when the same insert block is sent twice.
 import { afterEach, describe, expect, it } from "vitest"
-import { blocksOf, insertBlock } from "../../src/adapters/clickhouse/ClickHouseAnalyticsStore.js"
+import { blocksOf, encodeRecord, insertBlock } from "../../src/adapters/clickhouse/ClickHouseAnalyticsStore.js"
 import { AnalyticsQueries } from "../../src/adapters/clickhouse/AnalyticsQueries.js"
 import { registry } from "../../src/observability/Metrics.js"
 import type { LedgerEntry } from "../../src/domain/model.js"
@@ -72,7 +72,7 @@ describe("analytics sink (embedded ClickHouse)", () => {
     await env.run(env.sink.awaitDurable(1500))
     const before = await fingerprint(env.handle)
     // The same blocks again, bypassing the sink's watermarks: only ClickHouse's dedup stands in the way.
-    for (const b of blocksOf(g.all)) await insertBlock(env.handle.client, b)
+    for (const b of blocksOf(g.all.map(encodeRecord))) await insertBlock(env.handle.client, b)
     expect(await fingerprint(env.handle)).toEqual(before)
     expect(before).toEqual(expectedFingerprint(g.all))
   })

@@ -127,7 +127,7 @@ const backfill = async (o: BackfillOptions): Promise<BackfillResult> => {
     if (seq <= w.durableSeq) { pending = []; return } // still below the watermark: nothing to write
     const keep = pending.filter((r) => seqOf(r) > thresholds[r.kind])
     skipped += pending.length - keep.length
-    await run(store.write(keep, seq))
+    await run(store.write(keep.map(store.encode), seq))
     written += keep.length
     pending = []
   }

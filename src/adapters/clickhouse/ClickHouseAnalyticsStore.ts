@@ -6,7 +6,7 @@ import type { ClickHouseClient } from "@clickhouse/client"
 import { Effect, Layer } from "effect"
 import { Readable } from "node:stream"
 import { AnalyticsStorePort } from "../../actors/AnalyticsActor.js"
-import type { AnalyticsStore, RecordKind, Watermarks } from "../../actors/AnalyticsActor.js"
+import type { AnalyticsStore, EncodedRecord, RecordKind, Watermarks } from "../../actors/AnalyticsActor.js"
 import type { AnalyticsRecord } from "../../actors/AnalyticsPort.js"
 import { ClickHouse, chTry } from "./ClickHouseClient.js"
 import type { ClickHouseHandle } from "./ClickHouseClient.js"
@@ -22,36 +22,41 @@ export interface InsertBlock {
   readonly month: number
   readonly firstSeq: number
   readonly lastSeq: number
-  readonly records: AnalyticsRecord[]
+  readonly records: EncodedRecord[]
 }
 
-const seqOfRecord = (r: AnalyticsRecord): number => (r.kind === "award" ? r.entry.seq : r.seq)
+/** A record as the sink buffers it: its month partition and its JSONCompactEachRow line. */
+export const encodeRecord = (r: AnalyticsRecord): EncodedRecord => ({
+  kind: r.kind,
+  seq: r.kind === "award" ? r.entry.seq : r.seq,
+  part: monthOf(streamTimeOf(r)),
+  line: JSON.stringify(rowOf(r)) + "\n"
+})
 
 /** Splits seq-ordered records into per-kind, per-month runs (kind order, then seq order). */
-export const blocksOf = (records: ReadonlyArray<AnalyticsRecord>): InsertBlock[] => {
+export const blocksOf = (records: ReadonlyArray<EncodedRecord>): InsertBlock[] => {
   const out: InsertBlock[] = []
   for (const kind of KINDS) {
-    let cur: { kind: RecordKind; month: number; firstSeq: number; lastSeq: number; records: AnalyticsRecord[] } | null = null
+    let cur: { kind: RecordKind; month: number; firstSeq: number; lastSeq: number; records: EncodedRecord[] } | null = null
     for (const r of records) {
       if (r.kind !== kind) continue
-      const month = monthOf(streamTimeOf(r))
-      const seq = seqOfRecord(r)
-      if (cur === null || cur.month !== month) {
-        cur = { kind, month, firstSeq: seq, lastSeq: seq, records: [] }
+      if (cur === null || cur.month !== r.part) {
+        cur = { kind, month: r.part, firstSeq: r.seq, lastSeq: r.seq, records: [] }
         out.push(cur)
       }
-      cur.lastSeq = seq
+      cur.lastSeq = r.seq
       cur.records.push(r)
     }
   }
   return out
 }
 
-const ROWS_PER_SLICE = 2000
+const ROWS_PER_SLICE = 5000
 
 /**
- * JSONCompactEachRow text of a block, encoded a slice at a time with a turn of the event loop in
- * between: 50k rows encoded in one go would hold the service's loop for ~150 ms.
+ * The block's JSONCompactEachRow text, joined a slice at a time with a turn of the event loop in
+ * between (the rows were encoded when submitted; joining 50k of them in one go would still hold
+ * the service's loop for tens of ms).
  */
 const encodeBlock = (b: InsertBlock): Readable =>
   Readable.from((async function*() {
@@ -59,7 +64,7 @@ const encodeBlock = (b: InsertBlock): Readable =>
       if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve))
       let text = ""
       const end = Math.min(b.records.length, i + ROWS_PER_SLICE)
-      for (let j = i; j < end; j++) text += JSON.stringify(rowOf(b.records[j]!)) + "\n"
+      for (let j = i; j < end; j++) text += b.records[j]!.line
       yield text
     }
   })(), { objectMode: false })
@@ -72,7 +77,6 @@ const encodeBlock = (b: InsertBlock): Readable =>
  */
 export const insertBlock = async (client: ClickHouseClient, b: InsertBlock): Promise<void> => {
   const spec = TABLES[b.kind]
-  // exec, not insert: insert would JSON-encode every row in one synchronous pass.
   const r = await client.exec({
     query: `INSERT INTO ${spec.table} (${spec.columns.join(", ")}) FORMAT JSONCompactEachRow`,
     values: encodeBlock(b),
@@ -103,6 +107,7 @@ export const makeClickHouseAnalyticsStore = (h: ClickHouseHandle, log: (msg: str
   let migrated = false
   const client = h.client
   return {
+    encode: encodeRecord,
     recover: chTry("recovering the analytics store", async () => {
       if (!migrated) {
         await h.ensureDatabase()
