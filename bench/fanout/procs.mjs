@@ -58,21 +58,27 @@ export const threadsCpu = (pid) => {
   for (const tid of tids) {
     try {
       const raw = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8")
-      const name = raw.slice(raw.indexOf("(") + 1, raw.lastIndexOf(")"))
+      const name = tid === String(pid) ? "main" : raw.slice(raw.indexOf("(") + 1, raw.lastIndexOf(")"))
       const f = raw.slice(raw.lastIndexOf(")") + 2).split(" ")
-      out.set(tid, { name, user: Number(f[11]) / TICK, sys: Number(f[12]) / TICK })
+      // schedstat: time on a CPU, time runnable but waiting for one (ns), timeslices.
+      let wait = 0
+      try { wait = Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[1]) / 1e9 } catch { /* no schedstats */ }
+      out.set(tid, { name, user: Number(f[11]) / TICK, sys: Number(f[12]) / TICK, wait })
     } catch { /* thread ended */ }
   }
   return out
 }
 
-/** Threads that used CPU between two threadsCpu samples, busiest first (cores = CPU-s per second). */
+/**
+ * Threads that used CPU between two threadsCpu samples, busiest first (cores = CPU-s per second;
+ * `wait`: seconds per second the thread was runnable but had no CPU — contention from other work).
+ */
 export const threadsDelta = (a, b, secs) => {
   const rows = []
   for (const [tid, x] of b) {
-    const y = a.get(tid) ?? { user: 0, sys: 0 }
-    const user = (x.user - y.user) / secs, sys = (x.sys - y.sys) / secs
-    if (user + sys >= 0.01) rows.push({ tid, name: x.name, user: Math.round(user * 100) / 100, sys: Math.round(sys * 100) / 100 })
+    const y = a.get(tid) ?? { user: 0, sys: 0, wait: 0 }
+    const user = (x.user - y.user) / secs, sys = (x.sys - y.sys) / secs, wait = (x.wait - y.wait) / secs
+    if (user + sys >= 0.01) rows.push({ tid, name: x.name, user: Math.round(user * 100) / 100, sys: Math.round(sys * 100) / 100, wait: Math.round(wait * 100) / 100 })
   }
   return rows.sort((p, q) => q.user + q.sys - p.user - p.sys)
 }

@@ -4,27 +4,39 @@
 // then the bare uWS broadcaster replaying the same frame schedule to the same sockets (baseline).
 // Run: npm run build && node bench/fanout/run.mjs [--sockets 19000] [--probes 300] [--threads 2]
 //        [--rate 2000] [--users 100000] [--warm 10] [--hold 60] [--loaders 2] [--no-bare] [--no-append]
+//        [--root DIR (a private worktree's build)] [--server arena|gateway] [--prof DIR] [--label L] [--out FILE]
+// See bench/README.md §3 for what is measured and how to read it.
+import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import { parseArgs } from "node:util"
 import { appendResult, cleanup, freshNames, machine, stopService, waitReady, ROOT } from "../lib.mjs"
 import { startServiceAt } from "./service.mjs"
 import { cpuOf, childrenOf, forkScript, waitMsg } from "./procs.mjs"
 import { session } from "./session.mjs"
-import { bareLatency, joinLatency, quantiles, readProbeLog, traceOf } from "./stats.mjs"
+import { bareLatency, joinLatency, perSecond, readProbeLog, traceOf } from "./stats.mjs"
+import { topicCounts } from "./plan.mjs"
 
 const { values: a } = parseArgs({ options: {
   sockets: { type: "string" }, probes: { type: "string" }, threads: { type: "string" }, rate: { type: "string" }, users: { type: "string" },
   warm: { type: "string" }, hold: { type: "string" }, loaders: { type: "string" }, "no-bare": { type: "boolean" }, "no-append": { type: "boolean" },
   out: { type: "string" }, root: { type: "string" }, server: { type: "string" }, "global-rate": { type: "string" }, "agent-rate": { type: "string" }, "service-log": { type: "string" }, prof: { type: "string" }, label: { type: "string" }, "read-every": { type: "string" }
 } })
-const SOCKETS = Number(a.sockets ?? 19_000), PROBES = Number(a.probes ?? 300), THREADS = a.threads ?? "2"
+const SOCKETS = Number(a.sockets ?? 19_000), THREADS = a.threads ?? "2"
 const RATE = Number(a.rate ?? 2000), USERS = Number(a.users ?? 100_000), WARM = Number(a.warm ?? 10), HOLD = Number(a.hold ?? 60)
 const LOADERS = Number(a.loaders ?? 2)
 // arena: `arena serve` + producer (latency from NATS publish); gateway: synthetic views (gateway only).
 const SERVER = a.server ?? "arena"
 // The Arena build to run (default: this checkout; a private `git worktree` keeps it stable).
 const BUILD = path.resolve(a.root ?? ROOT)
+// The commit the measured build holds ("+dirty": its src/ has local changes), read at start.
+const buildId = (() => {
+  try {
+    const git = (...x) => execFileSync("git", x, { cwd: BUILD }).toString().trim()
+    return `${git("rev-parse", "--short", "HEAD")}${git("status", "--porcelain", "src") ? "+dirty" : ""}`
+  } catch { return "unknown" }
+})()
 const READ_EVERY = a["read-every"] ?? "5000"
 const OUT = a.out ?? path.join(import.meta.dirname, "last-run.json")
 /** Cumulative buckets of the gateway's "view received → delta handed to socket hosts" histogram. */
@@ -44,13 +56,21 @@ const hubQuantiles = (a, b) => {
 const log = (s) => process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`)
 const ms = (x) => x.toFixed(1)
 
+// The bare replay only sends what the probes saw: every topic a load socket uses needs a probe
+// (probe k subscribes like load socket k, so the first 160 cover all 84 topics).
+const wanted = [...topicCounts(SOCKETS).keys()]
+let PROBES = Number(a.probes ?? 300)
+while (!wanted.every((t) => topicCounts(PROBES).has(t))) PROBES++
+if (PROBES !== Number(a.probes ?? 300)) process.stdout.write(`--probes raised to ${PROBES}: every topic of the load sockets needs a probe (the bare replay sends what the probes saw)\n`)
+const loadAtStart = os.loadavg()[0]
 log(`machine: ${machine()}`)
-log(`build: ${BUILD}${a.label ? ` (${a.label})` : ""}`)
+log(`build: ${BUILD} (${buildId})${a.label ? ` ${a.label}` : ""}`)
 log(`scenario: ${SOCKETS} load sockets + ${PROBES} probes, ARENA_WS_THREADS=${THREADS}, ${RATE} events/s over ${USERS} users, warm-up ${WARM} s, measured ${HOLD} s`)
 
 // ---- Arena ----
 const n = freshNames("fan")
 let ours, trace, svc
+const producerOut = path.join(os.tmpdir(), `fanout-producer-${process.pid}.json`)
 if (SERVER === "gateway") {
   // Gateway only: the real gateway fed by synthetic board views (no pipeline, no NATS).
   const srv = forkScript("./synthetic.mjs", ["--root", BUILD, "--threads", THREADS, "--global-rate", a["global-rate"] ?? "20", "--agent-rate", a["agent-rate"] ?? "3", "--seconds", String(WARM + HOLD)])
@@ -73,6 +93,7 @@ if (SERVER === "gateway") {
     const l = bareLatency(probeLog)
     ours.lat = { first: l, last: l, unmatched: 0 }
     trace = traceOf(probeLog, ours.wallStart)
+    fs.rmSync(ours.probeOut, { force: true })
     log(`gateway: latency view→frame (oldest change shown) p50 ${ms(l.p50)} p99 ${ms(l.p99)} max ${ms(l.max)} ms (n ${l.n})`)
   } finally {
     srv.send({ type: "exit" })
@@ -85,7 +106,6 @@ if (SERVER === "gateway") {
   const prof = a.prof ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(a.prof)}`] : []
   svc = await startServiceAt(BUILD, n, { ARENA_WS_THREADS: THREADS, ARENA_SNAPSHOT_INTERVAL: "5s" }, prof)
   await waitReady(svc.port, 0)
-  const producerOut = path.join(path.dirname(OUT), `.producer-${process.pid}.json`)
   let producerDone
   ours = await session({
     label: "arena", port: svc.port, serverPid: svc.child.pid, sockets: SOCKETS, probes: PROBES, loaders: LOADERS, readEvery: READ_EVERY,
@@ -108,18 +128,21 @@ if (SERVER === "gateway") {
   ours.lat = joinLatency(probeLog, producerOut)
   trace = traceOf(probeLog, ours.wallStart)
   fs.rmSync(producerOut, { force: true })
+  fs.rmSync(ours.probeOut, { force: true })
   log(`arena: latency publish→frame (oldest event shown) p50 ${ms(ours.lat.first.p50)} p99 ${ms(ours.lat.first.p99)} max ${ms(ours.lat.first.max)} ms` +
     ` (n ${ours.lat.first.n}, unmatched ${ours.lat.unmatched}); newest event p50 ${ms(ours.lat.last.p50)} p99 ${ms(ours.lat.last.p99)}`)
 } finally {
   if (svc) await stopService(svc)
   if (svc && a["service-log"]) fs.writeFileSync(a["service-log"], svc.log())
+  fs.rmSync(producerOut, { force: true })
+  if (ours?.probeOut) fs.rmSync(ours.probeOut, { force: true })
   await cleanup(n)
 }
 
 // ---- bare uWS broadcaster, same frames, same sockets ----
 let bare = null
 if (!a["no-bare"]) {
-  const traceFile = path.join(path.dirname(OUT), `.trace-${process.pid}.json`)
+  const traceFile = path.join(os.tmpdir(), `fanout-trace-${process.pid}.json`)
   fs.writeFileSync(traceFile, JSON.stringify(trace))
   const srv = forkScript("./bare.mjs", ["--threads", THREADS === "0" ? "0" : THREADS, "--trace", traceFile])
   try {
@@ -136,6 +159,7 @@ if (!a["no-bare"]) {
       }
     })
     bare.lat = bareLatency(readProbeLog(bare.probeOut))
+    fs.rmSync(bare.probeOut, { force: true })
     log(`bare: latency send→frame p50 ${ms(bare.lat.p50)} p99 ${ms(bare.lat.p99)} max ${ms(bare.lat.max)} ms (n ${bare.lat.n})`)
   } finally {
     srv.send({ type: "exit" })
@@ -151,19 +175,21 @@ const frameRate = (r) => (r.loadFrames / r.secs)
 // Server CPU per frame delivered (µs): contention changes latency far more than it changes this.
 const usPerFrame = (r) => (r.serverCores * r.secs * 1e6) / Math.max(1, r.loadFrames + r.probe.records)
 const summary = {
-  when: new Date().toISOString(), machine: machine(), label: a.label ?? "", build: BUILD, sockets: SOCKETS, probes: PROBES, threads: Number(THREADS), rate: RATE, users: USERS, hold: HOLD,
+  when: new Date().toISOString(), machine: machine(), label: a.label ?? "", server: SERVER, build: BUILD, buildId, loadAtStart, sockets: SOCKETS, probes: PROBES, threads: Number(THREADS), rate: RATE, users: USERS, hold: HOLD,
   arena: {
     p50: f.p50, p90: f.p90, p99: f.p99, p999: f.p999, max: f.max, n: f.n, lastP99: ours.lat.last.p99, gaps: ours.probe.gaps, resyncs: ours.probe.resyncs + ours.loadResyncs,
     closed: ours.loadClosed + ours.probe.closed, silent: ours.loadSilent, framesPerSec: frameRate(ours), meanFrameBytes: ours.loadBytes / Math.max(1, ours.loadFrames),
     serverCores: ours.serverCores, serverRssMiB: ours.serverRssMiB, chdbCores: ours.driven.childCpuSecs / ours.secs, machineBusy: ours.machineBusy,
-    usPerFrame: usPerFrame(ours), threads: ours.serverThreads,
+    usPerFrame: usPerFrame(ours), threads: ours.serverThreads, monoWindow: ours.monoWindow, loadAvg: ours.loadAvg, probeCores: ours.probeCpuSecs / ours.secs,
+    perSecond: perSecond(ours.lat.first.series ?? ours.lat.series ?? [], ours.wallStart),
     hub: ours.driven.hub,
     producerCores: ours.driven.producer.cpuMs / ours.driven.producer.wallMs, producerSent: ours.driven.producer.sent, loadCores: ours.loadCpuSecs / ours.secs,
     hist: Array.from(f.sorted, (x) => Math.round(x * 100) / 100)
   },
   bare: bare && {
     p50: bare.lat.p50, p90: bare.lat.p90, p99: bare.lat.p99, p999: bare.lat.p999, max: bare.lat.max, n: bare.lat.n, gaps: bare.probe.gaps,
-    framesPerSec: frameRate(bare), usPerFrame: usPerFrame(bare), threads: bare.serverThreads, serverCores: bare.serverCores, serverRssMiB: bare.serverRssMiB, machineBusy: bare.machineBusy,
+    framesPerSec: frameRate(bare), usPerFrame: usPerFrame(bare), threads: bare.serverThreads, loadAvg: bare.loadAvg, loadCores: bare.loadCpuSecs / bare.secs,
+    perSecond: perSecond(bare.lat.series, bare.wallStart), serverCores: bare.serverCores, serverRssMiB: bare.serverRssMiB, machineBusy: bare.machineBusy,
     hist: Array.from(bare.lat.sorted, (x) => Math.round(x * 100) / 100)
   }
 }
@@ -173,6 +199,11 @@ console.table({
   arena: { p50: ms(A.p50), p99: ms(A.p99), max: ms(A.max), gaps: A.gaps, "frames/s": Math.round(A.framesPerSec), "µs/frame": A.usPerFrame.toFixed(1), cores: A.serverCores.toFixed(2), "RSS MiB": Math.round(A.serverRssMiB), busy: `${Math.round(A.machineBusy * 100)}%` },
   ...(B ? { bare: { p50: ms(B.p50), p99: ms(B.p99), max: ms(B.max), gaps: B.gaps, "frames/s": Math.round(B.framesPerSec), "µs/frame": B.usPerFrame.toFixed(1), cores: B.serverCores.toFixed(2), "RSS MiB": Math.round(B.serverRssMiB), busy: `${Math.round(B.machineBusy * 100)}%` } } : {})
 })
+const worst = (ps) => [...ps].sort((x, y) => y[3] - x[3]).slice(0, 5).map(([k, n, p50, p99, max]) => `s${k}: n ${n} p50 ${p50} p99 ${p99} max ${max}`).join("; ")
+log(`arena worst seconds (by p99): ${worst(A.perSecond)}`)
+if (B) log(`bare worst seconds (by p99): ${worst(B.perSecond)}`)
+const la = (x) => x.map((v) => v.toFixed(1)).join("→")
+log(`load avg (1 min): at start ${loadAtStart.toFixed(1)}, arena window ${la(A.loadAvg)}${B ? `, bare window ${la(B.loadAvg)}` : ""}; probe process ${(A.probeCores * 100).toFixed(0)}% of a core`)
 const ratio = B ? `ratio ours/bare p50 ${(A.p50 / B.p50).toFixed(2)} p99 ${(A.p99 / B.p99).toFixed(2)}` : "no bare run"
 log(`gateway hub wait (view → hosts, bucket bounds): p50 ≤ ${A.hub.p50} ms, p99 ≤ ${A.hub.p99} ms over ${A.hub.n} views`)
 log(`${ratio}; producer ${A.producerSent} events at ${(A.producerCores * 100).toFixed(0)}% of a core; chDB child ${(A.chdbCores * 100).toFixed(0)}%; load clients ${(A.loadCores * 100).toFixed(0)}%`)
@@ -181,7 +212,7 @@ if (!a["no-append"]) {
     `${SOCKETS.toLocaleString("en-US")} sockets + ${PROBES} probes, ${RATE} ev/s over ${USERS.toLocaleString("en-US")} users, ${HOLD} s, ARENA_WS_THREADS=${THREADS} | ` +
     `publish→frame p50 ${ms(A.p50)} / p99 ${ms(A.p99)} / max ${ms(A.max)} ms, gaps ${A.gaps}, ${Math.round(A.framesPerSec).toLocaleString("en-US")} frames/s (${Math.round(A.meanFrameBytes)} B) | ` +
     (B ? `bare uWS same frames: p50 ${ms(B.p50)} / p99 ${ms(B.p99)} / max ${ms(B.max)} ms → ${ratio} | ` : "") +
-    `server ${A.serverCores.toFixed(2)} cores, RSS ${Math.round(A.serverRssMiB)} MiB; producer ${(A.producerCores * 100).toFixed(0)}% core; machine busy ${Math.round(A.machineBusy * 100)}% | ${machine()}`)
+    `server ${A.serverCores.toFixed(2)} cores (bare ${B ? B.serverCores.toFixed(2) : "–"}), RSS ${Math.round(A.serverRssMiB)} MiB (bare ${B ? Math.round(B.serverRssMiB) : "–"}); load clients ${(A.loadCores * 100).toFixed(0)}% core, probes ${(A.probeCores * 100).toFixed(0)}%, producer ${(A.producerCores * 100).toFixed(0)}%; machine busy ${Math.round(A.machineBusy * 100)}%, load avg ${la(A.loadAvg)}${B ? ` (bare ${la(B.loadAvg)})` : ""} | build ${buildId} | ${machine()}`)
   log("appended to bench/RESULTS.md")
 }
 process.exit(0)

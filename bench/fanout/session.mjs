@@ -36,10 +36,10 @@ export const session = async ({ label, port, serverPid, sockets, probes, loaders
         pr.send({ type: "record", on: true })
         for (const c of loads) c.send({ type: "mark" })
         await Promise.all(loads.map((c) => waitMsg(c, "marked")))
-        Object.assign(window, { t0: performance.now(), wallStart: performance.timeOrigin + performance.now(), cpu0: cpuOf(serverPid), m0: machineCpu(), th0: threadsCpu(serverPid) })
+        Object.assign(window, { t0: performance.now(), wallStart: performance.timeOrigin + performance.now(), mono0: Number(process.hrtime.bigint() / 1000n), cpu0: cpuOf(serverPid), m0: machineCpu(), th0: threadsCpu(serverPid), load0: os.loadavg()[0] })
       } else {
         pr.send({ type: "record", on: false })
-        Object.assign(window, { t1: performance.now(), cpu1: cpuOf(serverPid), m1: machineCpu(), rss: rssOf(serverPid), th1: threadsCpu(serverPid) })
+        Object.assign(window, { t1: performance.now(), mono1: Number(process.hrtime.bigint() / 1000n), cpu1: cpuOf(serverPid), m1: machineCpu(), rss: rssOf(serverPid), th1: threadsCpu(serverPid), load1: os.loadavg()[0] })
       }
     }
     const driven = await drive(mark)
@@ -51,16 +51,16 @@ export const session = async ({ label, port, serverPid, sockets, probes, loaders
     const sum = (k) => loadReports.reduce((a, r) => a + r[k], 0)
     const loadCpu = loadReports.reduce((a, r) => a + (r.cpu.user + r.cpu.system) / 1e6, 0)
     const result = {
-      label, secs, sockets, probes, driven, probeOut, wallStart: window.wallStart,
+      label, secs, sockets, probes, driven, probeOut, wallStart: window.wallStart, monoWindow: [window.mono0, window.mono1],
       serverCores: (window.cpu1 - window.cpu0) / secs,
       serverRssMiB: Math.max(rssMax, window.rss) / 2 ** 20,
       machineBusy: (window.m1.busy - window.m0.busy) / (window.m1.total - window.m0.total),
       loadClosedWhy: loadReports.map((r) => r.closedWhy), loadFrames: sum("frames"), loadBytes: sum("bytes"), loadResyncs: sum("resyncs"), loadClosed: sum("closed"), loadSilent: sum("silent"),
-      loadCpuSecs: loadCpu, probe: probeReport,
+      loadCpuSecs: loadCpu, probe: probeReport, loadAvg: [window.load0, window.load1], probeCpuSecs: (probeReport.cpu.user + probeReport.cpu.system) / 1e6,
       serverThreads: threadsDelta(window.th0, window.th1, secs)
     }
     log(`${label}: ${JSON.stringify({ ...result, probe: undefined, driven: undefined, serverThreads: undefined })}`)
-    log(`${label}: server threads (cores, user/sys): ${result.serverThreads.map((t) => `${t.name} ${t.user}/${t.sys}`).join(", ")}`)
+    log(`${label}: server threads (cores user/sys, runnable-but-waiting s/s): ${result.serverThreads.map((t) => `${t.name} ${t.user}/${t.sys} wait ${t.wait}`).join(", ")}`)
     log(`${label}: probes ${JSON.stringify(probeReport)}`)
     return result
   } finally {

@@ -23,7 +23,7 @@ export const joinLatency = (probeLog, producerFile) => {
   const t = new Float64Array(maxSeq + 1).fill(NaN), user = new Array(maxSeq + 1), agent = new Array(maxSeq + 1)
   for (let i = 0; i < p.seq.length; i++) { t[p.seq[i]] = p.t[i]; user[p.seq[i]] = p.user[i]; agent[p.seq[i]] = p.agent[i] }
   const cache = new Map()
-  const first = [], last = [], unmatched = { n: 0 }
+  const first = [], last = [], unmatched = { n: 0 }, series = []
   for (const [topic, prev, seq, tRecv, , , users] of probeLog) {
     const key = `${topic}|${seq}`
     let t0 = cache.get(key)
@@ -41,14 +41,32 @@ export const joinLatency = (probeLog, producerFile) => {
       if (t0 === Infinity) { unmatched.n++; t0 = seq <= maxSeq ? t[seq] : NaN }
       cache.set(key, t0)
     }
-    if (!Number.isNaN(t0)) first.push(tRecv - t0)
+    if (!Number.isNaN(t0)) { first.push(tRecv - t0); series.push([tRecv, tRecv - t0]) }
     if (seq <= maxSeq && !Number.isNaN(t[seq])) last.push(tRecv - t[seq])
   }
-  return { first: quantiles(first), last: quantiles(last), unmatched: unmatched.n }
+  return { first: quantiles(first), last: quantiles(last), unmatched: unmatched.n, series }
 }
 
 /** Bare baseline frames carry their send time as `t`. */
-export const bareLatency = (probeLog) => quantiles(probeLog.filter((r) => r[5] > 0).map((r) => r[3] - r[5]))
+export const bareLatency = (probeLog) => {
+  const rows = probeLog.filter((r) => r[5] > 0)
+  return { ...quantiles(rows.map((r) => r[3] - r[5])), series: rows.map((r) => [r[3], r[3] - r[5]]) }
+}
+
+/** Per-second latency of a run ([receive time, ms] pairs): [second, frames, p50, p99, max]. */
+export const perSecond = (series, t0) => {
+  const by = new Map()
+  for (const [t, l] of series) {
+    const k = Math.floor((t - t0) / 1000)
+    let a = by.get(k)
+    if (a === undefined) by.set(k, (a = []))
+    a.push(l)
+  }
+  return [...by].sort((x, y) => x[0] - y[0]).map(([k, a]) => {
+    const q = quantiles(a)
+    return [k, q.n, Math.round(q.p50 * 10) / 10, Math.round(q.p99 * 10) / 10, Math.round(q.max * 10) / 10]
+  })
+}
 
 /** Per-topic frame schedule seen by the probes (one probe per topic), for the bare replay. */
 export const traceOf = (probeLog, t0) => {

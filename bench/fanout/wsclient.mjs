@@ -17,19 +17,30 @@ export const sourceIp = (base, i, perIp) => {
  * Opens one WebSocket. `onText(payload: Buffer, frameBytes)` gets each text frame when `decode` is
  * true; otherwise only counters move (`frames`, `bytes`, `snapshots`). Resolves once upgraded.
  */
+// One receive buffer for every socket of the process: `onread` hands each read to a synchronous
+// callback (no stream, no allocation per read), and pause() really stops reading (readStop), so a
+// paused socket costs nothing until resumed — the kernel holds its frames meanwhile.
+const READ_BUFFER = Buffer.allocUnsafe(256 * 1024)
+
+/**
+ * Opens one WebSocket. `onText(payload: Buffer, frameBytes)` gets each text frame when `decode` is
+ * true; otherwise only counters move (`frames`, `bytes`, `snapshots`). Resolves once upgraded.
+ */
 export const openWs = ({ port, path, localAddress, decode = false, onText = () => {}, onClose = () => {} }) =>
   new Promise((resolve, reject) => {
-    const s = net.connect({ port, host: "127.0.0.1", localAddress })
+    let onData = null
+    const s = net.connect({ port, host: "127.0.0.1", localAddress, onread: { buffer: READ_BUFFER, callback: (n, buf) => { onData(buf.subarray(0, n)) } } })
     const st = { frames: 0, bytes: 0, snapshots: 0, closed: false, why: null, socket: s }
-    let head = null // partial header bytes carried over between chunks
+    let head = null // partial header bytes carried over between reads
     let skip = 0 // payload bytes of a counted frame still to skip
-    let payload = null, need = 0, op = 0 // decode mode: a frame being assembled
+    let payload = null, need = 0, op = 0 // a frame being assembled (decode mode, control frames)
     let upgraded = false, pre = Buffer.alloc(0)
     s.setNoDelay(true)
     s.on("error", (e) => { st.why ??= `error ${e.code ?? e.message}`; if (!upgraded) reject(e) })
     s.on("end", () => { st.why ??= "server FIN" })
     s.on("close", () => { st.closed = true; st.closedAt = Date.now(); onClose(st) })
     s.on("connect", () => s.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n`))
+    // `buf` is the shared read buffer: copy anything kept past this call.
     const frames = (buf) => {
       let i = 0
       if (skip > 0) { const n = Math.min(skip, buf.length); skip -= n; i = n }
@@ -70,9 +81,9 @@ export const openWs = ({ port, path, localAddress, decode = false, onText = () =
       else if (o === 9) s.write(pongFrame(Buffer.from(p)))
       else if (o === 8) { st.why ??= `close frame ${p.length >= 2 ? p.readUInt16BE(0) : ""} ${p.subarray(2).toString()}`; s.end() }
     }
-    s.on("data", (d) => {
+    onData = (d) => {
       if (upgraded) return frames(d)
-      pre = pre.length ? Buffer.concat([pre, d]) : d
+      pre = Buffer.concat([pre, d])
       const e = pre.indexOf("\r\n\r\n")
       if (e < 0) return
       const status = pre.subarray(0, pre.indexOf("\r\n")).toString()
@@ -83,7 +94,7 @@ export const openWs = ({ port, path, localAddress, decode = false, onText = () =
       st.openedAt = Date.now()
       resolve(st)
       if (rest.length > 0) frames(rest)
-    })
+    }
   })
 
 /** Opens `specs` (each {path, localAddress}) with at most `concurrency` handshakes in flight. */
