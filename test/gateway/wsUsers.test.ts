@@ -56,6 +56,9 @@ describe.each([0, 2])("/ws/users (ws threads: %i)", (threads) => {
     expect(viaProtocol.ws.protocol).toBe("bearer")
     const admin = await arena.token("root", "admin")
     const asAdmin = await openWs<UserNotification>(wsUrl(arena.baseUrl, `/ws/users/alice?token=${admin}`))
+    // A live feed: only events after the subscription reached the pipeline are pushed (with WS
+    // threads that is a message after the open), so wait for both sockets to be registered.
+    await until(() => arena.pipeline.watchedUsers.get("alice") === 2)
     await arena.publish([event("alice")])
     expect((await viaProtocol.nth(0)).user_id).toBe("alice")
     expect((await asAdmin.nth(0)).user_id).toBe("alice")
