@@ -6,6 +6,7 @@ import { Context, Deferred, Effect, Latch, Layer } from "effect"
 import type { Scope } from "effect"
 import { registry } from "../observability/Metrics.js"
 import type { AnalyticsRecord, AnalyticsSink } from "./AnalyticsPort.js"
+import { seqOf } from "./AnalyticsPort.js"
 
 export type { AnalyticsRecord } from "./AnalyticsPort.js"
 export type RecordKind = AnalyticsRecord["kind"]
@@ -91,7 +92,6 @@ export const defaultAnalyticsOptions: AnalyticsOptions = {
   shutdownFlushMs: 30_000
 }
 
-export const seqOf = (r: AnalyticsRecord): number => (r.kind === "award" ? r.entry.seq : r.seq)
 
 const metrics = {
   buffered: registry.gauge("arena_analytics_buffered_records", "Analytics records waiting to be written to ClickHouse"),

@@ -10,6 +10,9 @@ export type AnalyticsRecord =
   | { kind: "achievement"; seq: number; user_id: string; achievement: string; bonus: number; stream_time: string }
   | { kind: "rejection"; seq: number; reason: string; message: string; event_id: string | null; stream_time: string }
 
+/** The stream seq a record belongs to (every record of one event shares it). */
+export const seqOf = (r: AnalyticsRecord): number => (r.kind === "award" ? r.entry.seq : r.seq)
+
 export interface AnalyticsSink {
   /** Records of the events up to and including throughSeq, in seq order; suspends while the buffer is full. */
   submit(records: ReadonlyArray<AnalyticsRecord>, throughSeq: number): Effect.Effect<void>

@@ -8,6 +8,7 @@ import type { UserNotification } from "../gateway/ports.js"
 import { spawn } from "./Actor.js"
 import type { FailureLatch, Mailbox } from "./Actor.js"
 import type { AnalyticsRecord, AnalyticsSink } from "./AnalyticsPort.js"
+import { seqOf } from "./AnalyticsPort.js"
 import type { Boards } from "./Boards.js"
 import type { Reject, ShardOut } from "./UserShard.js"
 
@@ -109,5 +110,4 @@ export const spawnSequencer = (deps: SequencerDeps, latch: FailureLatch): Effect
 }
 
 const kindOrder: Record<AnalyticsRecord["kind"], number> = { award: 0, level_up: 1, achievement: 2, rejection: 3 }
-const seqOf = (r: AnalyticsRecord) => (r.kind === "award" ? r.entry.seq : r.seq)
 const recordOrder = (a: AnalyticsRecord, b: AnalyticsRecord) => seqOf(a) - seqOf(b) || kindOrder[a.kind] - kindOrder[b.kind]

@@ -8,6 +8,7 @@ import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream"
 import { DeliverPolicy } from "@nats-io/jetstream"
 import { Effect } from "effect"
 import type { AnalyticsRecord } from "../../actors/AnalyticsPort.js"
+import { seqOf } from "../../actors/AnalyticsPort.js"
 import type { Watermarks } from "../../actors/AnalyticsActor.js"
 import { applyEvent, newUserState, pruneClosedPeriods } from "../../domain/Engine.js"
 import { decodeEventBytes } from "../../domain/Event.js"
@@ -86,8 +87,6 @@ const recordsOf = (
   if (e.level_after !== e.level_before) out.push({ kind: "level_up", seq, user_id: e.user_id, from: e.level_before, to: e.level_after, stream_time: e.stream_time })
   for (const b of e.bonuses) out.push({ kind: "achievement", seq, user_id: e.user_id, achievement: b.achievement, bonus: b.xp, stream_time: e.stream_time })
 }
-
-const seqOf = (r: AnalyticsRecord): number => (r.kind === "award" ? r.entry.seq : r.seq)
 
 const backfill = async (o: BackfillOptions): Promise<BackfillResult> => {
   const t0 = Date.now()

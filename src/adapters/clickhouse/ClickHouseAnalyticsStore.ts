@@ -8,6 +8,7 @@ import { Readable } from "node:stream"
 import { AnalyticsStorePort } from "../../actors/AnalyticsActor.js"
 import type { AnalyticsStore, EncodedRecord, RecordKind, Watermarks } from "../../actors/AnalyticsActor.js"
 import type { AnalyticsRecord } from "../../actors/AnalyticsPort.js"
+import { seqOf } from "../../actors/AnalyticsPort.js"
 import { ClickHouse, chTry } from "./ClickHouseClient.js"
 import type { ClickHouseHandle } from "./ClickHouseClient.js"
 import { migrateClickHouse } from "./Migrations.js"
@@ -28,7 +29,7 @@ export interface InsertBlock {
 /** A record as the sink buffers it: its month partition and its JSONCompactEachRow line. */
 export const encodeRecord = (r: AnalyticsRecord): EncodedRecord => ({
   kind: r.kind,
-  seq: r.kind === "award" ? r.entry.seq : r.seq,
+  seq: seqOf(r),
   part: monthOf(streamTimeOf(r)),
   line: JSON.stringify(rowOf(r)) + "\n"
 })
