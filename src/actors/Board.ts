@@ -3,7 +3,7 @@
 // which in a single-threaded runtime always see a whole batch applied or none of it.
 import type { BoardKey, ScoreChange } from "../domain/model.js"
 import { RankIndex } from "../domain/RankIndex.js"
-import type { BoardView, RankedEntry } from "../gateway/ports.js"
+import type { BoardCursor, BoardView, RankedEntry } from "../gateway/ports.js"
 
 /** Username and level of a user as of now (read from the owning user shard). */
 export type UserLookup = (userId: string) => { readonly username: string; readonly level: number } | undefined
@@ -37,6 +37,11 @@ export class Board {
     if (this.viewIds.has(c.userId) || this.viewIds.size < this.maxWatched || this.viewLast === null) return true
     const l = this.viewLast
     return c.xp > l.score || (c.xp === l.score && c.seq < l.seq)
+  }
+
+  /** Rank offset of the page after a keyset cursor: every entry at or before its (xp, seq). */
+  offsetAfter(after: BoardCursor | null): number {
+    return after === null ? 0 : this.index.countThrough(after.xp, after.seq)
   }
 
   entry(rank: number, userId: string, xp: number): RankedEntry {

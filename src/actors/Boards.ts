@@ -177,8 +177,7 @@ export class Boards {
   page(key: BoardKey, after: BoardCursor | null, limit: number): BoardPage | null | Promise<BoardPage | null> {
     const b = this.get(key)
     if (b !== undefined) {
-      // Everything at or before the cursor's key: seqs are integers, so (xp, seq + 1) bounds it.
-      const offset = after === null ? 0 : b.index.countBefore(after.xp, after.seq + 1)
+      const offset = b.offsetAfter(after)
       const entries: Array<BoardPage["entries"][number]> = []
       b.index.forEachInRange(offset, limit, (userId, score, seq, rank) => { entries.push({ ...b.entry(rank, userId, score), reached_seq: seq }) })
       return { key, seq: b.seq, total: b.index.size, entries }

@@ -61,8 +61,7 @@ export class LiveBoards implements LeaderboardPort {
     if (boards === null) return null
     const b = boards.get(key)
     if (b === undefined) return boards.page(key, after, limit) // empty current board or an archive
-    // The same offset Boards.page starts from: everything at or before the cursor's (xp, seq).
-    const offset = after === null ? 0 : b.index.countBefore(after.xp, after.seq + 1)
+    const offset = b.offsetAfter(after) // where Boards.page starts too
     const ck = `${boardKeyString(key)}|${offset}|${limit}`
     const hit = this.pages.get(ck)
     if (hit !== undefined && hit.board === b && sameRows(b, offset, limit, hit.page.entries)) {
