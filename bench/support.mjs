@@ -20,8 +20,8 @@ export const mintToken = (sub = "bench", scope = "events:write admin") =>
   new SignJWT({ scope }).setProtectedHeader({ alg: "HS256" }).setSubject(sub).setIssuedAt().setExpirationTime("2h").sign(new TextEncoder().encode(SECRET))
 
 /**
- * Environment for a bench service: the preload lifts the gateway's rate limits (they are only
- * configurable in code, see bench/README.md) and answers SIGUSR2 with a memory report.
+ * Environment for a bench service: the preload defaults ARENA_RATE_LIMIT_PER_IP / _PER_TOKEN to
+ * `off` unless `extra` sets them (see bench/README.md) and answers SIGUSR2 with a memory report.
  */
 export const benchEnv = (extra = {}, nodeOptions = "") =>
   ({ NODE_OPTIONS: `--import=${PRELOAD} --expose-gc ${nodeOptions}`.trim(), ...extra })
