@@ -73,6 +73,17 @@ export const writeReply = (
 }
 
 /**
+ * A chunked body over the limit is refused with 413 and the connection closed, but the 413 is sent
+ * only once the client pauses (LINGER_IDLE_MS without a chunk), ends its body, or has sent
+ * LINGER_BYTES more, and at most LINGER_MAX_MS after the limit was passed. Meanwhile what arrives is
+ * dropped, not kept. Closing with request bytes still unread makes the kernel answer with a reset,
+ * and a reset can destroy the 413 before the client has read it (seen in CI: the client got nothing).
+ */
+const LINGER_IDLE_MS = 50
+const LINGER_MAX_MS = 1000
+const LINGER_BYTES = 8 * 1024 * 1024
+
+/**
  * Reads the request body, at most `limit` bytes. Must be called synchronously inside the route
  * handler (uWS delivers data only to a handler attached before it returns).
  */
@@ -86,12 +97,43 @@ export const readBody = (res: HttpResponse, st: ResState, contentLength: string,
     const chunks: Array<Uint8Array> = []
     let size = 0
     let over = false
+    // Past the limit nothing is kept, but the 413 waits until the client pauses (see LINGER_*).
+    let dropped = 0
+    let timer: ReturnType<typeof setTimeout> | null = null
+    let refused = false
+    const refuse = (): void => {
+      if (refused) return
+      refused = true
+      if (timer !== null) clearTimeout(timer)
+      reject(tooLarge(limit))
+    }
+    const armIdle = (): void => {
+      if (timer !== null) clearTimeout(timer)
+      timer = setTimeout(() => {
+        // setImmediate runs after the loop has polled the socket: a chunk that was already waiting
+        // is read (and re-arms) before the 413 is sent.
+        const seen = dropped
+        setImmediate(() => {
+          if (refused) return
+          if (dropped !== seen) armIdle()
+          else refuse()
+        })
+      }, LINGER_IDLE_MS)
+    }
     res.onData((chunk, isLast) => {
-      if (over || st.aborted) return
+      if (refused || st.aborted) return
+      if (over) {
+        dropped += chunk.byteLength
+        if (isLast || dropped >= LINGER_BYTES) refuse()
+        else armIdle()
+        return
+      }
       size += chunk.byteLength
       if (size > limit) {
         over = true
-        reject(tooLarge(limit))
+        if (isLast) return refuse()
+        armIdle()
+        setTimeout(refuse, LINGER_MAX_MS)
         return
       }
       // uWS neuters `chunk` when this callback returns: copy it.
