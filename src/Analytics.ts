@@ -4,14 +4,14 @@
 import { Effect } from "effect"
 import type { ArenaConfig } from "./Config.js"
 import type { Log } from "./Log.js"
-import type { AnalyticsSink } from "./actors/AnalyticsPort.js"
+import type { AnalyticsSink } from "./ports/Analytics.js"
 import { makeAnalyticsActor } from "./actors/AnalyticsActor.js"
 import type { LedgerReader } from "./actors/Users.js"
 import { AnalyticsQueries } from "./adapters/clickhouse/AnalyticsQueries.js"
 import { makeClickHouseAnalyticsStore } from "./adapters/clickhouse/ClickHouseAnalyticsStore.js"
 import { openClickHouseScoped } from "./adapters/clickhouse/ClickHouseClient.js"
 import { describeTarget } from "./adapters/clickhouse/ClickHouseTarget.js"
-import type { AnalyticsRoutesPort } from "./gateway/deps.js"
+import type { AnalyticsRoutesPort } from "./ports/AnalyticsQueries.js"
 
 export interface AnalyticsStatus {
   readonly connected: boolean

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest"
 import { Effect, Exit, Scope } from "effect"
 import { makeAnalyticsActor, makeMemoryAnalyticsStore } from "./AnalyticsActor.js"
 import type { AnalyticsOptions, AnalyticsService } from "./AnalyticsActor.js"
-import type { AnalyticsRecord } from "./AnalyticsPort.js"
+import type { AnalyticsRecord } from "../ports/Analytics.js"
 
 const T = "2026-01-10T00:00:00.000Z"
 const rej = (seq: number): AnalyticsRecord => ({ kind: "rejection", seq, reason: "invalid_event", message: "m", event_id: null, stream_time: T })

@@ -5,60 +5,11 @@
 import { Context, Deferred, Effect, Latch, Layer } from "effect"
 import type { Scope } from "effect"
 import { registry } from "../observability/Metrics.js"
-import type { AnalyticsRecord, AnalyticsSink } from "./AnalyticsPort.js"
-import { seqOf } from "./AnalyticsPort.js"
-
-export type { AnalyticsRecord } from "./AnalyticsPort.js"
-export type RecordKind = AnalyticsRecord["kind"]
-
-/** What the store knows about itself: everything <= durableSeq is complete; per kind, the highest seq present. */
-export interface Watermarks {
-  readonly durableSeq: number
-  readonly maxSeq: Readonly<Record<RecordKind, number>>
-}
-
-/** A store failure as the sink sees it (the adapter's tagged error fits this shape). */
-export interface StoreFailure {
-  readonly _tag: string
-  readonly message: string
-  readonly retryable: boolean
-}
-
-/**
- * A record in the store's own encoding, made once when it is submitted: the sink buffers these flat
- * strings (up to `maxBuffered` of them) instead of object graphs, which the GC would otherwise trace
- * and promote while they wait, and a flush only joins them. `part` is the store's partition key
- * (ClickHouse: the month) — inserts never mix parts.
- */
-export interface EncodedRecord {
-  readonly kind: RecordKind
-  readonly seq: number
-  readonly part: number
-  readonly line: string
-}
-
-/** The port the ClickHouse adapter implements. */
-export interface AnalyticsStore {
-  /** The record as `write` takes it (pure; called on the pipeline's turn, so it must be cheap). */
-  encode(record: AnalyticsRecord): EncodedRecord
-  /** Make the store consistent (schema, rollups) and read its watermarks. Start and before every retry. */
-  readonly recover: Effect.Effect<Watermarks, StoreFailure>
-  /**
-   * Write records (seq order, whole seqs, none at or below the store's watermarks), then mark
-   * everything through `throughSeq` complete. Per kind, writes are atomic and in seq order.
-   */
-  write(records: ReadonlyArray<EncodedRecord>, throughSeq: number): Effect.Effect<void, StoreFailure>
-}
+import type { AnalyticsRecord, AnalyticsSink, RecordKind } from "../ports/Analytics.js"
+import type { AnalyticsStatus, AnalyticsStore, EncodedRecord, StoreFailure, Watermarks } from "../ports/AnalyticsStore.js"
+import { seqOf } from "../ports/Analytics.js"
 
 export class AnalyticsStorePort extends Context.Service<AnalyticsStorePort, AnalyticsStore>()("arena/AnalyticsStore") {}
-
-export interface AnalyticsStatus {
-  readonly connected: boolean
-  readonly bufferedRecords: number
-  readonly durableSeq: number
-  readonly submittedSeq: number
-  readonly lastError: string | null
-}
 
 export interface AnalyticsService extends AnalyticsSink {
   /** Records of the events up to and including throughSeq, in seq order. Suspends while the buffer is full. */

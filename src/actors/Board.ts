@@ -3,7 +3,7 @@
 // which in a single-threaded runtime always see a whole batch applied or none of it.
 import type { BoardKey, ScoreChange } from "../domain/model.js"
 import { RankIndex } from "../domain/RankIndex.js"
-import type { BoardCursor, BoardView, RankedEntry } from "../gateway/ports.js"
+import type { BoardCursor, BoardView, RankedEntry } from "../ports/ReadModel.js"
 
 /** Username and level of a user as of now (read from the owning user shard). */
 export type UserLookup = (userId: string) => { readonly username: string; readonly level: number } | undefined

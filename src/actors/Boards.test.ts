@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest"
 import { Deferred, Effect, Scope } from "effect"
 import type { ScoreChange } from "../domain/model.js"
-import type { BoardView } from "../gateway/ports.js"
+import type { BoardView } from "../ports/ReadModel.js"
 import type { ActorDefect } from "./Actor.js"
 import { Boards } from "./Boards.js"
 

@@ -1,7 +1,7 @@
 // The ingest actor: decodes raw stream messages in order, drops replays by sequence, dead-letters
 // what cannot be decoded, and deals events to the user shards; it also starts every cut.
 import { Effect } from "effect"
-import type { RawBatch } from "../adapters/nats/EventSource.js"
+import type { RawBatch } from "../ports/EventSource.js"
 import { decodeEventBytes } from "../domain/Event.js"
 import { spawn } from "./Actor.js"
 import type { FailureLatch, Mailbox } from "./Actor.js"

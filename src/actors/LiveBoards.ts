@@ -3,7 +3,7 @@
 // remembers the last page served per (board, offset, limit) so an unchanged page is the same object
 // (the route reuses its serialized body; see pageBody in gateway/routes/leaderboards.ts).
 import type { BoardKey, Window } from "../domain/model.js"
-import type { AroundResult, BoardCursor, BoardInfo, BoardPage, BoardView, LeaderboardPort } from "../gateway/ports.js"
+import type { AroundResult, BoardCursor, BoardInfo, BoardPage, BoardView, LeaderboardPort } from "../ports/ReadModel.js"
 import { periodOf } from "../domain/Periods.js"
 import type { Boards } from "./Boards.js"
 import type { Board } from "./Board.js"

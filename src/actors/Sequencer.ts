@@ -2,13 +2,13 @@
 // results) in batch order, then: board changes → board actors, records → analytics, dead
 // letters → DLQ, notifications → gateway; and it assembles cuts into snapshot jobs.
 import { Deferred, Effect } from "effect"
-import type { PeriodArchive } from "../adapters/postgres/SnapshotStore.js"
+import type { PeriodArchive } from "../ports/Snapshots.js"
 import type { ScoreChange } from "../domain/model.js"
-import type { UserNotification } from "../gateway/ports.js"
+import type { UserNotification } from "../ports/LiveFeed.js"
 import { spawn } from "./Actor.js"
 import type { FailureLatch, Mailbox } from "./Actor.js"
-import type { AnalyticsRecord, AnalyticsSink } from "./AnalyticsPort.js"
-import { seqOf } from "./AnalyticsPort.js"
+import type { AnalyticsRecord, AnalyticsSink } from "../ports/Analytics.js"
+import { seqOf } from "../ports/Analytics.js"
 import type { Boards } from "./Boards.js"
 import type { Reject, ShardOut } from "./UserShard.js"
 

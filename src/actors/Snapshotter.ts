@@ -2,11 +2,11 @@
 // letters are acked and ClickHouse holds its records, so a restart from it loses nothing and
 // duplicates nothing. Postgres being down is retried with backoff; processing goes on meanwhile.
 import { Deferred, Effect } from "effect"
-import type { PeriodArchive, SnapshotWrite } from "../adapters/postgres/SnapshotStore.js"
+import type { PeriodArchive, SnapshotWrite } from "../ports/Snapshots.js"
 import type { PgError } from "../adapters/postgres/PgError.js"
 import { spawn } from "./Actor.js"
 import type { FailureLatch } from "./Actor.js"
-import type { AnalyticsSink } from "./AnalyticsPort.js"
+import type { AnalyticsSink } from "../ports/Analytics.js"
 import type { SnapshotJob } from "./Sequencer.js"
 
 export interface SnapshotStatus {

@@ -3,11 +3,11 @@
 import type { LedgerEntry, RejectReason, ScoreChange, UserState, XpEvent } from "../domain/model.js"
 import { applyEvent, newUserState, pruneClosedPeriods } from "../domain/Engine.js"
 import type { CompiledRules } from "../domain/Rules.js"
-import type { UserNotification } from "../gateway/ports.js"
+import type { UserNotification } from "../ports/LiveFeed.js"
 import { spawn } from "./Actor.js"
 import type { FailureLatch } from "./Actor.js"
 import { Effect } from "effect"
-import type { AnalyticsRecord } from "./AnalyticsPort.js"
+import type { AnalyticsRecord } from "../ports/Analytics.js"
 
 export interface ShardItem {
   readonly seq: number

@@ -5,7 +5,7 @@ import { WINDOWS } from "../domain/model.js"
 import { utcDay } from "../domain/Periods.js"
 import { profileOf } from "../domain/Profile.js"
 import type { CompiledRules } from "../domain/Rules.js"
-import type { LedgerPage, UserPort, UserProfile } from "../gateway/ports.js"
+import type { LedgerPage, UserPort, UserProfile } from "../ports/ReadModel.js"
 import type { Pipeline } from "./Pipeline.js"
 
 export type LedgerReader = (userId: string, limit: number, cursor: string | null) => Promise<LedgerPage>

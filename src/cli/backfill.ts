@@ -5,7 +5,7 @@ import { Effect } from "effect"
 import type { ArenaConfig } from "../Config.js"
 import type { Log } from "../Log.js"
 import { loadRules } from "../App.js"
-import { runBackfill } from "../adapters/clickhouse/Backfill.js"
+import { runBackfill } from "../jobs/Backfill.js"
 import { openClickHouseScoped } from "../adapters/clickhouse/ClickHouseClient.js"
 import { openNats } from "../adapters/nats/Nats.js"
 

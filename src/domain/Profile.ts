@@ -1,5 +1,5 @@
 // Pure read model for GET /v1/users/{id}: level info, streak as of a stream day, achievement
-// progress and agent stats. Structurally UserProfile (gateway/ports.ts) minus `ranks`, which
+// progress and agent stats. Structurally UserProfile (ports/ReadModel.ts) minus `ranks`, which
 // the caller adds from the boards; defined here so the domain does not import the gateway.
 import type { UserState } from "./model.js"
 import type { CompiledRules } from "./Rules.js"

@@ -1,22 +1,12 @@
-// Everything startGateway needs: the core's ports (ports.ts), shares storage, and the small ports
-// declared here for rules and the optional analytics routes.
+// Everything startGateway needs: the core's ports (src/ports/), its settings and its logger.
 import type { GatewayConfig } from "./GatewayConfig.js"
-import type { HealthPort, IngestPort, LeaderboardPort, NotificationPort, UserPort } from "./ports.js"
-import type { ShareStore } from "./SharePort.js"
-
-/** GET /v1/rules and GET /v1/achievements: JSON-ready documents (with the rules version). */
-export interface RulesPort {
-  rules(): unknown
-  achievements(): unknown
-}
-
-/** Placeholder until the analytics engineer fixes the shape; mounted only when given. */
-export interface AnalyticsRoutesPort {
-  listDashboards(): Promise<unknown>
-  dashboard(name: string, range: { fromMs: number; toMs: number }): Promise<unknown>
-  /** Read-only query; admin only. */
-  sql(query: string): Promise<unknown>
-}
+import type { HealthPort } from "../ports/Health.js"
+import type { IngestPort } from "../ports/Ingest.js"
+import type { LeaderboardPort, UserPort } from "../ports/ReadModel.js"
+import type { NotificationPort } from "../ports/LiveFeed.js"
+import type { ShareStore } from "../ports/Shares.js"
+import type { AnalyticsRoutesPort } from "../ports/AnalyticsQueries.js"
+import type { RulesPort } from "../ports/ReadModel.js"
 
 export interface GatewayLogger {
   warn(message: string, fields?: Readonly<Record<string, unknown>>): void

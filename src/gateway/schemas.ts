@@ -4,8 +4,8 @@ import { Schema } from "effect"
 import { AgentName, UserId } from "../domain/Event.js"
 import { issuesOfExit } from "../domain/Issues.js"
 import type { Issue } from "../domain/model.js"
-import type { ShareInput } from "./SharePort.js"
-import { PRIVACY_LEVELS } from "./SharePort.js"
+import type { ShareInput } from "../ports/Shares.js"
+import { PRIVACY_LEVELS } from "../ports/Shares.js"
 
 const MAX_CONTENT_BYTES = 64 * 1024
 const Str = Schema.String.annotate({ message: "must be a string" })

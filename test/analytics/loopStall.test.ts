@@ -11,7 +11,7 @@ import { monitorEventLoopDelay } from "node:perf_hooks"
 import { blocksOf, encodeRecord, insertBlock } from "../../src/adapters/clickhouse/ClickHouseAnalyticsStore.js"
 import { openClickHouse } from "../../src/adapters/clickhouse/ClickHouseClient.js"
 import { migrateClickHouse } from "../../src/adapters/clickhouse/Migrations.js"
-import type { AnalyticsRecord } from "../../src/actors/AnalyticsPort.js"
+import type { AnalyticsRecord } from "../../src/ports/Analytics.js"
 import { fingerprint, expectedFingerprint, freshDir, generate, scalar, startSink, submitRange } from "./records.js"
 
 const N = 100_000

@@ -2,7 +2,7 @@
 // validated time range, admin-only read-only SQL, the dashboard page and uPlot assets; and
 // that none of them exist without the port. Also: close() stops listening and closes sockets.
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import type { AnalyticsRoutesPort } from "../../src/gateway/deps.js"
+import type { AnalyticsRoutesPort } from "../../src/ports/AnalyticsQueries.js"
 import { api, openWs, wsUrl } from "./client.js"
 import type { MemoryArena } from "./harness.js"
 import { startMemoryArena } from "./harness.js"

@@ -2,7 +2,7 @@
 // while clients hold several subscriptions; each client's snapshot + deltas (applied with the
 // reference applyDelta, prev_seq chain checked) equals the REST top-N at the end.
 import { afterAll, beforeAll, expect, it } from "vitest"
-import type { RankedEntry } from "../../src/gateway/ports.js"
+import type { RankedEntry } from "../../src/ports/ReadModel.js"
 import type { LeaderboardMessage } from "../../src/gateway/protocol/messages.js"
 import { makeGenerator } from "../../src/cli/produce.js"
 import { ArenaProcess, cleanup, freshNames, natsClient, publishAll } from "../support/arena.js"

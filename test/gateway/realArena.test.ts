@@ -3,7 +3,8 @@
 // per-user notifications, ledger privacy and shares on the service's own Postgres.
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { mintToken } from "../../src/gateway/auth/Auth.js"
-import type { RankedEntry, UserNotification } from "../../src/gateway/ports.js"
+import type { RankedEntry } from "../../src/ports/ReadModel.js"
+import type { UserNotification } from "../../src/ports/LiveFeed.js"
 import type { LeaderboardMessage } from "../../src/gateway/protocol/messages.js"
 import { ArenaProcess, JWT_SECRET, cleanup, freshNames } from "../support/arena.js"
 import { api, openWs, wsUrl } from "./client.js"

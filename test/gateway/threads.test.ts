@@ -3,7 +3,7 @@
 // the main thread, so a resume works on whichever thread the reconnect lands), admission limits
 // count across threads, and close() stops every thread and frees the port.
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import type { RankedEntry } from "../../src/gateway/ports.js"
+import type { RankedEntry } from "../../src/ports/ReadModel.js"
 import type { LeaderboardMessage } from "../../src/gateway/protocol/messages.js"
 import { api, openWs, wsUrl } from "./client.js"
 import type { WsReader } from "./client.js"

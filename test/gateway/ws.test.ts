@@ -2,7 +2,7 @@
 // deltas with an unbroken prev_seq chain, client-side apply equal to REST top-N, resume with and
 // without retained history, period rollover, upgrade validation, topic release.
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import type { RankedEntry } from "../../src/gateway/ports.js"
+import type { RankedEntry } from "../../src/ports/ReadModel.js"
 import type { LeaderboardMessage } from "../../src/gateway/protocol/messages.js"
 import { api, openWs, wsUrl } from "./client.js"
 import type { WsReader } from "./client.js"

@@ -2,7 +2,7 @@
 // fresh snapshot; what the server holds for it stays bounded; other clients are unaffected.
 import type { Socket } from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import type { RankedEntry } from "../../src/gateway/ports.js"
+import type { RankedEntry } from "../../src/ports/ReadModel.js"
 import type { LeaderboardMessage } from "../../src/gateway/protocol/messages.js"
 import { api, openWs, wsUrl } from "./client.js"
 import type { MemoryArena } from "./harness.js"

@@ -1,7 +1,7 @@
 // /ws/users/{user_id}: a token whose sub is that user (or admin) is required — via ?token= or
 // Sec-WebSocket-Protocol — and the socket receives that user's notifications only.
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import type { UserNotification } from "../../src/gateway/ports.js"
+import type { UserNotification } from "../../src/ports/LiveFeed.js"
 import { openWs, wsUrl } from "./client.js"
 import type { MemoryArena } from "./harness.js"
 import { event, startMemoryArena } from "./harness.js"

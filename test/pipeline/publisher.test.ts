@@ -11,7 +11,7 @@ import type { Msg } from "@nats-io/transport-node"
 import { fastAck, JetStreamPublisher } from "../../src/adapters/nats/JetStreamPublisher.js"
 import type { PubOutcome } from "../../src/adapters/nats/JetStreamPublisher.js"
 import { makeIngest } from "../../src/adapters/nats/Publisher.js"
-import type { Validate } from "../../src/adapters/nats/Publisher.js"
+import type { Validate } from "../../src/ports/Ingest.js"
 import { freshNames, NATS_URL, natsClient } from "../support/arena.js"
 import type { Nats } from "../support/arena.js"
 

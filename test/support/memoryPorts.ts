@@ -7,11 +7,11 @@ import type { BoardKey, LedgerEntry, Window } from "../../src/domain/model.js"
 import { WINDOWS } from "../../src/domain/model.js"
 import { periodOf } from "../../src/domain/Periods.js"
 import { RankIndex } from "../../src/domain/RankIndex.js"
-import type {
-  AroundResult, BoardCursor, BoardInfo, BoardPage, BoardView, HealthPort, IngestPort, LeaderboardPort, LedgerPage,
-  NotificationPort, PublishResult, RankedEntry, UserNotification, UserPort, UserProfile
-} from "../../src/gateway/ports.js"
-import type { RulesPort } from "../../src/gateway/deps.js"
+import type { AroundResult, BoardCursor, BoardInfo, BoardPage, BoardView, LeaderboardPort, LedgerPage, RankedEntry, UserPort, UserProfile } from "../../src/ports/ReadModel.js"
+import type { HealthPort } from "../../src/ports/Health.js"
+import type { IngestPort, PublishResult } from "../../src/ports/Ingest.js"
+import type { NotificationPort, UserNotification } from "../../src/ports/LiveFeed.js"
+import type { RulesPort } from "../../src/ports/ReadModel.js"
 
 const keyStr = (k: BoardKey): string => `${k.board}|${k.window}|${k.period}`
 const LEVELS = DEFAULT_RULES_DOCUMENT.levels

@@ -3,24 +3,8 @@
 import type { JetStreamClient, JsMsg } from "@nats-io/jetstream"
 import { DeliverPolicy } from "@nats-io/jetstream"
 import { Effect } from "effect"
+import type { RawBatch, RawEvent } from "../../ports/EventSource.js"
 import { classifyNats } from "./NatsError.js"
-
-/** One stored message as the pipeline sees it. */
-export interface RawEvent {
-  readonly seq: number
-  /** JetStream timestamp, ms since epoch: "now" for every decision about this event. */
-  readonly streamTimeMs: number
-  readonly data: Uint8Array
-  /** The Nats-Msg-Id header (should equal the event_id). */
-  readonly msgId: string | undefined
-  readonly subject: string
-}
-
-export interface RawBatch {
-  readonly events: ReadonlyArray<RawEvent>
-  /** Messages still pending in the stream after the last one of this batch (0 = caught up). */
-  readonly pending: number
-}
 
 const toRaw = (m: JsMsg): RawEvent => {
   const info = m.info

@@ -4,8 +4,8 @@
 import type { JetStreamClient } from "@nats-io/jetstream"
 import { headers } from "@nats-io/transport-node"
 import type { NatsConnection } from "@nats-io/transport-node"
-import type { Issue, RejectReason } from "../../domain/model.js"
-import type { IngestPort, PublishResult } from "../../gateway/ports.js"
+import type { RejectReason } from "../../domain/model.js"
+import type { IngestPort, PublishResult, Validate } from "../../ports/Ingest.js"
 import { DEFAULT_MAX_IN_FLIGHT, DEFAULT_PUBLISH_TIMEOUT_MS, JetStreamPublisher } from "./JetStreamPublisher.js"
 import type { PubItem, PubOutcome } from "./JetStreamPublisher.js"
 import { classifyNats } from "./NatsError.js"
@@ -23,11 +23,6 @@ export const mapBounded = async <A, B>(items: ReadonlyArray<A>, limit: number, t
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
   return out
 }
-
-/** Decides whether one parsed item may be published: the event JSON to publish, or why not. */
-export type Validate = (item: unknown) =>
-  | { ok: true; eventId: string; json: string }
-  | { ok: false; eventId: string | null; reason: RejectReason; message: string; issues: ReadonlyArray<Issue> }
 
 /**
  * HTTP ingest: validates each item, then publishes the valid ones as one batch through the lean

@@ -2,7 +2,7 @@
 // templates only. Ids are 128 random bits (base64url), so unlisted shares cannot be enumerated.
 import { randomBytes } from "node:crypto"
 import type postgres from "postgres"
-import type { PrivacyLevel, Share, ShareInput, ShareListQuery, ShareStore } from "../../gateway/SharePort.js"
+import type { PrivacyLevel, Share, ShareInput, ShareListQuery, ShareStore } from "../../ports/Shares.js"
 
 interface Row {
   seq: string

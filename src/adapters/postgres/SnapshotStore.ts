@@ -2,32 +2,8 @@
 // snapshot, plus closed periods' archives, all in ONE transaction — a consistent cut or nothing.
 import { Effect } from "effect"
 import type { Sql } from "./Db.js"
+import type { ArchivedBoard, Checkpoint, SnapshotWrite } from "../../ports/Snapshots.js"
 import { classifyPg } from "./PgError.js"
-
-export interface Checkpoint {
-  readonly stream: string
-  readonly streamCreated: string
-  readonly seq: number
-  readonly streamTimeMs: number
-  readonly rulesVersion: string
-  readonly users: number
-}
-
-/** One closed period's final ranking, in rank order. */
-export interface PeriodArchive {
-  readonly board: string
-  readonly window: string
-  readonly period: string
-  readonly closedAtSeq: number
-  readonly entries: ReadonlyArray<{ userId: string; username: string; xp: number; seq: number; level: number }>
-}
-
-export interface SnapshotWrite {
-  readonly checkpoint: Omit<Checkpoint, "users">
-  /** Users changed since the last snapshot: id, state JSON, the user's last applied seq. */
-  readonly users: ReadonlyArray<{ readonly id: string; readonly json: string; readonly seq: number }>
-  readonly archives: ReadonlyArray<PeriodArchive>
-}
 
 const CHUNK = 5_000
 
@@ -96,11 +72,6 @@ export const writeSnapshot = (sql: Sql, w: SnapshotWrite) =>
       }),
     catch: (e) => classifyPg(e, `writing snapshot at seq ${w.checkpoint.seq}`)
   })
-
-export interface ArchivedBoard {
-  readonly entries: number
-  readonly rows: ReadonlyArray<{ rank: number; user_id: string; username: string; xp: number; level: number; reached_seq: number }>
-}
 
 /** A closed period's archived ranking page (null if that period was never archived). */
 export const readArchive = (sql: Sql, board: string, window: string, period: string, offset: number, limit: number) =>

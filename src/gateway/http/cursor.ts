@@ -1,6 +1,6 @@
 // Opaque keyset cursors: base64url of "<xp>.<seq>" (the last entry of the previous page), and of a
 // share list position. Decoding is strict: anything a server did not produce is rejected.
-import type { BoardCursor } from "../ports.js"
+import type { BoardCursor } from "../../ports/ReadModel.js"
 
 const B64URL = /^[A-Za-z0-9_-]{1,64}$/
 const NUMS = /^(0|[1-9]\d{0,15})\.(0|[1-9]\d{0,15})$/

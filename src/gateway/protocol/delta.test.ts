@@ -1,6 +1,6 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import type { RankedEntry } from "../ports.js"
+import type { RankedEntry } from "../../ports/ReadModel.js"
 import { applyDelta, computeDelta } from "./delta.js"
 
 type Board = Map<string, { xp: number; seq: number; level: number; name: string }>

@@ -1,6 +1,6 @@
 // Leaderboard delta semantics (docs/websocket.md): what changed between two consecutive top-N
 // lists, and the reference client-side apply. Pure; the live page's JS mirrors applyDelta.
-import type { RankedEntry } from "../ports.js"
+import type { RankedEntry } from "../../ports/ReadModel.js"
 
 /** One entry of the new top-N that is new to it or whose xp (or name/level) changed. */
 export interface DeltaChange {

@@ -1,7 +1,7 @@
 // The WebSocket wire messages of /ws/leaderboard (ARCHITECTURE §7). Each is serialized once per
 // topic and shared by every subscriber, so builders return the JSON text directly.
 import type { Window } from "../../domain/model.js"
-import type { RankedEntry } from "../ports.js"
+import type { RankedEntry } from "../../ports/ReadModel.js"
 import type { DeltaBody, DeltaChange } from "./delta.js"
 
 export interface SnapshotMessage {

@@ -5,7 +5,7 @@ import { ApiError, invalid } from "../http/ApiError.js"
 import { isPlainObject, json } from "../http/Http.js"
 import { Params, decodeSegment } from "../http/params.js"
 import type { Route } from "../http/Router.js"
-import type { AnalyticsRoutesPort } from "../deps.js"
+import type { AnalyticsRoutesPort } from "../../ports/AnalyticsQueries.js"
 
 const DASHBOARD = /^[a-z0-9_-]{1,64}$/
 const INT = /^(0|[1-9]\d{0,15})$/

@@ -4,7 +4,7 @@ import { SCOPE_EVENTS_WRITE, requireScope } from "../auth/Auth.js"
 import { ApiError, invalid } from "../http/ApiError.js"
 import { isPlainObject, json } from "../http/Http.js"
 import type { Route } from "../http/Router.js"
-import type { IngestPort, PublishResult } from "../ports.js"
+import type { IngestPort, PublishResult } from "../../ports/Ingest.js"
 
 export const MAX_BATCH = 1000
 

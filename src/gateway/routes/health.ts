@@ -3,7 +3,7 @@
 import { PROMETHEUS_CONTENT_TYPE, declaredFamilies, registry } from "../../observability/Metrics.js"
 import { json } from "../http/Http.js"
 import type { Route } from "../http/Router.js"
-import type { HealthPort } from "../ports.js"
+import type { HealthPort } from "../../ports/Health.js"
 
 export const healthRoutes = (health: HealthPort): ReadonlyArray<Route> => [
   { method: "get", pattern: "/healthz", rateLimited: false, handler: () => json({ status: "ok" }) },

@@ -5,7 +5,7 @@ import { decodeBoardCursor, encodeBoardCursor } from "../http/cursor.js"
 import { JSON_TYPE, json } from "../http/Http.js"
 import { Params, decodeSegment } from "../http/params.js"
 import type { Route } from "../http/Router.js"
-import type { BoardCursor, BoardPage, LeaderboardPort, RankedEntry } from "../ports.js"
+import type { BoardCursor, BoardPage, LeaderboardPort, RankedEntry } from "../../ports/ReadModel.js"
 
 const entryJson = (e: RankedEntry): RankedEntry => ({ rank: e.rank, user_id: e.user_id, username: e.username, xp: e.xp, level: e.level })
 

@@ -2,7 +2,7 @@
 import { json } from "../http/Http.js"
 import { Params } from "../http/params.js"
 import type { Route } from "../http/Router.js"
-import type { RulesPort } from "../deps.js"
+import type { RulesPort } from "../../ports/ReadModel.js"
 
 export const rulesRoutes = (rules: RulesPort): ReadonlyArray<Route> => [
   { method: "get", pattern: "/v1/rules", handler: (req) => (new Params(req.query, []).check(), json(rules.rules())) },

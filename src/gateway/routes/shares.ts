@@ -7,8 +7,29 @@ import { json } from "../http/Http.js"
 import { Params, decodeSegment } from "../http/params.js"
 import type { Route } from "../http/Router.js"
 import { decodeShareInput } from "../schemas.js"
-import type { ShareStore } from "../SharePort.js"
-import { SHARE_ID, canRead, shareJson } from "../SharePort.js"
+import type { Share, ShareStore } from "../../ports/Shares.js"
+import type { Principal } from "../auth/Auth.js"
+
+/**
+ * Public and unlisted shares are readable by anyone holding the id; private ones only by the
+ * owner or an admin. Callers answer 404 (not 403) otherwise, so existence does not leak.
+ */
+export const canRead = (share: Share, viewer: Principal | null): boolean =>
+  share.privacy_level !== "private" || (viewer !== null && (viewer.admin || viewer.sub === share.owner))
+
+export const SHARE_ID = /^[A-Za-z0-9_-]{22}$/
+
+export const shareJson = (s: Share): Omit<Share, "seq"> => ({
+  id: s.id,
+  owner: s.owner,
+  title: s.title,
+  content: s.content,
+  privacy_level: s.privacy_level,
+  agents_used: s.agents_used,
+  xp_earned: s.xp_earned,
+  tags: s.tags,
+  created_at: s.created_at
+})
 
 export const shareRoutes = (store: ShareStore): ReadonlyArray<Route> => [
   {

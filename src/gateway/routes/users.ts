@@ -4,7 +4,7 @@ import { notFound } from "../http/ApiError.js"
 import { json } from "../http/Http.js"
 import { Params, decodeSegment } from "../http/params.js"
 import type { Route } from "../http/Router.js"
-import type { UserPort } from "../ports.js"
+import type { UserPort } from "../../ports/ReadModel.js"
 
 const LEDGER_CURSOR = /^[A-Za-z0-9_.:=-]{1,256}$/
 

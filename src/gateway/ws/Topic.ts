@@ -2,7 +2,7 @@
 // the last message, the resume ring, and how many subscribers each socket host has. Its epoch
 // names this delta history (one per gateway process, whichever thread holds the socket).
 import type { BoardKey } from "../../domain/model.js"
-import type { RankedEntry } from "../ports.js"
+import type { RankedEntry } from "../../ports/ReadModel.js"
 import { DeltaRing } from "../protocol/DeltaRing.js"
 import type { TopicHeader } from "../protocol/messages.js"
 import { snapshotJson } from "../protocol/messages.js"

@@ -1,6 +1,6 @@
 // /ws/users notifications on the main thread: each notification is serialized once and handed to
 // the socket hosts that have a listener for that user (who publish it to the user's uWS topic).
-import type { NotificationPort, UserNotification } from "../ports.js"
+import type { NotificationPort, UserNotification } from "../../ports/LiveFeed.js"
 import type { HostSide, HubSide } from "./HostLink.js"
 import { userTopic } from "./LbConn.js"
 import { sentTotal } from "./wsMetrics.js"

@@ -1,6 +1,5 @@
-// What the shares routes need from storage (implemented by adapters/postgres/ShareStore.ts), and
-// the one rule of who may read a share. Declared here, where it is used.
-import type { Principal } from "./auth/Auth.js"
+// Shares: what the shares routes need from storage (implemented by adapters/postgres/ShareStore.ts).
+// Who may read a share is the routes' rule (gateway/routes/shares.ts).
 
 export type PrivacyLevel = "public" | "unlisted" | "private"
 export const PRIVACY_LEVELS: ReadonlyArray<PrivacyLevel> = ["public", "unlisted", "private"]
@@ -40,24 +39,3 @@ export interface ShareStore {
   /** Newest first: public shares, plus all of the viewer's own (only those with mineOnly). */
   list(q: ShareListQuery): Promise<ReadonlyArray<Share>>
 }
-
-/**
- * Public and unlisted shares are readable by anyone holding the id; private ones only by the
- * owner or an admin. Callers answer 404 (not 403) otherwise, so existence does not leak.
- */
-export const canRead = (share: Share, viewer: Principal | null): boolean =>
-  share.privacy_level !== "private" || (viewer !== null && (viewer.admin || viewer.sub === share.owner))
-
-export const SHARE_ID = /^[A-Za-z0-9_-]{22}$/
-
-export const shareJson = (s: Share): Omit<Share, "seq"> => ({
-  id: s.id,
-  owner: s.owner,
-  title: s.title,
-  content: s.content,
-  privacy_level: s.privacy_level,
-  agents_used: s.agents_used,
-  xp_earned: s.xp_earned,
-  tags: s.tags,
-  created_at: s.created_at
-})

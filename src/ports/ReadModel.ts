@@ -1,6 +1,6 @@
-// What the gateway needs from the rest of Arena, declared where it is used (Centrifugo style).
-// App.ts wires the real pipeline in; the gateway never imports actors or drivers directly.
-import type { BoardKey, Issue, LedgerEntry, Window } from "../domain/model.js"
+// The read model: leaderboards, profiles and ledgers as the gateway serves them. The actors
+// implement it (LiveBoards, Users); App.ts hands it to the gateway, which never sees an actor.
+import type { BoardKey, LedgerEntry, Window } from "../domain/model.js"
 
 /** One row of a leaderboard as clients see it (ARCHITECTURE §6/§7). */
 export interface RankedEntry {
@@ -103,37 +103,8 @@ export interface UserPort {
   ledger(userId: string, limit: number, cursor: string | null): Promise<LedgerPage>
 }
 
-/** Live per-user notifications for /ws/users/{user_id}. */
-export type UserNotification =
-  | { type: "xp_awarded"; user_id: string; seq: number; entry: LedgerEntry }
-  | { type: "level_up"; user_id: string; seq: number; level: number; title: string; previous: number }
-  | { type: "achievement_unlocked"; user_id: string; seq: number; achievement: string; bonus: number }
-  | { type: "rank_changed"; user_id: string; seq: number; board: string; window: Window; period: string; rank: number; prev_rank: number | null }
-
-export interface NotificationPort {
-  onUserNotification(listener: (n: UserNotification) => void): () => void
-  /** Ask for notifications about this user (ref-counted; rank_changed is computed only for watched users). Returns the release. */
-  watchUser(userId: string): () => void
-}
-
-export type PublishResult =
-  | { status: "accepted"; event_id: string; seq: number }
-  | { status: "duplicate"; event_id: string; seq: number }
-  | { status: "rejected"; event_id: string | null; error: { code: string; message: string; details: ReadonlyArray<Issue> } }
-
-/** POST /v1/events: validate then publish to ARENA_XP with Nats-Msg-Id (bounded acks in flight). */
-export interface IngestPort {
-  publish(items: ReadonlyArray<unknown>): Promise<ReadonlyArray<PublishResult>>
-}
-
-export interface Readiness {
-  readonly ready: boolean
-  readonly reasons: ReadonlyArray<string>
-  readonly details: Readonly<Record<string, unknown>>
-}
-
-export interface HealthPort {
-  readiness(): Readiness
-  /** Prometheus text exposition of every metric. */
-  metrics(): string
+/** GET /v1/rules and GET /v1/achievements: JSON-ready documents (with the rules version). */
+export interface RulesPort {
+  rules(): unknown
+  achievements(): unknown
 }

@@ -1,0 +1,40 @@
+// The event source: the stream as the pipeline reads it (implemented by adapters/nats/EventSource.ts
+// over JetStream). The pipeline asks where the stream stands, then consumes from a sequence.
+import type { Effect } from "effect"
+import type { PortFailure } from "./Failure.js"
+
+/** One stored message as the pipeline sees it. */
+export interface RawEvent {
+  readonly seq: number
+  /** JetStream timestamp, ms since epoch: "now" for every decision about this event. */
+  readonly streamTimeMs: number
+  readonly data: Uint8Array
+  /** The Nats-Msg-Id header (should equal the event_id). */
+  readonly msgId: string | undefined
+  readonly subject: string
+}
+
+export interface RawBatch {
+  readonly events: ReadonlyArray<RawEvent>
+  /** Messages still pending in the stream after the last one of this batch (0 = caught up). */
+  readonly pending: number
+}
+
+/** Where the stream stands. */
+export interface StreamHead {
+  readonly name: string
+  /** When the stream was created: a snapshot belongs to one incarnation of the stream. */
+  readonly created: string
+  readonly firstSeq: number
+  readonly lastSeq: number
+  readonly messages: number
+}
+
+export interface EventSource {
+  readonly head: Effect.Effect<StreamHead, PortFailure>
+  /**
+   * Consume from `startSeq` until interrupted. `onBatch` is awaited before more than `batchMax`
+   * further messages are buffered, so a slow consumer slows the pull, never memory.
+   */
+  consumeFrom(startSeq: number, batchMax: number, onBatch: (batch: RawBatch) => Promise<void>): Effect.Effect<void, PortFailure>
+}
