@@ -10,7 +10,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { parseArgs } from "node:util"
 import { DEFAULT_MAX_IN_FLIGHT, JetStreamPublisher } from "../dist/adapters/nats/JetStreamPublisher.js"
-import { makeGenerator } from "../dist/cli/produce.js"
+import { makeGenerator } from "../dist/cli/Producer.js"
 import { appendResult, cleanup, envFor, fmt, freshNames, machine, nats, ROOT, startService, stopService, waitReady } from "./lib.mjs"
 import { benchEnv, buildId, log, median, mintToken, pct, sleep, summarizeProfile, treeCpu } from "./support.mjs"
 

@@ -9,7 +9,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { parseArgs } from "node:util"
 import Redis from "ioredis"
-import { makeGenerator, produce } from "../dist/cli/produce.js"
+import { makeGenerator, produce } from "../dist/cli/Producer.js"
 import { appendResult, cleanup, envFor, fmt, freshNames, machine, nats, readyz, ROOT, rssOf, startService, stopService, waitReady } from "./lib.mjs"
 import { benchEnv, boardKeys, buildId, descendants, log, pointsOf, rawRedis, sleep } from "./support.mjs"
 

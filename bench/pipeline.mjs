@@ -9,7 +9,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { parseArgs } from "node:util"
 import Redis from "ioredis"
-import { makeGenerator, produce } from "../dist/cli/produce.js"
+import { makeGenerator, produce } from "../dist/cli/Producer.js"
 import { appendResult, cleanup, cpuOf, envFor, fmt, freshNames, machine, nats, rawConsume, ROOT, startService, stopService, waitReady } from "./lib.mjs"
 import { benchEnv, boardKeys, buildId, log, median, pointsOf, rates, rawRedis, renderChart, sleep, stalls, summarizeProfile, timeline, treeCpu, treeRss, watchers } from "./support.mjs"
 

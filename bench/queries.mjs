@@ -8,7 +8,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { parseArgs } from "node:util"
-import { makeGenerator, produce } from "../dist/cli/produce.js"
+import { makeGenerator, produce } from "../dist/cli/Producer.js"
 import { appendResult, cleanup, envFor, fmt, freshNames, machine, nats, readyz, ROOT, startService, stopService, waitReady } from "./lib.mjs"
 import { benchEnv, buildId, fixedRate, log, pct, sleep, summarizeProfile, treeCpu } from "./support.mjs"
 

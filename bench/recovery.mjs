@@ -5,7 +5,7 @@
 // Run: npm run build && node bench/recovery.mjs [--users N] [--events N] [--tail N] [--keep]
 import { execFileSync } from "node:child_process"
 import { parseArgs } from "node:util"
-import { makeGenerator, produce } from "../dist/cli/produce.js"
+import { makeGenerator, produce } from "../dist/cli/Producer.js"
 import { appendResult, cleanup, cpuOf, envFor, fmt, freshNames, machine, nats, rawConsume, rssOf, startService, stopService, waitReady, ROOT } from "./lib.mjs"
 
 const { values } = parseArgs({ options: { users: { type: "string" }, events: { type: "string" }, tail: { type: "string" }, keep: { type: "boolean" } } })

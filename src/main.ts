@@ -41,12 +41,12 @@ const main = async (): Promise<number> => {
     }
   })
   switch (command) {
-    case "serve": return (await import("./cli/serve.js")).serve(config, log)
-    case "migrate": return (await import("./cli/migrate.js")).migrateAll(config, log)
+    case "serve": return (await import("./cli/serveCommand.js")).serve(config, log)
+    case "migrate": return (await import("./cli/migrateCommand.js")).migrateAll(config, log)
     case "produce": return (await import("./cli/produceCommand.js")).produceCommand(config, log, values)
-    case "token": return (await import("./cli/token.js")).tokenCommand(config, values)
-    case "sql": return (await import("./cli/sql.js")).sqlCommand(config, rest.filter((a) => !a.startsWith("--")).join(" "))
-    case "backfill": return (await import("./cli/backfill.js")).backfillCommand(config, log)
+    case "token": return (await import("./cli/tokenCommand.js")).tokenCommand(config, values)
+    case "sql": return (await import("./cli/sqlCommand.js")).sqlCommand(config, rest.filter((a) => !a.startsWith("--")).join(" "))
+    case "backfill": return (await import("./cli/backfillCommand.js")).backfillCommand(config, log)
     default:
       process.stderr.write(`arena: unknown command ${JSON.stringify(command)}\n\n${USAGE}\n`)
       return 2

@@ -1,6 +1,6 @@
 // The subscription mix of the fan-out bench: socket k → (board, limit). Half on `global`, the
 // rest spread over the 20 agent boards; limits 10/25/50/100 (clients use a few common sizes).
-import { AGENTS } from "../../dist/cli/produce.js"
+import { AGENTS } from "../../dist/cli/Producer.js"
 
 export const LIMITS = [10, 25, 50, 100]
 

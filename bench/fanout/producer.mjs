@@ -1,11 +1,11 @@
 // The event generator (a child process of run.mjs): publishes `rate` events/s of the deterministic
-// synthetic stream (src/cli/produce.ts) to JetStream for `seconds`, with acks bounded in flight,
+// synthetic stream (src/cli/Producer.ts) to JetStream for `seconds`, with acks bounded in flight,
 // and logs seq → (publish time, user, agent) from each PubAck for the latency join.
 import * as fs from "node:fs"
 import { parseArgs } from "node:util"
 import { connect } from "@nats-io/transport-node"
 import { jetstream } from "@nats-io/jetstream"
-import { makeGenerator } from "../../dist/cli/produce.js"
+import { makeGenerator } from "../../dist/cli/Producer.js"
 
 const { values: a } = parseArgs({ options: {
   subject: { type: "string" }, rate: { type: "string" }, users: { type: "string" }, seconds: { type: "string" }, out: { type: "string" }, seed: { type: "string" }

@@ -4,7 +4,7 @@
 // users each; every view raises one user's XP, and each user's username carries the time of its last
 // change ("t=<ms>"), so a probe reads the age of the oldest change a delta shows.
 import { parseArgs } from "node:util"
-import { AGENTS } from "../../dist/cli/produce.js"
+import { AGENTS } from "../../dist/cli/Producer.js"
 
 const { values: a } = parseArgs({ options: {
   root: { type: "string" }, threads: { type: "string" }, "global-rate": { type: "string" }, "agent-rate": { type: "string" }, seconds: { type: "string" }

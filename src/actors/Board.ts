@@ -1,7 +1,7 @@
 // One leaderboard (board × window × period): its ranking and what its watchers last saw.
 // Owned by its BoardActor; reads (REST, snapshots for new subscribers) happen between drains,
 // which in a single-threaded runtime always see a whole batch applied or none of it.
-import type { BoardKey, ScoreChange } from "../domain/model.js"
+import type { BoardKey, ScoreChange } from "../domain/Model.js"
 import { RankIndex } from "../domain/RankIndex.js"
 import type { BoardCursor, BoardView, RankedEntry } from "../ports/ReadModel.js"
 

@@ -2,7 +2,7 @@
 // the cursor's row moved), around-me windows, and views emitted only when a watched top changes.
 import { describe, expect, it } from "vitest"
 import { Deferred, Effect, Scope } from "effect"
-import type { ScoreChange } from "../domain/model.js"
+import type { ScoreChange } from "../domain/Model.js"
 import type { BoardView } from "../ports/ReadModel.js"
 import type { ActorDefect } from "./Actor.js"
 import { Boards } from "./Boards.js"

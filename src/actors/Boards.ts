@@ -1,8 +1,8 @@
 // The board actors (one per board × window × period) and the registry that routes score changes
 // to them, closes periods in stream time, and answers the gateway's LeaderboardPort.
 import { Deferred, Effect, Exit, Scope } from "effect"
-import type { BoardKey, ScoreChange, Window } from "../domain/model.js"
-import { WINDOWS } from "../domain/model.js"
+import type { BoardKey, ScoreChange, Window } from "../domain/Model.js"
+import { WINDOWS } from "../domain/Model.js"
 import { closesAtMs, periodOf } from "../domain/Periods.js"
 import type { AroundResult, BoardCursor, BoardInfo, BoardPage, BoardView } from "../ports/ReadModel.js"
 import type { UserNotification } from "../ports/LiveFeed.js"

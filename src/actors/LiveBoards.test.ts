@@ -4,10 +4,10 @@
 // what the uncached Boards.page and serialization give.
 import { describe, expect, it } from "vitest"
 import { Deferred, Effect, Scope } from "effect"
-import type { ScoreChange } from "../domain/model.js"
+import type { ScoreChange } from "../domain/Model.js"
 import type { Req } from "../gateway/http/Router.js"
 import type { BoardCursor, BoardPage } from "../ports/ReadModel.js"
-import { encodeBoardCursor } from "../gateway/http/cursor.js"
+import { encodeBoardCursor } from "../gateway/http/Cursor.js"
 import { leaderboardRoutes } from "../gateway/routes/leaderboards.js"
 import type { ActorDefect } from "./Actor.js"
 import { Boards } from "./Boards.js"

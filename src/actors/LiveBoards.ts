@@ -2,7 +2,7 @@
 // registrations and listeners across pipeline restarts, re-applying them to the new boards, and
 // remembers the last page served per (board, offset, limit) so an unchanged page is the same object
 // (the route reuses its serialized body; see pageBody in gateway/routes/leaderboards.ts).
-import type { BoardKey, Window } from "../domain/model.js"
+import type { BoardKey, Window } from "../domain/Model.js"
 import type { AroundResult, BoardCursor, BoardInfo, BoardPage, BoardView, LeaderboardPort } from "../ports/ReadModel.js"
 import { periodOf } from "../domain/Periods.js"
 import type { Boards } from "./Boards.js"

@@ -3,7 +3,7 @@
 // letters → DLQ, notifications → gateway; and it assembles cuts into snapshot jobs.
 import { Deferred, Effect } from "effect"
 import type { PeriodArchive } from "../ports/Snapshots.js"
-import type { ScoreChange } from "../domain/model.js"
+import type { ScoreChange } from "../domain/Model.js"
 import type { UserNotification } from "../ports/LiveFeed.js"
 import { spawn } from "./Actor.js"
 import type { FailureLatch, Mailbox } from "./Actor.js"

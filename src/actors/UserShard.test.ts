@@ -1,7 +1,7 @@
 // The shard's cut in slices (what its actor yields between) is the same cut as in one piece.
 import { describe, expect, it } from "vitest"
-import { DEFAULT_RULES } from "../domain/defaultRules.js"
-import type { XpEvent } from "../domain/model.js"
+import { DEFAULT_RULES } from "../domain/DefaultRules.js"
+import type { XpEvent } from "../domain/Model.js"
 import { UserShard } from "./UserShard.js"
 import type { ShardItem } from "./UserShard.js"
 

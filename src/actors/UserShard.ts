@@ -1,6 +1,6 @@
 // A user-shard actor: owns the states of the users hashed to it and runs the pure XP engine on
 // their events, in stream order; at a cut it serializes the users changed since the last one.
-import type { LedgerEntry, RejectReason, ScoreChange, UserState, XpEvent } from "../domain/model.js"
+import type { LedgerEntry, RejectReason, ScoreChange, UserState, XpEvent } from "../domain/Model.js"
 import { applyEvent, newUserState, pruneClosedPeriods } from "../domain/Engine.js"
 import type { CompiledRules } from "../domain/Rules.js"
 import type { UserNotification } from "../ports/LiveFeed.js"

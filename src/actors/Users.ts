@@ -1,7 +1,7 @@
 // The gateway's UserPort: profiles from the owning user shard's state (read between drains) with
 // the user's ranks from the boards; the ledger comes from the analytics store (ClickHouse).
-import type { Window } from "../domain/model.js"
-import { WINDOWS } from "../domain/model.js"
+import type { Window } from "../domain/Model.js"
+import { WINDOWS } from "../domain/Model.js"
 import { utcDay } from "../domain/Periods.js"
 import { profileOf } from "../domain/Profile.js"
 import type { CompiledRules } from "../domain/Rules.js"

@@ -4,7 +4,7 @@ import type { ArenaConfig } from "../Config.js"
 import type { Log } from "../Log.js"
 import { openNats } from "../adapters/nats/Nats.js"
 import { provisionStreams, streamNames } from "../adapters/nats/Streams.js"
-import { makeGenerator, produce } from "./produce.js"
+import { makeGenerator, produce } from "./Producer.js"
 
 const int = (v: unknown, d: number) => (typeof v === "string" && /^\d+$/.test(v) ? Number(v) : d)
 

@@ -2,9 +2,9 @@
 // once, with its bonus added unmultiplied to the same award — including scale_engineer
 // reached only through another achievement's bonus.
 import { describe, expect, it } from "vitest"
-import type { ApplyOutcome, LedgerEntry, UserState, XpEvent } from "./model.js"
+import type { ApplyOutcome, LedgerEntry, UserState, XpEvent } from "./Model.js"
 import { applyEvent, newUserState } from "./Engine.js"
-import { DEFAULT_RULES } from "./defaultRules.js"
+import { DEFAULT_RULES } from "./DefaultRules.js"
 
 const DAY = 86_400_000
 const T0 = Date.UTC(2026, 10, 26, 12)

@@ -1,6 +1,6 @@
 // Achievements (ARCHITECTURE §3): which ones an accepted event unlocks (each once, bonus XP
 // unmultiplied, in rules.evaluationOrder) and progress toward each for profiles.
-import type { BonusApplied, UserState } from "./model.js"
+import type { BonusApplied, UserState } from "./Model.js"
 import type { AchievementDef, CompiledRules } from "./Rules.js"
 
 /** A count from a state record; own keys only (names like `constructor` are valid actions). */

@@ -3,10 +3,10 @@
 // with the ledger it produced.
 import { describe, expect, it } from "vitest"
 import fc from "fast-check"
-import type { ApplyOutcome, UserState, XpEvent } from "./model.js"
+import type { ApplyOutcome, UserState, XpEvent } from "./Model.js"
 import { applyEvent, newUserState } from "./Engine.js"
 import { levelFor } from "./Levels.js"
-import { DEFAULT_RULES } from "./defaultRules.js"
+import { DEFAULT_RULES } from "./DefaultRules.js"
 
 const DAY = 86_400_000
 const T0 = Date.UTC(2026, 10, 1)

@@ -1,9 +1,9 @@
 // Proves the XP engine's award arithmetic, validation-before-write, streak multipliers, period
 // scoring and username rules against the default rules of ARCHITECTURE §3.
 import { describe, expect, it } from "vitest"
-import type { ApplyOutcome, LedgerEntry, UserState, XpEvent } from "./model.js"
+import type { ApplyOutcome, LedgerEntry, UserState, XpEvent } from "./Model.js"
 import { applyEvent, newUserState, pruneClosedPeriods, scoresOf } from "./Engine.js"
-import { DEFAULT_RULES, DEFAULT_RULES_DOCUMENT } from "./defaultRules.js"
+import { DEFAULT_RULES, DEFAULT_RULES_DOCUMENT } from "./DefaultRules.js"
 import { loadRulesOrThrow } from "./Rules.js"
 
 const DAY = 86_400_000

@@ -3,7 +3,7 @@
 // and copying per event would dominate the hot path. A rejected event is checked before any
 // write, so it leaves the state untouched. Pure otherwise: time enters as data (event time,
 // stream time), so replaying the same stream gives the same ledger byte for byte.
-import type { ApplyOutcome, MultiplierApplied, ScoreChange, StreamPosition, UserState, Window, XpEvent } from "./model.js"
+import type { ApplyOutcome, MultiplierApplied, ScoreChange, StreamPosition, UserState, Window, XpEvent } from "./Model.js"
 import type { Dec } from "./Decimal.js"
 import type { CompiledRules, CompiledStreakTier } from "./Rules.js"
 import { checkSemantics } from "./Rules.js"

@@ -3,7 +3,7 @@
 // the Schema accepts valid events in well under a microsecond; only when it says no does the
 // (slower) Schema decode run, to decide and to explain. EventFastPath.test.ts proves they agree.
 import { Schema } from "effect"
-import type { Issue, Rejection, XpEvent } from "./model.js"
+import type { Issue, Rejection, XpEvent } from "./Model.js"
 import { parseRfc3339 } from "./Calendar.js"
 import { issuesOfExit, summarize } from "./Issues.js"
 import { fastAccept, metadataBytes, storableText } from "./EventFastPath.js"

@@ -1,7 +1,7 @@
 // Allocation-free acceptance check mirroring XpEventSchema (Event.ts) exactly, for the
 // ~100k events/s ingest path. It only ever says "valid" or "ask the Schema": messages and
 // the final word on invalid input belong to the Schema. Keep the two in lock-step.
-import type { XpEvent } from "./model.js"
+import type { XpEvent } from "./Model.js"
 import { parseRfc3339 } from "./Calendar.js"
 
 const table = (chars: string): Uint8Array => {

@@ -2,7 +2,7 @@
 // `multipliers[2]` or `levels[0].xp`, human messages, one issue per path (the first one found).
 import { Cause, Exit, SchemaIssue } from "effect"
 import type { Schema } from "effect"
-import type { Issue } from "./model.js"
+import type { Issue } from "./Model.js"
 
 const leafHook: SchemaIssue.LeafHook = (issue) => {
   switch (issue._tag) {

@@ -1,7 +1,7 @@
 // Proves level boundaries of §3 (each threshold is the first XP of its level) and level info.
 import { describe, expect, it } from "vitest"
 import { levelFor, levelInfo } from "./Levels.js"
-import { DEFAULT_RULES } from "./defaultRules.js"
+import { DEFAULT_RULES } from "./DefaultRules.js"
 
 const levels = DEFAULT_RULES.levels
 

@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest"
 import fc from "fast-check"
 import { closesAtMs, isoOfMs, isoWeeksInYear, isValidPeriod, periodBounds, periodOf, utcDay } from "./Periods.js"
-import { DEFAULT_RULES } from "./defaultRules.js"
+import { DEFAULT_RULES } from "./DefaultRules.js"
 
 const at = (iso: string): number => Date.parse(iso)
 

@@ -1,7 +1,7 @@
 // Leaderboard periods (ARCHITECTURE §4): UTC day `2026-11-26`, ISO week `2026-W48` (ISO-8601
 // week-year), month `2026-11`, and `all`. Per-event lookups go through a cache keyed by UTC day
 // number, because the engine asks for all three periods of every event.
-import type { Window } from "./model.js"
+import type { Window } from "./Model.js"
 import { civilFromDays, daysFromCivil, daysInMonth, isoWeekday, MS_PER_DAY, pad2, pad4, utcDay } from "./Calendar.js"
 
 export { utcDay } from "./Calendar.js"

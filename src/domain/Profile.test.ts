@@ -1,10 +1,10 @@
 // Proves the profile read model: level info, streak as of a stream day, achievement progress
 // (capped at target, target once unlocked) and agent stats order.
 import { describe, expect, it } from "vitest"
-import type { XpEvent } from "./model.js"
+import type { XpEvent } from "./Model.js"
 import { applyEvent, newUserState } from "./Engine.js"
 import { profileOf } from "./Profile.js"
-import { DEFAULT_RULES } from "./defaultRules.js"
+import { DEFAULT_RULES } from "./DefaultRules.js"
 
 const DAY = 86_400_000
 const T0 = Date.UTC(2026, 10, 26, 12)

@@ -1,7 +1,7 @@
 // Pure read model for GET /v1/users/{id}: level info, streak as of a stream day, achievement
 // progress and agent stats. Structurally UserProfile (ports/ReadModel.ts) minus `ranks`, which
 // the caller adds from the boards; defined here so the domain does not import the gateway.
-import type { UserState } from "./model.js"
+import type { UserState } from "./Model.js"
 import type { CompiledRules } from "./Rules.js"
 import type { LevelInfo } from "./Levels.js"
 import { levelInfo } from "./Levels.js"

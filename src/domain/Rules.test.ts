@@ -2,10 +2,10 @@
 // and that checkSemantics classifies bad events by reason with field paths.
 import { describe, expect, it } from "vitest"
 import { Result } from "effect"
-import type { XpEvent } from "./model.js"
+import type { XpEvent } from "./Model.js"
 import type { CompiledRules } from "./Rules.js"
 import { achievementCatalog, checkSemantics, loadRules, rulesDocument } from "./Rules.js"
-import { DEFAULT_RULES, DEFAULT_RULES_DOCUMENT } from "./defaultRules.js"
+import { DEFAULT_RULES, DEFAULT_RULES_DOCUMENT } from "./DefaultRules.js"
 
 const doc = DEFAULT_RULES_DOCUMENT
 const issuesOf = (json: unknown): Array<string> => {

@@ -2,7 +2,7 @@
 // (loadRules), the per-event semantic check against them (checkSemantics), and the JSON views
 // served at GET /v1/rules and GET /v1/achievements.
 import { Data, Result, Schema } from "effect"
-import type { Issue, MultiplierApplied, Rejection, XpEvent } from "./model.js"
+import type { Issue, MultiplierApplied, Rejection, XpEvent } from "./Model.js"
 import type { Dec } from "./Decimal.js"
 import { decText, parseDec, toBasisPoints } from "./Decimal.js"
 import { issuesOfExit, summarize } from "./Issues.js"

@@ -2,8 +2,8 @@
 // WebSocket feeds; returns the bound port and a close() that stops listening and closes sockets.
 // With wsThreads ≥ 1 the sockets live in worker threads (threads/), the rest stays here.
 import { Authenticator } from "./auth/Auth.js"
-import type { GatewayDeps } from "./deps.js"
-import { consoleLogger } from "./deps.js"
+import type { GatewayDeps } from "./GatewayDeps.js"
+import { consoleLogger } from "./GatewayDeps.js"
 import { checkGatewayConfig } from "./GatewayConfig.js"
 import { Router } from "./http/Router.js"
 import { RateLimiter } from "./limits/RateLimiter.js"
@@ -18,16 +18,16 @@ import { shareRoutes } from "./routes/shares.js"
 import { userRoutes } from "./routes/users.js"
 import { startWsThreads } from "./threads/WsThreads.js"
 import type { WsThreads } from "./threads/WsThreads.js"
-import type { TemplatedApp, us_listen_socket } from "./uws.js"
-import { assertNativeUws, uWS } from "./uws.js"
+import type { TemplatedApp, us_listen_socket } from "./Uws.js"
+import { assertNativeUws, uWS } from "./Uws.js"
 import { Admission } from "./ws/Admission.js"
 import { ConnLimits } from "./ws/ConnLimits.js"
-import type { UpgradeGate } from "./ws/leaderboardSocket.js"
-import { wsBehaviors } from "./ws/leaderboardSocket.js"
+import type { UpgradeGate } from "./ws/LeaderboardSocket.js"
+import { wsBehaviors } from "./ws/LeaderboardSocket.js"
 import { SocketHost } from "./ws/SocketHost.js"
 import { TopicHub } from "./ws/TopicHub.js"
 import { UserFeed } from "./ws/UserFeed.js"
-import { registryMetrics } from "./ws/wsMetrics.js"
+import { registryMetrics } from "./ws/WsMetrics.js"
 
 export interface RunningGateway {
   readonly port: number

@@ -2,7 +2,7 @@
 // takes them (actors/AnalyticsActor.ts). Snapshots wait on awaitDurable so Postgres never records a
 // cut that ClickHouse does not yet hold.
 import type { Effect } from "effect"
-import type { LedgerEntry } from "../domain/model.js"
+import type { LedgerEntry } from "../domain/Model.js"
 
 export type AnalyticsRecord =
   | { kind: "award"; entry: LedgerEntry }

@@ -1,7 +1,7 @@
 // Dead letters: where events that cannot be applied go, with their reason (implemented by the NATS
 // adapter: ARENA_XP_DLQ, Nats-Msg-Id dlq:<seq> so a replay never dead-letters twice).
 import type { Effect } from "effect"
-import type { RejectReason } from "../domain/model.js"
+import type { RejectReason } from "../domain/Model.js"
 import type { PortFailure } from "./Failure.js"
 
 export interface DeadLetterPort {

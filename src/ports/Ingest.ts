@@ -1,6 +1,6 @@
 // HTTP ingest: what POST /v1/events needs (validate, then publish to the stream with
 // Nats-Msg-Id = event_id). The NATS adapter implements it with a validator from the domain.
-import type { Issue, RejectReason } from "../domain/model.js"
+import type { Issue, RejectReason } from "../domain/Model.js"
 
 export type PublishResult =
   | { status: "accepted"; event_id: string; seq: number }

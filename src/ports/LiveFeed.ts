@@ -1,7 +1,7 @@
 // The live feed: what the pipeline pushes while it runs (board views, period rollovers, per-user
 // notifications) and what the gateway subscribes to. One object implements both sides
 // (actors/LiveFeed.ts); App.ts makes it once, so it outlives pipeline restarts.
-import type { LedgerEntry, Window } from "../domain/model.js"
+import type { LedgerEntry, Window } from "../domain/Model.js"
 import type { BoardView } from "./ReadModel.js"
 
 /** Live per-user notifications for /ws/users/{user_id}. */

@@ -1,6 +1,6 @@
 // The read model: leaderboards, profiles and ledgers as the gateway serves them. The actors
 // implement it (LiveBoards, Users); App.ts hands it to the gateway, which never sees an actor.
-import type { BoardKey, LedgerEntry, Window } from "../domain/model.js"
+import type { BoardKey, LedgerEntry, Window } from "../domain/Model.js"
 
 /** One row of a leaderboard as clients see it (ARCHITECTURE §6/§7). */
 export interface RankedEntry {

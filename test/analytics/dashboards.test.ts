@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { AnalyticsQueries } from "../../src/adapters/clickhouse/AnalyticsQueries.js"
 import type { QueryResult } from "../../src/adapters/clickhouse/AnalyticsQueries.js"
 import type { AnalyticsRecord } from "../../src/ports/Analytics.js"
-import type { LedgerEntry } from "../../src/domain/model.js"
+import type { LedgerEntry } from "../../src/domain/Model.js"
 import { DAY_MS, freshDir, generate, startSink, submitRange } from "./records.js"
 import type { SinkEnv } from "./records.js"
 

@@ -12,7 +12,7 @@ import type { AnalyticsRecord } from "../../src/ports/Analytics.js"
 import { makeClickHouseAnalyticsStore } from "../../src/adapters/clickhouse/ClickHouseAnalyticsStore.js"
 import { openClickHouse } from "../../src/adapters/clickhouse/ClickHouseClient.js"
 import type { ClickHouseHandle, FaultHook } from "../../src/adapters/clickhouse/ClickHouseClient.js"
-import type { LedgerEntry } from "../../src/domain/model.js"
+import type { LedgerEntry } from "../../src/domain/Model.js"
 
 export const mulberry32 = (seed: number) => () => {
   seed |= 0

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from "vitest"
 import { blocksOf, encodeRecord, insertBlock } from "../../src/adapters/clickhouse/ClickHouseAnalyticsStore.js"
 import { AnalyticsQueries } from "../../src/adapters/clickhouse/AnalyticsQueries.js"
 import { registry } from "../../src/observability/Metrics.js"
-import type { LedgerEntry } from "../../src/domain/model.js"
+import type { LedgerEntry } from "../../src/domain/Model.js"
 import { eventually, expectedFingerprint, fingerprint, freshDir, generate, startSink, submitRange } from "./records.js"
 import type { SinkEnv } from "./records.js"
 

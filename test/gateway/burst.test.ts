@@ -3,8 +3,8 @@
 // reference applyDelta, prev_seq chain checked) equals the REST top-N at the end.
 import { afterAll, beforeAll, expect, it } from "vitest"
 import type { RankedEntry } from "../../src/ports/ReadModel.js"
-import type { LeaderboardMessage } from "../../src/gateway/protocol/messages.js"
-import { makeGenerator } from "../../src/cli/produce.js"
+import type { LeaderboardMessage } from "../../src/gateway/protocol/Messages.js"
+import { makeGenerator } from "../../src/cli/Producer.js"
 import { ArenaProcess, cleanup, freshNames, natsClient, publishAll } from "../support/arena.js"
 import type { Nats } from "../support/arena.js"
 import { api, openWs, wsUrl } from "./client.js"

@@ -4,7 +4,7 @@
 // count across threads, and close() stops every thread and frees the port.
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { RankedEntry } from "../../src/ports/ReadModel.js"
-import type { LeaderboardMessage } from "../../src/gateway/protocol/messages.js"
+import type { LeaderboardMessage } from "../../src/gateway/protocol/Messages.js"
 import { api, openWs, wsUrl } from "./client.js"
 import type { WsReader } from "./client.js"
 import type { MemoryArena } from "./harness.js"

@@ -3,7 +3,7 @@
 // without retained history, period rollover, upgrade validation, topic release.
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { RankedEntry } from "../../src/ports/ReadModel.js"
-import type { LeaderboardMessage } from "../../src/gateway/protocol/messages.js"
+import type { LeaderboardMessage } from "../../src/gateway/protocol/Messages.js"
 import { api, openWs, wsUrl } from "./client.js"
 import type { WsReader } from "./client.js"
 import type { MemoryArena } from "./harness.js"

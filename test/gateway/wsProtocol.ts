@@ -1,8 +1,8 @@
 // Client-side protocol checks shared by the WebSocket tests: fold a message stream with the
 // reference applyDelta, asserting the chain (epoch, prev_seq) is never broken.
 import type { RankedEntry } from "../../src/ports/ReadModel.js"
-import { applyDelta } from "../../src/gateway/protocol/delta.js"
-import type { LeaderboardMessage } from "../../src/gateway/protocol/messages.js"
+import { applyDelta } from "../../src/gateway/protocol/Delta.js"
+import type { LeaderboardMessage } from "../../src/gateway/protocol/Messages.js"
 
 export interface ClientState {
   epoch: string

@@ -3,7 +3,7 @@
 import type { Socket } from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { RankedEntry } from "../../src/ports/ReadModel.js"
-import type { LeaderboardMessage } from "../../src/gateway/protocol/messages.js"
+import type { LeaderboardMessage } from "../../src/gateway/protocol/Messages.js"
 import { api, openWs, wsUrl } from "./client.js"
 import type { MemoryArena } from "./harness.js"
 import { event, startMemoryArena } from "./harness.js"

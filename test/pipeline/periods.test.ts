@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { DEFAULT_RULES_DOCUMENT } from "../../src/domain/defaultRules.js"
+import { DEFAULT_RULES_DOCUMENT } from "../../src/domain/DefaultRules.js"
 import { ArenaProcess, cleanup, db, freshNames, natsClient, publishAll, sleep } from "../support/arena.js"
 import type { Nats } from "../support/arena.js"
 

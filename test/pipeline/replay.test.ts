@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { ArenaProcess, cleanup, db, freshNames, natsClient, publishAll, sleep } from "../support/arena.js"
 import type { Nats, Names } from "../support/arena.js"
-import { makeGenerator, prng } from "../../src/cli/produce.js"
+import { makeGenerator, prng } from "../../src/cli/Producer.js"
 import { openClickHouse } from "../../src/adapters/clickhouse/ClickHouseClient.js"
 import { parseClickHouseTarget } from "../../src/adapters/clickhouse/ClickHouseTarget.js"
 

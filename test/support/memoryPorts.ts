@@ -2,9 +2,9 @@
 // testing the gateway's protocol without the pipeline. XP is the rules' base points (no
 // multipliers or streaks): enough for leaderboards to move; the real engine is tested elsewhere.
 import { decodeEventValue } from "../../src/domain/Event.js"
-import { DEFAULT_RULES_DOCUMENT } from "../../src/domain/defaultRules.js"
-import type { BoardKey, LedgerEntry, Window } from "../../src/domain/model.js"
-import { WINDOWS } from "../../src/domain/model.js"
+import { DEFAULT_RULES_DOCUMENT } from "../../src/domain/DefaultRules.js"
+import type { BoardKey, LedgerEntry, Window } from "../../src/domain/Model.js"
+import { WINDOWS } from "../../src/domain/Model.js"
 import { periodOf } from "../../src/domain/Periods.js"
 import { RankIndex } from "../../src/domain/RankIndex.js"
 import type { AroundResult, BoardCursor, BoardInfo, BoardPage, BoardView, LeaderboardPort, LedgerPage, RankedEntry, UserPort, UserProfile } from "../../src/ports/ReadModel.js"

@@ -2,7 +2,7 @@
 // dashboards and admin-only ad-hoc SQL (one read-only statement, readonly=1). Every value enters
 // as a ClickHouse query parameter ({name:Type}), never by string concatenation.
 import type { ClickHouseClient } from "@clickhouse/client"
-import type { LedgerEntry } from "../../domain/model.js"
+import type { LedgerEntry } from "../../domain/Model.js"
 import { ClickHouseError, classifyClickHouse } from "./ClickHouseError.js"
 import { loadDashboards } from "./Dashboards.js"
 import type { DashboardInfo } from "./Dashboards.js"

@@ -1,6 +1,6 @@
 // Records ⇄ ClickHouse rows: column lists in table order, JSONCompactEachRow values, and the
 // ledger entry read back exactly as the engine wrote it (times as ISO, decimals as strings).
-import type { LedgerEntry } from "../../domain/model.js"
+import type { LedgerEntry } from "../../domain/Model.js"
 import type { AnalyticsRecord } from "../../ports/Analytics.js"
 
 export type Row = ReadonlyArray<unknown>

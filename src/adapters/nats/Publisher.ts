@@ -4,7 +4,7 @@
 import type { JetStreamClient } from "@nats-io/jetstream"
 import { headers } from "@nats-io/transport-node"
 import type { NatsConnection } from "@nats-io/transport-node"
-import type { RejectReason } from "../../domain/model.js"
+import type { RejectReason } from "../../domain/Model.js"
 import type { IngestPort, PublishResult, Validate } from "../../ports/Ingest.js"
 import { DEFAULT_MAX_IN_FLIGHT, DEFAULT_PUBLISH_TIMEOUT_MS, JetStreamPublisher } from "./JetStreamPublisher.js"
 import type { PubItem, PubOutcome } from "./JetStreamPublisher.js"

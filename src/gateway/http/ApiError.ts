@@ -1,6 +1,6 @@
 // The one error shape of the HTTP API (ARCHITECTURE §6):
 // {"error":{"code","message","details":[{"path","message"}]}}. Nothing else reaches a client.
-import type { Issue } from "../../domain/model.js"
+import type { Issue } from "../../domain/Model.js"
 
 export class ApiError extends Error {
   constructor(

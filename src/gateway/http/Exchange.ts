@@ -1,8 +1,8 @@
 // One HTTP request/response as the Router sees it, whichever thread holds the connection: captured
 // from uWS on this thread, or forwarded from a WS worker thread (which read the body already and
 // writes the reply back). uWS's req dies when its callback returns, so everything is captured first.
-import type { HttpRequest, HttpResponse } from "../uws.js"
-import { remoteAddress } from "../uws.js"
+import type { HttpRequest, HttpResponse } from "../Uws.js"
+import { remoteAddress } from "../Uws.js"
 import { tooLarge } from "./ApiError.js"
 import type { Reply, ResState } from "./Http.js"
 import { readBody, writeReply } from "./Http.js"

@@ -1,6 +1,6 @@
 // Low-level HTTP over uWS: replies (always corked, never after an abort), bounded body reading
 // (413 before or while reading), strict JSON bodies. Route modules never touch uWS directly.
-import type { HttpResponse } from "../uws.js"
+import type { HttpResponse } from "../Uws.js"
 import { ApiError, invalid, tooLarge } from "./ApiError.js"
 
 export interface Reply {

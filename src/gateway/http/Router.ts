@@ -4,7 +4,7 @@
 // same logic serves requests a WS worker thread forwards (`dispatch`, with its own route matching).
 import type { Authenticator, Principal } from "../auth/Auth.js"
 import type { RateLimiter } from "../limits/RateLimiter.js"
-import type { HttpRequest, HttpResponse, TemplatedApp } from "../uws.js"
+import type { HttpRequest, HttpResponse, TemplatedApp } from "../Uws.js"
 import { registry } from "../../observability/Metrics.js"
 import { ApiError, methodNotAllowed, notFound, rateLimited } from "./ApiError.js"
 import type { Exchange } from "./Exchange.js"

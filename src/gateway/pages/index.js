@@ -5,7 +5,7 @@ const $ = (id) => document.getElementById(id)
 
 const state = { ws: null, board: "global", window: "all", entries: [], seq: null, epoch: null, period: null, retry: 0, timer: null }
 
-/** Reference apply (same as src/gateway/protocol/delta.ts applyDelta). */
+/** Reference apply (same as src/gateway/protocol/Delta.ts applyDelta). */
 export function applyDelta(entries, delta, limit) {
   const drop = new Set(delta.removed)
   for (const c of delta.changes) drop.add(c.user_id)

@@ -3,7 +3,7 @@
 import { requireScope, SCOPE_ADMIN } from "../auth/Auth.js"
 import { ApiError, invalid } from "../http/ApiError.js"
 import { isPlainObject, json } from "../http/Http.js"
-import { Params, decodeSegment } from "../http/params.js"
+import { Params, decodeSegment } from "../http/Params.js"
 import type { Route } from "../http/Router.js"
 import type { AnalyticsRoutesPort } from "../../ports/AnalyticsQueries.js"
 

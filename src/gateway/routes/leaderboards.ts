@@ -1,9 +1,9 @@
 // GET /v1/leaderboards, /v1/leaderboards/{board} (keyset pages), /v1/leaderboards/{board}/users/{id}.
-import type { BoardKey, Window } from "../../domain/model.js"
+import type { BoardKey, Window } from "../../domain/Model.js"
 import { notFound } from "../http/ApiError.js"
-import { decodeBoardCursor, encodeBoardCursor } from "../http/cursor.js"
+import { decodeBoardCursor, encodeBoardCursor } from "../http/Cursor.js"
 import { JSON_TYPE, json } from "../http/Http.js"
-import { Params, decodeSegment } from "../http/params.js"
+import { Params, decodeSegment } from "../http/Params.js"
 import type { Route } from "../http/Router.js"
 import type { BoardCursor, BoardPage, LeaderboardPort, RankedEntry } from "../../ports/ReadModel.js"
 

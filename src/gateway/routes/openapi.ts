@@ -4,7 +4,7 @@ import { JsonSchema, Schema } from "effect"
 import { XpEventSchema } from "../../domain/Event.js"
 import { json } from "../http/Http.js"
 import type { Route } from "../http/Router.js"
-import * as S from "../schemas.js"
+import * as S from "../Schemas.js"
 
 const NAMED: ReadonlyArray<readonly [string, Schema.Top]> = [
   ["XpEvent", XpEventSchema], ["ShareInput", S.ShareInputSchema], ["Error", S.ErrorSchema],

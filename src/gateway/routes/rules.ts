@@ -1,6 +1,6 @@
 // GET /v1/rules and GET /v1/achievements: served from the RulesPort as is.
 import { json } from "../http/Http.js"
-import { Params } from "../http/params.js"
+import { Params } from "../http/Params.js"
 import type { Route } from "../http/Router.js"
 import type { RulesPort } from "../../ports/ReadModel.js"
 

@@ -2,11 +2,11 @@
 // only to their owner or an admin, and anyone else gets 404 (never 403) so existence does not leak.
 import { SCOPE_EVENTS_WRITE, missingTokenIfAnonymous, requireScope } from "../auth/Auth.js"
 import { invalid, notFound } from "../http/ApiError.js"
-import { decodeSeqCursor, encodeSeqCursor } from "../http/cursor.js"
+import { decodeSeqCursor, encodeSeqCursor } from "../http/Cursor.js"
 import { json } from "../http/Http.js"
-import { Params, decodeSegment } from "../http/params.js"
+import { Params, decodeSegment } from "../http/Params.js"
 import type { Route } from "../http/Router.js"
-import { decodeShareInput } from "../schemas.js"
+import { decodeShareInput } from "../Schemas.js"
 import type { Share, ShareStore } from "../../ports/Shares.js"
 import type { Principal } from "../auth/Auth.js"
 

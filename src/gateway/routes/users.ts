@@ -2,7 +2,7 @@
 import { requireOwner } from "../auth/Auth.js"
 import { notFound } from "../http/ApiError.js"
 import { json } from "../http/Http.js"
-import { Params, decodeSegment } from "../http/params.js"
+import { Params, decodeSegment } from "../http/Params.js"
 import type { Route } from "../http/Router.js"
 import type { UserPort } from "../../ports/ReadModel.js"
 

@@ -3,7 +3,7 @@
 // Router, and stops them (each closes its listen socket and sockets before exiting).
 import * as net from "node:net"
 import { Worker } from "node:worker_threads"
-import type { GatewayLogger } from "../deps.js"
+import type { GatewayLogger } from "../GatewayDeps.js"
 import type { GatewayConfig } from "../GatewayConfig.js"
 import { forwardedExchange } from "../http/Exchange.js"
 import type { Router } from "../http/Router.js"
@@ -11,9 +11,9 @@ import type { Admission } from "../ws/Admission.js"
 import type { HostSide } from "../ws/HostLink.js"
 import type { TopicHub } from "../ws/TopicHub.js"
 import type { UserFeed } from "../ws/UserFeed.js"
-import { addTotals } from "../ws/wsMetrics.js"
-import type { FromWorker, Many, ToWorker, WorkerInit } from "./messages.js"
-import { outbox } from "./messages.js"
+import { addTotals } from "../ws/WsMetrics.js"
+import type { FromWorker, Many, ToWorker, WorkerInit } from "./Messages.js"
+import { outbox } from "./Messages.js"
 
 export interface WsThreadsDeps {
   readonly config: GatewayConfig

@@ -1,13 +1,13 @@
 // WebSocket admission on the main thread, whichever thread holds the socket: rate limit, query
 // validation (before any socket exists), token check for /ws/users, and connection limits. An
 // admitted socket holds its slot from here until `release` (closed, or never opened).
-import type { Window } from "../../domain/model.js"
+import type { Window } from "../../domain/Model.js"
 import type { Authenticator } from "../auth/Auth.js"
 import { requireOwner } from "../auth/Auth.js"
 import { ApiError, missingToken } from "../http/ApiError.js"
 import type { Reply } from "../http/Http.js"
 import { errorReply } from "../http/Http.js"
-import { Params, decodeSegment } from "../http/params.js"
+import { Params, decodeSegment } from "../http/Params.js"
 import type { WsConfig } from "../GatewayConfig.js"
 import type { LeaderboardPort } from "../../ports/ReadModel.js"
 import type { ConnLimits, WsRoute } from "./ConnLimits.js"

@@ -2,7 +2,7 @@
 // next to the pipeline) owns every topic's history; a SocketHost (on the main thread, or one per WS
 // worker thread) owns sockets. Between threads these calls travel as messages over one MessagePort,
 // in order — that order is what keeps every subscription's prev_seq chain whole.
-import type { Window } from "../../domain/model.js"
+import type { Window } from "../../domain/Model.js"
 
 /** What the hub needs to attach a leaderboard socket to a topic (decided at admission). */
 export interface ConnSpec {

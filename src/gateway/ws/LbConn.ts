@@ -1,6 +1,6 @@
 // Per-socket state on the thread that holds the socket (uWS user data): a /ws/leaderboard
 // subscriber from open to close, and a /ws/users listener.
-import type { WebSocket } from "../uws.js"
+import type { WebSocket } from "../Uws.js"
 import type { ConnSpec } from "./HostLink.js"
 
 export interface LbConn {

@@ -2,7 +2,7 @@
 // uWS topics, skips sockets whose send buffer is over the bound (stale) and asks the hub for a
 // fresh snapshot once they drain; attaches, moves and detaches sockets as the hub answers.
 import type { WsConfig } from "../GatewayConfig.js"
-import type { TemplatedApp } from "../uws.js"
+import type { TemplatedApp } from "../Uws.js"
 import type { HostMetrics, HostSide, HubSide } from "./HostLink.js"
 import type { LbConn, UserConn } from "./LbConn.js"
 import { userTopic } from "./LbConn.js"

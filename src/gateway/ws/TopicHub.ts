@@ -5,12 +5,12 @@
 // More than one in flight: the main thread also runs the pipeline, and a host's ack waits behind
 // that work; with one batch in flight every view would wait for that turn (the hub's round trip).
 import { randomBytes } from "node:crypto"
-import type { BoardKey, Window } from "../../domain/model.js"
+import type { BoardKey, Window } from "../../domain/Model.js"
 import { registry } from "../../observability/Metrics.js"
 import type { WsConfig } from "../GatewayConfig.js"
 import type { BoardView, LeaderboardPort } from "../../ports/ReadModel.js"
-import { computeDelta, isEmptyDelta } from "../protocol/delta.js"
-import { deltaJson } from "../protocol/messages.js"
+import { computeDelta, isEmptyDelta } from "../protocol/Delta.js"
+import { deltaJson } from "../protocol/Messages.js"
 import type { ConnSpec, HostSide, HubSide } from "./HostLink.js"
 import { Topic, keyString, topicName } from "./Topic.js"
 

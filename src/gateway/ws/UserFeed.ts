@@ -3,7 +3,7 @@
 import type { NotificationPort, UserNotification } from "../../ports/LiveFeed.js"
 import type { HostSide, HubSide } from "./HostLink.js"
 import { userTopic } from "./LbConn.js"
-import { sentTotal } from "./wsMetrics.js"
+import { sentTotal } from "./WsMetrics.js"
 
 export class UserFeed {
   /** user id → listening sockets per host. */

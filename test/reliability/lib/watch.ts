@@ -2,7 +2,7 @@
 // folded with the reference applyDelta (test/gateway/wsProtocol.ts throws on any gap or epoch
 // change without a snapshot), and a wait until the folded top-N equals what is expected.
 import WebSocket from "ws"
-import type { LeaderboardMessage } from "../../../src/gateway/protocol/messages.js"
+import type { LeaderboardMessage } from "../../../src/gateway/protocol/Messages.js"
 import { WsReader } from "../../gateway/client.js"
 import { fold } from "../../gateway/wsProtocol.js"
 import type { ClientState } from "../../gateway/wsProtocol.js"

@@ -1,6 +1,6 @@
 import { createRequire } from "node:module"
 import { describe, expect, it } from "vitest"
-import { assertNativeUws, isNativeUws, nativeBinaryPath, uWS } from "./uws.js"
+import { assertNativeUws, isNativeUws, nativeBinaryPath, uWS } from "./Uws.js"
 
 describe("uWebSockets.js native check", () => {
   it("recognizes the native addon that is loaded here", () => {

@@ -1,7 +1,7 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import type { RankedEntry } from "../../ports/ReadModel.js"
-import { applyDelta, computeDelta } from "./delta.js"
+import { applyDelta, computeDelta } from "./Delta.js"
 
 type Board = Map<string, { xp: number; seq: number; level: number; name: string }>
 

@@ -1,7 +1,7 @@
 // Query and path parameter validation with field paths ("query.limit", "path.board"). Collects
 // every problem before answering, so a client sees all of them in one 400.
-import type { Issue, Window } from "../../domain/model.js"
-import { WINDOWS } from "../../domain/model.js"
+import type { Issue, Window } from "../../domain/Model.js"
+import { WINDOWS } from "../../domain/Model.js"
 import { isValidPeriod } from "../../domain/Periods.js"
 import { invalid } from "./ApiError.js"
 

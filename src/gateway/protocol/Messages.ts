@@ -1,8 +1,8 @@
 // The WebSocket wire messages of /ws/leaderboard (ARCHITECTURE §7). Each is serialized once per
 // topic and shared by every subscriber, so builders return the JSON text directly.
-import type { Window } from "../../domain/model.js"
+import type { Window } from "../../domain/Model.js"
 import type { RankedEntry } from "../../ports/ReadModel.js"
-import type { DeltaBody, DeltaChange } from "./delta.js"
+import type { DeltaBody, DeltaChange } from "./Delta.js"
 
 export interface SnapshotMessage {
   readonly type: "snapshot"

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest"
 import { ApiError } from "./ApiError.js"
-import { decodeBoardCursor, decodeSeqCursor, encodeBoardCursor, encodeSeqCursor } from "./cursor.js"
-import { Params, decodeSegment } from "./params.js"
+import { decodeBoardCursor, decodeSeqCursor, encodeBoardCursor, encodeSeqCursor } from "./Cursor.js"
+import { Params, decodeSegment } from "./Params.js"
 
 const issuesOf = (f: () => void): unknown => {
   try {

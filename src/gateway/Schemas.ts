@@ -3,7 +3,7 @@
 import { Schema } from "effect"
 import { AgentName, UserId } from "../domain/Event.js"
 import { issuesOfExit } from "../domain/Issues.js"
-import type { Issue } from "../domain/model.js"
+import type { Issue } from "../domain/Model.js"
 import type { ShareInput } from "../ports/Shares.js"
 import { PRIVACY_LEVELS } from "../ports/Shares.js"
 

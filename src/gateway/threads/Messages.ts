@@ -6,7 +6,7 @@ import type { ForwardedRequest } from "../http/Exchange.js"
 import type { Reply } from "../http/Http.js"
 import type { Admit, UpgradeRequest } from "../ws/Admission.js"
 import type { ConnSpec } from "../ws/HostLink.js"
-import type { MetricTotals } from "../ws/wsMetrics.js"
+import type { MetricTotals } from "../ws/WsMetrics.js"
 
 export interface WorkerInit {
   readonly config: GatewayConfig

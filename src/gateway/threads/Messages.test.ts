@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
-import type { Many } from "./messages.js"
-import { outbox } from "./messages.js"
+import type { Many } from "./Messages.js"
+import { outbox } from "./Messages.js"
 
 describe("outbox", () => {
   it("posts the messages of one turn together, in order, and a lone message as itself", () => {

@@ -5,7 +5,7 @@ import type { ForwardedRequest, RequestHead } from "../http/Exchange.js"
 import { captureHead } from "../http/Exchange.js"
 import type { Reply, ResState } from "../http/Http.js"
 import { writeReply } from "../http/Http.js"
-import type { HttpRequest, HttpResponse } from "../uws.js"
+import type { HttpRequest, HttpResponse } from "../Uws.js"
 
 export interface HttpAnswer {
   readonly reply: Reply
