@@ -1,6 +1,6 @@
 // The environment, decoded once with Schema (ARCHITECTURE §8). Every bad value is reported
 // with its variable name; nothing else in Arena reads process.env.
-import { Context, Effect, Layer, Schema } from "effect"
+import { Schema } from "effect"
 import * as path from "node:path"
 
 const Port = Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 0, maximum: 65535 }))
@@ -145,9 +145,4 @@ export const decodeConfig = (env: Record<string, string | undefined> = process.e
     logLevel: e.ARENA_LOG ?? "info",
     production: e.NODE_ENV === "production"
   }
-}
-
-export class Config extends Context.Service<Config, ArenaConfig>()("arena/Config") {
-  static readonly layer = Layer.effect(Config, Effect.try({ try: () => decodeConfig(), catch: (e) => e as ConfigError }))
-  static readonly layerFrom = (config: ArenaConfig) => Layer.succeed(Config, config)
 }

@@ -2,14 +2,12 @@
 // batches that never split a seq, and tracks how far the store is complete (durableSeq) so
 // snapshots never get ahead of it. Exactly once: records at or below the store's own watermarks
 // are dropped; a failed write waits, re-reads the watermarks and continues from there.
-import { Context, Deferred, Effect, Latch, Layer } from "effect"
+import { Deferred, Effect, Latch } from "effect"
 import type { Scope } from "effect"
 import { registry } from "../observability/Metrics.js"
 import type { AnalyticsRecord, AnalyticsSink, RecordKind } from "../ports/Analytics.js"
 import type { AnalyticsStatus, AnalyticsStore, EncodedRecord, StoreFailure, Watermarks } from "../ports/AnalyticsStore.js"
 import { seqOf } from "../ports/Analytics.js"
-
-export class AnalyticsStorePort extends Context.Service<AnalyticsStorePort, AnalyticsStore>()("arena/AnalyticsStore") {}
 
 export interface AnalyticsService extends AnalyticsSink {
   /** Records of the events up to and including throughSeq, in seq order. Suspends while the buffer is full. */
@@ -204,20 +202,6 @@ export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<Analy
     }
     return service
   })
-
-/** The sink as a service; its writer runs (and flushes on shutdown) within the layer's scope. */
-export class AnalyticsActor extends Context.Service<AnalyticsActor, AnalyticsService>()("arena/AnalyticsActor") {
-  static readonly layer = Layer.effect(AnalyticsActor, Effect.gen(function*() {
-    const store = yield* AnalyticsStorePort
-    return yield* makeAnalyticsActor(store)
-  }))
-  static readonly layerWith = (options: Partial<AnalyticsOptions>) =>
-    Layer.effect(AnalyticsActor, Effect.gen(function*() {
-      const store = yield* AnalyticsStorePort
-      return yield* makeAnalyticsActor(store, options)
-    }))
-}
-
 /** An in-memory store for tests of the sink and of the pipeline: same watermark semantics. */
 export const makeMemoryAnalyticsStore = () => {
   const records: AnalyticsRecord[] = []

@@ -3,14 +3,11 @@
 // read back from the tables themselves, after migrations and a rollup consistency check.
 import { drainStream } from "@clickhouse/client"
 import type { ClickHouseClient } from "@clickhouse/client"
-import { Effect, Layer } from "effect"
 import { Readable } from "node:stream"
-import { AnalyticsStorePort } from "../../actors/AnalyticsActor.js"
 import type { AnalyticsStore, EncodedRecord, Watermarks } from "../../ports/AnalyticsStore.js"
-import type { RecordKind } from "../../ports/Analytics.js"
-import type { AnalyticsRecord } from "../../ports/Analytics.js"
+import type { AnalyticsRecord, RecordKind } from "../../ports/Analytics.js"
 import { seqOf } from "../../ports/Analytics.js"
-import { ClickHouse, chTry } from "./ClickHouseClient.js"
+import { chTry } from "./ClickHouseClient.js"
 import type { ClickHouseHandle } from "./ClickHouseClient.js"
 import { migrateClickHouse } from "./Migrations.js"
 import { repairRollups } from "./Rollups.js"
@@ -133,11 +130,4 @@ export const makeClickHouseAnalyticsStore = (h: ClickHouseHandle, log: (msg: str
         })
       })
   }
-}
-
-export const ClickHouseAnalyticsStore = {
-  layer: Layer.effect(AnalyticsStorePort, Effect.gen(function*() {
-    const h = yield* ClickHouse
-    return makeClickHouseAnalyticsStore(h)
-  }))
 }

@@ -3,9 +3,8 @@
 // and the connection so tests can break and heal the link to a real engine.
 import { ClickHouseLogLevel, createClient } from "@clickhouse/client"
 import type { ClickHouseClient } from "@clickhouse/client"
-import { Context, Effect, Layer } from "effect"
+import { Effect } from "effect"
 import type { Scope } from "effect"
-import { Config } from "../../Config.js"
 import { ChdbProcess, ChildChdbConnection } from "./ChdbProcess.js"
 import type { Connection } from "./ChdbProcess.js"
 import { ClickHouseError, classifyClickHouse } from "./ClickHouseError.js"
@@ -104,11 +103,3 @@ export const openClickHouseScoped = (config: TargetConfig, opts: OpenOptions = {
     Effect.try({ try: () => openClickHouse(parseClickHouseTarget(config), opts), catch: (e) => classifyClickHouse(e, "CLICKHOUSE_URL") }),
     (h) => Effect.promise(() => h.close().catch(() => {}))
   )
-
-/** The configured ClickHouse, closed (child process stopped) when the layer's scope ends. */
-export class ClickHouse extends Context.Service<ClickHouse, ClickHouseHandle>()("arena/ClickHouse") {
-  static readonly layer = Layer.effect(ClickHouse, Effect.gen(function*() {
-    const config = yield* Config
-    return yield* openClickHouseScoped(config)
-  }))
-}

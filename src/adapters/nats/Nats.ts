@@ -3,8 +3,7 @@ import { connect } from "@nats-io/transport-node"
 import type { NatsConnection } from "@nats-io/transport-node"
 import { jetstream, jetstreamManager } from "@nats-io/jetstream"
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream"
-import { Context, Effect, Layer } from "effect"
-import { Config } from "../../Config.js"
+import { Effect } from "effect"
 import { classifyNats } from "./NatsError.js"
 
 export interface NatsHandle {
@@ -34,13 +33,3 @@ export const openNats = (url: string, name: string) =>
     }),
     (h) => Effect.promise(() => h.nc.drain().catch(() => h.nc.close()))
   )
-
-export class Nats extends Context.Service<Nats, NatsHandle>()("arena/Nats") {
-  static readonly layer = Layer.effect(
-    Nats,
-    Effect.gen(function*() {
-      const config = yield* Config
-      return yield* openNats(config.natsUrl, "arena")
-    })
-  )
-}

@@ -1,8 +1,7 @@
 // The Postgres client (postgres@3, parameterized tagged templates only), scoped so shutdown
 // closes it; and `ensureDatabase`, which creates the configured database when it is missing.
 import postgres from "postgres"
-import { Context, Effect, Layer } from "effect"
-import { Config } from "../../Config.js"
+import { Effect } from "effect"
 import { classifyPg } from "./PgError.js"
 
 export type Sql = postgres.Sql
@@ -32,10 +31,3 @@ export const ensureDatabase = (url: string) =>
     },
     catch: (e) => classifyPg(e, `ensuring database in ${url.replace(/\/\/[^@]*@/, "//***@")}`)
   })
-
-export class Db extends Context.Service<Db, Sql>()("arena/Db") {
-  static readonly layer = Layer.effect(Db, Effect.gen(function*() {
-    const config = yield* Config
-    return yield* openDb(config.databaseUrl)
-  }))
-}
