@@ -1,147 +1,41 @@
-// Wiring only: which parts run, in which order they start and stop. Start: Postgres (migrate) →
-// NATS (streams) → ClickHouse sink → pipeline (load, replay) → gateway. Stop, in reverse (scope
-// finalizers): gateway closes, the consumer stops, batches drain, a final snapshot, sink, connections.
-import { Data, Deferred, Effect, Exit, Scope } from "effect"
+// Wiring only: builds the adapters, hands their ports to the pipeline and the gateway, and owns the
+// start order and the reverse stop order. Start: Postgres (migrate) → NATS (streams) → ClickHouse
+// sink → supervised pipeline (load, replay) → gateway. Stop, in reverse (scope finalizers): gateway
+// closes, the consumer stops, batches drain, a final snapshot, sink, connections.
+import { Data, Effect } from "effect"
 import * as fs from "node:fs"
 import type { ArenaConfig } from "./Config.js"
+import { makeAnalyticsActor } from "./actors/AnalyticsActor.js"
+import { LiveBoards } from "./actors/LiveBoards.js"
+import { LiveFeed } from "./actors/LiveFeed.js"
+import { startPipeline } from "./actors/Pipeline.js"
+import { supervisePipeline } from "./actors/Supervisor.js"
+import { makeUsers } from "./actors/Users.js"
+import { AnalyticsQueries } from "./adapters/clickhouse/AnalyticsQueries.js"
+import { makeClickHouseAnalyticsStore } from "./adapters/clickhouse/ClickHouseAnalyticsStore.js"
+import { openClickHouseScoped } from "./adapters/clickhouse/ClickHouseClient.js"
+import { describeTarget } from "./adapters/clickhouse/ClickHouseTarget.js"
+import { makeEventSource } from "./adapters/nats/EventSource.js"
 import { openNats } from "./adapters/nats/Nats.js"
-import { streamNames, provisionStreams } from "./adapters/nats/Streams.js"
+import { DeadLetters, makeIngest } from "./adapters/nats/Publisher.js"
+import { provisionStreams, streamNames } from "./adapters/nats/Streams.js"
 import { ensureDatabase, openDb } from "./adapters/postgres/Db.js"
 import { migrate } from "./adapters/postgres/Migrations.js"
-import type { ActorDefect } from "./actors/Actor.js"
-import type { AnalyticsSink } from "./ports/Analytics.js"
-import { startPipeline } from "./actors/Pipeline.js"
-import { LiveBoards } from "./actors/LiveBoards.js"
-import type { Pipeline } from "./actors/Pipeline.js"
-import { DEFAULT_RULES } from "./domain/DefaultRules.js"
-import { loadRulesOrThrow } from "./domain/Rules.js"
-import type { CompiledRules } from "./domain/Rules.js"
-import type { Readiness } from "./ports/Health.js"
-import type { UserNotification } from "./ports/LiveFeed.js"
-import type { NatsHandle } from "./adapters/nats/Nats.js"
-import { makeIngest } from "./adapters/nats/Publisher.js"
-import type { Validate } from "./ports/Ingest.js"
 import { PostgresShareStore } from "./adapters/postgres/ShareStore.js"
-import { makeUsers } from "./actors/Users.js"
-import { decodeEventValue } from "./domain/Event.js"
-import { achievementCatalog, checkSemantics, rulesDocument } from "./domain/Rules.js"
+import { makeSnapshotStore } from "./adapters/postgres/SnapshotStore.js"
+import { DEFAULT_RULES } from "./domain/DefaultRules.js"
+import { checkForPublish } from "./domain/PublishCheck.js"
+import { achievementCatalog, loadRulesOrThrow, rulesDocument } from "./domain/Rules.js"
+import type { CompiledRules } from "./domain/Rules.js"
 import { startGateway } from "./gateway/Gateway.js"
 import { gatewayConfig } from "./gateway/GatewayConfig.js"
+import type { Log } from "./observability/Log.js"
 import { registry } from "./observability/Metrics.js"
-import { makeAnalytics } from "./Analytics.js"
-import type { AnalyticsStatus } from "./Analytics.js"
-import type { Log } from "./Log.js"
+import { watchPipeline } from "./observability/PipelineGauges.js"
+import { readiness } from "./observability/Readiness.js"
 
 export const loadRules = (config: ArenaConfig): CompiledRules =>
   config.rulesPath === undefined ? DEFAULT_RULES : loadRulesOrThrow(JSON.parse(fs.readFileSync(config.rulesPath, "utf8")))
-
-/** The parts of a running Arena the gateway and the CLI use. */
-export interface Running {
-  readonly config: ArenaConfig
-  readonly rules: CompiledRules
-  /** Leaderboards over whichever pipeline runs (the gateway's LeaderboardPort). */
-  readonly boards: LiveBoards
-  /** The current pipeline (replaced when the supervisor restarts it). */
-  readonly pipeline: () => Pipeline | null
-  readonly pipelineError: () => string | null
-  readonly onNotification: (l: (n: UserNotification) => void) => () => void
-  readonly watchUser: (userId: string) => () => void
-}
-
-/** Runs the pipeline under supervision: an actor defect restarts it from the last snapshot. */
-export const supervisePipeline = (
-  config: ArenaConfig,
-  rules: CompiledRules,
-  deps: { nats: Parameters<typeof startPipeline>[0]["nats"]; sql: Parameters<typeof startPipeline>[0]["sql"]; analytics: AnalyticsSink },
-  log: Log
-) =>
-  Effect.gen(function*() {
-    let current: Pipeline | null = null
-    let lastError: string | null = null
-    const listeners = new Set<(n: UserNotification) => void>()
-    const watched = new Map<string, number>()
-    const watchedSet = new Set<string>()
-    let stopping = false
-    let currentScope: Scope.Closeable | null = null
-    const boards = new LiveBoards()
-
-    const runOnce = Effect.gen(function*() {
-      const latch: Deferred.Deferred<never, ActorDefect> = yield* Deferred.make<never, ActorDefect>()
-      const scope = yield* Scope.make()
-      currentScope = scope
-      const started = yield* startPipeline({
-        nats: deps.nats,
-        sql: deps.sql,
-        names: streamNames(config),
-        rules,
-        analytics: deps.analytics,
-        shards: config.shards,
-        batchMax: config.batchMax,
-        snapshotIntervalMs: config.snapshotIntervalMs,
-        latch,
-        notify: (notes) => { for (const n of notes) for (const l of listeners) l(n) },
-        watchedUsers: watchedSet,
-        emitView: boards.emitView,
-        emitRollover: boards.emitRollover,
-        log: (l) => log.info(l)
-      }).pipe(Scope.provide(scope), Effect.onError(() => Scope.close(scope, Exit.void)))
-      current = started
-      lastError = null
-      boards.attach(started.boards)
-      const defect = yield* Effect.flip(Deferred.await(latch))
-      current = null
-      boards.attach(null)
-      lastError = defect.message
-      log.error(`pipeline failed, restarting from the last snapshot: ${defect.message}`)
-      yield* Scope.close(scope, Exit.void)
-    })
-
-    const loop = Effect.gen(function*() {
-      for (let attempt = 0; !stopping; attempt++) {
-        const r = yield* Effect.exit(runOnce)
-        if (r._tag === "Failure") {
-          const msg = String(r.cause).split("\n")[0] ?? "unknown"
-          lastError = msg
-          log.error(`pipeline could not start (attempt ${attempt + 1}): ${msg}`)
-        }
-        if (!stopping) yield* Effect.sleep(Math.min(10_000, 250 * 2 ** Math.min(attempt, 6)))
-      }
-    })
-    yield* Effect.forkScoped(loop)
-
-    yield* Effect.addFinalizer(() =>
-      Effect.gen(function*() {
-        stopping = true
-        const p = current
-        // A large state's final snapshot can take a minute or more (1M users: ~90 s here); giving up
-        // early is safe (the last periodic snapshot + replay is exact) but makes the next start slower.
-        if (p !== null) {
-          yield* p.drainAndSnapshot.pipe(
-            Effect.timeout(300_000),
-            Effect.catchCause((c) => Effect.sync(() => log.warn(`final snapshot not completed (${String(c).split("\n")[0]}); the next start replays from the last one`)))
-          )
-        }
-        const s: Scope.Closeable | null = currentScope
-        if (s !== null) yield* Scope.close(s, Exit.void)
-      })
-    )
-
-    const running: Omit<Running, "config" | "rules"> = {
-      boards,
-      pipeline: () => current,
-      pipelineError: () => lastError,
-      onNotification: (l) => { listeners.add(l); return () => { listeners.delete(l) } },
-      watchUser: (id) => {
-        watched.set(id, (watched.get(id) ?? 0) + 1)
-        watchedSet.add(id)
-        return () => {
-          const n = (watched.get(id) ?? 1) - 1
-          if (n <= 0) { watched.delete(id); watchedSet.delete(id) } else watched.set(id, n)
-        }
-      }
-    }
-    return running
-  })
 
 /** Postgres and NATS, ready for the pipeline: database created and migrated, streams applied. */
 export const openInfrastructure = (config: ArenaConfig, log: Log) =>
@@ -156,52 +50,24 @@ export const openInfrastructure = (config: ArenaConfig, log: Log) =>
     return { sql, nats }
   })
 
-/** Readiness: pipeline caught up, NATS connected, snapshots succeeding, analytics keeping up. */
-export const readiness = (running: Omit<Running, "config" | "rules">, nats: NatsHandle, analytics: () => AnalyticsStatus | null): Readiness => {
-  const reasons: string[] = []
-  const p = running.pipeline()
-  if (p === null) reasons.push(`pipeline not running${running.pipelineError() ? `: ${running.pipelineError()}` : ""}`)
-  else if (p.status.phase !== "ready") reasons.push(`pipeline ${p.status.phase}: at seq ${p.status.ingest.applied} of ${p.status.headAtStart}`)
-  if (!nats.connected()) reasons.push("nats: disconnected")
-  if (p !== null && p.status.snapshot.lastError !== null) reasons.push(`postgres: snapshots failing (${p.status.snapshot.lastError})`)
-  const a = analytics()
-  if (a !== null && !a.connected) reasons.push(`clickhouse: unavailable${a.lastError ? ` (${a.lastError})` : ""}`)
-  return {
-    ready: reasons.length === 0,
-    reasons,
-    details: p === null ? {} : {
-      seq: p.status.ingest.applied,
-      pending: p.status.ingest.pending,
-      phase: p.status.phase,
-      snapshot_seq: p.status.snapshot.lastSeq,
-      snapshot_age_seconds: Math.round((Date.now() - p.status.snapshot.lastAtMs) / 1000),
-      ...(a === null ? {} : { analytics_durable_seq: a.durableSeq, analytics_buffered: a.bufferedRecords })
+/**
+ * Analytics over the configured ClickHouse (embedded chDB in a child process by default, or a
+ * server): the sink actor (pipeline side), the ledger reader and the dashboard/SQL routes (gateway
+ * side). The scope closes the sink (final flush) before the client.
+ */
+export const openAnalytics = (config: ArenaConfig, log: Log) =>
+  Effect.gen(function*() {
+    const ch = yield* openClickHouseScoped(config)
+    log.info(`analytics: ClickHouse ${describeTarget(ch.target)}`)
+    const sink = yield* makeAnalyticsActor(makeClickHouseAnalyticsStore(ch, (m) => log.info(m)))
+    const queries = new AnalyticsQueries(ch.client)
+    return {
+      sink,
+      ledger: (userId: string, limit: number, cursor: string | null) => queries.ledger(userId, limit, cursor),
+      routes: queries,
+      status: () => Effect.runSync(sink.status)
     }
-  }
-}
-
-
-/** HTTP ingest: the same decoder and rules as the pipeline, with the server's clock as "now". */
-export const validateForPublish = (rules: CompiledRules): Validate => (item) => {
-  const d = decodeEventValue(item)
-  const id = typeof (item as { event_id?: unknown } | null)?.event_id === "string" ? (item as { event_id: string }).event_id : null
-  if (!d.ok) return { ok: false, eventId: id, reason: d.rejection.reason, message: d.rejection.message, issues: d.rejection.issues }
-  const r = checkSemantics(d.event, d.timeMs, rules, Date.now())
-  if (r !== null) return { ok: false, eventId: d.event.event_id, reason: r.reason, message: r.message, issues: r.issues }
-  return { ok: true, eventId: d.event.event_id, json: JSON.stringify(d.event) }
-}
-
-const gaugeOnce = (() => {
-  let running: (() => Pipeline | null) | null = null
-  registry.gauge("arena_consumer_lag", "Messages in the stream not yet applied", (g) => g.set(running?.()?.status.ingest.pending ?? 0))
-  registry.gauge("arena_applied_seq", "Last stream sequence applied", (g) => g.set(running?.()?.status.ingest.applied ?? 0))
-  registry.gauge("arena_snapshot_age_seconds", "Seconds since the last committed snapshot", (g) => {
-    const p = running?.()
-    g.set(p ? (Date.now() - p.status.snapshot.lastAtMs) / 1000 : 0)
   })
-  registry.gauge("arena_snapshot_seq", "Stream sequence of the last committed snapshot", (g) => g.set(running?.()?.status.snapshot.lastSeq ?? 0))
-  return (r: () => Pipeline | null) => { running = r }
-})()
 
 /**
  * The whole service: Postgres → NATS → ClickHouse sink → supervised pipeline → gateway. Closing the
@@ -210,19 +76,46 @@ const gaugeOnce = (() => {
 export const startArena = (config: ArenaConfig, log: Log) =>
   Effect.gen(function*() {
     const rules = loadRules(config)
-    const { sql, nats } = yield* openInfrastructure(config, log)
-    const analytics = yield* makeAnalytics(config, log)
-    const running = yield* supervisePipeline(config, rules, { sql, nats, analytics: analytics.sink }, log)
-    gaugeOnce(running.pipeline)
     const names = streamNames(config)
+    const { sql, nats } = yield* openInfrastructure(config, log)
+    const analytics = yield* openAnalytics(config, log)
+    // Made once: the gateway holds them across pipeline restarts.
+    const boards = new LiveBoards()
+    const feed = new LiveFeed(boards)
+    const events = makeEventSource(nats, names.events)
+    const snapshots = makeSnapshotStore(sql)
+    const pipeline = yield* supervisePipeline({
+      boards,
+      log,
+      start: (latch) => startPipeline({
+        events,
+        snapshots,
+        openDeadLetters: () => new DeadLetters(nats.js, names.dlqSubject),
+        analytics: analytics.sink,
+        feed,
+        rules,
+        shards: config.shards,
+        batchMax: config.batchMax,
+        snapshotIntervalMs: config.snapshotIntervalMs,
+        latch,
+        log: (l) => log.info(l)
+      })
+    })
+    watchPipeline(pipeline.current)
     const gateway = yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: () => startGateway({
-          leaderboards: running.boards,
-          users: makeUsers(running.pipeline, rules, analytics.ledger),
-          ingest: makeIngest(nats.js, names.eventSubject, validateForPublish(rules)),
-          health: { readiness: () => readiness(running, nats, analytics.status), metrics: () => registry.render() },
-          notifications: { onUserNotification: running.onNotification, watchUser: running.watchUser },
+          leaderboards: boards,
+          users: makeUsers(pipeline.current, rules, analytics.ledger),
+          // The server's clock is "now" for HTTP ingest's future-timestamp check.
+          ingest: makeIngest(nats.js, names.eventSubject, (item) => checkForPublish(item, rules, Date.now())),
+          health: {
+            readiness: () => readiness({
+              pipeline: pipeline.current, pipelineError: pipeline.lastError, natsConnected: nats.connected, analytics: analytics.status, now: Date.now
+            }),
+            metrics: () => registry.render()
+          },
+          notifications: feed,
           shares: new PostgresShareStore(sql),
           rules: { rules: () => rulesDocument(rules), achievements: () => achievementCatalog(rules) },
           analytics: analytics.routes,
@@ -234,7 +127,7 @@ export const startArena = (config: ArenaConfig, log: Log) =>
       (g) => Effect.promise(() => g.close())
     )
     log.info(`arena listening on http://${config.host}:${gateway.port} (rules ${rules.version})`)
-    return { port: gateway.port, running, gateway }
+    return { port: gateway.port, pipeline, gateway }
   })
 
 export class GatewayStartError extends Data.TaggedError("GatewayStartError")<{ readonly message: string }> {}

@@ -2,7 +2,7 @@
 // Entry only: parse the command line and run one command (`arena serve | migrate | produce | token | sql | backfill`).
 import { parseArgs } from "node:util"
 import { decodeConfig } from "./Config.js"
-import { makeLog } from "./Log.js"
+import { makeLog } from "./observability/Log.js"
 
 const USAGE = `usage: arena <command> [options]
 

@@ -1,7 +1,7 @@
 // The actor primitive: a bounded mailbox (Effect Queue) drained in batches by one fiber that
 // runs the handler as plain synchronous code. A handler defect fails the pipeline's latch, so
 // the supervisor restarts the whole pipeline from its snapshot — never a silently dead actor.
-import { Cause, Deferred, Effect, Queue } from "effect"
+import { Cause, Data, Deferred, Effect, Queue } from "effect"
 import type { Scope } from "effect"
 
 export interface Mailbox<A> {
@@ -13,10 +13,29 @@ export interface Mailbox<A> {
   readonly size: () => number
 }
 
-export class ActorDefect extends Error {
-  constructor(readonly actor: string, readonly detail: string) {
-    super(`actor ${actor} failed: ${detail}`)
-  }
+/** An actor (or the consumer) failed: `reason` is one sentence for the log and /readyz, `detail` the whole cause. */
+export class ActorDefect extends Data.TaggedError("ActorDefect")<{
+  readonly actor: string
+  readonly reason: string
+  readonly detail: string
+  readonly message: string
+}> {}
+
+/** The first line of what failed, as a sentence — never a `Cause([Fail(…` dump. */
+export const causeSentence = (cause: Cause.Cause<unknown>): string => {
+  if (Cause.hasInterruptsOnly(cause)) return "interrupted"
+  const e = Cause.squash(cause)
+  const text = e instanceof Error
+    ? e.message
+    : typeof e === "object" && e !== null && typeof (e as { message?: unknown }).message === "string"
+    ? (e as { message: string }).message
+    : String(e)
+  return text.split("\n")[0]!.trim() || (e instanceof Error ? e.name : "unknown failure")
+}
+
+export const actorDefect = (actor: string, cause: Cause.Cause<unknown>): ActorDefect => {
+  const reason = causeSentence(cause)
+  return new ActorDefect({ actor, reason, detail: Cause.pretty(cause), message: `actor ${actor} failed: ${reason}` })
 }
 
 /** Fires once, with the first actor defect; the pipeline awaits it. */
@@ -42,7 +61,7 @@ export const spawn = <A>(
         Effect.catchCause((cause) =>
           Cause.hasInterruptsOnly(cause)
             ? Effect.void
-            : Deferred.fail(latch, new ActorDefect(name, Cause.pretty(cause))).pipe(Effect.asVoid)
+            : Deferred.fail(latch, actorDefect(name, cause)).pipe(Effect.asVoid)
         )
       )
     )

@@ -4,6 +4,7 @@
 // are dropped; a failed write waits, re-reads the watermarks and continues from there.
 import { Deferred, Effect, Latch } from "effect"
 import type { Scope } from "effect"
+import { backoff } from "../domain/Backoff.js"
 import { registry } from "../observability/Metrics.js"
 import type { AnalyticsRecord, AnalyticsSink, RecordKind } from "../ports/Analytics.js"
 import type { AnalyticsStatus, AnalyticsStore, EncodedRecord, StoreFailure, Watermarks } from "../ports/AnalyticsStore.js"
@@ -87,27 +88,23 @@ export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<Analy
     }
 
     /** Until the store answers: watermarks read, buffer trimmed to what is missing. */
-    const recover = Effect.gen(function*() {
-      for (let delay = o.retryInitialMs; ; delay = Math.min(o.retryMaxMs, delay * 2)) {
-        const r = yield* Effect.result(store.recover)
-        if (r._tag === "Success") {
-          const w = r.success
-          const d = w.durableSeq
-          const t = { award: Math.max(w.maxSeq.award, d), level_up: Math.max(w.maxSeq.level_up, d), achievement: Math.max(w.maxSeq.achievement, d), rejection: Math.max(w.maxSeq.rejection, d) }
-          thresholds = t
-          buffer = buffer.filter(keep(t))
-          durableSeq = Math.max(durableSeq, w.durableSeq)
-          submittedSeq = Math.max(submittedSeq, durableSeq)
-          connected = true
-          lastError = null
-          settle()
-          space.openUnsafe()
-          return
-        }
-        fail(r.failure)
-        yield* Effect.sleep(delay)
-      }
-    })
+    const recover = store.recover.pipe(
+      Effect.tapError((e) => Effect.sync(() => fail(e))),
+      Effect.retry(backoff(o.retryInitialMs, o.retryMaxMs)),
+      Effect.orDie, // unreachable: the schedule retries forever
+      Effect.map((w) => {
+        const d = w.durableSeq
+        const t = { award: Math.max(w.maxSeq.award, d), level_up: Math.max(w.maxSeq.level_up, d), achievement: Math.max(w.maxSeq.achievement, d), rejection: Math.max(w.maxSeq.rejection, d) }
+        thresholds = t
+        buffer = buffer.filter(keep(t))
+        durableSeq = Math.max(durableSeq, w.durableSeq)
+        submittedSeq = Math.max(submittedSeq, durableSeq)
+        connected = true
+        lastError = null
+        settle()
+        space.openUnsafe()
+      })
+    )
 
     /** Waits until there is work and, under load, until the flush interval has passed. */
     const awaitWork = Effect.gen(function*() {
@@ -125,36 +122,38 @@ export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<Analy
       }
     })
 
+    /** One flush; after a failed one, first recover (the write may have landed in part or whole: the watermarks say what to skip). */
+    let recoverFirst = false
+    const flushOnce = Effect.gen(function*() {
+      if (recoverFirst) { yield* recover; recoverFirst = false }
+      yield* awaitWork
+      // Whole seqs only: a seq's records must land in the same flush (per-kind watermarks).
+      let n = Math.min(buffer.length, o.maxBatch)
+      while (n > 0 && n < buffer.length && buffer[n]!.seq === buffer[n - 1]!.seq) n++
+      const batch = buffer.slice(0, n)
+      const through = n === buffer.length ? submittedSeq : buffer[n]!.seq - 1
+      const started = yield* Effect.clockWith((c) => c.currentTimeMillis)
+      const r = yield* Effect.result(store.write(batch, through))
+      const ended = yield* Effect.clockWith((c) => c.currentTimeMillis)
+      if (r._tag === "Failure") {
+        fail(r.failure)
+        recoverFirst = true
+        return yield* Effect.fail(r.failure)
+      }
+      metrics.insert.observe((ended - started) / 1000)
+      buffer = buffer.slice(n)
+      durableSeq = Math.max(durableSeq, through)
+      lastFlushAt = ended
+      connected = true
+      lastError = null
+      settle()
+      space.openUnsafe()
+    })
+
+    // Failed flushes back off (the schedule starts over after a success).
     const writer = Effect.gen(function*() {
       yield* recover
-      let failures = 0
-      for (;;) {
-        yield* awaitWork
-        // Whole seqs only: a seq's records must land in the same flush (per-kind watermarks).
-        let n = Math.min(buffer.length, o.maxBatch)
-        while (n > 0 && n < buffer.length && buffer[n]!.seq === buffer[n - 1]!.seq) n++
-        const batch = buffer.slice(0, n)
-        const through = n === buffer.length ? submittedSeq : buffer[n]!.seq - 1
-        const started = yield* Effect.clockWith((c) => c.currentTimeMillis)
-        const r = yield* Effect.result(store.write(batch, through))
-        const ended = yield* Effect.clockWith((c) => c.currentTimeMillis)
-        if (r._tag === "Success") {
-          metrics.insert.observe((ended - started) / 1000)
-          buffer = buffer.slice(n)
-          durableSeq = Math.max(durableSeq, through)
-          lastFlushAt = ended
-          failures = 0
-          connected = true
-          lastError = null
-          settle()
-          space.openUnsafe()
-        } else {
-          fail(r.failure)
-          yield* Effect.sleep(Math.min(o.retryMaxMs, o.retryInitialMs * 2 ** Math.min(failures++, 10)))
-          // The write may have landed in part (or whole): the watermarks say what to skip.
-          yield* recover
-        }
-      }
+      for (;;) yield* flushOnce.pipe(Effect.retry(backoff(o.retryInitialMs, o.retryMaxMs)), Effect.orDie)
     })
     yield* Effect.forkScoped(writer)
 

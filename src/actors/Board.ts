@@ -8,8 +8,6 @@ import type { BoardCursor, BoardView, RankedEntry } from "../ports/ReadModel.js"
 /** Username and level of a user as of now (read from the owning user shard). */
 export type UserLookup = (userId: string) => { readonly username: string; readonly level: number } | undefined
 
-export const boardKeyString = (k: BoardKey): string => `${k.board}|${k.window}|${k.period}`
-
 export class Board {
   readonly index = new RankIndex()
   /** Stream seq of the last batch reflected in this board. */

@@ -3,13 +3,14 @@
 import { Deferred, Effect, Exit, Scope } from "effect"
 import type { BoardKey, ScoreChange, Window } from "../domain/Model.js"
 import { WINDOWS } from "../domain/Model.js"
+import { boardKeyString } from "../domain/BoardKeys.js"
 import { closesAtMs, periodOf } from "../domain/Periods.js"
 import type { AroundResult, BoardCursor, BoardInfo, BoardPage, BoardView } from "../ports/ReadModel.js"
-import type { UserNotification } from "../ports/LiveFeed.js"
+import type { LiveFeedSink, UserNotification } from "../ports/LiveFeed.js"
 import type { ArchivedBoard, PeriodArchive } from "../ports/Snapshots.js"
 import { spawn } from "./Actor.js"
 import type { FailureLatch, Mailbox } from "./Actor.js"
-import { Board, boardKeyString } from "./Board.js"
+import { Board } from "./Board.js"
 import type { UserLookup } from "./Board.js"
 
 type BoardMsg =
@@ -23,20 +24,14 @@ interface BoardActor {
   readonly closesAt: number
 }
 
-export interface BoardsDeps {
+/** What the boards need; the live feed's members (views, rollovers, notifications, watched users) are part of it. */
+export interface BoardsDeps extends LiveFeedSink {
   readonly lookup: UserLookup
   readonly latch: FailureLatch
   readonly periodGraceMs: number
   readonly readArchive: (board: string, window: string, period: string, offset: number, limit: number) => Promise<ArchivedBoard | null>
   /** Wall clock, only for "the current period" before any event has been seen. */
   readonly now: () => number
-  /** A watched board's top changed (once per drain) — to the gateway's delta feed. */
-  readonly emitView: (v: BoardView) => void
-  /** A window's current period changed in stream time. */
-  readonly emitRollover: (w: Window, p: string) => void
-  /** Users someone listens to (/ws/users): their rank changes are reported. */
-  readonly watchedUsers: ReadonlySet<string>
-  readonly notify: (notes: ReadonlyArray<UserNotification>) => void
 }
 
 export class Boards {

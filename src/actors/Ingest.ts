@@ -2,7 +2,7 @@
 // what cannot be decoded, and deals events to the user shards; it also starts every cut.
 import { Effect } from "effect"
 import type { RawBatch } from "../ports/EventSource.js"
-import { decodeEventBytes } from "../domain/Event.js"
+import { admitMessage } from "../domain/StreamMessage.js"
 import { spawn } from "./Actor.js"
 import type { FailureLatch, Mailbox } from "./Actor.js"
 import type { SequencerMsg } from "./Sequencer.js"
@@ -45,21 +45,12 @@ export const spawnIngest = (
         any = true
         state.applied = raw.seq
         if (raw.streamTimeMs > state.streamTimeMs) state.streamTimeMs = raw.streamTimeMs
-        const d = decodeEventBytes(raw.data)
-        if (!d.ok) {
-          rejects.push({ seq: raw.seq, streamTimeMs: raw.streamTimeMs, reason: d.rejection.reason, message: d.rejection.message, eventId: null, data: raw.data })
+        const a = admitMessage(raw.data, raw.msgId)
+        if (!a.ok) {
+          rejects.push({ seq: raw.seq, streamTimeMs: raw.streamTimeMs, reason: a.reason, message: a.message, eventId: a.eventId, data: raw.data })
           continue
         }
-        if (raw.msgId !== d.event.event_id) {
-          rejects.push({
-            seq: raw.seq, streamTimeMs: raw.streamTimeMs, reason: "msg_id_mismatch", eventId: d.event.event_id, data: raw.data,
-            message: raw.msgId === undefined
-              ? "the Nats-Msg-Id header is missing; it must equal event_id (that is what makes ingest idempotent)"
-              : `the Nats-Msg-Id header ${JSON.stringify(raw.msgId)} differs from event_id ${JSON.stringify(d.event.event_id)}`
-          })
-          continue
-        }
-        items[shardOf(d.event.user_id, n)]!.push({ seq: raw.seq, streamTimeMs: raw.streamTimeMs, event: d.event, timeMs: d.timeMs, data: raw.data })
+        items[shardOf(a.event.user_id, n)]!.push({ seq: raw.seq, streamTimeMs: raw.streamTimeMs, event: a.event, timeMs: a.timeMs, data: raw.data })
       }
       state.pending = batch.pending
       if (any) {

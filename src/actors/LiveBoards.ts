@@ -7,7 +7,7 @@ import type { AroundResult, BoardCursor, BoardInfo, BoardPage, BoardView, Leader
 import { periodOf } from "../domain/Periods.js"
 import type { Boards } from "./Boards.js"
 import type { Board } from "./Board.js"
-import { boardKeyString } from "./Board.js"
+import { boardKeyString } from "../domain/BoardKeys.js"
 
 /** Pages remembered at most (first pages of every board, plus the cursors clients follow). */
 const MAX_CACHED_PAGES = 1024

@@ -1,22 +1,20 @@
 // The pipeline: load the snapshot, rebuild boards, spawn the actors, replay from seq + 1 with an
 // ordered consumer, report ready once caught up; snapshot on an interval and once more at shutdown.
-import { Deferred, Effect, Fiber } from "effect"
+import { Data, Deferred, Effect, Fiber } from "effect"
 import type { Scope } from "effect"
-import { consumeFrom } from "../adapters/nats/EventSource.js"
-import type { NatsHandle } from "../adapters/nats/Nats.js"
-import { DeadLetters } from "../adapters/nats/Publisher.js"
-import type { StreamNames } from "../adapters/nats/Streams.js"
-import type { Sql } from "../adapters/postgres/Db.js"
-import { PgError } from "../adapters/postgres/PgError.js"
-import { loadUsers, readArchive, readCheckpoint, writeSnapshot } from "../adapters/postgres/SnapshotStore.js"
+import { forEachScore } from "../domain/Engine.js"
 import type { UserState, Window } from "../domain/Model.js"
-import { closesAtMs } from "../domain/Periods.js"
 import type { CompiledRules } from "../domain/Rules.js"
-import type { BoardView } from "../ports/ReadModel.js"
-import type { UserNotification } from "../ports/LiveFeed.js"
 import { registry } from "../observability/Metrics.js"
-import type { ActorDefect, FailureLatch } from "./Actor.js"
 import type { AnalyticsSink } from "../ports/Analytics.js"
+import type { DeadLetterPort } from "../ports/DeadLetters.js"
+import type { EventSource } from "../ports/EventSource.js"
+import type { PortFailure } from "../ports/Failure.js"
+import type { LiveFeedSink } from "../ports/LiveFeed.js"
+import type { SnapshotStore } from "../ports/Snapshots.js"
+import { actorDefect } from "./Actor.js"
+import type { FailureLatch } from "./Actor.js"
+import type { Board } from "./Board.js"
 import { Boards } from "./Boards.js"
 import { spawnIngest } from "./Ingest.js"
 import type { IngestState } from "./Ingest.js"
@@ -31,21 +29,24 @@ registry.gauge("process_resident_memory_bytes", "Resident set size", (g) => g.se
 registry.gauge("nodejs_heap_used_bytes", "V8 heap in use", (g) => g.set(process.memoryUsage().heapUsed))
 
 export interface PipelineOptions {
-  readonly nats: NatsHandle
-  readonly sql: Sql
-  readonly names: StreamNames
-  readonly rules: CompiledRules
+  /** The stream (its head at start, then consumed from the checkpoint on). */
+  readonly events: EventSource
+  readonly snapshots: SnapshotStore
+  /** A dead-letter publisher for this run (its pending letters belong to this run's cuts). */
+  readonly openDeadLetters: () => DeadLetterPort
   readonly analytics: AnalyticsSink
+  /** Board views, rollovers and notifications go here; watched users come from here. */
+  readonly feed: LiveFeedSink
+  readonly rules: CompiledRules
   readonly shards: number
   readonly batchMax: number
   readonly snapshotIntervalMs: number
   readonly latch: FailureLatch
-  readonly notify: (notes: ReadonlyArray<UserNotification>) => void
-  readonly watchedUsers: ReadonlySet<string>
-  readonly emitView: (v: BoardView) => void
-  readonly emitRollover: (w: Window, p: string) => void
   readonly log: (line: string) => void
 }
+
+/** The snapshot in Postgres belongs to another incarnation of the stream: starting would mix them. */
+export class SnapshotMismatch extends Data.TaggedError("SnapshotMismatch")<{ readonly message: string; readonly retryable: false }> {}
 
 export type Phase = "loading" | "replaying" | "ready"
 
@@ -56,48 +57,35 @@ export interface PipelineStatus {
   readonly snapshot: SnapshotStatus
 }
 
-/** Parse a UserState.periods key: `${window}:${period}` or `${window}:${period}:${agent}`. */
-const periodKey = (k: string): { window: Window; period: string; board: string } | null => {
-  const [w, p, agent] = k.split(":")
-  if ((w !== "day" && w !== "week" && w !== "month") || p === undefined) return null
-  return { window: w, period: p, board: agent === undefined ? "global" : `agent:${agent}` }
-}
-
-export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PgError | import("../adapters/nats/NatsError.js").NatsError, Scope.Scope> =>
+export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PortFailure, Scope.Scope> =>
   Effect.gen(function*() {
-    const info = yield* Effect.tryPromise({
-      try: () => o.nats.jsm.streams.info(o.names.events),
-      catch: (e) => new PgError({ reason: "query", retryable: true, message: `stream info: ${String(e)}` })
-    })
-    const streamCreated = info.created
-    const checkpoint = yield* readCheckpoint(o.sql)
-    if (checkpoint !== null && (checkpoint.stream !== o.names.events || checkpoint.streamCreated !== streamCreated)) {
-      return yield* Effect.fail(new PgError({
-        reason: "snapshot_mismatch",
+    const head = yield* o.events.head
+    const streamCreated = head.created
+    const checkpoint = yield* o.snapshots.readCheckpoint
+    if (checkpoint !== null && (checkpoint.stream !== head.name || checkpoint.streamCreated !== streamCreated)) {
+      return yield* Effect.fail(new SnapshotMismatch({
         retryable: false,
-        message: `the snapshot in Postgres belongs to stream ${checkpoint.stream} created ${checkpoint.streamCreated}, but ${o.names.events} was created ${streamCreated}: ` +
+        message: `the snapshot in Postgres belongs to stream ${checkpoint.stream} created ${checkpoint.streamCreated}, but ${head.name} was created ${streamCreated}: ` +
           "the stream was recreated. Point DATABASE_URL at a fresh database (or drop this one) to rebuild from the stream."
       }))
     }
     const status: PipelineStatus = {
       phase: "loading",
-      headAtStart: info.state.last_seq,
+      headAtStart: head.lastSeq,
       ingest: { applied: checkpoint?.seq ?? 0, streamTimeMs: checkpoint?.streamTimeMs ?? 0, pending: 0, gaps: 0 },
       snapshot: { inFlight: false, lastSeq: checkpoint?.seq ?? 0, lastAtMs: Date.now(), lastError: null, lastDurationMs: 0, lastUsers: 0 }
     }
     const scope = yield* Effect.scope
-    const shards = Array.from({ length: o.shards }, (_, i) => new UserShard(i, o.rules, o.watchedUsers))
+    const shards = Array.from({ length: o.shards }, (_, i) => new UserShard(i, o.rules, o.feed.watchedUsers))
     const lookup = (id: string) => shards[shardOf(id, o.shards)]!.users.get(id)
+    const { emitView, emitRollover, notify, watchedUsers } = o.feed
     const boards = new Boards({
+      emitView, emitRollover, notify, watchedUsers,
       lookup,
       latch: o.latch,
       periodGraceMs: o.rules.periodGraceMs,
-      readArchive: (b, w, p, off, lim) => Effect.runPromise(readArchive(o.sql, b, w, p, off, lim)),
-      now: () => Date.now(),
-      emitView: o.emitView,
-      emitRollover: o.emitRollover,
-      watchedUsers: o.watchedUsers,
-      notify: o.notify
+      readArchive: (b, w, p, off, lim) => Effect.runPromise(o.snapshots.readArchive(b, w, p, off, lim)),
+      now: () => Date.now()
     }, scope)
     boards.streamTimeMs = status.ingest.streamTimeMs
 
@@ -107,49 +95,39 @@ export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PgErr
     const cpSeq = checkpoint?.seq ?? 0
     const cpTime = checkpoint?.streamTimeMs ?? 0
     const pending: UserState[] = []
-    yield* loadUsers(o.sql, (rows) => {
+    yield* o.snapshots.loadUsers((rows) => {
       for (const json of rows) pending.push(JSON.parse(json) as UserState)
       loaded += rows.length
       if (loaded % 100_000 < rows.length) o.log(`loading snapshot: ${loaded} users (${Math.round(loaded / Math.max(0.001, (Date.now() - t0) / 1000))}/s)`)
     })
-    // Boards are derived state: rebuilt from the users' scores (closed periods are skipped).
-    const byKey = new Map<string, import("./Board.js").Board>()
+    // Boards are derived state: rebuilt from the users' scores by the engine's own rule (periods
+    // closed at the checkpoint's stream time are skipped).
+    const byKey = new Map<string, Board>()
     const boardFor = (board: string, window: Window, period: string) => {
-      const k = `${board}|${window}|${period}`
+      const k = board + "|" + window + "|" + period
       let b = byKey.get(k)
       if (b === undefined) { b = Effect.runSync(boards.loadBoard({ board, window, period })); byKey.set(k, b) }
       return b
     }
-    const parsed = new Map<string, ReturnType<typeof periodKey>>()
+    const openAt = { streamTimeMs: cpTime, periodGraceMs: o.rules.periodGraceMs }
     for (const s of pending) {
       shards[shardOf(s.userId, o.shards)]!.load(s)
-      boardFor("global", "all", "all").index.set(s.userId, s.totalXp, s.totalSeq)
-      for (const agent in s.agents) boardFor(`agent:${agent}`, "all", "all").index.set(s.userId, s.agents[agent]!.xp, s.agentSeq[agent] ?? s.totalSeq)
-      for (const k in s.periods) {
-        let pk = parsed.get(k)
-        if (pk === undefined) {
-          const p = periodKey(k)
-          pk = p === null || closesAtMs(p.window, p.period, o.rules) <= cpTime ? null : p
-          parsed.set(k, pk)
-        }
-        if (pk === null) continue
-        const sc = s.periods[k]!
-        boardFor(pk.board, pk.window, pk.period).index.set(s.userId, sc.xp, sc.seq)
-      }
+      const userId = s.userId
+      forEachScore(s, openAt, (board, window, period, xp, seq) => { boardFor(board, window, period).index.set(userId, xp, seq) })
     }
     pending.length = 0
     for (const b of boards.list()) { const board = boards.get(b); if (board) board.seq = cpSeq }
-    o.log(`snapshot loaded: ${loaded} users, ${boards.list().length} boards at seq ${cpSeq} in ${Date.now() - t0} ms; stream head ${info.state.last_seq}`)
+    o.log(`snapshot loaded: ${loaded} users, ${boards.list().length} boards at seq ${cpSeq} in ${Date.now() - t0} ms; stream head ${head.lastSeq}`)
 
     // ---- actors ----
-    const deadLetters = new DeadLetters(o.nats.js, o.names.dlqSubject)
+    const deadLetters = o.openDeadLetters()
     const snap = yield* spawnSnapshotter({
-      stream: o.names.events,
+      stream: head.name,
       streamCreated,
       rulesVersion: o.rules.version,
       analytics: o.analytics,
-      deadLettersSettled: () => deadLetters.settled(),
-      write: (w) => writeSnapshot(o.sql, w),
+      deadLettersSettled: deadLetters.settled,
+      write: (w) => o.snapshots.write(w),
       log: o.log,
       now: () => Date.now()
     }, status.snapshot, o.latch)
@@ -158,7 +136,7 @@ export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PgErr
       boards,
       analytics: o.analytics,
       deadLetter: (r) => deadLetters.publish(r.seq, r.reason, r.message, r.data),
-      notify: o.notify,
+      notify: o.feed.notify,
       onApplied: (_seq, applied, rejects) => {
         processed.inc(undefined, applied)
         for (const r of rejects) rejected.inc({ reason: r.reason })
@@ -190,8 +168,8 @@ export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PgErr
 
     // ---- consume ----
     const consumer = yield* Effect.forkScoped(
-      consumeFrom(o.nats.js, o.names.events, status.ingest.applied + 1, o.batchMax, (batch) => Effect.runPromise(ingest.send({ _tag: "Raw", batch })))
-        .pipe(Effect.catchCause((c) => Deferred.fail(o.latch, { actor: "consumer", detail: String(c) } as ActorDefect).pipe(Effect.asVoid)))
+      o.events.consumeFrom(status.ingest.applied + 1, o.batchMax, (batch) => Effect.runPromise(ingest.send({ _tag: "Raw", batch })))
+        .pipe(Effect.catchCause((c) => Deferred.fail(o.latch, actorDefect("consumer", c)).pipe(Effect.asVoid)))
     )
 
     // ---- snapshots on an interval: one cut in flight at a time ----

@@ -4,6 +4,7 @@
 import { Deferred, Effect } from "effect"
 import type { PeriodArchive } from "../ports/Snapshots.js"
 import type { ScoreChange } from "../domain/Model.js"
+import { rejectionRecord } from "../domain/Records.js"
 import type { UserNotification } from "../ports/LiveFeed.js"
 import { spawn } from "./Actor.js"
 import type { FailureLatch, Mailbox } from "./Actor.js"
@@ -66,7 +67,7 @@ export const spawnSequencer = (deps: SequencerDeps, latch: FailureLatch): Effect
       rejects.sort((a, b) => a.seq - b.seq)
       for (const r of rejects) {
         deps.deadLetter(r)
-        records.push({ kind: "rejection", seq: r.seq, reason: r.reason, message: r.message, event_id: r.eventId, stream_time: new Date(r.streamTimeMs).toISOString() })
+        records.push(rejectionRecord(r.seq, r.streamTimeMs, r.reason, r.message, r.eventId))
       }
       records.sort(recordOrder)
       const closed = yield* deps.boards.dispatch(changes, ing.endSeq, ing.streamTimeMs)

@@ -2,11 +2,12 @@
 // letters are acked and ClickHouse holds its records, so a restart from it loses nothing and
 // duplicates nothing. Postgres being down is retried with backoff; processing goes on meanwhile.
 import { Deferred, Effect } from "effect"
+import { backoff } from "../domain/Backoff.js"
+import type { AnalyticsSink } from "../ports/Analytics.js"
+import type { PortFailure } from "../ports/Failure.js"
 import type { PeriodArchive, SnapshotWrite } from "../ports/Snapshots.js"
-import type { PgError } from "../adapters/postgres/PgError.js"
 import { spawn } from "./Actor.js"
 import type { FailureLatch } from "./Actor.js"
-import type { AnalyticsSink } from "../ports/Analytics.js"
 import type { SnapshotJob } from "./Sequencer.js"
 
 export interface SnapshotStatus {
@@ -23,11 +24,15 @@ export interface SnapshotterDeps {
   readonly streamCreated: string
   readonly rulesVersion: string
   readonly analytics: AnalyticsSink
-  readonly deadLettersSettled: () => Promise<void>
-  readonly write: (w: SnapshotWrite) => Effect.Effect<void, PgError>
+  /** Succeeds once every dead letter published so far is stored. */
+  readonly deadLettersSettled: Effect.Effect<void, PortFailure>
+  readonly write: (w: SnapshotWrite) => Effect.Effect<void, PortFailure>
   readonly log: (line: string) => void
   readonly now: () => number
 }
+
+/** Postgres (or the dead-letter stream) being down delays snapshots: retried with back-off, forever. */
+const RETRY = backoff(100, 5_000)
 
 export const spawnSnapshotter = (deps: SnapshotterDeps, status: SnapshotStatus, latch: FailureLatch) => {
   const waiters: Array<{ seq: number; done: Deferred.Deferred<void> }> = []
@@ -35,7 +40,11 @@ export const spawnSnapshotter = (deps: SnapshotterDeps, status: SnapshotStatus, 
   const run = (job: SnapshotJob) =>
     Effect.gen(function*() {
       const started = deps.now()
-      yield* Effect.promise(() => retryForever(deps.deadLettersSettled, (e) => { status.lastError = `dead letters: ${String(e)}` }))
+      yield* deps.deadLettersSettled.pipe(
+        Effect.tapError((e) => Effect.sync(() => { status.lastError = `dead letters: ${e.message}` })),
+        Effect.retry(RETRY),
+        Effect.orDie // unreachable: the schedule retries forever
+      )
       yield* deps.analytics.awaitDurable(job.seq)
       const archives: PeriodArchive[] = []
       for (const d of job.archives) archives.push(yield* Deferred.await(d))
@@ -44,14 +53,16 @@ export const spawnSnapshotter = (deps: SnapshotterDeps, status: SnapshotStatus, 
         users: job.users,
         archives
       }
-      for (let attempt = 0; ; attempt++) {
-        const r = yield* Effect.exit(deps.write(write))
-        if (r._tag === "Success") break
-        const msg = r.cause.toString().split("\n")[0] ?? "unknown"
-        if (status.lastError === null || attempt % 10 === 0) deps.log(`snapshot at seq ${job.seq} failed (attempt ${attempt + 1}), retrying: ${msg}`)
-        status.lastError = msg
-        yield* Effect.sleep(Math.min(5_000, 100 * 2 ** Math.min(attempt, 6)))
-      }
+      let attempt = 0
+      yield* deps.write(write).pipe(
+        Effect.tapError((e) => Effect.sync(() => {
+          if (status.lastError === null || attempt % 10 === 0) deps.log(`snapshot at seq ${job.seq} failed (attempt ${attempt + 1}), retrying: ${e.message}`)
+          status.lastError = e.message
+          attempt++
+        })),
+        Effect.retry(RETRY),
+        Effect.orDie
+      )
       status.lastError = null
       status.lastSeq = job.seq
       status.lastAtMs = deps.now()
@@ -77,13 +88,4 @@ export const spawnSnapshotter = (deps: SnapshotterDeps, status: SnapshotStatus, 
         })
     }))
   )
-}
-
-const retryForever = async (f: () => Promise<void>, onError: (e: unknown) => void): Promise<void> => {
-  for (let attempt = 0; ; attempt++) {
-    try { return await f() } catch (e) {
-      onError(e)
-      await new Promise((r) => setTimeout(r, Math.min(5_000, 100 * 2 ** Math.min(attempt, 6))))
-    }
-  }
 }

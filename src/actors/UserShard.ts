@@ -1,7 +1,9 @@
 // A user-shard actor: owns the states of the users hashed to it and runs the pure XP engine on
 // their events, in stream order; at a cut it serializes the users changed since the last one.
 import type { LedgerEntry, RejectReason, ScoreChange, UserState, XpEvent } from "../domain/Model.js"
-import { applyEvent, newUserState, pruneClosedPeriods } from "../domain/Engine.js"
+import { pruneClosedPeriods } from "../domain/Engine.js"
+import { pushAwardRecords } from "../domain/Records.js"
+import { applyToUsers } from "../domain/StreamMessage.js"
 import type { CompiledRules } from "../domain/Rules.js"
 import type { UserNotification } from "../ports/LiveFeed.js"
 import { spawn } from "./Actor.js"
@@ -69,25 +71,15 @@ export class UserShard {
     const rejects: Reject[] = []
     for (const it of items) {
       const ev = it.event
-      const known = this.users.get(ev.user_id)
-      const state: UserState = known ?? newUserState(ev.user_id, ev.username)
-      const fresh = known === undefined
-      const out = applyEvent(state, ev, it.timeMs, { seq: it.seq, streamTimeMs: it.streamTimeMs }, this.rules)
+      const out = applyToUsers(this.users, ev, it.timeMs, { seq: it.seq, streamTimeMs: it.streamTimeMs }, this.rules)
       if (out._tag === "Rejected") {
         rejects.push({ seq: it.seq, streamTimeMs: it.streamTimeMs, reason: out.rejection.reason, message: out.rejection.message, eventId: ev.event_id, data: it.data })
         continue
       }
-      if (fresh) this.users.set(ev.user_id, state)
       this.dirty.add(ev.user_id)
       for (const c of out.scores) changes.push(c)
       const e: LedgerEntry = out.entry
-      records.push({ kind: "award", entry: e })
-      if (e.level_after !== e.level_before) {
-        records.push({ kind: "level_up", seq: e.seq, user_id: e.user_id, from: e.level_before, to: e.level_after, stream_time: e.stream_time })
-      }
-      for (const b of e.bonuses) {
-        records.push({ kind: "achievement", seq: e.seq, user_id: e.user_id, achievement: b.achievement, bonus: b.xp, stream_time: e.stream_time })
-      }
+      pushAwardRecords(e, records)
       if (this.watched.has(e.user_id)) this.notify(notes, e)
     }
     return { _tag: "Done", batchId, changes, records, notes, rejects }

@@ -2,6 +2,7 @@
 // the user's ranks from the boards; the ledger comes from the analytics store (ClickHouse).
 import type { Window } from "../domain/Model.js"
 import { WINDOWS } from "../domain/Model.js"
+import { boardsOfUser } from "../domain/BoardKeys.js"
 import { utcDay } from "../domain/Periods.js"
 import { profileOf } from "../domain/Profile.js"
 import type { CompiledRules } from "../domain/Rules.js"
@@ -19,8 +20,7 @@ export const makeUsers = (pipeline: () => Pipeline | null, rules: CompiledRules,
     const now = p.boards.streamTimeMs > 0 ? p.boards.streamTimeMs : Date.now()
     const core = profileOf(state, rules, utcDay(now))
     const ranks: Array<UserProfile["ranks"][number]> = []
-    const boardsOf = ["global", ...Object.keys(state.agents).sort().map((a) => `agent:${a}`)]
-    for (const board of boardsOf) {
+    for (const board of boardsOfUser(state)) {
       for (const window of WINDOWS as ReadonlyArray<Window>) {
         const period = p.boards.currentPeriod(window)
         const b = p.boards.get({ board, window, period })

@@ -1,13 +1,32 @@
 // `arena backfill`: rebuild the ClickHouse tables from the JetStream stream (resumable: writes
 // only above ClickHouse's own watermarks), with progress. Run it while the service is stopped
 // when ClickHouse is embedded (the service owns its data directory).
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream"
 import { Effect } from "effect"
 import type { ArenaConfig } from "../Config.js"
-import type { Log } from "../Log.js"
+import type { Log } from "../observability/Log.js"
 import { loadRules } from "../App.js"
-import { runBackfill } from "../jobs/Backfill.js"
+import { backfill } from "../jobs/Backfill.js"
+import type { BackfillOptions, BackfillResult } from "../jobs/Backfill.js"
+import { makeClickHouseAnalyticsStore } from "../adapters/clickhouse/ClickHouseAnalyticsStore.js"
 import { openClickHouseScoped } from "../adapters/clickhouse/ClickHouseClient.js"
+import type { ClickHouseHandle } from "../adapters/clickhouse/ClickHouseClient.js"
+import { makeEventSource } from "../adapters/nats/EventSource.js"
 import { openNats } from "../adapters/nats/Nats.js"
+import type { PortFailure } from "../ports/Failure.js"
+
+export interface RunBackfillOptions extends Omit<BackfillOptions, "events" | "store"> {
+  readonly js: JetStreamClient
+  readonly jsm: JetStreamManager
+  readonly stream: string
+  readonly clickhouse: ClickHouseHandle
+}
+
+/** The backfill job over JetStream and ClickHouse (the wiring the command and its test share). */
+export const runBackfill = (o: RunBackfillOptions): Effect.Effect<BackfillResult, PortFailure> => {
+  const { js, jsm, stream, clickhouse, ...rest } = o
+  return backfill({ ...rest, events: makeEventSource({ js, jsm }, stream), store: makeClickHouseAnalyticsStore(clickhouse, o.log ?? (() => {})) })
+}
 
 export const backfillCommand = async (config: ArenaConfig, log: Log): Promise<number> => {
   const abort = new AbortController()

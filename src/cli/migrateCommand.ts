@@ -2,7 +2,7 @@
 // then the ClickHouse migrations (sql/clickhouse) on the configured ClickHouse.
 import { Effect } from "effect"
 import type { ArenaConfig } from "../Config.js"
-import type { Log } from "../Log.js"
+import type { Log } from "../observability/Log.js"
 import { openInfrastructure } from "../App.js"
 import { chTry, openClickHouseScoped } from "../adapters/clickhouse/ClickHouseClient.js"
 import { migrateClickHouse } from "../adapters/clickhouse/Migrations.js"

@@ -1,7 +1,7 @@
 // `arena produce`: publish synthetic events (the demo producer of the quick start).
 import { Effect } from "effect"
 import type { ArenaConfig } from "../Config.js"
-import type { Log } from "../Log.js"
+import type { Log } from "../observability/Log.js"
 import { openNats } from "../adapters/nats/Nats.js"
 import { provisionStreams, streamNames } from "../adapters/nats/Streams.js"
 import { makeGenerator, produce } from "./Producer.js"

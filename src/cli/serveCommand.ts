@@ -2,7 +2,7 @@
 // SIGTERM/SIGINT — closing the scope runs App's shutdown order.
 import { Effect, Exit, Scope } from "effect"
 import type { ArenaConfig } from "../Config.js"
-import type { Log } from "../Log.js"
+import type { Log } from "../observability/Log.js"
 import { startArena } from "../App.js"
 
 export const serve = async (config: ArenaConfig, log: Log): Promise<number> => {

@@ -2,7 +2,7 @@
 // scoring and username rules against the default rules of ARCHITECTURE §3.
 import { describe, expect, it } from "vitest"
 import type { ApplyOutcome, LedgerEntry, UserState, XpEvent } from "./Model.js"
-import { applyEvent, newUserState, pruneClosedPeriods, scoresOf } from "./Engine.js"
+import { applyEvent, forEachScore, newUserState, pruneClosedPeriods, scoresOf } from "./Engine.js"
 import { DEFAULT_RULES, DEFAULT_RULES_DOCUMENT } from "./DefaultRules.js"
 import { loadRulesOrThrow } from "./Rules.js"
 
@@ -240,5 +240,46 @@ describe("user fields", () => {
     const e = entry(apply(newUserState("u1"), { at: T0, stream: T0 + 1234 }))
     expect(e.event_time).toBe("2026-11-26T12:00:00.000Z")
     expect(e.stream_time).toBe("2026-11-26T12:00:01.234Z")
+  })
+})
+
+// Boards are rebuilt at load from the engine's own rule (forEachScore / scoresOf): the scores the
+// engine reported while applying, minus the periods closed at the checkpoint's stream time.
+const scoreKey = (c: { board: string; window: string; period: string }) => `${c.board}/${c.window}/${c.period}`
+
+const loadedUser = (): UserState => {
+  const s = newUserState("u1", "Ada")
+  const ev = { event_id: "e1", user_id: "u1", agent_name: "bot-1", action_type: "task_completed", timestamp: new Date(T0).toISOString() }
+  const o = applyEvent(s, ev, T0, { seq: 7, streamTimeMs: T0 }, DEFAULT_RULES)
+  if (o._tag !== "Applied") throw new Error("rejected")
+  return s
+}
+
+describe("forEachScore", () => {
+  it("gives back exactly the scores the engine reported when it applied the event", () => {
+    const s = newUserState("u1", "Ada")
+    const ev = { event_id: "e1", user_id: "u1", agent_name: "bot-1", action_type: "task_completed", timestamp: new Date(T0).toISOString() }
+    const o = applyEvent(s, ev, T0, { seq: 7, streamTimeMs: T0 }, DEFAULT_RULES)
+    if (o._tag !== "Applied") throw new Error("rejected")
+    expect(scoresOf(s).sort((a, b) => scoreKey(a).localeCompare(scoreKey(b)))).toEqual([...o.scores].sort((a, b) => scoreKey(a).localeCompare(scoreKey(b))))
+  })
+
+  it("skips periods closed at the given stream time (end + grace), keeps the all-time boards", () => {
+    const dayClose = Date.UTC(2026, 10, 27) + 10 * MIN
+    const at = (t: number) => {
+      const out: string[] = []
+      forEachScore(loadedUser(), { streamTimeMs: t, periodGraceMs: DEFAULT_RULES.periodGraceMs }, (board, window, period) => { out.push(`${board}/${window}/${period}`) })
+      return out
+    }
+    expect(at(dayClose - 1)).toHaveLength(8)
+    expect(at(dayClose).filter((k) => k.includes("/day/"))).toEqual([])
+    expect(at(dayClose).filter((k) => k.includes("/all/"))).toEqual(["global/all/all", "agent:bot-1/all/all"])
+  })
+
+  it("puts a loaded user on the global board and falls back to the total's seq for an agent without one", () => {
+    const s = loadedUser()
+    delete s.agentSeq["bot-1"]
+    const all = scoresOf(s).filter((c) => c.window === "all")
+    expect(all.map((c) => [c.board, c.seq])).toEqual([["global", 7], ["agent:bot-1", 7]])
   })
 })

@@ -13,22 +13,7 @@ import { countOf, unlockAchievements } from "./Achievements.js"
 import { levelFor } from "./Levels.js"
 import { agentPeriodKeys, isoOfMs, periodBoundsOrNull, periodsOfDay } from "./Periods.js"
 import { utcDay } from "./Calendar.js"
-
-export const GLOBAL_BOARD = "global"
-const boardNames = new Map<string, string>()
-/** `agent:<name>`, memoized (bounded) so boards receive the same flat string every time. */
-export const agentBoard = (agent: string): string => {
-  let b = boardNames.get(agent)
-  if (b === undefined) {
-    b = "agent:" + agent
-    if (boardNames.size < 4096) boardNames.set(agent, b)
-  }
-  return b
-}
-
-/** Key of a period score in `state.periods`: `${window}:${period}` or `${window}:${period}:${agent}`. */
-export const periodKey = (window: Window, period: string, agent?: string): string =>
-  agent === undefined ? window + ":" + period : window + ":" + period + ":" + agent
+import { GLOBAL_BOARD, agentBoard, parsePeriodKey } from "./BoardKeys.js"
 
 export const newUserState = (userId: string, username?: string): UserState => ({
   userId,
@@ -222,21 +207,31 @@ export const pruneClosedPeriods = (state: UserState, streamTimeMs: number, rules
   return removed
 }
 
+/** Where a board score is: its board instance, the score and the seq that set it (ranking tie-break). */
+export type ScoreVisitor = (board: string, window: Window, period: string, xp: number, seq: number) => void
+
 /**
- * Every board score this state holds (all-time global and per agent, and each open period):
- * what boards are rebuilt from after a snapshot load.
+ * Visits every board score this state holds: all-time global and per agent, and each period
+ * score whose period is still open at `openAt` (every one when `openAt` is null). This is what
+ * boards are rebuilt from after a snapshot load, without an object per score. An agent's
+ * all-time seq falls back to the total's when the state predates per-agent seqs.
  */
-export const scoresOf = (state: UserState): Array<ScoreChange> => {
+export const forEachScore = (state: UserState, openAt: { readonly streamTimeMs: number; readonly periodGraceMs: number } | null, visit: ScoreVisitor): void => {
+  visit(GLOBAL_BOARD, "all", "all", state.totalXp, state.totalSeq)
+  for (const agent in state.agents) visit(agentBoard(agent), "all", "all", state.agents[agent]!.xp, state.agentSeq[agent] ?? state.totalSeq)
+  for (const key in state.periods) {
+    if (openAt !== null && !(openAt.streamTimeMs < closesAtOfKey(key, openAt.periodGraceMs))) continue
+    const k = parsePeriodKey(key)
+    if (k === null) continue
+    const ps = state.periods[key]!
+    visit(k.board, k.window, k.period, ps.xp, ps.seq)
+  }
+}
+
+/** Every board score this state holds (see forEachScore), as score changes. */
+export const scoresOf = (state: UserState, openAt: { readonly streamTimeMs: number; readonly periodGraceMs: number } | null = null): Array<ScoreChange> => {
   const { userId, username, level } = state
   const out: Array<ScoreChange> = []
-  if (state.events > 0) out.push({ board: GLOBAL_BOARD, window: "all", period: "all", userId, username, xp: state.totalXp, seq: state.totalSeq, level })
-  for (const [agent, stat] of Object.entries(state.agents)) {
-    out.push({ board: agentBoard(agent), window: "all", period: "all", userId, username, xp: stat.xp, seq: countOf(state.agentSeq, agent), level })
-  }
-  for (const [key, ps] of Object.entries(state.periods)) {
-    const [window, period, agent] = key.split(":")
-    if ((window !== "day" && window !== "week" && window !== "month") || period === undefined) continue
-    out.push({ board: agent === undefined ? GLOBAL_BOARD : agentBoard(agent), window, period, userId, username, xp: ps.xp, seq: ps.seq, level })
-  }
+  forEachScore(state, openAt, (board, window, period, xp, seq) => { out.push({ board, window, period, userId, username, xp, seq, level }) })
   return out
 }

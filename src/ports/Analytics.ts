@@ -2,18 +2,11 @@
 // takes them (actors/AnalyticsActor.ts). Snapshots wait on awaitDurable so Postgres never records a
 // cut that ClickHouse does not yet hold.
 import type { Effect } from "effect"
-import type { LedgerEntry } from "../domain/Model.js"
+import type { AnalyticsRecord } from "../domain/Records.js"
 
-export type AnalyticsRecord =
-  | { kind: "award"; entry: LedgerEntry }
-  | { kind: "level_up"; seq: number; user_id: string; from: number; to: number; stream_time: string }
-  | { kind: "achievement"; seq: number; user_id: string; achievement: string; bonus: number; stream_time: string }
-  | { kind: "rejection"; seq: number; reason: string; message: string; event_id: string | null; stream_time: string }
-
-export type RecordKind = AnalyticsRecord["kind"]
-
-/** The stream seq a record belongs to (every record of one event shares it). */
-export const seqOf = (r: AnalyticsRecord): number => (r.kind === "award" ? r.entry.seq : r.seq)
+// The records themselves are the domain's (what a stream message produces).
+export type { AnalyticsRecord, RecordKind } from "../domain/Records.js"
+export { seqOf } from "../domain/Records.js"
 
 /** What the pipeline writes to: the sink actor. */
 export interface AnalyticsSink {

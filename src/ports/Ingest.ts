@@ -1,6 +1,7 @@
 // HTTP ingest: what POST /v1/events needs (validate, then publish to the stream with
-// Nats-Msg-Id = event_id). The NATS adapter implements it with a validator from the domain.
-import type { Issue, RejectReason } from "../domain/Model.js"
+// Nats-Msg-Id = event_id). The NATS adapter implements it with the domain's check.
+import type { Issue } from "../domain/Model.js"
+import type { PublishCheck } from "../domain/PublishCheck.js"
 
 export type PublishResult =
   | { status: "accepted"; event_id: string; seq: number }
@@ -12,7 +13,5 @@ export interface IngestPort {
   publish(items: ReadonlyArray<unknown>): Promise<ReadonlyArray<PublishResult>>
 }
 
-/** Decides whether one parsed item may be published: the event JSON to publish, or why not. */
-export type Validate = (item: unknown) =>
-  | { ok: true; eventId: string; json: string }
-  | { ok: false; eventId: string | null; reason: RejectReason; message: string; issues: ReadonlyArray<Issue> }
+/** Decides whether one parsed item may be published (domain/PublishCheck.ts with the server's clock). */
+export type Validate = (item: unknown) => PublishCheck

@@ -1,9 +1,10 @@
-// Reads ARENA_XP with an ordered consumer from a given sequence and hands the actors batches of
-// raw messages: one batch per socket read (setImmediate), at most `batchMax`, with backpressure.
-import type { JetStreamClient, JsMsg } from "@nats-io/jetstream"
+// The EventSource port on JetStream: the stream's head (streams.info), and an ordered consumer from
+// a given sequence that hands batches of raw messages on: one batch per socket read (setImmediate),
+// at most `batchMax`, with backpressure.
+import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream"
 import { DeliverPolicy } from "@nats-io/jetstream"
 import { Effect } from "effect"
-import type { RawBatch, RawEvent } from "../../ports/EventSource.js"
+import type { EventSource, RawBatch, RawEvent } from "../../ports/EventSource.js"
 import { classifyNats } from "./NatsError.js"
 
 const toRaw = (m: JsMsg): RawEvent => {
@@ -68,3 +69,15 @@ export const consumeFrom = (
       }),
     (messages) => Effect.promise(() => messages.close().then(() => undefined, () => undefined))
   )
+
+/** The stream `stream` as the pipeline's (and backfill's) event source. */
+export const makeEventSource = (nats: { readonly js: JetStreamClient; readonly jsm: JetStreamManager }, stream: string): EventSource => ({
+  head: Effect.tryPromise({
+    try: async () => {
+      const info = await nats.jsm.streams.info(stream)
+      return { name: stream, created: info.created, firstSeq: info.state.first_seq, lastSeq: info.state.last_seq, messages: info.state.messages }
+    },
+    catch: (e) => classifyNats(e, `reading stream ${stream}`)
+  }),
+  consumeFrom: (startSeq, batchMax, onBatch) => consumeFrom(nats.js, stream, startSeq, batchMax, onBatch)
+})

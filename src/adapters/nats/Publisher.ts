@@ -5,10 +5,13 @@ import type { JetStreamClient } from "@nats-io/jetstream"
 import { headers } from "@nats-io/transport-node"
 import type { NatsConnection } from "@nats-io/transport-node"
 import type { RejectReason } from "../../domain/Model.js"
+import { Effect } from "effect"
+import { backoff } from "../../domain/Backoff.js"
+import type { DeadLetterPort } from "../../ports/DeadLetters.js"
 import type { IngestPort, PublishResult, Validate } from "../../ports/Ingest.js"
 import { DEFAULT_MAX_IN_FLIGHT, DEFAULT_PUBLISH_TIMEOUT_MS, JetStreamPublisher } from "./JetStreamPublisher.js"
 import type { PubItem, PubOutcome } from "./JetStreamPublisher.js"
-import { classifyNats } from "./NatsError.js"
+import { NatsError, classifyNats } from "./NatsError.js"
 
 /** Runs `task` over `items` with at most `limit` in flight, keeping input order in the result. */
 export const mapBounded = async <A, B>(items: ReadonlyArray<A>, limit: number, task: (a: A, i: number) => Promise<B>): Promise<B[]> => {
@@ -69,8 +72,8 @@ export const makeIngest = (
   }
 }
 
-/** Dead-letter publisher; `settled()` resolves once every letter published so far is acked. */
-export class DeadLetters {
+/** The DeadLetterPort on JetStream; `settled` succeeds once every letter published so far is acked. */
+export class DeadLetters implements DeadLetterPort {
   private readonly inflight = new Set<Promise<unknown>>()
   private failure: unknown = null
   constructor(private readonly js: JetStreamClient, private readonly subject: string) {}
@@ -88,25 +91,28 @@ export class DeadLetters {
     void p.finally(() => this.inflight.delete(p))
   }
 
-  private async publishWithRetry(seq: number, data: Uint8Array, h: ReturnType<typeof headers>): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.js.publish(this.subject, data, { msgID: `dlq:${seq}`, headers: h, timeout: 10_000 })
-        return
-      } catch (e) {
-        if (attempt >= 20) { this.failure = e; return }
-        await new Promise((r) => setTimeout(r, Math.min(5_000, 100 * 2 ** attempt)))
-      }
-    }
+  /** Up to 20 retries with back-off; after that the failure is reported by `settled`. */
+  private publishWithRetry(seq: number, data: Uint8Array, h: ReturnType<typeof headers>): Promise<void> {
+    const once = Effect.tryPromise({
+      try: () => this.js.publish(this.subject, data, { msgID: `dlq:${seq}`, headers: h, timeout: 10_000 }),
+      catch: (e) => e
+    })
+    return Effect.runPromise(once.pipe(
+      Effect.retry({ schedule: backoff(100, 5_000), times: 20 }),
+      Effect.match({ onFailure: (e) => { this.failure = e }, onSuccess: () => {} })
+    ))
   }
 
-  /** Waits for all published letters; throws if one could not be stored after retries. */
-  async settled(): Promise<void> {
-    while (this.inflight.size > 0) await Promise.all([...this.inflight])
-    if (this.failure !== null) {
-      const f = this.failure
-      this.failure = null
-      throw classifyNats(f, "dead-lettering")
-    }
-  }
+  /** Waits for all published letters; fails if one could not be stored after retries. */
+  readonly settled: Effect.Effect<void, NatsError> = Effect.tryPromise({
+    try: async () => {
+      while (this.inflight.size > 0) await Promise.all([...this.inflight])
+      if (this.failure !== null) {
+        const f = this.failure
+        this.failure = null
+        throw classifyNats(f, "dead-lettering")
+      }
+    },
+    catch: (e) => (e instanceof NatsError ? e : classifyNats(e, "dead-lettering"))
+  })
 }

@@ -1,8 +1,8 @@
-// Snapshots in Postgres: the checkpoint (last applied seq) and the users changed since the last
+// The SnapshotStore port on Postgres: the checkpoint (last applied seq) and the users changed since the last
 // snapshot, plus closed periods' archives, all in ONE transaction — a consistent cut or nothing.
 import { Effect } from "effect"
 import type { Sql } from "./Db.js"
-import type { ArchivedBoard, Checkpoint, SnapshotWrite } from "../../ports/Snapshots.js"
+import type { ArchivedBoard, Checkpoint, SnapshotStore, SnapshotWrite } from "../../ports/Snapshots.js"
 import { classifyPg } from "./PgError.js"
 
 const CHUNK = 5_000
@@ -86,3 +86,11 @@ export const readArchive = (sql: Sql, board: string, window: string, period: str
     },
     catch: (e) => classifyPg(e, "reading a period archive")
   })
+
+/** The SnapshotStore port over one Postgres client. */
+export const makeSnapshotStore = (sql: Sql): SnapshotStore => ({
+  readCheckpoint: readCheckpoint(sql),
+  loadUsers: (onChunk) => loadUsers(sql, onChunk),
+  write: (w) => writeSnapshot(sql, w),
+  readArchive: (board, window, period, offset, limit) => readArchive(sql, board, window, period, offset, limit)
+})

@@ -1,12 +1,13 @@
 // Query and path parameter validation with field paths ("query.limit", "path.board"). Collects
 // every problem before answering, so a client sees all of them in one 400.
+import { BOARD_NAME } from "../../domain/BoardKeys.js"
 import type { Issue, Window } from "../../domain/Model.js"
 import { WINDOWS } from "../../domain/Model.js"
 import { isValidPeriod } from "../../domain/Periods.js"
 import { invalid } from "./ApiError.js"
 
 const INT = /^(0|[1-9]\d{0,15})$/
-const BOARD = /^(global|agent:[a-z0-9-]{1,64})$/
+const BOARD = BOARD_NAME
 const USER_ID = /^[A-Za-z0-9._:@-]{1,128}$/
 
 const PERIOD_EXAMPLE: Record<Window, string> = { all: "all", day: "2026-11-26", week: "2026-W48", month: "2026-11" }

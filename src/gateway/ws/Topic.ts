@@ -1,6 +1,7 @@
 // One live feed: a board key × limit. Holds the top-`limit` entries as last published, the seq of
 // the last message, the resume ring, and how many subscribers each socket host has. Its epoch
 // names this delta history (one per gateway process, whichever thread holds the socket).
+import { boardKeyString } from "../../domain/BoardKeys.js"
 import type { BoardKey } from "../../domain/Model.js"
 import type { RankedEntry } from "../../ports/ReadModel.js"
 import { DeltaRing } from "../protocol/DeltaRing.js"
@@ -8,8 +9,7 @@ import type { TopicHeader } from "../protocol/Messages.js"
 import { snapshotJson } from "../protocol/Messages.js"
 import type { Host } from "./TopicHub.js"
 
-export const topicName = (key: BoardKey, limit: number): string => `lb|${key.board}|${key.window}|${key.period}|${limit}`
-export const keyString = (key: BoardKey): string => `${key.board}|${key.window}|${key.period}`
+export const topicName = (key: BoardKey, limit: number): string => `lb|${boardKeyString(key)}|${limit}`
 
 export class Topic {
   readonly name: string

@@ -12,7 +12,8 @@ import type { BoardView, LeaderboardPort } from "../../ports/ReadModel.js"
 import { computeDelta, isEmptyDelta } from "../protocol/Delta.js"
 import { deltaJson } from "../protocol/Messages.js"
 import type { ConnSpec, HostSide, HubSide } from "./HostLink.js"
-import { Topic, keyString, topicName } from "./Topic.js"
+import { Topic, topicName } from "./Topic.js"
+import { boardKeyString as keyString } from "../../domain/BoardKeys.js"
 
 const resumes = registry.counter("arena_ws_resumes_total", "Subscriptions opened with since/epoch, by outcome")
 const latency = registry.histogram("arena_ws_publish_latency_seconds", "Board view received → delta handed to the socket hosts",

@@ -1,0 +1,59 @@
+// The supervisor says why no pipeline runs in one sentence — for a start that fails (a NATS error
+// here) and for an actor defect — and that sentence is what /readyz reports, never a Cause dump.
+import { Deferred, Effect, Exit, Scope } from "effect"
+import { describe, expect, it } from "vitest"
+import { readiness } from "../observability/Readiness.js"
+import type { PortFailure } from "../ports/Failure.js"
+import { actorDefect } from "./Actor.js"
+import type { FailureLatch } from "./Actor.js"
+import { LiveBoards } from "./LiveBoards.js"
+import type { Pipeline } from "./Pipeline.js"
+import { supervisePipeline } from "./Supervisor.js"
+import type { SupervisedPipeline } from "./Supervisor.js"
+
+const quiet = { error: () => {}, warn: () => {} }
+const natsDown: PortFailure = { _tag: "NatsError", retryable: true, message: "reading stream ARENA_XP: connection refused" }
+
+const reasonsOf = (s: SupervisedPipeline) =>
+  readiness({ pipeline: s.current, pipelineError: s.lastError, natsConnected: () => true, analytics: () => null, now: Date.now }).reasons
+
+const until = async (f: () => boolean) => {
+  for (let i = 0; i < 500 && !f(); i++) await new Promise((r) => setTimeout(r, 5))
+  expect(f()).toBe(true)
+}
+
+const noCauseDump = (reasons: ReadonlyArray<string>) => {
+  for (const r of reasons) {
+    expect(r).not.toMatch(/Cause\(|Fail\(|Die\(|\n|\bat /)
+  }
+}
+
+describe("supervisePipeline", () => {
+  it("reports a failed start as the failure's sentence", async () => {
+    const scope = Effect.runSync(Scope.make())
+    const s = await Effect.runPromise(supervisePipeline({ start: () => Effect.fail(natsDown), boards: new LiveBoards(), log: quiet }).pipe(Scope.provide(scope)))
+    await until(() => s.lastError() !== null)
+    expect(reasonsOf(s)).toEqual(["pipeline not running: reading stream ARENA_XP: connection refused"])
+    noCauseDump(reasonsOf(s))
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+  })
+
+  it("reports an actor defect as `actor <name> failed: <what it threw>`", async () => {
+    const scope = Effect.runSync(Scope.make())
+    let latch: FailureLatch | null = null
+    const fake = { boards: null, drainAndSnapshot: Effect.void } as unknown as Pipeline
+    const s = await Effect.runPromise(supervisePipeline({
+      start: (l) => Effect.sync(() => { latch = l; return fake }),
+      boards: new LiveBoards(),
+      log: quiet
+    }).pipe(Scope.provide(scope)))
+    await until(() => latch !== null && s.current() === fake)
+    const boom = Effect.runSync(Effect.exit(Effect.die(new Error("board index corrupt\n    at somewhere (file.ts:1:1)"))))
+    if (boom._tag !== "Failure") throw new Error("expected a failure")
+    Effect.runSync(Deferred.fail(latch!, actorDefect("board global|all|all", boom.cause)))
+    await until(() => s.lastError() !== null)
+    expect(s.lastError()).toBe("actor board global|all|all failed: board index corrupt")
+    noCauseDump(reasonsOf(s))
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+  })
+})

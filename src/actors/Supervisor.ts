@@ -1,0 +1,82 @@
+// Runs the pipeline under supervision: an actor defect (the latch) stops it and it starts again
+// from the last snapshot, with back-off; so does a failed start. The gateway stays up meanwhile
+// (LiveBoards detaches and re-attaches), and `lastError` says why it is not running, as a sentence.
+import { Deferred, Effect, Exit, Scope } from "effect"
+import type { Schedule } from "effect"
+import { backoff } from "../domain/Backoff.js"
+import type { Log } from "../observability/Log.js"
+import type { PortFailure } from "../ports/Failure.js"
+import { causeSentence } from "./Actor.js"
+import type { ActorDefect, FailureLatch } from "./Actor.js"
+import type { LiveBoards } from "./LiveBoards.js"
+import type { Pipeline } from "./Pipeline.js"
+
+export interface SupervisorOptions {
+  /** Starts one pipeline in the given scope; its actors fail `latch` on a defect. */
+  readonly start: (latch: FailureLatch) => Effect.Effect<Pipeline, PortFailure, Scope.Scope>
+  /** The gateway's leaderboards: attached to each running pipeline's boards. */
+  readonly boards: LiveBoards
+  readonly log: Pick<Log, "error" | "warn">
+  /** Delay between runs (default: 250 ms doubling up to 10 s). */
+  readonly restart?: Schedule.Schedule<unknown>
+}
+
+export interface SupervisedPipeline {
+  /** The running pipeline, null while (re)starting. */
+  readonly current: () => Pipeline | null
+  /** Why the last run ended or could not start, as one sentence; null while one runs. */
+  readonly lastError: () => string | null
+}
+
+export const supervisePipeline = (o: SupervisorOptions): Effect.Effect<SupervisedPipeline, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    let current: Pipeline | null = null
+    let lastError: string | null = null
+    let stopping = false
+    let currentScope: Scope.Closeable | null = null
+    let attempt = 0
+
+    const runOnce = Effect.gen(function*() {
+      const latch = yield* Deferred.make<never, ActorDefect>()
+      const scope = yield* Scope.make()
+      currentScope = scope
+      const started = yield* o.start(latch).pipe(Scope.provide(scope), Effect.onError(() => Scope.close(scope, Exit.void)))
+      current = started
+      lastError = null
+      o.boards.attach(started.boards)
+      const defect = yield* Effect.flip(Deferred.await(latch))
+      current = null
+      o.boards.attach(null)
+      lastError = defect.message
+      o.log.error(`pipeline failed, restarting from the last snapshot: ${defect.message}\n${defect.detail}`)
+      yield* Scope.close(scope, Exit.void)
+    })
+
+    const runLogged = Effect.exit(runOnce).pipe(Effect.map((r) => {
+      attempt++
+      if (r._tag === "Failure") {
+        lastError = causeSentence(r.cause)
+        o.log.error(`pipeline could not start (attempt ${attempt}): ${lastError}`)
+      }
+    }))
+    yield* Effect.forkScoped(Effect.repeat(runLogged, { schedule: o.restart ?? backoff(250, 10_000), while: () => !stopping }))
+
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function*() {
+        stopping = true
+        const p = current
+        // A large state's final snapshot can take a minute or more (1M users: ~90 s here); giving up
+        // early is safe (the last periodic snapshot + replay is exact) but makes the next start slower.
+        if (p !== null) {
+          yield* p.drainAndSnapshot.pipe(
+            Effect.timeout(300_000),
+            Effect.catchCause((c) => Effect.sync(() => o.log.warn(`final snapshot not completed (${causeSentence(c)}); the next start replays from the last one`)))
+          )
+        }
+        const s: Scope.Closeable | null = currentScope
+        if (s !== null) yield* Scope.close(s, Exit.void)
+      })
+    )
+
+    return { current: () => current, lastError: () => lastError }
+  })

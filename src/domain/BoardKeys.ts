@@ -1,0 +1,43 @@
+// Board names and keys, in one place: `global` and `agent:<name>` boards, the `board|window|period`
+// key string that identifies a board instance, and the period-score keys of UserState.periods.
+import type { BoardKey, UserState, Window } from "./Model.js"
+
+export const GLOBAL_BOARD = "global"
+const AGENT_PREFIX = "agent:"
+
+/** A board name the API accepts: `global` or `agent:<agent_name>` (agent names as events allow them). */
+export const BOARD_NAME = /^(global|agent:[a-z0-9-]{1,64})$/
+
+const boardNames = new Map<string, string>()
+/** `agent:<name>`, memoized (bounded) so boards receive the same flat string every time. */
+export const agentBoard = (agent: string): string => {
+  let b = boardNames.get(agent)
+  if (b === undefined) {
+    b = AGENT_PREFIX + agent
+    if (boardNames.size < 4096) boardNames.set(agent, b)
+  }
+  return b
+}
+
+/** The string that identifies one board instance (board × window × period). */
+export const boardKeyString = (k: BoardKey): string => k.board + "|" + k.window + "|" + k.period
+
+/** The boards a user is on: global, then each agent's, agents in name order. */
+export const boardsOfUser = (state: Pick<UserState, "agents">): Array<string> =>
+  [GLOBAL_BOARD, ...Object.keys(state.agents).sort().map(agentBoard)]
+
+export interface PeriodScoreKey {
+  readonly window: Exclude<Window, "all">
+  readonly period: string
+  readonly board: string
+}
+
+/**
+ * Parse a UserState.periods key: `${window}:${period}` (global board) or
+ * `${window}:${period}:${agent}` (that agent's board); null for anything else.
+ */
+export const parsePeriodKey = (key: string): PeriodScoreKey | null => {
+  const [window, period, agent] = key.split(":")
+  if ((window !== "day" && window !== "week" && window !== "month") || period === undefined) return null
+  return { window, period, board: agent === undefined ? GLOBAL_BOARD : agentBoard(agent) }
+}

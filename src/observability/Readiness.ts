@@ -1,0 +1,55 @@
+// Readiness (/readyz): the pipeline caught up, NATS connected, snapshots succeeding, analytics
+// keeping up. Each reason is one sentence. Reads the running parts through the small shapes below
+// (the pipeline's status fits them), so observability depends on nothing but itself.
+import type { Readiness } from "../ports/Health.js"
+
+/** What readiness reads of a running pipeline (actors/Pipeline.ts's status). */
+export interface PipelineHealth {
+  readonly status: {
+    readonly phase: string
+    readonly headAtStart: number
+    readonly ingest: { readonly applied: number; readonly pending: number }
+    readonly snapshot: { readonly lastSeq: number; readonly lastAtMs: number; readonly lastError: string | null }
+  }
+}
+
+/** What readiness reads of the analytics sink. */
+export interface AnalyticsHealth {
+  readonly connected: boolean
+  readonly lastError: string | null
+  readonly durableSeq: number
+  readonly bufferedRecords: number
+}
+
+export interface ReadinessInputs {
+  readonly pipeline: () => PipelineHealth | null
+  /** Why no pipeline runs (a sentence), or null. */
+  readonly pipelineError: () => string | null
+  readonly natsConnected: () => boolean
+  readonly analytics: () => AnalyticsHealth | null
+  readonly now: () => number
+}
+
+export const readiness = (i: ReadinessInputs): Readiness => {
+  const reasons: string[] = []
+  const p = i.pipeline()
+  const error = i.pipelineError()
+  if (p === null) reasons.push(`pipeline not running${error ? `: ${error}` : ""}`)
+  else if (p.status.phase !== "ready") reasons.push(`pipeline ${p.status.phase}: at seq ${p.status.ingest.applied} of ${p.status.headAtStart}`)
+  if (!i.natsConnected()) reasons.push("nats: disconnected")
+  if (p !== null && p.status.snapshot.lastError !== null) reasons.push(`postgres: snapshots failing (${p.status.snapshot.lastError})`)
+  const a = i.analytics()
+  if (a !== null && !a.connected) reasons.push(`clickhouse: unavailable${a.lastError ? ` (${a.lastError})` : ""}`)
+  return {
+    ready: reasons.length === 0,
+    reasons,
+    details: p === null ? {} : {
+      seq: p.status.ingest.applied,
+      pending: p.status.ingest.pending,
+      phase: p.status.phase,
+      snapshot_seq: p.status.snapshot.lastSeq,
+      snapshot_age_seconds: Math.round((i.now() - p.status.snapshot.lastAtMs) / 1000),
+      ...(a === null ? {} : { analytics_durable_seq: a.durableSeq, analytics_buffered: a.bufferedRecords })
+    }
+  }
+}
