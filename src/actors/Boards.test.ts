@@ -1,7 +1,8 @@
 // Board reads the gateway relies on: keyset pages that neither skip nor repeat a row (even when
 // the cursor's row moved), around-me windows, and views emitted only when a watched top changes.
 import { describe, expect, it } from "vitest"
-import { Deferred, Effect, Scope } from "effect"
+import { Deferred, Effect } from "effect"
+import type { Scope } from "effect"
 import type { ScoreChange } from "../domain/Model.js"
 import type { BoardView } from "../ports/ReadModel.js"
 import type { ActorDefect } from "./Actor.js"

@@ -1,6 +1,7 @@
 // The ingest actor: decodes raw stream messages in order, drops replays by sequence, dead-letters
 // what cannot be decoded, and deals events to the user shards; it also starts every cut.
 import { Effect } from "effect"
+import type { Scope } from "effect"
 import type { RawBatch } from "../ports/EventSource.js"
 import { admitMessage } from "../domain/StreamMessage.js"
 import { spawn } from "./Actor.js"
@@ -28,7 +29,7 @@ export const spawnIngest = (
   sequencer: Mailbox<SequencerMsg>,
   latch: FailureLatch,
   onBatch: (s: IngestState) => void
-): Effect.Effect<Mailbox<IngestMsg>, never, import("effect").Scope.Scope> => {
+): Effect.Effect<Mailbox<IngestMsg>, never, Scope.Scope> => {
   let batchId = 0
   let cutId = 0
   const n = shards.length

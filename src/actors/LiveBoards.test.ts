@@ -3,7 +3,8 @@
 // row, a username or level read from user state, seq, total — is served fresh, byte for byte
 // what the uncached Boards.page and serialization give.
 import { describe, expect, it } from "vitest"
-import { Deferred, Effect, Scope } from "effect"
+import { Deferred, Effect } from "effect"
+import type { Scope } from "effect"
 import type { ScoreChange } from "../domain/Model.js"
 import type { Req } from "../gateway/http/Router.js"
 import type { BoardCursor, BoardPage } from "../ports/ReadModel.js"

@@ -1,7 +1,8 @@
 // The sequencer actor joins each batch's parts (the ingest's dead letters and every shard's
 // results) in batch order, then: board changes → board actors, records → analytics, dead
 // letters → DLQ, notifications → gateway; and it assembles cuts into snapshot jobs.
-import { Deferred, Effect } from "effect"
+import { Effect } from "effect"
+import type { Deferred, Scope } from "effect"
 import type { PeriodArchive } from "../ports/Snapshots.js"
 import type { ScoreChange } from "../domain/Model.js"
 import { rejectionRecord } from "../domain/Records.js"
@@ -40,7 +41,7 @@ interface Join {
   parts: Array<Extract<ShardOut, { _tag: "Done" }>>
 }
 
-export const spawnSequencer = (deps: SequencerDeps, latch: FailureLatch): Effect.Effect<Mailbox<SequencerMsg>, never, import("effect").Scope.Scope> => {
+export const spawnSequencer = (deps: SequencerDeps, latch: FailureLatch): Effect.Effect<Mailbox<SequencerMsg>, never, Scope.Scope> => {
   const joins = new Map<number, Join>()
   const cuts = new Map<number, { start?: Extract<SequencerMsg, { _tag: "CutStart" }>; users: Array<{ id: string; json: string; seq: number }>; parts: number }>()
   let nextBatch = 1

@@ -359,7 +359,7 @@ export const parseAck = (msg: Pick<Msg, "data" | "headers">, subject: string): P
 const ACK_HEAD = [...'{"stream":"'].map((c) => c.charCodeAt(0))
 const ACK_SEQ = [...'"seq":'].map((c) => c.charCodeAt(0))
 const ACK_DUP = [...'"duplicate":'].map((c) => c.charCodeAt(0))
-const ACK_TRUE = [...'true}'].map((c) => c.charCodeAt(0))
+const ACK_TRUE = [..."true}"].map((c) => c.charCodeAt(0))
 let lastStream = ""
 
 const bytesAt = (d: Uint8Array, at: number, want: ReadonlyArray<number>): boolean => {

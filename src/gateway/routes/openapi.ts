@@ -2,7 +2,6 @@
 // (XpEventSchema from the domain, ShareInputSchema) and document responses. Built once, lazily.
 import { JsonSchema, Schema } from "effect"
 import { XpEventSchema } from "../../domain/Event.js"
-import { json } from "../http/Http.js"
 import type { Route } from "../http/Router.js"
 import * as S from "../Schemas.js"
 
