@@ -2,6 +2,7 @@
 // ordered consumer, report ready once caught up; snapshot on an interval and once more at shutdown.
 import { Data, Deferred, Effect, Fiber } from "effect"
 import type { Scope } from "effect"
+import { boardKeyOf } from "../domain/BoardKeys.js"
 import { forEachScore } from "../domain/Engine.js"
 import type { UserState, Window } from "../domain/Model.js"
 import type { CompiledRules } from "../domain/Rules.js"
@@ -104,7 +105,7 @@ export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PortF
     // closed at the checkpoint's stream time are skipped).
     const byKey = new Map<string, Board>()
     const boardFor = (board: string, window: Window, period: string) => {
-      const k = board + "|" + window + "|" + period
+      const k = boardKeyOf(board, window, period)
       let b = byKey.get(k)
       if (b === undefined) { b = Effect.runSync(boards.loadBoard({ board, window, period })); byKey.set(k, b) }
       return b

@@ -20,7 +20,8 @@ export const agentBoard = (agent: string): string => {
 }
 
 /** The string that identifies one board instance (board × window × period). */
-export const boardKeyString = (k: BoardKey): string => k.board + "|" + k.window + "|" + k.period
+export const boardKeyOf = (board: string, window: Window, period: string): string => board + "|" + window + "|" + period
+export const boardKeyString = (k: BoardKey): string => boardKeyOf(k.board, k.window, k.period)
 
 /** The boards a user is on: global, then each agent's, agents in name order. */
 export const boardsOfUser = (state: Pick<UserState, "agents">): Array<string> =>
@@ -32,12 +33,22 @@ export interface PeriodScoreKey {
   readonly board: string
 }
 
+const periodKeys = new Map<string, PeriodScoreKey | null>()
+
 /**
  * Parse a UserState.periods key: `${window}:${period}` (global board) or
  * `${window}:${period}:${agent}` (that agent's board); null for anything else.
  */
 export const parsePeriodKey = (key: string): PeriodScoreKey | null => {
-  const [window, period, agent] = key.split(":")
-  if ((window !== "day" && window !== "week" && window !== "month") || period === undefined) return null
-  return { window, period, board: agent === undefined ? GLOBAL_BOARD : agentBoard(agent) }
+  // Memoized (bounded): a snapshot load parses the same few keys for every user.
+  let k = periodKeys.get(key)
+  if (k === undefined) {
+    const [window, period, agent] = key.split(":")
+    k = (window !== "day" && window !== "week" && window !== "month") || period === undefined
+      ? null
+      : { window, period, board: agent === undefined ? GLOBAL_BOARD : agentBoard(agent) }
+    if (periodKeys.size >= 4096) periodKeys.clear()
+    periodKeys.set(key, k)
+  }
+  return k
 }
