@@ -5,14 +5,14 @@
 import { describe, expect, it } from "vitest"
 import { Deferred, Effect } from "effect"
 import type { Scope } from "effect"
-import type { ScoreChange } from "../domain/Model.js"
-import type { Req } from "../gateway/http/Router.js"
-import type { BoardCursor, BoardPage } from "../ports/ReadModel.js"
-import { encodeBoardCursor } from "../gateway/http/Cursor.js"
-import { leaderboardRoutes } from "../gateway/routes/leaderboards.js"
-import type { ActorDefect } from "./Actor.js"
-import { Boards } from "./Boards.js"
-import { LiveBoards } from "./LiveBoards.js"
+import type { ScoreChange } from "../../src/domain/Model.js"
+import type { Req } from "../../src/gateway/http/Router.js"
+import type { BoardCursor, BoardPage } from "../../src/ports/ReadModel.js"
+import { encodeBoardCursor } from "../../src/gateway/http/Cursor.js"
+import { leaderboardRoutes } from "../../src/gateway/routes/leaderboards.js"
+import type { ActorDefect } from "../../src/actors/Actor.js"
+import { Boards } from "../../src/actors/Boards.js"
+import { LiveBoards } from "../../src/actors/LiveBoards.js"
 
 type Users = Map<string, { username: string; level: number }>
 
