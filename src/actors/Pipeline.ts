@@ -10,6 +10,7 @@ import type { Sql } from "../adapters/postgres/Db.js"
 import { PgError } from "../adapters/postgres/PgError.js"
 import { loadUsers, readArchive, readCheckpoint, writeSnapshot } from "../adapters/postgres/SnapshotStore.js"
 import type { UserState, Window } from "../domain/model.js"
+import { restoreUserState } from "../domain/Engine.js"
 import { closesAtMs } from "../domain/Periods.js"
 import type { CompiledRules } from "../domain/Rules.js"
 import type { BoardView, UserNotification } from "../gateway/ports.js"
@@ -107,7 +108,7 @@ export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PgErr
     const cpTime = checkpoint?.streamTimeMs ?? 0
     const pending: UserState[] = []
     yield* loadUsers(o.sql, (rows) => {
-      for (const json of rows) pending.push(JSON.parse(json) as UserState)
+      for (const json of rows) pending.push(restoreUserState(JSON.parse(json) as UserState))
       loaded += rows.length
       if (loaded % 100_000 < rows.length) o.log(`loading snapshot: ${loaded} users (${Math.round(loaded / Math.max(0.001, (Date.now() - t0) / 1000))}/s)`)
     })
