@@ -22,7 +22,7 @@ import { makeIngest } from "./adapters/nats/Publisher.js"
 import type { Validate } from "./adapters/nats/Publisher.js"
 import { PostgresShareStore } from "./adapters/postgres/ShareStore.js"
 import { makeUsers } from "./actors/Users.js"
-import { decodeEventValue } from "./domain/Event.js"
+import { encodeEventForPublish } from "./domain/Event.js"
 import { achievementCatalog, checkSemantics, rulesDocument } from "./domain/Rules.js"
 import { startGateway } from "./gateway/Gateway.js"
 import { gatewayConfig } from "./gateway/GatewayConfig.js"
@@ -182,12 +182,12 @@ export const readiness = (running: Omit<Running, "config" | "rules">, nats: Nats
 
 /** HTTP ingest: the same decoder and rules as the pipeline, with the server's clock as "now". */
 export const validateForPublish = (rules: CompiledRules): Validate => (item) => {
-  const d = decodeEventValue(item)
+  const d = encodeEventForPublish(item)
   const id = typeof (item as { event_id?: unknown } | null)?.event_id === "string" ? (item as { event_id: string }).event_id : null
   if (!d.ok) return { ok: false, eventId: id, reason: d.rejection.reason, message: d.rejection.message, issues: d.rejection.issues }
   const r = checkSemantics(d.event, d.timeMs, rules, Date.now())
   if (r !== null) return { ok: false, eventId: d.event.event_id, reason: r.reason, message: r.message, issues: r.issues }
-  return { ok: true, eventId: d.event.event_id, json: JSON.stringify(d.event) }
+  return { ok: true, eventId: d.event.event_id, json: d.json }
 }
 
 const gaugeOnce = (() => {
