@@ -1,5 +1,6 @@
 // What the shares routes need from storage (implemented by adapters/postgres/ShareStore.ts), and
-// the one rule of who may read a share. Declared here, where it is used.
+// the rules of who may read and who may manage a share. Declared here, where it is used.
+import { Data } from "effect"
 import type { Principal } from "./auth/Auth.js"
 
 export type PrivacyLevel = "public" | "unlisted" | "private"
@@ -14,6 +15,9 @@ export interface ShareInput {
   readonly xp_earned: number
   readonly tags: ReadonlyArray<string>
 }
+
+/** A partial update (PATCH): the fields present replace the stored ones; at least one is present. */
+export type SharePatch = Partial<ShareInput>
 
 export interface Share extends ShareInput {
   readonly id: string
@@ -34,11 +38,22 @@ export interface ShareListQuery {
   readonly beforeSeq: number | null
 }
 
+/**
+ * The store cannot answer now (its database is unreachable or shutting down); retrying later can
+ * succeed. Every ShareStore method rejects with this for such failures, so the routes answer 503
+ * with Retry-After instead of a 500. Anything else it rejects with is a defect.
+ */
+export class ShareStoreUnavailable extends Data.TaggedError("ShareStoreUnavailable")<{ readonly message: string }> {}
+
 export interface ShareStore {
   create(owner: string, input: ShareInput): Promise<Share>
   get(id: string): Promise<Share | null>
   /** Newest first: public shares, plus all of the viewer's own (only those with mineOnly). */
   list(q: ShareListQuery): Promise<ReadonlyArray<Share>>
+  /** Applies the fields of `patch` to share `id` in one statement; the updated share, or null when there is none. */
+  update(id: string, patch: SharePatch): Promise<Share | null>
+  /** Deletes share `id`; false when there was none. */
+  delete(id: string): Promise<boolean>
 }
 
 /**
@@ -47,6 +62,13 @@ export interface ShareStore {
  */
 export const canRead = (share: Share, viewer: Principal | null): boolean =>
   share.privacy_level !== "private" || (viewer !== null && (viewer.admin || viewer.sub === share.owner))
+
+/**
+ * Editing and deleting: the owner (any valid token acts for its own `sub`, §6) or an admin. Callers
+ * answer 404 to anyone else, as for reads.
+ */
+export const canManage = (share: Share, viewer: Principal | null): boolean =>
+  viewer !== null && (viewer.admin || viewer.sub === share.owner)
 
 export const SHARE_ID = /^[A-Za-z0-9_-]{22}$/
 
