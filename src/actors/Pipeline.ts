@@ -3,7 +3,7 @@
 import { Data, Deferred, Effect, Fiber } from "effect"
 import type { Scope } from "effect"
 import { boardKeyOf } from "../domain/BoardKeys.js"
-import { forEachScore } from "../domain/Engine.js"
+import { forEachScore, restoreUserState } from "../domain/Engine.js"
 import type { UserState, Window } from "../domain/Model.js"
 import type { CompiledRules } from "../domain/Rules.js"
 import { registry } from "../observability/Metrics.js"
@@ -97,7 +97,7 @@ export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PortF
     const cpTime = checkpoint?.streamTimeMs ?? 0
     const pending: UserState[] = []
     yield* o.snapshots.loadUsers((rows) => {
-      for (const json of rows) pending.push(JSON.parse(json) as UserState)
+      for (const json of rows) pending.push(restoreUserState(JSON.parse(json) as UserState))
       loaded += rows.length
       if (loaded % 100_000 < rows.length) o.log(`loading snapshot: ${loaded} users (${Math.round(loaded / Math.max(0.001, (Date.now() - t0) / 1000))}/s)`)
     })

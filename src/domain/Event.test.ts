@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest"
 import fc from "fast-check"
 import { Exit, Schema } from "effect"
 import type { DecodeResult } from "./Event.js"
-import { decodeEventBytes, decodeEventValue, EVENT_PARSE_OPTIONS, MAX_EVENT_BYTES, XpEventSchema } from "./Event.js"
+import { decodeEventBytes, decodeEventValue, encodeEventForPublish, EVENT_PARSE_OPTIONS, MAX_EVENT_BYTES, XpEventSchema } from "./Event.js"
 import { fastAccept, METADATA_EXPANSION, metadataBytes, utf8Length } from "./EventFastPath.js"
 
 const valid = {
@@ -104,6 +104,68 @@ describe("field limits", () => {
     const r = decodeEventValue({ event_id: "", user_id: "x", agent_name: "A", action_type: 1, timestamp: "no", extra: true })
     expect(problems(r).map((p) => p.split(":")[0])).toEqual(["extra", "event_id", "agent_name", "action_type", "timestamp"])
     if (!r.ok) expect(r.rejection.message).toContain("event_id: must not be empty")
+  })
+})
+
+describe("encodeEventForPublish (POST /v1/events items)", () => {
+  /** A valid event whose JSON is exactly `bytes` long, grown through the timestamp's fraction digits. */
+  const sized = (bytes: number): Record<string, unknown> => {
+    const base = JSON.stringify({ ...valid, timestamp: "2026-11-26T09:30:00.Z" }).length
+    return { ...valid, timestamp: `2026-11-26T09:30:00.${"0".repeat(bytes - base)}Z` }
+  }
+
+  it("refuses an event whose published JSON is over 16 KiB, saying so — a 20,000-digit fraction is a valid timestamp", () => {
+    const e = { ...valid, timestamp: `2026-11-26T09:30:00.${"1".repeat(20_000)}Z` }
+    expect(decodeEventValue(e).ok).toBe(true) // every field is valid…
+    const r = encodeEventForPublish(e) // …but the event is not
+    expect(r.ok).toBe(false)
+    if (r.ok) return
+    expect(r.rejection.reason).toBe("oversized")
+    expect(r.rejection.message).toMatch(/^event is 20\d{3} bytes serialized; the limit is 16384$/)
+    expect(r.rejection.issues).toEqual([{ path: "", message: expect.stringMatching(/^must be at most 16384 bytes when serialized as JSON/) }])
+  })
+
+  it("accepts exactly 16 KiB of published JSON and refuses one byte more (multi-byte text counted in UTF-8)", () => {
+    const exact = encodeEventForPublish(sized(MAX_EVENT_BYTES))
+    expect(exact.ok && enc(exact.json).length).toBe(MAX_EVENT_BYTES)
+    expect(encodeEventForPublish(sized(MAX_EVENT_BYTES + 1)).ok).toBe(false)
+    // 1,000 "é" are 1,000 UTF-16 units but 2,000 UTF-8 bytes: the byte count decides.
+    const wide = { ...sized(MAX_EVENT_BYTES - 2000 - 13), metadata: { a: "é".repeat(1000) } }
+    const w = encodeEventForPublish(wide)
+    expect(w.ok).toBe(false)
+    expect(!w.ok && w.rejection.reason).toBe("oversized")
+  })
+
+  it("names `metadata` when metadata is over 4 KiB, however big the event", () => {
+    for (const e of [{ ...valid, metadata: { pad: "x".repeat(4100) } }, { ...sized(MAX_EVENT_BYTES + 10), metadata: { pad: "x".repeat(4100) } }]) {
+      const r = encodeEventForPublish(e)
+      expect(!r.ok && r.rejection.reason).toBe("invalid_event")
+      expect(!r.ok && r.rejection.issues.map((i) => i.path)).toEqual(["metadata"])
+    }
+  })
+
+  it("publishes JSON that the pipeline's decoder accepts byte for byte, and refuses exactly what it would dead-letter", () => {
+    // Every size across both limits (event 16 KiB, metadata 4 KiB), with ASCII and 2-byte text.
+    const cases: Array<Record<string, unknown>> = []
+    for (let n = MAX_EVENT_BYTES - 12; n <= MAX_EVENT_BYTES + 12; n++) cases.push(sized(n))
+    for (let m = -12; m <= 12; m++) {
+      for (const [total, ch] of [[12_000, "x"], [MAX_EVENT_BYTES - 40, "x"], [12_000, "é"]] as const) {
+        const pad = ch.repeat(Math.floor((4096 - 10 + m) / (ch === "x" ? 1 : 2))) // {"pad":"…"} is 10 bytes + the text
+        cases.push({ ...sized(total - 4096 - 12 - m), metadata: { pad } })
+      }
+    }
+    let accepted = 0, refused = 0
+    for (const e of cases) {
+      const r = encodeEventForPublish(e)
+      const stored = decodeEventBytes(enc(JSON.stringify(e)))
+      expect(r.ok).toBe(stored.ok)
+      if (r.ok && stored.ok) {
+        accepted++
+        expect(stored.event).toEqual(r.event)
+        expect(r.json).toBe(JSON.stringify(e))
+      } else refused++
+    }
+    expect(accepted > 20 && refused > 20).toBe(true)
   })
 })
 

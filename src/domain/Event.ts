@@ -6,7 +6,7 @@ import { Schema } from "effect"
 import type { Issue, Rejection, XpEvent } from "./Model.js"
 import { parseRfc3339 } from "./Calendar.js"
 import { issuesOfExit, summarize } from "./Issues.js"
-import { fastAccept, metadataBytes, storableText } from "./EventFastPath.js"
+import { fastAccept, metadataBytes, storableText, utf8Length } from "./EventFastPath.js"
 
 export const MAX_EVENT_BYTES = 16 * 1024
 export const MAX_METADATA_BYTES = 4 * 1024
@@ -85,7 +85,20 @@ const reject = (reason: Rejection["reason"], message: string, issues: ReadonlyAr
 })
 
 /**
- * Validates an already-parsed JSON value (HTTP batches, or after decodeEventBytes' JSON.parse).
+ * §5's size limit, the one rule for every path in: the event as stored in the stream (the raw
+ * payload a producer published, or the JSON that POST /v1/events publishes) is at most
+ * MAX_EVENT_BYTES. Null when `bytes` is within it.
+ */
+const sizeRejection = (bytes: number): DecodeResult | null =>
+  bytes <= MAX_EVENT_BYTES
+    ? null
+    : reject("oversized", `event is ${bytes} bytes serialized; the limit is ${MAX_EVENT_BYTES}`, [
+      { path: "", message: `must be at most ${MAX_EVENT_BYTES} bytes when serialized as JSON (is ${bytes})` }
+    ])
+
+/**
+ * Validates an already-parsed JSON value (after decodeEventBytes' JSON.parse; HTTP items go
+ * through encodeEventForPublish, which adds the size of what is published).
  * `payloadBytes` (optional): the size of the JSON text it came from, which lets small events
  * skip re-serializing metadata for its size check.
  */
@@ -101,13 +114,31 @@ export const decodeEventValue = (u: unknown, payloadBytes?: number): DecodeResul
   return reject("invalid_event", `invalid event: ${summarize(issues)}`, issues)
 }
 
+export type EncodeResult =
+  | { readonly ok: true; readonly event: XpEvent; readonly timeMs: number; readonly json: string }
+  | { readonly ok: false; readonly rejection: Rejection }
+
+/**
+ * An HTTP item (already-parsed JSON): validates it and serializes it as it will be published,
+ * refusing it when that JSON is over the size limit — so POST /v1/events never accepts what the
+ * pipeline would dead-letter as oversized. `json` is exactly the payload to publish: its bytes
+ * decode (decodeEventBytes) to the same event.
+ */
+export const encodeEventForPublish = (u: unknown): EncodeResult => {
+  const d = decodeEventValue(u)
+  if (!d.ok) return d
+  const json = JSON.stringify(d.event)
+  // A UTF-16 unit is at most 3 UTF-8 bytes: short JSON needs no byte count.
+  const big = json.length * 3 <= MAX_EVENT_BYTES ? null : sizeRejection(utf8Length(json))
+  return big !== null && !big.ok ? big : { ok: true, event: d.event, timeMs: d.timeMs, json }
+}
+
 const utf8 = new TextDecoder("utf-8", { fatal: true })
 
 /** Decodes one raw message body (a JetStream payload): size, UTF-8, JSON, then the schema. */
 export const decodeEventBytes = (bytes: Uint8Array): DecodeResult => {
-  if (bytes.length > MAX_EVENT_BYTES) {
-    return reject("oversized", `event is ${bytes.length} bytes; the limit is ${MAX_EVENT_BYTES}`)
-  }
+  const big = sizeRejection(bytes.length)
+  if (big !== null) return big
   let text: string
   try {
     text = utf8.decode(bytes)

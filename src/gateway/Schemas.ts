@@ -4,7 +4,7 @@ import { Schema } from "effect"
 import { AgentName, UserId } from "../domain/Event.js"
 import { issuesOfExit } from "../domain/Issues.js"
 import type { Issue } from "../domain/Model.js"
-import type { ShareInput } from "../ports/Shares.js"
+import type { ShareInput, SharePatch } from "../ports/Shares.js"
 import { PRIVACY_LEVELS } from "../ports/Shares.js"
 
 const MAX_CONTENT_BYTES = 64 * 1024
@@ -22,33 +22,50 @@ const Tag = Str.check(
 // Postgres text cannot hold U+0000: refuse it with the field's path instead of failing the insert (500).
 const NoNul = Schema.isPattern(/^[^\u0000]*$/u, { message: "must not contain NUL characters" })
 
+// The client-settable fields, one definition for create (POST) and partial update (PATCH).
+const Title = Str.check(
+  Schema.isMinLength(1, { message: "must not be empty" }),
+  Schema.isMaxLength(200, { message: "must be at most 200 characters" }),
+  NoNul
+)
+const Content = Str.check(
+  Schema.makeFilter((s: string) => Buffer.byteLength(s, "utf8") <= MAX_CONTENT_BYTES || `must be at most ${MAX_CONTENT_BYTES} bytes (UTF-8)`, {
+    description: `at most ${MAX_CONTENT_BYTES} bytes of UTF-8`
+  }),
+  NoNul
+)
+const Privacy = Schema.Literals(PRIVACY_LEVELS).annotate({ message: "must be public, unlisted or private" })
+const AgentsUsed = Schema.Array(AgentName).annotate({ message: "must be an array of agent names" })
+  .check(Schema.isMaxLength(20, { message: "must have at most 20 items" }))
+const XpEarned = NonNegInt.check(Schema.isLessThanOrEqualTo(Number.MAX_SAFE_INTEGER, { message: "is too large" }))
+const Tags = Schema.Array(Tag).annotate({ message: "must be an array of strings" }).check(Schema.isMaxLength(20, { message: "must have at most 20 items" }))
+
 export const ShareInputSchema = Schema.Struct({
-  title: Str.check(
-    Schema.isMinLength(1, { message: "must not be empty" }),
-    Schema.isMaxLength(200, { message: "must be at most 200 characters" }),
-    NoNul
-  ),
-  content: Str.check(
-    Schema.makeFilter((s: string) => Buffer.byteLength(s, "utf8") <= MAX_CONTENT_BYTES || `must be at most ${MAX_CONTENT_BYTES} bytes (UTF-8)`, {
-      description: `at most ${MAX_CONTENT_BYTES} bytes of UTF-8`
-    }),
-    NoNul
-  ),
-  privacy_level: Schema.optionalKey(
-    Schema.Literals(PRIVACY_LEVELS).annotate({ message: "must be public, unlisted or private", description: "Default private" })
-  ),
-  agents_used: Schema.optionalKey(
-    Schema.Array(AgentName).annotate({ message: "must be an array of agent names" })
-      .check(Schema.isMaxLength(20, { message: "must have at most 20 items" }))
-  ),
-  xp_earned: Schema.optionalKey(NonNegInt.check(Schema.isLessThanOrEqualTo(Number.MAX_SAFE_INTEGER, { message: "is too large" }))),
-  tags: Schema.optionalKey(
-    Schema.Array(Tag).annotate({ message: "must be an array of strings" }).check(Schema.isMaxLength(20, { message: "must have at most 20 items" }))
-  )
+  title: Title,
+  content: Content,
+  privacy_level: Schema.optionalKey(Privacy.annotate({ description: "Default private" })),
+  agents_used: Schema.optionalKey(AgentsUsed),
+  xp_earned: Schema.optionalKey(XpEarned),
+  tags: Schema.optionalKey(Tags)
 }).annotate({ identifier: "ShareInput", message: "must be a JSON object", description: "owner, id and created_at are set by the server" })
+
+export const SHARE_FIELDS = ["title", "content", "privacy_level", "agents_used", "xp_earned", "tags"] as const
+
+export const SharePatchSchema = Schema.Struct({
+  title: Schema.optionalKey(Title),
+  content: Schema.optionalKey(Content),
+  privacy_level: Schema.optionalKey(Privacy),
+  agents_used: Schema.optionalKey(AgentsUsed),
+  xp_earned: Schema.optionalKey(XpEarned),
+  tags: Schema.optionalKey(Tags)
+}).annotate({
+  identifier: "SharePatch", message: "must be a JSON object",
+  description: "The fields to change (at least one); the others keep their values. owner, id and created_at cannot be changed"
+})
 
 const PARSE = { errors: "all", onExcessProperty: "error" } as const
 const decodeShare = Schema.decodeUnknownExit(ShareInputSchema, PARSE)
+const decodePatch = Schema.decodeUnknownExit(SharePatchSchema, PARSE)
 
 const prefixed = (prefix: string, issues: ReadonlyArray<Issue>): Array<Issue> =>
   issues.map((i) => ({ path: i.path === "" ? prefix : i.path.startsWith("[") ? prefix + i.path : `${prefix}.${i.path}`, message: i.message }))
@@ -71,6 +88,17 @@ export const decodeShareInput = (u: unknown): { ok: true; value: ShareInput } | 
     }
   }
   return { ok: false, issues: prefixed("body", issuesOfExit(exit)) }
+}
+
+/** Decodes a PATCH body: the fields present, at least one; issues have paths like `body.title`. */
+export const decodeSharePatch = (u: unknown): { ok: true; value: SharePatch } | { ok: false; issues: Array<Issue> } => {
+  const exit = decodePatch(u)
+  if (exit._tag !== "Success") return { ok: false, issues: prefixed("body", issuesOfExit(exit)) }
+  const v = exit.value
+  if (!SHARE_FIELDS.some((k) => v[k] !== undefined)) {
+    return { ok: false, issues: [{ path: "body", message: `must set at least one of ${SHARE_FIELDS.join(", ")}` }] }
+  }
+  return { ok: true, value: v }
 }
 
 // ---- Response shapes (documentation only: the server builds these values itself) ----

@@ -72,3 +72,30 @@ it("answers a clear per-event error for an event the stream refuses and stores t
     await nats.jsm.streams.update(names.stream, { ...info.config })
   }
 })
+
+it("refuses at the door an event over 16 KiB serialized (naming it) or with metadata over 4 KiB (naming `metadata`); what it accepts the pipeline applies", async () => {
+  type Detailed = Result & { error?: { code: string; message: string; details: Array<{ path: string; message: string }> } }
+  const frac = (n: number) => `${new Date().toISOString().slice(0, 19)}.${"0".repeat(n)}Z`
+  // Every field valid; the timestamp's 20,000 fraction digits make the event ~20 KiB.
+  const longTs = event("sz1", "task_completed", "coder", { timestamp: frac(20_000) })
+  const bigMeta = event("sz2", "task_completed", "coder", { metadata: { note: "m".repeat(4100) } })
+  // Exactly 16 KiB as published (JSON.stringify of the item), grown through the fraction digits.
+  const edge = event("sz3", "task_completed", "coder", { timestamp: frac(1) })
+  edge["timestamp"] = frac(1 + 16 * 1024 - Buffer.byteLength(JSON.stringify(edge)))
+  expect(Buffer.byteLength(JSON.stringify(edge))).toBe(16 * 1024)
+  const r = (await post([longTs, bigMeta, edge])) as Body & { results: Detailed[] }
+  expect(r.results.map((x) => x.status)).toEqual(["rejected", "rejected", "accepted"])
+  expect(r.results[0]).toMatchObject({ event_id: longTs.event_id, error: { code: "oversized", details: [{ path: "" }] } })
+  expect(r.results[0]!.error!.message).toMatch(/^event is \d+ bytes serialized; the limit is 16384$/)
+  expect(r.results[1]).toMatchObject({ event_id: bigMeta.event_id, error: { code: "invalid_event" } })
+  expect(r.results[1]!.error!.details.map((d) => d.path)).toEqual(["metadata"])
+  // The accepted one is in the stream as published, byte for byte, and the pipeline applies it.
+  const seq = r.results[2]!.seq!
+  const stored = await nats.jsm.streams.getMessage(names.stream, { seq })
+  expect(stored!.data.length).toBe(16 * 1024)
+  await arena.waitForSeq(seq)
+  expect((await api<{ total_xp: number }>(arena.baseUrl, "GET", "/v1/users/sz3")).json.total_xp).toBe(10)
+  const dlq = await nats.jsm.streams.info(names.dlqStream).then((i) => i.state.messages, () => 0)
+  expect(dlq).toBe(0)
+  expect((await api(arena.baseUrl, "GET", "/v1/users/sz1")).status).toBe(404)
+})

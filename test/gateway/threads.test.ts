@@ -110,6 +110,22 @@ describe.each([0, 2])("bursts (ws threads: %i)", (threads) => {
 })
 
 describe("WS worker threads: limits and shutdown", () => {
+  it("routes every method a worker thread forwards: share PATCH and DELETE, and 405 with the full Allow", async () => {
+    const arena = await startMemoryArena({ threads: 2 })
+    try {
+      const t = await arena.token("thread-user", "")
+      const c = await api<{ id: string }>(arena.baseUrl, "POST", "/v1/shares", { token: t, body: { title: "t", content: "c" } })
+      expect(c.status).toBe(201)
+      const p = await api<{ title: string }>(arena.baseUrl, "PATCH", `/v1/shares/${c.json.id}`, { token: t, body: { title: "u" } })
+      expect([p.status, p.json.title]).toEqual([200, "u"])
+      expect((await api(arena.baseUrl, "DELETE", `/v1/shares/${c.json.id}`, { token: t })).status).toBe(204)
+      const put = await api(arena.baseUrl, "PUT", `/v1/shares/${c.json.id}`, { token: t, body: {} })
+      expect([put.status, put.headers.get("allow")]).toEqual([405, "GET, PATCH, DELETE, HEAD, OPTIONS"])
+    } finally {
+      await arena.stop()
+    }
+  })
+
   it("counts the per-IP connection limit across threads", async () => {
     const arena = await startMemoryArena({ threads: 2, overrides: { ws: { maxConnectionsPerIp: 12, maxSubscriptionsPerIp: 12 } } })
     try {

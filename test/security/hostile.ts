@@ -30,10 +30,22 @@ const anyJson: fc.Arbitrary<unknown> = fc.oneof(
 )
 const KEYS = ["event_id", "user_id", "username", "agent_name", "action_type", "base_points", "multipliers", "timestamp", "metadata"] as const
 
+/**
+ * Valid values that make an event big, around the limits of §5: a timestamp with up to 20,000
+ * fraction digits (valid RFC 3339) and metadata around 4 KiB — the event over 16 KiB serialized.
+ */
+const bigButValid: fc.Arbitrary<[string, unknown]> = fc.oneof(
+  fc.integer({ min: 1, max: 20_000 }).map((n): [string, unknown] => ["timestamp", `2026-01-01T00:00:00.${"0".repeat(n)}Z`]),
+  fc.integer({ min: 3_900, max: 4_200 }).map((n): [string, unknown] => ["metadata", { pad: "x".repeat(n) }])
+)
+
 /** An event with 1..3 fields replaced, removed or added (arbitrary keys, including __proto__). */
 export const mutatedEvent: fc.Arbitrary<Record<string, unknown>> = fc.tuple(
   fc.nat(1_000_000),
-  fc.array(fc.tuple(fc.oneof(fc.constantFrom(...KEYS), fc.constantFrom("__proto__", "constructor", "owner", "xp", "seq"), fc.string({ maxLength: 20 })), fc.option(anyJson)), { minLength: 1, maxLength: 3 })
+  fc.array(fc.oneof(
+    { weight: 6, arbitrary: fc.tuple(fc.oneof(fc.constantFrom(...KEYS), fc.constantFrom("__proto__", "constructor", "owner", "xp", "seq"), fc.string({ maxLength: 20 })), fc.option(anyJson)) },
+    { weight: 1, arbitrary: bigButValid }
+  ), { minLength: 1, maxLength: 3 })
 ).map(([i, edits]) => {
   const e = validEvent(i)
   for (const [k, v] of edits) {

@@ -23,6 +23,8 @@ const ips = new SourceIps(200, 5)
 let nats: Nats
 let writer = "", admin = "", reader = ""
 const counts = new Map<string, number>()
+/** Seqs of the items POST /v1/events answered `accepted`: none may be dead-lettered later. */
+const acceptedSeqs: Array<number> = []
 const count = (what: string) => counts.set(what, (counts.get(what) ?? 0) + 1)
 
 beforeAll(async () => {
@@ -70,11 +72,13 @@ it("POST /v1/events: hostile bodies get 202 per-item answers or a 4xx naming `bo
   await fc.assert(fc.asyncProperty(body, async (b) => {
     let text: string
     try { text = JSON.stringify(b) } catch { return }
-    const r = await request<ErrorJson & { results: Array<{ status: string; error?: ErrorJson["error"] }> }>(arena.baseUrl, "POST", "/v1/events",
+    const r = await request<ErrorJson & { results: Array<{ status: string; seq?: number; error?: ErrorJson["error"] }> }>(arena.baseUrl, "POST", "/v1/events",
       { token: writer, body: text, headers: { "content-type": "application/json" }, from: ips.next() })
     expectClear("POST /v1/events", r, [202, 400], ["body"])
     if (r.status === 202) {
       for (const item of r.json.results) {
+        if (item.status === "accepted") acceptedSeqs.push(item.seq!)
+        if (item.status === "rejected" && item.error!.code === "oversized") count("POST /v1/events item oversized")
         if (item.status !== "rejected") continue
         expect(item.error!.details.length + (item.error!.code === "unavailable" ? 1 : 0)).toBeGreaterThan(0)
       }
@@ -94,6 +98,15 @@ it("POST /v1/events: hostile bodies get 202 per-item answers or a 4xx naming `bo
     const r = await request(arena.baseUrl, "POST", "/v1/events", { token: writer, body: raw, headers: { "content-type": type }, from: ips.next(), timeoutMs: 60_000 })
     expectClear(`POST /v1/events ${what}`, r, ok, ["body", "header"])
   }
+  // Valid fields, event over 16 KiB (a 20,000-digit fraction) or metadata over 4 KiB: refused at once, naming why.
+  const big = [
+    { ...validEvent(20_001), timestamp: `2026-01-01T00:00:00.${"0".repeat(20_000)}Z` },
+    { ...validEvent(20_002), metadata: { pad: "x".repeat(4100) } }
+  ]
+  const r = await request<{ results: Array<{ status: string; error?: ErrorJson["error"] }> }>(arena.baseUrl, "POST", "/v1/events", { token: writer, json: big, from: ips.next() })
+  expect(r.json.results.map((x) => [x.status, x.error?.code, x.error?.details.map((d) => d.path).join()])).toEqual([
+    ["rejected", "oversized", ""], ["rejected", "invalid_event", "metadata"]
+  ])
 })
 
 it("GET routes: hostile query strings and path segments get a 2xx/404 or a 4xx naming `query.`/`path.`", async () => {
@@ -175,6 +188,9 @@ it("SQL metacharacters round-trip verbatim in shares and ids; afterwards the sta
   const oracle = new Oracle()
   for (const m of await readStream(nats.js, nats.jsm, names.stream)) oracle.apply(m)
   expect(oracle.ledger.length).toBeGreaterThan(1000)
+  // What HTTP accepted, the pipeline applied: no accepted item was dead-lettered (oversized or otherwise).
+  expect(acceptedSeqs.length).toBeGreaterThan(0)
+  expect(acceptedSeqs.filter((s) => oracle.rejections.has(s)).map((s) => [s, oracle.rejections.get(s)])).toEqual([])
   expect((await checkRest(arena.baseUrl, oracle, ips)).problems).toEqual([])
   // And durability kept up: a snapshot reaches the head (a poison pill would keep it failing).
   let ready: { ready: boolean; reasons: Array<string>; details: { snapshot_seq?: number } } | undefined

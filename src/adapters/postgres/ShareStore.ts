@@ -1,8 +1,11 @@
 // Shares in Postgres (table arena_shares, sql/postgres/0002_shares.sql): parameterized tagged
 // templates only. Ids are 128 random bits (base64url), so unlisted shares cannot be enumerated.
+// A database that cannot be reached rejects with ShareStoreUnavailable (the routes answer 503).
 import { randomBytes } from "node:crypto"
 import type postgres from "postgres"
-import type { PrivacyLevel, Share, ShareInput, ShareListQuery, ShareStore } from "../../ports/Shares.js"
+import type { PrivacyLevel, Share, ShareInput, ShareListQuery, SharePatch, ShareStore } from "../../ports/Shares.js"
+import { ShareStoreUnavailable } from "../../ports/Shares.js"
+import { classifyPg } from "./PgError.js"
 
 interface Row {
   seq: string
@@ -32,23 +35,56 @@ const toShare = (r: Row): Share => ({
 
 export const newShareId = (): string => randomBytes(16).toString("base64url")
 
+/** Runs one statement; connection-class failures (classifyPg: retryable) become ShareStoreUnavailable. */
+const run = async <A>(what: string, q: () => Promise<A>): Promise<A> => {
+  try {
+    return await q()
+  } catch (e) {
+    const pg = classifyPg(e, `shares: ${what}`)
+    throw pg.retryable ? new ShareStoreUnavailable({ message: pg.message }) : e
+  }
+}
+
 export class PostgresShareStore implements ShareStore {
   constructor(private readonly sql: postgres.Sql) {}
 
   async create(owner: string, input: ShareInput): Promise<Share> {
-    const rows = await this.sql<Array<Row>>`
+    const rows = await run("create", () => this.sql<Array<Row>>`
       INSERT INTO arena_shares (id, owner, title, content, privacy_level, agents_used, xp_earned, tags)
       VALUES (${newShareId()}, ${owner}, ${input.title}, ${input.content}, ${input.privacy_level},
               ${this.sql.array([...input.agents_used])}, ${input.xp_earned}, ${this.sql.array([...input.tags])})
-      RETURNING seq, id, owner, title, content, privacy_level, agents_used, xp_earned, tags, created_at`
+      RETURNING seq, id, owner, title, content, privacy_level, agents_used, xp_earned, tags, created_at`)
     return toShare(rows[0]!)
   }
 
   async get(id: string): Promise<Share | null> {
-    const rows = await this.sql<Array<Row>>`
+    const rows = await run("get", () => this.sql<Array<Row>>`
       SELECT seq, id, owner, title, content, privacy_level, agents_used, xp_earned, tags, created_at
-      FROM arena_shares WHERE id = ${id}`
+      FROM arena_shares WHERE id = ${id}`)
     return rows.length === 0 ? null : toShare(rows[0]!)
+  }
+
+  async update(id: string, patch: SharePatch): Promise<Share | null> {
+    const sql = this.sql
+    // One statement: concurrent patches of different fields never undo each other. An absent
+    // field is NULL here and keeps its column (no client-settable column may be NULL).
+    const arr = (xs: ReadonlyArray<string> | undefined) => (xs === undefined ? null : sql.array([...xs]))
+    const rows = await run("update", () => sql<Array<Row>>`
+      UPDATE arena_shares SET
+        title = COALESCE(${patch.title ?? null}::text, title),
+        content = COALESCE(${patch.content ?? null}::text, content),
+        privacy_level = COALESCE(${patch.privacy_level ?? null}::text, privacy_level),
+        agents_used = COALESCE(${arr(patch.agents_used)}::text[], agents_used),
+        xp_earned = COALESCE(${patch.xp_earned ?? null}::bigint, xp_earned),
+        tags = COALESCE(${arr(patch.tags)}::text[], tags)
+      WHERE id = ${id}
+      RETURNING seq, id, owner, title, content, privacy_level, agents_used, xp_earned, tags, created_at`)
+    return rows.length === 0 ? null : toShare(rows[0]!)
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const r = await run("delete", () => this.sql`DELETE FROM arena_shares WHERE id = ${id}`)
+    return r.count > 0
   }
 
   async list(q: ShareListQuery): Promise<ReadonlyArray<Share>> {
@@ -59,10 +95,10 @@ export class PostgresShareStore implements ShareStore {
       : q.viewer !== null
       ? sql`(privacy_level = 'public' OR owner = ${q.viewer})`
       : sql`privacy_level = 'public'`
-    const rows = await sql<Array<Row>>`
+    const rows = await run("list", () => sql<Array<Row>>`
       SELECT seq, id, owner, title, content, privacy_level, agents_used, xp_earned, tags, created_at
       FROM arena_shares WHERE ${visible} ${before}
-      ORDER BY seq DESC LIMIT ${q.limit}`
+      ORDER BY seq DESC LIMIT ${q.limit}`)
     return rows.map(toShare)
   }
 }

@@ -116,10 +116,13 @@ export class Authenticator {
   }
 }
 
-/** 401 when anonymous, 403 when the token lacks the scope. */
+/**
+ * 401 when anonymous, 403 when the token lacks the scope. No scope implies another: `admin` does
+ * not pass an `events:write` check (§6: producers' writes need events:write; a token may carry both).
+ */
 export const requireScope = (p: Principal | null, scope: string): Principal => {
   if (p === null) throw missingToken()
-  if (!p.admin && !p.scopes.has(scope)) throw forbidden(`token lacks scope ${scope}`)
+  if (!p.scopes.has(scope)) throw forbidden(`token lacks scope ${scope}`)
   return p
 }
 

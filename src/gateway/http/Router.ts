@@ -28,7 +28,7 @@ export interface Req {
 export type Handler = (req: Req) => Reply | Promise<Reply>
 
 export interface Route {
-  readonly method: "get" | "post"
+  readonly method: "get" | "post" | "patch" | "delete"
   readonly pattern: string
   /** Metric label; defaults to the pattern. */
   readonly name?: string
@@ -99,11 +99,14 @@ export class Router {
       for (let i = 0; i < nParams; i++) params.push(req.getParameter(i))
       this.handle(route, label, uwsExchange(res, captureHead(res, req, this.clientIp)), params)
     }
-    if (route.method === "get") {
-      app.get(route.pattern, handler)
-      app.head(route.pattern, handler)
-    } else {
-      app.post(route.pattern, handler)
+    switch (route.method) {
+      case "get":
+        app.get(route.pattern, handler)
+        app.head(route.pattern, handler)
+        break
+      case "post": app.post(route.pattern, handler); break
+      case "patch": app.patch(route.pattern, handler); break
+      case "delete": app.del(route.pattern, handler); break
     }
     return this
   }
@@ -112,8 +115,7 @@ export class Router {
   dispatch(ex: Exchange): void {
     const m = this.table.match(ex.path)
     if (m === null) return this.unrouted(ex)
-    const method = ex.method === "head" ? "get" : ex.method
-    const route = method === "get" || method === "post" ? m.methods.get(method) : undefined
+    const route = m.methods.get(ex.method === "head" ? "get" : ex.method)
     if (route !== undefined) return this.handle(route, route.name ?? route.pattern, ex, m.params)
     const allow = this.allow(m.methods.keys())
     if (ex.method === "options") return this.preflight(ex, allow)

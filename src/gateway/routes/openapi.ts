@@ -1,12 +1,12 @@
 // GET /openapi.json: OpenAPI 3.1 built from the effect/Schema definitions that validate requests
-// (XpEventSchema from the domain, ShareInputSchema) and document responses. Built once, lazily.
+// (XpEventSchema from the domain, ShareInputSchema, SharePatchSchema) and document responses. Built once, lazily.
 import { JsonSchema, Schema } from "effect"
 import { XpEventSchema } from "../../domain/Event.js"
 import type { Route } from "../http/Router.js"
 import * as S from "../Schemas.js"
 
 const NAMED: ReadonlyArray<readonly [string, Schema.Top]> = [
-  ["XpEvent", XpEventSchema], ["ShareInput", S.ShareInputSchema], ["Error", S.ErrorSchema],
+  ["XpEvent", XpEventSchema], ["ShareInput", S.ShareInputSchema], ["SharePatch", S.SharePatchSchema], ["Error", S.ErrorSchema],
   ["RankedEntry", S.RankedEntrySchema], ["LeaderboardPage", S.LeaderboardPageSchema], ["LeaderboardAround", S.AroundSchema],
   ["BoardList", S.BoardListSchema], ["PublishResults", S.PublishResultsSchema], ["Share", S.ShareSchema],
   ["ShareList", S.ShareListSchema], ["Readiness", S.ReadinessSchema]
@@ -22,6 +22,9 @@ const WINDOW = q("window", { type: "string", enum: ["all", "day", "week", "month
 const PERIOD = q("period", { type: "string" }, "2026-11-26 (day), 2026-W48 (week), 2026-11 (month); default: the current one")
 const BEARER = [{ bearer: [] }]
 const std = { "400": err("Invalid parameters (details carry field paths)"), "429": err("Rate limited (Retry-After)") }
+/** Share routes: their store (Postgres) may be unreachable. */
+const shareStd = { ...std, "503": err("Shares are unavailable right now (Postgres cannot be reached); retry after Retry-After") }
+const SHARE_ID_PARAM = pth("id", "Share id")
 
 const components = (): { schemas: Json } => {
   const docs = NAMED.map(([, s]) => Schema.toJsonSchemaDocument(s, { onExcessProperty: "error" }))
@@ -50,7 +53,7 @@ export const buildOpenApi = (): Json => ({
       post: {
         summary: "Publish one event or an array of at most 1000", security: BEARER,
         requestBody: { required: true, content: { "application/json": { schema: { oneOf: [ref("XpEvent"), { type: "array", items: ref("XpEvent"), minItems: 1, maxItems: 1000 }] } } } },
-        responses: { "202": body("PublishResults", "Per-item results"), ...std, "401": err("No or invalid token"), "403": err("Token lacks events:write"), "413": err("Body over 1 MiB"), "415": err("Not application/json") }
+        responses: { "202": body("PublishResults", "Per-item results"), ...std, "401": err("No or invalid token"), "403": err("Token lacks events:write (admin does not imply it)"), "413": err("Body over 1 MiB"), "415": err("Not application/json") }
       }
     },
     "/v1/leaderboards": { get: { summary: "Boards with their windows and sizes", responses: { "200": body("BoardList", "Boards"), ...std } } },
@@ -80,17 +83,28 @@ export const buildOpenApi = (): Json => ({
     "/v1/achievements": { get: { summary: "Achievement catalog", responses: { "200": { description: "Catalog" } } } },
     "/v1/shares": {
       post: {
-        summary: "Share a conversation (owner = token sub)", security: BEARER,
+        summary: "Share a conversation (any valid token; owner = its sub)", security: BEARER,
         requestBody: { required: true, content: { "application/json": { schema: ref("ShareInput") } } },
-        responses: { "201": body("Share", "Created"), ...std, "401": err("No or invalid token"), "403": err("Token lacks events:write") }
+        responses: { "201": body("Share", "Created"), ...shareStd, "401": err("No or invalid token") }
       },
       get: {
         summary: "Public shares, plus your own when authenticated (mine=1: only yours)",
         parameters: [q("mine", { type: "string", enum: ["1", "0", "true", "false"] }, "Only your shares"), q("limit", { type: "integer", minimum: 1, maximum: 100, default: 20 }, "Page size"), q("cursor", { type: "string" }, "next_cursor")],
-        responses: { "200": body("ShareList", "Newest first"), ...std, "401": err("mine=1 without a token") }
+        responses: { "200": body("ShareList", "Newest first"), ...shareStd, "401": err("mine=1 without a token") }
       }
     },
-    "/v1/shares/{id}": { get: { summary: "One share (private: owner or admin; others get 404)", parameters: [pth("id", "Share id")], responses: { "200": body("Share", "The share"), ...std, "404": err("No such share (or not visible to you)") } } },
+    "/v1/shares/{id}": {
+      get: { summary: "One share (private: owner or admin; others get 404)", parameters: [SHARE_ID_PARAM], responses: { "200": body("Share", "The share"), ...shareStd, "404": err("No such share (or not visible to you)") } },
+      patch: {
+        summary: "Change some fields of a share (owner or admin; others get 404)", security: BEARER, parameters: [SHARE_ID_PARAM],
+        requestBody: { required: true, content: { "application/json": { schema: ref("SharePatch") } } },
+        responses: { "200": body("Share", "The updated share"), ...shareStd, "401": err("No or invalid token"), "404": err("No such share (or not yours)") }
+      },
+      delete: {
+        summary: "Delete a share (owner or admin; others get 404)", security: BEARER, parameters: [SHARE_ID_PARAM],
+        responses: { "204": { description: "Deleted" }, ...shareStd, "401": err("No or invalid token"), "404": err("No such share (or not yours)") }
+      }
+    },
     "/healthz": { get: { summary: "Liveness", responses: { "200": { description: "Alive" } } } },
     "/readyz": { get: { summary: "Readiness", responses: { "200": body("Readiness", "Ready"), "503": body("Readiness", "Not ready, with reasons") } } },
     "/metrics": { get: { summary: "Prometheus metrics", responses: { "200": { description: "text/plain; version=0.0.4" } } } },
