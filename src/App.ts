@@ -10,6 +10,7 @@ import { ensureDatabase, openDb } from "./adapters/postgres/Db.js"
 import { migrate } from "./adapters/postgres/Migrations.js"
 import type { ActorDefect } from "./actors/Actor.js"
 import type { AnalyticsSink } from "./actors/AnalyticsPort.js"
+import { fatalMessage } from "./actors/Fatal.js"
 import { startPipeline } from "./actors/Pipeline.js"
 import { LiveBoards } from "./actors/LiveBoards.js"
 import type { Pipeline } from "./actors/Pipeline.js"
@@ -43,6 +44,8 @@ export interface Running {
   /** The current pipeline (replaced when the supervisor restarts it). */
   readonly pipeline: () => Pipeline | null
   readonly pipelineError: () => string | null
+  /** Set when the pipeline failed in a way no retry fixes (actors/Fatal.ts); it is not restarted. */
+  readonly pipelineFatal: () => string | null
   readonly onNotification: (l: (n: UserNotification) => void) => () => void
   readonly watchUser: (userId: string) => () => void
 }
@@ -57,6 +60,7 @@ export const supervisePipeline = (
   Effect.gen(function*() {
     let current: Pipeline | null = null
     let lastError: string | null = null
+    let fatal: string | null = null
     const listeners = new Set<(n: UserNotification) => void>()
     const watched = new Map<string, number>()
     const watchedSet = new Set<string>()
@@ -98,6 +102,11 @@ export const supervisePipeline = (
     const loop = Effect.gen(function*() {
       for (let attempt = 0; !stopping; attempt++) {
         const r = yield* Effect.exit(runOnce)
+        if (r._tag === "Failure" && (fatal = fatalMessage(r.cause)) !== null) {
+          lastError = fatal
+          log.error(`FATAL, not retrying (an operator must fix this, then restart the service): ${fatal}`)
+          return
+        }
         if (r._tag === "Failure") {
           const msg = String(r.cause).split("\n")[0] ?? "unknown"
           lastError = msg
@@ -129,6 +138,7 @@ export const supervisePipeline = (
       boards,
       pipeline: () => current,
       pipelineError: () => lastError,
+      pipelineFatal: () => fatal,
       onNotification: (l) => { listeners.add(l); return () => { listeners.delete(l) } },
       watchUser: (id) => {
         watched.set(id, (watched.get(id) ?? 0) + 1)
@@ -159,7 +169,9 @@ export const openInfrastructure = (config: ArenaConfig, log: Log) =>
 export const readiness = (running: Omit<Running, "config" | "rules">, nats: NatsHandle, analytics: () => AnalyticsStatus | null): Readiness => {
   const reasons: string[] = []
   const p = running.pipeline()
-  if (p === null) reasons.push(`pipeline not running${running.pipelineError() ? `: ${running.pipelineError()}` : ""}`)
+  const fatal = running.pipelineFatal()
+  if (fatal !== null) reasons.push(`fatal, not retried: ${fatal}`)
+  else if (p === null) reasons.push(`pipeline not running${running.pipelineError() ? `: ${running.pipelineError()}` : ""}`)
   else if (p.status.phase !== "ready") reasons.push(`pipeline ${p.status.phase}: at seq ${p.status.ingest.applied} of ${p.status.headAtStart}`)
   if (!nats.connected()) reasons.push("nats: disconnected")
   if (p !== null && p.status.snapshot.lastError !== null) reasons.push(`postgres: snapshots failing (${p.status.snapshot.lastError})`)
@@ -167,6 +179,7 @@ export const readiness = (running: Omit<Running, "config" | "rules">, nats: Nats
   if (a !== null && !a.connected) reasons.push(`clickhouse: unavailable${a.lastError ? ` (${a.lastError})` : ""}`)
   return {
     ready: reasons.length === 0,
+    fatal: fatal !== null,
     reasons,
     details: p === null ? {} : {
       seq: p.status.ingest.applied,

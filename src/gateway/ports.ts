@@ -128,6 +128,8 @@ export interface IngestPort {
 
 export interface Readiness {
   readonly ready: boolean
+  /** Not ready for a reason no retry fixes: an operator must act (the reasons say what). */
+  readonly fatal?: boolean
   readonly reasons: ReadonlyArray<string>
   readonly details: Readonly<Record<string, unknown>>
 }

@@ -129,5 +129,5 @@ export const ShareListSchema = Schema.Struct({
 }).annotate({ identifier: "ShareList" })
 
 export const ReadinessSchema = Schema.Struct({
-  ready: Schema.Boolean, reasons: Schema.Array(Schema.String), details: Schema.Record(Schema.String, Schema.Unknown)
+  ready: Schema.Boolean, fatal: Schema.Boolean, reasons: Schema.Array(Schema.String), details: Schema.Record(Schema.String, Schema.Unknown)
 }).annotate({ identifier: "Readiness" })
