@@ -113,6 +113,7 @@ const startOne = (deps: WsThreadsDeps, index: number, port: number): { run: Runn
           return
         case "listening": return resolve(m.port)
         case "listen-failed": return reject(new Error(m.message))
+        case "log": return deps.log.warn(m.message, { thread: index })
         case "stopped": return
       }
     }

@@ -26,7 +26,7 @@ export const forwardHttp = (
   const go = (body: Uint8Array | null, bodyTooLarge: boolean): void => {
     send({ ...head, body, bodyTooLarge }).then(
       (a) => writeReply(res, st, a.reply, a.extra, a.head),
-      () => { if (!st.aborted && !st.done) { st.done = true; res.close() } }
+      () => { if (!st.aborted && !st.done) { st.done = true; res.cork(() => res.close()) } }
     )
   }
   const { contentLength: cl, transferEncoding: te } = head.headers
