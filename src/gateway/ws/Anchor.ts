@@ -1,8 +1,6 @@
 // A WebSocket each socket-holding thread keeps to itself, so an upgrade completed after an await
-// always has a socket to cork (leaderboardSocket.ts, Anchors). Without it, the first upgrade on a
-// thread (and any while it held no socket) ran outside every cork and uWS printed "writes must be
-// made from within a corked callback". A private loopback listener, a random path, no pings; the
-// client is a bare TCP socket that completes the handshake and ignores the rest.
+// always has a socket to cork (leaderboardSocket.ts, Anchors), even the first one on the thread:
+// a private loopback listener, a random path, no pings, a bare TCP client that ignores the rest.
 import { randomBytes } from "node:crypto"
 import * as net from "node:net"
 import type { TemplatedApp, WebSocket, us_listen_socket } from "../uws.js"
