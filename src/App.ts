@@ -111,7 +111,7 @@ export const startArena = (config: ArenaConfig, log: Log) =>
           ingest: makeIngest(nats.js, names.eventSubject, (item) => checkForPublish(item, rules, Date.now())),
           health: {
             readiness: () => readiness({
-              pipeline: pipeline.current, pipelineError: pipeline.lastError, natsConnected: nats.connected, analytics: analytics.status, now: Date.now
+              pipeline: pipeline.current, pipelineError: pipeline.lastError, pipelineFatal: pipeline.fatal, natsConnected: nats.connected, analytics: analytics.status, now: Date.now
             }),
             metrics: () => registry.render()
           },

@@ -1,6 +1,6 @@
 // The environment is decoded once: defaults per ARCHITECTURE §8, and every bad value named.
 import { describe, expect, it } from "vitest"
-import { DEFAULT_RATE_LIMITS, decodeConfig, parseDuration } from "./Config.js"
+import { DEFAULT_RATE_LIMITS, DEFAULT_WS_CAPS, decodeConfig, parseDuration } from "./Config.js"
 
 describe("decodeConfig", () => {
   it("applies the documented defaults (embedded ClickHouse under the data dir)", () => {
@@ -54,5 +54,30 @@ describe("decodeConfig", () => {
     let all = ""
     try { decodeConfig({ ARENA_RATE_LIMIT_PER_IP: "x", ARENA_RATE_LIMIT_PER_TOKEN: "y", ARENA_RATE_LIMIT_WINDOW: "z" }) } catch (e) { all = (e as Error).message }
     for (const v of ["ARENA_RATE_LIMIT_PER_IP", "ARENA_RATE_LIMIT_PER_TOKEN", "ARENA_RATE_LIMIT_WINDOW"]) expect(all).toContain(v)
+  })
+
+  it("reads the WebSocket threads and caps: defaults, whole numbers, 0 or off for no per-IP cap", () => {
+    const d = decodeConfig({})
+    expect([d.wsThreads, d.wsCaps]).toEqual([0, { maxConnections: 20_000, maxConnectionsPerIp: 64, maxSubscriptionsPerIp: 64 }])
+    expect(DEFAULT_WS_CAPS).toEqual(d.wsCaps)
+    const c = decodeConfig({ ARENA_WS_THREADS: "4", ARENA_WS_MAX_CONNECTIONS: "50000", ARENA_WS_MAX_CONNECTIONS_PER_IP: "1000", ARENA_WS_MAX_SUBSCRIPTIONS_PER_IP: "off" })
+    expect([c.wsThreads, c.wsCaps]).toEqual([4, { maxConnections: 50_000, maxConnectionsPerIp: 1000, maxSubscriptionsPerIp: 0 }])
+    expect(decodeConfig({ ARENA_WS_MAX_CONNECTIONS_PER_IP: "0" }).wsCaps.maxConnectionsPerIp).toBe(0)
+    expect(decodeConfig({ ARENA_WS_THREADS: "16" }).wsThreads).toBe(16)
+  })
+
+  it("refuses bad WebSocket settings, naming each variable and what it expects", () => {
+    for (const [name, value, expected] of [
+      ["ARENA_WS_THREADS", "17", /WebSocket worker threads from 0 to 16/], ["ARENA_WS_THREADS", "two", /from 0 to 16/], ["ARENA_WS_THREADS", "-1", /from 0 to 16/],
+      ["ARENA_WS_MAX_CONNECTIONS", "0", /positive whole number of sockets.*cannot be turned off/], ["ARENA_WS_MAX_CONNECTIONS", "off", /cannot be turned off/],
+      ["ARENA_WS_MAX_CONNECTIONS", "1e5", /positive whole number/],
+      ["ARENA_WS_MAX_CONNECTIONS_PER_IP", "many", /sockets per client IP.*0 \/ off/], ["ARENA_WS_MAX_CONNECTIONS_PER_IP", "-5", /per client IP/],
+      ["ARENA_WS_MAX_SUBSCRIPTIONS_PER_IP", "2.5", /per client IP/], ["ARENA_WS_MAX_SUBSCRIPTIONS_PER_IP", "12345678", /at most 7 digits/]
+    ] as const) {
+      let message = ""
+      try { decodeConfig({ [name]: value }) } catch (e) { message = (e as Error).message }
+      expect(message, `${name}=${value}`).toContain(name)
+      expect(message, `${name}=${value}`).toMatch(expected)
+    }
   })
 })

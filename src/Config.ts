@@ -5,12 +5,22 @@ import * as path from "node:path"
 
 const Port = Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 0, maximum: 65535 }))
 const PositiveInt = Schema.NumberFromString.check(Schema.isInt(), Schema.isGreaterThanOrEqualTo(1))
-const Threads = Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 0, maximum: 16 }))
+const Threads = Schema.String.check(Schema.isPattern(/^(\d|1[0-6])$/, {
+  message: "Expected a whole number of WebSocket worker threads from 0 to 16 (0: every socket on the main thread)"
+}))
 const OnOff = Schema.Literals(["on", "off"])
 const Duration = Schema.String.check(Schema.isPattern(/^\d+(ms|s|m|h)?$/))
 /** Requests per rate-limit window: a whole number, `0` or `off` (no limit). */
 const RateLimit = Schema.String.check(Schema.isPattern(/^(off|\d{1,9})$/, {
   message: "Expected a whole number of requests per window (at most 9 digits), or 0 / off to disable the limit"
+}))
+/** A WebSocket cap per client IP: a whole number, `0` or `off` (no per-IP cap; the total still holds). */
+const PerIpCap = Schema.String.check(Schema.isPattern(/^(off|\d{1,7})$/, {
+  message: "Expected a whole number of sockets per client IP (at most 7 digits), or 0 / off for no per-IP cap"
+}))
+/** The total WebSocket cap: a memory bound, so never off. */
+const TotalCap = Schema.String.check(Schema.isPattern(/^0*[1-9]\d{0,6}$/, {
+  message: "Expected a positive whole number of sockets (at most 7 digits); the total cap cannot be turned off"
 }))
 const RateWindow = Schema.String.check(Schema.isPattern(/^0*[1-9]\d{0,9}(ms|s|m|h)?$/, {
   message: "Expected a positive duration such as 500ms, 60s, 1m or 1h (a bare number is seconds)"
@@ -36,6 +46,9 @@ const Env = Schema.Struct({
   ARENA_SNAPSHOT_INTERVAL: Schema.optional(Duration),
   ARENA_BATCH_MAX: Schema.optional(PositiveInt.check(Schema.isLessThanOrEqualTo(100_000))),
   ARENA_WS_THREADS: Schema.optional(Threads),
+  ARENA_WS_MAX_CONNECTIONS: Schema.optional(TotalCap),
+  ARENA_WS_MAX_CONNECTIONS_PER_IP: Schema.optional(PerIpCap),
+  ARENA_WS_MAX_SUBSCRIPTIONS_PER_IP: Schema.optional(PerIpCap),
   ARENA_RATE_LIMIT_PER_IP: Schema.optional(RateLimit),
   ARENA_RATE_LIMIT_PER_TOKEN: Schema.optional(RateLimit),
   ARENA_RATE_LIMIT_WINDOW: Schema.optional(RateWindow),
@@ -53,6 +66,16 @@ export interface RateLimits {
 }
 
 export const DEFAULT_RATE_LIMITS: RateLimits = { perIp: 1200, perToken: 3000, windowMs: 60_000 }
+
+/** WebSocket admission caps (ARENA_WS_MAX_*); a per-IP cap of 0 means none. */
+export interface WsCaps {
+  readonly maxConnections: number
+  readonly maxConnectionsPerIp: number
+  /** Leaderboard subscriptions per IP (each /ws/leaderboard socket is one). */
+  readonly maxSubscriptionsPerIp: number
+}
+
+export const DEFAULT_WS_CAPS: WsCaps = { maxConnections: 20_000, maxConnectionsPerIp: 64, maxSubscriptionsPerIp: 64 }
 
 export interface ArenaConfig {
   readonly natsUrl: string
@@ -76,6 +99,8 @@ export interface ArenaConfig {
   readonly batchMax: number
   /** WebSocket worker threads of the gateway (0: sockets on the main thread). */
   readonly wsThreads: number
+  /** ARENA_WS_MAX_CONNECTIONS / _PER_IP, ARENA_WS_MAX_SUBSCRIPTIONS_PER_IP. */
+  readonly wsCaps: WsCaps
   /** ARENA_RATE_LIMIT_PER_IP / _PER_TOKEN / _WINDOW. */
   readonly rateLimit: RateLimits
   readonly logLevel: "debug" | "info" | "warn" | "error"
@@ -99,8 +124,8 @@ export const parseDuration = (s: string): number => {
   }
 }
 
-/** A request limit: `off` and `0` both mean no limit. */
-const parseRateLimit = (s: string): number => (s === "off" ? 0 : Number(s))
+/** A request limit or per-IP cap: `off` and `0` both mean none. */
+const parseLimit = (s: string): number => (s === "off" ? 0 : Number(s))
 
 /** Decode an environment (process.env by default); throws ConfigError naming each bad variable. */
 export const decodeConfig = (env: Record<string, string | undefined> = process.env): ArenaConfig => {
@@ -136,10 +161,15 @@ export const decodeConfig = (env: Record<string, string | undefined> = process.e
     shards: e.ARENA_SHARDS ?? 2,
     snapshotIntervalMs: parseDuration(e.ARENA_SNAPSHOT_INTERVAL ?? "5s"),
     batchMax: e.ARENA_BATCH_MAX ?? 2000,
-    wsThreads: e.ARENA_WS_THREADS ?? 0,
+    wsThreads: e.ARENA_WS_THREADS === undefined ? 0 : Number(e.ARENA_WS_THREADS),
+    wsCaps: {
+      maxConnections: e.ARENA_WS_MAX_CONNECTIONS === undefined ? DEFAULT_WS_CAPS.maxConnections : Number(e.ARENA_WS_MAX_CONNECTIONS),
+      maxConnectionsPerIp: e.ARENA_WS_MAX_CONNECTIONS_PER_IP === undefined ? DEFAULT_WS_CAPS.maxConnectionsPerIp : parseLimit(e.ARENA_WS_MAX_CONNECTIONS_PER_IP),
+      maxSubscriptionsPerIp: e.ARENA_WS_MAX_SUBSCRIPTIONS_PER_IP === undefined ? DEFAULT_WS_CAPS.maxSubscriptionsPerIp : parseLimit(e.ARENA_WS_MAX_SUBSCRIPTIONS_PER_IP)
+    },
     rateLimit: {
-      perIp: e.ARENA_RATE_LIMIT_PER_IP === undefined ? DEFAULT_RATE_LIMITS.perIp : parseRateLimit(e.ARENA_RATE_LIMIT_PER_IP),
-      perToken: e.ARENA_RATE_LIMIT_PER_TOKEN === undefined ? DEFAULT_RATE_LIMITS.perToken : parseRateLimit(e.ARENA_RATE_LIMIT_PER_TOKEN),
+      perIp: e.ARENA_RATE_LIMIT_PER_IP === undefined ? DEFAULT_RATE_LIMITS.perIp : parseLimit(e.ARENA_RATE_LIMIT_PER_IP),
+      perToken: e.ARENA_RATE_LIMIT_PER_TOKEN === undefined ? DEFAULT_RATE_LIMITS.perToken : parseLimit(e.ARENA_RATE_LIMIT_PER_TOKEN),
       windowMs: e.ARENA_RATE_LIMIT_WINDOW === undefined ? DEFAULT_RATE_LIMITS.windowMs : parseDuration(e.ARENA_RATE_LIMIT_WINDOW)
     },
     logLevel: e.ARENA_LOG ?? "info",

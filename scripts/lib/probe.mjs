@@ -1,6 +1,6 @@
 // Small probes the shell set-up needs (scripts/lib/*.sh): what answers on a port, is it
 // NATS with JetStream, is it Postgres, create the database, do node_modules match the
-// lockfile, is an HTTP endpoint 200. Exit codes are the answer; a line on stderr says why.
+// lockfile, is an HTTP endpoint 200, is the service ready (or fatally not). Exit codes are the answer; a line on stderr says why.
 // Only node: built-ins are imported at the top, so `deps-ok` and `ident` work before `npm ci`.
 import { existsSync, readFileSync } from "node:fs"
 import net from "node:net"
@@ -157,6 +157,29 @@ async function httpStatus(url) {
   }
 }
 
+// /readyz: prints the status; 0 when 200, 3 when the service says it is fatal (not ready for a
+// reason no retry fixes: the reasons follow on stdout, one a line), 1 otherwise.
+async function readyz(url) {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(3000) })
+    const text = await res.text()
+    process.stdout.write(`${res.status}\n`)
+    if (res.status === 200) return 0
+    let body
+    try { body = JSON.parse(text) } catch { body = undefined }
+    if (body?.fatal === true) {
+      const reasons = Array.isArray(body.reasons) ? body.reasons.map(String) : []
+      process.stdout.write(`${(reasons.length > 0 ? reasons : ["(no reason given)"]).join("\n")}\n`)
+      return 3
+    }
+    say(text.slice(0, 300))
+    return 1
+  } catch {
+    process.stdout.write("000\n")
+    return 1
+  }
+}
+
 const run = {
   ident: async ([host, port]) => {
     process.stdout.write(`${await ident(host, port)}\n`)
@@ -165,11 +188,12 @@ const run = {
   "nats-js": ([url]) => natsJs(url),
   "pg-ensure-db": ([url]) => pgEnsureDb(url),
   "deps-ok": ([root]) => depsOk(root ?? process.cwd()),
-  http: ([url]) => httpStatus(url)
+  http: ([url]) => httpStatus(url),
+  readyz: ([url]) => readyz(url)
 }[cmd]
 
 if (!run) {
-  say("usage: probe.mjs ident HOST PORT | nats-js URL | pg-ensure-db URL | deps-ok [ROOT] | http URL")
+  say("usage: probe.mjs ident HOST PORT | nats-js URL | pg-ensure-db URL | deps-ok [ROOT] | http URL | readyz URL")
   process.exit(64)
 }
 process.exitCode = await run(args)

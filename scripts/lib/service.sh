@@ -46,9 +46,19 @@ start_service() {
     die "port $PORT is already in use$(port_owner "$PORT"), by something these scripts did not start. Stop it or set PORT to another port."
 
   start_bg arena "$log_file" node bin/arena serve
-  local pid start=$SECONDS status="000" last_print=$SECONDS
+  local pid
   pid="$(pid_of arena)"
   info "started node bin/arena serve (pid $pid, log .local/log/arena.log)"
+  wait_ready "$pid" "$url" "$timeout" "$log_file"
+}
+
+# wait_ready PID URL TIMEOUT LOG_FILE: poll URL (/readyz) every second until it answers 200.
+# Dies at once, with the service's own sentence, when the service reports a fatal condition
+# (retrying cannot fix it), and when the process exits; dies after TIMEOUT seconds otherwise.
+# The service is stopped (stop_service) before dying on fatal or timeout.
+wait_ready() {
+  local pid="$1" url="$2" timeout="$3" log_file="$4"
+  local start=$SECONDS status="000" last_print=$SECONDS out rc
   printf '    waiting for %s (up to %ss) ' "$url" "$timeout"
   while true; do
     if ! kill -0 "$pid" 2>/dev/null; then
@@ -57,10 +67,19 @@ start_service() {
       rm -f "$ARENA_RUN_DIR/arena.pid"
       die "the service exited before it was ready (log above, full log in $log_file)"
     fi
-    status="$(node "$PROBE" http "$url" 2>/dev/null || true)"
-    if [[ "$status" == 200 ]]; then
+    rc=0
+    out="$(node "$PROBE" readyz "$url" 2>/dev/null)" || rc=$?
+    status="${out%%$'\n'*}"
+    if [[ $rc -eq 0 ]]; then
       printf ' ready (%ss)\n' "$((SECONDS - start))"
       return 0
+    fi
+    if [[ $rc -eq 3 ]]; then
+      printf ' fatal\n'
+      tail_log "$log_file"
+      stop_service
+      local reason="${out#*$'\n'}"
+      die "the service reports a fatal condition that retrying cannot fix: ${reason%%$'\n'*} (full log in $log_file)"
     fi
     if ((SECONDS - start >= timeout)); then
       printf ' timed out\n'

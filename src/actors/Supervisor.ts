@@ -7,6 +7,7 @@ import { backoff } from "../domain/Backoff.js"
 import type { Log } from "../observability/Log.js"
 import type { PortFailure } from "../ports/Failure.js"
 import { causeSentence } from "./Actor.js"
+import { fatalMessage } from "./Fatal.js"
 import type { ActorDefect, FailureLatch } from "./Actor.js"
 import type { LiveBoards } from "./LiveBoards.js"
 import type { Pipeline } from "./Pipeline.js"
@@ -26,12 +27,15 @@ export interface SupervisedPipeline {
   readonly current: () => Pipeline | null
   /** Why the last run ended or could not start, as one sentence; null while one runs. */
   readonly lastError: () => string | null
+  /** Set when the pipeline failed in a way no retry fixes (Fatal.ts): it is not restarted. */
+  readonly fatal: () => string | null
 }
 
 export const supervisePipeline = (o: SupervisorOptions): Effect.Effect<SupervisedPipeline, never, Scope.Scope> =>
   Effect.gen(function*() {
     let current: Pipeline | null = null
     let lastError: string | null = null
+    let fatal: string | null = null
     let stopping = false
     let currentScope: Scope.Closeable | null = null
     let attempt = 0
@@ -54,12 +58,15 @@ export const supervisePipeline = (o: SupervisorOptions): Effect.Effect<Supervise
 
     const runLogged = Effect.exit(runOnce).pipe(Effect.map((r) => {
       attempt++
-      if (r._tag === "Failure") {
+      if (r._tag === "Failure" && (fatal = fatalMessage(r.cause)) !== null) {
+        lastError = fatal
+        o.log.error(`FATAL, not retrying (an operator must fix this, then restart the service): ${fatal}`)
+      } else if (r._tag === "Failure") {
         lastError = causeSentence(r.cause)
         o.log.error(`pipeline could not start (attempt ${attempt}): ${lastError}`)
       }
     }))
-    yield* Effect.forkScoped(Effect.repeat(runLogged, { schedule: o.restart ?? backoff(250, 10_000), while: () => !stopping }))
+    yield* Effect.forkScoped(Effect.repeat(runLogged, { schedule: o.restart ?? backoff(250, 10_000), while: () => !stopping && fatal === null }))
 
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
@@ -78,5 +85,5 @@ export const supervisePipeline = (o: SupervisorOptions): Effect.Effect<Supervise
       })
     )
 
-    return { current: () => current, lastError: () => lastError }
+    return { current: () => current, lastError: () => lastError, fatal: () => fatal }
   })

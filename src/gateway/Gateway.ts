@@ -21,8 +21,9 @@ import type { WsThreads } from "./threads/WsThreads.js"
 import type { TemplatedApp, us_listen_socket } from "./Uws.js"
 import { assertNativeUws, uWS } from "./Uws.js"
 import { Admission } from "./ws/Admission.js"
+import { holdAnchor } from "./ws/Anchor.js"
 import { ConnLimits } from "./ws/ConnLimits.js"
-import type { UpgradeGate } from "./ws/LeaderboardSocket.js"
+import type { Anchors, UpgradeGate } from "./ws/LeaderboardSocket.js"
 import { wsBehaviors } from "./ws/LeaderboardSocket.js"
 import { SocketHost } from "./ws/SocketHost.js"
 import { TopicHub } from "./ws/TopicHub.js"
@@ -79,6 +80,7 @@ export const startGateway = async (deps: GatewayDeps): Promise<RunningGateway> =
   const stopUsers = users.start()
 
   let local: SocketHost | null = null
+  let anchors: Anchors | null = null
   if (app !== null) {
     const host = new SocketHost(app, cfg.ws, registryMetrics)
     host.bind({ ...hub.addHost(host).hub, ...users.forHost(host).hub, release: (ip, route) => admission.release(ip, route) })
@@ -92,6 +94,7 @@ export const startGateway = async (deps: GatewayDeps): Promise<RunningGateway> =
     app.ws("/ws/leaderboard/:board", behaviors.leaderboard)
     app.ws("/ws/users/:user_id", behaviors.users)
     local = host
+    anchors = behaviors.anchors
   }
 
   const routes = [
@@ -110,13 +113,18 @@ export const startGateway = async (deps: GatewayDeps): Promise<RunningGateway> =
 
   let listenSocket: us_listen_socket | null = null
   let threads: WsThreads | null = null
+  let stopAnchor = (): void => undefined
   try {
-    if (app !== null) listenSocket = await listen(app, cfg.host, cfg.port)
-    else {
+    if (app !== null) {
+      // The cork anchor opens before clients can connect (ws/Anchor.ts).
+      stopAnchor = await holdAnchor(app, anchors!, (m) => log.warn(m))
+      listenSocket = await listen(app, cfg.host, cfg.port)
+    } else {
       const workerUrl = new URL(cfg.wsWorkerUrl ?? "./threads/wsWorker.js", import.meta.url)
       threads = await startWsThreads(cfg.wsThreads, { config: cfg, hub, users, admission, router, log, workerUrl })
     }
   } catch (e) {
+    stopAnchor()
     stopUsers()
     hub.stop()
     local?.stop()
@@ -135,6 +143,7 @@ export const startGateway = async (deps: GatewayDeps): Promise<RunningGateway> =
     close: () => {
       closed ??= (async () => {
         if (app !== null && listenSocket !== null) {
+          stopAnchor()
           uWS.us_listen_socket_close(listenSocket)
           // App.close() force-closes every remaining socket (HTTP keep-alive and WebSocket); their
           // close handlers still run, so the hub and limits are released before the hub stops.

@@ -1,7 +1,7 @@
 // The gateway's settings: listen address, auth, CORS, body/rate/WebSocket limits. Built from the
 // decoded ArenaConfig plus optional overrides; `checkGatewayConfig` refuses unsafe production setups.
-import type { ArenaConfig, RateLimits } from "../Config.js"
-import { DEFAULT_RATE_LIMITS } from "../Config.js"
+import type { ArenaConfig, RateLimits, WsCaps } from "../Config.js"
+import { DEFAULT_RATE_LIMITS, DEFAULT_WS_CAPS } from "../Config.js"
 import { DEV_SECRET, secretProblem } from "./auth/Auth.js"
 
 /** ARENA_RATE_LIMIT_* (perIp, perToken: requests per window, 0 = no limit) plus the key bound. */
@@ -19,8 +19,9 @@ export interface WsConfig {
   readonly resyncBytes: number
   readonly idleTimeoutSeconds: number
   readonly maxConnections: number
+  /** 0: no per-IP cap (the total still holds). */
   readonly maxConnectionsPerIp: number
-  /** Leaderboard subscriptions per IP (each /ws/leaderboard socket is one). */
+  /** Leaderboard subscriptions per IP (each /ws/leaderboard socket is one); 0: no per-IP cap. */
   readonly maxSubscriptionsPerIp: number
   readonly maxLimit: number
   readonly ringMaxDeltas: number
@@ -59,9 +60,7 @@ export const DEFAULT_WS: WsConfig = {
   staleBytes: 256 * 1024,
   resyncBytes: 16 * 1024,
   idleTimeoutSeconds: 60,
-  maxConnections: 20_000,
-  maxConnectionsPerIp: 64,
-  maxSubscriptionsPerIp: 64,
+  ...DEFAULT_WS_CAPS,
   maxLimit: 1000,
   ringMaxDeltas: 1024,
   ringMaxBytes: 1024 * 1024,
@@ -85,6 +84,7 @@ export const gatewayConfig = (
   arena: Pick<ArenaConfig, "host" | "port" | "jwtSecret" | "authEnabled" | "production"> & {
     readonly wsThreads?: number
     readonly rateLimit?: RateLimits
+    readonly wsCaps?: WsCaps
   },
   o: GatewayOverrides = {}
 ): GatewayConfig => ({
@@ -98,7 +98,7 @@ export const gatewayConfig = (
   bodyLimitBytes: o.bodyLimitBytes ?? 1024 * 1024,
   trustProxy: o.trustProxy ?? false,
   rateLimit: { ...DEFAULT_RATE_LIMIT, ...arena.rateLimit, ...o.rateLimit },
-  ws: { ...DEFAULT_WS, ...o.ws },
+  ws: { ...DEFAULT_WS, ...arena.wsCaps, ...o.ws },
   pagesDir: o.pagesDir,
   wsThreads: o.wsThreads ?? arena.wsThreads ?? 0,
   wsWorkerUrl: o.wsWorkerUrl

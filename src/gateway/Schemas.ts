@@ -157,5 +157,5 @@ export const ShareListSchema = Schema.Struct({
 }).annotate({ identifier: "ShareList" })
 
 export const ReadinessSchema = Schema.Struct({
-  ready: Schema.Boolean, reasons: Schema.Array(Schema.String), details: Schema.Record(Schema.String, Schema.Unknown)
+  ready: Schema.Boolean, fatal: Schema.Boolean, reasons: Schema.Array(Schema.String), details: Schema.Record(Schema.String, Schema.Unknown)
 }).annotate({ identifier: "Readiness" })

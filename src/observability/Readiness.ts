@@ -25,6 +25,8 @@ export interface ReadinessInputs {
   readonly pipeline: () => PipelineHealth | null
   /** Why no pipeline runs (a sentence), or null. */
   readonly pipelineError: () => string | null
+  /** Set when the pipeline failed in a way no retry fixes: it is not restarted. */
+  readonly pipelineFatal: () => string | null
   readonly natsConnected: () => boolean
   readonly analytics: () => AnalyticsHealth | null
   readonly now: () => number
@@ -34,7 +36,9 @@ export const readiness = (i: ReadinessInputs): Readiness => {
   const reasons: string[] = []
   const p = i.pipeline()
   const error = i.pipelineError()
-  if (p === null) reasons.push(`pipeline not running${error ? `: ${error}` : ""}`)
+  const fatal = i.pipelineFatal()
+  if (fatal !== null) reasons.push(`fatal, not retried: ${fatal}`)
+  else if (p === null) reasons.push(`pipeline not running${error ? `: ${error}` : ""}`)
   else if (p.status.phase !== "ready") reasons.push(`pipeline ${p.status.phase}: at seq ${p.status.ingest.applied} of ${p.status.headAtStart}`)
   if (!i.natsConnected()) reasons.push("nats: disconnected")
   if (p !== null && p.status.snapshot.lastError !== null) reasons.push(`postgres: snapshots failing (${p.status.snapshot.lastError})`)
@@ -42,6 +46,7 @@ export const readiness = (i: ReadinessInputs): Readiness => {
   if (a !== null && !a.connected) reasons.push(`clickhouse: unavailable${a.lastError ? ` (${a.lastError})` : ""}`)
   return {
     ready: reasons.length === 0,
+    fatal: fatal !== null,
     reasons,
     details: p === null ? {} : {
       seq: p.status.ingest.applied,

@@ -70,7 +70,7 @@ describe.each([0, 2])("REST API (ws threads: %i)", (threads) => {
       expect([r3.status, r3.json.error.code]).toEqual([415, "unsupported_media_type"])
     })
 
-    it("answers 413 for a body over 1 MiB, as JSON, without reading it", async () => {
+    it("answers 413 for a body over 1 MiB, as JSON, without keeping it", async () => {
       const big = JSON.stringify([{ ...event("x"), metadata: { pad: "x".repeat(1024 * 1024) } }])
       const r = await api(arena.baseUrl, "POST", "/v1/events", { token: writer, raw: big, headers: { "content-type": "application/json" } })
       expect(r.status).toBe(413)

@@ -1,7 +1,7 @@
 // OWASP API4 (unrestricted resource consumption) on the real service with its default limits:
 // WebSocket connections per source address, rate limits that a spoofed X-Forwarded-For cannot
-// dodge, a chunked body that grows past 1 MiB, and oversized client frames — each refused with a
-// bounded cost while other clients carry on.
+// dodge, a chunked body that grows past 1 MiB, a body refused while the client still sends it, and
+// oversized client frames — each refused with a bounded cost while other clients carry on.
 import * as net from "node:net"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import WebSocket from "ws"
@@ -75,6 +75,49 @@ it("stops reading a chunked body (no Content-Length) once it passes 1 MiB: 413, 
   })
   expect(answer).toMatch(/^HTTP\/1\.1 413/)
   expect(answer).toContain("payload_too_large")
+})
+
+/**
+ * Like an HTTP client library: headers and the first 256 KiB of the body in one write, then the
+ * rest in 256 KiB pieces 10 ms apart (a client still sending while the server decides), then its
+ * end. Half-open allowed, so a FIN from the server does not stop the sending. Resolves with what
+ * came back and the first socket error (EPIPE/ECONNRESET: the server closed with the body unread,
+ * the kernel reset the connection — what http.fuzz.test.ts hit as `write EPIPE`).
+ */
+const sendBody = (head: string, total: number, from: string): Promise<{ answer: string; error: string | null }> =>
+  new Promise((resolve) => {
+    const s = net.connect({ host: "127.0.0.1", port: arena.port, localAddress: from, allowHalfOpen: true })
+    let answer = ""
+    let error: string | null = null
+    s.on("data", (b: Buffer) => (answer += b.toString()))
+    s.on("error", (e) => (error ??= e.message))
+    s.on("close", () => resolve({ answer, error }))
+    const piece = "x".repeat(256 * 1024)
+    let sent = Math.min(piece.length, total)
+    s.write(`${head}Content-Length: ${total}\r\n\r\n${piece.slice(0, sent)}`)
+    const next = (): void => {
+      if (s.destroyed) return
+      if (sent >= total) return void s.end()
+      const n = Math.min(piece.length, total - sent)
+      sent += n
+      s.write(piece.slice(0, n))
+      setTimeout(next, 10)
+    }
+    setTimeout(next, 10)
+    setTimeout(() => s.destroy(), 20_000)
+  })
+
+it("lets a client still sending a refused body finish it, then answers (413 by Content-Length, 401): no reset", async () => {
+  const t = await mintToken({ sub: "producer", scope: "events:write", ttlSeconds: 60 }, JWT_SECRET)
+  // 1.5 MiB announced: refused from the header, read and dropped as it arrives, then the 413.
+  const big = await sendBody(`POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${t}\r\nContent-Type: application/json\r\n`, 1536 * 1024, "127.0.22.3")
+  expect(big.error).toBeNull()
+  expect(big.answer).toMatch(/^HTTP\/1\.1 413/)
+  expect(big.answer).toContain("payload_too_large")
+  // No token, 512 KiB body: the 401 waits for the body instead of cutting it off.
+  const anon = await sendBody("POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n", 512 * 1024, "127.0.22.4")
+  expect(anon.error).toBeNull()
+  expect(anon.answer).toMatch(/^HTTP\/1\.1 401/)
 })
 
 it("closes a socket that sends frames over 1 KiB; its neighbours keep their feed", async () => {

@@ -5,7 +5,7 @@ import type { HttpRequest, HttpResponse } from "../Uws.js"
 import { remoteAddress } from "../Uws.js"
 import { tooLarge } from "./ApiError.js"
 import type { Reply, ResState } from "./Http.js"
-import { readBody, writeReply } from "./Http.js"
+import { dropBody, readBody, writeReply } from "./Http.js"
 
 /** The request headers the gateway reads. */
 export interface Headers {
@@ -29,6 +29,8 @@ export interface RequestHead {
 export interface Exchange extends RequestHead {
   /** Reads the body, at most `limit` bytes (413 otherwise). Called before the handler returns. */
   readBody(limit: number): Promise<Uint8Array>
+  /** Drops a body the answer does not need, before answering; resolves with whether it ended. Called before the handler returns. */
+  dropBody(): Promise<boolean>
   reply(reply: Reply, extra: ReadonlyArray<readonly [string, string]>, head: boolean): void
 }
 
@@ -66,6 +68,7 @@ export const uwsExchange = (res: HttpResponse, head: RequestHead): Exchange => {
   return {
     ...head,
     readBody: (limit) => readBody(res, st, head.headers.contentLength, limit),
+    dropBody: () => dropBody(res, st, head.headers.contentLength, head.headers.transferEncoding),
     reply: (reply, extra, isHead) => writeReply(res, st, reply, extra, isHead)
   }
 }
@@ -88,6 +91,8 @@ export const forwardedExchange = (
       if ((cl !== "" && !(Number(cl) <= limit)) || fwd.bodyTooLarge) return Promise.reject(tooLarge(limit))
       return Promise.resolve(fwd.body ?? new Uint8Array(0))
     },
+    // The worker thread read (or dropped) the whole body before forwarding.
+    dropBody: () => Promise.resolve(true),
     reply: (reply, extra, isHead) => {
       if (done) return
       done = true

@@ -73,68 +73,87 @@ export const writeReply = (
 }
 
 /**
- * A chunked body over the limit is refused with 413 and the connection closed, but the 413 is sent
- * only once the client pauses (LINGER_IDLE_MS without a chunk), ends its body, or has sent
- * LINGER_BYTES more, and at most LINGER_MAX_MS after the limit was passed. Meanwhile what arrives is
- * dropped, not kept. Closing with request bytes still unread makes the kernel answer with a reset,
- * and a reset can destroy the 413 before the client has read it (seen in CI: the client got nothing).
+ * Lingering refusal. Answering and closing while request bytes are still unread makes the kernel
+ * reset the connection, and a reset can destroy the answer before the client read it, or hit the
+ * client with EPIPE while it still sends (both seen in CI). So a body that will not be used (over
+ * the limit, or refused before reading: 401, 429, 404) is read and dropped, never kept, and the
+ * answer goes out once the client ends it, has sent LINGER_BYTES, or LINGER_MAX_MS passed — or,
+ * when its length is unknown (chunked) or nothing arrived yet (a client awaiting 100-continue),
+ * once it pauses LINGER_IDLE_MS.
  */
 const LINGER_IDLE_MS = 50
 const LINGER_MAX_MS = 1000
 const LINGER_BYTES = 8 * 1024 * 1024
 
+export type OnData = (chunk: ArrayBuffer, isLast: boolean) => void
+
+/** An onData handler that drops a body's bytes and calls `done` once (see LINGER_*), saying whether the body ended. */
+export const dropping = (st: ResState, knownLength: boolean, done: (ended: boolean) => void): OnData => {
+  let dropped = 0
+  let idle: ReturnType<typeof setTimeout> | null = null
+  let finished = false
+  const finish = (ended: boolean): void => {
+    if (finished) return
+    finished = true
+    if (idle !== null) clearTimeout(idle)
+    clearTimeout(max)
+    if (!st.aborted) done(ended)
+  }
+  const max = setTimeout(() => finish(false), LINGER_MAX_MS)
+  const armIdle = (): void => {
+    if (idle !== null) clearTimeout(idle)
+    idle = null
+    if (knownLength && dropped > 0) return
+    idle = setTimeout(() => {
+      // setImmediate runs after the loop has polled the socket: a chunk that was already waiting
+      // is read (and re-arms) before the answer goes out.
+      const seen = dropped
+      setImmediate(() => (dropped !== seen ? armIdle() : finish(false)))
+    }, LINGER_IDLE_MS)
+  }
+  armIdle()
+  return (chunk, isLast) => {
+    if (finished) return
+    if (st.aborted) return finish(false)
+    dropped += chunk.byteLength
+    if (isLast || dropped >= LINGER_BYTES) finish(isLast)
+    else armIdle()
+  }
+}
+
+/** True when the request announces a body (a Content-Length other than 0, or chunked). */
+export const hasBody = (contentLength: string, transferEncoding: string): boolean =>
+  (contentLength !== "" && contentLength !== "0") || transferEncoding !== ""
+
 /**
- * Reads the request body, at most `limit` bytes. Must be called synchronously inside the route
+ * Drops an unread body before an answer that does not need it (see LINGER_*); resolves with
+ * whether the body ended (true at once when there is none; false: close after answering). Must be
+ * called synchronously inside the route handler, like readBody.
+ */
+export const dropBody = (res: HttpResponse, st: ResState, contentLength: string, transferEncoding: string): Promise<boolean> =>
+  hasBody(contentLength, transferEncoding)
+    ? new Promise((resolve) => res.onData(dropping(st, contentLength !== "", resolve)))
+    : Promise.resolve(true)
+
+/**
+ * Reads the request body, at most `limit` bytes; past it (or when Content-Length says so) nothing
+ * is kept and the 413 follows the lingering rules. Must be called synchronously inside the route
  * handler (uWS delivers data only to a handler attached before it returns).
  */
 export const readBody = (res: HttpResponse, st: ResState, contentLength: string, limit: number): Promise<Uint8Array> =>
   new Promise((resolve, reject) => {
-    if (contentLength !== "" && !(Number(contentLength) <= limit)) {
-      // Refuse before reading a byte; the connection is closed since the body stays unread.
-      reject(tooLarge(limit))
-      return
-    }
+    const refuse = (): void => reject(tooLarge(limit))
+    // Refused from the header alone: nothing is kept, the 413 waits for the body to pass.
+    let drop: OnData | null = contentLength !== "" && !(Number(contentLength) <= limit) ? dropping(st, true, refuse) : null
     const chunks: Array<Uint8Array> = []
     let size = 0
-    let over = false
-    // Past the limit nothing is kept, but the 413 waits until the client pauses (see LINGER_*).
-    let dropped = 0
-    let timer: ReturnType<typeof setTimeout> | null = null
-    let refused = false
-    const refuse = (): void => {
-      if (refused) return
-      refused = true
-      if (timer !== null) clearTimeout(timer)
-      reject(tooLarge(limit))
-    }
-    const armIdle = (): void => {
-      if (timer !== null) clearTimeout(timer)
-      timer = setTimeout(() => {
-        // setImmediate runs after the loop has polled the socket: a chunk that was already waiting
-        // is read (and re-arms) before the 413 is sent.
-        const seen = dropped
-        setImmediate(() => {
-          if (refused) return
-          if (dropped !== seen) armIdle()
-          else refuse()
-        })
-      }, LINGER_IDLE_MS)
-    }
     res.onData((chunk, isLast) => {
-      if (refused || st.aborted) return
-      if (over) {
-        dropped += chunk.byteLength
-        if (isLast || dropped >= LINGER_BYTES) refuse()
-        else armIdle()
-        return
-      }
+      if (drop !== null) return drop(chunk, isLast)
+      if (st.aborted) return
       size += chunk.byteLength
       if (size > limit) {
-        over = true
-        if (isLast) return refuse()
-        armIdle()
-        setTimeout(refuse, LINGER_MAX_MS)
-        return
+        drop = dropping(st, contentLength !== "", refuse)
+        return drop(chunk, isLast)
       }
       // uWS neuters `chunk` when this callback returns: copy it.
       chunks.push(new Uint8Array(chunk.slice(0)))

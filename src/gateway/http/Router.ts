@@ -10,7 +10,7 @@ import { ApiError, methodNotAllowed, notFound, rateLimited } from "./ApiError.js
 import type { Exchange } from "./Exchange.js"
 import { captureHead, clientIpOf, uwsExchange } from "./Exchange.js"
 import type { Reply } from "./Http.js"
-import { INTERNAL, errorReply, parseJsonBody } from "./Http.js"
+import { INTERNAL, errorReply, hasBody, parseJsonBody } from "./Http.js"
 import { RouteTable } from "./RouteTable.js"
 
 export interface Req {
@@ -134,8 +134,11 @@ export class Router {
     }
 
     const early = route.rateLimited === false ? null : this.checkRate(`ip:${ip}`, this.deps.ipLimiter, "ip")
-    // Refused before reading: a request body (if any) stays unread, so close the connection.
-    if (early !== null) return finish(errorReply(early, route.body === true))
+    // Refused before reading: a body (if any) is dropped first, so the close is no reset (Http.ts, LINGER_*).
+    if (early !== null) {
+      if (!hasBody(headers.contentLength, headers.transferEncoding)) return finish(errorReply(early))
+      return void ex.dropBody().then((ended) => finish(errorReply(early, !ended)))
+    }
     // Start reading now (uWS requirement); the limit check may reject before any byte is read.
     const bodyP = route.body === true ? ex.readBody(this.deps.bodyLimitBytes) : null
     let bodyRead = bodyP === null
@@ -153,8 +156,10 @@ export class Router {
     }
     run().then(finish, (e: unknown) => {
       if (e instanceof ApiError) {
-        // An answer before the whole body arrived (413, 401, 429) leaves bytes unread: close.
-        return finish(errorReply(e, !bodyRead))
+        // Refused before the whole body arrived (401, 403, 429, 413): answer once it has been read
+        // or dropped, so the close is no reset that destroys the answer (Http.ts, LINGER_*).
+        if (bodyP === null || bodyRead) return finish(errorReply(e))
+        return void bodyP.then(() => finish(errorReply(e)), () => finish(errorReply(e, true)))
       }
       this.deps.onError(e, `${method.toUpperCase()} ${label}`)
       finish(errorReply(INTERNAL))
@@ -186,12 +191,14 @@ export class Router {
   }
 
   private fixed(ex: Exchange, e: ApiError, label: string): void {
-    const cl = ex.headers.contentLength
-    // A body may follow (e.g. POST to an unknown route): close rather than read it.
-    const hasBody = (cl !== "" && cl !== "0") || ex.headers.transferEncoding !== ""
     const limitHit = this.checkRate(`ip:${ex.ip}`, this.deps.ipLimiter, "ip")
-    ex.reply(errorReply(limitHit ?? e, hasBody), withCommon(this.corsHeaders(ex.headers.origin)), ex.method === "head")
-    requests.inc({ route: label, status: String((limitHit ?? e).status) })
+    const answer = (ended: boolean): void => {
+      ex.reply(errorReply(limitHit ?? e, !ended), withCommon(this.corsHeaders(ex.headers.origin)), ex.method === "head")
+      requests.inc({ route: label, status: String((limitHit ?? e).status) })
+    }
+    // A body may follow (e.g. POST to an unknown route): drop it first (Http.ts, LINGER_*).
+    if (!hasBody(ex.headers.contentLength, ex.headers.transferEncoding)) return answer(true)
+    void ex.dropBody().then(answer)
   }
 
   private preflight(ex: Exchange, allow: ReadonlyArray<string>): void {

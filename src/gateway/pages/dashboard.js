@@ -46,6 +46,10 @@ const currentRange = () => {
 
 const isNumeric = (/** @type {string} */ t) => /^(Nullable\()?(U?Int|Float|Decimal)/.test(t)
 const isTime = (/** @type {string} */ t) => /^(Nullable\()?(Date|DateTime)/.test(t)
+/** Date / Date32: one value per UTC day. */
+const isDay = (/** @type {string} */ t) => /^(Nullable\()?Date(32)?\)?$/.test(t)
+const dayText = (/** @type {number} */ s) => new Date(s * 1000).toISOString().slice(0, 10)
+const minuteText = (/** @type {number} */ s) => new Date(s * 1000).toISOString().slice(11, 16)
 /** ClickHouse Date / DateTime / DateTime64 text (UTC) → epoch seconds. */
 const toEpochSeconds = (/** @type {string} */ v) => Date.parse(v.length <= 10 ? v + "T00:00:00Z" : v.replace(" ", "T") + "Z") / 1000
 
@@ -83,14 +87,34 @@ const chartOf = (/** @type {string} */ kind, /** @type {any} */ res, /** @type {
   if (kind === "timeseries" && isTime(res.types[0])) {
     const xs = res.rows.map((/** @type {any[]} */ r) => toEpochSeconds(String(r[0])))
     const data = [xs, ...numeric.map((/** @type {number} */ i) => res.rows.map((/** @type {any[]} */ r) => Number(r[i])))]
+    const daily = isDay(res.types[0])
+    // One instant (one row, or rows at one time): uPlot widens a zero-width time range to
+    // [x, x + 86400 / ms] — 1000 days with seconds (one point once spanned 2027–2029). Centre it in
+    // a day (daily data) or an hour instead, with one tick at the point, labelled with its own day
+    // (and minute). Two or more instants: exactly the data's span. The ranges read the plot's
+    // current data, since setData reuses these options while the shape stays the same.
+    const single = xs.every((/** @type {number} */ x) => x === xs[0])
+    const pad = daily ? 43_200 : 1800
+    const first = (/** @type {any} */ u) => /** @type {number} */ (u.data[0][0])
+    const last = (/** @type {any} */ u) => /** @type {number} */ (u.data[0][u.data[0].length - 1])
+    const label = (/** @type {number} */ x) => (daily ? dayText(x) : `${dayText(x)} ${minuteText(x)}`)
+    const xAxis = single
+      ? { ...AXIS, splits: (/** @type {any} */ u) => [first(u)], values: (/** @type {any} */ _u, /** @type {number[]} */ splits) => splits.map(label) }
+      : { ...AXIS }
     const opts = {
       ...base,
       tzDate: (/** @type {number} */ ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
-      scales: { x: { time: true } },
+      scales: { x: { time: true, range: (/** @type {any} */ u) => (single ? [first(u) - pad, first(u) + pad] : [first(u), last(u)]) } },
       series: [{}, ...numeric.map((/** @type {number} */ i, /** @type {number} */ k) => ({ label: res.columns[i], stroke: COLORS[k % COLORS.length], width: 1.5, points: { show: xs.length <= 60 } }))],
-      axes: [{ ...AXIS }, { ...AXIS, size: 56 }]
+      axes: [xAxis, { ...AXIS, size: 56 }],
+      // What the x axis shows, for tests and for reading the page's DOM: the range and the tick
+      // labels (uPlot keeps the drawn labels in axis._values).
+      hooks: { draw: [(/** @type {any} */ u) => {
+        u.root.dataset["xRange"] = `${u.scales.x.min},${u.scales.x.max}`
+        u.root.dataset["xLabels"] = JSON.stringify(u.axes[0]._values ?? [])
+      }] }
     }
-    return { opts, data, shape: `ts|${res.columns.join(",")}` }
+    return { opts, data, shape: `ts|${res.columns.join(",")}|${single ? "one" : "many"}` }
   }
   // Bars: one bar per row for the first numeric column; the table below has every column.
   const labels = res.rows.map((/** @type {any[]} */ r) => fmt(r[0]))

@@ -1,5 +1,6 @@
-// GET /healthz (liveness), /readyz (503 with reasons until ready), /metrics (Prometheus text: the
-// core's metrics plus the shared registry, without duplicate families). Never rate limited.
+// GET /healthz (liveness), /readyz (503 with reasons until ready; `fatal` when only an operator can
+// fix it, so waiting scripts stop at once), /metrics (Prometheus text: the core's metrics plus the
+// shared registry, without duplicate families). Never rate limited.
 import { PROMETHEUS_CONTENT_TYPE, declaredFamilies, registry } from "../../observability/Metrics.js"
 import { json } from "../http/Http.js"
 import type { Route } from "../http/Router.js"
@@ -13,7 +14,7 @@ export const healthRoutes = (health: HealthPort): ReadonlyArray<Route> => [
     rateLimited: false,
     handler: () => {
       const r = health.readiness()
-      return json({ ready: r.ready, reasons: r.reasons, details: r.details }, r.ready ? 200 : 503)
+      return json({ ready: r.ready, fatal: r.fatal === true, reasons: r.reasons, details: r.details }, r.ready ? 200 : 503)
     }
   },
   {

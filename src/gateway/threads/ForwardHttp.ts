@@ -3,8 +3,8 @@
 // back on this thread's connection. One Router, one set of limits and metrics, whichever thread.
 import type { ForwardedRequest, RequestHead } from "../http/Exchange.js"
 import { captureHead } from "../http/Exchange.js"
-import type { Reply, ResState } from "../http/Http.js"
-import { writeReply } from "../http/Http.js"
+import type { OnData, Reply, ResState } from "../http/Http.js"
+import { dropping, hasBody, writeReply } from "../http/Http.js"
 import type { HttpRequest, HttpResponse } from "../Uws.js"
 
 export interface HttpAnswer {
@@ -26,20 +26,24 @@ export const forwardHttp = (
   const go = (body: Uint8Array | null, bodyTooLarge: boolean): void => {
     send({ ...head, body, bodyTooLarge }).then(
       (a) => writeReply(res, st, a.reply, a.extra, a.head),
-      () => { if (!st.aborted && !st.done) { st.done = true; res.close() } }
+      () => { if (!st.aborted && !st.done) { st.done = true; res.cork(() => res.close()) } }
     )
   }
   const { contentLength: cl, transferEncoding: te } = head.headers
-  // No body, or one the main thread refuses from its Content-Length alone (413 before reading).
-  if (!((cl !== "" && cl !== "0") || te !== "") || (cl !== "" && !(Number(cl) <= bodyLimit))) return go(null, false)
+  if (!hasBody(cl, te)) return go(null, false)
+  // Over the limit (by Content-Length, or once it passes it): nothing is kept, and the request is
+  // forwarded (for its 413) once the body has passed, so the close is no reset (Http.ts, LINGER_*).
+  const tooLarge = (): void => go(null, true)
+  let drop: OnData | null = cl !== "" && !(Number(cl) <= bodyLimit) ? dropping(st, true, tooLarge) : null
   const chunks: Array<Uint8Array> = []
-  let size = 0, over = false
+  let size = 0
   res.onData((chunk, isLast) => {
-    if (over || st.aborted) return
+    if (drop !== null) return drop(chunk, isLast)
+    if (st.aborted) return
     size += chunk.byteLength
     if (size > bodyLimit) {
-      over = true
-      return go(null, true)
+      drop = dropping(st, cl !== "", tooLarge)
+      return drop(chunk, isLast)
     }
     // uWS neuters `chunk` when this callback returns: copy it.
     chunks.push(new Uint8Array(chunk.slice(0)))

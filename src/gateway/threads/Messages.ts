@@ -61,4 +61,5 @@ export type FromWorker =
   | { readonly t: "admit"; readonly id: number; readonly route: "leaderboard" | "users"; readonly req: UpgradeRequest }
   | { readonly t: "http"; readonly id: number; readonly req: ForwardedRequest }
   | { readonly t: "report"; readonly totals: MetricTotals | null; readonly sockets: number; readonly stale: number; readonly maxBuffered: number }
+  | { readonly t: "log"; readonly level: "warn"; readonly message: string }
   | { readonly t: "stopped" }

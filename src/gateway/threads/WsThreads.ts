@@ -12,6 +12,7 @@ import type { HostSide } from "../ws/HostLink.js"
 import type { TopicHub } from "../ws/TopicHub.js"
 import type { UserFeed } from "../ws/UserFeed.js"
 import { addTotals } from "../ws/WsMetrics.js"
+import { registry } from "../../observability/Metrics.js"
 import type { FromWorker, Many, ToWorker, WorkerInit } from "./Messages.js"
 import { outbox } from "./Messages.js"
 
@@ -37,6 +38,8 @@ interface Running {
   readonly exited: Promise<void>
   stopping: boolean
 }
+
+const threadSockets = registry.gauge("arena_ws_thread_sockets", "Leaderboard sockets each WS worker thread holds (ARENA_WS_THREADS; reported every 0.5 s)")
 
 const STOP_TIMEOUT_MS = 10_000
 const PORT_ATTEMPTS = 5
@@ -104,11 +107,13 @@ const startOne = (deps: WsThreadsDeps, index: number, port: number): { run: Runn
         case "report":
           if (m.totals !== null) addTotals(m.totals)
           run.stats.sockets = m.sockets
+          threadSockets.set(m.sockets, { thread: String(index) })
           run.stats.stale = m.stale
           run.stats.maxBuffered = m.maxBuffered
           return
         case "listening": return resolve(m.port)
         case "listen-failed": return reject(new Error(m.message))
+        case "log": return deps.log.warn(m.message, { thread: index })
         case "stopped": return
       }
     }

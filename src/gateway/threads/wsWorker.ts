@@ -8,6 +8,7 @@ import { assertNativeUws, uWS } from "../Uws.js"
 import type { us_listen_socket } from "../Uws.js"
 import type { UpgradeGate } from "../ws/LeaderboardSocket.js"
 import { wsBehaviors } from "../ws/LeaderboardSocket.js"
+import { holdAnchor } from "../ws/Anchor.js"
 import { SocketHost } from "../ws/SocketHost.js"
 import { countingMetrics } from "../ws/WsMetrics.js"
 import type { HttpAnswer } from "./ForwardHttp.js"
@@ -71,10 +72,15 @@ let reports = 0
 const report = setInterval(() => post({ t: "report", totals: metrics.take(), ...host.stats(++reports % SCAN_EVERY === 0) }), REPORT_MS)
 
 let listenSocket: us_listen_socket | null = null
-app.listen(cfg.host, init.port, (s) => {
-  if (s === false) return post({ t: "listen-failed", message: `gateway could not listen on ${cfg.host}:${init.port} (address in use?)` })
-  listenSocket = s
-  post({ t: "listening", port: uWS.us_socket_local_port(s) })
+let stopAnchor = (): void => undefined
+// The cork anchor opens before clients can connect (ws/Anchor.ts).
+void holdAnchor(app, behaviors.anchors, (message) => post({ t: "log", level: "warn", message })).then((stop) => {
+  stopAnchor = stop
+  app.listen(cfg.host, init.port, (s) => {
+    if (s === false) return post({ t: "listen-failed", message: `gateway could not listen on ${cfg.host}:${init.port} (address in use?)` })
+    listenSocket = s
+    post({ t: "listening", port: uWS.us_socket_local_port(s) })
+  })
 })
 
 const receive = (m: ToWorker | Many<ToWorker>): void => {
@@ -94,6 +100,7 @@ port.on("message", receive)
 
 const stop = (): void => {
   // The listen socket must be closed before this thread exits, or Node aborts at exit.
+  stopAnchor()
   if (listenSocket !== null) uWS.us_listen_socket_close(listenSocket)
   listenSocket = null
   // Force-closes every socket; their close handlers still run and tell the main thread.

@@ -1,5 +1,6 @@
 // WebSocket admission: total connections, connections per IP, leaderboard subscriptions per IP.
 // Checked at upgrade, counted from open to close; entries vanish when an IP has no sockets left.
+// The caps are settings (ARENA_WS_MAX_*); a per-IP cap of 0 means none.
 import { registry } from "../../observability/Metrics.js"
 import { ApiError } from "../http/ApiError.js"
 import type { WsConfig } from "../GatewayConfig.js"
@@ -22,9 +23,10 @@ export class ConnLimits {
   refuse(ip: string, route: WsRoute): string | null {
     const c = this.perIp.get(ip)
     let reason: string | null = null
+    const { maxConnectionsPerIp: perIp, maxSubscriptionsPerIp: subs } = this.cfg
     if (this.total >= this.cfg.maxConnections) reason = "server_full"
-    else if (c !== undefined && c.conns >= this.cfg.maxConnectionsPerIp) reason = "connections_per_ip"
-    else if (route === "leaderboard" && c !== undefined && c.subs >= this.cfg.maxSubscriptionsPerIp) reason = "subscriptions_per_ip"
+    else if (perIp > 0 && c !== undefined && c.conns >= perIp) reason = "connections_per_ip"
+    else if (subs > 0 && route === "leaderboard" && c !== undefined && c.subs >= subs) reason = "subscriptions_per_ip"
     if (reason !== null) refused.inc({ reason })
     return reason
   }

@@ -10,6 +10,7 @@ import type { Admit, Refusal, UpgradeRequest } from "./Admission.js"
 import type { ConnSpec } from "./HostLink.js"
 import type { LbConn, UserConn } from "./LbConn.js"
 import type { SocketHost } from "./SocketHost.js"
+import type { AnchorSet } from "./Anchor.js"
 
 /** Admission as seen from a socket's thread: synchronous on the main thread, a round trip from a worker. */
 export interface UpgradeGate {
@@ -39,9 +40,10 @@ const capture = (res: HttpResponse, req: HttpRequest, clientIp: (res: HttpRespon
  * then uncorks the old address; in worker threads that closes a fresh socket now and then (1006
  * right after the 101, about 1 in 30,000 upgrades; reproduced while building bench/fanout). Corking
  * another socket first makes res.cork run its callback without corking res (no warning, no stale
- * uncork). With no WebSocket open on the thread the upgrade runs uncorked (uWS prints a warning).
+ * uncork). Each thread holds one permanent anchor to itself (Anchor.ts), so there is always one;
+ * only if it could not open does an upgrade run uncorked (uWS prints a warning).
  */
-class Anchors {
+export class Anchors implements AnchorSet {
   private readonly open = new Set<WebSocket<unknown>>()
   add(ws: WebSocket<unknown>): void { this.open.add(ws) }
   delete(ws: WebSocket<unknown>): void { this.open.delete(ws) }
@@ -67,7 +69,7 @@ const decide = <T>(
     if (st.aborted) { if (a.ok) abandon(); return }
     if (a.ok) anchors.upgradeLater(res, () => upgrade(a.value))
     else res.cork(() => refuseUpgrade(res, a.refusal))
-  }, () => { if (!st.aborted) res.close() })
+  }, () => { if (!st.aborted) res.cork(() => res.close()) })
 }
 
 const base = (cfg: WsConfig) => ({
@@ -78,15 +80,15 @@ const base = (cfg: WsConfig) => ({
   compression: uWS.DISABLED
 })
 
-/** The uWS behaviours of both feeds on one thread. */
+/** The uWS behaviours of both feeds on one thread, and its anchors (give them holdAnchor). */
 export const wsBehaviors = (
   host: SocketHost,
   gate: UpgradeGate,
   cfg: WsConfig,
   clientIp: (res: HttpResponse, req: HttpRequest) => string
-): { leaderboard: uWS.WebSocketBehavior<{ conn: LbConn }>; users: uWS.WebSocketBehavior<{ conn: UserConn }> } => {
+): { leaderboard: uWS.WebSocketBehavior<{ conn: LbConn }>; users: uWS.WebSocketBehavior<{ conn: UserConn }>; anchors: Anchors } => {
   const anchors = new Anchors()
-  return { leaderboard: leaderboardBehavior(anchors, host, gate, cfg, clientIp), users: userBehavior(anchors, host, gate, cfg, clientIp) }
+  return { leaderboard: leaderboardBehavior(anchors, host, gate, cfg, clientIp), users: userBehavior(anchors, host, gate, cfg, clientIp), anchors }
 }
 
 const leaderboardBehavior = (
