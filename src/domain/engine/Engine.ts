@@ -2,7 +2,7 @@
 // user's board entries through the score sink, and explains the award as a ledger entry. Pure
 // apart from the state it is handed: time enters as data (event time, stream time), so replaying
 // the same stream gives the same ledger byte for byte. A rejected event writes nothing.
-import type { LedgerEntry, MultiplierApplied, Rejection, StreamPosition, XpEvent } from "../model.js"
+import type { LedgerEntry, MultiplierApplied, Rejection, StreamPosition, XpEvent } from "../Model.js"
 import type { Dec } from "../Decimal.js"
 import { multiply, ONE } from "../Decimal.js"
 import type { CompiledRules, CompiledStreakTier } from "../Rules.js"

@@ -1,6 +1,6 @@
 // Achievements over the user table (ARCHITECTURE §3): which ones an accepted event unlocks (each
 // once, bonus XP unmultiplied, in rules.evaluationOrder) and each one's progress for profiles.
-import type { BonusApplied } from "../model.js"
+import type { BonusApplied } from "../Model.js"
 import type { AchievementDef, CompiledRules } from "../Rules.js"
 import { KIND_ACTION, KIND_UNLOCK, entryKey } from "../state/UserTable.js"
 import type { UserTable } from "../state/UserTable.js"

@@ -1,6 +1,6 @@
 // Test support: a fresh engine state and a seeded stream of valid events (several users, agents,
 // actions, multipliers and days, some late), for the engine, codec and processor tests.
-import type { XpEvent } from "../model.js"
+import type { XpEvent } from "../Model.js"
 import { BoardRegistry } from "../ranking/BoardRegistry.js"
 import { NameTable } from "../state/NameTable.js"
 import { UserTable } from "../state/UserTable.js"

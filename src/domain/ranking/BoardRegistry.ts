@@ -2,7 +2,7 @@
 // and the score sink the engine writes through: a score change moves one tree entry and records
 // whether it can have changed what watchers see (the board's top-`limit` view), so a batch costs
 // views only for boards whose visible top moved. Period boards close in stream time.
-import type { Window } from "../model.js"
+import type { Window } from "../Model.js"
 import { closesAtMs, periodsOfDay } from "../Periods.js"
 import type { DayPeriods } from "../Periods.js"
 import { RankTree } from "./RankTree.js"

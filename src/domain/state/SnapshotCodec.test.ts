@@ -1,7 +1,7 @@
 // Proves a snapshot round-trips: users written to chunks (a base and later deltas of the users
 // changed since) load back into a fresh state equal to the original, with the same boards.
 import { describe, expect, it } from "vitest"
-import { DEFAULT_RULES } from "../defaultRules.js"
+import { DEFAULT_RULES } from "../DefaultRules.js"
 import { applyEvent } from "../engine/Engine.js"
 import type { EngineState } from "../engine/Engine.js"
 import { eventStream, newEngineState } from "../engine/testState.js"

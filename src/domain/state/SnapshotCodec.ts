@@ -2,8 +2,8 @@
 // straight back into one: a header, one varint-packed record per user, and a dictionary of the
 // names those records refer to (boards, agents, actions, achievements), since ids are per process.
 // A later chunk's record replaces an earlier one of the same user; a tombstone erases it.
-import type { Window } from "../model.js"
-import { WINDOWS } from "../model.js"
+import type { Window } from "../Model.js"
+import { WINDOWS } from "../Model.js"
 import { GLOBAL_ALL } from "../ranking/BoardRegistry.js"
 import type { EngineState } from "../engine/Engine.js"
 import { ByteReader, ByteWriter, FormatError } from "./Bytes.js"
