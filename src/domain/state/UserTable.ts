@@ -28,6 +28,8 @@ export const NO_DAY = -2147483648
 
 /** flags bits */
 export const FLAG_DIRTY = 1
+/** In a snapshot cut in progress that has not written it yet (actors/Cut.ts). */
+export const FLAG_PENDING = 2
 
 const MIN_CLASS = 2 // 4 entries
 
