@@ -10,11 +10,11 @@ const DAY = 86_400_000
 const T0 = Date.UTC(2026, 10, 26, 12)
 let nextSeq = 1
 
-const apply = (state: UserState, over: Partial<XpEvent> & { readonly at?: number } = {}): ApplyOutcome => {
-  const { at = T0, ...fields } = over
+const apply = (state: UserState, over: Partial<XpEvent> & { readonly at?: number; readonly stream?: number } = {}): ApplyOutcome => {
+  const { at = T0, stream, ...fields } = over
   const ev: XpEvent = { event_id: `a-${nextSeq}`, user_id: state.userId, agent_name: "agent-a", action_type: "task_completed", timestamp: new Date(at).toISOString(), ...fields }
   const seq = nextSeq++
-  return applyEvent(state, ev, at, { seq, streamTimeMs: at }, DEFAULT_RULES)
+  return applyEvent(state, ev, at, { seq, streamTimeMs: stream ?? at }, DEFAULT_RULES)
 }
 
 const entry = (o: ApplyOutcome): LedgerEntry & { readonly unlocked: ReadonlyArray<string> } => {
@@ -63,12 +63,16 @@ describe("achievements", () => {
     expect(entry(apply(s, { at: T0 + days * DAY })).unlocked).not.toContain(id)
   })
 
-  it("on_fire unlocks on a late event that fills the gap between a 3-day and a 4-day run", () => {
+  it("on_fire: a late event filling the gap between a 3-day and a 4-day run counts only up to its day; the next event on the run's end unlocks it", () => {
     const s = newUserState("u1")
     for (const d of [0, 1, 2, 4, 5, 6, 7]) expect(entry(apply(s, { at: T0 + d * DAY })).unlocked).not.toContain("on_fire")
-    const late = entry(apply(s, { at: T0 + 3 * DAY }))
-    expect(late.streak_days).toBe(8)
-    expect(late.unlocked).toEqual(["on_fire"])
+    const late = entry(apply(s, { at: T0 + 3 * DAY, stream: T0 + 7 * DAY }))
+    expect(late.streak_days).toBe(4) // days 0..3; 4..7 come after it
+    expect(late.unlocked).toEqual([])
+    expect(s.longestStreak).toBe(8) // the run held now: days 0..7
+    const next = entry(apply(s, { at: T0 + 7 * DAY }))
+    expect(next.streak_days).toBe(8)
+    expect(next.unlocked).toEqual(["on_fire"])
   })
 
   it("mission_complete needs one of each of the four mission types; repeats do not count", () => {

@@ -65,7 +65,7 @@ export const progressOf = (a: AchievementDef, state: UserState): number => {
   switch (c.kind) {
     case "first_event": p = state.events; break
     case "action_count": p = countOf(state.counts, c.action); break
-    case "streak": p = state.longestStreak; break
+    case "streak": p = state.streakReached; break // what unlocks it: an event's streak, not a run filled in later
     case "all_actions": p = c.actions.filter((x) => countOf(state.counts, x) > 0).length; break
     case "total_xp": p = state.totalXp; break
   }

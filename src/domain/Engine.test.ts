@@ -2,7 +2,7 @@
 // scoring and username rules against the default rules of ARCHITECTURE §3.
 import { describe, expect, it } from "vitest"
 import type { ApplyOutcome, LedgerEntry, UserState, XpEvent } from "./Model.js"
-import { applyEvent, forEachScore, newUserState, pruneClosedPeriods, scoresOf } from "./Engine.js"
+import { applyEvent, forEachScore, newUserState, pruneClosedPeriods, restoreUserState, scoresOf } from "./Engine.js"
 import { DEFAULT_RULES, DEFAULT_RULES_DOCUMENT } from "./DefaultRules.js"
 import { loadRulesOrThrow } from "./Rules.js"
 
@@ -145,16 +145,40 @@ describe("streak multiplier", () => {
     expect(entry(apply(s, { at: midnight + DAY - 1 })).streak_days).toBe(2)
   })
 
-  it("counts a late event through its own day and fills gaps that merge runs", () => {
+  it("counts a late gap-filler only up to its own day; the events after it see the filled gap", () => {
     const s = newUserState("u1")
     for (const d of [0, 1, 3, 4]) entry(apply(s, { at: T0 + d * DAY }))
     const late = entry(apply(s, { at: T0 + 2 * DAY, stream: T0 + 4 * DAY }))
-    expect(late.streak_days).toBe(5)
+    expect(late.streak_days).toBe(3) // days 0..2: days 3 and 4 come after it and never count for it
     expect(late.streak_multiplier).toBe("1.1")
     expect(s.streakRuns).toEqual([Math.floor(T0 / DAY), Math.floor(T0 / DAY) + 4])
-    expect(s.longestStreak).toBe(5)
+    expect(s.longestStreak).toBe(5) // the run held: days 0..4
+    expect(s.streakReached).toBe(3)
+    const after = entry(apply(s, { at: T0 + 4 * DAY }))
+    expect(after.streak_days).toBe(5)
+    expect(after.streak_multiplier).toBe("1.1")
+    expect(entry(apply(s, { at: T0 + 3 * DAY, stream: T0 + 4 * DAY })).streak_days).toBe(4)
+    expect(s.streakReached).toBe(5)
     // A day after a gap starts over.
     expect(entry(apply(s, { at: T0 + 6 * DAY })).streak_days).toBe(1)
+  })
+
+  it("a late gap-filler that completes 7 days does not earn the ×1.25 tier for itself", () => {
+    const s = newUserState("u1")
+    for (const d of [0, 1, 2, 4, 5, 6]) entry(apply(s, { at: T0 + d * DAY }))
+    const late = entry(apply(s, { at: T0 + 3 * DAY, stream: T0 + 6 * DAY }))
+    expect([late.streak_days, late.streak_multiplier]).toEqual([4, "1.1"])
+    const next = entry(apply(s, { at: T0 + 6 * DAY }))
+    expect([next.streak_days, next.streak_multiplier]).toEqual([7, "1.25"])
+  })
+
+  it("restores a snapshot written before streakReached with the streak its events counted (the whole run then)", () => {
+    const s = newUserState("u1")
+    for (const d of [0, 1, 2]) entry(apply(s, { at: T0 + d * DAY }))
+    const old: Record<string, unknown> = JSON.parse(JSON.stringify(s))
+    delete old["streakReached"]
+    const back = restoreUserState(old as unknown as UserState)
+    expect(back).toEqual(s)
   })
 })
 

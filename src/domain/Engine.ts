@@ -8,7 +8,7 @@ import type { Dec } from "./Decimal.js"
 import type { CompiledRules, CompiledStreakTier } from "./Rules.js"
 import { checkSemantics } from "./Rules.js"
 import { multiply, ONE } from "./Decimal.js"
-import { insertDay } from "./Streak.js"
+import { recordDay } from "./Streak.js"
 import { countOf, unlockAchievements } from "./Achievements.js"
 import { levelFor } from "./Levels.js"
 import { agentPeriodKeys, isoOfMs, periodBoundsOrNull, periodsOfDay } from "./Periods.js"
@@ -24,6 +24,7 @@ export const newUserState = (userId: string, username?: string): UserState => ({
   events: 0,
   streakRuns: [],
   longestStreak: 0,
+  streakReached: 0,
   counts: {},
   unlocked: {},
   agents: {},
@@ -31,6 +32,16 @@ export const newUserState = (userId: string, username?: string): UserState => ({
   agentSeq: {},
   lastSeq: 0
 })
+
+/**
+ * A user state read back from a snapshot (JSON), brought up to this version's shape in place.
+ * Snapshots written before `streakReached` existed counted every event's whole run, so the
+ * highest streak an event counted there is `longestStreak`.
+ */
+export const restoreUserState = (state: UserState): UserState => {
+  if (typeof state.streakReached !== "number") state.streakReached = state.longestStreak
+  return state
+}
 
 /** The highest streak tier reached by `days`, or null. */
 export const streakTierFor = (rules: CompiledRules, days: number): CompiledStreakTier | null => {
@@ -78,8 +89,7 @@ export const applyEvent = (
   const base = action.kind === "fixed" ? action.points : ev.base_points!
 
   const day = utcDay(timeMs)
-  const streakDays = insertDay(state.streakRuns, day)
-  if (streakDays > state.longestStreak) state.longestStreak = streakDays
+  const streakDays = recordDay(state, day)
   const tier = streakTierFor(rules, streakDays)
 
   const names = ev.multipliers

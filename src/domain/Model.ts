@@ -94,7 +94,11 @@ export interface UserState {
   events: number
   /** Active UTC day numbers as disjoint, non-adjacent runs: [start0, end0, start1, end1, ...] ascending. */
   streakRuns: number[]
+  /** The longest run of active days ever held (profile `streak.longest`). */
   longestStreak: number
+  /** The highest streak (§3: through the event's day) an event has counted; absent in snapshots
+   * written before it existed (see restoreUserState). */
+  streakReached: number
   /** Accepted events per action_type. */
   counts: Record<string, number>
   /** Achievement id → seq that unlocked it. */

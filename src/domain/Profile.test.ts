@@ -42,4 +42,22 @@ describe("profileOf", () => {
       { agent_name: "b", xp: 50, events: 2 }
     ])
   })
+
+  it("shows the longest run held (≥ current) and streak progress as the highest streak an event counted", () => {
+    const s = newUserState("u1")
+    let seq = 0
+    const add = (d: number, streamDay = d) => {
+      const at = T0 + d * DAY
+      const o = applyEvent(s, { event_id: `e${seq}`, user_id: "u1", agent_name: "a", action_type: "task_completed", timestamp: new Date(at).toISOString() }, at, { seq: ++seq, streamTimeMs: T0 + streamDay * DAY }, DEFAULT_RULES)
+      expect(o._tag).toBe("Applied")
+    }
+    for (const d of [0, 1, 2, 4, 5, 6, 7]) add(d)
+    add(3, 7) // late: counts days 0..3 only
+    const p = profileOf(s, DEFAULT_RULES, day0 + 7)
+    expect(p.streak).toEqual({ current: 8, longest: 8 })
+    // No event has counted a 7-day streak yet, so on_fire is neither unlocked nor shown complete.
+    expect(p.achievements.find((a) => a.id === "on_fire")).toMatchObject({ progress: 4, target: 7, unlocked: false })
+    add(7)
+    expect(profileOf(s, DEFAULT_RULES, day0 + 7).achievements.find((a) => a.id === "on_fire")).toMatchObject({ progress: 7, unlocked: true })
+  })
 })

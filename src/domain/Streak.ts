@@ -1,7 +1,7 @@
 // Streaks: a user's active UTC days stored as runs [s0,e0,s1,e1,...] (ascending, disjoint,
 // non-adjacent), so a late event for an old day fills its gap and merges neighbouring runs.
 // Memory is bounded: at most MAX_STREAK_RUNS runs; inserting one more drops the OLDEST run
-// (its days stop counting for later gap-filling; longestStreak keeps what was reached).
+// (its days stop counting for later gap-filling; longestStreak and streakReached keep what was reached).
 
 export const MAX_STREAK_RUNS = 64
 
@@ -18,55 +18,68 @@ const findRun = (runs: ReadonlyArray<number>, day: number): number => {
 }
 
 /**
- * Marks `day` active (in place) and returns the streak through that day: the length of the
- * run containing it after merging. Trimming to MAX_STREAK_RUNS happens after measuring.
+ * Marks `day` active (in place, merging runs) and returns the pair index of the run that now
+ * holds it. Does not trim: the caller measures first.
  */
-export const insertDay = (runs: Array<number>, day: number): number => {
+const markDay = (runs: Array<number>, day: number): number => {
   const n = runs.length
   if (n > 0) {
     // Hot path: the event is on the latest active day or the day after.
     const s = runs[n - 2]!
     const e = runs[n - 1]!
-    if (day >= s && day <= e) return e - s + 1
+    if (day >= s && day <= e) return n - 2
     if (day === e + 1) {
       runs[n - 1] = day
-      return day - s + 1
+      return n - 2
     }
   }
-  let len: number
   const i = findRun(runs, day)
   if (i === n || runs[i]! > day + 1) {
     runs.splice(i, 0, day, day) // a new isolated day
-    len = 1
-  } else {
-    const s = runs[i]!
-    const e = runs[i + 1]!
-    if (day >= s && day <= e) return e - s + 1
-    if (day === s - 1) {
-      runs[i] = day // findRun guarantees the previous run ends before day - 1: no merge there
-      len = e - day + 1
-    } else {
-      // day === e + 1: extend, and merge with the next run if it starts at day + 1
-      const next = runs[i + 2]
-      if (next === day + 1) {
-        runs[i + 1] = runs[i + 3]!
-        runs.splice(i + 2, 2)
-      } else {
-        runs[i + 1] = day
-      }
-      len = runs[i + 1]! - s + 1
-    }
+    return i
   }
-  if (runs.length > 2 * MAX_STREAK_RUNS) runs.splice(0, runs.length - 2 * MAX_STREAK_RUNS)
-  return len
+  const e = runs[i + 1]!
+  if (day >= runs[i]! && day <= e) return i
+  if (day === runs[i]! - 1) {
+    runs[i] = day // findRun guarantees the previous run ends before day - 1: no merge there
+    return i
+  }
+  // day === e + 1: extend, and merge with the next run if it starts at day + 1
+  if (runs[i + 2] === day + 1) {
+    runs[i + 1] = runs[i + 3]!
+    runs.splice(i + 2, 2)
+  } else {
+    runs[i + 1] = day
+  }
+  return i
 }
 
-/** Length of the whole run containing `day`, or 0. */
-export const runLengthAt = (runs: ReadonlyArray<number>, day: number): number => {
-  const i = findRun(runs, day + 1) // first run ending at ≥ day
-  if (i >= runs.length) return 0
+/** The streak fields of a user's state (model.ts UserState), owned by this module. */
+export interface StreakState {
+  streakRuns: number[]
+  longestStreak: number
+  streakReached: number
+}
+
+/**
+ * Records an event on `day` and returns its streak (ARCHITECTURE §3): the run of active days
+ * that ENDS at `day`. Days after it never count for this event, so a late event that fills a
+ * gap gets the run up to its own day; events applied after it see the filled gap.
+ * Also keeps `longestStreak` (the longest run of active days ever held — it may reach past
+ * the event's day, and is never below the profile's current streak) and `streakReached` (the
+ * highest streak an event has counted: what streak achievements unlock on and progress toward).
+ * Trimming to MAX_STREAK_RUNS happens after measuring.
+ */
+export const recordDay = (state: StreakState, day: number): number => {
+  const runs = state.streakRuns
+  const i = markDay(runs, day)
   const s = runs[i]!
-  return s <= day ? runs[i + 1]! - s + 1 : 0
+  const through = day - s + 1
+  const held = runs[i + 1]! - s + 1
+  if (held > state.longestStreak) state.longestStreak = held
+  if (through > state.streakReached) state.streakReached = through
+  if (runs.length > 2 * MAX_STREAK_RUNS) runs.splice(0, runs.length - 2 * MAX_STREAK_RUNS)
+  return through
 }
 
 /** Consecutive active days ending at `day` (days after it not counted), or 0. */

@@ -70,15 +70,23 @@ describe("oracle", () => {
     expect(e.profile("e")!.level).toEqual({ number: 8, title: "Legend", xp_into_level: 325, xp_for_next: null })
   })
 
-  it("counts streaks over UTC days through the event's day (late gap-fillers join the run), with tiers 3/7/30", () => {
+  it("counts streaks over UTC days through the event's day: a late gap-filler gets the run up to its day, later events the filled gap", () => {
     const o = new Oracle()
     for (const d of [0, 1, 3, 4, 5, 6]) o.apply(msg(ev("f", "task_completed", T0 - 10 * DAY + d * DAY), T0))
     o.apply(msg(ev("f", "task_completed", T0 - 10 * DAY + 2 * DAY), T0))
     const late = o.ledger[o.ledger.length - 1]!
-    expect(late.streak_days).toBe(7)
-    expect(late.bonuses.map((b) => b.achievement)).toEqual(["on_fire"])
-    expect(late.total_multiplier).toEqual({ num: 5n, den: 4n })
-    expect(o.profile("f")!.streak).toEqual({ current: 0, longest: 7 })
+    expect(late.streak_days).toBe(3) // days 0..2
+    expect(late.bonuses).toEqual([])
+    expect(late.total_multiplier).toEqual({ num: 11n, den: 10n })
+    const held = o.profile("f")!
+    expect(held.streak).toEqual({ current: 0, longest: 7 })
+    expect(held.achievements.find((a) => a.id === "on_fire")).toMatchObject({ progress: 4, unlocked: false })
+    o.apply(msg(ev("f", "task_completed", T0 - 10 * DAY + 6 * DAY), T0))
+    const next = o.ledger[o.ledger.length - 1]!
+    expect(next.streak_days).toBe(7)
+    expect(next.bonuses.map((b) => b.achievement)).toEqual(["on_fire"])
+    expect(next.total_multiplier).toEqual({ num: 5n, den: 4n })
+    expect(o.profile("f")!.achievements.find((a) => a.id === "on_fire")).toMatchObject({ progress: 7, unlocked: true })
   })
 
   it("ranks by xp desc then the lower seq, and keeps late events out of closed periods", () => {

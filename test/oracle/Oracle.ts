@@ -42,6 +42,8 @@ export interface UserModel {
   totalSeq: number
   events: number
   readonly days: Set<number>
+  /** The highest streak an event of this user has counted (what on_fire/unstoppable need). */
+  streakReached: number
   readonly counts: Map<string, number>
   readonly unlocked: Map<string, number>
   readonly agents: Map<string, { xp: number; events: number }>
@@ -84,6 +86,7 @@ export class Oracle {
     const day = dayOf(v.timeMs)
     u.days.add(day)
     const streak = this.runThrough(u.days, day)
+    u.streakReached = Math.max(u.streakReached, streak)
 
     // Multiplier: the streak tier (highest that applies) times each named multiplier, capped.
     let total: Frac = { num: 1n, den: 1n }
@@ -140,22 +143,20 @@ export class Oracle {
   }
 
   /**
-   * Streak of an event: consecutive active UTC days counted through the event's day. §3 leaves
-   * open whether active days *after* it count when a late event fills a gap; this reads it as the
-   * whole run the day belongs to (as src/domain/Engine.test.ts specifies), so a gap-filler that
-   * completes 7 days earns on_fire. See the report/SECURITY.md note on this reading.
+   * Streak of an event (§3): consecutive active UTC days counted through the event's day — the
+   * run of active days that ends at that day. Days after it never count for this event, so a
+   * late gap-filler gets the run up to its own day; later events see the filled gap.
    */
   runThrough(days: ReadonlySet<number>, day: number): number {
-    let lo = day, hi = day
-    while (days.has(lo - 1)) lo--
-    while (days.has(hi + 1)) hi++
-    return hi - lo + 1
+    let n = 0
+    while (days.has(day - n)) n++
+    return n
   }
 
   private user(id: string): UserModel {
     let u = this.users.get(id)
     if (u === undefined) {
-      u = { userId: id, username: id, totalXp: 0, totalSeq: 0, events: 0, days: new Set(), counts: new Map(), unlocked: new Map(), agents: new Map() }
+      u = { userId: id, username: id, totalXp: 0, totalSeq: 0, events: 0, days: new Set(), streakReached: 0, counts: new Map(), unlocked: new Map(), agents: new Map() }
       this.users.set(id, u)
     }
     return u
@@ -216,7 +217,9 @@ export class Oracle {
         : id === "api_master" ? u.counts.get("complex_api_design") ?? 0
         : id === "speed_daemon" ? u.counts.get("speed_bonus") ?? 0
         : id === "security_guardian" ? u.counts.get("security_implementation") ?? 0
-        : id === "on_fire" || id === "unstoppable" ? longest
+        // "streak reaches N": progress is the highest streak an event counted, which a run
+        // completed later by a gap-filler does not raise until an event counts it.
+        : id === "on_fire" || id === "unstoppable" ? u.streakReached
         : id === "mission_complete" ? MISSIONS.filter((x) => u.counts.has(x)).length
         : u.totalXp
       return Math.min(raw, target)
