@@ -96,7 +96,6 @@ export const applyEvent = (
 
   const day = utcDay(timeMs)
   const streakDays = markDay(u, uid, day)
-  if (streakDays > u.longest[uid]!) u.longest[uid] = streakDays
   const tier = streakTierFor(rules, streakDays)
 
   const names = ev.multipliers
@@ -146,15 +145,15 @@ export const applyEvent = (
   const d: DayBoards = s.boards.dayBoards(day)
   const p = d.periods
   if (now < p.dayEndMs + grace) {
-    scoreBoard(s, uid, d.global[0]!, awarded, seq)
+    scoreBoard(s, uid, s.boards.globalPeriod(d, 0), awarded, seq)
     scoreBoard(s, uid, s.boards.agentPeriod(d, agentId, 0), awarded, seq)
   }
   if (now < p.weekEndMs + grace) {
-    scoreBoard(s, uid, d.global[1]!, awarded, seq)
+    scoreBoard(s, uid, s.boards.globalPeriod(d, 1), awarded, seq)
     scoreBoard(s, uid, s.boards.agentPeriod(d, agentId, 1), awarded, seq)
   }
   if (now < p.monthEndMs + grace) {
-    scoreBoard(s, uid, d.global[2]!, awarded, seq)
+    scoreBoard(s, uid, s.boards.globalPeriod(d, 2), awarded, seq)
     scoreBoard(s, uid, s.boards.agentPeriod(d, agentId, 2), awarded, seq)
   }
 

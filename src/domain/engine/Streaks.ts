@@ -2,7 +2,7 @@
 // path: an event on the latest day or the next one), older runs as KIND_RUN entries. The streak an
 // event gets is the run of active days that ends at its own day (ARCHITECTURE §3): days after it
 // never count for it. At most MAX_STREAK_RUNS runs are kept; one more drops the oldest.
-import { MAX_STREAK_RUNS, insertDay } from "../Streak.js"
+import { MAX_STREAK_RUNS, recordDay } from "../Streak.js"
 import { KIND_RUN, NO_DAY, entryKey } from "../state/UserTable.js"
 import type { UserTable } from "../state/UserTable.js"
 
@@ -38,9 +38,18 @@ const runUpTo = (runs: ReadonlyArray<number>, day: number): number => {
   return 0
 }
 
+/** Keeps the longest run held and the highest streak counted; returns `through`. */
+const reach = (t: UserTable, uid: number, through: number, held: number): number => {
+  if (held > t.longest[uid]!) t.longest[uid] = held
+  if (through > t.reached[uid]!) t.reached[uid] = through
+  return through
+}
+
 /**
  * Marks `day` active and returns the streak through it: the length of the run of active days
- * that ends at `day`, after merging with the runs around it.
+ * that ends at `day`, after merging with the runs around it. Also keeps `longest` (the longest
+ * run ever held, which may reach past the event's day) and `reached` (the highest streak an
+ * event counted).
  */
 export const markDay = (t: UserTable, uid: number, day: number): number => {
   const s = t.runStart[uid]!
@@ -48,12 +57,12 @@ export const markDay = (t: UserTable, uid: number, day: number): number => {
   if (s === NO_DAY) {
     t.runStart[uid] = day
     t.runEnd[uid] = day
-    return 1
+    return reach(t, uid, 1, 1)
   }
-  if (day >= s && day <= e) return day - s + 1
+  if (day >= s && day <= e) return reach(t, uid, day - s + 1, e - s + 1)
   if (day === e + 1) {
     t.runEnd[uid] = day
-    return day - s + 1
+    return reach(t, uid, day - s + 1, day - s + 1)
   }
   if (day > e + 1) {
     // A new run after a gap: the latest run becomes an older one (dropping the oldest past the cap).
@@ -66,18 +75,19 @@ export const markDay = (t: UserTable, uid: number, day: number): number => {
     }
     if (runs >= MAX_STREAK_RUNS) {
       if (oldest >= 0) t.removeAt(uid, oldest)
-      else { t.runStart[uid] = day; t.runEnd[uid] = day; return 1 }
+      else { t.runStart[uid] = day; t.runEnd[uid] = day; return reach(t, uid, 1, 1) }
     }
     t.add(uid, RUN_KEY, s, e)
     t.runStart[uid] = day
     t.runEnd[uid] = day
-    return 1
+    return reach(t, uid, 1, 1)
   }
-  // A late event before the latest run (rare): work on the whole list of runs.
-  const runs = runsOf(t, uid, scratch)
-  insertDay(runs, day)
-  const through = runUpTo(runs, day)
-  storeRuns(t, uid, runs)
+  // A late event before the latest run (rare): the list-of-runs rule of Streak.ts, on a copy.
+  const st = { streakRuns: runsOf(t, uid, scratch), longestStreak: t.longest[uid]!, streakReached: t.reached[uid]! }
+  const through = recordDay(st, day)
+  storeRuns(t, uid, st.streakRuns)
+  t.longest[uid] = st.longestStreak
+  t.reached[uid] = st.streakReached
   return through
 }
 

@@ -104,7 +104,7 @@ export const progressOf = (t: UserTable, names: UnlockNames, uid: number, a: Ach
   switch (c.kind) {
     case "first_event": p = t.events[uid]!; break
     case "action_count": p = actionCount(t, names, uid, c.action); break
-    case "streak": p = t.longest[uid]!; break
+    case "streak": p = t.reached[uid]!; break // what unlocks it: an event's streak, not a run filled in later
     case "all_actions": p = c.actions.filter((x) => actionCount(t, names, uid, x) > 0).length; break
     case "total_xp": p = t.totalXp[uid]!; break
   }

@@ -68,6 +68,7 @@ export interface UserDump {
   readonly events: number
   readonly level: number
   readonly longestStreak: number
+  readonly streakReached: number
   readonly streakRuns: ReadonlyArray<number>
   readonly counts: Readonly<Record<string, number>>
   readonly unlocked: Readonly<Record<string, number>>
@@ -110,6 +111,7 @@ export const dumpUser = (s: EngineState, uid: number): UserDump => {
     events: t.events[uid]!,
     level: t.level[uid]!,
     longestStreak: t.longest[uid]!,
+    streakReached: t.reached[uid]!,
     streakRuns: runsOf(t, uid),
     counts: sorted(counts),
     unlocked: sorted(unlocked),

@@ -19,12 +19,15 @@ export interface ScoreSink {
   score(boardId: number, uid: number, oldXp: number, oldSeq: number, xp: number, seq: number): void
 }
 
-/** Board ids of one UTC day's periods: global (day, week, month) and per agent name id (lazily). */
+/** Board ids of one UTC day's periods, made on first use: global (day, week, month) and per agent name id. */
 export interface DayBoards {
   readonly periods: DayPeriods
   readonly global: Int32Array
   agent: Int32Array
 }
+
+const WINDOW_OF: ReadonlyArray<Window> = ["day", "week", "month"]
+const periodText = (p: DayPeriods, w: number): string => (w === 0 ? p.day : w === 1 ? p.week : p.month)
 
 export const GLOBAL = "global"
 export const GLOBAL_ALL = 0
@@ -73,6 +76,17 @@ export class BoardRegistry implements ScoreSink {
     return id
   }
 
+  /**
+   * The id of a board whose period is still open at stream time `nowMs` (made when missing), or
+   * -1: a closed period never gets a live board, which would archive an empty one over the real one.
+   */
+  openIdOf(board: string, window: Window, period: string, nowMs: number): number {
+    const id = this.find(board, window, period)
+    if (id >= 0) return this.isOpen(id) ? id : -1
+    if (window !== "all" && closesAtMs(window, period, { periodGraceMs: this.graceMs }) <= nowMs) return -1
+    return this.idOf(board, window, period)
+  }
+
   /** The id of a board, or -1 when it was never made. */
   find(board: string, window: Window, period: string): number {
     return this.byKey.get(keyOf(board, window, period)) ?? -1
@@ -105,20 +119,25 @@ export class BoardRegistry implements ScoreSink {
     return id
   }
 
-  /** The boards of a UTC day's periods (global ids made at once, agent ids on first use). */
+  /** The board ids of a UTC day's periods (each made on first use: ask only for open periods). */
   dayBoards(day: number): DayBoards {
     let d = this.days.get(day)
     if (d === undefined) {
       if (this.days.size >= DAY_CACHE_LIMIT) this.days.clear()
-      const p = periodsOfDay(day)
-      d = {
-        periods: p,
-        global: Int32Array.of(this.idOf(GLOBAL, "day", p.day), this.idOf(GLOBAL, "week", p.week), this.idOf(GLOBAL, "month", p.month)),
-        agent: new Int32Array(0)
-      }
+      d = { periods: periodsOfDay(day), global: Int32Array.of(-1, -1, -1), agent: new Int32Array(0) }
       this.days.set(day, d)
     }
     return d
+  }
+
+  /** Board id of the global board for window w (0 day, 1 week, 2 month) of a day's periods. */
+  globalPeriod(d: DayBoards, w: number): number {
+    let id = d.global[w]!
+    if (id < 0) {
+      id = this.idOf(GLOBAL, WINDOW_OF[w]!, periodText(d.periods, w))
+      d.global[w] = id
+    }
+    return id
   }
 
   /** Board id of an agent's board for window w (0 day, 1 week, 2 month) of a day's periods. */
@@ -130,9 +149,7 @@ export class BoardRegistry implements ScoreSink {
     }
     let id = d.agent[3 * agentId + w]!
     if (id < 0) {
-      const name = this.agentName(agentId)
-      const p = d.periods
-      id = this.idOf("agent:" + name, w === 0 ? "day" : w === 1 ? "week" : "month", w === 0 ? p.day : w === 1 ? p.week : p.month)
+      id = this.idOf("agent:" + this.agentName(agentId), WINDOW_OF[w]!, periodText(d.periods, w))
       d.agent[3 * agentId + w] = id
     }
     return id

@@ -73,6 +73,7 @@ export class ChunkEncoder {
     w.uv(u.events[uid]!)
     w.u8(u.level[uid]!)
     w.uv(u.longest[uid]!)
+    w.uv(u.reached[uid]!)
     const hasRun = u.runStart[uid] !== NO_DAY
     w.u8(hasRun ? 1 : 0)
     if (hasRun) { w.sv(u.runStart[uid]!); w.sv(u.runEnd[uid]!) }
@@ -166,6 +167,7 @@ export const loadChunk = (s: EngineState, bytes: Uint8Array, o: LoadOptions): nu
     t.events[uid] = r.uv()
     t.level[uid] = r.u8()
     t.longest[uid] = r.uv()
+    t.reached[uid] = r.uv()
     if (r.u8() === 1) { t.runStart[uid] = r.sv(); t.runEnd[uid] = r.sv() }
     const entries = r.uv()
     for (let e = 0; e < entries; e++) {
@@ -190,9 +192,9 @@ const dictEntryKey = (s: EngineState, kind: number, name: string, o: LoadOptions
     case KIND_BOARD: {
       const [board, window, period] = name.split("|")
       if (board === undefined || window === undefined || period === undefined || !isWindow(window)) throw new FormatError(`bad board key ${JSON.stringify(name)}`)
-      const id = s.boards.idOf(board, window, period)
+      const id = s.boards.openIdOf(board, window, period, o.streamTimeMs)
       if (id === GLOBAL_ALL) throw new FormatError("the global all-time score is stored in columns, not as an entry")
-      return s.boards.closesAtOf(id) <= o.streamTimeMs ? -1 : entryKey(KIND_BOARD, id)
+      return id < 0 ? -1 : entryKey(KIND_BOARD, id)
     }
     case KIND_AGENT: return entryKey(KIND_AGENT, s.agents.intern(name))
     case KIND_ACTION: return entryKey(KIND_ACTION, s.actions.intern(name))

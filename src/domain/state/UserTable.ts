@@ -43,7 +43,10 @@ export class UserTable {
   lastSeq: F64 = new Float64Array(0)
   events: F64 = new Float64Array(0)
   level: U8 = new Uint8Array(0)
+  /** The longest run of active days ever held (profile streak.longest). */
   longest: I32 = new Int32Array(0)
+  /** The highest streak an event counted (what streak achievements unlock on and progress toward). */
+  reached: I32 = new Int32Array(0)
   /** The latest run of active days (older runs are KIND_RUN entries). */
   runStart: I32 = new Int32Array(0)
   runEnd: I32 = new Int32Array(0)
@@ -74,7 +77,7 @@ export class UserTable {
 
   get bytes(): number {
     let cols = 0
-    for (const c of [this.totalXp, this.totalSeq, this.lastSeq, this.events, this.level, this.longest, this.runStart, this.runEnd, this.unlocked, this.flags, this.bOff, this.bLen, this.bCls]) cols += c.byteLength
+    for (const c of [this.totalXp, this.totalSeq, this.lastSeq, this.events, this.level, this.longest, this.reached, this.runStart, this.runEnd, this.unlocked, this.flags, this.bOff, this.bLen, this.bCls]) cols += c.byteLength
     return cols + this.eKey.byteLength + this.eA.byteLength + this.eB.byteLength + this.ids.bytes + this.names.bytes
   }
 
@@ -119,6 +122,7 @@ export class UserTable {
     this.events[uid] = 0
     this.level[uid] = 1
     this.longest[uid] = 0
+    this.reached[uid] = 0
     this.runStart[uid] = NO_DAY
     this.runEnd[uid] = NO_DAY
     this.unlocked[uid] = 0
@@ -258,6 +262,7 @@ export class UserTable {
     this.events[uid] = 0
     this.level[uid] = 1
     this.longest[uid] = 0
+    this.reached[uid] = 0
     this.runStart[uid] = NO_DAY
     this.runEnd[uid] = NO_DAY
     this.unlocked[uid] = 0
@@ -278,6 +283,7 @@ export class UserTable {
     this.events = f(this.events)
     this.level = u(this.level)
     this.longest = i(this.longest)
+    this.reached = i(this.reached)
     this.runStart = i(this.runStart)
     this.runEnd = i(this.runEnd)
     this.unlocked = i(this.unlocked)
