@@ -2,12 +2,12 @@
 // raw stream messages — skip replays by seq, decode, check Nats-Msg-Id, run the engine on the user
 // table (which moves board entries in place), collect the batch's analytics records, dead letters
 // and notifications. No Effect, closure or actor hop per event; the pipeline calls it per slice.
-import { decodeEventBytes } from "../domain/Event.js"
 import type { LedgerEntry, RejectReason } from "../domain/Model.js"
 import type { CompiledRules } from "../domain/Rules.js"
 import { levelTitle } from "../domain/Levels.js"
-import { applyEvent } from "../domain/engine/Engine.js"
-import type { EngineState } from "../domain/engine/Engine.js"
+import type { EngineState } from "../domain/engine/EngineState.js"
+import { pushAwardRecords, rejectionRecord } from "../domain/Records.js"
+import { applyMessage } from "../domain/StreamMessage.js"
 import { FLAG_DIRTY } from "../domain/state/UserTable.js"
 import type { AnalyticsRecord } from "../ports/Analytics.js"
 import type { RawEvent } from "../ports/EventSource.js"
@@ -86,39 +86,17 @@ export class Processor {
       if (raw.seq > pos.applied + 1) pos.gaps += raw.seq - pos.applied - 1
       pos.applied = raw.seq
       if (raw.streamTimeMs > pos.streamTimeMs) pos.streamTimeMs = raw.streamTimeMs
-      const d = decodeEventBytes(raw.data)
-      if (!d.ok) {
-        this.reject(out, raw, d.rejection.reason, d.rejection.message, null)
-        continue
-      }
-      const ev = d.event
-      if (raw.msgId !== ev.event_id) {
-        this.reject(out, raw, "msg_id_mismatch", raw.msgId === undefined
-          ? "the Nats-Msg-Id header is missing; it must equal event_id (that is what makes ingest idempotent)"
-          : `the Nats-Msg-Id header ${JSON.stringify(raw.msgId)} differs from event_id ${JSON.stringify(ev.event_id)}`, ev.event_id)
-        continue
-      }
-      const o = applyEvent(this.state, ev, d.timeMs, { seq: raw.seq, streamTimeMs: raw.streamTimeMs }, rules, this.before)
-      if (o._tag === "Rejected") {
-        this.reject(out, raw, o.rejection.reason, o.rejection.message, ev.event_id)
+      const o = applyMessage(this.state, rules, raw, this.before)
+      if (!o.ok) {
+        out.rejects.push({ seq: raw.seq, streamTimeMs: raw.streamTimeMs, reason: o.reason, message: o.message, eventId: o.eventId, data: raw.data })
+        out.records.push(rejectionRecord(raw.seq, raw.streamTimeMs, o.reason, o.message, o.eventId))
         continue
       }
       out.applied++
       const e = o.entry
-      out.records.push({ kind: "award", entry: e })
-      if (e.level_after !== e.level_before) {
-        out.records.push({ kind: "level_up", seq: e.seq, user_id: e.user_id, from: e.level_before, to: e.level_after, stream_time: e.stream_time })
-      }
-      for (const b of e.bonuses) {
-        out.records.push({ kind: "achievement", seq: e.seq, user_id: e.user_id, achievement: b.achievement, bonus: b.xp, stream_time: e.stream_time })
-      }
+      pushAwardRecords(e, out.records)
       if (this.watched.size > 0 && this.watched.has(e.user_id)) this.notify(out.notes, e)
     }
-  }
-
-  private reject(out: SliceOutput, raw: RawEvent, reason: RejectReason, message: string, eventId: string | null): void {
-    out.rejects.push({ seq: raw.seq, streamTimeMs: raw.streamTimeMs, reason, message, eventId, data: raw.data })
-    out.records.push({ kind: "rejection", seq: raw.seq, reason, message, event_id: eventId, stream_time: new Date(raw.streamTimeMs).toISOString() })
   }
 
   private notify(notes: Array<UserNotification>, e: LedgerEntry): void {

@@ -11,21 +11,14 @@ import { levelFor } from "../Levels.js"
 import { isoOfMs } from "../Periods.js"
 import { utcDay } from "../Calendar.js"
 import { GLOBAL_ALL } from "../ranking/BoardRegistry.js"
-import type { BoardRegistry, DayBoards } from "../ranking/BoardRegistry.js"
+import type { DayBoards } from "../ranking/BoardRegistry.js"
 import { KIND_ACTION, KIND_AGENT, KIND_BOARD, entryKey } from "../state/UserTable.js"
 import type { UserTable } from "../state/UserTable.js"
-import type { NameTable } from "../state/NameTable.js"
+import type { EngineState } from "./EngineState.js"
 import { markDay } from "./Streaks.js"
 import { unlockAchievements } from "./Unlocks.js"
 
-/** Everything the engine reads and writes. */
-export interface EngineState {
-  readonly users: UserTable
-  readonly boards: BoardRegistry
-  readonly agents: NameTable
-  readonly actions: NameTable
-  readonly achievements: NameTable
-}
+export type { EngineState } from "./EngineState.js"
 
 /** The result of applying one event: its ledger entry (and the achievements it unlocked), or why not. */
 export type ApplyOutcome =

@@ -1,15 +1,11 @@
 // Test support: a fresh engine state and a seeded stream of valid events (several users, agents,
 // actions, multipliers and days, some late), for the engine, codec and processor tests.
 import type { XpEvent } from "../Model.js"
-import { BoardRegistry } from "../ranking/BoardRegistry.js"
-import { NameTable } from "../state/NameTable.js"
-import { UserTable } from "../state/UserTable.js"
-import type { EngineState } from "./Engine.js"
+import { newEngineState as make } from "./EngineState.js"
+import type { EngineState } from "./EngineState.js"
 
-export const newEngineState = (graceMs = 600_000): EngineState => {
-  const agents = new NameTable()
-  return { users: new UserTable(), agents, actions: new NameTable(), achievements: new NameTable(), boards: new BoardRegistry((i) => agents.nameOf(i), graceMs) }
-}
+/** A fresh state with the default rules' 10-minute period grace. */
+export const newEngineState = (graceMs = 600_000): EngineState => make(graceMs)
 
 export const seeded = (seed: number): (() => number) => {
   let a = seed >>> 0

@@ -109,6 +109,11 @@ export class IdTable {
     if (this.garbage > 4096 && this.garbage > this.charsUsed / 2) this.compact()
   }
 
+  /** True when id holds exactly `s` (no allocation). */
+  matches(id: number, s: string): boolean {
+    return this.has(id) && this.equals(id, s)
+  }
+
   private equals(id: number, s: string): boolean {
     const n = this.len[id]!
     if (n !== s.length) return false

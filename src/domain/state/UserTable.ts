@@ -103,6 +103,16 @@ export class UserTable {
     return this.names.get(uid) ?? this.ids.nameOf(uid)
   }
 
+  /** True when uid is this user (no allocation). */
+  isUser(uid: number, userId: string): boolean {
+    return this.ids.matches(uid, userId)
+  }
+
+  /** True when the user's display name is exactly `name` (no allocation). */
+  hasUsername(uid: number, name: string): boolean {
+    return this.names.has(uid) ? this.names.equals(uid, name) : this.ids.matches(uid, name)
+  }
+
   setUsername(uid: number, name: string): void {
     if (this.names.equals(uid, name)) return
     if (!this.names.has(uid) && this.ids.nameOf(uid) === name) return
