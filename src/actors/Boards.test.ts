@@ -1,7 +1,7 @@
 // Board reads the gateway relies on: keyset pages that neither skip nor repeat a row (even when
 // the cursor's row moved), around-me windows, and views emitted only when a watched top changes.
 import { describe, expect, it } from "vitest"
-import { boardsHarness } from "./testBoards.js"
+import { boardsHarness } from "./TestBoards.js"
 
 const key = { board: "global", window: "all" as const, period: "all" }
 

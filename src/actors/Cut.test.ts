@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest"
 import { DEFAULT_RULES } from "../domain/DefaultRules.js"
 import type { EngineState } from "../domain/engine/Engine.js"
-import { eventStream, newEngineState } from "../domain/engine/testState.js"
+import { eventStream, newEngineState } from "../domain/engine/TestState.js"
 import { dumpUser } from "../domain/engine/UserViews.js"
 import { loadChunk, rebuildBoards } from "../domain/state/SnapshotCodec.js"
 import type { RawEvent } from "../ports/EventSource.js"

@@ -8,7 +8,7 @@ import type { BoardCursor, BoardPage } from "../ports/ReadModel.js"
 import { encodeBoardCursor } from "../gateway/http/Cursor.js"
 import { leaderboardRoutes } from "../gateway/routes/leaderboards.js"
 import { LiveBoards } from "./LiveBoards.js"
-import { boardsHarness } from "./testBoards.js"
+import { boardsHarness } from "./TestBoards.js"
 
 const withLive = async (f: (live: LiveBoards, h: ReturnType<typeof boardsHarness>) => Promise<void> | void): Promise<void> => {
   const h = boardsHarness()

@@ -116,8 +116,8 @@ export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PortF
     })
     const tBoards = Date.now()
     rebuildBoards(state)
-    o.log(`snapshot loaded: ${state.users.size} users (${loaded.chunks} chunks, ${(loaded.bytes / 2 ** 20).toFixed(1)} MiB${legacy > 0 ? `, ${legacy} from pre-chunk JSON rows` : ""}), ` +
-      `${state.boards.open().length} boards at seq ${pos.applied} in ${Date.now() - t0} ms (boards ${Date.now() - tBoards} ms); stream head ${head.lastSeq}`)
+    o.log(`snapshot loaded: ${state.users.size} users, ${state.boards.open().length} boards at seq ${pos.applied} in ${Date.now() - t0} ms ` +
+      `(${loaded.chunks} chunks, ${(loaded.bytes / 2 ** 20).toFixed(1)} MiB${legacy > 0 ? `, ${legacy} users from pre-chunk JSON rows` : ""}; boards rebuilt in ${Date.now() - tBoards} ms); stream head ${head.lastSeq}`)
 
     const processor = new Processor(state, o.rules, pos, o.feed.watchedUsers)
     const boards = new Boards(state, pos, {

@@ -56,18 +56,6 @@ export interface BoardKey {
   readonly period: string
 }
 
-/** Score of one user on one board scope after an event: the new total and the seq that set it. */
-export interface ScoreChange {
-  readonly board: BoardName
-  readonly window: Window
-  readonly period: string
-  readonly userId: string
-  readonly username: string
-  readonly xp: number
-  readonly seq: number
-  /** The user's overall level after the event (shown on every board). */
-  readonly level: number
-}
 
 /** Per agent in a pre-table UserState: XP earned through it and events. */
 export interface AgentStat {

@@ -8,7 +8,7 @@ import { levelFor } from "../Levels.js"
 import { DEFAULT_RULES } from "../DefaultRules.js"
 import { applyEvent } from "./Engine.js"
 import type { ApplyOutcome, EngineState } from "./Engine.js"
-import { newEngineState } from "./testState.js"
+import { newEngineState } from "./TestState.js"
 import { agentStatsOf, dumpUser } from "./UserViews.js"
 import type { UserDump } from "./UserViews.js"
 

@@ -9,7 +9,7 @@ import { KIND_BOARD, kindOf } from "../state/UserTable.js"
 import { ChunkEncoder, loadChunk, rebuildBoards } from "../state/SnapshotCodec.js"
 import { applyEvent } from "./Engine.js"
 import type { ApplyOutcome, EngineState } from "./Engine.js"
-import { newEngineState } from "./testState.js"
+import { newEngineState } from "./TestState.js"
 import { agentStatsOf, boardScoreOf, dumpUser } from "./UserViews.js"
 import type { UserDump } from "./UserViews.js"
 

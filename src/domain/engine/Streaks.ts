@@ -2,7 +2,7 @@
 // path: an event on the latest day or the next one), older runs as KIND_RUN entries. The streak an
 // event gets is the run of active days that ends at its own day (ARCHITECTURE §3): days after it
 // never count for it. At most MAX_STREAK_RUNS runs are kept; one more drops the oldest.
-import { MAX_STREAK_RUNS, recordDay } from "../Streak.js"
+import { MAX_STREAK_RUNS, currentStreak, recordDay } from "../Streak.js"
 import { KIND_RUN, NO_DAY, entryKey } from "../state/UserTable.js"
 import type { UserTable } from "../state/UserTable.js"
 
@@ -32,11 +32,6 @@ const storeRuns = (t: UserTable, uid: number, runs: ReadonlyArray<number>): void
   t.runEnd[uid] = runs[n - 1]!
 }
 
-/** Consecutive active days ending at `day` (days after it not counted), or 0. */
-const runUpTo = (runs: ReadonlyArray<number>, day: number): number => {
-  for (let i = 0; i < runs.length; i += 2) if (runs[i]! <= day && day <= runs[i + 1]!) return day - runs[i]! + 1
-  return 0
-}
 
 /** Keeps the longest run held and the highest streak counted; returns `through`. */
 const reach = (t: UserTable, uid: number, through: number, held: number): number => {
@@ -91,16 +86,5 @@ export const markDay = (t: UserTable, uid: number, day: number): number => {
   return through
 }
 
-/**
- * The streak shown on a profile as of `asOfDay`: consecutive active days up to that day, or up to
- * the day before when that day has no event yet; otherwise 0.
- */
-export const currentStreakOf = (t: UserTable, uid: number, asOfDay: number): number => {
-  const s = t.runStart[uid]!
-  const e = t.runEnd[uid]!
-  if (s !== NO_DAY && s <= asOfDay && asOfDay <= e) return asOfDay - s + 1
-  if (s !== NO_DAY && s <= asOfDay - 1 && asOfDay - 1 <= e) return asOfDay - s
-  const runs = runsOf(t, uid, scratch)
-  const today = runUpTo(runs, asOfDay)
-  return today > 0 ? today : runUpTo(runs, asOfDay - 1)
-}
+/** The streak shown on a profile as of `asOfDay` (Streak.currentStreak over the user's runs). */
+export const currentStreakOf = (t: UserTable, uid: number, asOfDay: number): number => currentStreak({ streakRuns: runsOf(t, uid, scratch) }, asOfDay)

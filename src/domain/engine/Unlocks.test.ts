@@ -6,7 +6,7 @@ import type { LedgerEntry, XpEvent } from "../Model.js"
 import { DEFAULT_RULES } from "../DefaultRules.js"
 import { applyEvent } from "./Engine.js"
 import type { ApplyOutcome, EngineState } from "./Engine.js"
-import { newEngineState } from "./testState.js"
+import { newEngineState } from "./TestState.js"
 import { dumpUser } from "./UserViews.js"
 import type { UserDump } from "./UserViews.js"
 

@@ -1,11 +1,12 @@
 // Read models of one user in the table: the profile core for GET /v1/users/{id} (level info,
 // streak as of a stream day, achievement progress, agent stats) and a canonical dump of the whole
 // state (tests compare states with it; it is what the old object-per-user state held).
+import { boardKeyString } from "../BoardKeys.js"
 import { levelInfo } from "../Levels.js"
 import type { ProfileCore } from "../Profile.js"
 import type { CompiledRules } from "../Rules.js"
 import { GLOBAL_ALL } from "../ranking/BoardRegistry.js"
-import { KIND_ACTION, KIND_AGENT, KIND_BOARD, KIND_UNLOCK, idOfKey, kindOf } from "../state/UserTable.js"
+import { KIND_ACTION, KIND_AGENT, KIND_BOARD, KIND_UNLOCK, entryKey, idOfKey, kindOf } from "../state/UserTable.js"
 import type { EngineState } from "./Engine.js"
 import { currentStreakOf, runsOf } from "./Streaks.js"
 import { progressOf, unlockSeq } from "./Unlocks.js"
@@ -19,7 +20,7 @@ export const agentStatsOf = (s: EngineState, uid: number): Array<{ agent_name: s
     if (kindOf(key) !== KIND_AGENT) continue
     const agentId = idOfKey(key)
     const board = s.boards.agentAllTime(agentId)
-    const be = t.find(uid, (KIND_BOARD << 24) | board)
+    const be = t.find(uid, entryKey(KIND_BOARD, board))
     out.push({ agent_name: s.agents.nameOf(agentId), xp: be < 0 ? 0 : t.eA[be]!, events: t.eA[e]! })
   }
   return out.sort((a, b) => b.xp - a.xp || (a.agent_name < b.agent_name ? -1 : a.agent_name > b.agent_name ? 1 : 0))
@@ -55,7 +56,7 @@ export const profileOf = (s: EngineState, uid: number, rules: CompiledRules, asO
 export const boardScoreOf = (s: EngineState, uid: number, boardId: number): { xp: number; seq: number } | undefined => {
   const t = s.users
   if (boardId === GLOBAL_ALL) return t.events[uid]! > 0 ? { xp: t.totalXp[uid]!, seq: t.totalSeq[uid]! } : undefined
-  const e = t.find(uid, (KIND_BOARD << 24) | boardId)
+  const e = t.find(uid, entryKey(KIND_BOARD, boardId))
   return e < 0 ? undefined : { xp: t.eA[e]!, seq: t.eB[e]! }
 }
 
@@ -96,8 +97,7 @@ export const dumpUser = (s: EngineState, uid: number): UserDump => {
       case KIND_AGENT: agents.push([s.agents.nameOf(id), t.eA[e]!]); break
       case KIND_BOARD: {
         if (!s.boards.isOpen(id)) break
-        const r = s.boards.refs[id]!
-        boards.push([`${r.board}|${r.window}|${r.period}`, [t.eA[e]!, t.eB[e]!]])
+        boards.push([boardKeyString(s.boards.refs[id]!), [t.eA[e]!, t.eB[e]!]])
         break
       }
     }

@@ -3,6 +3,7 @@
 // whether it can have changed what watchers see (the board's top-`limit` view), so a batch costs
 // views only for boards whose visible top moved. Period boards close in stream time.
 import type { Window } from "../Model.js"
+import { GLOBAL_BOARD, agentBoard, boardKeyString } from "../BoardKeys.js"
 import { closesAtMs, periodsOfDay } from "../Periods.js"
 import type { DayPeriods } from "../Periods.js"
 import { RankTree } from "./RankTree.js"
@@ -29,10 +30,10 @@ export interface DayBoards {
 const WINDOW_OF: ReadonlyArray<Window> = ["day", "week", "month"]
 const periodText = (p: DayPeriods, w: number): string => (w === 0 ? p.day : w === 1 ? p.week : p.month)
 
-export const GLOBAL = "global"
+/** The id of the global all-time board (its scores live in the user table's columns). */
 export const GLOBAL_ALL = 0
 
-const keyOf = (board: string, window: Window, period: string): string => board + "|" + window + "|" + period
+const keyOf = (board: string, window: Window, period: string): string => boardKeyString({ board, window, period })
 const DAY_CACHE_LIMIT = 1024
 
 export class BoardRegistry implements ScoreSink {
@@ -55,7 +56,7 @@ export class BoardRegistry implements ScoreSink {
   private readonly days = new Map<number, DayBoards>()
 
   constructor(private readonly agentName: (agentId: number) => string, private readonly graceMs: number) {
-    this.idOf(GLOBAL, "all", "all")
+    this.idOf(GLOBAL_BOARD, "all", "all")
   }
 
   get count(): number {
@@ -113,7 +114,7 @@ export class BoardRegistry implements ScoreSink {
     }
     let id = this.agentAll[agentId]!
     if (id < 0) {
-      id = this.idOf("agent:" + this.agentName(agentId), "all", "all")
+      id = this.idOf(agentBoard(this.agentName(agentId)), "all", "all")
       this.agentAll[agentId] = id
     }
     return id
@@ -134,7 +135,7 @@ export class BoardRegistry implements ScoreSink {
   globalPeriod(d: DayBoards, w: number): number {
     let id = d.global[w]!
     if (id < 0) {
-      id = this.idOf(GLOBAL, WINDOW_OF[w]!, periodText(d.periods, w))
+      id = this.idOf(GLOBAL_BOARD, WINDOW_OF[w]!, periodText(d.periods, w))
       d.global[w] = id
     }
     return id
@@ -149,7 +150,7 @@ export class BoardRegistry implements ScoreSink {
     }
     let id = d.agent[3 * agentId + w]!
     if (id < 0) {
-      id = this.idOf("agent:" + this.agentName(agentId), WINDOW_OF[w]!, periodText(d.periods, w))
+      id = this.idOf(agentBoard(this.agentName(agentId)), WINDOW_OF[w]!, periodText(d.periods, w))
       d.agent[3 * agentId + w] = id
     }
     return id

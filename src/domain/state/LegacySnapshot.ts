@@ -1,9 +1,9 @@
 // Reads a user state written by Arena before the user table (one JSON document per user in
 // arena_user_state) into the table, so an upgrade keeps every user: the next snapshot writes
 // them as binary chunks. Period scores of periods closed by the checkpoint are not restored.
-import type { UserState, Window } from "../Model.js"
+import type { UserState } from "../Model.js"
+import { parsePeriodKey } from "../BoardKeys.js"
 import type { EngineState } from "../engine/Engine.js"
-import { GLOBAL } from "../ranking/BoardRegistry.js"
 import { KIND_ACTION, KIND_AGENT, KIND_BOARD, KIND_RUN, KIND_UNLOCK, entryKey } from "./UserTable.js"
 
 const own = <V>(rec: Readonly<Record<string, V>> | undefined): Array<[string, V]> => (rec === undefined ? [] : Object.entries(rec))
@@ -38,9 +38,9 @@ export const loadLegacyUser = (s: EngineState, state: UserState, streamTimeMs: n
     t.add(uid, entryKey(KIND_BOARD, s.boards.agentAllTime(agentId)), stat.xp, seq)
   }
   for (const [key, ps] of own(state.periods)) {
-    const [window, period, agent] = key.split(":")
-    if ((window !== "day" && window !== "week" && window !== "month") || period === undefined) continue
-    const id = s.boards.openIdOf(agent === undefined ? GLOBAL : "agent:" + agent, window as Window, period, streamTimeMs)
+    const k = parsePeriodKey(key)
+    if (k === null) continue
+    const id = s.boards.openIdOf(k.board, k.window, k.period, streamTimeMs)
     if (id >= 0) t.add(uid, entryKey(KIND_BOARD, id), ps.xp, ps.seq)
   }
 }

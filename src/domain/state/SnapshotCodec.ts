@@ -2,8 +2,7 @@
 // straight back into one: a header, one varint-packed record per user, and a dictionary of the
 // names those records refer to (boards, agents, actions, achievements), since ids are per process.
 // A later chunk's record replaces an earlier one of the same user; a tombstone erases it.
-import type { Window } from "../Model.js"
-import { WINDOWS } from "../Model.js"
+import { boardKeyString, parseBoardKeyString } from "../BoardKeys.js"
 import { GLOBAL_ALL } from "../ranking/BoardRegistry.js"
 import type { EngineState } from "../engine/Engine.js"
 import { ByteReader, ByteWriter, FormatError } from "./Bytes.js"
@@ -51,7 +50,7 @@ export class ChunkEncoder {
 
   private nameOf(kind: number, id: number): string {
     switch (kind) {
-      case KIND_BOARD: { const r = this.s.boards.refs[id]!; return r.board + "|" + r.window + "|" + r.period }
+      case KIND_BOARD: return boardKeyString(this.s.boards.refs[id]!)
       case KIND_AGENT: return this.s.agents.nameOf(id)
       case KIND_ACTION: return this.s.actions.nameOf(id)
       case KIND_UNLOCK: return this.s.achievements.nameOf(id)
@@ -126,8 +125,6 @@ export interface LoadOptions {
   readonly streamTimeMs: number
 }
 
-const isWindow = (w: string): w is Window => (WINDOWS as ReadonlyArray<string>).includes(w)
-
 /**
  * Reads one chunk into the state's user table (replacing users it already holds). Board trees
  * are not touched: call rebuildBoards once every chunk is loaded. Returns the records read.
@@ -190,9 +187,9 @@ export const loadChunk = (s: EngineState, bytes: Uint8Array, o: LoadOptions): nu
 const dictEntryKey = (s: EngineState, kind: number, name: string, o: LoadOptions): number => {
   switch (kind) {
     case KIND_BOARD: {
-      const [board, window, period] = name.split("|")
-      if (board === undefined || window === undefined || period === undefined || !isWindow(window)) throw new FormatError(`bad board key ${JSON.stringify(name)}`)
-      const id = s.boards.openIdOf(board, window, period, o.streamTimeMs)
+      const k = parseBoardKeyString(name)
+      if (k === null) throw new FormatError(`bad board key ${JSON.stringify(name)}`)
+      const id = s.boards.openIdOf(k.board, k.window, k.period, o.streamTimeMs)
       if (id === GLOBAL_ALL) throw new FormatError("the global all-time score is stored in columns, not as an entry")
       return id < 0 ? -1 : entryKey(KIND_BOARD, id)
     }
