@@ -761,11 +761,19 @@ const grow32 = (a: I32, len: number): I32 => {
   return b
 }
 
+const SMALL_SORT = 4096
+
 /**
  * Indexes 0..n-1 in rank order: LSD radix sort on 16-bit digits (uid, then seq ascending, then
  * score descending), skipping digits every key shares. Linear time.
  */
 const sortKeys = (uids: Int32Array, scores: Float64Array, seqs: Float64Array, n: number): I32 => {
+  if (n <= SMALL_SORT) {
+    // Below a few thousand keys the radix passes' 64K-bucket histograms cost more than comparing.
+    const order = Array.from({ length: n }, (_, i) => i)
+    order.sort((a, b) => scores[b]! - scores[a]! || seqs[a]! - seqs[b]! || uids[a]! - uids[b]!)
+    return Int32Array.from(order)
+  }
   let src: I32 = new Int32Array(n)
   let dst: I32 = new Int32Array(n)
   for (let i = 0; i < n; i++) src[i] = i
