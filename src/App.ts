@@ -94,7 +94,6 @@ export const startArena = (config: ArenaConfig, log: Log) =>
         analytics: analytics.sink,
         feed,
         rules,
-        shards: config.shards,
         batchMax: config.batchMax,
         snapshotIntervalMs: config.snapshotIntervalMs,
         latch,
@@ -106,7 +105,7 @@ export const startArena = (config: ArenaConfig, log: Log) =>
       Effect.tryPromise({
         try: () => startGateway({
           leaderboards: boards,
-          users: makeUsers(pipeline.current, rules, analytics.ledger),
+          users: makeUsers(pipeline.current, analytics.ledger),
           // The server's clock is "now" for HTTP ingest's future-timestamp check.
           ingest: makeIngest(nats.js, names.eventSubject, (item) => checkForPublish(item, rules, Date.now())),
           health: {

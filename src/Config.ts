@@ -42,7 +42,6 @@ const Env = Schema.Struct({
   ARENA_STREAM: Schema.optional(Schema.String.check(Schema.isPattern(/^[A-Za-z0-9_-]{1,64}$/))),
   ARENA_SUBJECT_PREFIX: Schema.optional(Schema.String.check(Schema.isPattern(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/))),
   ARENA_DUPLICATE_WINDOW: Schema.optional(Duration),
-  ARENA_SHARDS: Schema.optional(PositiveInt.check(Schema.isLessThanOrEqualTo(64))),
   ARENA_SNAPSHOT_INTERVAL: Schema.optional(Duration),
   ARENA_BATCH_MAX: Schema.optional(PositiveInt.check(Schema.isLessThanOrEqualTo(100_000))),
   ARENA_WS_THREADS: Schema.optional(Threads),
@@ -94,7 +93,6 @@ export interface ArenaConfig {
   readonly stream: string
   readonly subjectPrefix: string
   readonly duplicateWindowMs: number
-  readonly shards: number
   readonly snapshotIntervalMs: number
   readonly batchMax: number
   /** WebSocket worker threads of the gateway (0: sockets on the main thread). */
@@ -158,7 +156,6 @@ export const decodeConfig = (env: Record<string, string | undefined> = process.e
     stream: e.ARENA_STREAM ?? "ARENA_XP",
     subjectPrefix: e.ARENA_SUBJECT_PREFIX ?? "arena.xp",
     duplicateWindowMs: parseDuration(e.ARENA_DUPLICATE_WINDOW ?? "24h"),
-    shards: e.ARENA_SHARDS ?? 2,
     snapshotIntervalMs: parseDuration(e.ARENA_SNAPSHOT_INTERVAL ?? "5s"),
     batchMax: e.ARENA_BATCH_MAX ?? 2000,
     wsThreads: e.ARENA_WS_THREADS === undefined ? 0 : Number(e.ARENA_WS_THREADS),

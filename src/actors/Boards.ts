@@ -1,184 +1,85 @@
-// The board actors (one per board × window × period) and the registry that routes score changes
-// to them, closes periods in stream time, and answers the gateway's LeaderboardPort.
-import { Deferred, Effect, Exit, Scope } from "effect"
-import type { BoardKey, ScoreChange, Window } from "../domain/Model.js"
+// The boards of a running pipeline as the gateway reads them (pages, around-me, listings, live
+// views) and as stream time moves them (period rollover, closing and archiving). Reads run between
+// slices, so they always see whole slices applied; every answer carries the visible seq.
+import type { BoardKey, Window } from "../domain/Model.js"
 import { WINDOWS } from "../domain/Model.js"
-import { boardKeyString } from "../domain/BoardKeys.js"
-import { closesAtMs, periodOf } from "../domain/Periods.js"
-import type { AroundResult, BoardCursor, BoardInfo, BoardPage, BoardView } from "../ports/ReadModel.js"
-import type { LiveFeedSink, UserNotification } from "../ports/LiveFeed.js"
+import { periodOf } from "../domain/Periods.js"
+import type { EngineState } from "../domain/engine/Engine.js"
+import { boardScoreOf } from "../domain/engine/UserViews.js"
 import type { ArchivedBoard, PeriodArchive } from "../ports/Snapshots.js"
-import { spawn } from "./Actor.js"
-import type { FailureLatch, Mailbox } from "./Actor.js"
-import { Board } from "./Board.js"
-import type { UserLookup } from "./Board.js"
+import type { UserNotification } from "../ports/LiveFeed.js"
+import type { LiveFeedSink } from "../ports/LiveFeed.js"
+import type { AroundResult, BoardCursor, BoardInfo, BoardPage, BoardView, RankedEntry } from "../ports/ReadModel.js"
+import type { Position } from "./Processor.js"
 
-type BoardMsg =
-  | { readonly _tag: "Apply"; readonly changes: ReadonlyArray<ScoreChange>; readonly seq: number }
-  | { readonly _tag: "Close"; readonly closedAtSeq: number; readonly done: Deferred.Deferred<PeriodArchive> }
-
-interface BoardActor {
-  readonly board: Board
-  readonly mailbox: Mailbox<BoardMsg>
-  readonly scope: Scope.Closeable
-  readonly closesAt: number
-}
-
-/** What the boards need; the live feed's members (views, rollovers, notifications, watched users) are part of it. */
-export interface BoardsDeps extends LiveFeedSink {
-  readonly lookup: UserLookup
-  readonly latch: FailureLatch
-  readonly periodGraceMs: number
+export interface BoardsDeps {
   readonly readArchive: (board: string, window: string, period: string, offset: number, limit: number) => Promise<ArchivedBoard | null>
   /** Wall clock, only for "the current period" before any event has been seen. */
   readonly now: () => number
+  readonly feed: LiveFeedSink
 }
 
+type PageEntry = BoardPage["entries"][number]
+
 export class Boards {
-  private readonly actors = new Map<string, BoardActor>()
+  private readonly watchers = new Map<number, Map<number, number>>()
   private readonly current = new Map<Window, string>()
-  /** Latest JetStream timestamp applied: the boards' notion of "now". */
-  streamTimeMs = 0
+  /** Per board, the last rank reported to each watched user (rank_changed). */
+  private readonly lastRanks = new Map<number, Map<string, number>>()
 
-  constructor(private readonly deps: BoardsDeps, private readonly scope: Scope.Scope) {}
+  constructor(readonly state: EngineState, readonly position: Position, private readonly deps: BoardsDeps) {}
 
-  private spawnActor(key: BoardKey): Effect.Effect<BoardActor> {
-    const deps = this.deps
-    const lastRanks = new Map<string, number>()
-    const emit = (b: Board) => {
-      if (b.needsView) deps.emitView(b.view())
-      if (deps.watchedUsers.size === 0) return
-      const notes: UserNotification[] = []
-      for (const u of deps.watchedUsers) {
-        const rank = b.index.rankOf(u)
-        if (rank === undefined) continue
-        const prev = lastRanks.get(u)
-        if (prev !== rank) {
-          lastRanks.set(u, rank)
-          notes.push({ type: "rank_changed", user_id: u, seq: b.seq, board: key.board, window: key.window, period: key.period, rank, prev_rank: prev ?? null })
-        }
-      }
-      if (notes.length > 0) deps.notify(notes)
-    }
-    return Effect.gen({ self: this }, function*() {
-      const scope = yield* Scope.fork(this.scope)
-      const board = new Board(key, deps.lookup)
-      const mailbox = yield* spawn<BoardMsg>(`board ${boardKeyString(key)}`, 4096, deps.latch, (msgs) => {
-        let close: Extract<BoardMsg, { _tag: "Close" }> | undefined
-        for (const m of msgs) {
-          if (m._tag === "Apply") board.apply(m.changes, m.seq)
-          else close = m
-        }
-        // Deltas coalesce: one view per drain, however many batches the drain held.
-        emit(board)
-        if (close !== undefined) {
-          const entries = board.index.range(0, board.index.size).map((e) => {
-            const u = deps.lookup(e.userId)
-            return { userId: e.userId, username: u?.username ?? e.userId, xp: e.score, seq: e.seq, level: u?.level ?? 1 }
-          })
-          return Deferred.succeed(close.done, { board: key.board, window: key.window, period: key.period, closedAtSeq: close.closedAtSeq, entries })
-            .pipe(Effect.asVoid)
-        }
-      }).pipe(Scope.provide(scope))
-      const closesAt = key.window === "all" ? Number.POSITIVE_INFINITY : closesAtMs(key.window, key.period, { periodGraceMs: deps.periodGraceMs })
-      return { board, mailbox, scope, closesAt }
-    })
-  }
-
-  /** Rebuild from snapshot: a board filled directly (before any actor runs). */
-  loadBoard(key: BoardKey): Effect.Effect<Board> {
-    return this.actorFor(key).pipe(Effect.map((a) => a.board))
-  }
-
-  private actorFor(key: BoardKey): Effect.Effect<BoardActor> {
-    const k = boardKeyString(key)
-    const existing = this.actors.get(k)
-    if (existing !== undefined) return Effect.succeed(existing)
-    return this.spawnActor(key).pipe(Effect.tap((a) => Effect.sync(() => this.actors.set(k, a))))
-  }
-
-  /** Route one joined batch's score changes, then close the periods stream time has left behind. */
-  dispatch(changes: ReadonlyArray<ScoreChange>, seq: number, streamTimeMs: number) {
-    return Effect.gen({ self: this }, function*() {
-      // Group by board → window → period without building a key string per change (8 per event).
-      const groups = new Map<string, Map<Window, Map<string, ScoreChange[]>>>()
-      for (const c of changes) {
-        let byWindow = groups.get(c.board)
-        if (byWindow === undefined) { byWindow = new Map(); groups.set(c.board, byWindow) }
-        let byPeriod = byWindow.get(c.window)
-        if (byPeriod === undefined) { byPeriod = new Map(); byWindow.set(c.window, byPeriod) }
-        const list = byPeriod.get(c.period)
-        if (list === undefined) byPeriod.set(c.period, [c])
-        else list.push(c)
-      }
-      for (const [board, byWindow] of groups) {
-        for (const [window, byPeriod] of byWindow) {
-          for (const [period, list] of byPeriod) {
-            const a = yield* this.actorFor({ board, window, period })
-            yield* a.mailbox.send({ _tag: "Apply", changes: list, seq })
-          }
-        }
-      }
-      if (streamTimeMs > this.streamTimeMs) this.streamTimeMs = streamTimeMs
-      this.rollPeriods()
-      return yield* this.closeExpired(seq)
-    })
-  }
-
-  /** Closes boards whose period closed at the current stream time; their archives arrive later. */
-  private closeExpired(seq: number) {
-    return Effect.gen({ self: this }, function*() {
-      const archives: Array<Deferred.Deferred<PeriodArchive>> = []
-      for (const [k, a] of this.actors) {
-        if (a.closesAt > this.streamTimeMs) continue
-        const done = yield* Deferred.make<PeriodArchive>()
-        yield* a.mailbox.send({ _tag: "Close", closedAtSeq: seq, done })
-        this.actors.delete(k)
-        archives.push(done)
-        // The actor's scope closes once it has answered (its fiber ends with it).
-        yield* Effect.forkIn(Deferred.await(done).pipe(Effect.andThen(Scope.close(a.scope, Exit.void))), this.scope)
-      }
-      return archives
-    })
-  }
-
-  private rollPeriods(): void {
-    for (const w of WINDOWS) {
-      if (w === "all") continue
-      const p = this.currentPeriod(w)
-      const prev = this.current.get(w)
-      if (prev !== p) {
-        this.current.set(w, p)
-        if (prev !== undefined) this.deps.emitRollover(w, p)
-      }
-    }
-  }
-
-  // ---- reads (LiveBoards, the gateway's LeaderboardPort, delegates here) ----
+  // ---- reads -----------------------------------------------------------------------------
 
   currentPeriod(window: Window): string {
-    return periodOf(window, this.streamTimeMs > 0 ? this.streamTimeMs : this.deps.now())
+    const t = this.position.streamTimeMs
+    return periodOf(window, t > 0 ? t : this.deps.now())
   }
 
-  get(key: BoardKey): Board | undefined {
-    return this.actors.get(boardKeyString(key))?.board
+  /** The id of an open board, or -1. */
+  openId(key: BoardKey): number {
+    const id = this.state.boards.find(key.board, key.window, key.period)
+    return id >= 0 && this.state.boards.isOpen(id) ? id : -1
   }
 
   list(): ReadonlyArray<BoardInfo> {
-    const out: BoardInfo[] = []
-    for (const a of this.actors.values()) out.push({ ...a.board.key, size: a.board.index.size, closed: false })
+    const b = this.state.boards
+    const out: Array<BoardInfo> = []
+    for (const id of b.open()) {
+      const size = b.tree(id)!.size
+      if (size === 0 && this.watchers.get(id) === undefined) continue
+      out.push({ ...b.refs[id]!, size, closed: false })
+    }
     return out.sort((x, y) => (x.board + x.window + x.period).localeCompare(y.board + y.window + y.period))
   }
 
+  entry(rank: number, uid: number, xp: number): RankedEntry {
+    const u = this.state.users
+    return { rank, user_id: u.userId(uid), username: u.username(uid), xp, level: u.level[uid]! }
+  }
+
+  top(id: number, offset: number, limit: number): Array<RankedEntry> {
+    const out: Array<RankedEntry> = []
+    this.state.boards.tree(id)?.forEachInRange(offset, limit, (uid, xp, _seq, rank) => { out.push(this.entry(rank, uid, xp)) })
+    return out
+  }
+
+  /** Rank offset of the page after a keyset cursor: every entry at or before its (xp, seq). */
+  offsetAfter(id: number, after: BoardCursor | null): number {
+    return after === null ? 0 : this.state.boards.tree(id)!.countThrough(after.xp, after.seq)
+  }
+
+  pageOf(id: number, key: BoardKey, offset: number, limit: number): BoardPage {
+    const entries: Array<PageEntry> = []
+    const t = this.state.boards.tree(id)!
+    t.forEachInRange(offset, limit, (uid, xp, seq, rank) => { entries.push({ ...this.entry(rank, uid, xp), reached_seq: seq }) })
+    return { key, seq: this.position.applied, total: t.size, entries }
+  }
+
   page(key: BoardKey, after: BoardCursor | null, limit: number): BoardPage | null | Promise<BoardPage | null> {
-    const b = this.get(key)
-    if (b !== undefined) {
-      const offset = b.offsetAfter(after)
-      const entries: Array<BoardPage["entries"][number]> = []
-      b.index.forEachInRange(offset, limit, (userId, score, seq, rank) => { entries.push({ ...b.entry(rank, userId, score), reached_seq: seq }) })
-      return { key, seq: b.seq, total: b.index.size, entries }
-    }
-    if (key.window === "all" || key.period === this.currentPeriod(key.window)) return { key, seq: 0, total: 0, entries: [] }
+    const id = this.openId(key)
+    if (id >= 0) return this.pageOf(id, key, this.offsetAfter(id, after), limit)
+    if (key.window === "all" || key.period === this.currentPeriod(key.window)) return { key, seq: this.position.applied, total: 0, entries: [] }
     return this.archivedPage(key, after, limit)
   }
 
@@ -205,33 +106,120 @@ export class Boards {
     }
   }
 
+  /** A user's 1-based rank on an open board, or undefined. */
+  rankOf(id: number, uid: number): number | undefined {
+    const sc = boardScoreOf(this.state, uid, id)
+    return sc === undefined ? undefined : this.state.boards.tree(id)!.countBefore(sc.xp, sc.seq, uid) + 1
+  }
+
   around(key: BoardKey, userId: string, radius: number): AroundResult | null {
-    const b = this.get(key)
-    if (b === undefined) return null
-    const rank = b.index.rankOf(userId)
-    if (rank === undefined) return { key, seq: b.seq, total: b.index.size, user: null, entries: [] }
+    const id = this.openId(key)
+    if (id < 0) return null
+    const total = this.state.boards.tree(id)!.size
+    const uid = this.state.users.uidOf(userId)
+    const rank = uid < 0 ? undefined : this.rankOf(id, uid)
+    if (rank === undefined) return { key, seq: this.position.applied, total, user: null, entries: [] }
     const from = Math.max(0, rank - 1 - radius)
-    const entries = b.top(from, rank - from + radius)
-    return { key, seq: b.seq, total: b.index.size, user: entries.find((e) => e.user_id === userId) ?? null, entries }
+    const entries = this.top(id, from, rank - from + radius)
+    return { key, seq: this.position.applied, total, user: entries.find((e) => e.user_id === userId) ?? null, entries }
+  }
+
+  // ---- live views ------------------------------------------------------------------------
+
+  view(id: number, key: BoardKey): BoardView {
+    const b = this.state.boards
+    const entries = this.top(id, 0, b.watchLimit(id))
+    b.viewTaken(id)
+    return { key, seq: this.position.applied, entries, total: b.tree(id)!.size }
   }
 
   watch(key: BoardKey, limit: number): BoardView {
-    const k = boardKeyString(key)
-    let a = this.actors.get(k)
-    if (a === undefined) {
-      const closesAt = key.window === "all" ? Number.POSITIVE_INFINITY : closesAtMs(key.window, key.period, { periodGraceMs: this.deps.periodGraceMs })
-      // A closed period never gets a live board (that would archive an empty one over the real one).
-      if (closesAt <= this.streamTimeMs) return { key, seq: 0, entries: [], total: 0 }
-      // A board nobody scored on yet: create it so watchers get its first deltas.
-      a = Effect.runSync(this.spawnActor(key))
-      this.actors.set(k, a)
-    }
-    a.board.watch(limit)
-    return a.board.view()
+    // A board nobody scored on yet is made so watchers get its first deltas; a closed one never is.
+    const id = this.state.boards.openIdOf(key.board, key.window, key.period, this.position.streamTimeMs)
+    if (id < 0) return { key, seq: this.position.applied, entries: [], total: 0 }
+    let limits = this.watchers.get(id)
+    if (limits === undefined) { limits = new Map(); this.watchers.set(id, limits) }
+    limits.set(limit, (limits.get(limit) ?? 0) + 1)
+    this.state.boards.setWatchLimit(id, Math.max(...limits.keys()))
+    return this.view(id, key)
   }
 
   unwatch(key: BoardKey, limit: number): void {
-    this.actors.get(boardKeyString(key))?.board.unwatch(limit)
+    const id = this.openId(key)
+    if (id < 0) return
+    const limits = this.watchers.get(id)
+    if (limits === undefined) return
+    const n = (limits.get(limit) ?? 0) - 1
+    if (n > 0) limits.set(limit, n)
+    else limits.delete(limit)
+    if (limits.size === 0) this.watchers.delete(id)
+    this.state.boards.setWatchLimit(id, limits.size === 0 ? 0 : Math.max(...limits.keys()))
   }
 
+  /**
+   * After a slice: one view per watched board whose top changed, and rank_changed for watched
+   * users on the boards that changed. `changed` lists the boards the slice moved.
+   */
+  publish(changed: ReadonlyArray<number>): void {
+    const b = this.state.boards
+    const feed = this.deps.feed
+    const notes: Array<UserNotification> = []
+    for (const id of changed) {
+      if (!b.isOpen(id)) continue
+      if (b.viewDirty(id)) feed.emitView(this.view(id, b.refs[id]!))
+      if (feed.watchedUsers.size > 0) this.rankChanges(id, notes)
+    }
+    if (notes.length > 0) feed.notify(notes)
+  }
+
+  private rankChanges(id: number, notes: Array<UserNotification>): void {
+    const ref = this.state.boards.refs[id]!
+    let last = this.lastRanks.get(id)
+    for (const u of this.deps.feed.watchedUsers) {
+      const uid = this.state.users.uidOf(u)
+      if (uid < 0) continue
+      const rank = this.rankOf(id, uid)
+      if (rank === undefined) continue
+      last ??= new Map()
+      const prev = last.get(u)
+      if (prev !== rank) {
+        last.set(u, rank)
+        notes.push({ type: "rank_changed", user_id: u, seq: this.position.applied, board: ref.board, window: ref.window, period: ref.period, rank, prev_rank: prev ?? null })
+      }
+    }
+    if (last !== undefined) this.lastRanks.set(id, last)
+  }
+
+  // ---- stream time -----------------------------------------------------------------------
+
+  /** Emits a rollover for each window whose current period changed in stream time. */
+  rollPeriods(): void {
+    for (const w of WINDOWS) {
+      if (w === "all") continue
+      const p = this.currentPeriod(w)
+      const prev = this.current.get(w)
+      if (prev !== p) {
+        this.current.set(w, p)
+        if (prev !== undefined) this.deps.feed.emitRollover(w, p)
+      }
+    }
+  }
+
+  /** Closes the boards whose period closed by the current stream time; returns their archives. */
+  closeExpired(): Array<PeriodArchive> {
+    const b = this.state.boards
+    const u = this.state.users
+    const out: Array<PeriodArchive> = []
+    for (const id of b.expired(this.position.streamTimeMs)) {
+      const ref = b.refs[id]!
+      const entries: Array<PeriodArchive["entries"][number]> = []
+      b.tree(id)!.forEach((uid, xp, seq) => { entries.push({ userId: u.userId(uid), username: u.username(uid), xp, seq, level: u.level[uid]! }) })
+      out.push({ board: ref.board, window: ref.window, period: ref.period, closedAtSeq: this.position.applied, entries })
+      b.retire(id)
+      u.markDead(id)
+      this.watchers.delete(id)
+      this.lastRanks.delete(id)
+    }
+    return out
+  }
 }

@@ -6,15 +6,14 @@ import type { BoardKey, Window } from "../domain/Model.js"
 import type { AroundResult, BoardCursor, BoardInfo, BoardPage, BoardView, LeaderboardPort } from "../ports/ReadModel.js"
 import { periodOf } from "../domain/Periods.js"
 import type { Boards } from "./Boards.js"
-import type { Board } from "./Board.js"
 import { boardKeyString } from "../domain/BoardKeys.js"
 
 /** Pages remembered at most (first pages of every board, plus the cursors clients follow). */
 const MAX_CACHED_PAGES = 1024
 
 interface CachedPage {
-  readonly board: Board
-  readonly offset: number
+  readonly boards: Boards
+  readonly id: number
   readonly page: BoardPage
 }
 
@@ -33,9 +32,9 @@ export class LiveBoards implements LeaderboardPort {
     this.pages.clear()
     if (boards === null) return
     for (const w of this.watches.values()) {
-      for (const [limit, n] of w.limits) for (let i = 0; i < n; i++) boards.watch(w.key, limit)
-      const b = boards.get(w.key)
-      if (b !== undefined) this.emitView(b.view())
+      let view: BoardView | null = null
+      for (const [limit, n] of w.limits) for (let i = 0; i < n; i++) view = boards.watch(w.key, limit)
+      if (view !== null) this.emitView(view)
     }
   }
 
@@ -59,22 +58,23 @@ export class LiveBoards implements LeaderboardPort {
   page(key: BoardKey, after: BoardCursor | null, limit: number): BoardPage | null | Promise<BoardPage | null> {
     const boards = this.boards
     if (boards === null) return null
-    const b = boards.get(key)
-    if (b === undefined) return boards.page(key, after, limit) // empty current board or an archive
-    const offset = b.offsetAfter(after) // where Boards.page starts too
+    const id = boards.openId(key)
+    if (id < 0) return boards.page(key, after, limit) // empty current board or an archive
+    const offset = boards.offsetAfter(id, after) // where Boards.page starts too
     const ck = `${boardKeyString(key)}|${offset}|${limit}`
     const hit = this.pages.get(ck)
-    if (hit !== undefined && hit.board === b && sameRows(b, offset, limit, hit.page.entries)) {
+    const seq = boards.position.applied
+    const total = boards.state.boards.tree(id)!.size
+    if (hit !== undefined && hit.boards === boards && hit.id === id && sameRows(boards, id, offset, limit, hit.page.entries)) {
       const p = hit.page
-      if (p.seq === b.seq && p.total === b.index.size) return p
-      const page: BoardPage = { key: p.key, seq: b.seq, total: b.index.size, entries: p.entries }
-      this.pages.set(ck, { board: b, offset, page })
+      if (p.seq === seq && p.total === total) return p
+      const page: BoardPage = { key: p.key, seq, total, entries: p.entries }
+      this.pages.set(ck, { boards, id, page })
       return page
     }
-    const page = boards.page(key, after, limit)
-    if (page === null || page instanceof Promise) return page
+    const page = boards.pageOf(id, key, offset, limit)
     if (hit === undefined && this.pages.size >= MAX_CACHED_PAGES) this.pages.delete(this.pages.keys().next().value!)
-    this.pages.set(ck, { board: b, offset, page })
+    this.pages.set(ck, { boards, id, page })
     return page
   }
 
@@ -113,17 +113,16 @@ export class LiveBoards implements LeaderboardPort {
   }
 }
 
-/** True when ranks offset+1.. of `b` hold exactly `rows` (as Boards.page would build them now). */
-const sameRows = (b: Board, offset: number, limit: number, rows: BoardPage["entries"]): boolean => {
+/** True when ranks offset+1.. of board `id` hold exactly `rows` (as Boards.pageOf would build them now). */
+const sameRows = (b: Boards, id: number, offset: number, limit: number, rows: BoardPage["entries"]): boolean => {
   let i = 0
   let same = true
-  const lookup = b.lookup
-  const visited = b.index.forEachInRange(offset, limit, (userId, score, seq) => {
+  const u = b.state.users
+  const visited = b.state.boards.tree(id)!.forEachInRange(offset, limit, (uid, score, seq) => {
     if (!same) return
     const r = rows[i++]
-    if (r === undefined || r.user_id !== userId || r.xp !== score || r.reached_seq !== seq) { same = false; return }
-    const u = lookup(userId)
-    if (r.username !== (u?.username ?? userId) || r.level !== (u?.level ?? 1)) same = false
+    if (r === undefined || r.xp !== score || r.reached_seq !== seq || !u.isUser(uid, r.user_id)) { same = false; return }
+    if (!u.hasUsername(uid, r.username) || r.level !== u.level[uid]) same = false
   })
   return same && visited === rows.length
 }

@@ -1,33 +1,40 @@
-// The pipeline: load the snapshot, rebuild boards, spawn the actors, replay from seq + 1 with an
-// ordered consumer, report ready once caught up; snapshot on an interval and once more at shutdown.
-import { Data, Deferred, Effect, Fiber } from "effect"
+// The pipeline: load the snapshot chunks into the user table and rebuild the boards, replay from
+// seq + 1 with an ordered consumer, report ready once caught up. One fiber applies the stream in
+// slices of a few milliseconds (the processor), then publishes what each slice changed; cuts are
+// written between slices and snapshotted on an interval, and once more at shutdown.
+import { Data, Deferred, Effect, Fiber, Queue } from "effect"
 import type { Scope } from "effect"
-import { boardKeyOf } from "../domain/BoardKeys.js"
-import { forEachScore, restoreUserState } from "../domain/Engine.js"
-import type { UserState, Window } from "../domain/Model.js"
 import type { CompiledRules } from "../domain/Rules.js"
+import { loadLegacyUser } from "../domain/state/LegacySnapshot.js"
+import { loadChunk, rebuildBoards } from "../domain/state/SnapshotCodec.js"
+import type { UserState } from "../domain/Model.js"
 import { registry } from "../observability/Metrics.js"
 import type { AnalyticsSink } from "../ports/Analytics.js"
 import type { DeadLetterPort } from "../ports/DeadLetters.js"
-import type { EventSource } from "../ports/EventSource.js"
+import type { EventSource, RawBatch } from "../ports/EventSource.js"
 import type { PortFailure } from "../ports/Failure.js"
 import type { LiveFeedSink } from "../ports/LiveFeed.js"
-import type { SnapshotStore } from "../ports/Snapshots.js"
+import type { PeriodArchive, SnapshotStore } from "../ports/Snapshots.js"
 import { actorDefect } from "./Actor.js"
 import type { FailureLatch } from "./Actor.js"
-import type { Board } from "./Board.js"
 import { Boards } from "./Boards.js"
-import { spawnIngest } from "./Ingest.js"
-import type { IngestState } from "./Ingest.js"
-import { spawnSequencer } from "./Sequencer.js"
+import { Cut } from "./Cut.js"
+import { Processor, newSliceOutput } from "./Processor.js"
+import type { Position } from "./Processor.js"
 import { spawnSnapshotter } from "./Snapshotter.js"
 import type { SnapshotStatus } from "./Snapshotter.js"
-import { UserShard, shardOf, spawnShard } from "./UserShard.js"
+import { newEngineState } from "../domain/engine/EngineState.js"
 
 const processed = registry.counter("arena_events_processed_total", "Events applied (XP awarded)")
 const rejected = registry.counter("arena_events_rejected_total", "Events dead-lettered, by reason")
 registry.gauge("process_resident_memory_bytes", "Resident set size", (g) => g.set(process.memoryUsage.rss()))
 registry.gauge("nodejs_heap_used_bytes", "V8 heap in use", (g) => g.set(process.memoryUsage().heapUsed))
+
+/** A slice ends once it has run this long (checked every SLICE_CHECK events): views never wait behind more. */
+const SLICE_MS = 4
+const SLICE_CHECK = 64
+/** Users a cut encodes per turn of the event loop (~1 µs each). */
+const CUT_STEP = 2000
 
 export interface PipelineOptions {
   /** The stream (its head at start, then consumed from the checkpoint on). */
@@ -39,7 +46,6 @@ export interface PipelineOptions {
   /** Board views, rollovers and notifications go here; watched users come from here. */
   readonly feed: LiveFeedSink
   readonly rules: CompiledRules
-  readonly shards: number
   readonly batchMax: number
   readonly snapshotIntervalMs: number
   readonly latch: FailureLatch
@@ -51,12 +57,27 @@ export class SnapshotMismatch extends Data.TaggedError("SnapshotMismatch")<{ rea
 
 export type Phase = "loading" | "replaying" | "ready"
 
+export interface IngestStatus extends Position {
+  /** Messages pending in the stream after the last batch (consumer lag). */
+  pending: number
+}
+
 export interface PipelineStatus {
   phase: Phase
   headAtStart: number
-  readonly ingest: IngestState
+  readonly ingest: IngestStatus
   readonly snapshot: SnapshotStatus
 }
+
+export interface Pipeline {
+  readonly status: PipelineStatus
+  readonly boards: Boards
+  readonly rules: CompiledRules
+  readonly drainAndSnapshot: Effect.Effect<void>
+  readonly streamCreated: string
+}
+
+const nextTurn = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
 
 export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PortFailure, Scope.Scope> =>
   Effect.gen(function*() {
@@ -74,53 +95,39 @@ export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PortF
       phase: "loading",
       headAtStart: head.lastSeq,
       ingest: { applied: checkpoint?.seq ?? 0, streamTimeMs: checkpoint?.streamTimeMs ?? 0, pending: 0, gaps: 0 },
-      snapshot: { inFlight: false, lastSeq: checkpoint?.seq ?? 0, lastAtMs: Date.now(), lastError: null, lastDurationMs: 0, lastUsers: 0 }
+      snapshot: {
+        inFlight: false, lastSeq: checkpoint?.seq ?? 0, lastAtMs: Date.now(), lastError: null, lastDurationMs: 0, lastUsers: 0, lastBytes: 0,
+        baseBytes: checkpoint?.baseBytes ?? 0, deltaBytes: checkpoint?.deltaBytes ?? 0
+      }
     }
-    const scope = yield* Effect.scope
-    const shards = Array.from({ length: o.shards }, (_, i) => new UserShard(i, o.rules, o.feed.watchedUsers))
-    const lookup = (id: string) => shards[shardOf(id, o.shards)]!.users.get(id)
-    const { emitView, emitRollover, notify, watchedUsers } = o.feed
-    const boards = new Boards({
-      emitView, emitRollover, notify, watchedUsers,
-      lookup,
-      latch: o.latch,
-      periodGraceMs: o.rules.periodGraceMs,
-      readArchive: (b, w, p, off, lim) => Effect.runPromise(o.snapshots.readArchive(b, w, p, off, lim)),
-      now: () => Date.now()
-    }, scope)
-    boards.streamTimeMs = status.ingest.streamTimeMs
+    const pos = status.ingest
 
-    // ---- load the snapshot and rebuild the boards from user state ----
+    // ---- load the snapshot into the user table; boards are derived: rebuilt from it ----
+    const state = newEngineState(o.rules.periodGraceMs)
     const t0 = Date.now()
-    let loaded = 0
-    const cpSeq = checkpoint?.seq ?? 0
     const cpTime = checkpoint?.streamTimeMs ?? 0
-    const pending: UserState[] = []
-    yield* o.snapshots.loadUsers((rows) => {
-      for (const json of rows) pending.push(restoreUserState(JSON.parse(json) as UserState))
-      loaded += rows.length
-      if (loaded % 100_000 < rows.length) o.log(`loading snapshot: ${loaded} users (${Math.round(loaded / Math.max(0.001, (Date.now() - t0) / 1000))}/s)`)
+    const legacy = yield* o.snapshots.loadLegacyUsers((rows) => {
+      for (const json of rows) loadLegacyUser(state, JSON.parse(json) as UserState, cpTime)
     })
-    // Boards are derived state: rebuilt from the users' scores by the engine's own rule (periods
-    // closed at the checkpoint's stream time are skipped).
-    const byKey = new Map<string, Board>()
-    const boardFor = (board: string, window: Window, period: string) => {
-      const k = boardKeyOf(board, window, period)
-      let b = byKey.get(k)
-      if (b === undefined) { b = Effect.runSync(boards.loadBoard({ board, window, period })); byKey.set(k, b) }
-      return b
-    }
-    const openAt = { streamTimeMs: cpTime, periodGraceMs: o.rules.periodGraceMs }
-    for (const s of pending) {
-      shards[shardOf(s.userId, o.shards)]!.load(s)
-      const userId = s.userId
-      forEachScore(s, openAt, (board, window, period, xp, seq) => { boardFor(board, window, period).index.set(userId, xp, seq) })
-    }
-    pending.length = 0
-    for (const b of boards.list()) { const board = boards.get(b); if (board) board.seq = cpSeq }
-    o.log(`snapshot loaded: ${loaded} users, ${boards.list().length} boards at seq ${cpSeq} in ${Date.now() - t0} ms; stream head ${head.lastSeq}`)
+    let records = 0
+    const loaded = yield* o.snapshots.loadChunks((bytes) => {
+      records += loadChunk(state, bytes, { streamTimeMs: cpTime })
+      if (Date.now() - t0 > 2000) o.log(`loading snapshot: ${state.users.size} users (${(records / Math.max(0.001, (Date.now() - t0) / 1000)).toFixed(0)} records/s)`)
+    })
+    const tBoards = Date.now()
+    rebuildBoards(state)
+    o.log(`snapshot loaded: ${state.users.size} users, ${state.boards.open().length} boards at seq ${pos.applied} in ${Date.now() - t0} ms ` +
+      `(${loaded.chunks} chunks, ${(loaded.bytes / 2 ** 20).toFixed(1)} MiB${legacy > 0 ? `, ${legacy} users from pre-chunk JSON rows` : ""}; boards rebuilt in ${Date.now() - tBoards} ms); stream head ${head.lastSeq}`)
 
-    // ---- actors ----
+    const processor = new Processor(state, o.rules, pos, o.feed.watchedUsers)
+    const boards = new Boards(state, pos, {
+      readArchive: (b, w, p, off, lim) => Effect.runPromise(o.snapshots.readArchive(b, w, p, off, lim)),
+      now: () => Date.now(),
+      feed: o.feed
+    })
+    boards.rollPeriods()
+
+    // ---- snapshots ----
     const deadLetters = o.openDeadLetters()
     const snap = yield* spawnSnapshotter({
       stream: head.name,
@@ -132,35 +139,79 @@ export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PortF
       log: o.log,
       now: () => Date.now()
     }, status.snapshot, o.latch)
-    const sequencer = yield* spawnSequencer({
-      shards: o.shards,
-      boards,
-      analytics: o.analytics,
-      deadLetter: (r) => deadLetters.publish(r.seq, r.reason, r.message, r.data),
-      notify: o.feed.notify,
-      onApplied: (_seq, applied, rejects) => {
-        processed.inc(undefined, applied)
-        for (const r of rejects) rejected.inc({ reason: r.reason })
-      },
-      snapshots: (job) => { Effect.runFork(snap.mailbox.send(job)) }
-    }, o.latch)
-    const shardBoxes = []
-    for (const s of shards) shardBoxes.push(yield* spawnShard(s, o.latch, sequencer))
-    const replayStart = Date.now()
-    const ingest = yield* spawnIngest(status.ingest, shardBoxes, sequencer, o.latch, (st) => {
-      if (status.phase !== "ready" && st.pending === 0 && st.applied >= status.headAtStart) {
-        status.phase = "ready"
-        const n = st.applied - cpSeq
-        o.log(`caught up at seq ${st.applied}: replayed ${n} events in ${Date.now() - replayStart} ms`)
-      }
+    // Period archives closed since the last cut began; a cut takes those closed up to its seq.
+    let archives: Array<PeriodArchive> = []
+    // A pre-chunk store must be rewritten as chunks: the first cut is then a base.
+    let forceBase = legacy > 0
+    /** Starts a cut at the current seq (between slices); its chunks are written by the cut fiber. */
+    const writeCut = Effect.gen(function*() {
+      const s = status.snapshot
+      const base = forceBase || s.baseBytes === 0 || s.deltaBytes > s.baseBytes
+      const dirty = processor.takeDirty()
+      const uids = base ? allUsers(state.users.capacity) : dirty
+      const cut = new Cut(state, pos.applied, pos.streamTimeMs, base, uids)
+      const cutArchives = archives
+      archives = []
+      forceBase = false
+      processor.observer = cut
+      while (!cut.step(CUT_STEP)) yield* nextTurn
+      processor.observer = null
+      yield* snap.mailbox.send({ cut: cut.finish(), archives: cutArchives, usersHeld: state.users.size })
     })
-    status.phase = status.ingest.applied >= status.headAtStart ? "ready" : "replaying"
+
+    // ---- apply the stream, a slice at a time ----
+    const inbox = yield* Queue.bounded<RawBatch>(4)
+    let busy = false
+    const replayStart = Date.now()
+    const cpSeq = pos.applied
+    const applyBatch = (batch: RawBatch) =>
+      Effect.gen(function*() {
+        const events = batch.events
+        let i = 0
+        while (i < events.length) {
+          const out = newSliceOutput()
+          const started = performance.now()
+          do {
+            processor.apply(events, i, i + SLICE_CHECK, out)
+            i += SLICE_CHECK
+          } while (i < events.length && performance.now() - started < SLICE_MS)
+          // What the slice changed goes out before anything else runs.
+          boards.publish(state.boards.takeChanged())
+          boards.rollPeriods()
+          for (const a of boards.closeExpired()) archives.push(a)
+          for (const r of out.rejects) {
+            deadLetters.publish(r.seq, r.reason, r.message, r.data)
+            rejected.inc({ reason: r.reason })
+          }
+          if (out.notes.length > 0) o.feed.notify(out.notes)
+          processed.inc(undefined, out.applied)
+          yield* o.analytics.submit(out.records, pos.applied)
+          if (i < events.length) yield* nextTurn
+        }
+        pos.pending = batch.pending
+        if (status.phase !== "ready" && pos.pending === 0 && pos.applied >= status.headAtStart) {
+          status.phase = "ready"
+          o.log(`caught up at seq ${pos.applied}: replayed ${pos.applied - cpSeq} events in ${Date.now() - replayStart} ms`)
+        }
+      })
+    yield* Effect.forkScoped(
+      Effect.gen(function*() {
+        for (;;) {
+          const batch = yield* Queue.take(inbox)
+          busy = true
+          yield* applyBatch(batch)
+          busy = Queue.sizeUnsafe(inbox) > 0
+        }
+      }).pipe(Effect.catchCause((c) => Deferred.fail(o.latch, actorDefect("processor", c)).pipe(Effect.asVoid)))
+    )
+
+    status.phase = pos.applied >= status.headAtStart ? "ready" : "replaying"
     if (status.phase === "replaying") {
       yield* Effect.forkScoped(Effect.gen(function*() {
         for (;;) {
           yield* Effect.sleep(2_000)
           if (status.phase === "ready") return
-          const done = status.ingest.applied - cpSeq
+          const done = pos.applied - cpSeq
           const total = status.headAtStart - cpSeq
           o.log(`replaying: ${done}/${total} events (${Math.round(done / Math.max(0.001, (Date.now() - replayStart) / 1000))}/s)`)
         }
@@ -169,41 +220,37 @@ export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PortF
 
     // ---- consume ----
     const consumer = yield* Effect.forkScoped(
-      o.events.consumeFrom(status.ingest.applied + 1, o.batchMax, (batch) => Effect.runPromise(ingest.send({ _tag: "Raw", batch })))
+      o.events.consumeFrom(pos.applied + 1, o.batchMax, (batch) => Effect.runPromise(Queue.offer(inbox, batch).pipe(Effect.asVoid)))
         .pipe(Effect.catchCause((c) => Deferred.fail(o.latch, actorDefect("consumer", c)).pipe(Effect.asVoid)))
     )
 
     // ---- snapshots on an interval: one cut in flight at a time ----
     const requestCut = Effect.gen(function*() {
-      if (status.snapshot.inFlight || status.ingest.applied <= status.snapshot.lastSeq) return false
+      if (status.snapshot.inFlight || pos.applied <= status.snapshot.lastSeq) return
       status.snapshot.inFlight = true
-      yield* ingest.send({ _tag: "Cut" })
-      return true
-    })
+      yield* writeCut
+    }).pipe(Effect.catchCause((c) => Deferred.fail(o.latch, actorDefect("snapshot cut", c)).pipe(Effect.asVoid)))
     yield* Effect.forkScoped(Effect.forever(Effect.sleep(o.snapshotIntervalMs).pipe(Effect.andThen(requestCut))))
 
-    /** Graceful stop: no more consuming, drain what is in flight, one last snapshot. */
+    /** Graceful stop: no more consuming, apply what is in flight, one last snapshot. */
     const drainAndSnapshot = Effect.gen(function*() {
       yield* Fiber.interrupt(consumer)
-      while (ingest.size() > 0) yield* Effect.sleep(10)
+      while (busy || Queue.sizeUnsafe(inbox) > 0) yield* Effect.sleep(10)
       while (status.snapshot.inFlight) yield* Effect.sleep(10)
-      const target = status.ingest.applied
+      const target = pos.applied
       if (target > status.snapshot.lastSeq) {
         status.snapshot.inFlight = true
-        yield* ingest.send({ _tag: "Cut" })
+        yield* writeCut
         yield* snap.whenSaved(target)
       }
       o.log(`final snapshot at seq ${status.snapshot.lastSeq}`)
     })
 
-    return { status, boards, shards, lookup, drainAndSnapshot, streamCreated } satisfies Pipeline
+    return { status, boards, rules: o.rules, drainAndSnapshot, streamCreated } satisfies Pipeline
   })
 
-export interface Pipeline {
-  readonly status: PipelineStatus
-  readonly boards: Boards
-  readonly shards: ReadonlyArray<UserShard>
-  readonly lookup: (userId: string) => UserState | undefined
-  readonly drainAndSnapshot: Effect.Effect<void>
-  readonly streamCreated: string
+const allUsers = (n: number): Int32Array => {
+  const a = new Int32Array(n)
+  for (let i = 0; i < n; i++) a[i] = i
+  return a
 }

@@ -8,7 +8,14 @@ import type { PortFailure } from "../ports/Failure.js"
 import type { PeriodArchive, SnapshotWrite } from "../ports/Snapshots.js"
 import { spawn } from "./Actor.js"
 import type { FailureLatch } from "./Actor.js"
-import type { SnapshotJob } from "./Sequencer.js"
+import type { CutResult } from "./Cut.js"
+
+/** A finished cut, the period archives closed up to its seq, and how many users the state holds. */
+export interface SnapshotJob {
+  readonly cut: CutResult
+  readonly archives: ReadonlyArray<PeriodArchive>
+  readonly usersHeld: number
+}
 
 export interface SnapshotStatus {
   inFlight: boolean
@@ -17,6 +24,10 @@ export interface SnapshotStatus {
   lastError: string | null
   lastDurationMs: number
   lastUsers: number
+  lastBytes: number
+  /** Bytes of the stored base and of the deltas written since: a base is due once deltas outgrow it. */
+  baseBytes: number
+  deltaBytes: number
 }
 
 export interface SnapshotterDeps {
@@ -40,23 +51,29 @@ export const spawnSnapshotter = (deps: SnapshotterDeps, status: SnapshotStatus, 
   const run = (job: SnapshotJob) =>
     Effect.gen(function*() {
       const started = deps.now()
+      const cut = job.cut
       yield* deps.deadLettersSettled.pipe(
         Effect.tapError((e) => Effect.sync(() => { status.lastError = `dead letters: ${e.message}` })),
         Effect.retry(RETRY),
         Effect.orDie // unreachable: the schedule retries forever
       )
-      yield* deps.analytics.awaitDurable(job.seq)
-      const archives: PeriodArchive[] = []
-      for (const d of job.archives) archives.push(yield* Deferred.await(d))
+      yield* deps.analytics.awaitDurable(cut.seq)
+      const baseBytes = cut.base ? cut.bytes : status.baseBytes
+      const deltaBytes = cut.base ? 0 : status.deltaBytes + cut.bytes
       const write: SnapshotWrite = {
-        checkpoint: { stream: deps.stream, streamCreated: deps.streamCreated, seq: job.seq, streamTimeMs: job.streamTimeMs, rulesVersion: deps.rulesVersion },
-        users: job.users,
-        archives
+        checkpoint: {
+          stream: deps.stream, streamCreated: deps.streamCreated, seq: cut.seq, streamTimeMs: cut.streamTimeMs, rulesVersion: deps.rulesVersion,
+          users: job.usersHeld, baseBytes, deltaBytes
+        },
+        chunks: cut.chunks,
+        base: cut.base,
+        users: cut.users,
+        archives: job.archives
       }
       let attempt = 0
       yield* deps.write(write).pipe(
         Effect.tapError((e) => Effect.sync(() => {
-          if (status.lastError === null || attempt % 10 === 0) deps.log(`snapshot at seq ${job.seq} failed (attempt ${attempt + 1}), retrying: ${e.message}`)
+          if (status.lastError === null || attempt % 10 === 0) deps.log(`snapshot at seq ${cut.seq} failed (attempt ${attempt + 1}), retrying: ${e.message}`)
           status.lastError = e.message
           attempt++
         })),
@@ -64,14 +81,17 @@ export const spawnSnapshotter = (deps: SnapshotterDeps, status: SnapshotStatus, 
         Effect.orDie
       )
       status.lastError = null
-      status.lastSeq = job.seq
+      status.lastSeq = cut.seq
       status.lastAtMs = deps.now()
       status.lastDurationMs = status.lastAtMs - started
-      status.lastUsers = job.users.length
+      status.lastUsers = cut.users
+      status.lastBytes = cut.bytes
+      status.baseBytes = baseBytes
+      status.deltaBytes = deltaBytes
       status.inFlight = false
       for (let i = waiters.length - 1; i >= 0; i--) {
         const w = waiters[i]!
-        if (w.seq <= job.seq) { waiters.splice(i, 1); yield* Deferred.succeed(w.done, undefined) }
+        if (w.seq <= cut.seq) { waiters.splice(i, 1); yield* Deferred.succeed(w.done, undefined) }
       }
     })
 

@@ -1,32 +1,36 @@
-// The gateway's UserPort: profiles from the owning user shard's state (read between drains) with
-// the user's ranks from the boards; the ledger comes from the analytics store (ClickHouse).
+// The gateway's UserPort: profiles from the user table (read between slices) with the user's
+// ranks on every current board they are on; the ledger comes from the analytics store (ClickHouse).
 import type { Window } from "../domain/Model.js"
 import { WINDOWS } from "../domain/Model.js"
-import { boardsOfUser } from "../domain/BoardKeys.js"
+import { GLOBAL_BOARD, agentBoard } from "../domain/BoardKeys.js"
 import { utcDay } from "../domain/Periods.js"
-import { profileOf } from "../domain/Profile.js"
-import type { CompiledRules } from "../domain/Rules.js"
+import { agentStatsOf, profileOf } from "../domain/engine/UserViews.js"
 import type { LedgerPage, UserPort, UserProfile } from "../ports/ReadModel.js"
 import type { Pipeline } from "./Pipeline.js"
 
 export type LedgerReader = (userId: string, limit: number, cursor: string | null) => Promise<LedgerPage>
 
-export const makeUsers = (pipeline: () => Pipeline | null, rules: CompiledRules, ledger: LedgerReader): UserPort => ({
+export const makeUsers = (pipeline: () => Pipeline | null, ledger: LedgerReader): UserPort => ({
   profile: (userId) => {
     const p = pipeline()
     if (p === null) return null
-    const state = p.lookup(userId)
-    if (state === undefined) return null
-    const now = p.boards.streamTimeMs > 0 ? p.boards.streamTimeMs : Date.now()
-    const core = profileOf(state, rules, utcDay(now))
+    const b = p.boards
+    const uid = b.state.users.uidOf(userId)
+    if (uid < 0) return null
+    const t = b.position.streamTimeMs
+    const core = profileOf(b.state, uid, p.rules, utcDay(t > 0 ? t : Date.now()))
     const ranks: Array<UserProfile["ranks"][number]> = []
-    for (const board of boardsOfUser(state)) {
+    const boardsOf = [GLOBAL_BOARD, ...agentStatsOf(b.state, uid).map((a) => a.agent_name).sort().map(agentBoard)]
+    for (const board of boardsOf) {
       for (const window of WINDOWS as ReadonlyArray<Window>) {
-        const period = p.boards.currentPeriod(window)
-        const b = p.boards.get({ board, window, period })
-        const rank = b?.index.rankOf(userId)
-        const entry = b?.index.get(userId)
-        if (rank !== undefined && entry !== undefined) ranks.push({ board, window, period, rank, xp: entry.score })
+        const period = b.currentPeriod(window)
+        const id = b.openId({ board, window, period })
+        if (id < 0) continue
+        const rank = b.rankOf(id, uid)
+        if (rank === undefined) continue
+        let xp = 0
+        b.state.boards.tree(id)!.forEachInRange(rank - 1, 1, (_u, score) => { xp = score })
+        ranks.push({ board, window, period, rank, xp })
       }
     }
     return { ...core, ranks }

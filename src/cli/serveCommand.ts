@@ -6,6 +6,7 @@ import type { Log } from "../observability/Log.js"
 import { startArena } from "../App.js"
 
 export const serve = async (config: ArenaConfig, log: Log): Promise<number> => {
+  if (process.env.ARENA_SHARDS !== undefined) log.warn("ARENA_SHARDS is no longer used and is ignored: the pipeline applies events in one loop over the user table (README, Architecture)")
   const scope = Effect.runSync(Scope.make())
   const exit = await Effect.runPromiseExit(startArena(config, log).pipe(Scope.provide(scope)))
   if (exit._tag === "Failure") {

@@ -1,6 +1,6 @@
 // Board names and keys, in one place: `global` and `agent:<name>` boards, the `board|window|period`
 // key string that identifies a board instance, and the period-score keys of UserState.periods.
-import type { BoardKey, UserState, Window } from "./Model.js"
+import type { BoardKey, Window } from "./Model.js"
 
 export const GLOBAL_BOARD = "global"
 const AGENT_PREFIX = "agent:"
@@ -23,9 +23,14 @@ export const agentBoard = (agent: string): string => {
 export const boardKeyOf = (board: string, window: Window, period: string): string => board + "|" + window + "|" + period
 export const boardKeyString = (k: BoardKey): string => boardKeyOf(k.board, k.window, k.period)
 
-/** The boards a user is on: global, then each agent's, agents in name order. */
-export const boardsOfUser = (state: Pick<UserState, "agents">): Array<string> =>
-  [GLOBAL_BOARD, ...Object.keys(state.agents).sort().map(agentBoard)]
+const WINDOW_NAMES: ReadonlyArray<string> = ["all", "day", "week", "month"]
+
+/** The board instance a boardKeyString names, or null when it is not one. */
+export const parseBoardKeyString = (s: string): BoardKey | null => {
+  const [board, window, period, extra] = s.split("|")
+  if (board === undefined || window === undefined || period === undefined || extra !== undefined || !WINDOW_NAMES.includes(window)) return null
+  return { board, window: window as Window, period }
+}
 
 export interface PeriodScoreKey {
   readonly window: Exclude<Window, "all">
@@ -36,7 +41,7 @@ export interface PeriodScoreKey {
 const periodKeys = new Map<string, PeriodScoreKey | null>()
 
 /**
- * Parse a UserState.periods key: `${window}:${period}` (global board) or
+ * Parse a (pre-table JSON) UserState.periods key: `${window}:${period}` (global board) or
  * `${window}:${period}:${agent}` (that agent's board); null for anything else.
  */
 export const parsePeriodKey = (key: string): PeriodScoreKey | null => {

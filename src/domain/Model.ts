@@ -1,5 +1,5 @@
-// The shared vocabulary of Arena's domain: user state, ledger entries, score changes,
-// boards and windows. Pure data types only — every module in src/ speaks these.
+// The shared vocabulary of Arena's domain: events, ledger entries, rejections, score changes,
+// boards and windows, and the pre-table JSON user state that upgrades read. Pure data types only.
 
 /** A decoded, structurally valid XP event (ARCHITECTURE §5). */
 export interface XpEvent {
@@ -56,33 +56,23 @@ export interface BoardKey {
   readonly period: string
 }
 
-/** Score of one user on one board scope after an event: the new total and the seq that set it. */
-export interface ScoreChange {
-  readonly board: BoardName
-  readonly window: Window
-  readonly period: string
-  readonly userId: string
-  readonly username: string
-  readonly xp: number
-  readonly seq: number
-  /** The user's overall level after the event (shown on every board). */
-  readonly level: number
-}
 
+/** Per agent in a pre-table UserState: XP earned through it and events. */
 export interface AgentStat {
   xp: number
   events: number
 }
 
-/** Score in one period-scoped board: `${window}:${period}` for global, `${window}:${period}:${agent}` per agent. */
+/** A pre-table UserState's score in one period-scoped board: `${window}:${period}` for global, `${window}:${period}:${agent}` per agent. */
 export interface PeriodScore {
   xp: number
   seq: number
 }
 
 /**
- * Everything Arena knows about a user, owned by exactly one user-shard actor.
- * Serialized as JSON into Postgres snapshots, so it holds only plain data.
+ * A user as Arena stored it before the user table: one JSON document per user in
+ * arena_user_state, written by the object-per-user engine (since removed). Only read now, by
+ * state/LegacySnapshot.ts, so an upgrade keeps every user; the table holds users in columns.
  */
 export interface UserState {
   readonly userId: string
@@ -97,7 +87,7 @@ export interface UserState {
   /** The longest run of active days ever held (profile `streak.longest`). */
   longestStreak: number
   /** The highest streak (§3: through the event's day) an event has counted; absent in snapshots
-   * written before it existed (see restoreUserState). */
+   * written before it existed (LegacySnapshot then takes longestStreak). */
   streakReached: number
   /** Accepted events per action_type. */
   counts: Record<string, number>
@@ -152,13 +142,3 @@ export interface LedgerEntry {
   /** The JetStream timestamp (ISO). */
   readonly stream_time: string
 }
-
-/** The result of applying one event to one user. */
-export type ApplyOutcome =
-  | {
-    readonly _tag: "Applied"
-    readonly entry: LedgerEntry
-    readonly scores: ReadonlyArray<ScoreChange>
-    readonly unlocked: ReadonlyArray<string>
-  }
-  | { readonly _tag: "Rejected"; readonly rejection: Rejection }

@@ -1,12 +1,14 @@
-// What one stream message produces — the one home of that rule, used by the pipeline (the ingest
-// actor admits, the user shard applies) and by `arena backfill` (both, in one call): decode, check
-// Nats-Msg-Id == event_id, then run the engine on the user's state.
-import { applyEvent, newUserState } from "./Engine.js"
+// What one stream message produces — the one home of that rule, used by the pipeline (the
+// processor) and by `arena backfill`: decode, check Nats-Msg-Id == event_id, then run the engine
+// on the user table. Every outcome is an award (ledger entry) or a rejection with its reason.
 import { decodeEventBytes } from "./Event.js"
-import type { ApplyOutcome, RejectReason, StreamPosition, UserState, XpEvent } from "./Model.js"
+import type { LedgerEntry, RejectReason, XpEvent } from "./Model.js"
 import { pushAwardRecords, rejectionRecord } from "./Records.js"
 import type { AnalyticsRecord } from "./Records.js"
 import type { CompiledRules } from "./Rules.js"
+import { applyEvent } from "./engine/Engine.js"
+import type { BeforeWrite } from "./engine/Engine.js"
+import type { EngineState } from "./engine/EngineState.js"
 
 /** A message the engine may see, or why it may not (its event_id when it decoded). */
 export type Admission =
@@ -32,28 +34,30 @@ export const admitMessage = (data: Uint8Array, msgId: string | undefined): Admis
   return { ok: true, event: d.event, timeMs: d.timeMs }
 }
 
-/**
- * The engine on a map of users: a user seen for the first time gets a fresh state, kept only once
- * an event of theirs is applied (a rejected first event leaves no user behind).
- */
-export const applyToUsers = (
-  users: Map<string, UserState>, ev: XpEvent, timeMs: number, pos: StreamPosition, rules: CompiledRules
-): ApplyOutcome => {
-  const known = users.get(ev.user_id)
-  const state = known ?? newUserState(ev.user_id, ev.username)
-  const out = applyEvent(state, ev, timeMs, pos, rules)
-  if (out._tag === "Applied" && known === undefined) users.set(ev.user_id, state)
-  return out
+/** One stored message as the rule reads it. */
+export interface StoredMessage {
+  readonly seq: number
+  readonly streamTimeMs: number
+  readonly data: Uint8Array
+  readonly msgId: string | undefined
 }
 
-/** Both steps for one message, appending its analytics records to `out` (what backfill writes). */
-export const messageRecords = (
-  users: Map<string, UserState>, rules: CompiledRules, seq: number, streamTimeMs: number, data: Uint8Array, msgId: string | undefined,
-  out: Array<AnalyticsRecord>
-): void => {
-  const a = admitMessage(data, msgId)
-  if (!a.ok) { out.push(rejectionRecord(seq, streamTimeMs, a.reason, a.message, a.eventId)); return }
-  const o = applyToUsers(users, a.event, a.timeMs, { seq, streamTimeMs }, rules)
-  if (o._tag === "Rejected") { out.push(rejectionRecord(seq, streamTimeMs, o.rejection.reason, o.rejection.message, a.event.event_id)); return }
-  pushAwardRecords(o.entry, out)
+export type MessageOutcome =
+  | { readonly ok: true; readonly entry: LedgerEntry }
+  | { readonly ok: false; readonly reason: RejectReason; readonly message: string; readonly eventId: string | null }
+
+/** Both steps for one message: admit it, then apply it to its user (a rejected event writes nothing). */
+export const applyMessage = (s: EngineState, rules: CompiledRules, m: StoredMessage, beforeWrite?: BeforeWrite): MessageOutcome => {
+  const a = admitMessage(m.data, m.msgId)
+  if (!a.ok) return a
+  const o = applyEvent(s, a.event, a.timeMs, { seq: m.seq, streamTimeMs: m.streamTimeMs }, rules, beforeWrite)
+  if (o._tag === "Rejected") return { ok: false, reason: o.rejection.reason, message: o.rejection.message, eventId: a.event.event_id }
+  return { ok: true, entry: o.entry }
+}
+
+/** The records a message leaves for analysts, appended to `out` (what backfill writes). */
+export const messageRecords = (s: EngineState, rules: CompiledRules, m: StoredMessage, out: Array<AnalyticsRecord>): void => {
+  const o = applyMessage(s, rules, m)
+  if (o.ok) pushAwardRecords(o.entry, out)
+  else out.push(rejectionRecord(m.seq, m.streamTimeMs, o.reason, o.message, o.eventId))
 }

@@ -6,8 +6,7 @@
 // engine's lock enforces that; with a server, two writers would race).
 import { Data, Deferred, Effect, Fiber } from "effect"
 import type { CompiledRules } from "../domain/Rules.js"
-import type { UserState } from "../domain/Model.js"
-import { pruneClosedPeriods } from "../domain/Engine.js"
+import { newEngineState } from "../domain/engine/EngineState.js"
 import { messageRecords } from "../domain/StreamMessage.js"
 import type { AnalyticsRecord } from "../ports/Analytics.js"
 import { seqOf } from "../ports/Analytics.js"
@@ -76,7 +75,7 @@ export const backfill = (o: BackfillOptions): Effect.Effect<BackfillResult, Port
     }
     log(`backfill: ${head.name} seq 1..${lastSeq}; ClickHouse complete through ${w.durableSeq}, replaying the engine from seq 1`)
 
-    const users = new Map<string, UserState>()
+    const state = newEngineState(o.rules.periodGraceMs)
     let pending: AnalyticsRecord[] = []
     let seq = 0
     let written = 0
@@ -106,8 +105,8 @@ export const backfill = (o: BackfillOptions): Effect.Effect<BackfillResult, Port
           const s = m.seq
           if (s <= seq) continue // a redelivery after the ordered consumer reset
           seq = s
-          messageRecords(users, o.rules, s, m.streamTimeMs, m.data, m.msgId, pending)
-          if (s % 50_000 === 0) for (const u of users.values()) pruneClosedPeriods(u, m.streamTimeMs, o.rules) // bounds memory; ledgers do not depend on it
+          messageRecords(state, o.rules, m, pending)
+          if (s % 50_000 === 0) for (const id of state.boards.expired(m.streamTimeMs)) { state.boards.retire(id); state.users.markDead(id) } // bounds memory; ledgers do not depend on it
           const done = s >= lastSeq
           if (done || pending.length >= (o.batchRecords ?? 50_000)) {
             yield* flush

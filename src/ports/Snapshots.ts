@@ -11,6 +11,9 @@ export interface Checkpoint {
   readonly streamTimeMs: number
   readonly rulesVersion: string
   readonly users: number
+  /** Bytes of the last base and of the deltas written since (when the next base pays off). */
+  readonly baseBytes: number
+  readonly deltaBytes: number
 }
 
 /** One closed period's final ranking, in rank order. */
@@ -23,9 +26,16 @@ export interface PeriodArchive {
 }
 
 export interface SnapshotWrite {
-  readonly checkpoint: Omit<Checkpoint, "users">
-  /** Users changed since the last snapshot: id, state JSON, the user's last applied seq. */
-  readonly users: ReadonlyArray<{ readonly id: string; readonly json: string; readonly seq: number }>
+  /** users = every user held at the cut; baseBytes/deltaBytes as they stand after this write. */
+  readonly checkpoint: Checkpoint
+  /**
+   * Users as binary chunks (domain/state/SnapshotCodec.ts): a base holds every user and replaces
+   * every stored chunk; a delta holds the users changed since the last cut and adds to them.
+   */
+  readonly chunks: ReadonlyArray<Uint8Array>
+  readonly base: boolean
+  /** Users written in these chunks. */
+  readonly users: number
   readonly archives: ReadonlyArray<PeriodArchive>
 }
 
@@ -38,9 +48,14 @@ export interface ArchivedBoard {
 export interface SnapshotStore {
   /** The last committed checkpoint, null before the first snapshot. */
   readonly readCheckpoint: Effect.Effect<Checkpoint | null, PortFailure>
-  /** Streams every stored user state JSON to `onChunk`, in chunks (bounded memory); returns the count. */
-  loadUsers(onChunk: (states: ReadonlyArray<string>) => void): Effect.Effect<number, PortFailure>
-  /** Users, archives and checkpoint in one transaction. */
+  /** Every stored chunk, oldest first, one at a time (bounded memory); returns how many and their bytes. */
+  loadChunks(onChunk: (bytes: Uint8Array) => void): Effect.Effect<{ readonly chunks: number; readonly bytes: number }, PortFailure>
+  /**
+   * User states written before chunks existed (one JSON document each), in batches; read before
+   * the chunks, which are newer. None once a base has been written.
+   */
+  loadLegacyUsers(onBatch: (states: ReadonlyArray<string>) => void): Effect.Effect<number, PortFailure>
+  /** Chunks, archives and checkpoint in one transaction. */
   write(w: SnapshotWrite): Effect.Effect<void, PortFailure>
   /** A closed period's archived ranking page (null if that period was never archived). */
   readArchive(board: string, window: string, period: string, offset: number, limit: number): Effect.Effect<ArchivedBoard | null, PortFailure>

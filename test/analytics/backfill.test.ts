@@ -16,8 +16,10 @@ import { openClickHouse } from "../../src/adapters/clickhouse/ClickHouseClient.j
 import type { ClickHouseHandle } from "../../src/adapters/clickhouse/ClickHouseClient.js"
 import type { AnalyticsRecord } from "../../src/ports/Analytics.js"
 import { DEFAULT_RULES } from "../../src/domain/DefaultRules.js"
-import { applyEvent, newUserState } from "../../src/domain/Engine.js"
-import type { LedgerEntry, UserState } from "../../src/domain/Model.js"
+import type { EngineState } from "../../src/domain/engine/EngineState.js"
+import { newEngineState } from "../../src/domain/engine/EngineState.js"
+import type { LedgerEntry } from "../../src/domain/Model.js"
+import { applyMessage } from "../../src/domain/StreamMessage.js"
 import { expectedFingerprint, fingerprint, freshDir, scalar } from "./records.js"
 
 const NATS_URL = process.env["NATS_URL"] ?? "nats://127.0.0.1:4222"
@@ -48,8 +50,8 @@ const message = (i: number, now: number): { data: Uint8Array; msgId: string | un
   return { data: new TextEncoder().encode(text), msgId }
 }
 
-/** The spec, written out for the test: decode, Nats-Msg-Id must equal event_id, then the engine. */
-const derive = (seq: number, streamTimeMs: number, data: Uint8Array, msgId: string | undefined, users: Map<string, UserState>) => {
+/** The spec, written out for the test: decode, Nats-Msg-Id must equal event_id, then the engine (on its user table). */
+const derive = (seq: number, streamTimeMs: number, data: Uint8Array, msgId: string | undefined, state: EngineState) => {
   const streamIso = new Date(streamTimeMs).toISOString()
   let ev: Record<string, unknown>
   try {
@@ -62,14 +64,11 @@ const derive = (seq: number, streamTimeMs: number, data: Uint8Array, msgId: stri
     expected.push({ kind: "rejection", seq, reason: "msg_id_mismatch", message: "", event_id: String(ev["event_id"]), stream_time: streamIso })
     return
   }
-  const userId = String(ev["user_id"])
-  const state = users.get(userId) ?? newUserState(userId, String(ev["username"]))
-  const o = applyEvent(state, ev as never, Date.parse(String(ev["timestamp"])), { seq, streamTimeMs }, DEFAULT_RULES)
-  if (o._tag === "Rejected") {
-    expected.push({ kind: "rejection", seq, reason: o.rejection.reason, message: "", event_id: String(ev["event_id"]), stream_time: streamIso })
+  const o = applyMessage(state, DEFAULT_RULES, { seq, streamTimeMs, data, msgId })
+  if (!o.ok) {
+    expected.push({ kind: "rejection", seq, reason: o.reason, message: "", event_id: String(ev["event_id"]), stream_time: streamIso })
     return
   }
-  users.set(userId, state)
   const e = o.entry
   expected.push({ kind: "award", entry: e })
   if (e.level_after !== e.level_before) expected.push({ kind: "level_up", seq, user_id: e.user_id, from: e.level_before, to: e.level_after, stream_time: e.stream_time })
@@ -89,11 +88,11 @@ beforeAll(async () => {
     }))
   }
   // The expected records, from the stored messages (their JetStream timestamps are "now").
-  const users = new Map<string, UserState>()
+  const state = newEngineState(DEFAULT_RULES.periodGraceMs)
   for (let seq = 1; seq <= N; seq++) {
     const sm = await jsm.streams.getMessage(STREAM, { seq })
     if (sm === null) throw new Error(`seq ${seq} missing`)
-    derive(seq, sm.time.getTime(), sm.data, sm.header?.get("Nats-Msg-Id") || undefined, users)
+    derive(seq, sm.time.getTime(), sm.data, sm.header?.get("Nats-Msg-Id") || undefined, state)
   }
   ch = openClickHouse({ kind: "embedded", path: freshDir("backfill"), database: "arena" })
 })

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { DeliverPolicy } from "@nats-io/jetstream"
 import { ArenaProcess, cleanup, db, freshNames, natsClient, publishAll } from "../support/arena.js"
 import type { Nats, Names } from "../support/arena.js"
+import { snapshotUser } from "../support/snapshotDump.js"
 
 const names: Names = freshNames("ing")
 let nats: Nats
@@ -17,8 +18,7 @@ const ev = (id: string, user: string, action: string, extra: Record<string, unkn
 const userState = async (id: string) => {
   const sql = db(names)
   try {
-    const rows = await sql<{ state: string }[]>`SELECT state FROM arena_user_state WHERE user_id = ${id}`
-    return rows[0] === undefined ? null : JSON.parse(rows[0].state) as { totalXp: number; events: number; lastSeq: number }
+    return await snapshotUser(sql, id)
   } finally { await sql.end() }
 }
 

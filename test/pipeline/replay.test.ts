@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { ArenaProcess, cleanup, db, freshNames, natsClient, publishAll, sleep } from "../support/arena.js"
 import type { Nats, Names } from "../support/arena.js"
+import { snapshotDump } from "../support/snapshotDump.js"
 import { makeGenerator, prng } from "../../src/cli/Producer.js"
 import { openClickHouse } from "../../src/adapters/clickhouse/ClickHouseClient.js"
 import { parseClickHouseTarget } from "../../src/adapters/clickhouse/ClickHouseTarget.js"
@@ -31,9 +32,7 @@ let nats: Nats
 const dump = async (names: Names) => {
   const sql = db(names)
   try {
-    const users = await sql<{ user_id: string; state: string }[]>`SELECT user_id, state FROM arena_user_state ORDER BY user_id`
-    const cp = await sql<{ seq: string }[]>`SELECT seq FROM arena_checkpoint`
-    return { checkpoint: Number(cp[0]?.seq ?? 0), users: users.map((u) => [u.user_id, JSON.parse(u.state)] as const) }
+    return await snapshotDump(sql)
   } finally { await sql.end() }
 }
 

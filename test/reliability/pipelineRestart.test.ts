@@ -5,12 +5,11 @@
 // detached, a new Boards rebuilt from an older snapshot and attached, the stream replayed and
 // continued — while WebSocket clients (real uWS, real LiveBoards) hold subscriptions, and one
 // subscribes during the outage. Every fold stays gapless and ends equal to the truth.
-import { Deferred, Effect, Exit, Scope } from "effect"
 import { afterAll, beforeAll, expect, it } from "vitest"
-import type { ActorDefect } from "../../src/actors/Actor.js"
 import { Boards } from "../../src/actors/Boards.js"
+import { newEngineState } from "../../src/domain/engine/EngineState.js"
+import { GLOBAL_ALL } from "../../src/domain/ranking/BoardRegistry.js"
 import { LiveBoards } from "../../src/actors/LiveBoards.js"
-import type { ScoreChange } from "../../src/domain/Model.js"
 import { startGateway } from "../../src/gateway/Gateway.js"
 import type { RunningGateway } from "../../src/gateway/Gateway.js"
 import { gatewayConfig } from "../../src/gateway/GatewayConfig.js"
@@ -43,34 +42,42 @@ const topAt = (seq: number, limit: number): Array<Entry> =>
 
 /** A pipeline's boards, as startPipeline builds them (optionally loaded from a snapshot at `fromSeq`). */
 const makeBoards = (fromSeq: number) => {
-  const scope = Effect.runSync(Scope.make())
-  const latch = Effect.runSync(Deferred.make<never, ActorDefect>())
-  const state = totalsAt(fromSeq)
-  const boards = new Boards({
-    lookup: (id) => { const s = state.get(id); return s === undefined ? undefined : { username: id.toUpperCase(), level: levelOf(s.xp) } },
-    latch, periodGraceMs: 600_000, readArchive: async () => null, now: Date.now,
-    emitView: live.emitView, emitRollover: live.emitRollover, watchedUsers: new Set(), notify: () => {}
-  }, scope)
-  const board = Effect.runSync(boards.loadBoard({ board: "global", window: "all", period: "all" }))
-  for (const [id, s] of state) board.index.set(id, s.xp, s.seq)
-  board.seq = fromSeq
-  /** Applies events (from, to] in batches, the way the sequencer dispatches them. */
+  const state = newEngineState(600_000)
+  const pos = { applied: fromSeq, streamTimeMs: Date.now(), gaps: 0 }
+  const boards = new Boards(state, pos, {
+    readArchive: async () => null, now: Date.now,
+    feed: { emitView: live.emitView, emitRollover: live.emitRollover, watchedUsers: new Set(), notify: () => {} }
+  })
+  const u = state.users
+  /** The user's new global score, as the engine writes it (the board entry moves with it). */
+  const score = (id: string, xp: number, seq: number) => {
+    const uid = u.intern(id)
+    const had = u.events[uid]! > 0
+    state.boards.score(GLOBAL_ALL, uid, had ? u.totalXp[uid]! : -1, had ? u.totalSeq[uid]! : 0, xp, seq)
+    u.totalXp[uid] = xp
+    u.totalSeq[uid] = seq
+    u.events[uid] = u.events[uid]! + 1
+    u.level[uid] = levelOf(xp)
+    u.setUsername(uid, id.toUpperCase())
+  }
+  // The snapshot: every user's total at fromSeq, boards rebuilt from them.
+  for (const [id, t] of totalsAt(fromSeq)) score(id, t.xp, t.seq)
+  state.boards.takeChanged()
+  /** Applies events (from, to] in slices of 20, then publishes, the way the pipeline does. */
   const run = async (from: number, to: number) => {
     for (let s = from + 1; s <= to; s += 20) {
-      const changes: Array<ScoreChange> = []
       const end = Math.min(to, s + 19)
       for (let k = s; k <= end; k++) {
         const e = log[k - 1]!
-        const cur = state.get(e.user)
-        const next = { xp: (cur?.xp ?? 0) + e.add, seq: k }
-        state.set(e.user, next)
-        changes.push({ board: "global", window: "all", period: "all", userId: e.user, username: e.user.toUpperCase(), xp: next.xp, seq: k, level: levelOf(next.xp) })
+        const uid = u.uidOf(e.user)
+        score(e.user, (uid < 0 || u.events[uid] === 0 ? 0 : u.totalXp[uid]!) + e.add, k)
       }
-      await Effect.runPromise(boards.dispatch(changes, end, Date.now()))
-      await new Promise((r) => setTimeout(r, 2)) // let board actors drain and views flow
+      pos.applied = end
+      boards.publish(state.boards.takeChanged())
+      await new Promise((r) => setTimeout(r, 2)) // let views flow to the sockets
     }
   }
-  return { boards, run, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
+  return { boards, run, close: async () => {} }
 }
 
 beforeAll(async () => {

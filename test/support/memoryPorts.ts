@@ -1,4 +1,4 @@
-// In-memory implementations of the gateway's ports over the real RankIndex, for developing and
+// In-memory implementations of the gateway's ports over the real RankTree, for developing and
 // testing the gateway's protocol without the pipeline. XP is the rules' base points (no
 // multipliers or streaks): enough for leaderboards to move; the real engine is tested elsewhere.
 import { decodeEventValue } from "../../src/domain/Event.js"
@@ -6,7 +6,7 @@ import { DEFAULT_RULES_DOCUMENT } from "../../src/domain/DefaultRules.js"
 import type { BoardKey, LedgerEntry, Window } from "../../src/domain/Model.js"
 import { WINDOWS } from "../../src/domain/Model.js"
 import { periodOf } from "../../src/domain/Periods.js"
-import { RankIndex } from "../../src/domain/RankIndex.js"
+import { RankTree } from "../../src/domain/ranking/RankTree.js"
 import type { AroundResult, BoardCursor, BoardInfo, BoardPage, BoardView, LeaderboardPort, LedgerPage, RankedEntry, UserPort, UserProfile } from "../../src/ports/ReadModel.js"
 import type { HealthPort } from "../../src/ports/Health.js"
 import type { IngestPort, PublishResult } from "../../src/ports/Ingest.js"
@@ -16,6 +16,55 @@ import type { RulesPort } from "../../src/ports/ReadModel.js"
 const keyStr = (k: BoardKey): string => `${k.board}|${k.window}|${k.period}`
 const LEVELS = DEFAULT_RULES_DOCUMENT.levels
 const levelOf = (xp: number): number => LEVELS.filter((l) => xp >= l.xp).length
+
+/** One user's new score on one board (the shape the old pipeline passed between actors). */
+export interface ScoreChange {
+  readonly board: string
+  readonly window: Window
+  readonly period: string
+  readonly userId: string
+  readonly username: string
+  readonly xp: number
+  readonly seq: number
+  readonly level: number
+}
+
+/** A RankTree keyed by user id: remembers each user's key to pass it back on a move. */
+export class KeyedRanking {
+  private readonly tree = new RankTree()
+  private readonly uids = new Map<string, number>()
+  private readonly ids: Array<string> = []
+  private readonly keys = new Map<number, { score: number; seq: number }>()
+
+  get size(): number {
+    return this.tree.size
+  }
+
+  set(userId: string, score: number, seq: number): void {
+    let uid = this.uids.get(userId)
+    if (uid === undefined) { uid = this.ids.length; this.ids.push(userId); this.uids.set(userId, uid) }
+    const old = this.keys.get(uid)
+    if (old === undefined) this.tree.insert(score, seq, uid)
+    else this.tree.move(old.score, old.seq, score, seq, uid)
+    this.keys.set(uid, { score, seq })
+  }
+
+  rankOf(userId: string): number | undefined {
+    const uid = this.uids.get(userId)
+    const k = uid === undefined ? undefined : this.keys.get(uid)
+    return k === undefined ? undefined : this.tree.countBefore(k.score, k.seq, uid!) + 1
+  }
+
+  countThrough(score: number, seq: number): number {
+    return this.tree.countThrough(score, seq)
+  }
+
+  range(offset: number, limit: number): Array<{ userId: string; score: number; seq: number }> {
+    const out: Array<{ userId: string; score: number; seq: number }> = []
+    this.tree.forEachInRange(offset, limit, (uid, score, seq) => { out.push({ userId: this.ids[uid]!, score, seq }) })
+    return out
+  }
+}
 
 export interface ScoreUpdate {
   readonly key: BoardKey
@@ -28,7 +77,7 @@ export interface ScoreUpdate {
 
 interface Board {
   readonly key: BoardKey
-  readonly index: RankIndex
+  readonly index: KeyedRanking
   seq: number
 }
 
@@ -78,7 +127,7 @@ export class MemoryLeaderboards implements LeaderboardPort {
   private board(key: BoardKey, create: boolean): Board | undefined {
     let b = this.boards.get(keyStr(key))
     if (b === undefined && create) {
-      b = { key, index: new RankIndex(), seq: this.lastSeq }
+      b = { key, index: new KeyedRanking(), seq: this.lastSeq }
       this.boards.set(keyStr(key), b)
     }
     return b

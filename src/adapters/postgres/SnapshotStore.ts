@@ -1,5 +1,6 @@
-// The SnapshotStore port on Postgres: the checkpoint (last applied seq) and the users changed since the last
-// snapshot, plus closed periods' archives, all in ONE transaction — a consistent cut or nothing.
+// The SnapshotStore port on Postgres: the checkpoint (last applied seq), the users as binary
+// chunks (a base, then deltas), and closed periods' archives, all in ONE transaction per cut — a
+// consistent cut or nothing.
 import { Effect } from "effect"
 import type { Sql } from "./Db.js"
 import type { ArchivedBoard, Checkpoint, SnapshotStore, SnapshotWrite } from "../../ports/Snapshots.js"
@@ -10,17 +11,38 @@ const CHUNK = 5_000
 export const readCheckpoint = (sql: Sql) =>
   Effect.tryPromise({
     try: async (): Promise<Checkpoint | null> => {
-      const rows = await sql<{ stream: string; stream_created: string; seq: string; stream_time_ms: string; rules_version: string; users: string }[]>`
-        SELECT stream, stream_created, seq, stream_time_ms, rules_version, users FROM arena_checkpoint WHERE id = 1`
+      const rows = await sql<{ stream: string; stream_created: string; seq: string; stream_time_ms: string; rules_version: string; users: string; base_bytes: string; delta_bytes: string }[]>`
+        SELECT stream, stream_created, seq, stream_time_ms, rules_version, users, base_bytes, delta_bytes FROM arena_checkpoint WHERE id = 1`
       const r = rows[0]
       if (r === undefined) return null
-      return { stream: r.stream, streamCreated: r.stream_created, seq: Number(r.seq), streamTimeMs: Number(r.stream_time_ms), rulesVersion: r.rules_version, users: Number(r.users) }
+      return {
+        stream: r.stream, streamCreated: r.stream_created, seq: Number(r.seq), streamTimeMs: Number(r.stream_time_ms), rulesVersion: r.rules_version,
+        users: Number(r.users), baseBytes: Number(r.base_bytes), deltaBytes: Number(r.delta_bytes)
+      }
     },
     catch: (e) => classifyPg(e, "reading the checkpoint")
   })
 
-/** Streams every stored user state JSON to `onChunk`, in chunks (cursor: bounded memory). */
-export const loadUsers = (sql: Sql, onChunk: (states: ReadonlyArray<string>) => void) =>
+/** Every stored chunk in write order, one row at a time (a cursor: one chunk in memory). */
+export const loadChunks = (sql: Sql, onChunk: (bytes: Uint8Array) => void) =>
+  Effect.tryPromise({
+    try: async () => {
+      let chunks = 0
+      let bytes = 0
+      await sql<{ data: Uint8Array }[]>`SELECT data FROM arena_snapshot_chunk ORDER BY id`.cursor(1, (rows) => {
+        for (const r of rows) {
+          chunks++
+          bytes += r.data.length
+          onChunk(r.data)
+        }
+      })
+      return { chunks, bytes }
+    },
+    catch: (e) => classifyPg(e, "loading snapshot chunks")
+  })
+
+/** Streams every pre-chunk user state JSON to `onChunk`, in batches (cursor: bounded memory). */
+export const loadLegacyUsers = (sql: Sql, onChunk: (states: ReadonlyArray<string>) => void) =>
   Effect.tryPromise({
     try: async () => {
       let n = 0
@@ -37,15 +59,14 @@ export const writeSnapshot = (sql: Sql, w: SnapshotWrite) =>
   Effect.tryPromise({
     try: () =>
       sql.begin(async (tx) => {
-        for (let i = 0; i < w.users.length; i += CHUNK) {
-          // One JSON document per chunk with each state embedded verbatim (json keeps the text as
-          // given): no per-element escaping, which made array parameters the snapshot's hot spot.
-          const part = w.users.slice(i, i + CHUNK)
-          const doc = "[" + part.map((u) => `{"i":${JSON.stringify(u.id)},"s":${u.json},"q":${u.seq}}`).join(",") + "]"
-          await tx`
-            INSERT INTO arena_user_state (user_id, state, seq)
-            SELECT x.i, x.s::text, x.q FROM json_to_recordset(${doc}::text::json) AS x(i text, s json, q bigint)
-            ON CONFLICT (user_id) DO UPDATE SET state = EXCLUDED.state, seq = EXCLUDED.seq`
+        const c = w.checkpoint
+        if (w.base) {
+          // A base holds every user: what was stored before it (chunks, pre-chunk JSON rows) goes.
+          await tx`DELETE FROM arena_snapshot_chunk`
+          await tx`DELETE FROM arena_user_state`
+        }
+        for (const chunk of w.chunks) {
+          await tx`INSERT INTO arena_snapshot_chunk (cut_seq, base, users, data) VALUES (${c.seq}, ${w.base}, ${w.users}, ${Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)})`
         }
         for (const a of w.archives) {
           // Closing is deterministic in stream time, so a replay re-archives the same rows: replace.
@@ -63,12 +84,12 @@ export const writeSnapshot = (sql: Sql, w: SnapshotWrite) =>
             VALUES (${a.board}, ${a.window}, ${a.period}, ${a.entries.length}, ${a.closedAtSeq})
             ON CONFLICT (board, win, period) DO UPDATE SET entries = EXCLUDED.entries, closed_at_seq = EXCLUDED.closed_at_seq`
         }
-        const c = w.checkpoint
         await tx`
-          INSERT INTO arena_checkpoint (id, stream, stream_created, seq, stream_time_ms, rules_version, users)
-          VALUES (1, ${c.stream}, ${c.streamCreated}, ${c.seq}, ${c.streamTimeMs}, ${c.rulesVersion}, (SELECT count(*) FROM arena_user_state))
+          INSERT INTO arena_checkpoint (id, stream, stream_created, seq, stream_time_ms, rules_version, users, base_bytes, delta_bytes)
+          VALUES (1, ${c.stream}, ${c.streamCreated}, ${c.seq}, ${c.streamTimeMs}, ${c.rulesVersion}, ${c.users}, ${c.baseBytes}, ${c.deltaBytes})
           ON CONFLICT (id) DO UPDATE SET stream = EXCLUDED.stream, stream_created = EXCLUDED.stream_created, seq = EXCLUDED.seq,
-            stream_time_ms = EXCLUDED.stream_time_ms, rules_version = EXCLUDED.rules_version, users = EXCLUDED.users, taken_at = now()`
+            stream_time_ms = EXCLUDED.stream_time_ms, rules_version = EXCLUDED.rules_version, users = EXCLUDED.users,
+            base_bytes = EXCLUDED.base_bytes, delta_bytes = EXCLUDED.delta_bytes, taken_at = now()`
       }),
     catch: (e) => classifyPg(e, `writing snapshot at seq ${w.checkpoint.seq}`)
   })
@@ -90,7 +111,8 @@ export const readArchive = (sql: Sql, board: string, window: string, period: str
 /** The SnapshotStore port over one Postgres client. */
 export const makeSnapshotStore = (sql: Sql): SnapshotStore => ({
   readCheckpoint: readCheckpoint(sql),
-  loadUsers: (onChunk) => loadUsers(sql, onChunk),
+  loadChunks: (onChunk) => loadChunks(sql, onChunk),
+  loadLegacyUsers: (onBatch) => loadLegacyUsers(sql, onBatch),
   write: (w) => writeSnapshot(sql, w),
   readArchive: (board, window, period, offset, limit) => readArchive(sql, board, window, period, offset, limit)
 })

@@ -1,31 +1,40 @@
 // Proves the profile read model: level info, streak as of a stream day, achievement progress
 // (capped at target, target once unlocked) and agent stats order.
 import { describe, expect, it } from "vitest"
-import type { XpEvent } from "./Model.js"
-import { applyEvent, newUserState } from "./Engine.js"
-import { profileOf } from "./Profile.js"
-import { DEFAULT_RULES } from "./DefaultRules.js"
+import type { XpEvent } from "../Model.js"
+import { DEFAULT_RULES } from "../DefaultRules.js"
+import { applyEvent } from "./Engine.js"
+import type { EngineState } from "./Engine.js"
+import { newEngineState } from "./TestState.js"
+import { dumpUser, profileOf as profileAt } from "./UserViews.js"
+import type { ProfileCore } from "../Profile.js"
+import type { CompiledRules } from "../Rules.js"
 
 const DAY = 86_400_000
 const T0 = Date.UTC(2026, 10, 26, 12)
 const day0 = Math.floor(T0 / DAY)
 
-describe("profileOf", () => {
+/** u1's profile as of a stream day. */
+const profileOf = (s: EngineState, rules: CompiledRules, asOfDay: number): ProfileCore => profileAt(s, s.users.uidOf("u1"), rules, asOfDay)
+
+describe("profileOf (the user table)", () => {
   it("summarizes a user's level, streak, achievements and agents", () => {
-    const s = newUserState("u1", "Ada")
+    const s = newEngineState()
     let seq = 0
     const add = (d: number, over: Partial<XpEvent>) => {
       const at = T0 + d * DAY
       const o = applyEvent(s, { event_id: `e${seq}`, user_id: "u1", agent_name: "a", action_type: "task_completed", timestamp: new Date(at).toISOString(), ...over }, at, { seq: ++seq, streamTimeMs: at }, DEFAULT_RULES)
       expect(o._tag).toBe("Applied")
     }
-    add(0, { action_type: "complex_api_design", agent_name: "b" })
+    add(0, { action_type: "complex_api_design", agent_name: "b", username: "Ada" })
     add(1, { action_type: "complex_api_design", agent_name: "b" })
     add(2, { action_type: "mission_architecture" })
     add(3, { action_type: "mission_security", agent_name: "c" })
     const p = profileOf(s, DEFAULT_RULES, day0 + 3)
-    expect(p.total_xp).toBe(s.totalXp)
-    expect(p.level).toEqual({ number: 2, title: "Apprentice", xp_into_level: s.totalXp - 100, xp_for_next: 300 - s.totalXp })
+    const totalXp = dumpUser(s, s.users.uidOf("u1")).totalXp
+    expect([p.user_id, p.username]).toEqual(["u1", "Ada"])
+    expect(p.total_xp).toBe(totalXp)
+    expect(p.level).toEqual({ number: 2, title: "Apprentice", xp_into_level: totalXp - 100, xp_for_next: 300 - totalXp })
     expect(p.streak).toEqual({ current: 4, longest: 4 })
     expect(profileOf(s, DEFAULT_RULES, day0 + 4).streak.current).toBe(4)
     expect(profileOf(s, DEFAULT_RULES, day0 + 5).streak).toEqual({ current: 0, longest: 4 })
@@ -34,7 +43,7 @@ describe("profileOf", () => {
     expect(byId["api_master"]).toMatchObject({ progress: 2, target: 10, unlocked: false, unlocked_seq: null })
     expect(byId["on_fire"]).toMatchObject({ progress: 4, target: 7 })
     expect(byId["mission_complete"]).toMatchObject({ progress: 2, target: 4 })
-    expect(byId["scale_engineer"]).toMatchObject({ progress: s.totalXp, target: 10000 })
+    expect(byId["scale_engineer"]).toMatchObject({ progress: totalXp, target: 10000 })
     expect(p.achievements.map((a) => a.id)).toEqual(DEFAULT_RULES.achievements.map((a) => a.id))
     expect(p.agent_stats).toEqual([
       { agent_name: "c", xp: 137, events: 1 }, // 125 × 1.1 (streak 4) = 137.5,
@@ -44,7 +53,7 @@ describe("profileOf", () => {
   })
 
   it("shows the longest run held (≥ current) and streak progress as the highest streak an event counted", () => {
-    const s = newUserState("u1")
+    const s = newEngineState()
     let seq = 0
     const add = (d: number, streamDay = d) => {
       const at = T0 + d * DAY

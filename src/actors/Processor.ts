@@ -1,0 +1,118 @@
+// The processor: everything the pipeline does per event, as one synchronous loop over a slice of
+// raw stream messages — skip replays by seq, decode, check Nats-Msg-Id, run the engine on the user
+// table (which moves board entries in place), collect the batch's analytics records, dead letters
+// and notifications. No Effect, closure or actor hop per event; the pipeline calls it per slice.
+import type { LedgerEntry, RejectReason } from "../domain/Model.js"
+import type { CompiledRules } from "../domain/Rules.js"
+import { levelTitle } from "../domain/Levels.js"
+import type { EngineState } from "../domain/engine/EngineState.js"
+import { pushAwardRecords, rejectionRecord } from "../domain/Records.js"
+import { applyMessage } from "../domain/StreamMessage.js"
+import { FLAG_DIRTY } from "../domain/state/UserTable.js"
+import type { AnalyticsRecord } from "../ports/Analytics.js"
+import type { RawEvent } from "../ports/EventSource.js"
+import type { UserNotification } from "../ports/LiveFeed.js"
+
+export interface Reject {
+  readonly seq: number
+  readonly streamTimeMs: number
+  readonly reason: RejectReason
+  readonly message: string
+  readonly eventId: string | null
+  readonly data: Uint8Array
+}
+
+/** What one slice produced, in seq order. */
+export interface SliceOutput {
+  readonly records: Array<AnalyticsRecord>
+  readonly rejects: Array<Reject>
+  readonly notes: Array<UserNotification>
+  applied: number
+}
+
+export const newSliceOutput = (): SliceOutput => ({ records: [], rejects: [], notes: [], applied: 0 })
+
+/** Where the processor stands in the stream. */
+export interface Position {
+  /** Last stream sequence applied (dead letters included): every event ≤ it is visible. */
+  applied: number
+  /** Latest JetStream timestamp applied. */
+  streamTimeMs: number
+  /** Sequence numbers skipped because the stream no longer had them (retention). */
+  gaps: number
+}
+
+/** Called before a user's state changes for the first time since the last cut (see Cuts). */
+export interface WriteObserver {
+  beforeWrite(uid: number): void
+}
+
+export class Processor {
+  /** Users changed since the last cut, in first-change order. */
+  private dirty: Int32Array = new Int32Array(1024)
+  private dirtyN = 0
+  private readonly before = (uid: number): void => {
+    const f = this.state.users.flags
+    if ((f[uid]! & FLAG_DIRTY) !== 0) return
+    this.observer?.beforeWrite(uid)
+    f[uid] = f[uid]! | FLAG_DIRTY
+    if (this.dirtyN === this.dirty.length) {
+      const d = new Int32Array(this.dirty.length * 2)
+      d.set(this.dirty)
+      this.dirty = d
+    }
+    this.dirty[this.dirtyN++] = uid
+  }
+  observer: WriteObserver | null = null
+
+  constructor(
+    readonly state: EngineState,
+    readonly rules: CompiledRules,
+    readonly position: Position,
+    private readonly watched: ReadonlySet<string>
+  ) {}
+
+  /**
+   * Applies events[from..to) (stream order) and appends what they produced to `out`; returns
+   * the number of messages it looked at. Messages at or below the applied seq are replays.
+   */
+  apply(events: ReadonlyArray<RawEvent>, from: number, to: number, out: SliceOutput): void {
+    const pos = this.position
+    const rules = this.rules
+    const end = Math.min(to, events.length)
+    for (let i = from; i < end; i++) {
+      const raw = events[i]!
+      if (raw.seq <= pos.applied) continue
+      if (raw.seq > pos.applied + 1) pos.gaps += raw.seq - pos.applied - 1
+      pos.applied = raw.seq
+      if (raw.streamTimeMs > pos.streamTimeMs) pos.streamTimeMs = raw.streamTimeMs
+      const o = applyMessage(this.state, rules, raw, this.before)
+      if (!o.ok) {
+        out.rejects.push({ seq: raw.seq, streamTimeMs: raw.streamTimeMs, reason: o.reason, message: o.message, eventId: o.eventId, data: raw.data })
+        out.records.push(rejectionRecord(raw.seq, raw.streamTimeMs, o.reason, o.message, o.eventId))
+        continue
+      }
+      out.applied++
+      const e = o.entry
+      pushAwardRecords(e, out.records)
+      if (this.watched.size > 0 && this.watched.has(e.user_id)) this.notify(out.notes, e)
+    }
+  }
+
+  private notify(notes: Array<UserNotification>, e: LedgerEntry): void {
+    notes.push({ type: "xp_awarded", user_id: e.user_id, seq: e.seq, entry: e })
+    if (e.level_after !== e.level_before) {
+      notes.push({ type: "level_up", user_id: e.user_id, seq: e.seq, level: e.level_after, title: levelTitle(this.rules.levels, e.level_after), previous: e.level_before })
+    }
+    for (const b of e.bonuses) notes.push({ type: "achievement_unlocked", user_id: e.user_id, seq: e.seq, achievement: b.achievement, bonus: b.xp })
+  }
+
+  /** Users changed since the last call, and forgets them (their dirty marks are cleared). */
+  takeDirty(): Int32Array {
+    const out = this.dirty.slice(0, this.dirtyN)
+    const f = this.state.users.flags
+    for (let i = 0; i < this.dirtyN; i++) f[out[i]!] = f[out[i]!]! & ~FLAG_DIRTY
+    this.dirtyN = 0
+    return out
+  }
+}
