@@ -13,12 +13,23 @@ export const ROOT = path.resolve(import.meta.dirname, "..")
 export const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222"
 export const PG_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/arena"
 
+// The 1-minute load average, sampled every 2 s from the moment a script imports this module: the
+// machine is shared, so every figure is printed with the load it was measured under.
+const loadSamples = [os.loadavg()[0]]
+setInterval(() => { loadSamples.push(os.loadavg()[0]) }, 2000).unref()
+/** "load avg 2.1–5.3 during the run (mean 3.8)": min–max and mean of the samples so far. */
+export const loadDuring = () => {
+  const min = Math.min(...loadSamples), max = Math.max(...loadSamples)
+  const mean = loadSamples.reduce((a, b) => a + b, 0) / loadSamples.length
+  return `load avg ${min.toFixed(1)}–${max.toFixed(1)} during the run (mean ${mean.toFixed(1)})`
+}
+
+/** The machine line: cores, memory, Node, nats-server, kernel, and the load average so far in this run. */
 export const machine = () => {
   const cpus = os.cpus()
-  const load = os.loadavg()[0].toFixed(1)
   let versions = ""
   try { versions = execFileSync("nats-server", ["--version"]).toString().trim() } catch { versions = "nats-server ?" }
-  return `${cpus.length} × ${cpus[0]?.model ?? "cpu"}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${versions}, ${os.type()} ${os.release()}, load avg ${load}`
+  return `${cpus.length} × ${cpus[0]?.model ?? "cpu"}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${versions}, ${os.type()} ${os.release()}, ${loadDuring()}`
 }
 
 export const freshNames = (label) => {
@@ -44,9 +55,13 @@ export const envFor = (n, extra = {}) => ({
 /** Extra V8/Node flags for every bench service (e.g. `BENCH_NODE_ARGS=--trace-gc`), space-separated. */
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean)
 
-/** Start `arena serve`; resolves with {child, port, log(), rss()} once it listens. */
-export const startService = (n, extra = {}) => new Promise((resolve, reject) => {
-  const child = spawn(process.execPath, ["--max-old-space-size=16384", ...NODE_ARGS, path.join(ROOT, "bin/arena"), "serve"], { cwd: ROOT, env: envFor(n, extra), stdio: ["ignore", "pipe", "pipe"] })
+/**
+ * Start `arena serve` as a user runs it: `node bin/arena serve` with Node's default flags (V8's default
+ * heap limit, ~4 GiB here) plus `nodeArgs` (a scenario that needs more says so, e.g. recovery at 1M
+ * users) and $BENCH_NODE_ARGS; resolves with {child, port, log()} once it listens.
+ */
+export const startService = (n, extra = {}, nodeArgs = []) => new Promise((resolve, reject) => {
+  const child = spawn(process.execPath, [...nodeArgs, ...NODE_ARGS, path.join(ROOT, "bin/arena"), "serve"], { cwd: ROOT, env: envFor(n, extra), stdio: ["ignore", "pipe", "pipe"] })
   let log = ""
   const t0 = Date.now()
   // stdout is drained (a full pipe would block the service); BENCH_SERVICE_STDOUT keeps it in a file.

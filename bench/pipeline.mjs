@@ -27,7 +27,8 @@ const WATCH = [
 const n = freshNames("pipe")
 const BUILD = buildId()
 log(`machine: ${machine()}; build ${BUILD}`)
-log(`scenario: ${fmt(EVENTS)} events, ${fmt(USERS)} users, ${AGENTS} agents, ${WATCH.length} WS watchers; stream ${n.stream}`)
+const SETUP = `service as users run it (Node defaults${process.env.BENCH_NODE_ARGS ? ` + ${process.env.BENCH_NODE_ARGS}` : ""}, default settings)`
+log(`scenario: ${fmt(EVENTS)} events, ${fmt(USERS)} users, ${AGENTS} agents, ${WATCH.length} WS watchers; ${SETUP}; stream ${n.stream}`)
 execFileSync(process.execPath, ["bin/arena", "migrate"], { cwd: ROOT, env: envFor(n), stdio: ["ignore", "ignore", "inherit"] })
 const h = await nats()
 
@@ -91,9 +92,15 @@ const redisResp = await redisBaseline("resp")
 const redisRate = Math.max(redisIo, redisResp)
 log(`baseline Redis 8 × ZINCRBY per event, pipelined: ${fmt(redisResp)} events/s via a thin RESP writer${redisIo ? `, ${fmt(redisIo)} events/s via ioredis` : ""}`)
 
-/** One service run from an empty database to caught up; returns its measurements. */
+/**
+ * One service run from an empty database to caught up; returns its measurements. The service runs as
+ * a user runs it: `node bin/arena serve`, Node's default flags and heap, every ARENA_* setting at its
+ * default (snapshot every 5 s, rate limits on: the bench's only requests are /readyz and /metrics,
+ * which are exempt, and 4 WebSocket upgrades). Only the profiled pass adds the bench preload (it
+ * starts the V8 profiler in the service).
+ */
 const runService = async (names, label, profileFile) => {
-  const svc = await startService(names, benchEnv(profileFile ? { ARENA_BENCH_PROFILE: profileFile } : {}))
+  const svc = await startService(names, profileFile ? benchEnv({ ARENA_BENCH_PROFILE: profileFile }) : {})
   const listenAt = Date.now()
   const cpuAtListen = treeCpu(svc.child.pid)
   const w = await watchers(svc.port, WATCH)
@@ -164,10 +171,10 @@ if (values.chart) {
 await h.nc.close()
 
 const deltas = main.watch.reduce((a, s) => a + s.deltas, 0), gaps = main.watch.reduce((a, s) => a + s.gaps, 0)
-const row = `${fmt(EVENTS)} events, ${fmt(USERS)} users, ${AGENTS} agents, ${WATCH.length} WS watchers | ` +
+const row = `${fmt(EVENTS)} events, ${fmt(USERS)} users, ${AGENTS} agents, ${WATCH.length} WS watchers; ${SETUP} | ` +
   `arena ${fmt(main.rate)} ev/s (caught up in ${(main.replayMs / 1000).toFixed(1)} s; median 1-s rate ${fmt(main.steady)}) | ` +
   `raw consume ${fmt(rawRate)} ev/s → ratio ${(main.rate / rawRate).toFixed(2)} | Redis 8×ZINCRBY ${fmt(redisRate)} ev/s → ratio ${(main.rate / redisRate).toFixed(2)} | ` +
-  `CPU ${main.cpuSecs.toFixed(1)} s (${(main.cpuSecs * 1e6 / EVENTS).toFixed(0)} µs/event; chDB child ${(main.cpuSecs - main.cpuMain).toFixed(1)} s), RSS ${fmt(main.rss / 2 ** 20)} MiB | ` +
+  `CPU ${main.cpuSecs.toFixed(1)} s (${(main.cpuSecs * 1e6 / EVENTS).toFixed(0)} µs/event: service ${(main.cpuMain * 1e6 / EVENTS).toFixed(0)}, chDB child ${((main.cpuSecs - main.cpuMain) * 1e6 / EVENTS).toFixed(0)}), RSS ${fmt(main.rss / 2 ** 20)} MiB | ` +
   `stalled ${main.stall.stillSecs.toFixed(0)} s, longest /readyz silence ${(main.stall.longestGapMs / 1000).toFixed(1)} s | ${fmt(deltas)} deltas, ${gaps} gaps | build ${BUILD} | ${machine()}` +
   (values.chart ? ` | ![events/s over time, this run; the file is overwritten by the next --chart run](pipeline-throughput.png)` : "")
 if (!values["no-record"]) { appendResult("Pipeline throughput (bench/pipeline.mjs)", row); log("appended to bench/RESULTS.md") }

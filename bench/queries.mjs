@@ -2,7 +2,7 @@
 // Queries at a fixed request rate (open loop, default 5k req/s) while a producer feeds ~1k events/s into a
 // board of ≥100k users: top-100, around-me (radius 5) and profile, against /healthz at the same rate (the
 // server's floor) and a bare uWS app (uWS's floor), in the same run; p50/p99/p99.9 and achieved rate.
-// Run: npm run build && node bench/queries.mjs [--users N] [--rate N] [--seconds N] [--ingest N] [--cpu-prof] [--no-record]
+// Run: npm run build && node bench/queries.mjs [--users N] [--rate N] [--seconds N] [--ingest N] [--max-failure-rate F] [--cpu-prof] [--no-record]
 import { execFileSync, fork, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -10,7 +10,7 @@ import * as path from "node:path"
 import { parseArgs } from "node:util"
 import { makeGenerator, produce } from "../dist/cli/Producer.js"
 import { appendResult, cleanup, envFor, fmt, freshNames, machine, nats, readyz, ROOT, startService, stopService, waitReady } from "./lib.mjs"
-import { benchEnv, buildId, fixedRate, log, pct, sleep, summarizeProfile, treeCpu } from "./support.mjs"
+import { benchEnv, buildId, fixedRate, latencyAt, log, sleep, summarizeProfile, treeCpu } from "./support.mjs"
 
 // `--bare`: a bare uWebSockets.js app answering every GET with a small JSON body (second baseline:
 // the floor of HTTP on uWS itself, without Arena's router), run as a child process of this script.
@@ -24,13 +24,14 @@ if (process.argv.includes("--bare")) {
 }
 
 const { values } = parseArgs({ options: {
-  users: { type: "string" }, rate: { type: "string" }, seconds: { type: "string" }, ingest: { type: "string" }, conns: { type: "string" }, "no-record": { type: "boolean" }, bare: { type: "boolean" }, "cpu-prof": { type: "boolean" }
+  users: { type: "string" }, rate: { type: "string" }, seconds: { type: "string" }, ingest: { type: "string" }, conns: { type: "string" }, "max-failure-rate": { type: "string" }, "no-record": { type: "boolean" }, bare: { type: "boolean" }, "cpu-prof": { type: "boolean" }
 } })
 const USERS = Number(values.users ?? 100_000)
 const RATE = Number(values.rate ?? 5000)
 const SECS = Number(values.seconds ?? 15)
 const INGEST = Number(values.ingest ?? 1000)
 const MAXCONNS = Number(values.conns ?? 64)
+const MAX_FAIL = Number(values["max-failure-rate"] ?? 0)
 const PRELOAD = USERS * 2
 
 const n = freshNames("qry")
@@ -77,6 +78,8 @@ const bare = fork(import.meta.filename, ["--bare"], { stdio: ["ignore", "ignore"
 const barePort = await new Promise((res) => bare.once("message", (m) => res(m.port)))
 routes.unshift({ name: "bare uWS (floor)", path: () => "/healthz", port: barePort })
 
+const ms = (v) => (v === Infinity ? "∞ (failed)" : `${v.toFixed(2)} ms`)
+const pctOf = (f) => `${(f * 100).toFixed(f > 0 && f < 0.001 ? 3 : 1)}%`
 const results = []
 for (const r of routes) {
   const port = r.port ?? svc.port
@@ -89,11 +92,14 @@ for (const r of routes) {
   const seq1 = (await readyz(svc.port)).body.details?.seq ?? 0
   const cpu = treeCpu(svc.child.pid) - cpu0
   x.lat.sort((a, b) => a - b)
-  const ok = x.status.get("200") ?? 0
-  const res = { name: r.name, p50: pct(x.lat, 50), p99: pct(x.lat, 99), p999: pct(x.lat, 99.9), max: x.lat[x.lat.length - 1], rps: x.lat.length / x.secs, ok, bad: x.lat.length - ok, conns: x.conns, applied: (seq1 - seq0) / x.secs, cpu: cpu / x.secs, fromUs, toUs }
+  // Percentiles over every scheduled request: failed ones (non-2xx, socket closed, lost) rank after
+  // every success, so they are in the distribution ("∞" when a percentile falls among them).
+  const at = (p) => latencyAt(x.lat, x.failed, p)
+  const res = { name: r.name, p50: at(50), p99: at(99), p999: at(99.9), max: x.failed > 0 ? Infinity : x.lat[x.lat.length - 1], rps: x.lat.length / x.secs,
+    total: x.total, failed: x.failed, failRate: x.failed / x.total, outcomes: [...x.status].map(([k, v]) => `${k}×${v}`).join(" "), conns: x.conns, applied: (seq1 - seq0) / x.secs, cpu: cpu / x.secs, fromUs, toUs }
   results.push(res)
-  log(`${r.name.padEnd(17)} ${fmt(res.rps)} req/s achieved, p50 ${res.p50.toFixed(2)} ms, p99 ${res.p99.toFixed(2)} ms, p99.9 ${res.p999.toFixed(2)} ms, max ${res.max.toFixed(1)} ms; ` +
-    `${res.bad} non-200 (${[...x.status].map(([k, v]) => `${k}×${v}`).join(" ")}); ${res.conns} sockets; pipeline applied ${fmt(res.applied)} ev/s; service ${(res.cpu * 100).toFixed(0)}% CPU`)
+  log(`${r.name.padEnd(17)} ${fmt(res.rps)} req/s answered 2xx of ${fmt(RATE)} scheduled, p50 ${ms(res.p50)}, p99 ${ms(res.p99)}, p99.9 ${ms(res.p999)}, max ${ms(res.max)}; ` +
+    `${fmt(res.failed)} of ${fmt(res.total)} failed (${pctOf(res.failRate)}; outcomes ${res.outcomes}); ${res.conns} sockets; pipeline applied ${fmt(res.applied)} ev/s; service ${(res.cpu * 100).toFixed(0)}% CPU`)
 }
 
 if (profFile) {
@@ -111,8 +117,16 @@ bare.disconnect()
 await stopService(svc)
 await h.nc.close()
 const [bareRes, floor] = results
-const q = (x) => `${x.name} p50 ${x.p50.toFixed(2)} / p99 ${x.p99.toFixed(2)} ms (${fmt(x.rps)}/s${x.bad ? `, ${x.bad} errors` : ""})`
-const row = `${fmt(globalSize)} users on global, ${fmt(RATE)} req/s × ${SECS} s per route, ingest ~${fmt(INGEST)} ev/s | ` +
-  results.slice(2, 5).map(q).join(" | ") + ` | baselines ${q(floor)}, ${q(bareRes)}, ${q(results[5])}; p99 ratio vs /healthz ${results.slice(2, 5).map((x) => (x.p99 / floor.p99).toFixed(1)).join("/")} | build ${BUILD} | ${machine()}`
+const num = (v) => (v === Infinity ? "∞" : v.toFixed(2))
+const q = (x) => `${x.name} p50 ${num(x.p50)} / p99 ${num(x.p99)} ms (${fmt(x.rps)}/s 2xx; failed ${pctOf(x.failRate)}${x.failed ? `: ${x.outcomes.replace(/\b2\d\d×\d+ ?/g, "").trim()}` : ""})`
+const ratio = (x) => (x.p99 === Infinity || floor.p99 === Infinity ? "∞" : (x.p99 / floor.p99).toFixed(1))
+// A run where any route failed more than --max-failure-rate of its requests (default 0: any) did not
+// hold the rate: the row says FAILED with the failure rates, and the script exits 1.
+const failedRoutes = results.filter((x) => x.failRate > MAX_FAIL)
+const verdict = failedRoutes.length === 0 ? "" : `FAILED (${failedRoutes.map((x) => `${x.name} ${pctOf(x.failRate)} of requests failed`).join(", ")}) | `
+const row = `${verdict}${fmt(globalSize)} users on global, ${fmt(RATE)} req/s × ${SECS} s per route, ingest ~${fmt(INGEST)} ev/s; percentiles over every scheduled request, failures ranked last | ` +
+  results.slice(2, 5).map(q).join(" | ") + ` | baselines ${q(floor)}, ${q(bareRes)}, ${q(results[5])}; p99 ratio vs /healthz ${results.slice(2, 5).map(ratio).join("/")} | build ${BUILD} | ${machine()}`
+if (verdict) log(verdict.slice(0, -3))
 if (!values["no-record"]) { appendResult("Queries at a fixed rate (bench/queries.mjs)", row); log("appended to bench/RESULTS.md") }
 await cleanup(n)
+if (failedRoutes.length > 0) process.exitCode = 1

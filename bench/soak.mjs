@@ -4,7 +4,7 @@
 //   node bench/soak.mjs [--events 200000] [--kills 40] [--seconds 300] [--seed 20261126] [--users N]
 import { spawn } from "node:child_process"
 import * as path from "node:path"
-import { ROOT, machine } from "./lib.mjs"
+import { ROOT, loadDuring, machine } from "./lib.mjs"
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`)
@@ -30,6 +30,6 @@ let out = ""
 child.stdout.on("data", (b) => { out += b; process.stdout.write(b) })
 child.on("exit", (code) => {
   const summary = /soak: \d+ published[^\n]*(\n  kill[^\n]*)?/.exec(out)?.[0]
-  console.log(`\n${code === 0 ? "PASS" : "FAIL"} in ${Math.round((Date.now() - t0) / 1000)} s${summary ? `\n${summary}` : ""}`)
+  console.log(`\n${code === 0 ? "PASS" : "FAIL"} in ${Math.round((Date.now() - t0) / 1000)} s (${loadDuring()})${summary ? `\n${summary}` : ""}`)
   process.exit(code ?? 1)
 })

@@ -250,17 +250,25 @@ export const stalls = (points, chFullAt = 180_000) => {
  * up to `maxConns`). Requests are dispatched on schedule whether or not earlier ones have returned, so a
  * server stall shows up in the tail instead of silently lowering the rate (no coordinated omission). autocannon's overallRate sends each connection's
  * per-second quota back to back and then pauses, which is a burst per second, not a fixed rate.
+ *
+ * Every scheduled request ends in exactly one outcome: a 2xx answer (its latency goes in `lat`), a
+ * non-2xx answer, a socket error/close while it was in flight, or lost (no answer `graceMs` after the
+ * last request was due). `failed` counts all but the first; `latencyAt` ranks failures after every
+ * success, so a lost request is never left out of the percentiles (see bench/README.md, queries).
  */
-export const fixedRate = (port, rate, ms, nextPath, maxConns = 64) => new Promise((resolve) => {
+export const fixedRate = (port, rate, ms, nextPath, maxConns = 64, graceMs = 10_000) => new Promise((resolve) => {
   const idle = [], lat = [], status = new Map()
-  let conns = 0, sent = 0, done = 0, queue = []
+  let conns = 0, sent = 0, done = 0, failed = 0, queue = [], finished = false
   const t0 = performance.now()
   const total = Math.floor((rate * ms) / 1000)
+  const count = (code) => status.set(code, (status.get(code) ?? 0) + 1)
+  const settle = () => { done++; if (done === total) finish() }
   const open = () => {
     conns++
     const s = net.connect(port, "127.0.0.1")
     s.setNoDelay(true)
     let buf = "", due = 0
+    s.busy = false
     s.on("data", (d) => {
       buf += d.toString("latin1")
       for (;;) {
@@ -270,25 +278,51 @@ export const fixedRate = (port, rate, ms, nextPath, maxConns = 64) => new Promis
         const end = he + 4 + (m ? Number(m[1]) : 0)
         if (buf.length < end) return
         const code = buf.slice(9, 12)
-        status.set(code, (status.get(code) ?? 0) + 1)
-        lat.push(performance.now() - due)
+        count(code)
+        if (code[0] === "2") lat.push(performance.now() - due); else failed++
         buf = buf.slice(end)
-        done++
-        if (done === total) return finish()
+        s.busy = false
+        settle()
+        if (finished) return
         give(s)
       }
     })
+    // A socket that fails takes its in-flight request with it (counted as failed, not left to the
+    // grace timer); the socket is not reused, later requests go to the others or a new one.
     s.on("error", () => {})
-    s.send = (p, at) => { due = at; s.write(`GET ${p} HTTP/1.1\r\nHost: bench\r\n\r\n`) }
+    s.on("close", () => {
+      conns--
+      const i = idle.indexOf(s)
+      if (i >= 0) idle.splice(i, 1)
+      if (finished || !s.busy) return
+      s.busy = false
+      count("socket closed")
+      failed++
+      settle()
+    })
+    s.send = (p, at) => { due = at; s.busy = true; s.write(`GET ${p} HTTP/1.1\r\nHost: bench\r\n\r\n`) }
     all.push(s)
     return s
   }
   const all = []
-  // A lost response (socket error) must not hang the bench: give up 10 s after the last send is due.
-  const guard = setTimeout(() => { status.set("lost", total - done); finish() }, ms + 10_000)
-  const finish = () => { clearTimeout(guard); for (const c of all) c.destroy(); resolve({ lat, status, conns, secs: (performance.now() - t0) / 1000 }) }
+  // No answer `graceMs` after the last request was due: what is still queued, in flight or not yet
+  // sent is lost (counted, and failed).
+  const guard = setTimeout(() => {
+    if (finished) return
+    const lost = total - done
+    if (lost > 0) { status.set("lost", lost); failed += lost; done = total }
+    finish()
+  }, ms + graceMs)
+  const finish = () => {
+    if (finished) return
+    finished = true
+    clearTimeout(guard)
+    for (const c of all) c.destroy()
+    resolve({ lat, status, failed, total, conns: all.length, secs: (performance.now() - t0) / 1000 })
+  }
   const give = (s) => { const q = queue.shift(); if (q) s.send(q.p, q.at); else idle.push(s) }
   const tick = () => {
+    if (finished) return
     const now = performance.now()
     const due = Math.min(total, Math.floor(((now - t0) * rate) / 1000))
     for (; sent < due; sent++) {
@@ -304,3 +338,15 @@ export const fixedRate = (port, rate, ms, nextPath, maxConns = 64) => new Promis
   for (let i = 0; i < Math.min(8, maxConns); i++) idle.push(open())
   setTimeout(tick, 1)
 })
+
+/**
+ * The p-th percentile of a fixedRate run over every scheduled request: `sortedOk` are the 2xx
+ * latencies, the `failed` requests rank after all of them (a failure is never faster than a
+ * success). Infinity when the percentile falls among the failures.
+ */
+export const latencyAt = (sortedOk, failed, p) => {
+  const n = sortedOk.length + failed
+  if (n === 0) return NaN
+  const rank = Math.min(n - 1, Math.floor((p / 100) * n))
+  return rank < sortedOk.length ? sortedOk[rank] : Infinity
+}

@@ -59,7 +59,7 @@ if (a.append) {
       `${Math.round(g.fps).toLocaleString("en-US")} frames/s of ${Math.round(g.bytes)} B; server ${g.cores.toFixed(2)} cores (bare ${g.bareCores.toFixed(2)}), ${f1(g.us)} µs CPU/frame (bare ${f1(g.bareUs)}), RSS ${Math.round(g.rss)} MiB; ` +
       `load clients ${(g.loadCores * 100).toFixed(0)}% core, probes ${(g.probeCores * 100).toFixed(0)}%, producer ${(g.producer * 100).toFixed(0)}%; machine busy ${(g.busy * 100).toFixed(0)}%, ` +
       `load avg ${f1(g.load)} (bare ${f1(g.bareLoad)}), service main thread waited ${f1(g.mainWait)} s/s for a CPU; hub wait p50 ≤ ${g.hub50} ms | ` +
-      `build ${g.builds} | ${runs[0].machine.replace(/, load avg [\d.]+$/, "")}`)
+      `build ${g.builds} | ${runs[0].machine.replace(/, load avg .*$/, "")}`)
   }
   const want = a.chart ?? rows[rows.length - 1].key
   const rs = groups.get(want)
