@@ -1,19 +1,63 @@
-// Benchmark of RankIndex (the counted B+tree behind every leaderboard) at 1M entries against a
+// Benchmark of RankTree (the counted B+tree behind every leaderboard) at 1M entries against a
 // naive sorted array (binary search + splice) measured in the same run, machine printed first.
-// Run: npx tsc -p tsconfig.json (or, while other files do not compile, just this one:
-//   npx tsc src/domain/RankIndex.ts --outDir dist/domain --target ES2022 --module NodeNext --moduleResolution NodeNext --strict --skipLibCheck)
-// then node --expose-gc --single-threaded bench/ranking.bench.mjs   (~40 s, ~650 MB RSS)
-// Env: BENCH_N (default 1000000), RANK_INDEX_JS=/abs/path/RankIndex.js to bench another build.
+// The tree is keyed by dense user ids and its callers keep each user's key (the user table does);
+// here a small adapter plays that part with a Map<string, uid>, whose cost has its own row.
+// Run: npx tsc -p tsconfig.json, then node --expose-gc --single-threaded bench/ranking.bench.mjs   (~40 s)
+// Env: BENCH_N (default 1000000), RANK_TREE_JS=/abs/path/RankTree.js to bench another build.
 // Times are CPU time (getrusage) per op, min and median over rounds: the machine is shared, and
 // CPU time does not count the time another process holds the core.
 import os from "node:os"
 import { setTimeout as sleep } from "node:timers/promises"
 import { pathToFileURL } from "node:url"
 
-const modUrl = process.env.RANK_INDEX_JS
-  ? pathToFileURL(process.env.RANK_INDEX_JS).href
-  : new URL("../dist/domain/RankIndex.js", import.meta.url).href
-const { RankIndex } = await import(modUrl)
+const modUrl = process.env.RANK_TREE_JS
+  ? pathToFileURL(process.env.RANK_TREE_JS).href
+  : new URL("../dist/domain/ranking/RankTree.js", import.meta.url).href
+const { RankTree } = await import(modUrl)
+
+/** The caller's side of a RankTree, as the user table does it: uid per user id, each uid's key. */
+class RankIndex {
+  constructor() { this.tree = new RankTree(); this.uids = new Map(); this.ids = []; this.key = new Float64Array(0) }
+  static fromUnsorted(entries) {
+    const r = new RankIndex()
+    const n = entries.length
+    const uids = new Int32Array(n), scores = new Float64Array(n), seqs = new Float64Array(n)
+    r.key = new Float64Array(2 * n)
+    for (let i = 0; i < n; i++) {
+      const e = entries[i]
+      const uid = r.uidOf(e.userId)
+      uids[i] = uid; scores[i] = e.score; seqs[i] = e.seq
+      r.key[2 * uid] = e.score; r.key[2 * uid + 1] = e.seq
+    }
+    r.tree.load(uids, scores, seqs, n)
+    return r
+  }
+  uidOf(id) {
+    let u = this.uids.get(id)
+    if (u === undefined) {
+      u = this.ids.length; this.ids.push(id); this.uids.set(id, u)
+      if (2 * u + 1 >= this.key.length) { const k = new Float64Array(Math.max(64, 2 * this.key.length)).fill(-1); k.set(this.key); this.key = k }
+      this.key[2 * u] = -1
+    }
+    return u
+  }
+  get size() { return this.tree.size }
+  get depth() { return this.tree.depth }
+  has(id) { const u = this.uids.get(id); return u !== undefined && this.key[2 * u] >= 0 }
+  set(id, score, seq) {
+    const u = this.uidOf(id)
+    const os = this.key[2 * u], oq = this.key[2 * u + 1]
+    if (os < 0) this.tree.insert(score, seq, u)
+    else this.tree.move(os, oq, score, seq, u)
+    this.key[2 * u] = score; this.key[2 * u + 1] = seq
+  }
+  rankOf(id) { const u = this.uids.get(id); return u === undefined || this.key[2 * u] < 0 ? undefined : this.tree.countBefore(this.key[2 * u], this.key[2 * u + 1], u) + 1 }
+  countBefore(score, seq) { return this.tree.countBefore(score, seq, -1) }
+  forEachInRange(offset, limit, fn) { return this.tree.forEachInRange(offset, limit, (u, s, q, r) => fn(this.ids[u], s, q, r)) }
+  range(offset, limit) { const out = []; this.forEachInRange(offset, limit, (userId, score, seq) => out.push({ userId, score, seq })); return out }
+  forEach(fn) { this.forEachInRange(0, this.tree.size, fn) }
+  assertInvariants() { this.tree.assertInvariants() }
+}
 
 const N = Number(process.env.BENCH_N ?? 1_000_000)
 const gc = globalThis.gc
@@ -243,7 +287,7 @@ const row = (name, a, b, c) =>
     `${name.padEnd(34)} ${`${f(a.min)} / ${f(a.med)}`.padStart(13)} ${`${f(b?.min)} / ${f(b?.med)}`.padStart(20)} ${(b ? `${(b.med / a.med).toFixed(1)}x` : "").padStart(8)} ${`${f(c?.min)} / ${f(c?.med)}`.padStart(13)}`
   )
 console.log(`ns/op at ${N.toLocaleString("en")} entries (min / median of rounds, CPU time)`)
-console.log(`${"".padEnd(34)} ${"RankIndex".padStart(13)} ${"naive sorted array".padStart(20)} ${"ratio".padStart(8)} ${"RI at 10k".padStart(13)}`)
+console.log(`${"".padEnd(34)} ${"RankTree".padStart(13)} ${"naive sorted array".padStart(20)} ${"ratio".padStart(8)} ${"RI at 10k".padStart(13)}`)
 row("update, random user +1..50", fast.updateUniform, slow.updateUniform, inCache.updateUniform)
 row("update, user from a 50k hot set", fast.updateHot, slow.updateHot, inCache.updateHot)
 row("rankOf(userId)", fast.rankOf, slow.rankOf, inCache.rankOf)
@@ -253,7 +297,7 @@ row("top-100 range() (allocates)", fast.top100Alloc, slow.top100Alloc, inCache.t
 row("around-me: rankOf + ±10", fast.aroundMe, slow.aroundMe, inCache.aroundMe)
 row("of which: the userId Map lookup", fast.lookupOnly, undefined, inCache.lookupOnly)
 console.log("")
-console.log(`bulk build RankIndex.fromUnsorted(1M): ${bulkMs.toFixed(0)} ms (${depth} inner levels)`)
+console.log(`bulk build RankTree.load(1M):          ${bulkMs.toFixed(0)} ms (${depth} inner levels)`)
 console.log(`1M set() calls in random order:       ${setMs.toFixed(0)} ms → bulk load ${(setMs / bulkMs).toFixed(1)}x faster`)
 console.log(`naive build (sort 1M objects):         ${naiveMs.toFixed(0)} ms`)
 console.log(`full rank-order scan (forEach):        ${scanMs.toFixed(0)} ms; invariants checked after ${updatesDone.toLocaleString("en")} updates`)

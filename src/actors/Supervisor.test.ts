@@ -1,6 +1,6 @@
 // The supervisor says why no pipeline runs in one sentence — for a start that fails (a NATS error
 // here) and for an actor defect — and that sentence is what /readyz reports, never a Cause dump.
-import { Deferred, Effect, Exit, Scope } from "effect"
+import { Deferred, Effect, Exit, Schedule, Scope } from "effect"
 import { describe, expect, it } from "vitest"
 import { readiness } from "../observability/Readiness.js"
 import type { PortFailure } from "../ports/Failure.js"
@@ -15,7 +15,7 @@ const quiet = { error: () => {}, warn: () => {} }
 const natsDown: PortFailure = { _tag: "NatsError", retryable: true, message: "reading stream ARENA_XP: connection refused" }
 
 const reasonsOf = (s: SupervisedPipeline) =>
-  readiness({ pipeline: s.current, pipelineError: s.lastError, natsConnected: () => true, analytics: () => null, now: Date.now }).reasons
+  readiness({ pipeline: s.current, pipelineError: s.lastError, pipelineFatal: s.fatal, natsConnected: () => true, analytics: () => null, now: Date.now }).reasons
 
 const until = async (f: () => boolean) => {
   for (let i = 0; i < 500 && !f(); i++) await new Promise((r) => setTimeout(r, 5))
@@ -54,6 +54,24 @@ describe("supervisePipeline", () => {
     await until(() => s.lastError() !== null)
     expect(s.lastError()).toBe("actor board global|all|all failed: board index corrupt")
     noCauseDump(reasonsOf(s))
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+  })
+
+  it("stops retrying on a failure no retry fixes, and says so as fatal", async () => {
+    const scope = Effect.runSync(Scope.make())
+    let starts = 0
+    const mismatch: PortFailure = { _tag: "SnapshotMismatch", retryable: false, message: "the snapshot in Postgres belongs to another stream" }
+    const s = await Effect.runPromise(supervisePipeline({
+      start: () => Effect.suspend(() => { starts++; return Effect.fail(mismatch) }),
+      boards: new LiveBoards(),
+      log: quiet,
+      restart: Schedule.spaced(1)
+    }).pipe(Scope.provide(scope)))
+    await until(() => s.fatal() !== null)
+    await new Promise((r) => setTimeout(r, 50))
+    expect(starts).toBe(1)
+    const r = readiness({ pipeline: s.current, pipelineError: s.lastError, pipelineFatal: s.fatal, natsConnected: () => true, analytics: () => null, now: Date.now })
+    expect([r.ready, r.fatal, r.reasons]).toEqual([false, true, ["fatal, not retried: the snapshot in Postgres belongs to another stream"]])
     await Effect.runPromise(Scope.close(scope, Exit.void))
   })
 })
