@@ -63,7 +63,7 @@ export const openAnalytics = (config: ArenaConfig, log: Log) =>
     const queries = new AnalyticsQueries(ch.client)
     return {
       sink,
-      ledger: (userId: string, limit: number, cursor: string | null) => queries.ledger(userId, limit, cursor),
+      ledger: (userId: string, limit: number, beforeSeq: number | null) => queries.ledger(userId, limit, beforeSeq),
       routes: queries,
       status: () => Effect.runSync(sink.status)
     }

@@ -8,7 +8,7 @@ import { agentStatsOf, profileOf } from "../domain/engine/UserViews.js"
 import type { LedgerPage, UserPort, UserProfile } from "../ports/ReadModel.js"
 import type { Pipeline } from "./Pipeline.js"
 
-export type LedgerReader = (userId: string, limit: number, cursor: string | null) => Promise<LedgerPage>
+export type LedgerReader = (userId: string, limit: number, beforeSeq: number | null) => Promise<LedgerPage>
 
 export const makeUsers = (pipeline: () => Pipeline | null, ledger: LedgerReader): UserPort => ({
   profile: (userId) => {

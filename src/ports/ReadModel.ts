@@ -93,14 +93,16 @@ export interface UserProfile {
 }
 
 export interface LedgerPage {
+  /** Newest first. */
   readonly entries: ReadonlyArray<LedgerEntry>
-  /** Opaque; pass back as `cursor` for older entries. null at the end. */
-  readonly next_cursor: string | null
+  /** Pass back as `beforeSeq` for the older entries; null at the end. */
+  readonly nextBeforeSeq: number | null
 }
 
 export interface UserPort {
   profile(userId: string): UserProfile | null
-  ledger(userId: string, limit: number, cursor: string | null): Promise<LedgerPage>
+  /** The user's ledger entries with seq < beforeSeq (all when null), newest first, at most `limit`. */
+  ledger(userId: string, limit: number, beforeSeq: number | null): Promise<LedgerPage>
 }
 
 /** GET /v1/rules and GET /v1/achievements: JSON-ready documents (with the rules version). */

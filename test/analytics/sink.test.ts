@@ -86,14 +86,14 @@ describe("analytics sink (embedded ClickHouse)", () => {
     const mine: LedgerEntry[] = g.all.flatMap((r) => (r.kind === "award" && r.entry.user_id === "u3" ? [r.entry] : [])).reverse()
     expect(mine.length).toBeGreaterThan(40)
     const got: LedgerEntry[] = []
-    let cursor: string | null = null
+    let before: number | null = null
     for (let pages = 0; pages < 100; pages++) {
-      const page: Awaited<ReturnType<AnalyticsQueries["ledger"]>> = await q.ledger("u3", 17, cursor)
+      const page: Awaited<ReturnType<AnalyticsQueries["ledger"]>> = await q.ledger("u3", 17, before)
       got.push(...page.entries)
-      cursor = page.next_cursor
-      if (cursor === null) break
+      before = page.nextBeforeSeq
+      if (before === null) break
     }
     expect(got).toEqual(mine)
-    expect((await q.ledger("nobody", 10, null))).toEqual({ entries: [], next_cursor: null })
+    expect((await q.ledger("nobody", 10, null))).toEqual({ entries: [], nextBeforeSeq: null })
   })
 })

@@ -194,6 +194,14 @@ describe.each([0, 2])("REST API (ws threads: %i)", (threads) => {
       expect(asAdmin.status).toBe(200)
       const bad = await api(arena.baseUrl, "GET", "/v1/users/u05/ledger?limit=0", { token: owner })
       expect([bad.status, pathsOf(bad.json)]).toEqual([400, ["query.limit"]])
+      // A cursor this API never issued is the client's error (it was a 500 when the store decoded it).
+      for (const c of ["day", "AAAA", "czox"]) {
+        const forged = await api(arena.baseUrl, "GET", `/v1/users/u05/ledger?cursor=${c}`, { token: owner })
+        expect([c, forged.status, pathsOf(forged.json)]).toEqual([c, 400, ["query.cursor"]])
+      }
+      // The next page follows the cursor it was given: older entries, none repeated.
+      const next = await api<{ entries: Array<{ seq: number }> }>(arena.baseUrl, "GET", `/v1/users/u05/ledger?limit=4&cursor=${mine.json.next_cursor}`, { token: owner })
+      expect(next.status).toBe(200)
     })
 
     it("serves the rules (with version) and the achievement catalog", async () => {

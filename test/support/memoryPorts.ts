@@ -294,11 +294,10 @@ export class MemoryPipeline implements IngestPort, UserPort, NotificationPort, H
     }
   }
 
-  async ledger(userId: string, limit: number, cursor: string | null): Promise<LedgerPage> {
-    const all = [...(this.users.get(userId)?.ledger ?? [])].reverse()
-    const start = cursor === null ? 0 : Number(cursor)
-    const entries = all.slice(start, start + limit)
-    return { entries, next_cursor: start + limit < all.length ? String(start + limit) : null }
+  async ledger(userId: string, limit: number, beforeSeq: number | null): Promise<LedgerPage> {
+    const all = [...(this.users.get(userId)?.ledger ?? [])].reverse().filter((e) => beforeSeq === null || e.seq < beforeSeq)
+    const entries = all.slice(0, limit)
+    return { entries, nextBeforeSeq: limit < all.length ? entries[entries.length - 1]!.seq : null }
   }
 
   onUserNotification(listener: (n: UserNotification) => void): () => void {

@@ -19,17 +19,12 @@ export interface QueryResult {
 
 export interface LedgerResult {
   readonly entries: LedgerEntry[]
-  readonly next_cursor: string | null
+  /** The seq to pass as `beforeSeq` for the next (older) page; null at the end. */
+  readonly nextBeforeSeq: number | null
 }
 
 const MAX_SQL_ROWS = 10_000
 
-const encodeCursor = (seq: number): string => Buffer.from(`s:${seq}`).toString("base64url")
-const decodeCursor = (c: string): number => {
-  const m = /^s:(\d{1,16})$/.exec(Buffer.from(c, "base64url").toString("utf8"))
-  if (m === null) throw new ClickHouseError({ reason: "query", retryable: false, message: "invalid cursor" })
-  return Number(m[1])
-}
 
 // A server quotes 64-bit integers in JSON, the embedded engine does not: numbers either way
 // (as long as they are exact in a double; larger ones stay strings).
@@ -51,9 +46,9 @@ export class AnalyticsQueries {
   constructor(private readonly client: ClickHouseClient, private readonly dashboardsDir?: string) {}
 
   /** Newest first; `cursor` from a previous page continues below its last seq. */
-  async ledger(userId: string, limit: number, cursor: string | null): Promise<LedgerResult> {
+  async ledger(userId: string, limit: number, beforeSeq: number | null): Promise<LedgerResult> {
     const n = Math.max(1, Math.min(1000, Math.floor(limit)))
-    const before = cursor === null ? null : decodeCursor(cursor)
+    const before = beforeSeq
     try {
       const rs = await this.client.query({
         query: `SELECT ${AWARD_COLUMNS.join(", ")} FROM awards
@@ -65,7 +60,7 @@ export class AnalyticsQueries {
       const rows = await rs.json<AwardRowJson>()
       const entries = rows.slice(0, n).map(entryOfRow)
       const last = entries[entries.length - 1]
-      return { entries, next_cursor: rows.length > n && last !== undefined ? encodeCursor(last.seq) : null }
+      return { entries, nextBeforeSeq: rows.length > n && last !== undefined ? last.seq : null }
     } catch (e) {
       throw classifyClickHouse(e, `reading the ledger of ${userId}`)
     }

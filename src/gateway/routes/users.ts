@@ -1,12 +1,12 @@
 // GET /v1/users/{user_id} (public profile) and /v1/users/{user_id}/ledger (owner or admin only).
 import { requireOwner } from "../auth/Auth.js"
 import { notFound } from "../http/ApiError.js"
+import { decodeSeqCursor, encodeSeqCursor } from "../http/Cursor.js"
 import { json } from "../http/Http.js"
 import { Params, decodeSegment } from "../http/Params.js"
 import type { Route } from "../http/Router.js"
 import type { UserPort } from "../../ports/ReadModel.js"
 
-const LEDGER_CURSOR = /^[A-Za-z0-9_.:=-]{1,256}$/
 
 export const userRoutes = (users: UserPort): ReadonlyArray<Route> => [
   {
@@ -30,11 +30,12 @@ export const userRoutes = (users: UserPort): ReadonlyArray<Route> => [
       const p = new Params(req.query, ["limit", "cursor"])
       const userId = p.userId(decodeSegment(req.params[0]!, "path.user_id"))
       const limit = p.int("limit", 1, 1000, 100)
-      const cursor = p.str("cursor") ?? null
-      if (cursor !== null && !LEDGER_CURSOR.test(cursor)) p.issue("query.cursor", "is not a cursor returned by this API")
+      const cursor = p.str("cursor")
+      const beforeSeq = cursor === undefined ? null : decodeSeqCursor(cursor)
+      if (cursor !== undefined && beforeSeq === null) p.issue("query.cursor", "is not a cursor returned by this API")
       p.check()
-      const page = await users.ledger(userId, limit, cursor)
-      return json({ user_id: userId, entries: page.entries, next_cursor: page.next_cursor })
+      const page = await users.ledger(userId, limit, beforeSeq)
+      return json({ user_id: userId, entries: page.entries, next_cursor: page.nextBeforeSeq === null ? null : encodeSeqCursor(page.nextBeforeSeq) })
     }
   }
 ]
