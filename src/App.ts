@@ -17,7 +17,8 @@ import { openClickHouseScoped } from "./adapters/clickhouse/ClickHouseClient.js"
 import { describeTarget } from "./adapters/clickhouse/ClickHouseTarget.js"
 import { makeEventSource } from "./adapters/nats/EventSource.js"
 import { openNats } from "./adapters/nats/Nats.js"
-import { DeadLetters, makeIngest } from "./adapters/nats/Publisher.js"
+import { DeadLetters } from "./adapters/nats/DeadLetters.js"
+import { makeIngest } from "./adapters/nats/Publisher.js"
 import { provisionStreams, streamNames } from "./adapters/nats/Streams.js"
 import { ensureDatabase, openDb } from "./adapters/postgres/Db.js"
 import { migrate } from "./adapters/postgres/Migrations.js"
@@ -90,7 +91,7 @@ export const startArena = (config: ArenaConfig, log: Log) =>
       start: (latch) => startPipeline({
         events,
         snapshots,
-        openDeadLetters: () => new DeadLetters(nats.js, names.dlqSubject),
+        openDeadLetters: () => new DeadLetters(nats.js, names.dlqSubject, { maxPayload: () => nats.nc.info?.max_payload ?? 1024 * 1024 }),
         analytics: analytics.sink,
         feed,
         rules,

@@ -10,7 +10,7 @@ import { loadChunk, rebuildBoards } from "../domain/state/SnapshotCodec.js"
 import type { UserState } from "../domain/Model.js"
 import { registry } from "../observability/Metrics.js"
 import type { AnalyticsSink } from "../ports/Analytics.js"
-import type { DeadLetterPort } from "../ports/DeadLetters.js"
+import type { DeadLetterHealth, DeadLetterPort } from "../ports/DeadLetters.js"
 import type { EventSource, RawBatch } from "../ports/EventSource.js"
 import type { PortFailure } from "../ports/Failure.js"
 import type { LiveFeedSink } from "../ports/LiveFeed.js"
@@ -67,6 +67,8 @@ export interface PipelineStatus {
   headAtStart: number
   readonly ingest: IngestStatus
   readonly snapshot: SnapshotStatus
+  /** Letters not yet stored (snapshots wait for them). */
+  deadLetters: DeadLetterHealth
 }
 
 export interface Pipeline {
@@ -96,9 +98,10 @@ export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PortF
       headAtStart: head.lastSeq,
       ingest: { applied: checkpoint?.seq ?? 0, streamTimeMs: checkpoint?.streamTimeMs ?? 0, pending: 0, gaps: 0 },
       snapshot: {
-        inFlight: false, lastSeq: checkpoint?.seq ?? 0, lastAtMs: Date.now(), lastError: null, lastDurationMs: 0, lastUsers: 0, lastBytes: 0,
+        inFlight: false, lastSeq: checkpoint?.seq ?? 0, lastAtMs: Date.now(), lastError: null, lastErrorFrom: null, lastDurationMs: 0, lastUsers: 0, lastBytes: 0,
         baseBytes: checkpoint?.baseBytes ?? 0, deltaBytes: checkpoint?.deltaBytes ?? 0
-      }
+      },
+      deadLetters: { unstored: 0, attempts: 0, lastError: null }
     }
     const pos = status.ingest
 
@@ -128,7 +131,9 @@ export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PortF
     boards.rollPeriods()
 
     // ---- snapshots ----
-    const deadLetters = o.openDeadLetters()
+    const deadLetters = yield* Effect.acquireRelease(Effect.sync(o.openDeadLetters), (d) => Effect.sync(() => d.close()))
+    // Read live by readiness: how many letters wait, and why.
+    Object.defineProperty(status, "deadLetters", { get: () => deadLetters.health, enumerable: true })
     const snap = yield* spawnSnapshotter({
       stream: head.name,
       streamCreated,
