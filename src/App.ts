@@ -65,6 +65,7 @@ export const openAnalytics = (config: ArenaConfig, log: Log) =>
     return {
       sink,
       ledger: (userId: string, limit: number, beforeSeq: number | null) => queries.ledger(userId, limit, beforeSeq),
+      pendingLedger: (userId: string) => sink.pendingLedger(userId),
       routes: queries,
       status: () => Effect.runSync(sink.status)
     }
@@ -106,7 +107,7 @@ export const startArena = (config: ArenaConfig, log: Log) =>
       Effect.tryPromise({
         try: () => startGateway({
           leaderboards: boards,
-          users: makeUsers(pipeline.current, analytics.ledger),
+          users: makeUsers(pipeline.current, analytics.ledger, analytics.pendingLedger),
           // The server's clock is "now" for HTTP ingest's future-timestamp check.
           ingest: makeIngest(nats.js, names.eventSubject, (item) => checkForPublish(item, rules, Date.now())),
           health: {

@@ -8,7 +8,7 @@ export interface PipelineHealth {
   readonly status: {
     readonly phase: string
     readonly headAtStart: number
-    readonly ingest: { readonly applied: number; readonly pending: number }
+    readonly ingest: { readonly applied: number; readonly pending: number; readonly visible: number; readonly ingested: number }
     readonly snapshot: { readonly lastSeq: number; readonly lastAtMs: number; readonly lastError: string | null; readonly lastErrorFrom?: string | null }
     readonly deadLetters?: { readonly unstored: number; readonly attempts: number; readonly lastError: string | null }
   }
@@ -54,7 +54,9 @@ export const readiness = (i: ReadinessInputs): Readiness => {
     fatal: fatal !== null,
     reasons,
     details: p === null ? {} : {
-      seq: p.status.ingest.applied,
+      // Visible in boards, profiles and ledgers; what ingest holds beyond it is ingested_seq.
+      seq: p.status.ingest.visible,
+      ingested_seq: Math.max(p.status.ingest.ingested, p.status.ingest.visible),
       pending: p.status.ingest.pending,
       phase: p.status.phase,
       snapshot_seq: p.status.snapshot.lastSeq,
