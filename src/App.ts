@@ -107,7 +107,7 @@ export const startArena = (config: ArenaConfig, log: Log) =>
       Effect.tryPromise({
         try: () => startGateway({
           leaderboards: boards,
-          users: makeUsers(pipeline.current, analytics.ledger, analytics.pendingLedger),
+          users: makeUsers(pipeline.current, analytics.ledger, analytics.pendingLedger, () => boards.unavailable()),
           // The server's clock is "now" for HTTP ingest's future-timestamp check.
           ingest: makeIngest(nats.js, names.eventSubject, (item) => checkForPublish(item, rules, Date.now())),
           health: {

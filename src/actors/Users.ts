@@ -31,8 +31,10 @@ export const mergeLedger = (pending: ReadonlyArray<LedgerEntry>, stored: LedgerP
 export const makeUsers = (
   pipeline: () => Pipeline | null,
   readLedger: LedgerReader,
-  pendingLedger: (userId: string) => ReadonlyArray<LedgerEntry>
+  pendingLedger: (userId: string) => ReadonlyArray<LedgerEntry>,
+  unavailable: () => string | null
 ): UserPort => ({
+  unavailable,
   profile: (userId) => {
     const p = pipeline()
     if (p === null) return null
