@@ -25,6 +25,7 @@ import { provisionStreams, streamNames } from "./adapters/nats/Streams.js"
 import { ensureDatabase, openDb } from "./adapters/postgres/Db.js"
 import { migrate } from "./adapters/postgres/Migrations.js"
 import { PostgresShareStore } from "./adapters/postgres/ShareStore.js"
+import { DryRunJobs } from "./adapters/process/DryRunJobs.js"
 import { makeRulesStore } from "./adapters/postgres/RulesStore.js"
 import { makeSnapshotStore } from "./adapters/postgres/SnapshotStore.js"
 import { DEFAULT_RULES } from "./domain/DefaultRules.js"
@@ -128,6 +129,8 @@ export const startArena = (config: ArenaConfig, log: Log) =>
       })
     })
     watchPipeline(pipeline.current)
+    // Dry runs are child processes with this service's environment (same stream, same database).
+    const dryRuns = yield* Effect.acquireRelease(Effect.sync(() => new DryRunJobs({ env: process.env, log: (l) => log.info(l) })), (d) => Effect.sync(() => d.close()))
     const gateway = yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: () => startGateway({
@@ -147,6 +150,7 @@ export const startArena = (config: ArenaConfig, log: Log) =>
             rules: () => history === null ? refusedRulesDocument(rulesDocument(rules), recorded) : rulesHistoryDocument(history),
             achievements: () => achievementCatalog(history?.current.rules ?? rules)
           },
+          dryRuns,
           analytics: analytics.routes,
           config: gatewayConfig(config),
           log: { warn: (m, f) => log.warn(`${m} ${f ? JSON.stringify(f) : ""}`), error: (m, f) => log.error(`${m} ${f ? JSON.stringify(f) : ""}`) }
