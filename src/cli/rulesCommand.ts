@@ -77,7 +77,10 @@ export const rulesCommand = async (config: ArenaConfig, log: Log, args: Readonly
     events_per_second: Math.round(report.stream.messages / Math.max(0.001, elapsedMs / 1000)),
     proposed_content_hash: proposed.contentHash
   }
-  if (asJson) process.stdout.write(JSON.stringify({ ...report, run }) + "\n")
-  else process.stdout.write(renderDiffText(report) + `\n(${(elapsedMs / 1000).toFixed(1)} s, peak memory ${(run.peak_rss_bytes / 2 ** 20).toFixed(0)} MiB)\n`)
+  const text = asJson
+    ? JSON.stringify({ ...report, run }) + "\n"
+    : renderDiffText(report) + `\n(${(elapsedMs / 1000).toFixed(1)} s, peak memory ${(run.peak_rss_bytes / 2 ** 20).toFixed(0)} MiB)\n`
+  // A pipe takes a large report asynchronously: the command exits only once it is all written.
+  await new Promise<void>((resolve) => process.stdout.write(text, () => resolve()))
   return 0
 }

@@ -1,6 +1,6 @@
 // The DryRunPort as child processes: each dry run is `arena rules diff <tmp file> --json
-// --progress-json` with the service's own environment (same stream, same database), at the lowest
-// CPU priority so the service's queries keep their latency while it runs. Progress comes from its
+// --progress-json` with the service's own environment (same stream, same database), at a lower CPU
+// priority (nice 10) so the service's queries keep their latency while it runs. Progress comes from its
 // stderr JSON lines, the report from its stdout. One at a time; the last few jobs are kept.
 import { spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
@@ -24,7 +24,7 @@ export interface DryRunJobsOptions {
   /** Environment of the child (the service's: NATS_URL, DATABASE_URL, ARENA_STREAM, ARENA_RULES, …). */
   readonly env: NodeJS.ProcessEnv
   readonly log: (line: string) => void
-  /** Niceness of the child (default 19, the lowest priority). */
+  /** Niceness of the child (default 10: the service, at 0, gets ~90% of a core they share). */
   readonly niceness?: number
 }
 
@@ -55,7 +55,7 @@ export class DryRunJobs implements DryRunPort {
     const child = spawn(process.execPath, [ARENA_BIN, "rules", "diff", file, "--json", "--progress-json"], { env: this.o.env, stdio: ["ignore", "pipe", "pipe"] })
     this.child = child
     try {
-      if (child.pid !== undefined) os.setPriority(child.pid, this.o.niceness ?? 19)
+      if (child.pid !== undefined) os.setPriority(child.pid, this.o.niceness ?? 10)
     } catch { /* not permitted here: it runs at normal priority */ }
     this.o.log(`dry run ${id}: rules ${compiled.success.version} (child pid ${child.pid ?? "?"})`)
     const out: Array<Buffer> = []
