@@ -1,11 +1,14 @@
 // Wiring only: builds the adapters, hands their ports to the pipeline and the gateway, and owns the
 // start order and the reverse stop order. Start: Postgres (migrate) → NATS (streams) → ClickHouse
-// sink → supervised pipeline (load, replay) → gateway. Stop, in reverse (scope finalizers): gateway
+// sink → supervised pipeline (rules history, load, replay) → gateway. Stop, in reverse (scope finalizers): gateway
 // closes, the consumer stops, batches drain, a final snapshot, sink, connections.
 import { Data, Effect } from "effect"
+import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import type { ArenaConfig } from "./Config.js"
 import { makeAnalyticsActor } from "./actors/AnalyticsActor.js"
+import { establishRulesHistory } from "./actors/EstablishRulesHistory.js"
+import type { RulesCandidate } from "./actors/EstablishRulesHistory.js"
 import { LiveBoards } from "./actors/LiveBoards.js"
 import { LiveFeed } from "./actors/LiveFeed.js"
 import { startPipeline } from "./actors/Pipeline.js"
@@ -23,20 +26,36 @@ import { provisionStreams, streamNames } from "./adapters/nats/Streams.js"
 import { ensureDatabase, openDb } from "./adapters/postgres/Db.js"
 import { migrate } from "./adapters/postgres/Migrations.js"
 import { PostgresShareStore } from "./adapters/postgres/ShareStore.js"
+import { DryRunJobs } from "./adapters/process/DryRunJobs.js"
+import { makeRulesStore } from "./adapters/postgres/RulesStore.js"
 import { makeSnapshotStore } from "./adapters/postgres/SnapshotStore.js"
 import { DEFAULT_RULES } from "./domain/DefaultRules.js"
 import { checkForPublish } from "./domain/PublishCheck.js"
 import { achievementCatalog, loadRulesOrThrow, rulesDocument } from "./domain/Rules.js"
 import type { CompiledRules } from "./domain/Rules.js"
+import { canonicalRulesText, refusedRulesDocument, rulesHistoryDocument } from "./domain/RulesHistory.js"
+import type { RulesHistory } from "./domain/RulesHistory.js"
 import { startGateway } from "./gateway/Gateway.js"
 import { gatewayConfig } from "./gateway/GatewayConfig.js"
 import type { Log } from "./observability/Log.js"
 import { registry } from "./observability/Metrics.js"
 import { watchPipeline } from "./observability/PipelineGauges.js"
 import { readiness } from "./observability/Readiness.js"
+import type { StoredRulesVersion } from "./ports/RulesStore.js"
 
-export const loadRules = (config: ArenaConfig): CompiledRules =>
-  config.rulesPath === undefined ? DEFAULT_RULES : loadRulesOrThrow(JSON.parse(fs.readFileSync(config.rulesPath, "utf8")))
+export const loadRules = (config: ArenaConfig): CompiledRules => loadRulesCandidate(config).rules
+
+/** sha256 (hex) of a rules document's canonical text: what "the same content" means (§10). */
+export const rulesContentHash = (rules: CompiledRules): string => createHash("sha256").update(canonicalRulesText(rules.document)).digest("hex")
+
+/** A rules file (or the built-in defaults) validated, with its text and content hash. */
+export const rulesCandidateOf = (path: string | undefined, label = "ARENA_RULES"): RulesCandidate => {
+  const body = path === undefined ? JSON.stringify(DEFAULT_RULES.document, null, 2) + "\n" : fs.readFileSync(path, "utf8")
+  const rules = path === undefined ? DEFAULT_RULES : loadRulesOrThrow(JSON.parse(body))
+  return { rules, body, contentHash: rulesContentHash(rules), source: path === undefined ? "built-in defaults" : `${label}=${path}` }
+}
+
+export const loadRulesCandidate = (config: ArenaConfig): RulesCandidate => rulesCandidateOf(config.rulesPath)
 
 /** Postgres and NATS, ready for the pipeline: database created and migrated, streams applied. */
 export const openInfrastructure = (config: ArenaConfig, log: Log) =>
@@ -77,7 +96,8 @@ export const openAnalytics = (config: ArenaConfig, log: Log) =>
  */
 export const startArena = (config: ArenaConfig, log: Log) =>
   Effect.gen(function*() {
-    const rules = loadRules(config)
+    const candidate = loadRulesCandidate(config)
+    const rules = candidate.rules
     const names = streamNames(config)
     const { sql, nats } = yield* openInfrastructure(config, log)
     const analytics = yield* openAnalytics(config, log)
@@ -86,23 +106,33 @@ export const startArena = (config: ArenaConfig, log: Log) =>
     const feed = new LiveFeed(boards)
     const events = makeEventSource(nats, names.events)
     const snapshots = makeSnapshotStore(sql)
+    const rulesStore = makeRulesStore(sql)
+    // What GET /v1/rules shows: the recorded versions and, once established, the compiled history.
+    let recorded: ReadonlyArray<StoredRulesVersion> = []
+    let history: RulesHistory | null = null
     const pipeline = yield* supervisePipeline({
       boards,
       log,
-      start: (latch) => startPipeline({
-        events,
-        snapshots,
-        openDeadLetters: () => new DeadLetters(nats.js, names.dlqSubject, { maxPayload: () => nats.nc.info?.max_payload ?? 1024 * 1024 }),
-        analytics: analytics.sink,
-        feed,
-        rules,
-        batchMax: config.batchMax,
-        snapshotIntervalMs: config.snapshotIntervalMs,
-        latch,
-        log: (l) => log.info(l)
+      // Each start first puts the rules file under the history's rule (a no-op once it is in force).
+      start: (latch) => Effect.gen(function*() {
+        history = yield* establishRulesHistory({ candidate, events, store: rulesStore, log: (l) => log.info(l), onHistory: (v) => { recorded = v } })
+        return yield* startPipeline({
+          events,
+          snapshots,
+          openDeadLetters: () => new DeadLetters(nats.js, names.dlqSubject, { maxPayload: () => nats.nc.info?.max_payload ?? 1024 * 1024 }),
+          analytics: analytics.sink,
+          feed,
+          history,
+          batchMax: config.batchMax,
+          snapshotIntervalMs: config.snapshotIntervalMs,
+          latch,
+          log: (l) => log.info(l)
+        })
       })
     })
     watchPipeline(pipeline.current)
+    // Dry runs are child processes with this service's environment (same stream, same database).
+    const dryRuns = yield* Effect.acquireRelease(Effect.sync(() => new DryRunJobs({ env: process.env, log: (l) => log.info(l) })), (d) => Effect.sync(() => d.close()))
     const gateway = yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: () => startGateway({
@@ -118,7 +148,11 @@ export const startArena = (config: ArenaConfig, log: Log) =>
           },
           notifications: feed,
           shares: new PostgresShareStore(sql),
-          rules: { rules: () => rulesDocument(rules), achievements: () => achievementCatalog(rules) },
+          rules: {
+            rules: () => history === null ? refusedRulesDocument(rulesDocument(rules), recorded) : rulesHistoryDocument(history),
+            achievements: () => achievementCatalog(history?.current.rules ?? rules)
+          },
+          dryRuns,
           analytics: analytics.routes,
           config: gatewayConfig(config),
           log: { warn: (m, f) => log.warn(`${m} ${f ? JSON.stringify(f) : ""}`), error: (m, f) => log.error(`${m} ${f ? JSON.stringify(f) : ""}`) }

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Entry only: parse the command line and run one command (`arena serve | migrate | produce | token | sql | backfill`).
+// Entry only: parse the command line and run one command (`arena serve | migrate | produce | token | sql | backfill | rules`).
 import { parseArgs } from "node:util"
 import { decodeConfig } from "./Config.js"
 import { makeLog } from "./observability/Log.js"
@@ -14,6 +14,9 @@ const USAGE = `usage: arena <command> [options]
                             mint a JWT for the API (needs ARENA_JWT_SECRET)
   sql "SELECT ..."          run a read-only analyst query against ClickHouse
   backfill                  rebuild the ClickHouse tables from the stream
+  rules diff <file> [--json] [--progress-json]
+                            dry run of a rules change: score the whole stream under <file> beside
+                            the rules in force and report what would change (nothing is written)
 
 Configuration comes from the environment (see README: NATS_URL, DATABASE_URL, CLICKHOUSE_URL, PORT, ...).`
 
@@ -31,13 +34,14 @@ const main = async (): Promise<number> => {
     return 2
   }
   const log = makeLog(config.logLevel)
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,
     strict: false,
     options: {
       demo: { type: "boolean" }, count: { type: "string" }, rate: { type: "string" }, users: { type: "string" },
-      agents: { type: "string" }, seed: { type: "string" }, sub: { type: "string" }, scope: { type: "string" }, ttl: { type: "string" }
+      agents: { type: "string" }, seed: { type: "string" }, sub: { type: "string" }, scope: { type: "string" }, ttl: { type: "string" },
+      json: { type: "boolean" }, "progress-json": { type: "boolean" }
     }
   })
   switch (command) {
@@ -47,6 +51,7 @@ const main = async (): Promise<number> => {
     case "token": return (await import("./cli/tokenCommand.js")).tokenCommand(config, values)
     case "sql": return (await import("./cli/sqlCommand.js")).sqlCommand(config, rest.filter((a) => !a.startsWith("--")).join(" "))
     case "backfill": return (await import("./cli/backfillCommand.js")).backfillCommand(config, log)
+    case "rules": return (await import("./cli/rulesCommand.js")).rulesCommand(config, log, positionals, values)
     default:
       process.stderr.write(`arena: unknown command ${JSON.stringify(command)}\n\n${USAGE}\n`)
       return 2

@@ -3,6 +3,7 @@
 // state equal to one that stopped at the cut's seq.
 import { describe, expect, it } from "vitest"
 import { DEFAULT_RULES } from "../domain/DefaultRules.js"
+import { RulesHistory } from "../domain/RulesHistory.js"
 import type { EngineState } from "../domain/engine/Engine.js"
 import { eventStream, newEngineState } from "../domain/engine/TestState.js"
 import { dumpUser } from "../domain/engine/UserViews.js"
@@ -30,7 +31,7 @@ const dumpAll = (s: EngineState) => {
   return { users, boards }
 }
 
-const processor = () => new Processor(newEngineState(), DEFAULT_RULES, { applied: 0, streamTimeMs: 0, gaps: 0 }, new Set())
+const processor = () => new Processor(newEngineState(), RulesHistory.single(DEFAULT_RULES), { applied: 0, streamTimeMs: 0, gaps: 0 }, new Set())
 
 describe("Cut", () => {
   it("writes the state at its seq (base, then a delta) while later events keep changing users", { timeout: 60_000 }, () => {

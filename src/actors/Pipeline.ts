@@ -5,6 +5,7 @@
 import { Data, Deferred, Effect, Fiber, Queue } from "effect"
 import type { Scope } from "effect"
 import type { CompiledRules } from "../domain/Rules.js"
+import type { RulesHistory } from "../domain/RulesHistory.js"
 import { loadLegacyUser } from "../domain/state/LegacySnapshot.js"
 import { loadChunk, rebuildBoards } from "../domain/state/SnapshotCodec.js"
 import type { UserState } from "../domain/Model.js"
@@ -45,7 +46,8 @@ export interface PipelineOptions {
   readonly analytics: AnalyticsSink
   /** Board views, rollovers and notifications go here; watched users come from here. */
   readonly feed: LiveFeedSink
-  readonly rules: CompiledRules
+  /** Every rules version and the seqs it scores (EstablishRulesHistory.ts made it for this start). */
+  readonly history: RulesHistory
   readonly batchMax: number
   readonly snapshotIntervalMs: number
   readonly latch: FailureLatch
@@ -82,7 +84,9 @@ export interface PipelineStatus {
 export interface Pipeline {
   readonly status: PipelineStatus
   readonly boards: Boards
+  /** The version in force now (profiles' level titles and achievement catalog). */
   readonly rules: CompiledRules
+  readonly history: RulesHistory
   readonly drainAndSnapshot: Effect.Effect<void>
   readonly streamCreated: string
 }
@@ -114,7 +118,8 @@ export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PortF
     const pos = status.ingest
 
     // ---- load the snapshot into the user table; boards are derived: rebuilt from it ----
-    const state = newEngineState(o.rules.periodGraceMs)
+    // A board stays open until no recorded version can still score it.
+    const state = newEngineState(o.history.maxPeriodGraceMs)
     const t0 = Date.now()
     const cpTime = checkpoint?.streamTimeMs ?? 0
     const legacy = yield* o.snapshots.loadLegacyUsers((rows) => {
@@ -130,7 +135,7 @@ export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PortF
     o.log(`snapshot loaded: ${state.users.size} users, ${state.boards.open().length} boards at seq ${pos.applied} in ${Date.now() - t0} ms ` +
       `(${loaded.chunks} chunks, ${(loaded.bytes / 2 ** 20).toFixed(1)} MiB${legacy > 0 ? `, ${legacy} users from pre-chunk JSON rows` : ""}; boards rebuilt in ${Date.now() - tBoards} ms); stream head ${head.lastSeq}`)
 
-    const processor = new Processor(state, o.rules, pos, o.feed.watchedUsers)
+    const processor = new Processor(state, o.history, pos, o.feed.watchedUsers)
     const boards = new Boards(state, pos, {
       readArchive: (b, w, p, off, lim) => Effect.runPromise(o.snapshots.readArchive(b, w, p, off, lim)),
       now: () => Date.now(),
@@ -145,7 +150,7 @@ export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PortF
     const snap = yield* spawnSnapshotter({
       stream: head.name,
       streamCreated,
-      rulesVersion: o.rules.version,
+      rulesVersion: o.history.current.rules.version,
       analytics: o.analytics,
       deadLettersSettled: deadLetters.settled,
       write: (w) => o.snapshots.write(w),
@@ -264,7 +269,7 @@ export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PortF
       o.log(`final snapshot at seq ${status.snapshot.lastSeq}`)
     })
 
-    return { status, boards, rules: o.rules, drainAndSnapshot, streamCreated } satisfies Pipeline
+    return { status, boards, rules: o.history.current.rules, history: o.history, drainAndSnapshot, streamCreated } satisfies Pipeline
   })
 
 const allUsers = (n: number): Int32Array => {

@@ -1,9 +1,10 @@
 // The processor: everything the pipeline does per event, as one synchronous loop over a slice of
 // raw stream messages — skip replays by seq, decode, check Nats-Msg-Id, run the engine on the user
-// table (which moves board entries in place), collect the batch's analytics records, dead letters
-// and notifications. No Effect, closure or actor hop per event; the pipeline calls it per slice.
+// table (which moves board entries in place) under the rules version in force at the message's seq
+// (RulesHistory), collect the batch's analytics records, dead letters and notifications. No Effect, closure or actor hop per event; the pipeline calls it per slice.
 import type { LedgerEntry, RejectReason } from "../domain/Model.js"
 import type { CompiledRules } from "../domain/Rules.js"
+import type { RulesHistory } from "../domain/RulesHistory.js"
 import { levelTitle } from "../domain/Levels.js"
 import type { EngineState } from "../domain/engine/EngineState.js"
 import { pushAwardRecords, rejectionRecord } from "../domain/Records.js"
@@ -64,13 +65,22 @@ export class Processor {
     this.dirty[this.dirtyN++] = uid
   }
   observer: WriteObserver | null = null
+  // The version in force over [rulesFrom, rulesTo): one comparison per message, a lookup only at a switch.
+  private rules: CompiledRules
+  private rulesFrom: number
+  private rulesTo: number
 
   constructor(
     readonly state: EngineState,
-    readonly rules: CompiledRules,
+    readonly history: RulesHistory,
     readonly position: Position,
     private readonly watched: ReadonlySet<string>
-  ) {}
+  ) {
+    const r = history.rangeAt(position.applied + 1)
+    this.rules = r.rules
+    this.rulesFrom = r.from
+    this.rulesTo = r.to
+  }
 
   /**
    * Applies events[from..to) (stream order) and appends what they produced to `out`; returns
@@ -78,7 +88,6 @@ export class Processor {
    */
   apply(events: ReadonlyArray<RawEvent>, from: number, to: number, out: SliceOutput): void {
     const pos = this.position
-    const rules = this.rules
     const end = Math.min(to, events.length)
     for (let i = from; i < end; i++) {
       const raw = events[i]!
@@ -86,7 +95,13 @@ export class Processor {
       if (raw.seq > pos.applied + 1) pos.gaps += raw.seq - pos.applied - 1
       pos.applied = raw.seq
       if (raw.streamTimeMs > pos.streamTimeMs) pos.streamTimeMs = raw.streamTimeMs
-      const o = applyMessage(this.state, rules, raw, this.before)
+      if (raw.seq >= this.rulesTo || raw.seq < this.rulesFrom) {
+        const r = this.history.rangeAt(raw.seq)
+        this.rules = r.rules
+        this.rulesFrom = r.from
+        this.rulesTo = r.to
+      }
+      const o = applyMessage(this.state, this.rules, raw, this.before)
       if (!o.ok) {
         out.rejects.push({ seq: raw.seq, streamTimeMs: raw.streamTimeMs, reason: o.reason, message: o.message, eventId: o.eventId, data: raw.data })
         out.records.push(rejectionRecord(raw.seq, raw.streamTimeMs, o.reason, o.message, o.eventId))

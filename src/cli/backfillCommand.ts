@@ -5,7 +5,12 @@ import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream"
 import { Effect } from "effect"
 import type { ArenaConfig } from "../Config.js"
 import type { Log } from "../observability/Log.js"
-import { loadRules } from "../App.js"
+import { loadRulesCandidate } from "../App.js"
+import { compileHistory } from "../actors/EstablishRulesHistory.js"
+import { RulesHistory } from "../domain/RulesHistory.js"
+import { ensureDatabase, openDb } from "../adapters/postgres/Db.js"
+import { migrate } from "../adapters/postgres/Migrations.js"
+import { makeRulesStore } from "../adapters/postgres/RulesStore.js"
 import { backfill } from "../jobs/Backfill.js"
 import type { BackfillOptions, BackfillResult } from "../jobs/Backfill.js"
 import { makeClickHouseAnalyticsStore } from "../adapters/clickhouse/ClickHouseAnalyticsStore.js"
@@ -34,8 +39,16 @@ export const backfillCommand = async (config: ArenaConfig, log: Log): Promise<nu
   const program = Effect.gen(function*() {
     const nats = yield* openNats(config.natsUrl, "arena-backfill")
     const clickhouse = yield* openClickHouseScoped(config)
+    // Each event under the version it was scored with: the recorded history (the file alone when none is).
+    yield* ensureDatabase(config.databaseUrl)
+    const sql = yield* openDb(config.databaseUrl)
+    yield* migrate(sql)
+    const candidate = loadRulesCandidate(config)
+    const stored = yield* makeRulesStore(sql).history
+    const history = stored.length === 0 ? RulesHistory.single(candidate.rules, candidate.contentHash) : yield* compileHistory(stored, candidate)
+    log.info(stored.length === 0 ? `rules: no history recorded; ${candidate.rules.version} for the whole stream` : `rules: ${stored.length} recorded version(s), ${history.current.rules.version} in force`)
     const r = yield* runBackfill({
-      js: nats.js, jsm: nats.jsm, stream: config.stream, clickhouse, rules: loadRules(config), signal: abort.signal,
+      js: nats.js, jsm: nats.jsm, stream: config.stream, clickhouse, history, signal: abort.signal,
       log: (m) => log.info(m),
       onProgress: (p) => process.stderr.write(`\rbackfill: seq ${p.seq}/${p.lastSeq} ${p.percent.toFixed(1)}% ${Math.round(p.eventsPerSecond)} ev/s, ${p.written} records written, ${p.skipped} already there   `)
     })

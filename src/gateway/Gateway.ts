@@ -101,7 +101,7 @@ export const startGateway = async (deps: GatewayDeps): Promise<RunningGateway> =
     ...eventRoutes(deps.ingest, onError),
     ...leaderboardRoutes(deps.leaderboards),
     ...userRoutes(deps.users),
-    ...rulesRoutes(deps.rules),
+    ...rulesRoutes(deps.rules, deps.dryRuns),
     ...shareRoutes(deps.shares),
     ...healthRoutes(deps.health),
     ...openApiRoutes(),

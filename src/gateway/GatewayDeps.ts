@@ -7,6 +7,7 @@ import type { NotificationPort } from "../ports/LiveFeed.js"
 import type { ShareStore } from "../ports/Shares.js"
 import type { AnalyticsRoutesPort } from "../ports/AnalyticsQueries.js"
 import type { RulesPort } from "../ports/ReadModel.js"
+import type { DryRunPort } from "../ports/DryRuns.js"
 
 export interface GatewayLogger {
   warn(message: string, fields?: Readonly<Record<string, unknown>>): void
@@ -21,6 +22,8 @@ export interface GatewayDeps {
   readonly notifications: NotificationPort
   readonly shares: ShareStore
   readonly rules: RulesPort
+  /** POST /v1/rules/dry-run and GET /v1/rules/dry-run/{id} are mounted only with it. */
+  readonly dryRuns?: DryRunPort | undefined
   readonly analytics?: AnalyticsRoutesPort | undefined
   readonly config: GatewayConfig
   readonly log?: GatewayLogger | undefined

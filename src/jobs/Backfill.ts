@@ -1,11 +1,12 @@
 // `arena backfill`: rebuilds the analytics store (ClickHouse) from the event source (JetStream) by
-// re-running the pure engine over it, with the pipeline's own rule (domain/StreamMessage.ts).
+// re-running the pure engine over it, with the pipeline's own rule (domain/StreamMessage.ts) and
+// the rules history (each event under the version in force at its seq).
 // User state is a function of the whole stream prefix, so the engine always replays from seq 1;
 // writing resumes above the store's watermarks, so an interrupted backfill continues where it
 // stopped and a finished one writes nothing. Run it while the service is stopped (the embedded
 // engine's lock enforces that; with a server, two writers would race).
 import { Data, Deferred, Effect, Fiber } from "effect"
-import type { CompiledRules } from "../domain/Rules.js"
+import type { RulesHistory } from "../domain/RulesHistory.js"
 import { newEngineState } from "../domain/engine/EngineState.js"
 import { messageRecords } from "../domain/StreamMessage.js"
 import type { AnalyticsRecord } from "../ports/Analytics.js"
@@ -38,7 +39,8 @@ export interface BackfillOptions {
   readonly events: EventSource
   /** The analytics store to rebuild. */
   readonly store: AnalyticsStore
-  readonly rules: CompiledRules
+  /** The recorded rules history (RulesHistory.single for one file over the whole stream). */
+  readonly history: RulesHistory
   /** Records per store write (default 50,000). */
   readonly batchRecords?: number
   readonly progressEveryMs?: number
@@ -75,7 +77,8 @@ export const backfill = (o: BackfillOptions): Effect.Effect<BackfillResult, Port
     }
     log(`backfill: ${head.name} seq 1..${lastSeq}; ClickHouse complete through ${w.durableSeq}, replaying the engine from seq 1`)
 
-    const state = newEngineState(o.rules.periodGraceMs)
+    const state = newEngineState(o.history.maxPeriodGraceMs)
+    let range = o.history.rangeAt(1)
     let pending: AnalyticsRecord[] = []
     let seq = 0
     let written = 0
@@ -105,7 +108,8 @@ export const backfill = (o: BackfillOptions): Effect.Effect<BackfillResult, Port
           const s = m.seq
           if (s <= seq) continue // a redelivery after the ordered consumer reset
           seq = s
-          messageRecords(state, o.rules, m, pending)
+          if (s >= range.to || s < range.from) range = o.history.rangeAt(s)
+          messageRecords(state, range.rules, m, pending)
           if (s % 50_000 === 0) for (const id of state.boards.expired(m.streamTimeMs)) { state.boards.retire(id); state.users.markDead(id) } // bounds memory; ledgers do not depend on it
           const done = s >= lastSeq
           if (done || pending.length >= (o.batchRecords ?? 50_000)) {

@@ -16,6 +16,7 @@ import { openClickHouse } from "../../src/adapters/clickhouse/ClickHouseClient.j
 import type { ClickHouseHandle } from "../../src/adapters/clickhouse/ClickHouseClient.js"
 import type { AnalyticsRecord } from "../../src/ports/Analytics.js"
 import { DEFAULT_RULES } from "../../src/domain/DefaultRules.js"
+import { RulesHistory } from "../../src/domain/RulesHistory.js"
 import type { EngineState } from "../../src/domain/engine/EngineState.js"
 import { newEngineState } from "../../src/domain/engine/EngineState.js"
 import type { LedgerEntry } from "../../src/domain/Model.js"
@@ -107,7 +108,7 @@ describe("backfill from JetStream", () => {
     const ac = new AbortController()
     const seen: BackfillProgress[] = []
     const first = await Effect.runPromise(runBackfill({
-      js, jsm, stream: STREAM, clickhouse: ch, rules: DEFAULT_RULES, batchRecords: 100, progressEveryMs: 0, signal: ac.signal,
+      js, jsm, stream: STREAM, clickhouse: ch, history: RulesHistory.single(DEFAULT_RULES), batchRecords: 100, progressEveryMs: 0, signal: ac.signal,
       onProgress: (p) => { seen.push(p); if (p.percent >= 40) ac.abort() }
     }))
     expect(first).toMatchObject({ aborted: true, resumedFrom: 0, lastSeq: N })
@@ -116,12 +117,12 @@ describe("backfill from JetStream", () => {
     expect(await scalar(ch, "SELECT max(through_seq) FROM sink_progress")).toBe(first.seq)
     expect(await scalar(ch, "SELECT count() FROM awards")).toBe(expected.filter((r) => r.kind === "award" && r.entry.seq <= first.seq).length)
 
-    const second = await Effect.runPromise(runBackfill({ js, jsm, stream: STREAM, clickhouse: ch, rules: DEFAULT_RULES, batchRecords: 333 }))
+    const second = await Effect.runPromise(runBackfill({ js, jsm, stream: STREAM, clickhouse: ch, history: RulesHistory.single(DEFAULT_RULES), batchRecords: 333 }))
     expect(second).toMatchObject({ aborted: false, resumedFrom: first.seq, seq: N, percent: 100 })
     expect(first.written + second.written).toBe(expected.length)
     expect(await fingerprint(ch)).toEqual(expectedFingerprint(expected))
 
-    const third = await Effect.runPromise(runBackfill({ js, jsm, stream: STREAM, clickhouse: ch, rules: DEFAULT_RULES }))
+    const third = await Effect.runPromise(runBackfill({ js, jsm, stream: STREAM, clickhouse: ch, history: RulesHistory.single(DEFAULT_RULES) }))
     expect(third).toMatchObject({ written: 0, resumedFrom: N })
     expect(await fingerprint(ch)).toEqual(expectedFingerprint(expected))
   })

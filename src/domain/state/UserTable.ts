@@ -113,10 +113,12 @@ export class UserTable {
     return this.names.has(uid) ? this.names.equals(uid, name) : this.ids.matches(uid, name)
   }
 
-  setUsername(uid: number, name: string): void {
-    if (this.names.equals(uid, name)) return
-    if (!this.names.has(uid) && this.ids.nameOf(uid) === name) return
+  /** Sets the shown name; true when it differs from the one shown before. */
+  setUsername(uid: number, name: string): boolean {
+    if (this.names.equals(uid, name)) return false
+    if (!this.names.has(uid) && this.ids.nameOf(uid) === name) return false
     this.names.set(uid, name)
+    return true
   }
 
   has(uid: number): boolean {

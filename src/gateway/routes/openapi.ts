@@ -81,7 +81,7 @@ export const buildOpenApi = (): Json => ({
         responses: { "200": { description: "Ledger page" }, ...stateStd, "401": err("No or invalid token"), "403": err("Not the owner") }
       }
     },
-    "/v1/rules": { get: { summary: "Current rules (with version)", responses: { "200": { description: "Rules document" } } } },
+    "/v1/rules": { get: { summary: "Rules in force (with version) and the rules history (§10)", responses: { "200": { description: "Rules document of the version in force plus content_hash, effective_from_seq, in_force and history [{version, content_hash, effective_from_seq, recorded_at}]" } } } },
     "/v1/achievements": { get: { summary: "Achievement catalog", responses: { "200": { description: "Catalog" } } } },
     "/v1/shares": {
       post: {

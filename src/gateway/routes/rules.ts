@@ -1,10 +1,44 @@
-// GET /v1/rules and GET /v1/achievements: served from the RulesPort as is.
-import { json } from "../http/Http.js"
-import { Params } from "../http/Params.js"
+// GET /v1/rules and GET /v1/achievements: served from the RulesPort as is. With a DryRunPort:
+// POST /v1/rules/dry-run (admin; body = a rules document) starts a dry run of that change and
+// answers 202 with its job; GET /v1/rules/dry-run/{id} (admin) shows its progress and report.
+import { SCOPE_ADMIN, requireScope } from "../auth/Auth.js"
+import { ApiError, notFound } from "../http/ApiError.js"
+import { isPlainObject, json } from "../http/Http.js"
+import { Params, decodeSegment } from "../http/Params.js"
 import type { Route } from "../http/Router.js"
+import type { DryRunPort } from "../../ports/DryRuns.js"
 import type { RulesPort } from "../../ports/ReadModel.js"
 
-export const rulesRoutes = (rules: RulesPort): ReadonlyArray<Route> => [
+const JOB_ID = /^[A-Za-z0-9_-]{12}$/
+
+export const rulesRoutes = (rules: RulesPort, dryRuns?: DryRunPort): ReadonlyArray<Route> => [
   { method: "get", pattern: "/v1/rules", handler: (req) => (new Params(req.query, []).check(), json(rules.rules())) },
-  { method: "get", pattern: "/v1/achievements", handler: (req) => (new Params(req.query, []).check(), json(rules.achievements())) }
+  { method: "get", pattern: "/v1/achievements", handler: (req) => (new Params(req.query, []).check(), json(rules.achievements())) },
+  ...(dryRuns === undefined ? [] : [
+    {
+      method: "post",
+      pattern: "/v1/rules/dry-run",
+      body: true,
+      authorize: (p) => requireScope(p, SCOPE_ADMIN),
+      handler: (req) => {
+        new Params(req.query, []).check()
+        if (!isPlainObject(req.body)) throw new ApiError(400, "invalid_rules", "the body must be a rules document (the JSON of an ARENA_RULES file)", [{ path: "body", message: "must be a JSON object" }])
+        const r = dryRuns.start(req.body)
+        if (!r.ok) throw new ApiError(r.status, r.code, r.message, r.details)
+        return json(r.job, 202, { Location: `/v1/rules/dry-run/${r.job.job_id}` })
+      }
+    },
+    {
+      method: "get",
+      pattern: "/v1/rules/dry-run/:id",
+      authorize: (p) => requireScope(p, SCOPE_ADMIN),
+      handler: (req) => {
+        new Params(req.query, []).check()
+        const id = decodeSegment(req.params[0]!, "path.id")
+        const job = JOB_ID.test(id) ? dryRuns.get(id) : null
+        if (job === null) throw notFound(`no dry run ${JSON.stringify(id)} (jobs are kept in memory: the last 16 since the service started)`)
+        return json(job)
+      }
+    }
+  ] satisfies ReadonlyArray<Route>)
 ]
