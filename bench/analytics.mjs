@@ -7,18 +7,20 @@
 // parsing of text), in the same batches with the same deduplication tokens, with and without the
 // rollup views. `--compare DIR` first runs the sink of another built checkout (e.g. main) on the
 // same records, back to back in this run.
-// Run: npm run build && node bench/analytics.mjs [--events 200000] [--users 100000] [--compare DIR] [--no-record]
+// `--cpu-prof` profiles this process during this build's sink run and prints the top functions.
+// Run: npm run build && node bench/analytics.mjs [--events 200000] [--users 100000] [--compare DIR] [--cpu-prof] [--no-record]
 import { fork } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { Session as Inspector } from "node:inspector/promises"
 import { parseArgs } from "node:util"
 import { Effect, Exit, Scope } from "effect"
 import { appendResult, cpuOf, fmt, machine, ROOT } from "./lib.mjs"
-import { buildId, log, sleep } from "./support.mjs"
+import { buildId, log, sleep, summarizeProfile } from "./support.mjs"
 
 const { values } = parseArgs({ allowPositionals: true, options: {
-  events: { type: "string" }, users: { type: "string" }, compare: { type: "string" }, "no-record": { type: "boolean" }, "baseline-child": { type: "string" }
+  events: { type: "string" }, users: { type: "string" }, compare: { type: "string" }, "no-record": { type: "boolean" }, "cpu-prof": { type: "boolean" }, "baseline-child": { type: "string" }
 } })
 const EVENTS = Number(values.events ?? 200_000)
 const USERS = Number(values.users ?? 100_000)
@@ -74,7 +76,7 @@ const { newEngineState } = await import(path.join(ROOT, "dist/domain/engine/Engi
 const { DEFAULT_RULES } = await import(path.join(ROOT, "dist/domain/DefaultRules.js"))
 const tBase = Date.now() - 600_000
 const gen = makeGenerator({ users: USERS, agents: 20, seed: 7, idPrefix: "ana", timestamp: (i) => new Date(tBase + Math.floor((i / EVENTS) * 590_000)).toISOString() })
-const state = newEngineState(86_400_000)
+let state = newEngineState(86_400_000)
 const enc = new TextEncoder()
 /** Per submit: the records of SUBMIT consecutive events and the last seq they cover. */
 const slices = []
@@ -91,6 +93,7 @@ for (let s = 1; s <= EVENTS; s += SUBMIT) {
   slices.push({ records: out, through: end })
 }
 const AWARDS = kinds.award
+state = null // the engine's user table is not the sink's: let it go before anything is measured
 log(`scenario: ${fmt(EVENTS)} events, ${fmt(USERS)} users → ${fmt(AWARDS)} awards, ${fmt(kinds.achievement)} achievements, ${fmt(kinds.level_up)} level-ups, ${fmt(kinds.rejection)} rejections (generated in ${((Date.now() - tg) / 1000).toFixed(1)} s); submits of ${SUBMIT} events; sink at its default options`)
 
 /** One sink run of the checkout at `root` on a fresh embedded engine; CPU per award. */
@@ -108,10 +111,27 @@ const runSink = async (label, root) => {
   }
   const pid = handle.process.pid
   const childCpu = () => cpuOf(pid)
+  const profile = values["cpu-prof"] && root === ROOT ? new Inspector() : null
+  if (profile !== null) {
+    profile.connect()
+    await profile.post("Profiler.enable")
+    await profile.post("Profiler.setSamplingInterval", { interval: 1000 })
+    await profile.post("Profiler.start")
+  }
   const p0 = cpuSelf(), k0 = childCpu(), t0 = Date.now()
   for (const s of slices) await Effect.runPromise(sink.submit(s.records, s.through))
   await Effect.runPromise(sink.awaitDurable(EVENTS))
   const p1 = cpuSelf(), k1 = childCpu(), wallMs = Date.now() - t0
+  if (profile !== null) {
+    const { profile: prof } = await profile.post("Profiler.stop")
+    profile.disconnect()
+    const file = path.join(os.tmpdir(), `arena-analytics-${process.pid}.cpuprofile`)
+    fs.writeFileSync(file, JSON.stringify(prof))
+    const s = summarizeProfile(file, 0, Infinity, 25)
+    process.stdout.write([`CPU profile of this process during ${label} (${fmt(s.totalMs)} ms sampled; kept at ${file}):`, "  self ms   share  function",
+      ...s.top.map((x) => `  ${fmt(x.ms).padStart(7)}  ${(x.share * 100).toFixed(1).padStart(5)}%  ${x.fn}`),
+      "  by area (self time):", ...s.areas.map((x) => `  ${fmt(x.ms).padStart(7)}  ${(x.share * 100).toFixed(1).padStart(5)}%  ${x.area}`)].join("\n") + "\n")
+  }
   const k2 = await settled(childCpu)
   if (handle.process.pid !== pid) throw new Error(`${label}: the chDB child restarted during the run`)
   const count = await (await handle.client.query({ query: "SELECT count() AS n FROM awards", format: "JSONEachRow" })).json()

@@ -5,7 +5,7 @@
 // A separate process because a large insert stalls its caller's event loop for hundreds of ms.
 import * as path from "node:path"
 import { createChdbConnection } from "chdb/connection"
-import { insertBinary, resetInsertDir } from "./ChdbBinaryInsert.mjs"
+import { HTTP_ONLY_SETTINGS, insertBinary, resetInsertDir } from "./ChdbBinaryInsert.mjs"
 
 const [dataPath, database] = process.argv.slice(2)
 if (!dataPath || !database || !/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(database)) {
@@ -15,9 +15,7 @@ if (!dataPath || !database || !/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(database)) {
 const send = (/** @type {unknown} */ msg) => { if (process.connected && process.send) process.send(msg) }
 
 // Settings chDB drops itself (HTTP-only ones) or maps to an option: they never touch the session.
-const HARMLESS = new Set(["wait_end_of_query", "send_progress_in_http_headers", "http_response_buffer_size",
-  "http_headers_progress_interval_ms", "http_send_progress_interval_ms", "enable_http_compression",
-  "http_zlib_compression_level", "default_format"])
+const HARMLESS = HTTP_ONLY_SETTINGS
 
 /** chDB applies per-request settings as `SET` on the session, where they persist: a request
  *  with real settings therefore runs on its own short-lived session (~1 ms to open), so a
@@ -91,7 +89,9 @@ const handle = async (/** @type {any} */ req) => {
   try {
     if (main === null) throw new Error("chdb connection is not open")
     let result
-    if (needsOwnSession(req.settings)) {
+    // A binary insert carries its settings in its own SETTINGS clause (ChdbBinaryInsert.mjs).
+    const binaryInsert = req.op === "insert" && req.body instanceof Uint8Array
+    if (!binaryInsert && needsOwnSession(req.settings)) {
       const own = await open()
       try { result = await run(own, req) } finally { await own.close() }
     } else {
