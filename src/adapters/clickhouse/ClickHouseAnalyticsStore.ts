@@ -12,7 +12,7 @@ import type { ClickHouseHandle } from "./ClickHouseClient.js"
 import { migrateClickHouse } from "./Migrations.js"
 import { repairRollups } from "./Rollups.js"
 import { rowBinaryOf } from "./RowBinary.js"
-import { TABLES, monthOf, streamTimeOf, toChTime } from "./Rows.js"
+import { TABLES, toChTime } from "./Rows.js"
 
 const KINDS: ReadonlyArray<RecordKind> = ["award", "level_up", "achievement", "rejection"]
 
@@ -26,7 +26,7 @@ export interface InsertBlock {
 }
 
 /** A record as the sink buffers it: its month partition and its RowBinary row. */
-export const encodeRecord = (r: AnalyticsRecord): EncodedRecord => rowBinaryOf(r, monthOf(streamTimeOf(r)))
+export const encodeRecord = (r: AnalyticsRecord): EncodedRecord => rowBinaryOf(r)
 
 /** Splits seq-ordered records into per-kind, per-month runs (kind order, then seq order). */
 export const blocksOf = (records: ReadonlyArray<EncodedRecord>): InsertBlock[] => {

@@ -6,6 +6,7 @@ import type { LedgerEntry } from "../../domain/Model.js"
 import type { AnalyticsRecord } from "../../ports/Analytics.js"
 import { seqOf } from "../../ports/Analytics.js"
 import type { EncodedRecord } from "../../ports/AnalyticsStore.js"
+import { monthOf } from "./Rows.js"
 
 /** A new slab holds this many bytes (~7k award rows); a record never spans two slabs. */
 const SLAB_BYTES = 1 << 20
@@ -104,6 +105,19 @@ export const isoMillis = (iso: string): number => {
 /** DateTime64(3): Int64 milliseconds. */
 const time = (iso: string): void => i64(isoMillis(iso))
 
+// The stream time of the record being written, parsed once: every record of one event (the award,
+// its level-up, its achievements) carries the same stream_time, and it also gives the partition.
+let streamIso = ""
+let streamMs = 0
+let streamMonth = 0
+const streamTime = (iso: string): void => {
+  if (iso !== streamIso) {
+    streamMs = isoMillis(iso)
+    streamMonth = monthOf(iso)
+    streamIso = iso
+  }
+}
+
 const awardBound = (e: LedgerEntry): number => {
   let n = 8 * 4 + 4 * 6 + 2 + 5 * 4 + 4 * e.bonuses.length
   n += strBound(e.event_id) + strBound(e.user_id) + strBound(e.agent_name) + strBound(e.action_type)
@@ -141,7 +155,7 @@ const award = (e: LedgerEntry): void => {
   u8(e.level_after)
   str(e.rules_version)
   time(e.event_time)
-  time(e.stream_time)
+  i64(streamMs)
 }
 
 /** At least the bytes the record's row takes. */
@@ -154,8 +168,12 @@ const boundOf = (r: AnalyticsRecord): number => {
   }
 }
 
-/** A record with its row in its table's column order (Rows.ts TABLES), a range of a shared slab. */
-export const rowBinaryOf = (r: AnalyticsRecord, part: number): EncodedRecord => {
+/**
+ * A record with its row in its table's column order (Rows.ts TABLES), a range of a shared slab,
+ * and its partition (the month of its stream time).
+ */
+export const rowBinaryOf = (r: AnalyticsRecord): EncodedRecord => {
+  streamTime(r.kind === "award" ? r.entry.stream_time : r.stream_time)
   const k = KIND_INDEX[r.kind]
   slab = slabs[k]!
   view = views[k]!
@@ -173,14 +191,14 @@ export const rowBinaryOf = (r: AnalyticsRecord, part: number): EncodedRecord => 
       str(r.user_id)
       u8(r.from)
       u8(r.to)
-      time(r.stream_time)
+      i64(streamMs)
       break
     case "achievement":
       i64(r.seq)
       str(r.user_id)
       str(r.achievement)
       u32(r.bonus)
-      time(r.stream_time)
+      i64(streamMs)
       break
     case "rejection":
       i64(r.seq)
@@ -189,9 +207,9 @@ export const rowBinaryOf = (r: AnalyticsRecord, part: number): EncodedRecord => 
       // Nullable(String): a null flag byte, then the value when not null.
       if (r.event_id === null) u8(1)
       else { u8(0); str(r.event_id) }
-      time(r.stream_time)
+      i64(streamMs)
       break
   }
   positions[k] = pos
-  return { kind: r.kind, seq: seqOf(r), part, bytes: slab, start, end: pos }
+  return { kind: r.kind, seq: seqOf(r), part: streamMonth, bytes: slab, start, end: pos }
 }
