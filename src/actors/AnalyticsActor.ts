@@ -244,7 +244,10 @@ export const makeMemoryAnalyticsStore = () => {
   let failing: string | null = null
   const failure = (message: string): StoreFailure => ({ _tag: "MemoryStoreError", message, retryable: true })
   const store: AnalyticsStore = {
-    encode: (r) => ({ kind: r.kind, seq: seqOf(r), part: 0, line: JSON.stringify(r) }),
+    encode: (r) => {
+      const bytes = new TextEncoder().encode(JSON.stringify(r))
+      return { kind: r.kind, seq: seqOf(r), part: 0, bytes, start: 0, end: bytes.length }
+    },
     recover: Effect.suspend(() =>
       failing !== null ? Effect.fail(failure(failing)) : Effect.succeed({ durableSeq, maxSeq: { ...maxSeq } })
     ),
@@ -252,7 +255,7 @@ export const makeMemoryAnalyticsStore = () => {
       Effect.suspend(() => {
         if (failing !== null) return Effect.fail(failure(failing))
         for (const r of rs) {
-          records.push(JSON.parse(r.line) as AnalyticsRecord)
+          records.push(JSON.parse(new TextDecoder().decode(r.bytes.subarray(r.start, r.end))) as AnalyticsRecord)
           maxSeq[r.kind] = Math.max(maxSeq[r.kind], r.seq)
         }
         durableSeq = Math.max(durableSeq, throughSeq)
