@@ -122,6 +122,7 @@ export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PortF
     const processor = new Processor(state, o.rules, pos, o.feed.watchedUsers)
     const boards = new Boards(state, pos, {
       readArchive: (b, w, p, off, lim) => Effect.runPromise(o.snapshots.readArchive(b, w, p, off, lim)),
+      committedSeq: () => status.snapshot.lastSeq,
       now: () => Date.now(),
       feed: o.feed
     })
