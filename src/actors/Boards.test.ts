@@ -1,5 +1,7 @@
 // Board reads the gateway relies on: keyset pages that neither skip nor repeat a row (even when
-// the cursor's row moved), around-me windows, and views emitted only when a watched top changes.
+// the cursor's row moved), around-me windows, and views emitted only when a watched top changes;
+// and the pipeline's own rollover path: windows roll over in stream time, a period's board is
+// archived and retired only once its grace has passed.
 import { describe, expect, it } from "vitest"
 import { boardsHarness } from "./TestBoards.js"
 
@@ -78,5 +80,52 @@ describe("Boards", () => {
     expect((await h.boards.page(key, null, 10))!.seq).toBe(9)
     expect(h.boards.around(key, "a", 1)!.seq).toBe(9)
     expect(h.boards.watch(key, 5).seq).toBe(9)
+  })
+
+  it("rolls each window over once when stream time crosses its boundary, and closes a period only after its grace", async () => {
+    const h = boardsHarness()
+    const at = (iso: string): number => Date.parse(iso)
+    const day = { board: "global", window: "day" as const, period: "2026-05-31" }
+    h.pos.streamTimeMs = at("2026-05-31T23:59:59.999Z")
+    h.boards.rollPeriods() // the pipeline's first call (at start) learns the current periods
+    expect(h.rollovers).toEqual([])
+    const id = h.state.boards.openIdOf(day.board, day.window, day.period, h.pos.streamTimeMs)
+    const a = h.state.users.intern("a")
+    const b = h.state.users.intern("b")
+    h.state.boards.score(id, a, -1, 0, 20, 1)
+    h.state.boards.score(id, b, -1, 0, 10, 2)
+    h.pos.applied = 2
+    h.boards.rollPeriods()
+    expect(h.rollovers).toEqual([])
+    h.pos.streamTimeMs = at("2026-06-01T00:00:00.000Z") // Monday the 1st: day, ISO week and month all turn
+    h.boards.rollPeriods()
+    h.boards.rollPeriods()
+    expect(h.rollovers).toEqual([["day", "2026-06-01"], ["week", "2026-W23"], ["month", "2026-06"]])
+    expect(h.boards.currentPeriod("day")).toBe("2026-06-01")
+    // Yesterday's board stays open (late events still count there) until end + grace (10 min here).
+    h.pos.streamTimeMs = at("2026-06-01T00:09:59.999Z")
+    expect(h.boards.closeExpired()).toEqual([])
+    expect(h.boards.openId(day)).toBe(id)
+    h.pos.streamTimeMs = at("2026-06-01T00:10:00.000Z")
+    h.pos.applied = 7
+    const archives = h.boards.closeExpired()
+    expect(archives.map((x) => [x.board, x.window, x.period, x.closedAtSeq, x.entries.map((e) => [e.userId, e.xp, e.seq])])).toEqual([
+      ["global", "day", "2026-05-31", 7, [["a", 20, 1], ["b", 10, 2]]]
+    ])
+    expect(h.boards.openId(day)).toBe(-1)
+    expect(h.boards.closeExpired()).toEqual([]) // archived once
+    // Until a snapshot holds the archive, reads of the period come from it (pages with cursors too)…
+    const rows = async (after: { xp: number; seq: number } | null, limit: number) =>
+      (await h.boards.page(day, after, limit))?.entries.map((e) => [e.rank, e.user_id, e.xp]) ?? null
+    expect(await rows(null, 10)).toEqual([[1, "a", 20], [2, "b", 10]])
+    expect(await rows({ xp: 20, seq: 1 }, 10)).toEqual([[2, "b", 10]])
+    h.committed.seq = 6
+    expect(await rows(null, 10)).toEqual([[1, "a", 20], [2, "b", 10]])
+    // …and from Postgres once committed (this harness's store holds nothing: null, a 404).
+    h.committed.seq = 7
+    expect(await rows(null, 10)).toBeNull()
+    // A closed period never gets a live board again (it would archive an empty one over the real one).
+    expect(h.state.boards.openIdOf(day.board, day.window, day.period, h.pos.streamTimeMs)).toBe(-1)
+    expect(h.boards.watch(day, 5)).toMatchObject({ entries: [], total: 0 })
   })
 })

@@ -14,6 +14,8 @@ import type { Position } from "./Processor.js"
 
 export interface BoardsDeps {
   readonly readArchive: (board: string, window: string, period: string, offset: number, limit: number) => Promise<ArchivedBoard | null>
+  /** The seq of the last snapshot committed to Postgres: archives closed up to it are stored there. */
+  readonly committedSeq: () => number
   /** Wall clock, only for "the current period" before any event has been seen. */
   readonly now: () => number
   readonly feed: LiveFeedSink
@@ -29,6 +31,11 @@ export class Boards {
   private readonly current = new Map<Window, string>()
   /** Per board, the last rank reported to each watched user (rank_changed). */
   private readonly lastRanks = new Map<number, Map<string, number>>()
+  /**
+   * Boards closed in memory whose archive no snapshot has committed yet, by board key: until it
+   * is in Postgres (the next cut, later while Postgres is down), reads of the period come from here.
+   */
+  private readonly closing = new Map<string, PeriodArchive>()
 
   constructor(readonly state: EngineState, readonly position: Position, private readonly deps: BoardsDeps) {}
 
@@ -111,7 +118,22 @@ export class Boards {
     const id = this.openId(key)
     if (id >= 0) return this.pageOf(id, key, this.offsetAfter(id, after), limit)
     if (key.window === "all" || key.period === this.currentPeriod(key.window)) return { key, seq: this.position.applied, total: 0, entries: [] }
+    const closing = this.closingArchive(key)
+    if (closing !== undefined) return closingPage(closing, key, after, limit)
     return this.archivedPage(key, after, limit)
+  }
+
+  /** The archive of a period closed in memory and not yet committed. */
+  private closingArchive(key: BoardKey): PeriodArchive | undefined {
+    this.forgetCommitted()
+    return this.closing.get(closingKey(key.board, key.window, key.period))
+  }
+
+  /** Drops the closing archives a committed snapshot holds (Postgres answers for them now). */
+  private forgetCommitted(): void {
+    if (this.closing.size === 0) return
+    const committed = this.deps.committedSeq()
+    for (const [k, a] of this.closing) if (a.closedAtSeq <= committed) this.closing.delete(k)
   }
 
   private async archivedPage(key: BoardKey, after: BoardCursor | null, limit: number): Promise<BoardPage | null> {
@@ -241,11 +263,14 @@ export class Boards {
     const b = this.state.boards
     const u = this.state.users
     const out: Array<PeriodArchive> = []
+    this.forgetCommitted()
     for (const id of b.expired(this.position.streamTimeMs)) {
       const ref = b.refs[id]!
       const entries: Array<PeriodArchive["entries"][number]> = []
       b.tree(id)!.forEach((uid, xp, seq) => { entries.push({ userId: u.userId(uid), username: u.username(uid), xp, seq, level: u.level[uid]! }) })
-      out.push({ board: ref.board, window: ref.window, period: ref.period, closedAtSeq: this.position.applied, entries })
+      const archive: PeriodArchive = { board: ref.board, window: ref.window, period: ref.period, closedAtSeq: this.position.applied, entries }
+      out.push(archive)
+      this.closing.set(closingKey(ref.board, ref.window, ref.period), archive)
       b.retire(id)
       u.markDead(id)
       this.watchers.delete(id)
@@ -253,4 +278,15 @@ export class Boards {
     }
     return out
   }
+}
+
+const closingKey = (board: string, window: string, period: string): string => `${board}\u0000${window}\u0000${period}`
+
+/** A page of a closing board's archive, as the archived page reads it (rank order, keyset cursor). */
+const closingPage = (a: PeriodArchive, key: BoardKey, after: BoardCursor | null, limit: number): BoardPage => {
+  const e = a.entries
+  let from = 0
+  if (after !== null) while (from < e.length && (e[from]!.xp > after.xp || (e[from]!.xp === after.xp && e[from]!.seq <= after.seq))) from++
+  const entries = e.slice(from, from + limit).map((r, i) => ({ rank: from + i + 1, user_id: r.userId, username: r.username, xp: r.xp, level: r.level, reached_seq: r.seq }))
+  return { key, seq: 0, total: e.length, entries }
 }

@@ -2,7 +2,7 @@
 // seq + 1 with an ordered consumer, report ready once caught up. One fiber applies the stream in
 // slices of a few milliseconds (the processor), then publishes what each slice changed; cuts are
 // written between slices and snapshotted on an interval, and once more at shutdown.
-import { Data, Deferred, Effect, Fiber, Queue } from "effect"
+import { Cause, Data, Deferred, Effect, Fiber, Queue } from "effect"
 import type { Scope } from "effect"
 import type { CompiledRules } from "../domain/Rules.js"
 import type { RulesHistory } from "../domain/RulesHistory.js"
@@ -36,6 +36,8 @@ const SLICE_MS = 4
 const SLICE_CHECK = 64
 /** Users a cut encodes per turn of the event loop (~1 µs each). */
 const CUT_STEP = 2000
+/** How often the stream's creation time is compared with the one this run started on. */
+const STREAM_CHECK_MS = 2_000
 
 export interface PipelineOptions {
   /** The stream (its head at start, then consumed from the checkpoint on). */
@@ -138,6 +140,7 @@ export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PortF
     const processor = new Processor(state, o.history, pos, o.feed.watchedUsers)
     const boards = new Boards(state, pos, {
       readArchive: (b, w, p, off, lim) => Effect.runPromise(o.snapshots.readArchive(b, w, p, off, lim)),
+      committedSeq: () => status.snapshot.lastSeq,
       now: () => Date.now(),
       feed: o.feed
     })
@@ -246,6 +249,16 @@ export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PortF
       })
         .pipe(Effect.catchCause((c) => Deferred.fail(o.latch, actorDefect("consumer", c)).pipe(Effect.asVoid)))
     )
+
+    // ---- the stream under us: one recreated while this run consumes it (same name, new creation
+    // time) never delivers again past our seq, and nothing else would notice. Failing the run
+    // hands it to the supervisor, whose restart reads the checkpoint and stops on the mismatch. ----
+    yield* Effect.forkScoped(Effect.forever(Effect.sleep(STREAM_CHECK_MS).pipe(
+      Effect.andThen(o.events.head.pipe(Effect.map((h) => h.created), Effect.orElseSucceed(() => streamCreated))),
+      Effect.flatMap((created) => created === streamCreated ? Effect.void : Deferred.fail(o.latch, actorDefect("consumer", Cause.fail(new Error(
+        `stream ${head.name} was recreated under the running pipeline (created ${created}, consumed since ${streamCreated}): its new messages would never be read`
+      )))).pipe(Effect.asVoid))
+    )))
 
     // ---- snapshots on an interval: one cut in flight at a time ----
     const requestCut = Effect.gen(function*() {

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from "vitest"
 import { Effect } from "effect"
 import { repairRollups } from "../../src/adapters/clickhouse/Rollups.js"
 import { registry } from "../../src/observability/Metrics.js"
+import { prng } from "../../src/cli/Producer.js"
 import { eventually, expectedFingerprint, fingerprint, freshDir, generate, startSink, submitRange } from "./records.js"
 import type { SinkEnv } from "./records.js"
 
@@ -51,17 +52,19 @@ describe("analytics sink under failures (embedded ClickHouse)", () => {
 
   it("survives kill -9 of the engine process in the middle of inserts, with exact counts", async () => {
     const g = generate(4000)
+    // Seeded: a failure reproduces with the same kill points (insert index and delay).
+    const rnd = prng(4711)
     let kills = 0
     let env: SinkEnv | null = null
     env = await startSink(freshDir("kill"), {
       fault: {
         sent: (call, sql) => {
           // Every 7th insert into a raw table: kill the engine while it works on it.
-          if ((call === "exec" || call === "insert") && /INSERT INTO (awards|level_ups|achievements)/.test(sql) && kills < 5 && Math.random() < 1 / 7) {
+          if ((call === "exec" || call === "insert") && /INSERT INTO (awards|level_ups|achievements)/.test(sql) && kills < 5 && rnd() < 1 / 7) {
             const pid = env?.handle.process?.pid ?? null
             if (pid !== null) {
               kills++
-              setTimeout(() => { try { process.kill(pid, "SIGKILL") } catch { /* already gone */ } }, Math.floor(Math.random() * 4))
+              setTimeout(() => { try { process.kill(pid, "SIGKILL") } catch { /* already gone */ } }, Math.floor(rnd() * 4))
             }
           }
         }
@@ -79,6 +82,7 @@ describe("analytics sink under failures (embedded ClickHouse)", () => {
   it("after kill -9 mid-insert and a restart of the whole service, a replay from seq 1 gives exact counts", async () => {
     const g = generate(3000)
     const dir = freshDir("restart")
+    const rnd = prng(4) // seeded: the crash comes at the 4th insert into awards
     let dead = false
     let envA: SinkEnv | null = null
     envA = await startSink(dir, {
@@ -87,7 +91,7 @@ describe("analytics sink under failures (embedded ClickHouse)", () => {
         sent: (call, sql) => {
           if (!dead && (call === "exec" || call === "insert") && sql.includes("INSERT INTO awards") && (envA?.handle.process?.generation ?? 0) >= 1) {
             const pid = envA?.handle.process?.pid ?? null
-            if (pid !== null && Math.random() < 0.2) {
+            if (pid !== null && rnd() < 0.2) {
               // The service "crashes": its engine dies mid-insert and the sink never runs again.
               dead = true
               setTimeout(() => { try { process.kill(pid, "SIGKILL") } catch { /* gone */ } }, 1)

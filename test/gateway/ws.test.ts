@@ -52,7 +52,9 @@ describe.each([0, 2])("live leaderboard (ws threads: %i)", (threads) => {
     for (let r = 1; r <= 25; r++) {
       const { lastSeq } = await arena.publish(round(r, 12, 1 + (r % 4)))
       await arena.waitForSeq(lastSeq)
-      if (r % 5 === 0) await new Promise((res) => setTimeout(res, 5))
+      // Every fifth round, wait until the client holds that seq: the rounds after it cannot be
+      // coalesced into the same delta, so at least five deltas travel.
+      if (r % 5 === 0) await reader.until((m) => m[m.length - 1]!.seq >= lastSeq, 5000, `seq ${lastSeq}`)
     }
     const page = await rest(arena, "global", "limit=5")
     const state = await settle(reader, 5, page.seq)
@@ -150,8 +152,11 @@ describe.each([0, 2])("period rollover (ws threads: %i)", (threads) => {
       const state = await settle(follower, 5, lastSeq)
       expect(state.period).toBe("2099-01-01")
       expect(state.entries).toEqual(page.entries)
-      // The fixed subscription still shows the old day, untouched by the new period's events.
-      await new Promise((r) => setTimeout(r, 50))
+      // The fixed subscription still shows the old day, untouched by the new period's events: its
+      // board did not move (same seq and rows over REST), so no view of it can be under way.
+      const old = await rest(arena, "global", `window=day&period=${today}&limit=5`)
+      const f0 = fixed.messages[0]!
+      expect(f0.type === "snapshot" && [old.seq, old.entries]).toEqual([f0.seq, f0.type === "snapshot" && f0.entries])
       expect(fixed.messages).toHaveLength(1)
       follower.close()
       fixed.close()

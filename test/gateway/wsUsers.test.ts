@@ -42,9 +42,11 @@ describe.each([0, 2])("/ws/users (ws threads: %i)", (threads) => {
     await arena.publish([event("bob"), event("alice", "mission_security"), event("carol")])
     const n = await reader.nth(0)
     expect(n).toMatchObject({ type: "xp_awarded", user_id: "alice" })
-    await arena.publish([event("bob")])
-    await new Promise((r) => setTimeout(r, 50))
-    expect(reader.messages.every((m) => m.user_id === "alice")).toBe(true)
+    // Bob's event, then one of alice's: notifications reach a socket in seq order, so once alice's
+    // arrives, a wrongly routed notification of bob's would already be there.
+    const [, mine] = (await arena.publish([event("bob"), event("alice")])).results
+    await reader.until((m) => m.some((x) => x.seq === (mine as { seq: number }).seq), 5000, "alice's second award")
+    expect(reader.messages.map((m) => [m.type, m.user_id])).toEqual([["xp_awarded", "alice"], ["xp_awarded", "alice"]])
     reader.close()
     await reader.until(() => reader.closed !== null, 5000, "close")
     await until(() => !arena.pipeline.watchedUsers.has("alice"))

@@ -1,11 +1,24 @@
 // Idempotent ingest and "bad input never hurts" (ARCHITECTURE §2.2, §2.4) against real NATS
 // JetStream and Postgres: duplicates count once, each kind of bad event lands in the DLQ with its
-// reason, and the events after it are still applied — across graceful and kill -9 restarts.
+// reason, and the events after it are still applied — across graceful and kill -9 restarts; and
+// the real pipeline (in-process, over this stream and a fresh Postgres) skips by seq what a
+// consumer delivers again, since nothing else would stop a redelivered message counting twice.
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { DeliverPolicy } from "@nats-io/jetstream"
-import { ArenaProcess, cleanup, db, freshNames, natsClient, publishAll } from "../support/arena.js"
+import { Deferred, Effect, Exit, Scope } from "effect"
+import postgres from "postgres"
+import { startPipeline } from "../../src/actors/Pipeline.js"
+import type { ActorDefect } from "../../src/actors/Actor.js"
+import { makeEventSource } from "../../src/adapters/nats/EventSource.js"
+import { migrate } from "../../src/adapters/postgres/Migrations.js"
+import { makeSnapshotStore } from "../../src/adapters/postgres/SnapshotStore.js"
+import { DEFAULT_RULES } from "../../src/domain/DefaultRules.js"
+import type { AnalyticsRecord } from "../../src/ports/Analytics.js"
+import { seqOf } from "../../src/ports/Analytics.js"
+import type { EventSource, RawEvent } from "../../src/ports/EventSource.js"
+import { ArenaProcess, PG_URL, cleanup, db, freshNames, natsClient, publishAll, sleep } from "../support/arena.js"
 import type { Nats, Names } from "../support/arena.js"
-import { snapshotUser } from "../support/snapshotDump.js"
+import { snapshotDump, snapshotUser } from "../support/snapshotDump.js"
 
 const names: Names = freshNames("ing")
 let nats: Nats
@@ -91,5 +104,72 @@ describe("ingest", () => {
     await arena.stop()
     expect(await userState("alice")).toMatchObject({ totalXp: 40, events: 3 })
     expect(await dlq(9)).toHaveLength(9)
+  })
+
+  it("skips by seq what the consumer delivers again, so a redelivered message counts once (real pipeline, in-process)", async () => {
+    // After the two tests above the stream holds 13 messages: 4 awards (seqs 1, 11, 12, 13), 9 bad.
+    const database = `${names.database}_redeliver`
+    const url = new URL(PG_URL)
+    url.pathname = "/postgres"
+    const admin = postgres(url.toString(), { max: 1, onnotice: () => {} })
+    await admin.unsafe(`CREATE DATABASE "${database}"`)
+    url.pathname = `/${database}`
+    const sql = postgres(url.toString(), { max: 2, onnotice: () => {} })
+    try {
+      await Effect.runPromise(migrate(sql))
+      // A consumer that, after each batch, hands the pipeline that batch again and then every
+      // message so far from seq 1 (what a consumer reset replaying from an old position delivers).
+      const real = makeEventSource(nats, names.stream)
+      const delivered: Array<RawEvent> = []
+      let again = 0
+      const events: EventSource = {
+        head: real.head,
+        consumeFrom: (start, batchMax, onBatch) => real.consumeFrom(start, batchMax, async (batch) => {
+          await onBatch(batch)
+          delivered.push(...batch.events)
+          await onBatch(batch)
+          await onBatch({ events: [...delivered], pending: batch.pending })
+          again += batch.events.length + delivered.length
+        })
+      }
+      const letters: Array<number> = []
+      const records: Array<AnalyticsRecord> = []
+      const scope = Effect.runSync(Scope.make())
+      try {
+        const latch = Effect.runSync(Deferred.make<never, ActorDefect>())
+        const pipeline = await Effect.runPromise(startPipeline({
+          events,
+          snapshots: makeSnapshotStore(sql),
+          openDeadLetters: () => ({ publish: (seq) => { letters.push(seq) }, settled: Effect.void }),
+          analytics: { submit: (rs) => Effect.sync(() => { records.push(...rs) }), awaitDurable: () => Effect.void },
+          feed: { emitView: () => {}, emitRollover: () => {}, notify: () => {}, watchedUsers: new Set() },
+          rules: DEFAULT_RULES,
+          batchMax: 4,
+          snapshotIntervalMs: 60_000,
+          latch,
+          log: () => {}
+        }).pipe(Scope.provide(scope)))
+        for (let i = 0; pipeline.status.ingest.applied < 13 || pipeline.status.phase !== "ready"; i++) {
+          if (i > 600) throw new Error(`pipeline at seq ${pipeline.status.ingest.applied}, phase ${pipeline.status.phase}`)
+          await sleep(50)
+        }
+        await Effect.runPromise(pipeline.drainAndSnapshot)
+        expect(Effect.runSync(Deferred.isDone(latch))).toBe(false)
+      } finally {
+        await Effect.runPromise(Scope.close(scope, Exit.void))
+      }
+      expect(again).toBeGreaterThan(13) // the redelivery did happen
+      const dump = await snapshotDump(sql)
+      expect(dump.checkpoint).toBe(13)
+      expect(dump.users.find(([id]) => id === "alice")?.[1]).toMatchObject({ totalXp: 40, events: 3 })
+      expect(dump.users.find(([id]) => id === "bob")?.[1]).toMatchObject({ totalXp: 10, events: 1 })
+      expect(letters).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10])
+      expect(records.filter((r) => r.kind === "award").map(seqOf)).toEqual([1, 11, 12, 13])
+      expect(records.filter((r) => r.kind === "rejection").map(seqOf)).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10])
+    } finally {
+      await sql.end()
+      await admin.unsafe(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`)
+      await admin.end()
+    }
   })
 })

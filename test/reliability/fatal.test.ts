@@ -1,6 +1,9 @@
 // A condition no retry can fix is reported as fatal, at once: the stream recreated under a snapshot
 // (snapshot_mismatch). `arena serve` stops retrying, logs it once, and /readyz answers 503 with
 // `"fatal": true` and the operator's sentence — what scripts/up.sh waits on (test/scripts/waitReady).
+// Also while it runs: a stream recreated under the running pipeline fails the run, the real
+// supervisor restarts it, and the restart stops on the mismatch (it used to stay "ready" forever,
+// never reading the new stream).
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { ArenaProcess, cleanup, freshNames, natsClient, publishAll, sleep } from "../support/arena.js"
 import type { Nats } from "../support/arena.js"
@@ -58,4 +61,34 @@ it("reports a stream recreated under a snapshot as fatal on /readyz and in the l
   }
   expect(arena.log.match(/FATAL, not retrying/g)).toHaveLength(1)
   expect(arena.log).not.toMatch(/pipeline could not start/)
+})
+
+it("fails a run whose stream is recreated under it; the supervisor's restart then stops on the mismatch", async () => {
+  const live = freshNames("fatalb")
+  const b = new ArenaProcess(live)
+  try {
+    await b.start()
+    const ev = (i: number) => ({ event_id: `live-${i}`, user_id: `u${i % 2}`, agent_name: "a", action_type: "task_completed", timestamp: new Date().toISOString() })
+    await publishAll(nats.js, live.subject, Array.from({ length: 5 }, (_, i) => ev(i)))
+    await b.waitForSeq(5)
+    for (let i = 0; i < 200 && ((await b.readyz()).body.details.snapshot_seq ?? 0) < 5; i++) await sleep(50)
+    expect((await b.readyz()).body.details.snapshot_seq).toBe(5)
+    // Recreated while the service runs: same name and configuration, a new creation time.
+    const config = (await nats.jsm.streams.info(live.stream)).config
+    await nats.jsm.streams.delete(live.stream)
+    await nats.jsm.streams.add(config)
+    await publishAll(nats.js, live.subject, Array.from({ length: 3 }, (_, i) => ev(100 + i)))
+    let answer = await b.readyz()
+    for (let i = 0; i < 600 && !(answer.body as unknown as Ready).fatal; i++) {
+      await sleep(50)
+      answer = await b.readyz()
+    }
+    expect(answer.status).toBe(503)
+    expect(answer.body).toMatchObject({ ready: false, fatal: true })
+    expect(b.log).toMatch(/pipeline failed, restarting from the last snapshot: actor consumer failed: stream \S+ was recreated under the running pipeline/)
+    expect(b.log).toMatch(/FATAL, not retrying \(an operator must fix this, then restart the service\): the snapshot in Postgres belongs to stream/)
+  } finally {
+    await b.kill()
+    await cleanup(live)
+  }
 })

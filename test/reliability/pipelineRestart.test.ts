@@ -45,7 +45,7 @@ const makeBoards = (fromSeq: number) => {
   const state = newEngineState(600_000)
   const pos = { applied: fromSeq, streamTimeMs: Date.now(), gaps: 0 }
   const boards = new Boards(state, pos, {
-    readArchive: async () => null, now: Date.now,
+    readArchive: async () => null, committedSeq: () => 0, now: Date.now,
     feed: { emitView: live.emitView, emitRollover: live.emitRollover, watchedUsers: new Set(), notify: () => {} }
   })
   const u = state.users
