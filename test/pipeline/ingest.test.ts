@@ -13,6 +13,7 @@ import { makeEventSource } from "../../src/adapters/nats/EventSource.js"
 import { migrate } from "../../src/adapters/postgres/Migrations.js"
 import { makeSnapshotStore } from "../../src/adapters/postgres/SnapshotStore.js"
 import { DEFAULT_RULES } from "../../src/domain/DefaultRules.js"
+import { RulesHistory } from "../../src/domain/RulesHistory.js"
 import type { AnalyticsRecord } from "../../src/ports/Analytics.js"
 import { seqOf } from "../../src/ports/Analytics.js"
 import type { EventSource, RawEvent } from "../../src/ports/EventSource.js"
@@ -140,10 +141,10 @@ describe("ingest", () => {
         const pipeline = await Effect.runPromise(startPipeline({
           events,
           snapshots: makeSnapshotStore(sql),
-          openDeadLetters: () => ({ publish: (seq) => { letters.push(seq) }, settled: Effect.void }),
+          openDeadLetters: () => ({ publish: (seq) => { letters.push(seq) }, settled: Effect.void, health: { unstored: 0, attempts: 0, lastError: null }, close: () => {} }),
           analytics: { submit: (rs) => Effect.sync(() => { records.push(...rs) }), awaitDurable: () => Effect.void },
           feed: { emitView: () => {}, emitRollover: () => {}, notify: () => {}, watchedUsers: new Set() },
-          rules: DEFAULT_RULES,
+          history: RulesHistory.single(DEFAULT_RULES),
           batchMax: 4,
           snapshotIntervalMs: 60_000,
           latch,
