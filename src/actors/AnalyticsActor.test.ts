@@ -16,7 +16,7 @@ const start = async (mem: ReturnType<typeof makeMemoryAnalyticsStore>, options: 
   const sink = await Effect.runPromise(makeAnalyticsActor(mem.store, { retryInitialMs: 5, retryMaxMs: 20, shutdownFlushMs: 100, ...options }).pipe(Scope.provide(scope)))
   return { sink, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
 }
-const run = <A>(e: Effect.Effect<A>) => Effect.runPromise(e)
+const run = <A, E>(e: Effect.Effect<A, E>) => Effect.runPromise(e)
 const until = async (check: () => boolean) => {
   for (let i = 0; i < 2000 && !check(); i++) await new Promise((r) => setTimeout(r, 2))
   expect(check()).toBe(true)

@@ -15,10 +15,10 @@ describe("Boards", () => {
     const seen: Array<string> = []
     let after: { xp: number; seq: number } | null = null
     for (;;) {
-      const page = (await h.boards.page(key, after, 8))!
+      const page: NonNullable<Awaited<ReturnType<typeof h.boards.page>>> = (await h.boards.page(key, after, 8))!
       if (page.entries.length === 0) break
       for (const e of page.entries) seen.push(e.user_id)
-      const last = page.entries[page.entries.length - 1]!
+      const last: (typeof page.entries)[number] = page.entries[page.entries.length - 1]!
       after = { xp: last.xp, seq: last.reached_seq }
     }
     const expected = [...changes].sort((x, y) => y[1] - x[1] || x[2] - y[2]).map((c) => c[0])

@@ -19,7 +19,7 @@ const T = Date.UTC(2026, 10, 26, 12)
 const enc = new TextEncoder()
 const raw = (seq: number): RawEvent => {
   const ev = { event_id: `e${seq}`, user_id: `u${seq % 2}`, agent_name: "coder", action_type: "task_completed", timestamp: new Date(T).toISOString() }
-  return { seq, streamTimeMs: T, data: enc.encode(JSON.stringify(ev)), msgId: ev.event_id, subject: "x" }
+  return { seq, streamTimeMs: T, data: enc.encode(JSON.stringify(ev)), msgId: ev.event_id }
 }
 const awards = (p: Processor, events: Array<RawEvent>) => {
   const out = newSliceOutput()

@@ -10,6 +10,7 @@ import { createChdbConnection } from "chdb/connection"
 import * as os from "node:os"
 import * as path from "node:path"
 import { Readable } from "node:stream"
+// @ts-expect-error: a plain JS module (the chDB child's helper) without declarations
 import { insertBinary } from "../../src/adapters/clickhouse/ChdbBinaryInsert.mjs"
 import { monitorEventLoopDelay } from "node:perf_hooks"
 import { blocksOf, encodeRecord, insertBlock } from "../../src/adapters/clickhouse/ClickHouseAnalyticsStore.js"
@@ -67,7 +68,8 @@ describe("event-loop stall of a large insert: in-process chDB vs the child proce
         return { stream: Readable.from([]), query_id: "", response_headers: {}, http_status_code: 200 }
       }
     })
-    const client = createClient({ connection })
+    // chdb's typings of its connection differ from @clickhouse/client's in parameter names only.
+    const client = createClient({ connection: connection as unknown as NonNullable<Parameters<typeof createClient>[0]>["connection"] })
     await client.command({ query: "CREATE DATABASE IF NOT EXISTS arena" })
     await client.command({ query: "USE arena" })
     await migrateClickHouse(client)

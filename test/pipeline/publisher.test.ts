@@ -122,7 +122,7 @@ describe.each([["frames", {}], ["nc.publish", { perMessagePublish: true }]] as c
     // A plain subscriber is a responder that never answers (as a stalled server would be).
     const subject = `${names.id}.silent`
     const held: Msg[] = []
-    const sub = nats.nc.subscribe(subject, { callback: (_e, m) => held.push(m) })
+    const sub = nats.nc.subscribe(subject, { callback: (_e, m) => { held.push(m) } })
     await nats.nc.flush()
     const pub = new JetStreamPublisher(nats.nc, { ...mode, maxInFlight: 2 })
     try {
@@ -151,7 +151,7 @@ describe.each([["frames", {}], ["nc.publish", { perMessagePublish: true }]] as c
   it("keeps at most maxInFlight unacked publishes and sends the rest as acks arrive, in order", async () => {
     const subject = `${names.id}.window`
     const held: Msg[] = []
-    const sub = nats.nc.subscribe(subject, { callback: (_e, m) => held.push(m) })
+    const sub = nats.nc.subscribe(subject, { callback: (_e, m) => { held.push(m) } })
     await nats.nc.flush()
     const pub = new JetStreamPublisher(nats.nc, { ...mode, maxInFlight: 3 })
     try {

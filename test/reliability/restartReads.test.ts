@@ -40,7 +40,7 @@ const pipelineAt = (seq: number, n: number): Pipeline => {
   const state = newEngineState(600_000)
   const pos = { applied: seq, streamTimeMs: Date.now(), gaps: 0 }
   const boards = new Boards(state, pos, {
-    readArchive: async () => null, now: Date.now,
+    readArchive: async () => null, now: Date.now, committedSeq: () => seq,
     feed: { emitView: live.emitView, emitRollover: live.emitRollover, watchedUsers: new Set(), notify: () => {} }
   })
   for (let i = 0; i < n; i++) {
