@@ -91,6 +91,7 @@ export const readyz = async (port) => {
   try { const r = await fetch(`http://127.0.0.1:${port}/readyz`); return { status: r.status, body: await r.json() } } catch { return { status: 0, body: {} } }
 }
 
+/** Until /readyz is 200 with `seq` — the visible seq (boards, profiles, ledgers), not `ingested_seq` — ≥ seq; the time it saw that. */
 export const waitReady = async (port, seq, timeoutMs = 3_600_000, onTick = () => {}) => {
   const t0 = Date.now()
   for (;;) {

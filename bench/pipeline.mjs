@@ -106,6 +106,7 @@ const runService = async (names, label, profileFile) => {
   const w = await watchers(svc.port, WATCH)
   const tl = timeline(svc)
   let peak = 0
+  // The clock stops when every event is visible (/readyz seq: boards, profiles and ledgers), not when ingested.
   const readyAt = await waitReady(svc.port, EVENTS, 3_600_000, () => { peak = Math.max(peak, treeRss(svc.child.pid)) })
   const readyUs = Number(process.hrtime.bigint() / 1000n)
   const cpu = treeCpu(svc.child.pid)

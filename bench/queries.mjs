@@ -50,8 +50,8 @@ const profFile = values["cpu-prof"] ? path.join(os.tmpdir(), `arena-queries-${n.
 // through its setting, so the limiter's own cost (a no-op when off) is what the figures include.
 const svc = await startService(n, benchEnv({ ARENA_RATE_LIMIT_PER_IP: "off", ARENA_RATE_LIMIT_PER_TOKEN: "off", ...(profFile ? { ARENA_BENCH_PROFILE: profFile } : {}) }))
 const readyAt = await waitReady(svc.port, PRELOAD)
-// /readyz's seq is the ingest's; board actors may still be applying. Wait until global holds every
-// user (bounded) and report by how much the boards trailed "ready".
+// /readyz's seq is the visible one (boards, profiles and ledgers reflect every event ≤ it), so the
+// global board should hold every user at once; checked (bounded) and the trail, if any, reported.
 let boards, globalSize = 0
 for (let i = 0; i < 300; i++) {
   boards = await (await fetch(`http://127.0.0.1:${svc.port}/v1/leaderboards`)).json()

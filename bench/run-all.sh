@@ -26,6 +26,7 @@ if [ "$QUICK" = 1 ]; then
   run bench/queries.mjs --users 20000 --seconds 3 --no-record
   run bench/memory.mjs --users 20000 --no-record
   run bench/recovery.mjs --users 20000 --events 100000 --tail 10000 --no-record
+  run bench/analytics.mjs --events 20000 --no-record
   [ -f bench/fanout/run.mjs ] && run bench/fanout/run.mjs --sockets 1000 --probes 50 --hold 10 --no-append
 else
   run bench/pipeline.mjs --events "${PIPELINE_EVENTS:-1000000}" --users 100000 --cpu-prof --chart
@@ -33,6 +34,7 @@ else
   run bench/queries.mjs
   run bench/memory.mjs --users "${MEMORY_USERS:-1000000}"
   run bench/recovery.mjs ${RECOVERY_ARGS:-}
+  run bench/analytics.mjs
   [ -f bench/fanout/run.mjs ] && run bench/fanout/run.mjs ${FANOUT_ARGS:-}
 fi
 

@@ -20,7 +20,8 @@ import { openClickHouseScoped } from "./adapters/clickhouse/ClickHouseClient.js"
 import { describeTarget } from "./adapters/clickhouse/ClickHouseTarget.js"
 import { makeEventSource } from "./adapters/nats/EventSource.js"
 import { openNats } from "./adapters/nats/Nats.js"
-import { DeadLetters, makeIngest } from "./adapters/nats/Publisher.js"
+import { DeadLetters } from "./adapters/nats/DeadLetters.js"
+import { makeIngest } from "./adapters/nats/Publisher.js"
 import { provisionStreams, streamNames } from "./adapters/nats/Streams.js"
 import { ensureDatabase, openDb } from "./adapters/postgres/Db.js"
 import { migrate } from "./adapters/postgres/Migrations.js"
@@ -83,6 +84,7 @@ export const openAnalytics = (config: ArenaConfig, log: Log) =>
     return {
       sink,
       ledger: (userId: string, limit: number, beforeSeq: number | null) => queries.ledger(userId, limit, beforeSeq),
+      pendingLedger: (userId: string) => sink.pendingLedger(userId),
       routes: queries,
       status: () => Effect.runSync(sink.status)
     }
@@ -120,7 +122,7 @@ export const startArena = (config: ArenaConfig, log: Log) =>
         return yield* startPipeline({
           events,
           snapshots,
-          openDeadLetters: () => new DeadLetters(nats.js, names.dlqSubject),
+          openDeadLetters: () => new DeadLetters(nats.js, names.dlqSubject, { maxPayload: () => nats.nc.info?.max_payload ?? 1024 * 1024 }),
           analytics: analytics.sink,
           feed,
           history,
@@ -138,7 +140,7 @@ export const startArena = (config: ArenaConfig, log: Log) =>
       Effect.tryPromise({
         try: () => startGateway({
           leaderboards: boards,
-          users: makeUsers(pipeline.current, analytics.ledger),
+          users: makeUsers(pipeline.current, analytics.ledger, analytics.pendingLedger, () => boards.unavailable()),
           // The server's clock is "now" for HTTP ingest's future-timestamp check.
           ingest: makeIngest(nats.js, names.eventSubject, (item) => checkForPublish(item, rules, Date.now())),
           health: {

@@ -9,6 +9,7 @@ import { registry } from "../observability/Metrics.js"
 import type { AnalyticsRecord, AnalyticsSink, RecordKind } from "../ports/Analytics.js"
 import type { AnalyticsStatus, AnalyticsStore, EncodedRecord, StoreFailure, Watermarks } from "../ports/AnalyticsStore.js"
 import { seqOf } from "../ports/Analytics.js"
+import type { LedgerEntry } from "../domain/Model.js"
 
 export interface AnalyticsService extends AnalyticsSink {
   /** Records of the events up to and including throughSeq, in seq order. Suspends while the buffer is full. */
@@ -18,6 +19,12 @@ export interface AnalyticsService extends AnalyticsSink {
   /** Highest seq durable in the store (read from it at start, then tracked); 0 until first read. */
   readonly durableSeq: Effect.Effect<number>
   readonly status: Effect.Effect<AnalyticsStatus>
+  /**
+   * The user's ledger entries taken but not yet durable in the store, oldest first (a fresh array).
+   * A ledger read merges them with the store's rows, so every applied event is in the ledger the
+   * moment it is submitted — not only after the next flush (up to flushIntervalMs later).
+   */
+  pendingLedger(userId: string): ReadonlyArray<LedgerEntry>
 }
 
 export interface AnalyticsOptions {
@@ -65,6 +72,22 @@ export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<Analy
     let flushRequested = false
     let lastFlushAt = 0
     const waiters: Array<{ seq: number; done: Deferred.Deferred<void> }> = []
+    // Award entries not yet durable: per user (for ledger reads) and in seq order (to drop them
+    // once a flush or the store's watermarks cover them).
+    const pendingByUser = new Map<string, Array<LedgerEntry>>()
+    const pendingOrder: Array<LedgerEntry> = []
+    let pendingHead = 0
+    const dropPendingThrough = (seq: number) => {
+      while (pendingHead < pendingOrder.length && pendingOrder[pendingHead]!.seq <= seq) {
+        const e = pendingOrder[pendingHead++]!
+        const list = pendingByUser.get(e.user_id)
+        if (list !== undefined) {
+          list.shift()
+          if (list.length === 0) pendingByUser.delete(e.user_id)
+        }
+      }
+      if (pendingHead > 4096 && pendingHead * 2 > pendingOrder.length) { pendingOrder.splice(0, pendingHead); pendingHead = 0 }
+    }
     const wake = Latch.makeUnsafe(false) // writer: new records or a flush request
     const space = Latch.makeUnsafe(false) // submitters: the buffer shrank
 
@@ -97,6 +120,7 @@ export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<Analy
         const t = { award: Math.max(w.maxSeq.award, d), level_up: Math.max(w.maxSeq.level_up, d), achievement: Math.max(w.maxSeq.achievement, d), rejection: Math.max(w.maxSeq.rejection, d) }
         thresholds = t
         buffer = buffer.filter(keep(t))
+        dropPendingThrough(t.award)
         durableSeq = Math.max(durableSeq, w.durableSeq)
         submittedSeq = Math.max(submittedSeq, durableSeq)
         connected = true
@@ -142,6 +166,7 @@ export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<Analy
       }
       metrics.insert.observe((ended - started) / 1000)
       buffer = buffer.slice(n)
+      dropPendingThrough(through)
       durableSeq = Math.max(durableSeq, through)
       lastFlushAt = ended
       connected = true
@@ -183,7 +208,15 @@ export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<Analy
           const rs: EncodedRecord[] = []
           for (const r of records) {
             const s = seqOf(r)
-            if (s > floor && (t === null || s > t[r.kind])) rs.push(store.encode(r))
+            if (s > floor && (t === null || s > t[r.kind])) {
+              rs.push(store.encode(r))
+              if (r.kind === "award") {
+                pendingOrder.push(r.entry)
+                const list = pendingByUser.get(r.entry.user_id)
+                if (list === undefined) pendingByUser.set(r.entry.user_id, [r.entry])
+                else list.push(r.entry)
+              }
+            }
           }
           // An oversized submit into an empty buffer is let through rather than waiting forever.
           while (buffer.length > 0 && buffer.length + rs.length > o.maxBuffered) {
@@ -197,7 +230,8 @@ export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<Analy
         }),
       awaitDurable,
       durableSeq: Effect.sync(() => durableSeq),
-      status: Effect.sync(() => ({ connected, bufferedRecords: buffer.length, durableSeq, submittedSeq, lastError }))
+      status: Effect.sync(() => ({ connected, bufferedRecords: buffer.length, durableSeq, submittedSeq, lastError })),
+      pendingLedger: (userId) => [...(pendingByUser.get(userId) ?? [])]
     }
     return service
   })
@@ -210,7 +244,10 @@ export const makeMemoryAnalyticsStore = () => {
   let failing: string | null = null
   const failure = (message: string): StoreFailure => ({ _tag: "MemoryStoreError", message, retryable: true })
   const store: AnalyticsStore = {
-    encode: (r) => ({ kind: r.kind, seq: seqOf(r), part: 0, line: JSON.stringify(r) }),
+    encode: (r) => {
+      const bytes = new TextEncoder().encode(JSON.stringify(r))
+      return { kind: r.kind, seq: seqOf(r), part: 0, bytes, start: 0, end: bytes.length }
+    },
     recover: Effect.suspend(() =>
       failing !== null ? Effect.fail(failure(failing)) : Effect.succeed({ durableSeq, maxSeq: { ...maxSeq } })
     ),
@@ -218,7 +255,7 @@ export const makeMemoryAnalyticsStore = () => {
       Effect.suspend(() => {
         if (failing !== null) return Effect.fail(failure(failing))
         for (const r of rs) {
-          records.push(JSON.parse(r.line) as AnalyticsRecord)
+          records.push(JSON.parse(new TextDecoder().decode(r.bytes.subarray(r.start, r.end))) as AnalyticsRecord)
           maxSeq[r.kind] = Math.max(maxSeq[r.kind], r.seq)
         }
         durableSeq = Math.max(durableSeq, throughSeq)

@@ -55,6 +55,22 @@ describe("Boards", () => {
     expect(h.views[h.views.length - 1]!.entries.map((e) => e.user_id)).toEqual(["u0", "u8", "u2"])
   })
 
+  it("shows a renamed user's new name in the next view (the view's name strings are cached per user)", () => {
+    const h = boardsHarness()
+    h.dispatch([["a", 10, 1], ["b", 20, 2]])
+    h.boards.watch(key, 5)
+    h.setUser("a", { username: "first" })
+    h.dispatch([["a", 30, 3]])
+    expect(h.views[h.views.length - 1]!.entries.map((e) => [e.user_id, e.username])).toEqual([["a", "first"], ["b", "b"]])
+    h.setUser("a", { username: "second" })
+    h.setUser("b", { username: "bee" })
+    h.dispatch([["a", 40, 4]])
+    expect(h.views[h.views.length - 1]!.entries.map((e) => [e.user_id, e.username])).toEqual([["a", "second"], ["b", "bee"]])
+    h.setUser("a", { username: "a" }) // back to the id: no separate name any more
+    h.dispatch([["a", 50, 5]])
+    expect(h.views[h.views.length - 1]!.entries.map((e) => [e.user_id, e.username])).toEqual([["a", "a"], ["b", "bee"]])
+  })
+
   it("answers every read with the visible seq (all events up to it are reflected)", async () => {
     const h = boardsHarness()
     h.dispatch([["a", 10, 1]])

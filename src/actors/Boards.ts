@@ -21,6 +21,9 @@ export interface BoardsDeps {
 
 type PageEntry = BoardPage["entries"][number]
 
+/** Users whose id and name strings are kept for views (the cache starts over beyond this). */
+const TEXT_CACHE_LIMIT = 20_000
+
 export class Boards {
   private readonly watchers = new Map<number, Map<number, number>>()
   private readonly current = new Map<Window, string>()
@@ -55,7 +58,35 @@ export class Boards {
 
   entry(rank: number, uid: number, xp: number): RankedEntry {
     const u = this.state.users
-    return { rank, user_id: u.userId(uid), username: u.username(uid), xp, level: u.level[uid]! }
+    return { rank, user_id: this.userIdText(uid), username: this.usernameText(uid), xp, level: u.level[uid]! }
+  }
+
+  // A watched board's top is rebuilt after every slice whose changes reach it (hundreds of times a
+  // second under load), and the user table keeps names as bytes: without these caches each view
+  // made two new strings per entry. A uid's id never changes; a cached username is checked
+  // against the table (no allocation) before it is reused.
+  private readonly idTexts = new Map<number, string>()
+  private readonly nameTexts = new Map<number, string>()
+
+  private userIdText(uid: number): string {
+    let s = this.idTexts.get(uid)
+    if (s === undefined) {
+      if (this.idTexts.size >= TEXT_CACHE_LIMIT) this.idTexts.clear()
+      s = this.state.users.userId(uid)
+      this.idTexts.set(uid, s)
+    }
+    return s
+  }
+
+  private usernameText(uid: number): string {
+    const u = this.state.users
+    let s = this.nameTexts.get(uid)
+    if (s === undefined || !u.hasUsername(uid, s)) {
+      if (this.nameTexts.size >= TEXT_CACHE_LIMIT) this.nameTexts.clear()
+      s = u.username(uid)
+      this.nameTexts.set(uid, s)
+    }
+    return s
   }
 
   top(id: number, offset: number, limit: number): Array<RankedEntry> {

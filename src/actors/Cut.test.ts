@@ -15,7 +15,7 @@ import { Processor, newSliceOutput } from "./Processor.js"
 const enc = new TextEncoder()
 const raws = (n: number, seed: number): Array<RawEvent> =>
   eventStream(n, { seed, users: 4000, days: 6 }).map((s) => ({
-    seq: s.seq, streamTimeMs: s.streamTimeMs, data: enc.encode(JSON.stringify(s.ev)), msgId: s.ev.event_id, subject: "arena.xp.events"
+    seq: s.seq, streamTimeMs: s.streamTimeMs, data: enc.encode(JSON.stringify(s.ev)), msgId: s.ev.event_id
   }))
 
 const dumpAll = (s: EngineState) => {

@@ -19,6 +19,7 @@ interface CachedPage {
 
 export class LiveBoards implements LeaderboardPort {
   private boards: Boards | null = null
+  private why = "the pipeline is starting: loading its snapshot"
   private readonly watches = new Map<string, { key: BoardKey; limits: Map<number, number> }>()
   private readonly viewListeners = new Set<(v: BoardView) => void>()
   private readonly rollListeners = new Set<(w: Window, p: string) => void>()
@@ -26,9 +27,14 @@ export class LiveBoards implements LeaderboardPort {
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  /** Called with the boards of a (re)started pipeline: re-register every watcher, push fresh views. */
-  attach(boards: Boards | null): void {
+  /**
+   * Called with the boards of a (re)started pipeline: re-register every watcher, push fresh views
+   * (a topic opened meanwhile gets its first view, hence its snapshot, here). `why`: the sentence
+   * reads answer with while there are none.
+   */
+  attach(boards: Boards | null, why?: string): void {
     this.boards = boards
+    if (why !== undefined) this.why = why
     this.pages.clear()
     if (boards === null) return
     for (const w of this.watches.values()) {
@@ -40,6 +46,10 @@ export class LiveBoards implements LeaderboardPort {
 
   emitView = (v: BoardView): void => { for (const l of this.viewListeners) l(v) }
   emitRollover = (w: Window, p: string): void => { for (const l of this.rollListeners) l(w, p) }
+
+  unavailable(): string | null {
+    return this.boards === null ? this.why : null
+  }
 
   currentPeriod(window: Window): string {
     return this.boards?.currentPeriod(window) ?? periodOf(window, this.now())
@@ -82,12 +92,12 @@ export class LiveBoards implements LeaderboardPort {
     return this.boards?.around(key, userId, radius) ?? null
   }
 
-  watch(key: BoardKey, limit: number): BoardView {
+  watch(key: BoardKey, limit: number): BoardView | null {
     const k = boardKeyString(key)
     let w = this.watches.get(k)
     if (w === undefined) { w = { key, limits: new Map() }; this.watches.set(k, w) }
     w.limits.set(limit, (w.limits.get(limit) ?? 0) + 1)
-    return this.boards?.watch(key, limit) ?? { key, seq: 0, entries: [], total: 0 }
+    return this.boards?.watch(key, limit) ?? null
   }
 
   unwatch(key: BoardKey, limit: number): void {

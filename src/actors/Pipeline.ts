@@ -11,7 +11,7 @@ import { loadChunk, rebuildBoards } from "../domain/state/SnapshotCodec.js"
 import type { UserState } from "../domain/Model.js"
 import { registry } from "../observability/Metrics.js"
 import type { AnalyticsSink } from "../ports/Analytics.js"
-import type { DeadLetterPort } from "../ports/DeadLetters.js"
+import type { DeadLetterHealth, DeadLetterPort } from "../ports/DeadLetters.js"
 import type { EventSource, RawBatch } from "../ports/EventSource.js"
 import type { PortFailure } from "../ports/Failure.js"
 import type { LiveFeedSink } from "../ports/LiveFeed.js"
@@ -62,6 +62,14 @@ export type Phase = "loading" | "replaying" | "ready"
 export interface IngestStatus extends Position {
   /** Messages pending in the stream after the last batch (consumer lag). */
   pending: number
+  /**
+   * Every event ≤ visible is reflected in boards, profiles AND ledgers (its records are in the
+   * analytics sink, whose unflushed entries ledger reads merge): /readyz `seq`. `applied` may be
+   * ahead of it for the moment between a slice and the hand-off of its records.
+   */
+  visible: number
+  /** The last seq the consumer handed to the pipeline (applied or still queued): /readyz `ingested_seq`. */
+  ingested: number
 }
 
 export interface PipelineStatus {
@@ -69,6 +77,8 @@ export interface PipelineStatus {
   headAtStart: number
   readonly ingest: IngestStatus
   readonly snapshot: SnapshotStatus
+  /** Letters not yet stored (snapshots wait for them). */
+  deadLetters: DeadLetterHealth
 }
 
 export interface Pipeline {
@@ -98,11 +108,12 @@ export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PortF
     const status: PipelineStatus = {
       phase: "loading",
       headAtStart: head.lastSeq,
-      ingest: { applied: checkpoint?.seq ?? 0, streamTimeMs: checkpoint?.streamTimeMs ?? 0, pending: 0, gaps: 0 },
+      ingest: { applied: checkpoint?.seq ?? 0, streamTimeMs: checkpoint?.streamTimeMs ?? 0, pending: 0, gaps: 0, visible: checkpoint?.seq ?? 0, ingested: checkpoint?.seq ?? 0 },
       snapshot: {
-        inFlight: false, lastSeq: checkpoint?.seq ?? 0, lastAtMs: Date.now(), lastError: null, lastDurationMs: 0, lastUsers: 0, lastBytes: 0,
+        inFlight: false, lastSeq: checkpoint?.seq ?? 0, lastAtMs: Date.now(), lastError: null, lastErrorFrom: null, lastDurationMs: 0, lastUsers: 0, lastBytes: 0,
         baseBytes: checkpoint?.baseBytes ?? 0, deltaBytes: checkpoint?.deltaBytes ?? 0
-      }
+      },
+      deadLetters: { unstored: 0, attempts: 0, lastError: null }
     }
     const pos = status.ingest
 
@@ -133,7 +144,9 @@ export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PortF
     boards.rollPeriods()
 
     // ---- snapshots ----
-    const deadLetters = o.openDeadLetters()
+    const deadLetters = yield* Effect.acquireRelease(Effect.sync(o.openDeadLetters), (d) => Effect.sync(() => d.close()))
+    // Read live by readiness: how many letters wait, and why.
+    Object.defineProperty(status, "deadLetters", { get: () => deadLetters.health, enumerable: true })
     const snap = yield* spawnSnapshotter({
       stream: head.name,
       streamCreated,
@@ -191,6 +204,7 @@ export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PortF
           if (out.notes.length > 0) o.feed.notify(out.notes)
           processed.inc(undefined, out.applied)
           yield* o.analytics.submit(out.records, pos.applied)
+          pos.visible = pos.applied
           if (i < events.length) yield* nextTurn
         }
         pos.pending = batch.pending
@@ -225,7 +239,11 @@ export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PortF
 
     // ---- consume ----
     const consumer = yield* Effect.forkScoped(
-      o.events.consumeFrom(pos.applied + 1, o.batchMax, (batch) => Effect.runPromise(Queue.offer(inbox, batch).pipe(Effect.asVoid)))
+      o.events.consumeFrom(pos.applied + 1, o.batchMax, (batch) => {
+        const last = batch.events[batch.events.length - 1]
+        if (last !== undefined && last.seq > pos.ingested) pos.ingested = last.seq
+        return Effect.runPromise(Queue.offer(inbox, batch).pipe(Effect.asVoid))
+      })
         .pipe(Effect.catchCause((c) => Deferred.fail(o.latch, actorDefect("consumer", c)).pipe(Effect.asVoid)))
     )
 

@@ -1,6 +1,7 @@
 // The snapshot actor: writes each cut to Postgres in one transaction — only after the cut's dead
 // letters are acked and ClickHouse holds its records, so a restart from it loses nothing and
-// duplicates nothing. Postgres being down is retried with backoff; processing goes on meanwhile.
+// duplicates nothing. A DLQ or Postgres outage is retried with backoff, for as long as it lasts (the
+// cut waits; it never commits past a letter that is not stored); processing goes on meanwhile.
 import { Deferred, Effect } from "effect"
 import { backoff } from "../domain/Backoff.js"
 import type { AnalyticsSink } from "../ports/Analytics.js"
@@ -22,6 +23,8 @@ export interface SnapshotStatus {
   lastSeq: number
   lastAtMs: number
   lastError: string | null
+  /** What the last error came from: dead letters not yet stored, or Postgres refusing the write. */
+  lastErrorFrom: "dead_letters" | "postgres" | null
   lastDurationMs: number
   lastUsers: number
   lastBytes: number
@@ -53,7 +56,7 @@ export const spawnSnapshotter = (deps: SnapshotterDeps, status: SnapshotStatus, 
       const started = deps.now()
       const cut = job.cut
       yield* deps.deadLettersSettled.pipe(
-        Effect.tapError((e) => Effect.sync(() => { status.lastError = `dead letters: ${e.message}` })),
+        Effect.tapError((e) => Effect.sync(() => { status.lastError = `dead letters: ${e.message}`; status.lastErrorFrom = "dead_letters" })),
         Effect.retry(RETRY),
         Effect.orDie // unreachable: the schedule retries forever
       )
@@ -75,12 +78,14 @@ export const spawnSnapshotter = (deps: SnapshotterDeps, status: SnapshotStatus, 
         Effect.tapError((e) => Effect.sync(() => {
           if (status.lastError === null || attempt % 10 === 0) deps.log(`snapshot at seq ${cut.seq} failed (attempt ${attempt + 1}), retrying: ${e.message}`)
           status.lastError = e.message
+          status.lastErrorFrom = "postgres"
           attempt++
         })),
         Effect.retry(RETRY),
         Effect.orDie
       )
       status.lastError = null
+      status.lastErrorFrom = null
       status.lastSeq = cut.seq
       status.lastAtMs = deps.now()
       status.lastDurationMs = status.lastAtMs - started

@@ -50,7 +50,7 @@ export const supervisePipeline = (o: SupervisorOptions): Effect.Effect<Supervise
       o.boards.attach(started.boards)
       const defect = yield* Effect.flip(Deferred.await(latch))
       current = null
-      o.boards.attach(null)
+      o.boards.attach(null, `the pipeline is restarting from its last snapshot after a failure (${defect.message})`)
       lastError = defect.message
       o.log.error(`pipeline failed, restarting from the last snapshot: ${defect.message}\n${defect.detail}`)
       yield* Scope.close(scope, Exit.void)
@@ -60,9 +60,11 @@ export const supervisePipeline = (o: SupervisorOptions): Effect.Effect<Supervise
       attempt++
       if (r._tag === "Failure" && (fatal = fatalMessage(r.cause)) !== null) {
         lastError = fatal
+        o.boards.attach(null, `the pipeline stopped and an operator must act: ${fatal}`)
         o.log.error(`FATAL, not retrying (an operator must fix this, then restart the service): ${fatal}`)
       } else if (r._tag === "Failure") {
         lastError = causeSentence(r.cause)
+        o.boards.attach(null, `the pipeline could not start and is retrying (${lastError})`)
         o.log.error(`pipeline could not start (attempt ${attempt}): ${lastError}`)
       }
     }))

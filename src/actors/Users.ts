@@ -1,6 +1,8 @@
 // The gateway's UserPort: profiles from the user table (read between slices) with the user's
-// ranks on every current board they are on; the ledger comes from the analytics store (ClickHouse).
-import type { Window } from "../domain/Model.js"
+// ranks on every current board they are on; the ledger comes from the analytics store (ClickHouse)
+// merged with the entries the analytics sink holds but has not flushed yet, so the ledger is as
+// current as the boards (/readyz `seq` promises both).
+import type { LedgerEntry, Window } from "../domain/Model.js"
 import { WINDOWS } from "../domain/Model.js"
 import { GLOBAL_BOARD, agentBoard } from "../domain/BoardKeys.js"
 import { utcDay } from "../domain/Periods.js"
@@ -10,7 +12,29 @@ import type { Pipeline } from "./Pipeline.js"
 
 export type LedgerReader = (userId: string, limit: number, beforeSeq: number | null) => Promise<LedgerPage>
 
-export const makeUsers = (pipeline: () => Pipeline | null, ledger: LedgerReader): UserPort => ({
+/**
+ * One page from the store's page and the not-yet-flushed entries (oldest first), newest first. The
+ * pending entries must be read before the store is asked: an entry flushed in between is then in
+ * the store's answer (and deduplicated by seq), never in neither.
+ */
+export const mergeLedger = (pending: ReadonlyArray<LedgerEntry>, stored: LedgerPage, limit: number, beforeSeq: number | null): LedgerPage => {
+  if (pending.length === 0) return stored
+  const bySeq = new Map<number, LedgerEntry>()
+  for (const e of stored.entries) bySeq.set(e.seq, e)
+  for (const e of pending) if ((beforeSeq === null || e.seq < beforeSeq) && !bySeq.has(e.seq)) bySeq.set(e.seq, e)
+  const all = [...bySeq.values()].sort((a, b) => b.seq - a.seq)
+  const entries = all.slice(0, limit)
+  const more = all.length > limit || stored.nextBeforeSeq !== null
+  return { entries, nextBeforeSeq: more && entries.length > 0 ? entries[entries.length - 1]!.seq : null }
+}
+
+export const makeUsers = (
+  pipeline: () => Pipeline | null,
+  readLedger: LedgerReader,
+  pendingLedger: (userId: string) => ReadonlyArray<LedgerEntry>,
+  unavailable: () => string | null
+): UserPort => ({
+  unavailable,
   profile: (userId) => {
     const p = pipeline()
     if (p === null) return null
@@ -35,5 +59,8 @@ export const makeUsers = (pipeline: () => Pipeline | null, ledger: LedgerReader)
     }
     return { ...core, ranks }
   },
-  ledger
+  ledger: async (userId, limit, beforeSeq) => {
+    const pending = pendingLedger(userId)
+    return mergeLedger(pending, await readLedger(userId, limit, beforeSeq), limit, beforeSeq)
+  }
 })

@@ -104,7 +104,7 @@ const sizeRejection = (bytes: number): DecodeResult | null =>
  */
 export const decodeEventValue = (u: unknown, payloadBytes?: number): DecodeResult => {
   const fast = fastAccept(u, payloadBytes)
-  if (fast !== null) return { ok: true, event: fast.event, timeMs: fast.timeMs }
+  if (fast !== null) return fast
   const exit = schemaDecode(u)
   if (exit._tag === "Success") {
     // Unreachable while the fast path mirrors the Schema; the Schema stays the authority.

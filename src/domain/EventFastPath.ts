@@ -92,7 +92,7 @@ export const METADATA_EXPANSION = 6
  * The event and its timestamp when `u` certainly satisfies XpEventSchema; null when unsure.
  * `payloadBytes`: size of the JSON text `u` was parsed from, if known (enables the bound above).
  */
-export const fastAccept = (u: unknown, payloadBytes = Number.POSITIVE_INFINITY): { readonly event: XpEvent; readonly timeMs: number } | null => {
+export const fastAccept = (u: unknown, payloadBytes = Number.POSITIVE_INFINITY): { readonly ok: true; readonly event: XpEvent; readonly timeMs: number } | null => {
   if (!isPlainObject(u)) return null
   let known = 5 // the required keys, checked below
   if (!idOk(u.event_id, 128, EVENT_ID)) return null
@@ -128,5 +128,6 @@ export const fastAccept = (u: unknown, payloadBytes = Number.POSITIVE_INFINITY):
   let keys = 0
   for (const k in u) if (Object.hasOwn(u, k)) keys++
   if (keys !== known) return null
-  return { event: u as unknown as XpEvent, timeMs }
+  // Shaped as Event.ts's accepted DecodeResult, so the decoder hands it on without a copy.
+  return { ok: true, event: u as unknown as XpEvent, timeMs }
 }

@@ -77,6 +77,15 @@ describe("periodBounds and validity", () => {
       expect(isoOfMs(ms)).toBe(new Date(ms).toISOString())
     }
   })
+  it("formats clustered and repeated instants exactly (the caches by ms and by second never mix them up)", () => {
+    const base = Date.UTC(2026, 11, 6, 18, 0, 0)
+    // Offsets within a few seconds and multiples of the cache size (64 ms, 64 s) collide in slots.
+    const near = fc.oneof(fc.integer({ min: -3000, max: 3000 }), fc.integer({ min: -50, max: 50 }).map((k) => k * 64), fc.integer({ min: -50, max: 50 }).map((k) => k * 64_000))
+    fc.assert(fc.property(fc.array(near, { minLength: 1, maxLength: 40 }), (offsets) => {
+      for (const o of [...offsets, ...offsets]) expect(isoOfMs(base + o)).toBe(new Date(base + o).toISOString())
+    }), { numRuns: 2000 })
+    expect(isoOfMs(base + 0.5)).toBe(isoOfMs(base + 0.5)) // fractional: the uncached path, as before
+  })
   it("numbers UTC days from the epoch", () => {
     expect([utcDay(0), utcDay(86_399_999), utcDay(86_400_000), utcDay(-1)]).toEqual([0, 0, 1, -1])
   })

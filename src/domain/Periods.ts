@@ -106,11 +106,51 @@ export const periodsOfDay = (day: number): DayPeriods => {
 
 const pad3 = (n: number): string => (n >= 100 ? String(n) : n >= 10 ? "0" + n : "00" + n)
 
+// isoOfMs runs twice per event (event and stream time): a string built from ten pieces per call
+// was the largest allocation of the hot path. Stream times repeat across the messages of one
+// millisecond and event times within a second share all but the millis, so two direct-mapped
+// caches (exact ms, then the "…T12:34:56." prefix of its second) leave one concatenation a call.
+const MILLIS_Z: ReadonlyArray<string> = Array.from({ length: 1000 }, (_, k) => pad3(k) + "Z")
+const SLOTS = 64
+const exactMs = new Float64Array(SLOTS).fill(Number.NaN)
+const exactText: Array<string> = new Array<string>(SLOTS).fill("")
+const secKey = new Float64Array(SLOTS).fill(Number.NaN)
+const secText: Array<string> = new Array<string>(SLOTS).fill("")
+
 /**
  * `new Date(ms).toISOString()` for years 0000..9999, built from the cached day string
  * (toISOString costs about as much as the rest of an event's scoring).
  */
 export const isoOfMs = (ms: number): string => {
+  const slot = ms & (SLOTS - 1)
+  if (exactMs[slot] === ms) return exactText[slot]!
+  const milli = ms % 1000
+  if (!Number.isInteger(ms) || milli < 0) return isoOfMsSlow(ms)
+  const sec = (ms - milli) / 1000
+  const s = sec & (SLOTS - 1)
+  let prefix: string
+  if (secKey[s] === sec) prefix = secText[s]!
+  else {
+    const d = utcDay(ms)
+    const p = periodsOfDay(d)
+    if (p.day.length !== 10) return new Date(ms).toISOString() // years outside 0..9999
+    let t = sec - d * 86400
+    const ss = t % 60
+    t = (t - ss) / 60
+    const min = t % 60
+    const hour = (t - min) / 60
+    prefix = p.day + "T" + pad2(hour) + ":" + pad2(min) + ":" + pad2(ss) + "."
+    secKey[s] = sec
+    secText[s] = prefix
+  }
+  const text = prefix + MILLIS_Z[milli]!
+  exactMs[slot] = ms
+  exactText[slot] = text
+  return text
+}
+
+/** The uncached form (fractional or pre-1970 instants). */
+const isoOfMsSlow = (ms: number): string => {
   const d = utcDay(ms)
   const p = periodsOfDay(d)
   if (p.day.length !== 10) return new Date(ms).toISOString() // years outside 0..9999

@@ -31,7 +31,7 @@ export const admitMessage = (data: Uint8Array, msgId: string | undefined): Admis
         : `the Nats-Msg-Id header ${JSON.stringify(msgId)} differs from event_id ${JSON.stringify(d.event.event_id)}`
     }
   }
-  return { ok: true, event: d.event, timeMs: d.timeMs }
+  return d // the accepted decode result is the admission (no copy per message)
 }
 
 /** One stored message as the rule reads it. */
@@ -50,7 +50,7 @@ export type MessageOutcome =
 export const applyMessage = (s: EngineState, rules: CompiledRules, m: StoredMessage, beforeWrite?: BeforeWrite): MessageOutcome => {
   const a = admitMessage(m.data, m.msgId)
   if (!a.ok) return a
-  const o = applyEvent(s, a.event, a.timeMs, { seq: m.seq, streamTimeMs: m.streamTimeMs }, rules, beforeWrite)
+  const o = applyEvent(s, a.event, a.timeMs, m, rules, beforeWrite) // the message is its own stream position
   if (o._tag === "Rejected") return { ok: false, reason: o.rejection.reason, message: o.rejection.message, eventId: a.event.event_id }
   return { ok: true, entry: o.entry }
 }

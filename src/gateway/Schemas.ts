@@ -157,5 +157,11 @@ export const ShareListSchema = Schema.Struct({
 }).annotate({ identifier: "ShareList" })
 
 export const ReadinessSchema = Schema.Struct({
-  ready: Schema.Boolean, fatal: Schema.Boolean, reasons: Schema.Array(Schema.String), details: Schema.Record(Schema.String, Schema.Unknown)
+  ready: Schema.Boolean, fatal: Schema.Boolean, reasons: Schema.Array(Schema.String),
+  details: Schema.StructWithRest(Schema.Struct({
+    seq: Schema.optionalKey(Int.annotate({ description: "Visible: every event with a lower or equal stream seq is reflected in boards, profiles and ledgers when this answer is sent" })),
+    ingested_seq: Schema.optionalKey(Int.annotate({ description: "The last stream seq handed to the pipeline (applied or queued); ≥ seq" })),
+    dead_letters_unstored: Schema.optionalKey(Int.annotate({ description: "Dead letters not yet stored by the DLQ stream (present while > 0); snapshots wait for them" })),
+    dead_letter_attempts: Schema.optionalKey(Int.annotate({ description: "Failed attempts in a row to store them" }))
+  }), [Schema.Record(Schema.String, Schema.Unknown)]).annotate({ description: "Also phase, pending, snapshot_seq, snapshot_age_seconds, analytics_durable_seq, analytics_buffered" })
 }).annotate({ identifier: "Readiness" })

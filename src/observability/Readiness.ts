@@ -8,8 +8,9 @@ export interface PipelineHealth {
   readonly status: {
     readonly phase: string
     readonly headAtStart: number
-    readonly ingest: { readonly applied: number; readonly pending: number }
-    readonly snapshot: { readonly lastSeq: number; readonly lastAtMs: number; readonly lastError: string | null }
+    readonly ingest: { readonly applied: number; readonly pending: number; readonly visible: number; readonly ingested: number }
+    readonly snapshot: { readonly lastSeq: number; readonly lastAtMs: number; readonly lastError: string | null; readonly lastErrorFrom?: string | null }
+    readonly deadLetters?: { readonly unstored: number; readonly attempts: number; readonly lastError: string | null }
   }
 }
 
@@ -41,7 +42,11 @@ export const readiness = (i: ReadinessInputs): Readiness => {
   else if (p === null) reasons.push(`pipeline not running${error ? `: ${error}` : ""}`)
   else if (p.status.phase !== "ready") reasons.push(`pipeline ${p.status.phase}: at seq ${p.status.ingest.applied} of ${p.status.headAtStart}`)
   if (!i.natsConnected()) reasons.push("nats: disconnected")
-  if (p !== null && p.status.snapshot.lastError !== null) reasons.push(`postgres: snapshots failing (${p.status.snapshot.lastError})`)
+  const dl = p?.status.deadLetters
+  if (dl !== undefined && dl.attempts > 0) {
+    reasons.push(`dead letters: ${dl.unstored} not stored after ${dl.attempts} attempt(s), still retrying; snapshots wait for them (${dl.lastError})`)
+  }
+  if (p !== null && p.status.snapshot.lastError !== null && p.status.snapshot.lastErrorFrom !== "dead_letters") reasons.push(`postgres: snapshots failing (${p.status.snapshot.lastError})`)
   const a = i.analytics()
   if (a !== null && !a.connected) reasons.push(`clickhouse: unavailable${a.lastError ? ` (${a.lastError})` : ""}`)
   return {
@@ -49,10 +54,13 @@ export const readiness = (i: ReadinessInputs): Readiness => {
     fatal: fatal !== null,
     reasons,
     details: p === null ? {} : {
-      seq: p.status.ingest.applied,
+      // Visible in boards, profiles and ledgers; what ingest holds beyond it is ingested_seq.
+      seq: p.status.ingest.visible,
+      ingested_seq: Math.max(p.status.ingest.ingested, p.status.ingest.visible),
       pending: p.status.ingest.pending,
       phase: p.status.phase,
       snapshot_seq: p.status.snapshot.lastSeq,
+      ...(dl === undefined || dl.unstored === 0 ? {} : { dead_letters_unstored: dl.unstored, dead_letter_attempts: dl.attempts }),
       snapshot_age_seconds: Math.round((i.now() - p.status.snapshot.lastAtMs) / 1000),
       ...(a === null ? {} : { analytics_durable_seq: a.durableSeq, analytics_buffered: a.bufferedRecords })
     }

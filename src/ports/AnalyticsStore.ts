@@ -24,16 +24,19 @@ export interface Watermarks {
 export type StoreFailure = PortFailure
 
 /**
- * A record in the store's own encoding, made once when it is submitted: the sink buffers these flat
- * strings (up to `maxBuffered` of them) instead of object graphs, which the GC would otherwise trace
- * and promote while they wait, and a flush only joins them. `part` is the store's partition key
- * (ClickHouse: the month) — inserts never mix parts.
+ * A record in the store's own encoding, made once when it is submitted: the sink buffers these
+ * byte ranges (up to `maxBuffered` of them, many records sharing one slab) instead of object
+ * graphs, which the GC would otherwise trace and promote while they wait, and a flush only copies
+ * them. `part` is the store's partition key (ClickHouse: the month) — inserts never mix parts.
  */
 export interface EncodedRecord {
   readonly kind: RecordKind
   readonly seq: number
   readonly part: number
-  readonly line: string
+  /** The record is `bytes[start, end)`; the slab is shared and never written there again. */
+  readonly bytes: Uint8Array
+  readonly start: number
+  readonly end: number
 }
 
 /** The port the ClickHouse adapter implements. */

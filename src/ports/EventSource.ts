@@ -11,7 +11,6 @@ export interface RawEvent {
   readonly data: Uint8Array
   /** The Nats-Msg-Id header (should equal the event_id). */
   readonly msgId: string | undefined
-  readonly subject: string
 }
 
 export interface RawBatch {

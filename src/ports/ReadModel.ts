@@ -51,6 +51,12 @@ export interface AroundResult {
 
 /** Leaderboard reads and the live feed. Reads are served from in-memory board state. */
 export interface LeaderboardPort {
+  /**
+   * Why there is no board state to read right now (the pipeline is loading its snapshot, restarting,
+   * or stopped for good), as a sentence; null while reads are served. Routes answer 503 meanwhile:
+   * an empty board or a 404 would pose as the truth.
+   */
+  unavailable(): string | null
   /** The current period of a window in stream time (`all` for the all-time window). */
   currentPeriod(window: Window): string
   list(): ReadonlyArray<BoardInfo>
@@ -63,8 +69,11 @@ export interface LeaderboardPort {
    */
   page(key: BoardKey, after: BoardCursor | null, limit: number): BoardPage | null | Promise<BoardPage | null>
   around(key: BoardKey, userId: string, radius: number): AroundResult | null | Promise<AroundResult | null>
-  /** Ask for views of at least `limit` entries of `key` (ref-counted); returns the current view. */
-  watch(key: BoardKey, limit: number): BoardView
+  /**
+   * Ask for views of at least `limit` entries of `key` (ref-counted); returns the current view, or
+   * null while unavailable — the first view then arrives through onView once state is back.
+   */
+  watch(key: BoardKey, limit: number): BoardView | null
   unwatch(key: BoardKey, limit: number): void
   /** Called after a drain changed a watched board's top entries, and on period rollover. */
   onView(listener: (view: BoardView) => void): () => void
@@ -100,6 +109,8 @@ export interface LedgerPage {
 }
 
 export interface UserPort {
+  /** As LeaderboardPort.unavailable: profiles and ledgers answer 503 while this is a sentence. */
+  unavailable(): string | null
   profile(userId: string): UserProfile | null
   /** The user's ledger entries with seq < beforeSeq (all when null), newest first, at most `limit`. */
   ledger(userId: string, limit: number, beforeSeq: number | null): Promise<LedgerPage>

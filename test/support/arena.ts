@@ -120,9 +120,11 @@ export class ArenaProcess {
     const c = this.child
     if (c === null || c.exitCode !== null) return c?.exitCode ?? null
     const exited = new Promise<number | null>((r) => c.once("exit", (code) => r(code)))
+    const kids = descendants(c.pid!)
     c.kill("SIGTERM")
     const code = await exited
     this.child = null
+    await allGone(kids)
     return code
   }
 
@@ -131,9 +133,52 @@ export class ArenaProcess {
     const c = this.child
     if (c === null || c.exitCode !== null) return
     const exited = new Promise<void>((r) => c.once("exit", () => r()))
+    const kids = descendants(c.pid!)
     c.kill("SIGKILL")
     await exited
     this.child = null
+    // The chDB child outlives a killed service by a moment (it exits when its parent's pipe
+    // closes) and may still write its data directory: the next start or cleanup waits for it.
+    await allGone(kids)
+  }
+}
+
+/** The processes below `pid` (its chDB child), read from /proc. */
+const descendants = (pid: number): Array<number> => {
+  const out: Array<number> = []
+  const walk = (p: number) => {
+    let text = ""
+    try { text = fs.readFileSync(`/proc/${p}/task/${p}/children`, "utf8") } catch { return }
+    for (const k of text.trim().split(/\s+/).filter((x) => x !== "").map(Number)) {
+      out.push(k)
+      walk(k)
+    }
+  }
+  walk(pid)
+  return out
+}
+
+/** Running (a zombie waiting for its reaper has stopped writing: it counts as gone). */
+const alive = (pid: number): boolean => {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z"
+  } catch {
+    return false
+  }
+}
+
+/** Waits until every pid has exited; one still running after 60 s is killed (and said). */
+const allGone = async (pids: ReadonlyArray<number>): Promise<void> => {
+  const t0 = Date.now()
+  while (pids.some(alive)) {
+    if (Date.now() - t0 > 60_000) {
+      for (const p of pids.filter(alive)) {
+        console.error(`test support: process ${p} of a stopped service still runs after 60 s; killing it`)
+        try { process.kill(p, "SIGKILL") } catch { /* gone meanwhile */ }
+      }
+    }
+    await sleep(20)
   }
 }
 

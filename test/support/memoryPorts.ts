@@ -98,6 +98,8 @@ export class MemoryLeaderboards implements LeaderboardPort {
   readonly watches = new Map<string, Map<number, number>>()
   private readonly periods = new Map<Window, string>()
   private readonly views = new Listeners<[BoardView]>()
+  /** State is always there in memory (LiveBoards answers a sentence while the pipeline loads). */
+  unavailable(): string | null { return null }
   private readonly rollovers = new Listeners<[Window, string]>()
   lastSeq = 0
 
@@ -223,6 +225,7 @@ export class MemoryPipeline implements IngestPort, UserPort, NotificationPort, H
   readonly watchedUsers = new Map<string, number>()
   seq = 0
   ready = true
+  unavailable(): string | null { return null }
 
   constructor(readonly boards: MemoryLeaderboards) {}
 

@@ -147,8 +147,9 @@ export class ChdbProcess {
   }
 
   /**
-   * Send one call to the child (starting it if needed). An insert body arrives as chunks, each
-   * its own IPC message: serializing one 15 MB message would hold this event loop for ~20 ms.
+   * Send one call to the child (starting it if needed). An insert body arrives as chunks (text,
+   * or bytes for a binary format), each its own IPC message: serializing one 15 MB message would
+   * hold this event loop for ~20 ms.
    * Chunks are handed to the channel as they come, without waiting for each write to complete:
    * under a busy loop every wait is a turn behind the pipeline's work, and a flush of 50k rows
    * waited ~50 of them (the pipeline bench's stalls were all the analytics buffer being full).
@@ -181,7 +182,8 @@ export class ChdbProcess {
       else if (body !== undefined) {
         for await (const chunk of body) {
           if (writeError !== null) throw writeError
-          writes.push(send({ id, op: "chunk", data: typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8") }))
+          // Bytes stay bytes (a binary format such as RowBinary must not pass through UTF-8).
+          writes.push(send({ id, op: "chunk", data: chunk }))
         }
       }
       writes.push(send({ id, op, ...p, chunked: body !== undefined }))

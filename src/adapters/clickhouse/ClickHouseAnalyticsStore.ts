@@ -1,17 +1,18 @@
 // The analytics sink's store on ClickHouse: per kind, one INSERT per month partition (one atomic
 // part each, carrying a deterministic deduplication token), then a progress row; watermarks are
-// read back from the tables themselves, after migrations and a rollup consistency check.
+// read back from the tables themselves, after migrations and a rollup consistency check. Rows
+// travel as RowBinary (RowBinary.ts), to the embedded engine and to a server alike.
 import { drainStream } from "@clickhouse/client"
 import type { ClickHouseClient } from "@clickhouse/client"
 import { Readable } from "node:stream"
 import type { AnalyticsStore, EncodedRecord, Watermarks } from "../../ports/AnalyticsStore.js"
 import type { AnalyticsRecord, RecordKind } from "../../ports/Analytics.js"
-import { seqOf } from "../../ports/Analytics.js"
 import { chTry } from "./ClickHouseClient.js"
 import type { ClickHouseHandle } from "./ClickHouseClient.js"
 import { migrateClickHouse } from "./Migrations.js"
 import { repairRollups } from "./Rollups.js"
-import { TABLES, monthOf, rowOf, streamTimeOf, toChTime } from "./Rows.js"
+import { rowBinaryOf } from "./RowBinary.js"
+import { TABLES, toChTime } from "./Rows.js"
 
 const KINDS: ReadonlyArray<RecordKind> = ["award", "level_up", "achievement", "rejection"]
 
@@ -24,13 +25,8 @@ export interface InsertBlock {
   readonly records: EncodedRecord[]
 }
 
-/** A record as the sink buffers it: its month partition and its JSONCompactEachRow line. */
-export const encodeRecord = (r: AnalyticsRecord): EncodedRecord => ({
-  kind: r.kind,
-  seq: seqOf(r),
-  part: monthOf(streamTimeOf(r)),
-  line: JSON.stringify(rowOf(r)) + "\n"
-})
+/** A record as the sink buffers it: its month partition and its RowBinary row. */
+export const encodeRecord = (r: AnalyticsRecord): EncodedRecord => rowBinaryOf(r)
 
 /** Splits seq-ordered records into per-kind, per-month runs (kind order, then seq order). */
 export const blocksOf = (records: ReadonlyArray<EncodedRecord>): InsertBlock[] => {
@@ -50,21 +46,50 @@ export const blocksOf = (records: ReadonlyArray<EncodedRecord>): InsertBlock[] =
   return out
 }
 
-const ROWS_PER_SLICE = 5000
+/** Bytes per chunk handed on (one IPC message to the embedded engine's process). */
+const CHUNK_BYTES = 1 << 20
+const ROWS_PER_SLICE = 10_000
 
 /**
- * The block's JSONCompactEachRow text, joined a slice at a time with a turn of the event loop in
- * between (the rows were encoded when submitted; joining 50k of them in one go would still hold
- * the service's loop for tens of ms).
+ * The block's RowBinary bytes in chunks of about 1 MB, copied from the records' slabs (runs of
+ * rows that lie back to back are copied at once), with a turn of the event loop between slices
+ * of rows so a 50k-row block never holds the service's loop.
  */
 const encodeBlock = (b: InsertBlock): Readable =>
   Readable.from((async function*() {
-    for (let i = 0; i < b.records.length; i += ROWS_PER_SLICE) {
+    const rs = b.records
+    let i = 0
+    while (i < rs.length) {
       if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve))
-      let text = ""
-      const end = Math.min(b.records.length, i + ROWS_PER_SLICE)
-      for (let j = i; j < end; j++) text += b.records[j]!.line
-      yield text
+      const end = Math.min(rs.length, i + ROWS_PER_SLICE)
+      let size = 0
+      for (let j = i; j < end; j++) size += rs[j]!.end - rs[j]!.start
+      let chunk = Buffer.allocUnsafe(Math.min(size, CHUNK_BYTES))
+      let at = 0
+      let j = i
+      while (j < end) {
+        // A run: records j..k-1 adjacent in one slab.
+        const first = rs[j]!
+        let stop = first.end
+        let k = j + 1
+        while (k < end && rs[k]!.bytes === first.bytes && rs[k]!.start === stop) stop = rs[k++]!.end
+        let from = first.start
+        while (from < stop) {
+          if (at === chunk.length) {
+            yield chunk
+            size -= at
+            chunk = Buffer.allocUnsafe(Math.min(size, CHUNK_BYTES))
+            at = 0
+          }
+          const n = Math.min(stop - from, chunk.length - at)
+          chunk.set(first.bytes.subarray(from, from + n), at)
+          at += n
+          from += n
+        }
+        j = k
+      }
+      if (at > 0) yield chunk.subarray(0, at)
+      i = end
     }
   })(), { objectMode: false })
 
@@ -77,7 +102,7 @@ const encodeBlock = (b: InsertBlock): Readable =>
 export const insertBlock = async (client: ClickHouseClient, b: InsertBlock): Promise<void> => {
   const spec = TABLES[b.kind]
   const r = await client.exec({
-    query: `INSERT INTO ${spec.table} (${spec.columns.join(", ")}) FORMAT JSONCompactEachRow`,
+    query: `INSERT INTO ${spec.table} (${spec.columns.join(", ")}) FORMAT RowBinary`,
     values: encodeBlock(b),
     clickhouse_settings: {
       insert_deduplication_token: `${spec.table}:${b.firstSeq}-${b.lastSeq}:${b.records.length}`,

@@ -1,9 +1,8 @@
-// Records ⇄ ClickHouse rows: column lists in table order, JSONCompactEachRow values, and the
-// ledger entry read back exactly as the engine wrote it (times as ISO, decimals as strings).
+// Records ⇄ ClickHouse rows: column lists in table order (RowBinary.ts writes the rows in this
+// order), month partitions, and the ledger entry read back exactly as the engine wrote it (times
+// as ISO, decimals as strings).
 import type { LedgerEntry } from "../../domain/Model.js"
 import type { AnalyticsRecord } from "../../ports/Analytics.js"
-
-export type Row = ReadonlyArray<unknown>
 
 /** "2026-11-26T10:00:00.123Z" → "2026-11-26 10:00:00.123" (DateTime64(3, 'UTC') text). */
 export const toChTime = (iso: string): string => {
@@ -35,15 +34,6 @@ export const AWARD_COLUMNS = [
   "streak_days", "streak_multiplier", "total_multiplier", "applied_multiplier", "xp", "bonus_achievements", "bonus_xp",
   "total_awarded", "total_xp_after", "level_before", "level_after", "rules_version", "event_time", "stream_time"
 ] as const
-
-export const awardRow = (e: LedgerEntry): Row => [
-  e.seq, e.event_id, e.user_id, e.agent_name, e.action_type, e.base_points,
-  e.multipliers.map((m) => m.name), e.multipliers.map((m) => m.factor),
-  e.streak_days, e.streak_multiplier, e.total_multiplier, e.applied_multiplier, e.xp,
-  e.bonuses.map((b) => b.achievement), e.bonuses.map((b) => b.xp),
-  e.total_awarded, e.total_xp_after, e.level_before, e.level_after, e.rules_version,
-  toChTime(e.event_time), toChTime(e.stream_time)
-]
 
 /** One award row as JSONEachRow gives it (64-bit integers may arrive as strings from a server). */
 export interface AwardRowJson {
@@ -104,16 +94,6 @@ export const TABLES: Readonly<Record<AnalyticsRecord["kind"], TableSpec>> = {
   level_up: { table: "level_ups", columns: ["seq", "user_id", "from_level", "to_level", "stream_time"] },
   achievement: { table: "achievements", columns: ["seq", "user_id", "achievement", "bonus", "stream_time"] },
   rejection: { table: "rejections", columns: ["seq", "reason", "message", "event_id", "stream_time"] }
-}
-
-/** The row of any record, in its table's column order. */
-export const rowOf = (r: AnalyticsRecord): Row => {
-  switch (r.kind) {
-    case "award": return awardRow(r.entry)
-    case "level_up": return [r.seq, r.user_id, r.from, r.to, toChTime(r.stream_time)]
-    case "achievement": return [r.seq, r.user_id, r.achievement, r.bonus, toChTime(r.stream_time)]
-    case "rejection": return [r.seq, r.reason, r.message, r.event_id, toChTime(r.stream_time)]
-  }
 }
 
 export const streamTimeOf = (r: AnalyticsRecord): string => (r.kind === "award" ? r.entry.stream_time : r.stream_time)

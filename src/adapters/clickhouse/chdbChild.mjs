@@ -3,7 +3,9 @@
 // serves ClickHouse Connection calls from its parent over IPC. Plain JS on purpose: the service
 // runs from dist/ (tsc output) and tests from src/ (vitest), and both fork this same file.
 // A separate process because a large insert stalls its caller's event loop for hundreds of ms.
+import * as path from "node:path"
 import { createChdbConnection } from "chdb/connection"
+import { HTTP_ONLY_SETTINGS, insertBinary, resetInsertDir } from "./ChdbBinaryInsert.mjs"
 
 const [dataPath, database] = process.argv.slice(2)
 if (!dataPath || !database || !/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(database)) {
@@ -13,15 +15,18 @@ if (!dataPath || !database || !/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(database)) {
 const send = (/** @type {unknown} */ msg) => { if (process.connected && process.send) process.send(msg) }
 
 // Settings chDB drops itself (HTTP-only ones) or maps to an option: they never touch the session.
-const HARMLESS = new Set(["wait_end_of_query", "send_progress_in_http_headers", "http_response_buffer_size",
-  "http_headers_progress_interval_ms", "http_send_progress_interval_ms", "enable_http_compression",
-  "http_zlib_compression_level", "default_format"])
+const HARMLESS = HTTP_ONLY_SETTINGS
 
 /** chDB applies per-request settings as `SET` on the session, where they persist: a request
  *  with real settings therefore runs on its own short-lived session (~1 ms to open), so a
  *  `readonly` or an `insert_deduplication_token` never leaks into the next request. */
 const needsOwnSession = (/** @type {Record<string, unknown> | undefined} */ s) =>
   s !== undefined && Object.keys(s).some((k) => !HARMLESS.has(k) && s[k] !== undefined)
+
+// Binary insert bodies pass through files here (ChdbBinaryInsert.mjs). The directory lives in the
+// data directory, which only the process holding its lock uses; that process empties it once it
+// holds the lock, so a file left by a killed child does not accumulate.
+const insertDir = path.join(dataPath, "arena-insert-tmp")
 
 /** @type {import("chdb/connection").ChdbConnection | null} */
 let main = null
@@ -53,6 +58,7 @@ const run = async (/** @type {import("chdb/connection").ChdbConnection} */ c, /*
       return { summary: r.summary }
     }
     case "insert": {
+      if (req.body instanceof Uint8Array) return insertBinary(c, { query: req.query, body: req.body, settings: req.settings, dir: insertDir, name: String(req.id) })
       // chDB rejects an INSERT without rows; an empty body is a successful no-op, as over HTTP.
       if (String(req.body ?? "").trim() === "") return { summary: undefined }
       const r = await c.insert({ ...base, values: req.body })
@@ -68,19 +74,24 @@ const run = async (/** @type {import("chdb/connection").ChdbConnection} */ c, /*
   }
 }
 
-/** Insert bodies arriving in chunks, by request id, until their request comes. */
-/** @type {Map<number, string[]>} */
+/** Insert bodies arriving in chunks (strings, or bytes for a binary format), by request id, until their request comes. */
+/** @type {Map<number, Array<string | Uint8Array>>} */
 const bodies = new Map()
 
 const handle = async (/** @type {any} */ req) => {
   if (req.chunked) {
-    req.body = (bodies.get(req.id) ?? []).join("")
+    const parts = bodies.get(req.id) ?? []
     bodies.delete(req.id)
+    req.body = parts.length > 0 && parts.every((p) => typeof p === "string")
+      ? parts.join("")
+      : Buffer.concat(parts.map((p) => (typeof p === "string" ? Buffer.from(p) : p)))
   }
   try {
     if (main === null) throw new Error("chdb connection is not open")
     let result
-    if (needsOwnSession(req.settings)) {
+    // A binary insert carries its settings in its own SETTINGS clause (ChdbBinaryInsert.mjs).
+    const binaryInsert = req.op === "insert" && req.body instanceof Uint8Array
+    if (!binaryInsert && needsOwnSession(req.settings)) {
       const own = await open()
       try { result = await run(own, req) } finally { await own.close() }
     } else {
@@ -113,6 +124,7 @@ process.on("disconnect", () => void shutdown(0))
 
 try {
   main = await open()
+  resetInsertDir(insertDir)
   send({ type: "ready", pid: process.pid })
 } catch (e) {
   send({ type: "fatal", message: /** @type {Error} */ (e)?.message ?? String(e) })

@@ -1,17 +1,10 @@
 // Publishing into JetStream: validated events from POST /v1/events (Nats-Msg-Id = event_id, through
-// the lean JetStreamPublisher with a bounded number of acks in flight) and dead letters (Nats-Msg-Id = dlq:<seq>, so a replay
-// after a crash never dead-letters twice).
+// the lean JetStreamPublisher with a bounded number of acks in flight). Dead letters: DeadLetters.ts.
 import type { JetStreamClient } from "@nats-io/jetstream"
-import { headers } from "@nats-io/transport-node"
 import type { NatsConnection } from "@nats-io/transport-node"
-import type { RejectReason } from "../../domain/Model.js"
-import { Effect } from "effect"
-import { backoff } from "../../domain/Backoff.js"
-import type { DeadLetterPort } from "../../ports/DeadLetters.js"
 import type { IngestPort, PublishResult, Validate } from "../../ports/Ingest.js"
 import { DEFAULT_MAX_IN_FLIGHT, DEFAULT_PUBLISH_TIMEOUT_MS, JetStreamPublisher } from "./JetStreamPublisher.js"
 import type { PubItem, PubOutcome } from "./JetStreamPublisher.js"
-import { NatsError, classifyNats } from "./NatsError.js"
 
 /** Runs `task` over `items` with at most `limit` in flight, keeping input order in the result. */
 export const mapBounded = async <A, B>(items: ReadonlyArray<A>, limit: number, task: (a: A, i: number) => Promise<B>): Promise<B[]> => {
@@ -70,49 +63,4 @@ export const makeIngest = (
       return results
     }
   }
-}
-
-/** The DeadLetterPort on JetStream; `settled` succeeds once every letter published so far is acked. */
-export class DeadLetters implements DeadLetterPort {
-  private readonly inflight = new Set<Promise<unknown>>()
-  private failure: unknown = null
-  constructor(private readonly js: JetStreamClient, private readonly subject: string) {}
-
-  publish(seq: number, reason: RejectReason, message: string, data: Uint8Array): void {
-    const h = headers()
-    h.set("Arena-Reason", reason)
-    // Header values must stay on one line: a hostile message cannot inject headers. Nor may a value
-    // say "Nats-…": nats-server 2.9 finds header names inside values, and a value mentioning
-    // Nats-Msg-Id makes it ignore the real one — dlq:<seq> would no longer be deduplicated.
-    h.set("Arena-Message", message.replace(/[\r\n]+/g, " ").replace(/(nats)-/gi, "$1_").slice(0, 512))
-    h.set("Arena-Seq", String(seq))
-    const p = this.publishWithRetry(seq, data, h)
-    this.inflight.add(p)
-    void p.finally(() => this.inflight.delete(p))
-  }
-
-  /** Up to 20 retries with back-off; after that the failure is reported by `settled`. */
-  private publishWithRetry(seq: number, data: Uint8Array, h: ReturnType<typeof headers>): Promise<void> {
-    const once = Effect.tryPromise({
-      try: () => this.js.publish(this.subject, data, { msgID: `dlq:${seq}`, headers: h, timeout: 10_000 }),
-      catch: (e) => e
-    })
-    return Effect.runPromise(once.pipe(
-      Effect.retry({ schedule: backoff(100, 5_000), times: 20 }),
-      Effect.match({ onFailure: (e) => { this.failure = e }, onSuccess: () => {} })
-    ))
-  }
-
-  /** Waits for all published letters; fails if one could not be stored after retries. */
-  readonly settled: Effect.Effect<void, NatsError> = Effect.tryPromise({
-    try: async () => {
-      while (this.inflight.size > 0) await Promise.all([...this.inflight])
-      if (this.failure !== null) {
-        const f = this.failure
-        this.failure = null
-        throw classifyNats(f, "dead-lettering")
-      }
-    },
-    catch: (e) => (e instanceof NatsError ? e : classifyNats(e, "dead-lettering"))
-  })
 }

@@ -296,6 +296,33 @@ describe("scores and periods", () => {
 })
 
 describe("user fields", () => {
+  it("a new name or level shows on every board the user is on, not only the ones this event scored", () => {
+    const s = newEngineState()
+    entry(apply(s, { agent_name: "agent-a" }))
+    const a = s.boards.idOf("agent:agent-a", "all", "all")
+    s.boards.setWatchLimit(a, 10)
+    s.boards.viewTaken(a)
+    s.boards.takeChanged()
+    // agent-b's event renames u1: agent-a's board did not move, but its row shows the new name.
+    entry(apply(s, { agent_name: "agent-b", username: "Renamed" }))
+    expect(s.boards.takeChanged()).toContain(a)
+    expect(s.boards.viewDirty(a)).toBe(true)
+    s.boards.viewTaken(a)
+    // The same name again changes nothing there.
+    entry(apply(s, { agent_name: "agent-b", username: "Renamed" }))
+    expect(s.boards.takeChanged()).not.toContain(a)
+    expect(s.boards.viewDirty(a)).toBe(false)
+    // A level reached through agent-b shows on agent-a's row too.
+    let levelled = false
+    for (let i = 0; i < 200 && !levelled; i++) {
+      const e = entry(apply(s, { agent_name: "agent-b" }))
+      levelled = e.level_after !== e.level_before
+    }
+    expect(levelled).toBe(true)
+    expect(s.boards.takeChanged()).toContain(a)
+    expect(s.boards.viewDirty(a)).toBe(true)
+  })
+
   it("keeps the last non-empty username; defaults to the user id", () => {
     const s = newEngineState()
     entry(apply(s))

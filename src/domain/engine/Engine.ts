@@ -12,7 +12,7 @@ import { isoOfMs } from "../Periods.js"
 import { utcDay } from "../Calendar.js"
 import { GLOBAL_ALL } from "../ranking/BoardRegistry.js"
 import type { DayBoards } from "../ranking/BoardRegistry.js"
-import { KIND_ACTION, KIND_AGENT, KIND_BOARD, entryKey } from "../state/UserTable.js"
+import { KIND_ACTION, KIND_AGENT, KIND_BOARD, entryKey, idOfKey, kindOf } from "../state/UserTable.js"
 import type { UserTable } from "../state/UserTable.js"
 import type { EngineState } from "./EngineState.js"
 import { markDay } from "./Streaks.js"
@@ -33,6 +33,16 @@ export const streakTierFor = (rules: CompiledRules, days: number): CompiledStrea
   const tiers = rules.streakTiers
   for (let i = tiers.length - 1; i >= 0; i--) if (days >= tiers[i]!.days) return tiers[i]!
   return null
+}
+
+/** Marks the user's row changed on every board they hold a score on. */
+const rowsChanged = (s: EngineState, uid: number): void => {
+  const u = s.users
+  s.boards.rowChanged(GLOBAL_ALL, uid, u.totalXp[uid]!, u.totalSeq[uid]!)
+  for (let e = u.blockStart(uid); e < u.blockEnd(uid); e++) {
+    const key = u.eKey[e]!
+    if (kindOf(key) === KIND_BOARD) s.boards.rowChanged(idOfKey(key), uid, u.eA[e]!, u.eB[e]!)
+  }
 }
 
 const NO_MULTIPLIERS: ReadonlyArray<MultiplierApplied> = Object.freeze([])
@@ -129,7 +139,7 @@ export const applyEvent = (
   const agentId = s.agents.intern(agent)
   bump(u, uid, entryKey(KIND_AGENT, agentId))
   scoreBoard(s, uid, s.boards.agentAllTime(agentId), awarded, seq)
-  if (ev.username !== undefined && ev.username.length > 0) u.setUsername(uid, ev.username)
+  const renamed = ev.username !== undefined && ev.username.length > 0 && u.setUsername(uid, ev.username)
   u.lastSeq[uid] = seq
 
   // A period still takes late events until it closes (end + grace, in stream time).
@@ -149,6 +159,9 @@ export const applyEvent = (
     scoreBoard(s, uid, s.boards.globalPeriod(d, 2), awarded, seq)
     scoreBoard(s, uid, s.boards.agentPeriod(d, agentId, 2), awarded, seq)
   }
+  // Board rows show the name and level: every board the user is on shows them changed, not only
+  // the boards this event scored (REST reads them from the user's current state).
+  if (renamed || level !== levelBefore) rowsChanged(s, uid)
 
   return {
     _tag: "Applied",

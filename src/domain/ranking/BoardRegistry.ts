@@ -169,6 +169,20 @@ export class BoardRegistry implements ScoreSink {
     if (this.limit[boardId]! > 0 && this.dirty[boardId] === 0 && this.touchesView(boardId, uid, oldXp, oldSeq, xp, seq)) this.dirty[boardId] = 1
   }
 
+  /**
+   * The user's row on the board shows something new without a score change (a new name, a level
+   * reached through another board): the board counts as changed, and its view as dirty when the
+   * row is inside it, so watchers get the row as REST shows it.
+   */
+  rowChanged(boardId: number, uid: number, xp: number, seq: number): void {
+    if (this.trees[boardId] === undefined) return
+    if (this.changedMark[boardId] === 0) {
+      this.changedMark[boardId] = 1
+      this.changed.push(boardId)
+    }
+    if (this.limit[boardId]! > 0 && this.dirty[boardId] === 0 && this.touchesView(boardId, uid, xp, seq, -1, 0)) this.dirty[boardId] = 1
+  }
+
   /** Removes a user's entry (erasure, corrections that empty a score). */
   removeEntry(boardId: number, uid: number, xp: number, seq: number): void {
     this.trees[boardId]?.remove(xp, seq, uid)

@@ -73,6 +73,24 @@ export class ByteWriter {
     for (let i = 0; i < s.length; i++) this.buf[this.pos++] = s.charCodeAt(i) & 0xff
   }
 
+  /** Like latin1(), from bytes already held (src[from, from + n)): no string in between. */
+  latin1From(src: Uint8Array, from: number, n: number): void {
+    this.uv(n)
+    this.ensure(n)
+    for (let i = 0; i < n; i++) this.buf[this.pos++] = src[from + i]!
+  }
+
+  /** Like utf16(), from code units already held (src[from, from + n)). */
+  utf16From(src: Uint16Array, from: number, n: number): void {
+    this.uv(n)
+    this.ensure(2 * n)
+    for (let i = 0; i < n; i++) {
+      const c = src[from + i]!
+      this.buf[this.pos++] = c & 0xff
+      this.buf[this.pos++] = c >>> 8
+    }
+  }
+
   /** Any string, as UTF-16 code units, length-prefixed. */
   utf16(s: string): void {
     this.uv(s.length)

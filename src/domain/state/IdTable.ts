@@ -3,6 +3,8 @@
 // Int32Array (open addressing, linear probing, backward-shift deletion). A million ids cost
 // ~20 B each plus their characters, and the garbage collector traces none of it.
 
+import type { ByteWriter } from "./Bytes.js"
+
 type U8 = Uint8Array<ArrayBuffer>
 type I32 = Int32Array<ArrayBuffer>
 
@@ -84,6 +86,13 @@ export class IdTable {
 
   has(id: number): boolean {
     return id >= 0 && id < this.high && this.len[id]! >= 0
+  }
+
+  /** Writes an id as ByteWriter.latin1(nameOf(id)) would, without making the string (snapshot cuts). */
+  writeTo(id: number, w: ByteWriter): void {
+    const n = this.len[id]!
+    if (n < 0) throw new RangeError(`IdTable: id ${id} was removed`)
+    w.latin1From(this.chars, this.off[id]!, n)
   }
 
   /** Forgets an id (erasure): its number is never reused, its characters are dropped. */

@@ -12,12 +12,13 @@ const MAGIC = 0x31535241 // "ARS1" little-endian
 const F_NAME = 1
 const F_TOMBSTONE = 2
 
-const dictKey = (kind: number, id: number): number => kind * 0x1000000 + id
-
 /** Writes users of one state into one chunk. */
 export class ChunkEncoder {
   private readonly w = new ByteWriter()
-  private readonly dict = new Map<number, number>()
+  // Dictionary index + 1 of each (kind, id) already named in this chunk, by kind then id: a typed
+  // lookup per entry (a cut writes ~a hundred entries per active user; a Map lookup each was most
+  // of a cut's cost).
+  private readonly dict: Array<Int32Array> = []
   private readonly dictKinds: Array<number> = []
   private readonly dictNames: Array<string> = []
   private count = 0
@@ -37,14 +38,18 @@ export class ChunkEncoder {
   }
 
   private ref(kind: number, id: number): number {
-    const k = dictKey(kind, id)
-    let i = this.dict.get(k)
-    if (i === undefined) {
-      i = this.dictNames.length
-      this.dict.set(k, i)
-      this.dictKinds.push(kind)
-      this.dictNames.push(this.nameOf(kind, id))
+    let byId = this.dict[kind]
+    if (byId === undefined || id >= byId.length) {
+      const grown = new Int32Array(Math.max(64, 2 * id + 2))
+      if (byId !== undefined) grown.set(byId)
+      this.dict[kind] = byId = grown
     }
+    const known = byId[id]!
+    if (known > 0) return known - 1
+    const i = this.dictNames.length
+    byId[id] = i + 1
+    this.dictKinds.push(kind)
+    this.dictNames.push(this.nameOf(kind, id))
     return i
   }
 
@@ -62,10 +67,10 @@ export class ChunkEncoder {
   add(uid: number): void {
     const u = this.s.users
     const w = this.w
-    w.latin1(u.userId(uid))
-    const name = u.names.get(uid)
-    w.u8(name === undefined ? 0 : F_NAME)
-    if (name !== undefined) w.utf16(name)
+    u.ids.writeTo(uid, w)
+    const named = u.names.has(uid)
+    w.u8(named ? F_NAME : 0)
+    if (named) u.names.writeTo(uid, w)
     w.uv(u.totalXp[uid]!)
     w.uv(u.totalSeq[uid]!)
     w.uv(u.lastSeq[uid]!)

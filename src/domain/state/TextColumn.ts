@@ -2,6 +2,8 @@
 // units in one arena: no JS string per row for the garbage collector to trace. Setting a row to
 // the value it holds writes nothing; rewrites leave garbage that a compaction reclaims.
 
+import type { ByteWriter } from "./Bytes.js"
+
 type U16 = Uint16Array<ArrayBuffer>
 type I32 = Int32Array<ArrayBuffer>
 
@@ -30,6 +32,11 @@ export class TextColumn {
     if (n === NONE) return undefined
     const o = this.off[id]!
     return String.fromCharCode.apply(null, this.units.subarray(o, o + n) as unknown as Array<number>)
+  }
+
+  /** Writes a row that holds a string as ByteWriter.utf16(get(id)) would, without making it. */
+  writeTo(id: number, w: ByteWriter): void {
+    w.utf16From(this.units, this.off[id]!, this.len[id]!)
   }
 
   /** True when the row holds exactly `s`. */

@@ -32,6 +32,10 @@ export const FLAG_DIRTY = 1
 export const FLAG_PENDING = 2
 
 const MIN_CLASS = 2 // 4 entries
+// A user's first event already writes about ten entries (action and agent counts, the agent's
+// all-time board, six period boards, a first unlock): starting at 4 entries made every new user's
+// block grow twice (copy, free, re-allocate) before its first event was done.
+const NEW_CLASS = 4 // 16 entries
 
 export class UserTable {
   readonly ids = new IdTable()
@@ -113,10 +117,12 @@ export class UserTable {
     return this.names.has(uid) ? this.names.equals(uid, name) : this.ids.matches(uid, name)
   }
 
-  setUsername(uid: number, name: string): void {
-    if (this.names.equals(uid, name)) return
-    if (!this.names.has(uid) && this.ids.nameOf(uid) === name) return
+  /** Sets the shown name; true when it differs from the one shown before. */
+  setUsername(uid: number, name: string): boolean {
+    if (this.names.equals(uid, name)) return false
+    if (!this.names.has(uid) && this.ids.nameOf(uid) === name) return false
     this.names.set(uid, name)
+    return true
   }
 
   has(uid: number): boolean {
@@ -277,9 +283,9 @@ export class UserTable {
     this.runEnd[uid] = NO_DAY
     this.unlocked[uid] = 0
     this.flags[uid] = 0
-    this.bOff[uid] = this.alloc(MIN_CLASS)
+    this.bOff[uid] = this.alloc(NEW_CLASS)
     this.bLen[uid] = 0
-    this.bCls[uid] = MIN_CLASS
+    this.bCls[uid] = NEW_CLASS
   }
 
   private growColumns(min: number): void {

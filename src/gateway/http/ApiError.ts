@@ -44,5 +44,12 @@ export const rateLimited = (retryAfterSeconds: number): ApiError =>
     "Retry-After": String(retryAfterSeconds)
   })
 
+/** Seconds to wait before reading state again while the pipeline loads or restarts. */
+export const STATE_RETRY_AFTER_S = 1
+
+/** 503 + Retry-After while the state a read needs is not loaded (`why` is the port's sentence). */
+export const stateUnavailable = (why: string): ApiError =>
+  new ApiError(503, "unavailable", `state is not available right now: ${why}; retry later`, [], { "Retry-After": String(STATE_RETRY_AFTER_S) })
+
 export const methodNotAllowed = (allow: ReadonlyArray<string>): ApiError =>
   new ApiError(405, "method_not_allowed", `method not allowed; use ${allow.join(", ")}`, [], { Allow: allow.join(", ") })

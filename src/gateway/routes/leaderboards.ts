@@ -1,6 +1,6 @@
 // GET /v1/leaderboards, /v1/leaderboards/{board} (keyset pages), /v1/leaderboards/{board}/users/{id}.
 import type { BoardKey, Window } from "../../domain/Model.js"
-import { notFound } from "../http/ApiError.js"
+import { notFound, stateUnavailable } from "../http/ApiError.js"
 import { decodeBoardCursor, encodeBoardCursor } from "../http/Cursor.js"
 import { JSON_TYPE, json } from "../http/Http.js"
 import { Params, decodeSegment } from "../http/Params.js"
@@ -38,12 +38,19 @@ export const pageBody = (k: BoardKey, page: BoardPage, limit: number): string =>
   return body
 }
 
+/** 503 while there is no board state (loading, restarting): never an empty list or a 404 posing as the truth. */
+const requireState = (lb: LeaderboardPort): void => {
+  const why = lb.unavailable()
+  if (why !== null) throw stateUnavailable(why)
+}
+
 export const leaderboardRoutes = (lb: LeaderboardPort): ReadonlyArray<Route> => [
   {
     method: "get",
     pattern: "/v1/leaderboards",
     handler: (req) => {
       new Params(req.query, []).check()
+      requireState(lb)
       const byBoard = new Map<string, Array<{ window: Window; period: string; size: number; closed: boolean }>>()
       for (const b of lb.list()) {
         const list = byBoard.get(b.board) ?? []
@@ -69,6 +76,7 @@ export const leaderboardRoutes = (lb: LeaderboardPort): ReadonlyArray<Route> => 
         if (after === null) p.issue("query.cursor", "is not a cursor returned by this API")
       }
       p.check()
+      requireState(lb)
       const page = await lb.page({ board, window, period }, after, limit)
       if (page === null) throw notFound(`no leaderboard ${board} for window=${window} period=${period}`)
       return { status: 200, body: pageBody({ board, window, period }, page, limit), contentType: JSON_TYPE }
@@ -85,6 +93,7 @@ export const leaderboardRoutes = (lb: LeaderboardPort): ReadonlyArray<Route> => 
       const period = p.period(window) ?? lb.currentPeriod(window)
       const radius = p.int("radius", 0, 50, 5)
       p.check()
+      requireState(lb)
       const r = await lb.around({ board, window, period }, userId, radius)
       if (r === null) throw notFound(`no leaderboard ${board} for window=${window} period=${period}`)
       if (r.user === null) throw notFound(`user ${userId} has no rank on ${board} (window=${window}, period=${period})`)

@@ -25,6 +25,8 @@ const std = { "400": err("Invalid parameters (details carry field paths)"), "429
 /** Share routes: their store (Postgres) may be unreachable. */
 const shareStd = { ...std, "503": err("Shares are unavailable right now (Postgres cannot be reached); retry after Retry-After") }
 const SHARE_ID_PARAM = pth("id", "Share id")
+/** Board, profile and ledger routes: the state they read may be loading or the pipeline restarting. */
+const stateStd = { ...std, "503": err("State is loading or the pipeline is restarting (the message says which); retry after Retry-After") }
 
 const components = (): { schemas: Json } => {
   const docs = NAMED.map(([, s]) => Schema.toJsonSchemaDocument(s, { onExcessProperty: "error" }))
@@ -56,27 +58,27 @@ export const buildOpenApi = (): Json => ({
         responses: { "202": body("PublishResults", "Per-item results"), ...std, "401": err("No or invalid token"), "403": err("Token lacks events:write (admin does not imply it)"), "413": err("Body over 1 MiB"), "415": err("Not application/json") }
       }
     },
-    "/v1/leaderboards": { get: { summary: "Boards with their windows and sizes", responses: { "200": body("BoardList", "Boards"), ...std } } },
+    "/v1/leaderboards": { get: { summary: "Boards with their windows and sizes", responses: { "200": body("BoardList", "Boards"), ...stateStd } } },
     "/v1/leaderboards/{board}": {
       get: {
         summary: "One page of a leaderboard (keyset pagination)",
         parameters: [pth("board", "global or agent:<name>"), WINDOW, PERIOD, q("limit", { type: "integer", minimum: 1, maximum: 1000, default: 100 }, "Page size"), q("cursor", { type: "string" }, "next_cursor of the previous page")],
-        responses: { "200": body("LeaderboardPage", "A page"), ...std, "404": err("No such board") }
+        responses: { "200": body("LeaderboardPage", "A page"), ...stateStd, "404": err("No such board") }
       }
     },
     "/v1/leaderboards/{board}/users/{user_id}": {
       get: {
         summary: "A user's rank and the entries around it",
         parameters: [pth("board", "global or agent:<name>"), pth("user_id", "User id"), WINDOW, PERIOD, q("radius", { type: "integer", minimum: 0, maximum: 50, default: 5 }, "Entries above and below")],
-        responses: { "200": body("LeaderboardAround", "The user's neighbourhood"), ...std, "404": err("No such board or user not ranked") }
+        responses: { "200": body("LeaderboardAround", "The user's neighbourhood"), ...stateStd, "404": err("No such board or user not ranked") }
       }
     },
-    "/v1/users/{user_id}": { get: { summary: "Public profile", parameters: [pth("user_id", "User id")], responses: { "200": { description: "Profile" }, ...std, "404": err("Unknown user") } } },
+    "/v1/users/{user_id}": { get: { summary: "Public profile", parameters: [pth("user_id", "User id")], responses: { "200": { description: "Profile" }, ...stateStd, "404": err("Unknown user") } } },
     "/v1/users/{user_id}/ledger": {
       get: {
         summary: "Ledger entries with their full explanation (owner or admin)", security: BEARER,
         parameters: [pth("user_id", "User id"), q("limit", { type: "integer", minimum: 1, maximum: 1000, default: 100 }, "Page size"), q("cursor", { type: "string" }, "next_cursor of the previous page")],
-        responses: { "200": { description: "Ledger page" }, ...std, "401": err("No or invalid token"), "403": err("Not the owner") }
+        responses: { "200": { description: "Ledger page" }, ...stateStd, "401": err("No or invalid token"), "403": err("Not the owner") }
       }
     },
     "/v1/rules": { get: { summary: "Rules in force (with version) and the rules history (§10)", responses: { "200": { description: "Rules document of the version in force plus content_hash, effective_from_seq, in_force and history [{version, content_hash, effective_from_seq, recorded_at}]" } } } },

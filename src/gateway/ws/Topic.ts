@@ -7,7 +7,7 @@ import type { RankedEntry } from "../../ports/ReadModel.js"
 import { DeltaRing } from "../protocol/DeltaRing.js"
 import type { TopicHeader } from "../protocol/Messages.js"
 import { snapshotJson } from "../protocol/Messages.js"
-import type { Host } from "./TopicHub.js"
+import type { ConnRec, Host } from "./TopicHub.js"
 
 export const topicName = (key: BoardKey, limit: number): string => `lb|${boardKeyString(key)}|${limit}`
 
@@ -22,16 +22,24 @@ export class Topic {
   seq: number
   /** When the last subscriber left (the topic lingers so a reconnect can still resume). */
   idleSince: number | null = null
+  /**
+   * False for a topic opened while there was no board state (the pipeline loading or restarting):
+   * it has no snapshot yet, and its subscribers wait in `waiting` until its first view arrives.
+   */
+  ready: boolean
+  readonly waiting = new Set<ConnRec>()
   private snapshotCache: string | null = null
 
   constructor(
     readonly key: BoardKey,
     readonly limit: number,
     epoch: string,
-    entries: ReadonlyArray<RankedEntry>,
+    entries: ReadonlyArray<RankedEntry> | null,
     seq: number,
     ring: { maxDeltas: number; maxBytes: number }
   ) {
+    this.ready = entries !== null
+    entries ??= []
     this.name = topicName(key, limit)
     this.header = { board: key.board, window: key.window, period: key.period, epoch }
     this.entries = entries.length > limit ? entries.slice(0, limit) : entries

@@ -107,6 +107,8 @@ export class TopicHub {
     const rec: ConnRec = { host, conn, spec, period: spec.period, topic: null }
     host.conns.set(conn, rec)
     const topic = this.attach(rec)
+    // No board state yet: the socket gets its snapshot when the topic's first view arrives.
+    if (!topic.ready) { topic.waiting.add(rec); return }
     let replay: ReadonlyArray<string> | null = null
     if (spec.resume !== null) {
       replay = spec.resume.epoch === topic.header.epoch ? topic.ring.since(spec.resume.since, topic.seq) : null
@@ -125,7 +127,7 @@ export class TopicHub {
 
   private resync(host: Host, conn: number): void {
     const topic = host.conns.get(conn)?.topic
-    if (topic !== null && topic !== undefined) host.side.resynced(conn, topic.name, topic.snapshot())
+    if (topic !== null && topic !== undefined && topic.ready) host.side.resynced(conn, topic.name, topic.snapshot())
   }
 
   private ack(host: Host): void {
@@ -141,7 +143,7 @@ export class TopicHub {
     if (topic === undefined) {
       const view = this.lb.watch(key, limit)
       const epoch = `${this.epochPrefix}.${(this.generation++).toString(36)}`
-      topic = new Topic(key, limit, epoch, view.entries, view.seq, { maxDeltas: this.cfg.ringMaxDeltas, maxBytes: this.cfg.ringMaxBytes })
+      topic = new Topic(key, limit, epoch, view?.entries ?? null, view?.seq ?? 0, { maxDeltas: this.cfg.ringMaxDeltas, maxBytes: this.cfg.ringMaxBytes })
       this.topics.set(name, topic)
       const k = keyString(key)
       const set = this.byKey.get(k) ?? new Set<Topic>()
@@ -164,6 +166,7 @@ export class TopicHub {
   private detach(rec: ConnRec): void {
     const topic = rec.topic
     if (topic === null) return
+    topic.waiting.delete(rec)
     topic.remove(rec.host)
     rec.topic = null
     if (topic.subscribers === 0) {
@@ -229,8 +232,16 @@ export class TopicHub {
 
   /** The topic's next delta (recorded in its ring), or null when nothing visible changed. */
   private advance(topic: Topic, view: BoardView): string | null {
-    if (view.seq < topic.seq) return null
     const next = view.entries.length > topic.limit ? view.entries.slice(0, topic.limit) : view.entries
+    if (!topic.ready) {
+      // State is back: the first view is the topic's snapshot, sent to everyone who waited for it.
+      topic.ready = true
+      topic.advance(next, view.seq)
+      for (const rec of topic.waiting) rec.host.side.attached(rec.conn, topic.name, [topic.snapshot()], true)
+      topic.waiting.clear()
+      return null
+    }
+    if (view.seq < topic.seq) return null
     const delta = computeDelta(topic.entries, next)
     // Nothing visible changed: keep the last sent seq so the next delta's prev_seq chains to it.
     if (isEmptyDelta(delta)) return null
@@ -248,6 +259,7 @@ export class TopicHub {
       this.detach(rec)
       rec.period = period
       const topic = this.attach(rec)
+      if (!topic.ready) { topic.waiting.add(rec); continue }
       rec.host.side.moved(rec.conn, topic.name, topic.snapshot())
     }
   }

@@ -1,0 +1,90 @@
+import { MsgImpl } from "@nats-io/nats-core/internal"
+import type { Publisher } from "@nats-io/nats-core/internal"
+import type { JsMsg } from "@nats-io/jetstream"
+import fc from "fast-check"
+import { describe, expect, it } from "vitest"
+import { toRawForTest } from "./EventSource.js"
+
+const te = new TextEncoder()
+
+// The library's delivery-info parser (jetstream/lib/jsmsg.js parseInfo, not exported), as the slow path sees it.
+const parseInfo = (s: string) => {
+  const t = s.split(".")
+  if (t.length === 9) t.splice(2, 0, "_", "")
+  if (t.length < 11 || t[0] !== "$JS" || t[1] !== "ACK") throw new Error("not a jetstream message")
+  return { streamSequence: parseInt(t[7]!, 10), timestampNanos: parseInt(t[9]!, 10), pending: parseInt(t[10]!, 10) }
+}
+
+/** A JetStream message as the consumer hands it on: a JsMsg over the core MsgImpl of the wire bytes. */
+const jsMsg = (reply: string, header: string | null, payload: string): JsMsg => {
+  const h = header === null ? new Uint8Array(0) : te.encode(header)
+  const p = te.encode(payload)
+  const rdata = new Uint8Array(h.length + p.length)
+  rdata.set(h)
+  rdata.set(p, h.length)
+  const core = new MsgImpl({ subject: te.encode("x.events"), reply: te.encode(reply), sid: 1, hdr: header === null ? -1 : h.length, size: rdata.length }, rdata, {} as Publisher)
+  return { msg: core, get info() { return parseInfo(core.reply) }, get data() { return core.data }, get headers() { return core.headers } } as unknown as JsMsg
+}
+
+/** Both ways on one message: the fast one answers the same or leaves it to the slow one. */
+const both = (m: JsMsg) => {
+  const fast = toRawForTest.fast(m)
+  const fastPending = toRawForTest.pending()
+  const slow = toRawForTest.slow(m)
+  const slowPending = toRawForTest.pending()
+  if (fast !== null) {
+    expect({ ...fast, data: [...fast.data] }).toEqual({ ...slow, data: [...slow.data] })
+    expect(fastPending).toBe(slowPending)
+  }
+  return { fast, slow }
+}
+
+const reply = (seq: number, ns: bigint, pending: number, form: "old" | "new" | "token" = "new") =>
+  form === "old" ? `$JS.ACK.S.C.1.${seq}.${seq}.${ns}.${pending}` : `$JS.ACK._.ACCHASH.S.C.1.${seq}.${seq}.${ns}.${pending}${form === "token" ? ".abc" : ""}`
+
+describe("EventSource message conversion", () => {
+  it("reads seq, stream time, pending, Nats-Msg-Id and payload from the bytes, as the library's accessors do", () => {
+    const m = jsMsg(reply(42, 1_765_000_000_123_456_789n, 7), "NATS/1.0\r\nNats-Msg-Id: ev-1\r\n\r\n", `{"a":1}`)
+    const { fast } = both(m)
+    expect(fast).toEqual({ seq: 42, streamTimeMs: 1_765_000_000_123, data: te.encode(`{"a":1}`), msgId: "ev-1" })
+    expect(toRawForTest.pending()).toBe(7)
+    for (const form of ["old", "token"] as const) expect(both(jsMsg(reply(5, 1_765_000_000_000_000_001n, 0, form), "NATS/1.0\r\nNats-Msg-Id: x\r\n\r\n", "{}")).fast).not.toBeNull()
+  })
+
+  it("agrees with the library on every reply and header shape it accepts, and declines the rest", () => {
+    const headerLine = fc.oneof(
+      fc.constantFrom("Nats-Msg-Id: ev-9", "Nats-Msg-Id:ev-9", "Nats-Msg-Id:   ev-9  ", "Nats-Msg-Id: ", "nats-msg-id: lower", "X-Other: 1", "Nats-Msg-Id: é", "Bad Key: v", "NoColon", ""),
+      fc.string({ maxLength: 20 })
+    )
+    const header = fc.oneof(
+      fc.constant(null),
+      fc.array(headerLine, { maxLength: 4 }).map((ls) => `NATS/1.0\r\n${ls.map((l) => `${l}\r\n`).join("")}\r\n`),
+      fc.constantFrom("NATS/1.0 100 Idle Heartbeat\r\n\r\n", "NATS/1.0\r\nNats-Msg-Id: a\nb\r\n\r\n", "NATS/1.0\r\nNats-Msg-Id: a\r", "")
+    )
+    const ns = fc.bigInt({ min: 1_700_000_000_000_000_000n, max: 1_800_000_000_000_000_000n })
+    // Timestamps a few ns around a millisecond boundary, where floating-point rounding bites.
+    const edgeNs = fc.tuple(fc.bigInt({ min: 1_700_000_000_000n, max: 1_800_000_000_000n }), fc.integer({ min: -2000, max: 2000 })).map(([ms, d]) => ms * 1_000_000n + BigInt(d))
+    const replyText = fc.oneof(
+      fc.tuple(fc.integer({ min: 1, max: 2 ** 40 }), fc.oneof(ns, edgeNs), fc.nat(), fc.constantFrom("old" as const, "new" as const, "token" as const)).map(([s, t, p, f]) => reply(s, t, p, f)),
+      fc.constantFrom("$JS.ACK.S.C.1.x.1.5.0", "$JS.ACK.S.C.1.1.1", "$JX.ACK._.H.S.C.1.1.1.1765000000000000000.0", "_INBOX.abc")
+    )
+    fc.assert(fc.property(replyText, header, fc.string({ maxLength: 30 }), (r, h, p) => {
+      let slowThrows = false
+      try { toRawForTest.slow(jsMsg(r, h, p)) } catch { slowThrows = true }
+      if (slowThrows) {
+        expect(toRawForTest.fast(jsMsg(r, h, p))).toBeNull() // what the library refuses is left to it
+        return
+      }
+      both(jsMsg(r, h, p))
+    }), { numRuns: 3000 })
+  })
+
+  it("takes the fast way for ordinary messages (the library's internals still have the expected shape)", () => {
+    let fast = 0
+    for (let i = 0; i < 1000; i++) {
+      const m = jsMsg(reply(i + 1, 1_765_000_000_000_000_000n + BigInt(i) * 123_456_791n, 1000 - i), `NATS/1.0\r\nNats-Msg-Id: ev-${i}\r\n\r\n`, `{"i":${i}}`)
+      if (both(m).fast !== null) fast++
+    }
+    expect(fast).toBeGreaterThan(990) // only stream times within 1 µs of the next ms go the slow way
+  })
+})
