@@ -110,12 +110,15 @@ export const startArena = (config: ArenaConfig, log: Log) =>
     // What GET /v1/rules shows: the recorded versions and, once established, the compiled history.
     let recorded: ReadonlyArray<StoredRulesVersion> = []
     let history: RulesHistory | null = null
+    let refusal: string | null = null
     const pipeline = yield* supervisePipeline({
       boards,
       log,
       // Each start first puts the rules file under the history's rule (a no-op once it is in force).
       start: (latch) => Effect.gen(function*() {
-        history = yield* establishRulesHistory({ candidate, events, store: rulesStore, log: (l) => log.info(l), onHistory: (v) => { recorded = v } })
+        history = yield* establishRulesHistory({ candidate, events, store: rulesStore, log: (l) => log.info(l), onHistory: (v) => { recorded = v } }).pipe(
+          Effect.tapError((e) => Effect.sync(() => { if (e._tag === "RulesVersionConflict") refusal = e.message }))
+        )
         return yield* startPipeline({
           events,
           snapshots,
@@ -149,7 +152,7 @@ export const startArena = (config: ArenaConfig, log: Log) =>
           notifications: feed,
           shares: new PostgresShareStore(sql),
           rules: {
-            rules: () => history === null ? refusedRulesDocument(rulesDocument(rules), recorded) : rulesHistoryDocument(history),
+            rules: () => history === null ? refusedRulesDocument(rulesDocument(rules), recorded, refusal) : rulesHistoryDocument(history),
             achievements: () => achievementCatalog(history?.current.rules ?? rules)
           },
           dryRuns,

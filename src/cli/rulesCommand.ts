@@ -73,6 +73,8 @@ export const rulesCommand = async (config: ArenaConfig, log: Log, args: Readonly
   const report = exit.value
   const run = {
     elapsed_ms: elapsedMs,
+    // CPU time apart from wall time: on a shared machine the two differ by the other work's share.
+    cpu_ms: Math.round((process.cpuUsage().user + process.cpuUsage().system) / 1000),
     peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
     events_per_second: Math.round(report.stream.messages / Math.max(0.001, elapsedMs / 1000)),
     proposed_content_hash: proposed.contentHash

@@ -1,6 +1,6 @@
 // The dry run's report as text for a terminal (`arena rules diff <file>`): the summary, the
 // biggest movers, and per board the ranks that change; the top-N tables side by side for the
-// all-time boards and for the global board's current periods whose top changes (JSON has all).
+// global board's windows whose top changes (JSON has every board's).
 import type { DiffBoard, DiffUser, RulesDiffReport } from "./RulesDiff.js"
 
 const n = (x: number): string => x.toLocaleString("en-US")
@@ -59,7 +59,7 @@ export const renderDiffText = (r: RulesDiffReport): string => {
       `${b.entered + b.left > 0 ? ` (${n(b.entered)} enter, ${n(b.left)} leave)` : ""}${b.top_changed ? `; top ${b.top_after.length || b.top_before.length} changes` : ""}`)
   }
   for (const b of r.boards) {
-    if (!b.top_changed || !(b.window === "all" || b.board === "global")) continue
+    if (!b.top_changed || b.board !== "global") continue
     L.push("")
     L.push(`  ${boardName(b)}: top ${Math.max(b.top_before.length, b.top_after.length)} now and proposed (* differs)`)
     L.push(...topTable(b))

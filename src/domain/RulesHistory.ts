@@ -139,8 +139,9 @@ const rowOf = (v: { readonly version: string; readonly contentHash: string; read
 
 /**
  * GET /v1/rules: the version in force (its whole document, as before, plus its hash and first seq)
- * and the history in seq order. `in_force: false` when this start's file was refused: the
- * document is then the refused file's and the history is what is recorded.
+ * and the history in seq order. Until this start's file is established (or when it is refused:
+ * `refused` says why) `in_force` is false, the document is the file's and the history is what is
+ * recorded.
  */
 export const rulesHistoryDocument = (h: RulesHistory) => ({
   ...h.current.rules.document,
@@ -152,5 +153,6 @@ export const rulesHistoryDocument = (h: RulesHistory) => ({
 
 export const refusedRulesDocument = (
   file: RulesDocument,
-  recorded: ReadonlyArray<{ readonly version: string; readonly contentHash: string; readonly effectiveFromSeq: number; readonly recordedAt: string }>
-) => ({ ...file, in_force: false, history: recorded.map(rowOf) })
+  recorded: ReadonlyArray<{ readonly version: string; readonly contentHash: string; readonly effectiveFromSeq: number; readonly recordedAt: string }>,
+  refused: string | null
+) => ({ ...file, in_force: false, ...(refused === null ? {} : { refused }), history: recorded.map(rowOf) })

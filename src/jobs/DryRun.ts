@@ -74,7 +74,7 @@ export const dryRun = (o: DryRunOptions): Effect.Effect<RulesDiffReport, PortFai
       else rejectedAfter++
     }
 
-    if (lastSeq > 0) {
+    if (head.messages > 0) { // an empty stream (or one its limits emptied) has nothing to consume
       const finished = yield* Deferred.make<void>()
       let done = false
       const onBatch = (events: ReadonlyArray<RawEvent>): void => {

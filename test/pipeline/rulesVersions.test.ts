@@ -122,8 +122,9 @@ describe("rules versions", () => {
     expect(ready.status).toBe(503)
     expect(ready.body).toMatchObject({ ready: false, fatal: true })
     expect(ready.body.reasons.join(" ")).toContain("rules version \"rv-a\" is already recorded with other content")
-    const refused = await (await fetch(`${arena.baseUrl}/v1/rules`)).json() as { in_force: boolean; history: Array<{ version: string }> }
+    const refused = await (await fetch(`${arena.baseUrl}/v1/rules`)).json() as { in_force: boolean; refused: string; history: Array<{ version: string }> }
     expect(refused.in_force).toBe(false)
+    expect(refused.refused).toContain("is already recorded with other content")
     expect(refused.history.map((h) => h.version)).toEqual(["rv-a", "rv-b"])
     expect(arena.log).toContain("FATAL")
     await arena.stop()

@@ -82,6 +82,19 @@ export const buildOpenApi = (): Json => ({
       }
     },
     "/v1/rules": { get: { summary: "Rules in force (with version) and the rules history (§10)", responses: { "200": { description: "Rules document of the version in force plus content_hash, effective_from_seq, in_force and history [{version, content_hash, effective_from_seq, recorded_at}]" } } } },
+    "/v1/rules/dry-run": {
+      post: {
+        summary: "Dry run of a rules change (admin): scores the whole stream under the body's rules beside the rules in force, in a child process", security: BEARER,
+        requestBody: { required: true, content: { "application/json": { schema: { type: "object", description: "A rules document (the JSON of an ARENA_RULES file)" } } } },
+        responses: { "202": { description: "The job {job_id, status, version, started_at, progress}; Location: its URL" }, ...std, "401": err("No or invalid token"), "403": err("Not admin"), "409": err("A dry run is still running") }
+      }
+    },
+    "/v1/rules/dry-run/{id}": {
+      get: {
+        summary: "A dry run's progress and, once done, its report (admin)", security: BEARER, parameters: [pth("id", "job_id from POST /v1/rules/dry-run")],
+        responses: { "200": { description: "{job_id, status: running|done|failed, progress, result (the report of arena rules diff --json), error}" }, ...std, "401": err("No or invalid token"), "403": err("Not admin"), "404": err("No such job (kept in memory: the last 16)") }
+      }
+    },
     "/v1/achievements": { get: { summary: "Achievement catalog", responses: { "200": { description: "Catalog" } } } },
     "/v1/shares": {
       post: {
