@@ -8,7 +8,9 @@
 // rollup views. `--compare DIR` first runs the sink of another built checkout (e.g. main) on the
 // same records, back to back in this run.
 // `--cpu-prof` profiles this process during this build's sink run and prints the top functions.
-// Run: npm run build && node bench/analytics.mjs [--events 200000] [--users 100000] [--compare DIR] [--cpu-prof] [--no-record]
+// `--rate N` paces the submits at N events/s (as a pipeline at that rate does: the sink then
+// flushes on its interval, not on a full batch); `--flush-ms` sets the sink's flushIntervalMs.
+// Run: npm run build && node bench/analytics.mjs [--events 200000] [--users 100000] [--rate 0] [--flush-ms 3000] [--compare DIR] [--cpu-prof] [--no-record]
 import { fork } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -20,11 +22,13 @@ import { appendResult, cpuOf, fmt, machine, ROOT } from "./lib.mjs"
 import { buildId, log, sleep, summarizeProfile } from "./support.mjs"
 
 const { values } = parseArgs({ allowPositionals: true, options: {
-  events: { type: "string" }, users: { type: "string" }, compare: { type: "string" }, "no-record": { type: "boolean" }, "cpu-prof": { type: "boolean" }, "baseline-child": { type: "string" }
+  events: { type: "string" }, users: { type: "string" }, compare: { type: "string" }, "no-record": { type: "boolean" }, rate: { type: "string" }, "flush-ms": { type: "string" }, "cpu-prof": { type: "boolean" }, "baseline-child": { type: "string" }
 } })
 const EVENTS = Number(values.events ?? 200_000)
 const USERS = Number(values.users ?? 100_000)
 const SUBMIT = 1000 // events per submit (the pipeline submits a slice's records at a time)
+const RATE = Number(values.rate ?? 0)
+const SINK_OPTIONS = values["flush-ms"] !== undefined ? { flushIntervalMs: Number(values["flush-ms"]) } : {}
 const cpuSelf = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6 }
 /** CPU seconds of this process's main thread only (the rest is V8's GC helpers and libuv's pool). */
 const cpuMainThread = () => {
@@ -99,7 +103,7 @@ for (let s = 1; s <= EVENTS; s += SUBMIT) {
 }
 const AWARDS = kinds.award
 state = null // the engine's user table is not the sink's: let it go before anything is measured
-log(`scenario: ${fmt(EVENTS)} events, ${fmt(USERS)} users → ${fmt(AWARDS)} awards, ${fmt(kinds.achievement)} achievements, ${fmt(kinds.level_up)} level-ups, ${fmt(kinds.rejection)} rejections (generated in ${((Date.now() - tg) / 1000).toFixed(1)} s); submits of ${SUBMIT} events; sink at its default options`)
+log(`scenario: ${fmt(EVENTS)} events, ${fmt(USERS)} users → ${fmt(AWARDS)} awards, ${fmt(kinds.achievement)} achievements, ${fmt(kinds.level_up)} level-ups, ${fmt(kinds.rejection)} rejections (generated in ${((Date.now() - tg) / 1000).toFixed(1)} s); submits of ${SUBMIT} events${RATE > 0 ? ` paced at ${fmt(RATE)} events/s` : " as fast as the sink takes them"}; sink options ${JSON.stringify(SINK_OPTIONS)} over the defaults`)
 
 /** One sink run of the checkout at `root` on a fresh embedded engine; CPU per award. */
 const runSink = async (label, root) => {
@@ -109,7 +113,7 @@ const runSink = async (label, root) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "arena-bench-analytics-"))
   const handle = openClickHouse({ kind: "embedded", path: dir, database: "arena" })
   const scope = Effect.runSync(Scope.make())
-  const sink = await Effect.runPromise(makeAnalyticsActor(makeClickHouseAnalyticsStore(handle)).pipe(Scope.provide(scope)))
+  const sink = await Effect.runPromise(makeAnalyticsActor(makeClickHouseAnalyticsStore(handle), SINK_OPTIONS).pipe(Scope.provide(scope)))
   for (let i = 0; !(await Effect.runPromise(sink.status)).connected; i++) {
     if (i > 1200) throw new Error(`${label}: the sink did not connect`)
     await sleep(50)
@@ -124,7 +128,10 @@ const runSink = async (label, root) => {
     await profile.post("Profiler.start")
   }
   const p0 = cpuSelf(), m0 = cpuMainThread(), k0 = childCpu(), t0 = Date.now()
-  for (const s of slices) await Effect.runPromise(sink.submit(s.records, s.through))
+  for (const s of slices) {
+    if (RATE > 0) { const due = t0 + ((s.through - SUBMIT) / RATE) * 1000; if (due > Date.now()) await sleep(due - Date.now()) }
+    await Effect.runPromise(sink.submit(s.records, s.through))
+  }
   await Effect.runPromise(sink.awaitDurable(EVENTS))
   const p1 = cpuSelf(), m1 = cpuMainThread(), k1 = childCpu(), wallMs = Date.now() - t0
   if (profile !== null) {
@@ -192,7 +199,7 @@ const bare = await runBaseline("baseline without the rollup views", false)
 
 const ours = runs[runs.length - 1]
 const total = (r) => r.service + r.childSettled
-const row = `${fmt(EVENTS)} events, ${fmt(USERS)} users → ${fmt(AWARDS)} awards (+${fmt(kinds.achievement + kinds.level_up + kinds.rejection)} other records); sink at default options, submits of ${SUBMIT} events | ` +
+const row = `${fmt(EVENTS)} events, ${fmt(USERS)} users → ${fmt(AWARDS)} awards (+${fmt(kinds.achievement + kinds.level_up + kinds.rejection)} other records); submits of ${SUBMIT} events${RATE > 0 ? ` at ${fmt(RATE)} events/s` : ""}, sink options ${JSON.stringify(SINK_OPTIONS)} over the defaults | ` +
   runs.map((r) => `${r.label}: ${total(r).toFixed(1)} µs CPU/award (service ${r.service.toFixed(1)} of which main thread ${r.serviceMain.toFixed(1)}, chDB child ${r.childSettled.toFixed(1)}), durable in ${(r.wallMs / 1000).toFixed(1)} s`).join(" | ") +
   ` | baseline prepared RowBinary into bare chDB: ${base.childSettled.toFixed(1)} µs/award (without views ${bare.childSettled.toFixed(1)}) → ratio ${(total(ours) / base.childSettled).toFixed(2)}× the baseline | build ${BUILD} | ${machine()}`
 log(row)
