@@ -158,11 +158,15 @@ const descendants = (pid: number): Array<number> => {
   return out
 }
 
-/** Running (a zombie waiting for its reaper has stopped writing: it counts as gone). */
+/**
+ * Still able to write (a zombie waiting for its reaper, or a process a test stopped with SIGSTOP to
+ * play a hung orphan, writes nothing more: neither is waited for).
+ */
 const alive = (pid: number): boolean => {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z"
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3)
+    return state !== "Z" && state !== "T" && state !== "t"
   } catch {
     return false
   }
