@@ -59,14 +59,16 @@ const digits = (b: Uint8Array, from: number, to: number): number => {
 
 /**
  * JetStream's timestamp (ns since epoch, 19 digits) in b[from, to) as whole ms, or -1. The slow
- * way floors a double near 1.7e18 (256 ns apart) divided by 1e6: within 1 µs of the next ms it
- * can round up, so those few (1 in 1000) are left to it and both ways always agree.
+ * way floors a double near 1.7e18 (256 ns apart) divided by 1e6: within 1 µs of a ms boundary it
+ * can land on either side (up just below the next ms, down exactly on or just past one — a CI
+ * run found …538000000 ns read as …537 ms), so those few (2 in 1000) are left to it and both
+ * ways always agree.
  */
 const nanosToMs = (b: Uint8Array, from: number, to: number): number => {
   if (to - from <= 6) return -1
   const ms = digits(b, from, to - 6)
   const sub = digits(b, to - 6, to)
-  return ms < 0 || sub < 0 || sub >= 999_000 ? -1 : ms
+  return ms < 0 || sub < 0 || sub < 1_000 || sub >= 999_000 ? -1 : ms
 }
 
 /** The Nats-Msg-Id value in a header block, "" when absent, or null when the block is not plain ASCII headers. */
