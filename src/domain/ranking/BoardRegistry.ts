@@ -162,11 +162,7 @@ export class BoardRegistry implements ScoreSink {
     const t = this.trees[boardId]!
     if (oldXp < 0) t.insert(xp, seq, uid)
     else t.move(oldXp, oldSeq, xp, seq, uid)
-    if (this.changedMark[boardId] === 0) {
-      this.changedMark[boardId] = 1
-      this.changed.push(boardId)
-    }
-    if (this.limit[boardId]! > 0 && this.dirty[boardId] === 0 && this.touchesView(boardId, uid, oldXp, oldSeq, xp, seq)) this.dirty[boardId] = 1
+    this.touched(boardId, uid, oldXp, oldSeq, xp, seq)
   }
 
   /**
@@ -175,22 +171,22 @@ export class BoardRegistry implements ScoreSink {
    * row is inside it, so watchers get the row as REST shows it.
    */
   rowChanged(boardId: number, uid: number, xp: number, seq: number): void {
-    if (this.trees[boardId] === undefined) return
-    if (this.changedMark[boardId] === 0) {
-      this.changedMark[boardId] = 1
-      this.changed.push(boardId)
-    }
-    if (this.limit[boardId]! > 0 && this.dirty[boardId] === 0 && this.touchesView(boardId, uid, xp, seq, -1, 0)) this.dirty[boardId] = 1
+    if (this.trees[boardId] !== undefined) this.touched(boardId, uid, xp, seq, -1, 0)
   }
 
   /** Removes a user's entry (erasure, corrections that empty a score). */
   removeEntry(boardId: number, uid: number, xp: number, seq: number): void {
     this.trees[boardId]?.remove(xp, seq, uid)
+    this.touched(boardId, uid, xp, seq, -1, 0)
+  }
+
+  /** The board changed (listed once for takeChanged); its view is dirty when uid's old or new key is inside it. */
+  private touched(boardId: number, uid: number, oldXp: number, oldSeq: number, xp: number, seq: number): void {
     if (this.changedMark[boardId] === 0) {
       this.changedMark[boardId] = 1
       this.changed.push(boardId)
     }
-    if (this.limit[boardId]! > 0 && this.dirty[boardId] === 0 && this.touchesView(boardId, uid, xp, seq, -1, 0)) this.dirty[boardId] = 1
+    if (this.limit[boardId]! > 0 && this.dirty[boardId] === 0 && this.touchesView(boardId, uid, oldXp, oldSeq, xp, seq)) this.dirty[boardId] = 1
   }
 
   /** Boards changed since the last call (each once). */
