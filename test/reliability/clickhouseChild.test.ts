@@ -9,7 +9,7 @@ import { Oracle } from "../oracle/Oracle.js"
 import { readStream } from "../oracle/stream.js"
 import { makeWorkload } from "../oracle/workload.js"
 import { request } from "./lib/http.js"
-import { alive, childPids, killOrphans } from "./lib/procs.js"
+import { alive, childPids, killOrphans } from "../support/procs.js"
 import { publishItems } from "./lib/publish.js"
 import { checkClickHouse } from "./lib/verify.js"
 

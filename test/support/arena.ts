@@ -11,6 +11,7 @@ import type { NatsConnection } from "@nats-io/transport-node"
 import { jetstream, jetstreamManager } from "@nats-io/jetstream"
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream"
 import postgres from "postgres"
+import { canWrite, descendantPids } from "./procs.js"
 
 export const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222"
 export const PG_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/arena"
@@ -120,7 +121,7 @@ export class ArenaProcess {
     const c = this.child
     if (c === null || c.exitCode !== null) return c?.exitCode ?? null
     const exited = new Promise<number | null>((r) => c.once("exit", (code) => r(code)))
-    const kids = descendants(c.pid!)
+    const kids = descendantPids(c.pid!)
     c.kill("SIGTERM")
     const code = await exited
     this.child = null
@@ -133,7 +134,7 @@ export class ArenaProcess {
     const c = this.child
     if (c === null || c.exitCode !== null) return
     const exited = new Promise<void>((r) => c.once("exit", () => r()))
-    const kids = descendants(c.pid!)
+    const kids = descendantPids(c.pid!)
     c.kill("SIGKILL")
     await exited
     this.child = null
@@ -143,41 +144,12 @@ export class ArenaProcess {
   }
 }
 
-/** The processes below `pid` (its chDB child), read from /proc. */
-const descendants = (pid: number): Array<number> => {
-  const out: Array<number> = []
-  const walk = (p: number) => {
-    let text = ""
-    try { text = fs.readFileSync(`/proc/${p}/task/${p}/children`, "utf8") } catch { return }
-    for (const k of text.trim().split(/\s+/).filter((x) => x !== "").map(Number)) {
-      out.push(k)
-      walk(k)
-    }
-  }
-  walk(pid)
-  return out
-}
-
-/**
- * Still able to write (a zombie waiting for its reaper, or a process a test stopped with SIGSTOP to
- * play a hung orphan, writes nothing more: neither is waited for).
- */
-const alive = (pid: number): boolean => {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
-    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3)
-    return state !== "Z" && state !== "T" && state !== "t"
-  } catch {
-    return false
-  }
-}
-
 /** Waits until every pid has exited; one still running after 60 s is killed (and said). */
 const allGone = async (pids: ReadonlyArray<number>): Promise<void> => {
   const t0 = Date.now()
-  while (pids.some(alive)) {
+  while (pids.some(canWrite)) {
     if (Date.now() - t0 > 60_000) {
-      for (const p of pids.filter(alive)) {
+      for (const p of pids.filter(canWrite)) {
         console.error(`test support: process ${p} of a stopped service still runs after 60 s; killing it`)
         try { process.kill(p, "SIGKILL") } catch { /* gone meanwhile */ }
       }

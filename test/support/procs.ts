@@ -1,5 +1,5 @@
-// Process helpers for fault injection: a process's children (to kill -9 the embedded ClickHouse
-// child of a running service) and its resident memory, read from /proc.
+// Process helpers, read from /proc: a process's children (to kill -9 or wait for the embedded
+// ClickHouse child of a service), whether a process still runs or can still write, and orphans.
 import * as fs from "node:fs"
 
 /** PIDs whose parent is `pid` and whose command line contains `match`. */
@@ -18,14 +18,36 @@ export const childPids = (pid: number, match = ""): Array<number> => {
   return out
 }
 
-/** Running (a zombie — dead, not yet reaped by init — counts as gone: it holds no files or locks). */
-export const alive = (pid: number): boolean => {
+/** The process's state letter from /proc (R, S, D, T, Z…), or null once it is gone. */
+const stateOf = (pid: number): string | null => {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z"
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3)
   } catch {
-    return false
+    return null
   }
+}
+
+/** Running (a zombie — dead, not yet reaped by init — counts as gone: it holds no files or locks). */
+export const alive = (pid: number): boolean => {
+  const s = stateOf(pid)
+  return s !== null && s !== "Z"
+}
+
+/**
+ * Still able to write: alive and not stopped (a process a test stopped with SIGSTOP to play a
+ * hung orphan writes nothing more).
+ */
+export const canWrite = (pid: number): boolean => {
+  const s = stateOf(pid)
+  return s !== null && s !== "Z" && s !== "T" && s !== "t"
+}
+
+/** Every process below `pid` (children, their children…). */
+export const descendantPids = (pid: number): Array<number> => {
+  const out: Array<number> = []
+  for (const c of childPids(pid)) out.push(c, ...descendantPids(c))
+  return out
 }
 
 /** Kills (-9) embedded-ClickHouse children of `dataDir` left behind by a killed service (test hygiene). */
