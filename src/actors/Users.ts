@@ -5,7 +5,6 @@
 import type { LedgerEntry, Window } from "../domain/Model.js"
 import { WINDOWS } from "../domain/Model.js"
 import { GLOBAL_BOARD, agentBoard } from "../domain/BoardKeys.js"
-import { utcDay } from "../domain/Periods.js"
 import { agentStatsOf, profileOf } from "../domain/engine/UserViews.js"
 import type { LedgerPage, UserPort, UserProfile } from "../ports/ReadModel.js"
 import type { Pipeline } from "./Pipeline.js"
@@ -42,7 +41,7 @@ export const makeUsers = (
     const uid = b.state.users.uidOf(userId)
     if (uid < 0) return null
     const t = b.position.streamTimeMs
-    const core = profileOf(b.state, uid, p.rules, utcDay(t > 0 ? t : Date.now()))
+    const core = profileOf(b.state, uid, p.rules, t > 0 ? t : Date.now())
     const ranks: Array<UserProfile["ranks"][number]> = []
     const boardsOf = [GLOBAL_BOARD, ...agentStatsOf(b.state, uid).map((a) => a.agent_name).sort().map(agentBoard)]
     for (const board of boardsOf) {

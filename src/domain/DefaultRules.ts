@@ -5,7 +5,7 @@ import type { CompiledRules } from "./Rules.js"
 import { loadRulesOrThrow } from "./Rules.js"
 
 export const DEFAULT_RULES_DOCUMENT: RulesDocument = {
-  version: "arena-default-1",
+  version: "arena-default-2",
   actions: {
     task_completed: { points: 10 },
     error_resolved: { points: 20 },
@@ -27,6 +27,7 @@ export const DEFAULT_RULES_DOCUMENT: RulesDocument = {
     { days: 30, multiplier: "1.5" }
   ],
   multiplier_cap: "3.0",
+  streak: { freezes_per_month: 2 },
   levels: [
     { level: 1, title: "Novice", xp: 0 },
     { level: 2, title: "Apprentice", xp: 100 },

@@ -1,8 +1,11 @@
-// Leaderboard periods (ARCHITECTURE §4): UTC day `2026-11-26`, ISO week `2026-W48` (ISO-8601
-// week-year), month `2026-11`, and `all`. Per-event lookups go through a cache keyed by UTC day
-// number, because the engine asks for all three periods of every event.
+// Leaderboard periods (ARCHITECTURE §4): day `2026-11-26`, ISO week `2026-W48` (ISO-8601
+// week-year), month `2026-11`, and `all`, as calendar periods of the deployment's period zone
+// (ARENA_PERIOD_TZ, default UTC, set once at start with setPeriodZone). Per-event lookups go
+// through a cache keyed by the zone's day number, because the engine asks for all three periods
+// of every event.
 import type { Window } from "./Model.js"
 import { civilFromDays, daysFromCivil, daysInMonth, isoWeekday, MS_PER_DAY, pad2, pad4, utcDay } from "./Calendar.js"
+import { UTC_ZONE, dayStartMs, localDay, zoneId, zoneName } from "./Zones.js"
 
 export { utcDay } from "./Calendar.js"
 
@@ -34,6 +37,28 @@ export interface AgentPeriodKeys {
 }
 
 const AGENT_KEYS_LIMIT = 256
+
+let periodZone = UTC_ZONE
+
+/**
+ * Sets the zone whose calendar board periods follow (an IANA name; throws RangeError when
+ * unknown). Called once at start, before any event is scored: periods of one deployment must
+ * never change zone (period strings would name other instants).
+ */
+export const setPeriodZone = (name: string): void => {
+  const z = zoneId(name)
+  if (z === periodZone) return
+  periodZone = z
+  dayCache.clear()
+}
+
+export const periodZoneName = (): string => zoneName(periodZone)
+
+/** The period zone's day number of an instant (the key of periodsOfDay). */
+export const periodDay = (ms: number): number => localDay(periodZone, ms)
+
+/** The instant the period zone's day `day` starts. */
+const startOf = (day: number): number => dayStartMs(periodZone, day)
 
 /** Keys of `agent`'s period scores for this day's periods: `${window}:${period}:${agent}`. */
 export const agentPeriodKeys = (p: DayPeriods, agent: string): AgentPeriodKeys => {
@@ -77,11 +102,11 @@ const computeDayPeriods = (d: number): DayPeriods => {
   return {
     dayNumber: d,
     day,
-    dayEndMs: (d + 1) * MS_PER_DAY,
+    dayEndMs: startOf(d + 1),
     week,
-    weekEndMs: (d - isoWeekday(d) + 7) * MS_PER_DAY,
+    weekEndMs: startOf(d - isoWeekday(d) + 7),
     month,
-    monthEndMs: (d - c.day + 1 + daysInMonth(c.year, c.month)) * MS_PER_DAY,
+    monthEndMs: startOf(d - c.day + 1 + daysInMonth(c.year, c.month)),
     dayKey: "day:" + day,
     weekKey: "week:" + week,
     monthKey: "month:" + month,
@@ -93,7 +118,7 @@ const computeDayPeriods = (d: number): DayPeriods => {
 const CACHE_LIMIT = 4096
 const dayCache = new Map<number, DayPeriods>()
 
-/** The periods of a UTC day number (memoized). */
+/** The periods of a period-zone day number (memoized; see periodDay). */
 export const periodsOfDay = (day: number): DayPeriods => {
   let p = dayCache.get(day)
   if (p === undefined) {
@@ -167,7 +192,7 @@ const isoOfMsSlow = (ms: number): string => {
 /** The period of `window` that contains the instant `ms`. */
 export const periodOf = (window: Window, ms: number): string => {
   if (window === "all") return ALL_PERIOD
-  const p = periodsOfDay(utcDay(ms))
+  const p = periodsOfDay(periodDay(ms))
   return window === "day" ? p.day : window === "week" ? p.week : p.month
 }
 
@@ -194,7 +219,7 @@ export const periodBoundsOrNull = (window: Window, period: string): PeriodBounds
     const y = yearOf(m[1]), mo = Number(m[2]), d = Number(m[3])
     if (Number.isNaN(y) || mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo)) return null
     const start = daysFromCivil(y, mo, d)
-    return { startMs: start * MS_PER_DAY, endMs: (start + 1) * MS_PER_DAY }
+    return { startMs: startOf(start), endMs: startOf(start + 1) }
   }
   if (window === "week") {
     const m = WEEK_RE.exec(period)
@@ -202,14 +227,14 @@ export const periodBoundsOrNull = (window: Window, period: string): PeriodBounds
     const y = yearOf(m[1]), w = Number(m[2])
     if (Number.isNaN(y) || w < 1 || w > isoWeeksInYear(y)) return null
     const start = isoYearStart(y) + (w - 1) * 7
-    return { startMs: start * MS_PER_DAY, endMs: (start + 7) * MS_PER_DAY }
+    return { startMs: startOf(start), endMs: startOf(start + 7) }
   }
   const m = MONTH_RE.exec(period)
   if (m === null) return null
   const y = yearOf(m[1]), mo = Number(m[2])
   if (Number.isNaN(y) || mo < 1 || mo > 12) return null
   const start = daysFromCivil(y, mo, 1)
-  return { startMs: start * MS_PER_DAY, endMs: (start + daysInMonth(y, mo)) * MS_PER_DAY }
+  return { startMs: startOf(start), endMs: startOf(start + daysInMonth(y, mo)) }
 }
 
 export const isValidPeriod = (window: Window, period: string): boolean => periodBoundsOrNull(window, period) !== null
@@ -225,5 +250,19 @@ export const periodBounds = (window: Window, period: string): PeriodBounds => {
  * When a period stops accepting late events: its end plus the rules' grace (in stream time).
  * A period is open while `streamTimeMs < closesAtMs`. `all` never closes.
  */
+/**
+ * When the current period of `window` at instant `nowMs` resets (its exclusive end, ISO text), or
+ * null for `all` (the `resets_at` of board answers and snapshots).
+ */
+export const resetsAt = (window: Window, nowMs: number): string | null => {
+  if (window === "all") return null
+  const p = periodsOfDay(periodDay(nowMs))
+  return isoOfMs(window === "day" ? p.dayEndMs : window === "week" ? p.weekEndMs : p.monthEndMs)
+}
+
+/** The `resets_at` of a named period (its end), or null for `all`. */
+export const periodResetsAt = (window: Window, period: string): string | null =>
+  window === "all" ? null : isoOfMs(periodBounds(window, period).endMs)
+
 export const closesAtMs = (window: Window, period: string, rules: { readonly periodGraceMs: number }): number =>
   periodBounds(window, period).endMs + rules.periodGraceMs

@@ -20,7 +20,11 @@ export interface ProfileCore {
   readonly username: string
   readonly total_xp: number
   readonly level: LevelInfo
-  readonly streak: { readonly current: number; readonly longest: number }
+  /** freezes_left: streak freezes left in the current month of the user's zone (rules streak.freezes_per_month). */
+  readonly streak: { readonly current: number; readonly longest: number; readonly freezes_left: number }
+  /** The user's settings (ARCHITECTURE §11): IANA zone of their streak days, and visibility. */
+  readonly time_zone: string
+  readonly visibility: "public" | "private"
   readonly achievements: ReadonlyArray<AchievementProgress>
   /** Highest XP first; ties by agent name. */
   readonly agent_stats: ReadonlyArray<{ readonly agent_name: string; readonly xp: number; readonly events: number }>

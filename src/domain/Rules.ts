@@ -64,6 +64,8 @@ export interface CompiledRules {
   readonly evaluationOrder: ReadonlyArray<AchievementDef>
   readonly futureSkewMs: number
   readonly periodGraceMs: number
+  /** Missed streak days bridged a month (document streak.freezes_per_month; absent: 0). */
+  readonly freezesPerMonth: number
   /** The validated source document, served as-is at GET /v1/rules. */
   readonly document: RulesDocument
 }
@@ -171,6 +173,7 @@ export const loadRules = (json: unknown): Result.Result<CompiledRules, RulesErro
     evaluationOrder,
     futureSkewMs: doc.future_skew_seconds * 1000,
     periodGraceMs: doc.period_grace_seconds * 1000,
+    freezesPerMonth: doc.streak?.freezes_per_month ?? 0,
     document: doc
   })
 }

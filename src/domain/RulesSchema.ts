@@ -66,7 +66,13 @@ export const RulesDocument = Schema.Struct({
   levels: Schema.Array(LevelRule).check(Schema.isMinLength(1, { message: "must not be empty" })),
   achievements: Schema.Array(AchievementRule),
   future_skew_seconds: Int(0),
-  period_grace_seconds: Int(0)
+  period_grace_seconds: Int(0),
+  /**
+   * Streak options. `freezes_per_month`: missed days a month that are bridged automatically
+   * (ARCHITECTURE §11). Absent means 0, so rules versions written before freezes existed replay
+   * exactly as they scored; the default rules set 2.
+   */
+  streak: Schema.optional(Schema.Struct({ freezes_per_month: Int(0).check(Schema.isLessThanOrEqualTo(31, { message: "must be at most 31" })) }))
 }).annotate({ title: "ArenaRules", message: "must be a JSON object" })
 export type RulesDocument = typeof RulesDocument.Type
 

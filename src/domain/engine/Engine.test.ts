@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest"
 import type { LedgerEntry, XpEvent } from "../Model.js"
 import { DEFAULT_RULES, DEFAULT_RULES_DOCUMENT } from "../DefaultRules.js"
 import { loadRulesOrThrow } from "../Rules.js"
+import type { CompiledRules } from "../Rules.js"
 import { GLOBAL_ALL } from "../ranking/BoardRegistry.js"
 import { KIND_BOARD, kindOf } from "../state/UserTable.js"
 import { ChunkEncoder, loadChunk, rebuildBoards } from "../state/SnapshotCodec.js"
@@ -19,11 +20,13 @@ const MIN = 60_000
 const T0 = Date.UTC(2026, 10, 26, 12)
 
 let nextSeq = 1
-type Over = Partial<XpEvent> & { readonly at?: number; readonly stream?: number }
+type Over = Partial<XpEvent> & { readonly at?: number; readonly stream?: number; readonly rules?: CompiledRules }
+/** The default rules without streak freezes (the plain gap rule of §3). */
+const NO_FREEZES = loadRulesOrThrow({ ...DEFAULT_RULES_DOCUMENT, streak: { freezes_per_month: 0 } })
 
 /** Applies a task_completed by u1 through agent-a at T0, with `over` changing any of it. */
 const apply = (s: EngineState, over: Over = {}): ApplyOutcome => {
-  const { at = T0, stream, ...fields } = over
+  const { at = T0, stream, rules = DEFAULT_RULES, ...fields } = over
   const ev: XpEvent = {
     event_id: `e-${nextSeq}`,
     user_id: "u1",
@@ -33,7 +36,7 @@ const apply = (s: EngineState, over: Over = {}): ApplyOutcome => {
     ...fields
   }
   const seq = nextSeq++
-  return applyEvent(s, ev, at, { seq, streamTimeMs: stream ?? at }, DEFAULT_RULES)
+  return applyEvent(s, ev, at, { seq, streamTimeMs: stream ?? at }, rules)
 }
 
 const entry = (o: ApplyOutcome): LedgerEntry => {
@@ -187,20 +190,20 @@ describe("streak multiplier", () => {
 
   it("counts a late gap-filler only up to its own day; the events after it see the filled gap", () => {
     const s = newEngineState()
-    for (const d of [0, 1, 3, 4]) entry(apply(s, { at: T0 + d * DAY }))
-    const late = entry(apply(s, { at: T0 + 2 * DAY, stream: T0 + 4 * DAY }))
+    for (const d of [0, 1, 3, 4]) entry(apply(s, { rules: NO_FREEZES, at: T0 + d * DAY }))
+    const late = entry(apply(s, { rules: NO_FREEZES, at: T0 + 2 * DAY, stream: T0 + 4 * DAY }))
     expect(late.streak_days).toBe(3) // days 0..2: days 3 and 4 come after it and never count for it
     expect(late.streak_multiplier).toBe("1.1")
     expect(dump(s).streakRuns).toEqual([Math.floor(T0 / DAY), Math.floor(T0 / DAY) + 4])
     expect(dump(s).longestStreak).toBe(5) // the run held: days 0..4
     expect(dump(s).streakReached).toBe(3)
-    const after = entry(apply(s, { at: T0 + 4 * DAY }))
+    const after = entry(apply(s, { rules: NO_FREEZES, at: T0 + 4 * DAY }))
     expect(after.streak_days).toBe(5)
     expect(after.streak_multiplier).toBe("1.1")
-    expect(entry(apply(s, { at: T0 + 3 * DAY, stream: T0 + 4 * DAY })).streak_days).toBe(4)
+    expect(entry(apply(s, { rules: NO_FREEZES, at: T0 + 3 * DAY, stream: T0 + 4 * DAY })).streak_days).toBe(4)
     expect(dump(s).streakReached).toBe(5)
     // A day after a gap starts over.
-    expect(entry(apply(s, { at: T0 + 6 * DAY })).streak_days).toBe(1)
+    expect(entry(apply(s, { rules: NO_FREEZES, at: T0 + 6 * DAY })).streak_days).toBe(1)
   })
 
   it("a late gap-filler that completes 7 days does not earn the ×1.25 tier for itself", () => {

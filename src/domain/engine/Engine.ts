@@ -8,8 +8,8 @@ import { multiply, ONE } from "../Decimal.js"
 import type { CompiledRules, CompiledStreakTier } from "../Rules.js"
 import { checkSemantics } from "../Rules.js"
 import { levelFor } from "../Levels.js"
-import { isoOfMs } from "../Periods.js"
-import { utcDay } from "../Calendar.js"
+import { isoOfMs, periodDay } from "../Periods.js"
+import { localDay } from "../Zones.js"
 import { GLOBAL_ALL } from "../ranking/BoardRegistry.js"
 import type { DayBoards } from "../ranking/BoardRegistry.js"
 import { KIND_ACTION, KIND_AGENT, KIND_BOARD, entryKey, idOfKey, kindOf } from "../state/UserTable.js"
@@ -36,7 +36,7 @@ export const streakTierFor = (rules: CompiledRules, days: number): CompiledStrea
 }
 
 /** Marks the user's row changed on every board they hold a score on. */
-const rowsChanged = (s: EngineState, uid: number): void => {
+export const rowsChanged = (s: EngineState, uid: number): void => {
   const u = s.users
   s.boards.rowChanged(GLOBAL_ALL, uid, u.totalXp[uid]!, u.totalSeq[uid]!)
   for (let e = u.blockStart(uid); e < u.blockEnd(uid); e++) {
@@ -97,8 +97,8 @@ export const applyEvent = (
   const action = rules.actions.get(type)!
   const base = action.kind === "fixed" ? action.points : ev.base_points!
 
-  const day = utcDay(timeMs)
-  const streakDays = markDay(u, uid, day)
+  // Streak days are the user's zone's calendar days (UTC: a division); periods are the deployment's.
+  const streakDays = markDay(u, uid, localDay(u.zone[uid]!, timeMs), rules.freezesPerMonth)
   const tier = streakTierFor(rules, streakDays)
 
   const names = ev.multipliers
@@ -145,7 +145,7 @@ export const applyEvent = (
   // A period still takes late events until it closes (end + grace, in stream time).
   const now = pos.streamTimeMs
   const grace = rules.periodGraceMs
-  const d: DayBoards = s.boards.dayBoards(day)
+  const d: DayBoards = s.boards.dayBoards(periodDay(timeMs))
   const p = d.periods
   if (now < p.dayEndMs + grace) {
     scoreBoard(s, uid, s.boards.globalPeriod(d, 0), awarded, seq)

@@ -2,8 +2,16 @@
 // path: an event on the latest day or the next one), older runs as KIND_RUN entries. The streak an
 // event gets is the run of active days that ends at its own day (ARCHITECTURE §3): days after it
 // never count for it. At most MAX_STREAK_RUNS runs are kept; one more drops the oldest.
+// Days are the user's zone's calendar days (civil day numbers, domain/Zones.ts localDay).
+//
+// Streak freezes (rules streak.freezes_per_month): an event on day D after a gap of g missed days
+// past the latest run (D > end + 1) bridges the gap when g ≤ the freezes left in D's calendar month
+// (per_month − freezes already used in that month): the missed days join the run as if active (they
+// count in the streak's length) and g freezes of D's month are used. Only this forward step uses
+// freezes; a late event filling an older gap follows the plain rule.
+import { civilFromDays } from "../Calendar.js"
 import { MAX_STREAK_RUNS, currentStreak, recordDay } from "../Streak.js"
-import { KIND_RUN, NO_DAY, entryKey } from "../state/UserTable.js"
+import { KIND_RUN, NO_DAY, NO_MONTH, entryKey } from "../state/UserTable.js"
 import type { UserTable } from "../state/UserTable.js"
 
 const RUN_KEY = entryKey(KIND_RUN, 0)
@@ -46,7 +54,17 @@ const reach = (t: UserTable, uid: number, through: number, held: number): number
  * run ever held, which may reach past the event's day) and `reached` (the highest streak an
  * event counted).
  */
-export const markDay = (t: UserTable, uid: number, day: number): number => {
+/** The calendar month of a civil day number as year * 12 + month - 1. */
+export const monthOfDay = (day: number): number => {
+  const c = civilFromDays(day)
+  return c.year * 12 + c.month - 1
+}
+
+/** Freezes the user has left in the month of `day` under `perMonth`. */
+export const freezesLeft = (t: UserTable, uid: number, day: number, perMonth: number): number =>
+  Math.max(0, perMonth - (t.freezeMonth[uid] !== NO_MONTH && t.freezeMonth[uid] === monthOfDay(day) ? t.freezeUsed[uid]! : 0))
+
+export const markDay = (t: UserTable, uid: number, day: number, freezesPerMonth = 0): number => {
   const s = t.runStart[uid]!
   const e = t.runEnd[uid]!
   if (s === NO_DAY) {
@@ -58,6 +76,19 @@ export const markDay = (t: UserTable, uid: number, day: number): number => {
   if (day === e + 1) {
     t.runEnd[uid] = day
     return reach(t, uid, day - s + 1, day - s + 1)
+  }
+  if (day > e + 1 && freezesPerMonth > 0) {
+    const gap = day - e - 1
+    if (gap <= freezesPerMonth) {
+      const month = monthOfDay(day)
+      const used = t.freezeMonth[uid] === month ? t.freezeUsed[uid]! : 0
+      if (gap <= freezesPerMonth - used) {
+        t.freezeMonth[uid] = month
+        t.freezeUsed[uid] = used + gap
+        t.runEnd[uid] = day
+        return reach(t, uid, day - s + 1, day - s + 1)
+      }
+    }
   }
   if (day > e + 1) {
     // A new run after a gap: the latest run becomes an older one (dropping the oldest past the cap).
@@ -86,5 +117,18 @@ export const markDay = (t: UserTable, uid: number, day: number): number => {
   return through
 }
 
-/** The streak shown on a profile as of `asOfDay` (Streak.currentStreak over the user's runs). */
-export const currentStreakOf = (t: UserTable, uid: number, asOfDay: number): number => currentStreak({ streakRuns: runsOf(t, uid, scratch) }, asOfDay)
+/**
+ * The streak shown on a profile as of `asOfDay` (the user's local day): Streak.currentStreak over
+ * the user's runs; when that is 0 but the days missed since the latest run (up to yesterday) could
+ * still be bridged by the freezes left in asOfDay's month, the run is alive and counts through
+ * yesterday (what the next event's bridge would make it).
+ */
+export const currentStreakOf = (t: UserTable, uid: number, asOfDay: number, freezesPerMonth = 0): number => {
+  const shown = currentStreak({ streakRuns: runsOf(t, uid, scratch) }, asOfDay)
+  if (shown > 0 || freezesPerMonth === 0) return shown
+  const s = t.runStart[uid]!
+  const e = t.runEnd[uid]!
+  if (s === NO_DAY || e >= asOfDay) return shown
+  const missed = asOfDay - 1 - e
+  return missed <= freezesLeft(t, uid, asOfDay, freezesPerMonth) ? asOfDay - s : 0
+}

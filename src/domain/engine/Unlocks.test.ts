@@ -3,7 +3,9 @@
 // reached only through another achievement's bonus.
 import { describe, expect, it } from "vitest"
 import type { LedgerEntry, XpEvent } from "../Model.js"
-import { DEFAULT_RULES } from "../DefaultRules.js"
+import { DEFAULT_RULES, DEFAULT_RULES_DOCUMENT } from "../DefaultRules.js"
+import { loadRulesOrThrow } from "../Rules.js"
+import type { CompiledRules } from "../Rules.js"
 import { applyEvent } from "./Engine.js"
 import type { ApplyOutcome, EngineState } from "./Engine.js"
 import { newEngineState } from "./TestState.js"
@@ -14,11 +16,13 @@ const DAY = 86_400_000
 const T0 = Date.UTC(2026, 10, 26, 12)
 let nextSeq = 1
 
-const apply = (s: EngineState, over: Partial<XpEvent> & { readonly at?: number; readonly stream?: number } = {}): ApplyOutcome => {
-  const { at = T0, stream, ...fields } = over
+/** The default rules without streak freezes (the plain gap rule of §3). */
+const NO_FREEZES = loadRulesOrThrow({ ...DEFAULT_RULES_DOCUMENT, streak: { freezes_per_month: 0 } })
+const apply = (s: EngineState, over: Partial<XpEvent> & { readonly at?: number; readonly stream?: number; readonly rules?: CompiledRules } = {}): ApplyOutcome => {
+  const { at = T0, stream, rules = DEFAULT_RULES, ...fields } = over
   const ev: XpEvent = { event_id: `a-${nextSeq}`, user_id: "u1", agent_name: "agent-a", action_type: "task_completed", timestamp: new Date(at).toISOString(), ...fields }
   const seq = nextSeq++
-  return applyEvent(s, ev, at, { seq, streamTimeMs: stream ?? at }, DEFAULT_RULES)
+  return applyEvent(s, ev, at, { seq, streamTimeMs: stream ?? at }, rules)
 }
 
 /** u1's whole state (it exists from its first accepted event). */
@@ -72,12 +76,12 @@ describe("achievements", () => {
 
   it("on_fire: a late event filling the gap between a 3-day and a 4-day run counts only up to its day; the next event on the run's end unlocks it", () => {
     const s = newEngineState()
-    for (const d of [0, 1, 2, 4, 5, 6, 7]) expect(entry(apply(s, { at: T0 + d * DAY })).unlocked).not.toContain("on_fire")
-    const late = entry(apply(s, { at: T0 + 3 * DAY, stream: T0 + 7 * DAY }))
+    for (const d of [0, 1, 2, 4, 5, 6, 7]) expect(entry(apply(s, { rules: NO_FREEZES, at: T0 + d * DAY })).unlocked).not.toContain("on_fire")
+    const late = entry(apply(s, { rules: NO_FREEZES, at: T0 + 3 * DAY, stream: T0 + 7 * DAY }))
     expect(late.streak_days).toBe(4) // days 0..3; 4..7 come after it
     expect(late.unlocked).toEqual([])
     expect(user(s).longestStreak).toBe(8) // the run held now: days 0..7
-    const next = entry(apply(s, { at: T0 + 7 * DAY }))
+    const next = entry(apply(s, { rules: NO_FREEZES, at: T0 + 7 * DAY }))
     expect(next.streak_days).toBe(8)
     expect(next.unlocked).toEqual(["on_fire"])
   })

@@ -6,9 +6,10 @@ import { levelInfo } from "../Levels.js"
 import type { ProfileCore } from "../Profile.js"
 import type { CompiledRules } from "../Rules.js"
 import { GLOBAL_ALL } from "../ranking/BoardRegistry.js"
-import { KIND_ACTION, KIND_AGENT, KIND_BOARD, KIND_UNLOCK, entryKey, idOfKey, kindOf } from "../state/UserTable.js"
+import { KIND_ACTION, KIND_AGENT, KIND_BOARD, KIND_UNLOCK, NO_MONTH, PRIVATE, entryKey, idOfKey, kindOf } from "../state/UserTable.js"
 import type { EngineState } from "./Engine.js"
-import { currentStreakOf, runsOf } from "./Streaks.js"
+import { currentStreakOf, freezesLeft, runsOf } from "./Streaks.js"
+import { localDay, zoneName } from "../Zones.js"
 import { progressOf, unlockSeq } from "./Unlocks.js"
 
 /** Per agent: XP earned through it (its all-time board score) and events. */
@@ -26,15 +27,22 @@ export const agentStatsOf = (s: EngineState, uid: number): Array<{ agent_name: s
   return out.sort((a, b) => b.xp - a.xp || (a.agent_name < b.agent_name ? -1 : a.agent_name > b.agent_name ? 1 : 0))
 }
 
-/** `asOfDay` is the UTC day number of the current stream time. */
-export const profileOf = (s: EngineState, uid: number, rules: CompiledRules, asOfDay: number): ProfileCore => {
+/** `nowMs` is the current stream time; the streak is measured on the user's zone's calendar. */
+export const profileOf = (s: EngineState, uid: number, rules: CompiledRules, nowMs: number): ProfileCore => {
   const t = s.users
+  const asOfDay = localDay(t.zone[uid]!, nowMs)
   return {
     user_id: t.userId(uid),
     username: t.username(uid),
     total_xp: t.totalXp[uid]!,
     level: levelInfo(rules.levels, t.totalXp[uid]!),
-    streak: { current: currentStreakOf(t, uid, asOfDay), longest: t.longest[uid]! },
+    streak: {
+      current: currentStreakOf(t, uid, asOfDay, rules.freezesPerMonth),
+      longest: t.longest[uid]!,
+      freezes_left: freezesLeft(t, uid, asOfDay, rules.freezesPerMonth)
+    },
+    time_zone: zoneName(t.zone[uid]!),
+    visibility: (t.privacy[uid]! & PRIVATE) !== 0 ? "private" : "public",
     achievements: rules.achievements.map((a) => {
       const at = unlockSeq(t, s, uid, a.id)
       return {
@@ -71,6 +79,12 @@ export interface UserDump {
   readonly longestStreak: number
   readonly streakReached: number
   readonly streakRuns: ReadonlyArray<number>
+  // Settings and freezes appear only when not the default (UTC, public, none used), so dumps of
+  // states from before they existed (test fixtures) stay equal.
+  readonly timeZone?: string
+  readonly private?: true
+  /** [month, used] of the streak freezes. */
+  readonly freezes?: readonly [number, number]
   readonly counts: Readonly<Record<string, number>>
   readonly unlocked: Readonly<Record<string, number>>
   readonly agents: Readonly<Record<string, number>>
@@ -113,6 +127,9 @@ export const dumpUser = (s: EngineState, uid: number): UserDump => {
     longestStreak: t.longest[uid]!,
     streakReached: t.reached[uid]!,
     streakRuns: runsOf(t, uid),
+    ...(t.zone[uid] !== 0 ? { timeZone: zoneName(t.zone[uid]!) } : {}),
+    ...((t.privacy[uid]! & PRIVATE) !== 0 ? { private: true as const } : {}),
+    ...(t.freezeMonth[uid] !== NO_MONTH ? { freezes: [t.freezeMonth[uid]!, t.freezeUsed[uid]!] as const } : {}),
     counts: sorted(counts),
     unlocked: sorted(unlocked),
     agents: sorted(agents),

@@ -6,7 +6,8 @@ import { applyEvent } from "../engine/Engine.js"
 import type { EngineState } from "../engine/Engine.js"
 import { eventStream, newEngineState } from "../engine/TestState.js"
 import { dumpUser } from "../engine/UserViews.js"
-import { FormatError } from "./Bytes.js"
+import { ByteWriter, FormatError } from "./Bytes.js"
+import { applySettings } from "../engine/SettingsChange.js"
 import { ChunkEncoder, loadChunk, rebuildBoards } from "./SnapshotCodec.js"
 
 const dumpAll = (s: EngineState) => {
@@ -82,5 +83,47 @@ describe("snapshot chunks", () => {
     const bytes = enc.finish()
     expect(() => loadChunk(newEngineState(), bytes.subarray(0, bytes.length - 3), { streamTimeMs: 0 })).toThrow(FormatError)
     expect(() => loadChunk(newEngineState(), new Uint8Array(32), { streamTimeMs: 0 })).toThrow(/magic/)
+  })
+
+  it("round-trips settings and streak freezes (zone, private, freeze month and count)", () => {
+    const s = newEngineState()
+    const steps = eventStream(400, { seed: 5, users: 8, days: 10 })
+    for (const st of steps) {
+      if (st.seq === 100) applySettings(s, { settings_id: "z", user_id: "u1", time_zone: "Asia/Tokyo" })
+      if (st.seq === 150) applySettings(s, { settings_id: "p", user_id: "u2", visibility: "private", time_zone: "America/New_York" })
+      applyEvent(s, st.ev, st.timeMs, { seq: st.seq, streamTimeMs: st.streamTimeMs }, DEFAULT_RULES)
+    }
+    applySettings(s, { settings_id: "only", user_id: "settings-only", visibility: "private" })
+    const enc = new ChunkEncoder(s)
+    for (let uid = 0; uid < s.users.capacity; uid++) if (s.users.has(uid)) enc.add(uid)
+    const now = steps[steps.length - 1]!.streamTimeMs
+    for (const id of s.boards.expired(now)) s.boards.retire(id)
+    const r = newEngineState()
+    loadChunk(r, enc.finish(), { streamTimeMs: now })
+    rebuildBoards(r)
+    expect(dumpAll(r)).toEqual(dumpAll(s))
+    const u = (st: EngineState, id: string) => dumpUser(st, st.users.uidOf(id))
+    expect(u(r, "u1").timeZone).toBe("Asia/Tokyo")
+    expect([u(r, "u2").timeZone, u(r, "u2").private]).toEqual(["America/New_York", true])
+    expect(u(r, "settings-only")).toMatchObject({ private: true, events: 0 })
+    expect(Object.values(dumpAll(s).users).some((d) => (d as { freezes?: unknown }).freezes !== undefined)).toBe(true)
+  })
+
+  it("reads a chunk written before settings existed (flags 0/1): UTC, public, no freeze used", () => {
+    // The pre-settings record layout, written by hand: id, flags, name, totals, level, streak, runs, entries.
+    const w = new ByteWriter()
+    w.u32(0x31535241); w.u32(1); w.u32(0)
+    w.latin1("old-user"); w.u8(1); w.utf16("Old Name")
+    w.uv(120); w.uv(7); w.uv(7); w.uv(3); w.u8(2); w.uv(3); w.uv(3)
+    w.u8(1); w.sv(20600); w.sv(20602)
+    w.uv(0)
+    const dictAt = w.length
+    w.uv(0)
+    w.patchU32(8, dictAt)
+    const r = newEngineState()
+    expect(loadChunk(r, w.bytes().slice(), { streamTimeMs: 0 })).toBe(1)
+    const d = dumpUser(r, r.users.uidOf("old-user"))
+    expect(d).toMatchObject({ username: "Old Name", totalXp: 120, level: 2, streakRuns: [20600, 20602] })
+    expect([d.timeZone, d.private, d.freezes]).toEqual([undefined, undefined, undefined])
   })
 })

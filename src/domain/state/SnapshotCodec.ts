@@ -6,11 +6,17 @@ import { boardKeyString, parseBoardKeyString } from "../BoardKeys.js"
 import { GLOBAL_ALL } from "../ranking/BoardRegistry.js"
 import type { EngineState } from "../engine/Engine.js"
 import { ByteReader, ByteWriter, FormatError } from "./Bytes.js"
-import { KIND_ACTION, KIND_AGENT, KIND_BOARD, KIND_RUN, KIND_UNLOCK, NO_DAY, entryKey, idOfKey, kindOf } from "./UserTable.js"
+import { KIND_ACTION, KIND_AGENT, KIND_BOARD, KIND_RUN, KIND_UNLOCK, NO_DAY, NO_MONTH, PRIVATE, entryKey, idOfKey, kindOf } from "./UserTable.js"
+import { UTC_ZONE, zoneId, zoneName } from "../Zones.js"
 
 const MAGIC = 0x31535241 // "ARS1" little-endian
 const F_NAME = 1
 const F_TOMBSTONE = 2
+// Settings and freezes (added later; a chunk written before them has none of these bits, so it
+// reads as UTC, public, no freeze used). Their fields follow the name, in bit order.
+const F_ZONE = 4
+const F_PRIVATE = 8
+const F_FREEZE = 16
 
 /** Writes users of one state into one chunk. */
 export class ChunkEncoder {
@@ -69,8 +75,12 @@ export class ChunkEncoder {
     const w = this.w
     u.ids.writeTo(uid, w)
     const named = u.names.has(uid)
-    w.u8(named ? F_NAME : 0)
+    const zone = u.zone[uid]!
+    const froze = u.freezeMonth[uid] !== NO_MONTH
+    w.u8((named ? F_NAME : 0) | (zone !== UTC_ZONE ? F_ZONE : 0) | ((u.privacy[uid]! & PRIVATE) !== 0 ? F_PRIVATE : 0) | (froze ? F_FREEZE : 0))
     if (named) u.names.writeTo(uid, w)
+    if (zone !== UTC_ZONE) w.utf16(zoneName(zone))
+    if (froze) { w.sv(u.freezeMonth[uid]!); w.u8(u.freezeUsed[uid]!) }
     w.uv(u.totalXp[uid]!)
     w.uv(u.totalSeq[uid]!)
     w.uv(u.lastSeq[uid]!)
@@ -163,6 +173,12 @@ export const loadChunk = (s: EngineState, bytes: Uint8Array, o: LoadOptions): nu
     if (uid >= 0) t.clear(uid)
     else uid = t.intern(userId)
     if ((flags & F_NAME) !== 0) t.setUsername(uid, r.utf16())
+    if ((flags & F_ZONE) !== 0) {
+      const name = r.utf16()
+      try { t.zone[uid] = zoneId(name) } catch { throw new FormatError(`time zone ${JSON.stringify(name)} of user ${JSON.stringify(userId)} is unknown to this Node's tz database`) }
+    }
+    if ((flags & F_PRIVATE) !== 0) t.privacy[uid] = PRIVATE
+    if ((flags & F_FREEZE) !== 0) { t.freezeMonth[uid] = r.sv(); t.freezeUsed[uid] = r.u8() }
     t.totalXp[uid] = r.uv()
     t.totalSeq[uid] = r.uv()
     t.lastSeq[uid] = r.uv()

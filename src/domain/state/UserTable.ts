@@ -10,6 +10,7 @@ import { TextColumn } from "./TextColumn.js"
 type F64 = Float64Array<ArrayBuffer>
 type I32 = Int32Array<ArrayBuffer>
 type U8 = Uint8Array<ArrayBuffer>
+type U16 = Uint16Array<ArrayBuffer>
 
 // An entry key is (kind << 24) | id, id < 2^24.
 export const KIND_BOARD = 1 // a: xp on the board, b: seq that set it (board ids from BoardRegistry)
@@ -30,6 +31,11 @@ export const NO_DAY = -2147483648
 export const FLAG_DIRTY = 1
 /** In a snapshot cut in progress that has not written it yet (actors/Cut.ts). */
 export const FLAG_PENDING = 2
+
+/** `privacy` column: the user chose visibility "private" (ARCHITECTURE §11). */
+export const PRIVATE = 1
+/** No streak freeze used yet (freezeMonth). */
+export const NO_MONTH = -1
 
 const MIN_CLASS = 2 // 4 entries
 // A user's first event already writes about ten entries (action and agent counts, the agent's
@@ -57,6 +63,13 @@ export class UserTable {
   /** Unlocked achievements with a name id < 32, as bits (higher ids: KIND_UNLOCK entries only). */
   unlocked: I32 = new Int32Array(0)
   flags: U8 = new Uint8Array(0)
+  /** Time zone id (domain/Zones.ts; 0 = UTC): the calendar of the user's streak days. */
+  zone: U16 = new Uint16Array(0)
+  /** Visibility bits (PRIVATE). */
+  privacy: U8 = new Uint8Array(0)
+  /** Month (year * 12 + month - 1, in the user's zone) of the streak freezes counted in freezeUsed, or NO_MONTH. */
+  freezeMonth: I32 = new Int32Array(0)
+  freezeUsed: U8 = new Uint8Array(0)
   private bOff: I32 = new Int32Array(0)
   private bLen: I32 = new Int32Array(0)
   private bCls: U8 = new Uint8Array(0)
@@ -81,7 +94,7 @@ export class UserTable {
 
   get bytes(): number {
     let cols = 0
-    for (const c of [this.totalXp, this.totalSeq, this.lastSeq, this.events, this.level, this.longest, this.reached, this.runStart, this.runEnd, this.unlocked, this.flags, this.bOff, this.bLen, this.bCls]) cols += c.byteLength
+    for (const c of [this.totalXp, this.totalSeq, this.lastSeq, this.events, this.level, this.longest, this.reached, this.runStart, this.runEnd, this.unlocked, this.flags, this.zone, this.privacy, this.freezeMonth, this.freezeUsed, this.bOff, this.bLen, this.bCls]) cols += c.byteLength
     return cols + this.eKey.byteLength + this.eA.byteLength + this.eB.byteLength + this.ids.bytes + this.names.bytes
   }
 
@@ -142,6 +155,10 @@ export class UserTable {
     this.runStart[uid] = NO_DAY
     this.runEnd[uid] = NO_DAY
     this.unlocked[uid] = 0
+    this.zone[uid] = 0
+    this.privacy[uid] = 0
+    this.freezeMonth[uid] = NO_MONTH
+    this.freezeUsed[uid] = 0
     this.bLen[uid] = 0
   }
 
@@ -283,6 +300,10 @@ export class UserTable {
     this.runEnd[uid] = NO_DAY
     this.unlocked[uid] = 0
     this.flags[uid] = 0
+    this.zone[uid] = 0
+    this.privacy[uid] = 0
+    this.freezeMonth[uid] = NO_MONTH
+    this.freezeUsed[uid] = 0
     this.bOff[uid] = this.alloc(NEW_CLASS)
     this.bLen[uid] = 0
     this.bCls[uid] = NEW_CLASS
@@ -304,6 +325,10 @@ export class UserTable {
     this.runEnd = i(this.runEnd)
     this.unlocked = i(this.unlocked)
     this.flags = u(this.flags)
+    const z = new Uint16Array(cap); z.set(this.zone); this.zone = z
+    this.privacy = u(this.privacy)
+    this.freezeMonth = i(this.freezeMonth)
+    this.freezeUsed = u(this.freezeUsed)
     this.bOff = i(this.bOff)
     this.bLen = i(this.bLen)
     this.bCls = u(this.bCls)
