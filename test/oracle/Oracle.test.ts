@@ -71,7 +71,7 @@ describe("oracle", () => {
   })
 
   it("counts streaks over UTC days through the event's day: a late gap-filler gets the run up to its day, later events the filled gap", () => {
-    const o = new Oracle()
+    const o = new Oracle({ freezesPerMonth: 0 })
     for (const d of [0, 1, 3, 4, 5, 6]) o.apply(msg(ev("f", "task_completed", T0 - 10 * DAY + d * DAY), T0))
     o.apply(msg(ev("f", "task_completed", T0 - 10 * DAY + 2 * DAY), T0))
     const late = o.ledger[o.ledger.length - 1]!
@@ -79,7 +79,7 @@ describe("oracle", () => {
     expect(late.bonuses).toEqual([])
     expect(late.total_multiplier).toEqual({ num: 11n, den: 10n })
     const held = o.profile("f")!
-    expect(held.streak).toEqual({ current: 0, longest: 7 })
+    expect(held.streak).toEqual({ current: 0, longest: 7, freezes_left: 0 })
     expect(held.achievements.find((a) => a.id === "on_fire")).toMatchObject({ progress: 4, unlocked: false })
     o.apply(msg(ev("f", "task_completed", T0 - 10 * DAY + 6 * DAY), T0))
     const next = o.ledger[o.ledger.length - 1]!

@@ -1,9 +1,12 @@
 // The crash oracle: an independent, deliberately plain reference of ARCHITECTURE §3/§4 that folds
 // the stored stream (payload, seq, JetStream time, Nats-Msg-Id) into the XP, levels, streaks,
 // achievements, ledger and boards a correct Arena must show. Exact rationals via BigInt; no
-// imports from src/domain. Clarity over speed: streaks are a Set of UTC days.
-import { dayOf, periodsOf } from "./calendar.js"
-import { ACHIEVEMENTS, CAP, LEVELS, MISSIONS, MULTIPLIERS, PERIOD_GRACE_MS, STREAK_TIERS } from "./rules.js"
+// imports from src/domain. Clarity over speed: streaks are a Set of days of the user's zone.
+// §11: settings messages (subject `<prefix>.settings`) set a user's zone from their seq on and
+// their visibility; a forward gap of missed days is bridged when the freezes left in the event
+// day's month cover all of it (bridged days join the Set as if active).
+import { dayOf, monthOfDay, periodsOf, zoneDayOf } from "./calendar.js"
+import { ACHIEVEMENTS, CAP, FREEZES_PER_MONTH, LEVELS, MISSIONS, MULTIPLIERS, PERIOD_GRACE_MS, STREAK_TIERS } from "./rules.js"
 import type { Frac } from "./rules.js"
 import { judge } from "./validate.js"
 
@@ -13,6 +16,8 @@ export interface StoredMessage {
   readonly streamMs: number
   readonly msgId: string | undefined
   readonly data: Uint8Array
+  /** The subject it was published to (a settings change when it ends in `.settings`); absent: an event. */
+  readonly subject?: string
 }
 
 export interface LedgerRow {
@@ -47,6 +52,12 @@ export interface UserModel {
   readonly counts: Map<string, number>
   readonly unlocked: Map<string, number>
   readonly agents: Map<string, { xp: number; events: number }>
+  zone: string
+  private: boolean
+  /** Freezes used per month ("YYYY-MM"). */
+  readonly freezes: Map<string, number>
+  /** Set by a settings message only (no event yet): not a profile until an event. */
+  settingsOnly?: boolean
 }
 
 /** A board's scores: user → (xp, seq of the event that set it). */
@@ -67,6 +78,12 @@ export class Oracle {
   lastSeq = 0
   private readonly rankCache = new Map<string, { list: Array<RankedRow>; byUser: Map<string, RankedRow> }>()
 
+  constructor(readonly options: { readonly freezesPerMonth?: number } = {}) {}
+
+  private get freezesPerMonth(): number {
+    return this.options.freezesPerMonth ?? FREEZES_PER_MONTH
+  }
+
   static boardKey(board: string, window: string, period: string): string {
     return `${board}|${window}|${period}`
   }
@@ -76,6 +93,7 @@ export class Oracle {
     this.lastSeq = m.seq
     this.rankCache.clear()
     this.streamMs = Math.max(this.streamMs, m.streamMs)
+    if (m.subject !== undefined && m.subject.endsWith(".settings")) return this.settings(m)
     const v = judge(m.data, m.msgId, m.streamMs)
     if (!v.ok) {
       this.rejections.set(m.seq, v.reason)
@@ -83,9 +101,20 @@ export class Oracle {
     }
     const ev = v.event
     const u = this.user(ev.user_id)
+    u.settingsOnly = false
     const day = dayOf(v.timeMs)
-    u.days.add(day)
-    const streak = this.runThrough(u.days, day)
+    const own = zoneDayOf(u.zone, v.timeMs)
+    const latest = u.days.size === 0 ? Number.NaN : Math.max(...u.days)
+    if (own > latest + 1) {
+      const gap = own - latest - 1
+      const month = monthOfDay(own)
+      if (gap <= this.freezesPerMonth - (u.freezes.get(month) ?? 0)) {
+        for (let d = latest + 1; d < own; d++) u.days.add(d)
+        u.freezes.set(month, (u.freezes.get(month) ?? 0) + gap)
+      }
+    }
+    u.days.add(own)
+    const streak = this.runThrough(u.days, own)
     u.streakReached = Math.max(u.streakReached, streak)
 
     // Multiplier: the streak tier (highest that applies) times each named multiplier, capped.
@@ -153,10 +182,29 @@ export class Oracle {
     return n
   }
 
+  /** A settings message: {settings_id, user_id, time_zone?, visibility?}, Nats-Msg-Id = settings_id. */
+  private settings(m: StoredMessage): void {
+    let b: { settings_id?: unknown; user_id?: unknown; time_zone?: unknown; visibility?: unknown }
+    try { b = JSON.parse(new TextDecoder().decode(m.data)) } catch { this.rejections.set(m.seq, "invalid_settings"); return }
+    if (typeof b.user_id !== "string" || typeof b.settings_id !== "string") { this.rejections.set(m.seq, "invalid_settings"); return }
+    if (m.msgId !== b.settings_id) { this.rejections.set(m.seq, "msg_id_mismatch"); return }
+    let zone: string | undefined
+    if (b.time_zone !== undefined) {
+      try { zone = new Intl.DateTimeFormat("en-US", { timeZone: String(b.time_zone) }).resolvedOptions().timeZone } catch { this.rejections.set(m.seq, "invalid_settings"); return }
+      if (zone === "Etc/UTC" || zone === "Etc/GMT" || zone === "GMT") zone = "UTC"
+    }
+    if (b.visibility !== undefined && b.visibility !== "public" && b.visibility !== "private") { this.rejections.set(m.seq, "invalid_settings"); return }
+    const known = this.users.has(b.user_id)
+    const u = this.user(b.user_id)
+    if (!known) u.settingsOnly = true
+    if (zone !== undefined) u.zone = zone
+    if (b.visibility !== undefined) u.private = b.visibility === "private"
+  }
+
   private user(id: string): UserModel {
     let u = this.users.get(id)
     if (u === undefined) {
-      u = { userId: id, username: id, totalXp: 0, totalSeq: 0, events: 0, days: new Set(), streakReached: 0, counts: new Map(), unlocked: new Map(), agents: new Map() }
+      u = { userId: id, username: id, totalXp: 0, totalSeq: 0, events: 0, days: new Set(), streakReached: 0, counts: new Map(), unlocked: new Map(), agents: new Map(), zone: "UTC", private: false, freezes: new Map() }
       this.users.set(id, u)
     }
     return u
@@ -197,13 +245,25 @@ export class Oracle {
     return { all: "all", day: p.day, week: p.week, month: p.month }
   }
 
+  /** Today's run, else yesterday's, else the latest run while the days missed since could still be bridged. */
+  private currentStreak(u: UserModel, today: number, upTo: (d: number) => number): number {
+    if (upTo(today) > 0) return upTo(today)
+    if (upTo(today - 1) > 0) return upTo(today - 1)
+    const past = [...u.days].filter((d) => d < today)
+    if (past.length === 0) return 0
+    const latest = Math.max(...past)
+    const missed = today - 1 - latest
+    const left = this.freezesPerMonth - (u.freezes.get(monthOfDay(today)) ?? 0)
+    return missed <= left ? today - (latest - upTo(latest) + 1) : 0
+  }
+
   /** GET /v1/users/{id} as §6 describes it (achievement titles/descriptions left out). */
   profile(id: string): ExpectedProfile | null {
     const u = this.users.get(id)
     if (u === undefined) return null
     const level = levelOf(u.totalXp)
     const next = LEVELS[level]
-    const today = dayOf(this.streamMs)
+    const today = zoneDayOf(u.zone, this.streamMs)
     const upTo = (d: number): number => { let n = 0; while (u.days.has(d - n)) n++; return n }
     let longest = 0 // the longest run of consecutive active days
     for (const d of u.days) {
@@ -237,7 +297,9 @@ export class Oracle {
       username: u.username,
       total_xp: u.totalXp,
       level: { number: level, title: LEVELS[level - 1]!.title, xp_into_level: u.totalXp - LEVELS[level - 1]!.xp, xp_for_next: next === undefined ? null : next.xp - u.totalXp },
-      streak: { current: upTo(today) > 0 ? upTo(today) : upTo(today - 1), longest },
+      streak: { current: this.currentStreak(u, today, upTo), longest, freezes_left: Math.max(0, this.freezesPerMonth - (u.freezes.get(monthOfDay(today)) ?? 0)) },
+      time_zone: u.zone,
+      visibility: u.private ? "private" : "public",
       achievements: ACHIEVEMENTS.map((a) => ({
         id: a.id, bonus: a.bonus, target: a.target, progress: progress(a.id, a.target),
         unlocked: u.unlocked.has(a.id), unlocked_seq: u.unlocked.get(a.id) ?? null
@@ -262,7 +324,9 @@ export interface ExpectedProfile {
   readonly username: string
   readonly total_xp: number
   readonly level: { readonly number: number; readonly title: string; readonly xp_into_level: number; readonly xp_for_next: number | null }
-  readonly streak: { readonly current: number; readonly longest: number }
+  readonly streak: { readonly current: number; readonly longest: number; readonly freezes_left: number }
+  readonly time_zone: string
+  readonly visibility: "public" | "private"
   readonly achievements: ReadonlyArray<{ id: string; bonus: number; target: number; progress: number; unlocked: boolean; unlocked_seq: number | null }>
   readonly agent_stats: ReadonlyArray<{ agent_name: string; xp: number; events: number }>
   readonly ranks: ReadonlyArray<{ board: string; window: string; period: string; rank: number; xp: number }>

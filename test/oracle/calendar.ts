@@ -58,3 +58,18 @@ export const parseTimestamp = (s: string): number => {
   probe.setUTCHours(hh!, mi!, ss!, ms)
   return probe.getTime() - offsetMin * 60_000
 }
+
+// Time zones, from Intl's own date formatting (not src/domain/Zones.ts's offset arithmetic): the
+// calendar date an instant has in a zone, as a day number comparable with dayOf's.
+const fmts = new Map<string, Intl.DateTimeFormat>()
+
+/** The day number of the calendar date instant `ms` has in IANA zone `zone` ("UTC": dayOf). */
+export const zoneDayOf = (zone: string, ms: number): number => {
+  if (zone === "UTC") return dayOf(ms)
+  let f = fmts.get(zone)
+  if (f === undefined) fmts.set(zone, (f = new Intl.DateTimeFormat("en-CA", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit" })))
+  return Date.parse(f.format(ms) + "T00:00:00Z") / DAY_MS // en-CA formats as YYYY-MM-DD
+}
+
+/** "YYYY-MM" of a day number: the month streak freezes are counted in. */
+export const monthOfDay = (day: number): string => dayString(day).slice(0, 7)

@@ -67,3 +67,6 @@ export const FUTURE_SKEW_MS = 5 * 60_000
 export const PERIOD_GRACE_MS = 10 * 60_000
 export const MAX_EVENT_BYTES = 16 * 1024
 export const MAX_METADATA_BYTES = 4 * 1024
+
+/** §11: missed streak days bridged automatically per calendar month (the default rules' streak.freezes_per_month). */
+export const FREEZES_PER_MONTH = 2
