@@ -36,7 +36,7 @@ export const oracleBoards = (o: Oracle): Array<BoardRef> =>
   })
 
 const normalizeProfile = (p: ExpectedProfile): ExpectedProfile => ({
-  user_id: p.user_id, username: p.username, total_xp: p.total_xp, level: p.level, streak: p.streak,
+  user_id: p.user_id, username: p.username, total_xp: p.total_xp, level: p.level, streak: p.streak, time_zone: p.time_zone, visibility: p.visibility,
   achievements: p.achievements.map((a) => ({ id: a.id, bonus: a.bonus, target: a.target, progress: a.progress, unlocked: a.unlocked, unlocked_seq: a.unlocked_seq })),
   agent_stats: p.agent_stats,
   ranks: [...p.ranks].map((r) => ({ board: r.board, window: r.window, period: r.period, rank: r.rank, xp: r.xp }))
