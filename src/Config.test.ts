@@ -21,6 +21,12 @@ describe("decodeConfig", () => {
     for (const v of ["PORT", "ARENA_AUTH", "CLICKHOUSE_URL"]) expect(message).toContain(v)
   })
 
+  it("reads ARENA_PERIOD_TZ (default UTC) and refuses a zone Intl does not know, naming the variable", () => {
+    expect(decodeConfig({}).periodTz).toBe("UTC")
+    expect(decodeConfig({ ARENA_PERIOD_TZ: "Europe/Berlin" }).periodTz).toBe("Europe/Berlin")
+    for (const bad of ["Mars/Olympus", "+02:00", "Europe/Berlin;rm"]) expect(() => decodeConfig({ ARENA_PERIOD_TZ: bad })).toThrow(/ARENA_PERIOD_TZ/)
+  })
+
   it("reads durations with units", () => {
     expect(parseDuration("250ms")).toBe(250)
     expect(parseDuration("2m")).toBe(120_000)

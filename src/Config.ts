@@ -26,6 +26,12 @@ const RateWindow = Schema.String.check(Schema.isPattern(/^0*[1-9]\d{0,9}(ms|s|m|
   message: "Expected a positive duration such as 500ms, 60s, 1m or 1h (a bare number is seconds)"
 }))
 
+/** True for a zone name Intl knows (Config imports nothing of Arena; domain/Zones.ts canonicalizes). */
+const isIanaZone = (s: string): boolean => {
+  if (!/^[A-Za-z][A-Za-z0-9_+\-/]*$/u.test(s)) return false
+  try { new Intl.DateTimeFormat("en-US", { timeZone: s }); return true } catch { return false }
+}
+
 const Env = Schema.Struct({
   NATS_URL: Schema.optional(Schema.String.check(Schema.isPattern(/^(nats|tls|wss?):\/\/\S+$/))),
   DATABASE_URL: Schema.optional(Schema.String.check(Schema.isPattern(/^postgres(ql)?:\/\/\S+$/))),
@@ -52,6 +58,7 @@ const Env = Schema.Struct({
   ARENA_RATE_LIMIT_PER_TOKEN: Schema.optional(RateLimit),
   ARENA_RATE_LIMIT_WINDOW: Schema.optional(RateWindow),
   ARENA_LOG: Schema.optional(Schema.Literals(["debug", "info", "warn", "error"])),
+  ARENA_PERIOD_TZ: Schema.optional(Schema.String.check(Schema.makeFilter((s: string) => isIanaZone(s) || "Expected an IANA time zone such as UTC or Europe/Berlin (board periods' calendar)"))),
   NODE_ENV: Schema.optional(Schema.String)
 })
 
@@ -102,6 +109,8 @@ export interface ArenaConfig {
   /** ARENA_RATE_LIMIT_PER_IP / _PER_TOKEN / _WINDOW. */
   readonly rateLimit: RateLimits
   readonly logLevel: "debug" | "info" | "warn" | "error"
+  /** ARENA_PERIOD_TZ: the IANA zone whose calendar board periods (day, week, month) follow. */
+  readonly periodTz: string
   readonly production: boolean
 }
 
@@ -170,6 +179,7 @@ export const decodeConfig = (env: Record<string, string | undefined> = process.e
       windowMs: e.ARENA_RATE_LIMIT_WINDOW === undefined ? DEFAULT_RATE_LIMITS.windowMs : parseDuration(e.ARENA_RATE_LIMIT_WINDOW)
     },
     logLevel: e.ARENA_LOG ?? "info",
+    periodTz: e.ARENA_PERIOD_TZ ?? "UTC",
     production: e.NODE_ENV === "production"
   }
 }

@@ -2,6 +2,7 @@
 // Entry only: parse the command line and run one command (`arena serve | migrate | produce | token | sql | backfill | rules`).
 import { parseArgs } from "node:util"
 import { decodeConfig } from "./Config.js"
+import { setPeriodZone } from "./domain/Periods.js"
 import { makeLog } from "./observability/Log.js"
 
 const USAGE = `usage: arena <command> [options]
@@ -29,6 +30,7 @@ const main = async (): Promise<number> => {
   let config
   try {
     config = decodeConfig()
+    setPeriodZone(config.periodTz) // before anything scores an event or names a period
   } catch (e) {
     process.stderr.write(`arena: ${(e as Error).message}\n`)
     return 2

@@ -2,7 +2,7 @@
 // close instant (end + grace), including the Dec 29 – Jan 3 ISO week edges across years.
 import { describe, expect, it } from "vitest"
 import fc from "fast-check"
-import { closesAtMs, isoOfMs, isoWeeksInYear, isValidPeriod, periodBounds, periodOf, utcDay } from "./Periods.js"
+import { closesAtMs, isoOfMs, isoWeeksInYear, isValidPeriod, periodBounds, periodDay, periodOf, periodResetsAt, periodZoneName, periodsOfDay, resetsAt, setPeriodZone, utcDay } from "./Periods.js"
 import { DEFAULT_RULES } from "./DefaultRules.js"
 
 const at = (iso: string): number => Date.parse(iso)
@@ -88,5 +88,38 @@ describe("periodBounds and validity", () => {
   })
   it("numbers UTC days from the epoch", () => {
     expect([utcDay(0), utcDay(86_399_999), utcDay(86_400_000), utcDay(-1)]).toEqual([0, 0, 1, -1])
+  })
+})
+
+describe("periods in ARENA_PERIOD_TZ", () => {
+  it("resets_at is the period's end in UTC by default, null for all", () => {
+    expect(periodZoneName()).toBe("UTC")
+    const t = at("2026-11-26T12:00:00Z")
+    expect(resetsAt("day", t)).toBe("2026-11-27T00:00:00.000Z")
+    expect(resetsAt("week", t)).toBe("2026-11-30T00:00:00.000Z")
+    expect(resetsAt("month", t)).toBe("2026-12-01T00:00:00.000Z")
+    expect(resetsAt("all", t)).toBeNull()
+    expect(periodResetsAt("day", "2026-11-26")).toBe("2026-11-27T00:00:00.000Z")
+    expect(periodResetsAt("all", "all")).toBeNull()
+  })
+
+  it("names and bounds periods by the zone's calendar (Europe/Berlin, across the October change)", () => {
+    setPeriodZone("Europe/Berlin")
+    try {
+      // 23:30 UTC on 24 Oct is 25 Oct 01:30 in Berlin.
+      expect(periodOf("day", at("2026-10-24T23:30:00Z"))).toBe("2026-10-25")
+      expect(periodBounds("day", "2026-10-25")).toEqual({ startMs: at("2026-10-24T22:00:00Z"), endMs: at("2026-10-25T23:00:00Z") }) // 25 hours
+      expect(periodBounds("month", "2026-10")).toEqual({ startMs: at("2026-09-30T22:00:00Z"), endMs: at("2026-10-31T23:00:00Z") })
+      expect(periodBounds("week", "2026-W13")).toEqual({ startMs: at("2026-03-22T23:00:00Z"), endMs: at("2026-03-29T22:00:00Z") })
+      expect(resetsAt("day", at("2026-10-25T12:00:00Z"))).toBe("2026-10-25T23:00:00.000Z")
+      expect(closesAtMs("day", "2026-10-25", DEFAULT_RULES)).toBe(at("2026-10-25T23:10:00Z"))
+      const d = periodsOfDay(periodDay(at("2026-10-24T23:30:00Z")))
+      expect([d.day, d.week, d.month]).toEqual(["2026-10-25", "2026-W43", "2026-10"])
+      expect(d.dayEndMs).toBe(at("2026-10-25T23:00:00Z"))
+      expect(isoOfMs(at("2026-10-24T23:30:00Z"))).toBe("2026-10-24T23:30:00.000Z") // ISO text stays UTC
+    } finally {
+      setPeriodZone("UTC")
+    }
+    expect(periodOf("day", at("2026-10-24T23:30:00Z"))).toBe("2026-10-24")
   })
 })

@@ -9,6 +9,8 @@ export interface SnapshotMessage {
   readonly board: string
   readonly window: Window
   readonly period: string
+  /** When this period's board resets (its end, ISO time); null for `all` (ARCHITECTURE §11). */
+  readonly resets_at: string | null
   readonly epoch: string
   readonly seq: number
   readonly entries: ReadonlyArray<RankedEntry>
@@ -32,11 +34,12 @@ export interface TopicHeader {
   readonly board: string
   readonly window: Window
   readonly period: string
+  readonly resets_at: string | null
   readonly epoch: string
 }
 
 export const snapshotJson = (h: TopicHeader, seq: number, entries: ReadonlyArray<RankedEntry>): string => {
-  const m: SnapshotMessage = { type: "snapshot", board: h.board, window: h.window, period: h.period, epoch: h.epoch, seq, entries }
+  const m: SnapshotMessage = { type: "snapshot", board: h.board, window: h.window, period: h.period, resets_at: h.resets_at, epoch: h.epoch, seq, entries }
   return JSON.stringify(m)
 }
 

@@ -1,5 +1,6 @@
 // GET /v1/leaderboards, /v1/leaderboards/{board} (keyset pages), /v1/leaderboards/{board}/users/{id}.
 import type { BoardKey, Window } from "../../domain/Model.js"
+import { periodResetsAt } from "../../domain/Periods.js"
 import { notFound, stateUnavailable } from "../http/ApiError.js"
 import { decodeBoardCursor, encodeBoardCursor } from "../http/Cursor.js"
 import { JSON_TYPE, json } from "../http/Http.js"
@@ -15,7 +16,7 @@ const bodies = new WeakMap<BoardPage, { readonly key: BoardKey; readonly limit: 
 
 /**
  * The body of GET /v1/leaderboards/{board}: byte for byte JSON.stringify of
- * {board, window, period, seq, total, entries, next_cursor}. A port that returns the same page
+ * {board, window, period, resets_at, seq, total, entries, next_cursor}. A port that returns the same page
  * object (or the same entries array) for an unchanged page (LiveBoards does) gets its serialized
  * body (or entries) back from here instead of serializing `limit` rows again.
  */
@@ -32,6 +33,7 @@ export const pageBody = (k: BoardKey, page: BoardPage, limit: number): string =>
   const last = page.entries[page.entries.length - 1]
   const more = last !== undefined && page.entries.length === limit && last.rank < page.total
   const body = `{"board":${JSON.stringify(k.board)},"window":${JSON.stringify(k.window)},"period":${JSON.stringify(k.period)},` +
+    `"resets_at":${JSON.stringify(periodResetsAt(k.window, k.period))},` +
     `"seq":${JSON.stringify(page.seq)},"total":${JSON.stringify(page.total)},"entries":${entries},` +
     `"next_cursor":${JSON.stringify(more ? encodeBoardCursor({ xp: last.xp, seq: last.reached_seq }) : null)}}`
   bodies.set(page, { key: k, limit, body })
@@ -97,7 +99,7 @@ export const leaderboardRoutes = (lb: LeaderboardPort): ReadonlyArray<Route> => 
       const r = await lb.around({ board, window, period }, userId, radius)
       if (r === null) throw notFound(`no leaderboard ${board} for window=${window} period=${period}`)
       if (r.user === null) throw notFound(`user ${userId} has no rank on ${board} (window=${window}, period=${period})`)
-      return json({ board, window, period, seq: r.seq, total: r.total, user: entryJson(r.user), entries: r.entries.map(entryJson) })
+      return json({ board, window, period, resets_at: periodResetsAt(window, period), seq: r.seq, total: r.total, user: entryJson(r.user), entries: r.entries.map(entryJson) })
     }
   }
 ]

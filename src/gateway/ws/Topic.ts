@@ -2,6 +2,7 @@
 // the last message, the resume ring, and how many subscribers each socket host has. Its epoch
 // names this delta history (one per gateway process, whichever thread holds the socket).
 import { boardKeyString } from "../../domain/BoardKeys.js"
+import { periodResetsAt } from "../../domain/Periods.js"
 import type { BoardKey } from "../../domain/Model.js"
 import type { RankedEntry } from "../../ports/ReadModel.js"
 import { DeltaRing } from "../protocol/DeltaRing.js"
@@ -41,7 +42,7 @@ export class Topic {
     this.ready = entries !== null
     entries ??= []
     this.name = topicName(key, limit)
-    this.header = { board: key.board, window: key.window, period: key.period, epoch }
+    this.header = { board: key.board, window: key.window, period: key.period, resets_at: periodResetsAt(key.window, key.period), epoch }
     this.entries = entries.length > limit ? entries.slice(0, limit) : entries
     this.seq = seq
     this.ring = new DeltaRing(ring.maxDeltas, ring.maxBytes)
