@@ -22,6 +22,7 @@ import { makeEventSource } from "./adapters/nats/EventSource.js"
 import { openNats } from "./adapters/nats/Nats.js"
 import { DeadLetters } from "./adapters/nats/DeadLetters.js"
 import { makeIngest } from "./adapters/nats/Publisher.js"
+import { makeSettingsPublisher } from "./adapters/nats/SettingsPublisher.js"
 import { provisionStreams, streamNames } from "./adapters/nats/Streams.js"
 import { ensureDatabase, openDb } from "./adapters/postgres/Db.js"
 import { migrate } from "./adapters/postgres/Migrations.js"
@@ -136,13 +137,15 @@ export const startArena = (config: ArenaConfig, log: Log) =>
     watchPipeline(pipeline.current)
     // Dry runs are child processes with this service's environment (same stream, same database).
     const dryRuns = yield* Effect.acquireRelease(Effect.sync(() => new DryRunJobs({ env: process.env, log: (l) => log.info(l) })), (d) => Effect.sync(() => d.close()))
+    // The server's clock is "now" for HTTP ingest's future-timestamp check.
+    const ingest = makeIngest(nats.js, names.eventSubject, (item) => checkForPublish(item, rules, Date.now()))
     const gateway = yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: () => startGateway({
           leaderboards: boards,
           users: makeUsers(pipeline.current, analytics.ledger, analytics.pendingLedger, () => boards.unavailable()),
-          // The server's clock is "now" for HTTP ingest's future-timestamp check.
-          ingest: makeIngest(nats.js, names.eventSubject, (item) => checkForPublish(item, rules, Date.now())),
+          ingest,
+          settings: makeSettingsPublisher(ingest.publisher, names.settingsSubject),
           health: {
             readiness: () => readiness({
               pipeline: pipeline.current, pipelineError: pipeline.lastError, pipelineFatal: pipeline.fatal, natsConnected: nats.connected, analytics: analytics.status, now: Date.now

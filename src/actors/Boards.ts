@@ -6,6 +6,7 @@ import { WINDOWS } from "../domain/Model.js"
 import { periodOf } from "../domain/Periods.js"
 import type { EngineState } from "../domain/engine/Engine.js"
 import { boardScoreOf } from "../domain/engine/UserViews.js"
+import { PRIVATE } from "../domain/state/UserTable.js"
 import type { ArchivedBoard, PeriodArchive } from "../ports/Snapshots.js"
 import type { UserNotification } from "../ports/LiveFeed.js"
 import type { LiveFeedSink } from "../ports/LiveFeed.js"
@@ -65,7 +66,8 @@ export class Boards {
 
   entry(rank: number, uid: number, xp: number): RankedEntry {
     const u = this.state.users
-    return { rank, user_id: this.userIdText(uid), username: this.usernameText(uid), xp, level: u.level[uid]! }
+    const e: RankedEntry = { rank, user_id: this.userIdText(uid), username: this.usernameText(uid), xp, level: u.level[uid]! }
+    return (u.privacy[uid]! & PRIVATE) === 0 ? e : { ...e, private: true }
   }
 
   // A watched board's top is rebuilt after every slice whose changes reach it (hundreds of times a
@@ -119,7 +121,10 @@ export class Boards {
     if (id >= 0) return this.pageOf(id, key, this.offsetAfter(id, after), limit)
     if (key.window === "all" || key.period === this.currentPeriod(key.window)) return { key, seq: this.position.applied, total: 0, entries: [] }
     const closing = this.closingArchive(key)
-    if (closing !== undefined) return closingPage(closing, key, after, limit)
+    if (closing !== undefined) {
+      const p = closingPage(closing, key, after, limit)
+      return { ...p, entries: p.entries.map((e) => this.marked(e)) }
+    }
     return this.archivedPage(key, after, limit)
   }
 
@@ -155,8 +160,15 @@ export class Boards {
       key,
       seq: 0,
       total: a.entries,
-      entries: a.rows.map((r) => ({ rank: r.rank, user_id: r.user_id, username: r.username, xp: r.xp, level: r.level, reached_seq: r.reached_seq }))
+      entries: a.rows.map((r) => this.marked({ rank: r.rank, user_id: r.user_id, username: r.username, xp: r.xp, level: r.level, reached_seq: r.reached_seq }))
     }
+  }
+
+  /** An archived row, marked private when its user is private now (archives keep ids, not settings). */
+  marked<E extends RankedEntry>(e: E): E {
+    const u = this.state.users
+    const uid = u.uidOf(e.user_id)
+    return uid >= 0 && (u.privacy[uid]! & PRIVATE) !== 0 ? { ...e, private: true } : e
   }
 
   /** A user's 1-based rank on an open board, or undefined. */

@@ -5,6 +5,7 @@
 import type { BoardKey, Window } from "../domain/Model.js"
 import type { AroundResult, BoardCursor, BoardInfo, BoardPage, BoardView, LeaderboardPort } from "../ports/ReadModel.js"
 import { periodOf } from "../domain/Periods.js"
+import { PRIVATE } from "../domain/state/UserTable.js"
 import type { Boards } from "./Boards.js"
 import { boardKeyString } from "../domain/BoardKeys.js"
 
@@ -132,7 +133,7 @@ const sameRows = (b: Boards, id: number, offset: number, limit: number, rows: Bo
     if (!same) return
     const r = rows[i++]
     if (r === undefined || r.xp !== score || r.reached_seq !== seq || !u.isUser(uid, r.user_id)) { same = false; return }
-    if (!u.hasUsername(uid, r.username) || r.level !== u.level[uid]) same = false
+    if (!u.hasUsername(uid, r.username) || r.level !== u.level[uid] || (r.private === true) !== ((u.privacy[uid]! & PRIVATE) !== 0)) same = false
   })
   return same && visited === rows.length
 }

@@ -100,7 +100,7 @@ export const startGateway = async (deps: GatewayDeps): Promise<RunningGateway> =
   const routes = [
     ...eventRoutes(deps.ingest, onError),
     ...leaderboardRoutes(deps.leaderboards),
-    ...userRoutes(deps.users),
+    ...userRoutes(deps.users, deps.settings, onError),
     ...rulesRoutes(deps.rules, deps.dryRuns),
     ...shareRoutes(deps.shares),
     ...healthRoutes(deps.health),

@@ -2,6 +2,7 @@
 import type { GatewayConfig } from "./GatewayConfig.js"
 import type { HealthPort } from "../ports/Health.js"
 import type { IngestPort } from "../ports/Ingest.js"
+import type { SettingsPort } from "../ports/Settings.js"
 import type { LeaderboardPort, UserPort } from "../ports/ReadModel.js"
 import type { NotificationPort } from "../ports/LiveFeed.js"
 import type { ShareStore } from "../ports/Shares.js"
@@ -18,6 +19,8 @@ export interface GatewayDeps {
   readonly leaderboards: LeaderboardPort
   readonly users: UserPort
   readonly ingest: IngestPort
+  /** PUT /v1/users/{id}/settings publishes through it (absent: the route is not served). */
+  readonly settings?: SettingsPort
   readonly health: HealthPort
   readonly notifications: NotificationPort
   readonly shares: ShareStore

@@ -9,6 +9,12 @@ export interface RankedEntry {
   readonly username: string
   readonly xp: number
   readonly level: number
+  /**
+   * The user chose visibility "private" (ARCHITECTURE §11). Internal: the gateway renders such a
+   * row as {user_id: null, username: null, anonymous: true} to anyone but the user and admin
+   * (gateway/protocol/Visibility.ts); user_id and username here stay real for that decision.
+   */
+  readonly private?: true
 }
 
 /** The board's top entries after the events up to `seq` (the stream sequence last reflected). */
@@ -86,7 +92,9 @@ export interface UserProfile {
   readonly username: string
   readonly total_xp: number
   readonly level: { number: number; title: string; xp_into_level: number; xp_for_next: number | null }
-  readonly streak: { current: number; longest: number }
+  readonly streak: { current: number; longest: number; freezes_left: number }
+  readonly time_zone: string
+  readonly visibility: "public" | "private"
   readonly achievements: ReadonlyArray<{
     id: string
     title: string

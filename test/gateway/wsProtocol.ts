@@ -18,7 +18,8 @@ export const fold = (msgs: ReadonlyArray<LeaderboardMessage>, limit: number, sta
   let s = start
   for (const m of msgs) {
     if (m.type === "snapshot") {
-      s = { epoch: m.epoch, seq: m.seq, period: m.period, entries: [...m.entries], snapshots: (s?.snapshots ?? 0) + 1, deltas: s?.deltas ?? 0 }
+      // Anonymous rows (private users, user_id null) fold like any other: deltas never touch them.
+      s = { epoch: m.epoch, seq: m.seq, period: m.period, entries: [...m.entries] as Array<RankedEntry>, snapshots: (s?.snapshots ?? 0) + 1, deltas: s?.deltas ?? 0 }
       continue
     }
     if (s === null) throw new Error("delta before any snapshot")

@@ -291,7 +291,7 @@ export class MemoryPipeline implements IngestPort, UserPort, NotificationPort, H
     return {
       user_id: userId, username: u.username, total_xp: u.total,
       level: { number: level, title: LEVELS[level - 1]!.title, xp_into_level: u.total - LEVELS[level - 1]!.xp, xp_for_next: next === undefined ? null : next.xp - u.total },
-      streak: { current: 1, longest: 1 }, achievements: [],
+      streak: { current: 1, longest: 1, freezes_left: 2 }, time_zone: "UTC", visibility: "public", achievements: [],
       agent_stats: [...u.agents].map(([agent_name, s]) => ({ agent_name, xp: s.xp, events: s.events })),
       ranks: []
     }

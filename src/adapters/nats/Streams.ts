@@ -28,13 +28,16 @@ export interface StreamNames {
   readonly dlq: string
   readonly eventSubject: string
   readonly dlqSubject: string
+  /** Settings changes (ARCHITECTURE §11): captured by the event stream, applied in its order. */
+  readonly settingsSubject: string
 }
 
 export const streamNames = (c: Pick<ArenaConfig, "stream" | "subjectPrefix">): StreamNames => ({
   events: c.stream,
   dlq: `${c.stream}_DLQ`,
   eventSubject: `${c.subjectPrefix}.events`,
-  dlqSubject: `${c.subjectPrefix}.dlq`
+  dlqSubject: `${c.subjectPrefix}.dlq`,
+  settingsSubject: `${c.subjectPrefix}.settings`
 })
 
 const readDef = (file: string): StreamFile => JSON.parse(fs.readFileSync(path.join(streamsDir, file), "utf8")) as StreamFile

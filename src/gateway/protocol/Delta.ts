@@ -11,6 +11,8 @@ export interface DeltaChange {
   readonly rank: number
   /** Rank in the previous top-N, null if the user was not in it. */
   readonly prev_rank: number | null
+  /** A private user's row (internal; see Visibility.ts: such a delta is never sent as is). */
+  readonly private?: true
 }
 
 export interface DeltaBody {
@@ -33,21 +35,38 @@ export const computeDelta = (prev: ReadonlyArray<RankedEntry>, next: ReadonlyArr
     const old = before.get(e.user_id)
     if (old !== undefined) before.delete(e.user_id)
     // username/level are shown on the board, so a change of either must reach the client too.
-    if (old === undefined || old.xp !== e.xp || old.username !== e.username || old.level !== e.level) {
-      changes.push({
+    if (old === undefined || old.xp !== e.xp || old.username !== e.username || old.level !== e.level || old.private !== e.private) {
+      const c: DeltaChange = {
         user_id: e.user_id,
         username: e.username,
         xp: e.xp,
         level: e.level,
         rank: i + 1,
         prev_rank: old === undefined ? null : old.rank
-      })
+      }
+      changes.push(e.private === true ? { ...c, private: true } : c)
     }
   }
   return { changes, removed: [...before.keys()] }
 }
 
 export const isEmptyDelta = (d: DeltaBody): boolean => d.changes.length === 0 && d.removed.length === 0
+
+/**
+ * True when a delta would name a private user (a changed row that is or was private, or a removed
+ * one that was): the topic then sends its public snapshot instead, so no frame carries their id.
+ */
+export const touchesPrivate = (prev: ReadonlyArray<RankedEntry>, d: DeltaBody): boolean => {
+  let any = false
+  for (const c of d.changes) if (c.private === true) return true
+  for (const e of prev) if (e.private === true) { any = true; break }
+  if (!any) return false
+  const was = new Set<string>()
+  for (const e of prev) if (e.private === true) was.add(e.user_id)
+  for (const c of d.changes) if (was.has(c.user_id)) return true
+  for (const r of d.removed) if (was.has(r)) return true
+  return false
+}
 
 /**
  * The client's apply: drop removed and changed users, insert the changed ones at their new ranks

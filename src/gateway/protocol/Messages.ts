@@ -3,6 +3,8 @@
 import type { Window } from "../../domain/Model.js"
 import type { RankedEntry } from "../../ports/ReadModel.js"
 import type { DeltaBody, DeltaChange } from "./Delta.js"
+import { publicRow } from "./Visibility.js"
+import type { PublicRow } from "./Visibility.js"
 
 export interface SnapshotMessage {
   readonly type: "snapshot"
@@ -13,7 +15,7 @@ export interface SnapshotMessage {
   readonly resets_at: string | null
   readonly epoch: string
   readonly seq: number
-  readonly entries: ReadonlyArray<RankedEntry>
+  readonly entries: ReadonlyArray<PublicRow>
 }
 
 export interface DeltaMessage {
@@ -39,14 +41,16 @@ export interface TopicHeader {
 }
 
 export const snapshotJson = (h: TopicHeader, seq: number, entries: ReadonlyArray<RankedEntry>): string => {
-  const m: SnapshotMessage = { type: "snapshot", board: h.board, window: h.window, period: h.period, resets_at: h.resets_at, epoch: h.epoch, seq, entries }
+  const m: SnapshotMessage = { type: "snapshot", board: h.board, window: h.window, period: h.period, resets_at: h.resets_at, epoch: h.epoch, seq, entries: entries.map(publicRow) }
   return JSON.stringify(m)
 }
 
 export const deltaJson = (h: TopicHeader, prevSeq: number, seq: number, d: DeltaBody): string => {
   const m: DeltaMessage = {
     type: "delta", board: h.board, window: h.window, period: h.period, epoch: h.epoch,
-    prev_seq: prevSeq, seq, changes: d.changes, removed: d.removed
+    // TopicHub sends a snapshot instead of a delta that touches a private row (Delta.touchesPrivate);
+    // dropping the internal flag here keeps it off the wire in any case.
+    prev_seq: prevSeq, seq, changes: d.changes.map(({ private: _p, ...c }) => c), removed: d.removed
   }
   return JSON.stringify(m)
 }

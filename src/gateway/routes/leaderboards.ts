@@ -6,9 +6,13 @@ import { decodeBoardCursor, encodeBoardCursor } from "../http/Cursor.js"
 import { JSON_TYPE, json } from "../http/Http.js"
 import { Params, decodeSegment } from "../http/Params.js"
 import type { Route } from "../http/Router.js"
-import type { BoardCursor, BoardPage, LeaderboardPort, RankedEntry } from "../../ports/ReadModel.js"
+import type { BoardCursor, BoardPage, LeaderboardPort } from "../../ports/ReadModel.js"
+import type { Principal } from "../auth/Auth.js"
+import { PUBLIC_VIEWER, differsForViewer, publicRow, rowFor, seesUser } from "../protocol/Visibility.js"
+import type { Viewer } from "../protocol/Visibility.js"
 
-const entryJson = (e: RankedEntry): RankedEntry => ({ rank: e.rank, user_id: e.user_id, username: e.username, xp: e.xp, level: e.level })
+/** The request's viewer: private users' rows are named only to themselves and admin (Visibility.ts). */
+const viewerOf = (p: Principal | null): Viewer => (p === null ? PUBLIC_VIEWER : { sub: p.sub, admin: p.admin })
 
 /** Serialized entries arrays and whole page bodies, by the objects the port returned. */
 const entriesJson = new WeakMap<BoardPage["entries"], string>()
@@ -20,23 +24,30 @@ const bodies = new WeakMap<BoardPage, { readonly key: BoardKey; readonly limit: 
  * object (or the same entries array) for an unchanged page (LiveBoards does) gets its serialized
  * body (or entries) back from here instead of serializing `limit` rows again.
  */
-export const pageBody = (k: BoardKey, page: BoardPage, limit: number): string => {
+export const pageBody = (k: BoardKey, page: BoardPage, limit: number, viewer: Viewer = PUBLIC_VIEWER): string => {
+  // A viewer who sees a private row named (their own, or admin) gets a body of their own, uncached.
+  if (differsForViewer(page.entries, viewer)) return renderPage(k, page, limit, JSON.stringify(page.entries.map((e) => rowFor(e, viewer))))
   const done = bodies.get(page)
   if (done !== undefined && done.limit === limit && done.key.board === k.board && done.key.window === k.window && done.key.period === k.period) {
     return done.body
   }
   let entries = entriesJson.get(page.entries)
   if (entries === undefined) {
-    entries = JSON.stringify(page.entries.map(entryJson))
+    entries = JSON.stringify(page.entries.map(publicRow))
     entriesJson.set(page.entries, entries)
   }
+  const body = renderPage(k, page, limit, entries)
+  bodies.set(page, { key: k, limit, body })
+  return body
+}
+
+const renderPage = (k: BoardKey, page: BoardPage, limit: number, entries: string): string => {
   const last = page.entries[page.entries.length - 1]
   const more = last !== undefined && page.entries.length === limit && last.rank < page.total
   const body = `{"board":${JSON.stringify(k.board)},"window":${JSON.stringify(k.window)},"period":${JSON.stringify(k.period)},` +
     `"resets_at":${JSON.stringify(periodResetsAt(k.window, k.period))},` +
     `"seq":${JSON.stringify(page.seq)},"total":${JSON.stringify(page.total)},"entries":${entries},` +
     `"next_cursor":${JSON.stringify(more ? encodeBoardCursor({ xp: last.xp, seq: last.reached_seq }) : null)}}`
-  bodies.set(page, { key: k, limit, body })
   return body
 }
 
@@ -81,7 +92,7 @@ export const leaderboardRoutes = (lb: LeaderboardPort): ReadonlyArray<Route> => 
       requireState(lb)
       const page = await lb.page({ board, window, period }, after, limit)
       if (page === null) throw notFound(`no leaderboard ${board} for window=${window} period=${period}`)
-      return { status: 200, body: pageBody({ board, window, period }, page, limit), contentType: JSON_TYPE }
+      return { status: 200, body: pageBody({ board, window, period }, page, limit, viewerOf(req.principal)), contentType: JSON_TYPE }
     }
   },
   {
@@ -98,8 +109,10 @@ export const leaderboardRoutes = (lb: LeaderboardPort): ReadonlyArray<Route> => 
       requireState(lb)
       const r = await lb.around({ board, window, period }, userId, radius)
       if (r === null) throw notFound(`no leaderboard ${board} for window=${window} period=${period}`)
-      if (r.user === null) throw notFound(`user ${userId} has no rank on ${board} (window=${window}, period=${period})`)
-      return json({ board, window, period, resets_at: periodResetsAt(window, period), seq: r.seq, total: r.total, user: entryJson(r.user), entries: r.entries.map(entryJson) })
+      const viewer = viewerOf(req.principal)
+      // A private user's rank is not looked up by their id for others: the same 404 as no rank.
+      if (r.user === null || (r.user.private === true && !seesUser(viewer, userId))) throw notFound(`user ${userId} has no rank on ${board} (window=${window}, period=${period})`)
+      return json({ board, window, period, resets_at: periodResetsAt(window, period), seq: r.seq, total: r.total, user: rowFor(r.user, viewer), entries: r.entries.map((e) => rowFor(e, viewer)) })
     }
   }
 ]

@@ -1,6 +1,10 @@
-// GET /v1/users/{user_id} (public profile) and /v1/users/{user_id}/ledger (owner or admin only).
+// GET /v1/users/{user_id} (public profile; a private user's only to them and admin),
+// /v1/users/{user_id}/ledger (owner or admin only) and PUT /v1/users/{user_id}/settings (owner or
+// admin: time zone and visibility, published through the stream).
 import { requireOwner } from "../auth/Auth.js"
-import { notFound, stateUnavailable } from "../http/ApiError.js"
+import { ApiError, invalid, notFound, stateUnavailable } from "../http/ApiError.js"
+import { checkSettings } from "../../domain/Settings.js"
+import type { SettingsPort } from "../../ports/Settings.js"
 import { decodeSeqCursor, encodeSeqCursor } from "../http/Cursor.js"
 import { json } from "../http/Http.js"
 import { Params, decodeSegment } from "../http/Params.js"
@@ -14,7 +18,7 @@ const requireState = (users: UserPort): void => {
   if (why !== null) throw stateUnavailable(why)
 }
 
-export const userRoutes = (users: UserPort): ReadonlyArray<Route> => [
+export const userRoutes = (users: UserPort, settings?: SettingsPort, onError: (e: unknown, where: string) => void = () => undefined): ReadonlyArray<Route> => [
   {
     method: "get",
     pattern: "/v1/users/:user_id",
@@ -24,7 +28,9 @@ export const userRoutes = (users: UserPort): ReadonlyArray<Route> => [
       p.check()
       requireState(users)
       const profile = users.profile(userId)
-      if (profile === null) throw notFound(`no user ${userId}`)
+      // A private user's profile is theirs and admin's: to anyone else it does not exist (§11).
+      const v = req.principal
+      if (profile === null || (profile.visibility === "private" && !(v !== null && (v.admin || v.sub === userId)))) throw notFound(`no user ${userId}`)
       return json(profile)
     }
   },
@@ -45,5 +51,31 @@ export const userRoutes = (users: UserPort): ReadonlyArray<Route> => [
       const page = await users.ledger(userId, limit, beforeSeq)
       return json({ user_id: userId, entries: page.entries, next_cursor: page.nextBeforeSeq === null ? null : encodeSeqCursor(page.nextBeforeSeq) })
     }
-  }
+  },
+  ...(settings === undefined ? [] : [settingsRoute(settings, onError)])
 ]
+
+const settingsRoute = (settings: SettingsPort, onError: (e: unknown, where: string) => void): Route => ({
+  method: "put",
+  pattern: "/v1/users/:user_id/settings",
+  body: true,
+  authorize: (p) => { if (p === null) requireOwner(p, "") },
+  handler: async (req) => {
+    // Ownership first: a stranger learns nothing, not even whether their body was valid.
+    requireOwner(req.principal, decodeSegment(req.params[0]!, "path.user_id"))
+    const p = new Params(req.query, [])
+    const userId = p.userId(decodeSegment(req.params[0]!, "path.user_id"))
+    p.check()
+    const c = checkSettings(req.body)
+    if (!c.ok) throw invalid(c.issues.map((i) => ({ path: i.path === "" ? "body" : `body.${i.path}`, message: i.message })))
+    let published
+    try {
+      published = await settings.publish(userId, c.value)
+    } catch (e) {
+      onError(e, "PUT /v1/users/{id}/settings publish")
+      throw new ApiError(503, "unavailable", "the event stream is unavailable; retry later", [], { "Retry-After": "1" })
+    }
+    // Applied in stream order: visible once /readyz seq ≥ this seq.
+    return json({ user_id: userId, ...c.value, settings_id: published.settings_id, seq: published.seq }, 202)
+  }
+})

@@ -9,7 +9,7 @@ import type { BoardKey, Window } from "../../domain/Model.js"
 import { registry } from "../../observability/Metrics.js"
 import type { WsConfig } from "../GatewayConfig.js"
 import type { BoardView, LeaderboardPort } from "../../ports/ReadModel.js"
-import { computeDelta, isEmptyDelta } from "../protocol/Delta.js"
+import { computeDelta, isEmptyDelta, touchesPrivate } from "../protocol/Delta.js"
 import { deltaJson } from "../protocol/Messages.js"
 import type { ConnSpec, HostSide, HubSide } from "./HostLink.js"
 import { Topic, topicName } from "./Topic.js"
@@ -245,6 +245,13 @@ export class TopicHub {
     const delta = computeDelta(topic.entries, next)
     // Nothing visible changed: keep the last sent seq so the next delta's prev_seq chains to it.
     if (isEmptyDelta(delta)) return null
+    if (touchesPrivate(topic.entries, delta)) {
+      // A delta would name a private user: everyone gets the public snapshot instead, and resumes
+      // from before it get a snapshot too (the ring starts over).
+      topic.ring.clear()
+      topic.advance(next, view.seq)
+      return topic.snapshot()
+    }
     const msg = deltaJson(topic.header, topic.seq, view.seq, delta)
     topic.ring.push(topic.seq, view.seq, msg)
     topic.advance(next, view.seq)
