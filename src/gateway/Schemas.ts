@@ -116,16 +116,20 @@ export const ErrorSchema = Schema.Struct({
 }).annotate({ identifier: "Error" })
 
 export const RankedEntrySchema = Schema.Struct({
-  rank: Int, user_id: UserId, username: Schema.String, xp: Int, level: Int
-}).annotate({ identifier: "RankedEntry" })
+  rank: Int, user_id: Nullable(UserId), username: Nullable(Schema.String), xp: Int, level: Int,
+  /** A private user's row as others see it: user_id and username null (ARCHITECTURE §11). */
+  anonymous: Schema.optional(Schema.Literal(true))
+}).annotate({ identifier: "RankedEntry", description: "A board row; a private user's row shows to anyone but them and admin as {user_id: null, username: null, anonymous: true} with its rank, xp and level" })
+
+const ResetsAt = Nullable(Schema.String).annotate({ description: "When this period's board resets (its end, ISO 8601 UTC); null for the all-time window" })
 
 export const LeaderboardPageSchema = Schema.Struct({
-  board: Schema.String, window: WindowSchema, period: Schema.String, seq: Int, total: Int,
+  board: Schema.String, window: WindowSchema, period: Schema.String, resets_at: ResetsAt, seq: Int, total: Int,
   entries: Schema.Array(RankedEntrySchema), next_cursor: Nullable(Schema.String)
 }).annotate({ identifier: "LeaderboardPage" })
 
 export const AroundSchema = Schema.Struct({
-  board: Schema.String, window: WindowSchema, period: Schema.String, seq: Int, total: Int,
+  board: Schema.String, window: WindowSchema, period: Schema.String, resets_at: ResetsAt, seq: Int, total: Int,
   user: RankedEntrySchema, entries: Schema.Array(RankedEntrySchema)
 }).annotate({ identifier: "LeaderboardAround" })
 
@@ -165,3 +169,17 @@ export const ReadinessSchema = Schema.Struct({
     dead_letter_attempts: Schema.optionalKey(Int.annotate({ description: "Failed attempts in a row to store them" }))
   }), [Schema.Record(Schema.String, Schema.Unknown)]).annotate({ description: "Also phase, pending, snapshot_seq, snapshot_age_seconds, analytics_durable_seq, analytics_buffered" })
 }).annotate({ identifier: "Readiness" })
+
+/** PUT /v1/users/{id}/settings (ARCHITECTURE §11): at least one field; checked by domain/Settings.ts. */
+export const SettingsInputSchema = Schema.Struct({
+  time_zone: Schema.optional(Schema.String.annotate({ description: "IANA time zone of the user's streak days, e.g. Europe/Berlin (canonicalized; unknown zones are refused)" })),
+  visibility: Schema.optional(Schema.Literals(["public", "private"]).annotate({ description: "private: anonymous on boards and no profile to anyone but the user and admin" }))
+}).annotate({ identifier: "SettingsInput" })
+
+export const SettingsAcceptedSchema = Schema.Struct({
+  user_id: UserId,
+  time_zone: Schema.optional(Schema.String),
+  visibility: Schema.optional(Schema.Literals(["public", "private"])),
+  settings_id: Schema.String,
+  seq: Int.annotate({ description: "Stream sequence of the change: applied once /readyz seq ≥ it" })
+}).annotate({ identifier: "SettingsAccepted" })

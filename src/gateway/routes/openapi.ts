@@ -9,7 +9,8 @@ const NAMED: ReadonlyArray<readonly [string, Schema.Top]> = [
   ["XpEvent", XpEventSchema], ["ShareInput", S.ShareInputSchema], ["SharePatch", S.SharePatchSchema], ["Error", S.ErrorSchema],
   ["RankedEntry", S.RankedEntrySchema], ["LeaderboardPage", S.LeaderboardPageSchema], ["LeaderboardAround", S.AroundSchema],
   ["BoardList", S.BoardListSchema], ["PublishResults", S.PublishResultsSchema], ["Share", S.ShareSchema],
-  ["ShareList", S.ShareListSchema], ["Readiness", S.ReadinessSchema]
+  ["ShareList", S.ShareListSchema], ["Readiness", S.ReadinessSchema], ["SettingsInput", S.SettingsInputSchema],
+  ["SettingsAccepted", S.SettingsAcceptedSchema]
 ]
 
 type Json = Record<string, unknown>
@@ -68,12 +69,20 @@ export const buildOpenApi = (): Json => ({
     },
     "/v1/leaderboards/{board}/users/{user_id}": {
       get: {
-        summary: "A user's rank and the entries around it",
+        summary: "A user's rank and the entries around it (a private user: 404 to anyone but them and admin)",
         parameters: [pth("board", "global or agent:<name>"), pth("user_id", "User id"), WINDOW, PERIOD, q("radius", { type: "integer", minimum: 0, maximum: 50, default: 5 }, "Entries above and below")],
         responses: { "200": body("LeaderboardAround", "The user's neighbourhood"), ...stateStd, "404": err("No such board or user not ranked") }
       }
     },
-    "/v1/users/{user_id}": { get: { summary: "Public profile", parameters: [pth("user_id", "User id")], responses: { "200": { description: "Profile" }, ...stateStd, "404": err("Unknown user") } } },
+    "/v1/users/{user_id}": { get: { summary: "Profile (streak {current, longest, freezes_left}, time_zone, visibility); a private user's only to them and admin", parameters: [pth("user_id", "User id")], responses: { "200": { description: "Profile" }, ...stateStd, "404": err("Unknown user, or a private user and you are not them or admin") } } },
+    "/v1/users/{user_id}/settings": {
+      put: {
+        summary: "Set the user's time zone (streak days) and visibility (self or admin); applied through the event stream in seq order", security: BEARER,
+        parameters: [pth("user_id", "User id")],
+        requestBody: { required: true, content: { "application/json": { schema: ref("SettingsInput") } } },
+        responses: { "202": body("SettingsAccepted", "Published; visible once /readyz seq ≥ seq"), ...std, "401": err("No or invalid token"), "403": err("Not this user and not admin"), "503": err("The event stream is unavailable; retry after Retry-After") }
+      }
+    },
     "/v1/users/{user_id}/ledger": {
       get: {
         summary: "Ledger entries with their full explanation (owner or admin)", security: BEARER,
@@ -123,7 +132,7 @@ export const buildOpenApi = (): Json => ({
     "/healthz": { get: { summary: "Liveness", responses: { "200": { description: "Alive" } } } },
     "/readyz": { get: { summary: "Readiness", responses: { "200": body("Readiness", "Ready"), "503": body("Readiness", "Not ready, with reasons") } } },
     "/metrics": { get: { summary: "Prometheus metrics", responses: { "200": { description: "text/plain; version=0.0.4" } } } },
-    "/ws/leaderboard/{board}": { get: { summary: "WebSocket: snapshot then deltas (docs/websocket.md)", parameters: [pth("board", "global or agent:<name>"), WINDOW, PERIOD, q("limit", { type: "integer", minimum: 1, maximum: 1000, default: 100 }, "Top-N"), q("since", { type: "integer" }, "Resume from this seq"), q("epoch", { type: "string" }, "Epoch of `since`")], responses: { "101": { description: "Switching protocols" } } } },
+    "/ws/leaderboard/{board}": { get: { summary: "WebSocket: snapshot (with resets_at) then deltas (docs/websocket.md); private users' rows are anonymous in every frame, and an update that would name one arrives as a fresh snapshot", parameters: [pth("board", "global or agent:<name>"), WINDOW, PERIOD, q("limit", { type: "integer", minimum: 1, maximum: 1000, default: 100 }, "Top-N"), q("since", { type: "integer" }, "Resume from this seq"), q("epoch", { type: "string" }, "Epoch of `since`")], responses: { "101": { description: "Switching protocols" } } } },
     "/ws/users/{user_id}": { get: { summary: "WebSocket: the user's notifications (token: ?token= or Sec-WebSocket-Protocol: bearer, <jwt>)", parameters: [pth("user_id", "User id")], responses: { "101": { description: "Switching protocols" } } } }
   }
 })
