@@ -28,13 +28,15 @@ export interface StreamNames {
   readonly dlq: string
   readonly eventSubject: string
   readonly dlqSubject: string
+  readonly correctionSubject: string
 }
 
 export const streamNames = (c: Pick<ArenaConfig, "stream" | "subjectPrefix">): StreamNames => ({
   events: c.stream,
   dlq: `${c.stream}_DLQ`,
   eventSubject: `${c.subjectPrefix}.events`,
-  dlqSubject: `${c.subjectPrefix}.dlq`
+  dlqSubject: `${c.subjectPrefix}.dlq`,
+  correctionSubject: `${c.subjectPrefix}.corrections`
 })
 
 const readDef = (file: string): StreamFile => JSON.parse(fs.readFileSync(path.join(streamsDir, file), "utf8")) as StreamFile
