@@ -31,6 +31,7 @@ import { DryRunJobs } from "./adapters/process/DryRunJobs.js"
 import { makeRulesStore } from "./adapters/postgres/RulesStore.js"
 import { makeSnapshotStore } from "./adapters/postgres/SnapshotStore.js"
 import { DEFAULT_RULES } from "./domain/DefaultRules.js"
+import { kindSubjects } from "./domain/MessageKind.js"
 import { checkForPublish } from "./domain/PublishCheck.js"
 import { achievementCatalog, loadRulesOrThrow, rulesDocument } from "./domain/Rules.js"
 import type { CompiledRules } from "./domain/Rules.js"
@@ -105,7 +106,7 @@ export const startArena = (config: ArenaConfig, log: Log) =>
     // Made once: the gateway holds them across pipeline restarts.
     const boards = new LiveBoards()
     const feed = new LiveFeed(boards)
-    const events = makeEventSource(nats, names.events)
+    const events = makeEventSource(nats, names.events, kindSubjects(config.subjectPrefix))
     const snapshots = makeSnapshotStore(sql)
     const rulesStore = makeRulesStore(sql)
     // What GET /v1/rules shows: the recorded versions and, once established, the compiled history.

@@ -7,6 +7,7 @@ import type { ArenaConfig } from "../Config.js"
 import type { Log } from "../observability/Log.js"
 import { loadRulesCandidate } from "../App.js"
 import { compileHistory } from "../actors/EstablishRulesHistory.js"
+import { kindSubjects } from "../domain/MessageKind.js"
 import { RulesHistory } from "../domain/RulesHistory.js"
 import { ensureDatabase, openDb } from "../adapters/postgres/Db.js"
 import { migrate } from "../adapters/postgres/Migrations.js"
@@ -24,13 +25,15 @@ export interface RunBackfillOptions extends Omit<BackfillOptions, "events" | "st
   readonly js: JetStreamClient
   readonly jsm: JetStreamManager
   readonly stream: string
+  /** The deployment's subject prefix (`arena.xp`): tells corrections from events. */
+  readonly subjectPrefix?: string
   readonly clickhouse: ClickHouseHandle
 }
 
 /** The backfill job over JetStream and ClickHouse (the wiring the command and its test share). */
 export const runBackfill = (o: RunBackfillOptions): Effect.Effect<BackfillResult, PortFailure> => {
-  const { js, jsm, stream, clickhouse, ...rest } = o
-  return backfill({ ...rest, events: makeEventSource({ js, jsm }, stream), store: makeClickHouseAnalyticsStore(clickhouse, o.log ?? (() => {})) })
+  const { js, jsm, stream, clickhouse, subjectPrefix, ...rest } = o
+  return backfill({ ...rest, events: makeEventSource({ js, jsm }, stream, kindSubjects(subjectPrefix ?? "arena.xp")), store: makeClickHouseAnalyticsStore(clickhouse, o.log ?? (() => {})) })
 }
 
 export const backfillCommand = async (config: ArenaConfig, log: Log): Promise<number> => {
@@ -48,7 +51,7 @@ export const backfillCommand = async (config: ArenaConfig, log: Log): Promise<nu
     const history = stored.length === 0 ? RulesHistory.single(candidate.rules, candidate.contentHash) : yield* compileHistory(stored, candidate)
     log.info(stored.length === 0 ? `rules: no history recorded; ${candidate.rules.version} for the whole stream` : `rules: ${stored.length} recorded version(s), ${history.current.rules.version} in force`)
     const r = yield* runBackfill({
-      js: nats.js, jsm: nats.jsm, stream: config.stream, clickhouse, history, signal: abort.signal,
+      js: nats.js, jsm: nats.jsm, stream: config.stream, subjectPrefix: config.subjectPrefix, clickhouse, history, signal: abort.signal,
       log: (m) => log.info(m),
       onProgress: (p) => process.stderr.write(`\rbackfill: seq ${p.seq}/${p.lastSeq} ${p.percent.toFixed(1)}% ${Math.round(p.eventsPerSecond)} ev/s, ${p.written} records written, ${p.skipped} already there   `)
     })

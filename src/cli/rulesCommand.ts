@@ -13,6 +13,7 @@ import { openNats } from "../adapters/nats/Nats.js"
 import { ensureDatabase, openDb } from "../adapters/postgres/Db.js"
 import { migrate } from "../adapters/postgres/Migrations.js"
 import { makeRulesStore } from "../adapters/postgres/RulesStore.js"
+import { kindSubjects } from "../domain/MessageKind.js"
 import { RulesHistory } from "../domain/RulesHistory.js"
 import { renderDiffText } from "../domain/RulesDiffText.js"
 import { dryRun } from "../jobs/DryRun.js"
@@ -53,7 +54,7 @@ export const rulesCommand = async (config: ArenaConfig, log: Log, args: Readonly
     if (!progressJson) log.info(stored.length === 0 ? `no rules history recorded yet: comparing with ${inForce.source} (${inForce.rules.version})` : `rules in force: ${history.versions.map((v) => `${v.rules.version} from seq ${v.effectiveFromSeq}`).join(", ")}`)
     const nats = yield* openNats(config.natsUrl, "arena-rules-diff")
     return yield* dryRun({
-      events: makeEventSource(nats, config.stream),
+      events: makeEventSource(nats, config.stream, kindSubjects(config.subjectPrefix)),
       history,
       proposed: proposed.rules,
       progressEveryMs: tty ? 200 : 1000,

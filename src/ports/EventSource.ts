@@ -1,6 +1,7 @@
 // The event source: the stream as the pipeline reads it (implemented by adapters/nats/EventSource.ts
 // over JetStream). The pipeline asks where the stream stands, then consumes from a sequence.
 import type { Effect } from "effect"
+import type { MessageKind } from "../domain/MessageKind.js"
 import type { PortFailure } from "./Failure.js"
 
 /** One stored message as the pipeline sees it. */
@@ -9,8 +10,10 @@ export interface RawEvent {
   /** JetStream timestamp, ms since epoch: "now" for every decision about this event. */
   readonly streamTimeMs: number
   readonly data: Uint8Array
-  /** The Nats-Msg-Id header (should equal the event_id). */
+  /** The Nats-Msg-Id header (should equal the event_id, or the correction_id of a correction). */
   readonly msgId: string | undefined
+  /** What the message is, by its subject (domain/MessageKind.ts); absent means an event. */
+  readonly kind?: MessageKind
 }
 
 export interface RawBatch {

@@ -3,7 +3,8 @@ import type { Publisher } from "@nats-io/nats-core/internal"
 import type { JsMsg } from "@nats-io/jetstream"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { toRawForTest } from "./EventSource.js"
+import { MSG_CORRECTION, MSG_EVENT, kindSubjects } from "../../domain/MessageKind.js"
+import { kindTable, toRawForTest } from "./EventSource.js"
 
 const te = new TextEncoder()
 
@@ -16,21 +17,21 @@ const parseInfo = (s: string) => {
 }
 
 /** A JetStream message as the consumer hands it on: a JsMsg over the core MsgImpl of the wire bytes. */
-const jsMsg = (reply: string, header: string | null, payload: string): JsMsg => {
+const jsMsg = (reply: string, header: string | null, payload: string, subject = "x.events"): JsMsg => {
   const h = header === null ? new Uint8Array(0) : te.encode(header)
   const p = te.encode(payload)
   const rdata = new Uint8Array(h.length + p.length)
   rdata.set(h)
   rdata.set(p, h.length)
-  const core = new MsgImpl({ subject: te.encode("x.events"), reply: te.encode(reply), sid: 1, hdr: header === null ? -1 : h.length, size: rdata.length }, rdata, {} as Publisher)
-  return { msg: core, get info() { return parseInfo(core.reply) }, get data() { return core.data }, get headers() { return core.headers } } as unknown as JsMsg
+  const core = new MsgImpl({ subject: te.encode(subject), reply: te.encode(reply), sid: 1, hdr: header === null ? -1 : h.length, size: rdata.length }, rdata, {} as Publisher)
+  return { msg: core, get subject() { return core.subject }, get info() { return parseInfo(core.reply) }, get data() { return core.data }, get headers() { return core.headers } } as unknown as JsMsg
 }
 
 /** Both ways on one message: the fast one answers the same or leaves it to the slow one. */
-const both = (m: JsMsg) => {
-  const fast = toRawForTest.fast(m)
+const both = (m: JsMsg, kinds?: ReturnType<typeof kindTable>) => {
+  const fast = toRawForTest.fast(m, kinds)
   const fastPending = toRawForTest.pending()
-  const slow = toRawForTest.slow(m)
+  const slow = toRawForTest.slow(m, kinds)
   const slowPending = toRawForTest.pending()
   if (fast !== null) {
     expect({ ...fast, data: [...fast.data] }).toEqual({ ...slow, data: [...slow.data] })
@@ -46,9 +47,27 @@ describe("EventSource message conversion", () => {
   it("reads seq, stream time, pending, Nats-Msg-Id and payload from the bytes, as the library's accessors do", () => {
     const m = jsMsg(reply(42, 1_765_000_000_123_456_789n, 7), "NATS/1.0\r\nNats-Msg-Id: ev-1\r\n\r\n", `{"a":1}`)
     const { fast } = both(m)
-    expect(fast).toEqual({ seq: 42, streamTimeMs: 1_765_000_000_123, data: te.encode(`{"a":1}`), msgId: "ev-1" })
+    expect(fast).toEqual({ seq: 42, streamTimeMs: 1_765_000_000_123, data: te.encode(`{"a":1}`), msgId: "ev-1", kind: MSG_EVENT })
     expect(toRawForTest.pending()).toBe(7)
     for (const form of ["old", "token"] as const) expect(both(jsMsg(reply(5, 1_765_000_000_000_500_001n, 0, form), "NATS/1.0\r\nNats-Msg-Id: x\r\n\r\n", "{}")).fast).not.toBeNull()
+  })
+
+  it("tells message kinds apart by their exact subject, the same both ways", () => {
+    const kinds = kindTable(kindSubjects("x"))
+    const h = "NATS/1.0\r\nNats-Msg-Id: c-1\r\n\r\n"
+    const kindOn = (subject: string) => {
+      const { fast, slow } = both(jsMsg(reply(3, 1_765_000_000_000_500_001n, 0), h, "{}", subject), kinds)
+      expect(fast).not.toBeNull()
+      return slow.kind
+    }
+    expect(kindOn("x.corrections")).toBe(MSG_CORRECTION)
+    // Same length, other prefix; an event subject whose user token is "corrections"; a longer one.
+    expect(kindOn("y.corrections")).toBe(MSG_EVENT)
+    expect(kindOn("x.events.corrections")).toBe(MSG_EVENT)
+    expect(kindOn("x.corrections.a")).toBe(MSG_EVENT)
+    expect(kindOn("x.events")).toBe(MSG_EVENT)
+    // Without a kind table every message is an event.
+    expect(toRawForTest.slow(jsMsg(reply(3, 1_765_000_000_000_500_001n, 0), h, "{}", "x.corrections")).kind).toBe(MSG_EVENT)
   })
 
   it("agrees with the library on every reply and header shape it accepts, and declines the rest", () => {

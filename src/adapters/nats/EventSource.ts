@@ -4,21 +4,60 @@
 import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream"
 import { DeliverPolicy } from "@nats-io/jetstream"
 import { Effect } from "effect"
+import { MSG_EVENT } from "../../domain/MessageKind.js"
+import type { KindSubject, MessageKind } from "../../domain/MessageKind.js"
 import type { EventSource, RawBatch, RawEvent } from "../../ports/EventSource.js"
 import { classifyNats } from "./NatsError.js"
 
 /** Pending count of the message last converted (read with its delivery info, used by the consumer loop). */
 let lastPending = 0
 
+/**
+ * The subjects of the non-event message kinds, as the consumer matches them: a message whose
+ * subject has none of these lengths is an event after one compare per kind (events are nearly
+ * every message), and bytes are compared only on a length match.
+ */
+export interface KindTable {
+  readonly kinds: ReadonlyArray<MessageKind>
+  readonly subjects: ReadonlyArray<string>
+  readonly bytes: ReadonlyArray<Uint8Array>
+}
+
+export const kindTable = (ks: ReadonlyArray<KindSubject>): KindTable => ({
+  kinds: ks.map((k) => k.kind),
+  subjects: ks.map((k) => k.subject),
+  bytes: ks.map((k) => new TextEncoder().encode(k.subject))
+})
+
+const NO_KINDS = kindTable([])
+
+const kindOfBytes = (s: Uint8Array, t: KindTable): MessageKind => {
+  const bs = t.bytes
+  for (let k = 0; k < bs.length; k++) {
+    const b = bs[k]!
+    if (b.length !== s.length) continue
+    let i = 0
+    while (i < b.length && b[i] === s[i]) i++
+    if (i === b.length) return t.kinds[k]!
+  }
+  return MSG_EVENT
+}
+
+const kindOfSubject = (s: string, t: KindTable): MessageKind => {
+  const i = t.subjects.indexOf(s)
+  return i < 0 ? MSG_EVENT : t.kinds[i]!
+}
+
 /** The library's way (any message shape): parses the reply subject into an info object and the headers into a map. */
-const toRawSlow = (m: JsMsg): RawEvent => {
+const toRawSlow = (m: JsMsg, t: KindTable = NO_KINDS): RawEvent => {
   const info = m.info
   lastPending = info.pending
   return {
     seq: info.streamSequence,
     streamTimeMs: Math.floor(info.timestampNanos / 1_000_000),
     data: m.data,
-    msgId: m.headers?.get("Nats-Msg-Id") || undefined
+    msgId: m.headers?.get("Nats-Msg-Id") || undefined,
+    kind: t.bytes.length === 0 ? MSG_EVENT : kindOfSubject(m.subject, t)
   }
 }
 
@@ -30,7 +69,7 @@ const toRawSlow = (m: JsMsg): RawEvent => {
 // not there in the expected shape, or anything is unusual, the library's way is used instead.
 
 interface CoreMsg {
-  readonly _msg?: { readonly reply?: Uint8Array; readonly hdr?: number }
+  readonly _msg?: { readonly subject?: Uint8Array; readonly reply?: Uint8Array; readonly hdr?: number }
   readonly _rdata?: Uint8Array
 }
 
@@ -110,12 +149,18 @@ const msgIdOf = (h: Uint8Array): string | null => {
 }
 
 /** The message as the pipeline sees it, from its bytes; null when the library's way must decide. */
-const toRawFast = (m: JsMsg): RawEvent | null => {
+const toRawFast = (m: JsMsg, t: KindTable = NO_KINDS): RawEvent | null => {
   const core = (m as unknown as { readonly msg?: CoreMsg }).msg
   const reply = core?._msg?.reply
   const hdr = core?._msg?.hdr
   const rdata = core?._rdata
   if (!(reply instanceof Uint8Array) || !(rdata instanceof Uint8Array) || typeof hdr !== "number" || hdr <= 0 || hdr > rdata.length) return null
+  let kind: MessageKind = MSG_EVENT
+  if (t.bytes.length > 0) {
+    const subject = core?._msg?.subject
+    if (!(subject instanceof Uint8Array)) return null
+    kind = kindOfBytes(subject, t)
+  }
   let k = 0
   for (let i = 0; i < reply.length; i++) {
     if (reply[i] !== DOT) continue
@@ -138,7 +183,8 @@ const toRawFast = (m: JsMsg): RawEvent | null => {
     seq,
     streamTimeMs: ms,
     data: new Uint8Array(rdata.buffer, rdata.byteOffset + hdr, rdata.length - hdr),
-    msgId: id === "" ? undefined : id
+    msgId: id === "" ? undefined : id,
+    kind
   }
 }
 
@@ -154,7 +200,8 @@ export const consumeFrom = (
   stream: string,
   startSeq: number,
   batchMax: number,
-  onBatch: (batch: RawBatch) => Promise<void>
+  onBatch: (batch: RawBatch) => Promise<void>,
+  kinds: KindTable = NO_KINDS
 ) =>
   Effect.acquireUseRelease(
     Effect.tryPromise({
@@ -186,7 +233,7 @@ export const consumeFrom = (
               .finally(() => { busy = null; if (pending.length > 0) setImmediate(kick) })
           }
           for await (const m of messages) {
-            pending.push(toRawFast(m) ?? toRawSlow(m))
+            pending.push(toRawFast(m, kinds) ?? toRawSlow(m, kinds))
             batchPending = lastPending
             if (pending.length === 1) setImmediate(kick)
             while (pending.length >= batchMax && busy !== null) await busy
@@ -200,14 +247,25 @@ export const consumeFrom = (
     (messages) => Effect.promise(() => messages.close().then(() => undefined, () => undefined))
   )
 
-/** The stream `stream` as the pipeline's (and backfill's) event source. */
-export const makeEventSource = (nats: { readonly js: JetStreamClient; readonly jsm: JetStreamManager }, stream: string): EventSource => ({
-  head: Effect.tryPromise({
-    try: async () => {
-      const info = await nats.jsm.streams.info(stream)
-      return { name: stream, created: info.created, firstSeq: info.state.first_seq, lastSeq: info.state.last_seq, messages: info.state.messages }
-    },
-    catch: (e) => classifyNats(e, `reading stream ${stream}`)
-  }),
-  consumeFrom: (startSeq, batchMax, onBatch) => consumeFrom(nats.js, stream, startSeq, batchMax, onBatch)
-})
+/**
+ * The stream `stream` as the pipeline's (and backfill's) event source; `kinds`: the subjects of
+ * the non-event message kinds (domain/MessageKind.ts kindSubjects), without which every message
+ * reads as an event.
+ */
+export const makeEventSource = (
+  nats: { readonly js: JetStreamClient; readonly jsm: JetStreamManager },
+  stream: string,
+  kinds: ReadonlyArray<KindSubject> = []
+): EventSource => {
+  const table = kindTable(kinds)
+  return {
+    head: Effect.tryPromise({
+      try: async () => {
+        const info = await nats.jsm.streams.info(stream)
+        return { name: stream, created: info.created, firstSeq: info.state.first_seq, lastSeq: info.state.last_seq, messages: info.state.messages }
+      },
+      catch: (e) => classifyNats(e, `reading stream ${stream}`)
+    }),
+    consumeFrom: (startSeq, batchMax, onBatch) => consumeFrom(nats.js, stream, startSeq, batchMax, onBatch, table)
+  }
+}

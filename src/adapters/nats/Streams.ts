@@ -28,6 +28,7 @@ export interface StreamNames {
   readonly dlq: string
   readonly eventSubject: string
   readonly dlqSubject: string
+  readonly correctionSubject: string
   /** Settings changes (ARCHITECTURE §11): captured by the event stream, applied in its order. */
   readonly settingsSubject: string
 }
@@ -37,6 +38,7 @@ export const streamNames = (c: Pick<ArenaConfig, "stream" | "subjectPrefix">): S
   dlq: `${c.stream}_DLQ`,
   eventSubject: `${c.subjectPrefix}.events`,
   dlqSubject: `${c.subjectPrefix}.dlq`,
+  correctionSubject: `${c.subjectPrefix}.corrections`,
   settingsSubject: `${c.subjectPrefix}.settings`
 })
 
