@@ -2,6 +2,7 @@
 // raw stream messages — skip replays by seq, decode, check Nats-Msg-Id, run the engine on the user
 // table (which moves board entries in place) under the rules version in force at the message's seq
 // (RulesHistory), collect the batch's analytics records, dead letters and notifications. No Effect, closure or actor hop per event; the pipeline calls it per slice.
+import { MSG_EVENT } from "../domain/MessageKind.js"
 import type { LedgerEntry, RejectReason } from "../domain/Model.js"
 import type { CompiledRules } from "../domain/Rules.js"
 import type { RulesHistory } from "../domain/RulesHistory.js"
@@ -108,6 +109,7 @@ export class Processor {
         continue
       }
       out.applied++
+      if (o.kind !== MSG_EVENT) continue // settings: the state changed; no record, no notification
       const e = o.entry
       pushAwardRecords(e, out.records)
       if (this.watched.size > 0 && this.watched.has(e.user_id)) this.notify(out.notes, e)

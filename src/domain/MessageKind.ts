@@ -8,12 +8,14 @@
 
 export const MSG_EVENT = 0
 export const MSG_CORRECTION = 1
+export const MSG_SETTINGS = 2
 
-export type MessageKind = typeof MSG_EVENT | typeof MSG_CORRECTION
+export type MessageKind = typeof MSG_EVENT | typeof MSG_CORRECTION | typeof MSG_SETTINGS
 
 /** Every kind but events, with its subject after the deployment's prefix (`arena.xp`). */
 export const MESSAGE_KINDS: ReadonlyArray<{ readonly kind: MessageKind; readonly suffix: string }> = [
-  { kind: MSG_CORRECTION, suffix: "corrections" }
+  { kind: MSG_CORRECTION, suffix: "corrections" },
+  { kind: MSG_SETTINGS, suffix: "settings" }
 ]
 
 /** A kind and the full subject it travels on. */

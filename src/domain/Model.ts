@@ -36,6 +36,7 @@ export type RejectReason =
   | "invalid_multiplier"
   | "future_timestamp"
   | "msg_id_mismatch"
+  | "invalid_settings"
 
 export interface Rejection {
   readonly reason: RejectReason

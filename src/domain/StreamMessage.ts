@@ -1,7 +1,14 @@
 // What one stream message produces — the one home of that rule, used by the pipeline (the
-// processor) and by `arena backfill`: decode, check Nats-Msg-Id == event_id, then run the engine
-// on the user table. Every outcome is an award (ledger entry) or a rejection with its reason.
+// processor) and by `arena backfill`: dispatch on the message's kind (MessageKind.ts, from its
+// subject), decode, check Nats-Msg-Id (event_id, settings_id), then run the engine on the user
+// table. Every outcome is an award (ledger entry), a settings change, or a rejection with its reason.
 import { decodeEventBytes } from "./Event.js"
+import { MSG_EVENT, MSG_SETTINGS } from "./MessageKind.js"
+import type { MessageKind } from "./MessageKind.js"
+import { decodeSettingsBytes } from "./Settings.js"
+import { summarize } from "./Issues.js"
+import { applySettings } from "./engine/SettingsChange.js"
+import type { SettingsApplied } from "./engine/SettingsChange.js"
 import type { LedgerEntry, RejectReason, XpEvent } from "./Model.js"
 import { pushAwardRecords, rejectionRecord } from "./Records.js"
 import type { AnalyticsRecord } from "./Records.js"
@@ -40,24 +47,55 @@ export interface StoredMessage {
   readonly streamTimeMs: number
   readonly data: Uint8Array
   readonly msgId: string | undefined
+  /** By its subject; absent means an event. */
+  readonly kind?: MessageKind | undefined
 }
 
+/** A message that was applied, by kind (`kind` tells which field is there), or why not. */
 export type MessageOutcome =
-  | { readonly ok: true; readonly entry: LedgerEntry }
+  | { readonly ok: true; readonly kind: typeof MSG_EVENT; readonly entry: LedgerEntry }
+  | { readonly ok: true; readonly kind: typeof MSG_SETTINGS; readonly settings: SettingsApplied }
   | { readonly ok: false; readonly reason: RejectReason; readonly message: string; readonly eventId: string | null }
 
-/** Both steps for one message: admit it, then apply it to its user (a rejected event writes nothing). */
+/**
+ * Both steps for one message: admit it, then apply it (a rejected message writes nothing). The
+ * one dispatch on the message kind; events stay the straight path.
+ */
 export const applyMessage = (s: EngineState, rules: CompiledRules, m: StoredMessage, beforeWrite?: BeforeWrite): MessageOutcome => {
+  const kind = m.kind ?? MSG_EVENT
+  if (kind !== MSG_EVENT) return applyOther(s, m, kind, beforeWrite)
   const a = admitMessage(m.data, m.msgId)
   if (!a.ok) return a
   const o = applyEvent(s, a.event, a.timeMs, m, rules, beforeWrite) // the message is its own stream position
   if (o._tag === "Rejected") return { ok: false, reason: o.rejection.reason, message: o.rejection.message, eventId: a.event.event_id }
-  return { ok: true, entry: o.entry }
+  return { ok: true, kind: MSG_EVENT, entry: o.entry }
+}
+
+/** Every kind but events: one case per kind. */
+const applyOther = (s: EngineState, m: StoredMessage, kind: MessageKind, beforeWrite?: BeforeWrite): MessageOutcome => {
+  switch (kind) {
+    case MSG_SETTINGS: {
+      const d = decodeSettingsBytes(m.data)
+      if (!d.ok) return { ok: false, reason: "invalid_settings", message: `invalid settings: ${summarize(d.issues)}`, eventId: null }
+      const c = d.value
+      if (m.msgId !== c.settings_id) {
+        return {
+          ok: false, reason: "msg_id_mismatch", eventId: null,
+          message: m.msgId === undefined
+            ? "the Nats-Msg-Id header is missing; it must equal settings_id (that is what makes a change count once)"
+            : `the Nats-Msg-Id header ${JSON.stringify(m.msgId)} differs from settings_id ${JSON.stringify(c.settings_id)}`
+        }
+      }
+      return { ok: true, kind: MSG_SETTINGS, settings: applySettings(s, c, beforeWrite) }
+    }
+    default:
+      return { ok: false, reason: "invalid_event", message: `message kind ${String(kind)} is not known to this build`, eventId: null }
+  }
 }
 
 /** The records a message leaves for analysts, appended to `out` (what backfill writes). */
 export const messageRecords = (s: EngineState, rules: CompiledRules, m: StoredMessage, out: Array<AnalyticsRecord>): void => {
   const o = applyMessage(s, rules, m)
-  if (o.ok) pushAwardRecords(o.entry, out)
+  if (o.ok) { if (o.kind === MSG_EVENT) pushAwardRecords(o.entry, out) } // settings leave no analytics record
   else out.push(rejectionRecord(m.seq, m.streamTimeMs, o.reason, o.message, o.eventId))
 }

@@ -62,7 +62,7 @@ describe("PUT /v1/users/{id}/settings", () => {
     }
     const bad = await api<ErrorBody>(arena.baseUrl, "PUT", "/v1/users/alice/settings", { token: await token("alice"), raw: "{not json", headers: { "content-type": "application/json" } })
     expect(bad.status).toBe(400)
-    expect((await put("bad user!", { visibility: "private" }, "bad user!", "admin")).status).toBe(400)
+    expect((await put("bad user!", { visibility: "private" }, "root", "admin")).status).toBe(400)
   })
 
   it("accepts self and admin (202 with the seq), canonicalizes the zone, and the profile shows it once applied", async () => {
