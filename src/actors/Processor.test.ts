@@ -5,6 +5,8 @@ import { DEFAULT_RULES_DOCUMENT } from "../domain/DefaultRules.js"
 import { loadRulesOrThrow } from "../domain/Rules.js"
 import { RulesHistory } from "../domain/RulesHistory.js"
 import { newEngineState } from "../domain/engine/TestState.js"
+import { dumpUser } from "../domain/engine/UserViews.js"
+import { MSG_SETTINGS } from "../domain/MessageKind.js"
 import type { RawEvent } from "../ports/EventSource.js"
 import { Processor, newSliceOutput } from "./Processor.js"
 
@@ -42,5 +44,32 @@ describe("Processor under a rules history", () => {
     const q = new Processor(newEngineState(), history, { applied: 6, streamTimeMs: 0, gaps: 0 }, new Set())
     q.position.applied = 0 // as if its state were loaded from an earlier cut
     expect(awards(q, [1, 4].map(raw))).toEqual([[1, "a", 10], [4, "b", 50]])
+  })
+})
+
+describe("Processor: settings messages (ARCHITECTURE §11)", () => {
+  const settings = (seq: number, body: Record<string, unknown>, msgId: string | undefined = String(body["settings_id"])): RawEvent =>
+    ({ seq, streamTimeMs: T, data: enc.encode(JSON.stringify(body)), msgId, kind: MSG_SETTINGS })
+
+  it("applies a settings change at its seq (zone, visibility) and dead-letters a bad or mis-keyed one", () => {
+    const s = newEngineState()
+    const p = new Processor(s, history, { applied: 0, streamTimeMs: 0, gaps: 0 }, new Set())
+    const out = newSliceOutput()
+    p.apply([
+      raw(1),
+      settings(2, { settings_id: "s2", user_id: "u1", time_zone: "Asia/Tokyo", visibility: "private" }),
+      settings(3, { settings_id: "s3", user_id: "u1", time_zone: "Mars/Olympus" }),
+      settings(4, { settings_id: "s4", user_id: "u1", visibility: "public" }, "other-id"),
+      settings(5, { user_id: "u1", visibility: "public" }, undefined),
+      // An event-shaped body on the settings subject is a settings message, and not a valid one.
+      { ...raw(6), kind: MSG_SETTINGS }
+    ], 0, 6, out)
+    expect(out.rejects.map((r) => [r.seq, r.reason])).toEqual([[3, "invalid_settings"], [4, "msg_id_mismatch"], [5, "invalid_settings"], [6, "invalid_settings"]])
+    expect(out.rejects[0]!.message).toContain("time_zone")
+    expect(out.applied).toBe(2)
+    expect(out.records.filter((r) => r.kind === "award")).toHaveLength(1) // settings leave no award
+    const d = dumpUser(s, s.users.uidOf("u1"))
+    expect([d.timeZone, d.private]).toEqual(["Asia/Tokyo", true])
+    expect(p.position.applied).toBe(6)
   })
 })
