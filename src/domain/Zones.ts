@@ -1,6 +1,6 @@
 // IANA time zones as the engine uses them: a zone id per name (0 = UTC), an instant's local civil
 // day number in a zone, and the instant a local day starts. Offsets come from Intl (the tz database
-// of the running Node) and are cached per zone per UTC day: Intl is asked at most a few times per
+// of the running Node) and are cached per zone for 8 UTC days (direct-mapped): Intl is asked at most a few times per
 // zone and day (once at each end of the day, plus a bisection when the offset differs, i.e. a
 // transition falls inside), so the per-event cost is a compare and an add. UTC (id 0) never
 // reaches Intl. Pure apart from these caches: the answers depend only on the arguments (and the
@@ -46,10 +46,7 @@ export const zoneId = (name: string): number => {
     names.push(canonical)
     formatters.push(formatterFor(canonical))
     byName.set(canonical, id)
-    cacheDay.push(Number.NaN)
-    cacheStart.push(0)
-    cacheSwitch.push(0)
-    cacheEnd.push(0)
+    for (let k = 0; k < SLOTS; k++) { cacheDay.push(Number.NaN); cacheStart.push(0); cacheSwitch.push(0); cacheEnd.push(0) }
   }
   byName.set(name, id)
   return id
@@ -78,14 +75,17 @@ const intlOffset = (zone: number, ms: number): number => {
   return local - whole
 }
 
-// Per zone, the UTC day last asked about: offset at its start, the instant (within the day) from
-// which `cacheEnd` applies, and the offset from then on (= start offset when nothing changes).
-const cacheDay: Array<number> = [Number.NaN]
-const cacheStart: Array<number> = [0]
-const cacheSwitch: Array<number> = [0]
-const cacheEnd: Array<number> = [0]
+// Per zone, SLOTS UTC days (direct-mapped by day number, so the days around "now" and late events a
+// few days back stay cached together): the day, the offset at its start, the instant (within the
+// day) from which `cacheEnd` applies, and the offset from then on (= start offset when nothing
+// changes). Slot i of zone z is at z * SLOTS + i; zone 0 (UTC) never uses its slots.
+const SLOTS = 8
+const cacheDay: Array<number> = new Array<number>(SLOTS).fill(Number.NaN)
+const cacheStart: Array<number> = new Array<number>(SLOTS).fill(0)
+const cacheSwitch: Array<number> = new Array<number>(SLOTS).fill(0)
+const cacheEnd: Array<number> = new Array<number>(SLOTS).fill(0)
 
-const fillDay = (zone: number, day: number): void => {
+const fillDay = (zone: number, day: number, at: number): void => {
   const t0 = day * MS_PER_DAY
   const t1 = t0 + MS_PER_DAY - 1000
   const a = intlOffset(zone, t0)
@@ -101,18 +101,19 @@ const fillDay = (zone: number, day: number): void => {
     }
     sw = hi
   }
-  cacheDay[zone] = day
-  cacheStart[zone] = a
-  cacheSwitch[zone] = sw
-  cacheEnd[zone] = b
+  cacheDay[at] = day
+  cacheStart[at] = a
+  cacheSwitch[at] = sw
+  cacheEnd[at] = b
 }
 
 /** UTC offset in ms (local − UTC) of `zone` at instant `ms` (cached per zone and UTC day). */
 export const offsetAt = (zone: number, ms: number): number => {
   if (zone === UTC_ZONE) return 0
   const day = Math.floor(ms / MS_PER_DAY)
-  if (cacheDay[zone] !== day) fillDay(zone, day)
-  return ms < cacheSwitch[zone]! ? cacheStart[zone]! : cacheEnd[zone]!
+  const at = zone * SLOTS + (day & (SLOTS - 1))
+  if (cacheDay[at] !== day) fillDay(zone, day, at)
+  return ms < cacheSwitch[at]! ? cacheStart[at]! : cacheEnd[at]!
 }
 
 /** The local civil day number (days since 1970-01-01 as a calendar date) of instant `ms` in `zone`. */
