@@ -38,7 +38,7 @@ function render(before, changed) {
     if (changed.has(e.user_id)) tr.classList.add("flash")
     const cells = [
       ["rank", String(e.rank)], null,
-      ["user", e.username || e.user_id], ["num", String(e.level)], ["num xp", e.xp.toLocaleString("en-US")]
+      ["user", e.anonymous ? "Anonymous" : e.username || e.user_id], ["num", String(e.level)], ["num xp", e.xp.toLocaleString("en-US")]
     ]
     for (const c of cells) {
       if (c === null) { tr.append(move); continue }
