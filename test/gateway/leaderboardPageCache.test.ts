@@ -9,6 +9,7 @@ import { encodeBoardCursor } from "../../src/gateway/http/Cursor.js"
 import { leaderboardRoutes } from "../../src/gateway/routes/leaderboards.js"
 import { LiveBoards } from "../../src/actors/LiveBoards.js"
 import { boardsHarness } from "../../src/actors/TestBoards.js"
+import { PRIVATE } from "../../src/domain/state/UserTable.js"
 
 const withLive = async (f: (live: LiveBoards, h: ReturnType<typeof boardsHarness>) => Promise<void> | void): Promise<void> => {
   const h = boardsHarness()
@@ -24,7 +25,7 @@ const uncachedBody = (p: BoardPage, limit: number): string => {
   const last = p.entries[p.entries.length - 1]
   const more = last !== undefined && p.entries.length === limit && last.rank < p.total
   return JSON.stringify({
-    board: key.board, window: key.window, period: key.period, seq: p.seq, total: p.total,
+    board: key.board, window: key.window, period: key.period, resets_at: null, seq: p.seq, total: p.total,
     entries: p.entries.map((e) => ({ rank: e.rank, user_id: e.user_id, username: e.username, xp: e.xp, level: e.level })),
     next_cursor: more ? encodeBoardCursor({ xp: last.xp, seq: last.reached_seq }) : null
   })
@@ -83,6 +84,21 @@ describe("LiveBoards page cache", () => {
       expect(JSON.parse(body3).entries[0].username).toBe("Annie")
       expect(new Set([body1, body2, body3]).size).toBe(3)
       expect(body3).toBe(uncachedBody(h.boards.page(key, null, 100) as BoardPage, 100))
+    }))
+
+  it("sees a visibility change in user state: the cached public body never shows a user turned private", () =>
+    withLive(async (live, h) => {
+      h.setUser("a", { username: "Ann" })
+      h.dispatch([["a", 30, 1], ["b", 20, 2]])
+      const named = await get(live, "")
+      expect(named).toContain("Ann")
+      const uid = h.state.users.uidOf("a")
+      h.state.users.privacy[uid] = PRIVATE
+      const hidden = await get(live, "")
+      expect(hidden).not.toContain("Ann")
+      expect(JSON.parse(hidden).entries[0]).toEqual({ rank: 1, user_id: null, username: null, xp: 30, level: 1, anonymous: true })
+      h.state.users.privacy[uid] = 0
+      expect(await get(live, "")).toBe(named)
     }))
 
   it("equals the uncached page through random changes, limits and cursors", () =>
