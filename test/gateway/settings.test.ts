@@ -164,6 +164,26 @@ const checkPrivacy = async (): Promise<void> => {
       expect(r.text, path).not.toContain(HIDDEN)
       expect(r.text, path).not.toContain(HIDDEN_NAME)
     }
+    // Every page of every window and board, walked by cursor at a few page sizes, and around-me
+    // windows of other users at every radius that reaches the private row.
+    for (const board of ["global", "agent:coder"]) {
+      for (const window of ["all", "day", "week", "month"]) {
+        for (const limit of [1, 3, 7]) {
+          let cursor: string | null = null
+          for (let pages = 0; pages < 200; pages++) {
+            const r: { text: string; json: { next_cursor: string | null } } = await api<{ next_cursor: string | null }>(arena.baseUrl, "GET", `/v1/leaderboards/${board}?window=${window}&limit=${limit}${cursor === null ? "" : `&cursor=${cursor}`}`, o)
+            expect(r.text).not.toContain(HIDDEN)
+            expect(r.text).not.toContain(HIDDEN_NAME)
+            cursor = r.json.next_cursor
+            if (cursor === null) break
+          }
+        }
+      }
+    }
+    for (const radius of [0, 1, 2, 5, 50]) {
+      const r = await api(arena.baseUrl, "GET", `/v1/leaderboards/global/users/open-2?radius=${radius}`, o)
+      expect(r.text).not.toContain(HIDDEN)
+    }
     const top = await api<{ resets_at: string | null; entries: Array<{ rank: number; user_id: string | null; anonymous?: boolean }> }>(arena.baseUrl, "GET", "/v1/leaderboards/global?limit=100", o)
     expect(top.json.resets_at).toBeNull()
     expect(top.json.entries[0]).toMatchObject({ rank: 1, user_id: null, username: null, anonymous: true })
