@@ -22,6 +22,17 @@ const load = (json: unknown): CompiledRules => {
 }
 
 describe("loadRules", () => {
+  it("reads streak.freezes_per_month: 2 in the defaults, 0 when absent, 0..31 integers only", () => {
+    expect(DEFAULT_RULES.freezesPerMonth).toBe(2)
+    const { streak: _s, ...older } = doc
+    expect(load({ ...older, version: "older" }).freezesPerMonth).toBe(0)
+    expect(load({ ...doc, streak: { freezes_per_month: 5 } }).freezesPerMonth).toBe(5)
+    for (const bad of [-1, 1.5, "2", 32]) {
+      expect(issuesOf({ ...doc, streak: { freezes_per_month: bad } }).join("; ")).toMatch(/^streak\.freezes_per_month: /)
+    }
+    expect(issuesOf({ ...doc, streak: { freezes: 2 } }).join("; ")).toContain("streak.freezes")
+  })
+
   it("compiles the defaults of §3 into exact factors", () => {
     expect(DEFAULT_RULES.actions.get("custom")).toEqual({ name: "custom", kind: "from_event", min: 1, max: 500 })
     expect(DEFAULT_RULES.actions.get("mission_security")).toEqual({ name: "mission_security", kind: "fixed", points: 125 })
