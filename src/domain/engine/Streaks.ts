@@ -124,11 +124,14 @@ export const markDay = (t: UserTable, uid: number, day: number, freezesPerMonth 
  * yesterday (what the next event's bridge would make it).
  */
 export const currentStreakOf = (t: UserTable, uid: number, asOfDay: number, freezesPerMonth = 0): number => {
-  const shown = currentStreak({ streakRuns: runsOf(t, uid, scratch) }, asOfDay)
+  const runs = runsOf(t, uid, scratch)
+  const shown = currentStreak({ streakRuns: runs }, asOfDay)
   if (shown > 0 || freezesPerMonth === 0) return shown
-  const s = t.runStart[uid]!
-  const e = t.runEnd[uid]!
-  if (s === NO_DAY || e >= asOfDay) return shown
-  const missed = asOfDay - 1 - e
-  return missed <= freezesLeft(t, uid, asOfDay, freezesPerMonth) ? asOfDay - s : 0
+  // The latest run that ended before today (a run on a later day — an event up to the future skew
+  // ahead, past local midnight — is not the one today's streak continues).
+  let i = runs.length - 2
+  while (i >= 0 && runs[i + 1]! >= asOfDay) i -= 2
+  if (i < 0) return 0
+  const missed = asOfDay - 1 - runs[i + 1]!
+  return missed <= freezesLeft(t, uid, asOfDay, freezesPerMonth) ? asOfDay - runs[i]! : 0
 }
