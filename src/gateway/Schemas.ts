@@ -136,7 +136,7 @@ export const AroundSchema = Schema.Struct({
 export const BoardListSchema = Schema.Struct({
   boards: Schema.Array(Schema.Struct({
     board: Schema.String,
-    windows: Schema.Array(Schema.Struct({ window: WindowSchema, period: Schema.String, size: Int, closed: Schema.Boolean }))
+    windows: Schema.Array(Schema.Struct({ window: WindowSchema, period: Schema.String, resets_at: ResetsAt, size: Int, closed: Schema.Boolean }))
   }))
 }).annotate({ identifier: "BoardList" })
 

@@ -130,6 +130,14 @@ describe("privacy", () => {
     const snap = await day.nth(0)
     if (snap.type !== "snapshot") throw new Error("expected a snapshot")
     expect(snap.resets_at).toBe(new Date((Math.floor(Date.now() / DAY) + 1) * DAY).toISOString())
+    // REST: a day page and the board list say the same.
+    const dayPage = await api<{ resets_at: string | null }>(arena.baseUrl, "GET", "/v1/leaderboards/global?window=day")
+    expect(dayPage.json.resets_at).toBe(snap.resets_at)
+    const list = await api<{ boards: Array<{ board: string; windows: Array<{ window: string; resets_at: string | null }> }> }>(arena.baseUrl, "GET", "/v1/leaderboards")
+    const g = list.json.boards.find((b) => b.board === "global")!.windows
+    expect(g.find((w) => w.window === "all")!.resets_at).toBeNull()
+    expect(g.find((w) => w.window === "day")!.resets_at).toBe(snap.resets_at)
+    expect(g.find((w) => w.window === "month")!.resets_at).toMatch(/^\d{4}-\d{2}-01T00:00:00\.000Z$/)
     lb.close()
     day.close()
   })

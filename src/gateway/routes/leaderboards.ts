@@ -64,10 +64,10 @@ export const leaderboardRoutes = (lb: LeaderboardPort): ReadonlyArray<Route> => 
     handler: (req) => {
       new Params(req.query, []).check()
       requireState(lb)
-      const byBoard = new Map<string, Array<{ window: Window; period: string; size: number; closed: boolean }>>()
+      const byBoard = new Map<string, Array<{ window: Window; period: string; resets_at: string | null; size: number; closed: boolean }>>()
       for (const b of lb.list()) {
         const list = byBoard.get(b.board) ?? []
-        list.push({ window: b.window, period: b.period, size: b.size, closed: b.closed })
+        list.push({ window: b.window, period: b.period, resets_at: periodResetsAt(b.window, b.period), size: b.size, closed: b.closed })
         byBoard.set(b.board, list)
       }
       return json({ boards: [...byBoard].map(([board, windows]) => ({ board, windows })) })
