@@ -100,12 +100,7 @@ export interface Pipeline {
 }
 
 const nextTurn = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
-/**
- * Lets the microtasks queued so far run first: the gateway turns a slice's views into deltas and
- * hands them to its socket threads in a microtask (one per slice), so they go out before the
- * slice's dead letters, notifications and analytics records are handled.
- */
-const afterMicrotasks = Effect.promise(() => Promise.resolve())
+
 
 export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PortFailure, Scope.Scope> =>
   Effect.gen(function*() {
@@ -229,16 +224,24 @@ export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PortF
           boards.rollPeriods()
           for (const a of boards.closeExpired()) archives.push(a)
           blocked("views", viewsAt)
-          yield* afterMicrotasks
           const outputAt = performance.now()
           for (const r of out.rejects) {
             deadLetters.publish(r.seq, r.reason, r.message, r.data)
             rejected.inc({ reason: r.reason })
           }
-          if (out.notes.length > 0) o.feed.notify(out.notes)
           processed.inc(undefined, out.applied)
-          yield* o.analytics.submit(out.records, pos.applied)
           blocked("slice_output", outputAt)
+          // Views first: the gateway turns them into deltas in a microtask and hands those to its
+          // socket threads (or uWS writes them at the end of this loop iteration); one turn of the
+          // loop lets that happen before the slice's analytics records are encoded. A cut taken in
+          // this turn is safe: the snapshot waits until the analytics sink holds every record up to
+          // its seq (awaitDurable), and the slice's dead letters are already published.
+          yield* nextTurn
+          const recordsAt = performance.now()
+          yield* o.analytics.submit(out.records, pos.applied)
+          // After the records: a notified award is already in the ledger's pending entries.
+          if (out.notes.length > 0) o.feed.notify(out.notes)
+          blocked("slice_output", recordsAt)
           pos.visible = pos.applied
           if (i < events.length) yield* nextTurn
         }
