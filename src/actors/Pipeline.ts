@@ -101,7 +101,6 @@ export interface Pipeline {
 
 const nextTurn = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
 
-
 export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PortFailure, Scope.Scope> =>
   Effect.gen(function*() {
     const head = yield* o.events.head
