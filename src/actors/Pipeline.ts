@@ -34,11 +34,13 @@ registry.gauge("nodejs_heap_used_bytes", "V8 heap in use", (g) => g.set(process.
 
 /**
  * A slice ends once it has run this long (checked every SLICE_CHECK events): views never wait
- * behind more. The check is cheap (performance.now()); at 25–140 µs per event, 16 events are at
- * most ~2 ms past the bound, where 64 could be ~9 ms.
+ * behind more. Not checked more often on purpose: on a starved CPU the wall clock jumps while the
+ * thread waits, so a finer check ends slices after fewer events, and every slice publishes its
+ * views — more deltas and frames for the same events, which starves the thread further (at load
+ * ~20, 16 together with an extra turn per slice fell seconds behind where this kept up).
  */
 const SLICE_MS = 4
-const SLICE_CHECK = 16
+const SLICE_CHECK = 64
 /** A cut encodes users for at most this long per turn of the event loop (checked every CUT_CHECK users). */
 const CUT_MS = 2
 const CUT_CHECK = 128
@@ -228,19 +230,10 @@ export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PortF
             deadLetters.publish(r.seq, r.reason, r.message, r.data)
             rejected.inc({ reason: r.reason })
           }
-          processed.inc(undefined, out.applied)
-          blocked("slice_output", outputAt)
-          // Views first: the gateway turns them into deltas in a microtask and hands those to its
-          // socket threads (or uWS writes them at the end of this loop iteration); one turn of the
-          // loop lets that happen before the slice's analytics records are encoded. A cut taken in
-          // this turn is safe: the snapshot waits until the analytics sink holds every record up to
-          // its seq (awaitDurable), and the slice's dead letters are already published.
-          yield* nextTurn
-          const recordsAt = performance.now()
-          yield* o.analytics.submit(out.records, pos.applied)
-          // After the records: a notified award is already in the ledger's pending entries.
           if (out.notes.length > 0) o.feed.notify(out.notes)
-          blocked("slice_output", recordsAt)
+          processed.inc(undefined, out.applied)
+          yield* o.analytics.submit(out.records, pos.applied)
+          blocked("slice_output", outputAt)
           pos.visible = pos.applied
           if (i < events.length) yield* nextTurn
         }
