@@ -40,6 +40,7 @@ import { gatewayConfig } from "./gateway/GatewayConfig.js"
 import type { Log } from "./observability/Log.js"
 import { registry } from "./observability/Metrics.js"
 import { watchPipeline } from "./observability/PipelineGauges.js"
+import { watchGc } from "./observability/LoopBlocks.js"
 import { readiness } from "./observability/Readiness.js"
 import type { StoredRulesVersion } from "./ports/RulesStore.js"
 
@@ -134,6 +135,7 @@ export const startArena = (config: ArenaConfig, log: Log) =>
       })
     })
     watchPipeline(pipeline.current)
+    watchGc()
     // Dry runs are child processes with this service's environment (same stream, same database).
     const dryRuns = yield* Effect.acquireRelease(Effect.sync(() => new DryRunJobs({ env: process.env, log: (l) => log.info(l) })), (d) => Effect.sync(() => d.close()))
     const gateway = yield* Effect.acquireRelease(
@@ -164,7 +166,7 @@ export const startArena = (config: ArenaConfig, log: Log) =>
       }),
       (g) => Effect.promise(() => g.close())
     )
-    log.info(`arena listening on http://${config.host}:${gateway.port} (rules ${rules.version})`)
+    log.info(`arena listening on http://${config.host}:${gateway.port} (rules ${rules.version}; WebSocket threads ${config.wsThreads})`)
     return { port: gateway.port, pipeline, gateway }
   })
 

@@ -6,6 +6,7 @@
 // that work; with one batch in flight every view would wait for that turn (the hub's round trip).
 import { randomBytes } from "node:crypto"
 import type { BoardKey, Window } from "../../domain/Model.js"
+import { blocked } from "../../observability/LoopBlocks.js"
 import { registry } from "../../observability/Metrics.js"
 import type { WsConfig } from "../GatewayConfig.js"
 import type { BoardView, LeaderboardPort } from "../../ports/ReadModel.js"
@@ -207,6 +208,7 @@ export class TopicHub {
     // A host with MAX_IN_FLIGHT batches still to send would queue this one behind them: wait for
     // an ack and send one delta covering all views meanwhile (bounded frames per board, no timer).
     for (const h of this.hosts) if (h.inFlight >= MAX_IN_FLIGHT) return
+    const started = performance.now()
     const batch = this.pending
     this.pending = new Map()
     const items = new Map<Host, Array<readonly [string, string]>>()
@@ -228,6 +230,7 @@ export class TopicHub {
       host.inFlight++
       host.side.batch(list)
     }
+    blocked("hub_flush", started)
   }
 
   /** The topic's next delta (recorded in its ring), or null when nothing visible changed. */
