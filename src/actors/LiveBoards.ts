@@ -3,7 +3,7 @@
 // remembers the last page served per (board, offset, limit) so an unchanged page is the same object
 // (the route reuses its serialized body; see pageBody in gateway/routes/leaderboards.ts).
 import type { BoardKey, Window } from "../domain/Model.js"
-import type { AroundResult, BoardCursor, BoardInfo, BoardPage, BoardView, LeaderboardPort } from "../ports/ReadModel.js"
+import type { AroundResult, AroundSpec, BoardCursor, BoardInfo, BoardPage, BoardView, LeaderboardPort } from "../ports/ReadModel.js"
 import { periodOf } from "../domain/Periods.js"
 import type { Boards } from "./Boards.js"
 import { boardKeyString } from "../domain/BoardKeys.js"
@@ -21,6 +21,8 @@ export class LiveBoards implements LeaderboardPort {
   private boards: Boards | null = null
   private why = "the pipeline is starting: loading its snapshot"
   private readonly watches = new Map<string, { key: BoardKey; limits: Map<number, number> }>()
+  /** Around-me watches (board key × user × radius → count), re-applied to a restarted pipeline. */
+  private readonly aroundWatches = new Map<string, { key: BoardKey; around: AroundSpec; n: number }>()
   private readonly viewListeners = new Set<(v: BoardView) => void>()
   private readonly rollListeners = new Set<(w: Window, p: string) => void>()
   private readonly pages = new Map<string, CachedPage>()
@@ -40,6 +42,11 @@ export class LiveBoards implements LeaderboardPort {
     for (const w of this.watches.values()) {
       let view: BoardView | null = null
       for (const [limit, n] of w.limits) for (let i = 0; i < n; i++) view = boards.watch(w.key, limit)
+      if (view !== null) this.emitView(view)
+    }
+    for (const w of this.aroundWatches.values()) {
+      let view: BoardView | null = null
+      for (let i = 0; i < w.n; i++) view = boards.watchAround(w.key, w.around)
       if (view !== null) this.emitView(view)
     }
   }
@@ -112,6 +119,21 @@ export class LiveBoards implements LeaderboardPort {
     this.boards?.unwatch(key, limit)
   }
 
+  watchAround(key: BoardKey, around: AroundSpec): BoardView | null {
+    const k = aroundKey(key, around)
+    const w = this.aroundWatches.get(k)
+    if (w === undefined) this.aroundWatches.set(k, { key, around, n: 1 })
+    else w.n++
+    return this.boards?.watchAround(key, around) ?? null
+  }
+
+  unwatchAround(key: BoardKey, around: AroundSpec): void {
+    const k = aroundKey(key, around)
+    const w = this.aroundWatches.get(k)
+    if (w !== undefined && --w.n <= 0) this.aroundWatches.delete(k)
+    this.boards?.unwatchAround(key, around)
+  }
+
   onView(listener: (view: BoardView) => void): () => void {
     this.viewListeners.add(listener)
     return () => { this.viewListeners.delete(listener) }
@@ -122,6 +144,8 @@ export class LiveBoards implements LeaderboardPort {
     return () => { this.rollListeners.delete(listener) }
   }
 }
+
+const aroundKey = (key: BoardKey, a: AroundSpec): string => `${boardKeyString(key)}|${a.user_id}|${a.radius}`
 
 /** True when ranks offset+1.. of board `id` hold exactly `rows` (as Boards.pageOf would build them now). */
 const sameRows = (b: Boards, id: number, offset: number, limit: number, rows: BoardPage["entries"]): boolean => {

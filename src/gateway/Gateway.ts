@@ -92,6 +92,7 @@ export const startGateway = async (deps: GatewayDeps): Promise<RunningGateway> =
     }
     const behaviors = wsBehaviors(host, gate, cfg.ws, router.clientIp)
     app.ws("/ws/leaderboard/:board", behaviors.leaderboard)
+    app.ws("/ws/leaderboard/:board/around/:user_id", behaviors.around)
     app.ws("/ws/users/:user_id", behaviors.users)
     local = host
     anchors = behaviors.anchors
