@@ -39,6 +39,9 @@ export class Boards {
    */
   private readonly closing = new Map<string, PeriodArchive>()
 
+  /** Runs at the end of every publish (group boards: GroupBoards.attach sets it). */
+  afterPublish: (() => void) | null = null
+
   constructor(readonly state: EngineState, readonly position: Position, private readonly deps: BoardsDeps) {}
 
   // ---- reads -----------------------------------------------------------------------------
@@ -280,6 +283,7 @@ export class Boards {
       if (feed.watchedUsers.size > 0) this.rankChanges(id, notes)
     }
     if (notes.length > 0) feed.notify(notes)
+    this.afterPublish?.()
   }
 
   private rankChanges(id: number, notes: Array<UserNotification>): void {

@@ -6,7 +6,15 @@ import type { BoardKey, Window } from "../domain/Model.js"
 import type { AroundResult, AroundSpec, BoardCursor, BoardInfo, BoardPage, BoardView, LeaderboardPort } from "../ports/ReadModel.js"
 import { periodOf } from "../domain/Periods.js"
 import type { Boards } from "./Boards.js"
-import { boardKeyString } from "../domain/BoardKeys.js"
+import { boardKeyString, groupIdOf } from "../domain/BoardKeys.js"
+import { GroupBoards } from "./GroupBoards.js"
+import type { GroupStore } from "../ports/Groups.js"
+
+const NO_GROUP_STORE: GroupStore = {
+  loadAll: () => Promise.resolve([]),
+  put: () => Promise.reject(new Error("no group store")),
+  delete: () => Promise.reject(new Error("no group store"))
+}
 
 /** Pages remembered at most (first pages of every board, plus the cursors clients follow). */
 const MAX_CACHED_PAGES = 1024
@@ -26,6 +34,8 @@ export class LiveBoards implements LeaderboardPort {
   private readonly viewListeners = new Set<(v: BoardView) => void>()
   private readonly rollListeners = new Set<(w: Window, p: string) => void>()
   private readonly pages = new Map<string, CachedPage>()
+  /** Group boards (`group:<id>`) are answered by GroupBoards, never by a board of the pipeline. */
+  private groups: GroupBoards | null = null
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -34,10 +44,17 @@ export class LiveBoards implements LeaderboardPort {
    * (a topic opened meanwhile gets its first view, hence its snapshot, here). `why`: the sentence
    * reads answer with while there are none.
    */
+  /** Serve `group:<id>` boards from these groups (App.ts, once, before the pipeline starts). */
+  useGroups(groups: GroupBoards): void {
+    this.groups = groups
+    groups.attach(this.boards)
+  }
+
   attach(boards: Boards | null, why?: string): void {
     this.boards = boards
     if (why !== undefined) this.why = why
     this.pages.clear()
+    this.groups?.attach(boards)
     if (boards === null) return
     for (const w of this.watches.values()) {
       let view: BoardView | null = null
@@ -75,6 +92,8 @@ export class LiveBoards implements LeaderboardPort {
   page(key: BoardKey, after: BoardCursor | null, limit: number): BoardPage | null | Promise<BoardPage | null> {
     const boards = this.boards
     if (boards === null) return null
+    const groups = this.groupsFor(key)
+    if (groups !== null) return groups.page(key, after, limit)
     const id = boards.openId(key)
     if (id < 0) return boards.page(key, after, limit) // empty current board or an archive
     const offset = boards.offsetAfter(id, after) // where Boards.page starts too
@@ -96,10 +115,24 @@ export class LiveBoards implements LeaderboardPort {
   }
 
   around(key: BoardKey, userId: string, radius: number): AroundResult | null {
+    const groups = this.groupsFor(key)
+    if (groups !== null) return this.boards === null ? null : groups.around(key, userId, radius)
     return this.boards?.around(key, userId, radius) ?? null
   }
 
+  /**
+   * The group boards when `key` is a group board, else null. Without groups (a LiveBoards nobody
+   * gave any) a group board is an empty registry: unknown group, never a board of the pipeline.
+   */
+  private groupsFor(key: BoardKey): GroupBoards | null {
+    if (groupIdOf(key.board) === null) return null
+    if (this.groups === null) this.useGroups(new GroupBoards(NO_GROUP_STORE, this.emitView))
+    return this.groups
+  }
+
   watch(key: BoardKey, limit: number): BoardView | null {
+    const groups = this.groupsFor(key)
+    if (groups !== null) return groups.watch(key, limit)
     const k = boardKeyString(key)
     let w = this.watches.get(k)
     if (w === undefined) { w = { key, limits: new Map() }; this.watches.set(k, w) }
@@ -108,6 +141,8 @@ export class LiveBoards implements LeaderboardPort {
   }
 
   unwatch(key: BoardKey, limit: number): void {
+    const groups = this.groupsFor(key)
+    if (groups !== null) return groups.unwatch(key, limit)
     const k = boardKeyString(key)
     const w = this.watches.get(k)
     if (w !== undefined) {
@@ -120,6 +155,8 @@ export class LiveBoards implements LeaderboardPort {
   }
 
   watchAround(key: BoardKey, around: AroundSpec): BoardView | null {
+    const groups = this.groupsFor(key)
+    if (groups !== null) return groups.watchAround(key, around)
     const k = aroundKey(key, around)
     const w = this.aroundWatches.get(k)
     if (w === undefined) this.aroundWatches.set(k, { key, around, n: 1 })
@@ -128,6 +165,8 @@ export class LiveBoards implements LeaderboardPort {
   }
 
   unwatchAround(key: BoardKey, around: AroundSpec): void {
+    const groups = this.groupsFor(key)
+    if (groups !== null) return groups.unwatchAround(key, around)
     const k = aroundKey(key, around)
     const w = this.aroundWatches.get(k)
     if (w !== undefined && --w.n <= 0) this.aroundWatches.delete(k)

@@ -11,6 +11,7 @@ import { analyticsRoutes } from "./routes/analytics.js"
 import { eventRoutes } from "./routes/events.js"
 import { healthRoutes } from "./routes/health.js"
 import { leaderboardRoutes } from "./routes/leaderboards.js"
+import { groupRoutes } from "./routes/groups.js"
 import { openApiRoutes } from "./routes/openapi.js"
 import { defaultPagesDir, pageRoutes } from "./routes/pages.js"
 import { rulesRoutes } from "./routes/rules.js"
@@ -104,6 +105,7 @@ export const startGateway = async (deps: GatewayDeps): Promise<RunningGateway> =
     ...userRoutes(deps.users),
     ...rulesRoutes(deps.rules, deps.dryRuns),
     ...shareRoutes(deps.shares),
+    ...(deps.groups !== undefined ? groupRoutes(deps.groups) : []),
     ...healthRoutes(deps.health),
     ...openApiRoutes(),
     ...pageRoutes(cfg.pagesDir ?? defaultPagesDir(), deps.analytics !== undefined),

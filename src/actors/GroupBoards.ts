@@ -1,0 +1,324 @@
+// Groups in memory and their boards `group:<id>`: the members ranked by their score on the global
+// board of the same window and period. A group board is never a board of its own: its ranking is
+// computed from the members' global entries (m lookups + a sort, O(m log m)) — on read when the
+// members' scores moved since the last read, and, for boards someone watches live, once per slice
+// that changed a member's global score (the board registry reports marked members' changes), or
+// when the membership changed. Groups nobody reads cost nothing per event.
+import type { BoardKey } from "../domain/Model.js"
+import { GLOBAL_BOARD, boardKeyOf, boardKeyString, groupBoard, groupIdOf } from "../domain/BoardKeys.js"
+import { boardScoreOf } from "../domain/engine/UserViews.js"
+import type { Group, GroupInput, GroupStore, GroupsPort, PutOutcome } from "../ports/Groups.js"
+import type { AroundResult, AroundSpec, BoardCursor, BoardPage, BoardView, RankedEntry } from "../ports/ReadModel.js"
+import type { Boards } from "./Boards.js"
+
+/** One group board's members with a score, in rank order (xp desc, then seq, then uid). */
+interface Ranking {
+  readonly boards: Boards
+  readonly version: number
+  /** The applied seq it was computed at; a live ranking stays exact until recomputed. */
+  readonly seq: number
+  readonly live: boolean
+  /** The global board it was computed from (-1: none yet); a closed period makes it stale. */
+  readonly globalId: number
+  readonly uid: Int32Array
+  readonly xp: Float64Array
+  readonly at: Float64Array
+}
+
+/** A group board someone watches: top-N limits and around-me windows (ref-counted). */
+interface Live {
+  readonly key: BoardKey
+  readonly limits: Map<number, number>
+  readonly arounds: Map<string, { readonly spec: AroundSpec; n: number }>
+}
+
+/** Rankings kept for reads of boards nobody watches (each is recomputed when stale anyway). */
+const MAX_RANKINGS = 256
+
+export class GroupBoards implements GroupsPort {
+  private readonly groups = new Map<string, { group: Group; version: number }>()
+  private boards: Boards | null = null
+  private readonly live = new Map<string, Live>()
+  private readonly rankings = new Map<string, Ranking>()
+  /** Members of live groups: uid → group ids; members who have no uid yet: user id → group ids. */
+  private uidGroups = new Map<number, Set<string>>()
+  private unresolved = new Map<string, Set<string>>()
+  private seenCapacity = 0
+  private nextVersion = 1
+  private writes: Promise<unknown> = Promise.resolve()
+
+  constructor(private readonly store: GroupStore, private readonly emitView: (v: BoardView) => void) {}
+
+  /** Loads every stored group (at start); returns how many. */
+  async load(): Promise<number> {
+    for (const g of await this.store.loadAll()) this.groups.set(g.id, { group: g, version: this.nextVersion++ })
+    return this.groups.size
+  }
+
+  /** The running pipeline's boards (null while there are none); live boards get fresh views. */
+  attach(boards: Boards | null): void {
+    this.boards = boards
+    this.rankings.clear()
+    if (boards === null) return
+    boards.afterPublish = () => this.publish()
+    this.seenCapacity = 0
+    this.rebuildMarks()
+    for (const l of this.live.values()) this.emitLive(l)
+  }
+
+  // ---- the routes' side --------------------------------------------------------------------
+
+  get(id: string): Group | null {
+    return this.groups.get(id)?.group ?? null
+  }
+
+  /** Writes go one at a time, so memory applies them in the order Postgres did. */
+  put(id: string, sub: string, admin: boolean, input: GroupInput): Promise<PutOutcome> {
+    return this.serial(async () => {
+      const out = await this.store.put(id, sub, admin, input)
+      if (out.ok) this.changed(id, out.group)
+      return out
+    })
+  }
+
+  delete(id: string, sub: string, admin: boolean): Promise<"deleted" | "forbidden" | "missing"> {
+    return this.serial(async () => {
+      const out = await this.store.delete(id, sub, admin)
+      if (out === "deleted") this.changed(id, null)
+      return out
+    })
+  }
+
+  private serial<A>(f: () => Promise<A>): Promise<A> {
+    const next = this.writes.then(f, f)
+    this.writes = next.catch(() => undefined)
+    return next
+  }
+
+  /** Membership changed: live boards of the group get a view now (a delta at the same seq). */
+  private changed(id: string, group: Group | null): void {
+    if (group === null) this.groups.delete(id)
+    else this.groups.set(id, { group, version: this.nextVersion++ })
+    const lives = [...this.live.values()].filter((l) => groupIdOf(l.key.board) === id)
+    if (lives.length === 0) return
+    this.rebuildMarks()
+    for (const l of lives) this.emitLive(l)
+  }
+
+  // ---- reads (LiveBoards delegates group boards here) ----------------------------------------
+
+  page(key: BoardKey, after: BoardCursor | null, limit: number): BoardPage | null {
+    const r = this.ranking(key)
+    if (r === null) return null
+    let from = 0
+    if (after !== null) while (from < r.uid.length && (r.xp[from]! > after.xp || (r.xp[from] === after.xp && r.at[from]! <= after.seq))) from++
+    const entries: Array<RankedEntry & { reached_seq: number }> = []
+    for (let i = from; i < Math.min(r.uid.length, from + limit); i++) entries.push({ ...r.boards.entry(i + 1, r.uid[i]!, r.xp[i]!), reached_seq: r.at[i]! })
+    return { key, seq: r.boards.position.applied, total: r.uid.length, entries }
+  }
+
+  around(key: BoardKey, userId: string, radius: number): AroundResult | null {
+    const r = this.ranking(key)
+    if (r === null) return null
+    const w = windowOf(r, userId, radius)
+    return { key, seq: r.boards.position.applied, total: r.uid.length, user: w.entries.find((e) => e.user_id === userId) ?? null, entries: w.entries }
+  }
+
+  watch(key: BoardKey, limit: number): BoardView | null {
+    const l = this.liveOf(key)
+    l.limits.set(limit, (l.limits.get(limit) ?? 0) + 1)
+    return this.topView(l)
+  }
+
+  unwatch(key: BoardKey, limit: number): void {
+    const l = this.live.get(boardKeyString(key))
+    if (l === undefined) return
+    const n = (l.limits.get(limit) ?? 0) - 1
+    if (n > 0) l.limits.set(limit, n)
+    else l.limits.delete(limit)
+    this.dropIfIdle(l)
+  }
+
+  watchAround(key: BoardKey, a: AroundSpec): BoardView | null {
+    const l = this.liveOf(key)
+    const k = `${a.radius}|${a.user_id}`
+    const w = l.arounds.get(k)
+    if (w === undefined) l.arounds.set(k, { spec: a, n: 1 })
+    else w.n++
+    const r = this.ranking(key)
+    return r === null ? null : aroundView(r, key, a)
+  }
+
+  unwatchAround(key: BoardKey, a: AroundSpec): void {
+    const l = this.live.get(boardKeyString(key))
+    const k = `${a.radius}|${a.user_id}`
+    const w = l?.arounds.get(k)
+    if (l === undefined || w === undefined) return
+    if (--w.n <= 0) l.arounds.delete(k)
+    this.dropIfIdle(l)
+  }
+
+  // ---- live views ----------------------------------------------------------------------------
+
+  private liveOf(key: BoardKey): Live {
+    const k = boardKeyString(key)
+    let l = this.live.get(k)
+    if (l === undefined) {
+      l = { key, limits: new Map(), arounds: new Map() }
+      this.live.set(k, l)
+      this.rankings.delete(k)
+      this.rebuildMarks()
+    }
+    return l
+  }
+
+  private dropIfIdle(l: Live): void {
+    if (l.limits.size > 0 || l.arounds.size > 0) return
+    const k = boardKeyString(l.key)
+    this.live.delete(k)
+    this.rankings.delete(k)
+    this.rebuildMarks()
+  }
+
+  private topView(l: Live): BoardView | null {
+    const r = this.ranking(l.key)
+    if (r === null) return null
+    let limit = 0
+    for (const n of l.limits.keys()) limit = Math.max(limit, n)
+    const entries: Array<RankedEntry> = []
+    for (let i = 0; i < Math.min(limit, r.uid.length); i++) entries.push(r.boards.entry(i + 1, r.uid[i]!, r.xp[i]!))
+    return { key: l.key, seq: r.boards.position.applied, entries, total: r.uid.length }
+  }
+
+  /** Recomputes a live board and hands its views (top-N, around-me windows) to the hub. */
+  private emitLive(l: Live): void {
+    if (this.boards === null) return
+    this.rankings.delete(boardKeyString(l.key))
+    const r = this.ranking(l.key)
+    if (l.limits.size > 0) {
+      const v = this.topView(l)
+      this.emitView(v ?? { key: l.key, seq: this.boards.position.applied, entries: [], total: 0 })
+    }
+    for (const { spec } of l.arounds.values()) {
+      this.emitView(r === null ? { key: l.key, seq: this.boards.position.applied, entries: [], total: 0, around: { ...spec, first_rank: null } } : aroundView(r, l.key, spec))
+    }
+  }
+
+  /**
+   * After each slice (Boards.publish): the live group boards whose members' global scores changed
+   * get new views. Cost: the marked members' changes of the slice, plus O(m log m) per changed
+   * live group board; nothing when no group board is watched.
+   */
+  private publish(): void {
+    const b = this.boards
+    if (b === null) return
+    const reg = b.state.boards
+    const pairs = reg.takeTouchedUsers()
+    if (this.live.size === 0) return
+    const dirty = new Set<Live>()
+    const users = b.state.users
+    // Members who were not users yet: their first score may be in this very slice.
+    if (this.unresolved.size > 0 && users.capacity > this.seenCapacity) {
+      for (let uid = this.seenCapacity; uid < users.capacity; uid++) {
+        if (!users.has(uid)) continue
+        const gs = this.unresolved.get(users.userId(uid))
+        if (gs === undefined) continue
+        this.unresolved.delete(users.userId(uid))
+        this.uidGroups.set(uid, gs)
+        reg.markUser(uid, true)
+        for (const l of this.live.values()) if (gs.has(groupIdOf(l.key.board)!)) dirty.add(l)
+      }
+    }
+    this.seenCapacity = users.capacity
+    for (let i = 0; i < pairs.length; i += 2) {
+      const ref = reg.refs[pairs[i]!]!
+      if (ref.board !== GLOBAL_BOARD) continue
+      const gs = this.uidGroups.get(pairs[i + 1]!)
+      if (gs === undefined) continue
+      for (const g of gs) {
+        const l = this.live.get(boardKeyOf(groupBoard(g), ref.window, ref.period))
+        if (l !== undefined) dirty.add(l)
+      }
+    }
+    for (const l of dirty) this.emitLive(l)
+  }
+
+  /** Marks exactly the members of live groups in the board registry (O(live members)). */
+  private rebuildMarks(): void {
+    const b = this.boards
+    if (b === null) return
+    const reg = b.state.boards
+    for (const uid of this.uidGroups.keys()) reg.markUser(uid, false)
+    this.uidGroups = new Map()
+    this.unresolved = new Map()
+    const liveGroups = new Set<string>()
+    for (const l of this.live.values()) liveGroups.add(groupIdOf(l.key.board)!)
+    for (const id of liveGroups) {
+      const g = this.groups.get(id)
+      if (g === undefined) continue
+      for (const m of g.group.members) {
+        const uid = b.state.users.uidOf(m)
+        const into = uid >= 0 ? this.uidGroups : this.unresolved
+        const k: number | string = uid >= 0 ? uid : m
+        let set = (into as Map<number | string, Set<string>>).get(k)
+        if (set === undefined) (into as Map<number | string, Set<string>>).set(k, (set = new Set()))
+        set.add(id)
+        if (uid >= 0) reg.markUser(uid, true)
+      }
+    }
+    this.seenCapacity = b.state.users.capacity
+  }
+
+  // ---- rankings ------------------------------------------------------------------------------
+
+  /**
+   * The ranking of a group board: null when the group does not exist, there are no boards, or the
+   * period is closed (group boards are kept for open periods only). Reused while exact.
+   */
+  private ranking(key: BoardKey): Ranking | null {
+    const b = this.boards
+    const gid = groupIdOf(key.board)
+    const g = gid === null ? undefined : this.groups.get(gid)
+    if (b === null || g === undefined) return null
+    const k = boardKeyString(key)
+    const globalId = b.openId({ board: GLOBAL_BOARD, window: key.window, period: key.period })
+    if (globalId < 0 && key.window !== "all" && key.period !== b.currentPeriod(key.window)) return null
+    const hit = this.rankings.get(k)
+    if (hit !== undefined && hit.boards === b && hit.version === g.version && hit.globalId === globalId && (hit.live || hit.seq === b.position.applied)) return hit
+    const rows: Array<{ uid: number; xp: number; at: number }> = []
+    if (globalId >= 0) {
+      for (const m of g.group.members) {
+        const uid = b.state.users.uidOf(m)
+        const sc = uid < 0 ? undefined : boardScoreOf(b.state, uid, globalId)
+        if (sc !== undefined) rows.push({ uid, xp: sc.xp, at: sc.seq })
+      }
+    }
+    rows.sort((x, y) => y.xp - x.xp || x.at - y.at || x.uid - y.uid)
+    const r: Ranking = {
+      boards: b, version: g.version, seq: b.position.applied, live: this.live.has(k), globalId,
+      uid: Int32Array.from(rows, (x) => x.uid), xp: Float64Array.from(rows, (x) => x.xp), at: Float64Array.from(rows, (x) => x.at)
+    }
+    if (!this.rankings.has(k) && this.rankings.size >= MAX_RANKINGS) {
+      for (const [rk, rv] of this.rankings) if (!rv.live) { this.rankings.delete(rk); break }
+    }
+    this.rankings.set(k, r)
+    return r
+  }
+}
+
+/** The window of ranks around a member (radius each side); empty when they have no score. */
+const windowOf = (r: Ranking, userId: string, radius: number): { entries: Array<RankedEntry>; first: number | null } => {
+  const users = r.boards.state.users
+  const uid = users.uidOf(userId)
+  const i = uid < 0 ? -1 : r.uid.indexOf(uid)
+  if (i < 0) return { entries: [], first: null }
+  const from = Math.max(0, i - radius)
+  const entries: Array<RankedEntry> = []
+  for (let j = from; j < Math.min(r.uid.length, i + radius + 1); j++) entries.push(r.boards.entry(j + 1, r.uid[j]!, r.xp[j]!))
+  return { entries, first: from + 1 }
+}
+
+const aroundView = (r: Ranking, key: BoardKey, a: AroundSpec): BoardView => {
+  const w = windowOf(r, a.user_id, a.radius)
+  return { key, seq: r.boards.position.applied, entries: w.entries, total: r.uid.length, around: { ...a, first_rank: w.first } }
+}
