@@ -83,6 +83,13 @@ it("manages groups: owner = sub, admin any, others 403; bad input is a 400 namin
   expect((await api(arena.baseUrl, "GET", "/v1/groups/g1")).status).toBe(404)
   expect((await api(arena.baseUrl, "GET", "/v1/leaderboards/group:g1")).status).toBe(404)
   expect((await api(arena.baseUrl, "DELETE", "/v1/groups/big", { token: await token("root", "admin") })).status).toBe(204)
+
+  // The served OpenAPI documents both, from the schema that validates the body.
+  const doc = (await api<{ paths: Record<string, Record<string, unknown>>; components: { schemas: Record<string, { additionalProperties?: unknown }> } }>(arena.baseUrl, "GET", "/openapi.json")).json
+  expect(Object.keys(doc.paths["/v1/groups/{group_id}"]!).sort()).toEqual(["delete", "get", "put"])
+  expect(doc.paths["/ws/leaderboard/{board}/around/{user_id}"]).toBeDefined()
+  expect(doc.components.schemas["GroupInput"]!.additionalProperties).toBe(false)
+  expect((await api(arena.baseUrl, "GET", "/ws/leaderboard/global/around/u1")).status).toBe(426)
 })
 
 /** Folds a top-N socket until it equals REST's page (the service has shown `seq`). */
