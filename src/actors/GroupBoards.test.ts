@@ -76,4 +76,32 @@ describe("GroupBoards", () => {
     h.dispatch([["a", 30, 5]])
     expect(views.pop()).toMatchObject({ around: { user_id: "a", radius: 0, first_rank: 1 }, entries: [{ user_id: "a", rank: 1 }] })
   })
+
+  it("keeps a watched group's ranking (updated in place as members move) equal to one computed from scratch", async () => {
+    const h = boardsHarness()
+    const views: Array<BoardView> = []
+    const groups = new GroupBoards(memoryStore(), (v) => { views.push(v) })
+    groups.attach(h.boards)
+    const members = Array.from({ length: 40 }, (_, i) => `m${i}`)
+    await groups.put("live", "o", false, { name: "L", members })
+    await groups.put("copy", "o", false, { name: "C", members })
+    const live = { ...key, board: "group:live" }
+    groups.watch(live, 100)
+    let seq = 0
+    const xp = new Map<string, number>()
+    for (let round = 0; round < 60; round++) {
+      const batch: Array<readonly [string, number, number]> = []
+      for (let k = 0; k < 1 + (round % 5); k++) {
+        const u = round % 7 === 0 ? `x${k}` : `m${(round * 17 + k * 11) % 48}` // some are not members, some have no uid yet
+        const next = (xp.get(u) ?? 0) + ((round * 31 + k * 7) % 4) * 10
+        xp.set(u, next)
+        batch.push([u, next, ++seq])
+      }
+      h.dispatch(batch)
+      const fresh = groups.page({ ...key, board: "group:copy" }, null, 100)!.entries.map((e) => [e.user_id, e.xp, e.rank])
+      expect(groups.page(live, null, 100)!.entries.map((e) => [e.user_id, e.xp, e.rank])).toEqual(fresh)
+      const last = views.filter((v) => v.key.board === "group:live").pop()
+      if (last !== undefined) expect(last.entries.map((e) => [e.user_id, e.xp, e.rank])).toEqual(fresh)
+    }
+  })
 })

@@ -32,11 +32,21 @@ interface Live {
   readonly arounds: Map<string, { readonly spec: AroundSpec; n: number }>
 }
 
+/** A group with its members' uids, resolved once per membership (again when new users appeared). */
+interface GroupRec {
+  readonly group: Group
+  readonly version: number
+  uids: Int32Array | null
+  /** The boards and user count the uids were resolved against. */
+  uidsOf: Boards | null
+  uidsAt: number
+}
+
 /** Rankings kept for reads of boards nobody watches (each is recomputed when stale anyway). */
-const MAX_RANKINGS = 256
+const MAX_RANKINGS = 64
 
 export class GroupBoards implements GroupsPort {
-  private readonly groups = new Map<string, { group: Group; version: number }>()
+  private readonly groups = new Map<string, GroupRec>()
   private boards: Boards | null = null
   private readonly live = new Map<string, Live>()
   private readonly rankings = new Map<string, Ranking>()
@@ -51,7 +61,7 @@ export class GroupBoards implements GroupsPort {
 
   /** Loads every stored group (at start); returns how many. */
   async load(): Promise<number> {
-    for (const g of await this.store.loadAll()) this.groups.set(g.id, { group: g, version: this.nextVersion++ })
+    for (const g of await this.store.loadAll()) this.groups.set(g.id, newRec(g, this.nextVersion++))
     return this.groups.size
   }
 
@@ -98,7 +108,7 @@ export class GroupBoards implements GroupsPort {
   /** Membership changed: live boards of the group get a view now (a delta at the same seq). */
   private changed(id: string, group: Group | null): void {
     if (group === null) this.groups.delete(id)
-    else this.groups.set(id, { group, version: this.nextVersion++ })
+    else this.groups.set(id, newRec(group, this.nextVersion++))
     const lives = [...this.live.values()].filter((l) => groupIdOf(l.key.board) === id)
     if (lives.length === 0) return
     this.rebuildMarks()
@@ -191,16 +201,24 @@ export class GroupBoards implements GroupsPort {
   }
 
   /** Recomputes a live board and hands its views (top-N, around-me windows) to the hub. */
-  private emitLive(l: Live): void {
-    if (this.boards === null) return
-    this.rankings.delete(boardKeyString(l.key))
+  private emitLive(l: Live, changed: ReadonlySet<number> | null = null): void {
+    const b = this.boards
+    if (b === null) return
+    const k = boardKeyString(l.key)
+    const old = this.rankings.get(k)
+    const g = this.groups.get(groupIdOf(l.key.board)!)
+    // Members moved: update the ranking in place of recomputing it (O(m) copies + O(c log m)).
+    if (changed !== null && old !== undefined && g !== undefined && old.live && old.boards === b && old.version === g.version &&
+      old.globalId >= 0 && old.globalId === b.openId({ board: GLOBAL_BOARD, window: l.key.window, period: l.key.period })) {
+      this.rankings.set(k, moved(old, changed, b.position.applied))
+    } else this.rankings.delete(k)
     const r = this.ranking(l.key)
     if (l.limits.size > 0) {
       const v = this.topView(l)
-      this.emitView(v ?? { key: l.key, seq: this.boards.position.applied, entries: [], total: 0 })
+      this.emitView(v ?? { key: l.key, seq: b.position.applied, entries: [], total: 0 })
     }
     for (const { spec } of l.arounds.values()) {
-      this.emitView(r === null ? { key: l.key, seq: this.boards.position.applied, entries: [], total: 0, around: { ...spec, first_rank: null } } : aroundView(r, l.key, spec))
+      this.emitView(r === null ? { key: l.key, seq: b.position.applied, entries: [], total: 0, around: { ...spec, first_rank: null } } : aroundView(r, l.key, spec))
     }
   }
 
@@ -215,7 +233,13 @@ export class GroupBoards implements GroupsPort {
     const reg = b.state.boards
     const pairs = reg.takeTouchedUsers()
     if (this.live.size === 0) return
-    const dirty = new Set<Live>()
+    // Live group boards a slice touched, with the members that moved (null: recompute it whole).
+    const dirty = new Map<Live, Set<number> | null>()
+    const touch = (l: Live, uid: number): void => {
+      const set = dirty.get(l)
+      if (set === undefined) dirty.set(l, new Set([uid]))
+      else set?.add(uid)
+    }
     const users = b.state.users
     // Members who were not users yet: their first score may be in this very slice.
     if (this.unresolved.size > 0 && users.capacity > this.seenCapacity) {
@@ -226,7 +250,7 @@ export class GroupBoards implements GroupsPort {
         this.unresolved.delete(users.userId(uid))
         this.uidGroups.set(uid, gs)
         reg.markUser(uid, true)
-        for (const l of this.live.values()) if (gs.has(groupIdOf(l.key.board)!)) dirty.add(l)
+        for (const l of this.live.values()) if (gs.has(groupIdOf(l.key.board)!)) dirty.set(l, null)
       }
     }
     this.seenCapacity = users.capacity
@@ -237,10 +261,10 @@ export class GroupBoards implements GroupsPort {
       if (gs === undefined) continue
       for (const g of gs) {
         const l = this.live.get(boardKeyOf(groupBoard(g), ref.window, ref.period))
-        if (l !== undefined) dirty.add(l)
+        if (l !== undefined) touch(l, pairs[i + 1]!)
       }
     }
-    for (const l of dirty) this.emitLive(l)
+    for (const [l, changed] of dirty) this.emitLive(l, changed)
   }
 
   /** Marks exactly the members of live groups in the board registry (O(live members)). */
@@ -271,6 +295,21 @@ export class GroupBoards implements GroupsPort {
 
   // ---- rankings ------------------------------------------------------------------------------
 
+  /** The uids of the members who are users (string lookups only when the membership or the user count changed). */
+  private memberUids(g: GroupRec, b: Boards): Int32Array {
+    const users = b.state.users
+    if (g.uids !== null && g.uidsOf === b && g.uidsAt === users.capacity) return g.uids
+    const out: Array<number> = []
+    for (const m of g.group.members) {
+      const uid = users.uidOf(m)
+      if (uid >= 0) out.push(uid)
+    }
+    g.uids = Int32Array.from(out)
+    g.uidsOf = b
+    g.uidsAt = users.capacity
+    return g.uids
+  }
+
   /**
    * The ranking of a group board: null when the group does not exist, there are no boards, or the
    * period is closed (group boards are kept for open periods only). Reused while exact.
@@ -285,18 +324,25 @@ export class GroupBoards implements GroupsPort {
     if (globalId < 0 && key.window !== "all" && key.period !== b.currentPeriod(key.window)) return null
     const hit = this.rankings.get(k)
     if (hit !== undefined && hit.boards === b && hit.version === g.version && hit.globalId === globalId && (hit.live || hit.seq === b.position.applied)) return hit
-    const rows: Array<{ uid: number; xp: number; at: number }> = []
+    const uids = this.memberUids(g, b)
+    const m = uids.length
+    const xs = new Float64Array(m), ats = new Float64Array(m), us = new Int32Array(m)
+    let n = 0
     if (globalId >= 0) {
-      for (const m of g.group.members) {
-        const uid = b.state.users.uidOf(m)
-        const sc = uid < 0 ? undefined : boardScoreOf(b.state, uid, globalId)
-        if (sc !== undefined) rows.push({ uid, xp: sc.xp, at: sc.seq })
+      for (let i = 0; i < m; i++) {
+        if (!b.state.users.has(uids[i]!)) continue // erased since the uids were resolved
+        const sc = boardScoreOf(b.state, uids[i]!, globalId)
+        if (sc === undefined) continue
+        xs[n] = sc.xp
+        ats[n] = sc.seq
+        us[n++] = uids[i]!
       }
     }
-    rows.sort((x, y) => y.xp - x.xp || x.at - y.at || x.uid - y.uid)
+    const order = Array.from({ length: n }, (_, i) => i)
+    order.sort((x, y) => (before(xs[x]!, ats[x]!, us[x]!, xs[y]!, ats[y]!, us[y]!) ? -1 : 1))
     const r: Ranking = {
       boards: b, version: g.version, seq: b.position.applied, live: this.live.has(k), globalId,
-      uid: Int32Array.from(rows, (x) => x.uid), xp: Float64Array.from(rows, (x) => x.xp), at: Float64Array.from(rows, (x) => x.at)
+      uid: Int32Array.from(order, (i) => us[i]!), xp: Float64Array.from(order, (i) => xs[i]!), at: Float64Array.from(order, (i) => ats[i]!)
     }
     if (!this.rankings.has(k) && this.rankings.size >= MAX_RANKINGS) {
       for (const [rk, rv] of this.rankings) if (!rv.live) { this.rankings.delete(rk); break }
@@ -305,6 +351,66 @@ export class GroupBoards implements GroupsPort {
     return r
   }
 }
+
+/** Whether entry (x1, a1, u1) ranks before (x2, a2, u2): xp desc, then the seq that set it, then uid. */
+const before = (x1: number, a1: number, u1: number, x2: number, a2: number, u2: number): boolean =>
+  x1 > x2 || (x1 === x2 && (a1 < a2 || (a1 === a2 && u1 < u2)))
+
+/**
+ * A live ranking after some of its members moved: they are taken out (found with the typed
+ * array's indexOf) and put back at their new places (binary search), the rest copied in blocks.
+ */
+const moved = (r: Ranking, changed: ReadonlySet<number>, seq: number): Ranking => {
+  const b = r.boards
+  const drop: Array<number> = []
+  for (const uid of changed) {
+    const i = r.uid.indexOf(uid)
+    if (i >= 0) drop.push(i)
+  }
+  drop.sort((x, y) => x - y)
+  const m = r.uid.length - drop.length
+  const ku = new Int32Array(m), kx = new Float64Array(m), ka = new Float64Array(m)
+  let n = 0, from = 0
+  for (const i of [...drop, r.uid.length]) {
+    ku.set(r.uid.subarray(from, i), n)
+    kx.set(r.xp.subarray(from, i), n)
+    ka.set(r.at.subarray(from, i), n)
+    n += i - from
+    from = i + 1
+  }
+  const add: Array<{ uid: number; xp: number; at: number }> = []
+  for (const uid of changed) {
+    if (!b.state.users.has(uid)) continue
+    const sc = boardScoreOf(b.state, uid, r.globalId)
+    if (sc !== undefined) add.push({ uid, xp: sc.xp, at: sc.seq })
+  }
+  add.sort((x, y) => (before(x.xp, x.at, x.uid, y.xp, y.at, y.uid) ? -1 : 1))
+  const total = m + add.length
+  const uid = new Int32Array(total), xp = new Float64Array(total), at = new Float64Array(total)
+  let out = 0, kept = 0
+  for (const e of add) {
+    let lo = kept, hi = m
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (before(kx[mid]!, ka[mid]!, ku[mid]!, e.xp, e.at, e.uid)) lo = mid + 1
+      else hi = mid
+    }
+    uid.set(ku.subarray(kept, lo), out)
+    xp.set(kx.subarray(kept, lo), out)
+    at.set(ka.subarray(kept, lo), out)
+    out += lo - kept
+    kept = lo
+    uid[out] = e.uid
+    xp[out] = e.xp
+    at[out++] = e.at
+  }
+  uid.set(ku.subarray(kept), out)
+  xp.set(kx.subarray(kept), out)
+  at.set(ka.subarray(kept), out)
+  return { ...r, seq, uid, xp, at }
+}
+
+const newRec = (group: Group, version: number): GroupRec => ({ group, version, uids: null, uidsOf: null, uidsAt: -1 })
 
 /** The window of ranks around a member (radius each side); empty when they have no score. */
 const windowOf = (r: Ranking, userId: string, radius: number): { entries: Array<RankedEntry>; first: number | null } => {
