@@ -3,6 +3,7 @@
 // ranking members by their global score with the leaderboard REST contract (pages, cursor,
 // around-me), its WebSocket feeds (top-N and around-me) folded by a client equal to REST through
 // member events, a member's first event, and membership changes; groups survive a restart.
+import fc from "fast-check"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { mintToken } from "../../src/gateway/auth/Auth.js"
 import type { RankedEntry } from "../../src/ports/ReadModel.js"
@@ -12,6 +13,7 @@ import { api, openWs, wsUrl } from "./client.js"
 import type { WsReader } from "./client.js"
 import { event } from "./harness.js"
 import { fold, foldWindow } from "./wsProtocol.js"
+import { SQL_AND_HEADERS } from "../security/hostile.js"
 
 const names = freshNames("groups")
 const arena = new ArenaProcess(names)
@@ -90,6 +92,33 @@ it("manages groups: owner = sub, admin any, others 403; bad input is a 400 namin
   expect(doc.paths["/ws/leaderboard/{board}/around/{user_id}"]).toBeDefined()
   expect(doc.components.schemas["GroupInput"]!.additionalProperties).toBe(false)
   expect((await api(arena.baseUrl, "GET", "/ws/leaderboard/global/around/u1")).status).toBe(426)
+})
+
+it("never answers hostile group bodies or ids with a 5xx; what it stores reads back verbatim", async () => {
+  const alice = await token("alice")
+  const text = fc.oneof(fc.constantFrom(...SQL_AND_HEADERS), fc.string({ maxLength: 120, unit: "binary" }))
+  const body = fc.oneof(
+    fc.record({ name: text, members: fc.array(fc.oneof(text, fc.constantFrom("u1", "a.b@c:d-e_f")), { maxLength: 20 }) }),
+    fc.jsonValue({ maxDepth: 3 }),
+    fc.record({ name: text, members: fc.constant([]), owner: fc.constant("mallory") })
+  )
+  const id = fc.oneof(fc.constantFrom("fz", "fz.1", "fz_-", "%2e%2e", "..", "a%00b", "x".repeat(65)), fc.string({ minLength: 1, maxLength: 20 }).map(encodeURIComponent))
+  await fc.assert(fc.asyncProperty(id, body, async (gid, b) => {
+    const r = await api<{ name?: string; owner?: string; error?: { details: Array<{ path: string }> } }>(arena.baseUrl, "PUT", `/v1/groups/${gid}`, { token: alice, body: b })
+    expect(r.status, JSON.stringify([gid, b]).slice(0, 200)).toBeLessThan(500)
+    if (r.status < 300) {
+      expect(r.json.owner).toBe("alice")
+      const back = await api<{ name: string; members: Array<string> }>(arena.baseUrl, "GET", `/v1/groups/${gid}`, { token: alice })
+      // Stored as UTF-8: a lone surrogate reads back as U+FFFD (as share text does; SECURITY.md).
+      expect(back.json.name).toBe(Buffer.from((b as { name: string }).name, "utf8").toString("utf8"))
+      expect(back.json.members).toEqual((b as { members: Array<string> }).members)
+    } else {
+      expect(r.json.error, JSON.stringify(r.json)).toBeDefined()
+      if (r.status === 400) expect(r.json.error!.details.length, JSON.stringify(r.json)).toBeGreaterThan(0)
+    }
+  }), { numRuns: 150, seed: 15 })
+  const lone = await put("fz-lone", "alice", { name: "a\ud800b", members: [] })
+  expect([lone.status, (await api<{ name: string }>(arena.baseUrl, "GET", "/v1/groups/fz-lone")).json.name]).toEqual([201, "a\ufffdb"])
 })
 
 /** Folds a top-N socket until it equals REST's page (the service has shown `seq`). */
