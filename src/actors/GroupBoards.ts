@@ -1,9 +1,9 @@
 // Groups in memory and their boards `group:<id>`: the members ranked by their score on the global
 // board of the same window and period. A group board is never a board of its own: its ranking is
-// computed from the members' global entries (m lookups + a sort, O(m log m)) — on read when the
-// members' scores moved since the last read, and, for boards someone watches live, once per slice
-// that changed a member's global score (the board registry reports marked members' changes), or
-// when the membership changed. Groups nobody reads cost nothing per event.
+// computed from the members' global entries (GroupRanking.ts: m lookups + a sort, O(m log m)) on
+// read when stale; a board someone watches live is updated in place after each slice that moved
+// one of its members (the board registry reports marked members' changes; O(m + c log m)) and
+// recomputed when the membership changed. Groups nobody reads cost nothing per event.
 import type { BoardKey } from "../domain/Model.js"
 import { GLOBAL_BOARD, boardKeyOf, boardKeyString, groupBoard, groupIdOf } from "../domain/BoardKeys.js"
 import type { Group, GroupInput, GroupStore, GroupsPort, PutOutcome } from "../ports/Groups.js"
