@@ -10,6 +10,7 @@ import { makeAnalyticsActor } from "./actors/AnalyticsActor.js"
 import { establishRulesHistory } from "./actors/EstablishRulesHistory.js"
 import type { RulesCandidate } from "./actors/EstablishRulesHistory.js"
 import { LiveBoards } from "./actors/LiveBoards.js"
+import { GroupBoards } from "./actors/GroupBoards.js"
 import { LiveFeed } from "./actors/LiveFeed.js"
 import { startPipeline } from "./actors/Pipeline.js"
 import { supervisePipeline } from "./actors/Supervisor.js"
@@ -26,6 +27,7 @@ import { provisionStreams, streamNames } from "./adapters/nats/Streams.js"
 import { ensureDatabase, openDb } from "./adapters/postgres/Db.js"
 import { migrate } from "./adapters/postgres/Migrations.js"
 import { PostgresShareStore } from "./adapters/postgres/ShareStore.js"
+import { PostgresGroupStore } from "./adapters/postgres/GroupStore.js"
 import { DryRunJobs } from "./adapters/process/DryRunJobs.js"
 import { makeRulesStore } from "./adapters/postgres/RulesStore.js"
 import { makeSnapshotStore } from "./adapters/postgres/SnapshotStore.js"
@@ -105,6 +107,11 @@ export const startArena = (config: ArenaConfig, log: Log) =>
     // Made once: the gateway holds them across pipeline restarts.
     const boards = new LiveBoards()
     const feed = new LiveFeed(boards)
+    // Groups are loaded before the pipeline starts, so group boards are whole from its first view.
+    const groups = new GroupBoards(new PostgresGroupStore(sql), boards.emitView)
+    const groupCount = yield* Effect.tryPromise({ try: () => groups.load(), catch: (e) => new GatewayStartError({ message: `loading groups: ${e instanceof Error ? e.message : String(e)}` }) })
+    boards.useGroups(groups)
+    log.info(`groups: ${groupCount} loaded`)
     const events = makeEventSource(nats, names.events)
     const snapshots = makeSnapshotStore(sql)
     const rulesStore = makeRulesStore(sql)
@@ -153,6 +160,7 @@ export const startArena = (config: ArenaConfig, log: Log) =>
           },
           notifications: feed,
           shares: new PostgresShareStore(sql),
+          groups,
           rules: {
             rules: () => history === null ? refusedRulesDocument(rulesDocument(rules), recorded, refusal) : rulesHistoryDocument(history),
             achievements: () => achievementCatalog(history?.current.rules ?? rules)

@@ -28,7 +28,7 @@ export interface Req {
 export type Handler = (req: Req) => Reply | Promise<Reply>
 
 export interface Route {
-  readonly method: "get" | "post" | "patch" | "delete"
+  readonly method: "get" | "post" | "put" | "patch" | "delete"
   readonly pattern: string
   /** Metric label; defaults to the pattern. */
   readonly name?: string
@@ -105,6 +105,7 @@ export class Router {
         app.head(route.pattern, handler)
         break
       case "post": app.post(route.pattern, handler); break
+      case "put": app.put(route.pattern, handler); break
       case "patch": app.patch(route.pattern, handler); break
       case "delete": app.del(route.pattern, handler); break
     }
