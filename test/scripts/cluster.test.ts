@@ -50,7 +50,7 @@ it("maps arena.xp.events.<token> onto arena.xp.p.<partition>.<token> across rout
     while (got.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
     s.unsubscribe()
     // FNV-1a 32 of the token mod 8, as nats-server 2.9.10 computes it (checked by hand once here;
-    // test/nats/partition.test.ts compares Arena's function with the server for many ids).
+    // test/cluster/partition.test.ts compares Arena's function with the server for many ids).
     expect(got).toEqual(["arena.xp.p.7.alice", "arena.xp.p.0.bob=example:com", "arena.xp.p.4.carol~x"])
   } finally {
     await pub.close()
