@@ -11,7 +11,7 @@ import { classifyNats } from "./NatsError.js"
 export const isSettling = (e: unknown): boolean => {
   const msg = `${(e as { message?: string } | undefined)?.message ?? String(e)}`
   const code = String((e as { code?: unknown } | undefined)?.code ?? "")
-  return /jetstream not enabled|no responders|timeout|timed out|no suitable peers|insufficient resources|stream leader|leader not|temporarily unavailable|CONNECTION_REFUSED|disconnect|closed/i.test(msg) ||
+  return /jetstream (is )?not enabled|system temporarily unavailable|no responders|timeout|timed out|no suitable peers|insufficient resources|stream leader|leader not|temporarily unavailable|CONNECTION_REFUSED|disconnect|closed/i.test(msg) ||
     code === "503" || code === "TIMEOUT"
 }
 
