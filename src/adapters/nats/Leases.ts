@@ -112,6 +112,18 @@ export class Leases {
     })
   }
 
+  /** The names of the leases held now under `namePrefix` (e.g. "member" lists `member.<id>`). */
+  held(namePrefix: string): Effect.Effect<Array<string>, NatsError> {
+    const base = `${this.subject(namePrefix)}.`
+    return Effect.tryPromise({
+      try: async () => {
+        const info = await this.jsm.streams.info(this.settings.stream, { subjects_filter: `${base}>` })
+        return Object.keys(info.state.subjects ?? {}).filter((s) => s.startsWith(base)).map((s) => s.slice(base.length)).sort()
+      },
+      catch: (e) => classifyNats(e, `listing leases ${namePrefix}.*`)
+    })
+  }
+
   /** Takes the lease when nobody holds it. */
   acquire(name: string, holder: string): Effect.Effect<AcquireResult, NatsError> {
     return this.write(name, holder, 0).pipe(
