@@ -130,6 +130,14 @@ describe("privacy", () => {
     const snap = await day.nth(0)
     if (snap.type !== "snapshot") throw new Error("expected a snapshot")
     expect(snap.resets_at).toBe(new Date((Math.floor(Date.now() / DAY) + 1) * DAY).toISOString())
+    // A private user's around-me window is not followed by id (its frames would tie id to rank);
+    // another user's window that holds their row shows it anonymous.
+    await expect(openWs(wsUrl(arena.baseUrl, `/ws/leaderboard/global/around/${HIDDEN}?radius=2`))).rejects.toThrow(/HTTP 404/)
+    const near = await openWs<LeaderboardMessage>(wsUrl(arena.baseUrl, "/ws/leaderboard/global/around/open-1?radius=50"))
+    const nearFirst = await near.nth(0)
+    expect(JSON.stringify(nearFirst)).not.toContain(HIDDEN)
+    expect(JSON.stringify(nearFirst)).toContain("\"anonymous\":true")
+    near.close()
     // REST: a day page and the board list say the same.
     const dayPage = await api<{ resets_at: string | null }>(arena.baseUrl, "GET", "/v1/leaderboards/global?window=day")
     expect(dayPage.json.resets_at).toBe(snap.resets_at)

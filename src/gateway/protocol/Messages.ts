@@ -32,25 +32,45 @@ export interface DeltaMessage {
 
 export type LeaderboardMessage = SnapshotMessage | DeltaMessage
 
+/**
+ * /ws/leaderboard/{board}/around/{user_id}: the same messages plus the window they describe —
+ * whose window (`user_id`, `radius`) and the rank of its first entry (`first_rank`, null while the
+ * user has no rank on the board and the window is empty).
+ */
+export interface AroundFields {
+  readonly user_id: string
+  readonly radius: number
+  readonly first_rank: number | null
+}
+export type AroundSnapshotMessage = SnapshotMessage & AroundFields
+export type AroundDeltaMessage = DeltaMessage & AroundFields
+export type AroundMessage = AroundSnapshotMessage | AroundDeltaMessage
+
 export interface TopicHeader {
   readonly board: string
   readonly window: Window
   readonly period: string
   readonly resets_at: string | null
   readonly epoch: string
+  /** Around-me topics: whose window, and its radius. */
+  readonly around?: { readonly user_id: string; readonly radius: number }
 }
 
-export const snapshotJson = (h: TopicHeader, seq: number, entries: ReadonlyArray<RankedEntry>): string => {
-  const m: SnapshotMessage = { type: "snapshot", board: h.board, window: h.window, period: h.period, resets_at: h.resets_at, epoch: h.epoch, seq, entries: entries.map(publicRow) }
+/** The around-me fields of a message (after seq), or nothing for a top-N topic. */
+const aroundPart = (h: TopicHeader, firstRank: number | null): Partial<AroundFields> =>
+  h.around === undefined ? {} : { user_id: h.around.user_id, radius: h.around.radius, first_rank: firstRank }
+
+export const snapshotJson = (h: TopicHeader, seq: number, entries: ReadonlyArray<RankedEntry>, firstRank: number | null = null): string => {
+  const m: SnapshotMessage = { type: "snapshot", board: h.board, window: h.window, period: h.period, resets_at: h.resets_at, epoch: h.epoch, seq, ...aroundPart(h, firstRank), entries: entries.map(publicRow) }
   return JSON.stringify(m)
 }
 
-export const deltaJson = (h: TopicHeader, prevSeq: number, seq: number, d: DeltaBody): string => {
+export const deltaJson = (h: TopicHeader, prevSeq: number, seq: number, d: DeltaBody, firstRank: number | null = null): string => {
   const m: DeltaMessage = {
     type: "delta", board: h.board, window: h.window, period: h.period, epoch: h.epoch,
     // TopicHub sends a snapshot instead of a delta that touches a private row (Delta.touchesPrivate);
     // dropping the internal flag here keeps it off the wire in any case.
-    prev_seq: prevSeq, seq, changes: d.changes.map(({ private: _p, ...c }) => c), removed: d.removed
+    prev_seq: prevSeq, seq, ...aroundPart(h, firstRank), changes: d.changes.map(({ private: _p, ...c }) => c), removed: d.removed
   }
   return JSON.stringify(m)
 }
