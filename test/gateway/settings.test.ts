@@ -138,6 +138,17 @@ describe("privacy", () => {
     expect(JSON.stringify(nearFirst)).not.toContain(HIDDEN)
     expect(JSON.stringify(nearFirst)).toContain("\"anonymous\":true")
     near.close()
+    // A window opened while its user was public stops moving once they turn private.
+    const watched = await openWs<LeaderboardMessage>(wsUrl(arena.baseUrl, "/ws/leaderboard/global/around/turncoat?radius=1"))
+    await arena.waitForSeq(await post([event("turncoat", "task_completed")]))
+    await watched.nth(0)
+    const turned = await put("turncoat", { visibility: "private" })
+    expect(turned.status).toBe(202)
+    await arena.waitForSeq(turned.json.seq)
+    await arena.waitForSeq(await post([event("turncoat", "mission_analytics"), event("turncoat", "mission_analytics")]))
+    await arena.waitForSeq(await post([event("open-2", "task_completed")])) // one more round through the hub
+    expect(watched.messages.every((m) => m.seq < turned.json.seq)).toBe(true)
+    watched.close()
     // REST: a day page and the board list say the same.
     const dayPage = await api<{ resets_at: string | null }>(arena.baseUrl, "GET", "/v1/leaderboards/global?window=day")
     expect(dayPage.json.resets_at).toBe(snap.resets_at)

@@ -279,6 +279,9 @@ export class TopicHub {
       return null
     }
     if (view.seq < topic.seq) return null
+    // The user this window follows turned private: its frames would tie their id to their rank, so
+    // the feed stops moving (watchers keep what they had; new subscriptions are refused at admission).
+    if (this.lb.isPrivate?.(topic.around!.user_id) === true) return null
     const delta = computeDelta(topic.entries, view.entries, (first ?? 1) - 1)
     if (isEmptyDelta(delta) && first === topic.firstRank) return null
     if (touchesPrivate(topic.entries, delta)) {
