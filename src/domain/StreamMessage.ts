@@ -1,11 +1,17 @@
 // What one stream message produces — the one home of that rule, used by the pipeline (the
-// processor) and by `arena backfill`: decode, check Nats-Msg-Id == event_id, then run the engine
-// on the user table. Every outcome is an award (ledger entry) or a rejection with its reason.
+// processor) and by `arena backfill`: dispatch on the message's kind (MessageKind.ts, from its
+// subject), decode, check Nats-Msg-Id (event_id, correction_id), then run the engine on the user
+// table. Every outcome is an award (ledger entry), a correction (its ledger entry) or a rejection
+// with its reason.
+import { decodeCorrectionBytes } from "./Correction.js"
 import { decodeEventBytes } from "./Event.js"
-import type { LedgerEntry, RejectReason, XpEvent } from "./Model.js"
-import { pushAwardRecords, rejectionRecord } from "./Records.js"
+import { MSG_CORRECTION, MSG_EVENT } from "./MessageKind.js"
+import type { MessageKind } from "./MessageKind.js"
+import type { CorrectionEntry, LedgerEntry, RejectReason, XpEvent } from "./Model.js"
+import { pushAwardRecords, pushCorrectionRecords, rejectionRecord } from "./Records.js"
 import type { AnalyticsRecord } from "./Records.js"
 import type { CompiledRules } from "./Rules.js"
+import { applyCorrection } from "./engine/Corrections.js"
 import { applyEvent } from "./engine/Engine.js"
 import type { BeforeWrite } from "./engine/Engine.js"
 import type { EngineState } from "./engine/EngineState.js"
@@ -40,24 +46,63 @@ export interface StoredMessage {
   readonly streamTimeMs: number
   readonly data: Uint8Array
   readonly msgId: string | undefined
+  /** By its subject; absent means an event. */
+  readonly kind?: MessageKind | undefined
 }
 
+/** A message that was applied, by kind (`kind` tells which field is there), or why not. */
 export type MessageOutcome =
-  | { readonly ok: true; readonly entry: LedgerEntry }
+  | { readonly ok: true; readonly kind: typeof MSG_EVENT; readonly entry: LedgerEntry }
+  | { readonly ok: true; readonly kind: typeof MSG_CORRECTION; readonly correction: CorrectionEntry }
   | { readonly ok: false; readonly reason: RejectReason; readonly message: string; readonly eventId: string | null }
 
-/** Both steps for one message: admit it, then apply it to its user (a rejected event writes nothing). */
+/**
+ * Both steps for one message: admit it, then apply it (a rejected message writes nothing). The
+ * one dispatch on the message kind; events stay the straight path.
+ */
 export const applyMessage = (s: EngineState, rules: CompiledRules, m: StoredMessage, beforeWrite?: BeforeWrite): MessageOutcome => {
+  const kind = m.kind ?? MSG_EVENT
+  if (kind !== MSG_EVENT) return applyOther(s, rules, m, kind, beforeWrite)
   const a = admitMessage(m.data, m.msgId)
   if (!a.ok) return a
   const o = applyEvent(s, a.event, a.timeMs, m, rules, beforeWrite) // the message is its own stream position
   if (o._tag === "Rejected") return { ok: false, reason: o.rejection.reason, message: o.rejection.message, eventId: a.event.event_id }
-  return { ok: true, entry: o.entry }
+  return { ok: true, kind: MSG_EVENT, entry: o.entry }
+}
+
+/** Every kind but events: one case per kind. */
+const applyOther = (s: EngineState, rules: CompiledRules, m: StoredMessage, kind: MessageKind, beforeWrite?: BeforeWrite): MessageOutcome => {
+  switch (kind) {
+    case MSG_CORRECTION: {
+      const d = decodeCorrectionBytes(m.data)
+      if (!d.ok) return { ok: false, reason: "invalid_correction", message: d.message, eventId: null }
+      const c = d.message
+      if (m.msgId !== c.correction_id) {
+        return {
+          ok: false, reason: "msg_id_mismatch", eventId: null,
+          message: m.msgId === undefined
+            ? "the Nats-Msg-Id header is missing; it must equal correction_id (that is what makes a correction count once)"
+            : `the Nats-Msg-Id header ${JSON.stringify(m.msgId)} differs from correction_id ${JSON.stringify(c.correction_id)}`
+        }
+      }
+      const o = applyCorrection(s, c, m, rules, beforeWrite)
+      if (!o.ok) return { ok: false, reason: o.reason, message: o.message, eventId: c.kind === "void" ? c.event_id : null }
+      return { ok: true, kind: MSG_CORRECTION, correction: o.entry }
+    }
+    default:
+      return { ok: false, reason: "invalid_event", message: `message kind ${String(kind)} is not known to this build`, eventId: null }
+  }
+}
+
+/** The records an applied message leaves for analysts, appended to `out`. */
+export const pushOutcomeRecords = (o: MessageOutcome & { readonly ok: true }, out: Array<AnalyticsRecord>): void => {
+  if (o.kind === MSG_EVENT) pushAwardRecords(o.entry, out)
+  else pushCorrectionRecords(o.correction, out)
 }
 
 /** The records a message leaves for analysts, appended to `out` (what backfill writes). */
 export const messageRecords = (s: EngineState, rules: CompiledRules, m: StoredMessage, out: Array<AnalyticsRecord>): void => {
   const o = applyMessage(s, rules, m)
-  if (o.ok) pushAwardRecords(o.entry, out)
+  if (o.ok) pushOutcomeRecords(o, out)
   else out.push(rejectionRecord(m.seq, m.streamTimeMs, o.reason, o.message, o.eventId))
 }

@@ -70,6 +70,7 @@ const derive = (seq: number, streamTimeMs: number, data: Uint8Array, msgId: stri
     expected.push({ kind: "rejection", seq, reason: o.reason, message: "", event_id: String(ev["event_id"]), stream_time: streamIso })
     return
   }
+  if (o.kind !== 0) throw new Error("only events here")
   const e = o.entry
   expected.push({ kind: "award", entry: e })
   if (e.level_after !== e.level_before) expected.push({ kind: "level_up", seq, user_id: e.user_id, from: e.level_before, to: e.level_after, stream_time: e.stream_time })

@@ -36,7 +36,7 @@ export const streakTierFor = (rules: CompiledRules, days: number): CompiledStrea
 }
 
 /** Marks the user's row changed on every board they hold a score on. */
-const rowsChanged = (s: EngineState, uid: number): void => {
+export const rowsChanged = (s: EngineState, uid: number): void => {
   const u = s.users
   s.boards.rowChanged(GLOBAL_ALL, uid, u.totalXp[uid]!, u.totalSeq[uid]!)
   for (let e = u.blockStart(uid); e < u.blockEnd(uid); e++) {
