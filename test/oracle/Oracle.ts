@@ -2,7 +2,11 @@
 // the stored stream (payload, seq, JetStream time, Nats-Msg-Id) into the XP, levels, streaks,
 // achievements, ledger and boards a correct Arena must show. Exact rationals via BigInt; no
 // imports from src/domain. Clarity over speed: streaks are a Set of UTC days.
+// Corrections (§10): messages on the corrections subject (given to the constructor) void an award
+// or adjust a user; see correct().
 import { dayOf, periodsOf } from "./calendar.js"
+import { judgeCorrection } from "./corrections.js"
+import type { OracleCorrection } from "./corrections.js"
 import { ACHIEVEMENTS, CAP, LEVELS, MISSIONS, MULTIPLIERS, PERIOD_GRACE_MS, STREAK_TIERS } from "./rules.js"
 import type { Frac } from "./rules.js"
 import { judge } from "./validate.js"
@@ -13,6 +17,21 @@ export interface StoredMessage {
   readonly streamMs: number
   readonly msgId: string | undefined
   readonly data: Uint8Array
+  /** The subject it was published to (corrections have their own). */
+  readonly subject?: string | undefined
+}
+
+/** A correction as the oracle expects its ledger entry to read. */
+export interface CorrectionRow {
+  readonly seq: number
+  readonly correction_id: string
+  readonly correction: "void" | "adjust"
+  readonly user_id: string
+  readonly requested_xp: number
+  readonly xp: number
+  readonly total_xp_after: number
+  readonly level_before: number
+  readonly level_after: number
 }
 
 export interface LedgerRow {
@@ -60,12 +79,18 @@ export class Oracle {
   readonly users = new Map<string, UserModel>()
   readonly boards = new Map<string, BoardScores>()
   readonly ledger: Array<LedgerRow> = []
+  readonly corrections: Array<CorrectionRow> = []
+  /** user → seqs of its voided awards. */
+  private readonly voided = new Map<string, Set<number>>()
   /** seq → DLQ reason. */
   readonly rejections = new Map<number, string>()
   /** Latest JetStream time seen: "now" for profiles and current periods. */
   streamMs = 0
   lastSeq = 0
   private readonly rankCache = new Map<string, { list: Array<RankedRow>; byUser: Map<string, RankedRow> }>()
+
+  /** `correctionSubject`: the subject corrections arrive on (`<prefix>.corrections`); without it every message is an event. */
+  constructor(private readonly correctionSubject: string | null = null) {}
 
   static boardKey(board: string, window: string, period: string): string {
     return `${board}|${window}|${period}`
@@ -76,6 +101,12 @@ export class Oracle {
     this.lastSeq = m.seq
     this.rankCache.clear()
     this.streamMs = Math.max(this.streamMs, m.streamMs)
+    if (this.correctionSubject !== null && m.subject === this.correctionSubject) {
+      const c = judgeCorrection(m.data, m.msgId)
+      const why = c.ok ? this.correct(c.c, m) : c.reason
+      if (why !== null) this.rejections.set(m.seq, why)
+      return
+    }
     const v = judge(m.data, m.msgId, m.streamMs)
     if (!v.ok) {
       this.rejections.set(m.seq, v.reason)
@@ -140,6 +171,65 @@ export class Oracle {
       base_points: v.base, multipliers: ev.multipliers ?? [], streak_days: streak, total_multiplier: total, applied_multiplier: applied,
       xp, bonuses, total_awarded: awarded, total_xp_after: u.totalXp, level_before: levelBefore, level_after: levelOf(u.totalXp)
     })
+  }
+
+  /**
+   * §10: a void takes the award (xp + bonuses, as carried) back from the all-time boards (global,
+   * the event's agent) and from the event's day/week/month boards still open now; an adjust moves
+   * the user by xp on global (and the named agent's) all-time and current-period boards. A score
+   * never goes below 0; a moved score's seq becomes the correction's. Levels follow the total;
+   * unlocks, counts and streak days stay. Returns why it was refused, or null.
+   */
+  private correct(c: OracleCorrection, m: StoredMessage): string | null {
+    const u = this.users.get(c.userId)
+    if (u === undefined || u.events === 0) return "unknown_user"
+    const done = this.voided.get(u.userId) ?? new Set<number>()
+    if (c.kind === "void") {
+      if (c.eventSeq >= m.seq) return "invalid_correction"
+      if (done.has(c.eventSeq)) return "already_voided"
+      done.add(c.eventSeq)
+      this.voided.set(u.userId, done)
+    }
+    const delta = c.kind === "void" ? -c.xp : c.xp
+    const agent = c.agent
+    const day = c.kind === "void" ? dayOf(c.eventMs) : dayOf(m.streamMs)
+    const levelBefore = levelOf(u.totalXp)
+    const before = u.totalXp
+    const after = Math.max(0, before + delta)
+    if (after !== before) { u.totalXp = after; u.totalSeq = m.seq }
+    const move = (key: string): number => {
+      const b = this.boards.get(key) ?? new Map<string, { xp: number; seq: number }>()
+      this.boards.set(key, b)
+      const s = b.get(u.userId)
+      if (s === undefined) {
+        if (delta > 0) b.set(u.userId, { xp: delta, seq: m.seq })
+        return delta > 0 ? delta : 0
+      }
+      const xp = Math.max(0, s.xp + delta)
+      const moved = xp - s.xp
+      if (moved !== 0) b.set(u.userId, { xp, seq: m.seq })
+      return moved
+    }
+    const p = periodsOf(day)
+    const boardsOf = ["global", ...(agent === null ? [] : [`agent:${agent}`])]
+    // global all-time is the total itself: keep its board entry in step with the total.
+    const g = this.boards.get(Oracle.boardKey("global", "all", "all"))?.get(u.userId)
+    if (g !== undefined && after !== before) this.boards.get(Oracle.boardKey("global", "all", "all"))!.set(u.userId, { xp: after, seq: m.seq })
+    if (agent !== null) {
+      const moved = move(Oracle.boardKey(`agent:${agent}`, "all", "all"))
+      const stat = u.agents.get(agent) ?? { xp: 0, events: 0 }
+      stat.xp += moved
+      u.agents.set(agent, stat)
+    }
+    for (const [window, period, end] of [["day", p.day, p.dayEndMs], ["week", p.week, p.weekEndMs], ["month", p.month, p.monthEndMs]] as const) {
+      if (m.streamMs >= end + PERIOD_GRACE_MS) continue // closed: stays as archived
+      for (const board of boardsOf) move(Oracle.boardKey(board, window, period))
+    }
+    this.corrections.push({
+      seq: m.seq, correction_id: c.id, correction: c.kind, user_id: u.userId, requested_xp: delta, xp: after - before,
+      total_xp_after: after, level_before: levelBefore, level_after: levelOf(after)
+    })
+    return null
   }
 
   /**

@@ -17,7 +17,8 @@ export const readStream = async (js: JetStreamClient, jsm: JetStreamManager, str
         seq: m.info.streamSequence,
         streamMs: Math.floor(m.info.timestampNanos / 1_000_000),
         msgId: m.headers?.get("Nats-Msg-Id") || undefined,
-        data: m.data
+        data: m.data,
+        subject: m.subject
       })
       if (m.info.streamSequence >= last) break
     }
