@@ -13,6 +13,7 @@ import { RulesHistory } from "../RulesHistory.js"
 import { ChunkEncoder, loadChunk, rebuildBoards } from "../state/SnapshotCodec.js"
 import type { EngineState } from "./EngineState.js"
 import { newEngineState } from "./TestState.js"
+import { dumpUser } from "./UserViews.js"
 
 const enc = new TextEncoder()
 const DAY = 86_400_000
@@ -148,6 +149,8 @@ describe("corrections", () => {
     rebuildBoards(loaded)
     const q = new Processor(loaded, history, { applied: 3, streamTimeMs: T, gaps: 0 }, new Set())
     expect(score(loaded, "global", "all", "all", "a")).toBe(0)
+    expect(dumpUser(loaded, loaded.users.uidOf("a"))).toEqual(dumpUser(s, s.users.uidOf("a")))
+    expect(dumpUser(loaded, loaded.users.uidOf("a")).voided).toEqual([[1, 3]])
     expect(run(q, [correction(4, voidOf("c2", award!))]).rejects.map((r) => r.reason)).toEqual(["already_voided"])
     const c: CorrectionEntry | undefined = correctionsOf(run(q, [correction(5, { correction_id: "c3", kind: "adjust", user_id: "b", xp: 1, reason: "r" })]))[0]
     expect(c?.total_xp_after).toBe(11)
