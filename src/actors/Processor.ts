@@ -4,7 +4,7 @@
 // (RulesHistory), collect the batch's analytics records, dead letters and notifications. No Effect, closure or actor hop per event; the pipeline calls it per slice.
 // Messages of other kinds (corrections: domain/MessageKind.ts) take the same loop; what they leave
 // behind besides records is applyOther's (one case per kind).
-import { MSG_EVENT } from "../domain/MessageKind.js"
+import { MSG_CORRECTION, MSG_EVENT } from "../domain/MessageKind.js"
 import type { CorrectionEntry, LedgerEntry, RejectReason } from "../domain/Model.js"
 import type { CompiledRules } from "../domain/Rules.js"
 import type { RulesHistory } from "../domain/RulesHistory.js"
@@ -119,11 +119,16 @@ export class Processor {
     }
   }
 
-  /** What an applied message of another kind leaves besides the state: records and notifications. */
+  /** What an applied message of another kind leaves besides the state: records and notifications (one case per kind). */
   private applyOther(o: Exclude<MessageOutcome, { readonly ok: false } | { readonly kind: typeof MSG_EVENT }>, out: SliceOutput): void {
     pushOutcomeRecords(o, out.records)
-    const c = o.correction
-    if (this.watched.size > 0 && this.watched.has(c.user_id)) this.notifyCorrection(out.notes, c)
+    switch (o.kind) {
+      case MSG_CORRECTION: {
+        const c = o.correction
+        if (this.watched.size > 0 && this.watched.has(c.user_id)) this.notifyCorrection(out.notes, c)
+        break
+      }
+    }
   }
 
   private notifyCorrection(notes: Array<UserNotification>, c: CorrectionEntry): void {
