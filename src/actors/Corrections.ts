@@ -33,7 +33,8 @@ const UNAVAILABLE = "the pipeline is loading or restarting; retry shortly"
 
 export const makeCorrections = (d: CorrectionsDeps): CorrectionsPort => ({
   submit: async (body, sub) => {
-    const by = sub.slice(0, 128) // the message's limit
+    // The message's limit; no `by` at all without a sub (the ledger then says null, live and stored alike).
+    const by = sub === "" ? {} : { by: sub.slice(0, 128) }
     const r = decodeCorrectionRequest(body)
     if (!r.ok) return fail(400, "invalid_correction", `invalid correction: ${r.issues.map((i) => (i.path === "" ? i.message : `${i.path}: ${i.message}`)).join("; ")}`, r.issues)
     const req = r.value
@@ -60,7 +61,7 @@ export const makeCorrections = (d: CorrectionsDeps): CorrectionsPort => ({
         return fail(409, "already_voided", `event ${req.event_id} was voided already (at seq ${at})`, [{ path: "event_id", message: `was voided at seq ${at}` }])
       }
       message = {
-        ...req, by,
+        ...req, ...by,
         event: { seq: award.seq, user_id: award.user_id, agent_name: award.agent_name, xp: award.total_awarded, event_time: award.event_time }
       }
     } else {
@@ -69,7 +70,7 @@ export const makeCorrections = (d: CorrectionsDeps): CorrectionsPort => ({
       const s = p.boards.state
       const uid = s.users.uidOf(req.user_id)
       if (uid < 0 || s.users.events[uid]! === 0) return fail(404, "not_found", `no user ${req.user_id}`, [{ path: "user_id", message: "is not a user with an applied event" }])
-      message = { ...req, by }
+      message = { ...req, ...by }
     }
     const o = await d.publish(req.correction_id, JSON.stringify(message))
     if (!o.ok) return fail(503, "unavailable", `the event stream is unavailable; retry later (${o.message})`)

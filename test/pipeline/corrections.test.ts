@@ -2,8 +2,18 @@
 // names the bad field; a void and adjusts change profiles, boards (users move down), ledgers,
 // /ws/users (xp_corrected) and ClickHouse; a correction_id counts once; two voids of one event
 // that race past the door subtract once (the second is dead-lettered already_voided); and a
-// kill -9 after a correction replays to the same state as an uninterrupted run over the stream.
+// kill -9 after a correction replays to the same state as an uninterrupted run over the stream,
+// and `arena backfill` rebuilds the same correction rows from the stream alone.
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { Effect } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { openClickHouse } from "../../src/adapters/clickhouse/ClickHouseClient.js"
+import { parseClickHouseTarget } from "../../src/adapters/clickhouse/ClickHouseTarget.js"
+import { runBackfill } from "../../src/cli/backfillCommand.js"
+import { DEFAULT_RULES } from "../../src/domain/DefaultRules.js"
+import { RulesHistory } from "../../src/domain/RulesHistory.js"
 import { mintToken } from "../../src/gateway/auth/Auth.js"
 import type { UserNotification } from "../../src/ports/LiveFeed.js"
 import { ArenaProcess, JWT_SECRET, cleanup, db, freshNames, natsClient, sleep } from "../support/arena.js"
@@ -155,6 +165,9 @@ describe("corrections on the real service", () => {
     expect(rows).toEqual([["void-1", "void", "u1", -150], ["adj-1", "adjust", "u2", -30], ["adj-2", "adjust", "u3", 500], ["race-1", "void", "u3", -10]])
     expect(await until("the rejection", async () => { const x = await sql(`SELECT reason FROM rejections WHERE seq = ${head}`); return x.length > 0 ? x : undefined })).toEqual([["already_voided"]])
     expect(await sql("SELECT sum(xp) FROM correction_daily")).toEqual([[310]])
+    // Read back from ClickHouse (durable by now), the ledger entry is the one served before the flush.
+    const stored = (await api<{ entries: Array<Record<string, unknown>> }>(arena.baseUrl, "GET", "/v1/users/u1/ledger", { token: admin })).json.entries
+    expect(stored[0]).toEqual(ledger[0])
   })
 
   it("replays to the same state after kill -9 past a correction as an uninterrupted run over the same stream", async () => {
@@ -194,7 +207,26 @@ describe("corrections on the real service", () => {
         const [x, y] = [await snapshotDump(pg), await snapshotDump(sb)]
         expect(x.checkpoint).toBe(head)
         expect(y).toEqual(x)
+        expect(x.users.find(([id]) => id === "u3")![1].voided.length).toBe(1) // the raced void, once
       } finally { await sb.end() }
     } finally { await pg.end() }
+  })
+
+  it("backfills the same correction rows from the stream alone", async () => {
+    const rowsOf = async (h: ReturnType<typeof openClickHouse>) => {
+      try {
+        return await (await h.client.query({ query: "SELECT seq, correction_id, correction, user_id, xp, board_keys, board_xp, total_xp_after, level_after FROM corrections ORDER BY seq", format: "JSONEachRow" })).json()
+      } finally { await h.close() }
+    }
+    const live = await rowsOf(openClickHouse(parseClickHouseTarget({ dataDir: names.dataDir })))
+    expect(live).toHaveLength(5)
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "arena-cor-backfill-"))
+    try {
+      const ch = openClickHouse({ kind: "embedded", path: dir, database: "arena" })
+      try {
+        await Effect.runPromise(runBackfill({ js: nats.js, jsm: nats.jsm, stream: names.stream, subjectPrefix: names.prefix, clickhouse: ch, history: RulesHistory.single(DEFAULT_RULES) }))
+      } finally { await ch.close() }
+      expect(await rowsOf(openClickHouse({ kind: "embedded", path: dir, database: "arena" }))).toEqual(live)
+    } finally { fs.rmSync(dir, { recursive: true, force: true }) }
   })
 })
