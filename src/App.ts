@@ -10,6 +10,7 @@ import { makeAnalyticsActor } from "./actors/AnalyticsActor.js"
 import { establishRulesHistory } from "./actors/EstablishRulesHistory.js"
 import type { RulesCandidate } from "./actors/EstablishRulesHistory.js"
 import { LiveBoards } from "./actors/LiveBoards.js"
+import { GroupBoards } from "./actors/GroupBoards.js"
 import { LiveFeed } from "./actors/LiveFeed.js"
 import { startPipeline } from "./actors/Pipeline.js"
 import { supervisePipeline } from "./actors/Supervisor.js"
@@ -27,6 +28,7 @@ import { provisionStreams, streamNames } from "./adapters/nats/Streams.js"
 import { ensureDatabase, openDb } from "./adapters/postgres/Db.js"
 import { migrate } from "./adapters/postgres/Migrations.js"
 import { PostgresShareStore } from "./adapters/postgres/ShareStore.js"
+import { PostgresGroupStore } from "./adapters/postgres/GroupStore.js"
 import { DryRunJobs } from "./adapters/process/DryRunJobs.js"
 import { makeRulesStore } from "./adapters/postgres/RulesStore.js"
 import { makeSnapshotStore } from "./adapters/postgres/SnapshotStore.js"
@@ -42,6 +44,7 @@ import { gatewayConfig } from "./gateway/GatewayConfig.js"
 import type { Log } from "./observability/Log.js"
 import { registry } from "./observability/Metrics.js"
 import { watchPipeline } from "./observability/PipelineGauges.js"
+import { watchGc } from "./observability/LoopBlocks.js"
 import { readiness } from "./observability/Readiness.js"
 import type { StoredRulesVersion } from "./ports/RulesStore.js"
 
@@ -107,6 +110,11 @@ export const startArena = (config: ArenaConfig, log: Log) =>
     // Made once: the gateway holds them across pipeline restarts.
     const boards = new LiveBoards()
     const feed = new LiveFeed(boards)
+    // Groups are loaded before the pipeline starts, so group boards are whole from its first view.
+    const groups = new GroupBoards(new PostgresGroupStore(sql), boards.emitView)
+    const groupCount = yield* Effect.tryPromise({ try: () => groups.load(), catch: (e) => new GatewayStartError({ message: `loading groups: ${e instanceof Error ? e.message : String(e)}` }) })
+    boards.useGroups(groups)
+    log.info(`groups: ${groupCount} loaded`)
     const events = makeEventSource(nats, names.events, kindSubjects(config.subjectPrefix))
     const snapshots = makeSnapshotStore(sql)
     const rulesStore = makeRulesStore(sql)
@@ -137,6 +145,7 @@ export const startArena = (config: ArenaConfig, log: Log) =>
       })
     })
     watchPipeline(pipeline.current)
+    watchGc()
     // Dry runs are child processes with this service's environment (same stream, same database).
     const users = makeUsers(pipeline.current, analytics.ledger, analytics.pendingLedger, () => boards.unavailable())
     // The server's clock is "now" for HTTP ingest's future-timestamp check.
@@ -165,6 +174,7 @@ export const startArena = (config: ArenaConfig, log: Log) =>
           },
           notifications: feed,
           shares: new PostgresShareStore(sql),
+          groups,
           rules: {
             rules: () => history === null ? refusedRulesDocument(rulesDocument(rules), recorded, refusal) : rulesHistoryDocument(history),
             achievements: () => achievementCatalog(history?.current.rules ?? rules)
@@ -178,7 +188,7 @@ export const startArena = (config: ArenaConfig, log: Log) =>
       }),
       (g) => Effect.promise(() => g.close())
     )
-    log.info(`arena listening on http://${config.host}:${gateway.port} (rules ${rules.version})`)
+    log.info(`arena listening on http://${config.host}:${gateway.port} (rules ${rules.version}; WebSocket threads ${config.wsThreads})`)
     return { port: gateway.port, pipeline, gateway }
   })
 

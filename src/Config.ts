@@ -1,6 +1,7 @@
 // The environment, decoded once with Schema (ARCHITECTURE §8). Every bad value is reported
 // with its variable name; nothing else in Arena reads process.env.
 import { Schema } from "effect"
+import * as os from "node:os"
 import * as path from "node:path"
 
 const Port = Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 0, maximum: 65535 }))
@@ -51,9 +52,23 @@ const Env = Schema.Struct({
   ARENA_RATE_LIMIT_PER_IP: Schema.optional(RateLimit),
   ARENA_RATE_LIMIT_PER_TOKEN: Schema.optional(RateLimit),
   ARENA_RATE_LIMIT_WINDOW: Schema.optional(RateWindow),
+  ARENA_PARTITIONS: Schema.optional(Schema.String.check(Schema.isPattern(/^0*([1-9]\d{0,2}|10[01]\d|102[0-4])$/, {
+    message: "Expected a whole number of partitions from 1 to 1024 (fixed for the life of a deployment; unset: one process)"
+  }))),
+  ARENA_LEASE_TTL: Schema.optional(Schema.String.check(Schema.isPattern(/^0*[1-9]\d{0,9}(ms|s|m|h)?$/, {
+    message: "Expected a positive duration of at least 1s, such as 10s or 3000ms (a bare number is seconds)"
+  }))),
   ARENA_LOG: Schema.optional(Schema.Literals(["debug", "info", "warn", "error"])),
   NODE_ENV: Schema.optional(Schema.String)
 })
+
+/**
+ * ARENA_WS_THREADS when unset: one WebSocket thread per core, at most 4, so sending frames (the
+ * kernel's ~8 µs per frame, a whole core at 10k sockets) never queues a board's delta behind the
+ * pipeline on the main thread, nor the pipeline behind the sends; none on a single core, where a
+ * thread could only add a hop.
+ */
+export const defaultWsThreads = (cores: number): number => (cores <= 1 ? 0 : Math.min(cores, 4))
 
 /** The gateway's sliding-window request limits; 0 disables one. */
 export interface RateLimits {
@@ -101,6 +116,10 @@ export interface ArenaConfig {
   readonly wsCaps: WsCaps
   /** ARENA_RATE_LIMIT_PER_IP / _PER_TOKEN / _WINDOW. */
   readonly rateLimit: RateLimits
+  /** ARENA_PARTITIONS: P in partitioned mode (ARCHITECTURE §9); undefined = today's single-process mode. */
+  readonly partitions: number | undefined
+  /** ARENA_LEASE_TTL (default 10s): partition, coordinator and merger leases in partitioned mode. */
+  readonly leaseTtlMs: number
   readonly logLevel: "debug" | "info" | "warn" | "error"
   readonly production: boolean
 }
@@ -140,6 +159,8 @@ export const decodeConfig = (env: Record<string, string | undefined> = process.e
   const e = decoded.value
   const dataDir = path.resolve(e.ARENA_DATA_DIR ?? "./data")
   const clickhouseUrl = e.CLICKHOUSE_URL ?? `chdb://${path.join(dataDir, "clickhouse")}`
+  const leaseTtlMs = parseDuration(e.ARENA_LEASE_TTL ?? "10s")
+  if (leaseTtlMs < 1000) throw new ConfigError({ message: `invalid environment:\nARENA_LEASE_TTL: must be at least 1s (leases are renewed every third of it), got ${e.ARENA_LEASE_TTL}` })
   return {
     natsUrl: e.NATS_URL ?? "nats://127.0.0.1:4222",
     databaseUrl: e.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/arena",
@@ -158,7 +179,7 @@ export const decodeConfig = (env: Record<string, string | undefined> = process.e
     duplicateWindowMs: parseDuration(e.ARENA_DUPLICATE_WINDOW ?? "24h"),
     snapshotIntervalMs: parseDuration(e.ARENA_SNAPSHOT_INTERVAL ?? "5s"),
     batchMax: e.ARENA_BATCH_MAX ?? 2000,
-    wsThreads: e.ARENA_WS_THREADS === undefined ? 0 : Number(e.ARENA_WS_THREADS),
+    wsThreads: e.ARENA_WS_THREADS === undefined ? defaultWsThreads(os.availableParallelism()) : Number(e.ARENA_WS_THREADS),
     wsCaps: {
       maxConnections: e.ARENA_WS_MAX_CONNECTIONS === undefined ? DEFAULT_WS_CAPS.maxConnections : Number(e.ARENA_WS_MAX_CONNECTIONS),
       maxConnectionsPerIp: e.ARENA_WS_MAX_CONNECTIONS_PER_IP === undefined ? DEFAULT_WS_CAPS.maxConnectionsPerIp : parseLimit(e.ARENA_WS_MAX_CONNECTIONS_PER_IP),
@@ -169,6 +190,8 @@ export const decodeConfig = (env: Record<string, string | undefined> = process.e
       perToken: e.ARENA_RATE_LIMIT_PER_TOKEN === undefined ? DEFAULT_RATE_LIMITS.perToken : parseLimit(e.ARENA_RATE_LIMIT_PER_TOKEN),
       windowMs: e.ARENA_RATE_LIMIT_WINDOW === undefined ? DEFAULT_RATE_LIMITS.windowMs : parseDuration(e.ARENA_RATE_LIMIT_WINDOW)
     },
+    partitions: e.ARENA_PARTITIONS === undefined ? undefined : Number(e.ARENA_PARTITIONS),
+    leaseTtlMs,
     logLevel: e.ARENA_LOG ?? "info",
     production: e.NODE_ENV === "production"
   }
