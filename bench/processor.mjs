@@ -34,7 +34,7 @@ const load = async (dir) => {
   const imp = (p) => import(path.join(dir, p))
   return {
     ...(await imp("domain/DefaultRules.js")), ...(await imp("domain/engine/EngineState.js")), ...(await imp("actors/Processor.js")),
-    ...(await imp("actors/Cut.js")), ...(await imp("domain/StreamMessage.js"))
+    ...(await imp("actors/Cut.js")), ...(await imp("domain/StreamMessage.js")), ...(await imp("domain/RulesHistory.js"))
   }
 }
 const { makeGenerator } = await import(path.join(DIST, "cli/Producer.js"))
@@ -60,7 +60,7 @@ const events = new Array(EVENTS)
     const bytes = enc.encode(JSON.stringify(ev))
     if (at + bytes.length > buf.length) { buf = new Uint8Array(READ); at = 0 }
     buf.set(bytes, at)
-    events[i] = { seq: i + 1, streamTimeMs: tBase + 600_000 + Math.floor(i / 50), data: buf.subarray(at, at + bytes.length), msgId: ev.event_id }
+    events[i] = { seq: i + 1, streamTimeMs: tBase + 600_000 + Math.floor(i / 50), data: buf.subarray(at, at + bytes.length), msgId: ev.event_id, kind: 0 } // kind: as the adapter tags an event
     at += bytes.length
   }
 }
@@ -79,10 +79,11 @@ const decodeOnly = () => {
 }
 
 /** The pipeline's loop without its I/O: slices, board change lists, cuts stepped between slices. */
-const processAll = ({ DEFAULT_RULES, newEngineState, Processor, newSliceOutput, Cut }) => {
+const processAll = ({ DEFAULT_RULES, newEngineState, Processor, newSliceOutput, Cut, RulesHistory }) => {
   const state = newEngineState(DEFAULT_RULES.periodGraceMs)
   const pos = { applied: 0, streamTimeMs: 0, gaps: 0 }
-  const p = new Processor(state, DEFAULT_RULES, pos, new Set())
+  // Since the rules history (issue 14 item 1) the processor takes the history, not one rules object.
+  const p = new Processor(state, RulesHistory.single(DEFAULT_RULES), pos, new Set())
   let cut = null
   let cuts = 0, cutUsers = 0, cutBytes = 0, baseBytes = 0, deltaBytes = 0
   let applied = 0, rejected = 0

@@ -14,6 +14,7 @@ import { GroupBoards } from "./actors/GroupBoards.js"
 import { LiveFeed } from "./actors/LiveFeed.js"
 import { startPipeline } from "./actors/Pipeline.js"
 import { supervisePipeline } from "./actors/Supervisor.js"
+import { makeCorrections } from "./actors/Corrections.js"
 import { makeUsers } from "./actors/Users.js"
 import { AnalyticsQueries } from "./adapters/clickhouse/AnalyticsQueries.js"
 import { makeClickHouseAnalyticsStore } from "./adapters/clickhouse/ClickHouseAnalyticsStore.js"
@@ -90,6 +91,7 @@ export const openAnalytics = (config: ArenaConfig, log: Log) =>
       sink,
       ledger: (userId: string, limit: number, beforeSeq: number | null) => queries.ledger(userId, limit, beforeSeq),
       pendingLedger: (userId: string) => sink.pendingLedger(userId),
+      awardOf: async (eventId: string) => sink.pendingAward(eventId) ?? queries.awardOf(eventId),
       routes: queries,
       status: () => Effect.runSync(sink.status)
     }
@@ -145,17 +147,27 @@ export const startArena = (config: ArenaConfig, log: Log) =>
     })
     watchPipeline(pipeline.current)
     watchGc()
-    // Dry runs are child processes with this service's environment (same stream, same database).
-    const dryRuns = yield* Effect.acquireRelease(Effect.sync(() => new DryRunJobs({ env: process.env, log: (l) => log.info(l) })), (d) => Effect.sync(() => d.close()))
+    const users = makeUsers(pipeline.current, analytics.ledger, analytics.pendingLedger, () => boards.unavailable())
     // The server's clock is "now" for HTTP ingest's future-timestamp check.
     const ingest = makeIngest(nats.js, names.eventSubject, (item) => checkForPublish(item, rules, Date.now()))
+    // Dry runs are child processes with this service's environment (same stream, same database).
+    const dryRuns = yield* Effect.acquireRelease(Effect.sync(() => new DryRunJobs({ env: process.env, log: (l) => log.info(l) })), (d) => Effect.sync(() => d.close()))
     const gateway = yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: () => startGateway({
           leaderboards: boards,
-          users: makeUsers(pipeline.current, analytics.ledger, analytics.pendingLedger, () => boards.unavailable()),
+          users,
           ingest,
           settings: makeSettingsPublisher(ingest.publisher, names.settingsSubject),
+          corrections: makeCorrections({
+            pipeline: pipeline.current,
+            awardOf: analytics.awardOf,
+            ledger: users.ledger,
+            publish: async (id, json) => {
+              const [o] = await ingest.publisher.publishBatch(names.correctionSubject, [{ msgId: id, data: json }])
+              return o === undefined ? { ok: false, message: "no outcome" } : o.ok ? { ok: true, seq: o.seq, duplicate: o.duplicate } : { ok: false, message: o.message }
+            }
+          }),
           health: {
             readiness: () => readiness({
               pipeline: pipeline.current, pipelineError: pipeline.lastError, pipelineFatal: pipeline.fatal, natsConnected: nats.connected, analytics: analytics.status, now: Date.now

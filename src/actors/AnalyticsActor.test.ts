@@ -101,7 +101,7 @@ describe("AnalyticsActor", () => {
     // A restarted pipeline replays seq 8 (a seq's records always arrive in one submit).
     await run(sink.submit([rej(8), ach(8, "c")], 8))
     await run(sink.awaitDurable(8))
-    const added = mem.records.slice(7).map((r) => `${r.kind}:${r.kind === "award" ? r.entry.seq : r.seq}`)
+    const added = mem.records.slice(7).map((r) => `${r.kind}:${r.kind === "award" || r.kind === "correction" ? r.entry.seq : r.seq}`)
     expect(added).toEqual(["rejection:6", "rejection:7", "achievement:8"])
     await close()
   })

@@ -10,7 +10,7 @@ import { registry } from "../observability/Metrics.js"
 import type { AnalyticsRecord, AnalyticsSink, RecordKind } from "../ports/Analytics.js"
 import type { AnalyticsStatus, AnalyticsStore, EncodedRecord, StoreFailure, Watermarks } from "../ports/AnalyticsStore.js"
 import { seqOf } from "../ports/Analytics.js"
-import type { LedgerEntry } from "../domain/Model.js"
+import type { LedgerEntry, LedgerItem } from "../domain/Model.js"
 
 export interface AnalyticsService extends AnalyticsSink {
   /** Records of the events up to and including throughSeq, in seq order. Suspends while the buffer is full. */
@@ -25,7 +25,9 @@ export interface AnalyticsService extends AnalyticsSink {
    * A ledger read merges them with the store's rows, so every applied event is in the ledger the
    * moment it is submitted — not only after the next flush (up to flushIntervalMs later).
    */
-  pendingLedger(userId: string): ReadonlyArray<LedgerEntry>
+  pendingLedger(userId: string): ReadonlyArray<LedgerItem>
+  /** The award of `eventId` taken but not yet durable in the store, or null (POST /v1/corrections looks here before the store). */
+  pendingAward(eventId: string): LedgerEntry | null
 }
 
 export interface AnalyticsOptions {
@@ -75,8 +77,8 @@ export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<Analy
     const waiters: Array<{ seq: number; done: Deferred.Deferred<void> }> = []
     // Award entries not yet durable: per user (for ledger reads) and in seq order (to drop them
     // once a flush or the store's watermarks cover them).
-    const pendingByUser = new Map<string, Array<LedgerEntry>>()
-    const pendingOrder: Array<LedgerEntry> = []
+    const pendingByUser = new Map<string, Array<LedgerItem>>()
+    const pendingOrder: Array<LedgerItem> = []
     let pendingHead = 0
     const dropPendingThrough = (seq: number) => {
       while (pendingHead < pendingOrder.length && pendingOrder[pendingHead]!.seq <= seq) {
@@ -118,10 +120,13 @@ export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<Analy
       Effect.orDie, // unreachable: the schedule retries forever
       Effect.map((w) => {
         const d = w.durableSeq
-        const t = { award: Math.max(w.maxSeq.award, d), level_up: Math.max(w.maxSeq.level_up, d), achievement: Math.max(w.maxSeq.achievement, d), rejection: Math.max(w.maxSeq.rejection, d) }
+        const t = {
+          award: Math.max(w.maxSeq.award, d), correction: Math.max(w.maxSeq.correction, d), level_up: Math.max(w.maxSeq.level_up, d),
+          achievement: Math.max(w.maxSeq.achievement, d), rejection: Math.max(w.maxSeq.rejection, d)
+        }
         thresholds = t
         buffer = buffer.filter(keep(t))
-        dropPendingThrough(t.award)
+        dropPendingThrough(Math.min(t.award, t.correction))
         durableSeq = Math.max(durableSeq, w.durableSeq)
         submittedSeq = Math.max(submittedSeq, durableSeq)
         connected = true
@@ -215,7 +220,7 @@ export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<Analy
             const s = seqOf(r)
             if (s > floor && (t === null || s > t[r.kind])) {
               rs.push(store.encode(r))
-              if (r.kind === "award") {
+              if (r.kind === "award" || r.kind === "correction") {
                 pendingOrder.push(r.entry)
                 const list = pendingByUser.get(r.entry.user_id)
                 if (list === undefined) pendingByUser.set(r.entry.user_id, [r.entry])
@@ -236,7 +241,14 @@ export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<Analy
       awaitDurable,
       durableSeq: Effect.sync(() => durableSeq),
       status: Effect.sync(() => ({ connected, bufferedRecords: buffer.length, durableSeq, submittedSeq, lastError })),
-      pendingLedger: (userId) => [...(pendingByUser.get(userId) ?? [])]
+      pendingLedger: (userId) => [...(pendingByUser.get(userId) ?? [])],
+      pendingAward: (eventId) => {
+        for (let i = pendingOrder.length - 1; i >= pendingHead; i--) {
+          const e = pendingOrder[i]!
+          if (!("kind" in e) && e.event_id === eventId) return e
+        }
+        return null
+      }
     }
     return service
   })
@@ -244,7 +256,7 @@ export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<Analy
 export const makeMemoryAnalyticsStore = () => {
   const records: AnalyticsRecord[] = []
   const writes: Array<{ readonly records: number; readonly throughSeq: number }> = []
-  const maxSeq: Record<RecordKind, number> = { award: 0, level_up: 0, achievement: 0, rejection: 0 }
+  const maxSeq: Record<RecordKind, number> = { award: 0, correction: 0, level_up: 0, achievement: 0, rejection: 0 }
   let durableSeq = 0
   let failing: string | null = null
   const failure = (message: string): StoreFailure => ({ _tag: "MemoryStoreError", message, retryable: true })

@@ -2,14 +2,17 @@
 // raw stream messages — skip replays by seq, decode, check Nats-Msg-Id, run the engine on the user
 // table (which moves board entries in place) under the rules version in force at the message's seq
 // (RulesHistory), collect the batch's analytics records, dead letters and notifications. No Effect, closure or actor hop per event; the pipeline calls it per slice.
-import { MSG_EVENT } from "../domain/MessageKind.js"
-import type { LedgerEntry, RejectReason } from "../domain/Model.js"
+// Messages of other kinds (corrections, settings: domain/MessageKind.ts) take the same loop; what they leave
+// behind besides records is applyOther's (one case per kind).
+import { MSG_CORRECTION, MSG_EVENT } from "../domain/MessageKind.js"
+import type { CorrectionEntry, LedgerEntry, RejectReason } from "../domain/Model.js"
 import type { CompiledRules } from "../domain/Rules.js"
 import type { RulesHistory } from "../domain/RulesHistory.js"
 import { levelTitle } from "../domain/Levels.js"
 import type { EngineState } from "../domain/engine/EngineState.js"
 import { pushAwardRecords, rejectionRecord } from "../domain/Records.js"
-import { applyMessage } from "../domain/StreamMessage.js"
+import { applyMessage, pushOutcomeRecords } from "../domain/StreamMessage.js"
+import type { MessageOutcome } from "../domain/StreamMessage.js"
 import { FLAG_DIRTY } from "../domain/state/UserTable.js"
 import type { AnalyticsRecord } from "../ports/Analytics.js"
 import type { RawEvent } from "../ports/EventSource.js"
@@ -109,10 +112,29 @@ export class Processor {
         continue
       }
       out.applied++
-      if (o.kind !== MSG_EVENT) continue // settings: the state changed; no record, no notification
+      if (o.kind !== MSG_EVENT) { this.applyOther(o, out); continue }
       const e = o.entry
       pushAwardRecords(e, out.records)
       if (this.watched.size > 0 && this.watched.has(e.user_id)) this.notify(out.notes, e)
+    }
+  }
+
+  /** What an applied message of another kind leaves besides the state: records and notifications (one case per kind). */
+  private applyOther(o: Exclude<MessageOutcome, { readonly ok: false } | { readonly kind: typeof MSG_EVENT }>, out: SliceOutput): void {
+    pushOutcomeRecords(o, out.records)
+    switch (o.kind) {
+      case MSG_CORRECTION: {
+        const c = o.correction
+        if (this.watched.size > 0 && this.watched.has(c.user_id)) this.notifyCorrection(out.notes, c)
+        break
+      }
+    }
+  }
+
+  private notifyCorrection(notes: Array<UserNotification>, c: CorrectionEntry): void {
+    notes.push({ type: "xp_corrected", user_id: c.user_id, seq: c.seq, entry: c })
+    if (c.level_after > c.level_before) {
+      notes.push({ type: "level_up", user_id: c.user_id, seq: c.seq, level: c.level_after, title: levelTitle(this.rules.levels, c.level_after), previous: c.level_before })
     }
   }
 

@@ -3,7 +3,7 @@
 // pages newest first without losing or repeating an entry whichever side holds it.
 import { describe, expect, it } from "vitest"
 import { Effect, Exit, Scope } from "effect"
-import type { LedgerEntry } from "../domain/Model.js"
+import type { LedgerEntry, LedgerItem } from "../domain/Model.js"
 import { makeAnalyticsActor, makeMemoryAnalyticsStore } from "./AnalyticsActor.js"
 import { mergeLedger } from "./Users.js"
 
@@ -12,7 +12,7 @@ const entry = (seq: number, user = "u"): LedgerEntry => ({
   streak_days: 1, streak_multiplier: "1", total_multiplier: "1", applied_multiplier: "1", xp: 10, bonuses: [], total_awarded: 10,
   total_xp_after: 10 * seq, level_before: 1, level_after: 1, rules_version: "v", event_time: "2026-01-10T00:00:00.000Z", stream_time: "2026-01-10T00:00:00.000Z"
 })
-const seqsOf = (es: ReadonlyArray<LedgerEntry>) => es.map((e) => e.seq)
+const seqsOf = (es: ReadonlyArray<LedgerItem>) => es.map((e) => e.seq)
 
 describe("mergeLedger", () => {
   it("pages newest first over pending and stored entries, deduplicating one flushed in between", () => {

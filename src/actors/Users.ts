@@ -2,7 +2,7 @@
 // ranks on every current board they are on; the ledger comes from the analytics store (ClickHouse)
 // merged with the entries the analytics sink holds but has not flushed yet, so the ledger is as
 // current as the boards (/readyz `seq` promises both).
-import type { LedgerEntry, Window } from "../domain/Model.js"
+import type { LedgerItem, Window } from "../domain/Model.js"
 import { WINDOWS } from "../domain/Model.js"
 import { GLOBAL_BOARD, agentBoard } from "../domain/BoardKeys.js"
 import { agentStatsOf, profileOf } from "../domain/engine/UserViews.js"
@@ -16,9 +16,9 @@ export type LedgerReader = (userId: string, limit: number, beforeSeq: number | n
  * pending entries must be read before the store is asked: an entry flushed in between is then in
  * the store's answer (and deduplicated by seq), never in neither.
  */
-export const mergeLedger = (pending: ReadonlyArray<LedgerEntry>, stored: LedgerPage, limit: number, beforeSeq: number | null): LedgerPage => {
+export const mergeLedger = (pending: ReadonlyArray<LedgerItem>, stored: LedgerPage, limit: number, beforeSeq: number | null): LedgerPage => {
   if (pending.length === 0) return stored
-  const bySeq = new Map<number, LedgerEntry>()
+  const bySeq = new Map<number, LedgerItem>()
   for (const e of stored.entries) bySeq.set(e.seq, e)
   for (const e of pending) if ((beforeSeq === null || e.seq < beforeSeq) && !bySeq.has(e.seq)) bySeq.set(e.seq, e)
   const all = [...bySeq.values()].sort((a, b) => b.seq - a.seq)
@@ -30,7 +30,7 @@ export const mergeLedger = (pending: ReadonlyArray<LedgerEntry>, stored: LedgerP
 export const makeUsers = (
   pipeline: () => Pipeline | null,
   readLedger: LedgerReader,
-  pendingLedger: (userId: string) => ReadonlyArray<LedgerEntry>,
+  pendingLedger: (userId: string) => ReadonlyArray<LedgerItem>,
   unavailable: () => string | null
 ): UserPort => ({
   unavailable,

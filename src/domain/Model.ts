@@ -37,6 +37,10 @@ export type RejectReason =
   | "future_timestamp"
   | "msg_id_mismatch"
   | "invalid_settings"
+  // corrections (ARCHITECTURE §10)
+  | "invalid_correction"
+  | "already_voided"
+  | "unknown_user"
 
 export interface Rejection {
   readonly reason: RejectReason
@@ -143,3 +147,46 @@ export interface LedgerEntry {
   /** The JetStream timestamp (ISO). */
   readonly stream_time: string
 }
+
+/** One board a correction moved, and by how much (negative: down). */
+export interface BoardChange {
+  readonly board: BoardName
+  readonly window: Window
+  readonly period: string
+  readonly xp: number
+}
+
+/**
+ * A correction's ledger entry (ARCHITECTURE §10): it explains itself — what was asked, by whom and
+ * why, and every number it moved. `kind` tells it from an award entry (which has no `kind`).
+ */
+export interface CorrectionEntry {
+  readonly kind: "correction"
+  readonly correction_id: string
+  readonly correction: "void" | "adjust"
+  readonly seq: number
+  readonly user_id: string
+  /** The agent whose boards moved (a void: the voided event's; an adjust: the one named, or null). */
+  readonly agent_name: string | null
+  /** A void: the voided event and its seq; null for an adjust. */
+  readonly event_id: string | null
+  readonly event_seq: number | null
+  readonly reason: string
+  /** The `sub` of the admin who asked (null when published without one). */
+  readonly by: string | null
+  /** What was asked: an adjust's xp, a void's minus the award. */
+  readonly requested_xp: number
+  /** The change of the user's total XP: the request, unless it would take the total below 0. */
+  readonly xp: number
+  /** Every board score moved (closed periods are not: they stay as archived). */
+  readonly boards: ReadonlyArray<BoardChange>
+  readonly total_xp_after: number
+  readonly level_before: number
+  readonly level_after: number
+  readonly rules_version: string
+  /** The JetStream timestamp (ISO). */
+  readonly stream_time: string
+}
+
+/** A user's ledger holds awards and corrections, newest first. */
+export type LedgerItem = LedgerEntry | CorrectionEntry

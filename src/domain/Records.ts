@@ -1,9 +1,10 @@
 // The records a stream message leaves behind for analysts: the award (the ledger entry), a level
 // change, each achievement unlocked, or the rejection. Every record of one message shares its seq.
-import type { LedgerEntry, RejectReason } from "./Model.js"
+import type { CorrectionEntry, LedgerEntry, RejectReason } from "./Model.js"
 
 export type AnalyticsRecord =
   | { kind: "award"; entry: LedgerEntry }
+  | { kind: "correction"; entry: CorrectionEntry }
   | { kind: "level_up"; seq: number; user_id: string; from: number; to: number; stream_time: string }
   | { kind: "achievement"; seq: number; user_id: string; achievement: string; bonus: number; stream_time: string }
   | { kind: "rejection"; seq: number; reason: string; message: string; event_id: string | null; stream_time: string }
@@ -11,7 +12,7 @@ export type AnalyticsRecord =
 export type RecordKind = AnalyticsRecord["kind"]
 
 /** The stream seq a record belongs to (every record of one event shares it). */
-export const seqOf = (r: AnalyticsRecord): number => (r.kind === "award" ? r.entry.seq : r.seq)
+export const seqOf = (r: AnalyticsRecord): number => (r.kind === "award" || r.kind === "correction" ? r.entry.seq : r.seq)
 
 /** An applied event's records, in order: the award, the level change (if any), each bonus. */
 export const pushAwardRecords = (e: LedgerEntry, out: Array<AnalyticsRecord>): void => {
@@ -21,6 +22,14 @@ export const pushAwardRecords = (e: LedgerEntry, out: Array<AnalyticsRecord>): v
   }
   for (const b of e.bonuses) {
     out.push({ kind: "achievement", seq: e.seq, user_id: e.user_id, achievement: b.achievement, bonus: b.xp, stream_time: e.stream_time })
+  }
+}
+
+/** An applied correction's records: the correction, and a level change when it raised the level. */
+export const pushCorrectionRecords = (e: CorrectionEntry, out: Array<AnalyticsRecord>): void => {
+  out.push({ kind: "correction", entry: e })
+  if (e.level_after > e.level_before) {
+    out.push({ kind: "level_up", seq: e.seq, user_id: e.user_id, from: e.level_before, to: e.level_after, stream_time: e.stream_time })
   }
 }
 

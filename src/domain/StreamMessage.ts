@@ -1,18 +1,21 @@
 // What one stream message produces — the one home of that rule, used by the pipeline (the
 // processor) and by `arena backfill`: dispatch on the message's kind (MessageKind.ts, from its
-// subject), decode, check Nats-Msg-Id (event_id, settings_id), then run the engine on the user
-// table. Every outcome is an award (ledger entry), a settings change, or a rejection with its reason.
+// subject), decode, check Nats-Msg-Id (event_id, correction_id, settings_id), then run the engine
+// on the user table. Every outcome is an award (ledger entry), a correction (its ledger entry), a
+// settings change, or a rejection with its reason.
+import { decodeCorrectionBytes } from "./Correction.js"
 import { decodeEventBytes } from "./Event.js"
-import { MSG_EVENT, MSG_SETTINGS } from "./MessageKind.js"
+import { MSG_CORRECTION, MSG_EVENT, MSG_SETTINGS } from "./MessageKind.js"
 import type { MessageKind } from "./MessageKind.js"
 import { decodeSettingsBytes } from "./Settings.js"
 import { summarize } from "./Issues.js"
 import { applySettings } from "./engine/SettingsChange.js"
 import type { SettingsApplied } from "./engine/SettingsChange.js"
-import type { LedgerEntry, RejectReason, XpEvent } from "./Model.js"
-import { pushAwardRecords, rejectionRecord } from "./Records.js"
+import type { CorrectionEntry, LedgerEntry, RejectReason, XpEvent } from "./Model.js"
+import { pushAwardRecords, pushCorrectionRecords, rejectionRecord } from "./Records.js"
 import type { AnalyticsRecord } from "./Records.js"
 import type { CompiledRules } from "./Rules.js"
+import { applyCorrection } from "./engine/Corrections.js"
 import { applyEvent } from "./engine/Engine.js"
 import type { BeforeWrite } from "./engine/Engine.js"
 import type { EngineState } from "./engine/EngineState.js"
@@ -54,6 +57,7 @@ export interface StoredMessage {
 /** A message that was applied, by kind (`kind` tells which field is there), or why not. */
 export type MessageOutcome =
   | { readonly ok: true; readonly kind: typeof MSG_EVENT; readonly entry: LedgerEntry }
+  | { readonly ok: true; readonly kind: typeof MSG_CORRECTION; readonly correction: CorrectionEntry }
   | { readonly ok: true; readonly kind: typeof MSG_SETTINGS; readonly settings: SettingsApplied }
   | { readonly ok: false; readonly reason: RejectReason; readonly message: string; readonly eventId: string | null }
 
@@ -63,7 +67,7 @@ export type MessageOutcome =
  */
 export const applyMessage = (s: EngineState, rules: CompiledRules, m: StoredMessage, beforeWrite?: BeforeWrite): MessageOutcome => {
   const kind = m.kind ?? MSG_EVENT
-  if (kind !== MSG_EVENT) return applyOther(s, m, kind, beforeWrite)
+  if (kind !== MSG_EVENT) return applyOther(s, rules, m, kind, beforeWrite)
   const a = admitMessage(m.data, m.msgId)
   if (!a.ok) return a
   const o = applyEvent(s, a.event, a.timeMs, m, rules, beforeWrite) // the message is its own stream position
@@ -72,8 +76,24 @@ export const applyMessage = (s: EngineState, rules: CompiledRules, m: StoredMess
 }
 
 /** Every kind but events: one case per kind. */
-const applyOther = (s: EngineState, m: StoredMessage, kind: MessageKind, beforeWrite?: BeforeWrite): MessageOutcome => {
+const applyOther = (s: EngineState, rules: CompiledRules, m: StoredMessage, kind: MessageKind, beforeWrite?: BeforeWrite): MessageOutcome => {
   switch (kind) {
+    case MSG_CORRECTION: {
+      const d = decodeCorrectionBytes(m.data)
+      if (!d.ok) return { ok: false, reason: "invalid_correction", message: d.message, eventId: null }
+      const c = d.message
+      if (m.msgId !== c.correction_id) {
+        return {
+          ok: false, reason: "msg_id_mismatch", eventId: null,
+          message: m.msgId === undefined
+            ? "the Nats-Msg-Id header is missing; it must equal correction_id (that is what makes a correction count once)"
+            : `the Nats-Msg-Id header ${JSON.stringify(m.msgId)} differs from correction_id ${JSON.stringify(c.correction_id)}`
+        }
+      }
+      const o = applyCorrection(s, c, m, rules, beforeWrite)
+      if (!o.ok) return { ok: false, reason: o.reason, message: o.message, eventId: c.kind === "void" ? c.event_id : null }
+      return { ok: true, kind: MSG_CORRECTION, correction: o.entry }
+    }
     case MSG_SETTINGS: {
       const d = decodeSettingsBytes(m.data)
       if (!d.ok) return { ok: false, reason: "invalid_settings", message: `invalid settings: ${summarize(d.issues)}`, eventId: null }
@@ -93,9 +113,16 @@ const applyOther = (s: EngineState, m: StoredMessage, kind: MessageKind, beforeW
   }
 }
 
+/** The records an applied message leaves for analysts, appended to `out`. */
+export const pushOutcomeRecords = (o: MessageOutcome & { readonly ok: true }, out: Array<AnalyticsRecord>): void => {
+  if (o.kind === MSG_EVENT) pushAwardRecords(o.entry, out)
+  else if (o.kind === MSG_CORRECTION) pushCorrectionRecords(o.correction, out)
+  // settings leave no analytics record
+}
+
 /** The records a message leaves for analysts, appended to `out` (what backfill writes). */
 export const messageRecords = (s: EngineState, rules: CompiledRules, m: StoredMessage, out: Array<AnalyticsRecord>): void => {
   const o = applyMessage(s, rules, m)
-  if (o.ok) { if (o.kind === MSG_EVENT) pushAwardRecords(o.entry, out) } // settings leave no analytics record
+  if (o.ok) pushOutcomeRecords(o, out)
   else out.push(rejectionRecord(m.seq, m.streamTimeMs, o.reason, o.message, o.eventId))
 }

@@ -8,6 +8,7 @@ import { checkGatewayConfig } from "./GatewayConfig.js"
 import { Router } from "./http/Router.js"
 import { RateLimiter } from "./limits/RateLimiter.js"
 import { analyticsRoutes } from "./routes/analytics.js"
+import { correctionRoutes } from "./routes/corrections.js"
 import { eventRoutes } from "./routes/events.js"
 import { healthRoutes } from "./routes/health.js"
 import { leaderboardRoutes } from "./routes/leaderboards.js"
@@ -104,6 +105,7 @@ export const startGateway = async (deps: GatewayDeps): Promise<RunningGateway> =
     ...leaderboardRoutes(deps.leaderboards),
     ...userRoutes(deps.users, deps.settings, onError),
     ...rulesRoutes(deps.rules, deps.dryRuns),
+    ...(deps.corrections !== undefined ? correctionRoutes(deps.corrections) : []),
     ...shareRoutes(deps.shares),
     ...(deps.groups !== undefined ? groupRoutes(deps.groups) : []),
     ...healthRoutes(deps.health),

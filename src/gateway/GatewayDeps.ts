@@ -9,6 +9,7 @@ import type { ShareStore } from "../ports/Shares.js"
 import type { AnalyticsRoutesPort } from "../ports/AnalyticsQueries.js"
 import type { RulesPort } from "../ports/ReadModel.js"
 import type { DryRunPort } from "../ports/DryRuns.js"
+import type { CorrectionsPort } from "../ports/Corrections.js"
 import type { GroupsPort } from "../ports/Groups.js"
 
 export interface GatewayLogger {
@@ -31,6 +32,8 @@ export interface GatewayDeps {
   /** POST /v1/rules/dry-run and GET /v1/rules/dry-run/{id} are mounted only with it. */
   readonly dryRuns?: DryRunPort | undefined
   readonly analytics?: AnalyticsRoutesPort | undefined
+  /** POST /v1/corrections is mounted only with it. */
+  readonly corrections?: CorrectionsPort | undefined
   readonly config: GatewayConfig
   readonly log?: GatewayLogger | undefined
 }

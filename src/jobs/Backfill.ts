@@ -61,7 +61,7 @@ export const backfill = (o: BackfillOptions): Effect.Effect<BackfillResult, Port
     const store = o.store
     const w = yield* store.recover
     const t = (k: AnalyticsRecord["kind"]) => Math.max(w.maxSeq[k], w.durableSeq)
-    const thresholds = { award: t("award"), level_up: t("level_up"), achievement: t("achievement"), rejection: t("rejection") }
+    const thresholds = { award: t("award"), correction: t("correction"), level_up: t("level_up"), achievement: t("achievement"), rejection: t("rejection") }
 
     const head = yield* o.events.head
     const lastSeq = head.lastSeq

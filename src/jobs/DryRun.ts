@@ -7,7 +7,8 @@ import type { CompiledRules } from "../domain/Rules.js"
 import type { RulesHistory } from "../domain/RulesHistory.js"
 import { diffStates } from "../domain/RulesDiff.js"
 import type { RulesDiffReport } from "../domain/RulesDiff.js"
-import { admitMessage } from "../domain/StreamMessage.js"
+import { MSG_EVENT } from "../domain/MessageKind.js"
+import { admitMessage, applyMessage } from "../domain/StreamMessage.js"
 import { applyEvent } from "../domain/engine/Engine.js"
 import { newEngineState } from "../domain/engine/EngineState.js"
 import type { EngineState } from "../domain/engine/EngineState.js"
@@ -63,6 +64,15 @@ export const dryRun = (o: DryRunOptions): Effect.Effect<RulesDiffReport, PortFai
 
     const apply = (m: RawEvent): void => {
       messages++
+      if ((m.kind ?? MSG_EVENT) !== MSG_EVENT) {
+        // Corrections move both states alike (a void takes back the award as it was first scored).
+        if (m.seq >= range.to || m.seq < range.from) range = o.history.rangeAt(m.seq)
+        if (applyMessage(before, range.rules, m).ok) appliedBefore++
+        else rejectedBefore++
+        if (applyMessage(after, o.proposed, m).ok) appliedAfter++
+        else rejectedAfter++
+        return
+      }
       const a = admitMessage(m.data, m.msgId)
       if (!a.ok) { rejectedBefore++; rejectedAfter++; return }
       if (m.seq >= range.to || m.seq < range.from) range = o.history.rangeAt(m.seq)

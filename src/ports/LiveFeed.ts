@@ -1,12 +1,14 @@
 // The live feed: what the pipeline pushes while it runs (board views, period rollovers, per-user
 // notifications) and what the gateway subscribes to. One object implements both sides
 // (actors/LiveFeed.ts); App.ts makes it once, so it outlives pipeline restarts.
-import type { LedgerEntry, Window } from "../domain/Model.js"
+import type { CorrectionEntry, LedgerEntry, Window } from "../domain/Model.js"
 import type { BoardView } from "./ReadModel.js"
 
 /** Live per-user notifications for /ws/users/{user_id}. */
 export type UserNotification =
   | { type: "xp_awarded"; user_id: string; seq: number; entry: LedgerEntry }
+  /** A correction moved the user's XP (entry.level_after says where the level went, up or down). */
+  | { type: "xp_corrected"; user_id: string; seq: number; entry: CorrectionEntry }
   | { type: "level_up"; user_id: string; seq: number; level: number; title: string; previous: number }
   | { type: "achievement_unlocked"; user_id: string; seq: number; achievement: string; bonus: number }
   | { type: "rank_changed"; user_id: string; seq: number; board: string; window: Window; period: string; rank: number; prev_rank: number | null }

@@ -1,6 +1,6 @@
 // The read model: leaderboards, profiles and ledgers as the gateway serves them. The actors
 // implement it (LiveBoards, Users); App.ts hands it to the gateway, which never sees an actor.
-import type { BoardKey, LedgerEntry, Window } from "../domain/Model.js"
+import type { BoardKey, LedgerItem, Window } from "../domain/Model.js"
 
 /** One row of a leaderboard as clients see it (ARCHITECTURE §6/§7). */
 export interface RankedEntry {
@@ -130,8 +130,8 @@ export interface UserProfile {
 }
 
 export interface LedgerPage {
-  /** Newest first. */
-  readonly entries: ReadonlyArray<LedgerEntry>
+  /** Newest first: awards and corrections (which carry `kind: "correction"`). */
+  readonly entries: ReadonlyArray<LedgerItem>
   /** Pass back as `beforeSeq` for the older entries; null at the end. */
   readonly nextBeforeSeq: number | null
 }

@@ -1,10 +1,12 @@
 // Every dashboard query, run by AnalyticsQueries against the real embedded engine, returns what
 // this file computes independently from the generated records; and ad-hoc SQL is read-only.
+// Corrections (records written after the generated stream, some in the range and one before it)
+// lower the XP the XP dashboards show.
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { AnalyticsQueries } from "../../src/adapters/clickhouse/AnalyticsQueries.js"
 import type { QueryResult } from "../../src/adapters/clickhouse/AnalyticsQueries.js"
 import type { AnalyticsRecord } from "../../src/ports/Analytics.js"
-import type { LedgerEntry } from "../../src/domain/Model.js"
+import type { CorrectionEntry, LedgerEntry } from "../../src/domain/Model.js"
 import { DAY_MS, freshDir, generate, startSink, submitRange } from "./records.js"
 import type { SinkEnv } from "./records.js"
 
@@ -14,10 +16,30 @@ const TO = Date.UTC(2026, 1, 5) // exclusive: days 2026-01-20 … 2026-02-04
 let env: SinkEnv
 let q: AnalyticsQueries
 
+/** Corrections after the stream: a void of each of three in-range awards, an adjust with and without an agent, one outside the range. */
+const correctionsOf = (all: ReadonlyArray<AnalyticsRecord>, lastSeq: number): CorrectionEntry[] => {
+  const es = all.flatMap((r) => (r.kind === "award" ? [r.entry] : [])).filter((e) => e.stream_time >= "2026-01-22" && e.stream_time < "2026-02-01")
+  const at = (day: string) => `${day}T12:00:00.000Z`
+  const c = (i: number, user: string, agent: string | null, xp: number, day: string): CorrectionEntry => ({
+    kind: "correction", correction_id: `c${i}`, correction: agent !== null && i < 3 ? "void" : "adjust", seq: lastSeq + 1 + i, user_id: user, agent_name: agent,
+    event_id: null, event_seq: null, reason: "test", by: "admin", requested_xp: xp, xp, boards: [], total_xp_after: 0, level_before: 1, level_after: 1,
+    rules_version: "test", stream_time: at(day)
+  })
+  return [
+    ...[es[0]!, es[50]!, es[100]!].map((e, i) => c(i, e.user_id, e.agent_name, -e.total_awarded, "2026-02-02")),
+    c(3, es[7]!.user_id, null, 600, "2026-01-25"),
+    c(4, es[9]!.user_id, es[9]!.agent_name, -5, "2026-01-26"),
+    c(5, es[11]!.user_id, es[11]!.agent_name, -1000, "2026-01-05") // before the range: no effect
+  ]
+}
+const corrections = correctionsOf(g.all, g.lastSeq)
+const inCorrections = corrections.filter((c) => c.stream_time >= "2026-01-20" && c.stream_time < "2026-02-05")
+
 beforeAll(async () => {
   env = await startSink(freshDir("dash"))
   await submitRange(env, g, 1, g.lastSeq, 1000)
-  await env.run(env.sink.awaitDurable(g.lastSeq))
+  await env.run(env.sink.submit(corrections.map((entry) => ({ kind: "correction", entry })), g.lastSeq + corrections.length))
+  await env.run(env.sink.awaitDurable(g.lastSeq + corrections.length))
   q = new AnalyticsQueries(env.handle.client)
 })
 afterAll(async () => { await env.close() })
@@ -69,10 +91,12 @@ describe("dashboards (embedded ClickHouse, independent expectations)", () => {
     expect(await q.dashboard("no_such", { fromMs: FROM, toMs: TO })).toBeNull()
   })
 
-  it("agent_popularity: events, XP and distinct users per agent", async () => {
+  it("agent_popularity: events, XP (net of corrections) and distinct users per agent", async () => {
     const want = [...groupBy(inAwards, (e) => e.agent_name)].map(([agent, es]) => ({
-      agent_name: agent, events: es.length, xp_awarded: sum(es, (e) => e.total_awarded), users: new Set(es.map((e) => e.user_id)).size
+      agent_name: agent, events: es.length, users: new Set(es.map((e) => e.user_id)).size,
+      xp_awarded: sum(es, (e) => e.total_awarded) + sum(inCorrections.filter((c) => c.agent_name === agent), (c) => c.xp)
     })).sort((a, b) => b.events - a.events || a.agent_name.localeCompare(b.agent_name))
+    expect(inCorrections.filter((c) => c.agent_name !== null).length).toBe(4)
     expect(objects(await run("agent_popularity"))).toEqual(want)
   })
 
@@ -110,7 +134,8 @@ describe("dashboards (embedded ClickHouse, independent expectations)", () => {
 
   it("xp_distribution: users per XP bucket", async () => {
     const bounds = [0, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000]
-    const perUser = [...groupBy(inAwards, (e) => e.user_id).values()].map((es) => sum(es, (e) => e.total_awarded))
+    const perUser = [...groupBy(inAwards, (e) => e.user_id)].map(([u, es]) =>
+      Math.max(0, sum(es, (e) => e.total_awarded) + sum(inCorrections.filter((c) => c.user_id === u), (c) => c.xp)))
     const want = bounds.map((b, i) => ({ xp_from: b, users: perUser.filter((x) => x >= b && (i === bounds.length - 1 || x < bounds[i + 1]!)).length }))
     expect(objects(await run("xp_distribution"))).toEqual(want)
   })
@@ -223,9 +248,10 @@ describe("ad-hoc SQL (admin, read-only)", () => {
     const n = await q.sql("SELECT count() FROM awards")
     expect(n.rows).toEqual([[awards.length]])
     // readonly did not leak into the sink's connection: it still writes.
-    const more = generate(20_010).bySeq.slice(20_001).flat()
-    await env.run(env.sink.submit(more, 20_010))
-    await env.run(env.sink.awaitDurable(20_010))
+    // (seqs past the corrections written after the generated stream)
+    const more = generate(20_100).bySeq.slice(20_091).flat()
+    await env.run(env.sink.submit(more, 20_100))
+    await env.run(env.sink.awaitDurable(20_100))
     expect((await q.sql("SELECT count() FROM awards")).rows).toEqual([[awards.length + more.filter((r) => r.kind === "award").length]])
   })
 })

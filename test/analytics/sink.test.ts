@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from "vitest"
 import { blocksOf, encodeRecord, insertBlock } from "../../src/adapters/clickhouse/ClickHouseAnalyticsStore.js"
 import { AnalyticsQueries } from "../../src/adapters/clickhouse/AnalyticsQueries.js"
 import { registry } from "../../src/observability/Metrics.js"
-import type { LedgerEntry } from "../../src/domain/Model.js"
+import type { LedgerEntry, LedgerItem } from "../../src/domain/Model.js"
 import { eventually, expectedFingerprint, fingerprint, freshDir, generate, startSink, submitRange } from "./records.js"
 import type { SinkEnv } from "./records.js"
 
@@ -85,7 +85,7 @@ describe("analytics sink (embedded ClickHouse)", () => {
     const q = new AnalyticsQueries(env.handle.client)
     const mine: LedgerEntry[] = g.all.flatMap((r) => (r.kind === "award" && r.entry.user_id === "u3" ? [r.entry] : [])).reverse()
     expect(mine.length).toBeGreaterThan(40)
-    const got: LedgerEntry[] = []
+    const got: LedgerItem[] = []
     let before: number | null = null
     for (let pages = 0; pages < 100; pages++) {
       const page: Awaited<ReturnType<AnalyticsQueries["ledger"]>> = await q.ledger("u3", 17, before)

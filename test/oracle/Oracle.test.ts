@@ -71,7 +71,7 @@ describe("oracle", () => {
   })
 
   it("counts streaks over UTC days through the event's day: a late gap-filler gets the run up to its day, later events the filled gap", () => {
-    const o = new Oracle({ freezesPerMonth: 0 })
+    const o = new Oracle(null, { freezesPerMonth: 0 })
     for (const d of [0, 1, 3, 4, 5, 6]) o.apply(msg(ev("f", "task_completed", T0 - 10 * DAY + d * DAY), T0))
     o.apply(msg(ev("f", "task_completed", T0 - 10 * DAY + 2 * DAY), T0))
     const late = o.ledger[o.ledger.length - 1]!

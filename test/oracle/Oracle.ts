@@ -2,10 +2,14 @@
 // the stored stream (payload, seq, JetStream time, Nats-Msg-Id) into the XP, levels, streaks,
 // achievements, ledger and boards a correct Arena must show. Exact rationals via BigInt; no
 // imports from src/domain. Clarity over speed: streaks are a Set of days of the user's zone.
+// Corrections (§10): messages on the corrections subject (given to the constructor) void an award
+// or adjust a user; see correct().
 // §11: settings messages (subject `<prefix>.settings`) set a user's zone from their seq on and
 // their visibility; a forward gap of missed days is bridged when the freezes left in the event
 // day's month cover all of it (bridged days join the Set as if active).
 import { dayOf, monthOfDay, periodsOf, zoneDayOf } from "./calendar.js"
+import { judgeCorrection } from "./corrections.js"
+import type { OracleCorrection } from "./corrections.js"
 import { ACHIEVEMENTS, CAP, FREEZES_PER_MONTH, LEVELS, MISSIONS, MULTIPLIERS, PERIOD_GRACE_MS, STREAK_TIERS } from "./rules.js"
 import type { Frac } from "./rules.js"
 import { judge } from "./validate.js"
@@ -16,8 +20,21 @@ export interface StoredMessage {
   readonly streamMs: number
   readonly msgId: string | undefined
   readonly data: Uint8Array
-  /** The subject it was published to (a settings change when it ends in `.settings`); absent: an event. */
-  readonly subject?: string
+  /** The subject it was published to (corrections and settings changes have their own). */
+  readonly subject?: string | undefined
+}
+
+/** A correction as the oracle expects its ledger entry to read. */
+export interface CorrectionRow {
+  readonly seq: number
+  readonly correction_id: string
+  readonly correction: "void" | "adjust"
+  readonly user_id: string
+  readonly requested_xp: number
+  readonly xp: number
+  readonly total_xp_after: number
+  readonly level_before: number
+  readonly level_after: number
 }
 
 export interface LedgerRow {
@@ -71,6 +88,9 @@ export class Oracle {
   readonly users = new Map<string, UserModel>()
   readonly boards = new Map<string, BoardScores>()
   readonly ledger: Array<LedgerRow> = []
+  readonly corrections: Array<CorrectionRow> = []
+  /** user → seqs of its voided awards. */
+  private readonly voided = new Map<string, Set<number>>()
   /** seq → DLQ reason. */
   readonly rejections = new Map<number, string>()
   /** Latest JetStream time seen: "now" for profiles and current periods. */
@@ -78,7 +98,12 @@ export class Oracle {
   lastSeq = 0
   private readonly rankCache = new Map<string, { list: Array<RankedRow>; byUser: Map<string, RankedRow> }>()
 
-  constructor(readonly options: { readonly freezesPerMonth?: number } = {}) {}
+  /**
+   * `correctionSubject`: the subject corrections arrive on (`<prefix>.corrections`); without it every
+   * message is an event (or a settings change, by its `.settings` subject). `options.freezesPerMonth`:
+   * the rules' streak.freezes_per_month (default: the default rules' 2).
+   */
+  constructor(private readonly correctionSubject: string | null = null, readonly options: { readonly freezesPerMonth?: number } = {}) {}
 
   private get freezesPerMonth(): number {
     return this.options.freezesPerMonth ?? FREEZES_PER_MONTH
@@ -94,6 +119,12 @@ export class Oracle {
     this.rankCache.clear()
     this.streamMs = Math.max(this.streamMs, m.streamMs)
     if (m.subject !== undefined && m.subject.endsWith(".settings")) return this.settings(m)
+    if (this.correctionSubject !== null && m.subject === this.correctionSubject) {
+      const c = judgeCorrection(m.data, m.msgId)
+      const why = c.ok ? this.correct(c.c, m) : c.reason
+      if (why !== null) this.rejections.set(m.seq, why)
+      return
+    }
     const v = judge(m.data, m.msgId, m.streamMs)
     if (!v.ok) {
       this.rejections.set(m.seq, v.reason)
@@ -169,6 +200,65 @@ export class Oracle {
       base_points: v.base, multipliers: ev.multipliers ?? [], streak_days: streak, total_multiplier: total, applied_multiplier: applied,
       xp, bonuses, total_awarded: awarded, total_xp_after: u.totalXp, level_before: levelBefore, level_after: levelOf(u.totalXp)
     })
+  }
+
+  /**
+   * §10: a void takes the award (xp + bonuses, as carried) back from the all-time boards (global,
+   * the event's agent) and from the event's day/week/month boards still open now; an adjust moves
+   * the user by xp on global (and the named agent's) all-time and current-period boards. A score
+   * never goes below 0; a moved score's seq becomes the correction's. Levels follow the total;
+   * unlocks, counts and streak days stay. Returns why it was refused, or null.
+   */
+  private correct(c: OracleCorrection, m: StoredMessage): string | null {
+    const u = this.users.get(c.userId)
+    if (u === undefined || u.events === 0) return "unknown_user"
+    const done = this.voided.get(u.userId) ?? new Set<number>()
+    if (c.kind === "void") {
+      if (c.eventSeq >= m.seq) return "invalid_correction"
+      if (done.has(c.eventSeq)) return "already_voided"
+      done.add(c.eventSeq)
+      this.voided.set(u.userId, done)
+    }
+    const delta = c.kind === "void" ? -c.xp : c.xp
+    const agent = c.agent
+    const day = c.kind === "void" ? dayOf(c.eventMs) : dayOf(m.streamMs)
+    const levelBefore = levelOf(u.totalXp)
+    const before = u.totalXp
+    const after = Math.max(0, before + delta)
+    if (after !== before) { u.totalXp = after; u.totalSeq = m.seq }
+    const move = (key: string): number => {
+      const b = this.boards.get(key) ?? new Map<string, { xp: number; seq: number }>()
+      this.boards.set(key, b)
+      const s = b.get(u.userId)
+      if (s === undefined) {
+        if (delta > 0) b.set(u.userId, { xp: delta, seq: m.seq })
+        return delta > 0 ? delta : 0
+      }
+      const xp = Math.max(0, s.xp + delta)
+      const moved = xp - s.xp
+      if (moved !== 0) b.set(u.userId, { xp, seq: m.seq })
+      return moved
+    }
+    const p = periodsOf(day)
+    const boardsOf = ["global", ...(agent === null ? [] : [`agent:${agent}`])]
+    // global all-time is the total itself: keep its board entry in step with the total.
+    const g = this.boards.get(Oracle.boardKey("global", "all", "all"))?.get(u.userId)
+    if (g !== undefined && after !== before) this.boards.get(Oracle.boardKey("global", "all", "all"))!.set(u.userId, { xp: after, seq: m.seq })
+    if (agent !== null) {
+      const moved = move(Oracle.boardKey(`agent:${agent}`, "all", "all"))
+      const stat = u.agents.get(agent) ?? { xp: 0, events: 0 }
+      stat.xp += moved
+      u.agents.set(agent, stat)
+    }
+    for (const [window, period, end] of [["day", p.day, p.dayEndMs], ["week", p.week, p.weekEndMs], ["month", p.month, p.monthEndMs]] as const) {
+      if (m.streamMs >= end + PERIOD_GRACE_MS) continue // closed: stays as archived
+      for (const board of boardsOf) move(Oracle.boardKey(board, window, period))
+    }
+    this.corrections.push({
+      seq: m.seq, correction_id: c.id, correction: c.kind, user_id: u.userId, requested_xp: delta, xp: after - before,
+      total_xp_after: after, level_before: levelBefore, level_after: levelOf(after)
+    })
+    return null
   }
 
   /**

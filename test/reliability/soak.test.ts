@@ -2,7 +2,10 @@
 // days, every action/multiplier/achievement, bad events) flows while a chaos loop kill -9s the
 // service — and sometimes only its embedded ClickHouse child — at random moments. At the end the
 // REST API, live WebSocket folds, ClickHouse and the DLQ all equal the independent oracle
-// (test/oracle) computed from the stream as stored. Long form: bench/soak.mjs (SOAK_* env).
+// (test/oracle) computed from the stream as stored. Halfway through, corrections (ARCHITECTURE
+// §10: voids with the awards' facts as the oracle computed them, repeated voids, adjusts up and
+// down, a re-sent correction_id) go onto the corrections subject amid the kills.
+// Long form: bench/soak.mjs (SOAK_* env).
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { ArenaProcess, cleanup, db, freshNames, natsClient, sleep } from "../support/arena.js"
 import type { Nats, Names } from "../support/arena.js"
@@ -38,6 +41,44 @@ afterAll(async () => {
   await nats?.nc.close()
   await cleanup(names)
 })
+
+/**
+ * Corrections for the stream so far: voids of random awards (the facts from an oracle over the
+ * stored stream; every 6th repeats an earlier void under a new id), adjusts of random users (half
+ * through an agent), and one correction_id sent twice.
+ */
+const publishCorrections = async (n: number): Promise<number> => {
+  const subject = `${names.prefix}.corrections`
+  const stored = await readStream(nats.js, nats.jsm, names.stream)
+  const o = new Oracle(subject)
+  const times = new Map<number, string>()
+  for (const m of stored) {
+    o.apply(m)
+    try { times.set(m.seq, String((JSON.parse(new TextDecoder().decode(m.data)) as { timestamp?: unknown }).timestamp)) } catch { /* a bad event */ }
+  }
+  const rnd = prng(SEED ^ 0xc0de)
+  const users = [...o.users.keys()].sort()
+  const voided: Array<(typeof o.ledger)[number]> = []
+  let sent = 0
+  const send = async (body: Record<string, unknown>) => {
+    await nats.js.publish(subject, JSON.stringify(body), { msgID: String(body["correction_id"]) })
+    sent++
+  }
+  for (let i = 0; i < n; i++) {
+    if (i % 2 === 0) {
+      const e = i % 12 === 6 && voided.length > 0 ? voided[Math.floor(rnd() * voided.length)]! : o.ledger[Math.floor(rnd() * o.ledger.length)]!
+      voided.push(e)
+      await send({ correction_id: `${names.id}-void-${i}`, kind: "void", event_id: e.event_id, reason: "soak", by: "soak",
+        event: { seq: e.seq, user_id: e.user_id, agent_name: e.agent_name, xp: e.total_awarded, event_time: times.get(e.seq)! } })
+    } else {
+      const xp = (rnd() < 0.5 ? -1 : 1) * (1 + Math.floor(rnd() * 400))
+      const body = { correction_id: `${names.id}-adj-${i}`, kind: "adjust", user_id: users[Math.floor(rnd() * users.length)]!, xp, reason: "soak", ...(rnd() < 0.5 ? { agent_name: AGENTS[Math.floor(rnd() * AGENTS.length)]! } : {}) }
+      await send(body)
+      if (i === 1) await send(body) // the same correction_id again: JetStream drops it
+    }
+  }
+  return sent
+}
 
 /** Until `done()` and at least KILLS kills: start, let it run a random while, kill -9 it (or its ClickHouse first). */
 const chaos = async (done: () => boolean, deadline: number, log: Array<string>): Promise<{ kills: number; chdbKills: number }> => {
@@ -75,9 +116,11 @@ it(`equals the oracle after ${EVENTS} events under kill -9 chaos: REST, WebSocke
   let published = false
   const chunk = 250
   const pace = Math.max(0, Math.floor((PUBLISH_SECONDS * 1000) / Math.ceil(main.length / chunk)) - 10)
+  let corrections = 0
   const publisher = (async () => {
     for (let i = 0; i < main.length; i += chunk) {
       await publishItems(nats.js, names.subject, main.slice(i, i + chunk), { stats })
+      if (corrections === 0 && i >= main.length / 2) corrections = await publishCorrections(60)
       await sleep(pace)
     }
     published = true
@@ -101,14 +144,17 @@ it(`equals the oracle after ${EVENTS} events under kill -9 chaos: REST, WebSocke
   const head = (await nats.jsm.streams.info(names.stream)).state.last_seq
   await arena.waitForSeq(head)
 
-  const oracle = new Oracle()
+  const oracle = new Oracle(`${names.prefix}.corrections`)
   for (const m of await readStream(nats.js, nats.jsm, names.stream)) oracle.apply(m)
   Object.assign(cur, oracle.currentPeriods())
   expect(oracle.lastSeq).toBe(head)
   // The workload covers what it claims to (else this soak proves less than it says).
   const unlocked = new Set([...oracle.users.values()].flatMap((u) => [...u.unlocked.keys()]))
   expect([...unlocked].sort()).toEqual(["api_master", "first_steps", "mission_complete", "on_fire", "scale_engineer", "security_guardian", "speed_daemon", "unstoppable"])
-  expect(new Set(oracle.rejections.values()).size).toBe(8)
+  expect(new Set(oracle.rejections.values()).size).toBe(9) // the 8 reasons of bad events, and already_voided
+  expect(corrections).toBe(61) // 30 voids (5 of them repeats) and 30 adjusts, one sent twice under the same correction_id
+  expect(oracle.corrections.length).toBeGreaterThanOrEqual(50) // at most 55 apply: the repeats are refused
+  expect(oracle.corrections.some((c) => c.correction === "void") && oracle.corrections.some((c) => c.xp < 0 && c.correction === "adjust")).toBe(true)
   expect(stats.duplicates).toBeGreaterThan(0)
   expect(oracle.ledger.some((e) => e.applied_multiplier.num === 3n && e.applied_multiplier.den === 1n && e.total_multiplier.num > 3n * e.total_multiplier.den)).toBe(true)
 
@@ -135,5 +181,5 @@ it(`equals the oracle after ${EVENTS} events under kill -9 chaos: REST, WebSocke
   console.log(`soak: ${items.length} published (${stats.stored} stored, ${stats.duplicates} deduplicated by JetStream, ${stats.retries} retries), ` +
     `${oracle.ledger.length} applied, ${oracle.rejections.size} dead-lettered, ${oracle.users.size} users; ${kills} kill -9 of the service, ` +
     `${chdbKills} of its ClickHouse child; compared ${rest.profiles} profiles, ${rest.boardEntries} board rows over ${oracle.boards.size} boards, ` +
-    `${watchers.length} WebSocket folds, ${ch.awards} ClickHouse awards; seed ${SEED}; ${Math.round((Date.now() - t0) / 1000)} s\n  ${log.join(", ")}`)
+    `${watchers.length} WebSocket folds, ${ch.awards} ClickHouse awards, ${oracle.corrections.length} corrections; seed ${SEED}; ${Math.round((Date.now() - t0) / 1000)} s\n  ${log.join(", ")}`)
 }, TIME_LIMIT_MS + 120_000)

@@ -1,6 +1,6 @@
 -- name: xp_distribution
 -- title: XP distribution
--- description: How many active users earned how much XP (awarded, with bonuses) in the range,
+-- description: How many active users earned how much XP (awarded, with bonuses, net of corrections) in the range,
 -- description: in buckets [xp_from, next bucket's xp_from); the last bucket is open-ended.
 -- chart: bars
 -- Ranges: {from} inclusive, {to} exclusive, UTC; daily rollups cover the days they touch.
@@ -10,10 +10,22 @@ SELECT
     countIf(xp >= b AND (i = length(bounds) OR xp < bounds[i + 1]))    AS users
 FROM
 (
-    SELECT user_id, sum(xp_awarded) AS xp
-    FROM user_days
-    WHERE day BETWEEN toDate({from:DateTime64(3)}, 'UTC') AND toDate({to:DateTime64(3)} - INTERVAL 1 MILLISECOND, 'UTC')
-    GROUP BY user_id
+    -- Active users of the range, XP net of the corrections made in the range (never below 0).
+    SELECT u.user_id AS user_id, greatest(toInt64(u.xp) + c.xp, 0) AS xp
+    FROM
+    (
+        SELECT user_id, sum(xp_awarded) AS xp
+        FROM user_days
+        WHERE day BETWEEN toDate({from:DateTime64(3)}, 'UTC') AND toDate({to:DateTime64(3)} - INTERVAL 1 MILLISECOND, 'UTC')
+        GROUP BY user_id
+    ) AS u
+    LEFT JOIN
+    (
+        SELECT user_id, sum(xp) AS xp
+        FROM correction_daily
+        WHERE day BETWEEN toDate({from:DateTime64(3)}, 'UTC') AND toDate({to:DateTime64(3)} - INTERVAL 1 MILLISECOND, 'UTC')
+        GROUP BY user_id
+    ) AS c ON c.user_id = u.user_id
 )
 ARRAY JOIN bounds AS b, arrayEnumerate(bounds) AS i
 GROUP BY b, i

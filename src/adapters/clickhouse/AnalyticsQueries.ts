@@ -2,12 +2,12 @@
 // dashboards and admin-only ad-hoc SQL (one read-only statement, readonly=1). Every value enters
 // as a ClickHouse query parameter ({name:Type}), never by string concatenation.
 import type { ClickHouseClient } from "@clickhouse/client"
-import type { LedgerEntry } from "../../domain/Model.js"
+import type { LedgerEntry, LedgerItem } from "../../domain/Model.js"
 import { ClickHouseError, classifyClickHouse } from "./ClickHouseError.js"
 import { loadDashboards } from "./Dashboards.js"
 import type { DashboardInfo } from "./Dashboards.js"
-import { AWARD_COLUMNS, entryOfRow } from "./Rows.js"
-import type { AwardRowJson } from "./Rows.js"
+import { AWARD_COLUMNS, CORRECTION_COLUMNS, correctionOfRow, entryOfRow } from "./Rows.js"
+import type { AwardRowJson, CorrectionRowJson } from "./Rows.js"
 import { SqlTextError, readOnlyStatement } from "./SqlText.js"
 
 export interface QueryResult {
@@ -18,7 +18,7 @@ export interface QueryResult {
 }
 
 export interface LedgerResult {
-  readonly entries: LedgerEntry[]
+  readonly entries: LedgerItem[]
   /** The seq to pass as `beforeSeq` for the next (older) page; null at the end. */
   readonly nextBeforeSeq: number | null
 }
@@ -45,24 +45,41 @@ const toQueryResult = (j: { meta?: Array<{ name: string; type: string }>; data?:
 export class AnalyticsQueries {
   constructor(private readonly client: ClickHouseClient, private readonly dashboardsDir?: string) {}
 
-  /** Newest first; `cursor` from a previous page continues below its last seq. */
+  /** Newest first, awards and corrections by seq; `cursor` from a previous page continues below its last seq. */
   async ledger(userId: string, limit: number, beforeSeq: number | null): Promise<LedgerResult> {
     const n = Math.max(1, Math.min(1000, Math.floor(limit)))
     const before = beforeSeq
-    try {
-      const rs = await this.client.query({
-        query: `SELECT ${AWARD_COLUMNS.join(", ")} FROM awards
+    const page = async <R>(table: string, columns: ReadonlyArray<string>): Promise<R[]> =>
+      (await this.client.query({
+        query: `SELECT ${columns.join(", ")} FROM ${table}
                 WHERE user_id = {user:String} ${before === null ? "" : "AND seq < {before:UInt64}"}
                 ORDER BY seq DESC LIMIT {n:UInt32}`,
         query_params: before === null ? { user: userId, n: n + 1 } : { user: userId, before, n: n + 1 },
         format: "JSONEachRow"
-      })
-      const rows = await rs.json<AwardRowJson>()
-      const entries = rows.slice(0, n).map(entryOfRow)
+      })).json<R>()
+    try {
+      const [awards, corrections] = await Promise.all([page<AwardRowJson>("awards", AWARD_COLUMNS), page<CorrectionRowJson>("corrections", CORRECTION_COLUMNS)])
+      const rows: LedgerItem[] = [...awards.map(entryOfRow), ...corrections.map(correctionOfRow)].sort((a, b) => b.seq - a.seq)
+      const entries = rows.slice(0, n)
       const last = entries[entries.length - 1]
       return { entries, nextBeforeSeq: rows.length > n && last !== undefined ? last.seq : null }
     } catch (e) {
       throw classifyClickHouse(e, `reading the ledger of ${userId}`)
+    }
+  }
+
+  /** The award of an applied event (what a void takes back), or null when no award has that event_id. */
+  async awardOf(eventId: string): Promise<LedgerEntry | null> {
+    try {
+      const rs = await this.client.query({
+        query: `SELECT ${AWARD_COLUMNS.join(", ")} FROM awards WHERE event_id = {id:String} ORDER BY seq LIMIT 1`,
+        query_params: { id: eventId },
+        format: "JSONEachRow"
+      })
+      const [row] = await rs.json<AwardRowJson>()
+      return row === undefined ? null : entryOfRow(row)
+    } catch (e) {
+      throw classifyClickHouse(e, `looking up the award of event ${eventId}`)
     }
   }
 

@@ -15,7 +15,7 @@ import { repairRollups } from "./Rollups.js"
 import { rowBinaryOf } from "./RowBinary.js"
 import { TABLES, toChTime } from "./Rows.js"
 
-const KINDS: ReadonlyArray<RecordKind> = ["award", "level_up", "achievement", "rejection"]
+const KINDS: ReadonlyArray<RecordKind> = ["award", "correction", "level_up", "achievement", "rejection"]
 
 /** One insert: records of one kind and one month, consecutive in seq order. */
 export interface InsertBlock {
@@ -121,14 +121,14 @@ export const readWatermarks = async (client: ClickHouseClient): Promise<Watermar
   const rs = await client.query({
     query: `SELECT (SELECT max(through_seq) FROM sink_progress) AS durable, (SELECT max(seq) FROM awards) AS award,
                    (SELECT max(seq) FROM level_ups) AS level_up, (SELECT max(seq) FROM achievements) AS achievement,
-                   (SELECT max(seq) FROM rejections) AS rejection`,
+                   (SELECT max(seq) FROM rejections) AS rejection, (SELECT max(seq) FROM corrections) AS correction`,
     format: "JSONEachRow"
   })
   const [w] = await rs.json<Record<"durable" | RecordKind, number | string>>()
   if (w === undefined) throw new Error("watermark query returned no row")
   return {
     durableSeq: Number(w.durable),
-    maxSeq: { award: Number(w.award), level_up: Number(w.level_up), achievement: Number(w.achievement), rejection: Number(w.rejection) }
+    maxSeq: { award: Number(w.award), correction: Number(w.correction), level_up: Number(w.level_up), achievement: Number(w.achievement), rejection: Number(w.rejection) }
   }
 }
 

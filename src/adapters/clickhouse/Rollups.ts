@@ -18,6 +18,7 @@ export const ROLLUPS: ReadonlyArray<Rollup> = [
   { target: "achievement_daily", month: "toYYYYMM(day)", views: ["achievement_daily_mv"] },
   { target: "level_daily", month: "toYYYYMM(day)", views: ["level_daily_mv"] },
   { target: "rejection_daily", month: "toYYYYMM(day)", views: ["rejection_daily_mv"] },
+  { target: "correction_daily", month: "toYYYYMM(day)", views: ["correction_daily_mv"] },
   { target: "pipeline_minute", month: "toYYYYMM(minute)", views: ["pipeline_minute_awards_mv", "pipeline_minute_rejections_mv"] }
 ]
 

@@ -2,7 +2,8 @@
 // text and no per-field string on the pipeline's turn, and the engine reads the rows without a
 // text parser (the embedded engine spent ~2× the CPU on JSONCompactEachRow). Column order and
 // types are those of sql/clickhouse/0001_raw_records.sql (Rows.ts TABLES lists the same columns).
-import type { LedgerEntry } from "../../domain/Model.js"
+import type { CorrectionEntry, LedgerEntry } from "../../domain/Model.js"
+import { boardKeyOf } from "../../domain/BoardKeys.js"
 import type { AnalyticsRecord } from "../../ports/Analytics.js"
 import { seqOf } from "../../ports/Analytics.js"
 import type { EncodedRecord } from "../../ports/AnalyticsStore.js"
@@ -17,10 +18,10 @@ const TWO_32 = 4294967296
 let slab = new Uint8Array(0)
 let view = new DataView(slab.buffer)
 let pos = 0
-const KIND_INDEX = { award: 0, level_up: 1, achievement: 2, rejection: 3 } as const
-const slabs = [slab, slab, slab, slab]
-const views = [view, view, view, view]
-const positions = [0, 0, 0, 0]
+const KIND_INDEX = { award: 0, level_up: 1, achievement: 2, rejection: 3, correction: 4 } as const
+const slabs = [slab, slab, slab, slab, slab]
+const views = [view, view, view, view, view]
+const positions = [0, 0, 0, 0, 0]
 const utf8 = new TextEncoder()
 
 /** Bytes a string can take at most: a varint length (≤ 5 bytes) and 3 bytes per UTF-16 unit. */
@@ -158,10 +159,42 @@ const award = (e: LedgerEntry): void => {
   i64(streamMs)
 }
 
+const correctionBound = (e: CorrectionEntry): number => {
+  let n = 8 * 7 + 2 + 5 * 2
+  n += strBound(e.correction_id) + strBound(e.correction) + strBound(e.user_id) + strBound(e.agent_name ?? "") + strBound(e.event_id ?? "")
+  n += strBound(e.reason) + strBound(e.by ?? "") + strBound(e.rules_version)
+  for (const b of e.boards) n += 8 + strBound(b.board) + strBound(b.window) + strBound(b.period) + 2
+  return n
+}
+
+const correction = (e: CorrectionEntry): void => {
+  i64(e.seq)
+  str(e.correction_id)
+  str(e.correction)
+  str(e.user_id)
+  str(e.agent_name ?? "")
+  str(e.event_id ?? "")
+  i64(e.event_seq ?? 0)
+  str(e.reason)
+  str(e.by ?? "")
+  i64(e.requested_xp)
+  i64(e.xp)
+  varint(e.boards.length)
+  for (const b of e.boards) str(boardKeyOf(b.board, b.window, b.period))
+  varint(e.boards.length)
+  for (const b of e.boards) i64(b.xp)
+  i64(e.total_xp_after)
+  u8(e.level_before)
+  u8(e.level_after)
+  str(e.rules_version)
+  i64(streamMs)
+}
+
 /** At least the bytes the record's row takes. */
 const boundOf = (r: AnalyticsRecord): number => {
   switch (r.kind) {
     case "award": return awardBound(r.entry)
+    case "correction": return correctionBound(r.entry)
     case "level_up": return 8 + strBound(r.user_id) + 2 + 8
     case "achievement": return 8 + strBound(r.user_id) + strBound(r.achievement) + 4 + 8
     case "rejection": return 8 + strBound(r.reason) + strBound(r.message) + 1 + strBound(r.event_id ?? "") + 8
@@ -173,7 +206,7 @@ const boundOf = (r: AnalyticsRecord): number => {
  * and its partition (the month of its stream time).
  */
 export const rowBinaryOf = (r: AnalyticsRecord): EncodedRecord => {
-  streamTime(r.kind === "award" ? r.entry.stream_time : r.stream_time)
+  streamTime(r.kind === "award" || r.kind === "correction" ? r.entry.stream_time : r.stream_time)
   const k = KIND_INDEX[r.kind]
   slab = slabs[k]!
   view = views[k]!
@@ -185,6 +218,9 @@ export const rowBinaryOf = (r: AnalyticsRecord): EncodedRecord => {
   switch (r.kind) {
     case "award":
       award(r.entry)
+      break
+    case "correction":
+      correction(r.entry)
       break
     case "level_up":
       i64(r.seq)

@@ -1,7 +1,8 @@
 // Records ⇄ ClickHouse rows: column lists in table order (RowBinary.ts writes the rows in this
 // order), month partitions, and the ledger entry read back exactly as the engine wrote it (times
 // as ISO, decimals as strings).
-import type { LedgerEntry } from "../../domain/Model.js"
+import type { BoardChange, CorrectionEntry, LedgerEntry } from "../../domain/Model.js"
+import { parseBoardKeyString } from "../../domain/BoardKeys.js"
 import type { AnalyticsRecord } from "../../ports/Analytics.js"
 
 /** "2026-11-26T10:00:00.123Z" → "2026-11-26 10:00:00.123" (DateTime64(3, 'UTC') text). */
@@ -84,6 +85,57 @@ export const entryOfRow = (r: AwardRowJson): LedgerEntry => ({
   stream_time: fromChTime(r.stream_time)
 })
 
+export const CORRECTION_COLUMNS = [
+  "seq", "correction_id", "correction", "user_id", "agent_name", "event_id", "event_seq", "reason", "requested_by", "requested_xp",
+  "xp", "board_keys", "board_xp", "total_xp_after", "level_before", "level_after", "rules_version", "stream_time"
+] as const
+
+/** One corrections row as JSONEachRow gives it (64-bit integers may arrive as strings from a server). */
+export interface CorrectionRowJson {
+  seq: number | string
+  correction_id: string
+  correction: string
+  user_id: string
+  agent_name: string
+  event_id: string
+  event_seq: number | string
+  reason: string
+  requested_by: string
+  requested_xp: number | string
+  xp: number | string
+  board_keys: string[]
+  board_xp: Array<number | string>
+  total_xp_after: number | string
+  level_before: number
+  level_after: number
+  rules_version: string
+  stream_time: string
+}
+
+export const correctionOfRow = (r: CorrectionRowJson): CorrectionEntry => ({
+  kind: "correction",
+  correction_id: r.correction_id,
+  correction: r.correction === "void" ? "void" : "adjust",
+  seq: Number(r.seq),
+  user_id: r.user_id,
+  agent_name: r.agent_name === "" ? null : r.agent_name,
+  event_id: r.event_id === "" ? null : r.event_id,
+  event_seq: Number(r.event_seq) === 0 ? null : Number(r.event_seq),
+  reason: r.reason,
+  by: r.requested_by === "" ? null : r.requested_by,
+  requested_xp: Number(r.requested_xp),
+  xp: Number(r.xp),
+  boards: r.board_keys.flatMap((k, i): Array<BoardChange> => {
+    const b = parseBoardKeyString(k)
+    return b === null ? [] : [{ board: b.board, window: b.window, period: b.period, xp: Number(r.board_xp[i] ?? 0) }]
+  }),
+  total_xp_after: Number(r.total_xp_after),
+  level_before: r.level_before,
+  level_after: r.level_after,
+  rules_version: r.rules_version,
+  stream_time: fromChTime(r.stream_time)
+})
+
 export interface TableSpec {
   readonly table: string
   readonly columns: ReadonlyArray<string>
@@ -91,9 +143,10 @@ export interface TableSpec {
 
 export const TABLES: Readonly<Record<AnalyticsRecord["kind"], TableSpec>> = {
   award: { table: "awards", columns: AWARD_COLUMNS },
+  correction: { table: "corrections", columns: CORRECTION_COLUMNS },
   level_up: { table: "level_ups", columns: ["seq", "user_id", "from_level", "to_level", "stream_time"] },
   achievement: { table: "achievements", columns: ["seq", "user_id", "achievement", "bonus", "stream_time"] },
   rejection: { table: "rejections", columns: ["seq", "reason", "message", "event_id", "stream_time"] }
 }
 
-export const streamTimeOf = (r: AnalyticsRecord): string => (r.kind === "award" ? r.entry.stream_time : r.stream_time)
+export const streamTimeOf = (r: AnalyticsRecord): string => (r.kind === "award" || r.kind === "correction" ? r.entry.stream_time : r.stream_time)

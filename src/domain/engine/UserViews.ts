@@ -6,7 +6,7 @@ import { levelInfo } from "../Levels.js"
 import type { ProfileCore } from "../Profile.js"
 import type { CompiledRules } from "../Rules.js"
 import { GLOBAL_ALL } from "../ranking/BoardRegistry.js"
-import { KIND_ACTION, KIND_AGENT, KIND_BOARD, KIND_UNLOCK, NO_MONTH, PRIVATE, entryKey, idOfKey, kindOf } from "../state/UserTable.js"
+import { KIND_ACTION, KIND_AGENT, KIND_BOARD, KIND_UNLOCK, KIND_VOID, NO_MONTH, PRIVATE, entryKey, idOfKey, kindOf } from "../state/UserTable.js"
 import type { EngineState } from "./Engine.js"
 import { currentStreakOf, freezesLeft, runsOf } from "./Streaks.js"
 import { localDay, zoneName } from "../Zones.js"
@@ -90,6 +90,8 @@ export interface UserDump {
   readonly agents: Readonly<Record<string, number>>
   /** Open boards only: "board|window|period" → [xp, seq]. */
   readonly boards: Readonly<Record<string, readonly [number, number]>>
+  /** Voided awards (corrections, §10): [the event's seq, the void's seq], by event seq. */
+  readonly voided: ReadonlyArray<readonly [number, number]>
 }
 
 const sorted = <V>(entries: Array<[string, V]>): Record<string, V> =>
@@ -102,6 +104,7 @@ export const dumpUser = (s: EngineState, uid: number): UserDump => {
   const unlocked: Array<[string, number]> = []
   const agents: Array<[string, number]> = []
   const boards: Array<[string, readonly [number, number]]> = []
+  const voided: Array<readonly [number, number]> = []
   for (let e = t.blockStart(uid), end = t.blockEnd(uid); e < end; e++) {
     const key = t.eKey[e]!
     const id = idOfKey(key)
@@ -109,6 +112,7 @@ export const dumpUser = (s: EngineState, uid: number): UserDump => {
       case KIND_ACTION: counts.push([s.actions.nameOf(id), t.eA[e]!]); break
       case KIND_UNLOCK: unlocked.push([s.achievements.nameOf(id), t.eA[e]!]); break
       case KIND_AGENT: agents.push([s.agents.nameOf(id), t.eA[e]!]); break
+      case KIND_VOID: voided.push([t.eA[e]!, t.eB[e]!]); break
       case KIND_BOARD: {
         if (!s.boards.isOpen(id)) break
         boards.push([boardKeyString(s.boards.refs[id]!), [t.eA[e]!, t.eB[e]!]])
@@ -133,6 +137,7 @@ export const dumpUser = (s: EngineState, uid: number): UserDump => {
     counts: sorted(counts),
     unlocked: sorted(unlocked),
     agents: sorted(agents),
-    boards: sorted(boards)
+    boards: sorted(boards),
+    voided: voided.sort((a, b) => a[0] - b[0])
   }
 }

@@ -24,7 +24,9 @@ interface Case {
   readonly dump: UserDump
 }
 
-const fixture = JSON.parse(readFileSync(new URL("./fixtures/legacy-users.json", import.meta.url), "utf8")) as { readonly cases: ReadonlyArray<Case> }
+const raw = JSON.parse(readFileSync(new URL("./fixtures/legacy-users.json", import.meta.url), "utf8")) as { readonly cases: ReadonlyArray<Case> }
+// The fixture's dumps predate corrections: a legacy user has no voided awards.
+const fixture = { cases: raw.cases.map((c) => ({ ...c, dump: { ...c.dump, voided: c.dump.voided ?? [] } })) }
 const byName = (name: string): Case => fixture.cases.find((c) => c.name === name)!
 
 /** The case's JSON as stored (a fresh copy), optionally with fields an older Arena did not write. */

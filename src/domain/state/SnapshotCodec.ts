@@ -6,7 +6,7 @@ import { boardKeyString, parseBoardKeyString } from "../BoardKeys.js"
 import { GLOBAL_ALL } from "../ranking/BoardRegistry.js"
 import type { EngineState } from "../engine/Engine.js"
 import { ByteReader, ByteWriter, FormatError } from "./Bytes.js"
-import { KIND_ACTION, KIND_AGENT, KIND_BOARD, KIND_RUN, KIND_UNLOCK, NO_DAY, NO_MONTH, PRIVATE, entryKey, idOfKey, kindOf } from "./UserTable.js"
+import { KIND_ACTION, KIND_AGENT, KIND_BOARD, KIND_RUN, KIND_UNLOCK, KIND_VOID, NO_DAY, NO_MONTH, PRIVATE, entryKey, idOfKey, kindOf } from "./UserTable.js"
 import { UTC_ZONE, zoneId, zoneName } from "../Zones.js"
 
 const MAGIC = 0x31535241 // "ARS1" little-endian
@@ -102,6 +102,7 @@ export class ChunkEncoder {
       const kind = kindOf(key)
       w.u8(kind)
       if (kind === KIND_RUN) { w.sv(u.eA[e]!); w.sv(u.eB[e]!); continue }
+      if (kind === KIND_VOID) { w.uv(u.eA[e]!); w.uv(u.eB[e]!); continue }
       w.uv(this.ref(kind, idOfKey(key)))
       w.sv(u.eA[e]!)
       w.uv(u.eB[e]!)
@@ -191,6 +192,7 @@ export const loadChunk = (s: EngineState, bytes: Uint8Array, o: LoadOptions): nu
     for (let e = 0; e < entries; e++) {
       const kind = r.u8()
       if (kind === KIND_RUN) { t.add(uid, entryKey(KIND_RUN, 0), r.sv(), r.sv()); continue }
+      if (kind === KIND_VOID) { t.add(uid, entryKey(KIND_VOID, 0), r.uv(), r.uv()); continue }
       const i = r.uv()
       const a = r.sv()
       const b = r.uv()

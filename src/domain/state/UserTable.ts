@@ -18,6 +18,7 @@ export const KIND_AGENT = 2 // a: events through the agent (its xp is the agent'
 export const KIND_ACTION = 3 // a: accepted events of the action
 export const KIND_UNLOCK = 4 // a: seq that unlocked the achievement
 export const KIND_RUN = 5 // an older streak run: a = first day, b = last day (the latest run is in columns)
+export const KIND_VOID = 6 // a voided award of the user: a = the voided event's seq, b = the void's seq (a second void is refused)
 
 export const MAX_KEY_ID = (1 << 24) - 1
 export const entryKey = (kind: number, id: number): number => (kind << 24) | id

@@ -1,6 +1,7 @@
 // GET /openapi.json: OpenAPI 3.1 built from the effect/Schema definitions that validate requests
 // (XpEventSchema from the domain, ShareInputSchema, SharePatchSchema, GroupInputSchema) and document responses. Built once, lazily.
 import { JsonSchema, Schema } from "effect"
+import { AdjustRequestSchema, VoidRequestSchema } from "../../domain/Correction.js"
 import { XpEventSchema } from "../../domain/Event.js"
 import type { Route } from "../http/Router.js"
 import * as S from "../Schemas.js"
@@ -10,6 +11,7 @@ const NAMED: ReadonlyArray<readonly [string, Schema.Top]> = [
   ["RankedEntry", S.RankedEntrySchema], ["LeaderboardPage", S.LeaderboardPageSchema], ["LeaderboardAround", S.AroundSchema],
   ["BoardList", S.BoardListSchema], ["PublishResults", S.PublishResultsSchema], ["Share", S.ShareSchema],
   ["ShareList", S.ShareListSchema], ["Readiness", S.ReadinessSchema], ["GroupInput", S.GroupInputSchema], ["Group", S.GroupSchema],
+  ["VoidCorrection", VoidRequestSchema], ["AdjustCorrection", AdjustRequestSchema],
   ["SettingsInput", S.SettingsInputSchema], ["SettingsAccepted", S.SettingsAcceptedSchema]
 ]
 
@@ -88,7 +90,7 @@ export const buildOpenApi = (): Json => ({
     },
     "/v1/users/{user_id}/ledger": {
       get: {
-        summary: "Ledger entries with their full explanation (owner or admin)", security: BEARER,
+        summary: "Ledger entries with their full explanation, newest first: awards and corrections (kind \"correction\") (owner or admin)", security: BEARER,
         parameters: [pth("user_id", "User id"), q("limit", { type: "integer", minimum: 1, maximum: 1000, default: 100 }, "Page size"), q("cursor", { type: "string" }, "next_cursor of the previous page")],
         responses: { "200": { description: "Ledger page" }, ...stateStd, "401": err("No or invalid token"), "403": err("Not the owner") }
       }
@@ -105,6 +107,18 @@ export const buildOpenApi = (): Json => ({
       get: {
         summary: "A dry run's progress and, once done, its report (admin)", security: BEARER, parameters: [pth("id", "job_id from POST /v1/rules/dry-run")],
         responses: { "200": { description: "{job_id, status: running|done|failed, progress, result (the report of arena rules diff --json), error}" }, ...std, "401": err("No or invalid token"), "403": err("Not admin"), "404": err("No such job (kept in memory: the last 16)") }
+      }
+    },
+    "/v1/corrections": {
+      post: {
+        summary: "Correct XP (admin; §10): void an applied event's award, or adjust a user by ±n XP. Travels through the stream (Nats-Msg-Id = correction_id: counts once); the user's ledger gets an entry with kind \"correction\", /ws/users an xp_corrected message", security: BEARER,
+        requestBody: { required: true, content: { "application/json": { schema: { oneOf: [ref("VoidCorrection"), ref("AdjustCorrection")] } } } },
+        responses: {
+          "202": { description: "{status: accepted|duplicate, correction_id, seq}: published (duplicate: that correction_id was published before, at seq)" },
+          ...std, "401": err("No or invalid token"), "403": err("Not admin (events:write does not allow corrections)"),
+          "404": err("void: no applied event with that event_id; adjust: no such user"), "409": err("void: the event was voided already"),
+          "503": err("The pipeline, ledger or stream is unavailable; retry after Retry-After")
+        }
       }
     },
     "/v1/achievements": { get: { summary: "Achievement catalog", responses: { "200": { description: "Catalog" } } } },
@@ -149,7 +163,7 @@ export const buildOpenApi = (): Json => ({
     "/metrics": { get: { summary: "Prometheus metrics", responses: { "200": { description: "text/plain; version=0.0.4" } } } },
     "/ws/leaderboard/{board}": { get: { summary: "WebSocket: snapshot (with resets_at) then deltas (docs/websocket.md); private users' rows are anonymous in every frame, and an update that would name one arrives as a fresh snapshot", parameters: [BOARD_PARAM, WINDOW, PERIOD, q("limit", { type: "integer", minimum: 1, maximum: 1000, default: 100 }, "Top-N"), q("since", { type: "integer" }, "Resume from this seq"), q("epoch", { type: "string" }, "Epoch of `since`")], responses: { "101": { description: "Switching protocols" } } } },
     "/ws/leaderboard/{board}/around/{user_id}": { get: { summary: "WebSocket: the window of ranks around a user, snapshot then deltas; messages carry user_id, radius, first_rank (docs/websocket.md)", parameters: [BOARD_PARAM, pth("user_id", "User id"), WINDOW, PERIOD, q("radius", { type: "integer", minimum: 0, maximum: 50, default: 5 }, "Ranks each side"), q("since", { type: "integer" }, "Resume from this seq"), q("epoch", { type: "string" }, "Epoch of `since`")], responses: { "101": { description: "Switching protocols" }, "400": err("Invalid parameters (details carry field paths)") } } },
-    "/ws/users/{user_id}": { get: { summary: "WebSocket: the user's notifications (token: ?token= or Sec-WebSocket-Protocol: bearer, <jwt>)", parameters: [pth("user_id", "User id")], responses: { "101": { description: "Switching protocols" } } } }
+    "/ws/users/{user_id}": { get: { summary: "WebSocket: the user's notifications xp_awarded, xp_corrected, level_up, achievement_unlocked, rank_changed (token: ?token= or Sec-WebSocket-Protocol: bearer, <jwt>)", parameters: [pth("user_id", "User id")], responses: { "101": { description: "Switching protocols" } } } }
   }
 })
 

@@ -1,5 +1,5 @@
 // Compares a running (or stopped) Arena with the oracle through its public faces: REST profiles
-// and full leaderboards, ClickHouse rows (ledger, unlocks, level-ups, rejections) and the DLQ.
+// and full leaderboards, ClickHouse rows (ledger, corrections, unlocks, level-ups, rejections) and the DLQ.
 // Each check returns human-readable mismatches (empty = equal), capped so a failure stays legible.
 import { DeliverPolicy } from "@nats-io/jetstream"
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream"
@@ -112,7 +112,12 @@ export const checkClickHouse = async (dataDir: string, o: Oracle): Promise<{ pro
     pr.eq("achievements", unlocks.map((r) => [Number(r["seq"]), r["user_id"], r["achievement"], Number(r["bonus"])]), expUnlocks)
     const levelUps = await q("SELECT seq, user_id, from_level, to_level FROM level_ups ORDER BY seq")
     pr.eq("level_ups", levelUps.map((r) => [Number(r["seq"]), r["user_id"], Number(r["from_level"]), Number(r["to_level"])]),
-      o.ledger.filter((e) => e.level_after > e.level_before).map((e) => [e.seq, e.user_id, e.level_before, e.level_after]))
+      [...o.ledger, ...o.corrections].filter((e) => e.level_after > e.level_before).map((e) => [e.seq, e.user_id, e.level_before, e.level_after] as const)
+        .sort((x, y) => x[0] - y[0]))
+    const corrections = await q("SELECT seq, correction_id, correction, user_id, requested_xp, xp, total_xp_after, level_before, level_after FROM corrections ORDER BY seq")
+    pr.eq("corrections", corrections.map((r) => [Number(r["seq"]), r["correction_id"], r["correction"], r["user_id"], Number(r["requested_xp"]), Number(r["xp"]),
+      Number(r["total_xp_after"]), Number(r["level_before"]), Number(r["level_after"])]),
+    o.corrections.map((c) => [c.seq, c.correction_id, c.correction, c.user_id, c.requested_xp, c.xp, c.total_xp_after, c.level_before, c.level_after]))
     const rejections = await q("SELECT seq, reason FROM rejections ORDER BY seq")
     pr.eq("rejections", rejections.map((r) => [Number(r["seq"]), r["reason"]]), [...o.rejections.entries()].sort((a, b) => a[0] - b[0]))
     return { problems: pr.list, awards: awards.length }

@@ -1,0 +1,79 @@
+// The CorrectionsPort: POST /v1/corrections at the door. Decodes the request (a 400 names the
+// field), looks the voided event's award up in the ledger (not yet flushed entries first, then
+// the store; 404 when no award has that event_id), refuses a void of an event whose award the
+// user table marks voided (409, or 202 `duplicate` when that void is this same correction_id),
+// refuses an adjust of an unknown user (404), and publishes the message — with the award's facts,
+// so the processor and every replay need nothing but the stream — under Nats-Msg-Id =
+// correction_id. A race of two voids past the door is settled by the processor (the second is
+// dead-lettered `already_voided`).
+import type { CorrectionMessage } from "../domain/Correction.js"
+import { decodeCorrectionRequest } from "../domain/Correction.js"
+import type { Issue, LedgerEntry } from "../domain/Model.js"
+import { voidedBy } from "../domain/engine/Corrections.js"
+import type { CorrectionSubmit, CorrectionsPort } from "../ports/Corrections.js"
+import type { LedgerPage } from "../ports/ReadModel.js"
+import type { Pipeline } from "./Pipeline.js"
+
+export type PublishCorrection = (correctionId: string, json: string) => Promise<
+  { readonly ok: true; readonly seq: number; readonly duplicate: boolean } | { readonly ok: false; readonly message: string }
+>
+
+export interface CorrectionsDeps {
+  readonly pipeline: () => Pipeline | null
+  /** The award of an applied event: the sink's pending entries, then the store; null when none. */
+  readonly awardOf: (eventId: string) => Promise<LedgerEntry | null>
+  readonly ledger: (userId: string, limit: number, beforeSeq: number | null) => Promise<LedgerPage>
+  readonly publish: PublishCorrection
+}
+
+const fail = (status: 400 | 404 | 409 | 503, code: string, message: string, details: ReadonlyArray<Issue> = []): CorrectionSubmit =>
+  ({ ok: false, status, code, message, details })
+
+const UNAVAILABLE = "the pipeline is loading or restarting; retry shortly"
+
+export const makeCorrections = (d: CorrectionsDeps): CorrectionsPort => ({
+  submit: async (body, sub) => {
+    // The message's limit; no `by` at all without a sub (the ledger then says null, live and stored alike).
+    const by = sub === "" ? {} : { by: sub.slice(0, 128) }
+    const r = decodeCorrectionRequest(body)
+    if (!r.ok) return fail(400, "invalid_correction", `invalid correction: ${r.issues.map((i) => (i.path === "" ? i.message : `${i.path}: ${i.message}`)).join("; ")}`, r.issues)
+    const req = r.value
+    let message: CorrectionMessage
+    if (req.kind === "void") {
+      let award: LedgerEntry | null
+      try {
+        award = await d.awardOf(req.event_id)
+      } catch {
+        return fail(503, "unavailable", "the ledger is unavailable; retry later")
+      }
+      if (award === null) return fail(404, "not_found", `no applied event ${req.event_id} (unknown, rejected, or not applied yet)`, [{ path: "event_id", message: "is not an applied event" }])
+      const p = d.pipeline()
+      if (p === null) return fail(503, "unavailable", UNAVAILABLE)
+      const s = p.boards.state
+      const uid = s.users.uidOf(award.user_id)
+      if (uid < 0) return fail(404, "not_found", `event ${req.event_id} belongs to no current user`, [{ path: "event_id", message: "belongs to no current user" }])
+      const at = voidedBy(s, uid, award.seq)
+      if (at > 0) {
+        // A retry of the void that did it is a duplicate, not a conflict.
+        const page = await d.ledger(award.user_id, 1, at + 1).catch(() => null)
+        const e = page?.entries[0]
+        if (e !== undefined && "kind" in e && e.seq === at && e.correction_id === req.correction_id) return { ok: true, status: "duplicate", correction_id: req.correction_id, seq: at }
+        return fail(409, "already_voided", `event ${req.event_id} was voided already (at seq ${at})`, [{ path: "event_id", message: `was voided at seq ${at}` }])
+      }
+      message = {
+        ...req, ...by,
+        event: { seq: award.seq, user_id: award.user_id, agent_name: award.agent_name, xp: award.total_awarded, event_time: award.event_time }
+      }
+    } else {
+      const p = d.pipeline()
+      if (p === null) return fail(503, "unavailable", UNAVAILABLE)
+      const s = p.boards.state
+      const uid = s.users.uidOf(req.user_id)
+      if (uid < 0 || s.users.events[uid]! === 0) return fail(404, "not_found", `no user ${req.user_id}`, [{ path: "user_id", message: "is not a user with an applied event" }])
+      message = { ...req, ...by }
+    }
+    const o = await d.publish(req.correction_id, JSON.stringify(message))
+    if (!o.ok) return fail(503, "unavailable", `the event stream is unavailable; retry later (${o.message})`)
+    return { ok: true, status: o.duplicate ? "duplicate" : "accepted", correction_id: req.correction_id, seq: o.seq }
+  }
+})
