@@ -19,7 +19,7 @@ import type { Assignment } from "../../src/domain/Assignment.js"
 import { testCluster } from "../support/natsCluster.js"
 
 const P = 8
-const cluster = testCluster({ clientPort: 4351, partitions: P })
+const cluster = testCluster({ partitions: P })
 const id = Math.random().toString(36).slice(2, 8)
 let nc: NatsConnection
 let leases: Leases

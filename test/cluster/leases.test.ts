@@ -22,7 +22,7 @@ import { claimPartition, commitFenced, currentEpoch } from "../../src/adapters/p
 import { PG_URL, freshNames } from "../support/arena.js"
 import { testCluster } from "../support/natsCluster.js"
 
-const cluster = testCluster({ clientPort: 4341, partitions: 8 })
+const cluster = testCluster({ partitions: 8 })
 const names = freshNames("lease")
 let nc: NatsConnection
 let jsm: JetStreamManager

@@ -14,7 +14,7 @@ import { checkPartitionSubject, ingestSubject, partitionFilter, partitionOfUser,
 import { testCluster } from "../support/natsCluster.js"
 
 const P = 61
-const cluster = testCluster({ clientPort: 4331, partitions: P })
+const cluster = testCluster({ partitions: P })
 
 beforeAll(async () => {
   const r = await cluster.run("start")

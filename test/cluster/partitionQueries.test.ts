@@ -16,7 +16,7 @@ import { testCluster } from "../support/natsCluster.js"
 
 const P = 8
 const PREFIX = `t${Math.random().toString(36).slice(2, 8)}`
-const cluster = testCluster({ clientPort: 4361, partitions: P })
+const cluster = testCluster({ partitions: P })
 const conns: Array<NatsConnection> = []
 const subs = new Map<number, Array<Subscription>>()
 

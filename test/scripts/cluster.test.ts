@@ -7,7 +7,7 @@ import { afterAll, expect, it } from "vitest"
 import { alive } from "../support/procs.js"
 import { testCluster } from "../support/natsCluster.js"
 
-const cluster = testCluster({ clientPort: 4321, partitions: 8 })
+const cluster = testCluster({ partitions: 8 })
 afterAll(() => cluster.destroy())
 
 it("status says down before start", async () => {
@@ -72,11 +72,11 @@ it("start restarts only a node that was killed, and it rejoins", async () => {
 })
 
 it("a second cluster on the same ports is refused, naming the port and the settings to change", async () => {
-  const other = testCluster({ clientPort: 4321, partitions: 8 })
+  const other = testCluster({ clientPort: cluster.clientPort, partitions: 8 })
   try {
     const r = await other.run("start")
     expect(r.code).not.toBe(0)
-    expect(r.out).toMatch(/port 432[123] on 127\.0\.0\.1 is taken.*ARENA_CLUSTER_CLIENT_PORT/)
+    expect(r.out).toMatch(new RegExp(`port (${cluster.clientPort}|${cluster.clientPort + 1}|${cluster.clientPort + 2}) on 127\\.0\\.0\\.1 is taken.*ARENA_CLUSTER_CLIENT_PORT`))
     expect(other.pid(1)).toBeNull()
   } finally {
     await other.run("clean")
