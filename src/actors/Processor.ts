@@ -7,7 +7,7 @@ import type { CompiledRules } from "../domain/Rules.js"
 import type { RulesHistory } from "../domain/RulesHistory.js"
 import { levelTitle } from "../domain/Levels.js"
 import type { EngineState } from "../domain/engine/EngineState.js"
-import { pushAwardRecords, rejectionRecord } from "../domain/Records.js"
+import { metadataText, pushAwardRecords, rejectionRecord } from "../domain/Records.js"
 import { applyMessage } from "../domain/StreamMessage.js"
 import { FLAG_DIRTY } from "../domain/state/UserTable.js"
 import type { AnalyticsRecord } from "../ports/Analytics.js"
@@ -109,7 +109,7 @@ export class Processor {
       }
       out.applied++
       const e = o.entry
-      pushAwardRecords(e, out.records)
+      pushAwardRecords(e, out.records, metadataText(o.metadata))
       if (this.watched.size > 0 && this.watched.has(e.user_id)) this.notify(out.notes, e)
     }
   }

@@ -3,7 +3,7 @@
 // on the user table. Every outcome is an award (ledger entry) or a rejection with its reason.
 import { decodeEventBytes } from "./Event.js"
 import type { LedgerEntry, RejectReason, XpEvent } from "./Model.js"
-import { pushAwardRecords, rejectionRecord } from "./Records.js"
+import { metadataText, pushAwardRecords, rejectionRecord } from "./Records.js"
 import type { AnalyticsRecord } from "./Records.js"
 import type { CompiledRules } from "./Rules.js"
 import { applyEvent } from "./engine/Engine.js"
@@ -43,7 +43,7 @@ export interface StoredMessage {
 }
 
 export type MessageOutcome =
-  | { readonly ok: true; readonly entry: LedgerEntry }
+  | { readonly ok: true; readonly entry: LedgerEntry; readonly metadata: XpEvent["metadata"] }
   | { readonly ok: false; readonly reason: RejectReason; readonly message: string; readonly eventId: string | null }
 
 /** Both steps for one message: admit it, then apply it to its user (a rejected event writes nothing). */
@@ -52,12 +52,12 @@ export const applyMessage = (s: EngineState, rules: CompiledRules, m: StoredMess
   if (!a.ok) return a
   const o = applyEvent(s, a.event, a.timeMs, m, rules, beforeWrite) // the message is its own stream position
   if (o._tag === "Rejected") return { ok: false, reason: o.rejection.reason, message: o.rejection.message, eventId: a.event.event_id }
-  return { ok: true, entry: o.entry }
+  return { ok: true, entry: o.entry, metadata: a.event.metadata }
 }
 
 /** The records a message leaves for analysts, appended to `out` (what backfill writes). */
 export const messageRecords = (s: EngineState, rules: CompiledRules, m: StoredMessage, out: Array<AnalyticsRecord>): void => {
   const o = applyMessage(s, rules, m)
-  if (o.ok) pushAwardRecords(o.entry, out)
+  if (o.ok) pushAwardRecords(o.entry, out, metadataText(o.metadata))
   else out.push(rejectionRecord(m.seq, m.streamTimeMs, o.reason, o.message, o.eventId))
 }

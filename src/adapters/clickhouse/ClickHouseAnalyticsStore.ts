@@ -106,7 +106,9 @@ export const insertBlock = async (client: ClickHouseClient, b: InsertBlock): Pro
     values: encodeBlock(b),
     clickhouse_settings: {
       insert_deduplication_token: `${spec.table}:${b.firstSeq}-${b.lastSeq}:${b.records.length}`,
-      deduplicate_blocks_in_dependent_materialized_views: 1
+      deduplicate_blocks_in_dependent_materialized_views: 1,
+      // awards.metadata is a JSON column; its RowBinary value is the JSON text.
+      input_format_binary_read_json_as_string: 1
     }
   })
   await drainStream(r.stream)
