@@ -7,6 +7,7 @@ import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import type { ArenaConfig } from "./Config.js"
 import { makeAnalyticsActor } from "./actors/AnalyticsActor.js"
+import { startErasures } from "./actors/Erasures.js"
 import { establishRulesHistory } from "./actors/EstablishRulesHistory.js"
 import type { RulesCandidate } from "./actors/EstablishRulesHistory.js"
 import { LiveBoards } from "./actors/LiveBoards.js"
@@ -21,9 +22,11 @@ import { describeTarget } from "./adapters/clickhouse/ClickHouseTarget.js"
 import { makeEventSource } from "./adapters/nats/EventSource.js"
 import { openNats } from "./adapters/nats/Nats.js"
 import { DeadLetters } from "./adapters/nats/DeadLetters.js"
+import { makeErasureStream } from "./adapters/nats/ErasureStream.js"
 import { makeIngest } from "./adapters/nats/Publisher.js"
 import { provisionStreams, streamNames } from "./adapters/nats/Streams.js"
 import { ensureDatabase, openDb } from "./adapters/postgres/Db.js"
+import { makeErasureStore } from "./adapters/postgres/ErasureStore.js"
 import { migrate } from "./adapters/postgres/Migrations.js"
 import { PostgresShareStore } from "./adapters/postgres/ShareStore.js"
 import { DryRunJobs } from "./adapters/process/DryRunJobs.js"
@@ -86,7 +89,12 @@ export const openAnalytics = (config: ArenaConfig, log: Log) =>
       ledger: (userId: string, limit: number, beforeSeq: number | null) => queries.ledger(userId, limit, beforeSeq),
       pendingLedger: (userId: string) => sink.pendingLedger(userId),
       routes: queries,
-      status: () => Effect.runSync(sink.status)
+      status: () => Effect.runSync(sink.status),
+      erasure: {
+        awaitDurable: (seq: number) => Effect.runPromise(sink.awaitDurable(seq)),
+        userSeqs: (userId: string, beforeSeq: number) => queries.userSeqs(userId, beforeSeq),
+        deleteUser: (userId: string, beforeSeq: number) => Effect.runPromise(sink.eraseUser(userId, beforeSeq))
+      }
     }
   })
 
@@ -134,6 +142,21 @@ export const startArena = (config: ArenaConfig, log: Log) =>
       })
     })
     watchPipeline(pipeline.current)
+    // Erasures (§11): resumed from Postgres at start, run one at a time beside the pipeline.
+    const erasures = yield* startErasures({
+      store: makeErasureStore(sql),
+      stream: makeErasureStream(nats.js, nats.jsm, names.events, names.eventSubject),
+      analytics: analytics.erasure,
+      pipeline: {
+        applied: () => pipeline.current()?.status.ingest.applied ?? null,
+        snapshotSeq: () => pipeline.current()?.status.snapshot.lastSeq ?? null,
+        requestSnapshot: () => {
+          const p = pipeline.current()
+          if (p !== null) Effect.runFork(p.requestSnapshot)
+        }
+      },
+      log: (l) => log.info(l)
+    })
     // Dry runs are child processes with this service's environment (same stream, same database).
     const dryRuns = yield* Effect.acquireRelease(Effect.sync(() => new DryRunJobs({ env: process.env, log: (l) => log.info(l) })), (d) => Effect.sync(() => d.close()))
     const gateway = yield* Effect.acquireRelease(
@@ -151,6 +174,7 @@ export const startArena = (config: ArenaConfig, log: Log) =>
           },
           notifications: feed,
           shares: new PostgresShareStore(sql),
+          erasures,
           rules: {
             rules: () => history === null ? refusedRulesDocument(rulesDocument(rules), recorded, refusal) : rulesHistoryDocument(history),
             achievements: () => achievementCatalog(history?.current.rules ?? rules)

@@ -2,7 +2,7 @@
 // batches that never split a seq, and tracks how far the store is complete (durableSeq) so
 // snapshots never get ahead of it. Exactly once: records at or below the store's own watermarks
 // are dropped; a failed write waits, re-reads the watermarks and continues from there.
-import { Deferred, Effect, Latch } from "effect"
+import { Deferred, Effect, Latch, Semaphore } from "effect"
 import type { Scope } from "effect"
 import { backoff } from "../domain/Backoff.js"
 import { registry } from "../observability/Metrics.js"
@@ -25,6 +25,11 @@ export interface AnalyticsService extends AnalyticsSink {
    * moment it is submitted — not only after the next flush (up to flushIntervalMs later).
    */
   pendingLedger(userId: string): ReadonlyArray<LedgerEntry>
+  /**
+   * Erasure: the store drops the user's rows below beforeSeq (waits until they are durable first),
+   * never beside a write of the sink; retried until the store answers.
+   */
+  eraseUser(userId: string, beforeSeq: number): Effect.Effect<void>
 }
 
 export interface AnalyticsOptions {
@@ -72,6 +77,8 @@ export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<Analy
     let flushRequested = false
     let lastFlushAt = 0
     const waiters: Array<{ seq: number; done: Deferred.Deferred<void> }> = []
+    // A write and an erasure never overlap (an erasure rebuilds rollup months a write feeds).
+    const exclusive = yield* Semaphore.make(1)
     // Award entries not yet durable: per user (for ledger reads) and in seq order (to drop them
     // once a flush or the store's watermarks cover them).
     const pendingByUser = new Map<string, Array<LedgerEntry>>()
@@ -111,7 +118,7 @@ export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<Analy
     }
 
     /** Until the store answers: watermarks read, buffer trimmed to what is missing. */
-    const recover = store.recover.pipe(
+    const recover = exclusive.withPermit(store.recover).pipe(
       Effect.tapError((e) => Effect.sync(() => fail(e))),
       Effect.retry(backoff(o.retryInitialMs, o.retryMaxMs)),
       Effect.orDie, // unreachable: the schedule retries forever
@@ -157,7 +164,7 @@ export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<Analy
       const batch = buffer.slice(0, n)
       const through = n === buffer.length ? submittedSeq : buffer[n]!.seq - 1
       const started = yield* Effect.clockWith((c) => c.currentTimeMillis)
-      const r = yield* Effect.result(store.write(batch, through))
+      const r = yield* Effect.result(exclusive.withPermit(store.write(batch, through)))
       const ended = yield* Effect.clockWith((c) => c.currentTimeMillis)
       if (r._tag === "Failure") {
         fail(r.failure)
@@ -231,7 +238,14 @@ export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<Analy
       awaitDurable,
       durableSeq: Effect.sync(() => durableSeq),
       status: Effect.sync(() => ({ connected, bufferedRecords: buffer.length, durableSeq, submittedSeq, lastError })),
-      pendingLedger: (userId) => [...(pendingByUser.get(userId) ?? [])]
+      pendingLedger: (userId) => [...(pendingByUser.get(userId) ?? [])],
+      eraseUser: (userId, beforeSeq) =>
+        awaitDurable(beforeSeq - 1).pipe(
+          Effect.andThen(exclusive.withPermit(store.eraseUser(userId, beforeSeq))),
+          Effect.tapError((e) => Effect.sync(() => fail(e))),
+          Effect.retry(backoff(o.retryInitialMs, o.retryMaxMs)),
+          Effect.orDie // unreachable: the schedule retries forever
+        )
     }
     return service
   })
@@ -261,6 +275,11 @@ export const makeMemoryAnalyticsStore = () => {
         durableSeq = Math.max(durableSeq, throughSeq)
         writes.push({ records: rs.length, throughSeq })
         return Effect.void
+      }),
+    eraseUser: (userId, beforeSeq) =>
+      Effect.sync(() => {
+        const named = (r: AnalyticsRecord) => seqOf(r) < beforeSeq && (r.kind === "award" ? r.entry.user_id : r.kind === "rejection" ? null : r.user_id) === userId
+        for (let i = records.length - 1; i >= 0; i--) if (named(records[i]!)) records.splice(i, 1)
       })
   }
   return {

@@ -65,6 +65,8 @@ export class Processor {
     this.dirty[this.dirtyN++] = uid
   }
   observer: WriteObserver | null = null
+  /** Erasure messages applied since takeErasures(): a cut after one must be a base. */
+  private erasuresSinceCut = 0
   // The version in force over [rulesFrom, rulesTo): one comparison per message, a lookup only at a switch.
   private rules: CompiledRules
   private rulesFrom: number
@@ -107,6 +109,12 @@ export class Processor {
         out.records.push(rejectionRecord(raw.seq, raw.streamTimeMs, o.reason, o.message, o.eventId))
         continue
       }
+      if (o.entry === null) {
+        // An erasure: the user left every board and the table at this seq (domain/Erasure.ts). The
+        // next cut is a base, so no stored chunk keeps them.
+        this.erasuresSinceCut++
+        continue
+      }
       out.applied++
       const e = o.entry
       pushAwardRecords(e, out.records, metadataText(o.metadata))
@@ -120,6 +128,13 @@ export class Processor {
       notes.push({ type: "level_up", user_id: e.user_id, seq: e.seq, level: e.level_after, title: levelTitle(this.rules.levels, e.level_after), previous: e.level_before })
     }
     for (const b of e.bonuses) notes.push({ type: "achievement_unlocked", user_id: e.user_id, seq: e.seq, achievement: b.achievement, bonus: b.xp })
+  }
+
+  /** Erasures applied since the last call (and forgets them): the pipeline's next cut is then a base. */
+  takeErasures(): number {
+    const n = this.erasuresSinceCut
+    this.erasuresSinceCut = 0
+    return n
   }
 
   /** Users changed since the last call, and forgets them (their dirty marks are cleared). */

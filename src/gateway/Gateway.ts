@@ -8,6 +8,7 @@ import { checkGatewayConfig } from "./GatewayConfig.js"
 import { Router } from "./http/Router.js"
 import { RateLimiter } from "./limits/RateLimiter.js"
 import { analyticsRoutes } from "./routes/analytics.js"
+import { erasureRoutes } from "./routes/erasures.js"
 import { eventRoutes } from "./routes/events.js"
 import { healthRoutes } from "./routes/health.js"
 import { leaderboardRoutes } from "./routes/leaderboards.js"
@@ -103,6 +104,7 @@ export const startGateway = async (deps: GatewayDeps): Promise<RunningGateway> =
     ...userRoutes(deps.users),
     ...rulesRoutes(deps.rules, deps.dryRuns),
     ...shareRoutes(deps.shares),
+    ...(deps.erasures !== undefined ? erasureRoutes(deps.erasures) : []),
     ...healthRoutes(deps.health),
     ...openApiRoutes(),
     ...pageRoutes(cfg.pagesDir ?? defaultPagesDir(), deps.analytics !== undefined),

@@ -8,6 +8,7 @@ import type { ShareStore } from "../ports/Shares.js"
 import type { AnalyticsRoutesPort } from "../ports/AnalyticsQueries.js"
 import type { RulesPort } from "../ports/ReadModel.js"
 import type { DryRunPort } from "../ports/DryRuns.js"
+import type { ErasurePort } from "../ports/Erasures.js"
 
 export interface GatewayLogger {
   warn(message: string, fields?: Readonly<Record<string, unknown>>): void
@@ -25,6 +26,8 @@ export interface GatewayDeps {
   /** POST /v1/rules/dry-run and GET /v1/rules/dry-run/{id} are mounted only with it. */
   readonly dryRuns?: DryRunPort | undefined
   readonly analytics?: AnalyticsRoutesPort | undefined
+  /** DELETE /v1/users/{id} and GET /v1/erasures/{id} are mounted only with it. */
+  readonly erasures?: ErasurePort | undefined
   readonly config: GatewayConfig
   readonly log?: GatewayLogger | undefined
 }

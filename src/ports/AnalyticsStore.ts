@@ -50,4 +50,9 @@ export interface AnalyticsStore {
    * everything through `throughSeq` complete. Per kind, writes are atomic and in seq order.
    */
   write(records: ReadonlyArray<EncodedRecord>, throughSeq: number): Effect.Effect<void, StoreFailure>
+  /**
+   * Erasure (ARCHITECTURE §11): deletes the user's rows with seq < beforeSeq from every table that
+   * names them and rebuilds the rollups they fed. Idempotent; the sink never runs it beside a write.
+   */
+  eraseUser(userId: string, beforeSeq: number): Effect.Effect<void, StoreFailure>
 }
