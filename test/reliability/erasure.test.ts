@@ -1,0 +1,174 @@
+// Erasure (ARCHITECTURE §11 "Privacy") against the real `arena serve` with NATS JetStream, Postgres
+// and embedded ClickHouse: DELETE /v1/users/{id} answers 202 with an erasure id, GET
+// /v1/erasures/{id} reports completion, and then the user is in no board, profile, ledger, share,
+// snapshot chunk, ClickHouse table or stream message — also after kill -9 and a replay. An erasure
+// killed (kill -9) right after it was accepted, and one killed in the middle of its steps, both
+// resume at start and finish. Bad input is a 4xx naming the field; another user's token gets 403.
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { mintToken } from "../../src/gateway/auth/Auth.js"
+import { api } from "../gateway/client.js"
+import { ArenaProcess, JWT_SECRET, cleanup, db, freshNames, natsClient, publishAll, sleep } from "../support/arena.js"
+import type { Nats, Names } from "../support/arena.js"
+import { snapshotDump } from "../support/snapshotDump.js"
+
+const names: Names = freshNames("era")
+let nats: Nats
+let arena: ArenaProcess
+
+const token = (sub: string, scope = "") => mintToken({ sub, scope, ttlSeconds: 3600 }, JWT_SECRET)
+// Distinctive ids, so "the bytes are nowhere" is a meaningful search.
+const ERIN = "erin.erasable@example"
+const FRANK = "frank-erasable-7"
+const BOB = "bob-stays"
+const now = () => new Date().toISOString()
+let n = 0
+const ev = (user: string, extra: Record<string, unknown> = {}) =>
+  ({ event_id: `e${++n}`, user_id: user, username: `${user.toUpperCase()}!`, agent_name: "claude-code", action_type: "task_completed", timestamp: now(), ...extra })
+
+interface ErasureView { erasure_id: string; status: string; step: string; steps_done: string[]; messages_erased: number; completed_at: string | null }
+interface ErrorBody { error: { code: string; details: Array<{ path: string }> } }
+
+const admin = () => token("root", "admin")
+
+/** Rows of an admin SQL query, as objects keyed by column. */
+const sqlRows = async (query: string): Promise<Array<Record<string, unknown>>> => {
+  const r = await api<{ columns: string[]; rows: unknown[][] }>(arena.baseUrl, "POST", "/v1/analytics/sql", { token: await admin(), body: { query } })
+  if (r.status !== 200) throw new Error(`sql ${r.status}: ${r.text}`)
+  return r.json.rows.map((row) => Object.fromEntries(r.json.columns.map((c, i) => [c, row[i]])))
+}
+
+const waitDone = async (id: string, tok: string): Promise<ErasureView> => {
+  for (let i = 0; ; i++) {
+    const r = await api<ErasureView>(arena.baseUrl, "GET", `/v1/erasures/${id}`, { token: tok }).catch(() => null)
+    if (r !== null && r.status === 200 && r.json.status === "done") return r.json
+    if (i > 2400) throw new Error(`erasure ${id} not done: ${r?.text}\n${arena.log.slice(-3000)}`)
+    await sleep(50)
+  }
+}
+
+/** Every message still in the stream, as text. */
+const streamTexts = async (): Promise<string[]> => {
+  const info = await nats.jsm.streams.info(names.stream)
+  const out: string[] = []
+  for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+    const m = await nats.jsm.streams.getMessage(names.stream, { seq }).catch(() => null)
+    if (m !== null) out.push(`${m.subject} ${JSON.stringify(m.header?.toRecord?.() ?? {})} ${new TextDecoder().decode(m.data)}`)
+  }
+  return out
+}
+
+/** Everything the user could still be found in, empty when they are gone. */
+const traces = async (user: string): Promise<string[]> => {
+  const found: string[] = []
+  if ((await api(arena.baseUrl, "GET", `/v1/users/${encodeURIComponent(user)}`)).status !== 404) found.push("profile")
+  const ledger = await api<{ entries: unknown[] }>(arena.baseUrl, "GET", `/v1/users/${encodeURIComponent(user)}/ledger`, { token: await admin() })
+  if (ledger.json.entries.length > 0) found.push("ledger")
+  for (const b of ["global", "agent:claude-code"]) {
+    for (const w of ["all", "day", "week", "month"]) {
+      const page = await api(arena.baseUrl, "GET", `/v1/leaderboards/${b}?window=${w}&limit=100`)
+      if (page.text.includes(user)) found.push(`board ${b} ${w}`)
+    }
+  }
+  const sql = db(names)
+  try {
+    const shares = await sql`SELECT count(*)::int AS n FROM arena_shares WHERE owner = ${user}`
+    if (shares[0]!["n"] !== 0) found.push("shares")
+    const chunks = await sql<{ data: Uint8Array }[]>`SELECT data FROM arena_snapshot_chunk`
+    if (chunks.some((c) => Buffer.from(c.data).includes(Buffer.from(user, "latin1")))) found.push("snapshot chunk bytes")
+    if ((await snapshotDump(sql)).users.some(([id]) => id === user)) found.push("snapshot")
+    const archives = await sql`SELECT count(*)::int AS n FROM arena_period_archive WHERE user_id = ${user}`
+    if (archives[0]!["n"] !== 0) found.push("period archive")
+    const erasures = await sql`SELECT count(*)::int AS n FROM arena_erasure WHERE user_id = ${user}`
+    if (erasures[0]!["n"] !== 0) found.push("erasure record")
+  } finally { await sql.end() }
+  for (const t of ["awards", "level_ups", "achievements", "user_days"]) {
+    const [r] = await sqlRows(`SELECT count() AS n FROM ${t} WHERE user_id = '${user}'`)
+    if (Number(r!["n"]) !== 0) found.push(`clickhouse ${t}`)
+  }
+  if ((await streamTexts()).some((t) => t.includes(user))) found.push("stream")
+  return found
+}
+
+const bobXp = async () => (await api<{ total_xp: number }>(arena.baseUrl, "GET", `/v1/users/${BOB}`)).json.total_xp
+
+beforeAll(async () => {
+  nats = await natsClient()
+  arena = new ArenaProcess(names)
+  await arena.start()
+  const events = [ev(ERIN, { metadata: { model: "opus", note: ERIN } }), ev(BOB), ev(FRANK), ev(ERIN), ev(FRANK, { metadata: { model: "haiku" } }), ev(BOB), ev(ERIN)]
+  const acks = await publishAll(nats.js, names.subject, events)
+  await arena.waitForSeq(acks[acks.length - 1]!.seq)
+  const share = await api(arena.baseUrl, "POST", "/v1/shares", { token: await token(ERIN), body: { title: "mine", content: "hello", privacy_level: "public" } })
+  expect(share.status).toBe(201)
+}, 240_000)
+
+afterAll(async () => {
+  await arena?.stop()
+  await nats?.nc.close()
+  await cleanup(names)
+})
+
+describe("erasure", () => {
+  it("refuses bad input with a 4xx naming the field, and another user's token with 403", async () => {
+    expect((await api(arena.baseUrl, "DELETE", `/v1/users/${BOB}`)).status).toBe(401)
+    const other = await api<ErrorBody>(arena.baseUrl, "DELETE", `/v1/users/${BOB}`, { token: await token(ERIN) })
+    expect([other.status, other.json.error.code]).toEqual([403, "forbidden"])
+    const bad = await api<ErrorBody>(arena.baseUrl, "DELETE", "/v1/users/not%20an%20id", { token: await admin() })
+    expect([bad.status, bad.json.error.details.map((d) => d.path)]).toEqual([400, ["path.user_id"]])
+    const unknownQuery = await api<ErrorBody>(arena.baseUrl, "DELETE", `/v1/users/${BOB}?force=1`, { token: await token(BOB) })
+    expect([unknownQuery.status, unknownQuery.json.error.details.map((d) => d.path)]).toEqual([400, ["query.force"]])
+    const badId = await api<ErrorBody>(arena.baseUrl, "GET", "/v1/erasures/nope", { token: await token(BOB) })
+    expect([badId.status, badId.json.error.details.map((d) => d.path)]).toEqual([400, ["path.id"]])
+    expect((await api(arena.baseUrl, "GET", "/v1/erasures/AAAAAAAAAAAAAAAAAAAAAA", { token: await token(BOB) })).status).toBe(404)
+    expect((await api(arena.baseUrl, "GET", "/v1/erasures/AAAAAAAAAAAAAAAAAAAAAA")).status).toBe(401)
+    // The tracer finds a user who is there, in each place.
+    expect(await traces(BOB)).toEqual(expect.arrayContaining(["profile", "ledger", "board global all", "board agent:claude-code day", "snapshot", "clickhouse awards", "clickhouse user_days", "stream"]))
+  }, 120_000)
+
+  it("resumes an erasure killed (kill -9) right after it was accepted, and leaves no trace", async () => {
+    const before = await traces(ERIN)
+    expect(before).toEqual(expect.arrayContaining(["profile", "ledger", "board global all", "shares", "snapshot", "clickhouse awards", "stream"]))
+    const bobBefore = await bobXp()
+    const r = await api<ErasureView & { user_id: string }>(arena.baseUrl, "DELETE", `/v1/users/${encodeURIComponent(ERIN)}`, { token: await token(ERIN) })
+    expect(r.status).toBe(202)
+    expect(r.headers.get("location")).toBe(`/v1/erasures/${r.json.erasure_id}`)
+    expect(r.json).toMatchObject({ status: "pending", user_id: ERIN })
+    await arena.kill()
+    await arena.start()
+    // Another user cannot read it; the one who asked can.
+    expect((await api(arena.baseUrl, "GET", `/v1/erasures/${r.json.erasure_id}`, { token: await token(BOB) })).status).toBe(404)
+    const done = await waitDone(r.json.erasure_id, await token(ERIN))
+    expect(done.steps_done).toEqual(["publish", "apply", "snapshot", "postgres", "clickhouse", "stream"])
+    expect(done.messages_erased).toBe(4) // three events and the erasure message itself
+    expect(await traces(ERIN)).toEqual([])
+    expect(await bobXp()).toBe(bobBefore)
+  }, 240_000)
+
+  it("resumes an erasure killed (kill -9) in the middle of its steps; a replay after kill -9 brings nobody back", async () => {
+    const r = await api<ErasureView>(arena.baseUrl, "DELETE", `/v1/users/${FRANK}`, { token: await admin() })
+    expect(r.status).toBe(202)
+    // Kill once the erasure is past publishing (the message is in the stream, the rest not done).
+    for (let i = 0; ; i++) {
+      const s = await api<ErasureView>(arena.baseUrl, "GET", `/v1/erasures/${r.json.erasure_id}`, { token: await admin() })
+      if (s.json.steps_done.includes("publish")) break
+      if (i > 2400) throw new Error(`erasure never published: ${s.text}`)
+      await sleep(5)
+    }
+    await arena.kill()
+    await arena.start()
+    await waitDone(r.json.erasure_id, await admin())
+    expect(await traces(FRANK)).toEqual([])
+    // kill -9 and replay: still gone; everyone else as before.
+    const bob = await bobXp()
+    await arena.kill()
+    await arena.start()
+    const info = await nats.jsm.streams.info(names.stream)
+    await arena.waitForSeq(info.state.last_seq)
+    expect(await traces(FRANK)).toEqual([])
+    expect(await traces(ERIN)).toEqual([])
+    expect(await bobXp()).toBe(bob)
+    // The rollups were rebuilt from what is left: they agree with the raw rows.
+    const [agg] = await sqlRows("SELECT (SELECT sum(events) FROM agent_daily) AS rolled, (SELECT count() FROM awards) AS raw")
+    expect(Number(agg!["rolled"])).toBe(Number(agg!["raw"]))
+  }, 300_000)
+})
