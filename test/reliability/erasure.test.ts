@@ -52,7 +52,7 @@ const streamTexts = async (): Promise<string[]> => {
   const out: string[] = []
   for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
     const m = await nats.jsm.streams.getMessage(names.stream, { seq }).catch(() => null)
-    if (m !== null) out.push(`${m.subject} ${JSON.stringify(m.header?.toRecord?.() ?? {})} ${new TextDecoder().decode(m.data)}`)
+    if (m !== null) out.push(`${m.subject} ${m.header?.get("Nats-Msg-Id") ?? ""} ${new TextDecoder().decode(m.data)}`)
   }
   return out
 }
