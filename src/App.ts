@@ -93,7 +93,7 @@ export const openAnalytics = (config: ArenaConfig, log: Log) =>
       erasure: {
         awaitDurable: (seq: number) => Effect.runPromise(sink.awaitDurable(seq)),
         userSeqs: (userId: string, beforeSeq: number) => queries.userSeqs(userId, beforeSeq),
-        deleteUser: (userId: string, beforeSeq: number) => Effect.runPromise(sink.eraseUser(userId, beforeSeq))
+        deleteUser: (userId: string, beforeSeq: number, rejectedSeqs: ReadonlyArray<number>) => Effect.runPromise(sink.eraseUser(userId, beforeSeq, rejectedSeqs))
       }
     }
   })
@@ -145,7 +145,7 @@ export const startArena = (config: ArenaConfig, log: Log) =>
     // Erasures (§11): resumed from Postgres at start, run one at a time beside the pipeline.
     const erasures = yield* startErasures({
       store: makeErasureStore(sql),
-      stream: makeErasureStream(nats.js, nats.jsm, names.events, names.eventSubject),
+      stream: makeErasureStream(nats.js, nats.jsm, { events: names.events, deadLetters: names.dlq, subject: names.eventSubject }),
       analytics: analytics.erasure,
       pipeline: {
         applied: () => pipeline.current()?.status.ingest.applied ?? null,

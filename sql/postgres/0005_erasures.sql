@@ -7,7 +7,10 @@ CREATE TABLE arena_erasure (
   user_id         text        CHECK (char_length(user_id) BETWEEN 1 AND 128),
   step            text        NOT NULL CHECK (step IN ('publish', 'apply', 'snapshot', 'postgres', 'clickhouse', 'stream', 'done')),
   erase_seq       bigint,
+  -- the user's seqs in the event stream and in the dead-letter stream (recorded before the
+  -- ClickHouse rows they were found through go; dropped once done)
   stream_seqs     bigint[],
+  letter_seqs     bigint[],
   messages_erased integer     NOT NULL DEFAULT 0,
   requester_hash  text        NOT NULL CHECK (requester_hash ~ '^[0-9a-f]{64}$'),
   requested_at    timestamptz NOT NULL DEFAULT now(),

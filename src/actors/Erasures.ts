@@ -50,6 +50,7 @@ export const startErasures = (deps: ErasureDeps): Effect.Effect<ErasurePort, nev
         const user = first.userId!
         let seq = first.eraseSeq ?? 0
         let seqs = first.streamSeqs
+        let letters = first.letterSeqs
         switch (first.step) {
           case "publish": {
             seq = yield* c("publishing the erasure message", () => deps.stream.publish({ erasure_id: id, user_id: user }))
@@ -76,23 +77,31 @@ export const startErasures = (deps: ErasureDeps): Effect.Effect<ErasurePort, nev
           // falls through
           case "clickhouse": {
             yield* c("waiting for analytics", () => deps.analytics.awaitDurable(seq))
-            if (seqs === null) {
-              // The seqs of the user's messages come from their award rows: recorded before the rows go.
-              const found = yield* c("reading the user's seqs", () => deps.analytics.userSeqs(user, seq))
-              seqs = [...found, seq]
-              const learned = seqs
-              yield* c("recording the seqs", () => deps.store.advance(id, "clickhouse", { streamSeqs: learned }))
+            if (seqs === null || letters === null) {
+              // The user's messages: their awards' seqs (from ClickHouse) and their rejected events
+              // (from the dead letters, all stored by now: the snapshot waited for them). Recorded
+              // before the rows they were found through go.
+              const awarded = yield* c("reading the user's seqs", () => deps.analytics.userSeqs(user, seq))
+              // (a letter after the erasure message is of a new user with the same id: kept)
+              const rejected = (yield* c("scanning the dead letters", () => deps.stream.rejectedOf(user))).filter((r) => r.event < seq)
+              seqs = [...awarded, ...rejected.map((r) => r.event).filter((s) => s > 0), seq]
+              letters = rejected.map((r) => r.letter)
+              const learned = { streamSeqs: seqs, letterSeqs: letters }
+              yield* c("recording the seqs", () => deps.store.advance(id, "clickhouse", learned))
             }
-            yield* c("deleting ClickHouse rows", () => deps.analytics.deleteUser(user, seq))
+            const rejectedSeqs = seqs.filter((s) => s !== seq)
+            yield* c("deleting ClickHouse rows", () => deps.analytics.deleteUser(user, seq, rejectedSeqs))
             yield* c("recording step clickhouse", () => deps.store.advance(id, "stream"))
           }
           // falls through
           case "stream": {
             const all = seqs ?? [seq]
+            const dead = letters ?? []
             // The erasure message itself goes too: the committed snapshot is past it, so no replay reads it.
-            yield* c("erasing stream messages", () => deps.stream.erase(all))
-            yield* c("completing", () => deps.store.complete(id, all.length))
-            log(`erasure ${id} done: ${all.length} stream messages erased (erasure message at seq ${seq})`)
+            yield* c("erasing stream messages", () => deps.stream.erase("events", all))
+            yield* c("erasing dead letters", () => deps.stream.erase("dead_letters", dead))
+            yield* c("completing", () => deps.store.complete(id, all.length + dead.length))
+            log(`erasure ${id} done: ${all.length} stream messages and ${dead.length} dead letters erased (erasure message at seq ${seq})`)
             break
           }
           case "done":

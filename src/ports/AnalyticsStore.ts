@@ -52,7 +52,7 @@ export interface AnalyticsStore {
   write(records: ReadonlyArray<EncodedRecord>, throughSeq: number): Effect.Effect<void, StoreFailure>
   /**
    * Erasure (ARCHITECTURE §11): deletes the user's rows with seq < beforeSeq from every table that
-   * names them and rebuilds the rollups they fed. Idempotent; the sink never runs it beside a write.
+   * names them, and the rejections at rejectedSeqs (their rejected events), and rebuilds the rollups they fed. Idempotent; the sink never runs it beside a write.
    */
-  eraseUser(userId: string, beforeSeq: number): Effect.Effect<void, StoreFailure>
+  eraseUser(userId: string, beforeSeq: number, rejectedSeqs: ReadonlyArray<number>): Effect.Effect<void, StoreFailure>
 }

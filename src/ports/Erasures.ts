@@ -22,6 +22,8 @@ export interface ErasureRecord {
   readonly eraseSeq: number | null
   /** The user's message seqs to erase from the stream (recorded before their ClickHouse rows go). */
   readonly streamSeqs: ReadonlyArray<number> | null
+  /** Seqs of the dead letters that carry the user's rejected events (in the dead-letter stream). */
+  readonly letterSeqs: ReadonlyArray<number> | null
   readonly messagesErased: number
   /** sha256 of `<id>:<sub>` of whoever asked: lets them read the record without it naming them. */
   readonly requesterHash: string
@@ -38,7 +40,7 @@ export interface ErasureStore {
   /** Erasures not done, oldest first (resumed at start). */
   pending(): Promise<ReadonlyArray<ErasureRecord>>
   /** Records a finished step: the next step, and what it learned. */
-  advance(id: string, next: ErasureStep, learned?: { eraseSeq?: number; streamSeqs?: ReadonlyArray<number>; messagesErased?: number }): Promise<void>
+  advance(id: string, next: ErasureStep, learned?: { eraseSeq?: number; streamSeqs?: ReadonlyArray<number>; letterSeqs?: ReadonlyArray<number> }): Promise<void>
   /** Removes the user from Postgres: their shares, their rows of archived period rankings (re-ranked). */
   scrub(userId: string): Promise<void>
   /** Finishes: step done, user id dropped, completion time. */
@@ -49,8 +51,13 @@ export interface ErasureStore {
 export interface ErasureStream {
   /** Publishes the erasure message (Nats-Msg-Id erasure/<id>: a re-publish is a duplicate); its seq. */
   publish(m: ErasureMessage): Promise<number>
-  /** Erases messages (JetStream message erase: overwritten, not only marked deleted); returns how many were still there. */
-  erase(seqs: ReadonlyArray<number>): Promise<number>
+  /**
+   * The user's rejected events: the dead letters whose body names them (user_id), and the event
+   * stream seqs they came from (Arena-Seq). Scans the dead-letter stream.
+   */
+  rejectedOf(userId: string): Promise<ReadonlyArray<{ readonly letter: number; readonly event: number }>>
+  /** Erases messages of the event stream or the dead-letter stream (JetStream message erase: overwritten, not only marked deleted); returns how many were still there. */
+  erase(stream: "events" | "dead_letters", seqs: ReadonlyArray<number>): Promise<number>
 }
 
 /** The analytics side (ClickHouse). */
@@ -59,8 +66,8 @@ export interface ErasureAnalytics {
   awaitDurable(seq: number): Promise<void>
   /** Seqs of the user's awards below `beforeSeq` (the stream messages that named them). */
   userSeqs(userId: string, beforeSeq: number): Promise<ReadonlyArray<number>>
-  /** Deletes the user's rows below `beforeSeq` from every table and rebuilds the rollups they fed. */
-  deleteUser(userId: string, beforeSeq: number): Promise<void>
+  /** Deletes the user's rows below `beforeSeq` (and the rejections at `rejectedSeqs`) from every table and rebuilds the rollups they fed. */
+  deleteUser(userId: string, beforeSeq: number, rejectedSeqs: ReadonlyArray<number>): Promise<void>
 }
 
 /** The running pipeline, as the erasure actor watches it (null while it loads or restarts). */

@@ -46,12 +46,12 @@ const waitDone = async (id: string, tok: string): Promise<ErasureView> => {
   }
 }
 
-/** Every message still in the stream, as text. */
-const streamTexts = async (): Promise<string[]> => {
-  const info = await nats.jsm.streams.info(names.stream)
+/** Every message still in a stream (the events by default), as text. */
+const streamTexts = async (stream = names.stream): Promise<string[]> => {
+  const info = await nats.jsm.streams.info(stream)
   const out: string[] = []
   for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
-    const m = await nats.jsm.streams.getMessage(names.stream, { seq }).catch(() => null)
+    const m = await nats.jsm.streams.getMessage(stream, { seq }).catch(() => null)
     if (m !== null) out.push(`${m.subject} ${m.header?.get("Nats-Msg-Id") ?? ""} ${new TextDecoder().decode(m.data)}`)
   }
   return out
@@ -86,8 +86,13 @@ const traces = async (user: string): Promise<string[]> => {
     if (Number(r!["n"]) !== 0) found.push(`clickhouse ${t}`)
   }
   if ((await streamTexts()).some((t) => t.includes(user))) found.push("stream")
+  if ((await streamTexts(names.dlqStream)).some((t) => t.includes(user))) found.push("dead letters")
   return found
 }
+
+/** Seqs of the rejected events (one per erased user), their rejections in ClickHouse must go too. */
+const rejectedSeqs: Record<string, number> = {}
+const rejectionRows = async (seq: number) => Number((await sqlRows(`SELECT count() AS n FROM rejections WHERE seq = ${seq}`))[0]!["n"])
 
 const bobXp = async () => (await api<{ total_xp: number }>(arena.baseUrl, "GET", `/v1/users/${BOB}`)).json.total_xp
 
@@ -95,8 +100,11 @@ beforeAll(async () => {
   nats = await natsClient()
   arena = new ArenaProcess(names)
   await arena.start()
-  const events = [ev(ERIN, { metadata: { model: "opus", note: ERIN } }), ev(BOB), ev(FRANK), ev(ERIN), ev(FRANK, { metadata: { model: "haiku" } }), ev(BOB), ev(ERIN)]
+  const events = [ev(ERIN, { metadata: { model: "opus", note: ERIN } }), ev(BOB), ev(FRANK), ev(ERIN), ev(FRANK, { metadata: { model: "haiku" } }), ev(BOB), ev(ERIN),
+    ev(ERIN, { action_type: "teleport" }), ev(FRANK, { timestamp: new Date(Date.now() + 3_600_000).toISOString() }), ev(BOB, { action_type: "teleport" })]
   const acks = await publishAll(nats.js, names.subject, events)
+  rejectedSeqs[ERIN] = acks[7]!.seq
+  rejectedSeqs[FRANK] = acks[8]!.seq
   await arena.waitForSeq(acks[acks.length - 1]!.seq)
   const share = await api(arena.baseUrl, "POST", "/v1/shares", { token: await token(ERIN), body: { title: "mine", content: "hello", privacy_level: "public" } })
   expect(share.status).toBe(201)
@@ -122,12 +130,13 @@ describe("erasure", () => {
     expect((await api(arena.baseUrl, "GET", "/v1/erasures/AAAAAAAAAAAAAAAAAAAAAA", { token: await token(BOB) })).status).toBe(404)
     expect((await api(arena.baseUrl, "GET", "/v1/erasures/AAAAAAAAAAAAAAAAAAAAAA")).status).toBe(401)
     // The tracer finds a user who is there, in each place.
-    expect(await traces(BOB)).toEqual(expect.arrayContaining(["profile", "ledger", "board global all", "board agent:claude-code day", "snapshot", "clickhouse awards", "clickhouse user_days", "stream"]))
+    expect(await traces(BOB)).toEqual(expect.arrayContaining(["profile", "ledger", "board global all", "board agent:claude-code day", "snapshot", "clickhouse awards", "clickhouse user_days", "stream", "dead letters"]))
   }, 120_000)
 
   it("resumes an erasure killed (kill -9) right after it was accepted, and leaves no trace", async () => {
     const before = await traces(ERIN)
-    expect(before).toEqual(expect.arrayContaining(["profile", "ledger", "board global all", "shares", "snapshot", "clickhouse awards", "stream"]))
+    expect(before).toEqual(expect.arrayContaining(["profile", "ledger", "board global all", "shares", "snapshot", "clickhouse awards", "stream", "dead letters"]))
+    expect(await rejectionRows(rejectedSeqs[ERIN]!)).toBe(1)
     const bobBefore = await bobXp()
     const r = await api<ErasureView & { user_id: string }>(arena.baseUrl, "DELETE", `/v1/users/${encodeURIComponent(ERIN)}`, { token: await token(ERIN) })
     expect(r.status).toBe(202)
@@ -139,9 +148,15 @@ describe("erasure", () => {
     expect((await api(arena.baseUrl, "GET", `/v1/erasures/${r.json.erasure_id}`, { token: await token(BOB) })).status).toBe(404)
     const done = await waitDone(r.json.erasure_id, await token(ERIN))
     expect(done.steps_done).toEqual(["publish", "apply", "snapshot", "postgres", "clickhouse", "stream"])
-    expect(done.messages_erased).toBe(4) // three events and the erasure message itself
+    // three awarded events, one rejected, the erasure message itself, and the rejected one's dead letter
+    expect(done.messages_erased).toBe(6)
     expect(await traces(ERIN)).toEqual([])
+    expect(await rejectionRows(rejectedSeqs[ERIN]!)).toBe(0)
     expect(await bobXp()).toBe(bobBefore)
+    // A producer re-sending one of the erased events within the stream's duplicate window (24 h) is
+    // told it is a duplicate: the stream still remembers the id, not the message.
+    const resent = await publishAll(nats.js, names.subject, [{ ...ev(ERIN), event_id: "e1" }])
+    expect(resent[0]!.duplicate).toBe(true)
   }, 240_000)
 
   it("resumes an erasure killed (kill -9) in the middle of its steps; a replay after kill -9 brings nobody back", async () => {
@@ -158,6 +173,7 @@ describe("erasure", () => {
     await arena.start()
     await waitDone(r.json.erasure_id, await admin())
     expect(await traces(FRANK)).toEqual([])
+    expect(await rejectionRows(rejectedSeqs[FRANK]!)).toBe(0)
     // kill -9 and replay: still gone; everyone else as before.
     const bob = await bobXp()
     await arena.kill()

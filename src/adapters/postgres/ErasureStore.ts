@@ -12,6 +12,7 @@ interface Row {
   step: string
   erase_seq: string | null
   stream_seqs: Array<string> | null
+  letter_seqs: Array<string> | null
   messages_erased: number
   requester_hash: string
   requested_at: Date
@@ -24,6 +25,7 @@ const toRecord = (r: Row): ErasureRecord => ({
   step: r.step as ErasureStep,
   eraseSeq: r.erase_seq === null ? null : Number(r.erase_seq),
   streamSeqs: r.stream_seqs === null ? null : r.stream_seqs.map(Number),
+  letterSeqs: r.letter_seqs === null ? null : r.letter_seqs.map(Number),
   messagesErased: r.messages_erased,
   requesterHash: r.requester_hash,
   requestedAt: r.requested_at.toISOString(),
@@ -39,22 +41,22 @@ export const makeErasureStore = (sql: Sql): ErasureStore => ({
     const rows = await sql<Row[]>`
       INSERT INTO arena_erasure (id, user_id, step, requester_hash) VALUES (${id}, ${userId}, 'publish', ${requesterHash(id, requesterSub)})
       ON CONFLICT (user_id) WHERE step <> 'done' DO NOTHING
-      RETURNING id, user_id, step, erase_seq, stream_seqs, messages_erased, requester_hash, requested_at, completed_at`
+      RETURNING id, user_id, step, erase_seq, stream_seqs, letter_seqs, messages_erased, requester_hash, requested_at, completed_at`
     if (rows[0] !== undefined) return toRecord(rows[0])
-    const running = await sql<Row[]>`SELECT id, user_id, step, erase_seq, stream_seqs, messages_erased, requester_hash, requested_at, completed_at FROM arena_erasure WHERE user_id = ${userId} AND step <> 'done'`
+    const running = await sql<Row[]>`SELECT id, user_id, step, erase_seq, stream_seqs, letter_seqs, messages_erased, requester_hash, requested_at, completed_at FROM arena_erasure WHERE user_id = ${userId} AND step <> 'done'`
     if (running[0] === undefined) throw new Error(`erasure of ${userId}: neither inserted nor running`)
     return toRecord(running[0])
   },
 
   async get(id) {
-    const rows = await sql<Row[]>`SELECT id, user_id, step, erase_seq, stream_seqs, messages_erased, requester_hash, requested_at, completed_at FROM arena_erasure WHERE id = ${id}`
+    const rows = await sql<Row[]>`SELECT id, user_id, step, erase_seq, stream_seqs, letter_seqs, messages_erased, requester_hash, requested_at, completed_at FROM arena_erasure WHERE id = ${id}`
     return rows[0] === undefined ? null : toRecord(rows[0])
   },
 
   askedBy: (r, sub) => requesterHash(r.id, sub) === r.requesterHash,
 
   async pending() {
-    const rows = await sql<Row[]>`SELECT id, user_id, step, erase_seq, stream_seqs, messages_erased, requester_hash, requested_at, completed_at FROM arena_erasure WHERE step <> 'done' ORDER BY requested_at, id`
+    const rows = await sql<Row[]>`SELECT id, user_id, step, erase_seq, stream_seqs, letter_seqs, messages_erased, requester_hash, requested_at, completed_at FROM arena_erasure WHERE step <> 'done' ORDER BY requested_at, id`
     return rows.map(toRecord)
   },
 
@@ -63,7 +65,7 @@ export const makeErasureStore = (sql: Sql): ErasureStore => ({
       UPDATE arena_erasure SET step = ${next},
         erase_seq = COALESCE(${learned.eraseSeq ?? null}::bigint, erase_seq),
         stream_seqs = COALESCE(${learned.streamSeqs === undefined ? null : learned.streamSeqs.map(String)}::bigint[], stream_seqs),
-        messages_erased = COALESCE(${learned.messagesErased ?? null}::int, messages_erased)
+        letter_seqs = COALESCE(${learned.letterSeqs === undefined ? null : learned.letterSeqs.map(String)}::bigint[], letter_seqs)
       WHERE id = ${id} AND step <> 'done'`
   },
 
@@ -89,7 +91,7 @@ export const makeErasureStore = (sql: Sql): ErasureStore => ({
 
   async complete(id, messagesErased) {
     await sql`
-      UPDATE arena_erasure SET step = 'done', user_id = NULL, stream_seqs = NULL, messages_erased = ${messagesErased}, completed_at = now()
+      UPDATE arena_erasure SET step = 'done', user_id = NULL, stream_seqs = NULL, letter_seqs = NULL, messages_erased = ${messagesErased}, completed_at = now()
       WHERE id = ${id}`
   }
 })
