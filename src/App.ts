@@ -155,7 +155,8 @@ export const startArena = (config: ArenaConfig, log: Log) =>
           if (p !== null) Effect.runFork(p.requestSnapshot)
         }
       },
-      log: (l) => log.info(l)
+      log: (l) => log.info(l),
+      stepPauseMs: config.erasureStepPauseMs
     })
     // Dry runs are child processes with this service's environment (same stream, same database).
     const dryRuns = yield* Effect.acquireRelease(Effect.sync(() => new DryRunJobs({ env: process.env, log: (l) => log.info(l) })), (d) => Effect.sync(() => d.close()))

@@ -6,7 +6,7 @@ import { Effect, Latch } from "effect"
 import type { Scope } from "effect"
 import { backoff } from "../domain/Backoff.js"
 import { ERASURE_ID } from "../domain/Erasure.js"
-import type { ErasureAnalytics, ErasurePipeline, ErasurePort, ErasureRecord, ErasureStore, ErasureStream } from "../ports/Erasures.js"
+import type { ErasureAnalytics, ErasurePipeline, ErasurePort, ErasureRecord, ErasureStep, ErasureStore, ErasureStream } from "../ports/Erasures.js"
 import { erasureView } from "../ports/Erasures.js"
 
 export interface ErasureDeps {
@@ -17,6 +17,8 @@ export interface ErasureDeps {
   readonly log: (line: string) => void
   /** How often a waiting step looks again (the pipeline's applied seq, its snapshots). */
   readonly pollMs?: number
+  /** A pause after each recorded step (0; tests kill -9 between steps with it). */
+  readonly stepPauseMs?: number
 }
 
 const RETRY = backoff(200, 5_000)
@@ -33,7 +35,11 @@ export const startErasures = (deps: ErasureDeps): Effect.Effect<ErasurePort, nev
     const pollMs = deps.pollMs ?? 50
     const wake = Latch.makeUnsafe(true)
     const log = deps.log
+    const pause = deps.stepPauseMs ?? 0
     const c = <A>(what: string, f: () => Promise<A>) => call(what, f, log)
+    /** Records a finished step (then pauses, when told to). */
+    const advance = (id: string, next: ErasureStep, learned?: Parameters<ErasureStore["advance"]>[2]) =>
+      c(`recording step ${next}`, () => deps.store.advance(id, next, learned)).pipe(Effect.andThen(pause > 0 ? Effect.sleep(pause) : Effect.void))
 
     /** Polls until `ready` holds (asking for a snapshot each time when `nudge`). */
     const waitFor = (ready: () => boolean, nudge?: () => void) =>
@@ -54,25 +60,25 @@ export const startErasures = (deps: ErasureDeps): Effect.Effect<ErasurePort, nev
         switch (first.step) {
           case "publish": {
             seq = yield* c("publishing the erasure message", () => deps.stream.publish({ erasure_id: id, user_id: user }))
-            yield* c("recording the erasure seq", () => deps.store.advance(id, "apply", { eraseSeq: seq }))
+            yield* advance(id, "apply", { eraseSeq: seq })
           }
           // falls through
           case "apply": {
             // The pipeline applied the erasure message: the user left the boards and the user table.
             yield* waitFor(() => (deps.pipeline.applied() ?? 0) >= seq)
-            yield* c("recording step apply", () => deps.store.advance(id, "snapshot"))
+            yield* advance(id, "snapshot")
           }
           // falls through
           case "snapshot": {
             // A snapshot past the message is committed: a base (Pipeline.writeCut), so no stored
             // chunk holds the user, and no restart replays from before the message again.
             yield* waitFor(() => (deps.pipeline.snapshotSeq() ?? 0) >= seq, () => deps.pipeline.requestSnapshot())
-            yield* c("recording step snapshot", () => deps.store.advance(id, "postgres"))
+            yield* advance(id, "postgres")
           }
           // falls through
           case "postgres": {
             yield* c("scrubbing Postgres", () => deps.store.scrub(user))
-            yield* c("recording step postgres", () => deps.store.advance(id, "clickhouse"))
+            yield* advance(id, "clickhouse")
           }
           // falls through
           case "clickhouse": {
@@ -87,11 +93,11 @@ export const startErasures = (deps: ErasureDeps): Effect.Effect<ErasurePort, nev
               seqs = [...awarded, ...rejected.map((r) => r.event).filter((s) => s > 0), seq]
               letters = rejected.map((r) => r.letter)
               const learned = { streamSeqs: seqs, letterSeqs: letters }
-              yield* c("recording the seqs", () => deps.store.advance(id, "clickhouse", learned))
+              yield* advance(id, "clickhouse", learned)
             }
             const rejectedSeqs = seqs.filter((s) => s !== seq)
             yield* c("deleting ClickHouse rows", () => deps.analytics.deleteUser(user, seq, rejectedSeqs))
-            yield* c("recording step clickhouse", () => deps.store.advance(id, "stream"))
+            yield* advance(id, "stream")
           }
           // falls through
           case "stream": {

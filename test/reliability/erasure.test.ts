@@ -3,7 +3,9 @@
 // /v1/erasures/{id} reports completion, and then the user is in no board, profile, ledger, share,
 // snapshot chunk, ClickHouse table or stream message — also after kill -9 and a replay. An erasure
 // killed (kill -9) right after it was accepted, and one killed in the middle of its steps, both
-// resume at start and finish. Bad input is a 4xx naming the field; another user's token gets 403.
+// resume at start and finish — also when killed between any two of its recorded steps (the
+// service runs with ARENA_ERASURE_STEP_PAUSE so the test can see each step in Postgres and kill
+// there). Bad input is a 4xx naming the field; another user's token gets 403.
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { mintToken } from "../../src/gateway/auth/Auth.js"
 import { api } from "../gateway/client.js"
@@ -98,7 +100,8 @@ const bobXp = async () => (await api<{ total_xp: number }>(arena.baseUrl, "GET",
 
 beforeAll(async () => {
   nats = await natsClient()
-  arena = new ArenaProcess(names)
+  // A pause after each recorded erasure step, so a test can kill -9 between any two of them.
+  arena = new ArenaProcess(names, { ARENA_ERASURE_STEP_PAUSE: "300ms" })
   await arena.start()
   const events = [ev(ERIN, { metadata: { model: "opus", note: ERIN } }), ev(BOB), ev(FRANK), ev(ERIN), ev(FRANK, { metadata: { model: "haiku" } }), ev(BOB), ev(ERIN),
     ev(ERIN, { action_type: "teleport" }), ev(FRANK, { timestamp: new Date(Date.now() + 3_600_000).toISOString() }), ev(BOB, { action_type: "teleport" })]
@@ -187,4 +190,37 @@ describe("erasure", () => {
     const [agg] = await sqlRows("SELECT (SELECT sum(events) FROM agent_daily) AS rolled, (SELECT count() FROM awards) AS raw")
     expect(Number(agg!["rolled"])).toBe(Number(agg!["raw"]))
   }, 300_000)
+
+  it("finishes with no trace when killed (kill -9) between any two of its steps", async () => {
+    // Each point: the step recorded in Postgres when the kill comes (and for one, the seqs recorded
+    // but the ClickHouse rows not yet deleted).
+    const points: Array<{ step: string; seqsRecorded?: boolean }> = [
+      { step: "apply" }, { step: "snapshot" }, { step: "postgres" }, { step: "clickhouse", seqsRecorded: false },
+      { step: "clickhouse", seqsRecorded: true }, { step: "stream" }
+    ]
+    for (const [i, point] of points.entries()) {
+      const user = `gone-${i}-erasable`
+      const acks = await publishAll(nats.js, names.subject, [ev(user), ev(user, { metadata: { model: "opus" } }), ev(user, { action_type: "teleport" })])
+      await arena.waitForSeq(acks[2]!.seq)
+      expect((await api(arena.baseUrl, "POST", "/v1/shares", { token: await token(user), body: { title: "t", content: "c", privacy_level: "private" } })).status).toBe(201)
+      await arena.waitForSeq(acks[2]!.seq)
+      const bob = await bobXp()
+      const r = await api<ErasureView>(arena.baseUrl, "DELETE", `/v1/users/${user}`, { token: await token(user) })
+      expect(r.status).toBe(202)
+      const sql = db(names)
+      try {
+        for (let k = 0; ; k++) {
+          const [row] = await sql<{ step: string; seqs: boolean }[]>`SELECT step, stream_seqs IS NOT NULL AS seqs FROM arena_erasure WHERE id = ${r.json.erasure_id}`
+          if (row!.step === point.step && (point.seqsRecorded === undefined || row!.seqs === point.seqsRecorded)) break
+          if (k > 4000) throw new Error(`erasure never at ${JSON.stringify(point)}: ${JSON.stringify(row)}`)
+          await sleep(5)
+        }
+      } finally { await sql.end() }
+      await arena.kill()
+      await arena.start()
+      await waitDone(r.json.erasure_id, await token(user))
+      expect({ point, traces: await traces(user) }).toEqual({ point, traces: [] })
+      expect(await bobXp()).toBe(bob)
+    }
+  }, 600_000)
 })
