@@ -93,7 +93,7 @@ export const openAnalytics = (config: ArenaConfig, log: Log) =>
       erasure: {
         awaitDurable: (seq: number) => Effect.runPromise(sink.awaitDurable(seq)),
         userSeqs: (userId: string, beforeSeq: number) => queries.userSeqs(userId, beforeSeq),
-        deleteUser: (userId: string, beforeSeq: number, rejectedSeqs: ReadonlyArray<number>) => Effect.runPromise(sink.eraseUser(userId, beforeSeq, rejectedSeqs))
+        deleteSeqs: (seqs: ReadonlyArray<number>) => Effect.runPromise(sink.eraseSeqs(seqs))
       }
     }
   })

@@ -26,10 +26,10 @@ export interface AnalyticsService extends AnalyticsSink {
    */
   pendingLedger(userId: string): ReadonlyArray<LedgerEntry>
   /**
-   * Erasure: the store drops the user's rows below beforeSeq (waits until they are durable first),
-   * never beside a write of the sink; retried until the store answers.
+   * Erasure: the store drops every record of the messages at `seqs` (waits until they are durable
+   * first), never beside a write of the sink; retried until the store answers.
    */
-  eraseUser(userId: string, beforeSeq: number, rejectedSeqs: ReadonlyArray<number>): Effect.Effect<void>
+  eraseSeqs(seqs: ReadonlyArray<number>): Effect.Effect<void>
 }
 
 export interface AnalyticsOptions {
@@ -239,9 +239,9 @@ export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<Analy
       durableSeq: Effect.sync(() => durableSeq),
       status: Effect.sync(() => ({ connected, bufferedRecords: buffer.length, durableSeq, submittedSeq, lastError })),
       pendingLedger: (userId) => [...(pendingByUser.get(userId) ?? [])],
-      eraseUser: (userId, beforeSeq, rejectedSeqs) =>
-        awaitDurable(beforeSeq - 1).pipe(
-          Effect.andThen(exclusive.withPermit(store.eraseUser(userId, beforeSeq, rejectedSeqs))),
+      eraseSeqs: (seqs) =>
+        awaitDurable(seqs.reduce((m, s) => Math.max(m, s), 0)).pipe(
+          Effect.andThen(exclusive.withPermit(store.eraseSeqs(seqs))),
           Effect.tapError((e) => Effect.sync(() => fail(e))),
           Effect.retry(backoff(o.retryInitialMs, o.retryMaxMs)),
           Effect.orDie // unreachable: the schedule retries forever
@@ -276,12 +276,9 @@ export const makeMemoryAnalyticsStore = () => {
         writes.push({ records: rs.length, throughSeq })
         return Effect.void
       }),
-    eraseUser: (userId, beforeSeq, rejectedSeqs) =>
+    eraseSeqs: (seqs) =>
       Effect.sync(() => {
-        const named = (r: AnalyticsRecord) => r.kind === "rejection"
-          ? rejectedSeqs.includes(r.seq)
-          : seqOf(r) < beforeSeq && (r.kind === "award" ? r.entry.user_id : r.user_id) === userId
-        for (let i = records.length - 1; i >= 0; i--) if (named(records[i]!)) records.splice(i, 1)
+        for (let i = records.length - 1; i >= 0; i--) if (seqs.includes(seqOf(records[i]!))) records.splice(i, 1)
       })
   }
   return {

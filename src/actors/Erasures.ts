@@ -95,8 +95,8 @@ export const startErasures = (deps: ErasureDeps): Effect.Effect<ErasurePort, nev
               const learned = { streamSeqs: seqs, letterSeqs: letters }
               yield* advance(id, "clickhouse", learned)
             }
-            const rejectedSeqs = seqs.filter((s) => s !== seq)
-            yield* c("deleting ClickHouse rows", () => deps.analytics.deleteUser(user, seq, rejectedSeqs))
+            const rows = seqs.filter((s) => s !== seq) // (the erasure message left no records)
+            yield* c("deleting ClickHouse rows", () => deps.analytics.deleteSeqs(rows))
             yield* advance(id, "stream")
           }
           // falls through

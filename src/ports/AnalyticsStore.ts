@@ -51,8 +51,8 @@ export interface AnalyticsStore {
    */
   write(records: ReadonlyArray<EncodedRecord>, throughSeq: number): Effect.Effect<void, StoreFailure>
   /**
-   * Erasure (ARCHITECTURE §11): deletes the user's rows with seq < beforeSeq from every table that
-   * names them, and the rejections at rejectedSeqs (their rejected events), and rebuilds the rollups they fed. Idempotent; the sink never runs it beside a write.
+   * Erasure (ARCHITECTURE §11): deletes every record of the messages at `seqs` (an erased user's
+   * messages) and rebuilds the rollups they fed. Idempotent; the sink never runs it beside a write.
    */
-  eraseUser(userId: string, beforeSeq: number, rejectedSeqs: ReadonlyArray<number>): Effect.Effect<void, StoreFailure>
+  eraseSeqs(seqs: ReadonlyArray<number>): Effect.Effect<void, StoreFailure>
 }

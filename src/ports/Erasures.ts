@@ -66,8 +66,8 @@ export interface ErasureAnalytics {
   awaitDurable(seq: number): Promise<void>
   /** Seqs of the user's awards below `beforeSeq` (the stream messages that named them). */
   userSeqs(userId: string, beforeSeq: number): Promise<ReadonlyArray<number>>
-  /** Deletes the user's rows below `beforeSeq` (and the rejections at `rejectedSeqs`) from every table and rebuilds the rollups they fed. */
-  deleteUser(userId: string, beforeSeq: number, rejectedSeqs: ReadonlyArray<number>): Promise<void>
+  /** Deletes every record of the messages at `seqs` from every table and rebuilds the rollups they fed. */
+  deleteSeqs(seqs: ReadonlyArray<number>): Promise<void>
 }
 
 /** The running pipeline, as the erasure actor watches it (null while it loads or restarts). */

@@ -87,6 +87,8 @@ const traces = async (user: string): Promise<string[]> => {
     const [r] = await sqlRows(`SELECT count() AS n FROM ${t} WHERE user_id = '${user}'`)
     if (Number(r!["n"]) !== 0) found.push(`clickhouse ${t}`)
   }
+  const [mut] = await sqlRows(`SELECT count() AS n FROM system.mutations WHERE position(command, '${user}') > 0`)
+  if (Number(mut!["n"]) !== 0) found.push("clickhouse mutation texts")
   if ((await streamTexts()).some((t) => t.includes(user))) found.push("stream")
   if ((await streamTexts(names.dlqStream)).some((t) => t.includes(user))) found.push("dead letters")
   return found
@@ -150,6 +152,7 @@ describe("erasure", () => {
     // Another user cannot read it; the one who asked can.
     expect((await api(arena.baseUrl, "GET", `/v1/erasures/${r.json.erasure_id}`, { token: await token(BOB) })).status).toBe(404)
     const done = await waitDone(r.json.erasure_id, await token(ERIN))
+    await arena.waitForSeq((await nats.jsm.streams.info(names.stream)).state.last_seq)
     expect(done.steps_done).toEqual(["publish", "apply", "snapshot", "postgres", "clickhouse", "stream"])
     // three awarded events, one rejected, the erasure message itself, and the rejected one's dead letter
     expect(done.messages_erased).toBe(6)
@@ -175,6 +178,7 @@ describe("erasure", () => {
     await arena.kill()
     await arena.start()
     await waitDone(r.json.erasure_id, await admin())
+    await arena.waitForSeq((await nats.jsm.streams.info(names.stream)).state.last_seq)
     expect(await traces(FRANK)).toEqual([])
     expect(await rejectionRows(rejectedSeqs[FRANK]!)).toBe(0)
     // kill -9 and replay: still gone; everyone else as before.
@@ -219,6 +223,7 @@ describe("erasure", () => {
       await arena.kill()
       await arena.start()
       await waitDone(r.json.erasure_id, await token(user))
+      await arena.waitForSeq((await nats.jsm.streams.info(names.stream)).state.last_seq) // reads answer 503 until replayed
       expect({ point, traces: await traces(user) }).toEqual({ point, traces: [] })
       expect(await bobXp()).toBe(bob)
     }

@@ -130,26 +130,22 @@ export const readWatermarks = async (client: ClickHouseClient): Promise<Watermar
 }
 
 /**
- * Erasure: the user's rows go, and the rejections of their rejected events (a mutation that rewrites the parts, so the bytes are gone from disk
- * too, not only hidden as a lightweight DELETE leaves them). Deleted, not anonymized: user_id is in
- * the sorting key of every table that has it, which ClickHouse cannot UPDATE, and a rewrite under
+ * Erasure: the rows of the user's messages go — awards, level-ups, achievements, and the
+ * rejections of their rejected events — by seq (every record of a message shares its seq, and a
+ * message names one user), so the mutation's text, which ClickHouse keeps in system.mutations,
+ * holds seqs and no user id. A mutation rewrites the parts: the bytes are gone from disk too, not
+ * only hidden as a lightweight DELETE leaves them. Deleted, not anonymized: user_id is in the
+ * sorting key of every table that has it, which ClickHouse cannot UPDATE, and a rewrite under
  * another id would pass through the materialized views and count twice in the rollups. Then every
  * rollup month whose counts no longer match its sources is rebuilt (Rollups.ts), which also takes
  * the user out of user_days and the distinct-user states.
  */
-export const eraseUserRows = async (client: ClickHouseClient, userId: string, beforeSeq: number, rejectedSeqs: ReadonlyArray<number>): Promise<void> => {
-  for (const table of ["awards", "level_ups", "achievements"]) {
+export const eraseSeqRows = async (client: ClickHouseClient, seqs: ReadonlyArray<number>): Promise<void> => {
+  if (seqs.length === 0) return
+  for (const table of ["awards", "level_ups", "achievements", "rejections"]) {
     await client.command({
-      query: `ALTER TABLE ${table} DELETE WHERE user_id = {user:String} AND seq < {before:UInt64}`,
-      query_params: { user: userId, before: beforeSeq },
-      clickhouse_settings: { mutations_sync: "2" }
-    })
-  }
-  if (rejectedSeqs.length > 0) {
-    // A rejection row has no user_id; its seq is that of the user's rejected event (found in the dead letters).
-    await client.command({
-      query: "ALTER TABLE rejections DELETE WHERE seq IN {seqs:Array(UInt64)}",
-      query_params: { seqs: [...rejectedSeqs] },
+      query: `ALTER TABLE ${table} DELETE WHERE seq IN {seqs:Array(UInt64)}`,
+      query_params: { seqs: [...seqs] },
       clickhouse_settings: { mutations_sync: "2" }
     })
   }
@@ -173,7 +169,7 @@ export const makeClickHouseAnalyticsStore = (h: ClickHouseHandle, log: (msg: str
       }
       return readWatermarks(client)
     }),
-    eraseUser: (userId, beforeSeq, rejectedSeqs) => chTry(`erasing a user's rows`, () => eraseUserRows(client, userId, beforeSeq, rejectedSeqs)),
+    eraseSeqs: (seqs) => chTry("erasing a user's rows", () => eraseSeqRows(client, seqs)),
     write: (records, throughSeq) =>
       chTry("writing analytics records", async () => {
         for (const b of blocksOf(records)) await insertBlock(client, b)
