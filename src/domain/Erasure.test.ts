@@ -68,6 +68,31 @@ describe("erasure message", () => {
     expect(r.ok && r.entry !== null ? r.entry.total_xp_after : -1).toBe(r.ok && r.entry !== null ? r.entry.total_awarded : -2)
   })
 
+  it("a replay from an older snapshot drops the user too, after their later messages were erased", () => {
+    // The older snapshot (at seq k) holds the victim; the stream after it has gaps where their
+    // messages were erased, then the erasure message: the replayed state has no trace of them.
+    const k = 300
+    const s = newEngineState()
+    for (const st of steps.slice(0, k)) applyMessage(s, DEFAULT_RULES, msg(st))
+    const e = new ChunkEncoder(s)
+    for (let uid = 0; uid < s.users.capacity; uid++) if (s.users.has(uid)) e.add(uid)
+    const older = e.finish()
+    expect(Buffer.from(older).includes(Buffer.from(VICTIM))).toBe(true)
+    const replayed = newEngineState()
+    loadChunk(replayed, older, { streamTimeMs: steps[k - 1]!.streamTimeMs })
+    rebuildBoards(replayed)
+    for (const st of steps.slice(k)) if (st.ev.user_id !== VICTIM) applyMessage(replayed, DEFAULT_RULES, msg(st))
+    applyMessage(replayed, DEFAULT_RULES, erasure(last.seq + 1, last.streamTimeMs, VICTIM))
+    expect(replayed.users.uidOf(VICTIM)).toBe(-1)
+    const got = boards(replayed)
+    expect(JSON.stringify(got)).not.toContain(VICTIM)
+    // Every board the replay holds equals that board in a run that never saw the victim.
+    const without = newEngineState()
+    for (const st of steps) if (st.ev.user_id !== VICTIM) applyMessage(without, DEFAULT_RULES, msg(st))
+    const ref = new Map(boards(without))
+    for (const [key, rows] of got) expect([key, rows]).toEqual([key, ref.get(key)])
+  })
+
   it("refuses an erasure message that is malformed or whose Nats-Msg-Id does not match", () => {
     const s = newEngineState()
     const bad = (data: string, msgId: string) => applyMessage(s, DEFAULT_RULES, { seq: 1, streamTimeMs: 0, data: enc.encode(data), msgId })
