@@ -143,6 +143,15 @@ describe("erasure", () => {
     expect(before).toEqual(expect.arrayContaining(["profile", "ledger", "board global all", "shares", "snapshot", "clickhouse awards", "stream", "dead letters"]))
     expect(await rejectionRows(rejectedSeqs[ERIN]!)).toBe(1)
     const bobBefore = await bobXp()
+    // An archived ranking of a closed period with ERIN second: afterwards the rest move up (1..n).
+    const sql = db(names)
+    try {
+      await sql`INSERT INTO arena_period_archive (board, win, period, rank, user_id, username, xp, reached_seq, level) VALUES
+        ('global', 'day', '2020-01-01', 1, ${BOB}, 'B', 30, 1, 1), ('global', 'day', '2020-01-01', 2, ${ERIN}, 'E', 20, 2, 1), ('global', 'day', '2020-01-01', 3, 'zed', 'Z', 10, 3, 1)`
+      await sql`INSERT INTO arena_period_closed (board, win, period, entries, closed_at_seq) VALUES ('global', 'day', '2020-01-01', 3, 1)`
+    } finally { await sql.end() }
+    const archived = async () => (await api<{ total: number; entries: Array<{ rank: number; user_id: string }> }>(arena.baseUrl, "GET", "/v1/leaderboards/global?window=day&period=2020-01-01")).json
+    expect((await archived()).entries.map((e) => [e.rank, e.user_id])).toEqual([[1, BOB], [2, ERIN], [3, "zed"]])
     const r = await api<ErasureView & { user_id: string }>(arena.baseUrl, "DELETE", `/v1/users/${encodeURIComponent(ERIN)}`, { token: await token(ERIN) })
     expect(r.status).toBe(202)
     expect(r.headers.get("location")).toBe(`/v1/erasures/${r.json.erasure_id}`)
@@ -159,6 +168,8 @@ describe("erasure", () => {
     expect(await traces(ERIN)).toEqual([])
     expect(await rejectionRows(rejectedSeqs[ERIN]!)).toBe(0)
     expect(await bobXp()).toBe(bobBefore)
+    const after = await archived()
+    expect([after.total, after.entries.map((e) => [e.rank, e.user_id])]).toEqual([2, [[1, BOB], [2, "zed"]]])
     // A producer re-sending one of the erased events within the stream's duplicate window (24 h) is
     // told it is a duplicate: the stream still remembers the id, not the message.
     const resent = await publishAll(nats.js, names.subject, [{ ...ev(ERIN), event_id: "e1" }])
