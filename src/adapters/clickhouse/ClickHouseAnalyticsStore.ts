@@ -142,6 +142,15 @@ export const readWatermarks = async (client: ClickHouseClient): Promise<Watermar
  */
 export const eraseSeqRows = async (client: ClickHouseClient, seqs: ReadonlyArray<number>): Promise<void> => {
   if (seqs.length === 0) return
+  // The months the rows are in: only those rollup months are checked and rebuilt (a full check
+  // would scan every raw table under the sink's lock).
+  const rs = await client.query({
+    query: `SELECT DISTINCT toYYYYMM(stream_time) AS m FROM (SELECT stream_time FROM awards WHERE seq IN {seqs:Array(UInt64)}
+            UNION ALL SELECT stream_time FROM rejections WHERE seq IN {seqs:Array(UInt64)})`,
+    query_params: { seqs: [...seqs] },
+    format: "JSONEachRow"
+  })
+  const months = (await rs.json<{ m: number | string }>()).map((r) => Number(r.m))
   for (const table of ["awards", "level_ups", "achievements", "rejections"]) {
     await client.command({
       query: `ALTER TABLE ${table} DELETE WHERE seq IN {seqs:Array(UInt64)}`,
@@ -149,7 +158,8 @@ export const eraseSeqRows = async (client: ClickHouseClient, seqs: ReadonlyArray
       clickhouse_settings: { mutations_sync: "2" }
     })
   }
-  await repairRollups(client)
+  // A resumed erasure whose rows are gone already finds no months: then every month is checked.
+  await repairRollups(client, months.length > 0 ? months : undefined)
 }
 
 export const makeClickHouseAnalyticsStore = (h: ClickHouseHandle, log: (msg: string) => void = () => {}): AnalyticsStore => {
