@@ -11,6 +11,7 @@ import { startErasures } from "./actors/Erasures.js"
 import { establishRulesHistory } from "./actors/EstablishRulesHistory.js"
 import type { RulesCandidate } from "./actors/EstablishRulesHistory.js"
 import { LiveBoards } from "./actors/LiveBoards.js"
+import { GroupBoards } from "./actors/GroupBoards.js"
 import { LiveFeed } from "./actors/LiveFeed.js"
 import { startPipeline } from "./actors/Pipeline.js"
 import { supervisePipeline } from "./actors/Supervisor.js"
@@ -29,6 +30,7 @@ import { ensureDatabase, openDb } from "./adapters/postgres/Db.js"
 import { makeErasureStore } from "./adapters/postgres/ErasureStore.js"
 import { migrate } from "./adapters/postgres/Migrations.js"
 import { PostgresShareStore } from "./adapters/postgres/ShareStore.js"
+import { PostgresGroupStore } from "./adapters/postgres/GroupStore.js"
 import { DryRunJobs } from "./adapters/process/DryRunJobs.js"
 import { makeRulesStore } from "./adapters/postgres/RulesStore.js"
 import { makeSnapshotStore } from "./adapters/postgres/SnapshotStore.js"
@@ -43,6 +45,7 @@ import { gatewayConfig } from "./gateway/GatewayConfig.js"
 import type { Log } from "./observability/Log.js"
 import { registry } from "./observability/Metrics.js"
 import { watchPipeline } from "./observability/PipelineGauges.js"
+import { watchGc } from "./observability/LoopBlocks.js"
 import { readiness } from "./observability/Readiness.js"
 import type { StoredRulesVersion } from "./ports/RulesStore.js"
 
@@ -112,6 +115,11 @@ export const startArena = (config: ArenaConfig, log: Log) =>
     // Made once: the gateway holds them across pipeline restarts.
     const boards = new LiveBoards()
     const feed = new LiveFeed(boards)
+    // Groups are loaded before the pipeline starts, so group boards are whole from its first view.
+    const groups = new GroupBoards(new PostgresGroupStore(sql), boards.emitView)
+    const groupCount = yield* Effect.tryPromise({ try: () => groups.load(), catch: (e) => new GatewayStartError({ message: `loading groups: ${e instanceof Error ? e.message : String(e)}` }) })
+    boards.useGroups(groups)
+    log.info(`groups: ${groupCount} loaded`)
     const events = makeEventSource(nats, names.events)
     const snapshots = makeSnapshotStore(sql)
     const rulesStore = makeRulesStore(sql)
@@ -156,8 +164,10 @@ export const startArena = (config: ArenaConfig, log: Log) =>
         }
       },
       log: (l) => log.info(l),
-      stepPauseMs: config.erasureStepPauseMs
+      stepPauseMs: config.erasureStepPauseMs,
+      groups
     })
+    watchGc()
     // Dry runs are child processes with this service's environment (same stream, same database).
     const dryRuns = yield* Effect.acquireRelease(Effect.sync(() => new DryRunJobs({ env: process.env, log: (l) => log.info(l) })), (d) => Effect.sync(() => d.close()))
     const gateway = yield* Effect.acquireRelease(
@@ -176,6 +186,7 @@ export const startArena = (config: ArenaConfig, log: Log) =>
           notifications: feed,
           shares: new PostgresShareStore(sql),
           erasures,
+          groups,
           rules: {
             rules: () => history === null ? refusedRulesDocument(rulesDocument(rules), recorded, refusal) : rulesHistoryDocument(history),
             achievements: () => achievementCatalog(history?.current.rules ?? rules)
@@ -189,7 +200,7 @@ export const startArena = (config: ArenaConfig, log: Log) =>
       }),
       (g) => Effect.promise(() => g.close())
     )
-    log.info(`arena listening on http://${config.host}:${gateway.port} (rules ${rules.version})`)
+    log.info(`arena listening on http://${config.host}:${gateway.port} (rules ${rules.version}; WebSocket threads ${config.wsThreads})`)
     return { port: gateway.port, pipeline, gateway }
   })
 

@@ -1,6 +1,7 @@
 // The environment is decoded once: defaults per ARCHITECTURE §8, and every bad value named.
+import * as os from "node:os"
 import { describe, expect, it } from "vitest"
-import { DEFAULT_RATE_LIMITS, DEFAULT_WS_CAPS, decodeConfig, parseDuration } from "./Config.js"
+import { DEFAULT_RATE_LIMITS, DEFAULT_WS_CAPS, decodeConfig, defaultWsThreads, parseDuration } from "./Config.js"
 
 describe("decodeConfig", () => {
   it("applies the documented defaults (embedded ClickHouse under the data dir)", () => {
@@ -58,12 +59,17 @@ describe("decodeConfig", () => {
 
   it("reads the WebSocket threads and caps: defaults, whole numbers, 0 or off for no per-IP cap", () => {
     const d = decodeConfig({})
-    expect([d.wsThreads, d.wsCaps]).toEqual([0, { maxConnections: 20_000, maxConnectionsPerIp: 64, maxSubscriptionsPerIp: 64 }])
+    expect([d.wsThreads, d.wsCaps]).toEqual([defaultWsThreads(os.availableParallelism()), { maxConnections: 20_000, maxConnectionsPerIp: 64, maxSubscriptionsPerIp: 64 }])
     expect(DEFAULT_WS_CAPS).toEqual(d.wsCaps)
     const c = decodeConfig({ ARENA_WS_THREADS: "4", ARENA_WS_MAX_CONNECTIONS: "50000", ARENA_WS_MAX_CONNECTIONS_PER_IP: "1000", ARENA_WS_MAX_SUBSCRIPTIONS_PER_IP: "off" })
     expect([c.wsThreads, c.wsCaps]).toEqual([4, { maxConnections: 50_000, maxConnectionsPerIp: 1000, maxSubscriptionsPerIp: 0 }])
     expect(decodeConfig({ ARENA_WS_MAX_CONNECTIONS_PER_IP: "0" }).wsCaps.maxConnectionsPerIp).toBe(0)
     expect(decodeConfig({ ARENA_WS_THREADS: "16" }).wsThreads).toBe(16)
+    expect(decodeConfig({ ARENA_WS_THREADS: "0" }).wsThreads).toBe(0)
+  })
+
+  it("chooses the WebSocket threads from the core count when ARENA_WS_THREADS is unset: none on one core, one per core up to 4", () => {
+    expect([1, 2, 3, 4, 8, 64].map(defaultWsThreads)).toEqual([0, 2, 3, 4, 4, 4])
   })
 
   it("refuses bad WebSocket settings, naming each variable and what it expects", () => {

@@ -1,6 +1,7 @@
 // The environment, decoded once with Schema (ARCHITECTURE §8). Every bad value is reported
 // with its variable name; nothing else in Arena reads process.env.
 import { Schema } from "effect"
+import * as os from "node:os"
 import * as path from "node:path"
 
 const Port = Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 0, maximum: 65535 }))
@@ -55,6 +56,14 @@ const Env = Schema.Struct({
   ARENA_LOG: Schema.optional(Schema.Literals(["debug", "info", "warn", "error"])),
   NODE_ENV: Schema.optional(Schema.String)
 })
+
+/**
+ * ARENA_WS_THREADS when unset: one WebSocket thread per core, at most 4, so sending frames (the
+ * kernel's ~8 µs per frame, a whole core at 10k sockets) never queues a board's delta behind the
+ * pipeline on the main thread, nor the pipeline behind the sends; none on a single core, where a
+ * thread could only add a hop.
+ */
+export const defaultWsThreads = (cores: number): number => (cores <= 1 ? 0 : Math.min(cores, 4))
 
 /** The gateway's sliding-window request limits; 0 disables one. */
 export interface RateLimits {
@@ -162,7 +171,7 @@ export const decodeConfig = (env: Record<string, string | undefined> = process.e
     snapshotIntervalMs: parseDuration(e.ARENA_SNAPSHOT_INTERVAL ?? "5s"),
     erasureStepPauseMs: parseDuration(e.ARENA_ERASURE_STEP_PAUSE ?? "0s"),
     batchMax: e.ARENA_BATCH_MAX ?? 2000,
-    wsThreads: e.ARENA_WS_THREADS === undefined ? 0 : Number(e.ARENA_WS_THREADS),
+    wsThreads: e.ARENA_WS_THREADS === undefined ? defaultWsThreads(os.availableParallelism()) : Number(e.ARENA_WS_THREADS),
     wsCaps: {
       maxConnections: e.ARENA_WS_MAX_CONNECTIONS === undefined ? DEFAULT_WS_CAPS.maxConnections : Number(e.ARENA_WS_MAX_CONNECTIONS),
       maxConnectionsPerIp: e.ARENA_WS_MAX_CONNECTIONS_PER_IP === undefined ? DEFAULT_WS_CAPS.maxConnectionsPerIp : parseLimit(e.ARENA_WS_MAX_CONNECTIONS_PER_IP),

@@ -82,3 +82,50 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   await renderPng(svgOf(JSON.parse(fs.readFileSync(input, "utf8"))), output)
   console.log(`wrote ${output}`)
 }
+
+/**
+ * The rate curve (run.mjs --curve): p50 and p99 latency against the background event rate, Arena
+ * (probes connected last, and first) beside bare uWS of the same runs, log scales, the 50 ms target
+ * marked, each point's load average under the axis. Plain SVG (no renderer needed).
+ */
+export const curveSvg = (runs) => {
+  const rates = runs.map((r) => r.rate)
+  const vals = runs.flatMap((r) => [r.arena.p50, r.arena.p99, r.arena.firstProbes?.p99, r.bare?.p50, r.bare?.p99]).filter((v) => v > 0)
+  const lo = 10 ** Math.floor(Math.log10(Math.min(1, ...vals))), hi = 10 ** Math.ceil(Math.log10(Math.max(100, ...vals)))
+  const rLo = Math.min(...rates) / 1.5, rHi = Math.max(...rates) * 1.5
+  const x = (rate) => L + ((Math.log10(rate) - Math.log10(rLo)) / (Math.log10(rHi) - Math.log10(rLo))) * (W - L - R)
+  const y = (ms) => H - B - ((Math.log10(Math.max(ms, lo)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * (H - T - B)
+  const r0 = runs[0]
+  const out = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="DejaVu Sans, sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${L}" y="24" font-size="15" font-weight="bold">Fan-out latency against event rate: ${r0.sockets.toLocaleString("en-US")} WebSockets, ${r0.threadsNote ?? `ARENA_WS_THREADS=${r0.threads}`}</text>`,
+    `<text x="${L}" y="42" fill="#555">${r0.when.slice(0, 16).replace("T", " ")} · ${r0.machine.split(", Linux")[0]} · build ${r0.buildId} · NATS publish → delta frame at probe clients</text>`]
+  for (let d = lo; d <= hi; d *= 10) {
+    out.push(`<line x1="${L}" y1="${y(d)}" x2="${W - R}" y2="${y(d)}" stroke="#eee"/>`, `<text x="${L - 8}" y="${y(d) + 4}" text-anchor="end">${d} ms</text>`)
+  }
+  out.push(`<line x1="${L}" y1="${y(50)}" x2="${W - R}" y2="${y(50)}" stroke="#2b8a3e" stroke-dasharray="6 4"/>`,
+    `<text x="${W - R - 4}" y="${y(50) - 4}" text-anchor="end" fill="#2b8a3e">50 ms target</text>`)
+  for (const r of runs) {
+    const la = r.arena.loadAvg ? ` · load ${((r.arena.loadAvg[0] + r.arena.loadAvg[1]) / 2).toFixed(1)}` : ""
+    out.push(`<line x1="${x(r.rate)}" y1="${T}" x2="${x(r.rate)}" y2="${H - B}" stroke="#f3f3f3"/>`,
+      `<text x="${x(r.rate)}" y="${H - B + 18}" text-anchor="middle">${r.rate.toLocaleString("en-US")} ev/s${la}</text>`)
+  }
+  out.push(`<line x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}" stroke="#333"/>`)
+  const series = [
+    { name: "Arena p99 (probes connected last)", color: "#d9480f", dash: "", get: (r) => r.arena.p99 },
+    { name: "Arena p99 (probes connected first)", color: "#e8590c", dash: "2 3", get: (r) => r.arena.firstProbes?.p99 },
+    { name: "Arena p50", color: "#d9480f", dash: "6 3", get: (r) => r.arena.p50 },
+    { name: "bare uWS p99", color: "#1971c2", dash: "", get: (r) => r.bare?.p99 },
+    { name: "bare uWS p50", color: "#1971c2", dash: "6 3", get: (r) => r.bare?.p50 }
+  ]
+  series.forEach((s, i) => {
+    const pts = runs.filter((r) => s.get(r) > 0).map((r) => [x(r.rate), y(s.get(r)), s.get(r)])
+    if (pts.length === 0) return
+    out.push(`<polyline points="${pts.map(([px, py]) => `${px},${py}`).join(" ")}" fill="none" stroke="${s.color}" stroke-width="2" stroke-dasharray="${s.dash}"/>`)
+    for (const [px, py, v] of pts) out.push(`<circle cx="${px}" cy="${py}" r="3.5" fill="${s.color}"/>`, `<text x="${px + 6}" y="${py - 6}" fill="${s.color}" font-size="11">${v.toFixed(0)}</text>`)
+    out.push(`<line x1="${L + 10}" y1="${T + 12 + i * 18}" x2="${L + 34}" y2="${T + 12 + i * 18}" stroke="${s.color}" stroke-width="2" stroke-dasharray="${s.dash}"/>`,
+      `<text x="${L + 40}" y="${T + 16 + i * 18}">${s.name}</text>`)
+  })
+  out.push(`<text x="${(L + W - R) / 2}" y="${H - 14}" text-anchor="middle" fill="#555">background event rate (log scale); latency log scale</text>`, "</svg>")
+  return out.join("\n")
+}

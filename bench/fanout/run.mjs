@@ -2,9 +2,12 @@
 // Scenario 3, fan-out: `arena serve` with many WebSocket subscribers (other processes), a steady
 // event stream from a separate producer, latency from NATS publish to delta frame at probe clients,
 // then the bare uWS broadcaster replaying the same frame schedule to the same sockets (baseline).
-// Run: npm run build && node bench/fanout/run.mjs [--sockets 19000] [--probes 300] [--threads 2]
-//        [--rate 2000] [--users 100000] [--warm 10] [--hold 60] [--loaders 2] [--no-bare] [--no-append]
-//        [--root DIR (a private worktree's build)] [--server arena|gateway] [--prof DIR] [--label L] [--out FILE]
+// Run: npm run build && node bench/fanout/run.mjs [--sockets 19000] [--probes 300] [--first-probes 100]
+//        [--threads N (default: unset, Arena's own default from the core count)] [--rate 2000] [--users 100000]
+//        [--warm 10] [--hold 60] [--loaders 2] [--no-bare] [--no-append] [--root DIR (a private worktree's build)]
+//        [--server arena|gateway] [--prof DIR] [--label L] [--out FILE]
+//      the rate curve: node bench/fanout/run.mjs --curve 500,2000,8000 [same options] → one run per rate,
+//        bench/fanout-curve.svg (p50/p99 against the event rate, Arena and bare uWS) and a RESULTS row each
 // See bench/README.md §3 for what is measured and how to read it.
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
@@ -17,13 +20,15 @@ import { cpuOf, childrenOf, forkScript, waitMsg } from "./procs.mjs"
 import { session } from "./session.mjs"
 import { bareLatency, joinLatency, perSecond, readProbeLog, traceOf } from "./stats.mjs"
 import { topicCounts } from "./plan.mjs"
+import { curveSvg } from "./chart.mjs"
 
 const { values: a } = parseArgs({ options: {
   sockets: { type: "string" }, probes: { type: "string" }, threads: { type: "string" }, rate: { type: "string" }, users: { type: "string" },
   warm: { type: "string" }, hold: { type: "string" }, loaders: { type: "string" }, "no-bare": { type: "boolean" }, "no-append": { type: "boolean" },
-  out: { type: "string" }, root: { type: "string" }, server: { type: "string" }, "global-rate": { type: "string" }, "agent-rate": { type: "string" }, "service-log": { type: "string" }, prof: { type: "string" }, label: { type: "string" }, "read-every": { type: "string" }
+  out: { type: "string" }, root: { type: "string" }, server: { type: "string" }, "global-rate": { type: "string" }, "agent-rate": { type: "string" }, "service-log": { type: "string" }, prof: { type: "string" }, label: { type: "string" }, "read-every": { type: "string" },
+  "first-probes": { type: "string" }, curve: { type: "string" }
 } })
-const SOCKETS = Number(a.sockets ?? 19_000), THREADS = a.threads ?? "2"
+const SOCKETS = Number(a.sockets ?? 19_000)
 const RATE = Number(a.rate ?? 2000), USERS = Number(a.users ?? 100_000), WARM = Number(a.warm ?? 10), HOLD = Number(a.hold ?? 60)
 const LOADERS = Number(a.loaders ?? 2)
 // arena: `arena serve` + producer (latency from NATS publish); gateway: synthetic views (gateway only).
@@ -37,6 +42,13 @@ const buildId = (() => {
     return `${git("rev-parse", "--short", "HEAD")}${git("status", "--porcelain", "src") ? "+dirty" : ""}`
   } catch { return "unknown" }
 })()
+// --threads unset: the service runs with its default (ARENA_WS_THREADS unset), which this reads
+// from the measured build (0 for builds older than the core-count default); the bare baseline
+// gets as many socket threads as Arena has.
+const THREADS = a.threads ?? await import(path.join(BUILD, "dist/Config.js")).then((m) => String(m.defaultWsThreads?.(os.availableParallelism()) ?? 0))
+const THREADS_NOTE = a.threads === undefined ? `ARENA_WS_THREADS unset (default: ${THREADS})` : `ARENA_WS_THREADS=${THREADS}`
+const serviceThreads = a.threads === undefined ? {} : { ARENA_WS_THREADS: a.threads }
+const FIRST = Number(a["first-probes"] ?? 100)
 const READ_EVERY = a["read-every"] ?? "5000"
 const OUT = a.out ?? path.join(import.meta.dirname, "last-run.json")
 /** Cumulative buckets of the gateway's "view received → delta handed to socket hosts" histogram. */
@@ -53,6 +65,31 @@ const hubQuantiles = (a, b) => {
   const q = (p) => (d.find(([, n]) => n >= p * total)?.[0] ?? NaN) * 1000
   return { n: total, p50: q(0.5), p99: q(0.99) }
 }
+/** Cumulative buckets of arena_loop_block_seconds per kind: how long main-thread work held the loop. */
+const loopBlocks = async (port) => {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+  const out = new Map()
+  for (const m of text.matchAll(/^arena_loop_block_seconds_bucket\{kind="([^"]+)",le="([^"]+)"\} (\d+)/gm)) {
+    if (!out.has(m[1])) out.set(m[1], [])
+    out.get(m[1]).push([Number(m[2]), Number(m[3])])
+  }
+  return out
+}
+/** Per kind over the window: count, p99 and max as bucket bounds (ms), and how many held the loop > 8 ms. */
+const blockSummary = (a, b) => {
+  const rows = {}
+  for (const [kind, bs] of b) {
+    const before = a.get(kind) ?? []
+    const d = bs.map(([le, n], i) => [le, n - (before[i]?.[1] ?? 0)])
+    const total = d[d.length - 1][1]
+    if (total === 0) continue
+    const q = (p) => (d.find(([, n]) => n >= p * total)?.[0] ?? NaN) * 1000
+    const max = (d.find(([, n]) => n >= total)?.[0] ?? NaN) * 1000
+    const le8 = d.find(([le]) => le >= 0.008)?.[1] ?? total
+    rows[kind] = { n: total, p99: q(0.99), max, over8ms: total - le8 }
+  }
+  return rows
+}
 const log = (s) => process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`)
 const ms = (x) => x.toFixed(1)
 
@@ -62,10 +99,37 @@ const wanted = [...topicCounts(SOCKETS).keys()]
 let PROBES = Number(a.probes ?? 300)
 while (!wanted.every((t) => topicCounts(PROBES).has(t))) PROBES++
 if (PROBES !== Number(a.probes ?? 300)) process.stdout.write(`--probes raised to ${PROBES}: every topic of the load sockets needs a probe (the bare replay sends what the probes saw)\n`)
+if (a.curve) {
+  // One run per rate (a child run of this script each, same options), then the picture and rows.
+  const rates = a.curve.split(",").map(Number)
+  const rest = process.argv.slice(2).filter((x, i, all) => x !== "--curve" && all[i - 1] !== "--curve" && x !== "--rate" && all[i - 1] !== "--rate" && x !== "--out" && all[i - 1] !== "--out")
+  const runs = []
+  for (const rate of rates) {
+    const out = path.join(os.tmpdir(), `fanout-curve-${process.pid}-${rate}.json`)
+    log(`curve: ${rate} ev/s`)
+    execFileSync(process.execPath, [new URL(import.meta.url).pathname, ...rest, "--rate", String(rate), "--out", out, "--no-append"], { stdio: "inherit" })
+    runs.push(JSON.parse(fs.readFileSync(out, "utf8")))
+    fs.rmSync(out, { force: true })
+  }
+  const svg = path.join(import.meta.dirname, "..", "fanout-curve.svg")
+  fs.writeFileSync(svg, curveSvg(runs))
+  log(`wrote ${svg}`)
+  fs.writeFileSync(OUT, JSON.stringify(runs.map((r) => ({ ...r, arena: { ...r.arena, hist: undefined }, bare: r.bare && { ...r.bare, hist: undefined } }))))
+  for (const r of runs) {
+    const A = r.arena, B = r.bare
+    log(`curve ${r.rate} ev/s: arena p50 ${ms(A.p50)} p99 ${ms(A.p99)} max ${ms(A.max)} (first-connected p99 ${ms(A.firstProbes?.p99 ?? NaN)})${B ? `, bare p50 ${ms(B.p50)} p99 ${ms(B.p99)} → p99 ratio ${(A.p99 / B.p99).toFixed(2)}` : ""}, load avg ${A.loadAvg.map((v) => v.toFixed(1)).join("→")}`)
+  }
+  if (!a["no-append"]) {
+    for (const r of runs) appendResult("Fan-out (bench/fanout/run.mjs)", rowOf(r))
+    appendResult("Fan-out (bench/fanout/run.mjs)", `rate curve, ${runs[0].sockets.toLocaleString("en-US")} sockets, ${rates.join(" / ")} ev/s (rows above): ![fan-out rate curve](fanout-curve.svg)`)
+    log("appended to bench/RESULTS.md")
+  }
+  process.exit(0)
+}
 const loadAtStart = os.loadavg()[0]
 log(`machine: ${machine()}`)
 log(`build: ${BUILD} (${buildId})${a.label ? ` ${a.label}` : ""}`)
-log(`scenario: ${SOCKETS} load sockets + ${PROBES} probes, ARENA_WS_THREADS=${THREADS}, ${RATE} events/s over ${USERS} users, warm-up ${WARM} s, measured ${HOLD} s`)
+log(`scenario: ${FIRST} probes connected first + ${SOCKETS} load sockets + ${PROBES} probes connected last, ${THREADS_NOTE}, ${RATE} events/s over ${USERS} users, warm-up ${WARM} s, measured ${HOLD} s`)
 
 // ---- Arena ----
 const n = freshNames("fan")
@@ -77,7 +141,7 @@ if (SERVER === "gateway") {
   try {
     const { port } = await waitMsg(srv, "listening")
     ours = await session({
-      label: "gateway", port, serverPid: srv.pid, sockets: SOCKETS, probes: PROBES, loaders: LOADERS, readEvery: READ_EVERY,
+      label: "gateway", port, serverPid: srv.pid, sockets: SOCKETS, probes: PROBES, firstProbes: FIRST, loaders: LOADERS, readEvery: READ_EVERY,
       drive: async (mark) => {
         srv.send({ type: "start" })
         await new Promise((r) => setTimeout(r, WARM * 1000))
@@ -92,8 +156,11 @@ if (SERVER === "gateway") {
     const probeLog = readProbeLog(ours.probeOut)
     const l = bareLatency(probeLog)
     ours.lat = { first: l, last: l, unmatched: 0 }
-    trace = traceOf(probeLog, ours.wallStart)
+    const firstLog = ours.firstProbeOut ? readProbeLog(ours.firstProbeOut) : []
+    ours.firstLat = bareLatency(firstLog)
+    trace = traceOf([...probeLog, ...firstLog], ours.wallStart)
     fs.rmSync(ours.probeOut, { force: true })
+    if (ours.firstProbeOut) fs.rmSync(ours.firstProbeOut, { force: true })
     log(`gateway: latency view→frame (oldest change shown) p50 ${ms(l.p50)} p99 ${ms(l.p99)} max ${ms(l.max)} ms (n ${l.n})`)
   } finally {
     srv.send({ type: "exit" })
@@ -104,31 +171,37 @@ if (SERVER === "gateway") {
 } else try {
   // --prof DIR: V8 CPU profiles of the service (one file per thread) for bench/fanout/profile.mjs.
   const prof = a.prof ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(a.prof)}`] : []
-  svc = await startServiceAt(BUILD, n, { ARENA_WS_THREADS: THREADS, ARENA_SNAPSHOT_INTERVAL: "5s" }, prof)
+  svc = await startServiceAt(BUILD, n, { ...serviceThreads, ARENA_SNAPSHOT_INTERVAL: "5s" }, prof)
   await waitReady(svc.port, 0)
   let producerDone
   ours = await session({
-    label: "arena", port: svc.port, serverPid: svc.child.pid, sockets: SOCKETS, probes: PROBES, loaders: LOADERS, readEvery: READ_EVERY,
+    label: "arena", port: svc.port, serverPid: svc.child.pid, sockets: SOCKETS, probes: PROBES, firstProbes: FIRST, loaders: LOADERS, readEvery: READ_EVERY,
     drive: async (mark) => {
       const p = forkScript("./producer.mjs", ["--subject", n.subject, "--rate", String(RATE), "--users", String(USERS), "--seconds", String(WARM + HOLD), "--out", producerOut])
       const kids0 = childrenOf(svc.child.pid).map((pid) => [pid, cpuOf(pid)])
       await waitMsg(p, "started")
       await new Promise((r) => setTimeout(r, WARM * 1000))
       const m0 = await hubLatency(svc.port)
+      const b0 = await loopBlocks(svc.port)
       await mark("start")
       producerDone = await waitMsg(p, "done", (HOLD + 120) * 1000)
       await new Promise((r) => setTimeout(r, 2000)) // the last deltas in flight
       await mark("stop")
       const hub = hubQuantiles(m0, await hubLatency(svc.port))
+      const blocks = blockSummary(b0, await loopBlocks(svc.port))
       const childCpu = kids0.reduce((s, [pid, c]) => s + cpuOf(pid) - c, 0)
-      return { producer: producerDone, childCpuSecs: childCpu, hub }
+      return { producer: producerDone, childCpuSecs: childCpu, hub, blocks }
     }
   })
   const probeLog = readProbeLog(ours.probeOut)
   ours.lat = joinLatency(probeLog, producerOut)
-  trace = traceOf(probeLog, ours.wallStart)
+  const firstLog = ours.firstProbeOut ? readProbeLog(ours.firstProbeOut) : []
+  ours.firstLat = joinLatency(firstLog, producerOut).first
+  trace = traceOf([...probeLog, ...firstLog], ours.wallStart)
   fs.rmSync(producerOut, { force: true })
   fs.rmSync(ours.probeOut, { force: true })
+  if (ours.firstProbeOut) fs.rmSync(ours.firstProbeOut, { force: true })
+  log(`arena: first-connected probes p50 ${ms(ours.firstLat.p50)} p99 ${ms(ours.firstLat.p99)} max ${ms(ours.firstLat.max)} ms (n ${ours.firstLat.n})`)
   log(`arena: latency publish→frame (oldest event shown) p50 ${ms(ours.lat.first.p50)} p99 ${ms(ours.lat.first.p99)} max ${ms(ours.lat.first.max)} ms` +
     ` (n ${ours.lat.first.n}, unmatched ${ours.lat.unmatched}); newest event p50 ${ms(ours.lat.last.p50)} p99 ${ms(ours.lat.last.p99)}`)
 } finally {
@@ -136,6 +209,7 @@ if (SERVER === "gateway") {
   if (svc && a["service-log"]) fs.writeFileSync(a["service-log"], svc.log())
   fs.rmSync(producerOut, { force: true })
   if (ours?.probeOut) fs.rmSync(ours.probeOut, { force: true })
+  if (ours?.firstProbeOut) fs.rmSync(ours.firstProbeOut, { force: true })
   await cleanup(n)
 }
 
@@ -148,7 +222,7 @@ if (!a["no-bare"]) {
   try {
     const { port } = await waitMsg(srv, "listening")
     bare = await session({
-      label: "bare", port, serverPid: srv.pid, sockets: SOCKETS, probes: PROBES, loaders: LOADERS, readEvery: READ_EVERY,
+      label: "bare", port, serverPid: srv.pid, sockets: SOCKETS, probes: PROBES, firstProbes: FIRST, loaders: LOADERS, readEvery: READ_EVERY,
       drive: async (mark) => {
         await mark("start")
         srv.send({ type: "start" })
@@ -159,7 +233,10 @@ if (!a["no-bare"]) {
       }
     })
     bare.lat = bareLatency(readProbeLog(bare.probeOut))
+    bare.firstLat = bareLatency(bare.firstProbeOut ? readProbeLog(bare.firstProbeOut) : [])
     fs.rmSync(bare.probeOut, { force: true })
+    if (bare.firstProbeOut) fs.rmSync(bare.firstProbeOut, { force: true })
+    log(`bare: first-connected probes p50 ${ms(bare.firstLat.p50)} p99 ${ms(bare.firstLat.p99)} max ${ms(bare.firstLat.max)} ms (n ${bare.firstLat.n})`)
     log(`bare: latency send→frame p50 ${ms(bare.lat.p50)} p99 ${ms(bare.lat.p99)} max ${ms(bare.lat.max)} ms (n ${bare.lat.n})`)
   } finally {
     srv.send({ type: "exit" })
@@ -179,21 +256,24 @@ const hist = (sorted) => {
   const n = Math.min(5000, sorted.length)
   return Array.from({ length: n }, (_, i) => Math.round(sorted[Math.floor(((i + 0.5) * sorted.length) / n)] * 100) / 100)
 }
-const usPerFrame = (r) => (r.serverCores * r.secs * 1e6) / Math.max(1, r.loadFrames + r.probe.records)
+const usPerFrame = (r) => (r.serverCores * r.secs * 1e6) / Math.max(1, r.loadFrames + r.probe.records + (r.firstProbe?.records ?? 0))
+const probeQ = (l, rep) => ({ p50: l.p50, p99: l.p99, max: l.max, n: l.n, gaps: rep?.gaps ?? 0 })
 const summary = {
-  when: new Date().toISOString(), machine: machine(), label: a.label ?? "", server: SERVER, build: BUILD, buildId, loadAtStart, sockets: SOCKETS, probes: PROBES, threads: Number(THREADS), rate: RATE, users: USERS, hold: HOLD,
+  when: new Date().toISOString(), machine: machine(), label: a.label ?? "", server: SERVER, build: BUILD, buildId, loadAtStart, sockets: SOCKETS, probes: PROBES, threads: Number(THREADS), threadsNote: THREADS_NOTE, firstProbes: FIRST, rate: RATE, users: USERS, hold: HOLD,
   arena: {
-    p50: f.p50, p90: f.p90, p99: f.p99, p999: f.p999, max: f.max, n: f.n, lastP99: ours.lat.last.p99, gaps: ours.probe.gaps, resyncs: ours.probe.resyncs + ours.loadResyncs,
+    p50: f.p50, p90: f.p90, p99: f.p99, p999: f.p999, max: f.max, n: f.n, lastP99: ours.lat.last.p99, gaps: ours.probe.gaps + (ours.firstProbe?.gaps ?? 0), resyncs: ours.probe.resyncs + (ours.firstProbe?.resyncs ?? 0) + ours.loadResyncs,
+    firstProbes: probeQ(ours.firstLat, ours.firstProbe),
     closed: ours.loadClosed + ours.probe.closed, silent: ours.loadSilent, framesPerSec: frameRate(ours), meanFrameBytes: ours.loadBytes / Math.max(1, ours.loadFrames),
     serverCores: ours.serverCores, serverRssMiB: ours.serverRssMiB, chdbCores: ours.driven.childCpuSecs / ours.secs, machineBusy: ours.machineBusy,
     usPerFrame: usPerFrame(ours), threads: ours.serverThreads, monoWindow: ours.monoWindow, loadAvg: ours.loadAvg, probeCores: ours.probeCpuSecs / ours.secs,
     perSecond: perSecond(ours.lat.first.series ?? ours.lat.series ?? [], ours.wallStart),
-    hub: ours.driven.hub,
+    hub: ours.driven.hub, blocks: ours.driven.blocks ?? {},
     producerCores: ours.driven.producer.cpuMs / ours.driven.producer.wallMs, producerSent: ours.driven.producer.sent, loadCores: ours.loadCpuSecs / ours.secs,
     hist: hist(f.sorted)
   },
   bare: bare && {
-    p50: bare.lat.p50, p90: bare.lat.p90, p99: bare.lat.p99, p999: bare.lat.p999, max: bare.lat.max, n: bare.lat.n, gaps: bare.probe.gaps,
+    p50: bare.lat.p50, p90: bare.lat.p90, p99: bare.lat.p99, p999: bare.lat.p999, max: bare.lat.max, n: bare.lat.n, gaps: bare.probe.gaps + (bare.firstProbe?.gaps ?? 0),
+    firstProbes: probeQ(bare.firstLat, bare.firstProbe),
     framesPerSec: frameRate(bare), usPerFrame: usPerFrame(bare), threads: bare.serverThreads, loadAvg: bare.loadAvg, loadCores: bare.loadCpuSecs / bare.secs,
     perSecond: perSecond(bare.lat.series, bare.wallStart), serverCores: bare.serverCores, serverRssMiB: bare.serverRssMiB, machineBusy: bare.machineBusy,
     hist: hist(bare.lat.sorted)
@@ -211,14 +291,27 @@ if (B) log(`bare worst seconds (by p99): ${worst(B.perSecond)}`)
 const la = (x) => x.map((v) => v.toFixed(1)).join("→")
 log(`load avg (1 min): at start ${loadAtStart.toFixed(1)}, arena window ${la(A.loadAvg)}${B ? `, bare window ${la(B.loadAvg)}` : ""}; probe process ${(A.probeCores * 100).toFixed(0)}% of a core`)
 const ratio = B ? `ratio ours/bare p50 ${(A.p50 / B.p50).toFixed(2)} p99 ${(A.p99 / B.p99).toFixed(2)}` : "no bare run"
+if (Object.keys(A.blocks).length > 0) {
+  log(`main-thread loop blocks in the window (bucket bounds, ms): ${Object.entries(A.blocks).sort((x, y) => y[1].max - x[1].max)
+    .map(([k, v]) => `${k} n ${v.n} p99 ≤ ${v.p99} max ≤ ${v.max} (>8 ms: ${v.over8ms})`).join("; ")}`)
+}
 log(`gateway hub wait (view → hosts, bucket bounds): p50 ≤ ${A.hub.p50} ms, p99 ≤ ${A.hub.p99} ms over ${A.hub.n} views`)
 log(`${ratio}; producer ${A.producerSent} events at ${(A.producerCores * 100).toFixed(0)}% of a core; chDB child ${(A.chdbCores * 100).toFixed(0)}%; load clients ${(A.loadCores * 100).toFixed(0)}%`)
 if (!a["no-append"]) {
-  appendResult("Fan-out (bench/fanout/run.mjs)",
-    `${SOCKETS.toLocaleString("en-US")} sockets + ${PROBES} probes, ${RATE} ev/s over ${USERS.toLocaleString("en-US")} users, ${HOLD} s, ARENA_WS_THREADS=${THREADS} | ` +
-    `publish→frame p50 ${ms(A.p50)} / p99 ${ms(A.p99)} / max ${ms(A.max)} ms, gaps ${A.gaps}, ${Math.round(A.framesPerSec).toLocaleString("en-US")} frames/s (${Math.round(A.meanFrameBytes)} B) | ` +
-    (B ? `bare uWS same frames: p50 ${ms(B.p50)} / p99 ${ms(B.p99)} / max ${ms(B.max)} ms → ${ratio} | ` : "") +
-    `server ${A.serverCores.toFixed(2)} cores (bare ${B ? B.serverCores.toFixed(2) : "–"}), RSS ${Math.round(A.serverRssMiB)} MiB (bare ${B ? Math.round(B.serverRssMiB) : "–"}); load clients ${(A.loadCores * 100).toFixed(0)}% core, probes ${(A.probeCores * 100).toFixed(0)}%, producer ${(A.producerCores * 100).toFixed(0)}%; machine busy ${Math.round(A.machineBusy * 100)}%, load avg ${la(A.loadAvg)}${B ? ` (bare ${la(B.loadAvg)})` : ""} | build ${buildId} | ${machine()}`)
+  appendResult("Fan-out (bench/fanout/run.mjs)", rowOf(summary))
   log("appended to bench/RESULTS.md")
 }
 process.exit(0)
+
+/** The RESULTS.md row of one run (its summary): load, Arena (last- and first-connected probes), bare uWS, ratio, machine. */
+function rowOf(r) {
+  const A = r.arena, B = r.bare, f = (x) => (Number.isFinite(x) ? x.toFixed(1) : "–")
+  const la = (x) => x.map((v) => v.toFixed(1)).join("→")
+  const first = (q) => (q && q.n > 0 ? `; probes connected first p50 ${f(q.p50)} / p99 ${f(q.p99)} / max ${f(q.max)} ms` : "")
+  return `${r.server === "gateway" ? "gateway only (synthetic views), " : ""}${r.sockets.toLocaleString("en-US")} sockets + ${r.probes} probes connected last + ${r.firstProbes ?? 0} first, ` +
+    `${r.rate} ev/s over ${r.users.toLocaleString("en-US")} users, ${r.hold} s, ${r.threadsNote ?? `ARENA_WS_THREADS=${r.threads}`} | ` +
+    `publish→frame p50 ${f(A.p50)} / p99 ${f(A.p99)} / max ${f(A.max)} ms (probes connected last)${first(A.firstProbes)}, gaps ${A.gaps}, ${Math.round(A.framesPerSec).toLocaleString("en-US")} frames/s (${Math.round(A.meanFrameBytes)} B) | ` +
+    (B ? `bare uWS (${r.threads} socket threads) same frames: p50 ${f(B.p50)} / p99 ${f(B.p99)} / max ${f(B.max)} ms${first(B.firstProbes)} → ratio ours/bare p50 ${(A.p50 / B.p50).toFixed(2)} p99 ${(A.p99 / B.p99).toFixed(2)} | ` : "") +
+    `server ${A.serverCores.toFixed(2)} cores (bare ${B ? B.serverCores.toFixed(2) : "–"}), RSS ${Math.round(A.serverRssMiB)} MiB (bare ${B ? Math.round(B.serverRssMiB) : "–"}); load clients ${(A.loadCores * 100).toFixed(0)}% core, probes ${(A.probeCores * 100).toFixed(0)}%, producer ${(A.producerCores * 100).toFixed(0)}%; ` +
+    `machine busy ${Math.round(A.machineBusy * 100)}%, load avg ${la(A.loadAvg)}${B ? ` (bare ${la(B.loadAvg)})` : ""} | build ${r.buildId} | ${r.machine}`
+}

@@ -6,7 +6,9 @@ import { envFor } from "../lib.mjs"
 import { track } from "./procs.mjs"
 
 export const startServiceAt = (root, n, extra = {}, nodeArgs = []) => new Promise((resolve, reject) => {
-  const child = spawn(process.execPath, ["--max-old-space-size=16384", ...nodeArgs, path.join(root, "bin/arena"), "serve"], { cwd: root, env: envFor(n, extra), stdio: ["ignore", "pipe", "pipe"] })
+  // $BENCH_NODE_ARGS: extra V8/Node flags for the service (e.g. --trace-gc), space-separated.
+  const extra2 = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean)
+  const child = spawn(process.execPath, ["--max-old-space-size=16384", ...nodeArgs, ...extra2, path.join(root, "bin/arena"), "serve"], { cwd: root, env: envFor(n, extra), stdio: ["ignore", "pipe", "pipe"] })
   track(child)
   let log = ""
   const onData = (b) => {

@@ -1,15 +1,26 @@
-// One measured fan-out session against a server already listening on `port`: load-client
-// processes connect first, then the probe process (last in fan-out order); `drive(mark)` runs the
-// event stream and calls mark("start"/"stop") around the measured window; then every process reports.
+// One measured fan-out session against a server already listening on `port`: a first probe process
+// connects before everything (first in fan-out order), then the load-client processes, then the
+// probe process connected last; `drive(mark)` runs the event stream and calls mark("start"/"stop")
+// around the measured window; then every process reports.
 import * as os from "node:os"
 import * as path from "node:path"
 import { cpuOf, forkScript, machineCpu, rssOf, threadsCpu, threadsDelta, waitMsg } from "./procs.mjs"
 
 const log = (s) => process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`)
 
-export const session = async ({ label, port, serverPid, sockets, probes, loaders, readEvery = "1000", drive }) => {
+export const session = async ({ label, port, serverPid, sockets, probes, firstProbes = 0, loaders, readEvery = "1000", drive }) => {
   const kids = []
   try {
+    // Probes connected before any load socket: fan-out order must not starve late subscribers,
+    // so the first and the last connected are measured alike and reported apart.
+    let first = null
+    const firstOut = path.join(os.tmpdir(), `fanout-probes-first-${label}-${process.pid}.jsonl`)
+    if (firstProbes > 0) {
+      first = forkScript("./probes.mjs", ["--port", String(port), "--count", String(firstProbes), "--ipBase", "249", "--out", firstOut])
+      kids.push(first)
+      await waitMsg(first, "ready")
+      log(`${label}: ${firstProbes} probes open (connected first)`)
+    }
     const t0 = Date.now()
     const per = Math.ceil(sockets / loaders)
     const loads = []
@@ -34,11 +45,13 @@ export const session = async ({ label, port, serverPid, sockets, probes, loaders
     const mark = async (what) => {
       if (what === "start") {
         pr.send({ type: "record", on: true })
+        first?.send({ type: "record", on: true })
         for (const c of loads) c.send({ type: "mark" })
         await Promise.all(loads.map((c) => waitMsg(c, "marked")))
         Object.assign(window, { t0: performance.now(), wallStart: performance.timeOrigin + performance.now(), mono0: Number(process.hrtime.bigint() / 1000n), cpu0: cpuOf(serverPid), m0: machineCpu(), th0: threadsCpu(serverPid), load0: os.loadavg()[0] })
       } else {
         pr.send({ type: "record", on: false })
+        first?.send({ type: "record", on: false })
         Object.assign(window, { t1: performance.now(), mono1: Number(process.hrtime.bigint() / 1000n), cpu1: cpuOf(serverPid), m1: machineCpu(), rss: rssOf(serverPid), th1: threadsCpu(serverPid), load1: os.loadavg()[0] })
       }
     }
@@ -47,11 +60,12 @@ export const session = async ({ label, port, serverPid, sockets, probes, loaders
     for (const c of kids) c.send({ type: "report" })
     const loadReports = await Promise.all(loads.map((c) => waitMsg(c, "report")))
     const probeReport = await waitMsg(pr, "report")
+    const firstReport = first === null ? null : await waitMsg(first, "report")
     const secs = (window.t1 - window.t0) / 1000
     const sum = (k) => loadReports.reduce((a, r) => a + r[k], 0)
     const loadCpu = loadReports.reduce((a, r) => a + (r.cpu.user + r.cpu.system) / 1e6, 0)
     const result = {
-      label, secs, sockets, probes, driven, probeOut, wallStart: window.wallStart, monoWindow: [window.mono0, window.mono1],
+      label, secs, sockets, probes, driven, probeOut, firstProbe: firstReport, firstProbeOut: first === null ? null : firstOut, wallStart: window.wallStart, monoWindow: [window.mono0, window.mono1],
       serverCores: (window.cpu1 - window.cpu0) / secs,
       serverRssMiB: Math.max(rssMax, window.rss) / 2 ** 20,
       machineBusy: (window.m1.busy - window.m0.busy) / (window.m1.total - window.m0.total),
@@ -59,9 +73,10 @@ export const session = async ({ label, port, serverPid, sockets, probes, loaders
       loadCpuSecs: loadCpu, probe: probeReport, loadAvg: [window.load0, window.load1], probeCpuSecs: (probeReport.cpu.user + probeReport.cpu.system) / 1e6,
       serverThreads: threadsDelta(window.th0, window.th1, secs)
     }
-    log(`${label}: ${JSON.stringify({ ...result, probe: undefined, driven: undefined, serverThreads: undefined })}`)
+    log(`${label}: ${JSON.stringify({ ...result, probe: undefined, firstProbe: undefined, driven: undefined, serverThreads: undefined })}`)
     log(`${label}: server threads (cores user/sys, runnable-but-waiting s/s): ${result.serverThreads.map((t) => `${t.name} ${t.user}/${t.sys} wait ${t.wait}`).join(", ")}`)
     log(`${label}: probes ${JSON.stringify(probeReport)}`)
+    if (firstReport !== null) log(`${label}: first probes ${JSON.stringify(firstReport)}`)
     return result
   } finally {
     for (const c of kids) { try { c.send({ type: "exit" }) } catch { /* gone */ } }

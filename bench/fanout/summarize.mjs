@@ -29,6 +29,7 @@ for (const [k, rs] of groups) {
   const g = {
     key: k, n: rs.length, gateway: rs[0].server === "gateway", sockets: rs[0].sockets, probes: rs[0].probes, rate: rs[0].rate, hold: rs[0].hold,
     p50: m((r) => r.arena.p50), p99: m((r) => r.arena.p99), max: m((r) => r.arena.max), gaps: rs.reduce((s, r) => s + r.arena.gaps, 0),
+    firstP99: m((r) => r.arena.firstProbes?.n > 0 ? r.arena.firstProbes.p99 : NaN), bareFirstP99: m((r) => r.bare?.firstProbes?.n > 0 ? r.bare.firstProbes.p99 : NaN),
     bareP50: m((r) => r.bare?.p50), bareP99: m((r) => r.bare?.p99), ratio50: m((r) => r.arena.p50 / r.bare?.p50), ratio99: m((r) => r.arena.p99 / r.bare?.p99),
     fps: m((r) => r.arena.framesPerSec), bytes: m((r) => r.arena.meanFrameBytes), cores: m((r) => r.arena.serverCores), bareCores: m((r) => r.bare?.serverCores),
     us: m((r) => r.arena.usPerFrame), bareUs: m((r) => r.bare?.usPerFrame), rss: m((r) => r.arena.serverRssMiB), producer: m((r) => r.arena.producerCores),
@@ -54,7 +55,8 @@ if (a.append) {
   for (const g of rows) {
     appendResult("Fan-out (bench/fanout/run.mjs)",
       `${g.key}: ${g.sockets.toLocaleString("en-US")} sockets + ${g.probes} probes, ${g.gateway ? "gateway only (no pipeline): synthetic board views 20/s on global + 3/s per agent board" : `${g.rate} ev/s`}, ${g.hold} s, ${g.n > 1 ? `median of ${g.n} runs` : "1 run"} | ` +
-      `${g.gateway ? "board view → delta frame" : "NATS publish → delta frame"} p50 ${f1(g.p50)} / p99 ${f1(g.p99)} / max ${f1(g.max)} ms, gaps ${g.gaps}, closed ${g.closed}, resyncs ${g.resyncs} | ` +
+      `${g.gateway ? "board view → delta frame" : "NATS publish → delta frame"} p50 ${f1(g.p50)} / p99 ${f1(g.p99)} / max ${f1(g.max)} ms` +
+      `${Number.isFinite(g.firstP99) ? ` (probes connected last; connected first p99 ${f1(g.firstP99)}, bare ${f1(g.bareFirstP99)})` : ""}, gaps ${g.gaps}, closed ${g.closed}, resyncs ${g.resyncs} | ` +
       `bare uWS, same frames: p50 ${f1(g.bareP50)} / p99 ${f1(g.bareP99)} ms → ratio p50 ${g.ratio50.toFixed(1)} / p99 ${g.ratio99.toFixed(1)} | ` +
       `${Math.round(g.fps).toLocaleString("en-US")} frames/s of ${Math.round(g.bytes)} B; server ${g.cores.toFixed(2)} cores (bare ${g.bareCores.toFixed(2)}), ${f1(g.us)} µs CPU/frame (bare ${f1(g.bareUs)}), RSS ${Math.round(g.rss)} MiB; ` +
       `load clients ${(g.loadCores * 100).toFixed(0)}% core, probes ${(g.probeCores * 100).toFixed(0)}%, producer ${(g.producer * 100).toFixed(0)}%; machine busy ${(g.busy * 100).toFixed(0)}%, ` +

@@ -5,6 +5,7 @@
 import { Deferred, Effect, Latch, Semaphore } from "effect"
 import type { Scope } from "effect"
 import { backoff } from "../domain/Backoff.js"
+import { blocked } from "../observability/LoopBlocks.js"
 import { registry } from "../observability/Metrics.js"
 import type { AnalyticsRecord, AnalyticsSink, RecordKind } from "../ports/Analytics.js"
 import type { AnalyticsStatus, AnalyticsStore, EncodedRecord, StoreFailure, Watermarks } from "../ports/AnalyticsStore.js"
@@ -159,10 +160,12 @@ export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<Analy
       if (recoverFirst) { yield* recover; recoverFirst = false }
       yield* awaitWork
       // Whole seqs only: a seq's records must land in the same flush (per-kind watermarks).
+      const t0 = performance.now()
       let n = Math.min(buffer.length, o.maxBatch)
       while (n > 0 && n < buffer.length && buffer[n]!.seq === buffer[n - 1]!.seq) n++
       const batch = buffer.slice(0, n)
       const through = n === buffer.length ? submittedSeq : buffer[n]!.seq - 1
+      blocked("analytics_flush", t0)
       const started = yield* Effect.clockWith((c) => c.currentTimeMillis)
       const r = yield* Effect.result(exclusive.withPermit(store.write(batch, through)))
       const ended = yield* Effect.clockWith((c) => c.currentTimeMillis)
@@ -172,6 +175,7 @@ export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<Analy
         return yield* Effect.fail(r.failure)
       }
       metrics.insert.observe((ended - started) / 1000)
+      const t1 = performance.now()
       buffer = buffer.slice(n)
       dropPendingThrough(through)
       durableSeq = Math.max(durableSeq, through)
@@ -180,6 +184,7 @@ export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<Analy
       lastError = null
       settle()
       space.openUnsafe()
+      blocked("analytics_flush", t1)
     })
 
     // Failed flushes back off (the schedule starts over after a success).

@@ -9,7 +9,7 @@ import { boardScoreOf } from "../domain/engine/UserViews.js"
 import type { ArchivedBoard, PeriodArchive } from "../ports/Snapshots.js"
 import type { UserNotification } from "../ports/LiveFeed.js"
 import type { LiveFeedSink } from "../ports/LiveFeed.js"
-import type { AroundResult, BoardCursor, BoardInfo, BoardPage, BoardView, RankedEntry } from "../ports/ReadModel.js"
+import type { AroundResult, AroundSpec, BoardCursor, BoardInfo, BoardPage, BoardView, RankedEntry } from "../ports/ReadModel.js"
 import type { Position } from "./Processor.js"
 
 export interface BoardsDeps {
@@ -28,6 +28,8 @@ const TEXT_CACHE_LIMIT = 20_000
 
 export class Boards {
   private readonly watchers = new Map<number, Map<number, number>>()
+  /** Around-me watchers: board id → user id → radius → count (one window per user and board). */
+  private readonly aroundWatchers = new Map<number, Map<string, Map<number, number>>>()
   private readonly current = new Map<Window, string>()
   /** Per board, the last rank reported to each watched user (rank_changed). */
   private readonly lastRanks = new Map<number, Map<string, number>>()
@@ -36,6 +38,9 @@ export class Boards {
    * is in Postgres (the next cut, later while Postgres is down), reads of the period come from here.
    */
   private readonly closing = new Map<string, PeriodArchive>()
+
+  /** Runs at the end of every publish (group boards: GroupBoards.attach sets it). */
+  afterPublish: (() => void) | null = null
 
   constructor(readonly state: EngineState, readonly position: Position, private readonly deps: BoardsDeps) {}
 
@@ -209,6 +214,59 @@ export class Boards {
     this.state.boards.setWatchLimit(id, limits.size === 0 ? 0 : Math.max(...limits.keys()))
   }
 
+  /** The window of ranks around a user (radius each side) as an around-me view. */
+  aroundView(id: number, key: BoardKey, userId: string, radius: number): BoardView {
+    const total = this.state.boards.tree(id)!.size
+    const uid = this.state.users.uidOf(userId)
+    const rank = uid < 0 ? undefined : this.rankOf(id, uid)
+    if (rank === undefined) return { key, seq: this.position.applied, entries: [], total, around: { user_id: userId, radius, first_rank: null } }
+    const from = Math.max(0, rank - 1 - radius)
+    const entries = this.top(id, from, rank - from + radius)
+    return { key, seq: this.position.applied, entries, total, around: { user_id: userId, radius, first_rank: from + 1 } }
+  }
+
+  watchAround(key: BoardKey, a: AroundSpec): BoardView {
+    const id = this.state.boards.openIdOf(key.board, key.window, key.period, this.position.streamTimeMs)
+    if (id < 0) return { key, seq: this.position.applied, entries: [], total: 0, around: { ...a, first_rank: null } }
+    let users = this.aroundWatchers.get(id)
+    if (users === undefined) this.aroundWatchers.set(id, (users = new Map()))
+    let radii = users.get(a.user_id)
+    if (radii === undefined) users.set(a.user_id, (radii = new Map()))
+    radii.set(a.radius, (radii.get(a.radius) ?? 0) + 1)
+    return this.aroundView(id, key, a.user_id, a.radius)
+  }
+
+  unwatchAround(key: BoardKey, a: AroundSpec): void {
+    const id = this.openId(key)
+    const users = id < 0 ? undefined : this.aroundWatchers.get(id)
+    const radii = users?.get(a.user_id)
+    if (users === undefined || radii === undefined) return
+    const n = (radii.get(a.radius) ?? 0) - 1
+    if (n > 0) radii.set(a.radius, n)
+    else radii.delete(a.radius)
+    if (radii.size === 0) users.delete(a.user_id)
+    if (users.size === 0) this.aroundWatchers.delete(id)
+  }
+
+  /**
+   * Around-me views of one changed board: per watched user one rank lookup and one walk of the
+   * widest watched window (O(log n + radius)); narrower radii are cut from it. Never a board scan.
+   */
+  private publishAround(id: number, users: Map<string, Map<number, number>>): void {
+    const key = this.state.boards.refs[id]!
+    for (const [userId, radii] of users) {
+      let widest = 0
+      for (const r of radii.keys()) widest = Math.max(widest, r)
+      const w = this.aroundView(id, key, userId, widest)
+      for (const r of radii.keys()) {
+        if (r === widest || w.around!.first_rank === null) { this.deps.feed.emitView(r === widest ? w : { ...w, around: { user_id: userId, radius: r, first_rank: null } }); continue }
+        const rank = w.entries.findIndex((e) => e.user_id === userId) + w.around!.first_rank
+        const entries = w.entries.filter((e) => e.rank >= rank - r && e.rank <= rank + r)
+        this.deps.feed.emitView({ ...w, entries, around: { user_id: userId, radius: r, first_rank: entries[0]!.rank } })
+      }
+    }
+  }
+
   /**
    * After a slice: one view per watched board whose top changed, and rank_changed for watched
    * users on the boards that changed. `changed` lists the boards the slice moved.
@@ -220,9 +278,12 @@ export class Boards {
     for (const id of changed) {
       if (!b.isOpen(id)) continue
       if (b.viewDirty(id)) feed.emitView(this.view(id, b.refs[id]!))
+      const around = this.aroundWatchers.get(id)
+      if (around !== undefined) this.publishAround(id, around)
       if (feed.watchedUsers.size > 0) this.rankChanges(id, notes)
     }
     if (notes.length > 0) feed.notify(notes)
+    this.afterPublish?.()
   }
 
   private rankChanges(id: number, notes: Array<UserNotification>): void {
@@ -274,6 +335,7 @@ export class Boards {
       b.retire(id)
       u.markDead(id)
       this.watchers.delete(id)
+      this.aroundWatchers.delete(id)
       this.lastRanks.delete(id)
     }
     return out

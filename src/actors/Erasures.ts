@@ -19,6 +19,8 @@ export interface ErasureDeps {
   readonly pollMs?: number
   /** A pause after each recorded step (0; tests kill -9 between steps with it). */
   readonly stepPauseMs?: number
+  /** Groups (§11): the user's own groups go, and they leave everyone else's member lists. */
+  readonly groups?: { forgetUser(userId: string): Promise<void> }
 }
 
 const RETRY = backoff(200, 5_000)
@@ -78,6 +80,8 @@ export const startErasures = (deps: ErasureDeps): Effect.Effect<ErasurePort, nev
           // falls through
           case "postgres": {
             yield* c("scrubbing Postgres", () => deps.store.scrub(user))
+            const groups = deps.groups
+            if (groups !== undefined) yield* c("removing the user from groups", () => groups.forgetUser(user))
             yield* advance(id, "clickhouse")
           }
           // falls through

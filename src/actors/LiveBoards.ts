@@ -3,10 +3,18 @@
 // remembers the last page served per (board, offset, limit) so an unchanged page is the same object
 // (the route reuses its serialized body; see pageBody in gateway/routes/leaderboards.ts).
 import type { BoardKey, Window } from "../domain/Model.js"
-import type { AroundResult, BoardCursor, BoardInfo, BoardPage, BoardView, LeaderboardPort } from "../ports/ReadModel.js"
+import type { AroundResult, AroundSpec, BoardCursor, BoardInfo, BoardPage, BoardView, LeaderboardPort } from "../ports/ReadModel.js"
 import { periodOf } from "../domain/Periods.js"
 import type { Boards } from "./Boards.js"
-import { boardKeyString } from "../domain/BoardKeys.js"
+import { boardKeyString, groupIdOf } from "../domain/BoardKeys.js"
+import { GroupBoards } from "./GroupBoards.js"
+import type { GroupStore } from "../ports/Groups.js"
+
+const NO_GROUP_STORE: GroupStore = {
+  loadAll: () => Promise.resolve([]),
+  put: () => Promise.reject(new Error("no group store")),
+  delete: () => Promise.reject(new Error("no group store"))
+}
 
 /** Pages remembered at most (first pages of every board, plus the cursors clients follow). */
 const MAX_CACHED_PAGES = 1024
@@ -21,9 +29,13 @@ export class LiveBoards implements LeaderboardPort {
   private boards: Boards | null = null
   private why = "the pipeline is starting: loading its snapshot"
   private readonly watches = new Map<string, { key: BoardKey; limits: Map<number, number> }>()
+  /** Around-me watches (board key × user × radius → count), re-applied to a restarted pipeline. */
+  private readonly aroundWatches = new Map<string, { key: BoardKey; around: AroundSpec; n: number }>()
   private readonly viewListeners = new Set<(v: BoardView) => void>()
   private readonly rollListeners = new Set<(w: Window, p: string) => void>()
   private readonly pages = new Map<string, CachedPage>()
+  /** Group boards (`group:<id>`) are answered by GroupBoards, never by a board of the pipeline. */
+  private groups: GroupBoards | null = null
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -32,14 +44,26 @@ export class LiveBoards implements LeaderboardPort {
    * (a topic opened meanwhile gets its first view, hence its snapshot, here). `why`: the sentence
    * reads answer with while there are none.
    */
+  /** Serve `group:<id>` boards from these groups (App.ts, once, before the pipeline starts). */
+  useGroups(groups: GroupBoards): void {
+    this.groups = groups
+    groups.attach(this.boards)
+  }
+
   attach(boards: Boards | null, why?: string): void {
     this.boards = boards
     if (why !== undefined) this.why = why
     this.pages.clear()
+    this.groups?.attach(boards)
     if (boards === null) return
     for (const w of this.watches.values()) {
       let view: BoardView | null = null
       for (const [limit, n] of w.limits) for (let i = 0; i < n; i++) view = boards.watch(w.key, limit)
+      if (view !== null) this.emitView(view)
+    }
+    for (const w of this.aroundWatches.values()) {
+      let view: BoardView | null = null
+      for (let i = 0; i < w.n; i++) view = boards.watchAround(w.key, w.around)
       if (view !== null) this.emitView(view)
     }
   }
@@ -68,6 +92,8 @@ export class LiveBoards implements LeaderboardPort {
   page(key: BoardKey, after: BoardCursor | null, limit: number): BoardPage | null | Promise<BoardPage | null> {
     const boards = this.boards
     if (boards === null) return null
+    const groups = this.groupsFor(key)
+    if (groups !== null) return groups.page(key, after, limit)
     const id = boards.openId(key)
     if (id < 0) return boards.page(key, after, limit) // empty current board or an archive
     const offset = boards.offsetAfter(id, after) // where Boards.page starts too
@@ -89,10 +115,24 @@ export class LiveBoards implements LeaderboardPort {
   }
 
   around(key: BoardKey, userId: string, radius: number): AroundResult | null {
+    const groups = this.groupsFor(key)
+    if (groups !== null) return this.boards === null ? null : groups.around(key, userId, radius)
     return this.boards?.around(key, userId, radius) ?? null
   }
 
+  /**
+   * The group boards when `key` is a group board, else null. Without groups (a LiveBoards nobody
+   * gave any) a group board is an empty registry: unknown group, never a board of the pipeline.
+   */
+  private groupsFor(key: BoardKey): GroupBoards | null {
+    if (groupIdOf(key.board) === null) return null
+    if (this.groups === null) this.useGroups(new GroupBoards(NO_GROUP_STORE, this.emitView))
+    return this.groups
+  }
+
   watch(key: BoardKey, limit: number): BoardView | null {
+    const groups = this.groupsFor(key)
+    if (groups !== null) return groups.watch(key, limit)
     const k = boardKeyString(key)
     let w = this.watches.get(k)
     if (w === undefined) { w = { key, limits: new Map() }; this.watches.set(k, w) }
@@ -101,6 +141,8 @@ export class LiveBoards implements LeaderboardPort {
   }
 
   unwatch(key: BoardKey, limit: number): void {
+    const groups = this.groupsFor(key)
+    if (groups !== null) return groups.unwatch(key, limit)
     const k = boardKeyString(key)
     const w = this.watches.get(k)
     if (w !== undefined) {
@@ -110,6 +152,25 @@ export class LiveBoards implements LeaderboardPort {
       if (w.limits.size === 0) this.watches.delete(k)
     }
     this.boards?.unwatch(key, limit)
+  }
+
+  watchAround(key: BoardKey, around: AroundSpec): BoardView | null {
+    const groups = this.groupsFor(key)
+    if (groups !== null) return groups.watchAround(key, around)
+    const k = aroundKey(key, around)
+    const w = this.aroundWatches.get(k)
+    if (w === undefined) this.aroundWatches.set(k, { key, around, n: 1 })
+    else w.n++
+    return this.boards?.watchAround(key, around) ?? null
+  }
+
+  unwatchAround(key: BoardKey, around: AroundSpec): void {
+    const groups = this.groupsFor(key)
+    if (groups !== null) return groups.unwatchAround(key, around)
+    const k = aroundKey(key, around)
+    const w = this.aroundWatches.get(k)
+    if (w !== undefined && --w.n <= 0) this.aroundWatches.delete(k)
+    this.boards?.unwatchAround(key, around)
   }
 
   onView(listener: (view: BoardView) => void): () => void {
@@ -122,6 +183,8 @@ export class LiveBoards implements LeaderboardPort {
     return () => { this.rollListeners.delete(listener) }
   }
 }
+
+const aroundKey = (key: BoardKey, a: AroundSpec): string => `${boardKeyString(key)}|${a.user_id}|${a.radius}`
 
 /** True when ranks offset+1.. of board `id` hold exactly `rows` (as Boards.pageOf would build them now). */
 const sameRows = (b: Boards, id: number, offset: number, limit: number, rows: BoardPage["entries"]): boolean => {

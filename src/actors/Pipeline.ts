@@ -9,6 +9,7 @@ import type { RulesHistory } from "../domain/RulesHistory.js"
 import { loadLegacyUser } from "../domain/state/LegacySnapshot.js"
 import { loadChunk, rebuildBoards } from "../domain/state/SnapshotCodec.js"
 import type { UserState } from "../domain/Model.js"
+import { blocked } from "../observability/LoopBlocks.js"
 import { registry } from "../observability/Metrics.js"
 import type { AnalyticsSink } from "../ports/Analytics.js"
 import type { DeadLetterHealth, DeadLetterPort } from "../ports/DeadLetters.js"
@@ -31,11 +32,18 @@ const rejected = registry.counter("arena_events_rejected_total", "Events dead-le
 registry.gauge("process_resident_memory_bytes", "Resident set size", (g) => g.set(process.memoryUsage.rss()))
 registry.gauge("nodejs_heap_used_bytes", "V8 heap in use", (g) => g.set(process.memoryUsage().heapUsed))
 
-/** A slice ends once it has run this long (checked every SLICE_CHECK events): views never wait behind more. */
+/**
+ * A slice ends once it has run this long (checked every SLICE_CHECK events): views never wait
+ * behind more. Not checked more often on purpose: on a starved CPU the wall clock jumps while the
+ * thread waits, so a finer check ends slices after fewer events, and every slice publishes its
+ * views — more deltas and frames for the same events, which starves the thread further (at load
+ * ~20, 16 together with an extra turn per slice fell seconds behind where this kept up).
+ */
 const SLICE_MS = 4
 const SLICE_CHECK = 64
-/** Users a cut encodes per turn of the event loop (~1 µs each). */
-const CUT_STEP = 2000
+/** A cut encodes users for at most this long per turn of the event loop (checked every CUT_CHECK users). */
+const CUT_MS = 2
+const CUT_CHECK = 128
 /** How often the stream's creation time is compared with the one this run started on. */
 const STREAM_CHECK_MS = 2_000
 
@@ -172,6 +180,7 @@ export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PortF
       // After an erasure every stored chunk may hold the erased user: a base replaces them all.
       const erased = processor.takeErasures() > 0
       const base = forceBase || erased || s.baseBytes === 0 || s.deltaBytes > s.baseBytes
+      let t = performance.now()
       const dirty = processor.takeDirty()
       const uids = base ? allUsers(state.users.capacity) : dirty
       const cut = new Cut(state, pos.applied, pos.streamTimeMs, base, uids)
@@ -179,9 +188,22 @@ export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PortF
       archives = []
       forceBase = false
       processor.observer = cut
-      while (!cut.step(CUT_STEP)) yield* nextTurn
+      blocked("cut_step", t)
+      // Bounded turns: a board's view never waits behind more than ~CUT_MS of encoding.
+      for (;;) {
+        yield* nextTurn
+        t = performance.now()
+        let done = false
+        do done = cut.step(CUT_CHECK)
+        while (!done && performance.now() - t < CUT_MS)
+        blocked("cut_step", t)
+        if (done) break
+      }
       processor.observer = null
-      yield* snap.mailbox.send({ cut: cut.finish(), archives: cutArchives, usersHeld: state.users.size })
+      t = performance.now()
+      const result = cut.finish()
+      blocked("cut_step", t)
+      yield* snap.mailbox.send({ cut: result, archives: cutArchives, usersHeld: state.users.size })
     })
 
     // ---- apply the stream, a slice at a time ----
@@ -201,9 +223,13 @@ export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PortF
             i += SLICE_CHECK
           } while (i < events.length && performance.now() - started < SLICE_MS)
           // What the slice changed goes out before anything else runs.
+          const viewsAt = performance.now()
+          blocked("pipeline_slice", started)
           boards.publish(state.boards.takeChanged())
           boards.rollPeriods()
           for (const a of boards.closeExpired()) archives.push(a)
+          blocked("views", viewsAt)
+          const outputAt = performance.now()
           for (const r of out.rejects) {
             deadLetters.publish(r.seq, r.reason, r.message, r.data)
             rejected.inc({ reason: r.reason })
@@ -211,6 +237,7 @@ export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PortF
           if (out.notes.length > 0) o.feed.notify(out.notes)
           processed.inc(undefined, out.applied)
           yield* o.analytics.submit(out.records, pos.applied)
+          blocked("slice_output", outputAt)
           pos.visible = pos.applied
           if (i < events.length) yield* nextTurn
         }

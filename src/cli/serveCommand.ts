@@ -1,6 +1,9 @@
 // `arena serve`: the whole service in one process (App.startArena), stopped gracefully by
-// SIGTERM/SIGINT — closing the scope runs App's shutdown order.
-import { Effect, Exit, Scope } from "effect"
+// SIGTERM/SIGINT — closing the scope runs App's shutdown order. The signal handlers are installed
+// before start-up (the gateway listens while state still loads): a signal then interrupts the
+// start-up, whose acquired parts are released in reverse order, instead of the default action
+// killing the process half-way.
+import { Effect, Exit, Fiber, Scope } from "effect"
 import type { ArenaConfig } from "../Config.js"
 import type { Log } from "../observability/Log.js"
 import { startArena } from "../App.js"
@@ -8,17 +11,32 @@ import { startArena } from "../App.js"
 export const serve = async (config: ArenaConfig, log: Log): Promise<number> => {
   if (process.env.ARENA_SHARDS !== undefined) log.warn("ARENA_SHARDS is no longer used and is ignored: the pipeline applies events in one loop over the user table (README, Architecture)")
   const scope = Effect.runSync(Scope.make())
-  const exit = await Effect.runPromiseExit(startArena(config, log).pipe(Scope.provide(scope)))
+  const starting = Effect.runFork(startArena(config, log).pipe(Scope.provide(scope)))
+  let signalled: string | null = null
+  let wake: () => void = () => undefined
+  const stopped = new Promise<void>((resolve) => (wake = resolve))
+  const onSignal = (sig: string): void => {
+    if (signalled !== null) return
+    signalled = sig
+    if (starting.pollUnsafe() === undefined) {
+      log.info(`${sig} during start-up: stopping`)
+      starting.interruptUnsafe()
+    } else {
+      log.info(`${sig}: shutting down`)
+    }
+    wake()
+  }
+  process.once("SIGTERM", () => onSignal("SIGTERM"))
+  process.once("SIGINT", () => onSignal("SIGINT"))
+  const exit = await Effect.runPromise(Fiber.await(starting))
   if (exit._tag === "Failure") {
-    log.error(`could not start: ${String(exit.cause)}`)
+    const interrupted = signalled !== null && Exit.hasInterrupts(exit)
+    if (!interrupted) log.error(`could not start: ${String(exit.cause)}`)
     await Effect.runPromise(Scope.close(scope, Exit.void))
+    if (interrupted) { log.info("stopped"); process.exit(0) }
     return 1
   }
-  await new Promise<void>((resolve) => {
-    const stop = (sig: string) => { log.info(`${sig}: shutting down`); resolve() }
-    process.once("SIGTERM", () => stop("SIGTERM"))
-    process.once("SIGINT", () => stop("SIGINT"))
-  })
+  await stopped
   await Effect.runPromise(Scope.close(scope, Exit.void))
   log.info("stopped")
   process.exit(0)

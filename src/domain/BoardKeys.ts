@@ -5,8 +5,15 @@ import type { BoardKey, Window } from "./Model.js"
 export const GLOBAL_BOARD = "global"
 const AGENT_PREFIX = "agent:"
 
-/** A board name the API accepts: `global` or `agent:<agent_name>` (agent names as events allow them). */
-export const BOARD_NAME = /^(global|agent:[a-z0-9-]{1,64})$/
+/** A board name the API accepts: `global`, `agent:<agent_name>` (agent names as events allow them) or `group:<group_id>`. */
+export const BOARD_NAME = /^(global|agent:[a-z0-9-]{1,64}|group:[A-Za-z0-9._-]{1,64})$/
+
+/** A group id (PUT /v1/groups/{group_id}); its board is `group:<group_id>`. */
+export const GROUP_ID = /^[A-Za-z0-9._-]{1,64}$/
+const GROUP_PREFIX = "group:"
+export const groupBoard = (groupId: string): string => GROUP_PREFIX + groupId
+/** The group id of a `group:<id>` board name, or null for any other board. */
+export const groupIdOf = (board: string): string | null => (board.startsWith(GROUP_PREFIX) ? board.slice(GROUP_PREFIX.length) : null)
 
 const boardNames = new Map<string, string>()
 /** `agent:<name>`, memoized (bounded) so boards receive the same flat string every time. */

@@ -12,6 +12,7 @@ import { erasureRoutes } from "./routes/erasures.js"
 import { eventRoutes } from "./routes/events.js"
 import { healthRoutes } from "./routes/health.js"
 import { leaderboardRoutes } from "./routes/leaderboards.js"
+import { groupRoutes } from "./routes/groups.js"
 import { openApiRoutes } from "./routes/openapi.js"
 import { defaultPagesDir, pageRoutes } from "./routes/pages.js"
 import { rulesRoutes } from "./routes/rules.js"
@@ -93,6 +94,7 @@ export const startGateway = async (deps: GatewayDeps): Promise<RunningGateway> =
     }
     const behaviors = wsBehaviors(host, gate, cfg.ws, router.clientIp)
     app.ws("/ws/leaderboard/:board", behaviors.leaderboard)
+    app.ws("/ws/leaderboard/:board/around/:user_id", behaviors.around)
     app.ws("/ws/users/:user_id", behaviors.users)
     local = host
     anchors = behaviors.anchors
@@ -105,6 +107,7 @@ export const startGateway = async (deps: GatewayDeps): Promise<RunningGateway> =
     ...rulesRoutes(deps.rules, deps.dryRuns),
     ...shareRoutes(deps.shares),
     ...(deps.erasures !== undefined ? erasureRoutes(deps.erasures) : []),
+    ...(deps.groups !== undefined ? groupRoutes(deps.groups) : []),
     ...healthRoutes(deps.health),
     ...openApiRoutes(),
     ...pageRoutes(cfg.pagesDir ?? defaultPagesDir(), deps.analytics !== undefined),

@@ -9,6 +9,7 @@ import type { AnalyticsRoutesPort } from "../ports/AnalyticsQueries.js"
 import type { RulesPort } from "../ports/ReadModel.js"
 import type { DryRunPort } from "../ports/DryRuns.js"
 import type { ErasurePort } from "../ports/Erasures.js"
+import type { GroupsPort } from "../ports/Groups.js"
 
 export interface GatewayLogger {
   warn(message: string, fields?: Readonly<Record<string, unknown>>): void
@@ -22,6 +23,8 @@ export interface GatewayDeps {
   readonly health: HealthPort
   readonly notifications: NotificationPort
   readonly shares: ShareStore
+  /** PUT/GET/DELETE /v1/groups/{group_id} are mounted only with it. */
+  readonly groups?: GroupsPort | undefined
   readonly rules: RulesPort
   /** POST /v1/rules/dry-run and GET /v1/rules/dry-run/{id} are mounted only with it. */
   readonly dryRuns?: DryRunPort | undefined

@@ -5,6 +5,8 @@ import { AgentName, UserId } from "../domain/Event.js"
 import { issuesOfExit } from "../domain/Issues.js"
 import type { Issue } from "../domain/Model.js"
 import type { ShareInput, SharePatch } from "../ports/Shares.js"
+import type { GroupInput } from "../ports/Groups.js"
+import { MAX_GROUP_MEMBERS } from "../ports/Groups.js"
 import { PRIVACY_LEVELS } from "../ports/Shares.js"
 
 const MAX_CONTENT_BYTES = 64 * 1024
@@ -101,6 +103,31 @@ export const decodeSharePatch = (u: unknown): { ok: true; value: SharePatch } | 
   return { ok: true, value: v }
 }
 
+export const GroupInputSchema = Schema.Struct({
+  name: Str.check(
+    Schema.isMinLength(1, { message: "must not be empty" }),
+    Schema.isMaxLength(100, { message: "must be at most 100 characters" }),
+    Schema.isPattern(/^[^\u0000-\u001f\u007f]*$/u, { message: "must not contain control characters" })
+  ),
+  members: Schema.Array(UserId).annotate({ message: "must be an array of user ids" })
+    .check(Schema.isMaxLength(MAX_GROUP_MEMBERS, { message: `must have at most ${MAX_GROUP_MEMBERS} members` }))
+}).annotate({ identifier: "GroupInput", message: "must be a JSON object", description: "owner, id and updated_at are set by the server" })
+
+const decodeGroup = Schema.decodeUnknownExit(GroupInputSchema, PARSE)
+
+/** Decodes a PUT /v1/groups/{id} body; issues have paths like `body.members[3]` (a repeated member too). */
+export const decodeGroupInput = (u: unknown): { ok: true; value: GroupInput } | { ok: false; issues: Array<Issue> } => {
+  const exit = decodeGroup(u)
+  if (exit._tag !== "Success") return { ok: false, issues: prefixed("body", issuesOfExit(exit)) }
+  const seen = new Set<string>()
+  const issues: Array<Issue> = []
+  exit.value.members.forEach((m, i) => {
+    if (seen.has(m)) issues.push({ path: `body.members[${i}]`, message: `repeats member ${m}` })
+    seen.add(m)
+  })
+  return issues.length > 0 ? { ok: false, issues } : { ok: true, value: { name: exit.value.name, members: exit.value.members } }
+}
+
 // ---- Response shapes (documentation only: the server builds these values itself) ----
 
 const Int = Schema.Int
@@ -128,6 +155,12 @@ export const AroundSchema = Schema.Struct({
   board: Schema.String, window: WindowSchema, period: Schema.String, seq: Int, total: Int,
   user: RankedEntrySchema, entries: Schema.Array(RankedEntrySchema)
 }).annotate({ identifier: "LeaderboardAround" })
+
+export const GroupSchema = Schema.Struct({
+  id: Schema.String, name: Schema.String, owner: Schema.String, updated_at: Schema.String, size: Int,
+  members: Schema.optionalKey(Schema.Array(UserId).annotate({ description: "Only for the owner and admin" })),
+  board: Schema.String.annotate({ description: "The group's board: group:<id>" })
+}).annotate({ identifier: "Group" })
 
 export const BoardListSchema = Schema.Struct({
   boards: Schema.Array(Schema.Struct({

@@ -41,7 +41,7 @@ export interface ErasureStore {
   pending(): Promise<ReadonlyArray<ErasureRecord>>
   /** Records a finished step: the next step, and what it learned. */
   advance(id: string, next: ErasureStep, learned?: { eraseSeq?: number; streamSeqs?: ReadonlyArray<number>; letterSeqs?: ReadonlyArray<number> }): Promise<void>
-  /** Removes the user from Postgres: their shares, their rows of archived period rankings (re-ranked). */
+  /** Removes the user from Postgres: their shares, their rows of archived period rankings (re-ranked). (Groups: GroupBoards.forgetUser.) */
   scrub(userId: string): Promise<void>
   /** Finishes: step done, user id dropped, completion time. */
   complete(id: string, messagesErased: number): Promise<void>

@@ -18,6 +18,17 @@ export interface BoardView {
   /** Top entries, at least as many as the largest watched limit (fewer if the board is smaller). */
   readonly entries: ReadonlyArray<RankedEntry>
   readonly total: number
+  /**
+   * Set on an around-me view (watchAround): `entries` is the window of ranks around `user_id`
+   * (radius `radius` each side), starting at rank `first_rank`; null while the user has no rank.
+   */
+  readonly around?: AroundSpec & { readonly first_rank: number | null }
+}
+
+/** Whose window an around-me view is (`user_id`), and how many ranks each side (`radius`). */
+export interface AroundSpec {
+  readonly user_id: string
+  readonly radius: number
 }
 
 /** Keyset cursor position: the (xp, seq) of the last entry of the previous page. */
@@ -75,6 +86,13 @@ export interface LeaderboardPort {
    */
   watch(key: BoardKey, limit: number): BoardView | null
   unwatch(key: BoardKey, limit: number): void
+  /**
+   * Ask for around-me views of `key` (ref-counted): after every drain that changed the board, a view
+   * with `around` set for this user and radius (the hub drops those that show nothing new). Returns
+   * the current window, or null while unavailable (as watch).
+   */
+  watchAround(key: BoardKey, around: AroundSpec): BoardView | null
+  unwatchAround(key: BoardKey, around: AroundSpec): void
   /** Called after a drain changed a watched board's top entries, and on period rollover. */
   onView(listener: (view: BoardView) => void): () => void
   /** Called when a window's current period changes in stream time. */

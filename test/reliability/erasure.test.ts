@@ -1,6 +1,6 @@
 // Erasure (ARCHITECTURE §11 "Privacy") against the real `arena serve` with NATS JetStream, Postgres
 // and embedded ClickHouse: DELETE /v1/users/{id} answers 202 with an erasure id, GET
-// /v1/erasures/{id} reports completion, and then the user is in no board, profile, ledger, share,
+// /v1/erasures/{id} reports completion, and then the user is in no board, profile, ledger, share, group,
 // snapshot chunk, ClickHouse table or stream message — also after kill -9 and a replay. An erasure
 // killed (kill -9) right after it was accepted, and one killed in the middle of its steps, both
 // resume at start and finish — also when killed between any two of its recorded steps (the
@@ -78,6 +78,8 @@ const traces = async (user: string): Promise<string[]> => {
     const chunks = await sql<{ data: Uint8Array }[]>`SELECT data FROM arena_snapshot_chunk`
     if (chunks.some((c) => Buffer.from(c.data).includes(Buffer.from(user, "latin1")))) found.push("snapshot chunk bytes")
     if ((await snapshotDump(sql)).users.some(([id]) => id === user)) found.push("snapshot")
+    const groups = await sql`SELECT count(*)::int AS n FROM arena_groups WHERE owner = ${user} OR ${user} = ANY(members)`
+    if (groups[0]!["n"] !== 0) found.push("groups")
     const archives = await sql`SELECT count(*)::int AS n FROM arena_period_archive WHERE user_id = ${user}`
     if (archives[0]!["n"] !== 0) found.push("period archive")
     const erasures = await sql`SELECT count(*)::int AS n FROM arena_erasure WHERE user_id = ${user}`
@@ -152,6 +154,10 @@ describe("erasure", () => {
     } finally { await sql.end() }
     const archived = async () => (await api<{ total: number; entries: Array<{ rank: number; user_id: string }> }>(arena.baseUrl, "GET", "/v1/leaderboards/global?window=day&period=2020-01-01")).json
     expect((await archived()).entries.map((e) => [e.rank, e.user_id])).toEqual([[1, BOB], [2, ERIN], [3, "zed"]])
+    // Groups: one of BOB's with ERIN as a member, one of ERIN's own.
+    expect((await api(arena.baseUrl, "PUT", "/v1/groups/bobs", { token: await token(BOB), body: { name: "Bob's", members: [BOB, ERIN] } })).status).toBe(201)
+    expect((await api(arena.baseUrl, "PUT", "/v1/groups/erins", { token: await token(ERIN), body: { name: "Erin's", members: [ERIN, BOB] } })).status).toBe(201)
+    expect(await traces(ERIN)).toContain("groups")
     const r = await api<ErasureView & { user_id: string }>(arena.baseUrl, "DELETE", `/v1/users/${encodeURIComponent(ERIN)}`, { token: await token(ERIN) })
     expect(r.status).toBe(202)
     expect(r.headers.get("location")).toBe(`/v1/erasures/${r.json.erasure_id}`)
@@ -168,6 +174,8 @@ describe("erasure", () => {
     expect(await traces(ERIN)).toEqual([])
     expect(await rejectionRows(rejectedSeqs[ERIN]!)).toBe(0)
     expect(await bobXp()).toBe(bobBefore)
+    expect((await api<{ members: string[] }>(arena.baseUrl, "GET", "/v1/groups/bobs", { token: await token(BOB) })).json.members).toEqual([BOB])
+    expect((await api(arena.baseUrl, "GET", "/v1/groups/erins", { token: await admin() })).status).toBe(404)
     const after = await archived()
     expect([after.total, after.entries.map((e) => [e.rank, e.user_id])]).toEqual([2, [[1, BOB], [2, "zed"]]])
     // A producer re-sending one of the erased events within the stream's duplicate window (24 h) is

@@ -96,3 +96,58 @@ it("answers 503 + Retry-After for boards, profiles and ledgers while the snapsho
     await sql.end()
   }
 }, 240_000)
+
+it("stops gracefully on SIGTERM while its snapshot load is held (exit 0 within the stop bound, no wait for the load)", async () => {
+  const sql = db(names)
+  let release!: () => void
+  const released = new Promise<void>((r) => { release = r })
+  let locked!: () => void
+  const isLocked = new Promise<void>((r) => { locked = r })
+  const tx = sql.begin(async (t) => {
+    await t`LOCK TABLE arena_checkpoint IN ACCESS EXCLUSIVE MODE`
+    locked()
+    await released
+  })
+  await isLocked
+  try {
+    await arena.start()
+    await until("/readyz says the pipeline is not running", async () => {
+      const r = await arena.readyz()
+      return r.status === 503 && r.body.reasons.some((x) => /^pipeline not running/.test(x))
+    })
+    // The load stays held while the service stops: a stop that waited for it would time out.
+    expect(await arena.stop(60_000)).toBe(0)
+    expect(arena.log).toMatch(/SIGTERM(: shutting down| during start-up: stopping)/)
+    expect(arena.log).toMatch(/\bstopped\b/)
+  } finally {
+    release()
+    await tx.catch(() => {})
+    await sql.end()
+  }
+}, 240_000)
+
+it("stops gracefully on a SIGTERM that arrives during start-up, before it listens (exit 0, not killed by the signal)", async () => {
+  const early = freshNames("sigearly")
+  const a = new ArenaProcess(early)
+  const starting = a.start().then(() => "listening", (e: Error) => e.message)
+  try {
+    for (let i = 0; !/postgres migrations applied|created database/.test(a.log); i++) {
+      if (i > 1200) throw new Error(`no start-up log line within 60 s:\n${a.log}`)
+      await sleep(50)
+    }
+    const child = a.child!
+    const exited = new Promise<number | string | null>((r) => {
+      child.once("exit", (code, signal) => r(code ?? `killed by ${String(signal)}`))
+      setTimeout(() => r("no exit within 60 s of SIGTERM"), 60_000).unref()
+    })
+    child.kill("SIGTERM")
+    // Before the fix the default action killed it (exit code null, signal SIGTERM) when the
+    // signal came before the handlers were installed at the end of start-up.
+    expect(await exited).toBe(0)
+    expect(a.log).toMatch(/SIGTERM(: shutting down| during start-up: stopping)/)
+    await starting
+  } finally {
+    await a.kill()
+    await cleanup(early)
+  }
+}, 240_000)

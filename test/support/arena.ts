@@ -117,13 +117,25 @@ export class ArenaProcess {
   }
 
   /** Graceful stop (SIGTERM: drain, final snapshot). */
-  async stop(): Promise<number | null> {
+  async stop(timeoutMs = 120_000): Promise<number | null> {
     const c = this.child
     if (c === null || c.exitCode !== null) return c?.exitCode ?? null
     const exited = new Promise<number | null>((r) => c.once("exit", (code) => r(code)))
     const kids = descendantPids(c.pid!)
     c.kill("SIGTERM")
-    const code = await exited
+    // A service that does not stop is a defect to report with its log, not a test that hangs.
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const overdue = new Promise<"overdue">((r) => { timer = setTimeout(() => r("overdue"), timeoutMs) })
+    const code = await Promise.race([exited, overdue])
+    clearTimeout(timer)
+    if (code === "overdue") {
+      const states = kids.map((k) => `${k}:${canWrite(k) ? "running" : "gone"}`).join(", ")
+      c.kill("SIGKILL")
+      await exited
+      this.child = null
+      await allGone(kids)
+      throw new Error(`arena did not stop within ${timeoutMs} ms of SIGTERM (killed; children ${states || "none"}):\n${this.log.slice(-4000)}`)
+    }
     this.child = null
     await allGone(kids)
     return code

@@ -7,7 +7,7 @@ import type { BoardKey, LedgerEntry, Window } from "../../src/domain/Model.js"
 import { WINDOWS } from "../../src/domain/Model.js"
 import { periodOf } from "../../src/domain/Periods.js"
 import { RankTree } from "../../src/domain/ranking/RankTree.js"
-import type { AroundResult, BoardCursor, BoardInfo, BoardPage, BoardView, LeaderboardPort, LedgerPage, RankedEntry, UserPort, UserProfile } from "../../src/ports/ReadModel.js"
+import type { AroundResult, AroundSpec, BoardCursor, BoardInfo, BoardPage, BoardView, LeaderboardPort, LedgerPage, RankedEntry, UserPort, UserProfile } from "../../src/ports/ReadModel.js"
 import type { HealthPort } from "../../src/ports/Health.js"
 import type { IngestPort, PublishResult } from "../../src/ports/Ingest.js"
 import type { NotificationPort, UserNotification } from "../../src/ports/LiveFeed.js"
@@ -180,6 +180,30 @@ export class MemoryLeaderboards implements LeaderboardPort {
     else w.set(limit, n - 1)
   }
 
+  readonly aroundWatches = new Map<string, { key: BoardKey; around: AroundSpec; n: number }>()
+
+  private aroundView(key: BoardKey, a: AroundSpec): BoardView {
+    const r = this.around(key, a.user_id, a.radius)
+    const entries = r?.entries ?? []
+    return { key, seq: r?.seq ?? this.lastSeq, total: r?.total ?? 0, entries, around: { ...a, first_rank: entries[0]?.rank ?? null } }
+  }
+
+  watchAround(key: BoardKey, a: AroundSpec): BoardView {
+    this.board(key, true)
+    const k = `${keyStr(key)}|${a.user_id}|${a.radius}`
+    const w = this.aroundWatches.get(k)
+    if (w === undefined) this.aroundWatches.set(k, { key, around: a, n: 1 })
+    else w.n++
+    return this.aroundView(key, a)
+  }
+
+  unwatchAround(key: BoardKey, a: AroundSpec): void {
+    const k = `${keyStr(key)}|${a.user_id}|${a.radius}`
+    const w = this.aroundWatches.get(k)
+    if (w === undefined) throw new Error(`unwatchAround without watchAround: ${k}`)
+    if (--w.n === 0) this.aroundWatches.delete(k)
+  }
+
   /** Number of outstanding watch() calls (tests check the gateway releases them). */
   watchCount(): number {
     let n = 0
@@ -207,6 +231,7 @@ export class MemoryLeaderboards implements LeaderboardPort {
       touched.add(b)
     }
     for (const b of touched) if (this.maxLimit(b.key) > 0) this.views.emit(this.view(b))
+    for (const w of this.aroundWatches.values()) if (touched.has(this.board(w.key, true)!)) this.views.emit(this.aroundView(w.key, w.around))
   }
 }
 

@@ -7,6 +7,7 @@ import type { ClickHouseClient } from "@clickhouse/client"
 import { Readable } from "node:stream"
 import type { AnalyticsStore, EncodedRecord, Watermarks } from "../../ports/AnalyticsStore.js"
 import type { AnalyticsRecord, RecordKind } from "../../ports/Analytics.js"
+import { blocked } from "../../observability/LoopBlocks.js"
 import { chTry } from "./ClickHouseClient.js"
 import type { ClickHouseHandle } from "./ClickHouseClient.js"
 import { migrateClickHouse } from "./Migrations.js"
@@ -61,6 +62,7 @@ const encodeBlock = (b: InsertBlock): Readable =>
     let i = 0
     while (i < rs.length) {
       if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve))
+      let t = performance.now()
       const end = Math.min(rs.length, i + ROWS_PER_SLICE)
       let size = 0
       for (let j = i; j < end; j++) size += rs[j]!.end - rs[j]!.start
@@ -76,7 +78,9 @@ const encodeBlock = (b: InsertBlock): Readable =>
         let from = first.start
         while (from < stop) {
           if (at === chunk.length) {
+            blocked("analytics_flush", t)
             yield chunk
+            t = performance.now()
             size -= at
             chunk = Buffer.allocUnsafe(Math.min(size, CHUNK_BYTES))
             at = 0
@@ -88,6 +92,7 @@ const encodeBlock = (b: InsertBlock): Readable =>
         }
         j = k
       }
+      blocked("analytics_flush", t)
       if (at > 0) yield chunk.subarray(0, at)
       i = end
     }
@@ -182,7 +187,10 @@ export const makeClickHouseAnalyticsStore = (h: ClickHouseHandle, log: (msg: str
     eraseSeqs: (seqs) => chTry("erasing a user's rows", () => eraseSeqRows(client, seqs)),
     write: (records, throughSeq) =>
       chTry("writing analytics records", async () => {
-        for (const b of blocksOf(records)) await insertBlock(client, b)
+        const t = performance.now()
+        const blocks = blocksOf(records)
+        blocked("analytics_flush", t)
+        for (const b of blocks) await insertBlock(client, b)
         await client.insert({
           table: "sink_progress",
           columns: ["through_seq", "records", "written_at"],

@@ -51,6 +51,10 @@ export class BoardRegistry implements ScoreSink {
   // Boards changed since takeChanged(): ids and a membership mark.
   private changed: Array<number> = []
   private changedMark: Uint8Array = new Uint8Array(64)
+  // Users whose score changes are reported (takeTouchedUsers): members of live group boards. A
+  // mark per uid; the hot path pays one typed-array read per score change.
+  private userMark: Uint8Array = new Uint8Array(0)
+  private touchedUsers: Array<number> = []
   /** agent name id → board id of agent:<name> all-time (-1: not made yet). */
   private agentAll: Int32Array = new Int32Array(16).fill(-1)
   private readonly days = new Map<number, DayBoards>()
@@ -187,6 +191,25 @@ export class BoardRegistry implements ScoreSink {
       this.changed.push(boardId)
     }
     if (this.limit[boardId]! > 0 && this.dirty[boardId] === 0 && this.touchesView(boardId, uid, oldXp, oldSeq, xp, seq)) this.dirty[boardId] = 1
+    if (uid < this.userMark.length && this.userMark[uid] !== 0) this.touchedUsers.push(boardId, uid)
+  }
+
+  /** Report (or stop reporting) this user's changes on every board through takeTouchedUsers. */
+  markUser(uid: number, on: boolean): void {
+    if (uid >= this.userMark.length) {
+      if (!on) return
+      const m = new Uint8Array(Math.max(uid + 1, 2 * this.userMark.length, 64))
+      m.set(this.userMark)
+      this.userMark = m
+    }
+    this.userMark[uid] = on ? 1 : 0
+  }
+
+  /** Marked users' changes since the last call, as flat (boardId, uid) pairs (repeats possible). */
+  takeTouchedUsers(): Array<number> {
+    const out = this.touchedUsers
+    if (out.length > 0) this.touchedUsers = []
+    return out
   }
 
   /** Boards changed since the last call (each once). */

@@ -8,8 +8,12 @@ export interface Reply {
   readonly body: string | Uint8Array
   readonly contentType: string
   readonly headers?: Readonly<Record<string, string>> | undefined
-  /** Close the connection after this reply (e.g. an unread request body remains). */
-  readonly close?: boolean | undefined
+  /**
+   * Close the connection after this reply (e.g. an unread request body remains). "lingering":
+   * say `Connection: close` but leave the closing to the client (or uWS's idle timeout) while the
+   * rest of the body is read and dropped (see readBody: a chunked body past the limit).
+   */
+  readonly close?: boolean | "lingering" | undefined
 }
 
 export const JSON_TYPE = "application/json; charset=utf-8"
@@ -21,7 +25,7 @@ export const json = (value: unknown, status = 200, headers?: Readonly<Record<str
   headers
 })
 
-export const errorReply = (e: ApiError, close = false): Reply => ({
+export const errorReply = (e: ApiError, close: boolean | "lingering" = false): Reply => ({
   status: e.status,
   body: JSON.stringify(e.toJSON()),
   contentType: JSON_TYPE,
@@ -61,7 +65,7 @@ export const writeReply = (
     for (const [k, v] of extra) res.writeHeader(k, v)
     if (reply.headers !== undefined) for (const k in reply.headers) res.writeHeader(k, reply.headers[k]!)
     res.writeHeader("Content-Type", reply.contentType)
-    if (reply.close === true) res.writeHeader("Connection", "close")
+    if (reply.close === true || reply.close === "lingering") res.writeHeader("Connection", "close")
     if (head) {
       // HEAD: the GET's headers (and its Content-Length) without a body; missing from uWS's typings.
       const len = typeof reply.body === "string" ? Buffer.byteLength(reply.body) : reply.body.byteLength
@@ -121,6 +125,11 @@ export const dropping = (st: ResState, knownLength: boolean, done: (ended: boole
   }
 }
 
+const ignore: OnData = () => undefined
+
+/** How to close after refusing a body that readBody rejected: see readBody. */
+export const bodyRefusalClose = (contentLength: string): true | "lingering" => contentLength === "" ? "lingering" : true
+
 /** True when the request announces a body (a Content-Length other than 0, or chunked). */
 export const hasBody = (contentLength: string, transferEncoding: string): boolean =>
   (contentLength !== "" && contentLength !== "0") || transferEncoding !== ""
@@ -137,8 +146,13 @@ export const dropBody = (res: HttpResponse, st: ResState, contentLength: string,
 
 /**
  * Reads the request body, at most `limit` bytes; past it (or when Content-Length says so) nothing
- * is kept and the 413 follows the lingering rules. Must be called synchronously inside the route
- * handler (uWS delivers data only to a handler attached before it returns).
+ * is kept. A body of known length gets its 413 by the lingering rules. A chunked body (length
+ * unknown) gets it at once, with `Connection: close`, and the rest is read and dropped while the
+ * client decides to stop: closing on a guess that it paused (LINGER_IDLE_MS) reset connections of
+ * clients still sending on a loaded machine and destroyed the answer before they read it (a CI run
+ * saw an empty answer). The rejection's reply must use `close: "lingering"` (bodyRefusalClose).
+ * Must be called synchronously inside the route handler (uWS delivers data only to a handler
+ * attached before it returns).
  */
 export const readBody = (res: HttpResponse, st: ResState, contentLength: string, limit: number): Promise<Uint8Array> =>
   new Promise((resolve, reject) => {
@@ -152,8 +166,12 @@ export const readBody = (res: HttpResponse, st: ResState, contentLength: string,
       if (st.aborted) return
       size += chunk.byteLength
       if (size > limit) {
-        drop = dropping(st, contentLength !== "", refuse)
-        return drop(chunk, isLast)
+        if (contentLength !== "") {
+          drop = dropping(st, true, refuse)
+          return drop(chunk, isLast)
+        }
+        drop = ignore
+        return refuse()
       }
       // uWS neuters `chunk` when this callback returns: copy it.
       chunks.push(new Uint8Array(chunk.slice(0)))

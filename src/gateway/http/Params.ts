@@ -83,7 +83,7 @@ export class Params {
   }
 
   board(raw: string, path = "path.board"): string {
-    if (!BOARD.test(raw)) this.issue(path, "must be global or agent:<name> with name matching [a-z0-9-]{1,64}")
+    if (!BOARD.test(raw)) this.issue(path, "must be global, agent:<name> with name matching [a-z0-9-]{1,64}, or group:<id> with id matching [A-Za-z0-9._-]{1,64}")
     return raw
   }
 

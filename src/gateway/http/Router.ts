@@ -10,7 +10,7 @@ import { ApiError, methodNotAllowed, notFound, rateLimited } from "./ApiError.js
 import type { Exchange } from "./Exchange.js"
 import { captureHead, clientIpOf, uwsExchange } from "./Exchange.js"
 import type { Reply } from "./Http.js"
-import { INTERNAL, errorReply, hasBody, parseJsonBody } from "./Http.js"
+import { INTERNAL, bodyRefusalClose, errorReply, hasBody, parseJsonBody } from "./Http.js"
 import { RouteTable } from "./RouteTable.js"
 
 export interface Req {
@@ -28,7 +28,7 @@ export interface Req {
 export type Handler = (req: Req) => Reply | Promise<Reply>
 
 export interface Route {
-  readonly method: "get" | "post" | "patch" | "delete"
+  readonly method: "get" | "post" | "put" | "patch" | "delete"
   readonly pattern: string
   /** Metric label; defaults to the pattern. */
   readonly name?: string
@@ -105,6 +105,7 @@ export class Router {
         app.head(route.pattern, handler)
         break
       case "post": app.post(route.pattern, handler); break
+      case "put": app.put(route.pattern, handler); break
       case "patch": app.patch(route.pattern, handler); break
       case "delete": app.del(route.pattern, handler); break
     }
@@ -159,7 +160,7 @@ export class Router {
         // Refused before the whole body arrived (401, 403, 429, 413): answer once it has been read
         // or dropped, so the close is no reset that destroys the answer (Http.ts, LINGER_*).
         if (bodyP === null || bodyRead) return finish(errorReply(e))
-        return void bodyP.then(() => finish(errorReply(e)), () => finish(errorReply(e, true)))
+        return void bodyP.then(() => finish(errorReply(e)), () => finish(errorReply(e, bodyRefusalClose(headers.contentLength))))
       }
       this.deps.onError(e, `${method.toUpperCase()} ${label}`)
       finish(errorReply(INTERNAL))

@@ -1,6 +1,9 @@
 // The live page: watches the top 20 of a board over /ws/leaderboard (snapshot + deltas, applied
-// exactly as docs/websocket.md says), shows rank movement, resumes after drops, looks up profiles.
+// exactly as docs/websocket.md says), shows rank movement, resumes after drops, looks up profiles,
+// shows the live window around the looked-up user (/ws/leaderboard/{board}/around/{user_id}) and
+// group boards (group:<id>).
 const LIMIT = 20
+const RADIUS = 3
 const $ = (id) => document.getElementById(id)
 
 const state = { ws: null, board: "global", window: "all", entries: [], seq: null, epoch: null, period: null, retry: 0, timer: null }
@@ -15,6 +18,18 @@ export function applyDelta(entries, delta, limit) {
   }
   out.length = Math.min(out.length, limit)
   return out.map((e, i) => (e.rank === i + 1 ? e : { ...e, rank: i + 1 }))
+}
+
+/** Around-me apply (same as src/gateway/protocol/Delta.ts applyWindowDelta): the window starts at firstRank. */
+export function applyWindowDelta(entries, delta, firstRank) {
+  if (firstRank === null) return []
+  const drop = new Set(delta.removed)
+  for (const c of delta.changes) drop.add(c.user_id)
+  const out = entries.filter((e) => !drop.has(e.user_id))
+  for (const c of [...delta.changes].sort((a, b) => a.rank - b.rank)) {
+    out.splice(c.rank - firstRank, 0, { rank: c.rank, user_id: c.user_id, username: c.username, xp: c.xp, level: c.level })
+  }
+  return out.map((e, i) => (e.rank === firstRank + i ? e : { ...e, rank: firstRank + i }))
 }
 
 function setStatus(text, cls) {
@@ -99,13 +114,97 @@ function reconnect(resume) {
   connect(resume)
 }
 
+// ---- around me: the live window of ranks around the looked-up user ----
+
+const around = { ws: null, user: null, entries: [], seq: null, epoch: null, firstRank: null, retry: 0, timer: null }
+
+function renderAround() {
+  $("around").hidden = around.user === null
+  $("around-user").textContent = around.user || ""
+  $("around-rows").replaceChildren(...around.entries.map((e) => {
+    const tr = document.createElement("tr")
+    tr.dataset.user = e.user_id
+    if (e.user_id === around.user) tr.className = "me"
+    for (const [cls, text] of [["rank", String(e.rank)], ["user", e.username || e.user_id], ["num xp", e.xp.toLocaleString("en-US")]]) {
+      const td = document.createElement("td")
+      td.className = cls
+      td.textContent = text
+      tr.append(td)
+    }
+    return tr
+  }))
+  $("around-empty").hidden = around.user === null || around.entries.length > 0
+}
+
+function onAroundMessage(msg) {
+  if (msg.type === "snapshot") {
+    Object.assign(around, { entries: msg.entries, seq: msg.seq, epoch: msg.epoch, firstRank: msg.first_rank })
+  } else if (msg.type === "delta") {
+    if (msg.epoch !== around.epoch || msg.prev_seq !== around.seq) return watchAround(around.user, true)
+    Object.assign(around, { entries: applyWindowDelta(around.entries, msg, msg.first_rank), seq: msg.seq, firstRank: msg.first_rank })
+  }
+  renderAround()
+}
+
+/** (Re)subscribes to the window around `user` on the current board and window; null stops. */
+function watchAround(user, resume) {
+  clearTimeout(around.timer)
+  const old = around.ws
+  around.ws = null
+  if (old) old.close()
+  if (!resume || user !== around.user) Object.assign(around, { entries: [], seq: null, epoch: null, firstRank: null })
+  around.user = user
+  renderAround()
+  if (user === null) return
+  const q = new URLSearchParams({ window: state.window, radius: String(RADIUS) })
+  if (resume && around.seq !== null && around.epoch) { q.set("since", String(around.seq)); q.set("epoch", around.epoch) }
+  const proto = location.protocol === "https:" ? "wss" : "ws"
+  const ws = new WebSocket(`${proto}://${location.host}/ws/leaderboard/${encodeURIComponent(state.board)}/around/${encodeURIComponent(user)}?${q}`)
+  around.ws = ws
+  ws.onopen = () => { around.retry = 0; $("around-status").textContent = "live"; $("around-status").className = "status live" }
+  ws.onmessage = (ev) => { if (around.ws === ws) onAroundMessage(JSON.parse(ev.data)) }
+  ws.onclose = () => {
+    if (around.ws !== ws) return
+    $("around-status").textContent = "reconnecting…"
+    $("around-status").className = "status down"
+    around.timer = setTimeout(() => watchAround(around.user, true), Math.min(10_000, 250 * 2 ** around.retry++))
+  }
+}
+
+// ---- group boards ----
+
+function addBoardOption(name) {
+  const select = $("board")
+  if (![...select.options].some((o) => o.value === name)) {
+    const o = document.createElement("option"); o.value = name; o.textContent = name; select.append(o)
+  }
+}
+
+async function showGroup(id) {
+  const info = $("group-info")
+  info.className = "period"
+  const r = await fetch(`/v1/groups/${encodeURIComponent(id)}`)
+  const body = await r.json()
+  if (!r.ok) { info.className = "period error"; info.textContent = body.error ? body.error.message : "no such group"; return }
+  info.textContent = `${body.name} · ${body.size} members · owner ${body.owner}`
+  addBoardOption(body.board)
+  $("board").value = body.board
+  switchBoard(body.board)
+}
+
+function switchBoard(board) {
+  state.board = board
+  reconnect(false)
+  if (around.user !== null) watchAround(around.user, false)
+}
+
 async function loadBoards() {
   try {
     const r = await fetch("/v1/leaderboards")
     if (!r.ok) return
     const { boards } = await r.json()
     const select = $("board")
-    const names = [...new Set(["global", ...boards.map((b) => b.board)])]
+    const names = [...new Set(["global", ...boards.map((b) => b.board), ...[...select.options].map((o) => o.value), state.board])]
     select.replaceChildren(...names.map((n) => { const o = document.createElement("option"); o.value = n; o.textContent = n; return o }))
     select.value = state.board
   } catch { /* the board list is a convenience; global always works */ }
@@ -124,6 +223,7 @@ function dl(pairs) {
 async function lookup(userId) {
   const out = $("profile")
   out.replaceChildren()
+  watchAround(userId, false)
   const r = await fetch(`/v1/users/${encodeURIComponent(userId)}`)
   const body = await r.json()
   if (!r.ok) {
@@ -144,8 +244,9 @@ async function lookup(userId) {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  $("board").addEventListener("change", (e) => { state.board = e.target.value; reconnect(false) })
-  $("window").addEventListener("change", (e) => { state.window = e.target.value; reconnect(false) })
+  $("board").addEventListener("change", (e) => switchBoard(e.target.value))
+  $("window").addEventListener("change", (e) => { state.window = e.target.value; switchBoard(state.board) })
+  $("group-form").addEventListener("submit", (e) => { e.preventDefault(); showGroup($("group").value.trim()) })
   $("controls").addEventListener("submit", (e) => e.preventDefault())
   $("lookup").addEventListener("submit", (e) => { e.preventDefault(); lookup($("user").value.trim()) })
   $("rows").addEventListener("click", (e) => {

@@ -1,7 +1,7 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import type { RankedEntry } from "../../ports/ReadModel.js"
-import { applyDelta, computeDelta } from "./Delta.js"
+import { applyDelta, applyWindowDelta, computeDelta } from "./Delta.js"
 
 type Board = Map<string, { xp: number; seq: number; level: number; name: string }>
 
@@ -60,6 +60,42 @@ describe("applyDelta", () => {
           const next = topN(board, limit)
           client = applyDelta(client, computeDelta(prev, next), limit)
           expect(client).toEqual(next)
+        }
+      }),
+      { numRuns: 300 }
+    )
+  })
+})
+
+describe("applyWindowDelta", () => {
+  /** The window of ranks around `me` (radius each side), and its first rank (null: no rank). */
+  const windowOf = (board: Board, me: string, radius: number): { entries: Array<RankedEntry>; first: number | null } => {
+    const all = topN(board, board.size)
+    const i = all.findIndex((x) => x.user_id === me)
+    if (i < 0) return { entries: [], first: null }
+    const from = Math.max(0, i - radius)
+    return { entries: all.slice(from, i + radius + 1), first: from + 1 }
+  }
+
+  it("yields exactly the server's next window around a user as the user and others move", () => {
+    const update = fc.record({ user: fc.integer({ min: 0, max: 25 }), add: fc.integer({ min: 0, max: 40 }), level: fc.integer({ min: 1, max: 3 }) })
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 4 }), fc.array(fc.array(update, { maxLength: 6 }), { maxLength: 30 }), (radius, batches) => {
+        const board: Board = new Map()
+        let seq = 0
+        let client = windowOf(board, "u0", radius).entries
+        for (const batch of batches) {
+          const prev = windowOf(board, "u0", radius)
+          for (const u of batch) {
+            const id = `u${u.user}`
+            const cur = board.get(id)
+            seq++
+            board.set(id, { xp: (cur?.xp ?? 0) + u.add, seq: u.add === 0 && cur ? cur.seq : seq, level: u.level, name: id })
+          }
+          const next = windowOf(board, "u0", radius)
+          const d = computeDelta(prev.entries, next.entries, (next.first ?? 1) - 1)
+          client = applyWindowDelta(client, d, next.first)
+          expect(client).toEqual(next.entries)
         }
       }),
       { numRuns: 300 }

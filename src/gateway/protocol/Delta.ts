@@ -20,11 +20,12 @@ export interface DeltaBody {
 }
 
 /**
- * `prev` and `next` are both top-N lists (rank 1 first, at most `limit` long). A user whose key
+ * `prev` and `next` are both top-N lists (rank 1 first, at most `limit` long), or both windows of
+ * consecutive ranks (around-me: `next` starts at rank `offset + 1`). A user whose key
  * (xp) is unchanged keeps its place relative to other unchanged users, so only the changed and the
  * departed need to be sent; ranks of unchanged users follow from their positions.
  */
-export const computeDelta = (prev: ReadonlyArray<RankedEntry>, next: ReadonlyArray<RankedEntry>): DeltaBody => {
+export const computeDelta = (prev: ReadonlyArray<RankedEntry>, next: ReadonlyArray<RankedEntry>, offset = 0): DeltaBody => {
   const before = new Map<string, RankedEntry>()
   for (const e of prev) before.set(e.user_id, e)
   const changes: Array<DeltaChange> = []
@@ -39,7 +40,7 @@ export const computeDelta = (prev: ReadonlyArray<RankedEntry>, next: ReadonlyArr
         username: e.username,
         xp: e.xp,
         level: e.level,
-        rank: i + 1,
+        rank: offset + i + 1,
         prev_rank: old === undefined ? null : old.rank
       })
     }
@@ -71,4 +72,23 @@ export const applyDelta = (
     if (e.rank !== i + 1) out[i] = { ...e, rank: i + 1 }
   }
   return out
+}
+
+/**
+ * The around-me client's apply (docs/websocket.md): as applyDelta, but the list is the window of
+ * ranks `firstRank`.. (null: the user has no rank, the window is empty): each change goes in at
+ * index `rank - firstRank`, nothing is truncated (the result is exactly the new window).
+ */
+export const applyWindowDelta = (
+  entries: ReadonlyArray<RankedEntry>,
+  delta: DeltaBody,
+  firstRank: number | null
+): Array<RankedEntry> => {
+  if (firstRank === null) return []
+  const drop = new Set<string>(delta.removed)
+  for (const c of delta.changes) drop.add(c.user_id)
+  const out: Array<RankedEntry> = entries.filter((e) => !drop.has(e.user_id))
+  const sorted = [...delta.changes].sort((a, b) => a.rank - b.rank)
+  for (const c of sorted) out.splice(c.rank - firstRank, 0, { rank: c.rank, user_id: c.user_id, username: c.username, xp: c.xp, level: c.level })
+  return out.map((e, i) => (e.rank === firstRank + i ? e : { ...e, rank: firstRank + i }))
 }

@@ -43,3 +43,15 @@ describe("DeltaRing", () => {
     expect(r.since(1, 2)).toBeNull()
   })
 })
+
+describe("DeltaRing with a delta that does not move seq", () => {
+  it("answers a resume at that seq with null (a snapshot), since the client may be before or after it", () => {
+    const r = new DeltaRing(10, 1 << 20)
+    r.push(5, 10, "a")
+    r.push(10, 10, "membership")
+    r.push(10, 12, "b")
+    expect(r.since(10, 12)).toBeNull()
+    expect(r.since(5, 12)).toEqual(["a", "membership", "b"])
+    expect(r.since(12, 12)).toEqual([])
+  })
+})

@@ -11,6 +11,8 @@ export class DeltaRing {
   private items: Array<Item> = []
   private head = 0
   private bytes = 0
+  /** Retained deltas whose seq equals their prev_seq (see since). */
+  private stalls = 0
 
   constructor(private readonly maxCount: number, private readonly maxBytes: number) {}
 
@@ -28,8 +30,11 @@ export class DeltaRing {
     if (last !== null && last.seq !== prevSeq) this.clear()
     this.items.push({ prevSeq, seq, json })
     this.bytes += json.length
+    if (prevSeq === seq) this.stalls++
     while (this.size > 0 && (this.size > this.maxCount || this.bytes > this.maxBytes)) {
-      this.bytes -= this.items[this.head]!.json.length
+      const old = this.items[this.head]!
+      this.bytes -= old.json.length
+      if (old.prevSeq === old.seq) this.stalls--
       this.head++
     }
     // Compact lazily so eviction stays O(1) amortized.
@@ -43,6 +48,7 @@ export class DeltaRing {
     this.items = []
     this.head = 0
     this.bytes = 0
+    this.stalls = 0
   }
 
   /**
@@ -50,6 +56,9 @@ export class DeltaRing {
    * null when they are not all retained (the caller then sends a snapshot).
    */
   since(since: number, currentSeq: number): ReadonlyArray<string> | null {
+    // A delta that did not move seq (a group's membership changed between two events) leaves a
+    // client at that seq either before or after it: only a snapshot is exact then.
+    if (this.stalls > 0) for (let i = this.head; i < this.items.length; i++) if (this.items[i]!.seq === since && this.items[i]!.prevSeq === since) return null
     if (since === currentSeq) return []
     for (let i = this.head; i < this.items.length; i++) {
       const it = this.items[i]!

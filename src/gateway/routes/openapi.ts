@@ -1,5 +1,5 @@
 // GET /openapi.json: OpenAPI 3.1 built from the effect/Schema definitions that validate requests
-// (XpEventSchema from the domain, ShareInputSchema, SharePatchSchema) and document responses. Built once, lazily.
+// (XpEventSchema from the domain, ShareInputSchema, SharePatchSchema, GroupInputSchema) and document responses. Built once, lazily.
 import { JsonSchema, Schema } from "effect"
 import { XpEventSchema } from "../../domain/Event.js"
 import type { Route } from "../http/Router.js"
@@ -9,7 +9,7 @@ const NAMED: ReadonlyArray<readonly [string, Schema.Top]> = [
   ["XpEvent", XpEventSchema], ["ShareInput", S.ShareInputSchema], ["SharePatch", S.SharePatchSchema], ["Error", S.ErrorSchema],
   ["RankedEntry", S.RankedEntrySchema], ["LeaderboardPage", S.LeaderboardPageSchema], ["LeaderboardAround", S.AroundSchema],
   ["BoardList", S.BoardListSchema], ["PublishResults", S.PublishResultsSchema], ["Share", S.ShareSchema],
-  ["ShareList", S.ShareListSchema], ["Readiness", S.ReadinessSchema]
+  ["ShareList", S.ShareListSchema], ["Readiness", S.ReadinessSchema], ["GroupInput", S.GroupInputSchema], ["Group", S.GroupSchema]
 ]
 
 type Json = Record<string, unknown>
@@ -25,6 +25,9 @@ const std = { "400": err("Invalid parameters (details carry field paths)"), "429
 /** Share routes: their store (Postgres) may be unreachable. */
 const shareStd = { ...std, "503": err("Shares are unavailable right now (Postgres cannot be reached); retry after Retry-After") }
 const SHARE_ID_PARAM = pth("id", "Share id")
+const GROUP_ID_PARAM = pth("group_id", "Group id, [A-Za-z0-9._-]{1,64}")
+const groupStd = { ...std, "503": err("Groups cannot be changed right now (Postgres cannot be reached); retry after Retry-After") }
+const BOARD_PARAM = pth("board", "global, agent:<name> or group:<group_id>")
 /** Board, profile and ledger routes: the state they read may be loading or the pipeline restarting. */
 const stateStd = { ...std, "503": err("State is loading or the pipeline is restarting (the message says which); retry after Retry-After") }
 
@@ -62,14 +65,14 @@ export const buildOpenApi = (): Json => ({
     "/v1/leaderboards/{board}": {
       get: {
         summary: "One page of a leaderboard (keyset pagination)",
-        parameters: [pth("board", "global or agent:<name>"), WINDOW, PERIOD, q("limit", { type: "integer", minimum: 1, maximum: 1000, default: 100 }, "Page size"), q("cursor", { type: "string" }, "next_cursor of the previous page")],
+        parameters: [BOARD_PARAM, WINDOW, PERIOD, q("limit", { type: "integer", minimum: 1, maximum: 1000, default: 100 }, "Page size"), q("cursor", { type: "string" }, "next_cursor of the previous page")],
         responses: { "200": body("LeaderboardPage", "A page"), ...stateStd, "404": err("No such board") }
       }
     },
     "/v1/leaderboards/{board}/users/{user_id}": {
       get: {
         summary: "A user's rank and the entries around it",
-        parameters: [pth("board", "global or agent:<name>"), pth("user_id", "User id"), WINDOW, PERIOD, q("radius", { type: "integer", minimum: 0, maximum: 50, default: 5 }, "Entries above and below")],
+        parameters: [BOARD_PARAM, pth("user_id", "User id"), WINDOW, PERIOD, q("radius", { type: "integer", minimum: 0, maximum: 50, default: 5 }, "Entries above and below")],
         responses: { "200": body("LeaderboardAround", "The user's neighbourhood"), ...stateStd, "404": err("No such board or user not ranked") }
       }
     },
@@ -139,10 +142,23 @@ export const buildOpenApi = (): Json => ({
         responses: { "204": { description: "Deleted" }, ...shareStd, "401": err("No or invalid token"), "404": err("No such share (or not yours)") }
       }
     },
+    "/v1/groups/{group_id}": {
+      get: { summary: "A group: id, name, owner, size, board; members only for the owner and admin", parameters: [GROUP_ID_PARAM], responses: { "200": body("Group", "The group"), ...std, "404": err("No such group") } },
+      put: {
+        summary: "Create a group (owner = the token's sub) or replace its name and members (owner or admin); at most 10,000 distinct members. Its board is group:<group_id>", security: BEARER, parameters: [GROUP_ID_PARAM],
+        requestBody: { required: true, content: { "application/json": { schema: ref("GroupInput") } } },
+        responses: { "200": body("Group", "Replaced"), "201": body("Group", "Created; Location: its URL"), ...groupStd, "401": err("No or invalid token"), "403": err("The group belongs to another user"), "413": err("Body over 1 MiB") }
+      },
+      delete: {
+        summary: "Delete a group (owner or admin)", security: BEARER, parameters: [GROUP_ID_PARAM],
+        responses: { "204": { description: "Deleted" }, ...groupStd, "401": err("No or invalid token"), "403": err("The group belongs to another user"), "404": err("No such group") }
+      }
+    },
     "/healthz": { get: { summary: "Liveness", responses: { "200": { description: "Alive" } } } },
     "/readyz": { get: { summary: "Readiness", responses: { "200": body("Readiness", "Ready"), "503": body("Readiness", "Not ready, with reasons") } } },
     "/metrics": { get: { summary: "Prometheus metrics", responses: { "200": { description: "text/plain; version=0.0.4" } } } },
-    "/ws/leaderboard/{board}": { get: { summary: "WebSocket: snapshot then deltas (docs/websocket.md)", parameters: [pth("board", "global or agent:<name>"), WINDOW, PERIOD, q("limit", { type: "integer", minimum: 1, maximum: 1000, default: 100 }, "Top-N"), q("since", { type: "integer" }, "Resume from this seq"), q("epoch", { type: "string" }, "Epoch of `since`")], responses: { "101": { description: "Switching protocols" } } } },
+    "/ws/leaderboard/{board}": { get: { summary: "WebSocket: snapshot then deltas (docs/websocket.md)", parameters: [BOARD_PARAM, WINDOW, PERIOD, q("limit", { type: "integer", minimum: 1, maximum: 1000, default: 100 }, "Top-N"), q("since", { type: "integer" }, "Resume from this seq"), q("epoch", { type: "string" }, "Epoch of `since`")], responses: { "101": { description: "Switching protocols" } } } },
+    "/ws/leaderboard/{board}/around/{user_id}": { get: { summary: "WebSocket: the window of ranks around a user, snapshot then deltas; messages carry user_id, radius, first_rank (docs/websocket.md)", parameters: [BOARD_PARAM, pth("user_id", "User id"), WINDOW, PERIOD, q("radius", { type: "integer", minimum: 0, maximum: 50, default: 5 }, "Ranks each side"), q("since", { type: "integer" }, "Resume from this seq"), q("epoch", { type: "string" }, "Epoch of `since`")], responses: { "101": { description: "Switching protocols" }, "400": err("Invalid parameters (details carry field paths)") } } },
     "/ws/users/{user_id}": { get: { summary: "WebSocket: the user's notifications (token: ?token= or Sec-WebSocket-Protocol: bearer, <jwt>)", parameters: [pth("user_id", "User id")], responses: { "101": { description: "Switching protocols" } } } }
   }
 })

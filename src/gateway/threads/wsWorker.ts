@@ -63,6 +63,7 @@ const gate: UpgradeGate = {
 const clientIp = clientIpOf(cfg.trustProxy)
 const behaviors = wsBehaviors(host, gate, cfg.ws, clientIp)
 app.ws("/ws/leaderboard/:board", behaviors.leaderboard)
+app.ws("/ws/leaderboard/:board/around/:user_id", behaviors.around)
 app.ws("/ws/users/:user_id", behaviors.users)
 app.any("/*", forwardHttp(cfg.bodyLimitBytes, clientIp, (req: ForwardedRequest) => ask<HttpAnswer>((id) => ({ t: "http", id, req }))))
 

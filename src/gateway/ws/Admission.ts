@@ -16,6 +16,8 @@ import type { ConnSpec } from "./HostLink.js"
 
 const EPOCH = /^[A-Za-z0-9_.-]{1,64}$/
 const SEQ = /^(0|[1-9]\d{0,15})$/
+/** Around-me radius bound, as GET /v1/leaderboards/{board}/users/{user_id} (routes/leaderboards.ts). */
+export const MAX_RADIUS = 50
 
 /** An upgrade request as captured on the socket's thread (uWS's req dies with its callback). */
 export interface UpgradeRequest {
@@ -23,6 +25,8 @@ export interface UpgradeRequest {
   readonly origin: string
   /** The raw path parameter: board, or user id. */
   readonly param: string
+  /** /ws/leaderboard/{board}/around/{user_id}: the raw user id (absent on the other routes). */
+  readonly aroundUser?: string | undefined
   readonly query: string
   readonly authorization: string
   readonly protocols: string
@@ -62,11 +66,15 @@ export class Admission {
     if (limited !== null) return this.refuse(limited, req)
     let spec: ConnSpec
     try {
-      const p = new Params(new URLSearchParams(req.query), ["window", "period", "limit", "since", "epoch"])
+      const aroundMe = req.aroundUser !== undefined
+      const p = new Params(new URLSearchParams(req.query), ["window", "period", aroundMe ? "radius" : "limit", "since", "epoch"])
       const board = p.board(decodeSegment(req.param, "path.board"))
+      const user = aroundMe ? p.userId(decodeSegment(req.aroundUser, "path.user_id")) : ""
       const window: Window = p.window()
       const explicit = p.period(window)
-      const limit = p.int("limit", 1, this.cfg.maxLimit, 100)
+      // Around-me: `radius` ranks each side (the REST around-me bounds); its window is 2·radius+1 long.
+      const radius = aroundMe ? p.int("radius", 0, MAX_RADIUS, 5) : 0
+      const limit = aroundMe ? 2 * radius + 1 : p.int("limit", 1, this.cfg.maxLimit, 100)
       const since = p.str("since"), epoch = p.str("epoch")
       if (since !== undefined && !SEQ.test(since)) p.issue("query.since", "must be a non-negative integer (a seq you received)")
       if (epoch !== undefined && !EPOCH.test(epoch)) p.issue("query.epoch", "must be an epoch you received")
@@ -74,7 +82,8 @@ export class Admission {
       p.check()
       spec = {
         board, window, limit, follow: explicit === undefined, period: explicit ?? this.lb.currentPeriod(window),
-        resume: since !== undefined && epoch !== undefined ? { since: Number(since), epoch } : null
+        resume: since !== undefined && epoch !== undefined ? { since: Number(since), epoch } : null,
+        ...(aroundMe ? { around: { user_id: user, radius } } : {})
       }
     } catch (e) {
       if (e instanceof ApiError) return this.refuse(e, req)

@@ -3,6 +3,7 @@
 // worker thread) owns sockets. Between threads these calls travel as messages over one MessagePort,
 // in order — that order is what keeps every subscription's prev_seq chain whole.
 import type { Window } from "../../domain/Model.js"
+import type { AroundSpec } from "../../ports/ReadModel.js"
 
 /** What the hub needs to attach a leaderboard socket to a topic (decided at admission). */
 export interface ConnSpec {
@@ -13,6 +14,8 @@ export interface ConnSpec {
   readonly follow: boolean
   readonly period: string
   readonly resume: { readonly since: number; readonly epoch: string } | null
+  /** /ws/leaderboard/{board}/around/{user_id}: the window around this user (`limit` unused). */
+  readonly around?: AroundSpec | undefined
 }
 
 /** Socket host → main thread. `conn` numbers are the host's own. */

@@ -25,10 +25,11 @@ export const refuseUpgrade = (res: HttpResponse, r: Refusal): void => {
   writeReply(res, st, r.reply, r.extra)
 }
 
-const capture = (res: HttpResponse, req: HttpRequest, clientIp: (res: HttpResponse, req: HttpRequest) => string) => ({
+const capture = (res: HttpResponse, req: HttpRequest, clientIp: (res: HttpResponse, req: HttpRequest) => string, aroundMe = false) => ({
   request: {
     ip: clientIp(res, req), origin: req.getHeader("origin"), param: req.getParameter(0), query: req.getQuery() ?? "",
-    authorization: req.getHeader("authorization"), protocols: req.getHeader("sec-websocket-protocol")
+    authorization: req.getHeader("authorization"), protocols: req.getHeader("sec-websocket-protocol"),
+    ...(aroundMe ? { aroundUser: req.getParameter(1) ?? "" } : {})
   } satisfies UpgradeRequest,
   key: req.getHeader("sec-websocket-key"),
   extensions: req.getHeader("sec-websocket-extensions")
@@ -86,9 +87,20 @@ export const wsBehaviors = (
   gate: UpgradeGate,
   cfg: WsConfig,
   clientIp: (res: HttpResponse, req: HttpRequest) => string
-): { leaderboard: uWS.WebSocketBehavior<{ conn: LbConn }>; users: uWS.WebSocketBehavior<{ conn: UserConn }>; anchors: Anchors } => {
+): {
+  leaderboard: uWS.WebSocketBehavior<{ conn: LbConn }>
+  /** /ws/leaderboard/:board/around/:user_id — the leaderboard socket, on the window around a user. */
+  around: uWS.WebSocketBehavior<{ conn: LbConn }>
+  users: uWS.WebSocketBehavior<{ conn: UserConn }>
+  anchors: Anchors
+} => {
   const anchors = new Anchors()
-  return { leaderboard: leaderboardBehavior(anchors, host, gate, cfg, clientIp), users: userBehavior(anchors, host, gate, cfg, clientIp), anchors }
+  return {
+    leaderboard: leaderboardBehavior(anchors, host, gate, cfg, clientIp),
+    around: leaderboardBehavior(anchors, host, gate, cfg, clientIp, true),
+    users: userBehavior(anchors, host, gate, cfg, clientIp),
+    anchors
+  }
 }
 
 const leaderboardBehavior = (
@@ -96,12 +108,13 @@ const leaderboardBehavior = (
   host: SocketHost,
   gate: UpgradeGate,
   cfg: WsConfig,
-  clientIp: (res: HttpResponse, req: HttpRequest) => string
+  clientIp: (res: HttpResponse, req: HttpRequest) => string,
+  aroundMe = false
 ): uWS.WebSocketBehavior<{ conn: LbConn }> => ({
   ...base(cfg),
   closeOnBackpressureLimit: 0,
   upgrade: (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => {
-    const c = capture(res, req, clientIp)
+    const c = capture(res, req, clientIp, aroundMe)
     const protocol = c.request.protocols
     decide(anchors, res, gate.leaderboard(c.request), (spec) => {
       const conn: LbConn = { kind: "leaderboard", ip: c.request.ip, spec, id: 0, ws: null, topic: null, stale: false, resyncing: false }

@@ -3,13 +3,18 @@
 // names this delta history (one per gateway process, whichever thread holds the socket).
 import { boardKeyString } from "../../domain/BoardKeys.js"
 import type { BoardKey } from "../../domain/Model.js"
-import type { RankedEntry } from "../../ports/ReadModel.js"
+import type { AroundSpec, RankedEntry } from "../../ports/ReadModel.js"
 import { DeltaRing } from "../protocol/DeltaRing.js"
 import type { TopicHeader } from "../protocol/Messages.js"
 import { snapshotJson } from "../protocol/Messages.js"
 import type { ConnRec, Host } from "./TopicHub.js"
 
-export const topicName = (key: BoardKey, limit: number): string => `lb|${boardKeyString(key)}|${limit}`
+export const topicName = (key: BoardKey, limit: number, around: AroundSpec | null = null): string =>
+  around === null ? `lb|${boardKeyString(key)}|${limit}` : `ar|${boardKeyString(key)}|${around.radius}|${around.user_id}`
+
+/** What a topic's views are keyed by: the board key, plus the user and radius of an around-me feed. */
+export const feedKey = (key: BoardKey, around: AroundSpec | null | undefined): string =>
+  around === null || around === undefined ? boardKeyString(key) : `${boardKeyString(key)}|@${around.radius}|${around.user_id}`
 
 export class Topic {
   readonly name: string
@@ -20,6 +25,8 @@ export class Topic {
   subscribers = 0
   entries: ReadonlyArray<RankedEntry>
   seq: number
+  /** Around-me topics: the rank of the window's first entry (null: the user has no rank). */
+  firstRank: number | null = null
   /** When the last subscriber left (the topic lingers so a reconnect can still resume). */
   idleSince: number | null = null
   /**
@@ -36,20 +43,26 @@ export class Topic {
     epoch: string,
     entries: ReadonlyArray<RankedEntry> | null,
     seq: number,
-    ring: { maxDeltas: number; maxBytes: number }
+    ring: { maxDeltas: number; maxBytes: number },
+    /** Set for an around-me feed (its entries are the window, `limit` is unused). */
+    readonly around: AroundSpec | null = null,
+    firstRank: number | null = null
   ) {
     this.ready = entries !== null
     entries ??= []
-    this.name = topicName(key, limit)
-    this.header = { board: key.board, window: key.window, period: key.period, epoch }
-    this.entries = entries.length > limit ? entries.slice(0, limit) : entries
+    this.name = topicName(key, limit, around)
+    this.header = around === null
+      ? { board: key.board, window: key.window, period: key.period, epoch }
+      : { board: key.board, window: key.window, period: key.period, epoch, around: { user_id: around.user_id, radius: around.radius } }
+    this.entries = around === null && entries.length > limit ? entries.slice(0, limit) : entries
+    this.firstRank = firstRank
     this.seq = seq
     this.ring = new DeltaRing(ring.maxDeltas, ring.maxBytes)
   }
 
   /** The snapshot of the current state, serialized once per state. */
   snapshot(): string {
-    this.snapshotCache ??= snapshotJson(this.header, this.seq, this.entries)
+    this.snapshotCache ??= snapshotJson(this.header, this.seq, this.entries, this.firstRank)
     return this.snapshotCache
   }
 
@@ -65,8 +78,9 @@ export class Topic {
     this.subscribers--
   }
 
-  advance(entries: ReadonlyArray<RankedEntry>, seq: number): void {
+  advance(entries: ReadonlyArray<RankedEntry>, seq: number, firstRank: number | null = null): void {
     this.entries = entries
+    this.firstRank = firstRank
     this.seq = seq
     this.snapshotCache = null
   }

@@ -6,14 +6,14 @@
 // that work; with one batch in flight every view would wait for that turn (the hub's round trip).
 import { randomBytes } from "node:crypto"
 import type { BoardKey, Window } from "../../domain/Model.js"
+import { blocked } from "../../observability/LoopBlocks.js"
 import { registry } from "../../observability/Metrics.js"
 import type { WsConfig } from "../GatewayConfig.js"
 import type { BoardView, LeaderboardPort } from "../../ports/ReadModel.js"
 import { computeDelta, isEmptyDelta } from "../protocol/Delta.js"
 import { deltaJson } from "../protocol/Messages.js"
 import type { ConnSpec, HostSide, HubSide } from "./HostLink.js"
-import { Topic, topicName } from "./Topic.js"
-import { boardKeyString as keyString } from "../../domain/BoardKeys.js"
+import { Topic, feedKey, topicName } from "./Topic.js"
 
 const resumes = registry.counter("arena_ws_resumes_total", "Subscriptions opened with since/epoch, by outcome")
 const latency = registry.histogram("arena_ws_publish_latency_seconds", "Board view received → delta handed to the socket hosts",
@@ -70,7 +70,7 @@ export class TopicHub {
 
   stop(): void {
     for (const s of this.stops.splice(0)) s()
-    for (const t of this.topics.values()) this.lb.unwatch(t.key, t.limit)
+    for (const t of this.topics.values()) this.unwatchTopic(t)
     this.topics.clear()
     this.byKey.clear()
     this.lingering.clear()
@@ -138,14 +138,16 @@ export class TopicHub {
   private attach(rec: ConnRec): Topic {
     const key: BoardKey = { board: rec.spec.board, window: rec.spec.window, period: rec.period }
     const limit = rec.spec.limit
-    const name = topicName(key, limit)
+    const around = rec.spec.around ?? null
+    const name = topicName(key, limit, around)
     let topic = this.topics.get(name)
     if (topic === undefined) {
-      const view = this.lb.watch(key, limit)
+      const view = around === null ? this.lb.watch(key, limit) : this.lb.watchAround(key, around)
       const epoch = `${this.epochPrefix}.${(this.generation++).toString(36)}`
-      topic = new Topic(key, limit, epoch, view?.entries ?? null, view?.seq ?? 0, { maxDeltas: this.cfg.ringMaxDeltas, maxBytes: this.cfg.ringMaxBytes })
+      topic = new Topic(key, limit, epoch, view?.entries ?? null, view?.seq ?? 0, { maxDeltas: this.cfg.ringMaxDeltas, maxBytes: this.cfg.ringMaxBytes },
+        around, view?.around?.first_rank ?? null)
       this.topics.set(name, topic)
-      const k = keyString(key)
+      const k = feedKey(key, around)
       const set = this.byKey.get(k) ?? new Set<Topic>()
       set.add(topic)
       this.byKey.set(k, set)
@@ -179,16 +181,21 @@ export class TopicHub {
   private destroy(topic: Topic): void {
     this.lingering.delete(topic)
     this.topics.delete(topic.name)
-    const k = keyString(topic.key)
+    const k = feedKey(topic.key, topic.around)
     const set = this.byKey.get(k)
     set?.delete(topic)
     if (set !== undefined && set.size === 0) this.byKey.delete(k)
-    this.lb.unwatch(topic.key, topic.limit)
+    this.unwatchTopic(topic)
     topicsGauge.set(this.topics.size)
   }
 
+  private unwatchTopic(t: Topic): void {
+    if (t.around === null) this.lb.unwatch(t.key, t.limit)
+    else this.lb.unwatchAround(t.key, t.around)
+  }
+
   private onView(view: BoardView): void {
-    const k = keyString(view.key)
+    const k = feedKey(view.key, view.around)
     if (!this.byKey.has(k)) return
     // Coalesce: views of one board until the next flush become one delta per topic.
     const prev = this.pending.get(k)
@@ -207,6 +214,7 @@ export class TopicHub {
     // A host with MAX_IN_FLIGHT batches still to send would queue this one behind them: wait for
     // an ack and send one delta covering all views meanwhile (bounded frames per board, no timer).
     for (const h of this.hosts) if (h.inFlight >= MAX_IN_FLIGHT) return
+    const started = performance.now()
     const batch = this.pending
     this.pending = new Map()
     const items = new Map<Host, Array<readonly [string, string]>>()
@@ -228,10 +236,12 @@ export class TopicHub {
       host.inFlight++
       host.side.batch(list)
     }
+    blocked("hub_flush", started)
   }
 
   /** The topic's next delta (recorded in its ring), or null when nothing visible changed. */
   private advance(topic: Topic, view: BoardView): string | null {
+    if (topic.around !== null) return this.advanceWindow(topic, view)
     const next = view.entries.length > topic.limit ? view.entries.slice(0, topic.limit) : view.entries
     if (!topic.ready) {
       // State is back: the first view is the topic's snapshot, sent to everyone who waited for it.
@@ -248,6 +258,25 @@ export class TopicHub {
     const msg = deltaJson(topic.header, topic.seq, view.seq, delta)
     topic.ring.push(topic.seq, view.seq, msg)
     topic.advance(next, view.seq)
+    return msg
+  }
+
+  /** As advance, for an around-me topic: the view is the window; a moved window alone is a delta. */
+  private advanceWindow(topic: Topic, view: BoardView): string | null {
+    const first = view.around?.first_rank ?? null
+    if (!topic.ready) {
+      topic.ready = true
+      topic.advance(view.entries, view.seq, first)
+      for (const rec of topic.waiting) rec.host.side.attached(rec.conn, topic.name, [topic.snapshot()], true)
+      topic.waiting.clear()
+      return null
+    }
+    if (view.seq < topic.seq) return null
+    const delta = computeDelta(topic.entries, view.entries, (first ?? 1) - 1)
+    if (isEmptyDelta(delta) && first === topic.firstRank) return null
+    const msg = deltaJson(topic.header, topic.seq, view.seq, delta, first)
+    topic.ring.push(topic.seq, view.seq, msg)
+    topic.advance(view.entries, view.seq, first)
     return msg
   }
 

@@ -1,0 +1,335 @@
+// Groups in memory and their boards `group:<id>`: the members ranked by their score on the global
+// board of the same window and period. A group board is never a board of its own: its ranking is
+// computed from the members' global entries (GroupRanking.ts: m lookups + a sort, O(m log m)) on
+// read when stale; a board someone watches live is updated in place after each slice that moved
+// one of its members (the board registry reports marked members' changes; O(m + c log m)) and
+// recomputed when the membership changed. Groups nobody reads cost nothing per event.
+import type { BoardKey } from "../domain/Model.js"
+import { GLOBAL_BOARD, boardKeyOf, boardKeyString, groupBoard, groupIdOf } from "../domain/BoardKeys.js"
+import type { Group, GroupInput, GroupStore, GroupsPort, PutOutcome } from "../ports/Groups.js"
+import type { AroundResult, AroundSpec, BoardCursor, BoardPage, BoardView, RankedEntry } from "../ports/ReadModel.js"
+import type { Boards } from "./Boards.js"
+import type { Ranking } from "./GroupRanking.js"
+import { aroundView, moved, rankMembers, windowOf } from "./GroupRanking.js"
+
+/** A group board someone watches: top-N limits and around-me windows (ref-counted). */
+interface Live {
+  readonly key: BoardKey
+  readonly limits: Map<number, number>
+  readonly arounds: Map<string, { readonly spec: AroundSpec; n: number }>
+}
+
+/** A group with its members' uids, resolved once per membership (again when new users appeared). */
+interface GroupRec {
+  readonly group: Group
+  readonly version: number
+  uids: Int32Array | null
+  /** The boards and user count the uids were resolved against. */
+  uidsOf: Boards | null
+  uidsAt: number
+}
+
+/** Rankings kept for reads of boards nobody watches (each is recomputed when stale anyway). */
+const MAX_RANKINGS = 64
+
+export class GroupBoards implements GroupsPort {
+  private readonly groups = new Map<string, GroupRec>()
+  private boards: Boards | null = null
+  private readonly live = new Map<string, Live>()
+  private readonly rankings = new Map<string, Ranking>()
+  /** Members of live groups: uid → group ids; members who have no uid yet: user id → group ids. */
+  private uidGroups = new Map<number, Set<string>>()
+  private unresolved = new Map<string, Set<string>>()
+  private seenCapacity = 0
+  private nextVersion = 1
+  private writes: Promise<unknown> = Promise.resolve()
+
+  constructor(private readonly store: GroupStore, private readonly emitView: (v: BoardView) => void) {}
+
+  /** Loads every stored group (at start); returns how many. */
+  async load(): Promise<number> {
+    for (const g of await this.store.loadAll()) this.groups.set(g.id, newRec(g, this.nextVersion++))
+    return this.groups.size
+  }
+
+  /** The running pipeline's boards (null while there are none); live boards get fresh views. */
+  attach(boards: Boards | null): void {
+    this.boards = boards
+    this.rankings.clear()
+    if (boards === null) return
+    boards.afterPublish = () => this.publish()
+    this.seenCapacity = 0
+    this.rebuildMarks()
+    for (const l of this.live.values()) this.emitLive(l)
+  }
+
+  // ---- the routes' side --------------------------------------------------------------------
+
+  get(id: string): Group | null {
+    return this.groups.get(id)?.group ?? null
+  }
+
+  /** Writes go one at a time, so memory applies them in the order Postgres did. */
+  put(id: string, sub: string, admin: boolean, input: GroupInput): Promise<PutOutcome> {
+    return this.serial(async () => {
+      const out = await this.store.put(id, sub, admin, input)
+      if (out.ok) this.changed(id, out.group)
+      return out
+    })
+  }
+
+  delete(id: string, sub: string, admin: boolean): Promise<"deleted" | "forbidden" | "missing"> {
+    return this.serial(async () => {
+      const out = await this.store.delete(id, sub, admin)
+      if (out === "deleted") this.changed(id, null)
+      return out
+    })
+  }
+
+  /**
+   * Erasure (§11): the groups the user owns are deleted, and they leave every other group's
+   * members (stored first, then live, like any write). Idempotent.
+   */
+  async forgetUser(userId: string): Promise<void> {
+    for (const [id, rec] of [...this.groups]) {
+      const g = rec.group
+      if (g.owner === userId) await this.delete(id, userId, true)
+      else if (g.members.includes(userId)) await this.put(id, g.owner, true, { name: g.name, members: g.members.filter((m) => m !== userId) })
+    }
+  }
+
+  private serial<A>(f: () => Promise<A>): Promise<A> {
+    const next = this.writes.then(f, f)
+    this.writes = next.catch(() => undefined)
+    return next
+  }
+
+  /** Membership changed: live boards of the group get a view now (a delta at the same seq). */
+  private changed(id: string, group: Group | null): void {
+    if (group === null) this.groups.delete(id)
+    else this.groups.set(id, newRec(group, this.nextVersion++))
+    const lives = [...this.live.values()].filter((l) => groupIdOf(l.key.board) === id)
+    if (lives.length === 0) return
+    this.rebuildMarks()
+    for (const l of lives) this.emitLive(l)
+  }
+
+  // ---- reads (LiveBoards delegates group boards here) ----------------------------------------
+
+  page(key: BoardKey, after: BoardCursor | null, limit: number): BoardPage | null {
+    const r = this.ranking(key)
+    if (r === null) return null
+    let from = 0
+    if (after !== null) while (from < r.uid.length && (r.xp[from]! > after.xp || (r.xp[from] === after.xp && r.at[from]! <= after.seq))) from++
+    const entries: Array<RankedEntry & { reached_seq: number }> = []
+    for (let i = from; i < Math.min(r.uid.length, from + limit); i++) entries.push({ ...r.boards.entry(i + 1, r.uid[i]!, r.xp[i]!), reached_seq: r.at[i]! })
+    return { key, seq: r.boards.position.applied, total: r.uid.length, entries }
+  }
+
+  around(key: BoardKey, userId: string, radius: number): AroundResult | null {
+    const r = this.ranking(key)
+    if (r === null) return null
+    const w = windowOf(r, userId, radius)
+    return { key, seq: r.boards.position.applied, total: r.uid.length, user: w.entries.find((e) => e.user_id === userId) ?? null, entries: w.entries }
+  }
+
+  watch(key: BoardKey, limit: number): BoardView | null {
+    const l = this.liveOf(key)
+    l.limits.set(limit, (l.limits.get(limit) ?? 0) + 1)
+    return this.topView(l)
+  }
+
+  unwatch(key: BoardKey, limit: number): void {
+    const l = this.live.get(boardKeyString(key))
+    if (l === undefined) return
+    const n = (l.limits.get(limit) ?? 0) - 1
+    if (n > 0) l.limits.set(limit, n)
+    else l.limits.delete(limit)
+    this.dropIfIdle(l)
+  }
+
+  watchAround(key: BoardKey, a: AroundSpec): BoardView | null {
+    const l = this.liveOf(key)
+    const k = `${a.radius}|${a.user_id}`
+    const w = l.arounds.get(k)
+    if (w === undefined) l.arounds.set(k, { spec: a, n: 1 })
+    else w.n++
+    const r = this.ranking(key)
+    return r === null ? null : aroundView(r, key, a)
+  }
+
+  unwatchAround(key: BoardKey, a: AroundSpec): void {
+    const l = this.live.get(boardKeyString(key))
+    const k = `${a.radius}|${a.user_id}`
+    const w = l?.arounds.get(k)
+    if (l === undefined || w === undefined) return
+    if (--w.n <= 0) l.arounds.delete(k)
+    this.dropIfIdle(l)
+  }
+
+  // ---- live views ----------------------------------------------------------------------------
+
+  private liveOf(key: BoardKey): Live {
+    const k = boardKeyString(key)
+    let l = this.live.get(k)
+    if (l === undefined) {
+      l = { key, limits: new Map(), arounds: new Map() }
+      this.live.set(k, l)
+      this.rankings.delete(k)
+      this.rebuildMarks()
+    }
+    return l
+  }
+
+  private dropIfIdle(l: Live): void {
+    if (l.limits.size > 0 || l.arounds.size > 0) return
+    const k = boardKeyString(l.key)
+    this.live.delete(k)
+    this.rankings.delete(k)
+    this.rebuildMarks()
+  }
+
+  private topView(l: Live): BoardView | null {
+    const r = this.ranking(l.key)
+    if (r === null) return null
+    let limit = 0
+    for (const n of l.limits.keys()) limit = Math.max(limit, n)
+    const entries: Array<RankedEntry> = []
+    for (let i = 0; i < Math.min(limit, r.uid.length); i++) entries.push(r.boards.entry(i + 1, r.uid[i]!, r.xp[i]!))
+    return { key: l.key, seq: r.boards.position.applied, entries, total: r.uid.length }
+  }
+
+  /** Recomputes a live board and hands its views (top-N, around-me windows) to the hub. */
+  private emitLive(l: Live, changed: ReadonlySet<number> | null = null): void {
+    const b = this.boards
+    if (b === null) return
+    const k = boardKeyString(l.key)
+    const old = this.rankings.get(k)
+    const g = this.groups.get(groupIdOf(l.key.board)!)
+    // Members moved: update the ranking in place of recomputing it (O(m) copies + O(c log m)).
+    if (changed !== null && old !== undefined && g !== undefined && old.live && old.boards === b && old.version === g.version &&
+      old.globalId >= 0 && old.globalId === b.openId({ board: GLOBAL_BOARD, window: l.key.window, period: l.key.period })) {
+      this.rankings.set(k, moved(old, changed, b.position.applied))
+    } else this.rankings.delete(k)
+    const r = this.ranking(l.key)
+    if (l.limits.size > 0) {
+      const v = this.topView(l)
+      this.emitView(v ?? { key: l.key, seq: b.position.applied, entries: [], total: 0 })
+    }
+    for (const { spec } of l.arounds.values()) {
+      this.emitView(r === null ? { key: l.key, seq: b.position.applied, entries: [], total: 0, around: { ...spec, first_rank: null } } : aroundView(r, l.key, spec))
+    }
+  }
+
+  /**
+   * After each slice (Boards.publish): the live group boards whose members' global scores changed
+   * get new views. Cost: the marked members' changes of the slice, plus O(m log m) per changed
+   * live group board; nothing when no group board is watched.
+   */
+  private publish(): void {
+    const b = this.boards
+    if (b === null) return
+    const reg = b.state.boards
+    const pairs = reg.takeTouchedUsers()
+    if (this.live.size === 0) return
+    // Live group boards a slice touched, with the members that moved (null: recompute it whole).
+    const dirty = new Map<Live, Set<number> | null>()
+    const touch = (l: Live, uid: number): void => {
+      const set = dirty.get(l)
+      if (set === undefined) dirty.set(l, new Set([uid]))
+      else set?.add(uid)
+    }
+    const users = b.state.users
+    // Members who were not users yet: their first score may be in this very slice.
+    if (this.unresolved.size > 0 && users.capacity > this.seenCapacity) {
+      for (let uid = this.seenCapacity; uid < users.capacity; uid++) {
+        if (!users.has(uid)) continue
+        const gs = this.unresolved.get(users.userId(uid))
+        if (gs === undefined) continue
+        this.unresolved.delete(users.userId(uid))
+        this.uidGroups.set(uid, gs)
+        reg.markUser(uid, true)
+        for (const l of this.live.values()) if (gs.has(groupIdOf(l.key.board)!)) dirty.set(l, null)
+      }
+    }
+    this.seenCapacity = users.capacity
+    for (let i = 0; i < pairs.length; i += 2) {
+      const ref = reg.refs[pairs[i]!]!
+      if (ref.board !== GLOBAL_BOARD) continue
+      const gs = this.uidGroups.get(pairs[i + 1]!)
+      if (gs === undefined) continue
+      for (const g of gs) {
+        const l = this.live.get(boardKeyOf(groupBoard(g), ref.window, ref.period))
+        if (l !== undefined) touch(l, pairs[i + 1]!)
+      }
+    }
+    for (const [l, changed] of dirty) this.emitLive(l, changed)
+  }
+
+  /** Marks exactly the members of live groups in the board registry (O(live members)). */
+  private rebuildMarks(): void {
+    const b = this.boards
+    if (b === null) return
+    const reg = b.state.boards
+    for (const uid of this.uidGroups.keys()) reg.markUser(uid, false)
+    this.uidGroups = new Map()
+    this.unresolved = new Map()
+    const liveGroups = new Set<string>()
+    for (const l of this.live.values()) liveGroups.add(groupIdOf(l.key.board)!)
+    for (const id of liveGroups) {
+      const g = this.groups.get(id)
+      if (g === undefined) continue
+      for (const m of g.group.members) {
+        const uid = b.state.users.uidOf(m)
+        const into = uid >= 0 ? this.uidGroups : this.unresolved
+        const k: number | string = uid >= 0 ? uid : m
+        let set = (into as Map<number | string, Set<string>>).get(k)
+        if (set === undefined) (into as Map<number | string, Set<string>>).set(k, (set = new Set()))
+        set.add(id)
+        if (uid >= 0) reg.markUser(uid, true)
+      }
+    }
+    this.seenCapacity = b.state.users.capacity
+  }
+
+  // ---- rankings ------------------------------------------------------------------------------
+
+  /** The uids of the members who are users (string lookups only when the membership or the user count changed). */
+  private memberUids(g: GroupRec, b: Boards): Int32Array {
+    const users = b.state.users
+    if (g.uids !== null && g.uidsOf === b && g.uidsAt === users.capacity) return g.uids
+    const out: Array<number> = []
+    for (const m of g.group.members) {
+      const uid = users.uidOf(m)
+      if (uid >= 0) out.push(uid)
+    }
+    g.uids = Int32Array.from(out)
+    g.uidsOf = b
+    g.uidsAt = users.capacity
+    return g.uids
+  }
+
+  /**
+   * The ranking of a group board: null when the group does not exist, there are no boards, or the
+   * period is closed (group boards are kept for open periods only). Reused while exact.
+   */
+  private ranking(key: BoardKey): Ranking | null {
+    const b = this.boards
+    const gid = groupIdOf(key.board)
+    const g = gid === null ? undefined : this.groups.get(gid)
+    if (b === null || g === undefined) return null
+    const k = boardKeyString(key)
+    const globalId = b.openId({ board: GLOBAL_BOARD, window: key.window, period: key.period })
+    if (globalId < 0 && key.window !== "all" && key.period !== b.currentPeriod(key.window)) return null
+    const hit = this.rankings.get(k)
+    if (hit !== undefined && hit.boards === b && hit.version === g.version && hit.globalId === globalId && (hit.live || hit.seq === b.position.applied)) return hit
+    const r = rankMembers(b, this.memberUids(g, b), globalId, { version: g.version, live: this.live.has(k) })
+    if (!this.rankings.has(k) && this.rankings.size >= MAX_RANKINGS) {
+      for (const [rk, rv] of this.rankings) if (!rv.live) { this.rankings.delete(rk); break }
+    }
+    this.rankings.set(k, r)
+    return r
+  }
+}
+
+const newRec = (group: Group, version: number): GroupRec => ({ group, version, uids: null, uidsOf: null, uidsAt: -1 })
