@@ -22,6 +22,21 @@ describe("decodeConfig", () => {
     for (const v of ["PORT", "ARENA_AUTH", "CLICKHOUSE_URL"]) expect(message).toContain(v)
   })
 
+  it("ARENA_PARTITIONS: unset is single-process mode; 1..1024 partitioned; anything else named", () => {
+    expect(decodeConfig({}).partitions).toBeUndefined()
+    expect(decodeConfig({ ARENA_PARTITIONS: "64" }).partitions).toBe(64)
+    expect(decodeConfig({ ARENA_PARTITIONS: "1024" }).partitions).toBe(1024)
+    expect(decodeConfig({ ARENA_PARTITIONS: "1" }).partitions).toBe(1)
+    for (const bad of ["0", "1025", "-1", "8.5", "eight"]) expect(() => decodeConfig({ ARENA_PARTITIONS: bad })).toThrow(/from 1 to 1024[\s\S]*ARENA_PARTITIONS/)
+  })
+
+  it("ARENA_LEASE_TTL: 10s by default, at least 1s", () => {
+    expect(decodeConfig({}).leaseTtlMs).toBe(10_000)
+    expect(decodeConfig({ ARENA_LEASE_TTL: "3000ms" }).leaseTtlMs).toBe(3_000)
+    expect(() => decodeConfig({ ARENA_LEASE_TTL: "500ms" })).toThrow(/ARENA_LEASE_TTL: must be at least 1s/)
+    expect(() => decodeConfig({ ARENA_LEASE_TTL: "0" })).toThrow(/ARENA_LEASE_TTL/)
+  })
+
   it("reads durations with units", () => {
     expect(parseDuration("250ms")).toBe(250)
     expect(parseDuration("2m")).toBe(120_000)

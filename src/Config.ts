@@ -53,6 +53,12 @@ const Env = Schema.Struct({
   ARENA_RATE_LIMIT_PER_IP: Schema.optional(RateLimit),
   ARENA_RATE_LIMIT_PER_TOKEN: Schema.optional(RateLimit),
   ARENA_RATE_LIMIT_WINDOW: Schema.optional(RateWindow),
+  ARENA_PARTITIONS: Schema.optional(Schema.String.check(Schema.isPattern(/^0*([1-9]\d{0,2}|10[01]\d|102[0-4])$/, {
+    message: "Expected a whole number of partitions from 1 to 1024 (fixed for the life of a deployment; unset: one process)"
+  }))),
+  ARENA_LEASE_TTL: Schema.optional(Schema.String.check(Schema.isPattern(/^0*[1-9]\d{0,9}(ms|s|m|h)?$/, {
+    message: "Expected a positive duration of at least 1s, such as 10s or 3000ms (a bare number is seconds)"
+  }))),
   ARENA_LOG: Schema.optional(Schema.Literals(["debug", "info", "warn", "error"])),
   NODE_ENV: Schema.optional(Schema.String)
 })
@@ -113,6 +119,10 @@ export interface ArenaConfig {
   readonly wsCaps: WsCaps
   /** ARENA_RATE_LIMIT_PER_IP / _PER_TOKEN / _WINDOW. */
   readonly rateLimit: RateLimits
+  /** ARENA_PARTITIONS: P in partitioned mode (ARCHITECTURE §9); undefined = today's single-process mode. */
+  readonly partitions: number | undefined
+  /** ARENA_LEASE_TTL (default 10s): partition, coordinator and merger leases in partitioned mode. */
+  readonly leaseTtlMs: number
   readonly logLevel: "debug" | "info" | "warn" | "error"
   readonly production: boolean
 }
@@ -152,6 +162,8 @@ export const decodeConfig = (env: Record<string, string | undefined> = process.e
   const e = decoded.value
   const dataDir = path.resolve(e.ARENA_DATA_DIR ?? "./data")
   const clickhouseUrl = e.CLICKHOUSE_URL ?? `chdb://${path.join(dataDir, "clickhouse")}`
+  const leaseTtlMs = parseDuration(e.ARENA_LEASE_TTL ?? "10s")
+  if (leaseTtlMs < 1000) throw new ConfigError({ message: `invalid environment:\nARENA_LEASE_TTL: must be at least 1s (leases are renewed every third of it), got ${e.ARENA_LEASE_TTL}` })
   return {
     natsUrl: e.NATS_URL ?? "nats://127.0.0.1:4222",
     databaseUrl: e.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/arena",
@@ -182,6 +194,8 @@ export const decodeConfig = (env: Record<string, string | undefined> = process.e
       perToken: e.ARENA_RATE_LIMIT_PER_TOKEN === undefined ? DEFAULT_RATE_LIMITS.perToken : parseLimit(e.ARENA_RATE_LIMIT_PER_TOKEN),
       windowMs: e.ARENA_RATE_LIMIT_WINDOW === undefined ? DEFAULT_RATE_LIMITS.windowMs : parseDuration(e.ARENA_RATE_LIMIT_WINDOW)
     },
+    partitions: e.ARENA_PARTITIONS === undefined ? undefined : Number(e.ARENA_PARTITIONS),
+    leaseTtlMs,
     logLevel: e.ARENA_LOG ?? "info",
     production: e.NODE_ENV === "production"
   }

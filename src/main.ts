@@ -6,7 +6,9 @@ import { makeLog } from "./observability/Log.js"
 
 const USAGE = `usage: arena <command> [options]
 
-  serve                     run the service (migrations, streams, pipeline, gateway)
+  serve [--role all|processor|gateway]
+                            run the service (migrations, streams, pipeline, gateway); roles other
+                            than all need ARENA_PARTITIONS (partitioned mode: not implemented yet)
   migrate                   create the database if missing and apply migrations (Postgres, ClickHouse)
   produce [--demo] [--count N] [--rate N] [--users N] [--agents N] [--seed N]
                             publish synthetic XP events (--demo: ~20 events/s forever)
@@ -41,11 +43,11 @@ const main = async (): Promise<number> => {
     options: {
       demo: { type: "boolean" }, count: { type: "string" }, rate: { type: "string" }, users: { type: "string" },
       agents: { type: "string" }, seed: { type: "string" }, sub: { type: "string" }, scope: { type: "string" }, ttl: { type: "string" },
-      json: { type: "boolean" }, "progress-json": { type: "boolean" }
+      json: { type: "boolean" }, "progress-json": { type: "boolean" }, role: { type: "string" }
     }
   })
   switch (command) {
-    case "serve": return (await import("./cli/serveCommand.js")).serve(config, log)
+    case "serve": return (await import("./cli/serveCommand.js")).serve(config, log, values.role)
     case "migrate": return (await import("./cli/migrateCommand.js")).migrateAll(config, log)
     case "produce": return (await import("./cli/produceCommand.js")).produceCommand(config, log, values)
     case "token": return (await import("./cli/tokenCommand.js")).tokenCommand(config, values)

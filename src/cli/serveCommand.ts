@@ -1,14 +1,20 @@
-// `arena serve`: the whole service in one process (App.startArena), stopped gracefully by
-// SIGTERM/SIGINT — closing the scope runs App's shutdown order. The signal handlers are installed
-// before start-up (the gateway listens while state still loads): a signal then interrupts the
-// start-up, whose acquired parts are released in reverse order, instead of the default action
-// killing the process half-way.
+// `arena serve [--role all|processor|gateway]`: the whole service in one process (App.startArena),
+// stopped gracefully by SIGTERM/SIGINT — closing the scope runs App's shutdown order. The role and
+// ARENA_PARTITIONS are checked first (cli/ServeRole.ts). The signal handlers are installed before
+// start-up (the gateway listens while state still loads): a signal then interrupts the start-up,
+// whose acquired parts are released in reverse order, instead of the default action killing the
+// process half-way.
 import { Effect, Exit, Fiber, Scope } from "effect"
 import type { ArenaConfig } from "../Config.js"
 import type { Log } from "../observability/Log.js"
 import { startArena } from "../App.js"
+import { parseServeRole, planServe } from "./ServeRole.js"
 
-export const serve = async (config: ArenaConfig, log: Log): Promise<number> => {
+export const serve = async (config: ArenaConfig, log: Log, roleFlag?: unknown): Promise<number> => {
+  const role = parseServeRole(roleFlag)
+  if ("error" in role) { process.stderr.write(`arena serve: ${role.error}\n`); return 2 }
+  const plan = planServe(role.role, config.partitions)
+  if (plan._tag === "Refused") { process.stderr.write(`arena serve: ${plan.message}\n`); return 2 }
   if (process.env.ARENA_SHARDS !== undefined) log.warn("ARENA_SHARDS is no longer used and is ignored: the pipeline applies events in one loop over the user table (README, Architecture)")
   const scope = Effect.runSync(Scope.make())
   const starting = Effect.runFork(startArena(config, log).pipe(Scope.provide(scope)))

@@ -98,6 +98,7 @@ it("answers 503 + Retry-After for boards, profiles and ledgers while the snapsho
 }, 240_000)
 
 it("stops gracefully on SIGTERM while its snapshot load is held (exit 0 within the stop bound, no wait for the load)", async () => {
+  expect(await arena.stop()).toBe(0) // the service the test above left running
   const sql = db(names)
   let release!: () => void
   const released = new Promise<void>((r) => { release = r })

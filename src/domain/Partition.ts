@@ -1,0 +1,117 @@
+// Partitioned mode (ARCHITECTURE §9): a user's subject token, the partition nats-server's
+// `{{partition(P,1)}}` mapping gives it (FNV-1a 32 of the token's bytes mod P, as
+// `getHashPartition` in server/accounts.go of nats-server 2.9.10 computes it), and the subjects
+// of a partition. One home for the rule, so producers, the processor's check and the tests agree.
+//
+// The token escapes two characters of the user_id alphabet [A-Za-z0-9._:@-]:
+//   `.` -> `~`  (a dot would split the subject into two tokens);
+//   `@` -> `=`  (nats-server 2.9 appends `@<subject>` to a JetStream reply when it forwards a
+//               delivery over a route and splits at the *last* `@` on the other side, so an `@`
+//               in a stored subject corrupts deliveries to clients on another node: an ordered
+//               consumer stalls there; checked on a 3-node 2.9.10 cluster, see docs/scaling.md).
+// `~` and `=` are outside the alphabet, so the mapping is one-to-one and `userOfToken` inverts it.
+
+/** The subject a producer publishes a user's event to in partitioned mode (the server maps it). */
+export const INGEST_PREFIX = "arena.xp.events."
+/** Where the mapping puts it: `arena.xp.p.<partition>.<token>`. */
+export const PARTITION_PREFIX = "arena.xp.p."
+
+export const MAX_PARTITIONS = 1024
+
+const TOKEN_ALPHABET = /^[A-Za-z0-9_:~=-]+$/
+
+/** The subject token of a user id: `.` -> `~`, `@` -> `=` (one-to-one on the user_id alphabet). */
+export const userToken = (userId: string): string => {
+  if (userId.indexOf(".") === -1 && userId.indexOf("@") === -1) return userId
+  let out = ""
+  for (let i = 0; i < userId.length; i++) {
+    const c = userId[i]!
+    out += c === "." ? "~" : c === "@" ? "=" : c
+  }
+  return out
+}
+
+/** The user id a token stands for, or null when the string is not a token of any valid user id. */
+export const userOfToken = (token: string): string | null => {
+  if (token.length === 0 || token.length > 128 || !TOKEN_ALPHABET.test(token)) return null
+  let out = ""
+  for (let i = 0; i < token.length; i++) {
+    const c = token[i]!
+    out += c === "~" ? "." : c === "=" ? "@" : c
+  }
+  return out
+}
+
+const FNV_OFFSET = 0x811c9dc5
+const FNV_PRIME = 0x01000193
+const utf8 = new TextEncoder()
+
+/** FNV-1a 32 of the UTF-8 bytes of `s` (Go's hash/fnv New32a), as an unsigned 32-bit integer. */
+export const fnv1a32 = (s: string): number => {
+  let h = FNV_OFFSET
+  let ascii = true
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) { ascii = false; break }
+  if (ascii) {
+    for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), FNV_PRIME)
+  } else {
+    for (const b of utf8.encode(s)) h = Math.imul(h ^ b, FNV_PRIME)
+  }
+  return h >>> 0
+}
+
+/** A valid partition count: an integer 1..MAX_PARTITIONS. */
+export const isPartitionCount = (p: number): boolean => Number.isInteger(p) && p >= 1 && p <= MAX_PARTITIONS
+
+/** The partition `{{partition(P,1)}}` gives a subject whose wildcard token is `token`. */
+export const partitionOfToken = (token: string, partitions: number): number => fnv1a32(token) % partitions
+
+/** The partition of a user: the one the server's mapping puts `arena.xp.events.<userToken(id)>` on. */
+export const partitionOfUser = (userId: string, partitions: number): number => partitionOfToken(userToken(userId), partitions)
+
+/** `arena.xp.events.<token>`: what `POST /v1/events` and `arena produce` publish to in partitioned mode. */
+export const ingestSubject = (userId: string): string => INGEST_PREFIX + userToken(userId)
+
+/** `arena.xp.p.<k>.>`: the filter of partition k's ordered consumer (a string filter: 2.9 has no arrays). */
+export const partitionFilter = (partition: number): string => `${PARTITION_PREFIX}${partition}.>`
+
+/** The account mapping every server of a partitioned deployment carries (scripts/cluster.sh writes it). */
+export const subjectMapping = (partitions: number): { readonly from: string; readonly to: string } => ({
+  from: `${INGEST_PREFIX}*`,
+  to: `${PARTITION_PREFIX}{{partition(${partitions},1)}}.{{wildcard(1)}}`
+})
+
+export interface PartitionedSubject { readonly partition: number; readonly token: string }
+
+/** `arena.xp.p.<k>.<token>` read back, or null when the subject has another shape. */
+export const parsePartitionSubject = (subject: string): PartitionedSubject | null => {
+  if (!subject.startsWith(PARTITION_PREFIX)) return null
+  const rest = subject.slice(PARTITION_PREFIX.length)
+  const dot = rest.indexOf(".")
+  if (dot <= 0 || rest.indexOf(".", dot + 1) !== -1) return null
+  const k = rest.slice(0, dot)
+  if (!/^(0|[1-9][0-9]{0,3})$/.test(k)) return null
+  const token = rest.slice(dot + 1)
+  return token.length === 0 ? null : { partition: Number(k), token }
+}
+
+export type SubjectCheck =
+  | { readonly ok: true; readonly partition: number }
+  | { readonly ok: false; readonly reason: "subject_user_mismatch"; readonly message: string }
+
+/**
+ * Whether a record read from the stream may be applied by partition `owned`: its subject is
+ * `arena.xp.p.<k>.<token>` with token = userToken(user_id) and k = partitionOfUser(user_id) = owned.
+ * Anything else would split one user's state over two partitions, so it is dead-lettered
+ * (`subject_user_mismatch`).
+ */
+export const checkPartitionSubject = (subject: string, userId: string, partitions: number, owned: number): SubjectCheck => {
+  const parsed = parsePartitionSubject(subject)
+  const mismatch = (message: string): SubjectCheck => ({ ok: false, reason: "subject_user_mismatch", message })
+  if (parsed === null) return mismatch(`subject ${subject} is not ${PARTITION_PREFIX}<partition>.<user token>`)
+  const token = userToken(userId)
+  if (parsed.token !== token) return mismatch(`subject token ${parsed.token} is not the token of user_id ${userId} (${token})`)
+  const want = partitionOfToken(token, partitions)
+  if (parsed.partition !== want) return mismatch(`subject partition ${parsed.partition} is not user ${userId}'s partition ${want} of ${partitions}`)
+  if (parsed.partition !== owned) return mismatch(`subject partition ${parsed.partition} read by the consumer of partition ${owned}`)
+  return { ok: true, partition: parsed.partition }
+}
