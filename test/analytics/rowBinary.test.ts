@@ -55,7 +55,7 @@ const rows = async (env: SinkEnv, query: string): Promise<Array<Record<string, u
   (await env.handle.client.query({ query, format: "JSONEachRow", clickhouse_settings: { output_format_json_quote_64bit_integers: 0 } })).json()
 
 describe("RowBinary rows (embedded ClickHouse)", () => {
-  it("an awards table from before 0003_award_metadata gains the metadata column; its rows read {}", async () => {
+  it("an awards table from before 0004_award_metadata gains the metadata column; its rows read {}", async () => {
     const dir = freshDir("premeta")
     const sqlDir = fs.mkdtempSync(path.join(os.tmpdir(), "arena-ch-sql-"))
     for (const f of ["0001_raw_records.sql", "0002_rollups.sql"]) fs.copyFileSync(path.join(clickhouseSqlDir, f), path.join(sqlDir, f))
