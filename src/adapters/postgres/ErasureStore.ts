@@ -1,4 +1,4 @@
-// Erasure records in Postgres (arena_erasure, sql/postgres/0005_erasures.sql), and the Postgres
+// Erasure records in Postgres (arena_erasure, sql/postgres/0008_erasures.sql), and the Postgres
 // part of an erasure: the user's shares and their rows of archived period rankings (the ranks
 // below them move up, so an archive stays 1..n). Snapshots are not touched here: the base
 // snapshot that follows the erasure message replaces every chunk (actors/Pipeline.ts).
