@@ -9,8 +9,9 @@
 export const MSG_EVENT = 0
 export const MSG_CORRECTION = 1
 export const MSG_SETTINGS = 2
+export const MSG_ERASURE = 3
 
-export type MessageKind = typeof MSG_EVENT | typeof MSG_CORRECTION | typeof MSG_SETTINGS
+export type MessageKind = typeof MSG_EVENT | typeof MSG_CORRECTION | typeof MSG_SETTINGS | typeof MSG_ERASURE
 
 /** Every kind but events, with its subject after the deployment's prefix (`arena.xp`). */
 export const MESSAGE_KINDS: ReadonlyArray<{ readonly kind: MessageKind; readonly suffix: string }> = [
