@@ -157,7 +157,7 @@ export const startArena = (config: ArenaConfig, log: Log) =>
     // Erasures (§11): resumed from Postgres at start, run one at a time beside the pipeline.
     const erasures = yield* startErasures({
       store: makeErasureStore(sql),
-      stream: makeErasureStream(nats.js, nats.jsm, { events: names.events, deadLetters: names.dlq, subject: names.eventSubject }),
+      stream: makeErasureStream(nats.js, nats.jsm, { events: names.events, deadLetters: names.dlq, subject: names.erasureSubject, settingsSubject: names.settingsSubject }),
       analytics: analytics.erasure,
       pipeline: {
         applied: () => pipeline.current()?.status.ingest.applied ?? null,

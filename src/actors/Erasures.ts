@@ -88,13 +88,16 @@ export const startErasures = (deps: ErasureDeps): Effect.Effect<ErasurePort, nev
           case "clickhouse": {
             yield* c("waiting for analytics", () => deps.analytics.awaitDurable(seq))
             if (seqs === null || letters === null) {
-              // The user's messages: their awards' seqs (from ClickHouse) and their rejected events
-              // (from the dead letters, all stored by now: the snapshot waited for them). Recorded
-              // before the rows they were found through go.
+              // The user's messages: their awards' and corrections' seqs (from ClickHouse), their
+              // settings changes (from the settings subject: they leave no row) and their rejected
+              // messages (from the dead letters, all stored by now: the snapshot waited for them).
+              // Recorded before the rows they were found through go.
               const awarded = yield* c("reading the user's seqs", () => deps.analytics.userSeqs(user, seq))
+              const settings = yield* c("scanning the settings messages", () => deps.stream.settingsOf(user, seq))
               // (a letter after the erasure message is of a new user with the same id: kept)
               const rejected = (yield* c("scanning the dead letters", () => deps.stream.rejectedOf(user))).filter((r) => r.event < seq)
-              seqs = [...awarded, ...rejected.map((r) => r.event).filter((s) => s > 0), seq]
+              const found = [...new Set([...awarded, ...settings, ...rejected.map((r) => r.event).filter((s) => s > 0)])].sort((a, b) => a - b)
+              seqs = [...found, seq]
               letters = rejected.map((r) => r.letter)
               const learned = { streamSeqs: seqs, letterSeqs: letters }
               yield* advance(id, "clickhouse", learned)

@@ -1,10 +1,11 @@
 // An erasure message drops the user from the state at its seq: every open board afterwards equals
 // the boards of the same stream without that user's events (others keep score and tie-break,
 // ranks close up), the user table forgets them, a snapshot of the state does not hold them, and a
-// later event for the same user_id starts a new, empty user. Malformed erasure messages are refused.
+// later event for the same user_id starts a new, empty user. Malformed erasure messages are refused,
+// and only the erasures subject (kind MSG_ERASURE) makes a message an erasure.
 import { describe, expect, it } from "vitest"
 import { DEFAULT_RULES } from "./DefaultRules.js"
-import { encodeErasureMessage, erasureMsgId, isErasureMsgId } from "./Erasure.js"
+import { encodeErasureMessage, erasureMsgId } from "./Erasure.js"
 import { MSG_ERASURE, MSG_EVENT } from "./MessageKind.js"
 import { applyMessage } from "./StreamMessage.js"
 import type { StoredMessage } from "./StreamMessage.js"
@@ -18,7 +19,7 @@ const enc = new TextEncoder()
 const msg = (s: Step): StoredMessage => ({ seq: s.seq, streamTimeMs: s.streamTimeMs, data: enc.encode(JSON.stringify(s.ev)), msgId: s.ev.event_id })
 const ID = "AAAAAAAAAAAAAAAAAAAAAA"
 const erasure = (seq: number, streamTimeMs: number, userId: string, id = ID): StoredMessage =>
-  ({ seq, streamTimeMs, data: enc.encode(encodeErasureMessage({ erasure_id: id, user_id: userId })), msgId: erasureMsgId(id) })
+  ({ seq, streamTimeMs, data: enc.encode(encodeErasureMessage({ erasure_id: id, user_id: userId })), msgId: erasureMsgId(id), kind: MSG_ERASURE })
 
 /** Every open board as [key, [[user_id, xp, seq]...]] in rank order. */
 const boards = (s: EngineState) =>
@@ -96,14 +97,18 @@ describe("erasure message", () => {
 
   it("refuses an erasure message that is malformed or whose Nats-Msg-Id does not match", () => {
     const s = newEngineState()
-    const bad = (data: string, msgId: string) => applyMessage(s, DEFAULT_RULES, { seq: 1, streamTimeMs: 0, data: enc.encode(data), msgId })
+    const bad = (data: string, msgId: string | undefined) => applyMessage(s, DEFAULT_RULES, { seq: 1, streamTimeMs: 0, data: enc.encode(data), msgId, kind: MSG_ERASURE })
     expect(bad("{", erasureMsgId(ID))).toMatchObject({ ok: false, reason: "invalid_event" })
     expect(bad(JSON.stringify({ erasure_id: "short", user_id: "u1" }), erasureMsgId(ID))).toMatchObject({ ok: false, reason: "invalid_event" })
     expect(bad(JSON.stringify({ erasure_id: ID, user_id: "u 1" }), erasureMsgId(ID))).toMatchObject({ ok: false, reason: "invalid_event" })
     expect(bad(encodeErasureMessage({ erasure_id: ID, user_id: "u1" }), erasureMsgId("BBBBBBBBBBBBBBBBBBBBBB"))).toMatchObject({ ok: false, reason: "invalid_event" })
-    // An event id can never look like one: `/` is not in the event_id alphabet.
-    expect(isErasureMsgId("erasure:x")).toBe(false)
-    expect(isErasureMsgId("erasure/")).toBe(false)
-    expect(isErasureMsgId(erasureMsgId(ID))).toBe(true)
+    expect(bad(encodeErasureMessage({ erasure_id: ID, user_id: "u1" }), undefined)).toMatchObject({ ok: false, reason: "invalid_event" })
+    // Only its subject makes a message an erasure: the same message on the events subject is an
+    // event (refused: no event fields), and the user it names stays.
+    const t = newEngineState()
+    expect(applyMessage(t, DEFAULT_RULES, msg(steps[0]!)).ok).toBe(true)
+    const asEvent = applyMessage(t, DEFAULT_RULES, { ...erasure(2, 0, steps[0]!.ev.user_id), kind: MSG_EVENT })
+    expect(asEvent.ok).toBe(false)
+    expect(t.users.uidOf(steps[0]!.ev.user_id)).toBeGreaterThanOrEqual(0)
   })
 })

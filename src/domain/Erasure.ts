@@ -1,6 +1,7 @@
-// Erasure of a user (ARCHITECTURE §11 "Privacy") as the stream carries it: a control message
-// `{"erasure_id","user_id"}` whose Nats-Msg-Id is `erasure/<erasure_id>` (an event_id cannot hold
-// a `/`, so no event is ever taken for one), and what applying it does to the state — the user
+// Erasure of a user (ARCHITECTURE §11 "Privacy") as the stream carries it: a message of its own
+// kind on `<prefix>.erasures` (MessageKind.ts), `{"erasure_id","user_id"}`, whose Nats-Msg-Id is
+// `erasure/<erasure_id>` (an event_id cannot hold a `/`, so JetStream's dedupe, which spans the
+// stream's subjects, never takes an erasure for an event's re-send), and what applying it does to the state — the user
 // leaves every open board and the user table at that seq. Because it travels through the stream,
 // a replay from any older snapshot drops the user at the same seq, whatever was erased since.
 import { GLOBAL_ALL } from "./ranking/BoardRegistry.js"
@@ -20,16 +21,12 @@ export interface ErasureMessage {
 /** The Nats-Msg-Id of an erasure's control message (JetStream dedupes a re-publish on it). */
 export const erasureMsgId = (erasureId: string): string => ERASURE_MSG_PREFIX + erasureId
 
-/** True when a message's Nats-Msg-Id marks an erasure (a length and one character before the prefix compare). */
-export const isErasureMsgId = (msgId: string | undefined): msgId is string =>
-  msgId !== undefined && msgId.length > 8 && msgId.charCodeAt(7) === 47 /* / */ && msgId.startsWith(ERASURE_MSG_PREFIX)
-
 export const encodeErasureMessage = (m: ErasureMessage): string => JSON.stringify({ erasure_id: m.erasure_id, user_id: m.user_id })
 
 const utf8 = new TextDecoder("utf-8", { fatal: true })
 
 /** The erasure a control message asks for, or why it cannot be applied. */
-export const decodeErasureMessage = (data: Uint8Array, msgId: string): { ok: true; value: ErasureMessage } | { ok: false; message: string } => {
+export const decodeErasureMessage = (data: Uint8Array, msgId: string | undefined): { ok: true; value: ErasureMessage } | { ok: false; message: string } => {
   let v: unknown
   try {
     v = JSON.parse(utf8.decode(data))
@@ -40,7 +37,9 @@ export const decodeErasureMessage = (data: Uint8Array, msgId: string): { ok: tru
   const { erasure_id: id, user_id: user } = v as Record<string, unknown>
   if (typeof id !== "string" || !ERASURE_ID.test(id)) return { ok: false, message: "erasure_id must be 22 characters of [A-Za-z0-9_-]" }
   if (typeof user !== "string" || !USER_ID.test(user)) return { ok: false, message: "user_id must be a user id" }
-  if (msgId !== erasureMsgId(id)) return { ok: false, message: `the Nats-Msg-Id header ${JSON.stringify(msgId)} differs from erasure/${id}` }
+  if (msgId !== erasureMsgId(id)) {
+    return { ok: false, message: msgId === undefined ? `the Nats-Msg-Id header is missing; it must be erasure/${id}` : `the Nats-Msg-Id header ${JSON.stringify(msgId)} differs from erasure/${id}` }
+  }
   return { ok: true, value: { erasure_id: id, user_id: user } }
 }
 

@@ -5,7 +5,7 @@
 // metadata), a correction (its ledger entry), a settings change, an erasure, or a rejection with
 // its reason.
 import { decodeCorrectionBytes } from "./Correction.js"
-import { decodeErasureMessage, eraseUser, isErasureMsgId } from "./Erasure.js"
+import { decodeErasureMessage, eraseUser } from "./Erasure.js"
 import { decodeEventBytes } from "./Event.js"
 import { MSG_CORRECTION, MSG_ERASURE, MSG_EVENT, MSG_SETTINGS } from "./MessageKind.js"
 import type { MessageKind } from "./MessageKind.js"
@@ -72,7 +72,6 @@ export type MessageOutcome =
 export const applyMessage = (s: EngineState, rules: CompiledRules, m: StoredMessage, beforeWrite?: BeforeWrite): MessageOutcome => {
   const kind = m.kind ?? MSG_EVENT
   if (kind !== MSG_EVENT) return applyOther(s, rules, m, kind, beforeWrite)
-  if (isErasureMsgId(m.msgId)) return applyErasure(s, m.data, m.msgId, beforeWrite)
   const a = admitMessage(m.data, m.msgId)
   if (!a.ok) return a
   const o = applyEvent(s, a.event, a.timeMs, m, rules, beforeWrite) // the message is its own stream position
@@ -113,6 +112,8 @@ const applyOther = (s: EngineState, rules: CompiledRules, m: StoredMessage, kind
       }
       return { ok: true, kind: MSG_SETTINGS, settings: applySettings(s, c, beforeWrite) }
     }
+    case MSG_ERASURE:
+      return applyErasure(s, m.data, m.msgId, beforeWrite)
     default:
       return { ok: false, reason: "invalid_event", message: `message kind ${String(kind)} is not known to this build`, eventId: null }
   }
@@ -125,7 +126,8 @@ export const pushOutcomeRecords = (o: MessageOutcome & { readonly ok: true }, ou
   // settings and erasures leave no analytics record
 }
 
-const applyErasure = (s: EngineState, data: Uint8Array, msgId: string, beforeWrite?: BeforeWrite): MessageOutcome => {
+/** An erasure (`<prefix>.erasures`): the user leaves every board and the user table at this seq. */
+const applyErasure = (s: EngineState, data: Uint8Array, msgId: string | undefined, beforeWrite?: BeforeWrite): MessageOutcome => {
   const d = decodeErasureMessage(data, msgId)
   if (!d.ok) return { ok: false, reason: "invalid_event", message: d.message, eventId: null }
   const held = eraseUser(s, d.value.user_id, beforeWrite)

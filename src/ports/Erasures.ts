@@ -49,13 +49,18 @@ export interface ErasureStore {
 
 /** The stream side: the erasure message in, the user's messages out. */
 export interface ErasureStream {
-  /** Publishes the erasure message (Nats-Msg-Id erasure/<id>: a re-publish is a duplicate); its seq. */
+  /** Publishes the erasure message on `<prefix>.erasures` (Nats-Msg-Id erasure/<id>: a re-publish is a duplicate); its seq. */
   publish(m: ErasureMessage): Promise<number>
   /**
    * The user's rejected events: the dead letters whose body names them (user_id), and the event
    * stream seqs they came from (Arena-Seq). Scans the dead-letter stream.
    */
   rejectedOf(userId: string): Promise<ReadonlyArray<{ readonly letter: number; readonly event: number }>>
+  /**
+   * Seqs below `beforeSeq` of the user's settings messages (`<prefix>.settings` whose user_id
+   * names them; settings leave no analytics row to find them by). Scans that subject.
+   */
+  settingsOf(userId: string, beforeSeq: number): Promise<ReadonlyArray<number>>
   /** Erases messages of the event stream or the dead-letter stream (JetStream message erase: overwritten, not only marked deleted); returns how many were still there. */
   erase(stream: "events" | "dead_letters", seqs: ReadonlyArray<number>): Promise<number>
 }
@@ -64,7 +69,7 @@ export interface ErasureStream {
 export interface ErasureAnalytics {
   /** Resolves once every record with seq ≤ seq is in the store. */
   awaitDurable(seq: number): Promise<void>
-  /** Seqs of the user's awards below `beforeSeq` (the stream messages that named them). */
+  /** Seqs of the user's awards and corrections below `beforeSeq` (the stream messages that named them). */
   userSeqs(userId: string, beforeSeq: number): Promise<ReadonlyArray<number>>
   /** Deletes every record of the messages at `seqs` from every table and rebuilds the rollups they fed. */
   deleteSeqs(seqs: ReadonlyArray<number>): Promise<void>

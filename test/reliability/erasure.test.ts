@@ -5,7 +5,9 @@
 // killed (kill -9) right after it was accepted, and one killed in the middle of its steps, both
 // resume at start and finish — also when killed between any two of its recorded steps (the
 // service runs with ARENA_ERASURE_STEP_PAUSE so the test can see each step in Postgres and kill
-// there). Bad input is a 4xx naming the field; another user's token gets 403.
+// there). A user with corrections (void, adjust) and a settings change leaves no corrections row
+// and no correction or settings message either. Bad input is a 4xx naming the field; another
+// user's token gets 403.
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { mintToken } from "../../src/gateway/auth/Auth.js"
 import { api } from "../gateway/client.js"
@@ -85,7 +87,7 @@ const traces = async (user: string): Promise<string[]> => {
     const erasures = await sql`SELECT count(*)::int AS n FROM arena_erasure WHERE user_id = ${user}`
     if (erasures[0]!["n"] !== 0) found.push("erasure record")
   } finally { await sql.end() }
-  for (const t of ["awards", "level_ups", "achievements", "user_days"]) {
+  for (const t of ["awards", "corrections", "level_ups", "achievements", "user_days", "correction_daily"]) {
     const [r] = await sqlRows(`SELECT count() AS n FROM ${t} WHERE user_id = '${user}'`)
     if (Number(r!["n"]) !== 0) found.push(`clickhouse ${t}`)
   }
@@ -212,6 +214,53 @@ describe("erasure", () => {
     // The rollups were rebuilt from what is left: they agree with the raw rows.
     const [agg] = await sqlRows("SELECT (SELECT sum(events) FROM agent_daily) AS rolled, (SELECT count() FROM awards) AS raw")
     expect(Number(agg!["rolled"])).toBe(Number(agg!["raw"]))
+  }, 300_000)
+
+  it("erases a user with corrections and a settings change: no corrections row, no correction or settings message", async () => {
+    const GRACE = "grace-corrected-erasable"
+    const events = [ev(GRACE), ev(GRACE), ev(BOB)]
+    const acks = await publishAll(nats.js, names.subject, events)
+    await arena.waitForSeq(acks[2]!.seq)
+    const bob = await bobXp()
+    const correct = async (body: Record<string, unknown>) => {
+      const r = await api<{ seq: number }>(arena.baseUrl, "POST", "/v1/corrections", { token: await admin(), body })
+      expect([r.status, r.text]).toEqual([202, expect.any(String)])
+      return r.json.seq
+    }
+    const voidSeq = await correct({ correction_id: "grace-void", kind: "void", event_id: events[0]!.event_id, reason: "duplicate" })
+    const adjustSeq = await correct({ correction_id: "grace-adjust", kind: "adjust", user_id: GRACE, xp: 7, reason: "bonus" })
+    const set = await api<{ seq: number }>(arena.baseUrl, "PUT", `/v1/users/${GRACE}/settings`, { token: await token(GRACE), body: { time_zone: "Europe/Berlin", visibility: "private" } })
+    expect(set.status).toBe(202)
+    await arena.waitForSeq(set.json.seq)
+    const kindSeqs = [voidSeq, adjustSeq, set.json.seq]
+    const inStream = async () => {
+      const left: number[] = []
+      for (const seq of kindSeqs) if ((await nats.jsm.streams.getMessage(names.stream, { seq }).catch(() => null)) !== null) left.push(seq)
+      return left
+    }
+    expect(await inStream()).toEqual(kindSeqs)
+    // Both corrections are in ClickHouse once the sink flushed them.
+    for (let i = 0; ; i++) {
+      const [r] = await sqlRows(`SELECT count() AS n FROM corrections WHERE user_id = '${GRACE}'`)
+      if (Number(r!["n"]) === 2) break
+      if (i > 2400) throw new Error(`corrections never reached ClickHouse: ${JSON.stringify(r)}`)
+      await sleep(50)
+    }
+    expect(await traces(GRACE)).toEqual(expect.arrayContaining(["clickhouse awards", "clickhouse corrections", "clickhouse correction_daily", "stream"]))
+    const r = await api<ErasureView>(arena.baseUrl, "DELETE", `/v1/users/${GRACE}`, { token: await token(GRACE) })
+    expect(r.status).toBe(202)
+    const done = await waitDone(r.json.erasure_id, await token(GRACE))
+    await arena.waitForSeq((await nats.jsm.streams.info(names.stream)).state.last_seq)
+    // two events, two corrections, one settings change, the erasure message itself
+    expect(done.messages_erased).toBe(6)
+    expect(await inStream()).toEqual([])
+    expect(await traces(GRACE)).toEqual([])
+    const [c] = await sqlRows(`SELECT count() AS n FROM corrections WHERE seq IN (${voidSeq}, ${adjustSeq})`)
+    expect(Number(c!["n"])).toBe(0)
+    expect(await bobXp()).toBe(bob)
+    // The correction rollup agrees with what is left of its raw rows.
+    const [agg] = await sqlRows("SELECT (SELECT sum(events) FROM correction_daily) AS rolled, (SELECT count() FROM corrections) AS raw")
+    expect(Number(agg!["rolled"] ?? 0)).toBe(Number(agg!["raw"]))
   }, 300_000)
 
   it("finishes with no trace when killed (kill -9) between any two of its steps", async () => {

@@ -151,12 +151,13 @@ export const eraseSeqRows = async (client: ClickHouseClient, seqs: ReadonlyArray
   // would scan every raw table under the sink's lock).
   const rs = await client.query({
     query: `SELECT DISTINCT toYYYYMM(stream_time) AS m FROM (SELECT stream_time FROM awards WHERE seq IN {seqs:Array(UInt64)}
+            UNION ALL SELECT stream_time FROM corrections WHERE seq IN {seqs:Array(UInt64)}
             UNION ALL SELECT stream_time FROM rejections WHERE seq IN {seqs:Array(UInt64)})`,
     query_params: { seqs: [...seqs] },
     format: "JSONEachRow"
   })
   const months = (await rs.json<{ m: number | string }>()).map((r) => Number(r.m))
-  for (const table of ["awards", "level_ups", "achievements", "rejections"]) {
+  for (const table of ["awards", "corrections", "level_ups", "achievements", "rejections"]) {
     await client.command({
       query: `ALTER TABLE ${table} DELETE WHERE seq IN {seqs:Array(UInt64)}`,
       query_params: { seqs: [...seqs] },

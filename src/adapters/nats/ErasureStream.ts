@@ -1,9 +1,11 @@
-// The stream side of an erasure: the erasure message goes into the event stream (on the events
-// subject, Nats-Msg-Id erasure/<id>: domain/Erasure.ts), and the user's messages come out with
+// The stream side of an erasure: the erasure message goes into the event stream (on its own
+// subject `<prefix>.erasures`, Nats-Msg-Id erasure/<id>: domain/Erasure.ts), and the user's
+// messages (events, corrections, settings changes) come out with
 // JetStream's message erase ($JS.API.STREAM.MSG.DELETE with no_erase false: the stored bytes are
 // overwritten, not only marked deleted). A message already gone counts as erased. The user's
 // rejected events are found by scanning the dead-letter stream (a letter's body is the original
-// event, Arena-Seq its seq); a letter whose body was omitted for size is not attributed.
+// event, Arena-Seq its seq); a letter whose body was omitted for size is not attributed. Their
+// settings changes are found by scanning the settings subject of the event stream.
 import { DeliverPolicy, JetStreamApiError } from "@nats-io/jetstream"
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream"
 import { encodeErasureMessage, erasureMsgId } from "../../domain/Erasure.js"
@@ -15,8 +17,10 @@ const NO_MESSAGE_FOUND = 10037
 export interface ErasureStreamNames {
   readonly events: string
   readonly deadLetters: string
-  /** The events subject the erasure message is published on. */
+  /** The subject the erasure message is published on (`<prefix>.erasures`). */
   readonly subject: string
+  /** The settings subject (`<prefix>.settings`), scanned for the user's settings changes. */
+  readonly settingsSubject: string
 }
 
 const utf8 = new TextDecoder()
@@ -59,6 +63,30 @@ export const makeErasureStream = (js: JetStreamClient, jsm: JetStreamManager, na
       await msgs.close()
     } catch (e) {
       throw classifyNats(e, `scanning ${names.deadLetters} for a user's letters`)
+    }
+    return found
+  },
+
+  async settingsOf(userId, beforeSeq) {
+    const found: Array<number> = []
+    try {
+      let last: number
+      try {
+        last = (await jsm.streams.getMessage(names.events, { last_by_subj: names.settingsSubject }))?.seq ?? 0
+      } catch (e) {
+        if (e instanceof JetStreamApiError && e.code === NO_MESSAGE_FOUND) return found
+        throw e
+      }
+      if (last === 0) return found
+      const consumer = await js.consumers.get(names.events, { deliver_policy: DeliverPolicy.All, filter_subjects: names.settingsSubject })
+      const msgs = await consumer.consume({ max_messages: 1024 })
+      for await (const m of msgs) {
+        if (m.seq < beforeSeq && userOf(m.data) === userId) found.push(m.seq)
+        if (m.seq >= last || m.seq >= beforeSeq) break
+      }
+      await msgs.close()
+    } catch (e) {
+      throw classifyNats(e, `scanning ${names.settingsSubject} for a user's settings`)
     }
     return found
   },
