@@ -2,8 +2,9 @@
 // raw stream messages — skip replays by seq, decode, check Nats-Msg-Id, run the engine on the user
 // table (which moves board entries in place) under the rules version in force at the message's seq
 // (RulesHistory), collect the batch's analytics records, dead letters and notifications. No Effect, closure or actor hop per event; the pipeline calls it per slice.
-// Messages of other kinds (corrections, settings: domain/MessageKind.ts) take the same loop; what they leave
-// behind besides records is applyOther's (one case per kind).
+// Messages of other kinds (corrections, settings, erasures: domain/MessageKind.ts) take the same loop; what
+// they leave behind besides records is applyOther's (one case per kind); an erasure leaves only a
+// mark that the next cut must be a base (takeErasures).
 import { MSG_CORRECTION, MSG_ERASURE, MSG_EVENT } from "../domain/MessageKind.js"
 import type { CorrectionEntry, LedgerEntry, RejectReason } from "../domain/Model.js"
 import type { CompiledRules } from "../domain/Rules.js"
