@@ -64,7 +64,7 @@ if (values["baseline-child"] !== undefined) {
   for (const b of manifest.blocks) {
     await c.command({
       query: `INSERT INTO ${b.table} (${b.columns.join(", ")}) FROM INFILE '${b.file}' FORMAT RowBinary`,
-      clickhouse_settings: { insert_deduplication_token: b.token, deduplicate_blocks_in_dependent_materialized_views: 1 }
+      clickhouse_settings: { insert_deduplication_token: b.token, deduplicate_blocks_in_dependent_materialized_views: 1, input_format_binary_read_json_as_string: 1 }
     })
   }
   const c1 = cpuSelf()

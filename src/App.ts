@@ -7,6 +7,7 @@ import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import type { ArenaConfig } from "./Config.js"
 import { makeAnalyticsActor } from "./actors/AnalyticsActor.js"
+import { startErasures } from "./actors/Erasures.js"
 import { establishRulesHistory } from "./actors/EstablishRulesHistory.js"
 import type { RulesCandidate } from "./actors/EstablishRulesHistory.js"
 import { LiveBoards } from "./actors/LiveBoards.js"
@@ -23,10 +24,12 @@ import { describeTarget } from "./adapters/clickhouse/ClickHouseTarget.js"
 import { makeEventSource } from "./adapters/nats/EventSource.js"
 import { openNats } from "./adapters/nats/Nats.js"
 import { DeadLetters } from "./adapters/nats/DeadLetters.js"
+import { makeErasureStream } from "./adapters/nats/ErasureStream.js"
 import { makeIngest } from "./adapters/nats/Publisher.js"
 import { makeSettingsPublisher } from "./adapters/nats/SettingsPublisher.js"
 import { provisionStreams, streamNames } from "./adapters/nats/Streams.js"
 import { ensureDatabase, openDb } from "./adapters/postgres/Db.js"
+import { makeErasureStore } from "./adapters/postgres/ErasureStore.js"
 import { migrate } from "./adapters/postgres/Migrations.js"
 import { PostgresShareStore } from "./adapters/postgres/ShareStore.js"
 import { PostgresGroupStore } from "./adapters/postgres/GroupStore.js"
@@ -93,7 +96,12 @@ export const openAnalytics = (config: ArenaConfig, log: Log) =>
       pendingLedger: (userId: string) => sink.pendingLedger(userId),
       awardOf: async (eventId: string) => sink.pendingAward(eventId) ?? queries.awardOf(eventId),
       routes: queries,
-      status: () => Effect.runSync(sink.status)
+      status: () => Effect.runSync(sink.status),
+      erasure: {
+        awaitDurable: (seq: number) => Effect.runPromise(sink.awaitDurable(seq)),
+        userSeqs: (userId: string, beforeSeq: number) => queries.userSeqs(userId, beforeSeq),
+        deleteSeqs: (seqs: ReadonlyArray<number>) => Effect.runPromise(sink.eraseSeqs(seqs))
+      }
     }
   })
 
@@ -146,6 +154,23 @@ export const startArena = (config: ArenaConfig, log: Log) =>
       })
     })
     watchPipeline(pipeline.current)
+    // Erasures (§11): resumed from Postgres at start, run one at a time beside the pipeline.
+    const erasures = yield* startErasures({
+      store: makeErasureStore(sql),
+      stream: makeErasureStream(nats.js, nats.jsm, { events: names.events, deadLetters: names.dlq, subject: names.erasureSubject, settingsSubject: names.settingsSubject }),
+      analytics: analytics.erasure,
+      pipeline: {
+        applied: () => pipeline.current()?.status.ingest.applied ?? null,
+        snapshotSeq: () => pipeline.current()?.status.snapshot.lastSeq ?? null,
+        requestSnapshot: () => {
+          const p = pipeline.current()
+          if (p !== null) Effect.runFork(p.requestSnapshot)
+        }
+      },
+      log: (l) => log.info(l),
+      stepPauseMs: config.erasureStepPauseMs,
+      groups
+    })
     watchGc()
     const users = makeUsers(pipeline.current, analytics.ledger, analytics.pendingLedger, () => boards.unavailable())
     // The server's clock is "now" for HTTP ingest's future-timestamp check.
@@ -176,6 +201,7 @@ export const startArena = (config: ArenaConfig, log: Log) =>
           },
           notifications: feed,
           shares: new PostgresShareStore(sql),
+          erasures,
           groups,
           rules: {
             rules: () => history === null ? refusedRulesDocument(rulesDocument(rules), recorded, refusal) : rulesHistoryDocument(history),

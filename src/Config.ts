@@ -50,6 +50,7 @@ const Env = Schema.Struct({
   ARENA_SUBJECT_PREFIX: Schema.optional(Schema.String.check(Schema.isPattern(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/))),
   ARENA_DUPLICATE_WINDOW: Schema.optional(Duration),
   ARENA_SNAPSHOT_INTERVAL: Schema.optional(Duration),
+  ARENA_ERASURE_STEP_PAUSE: Schema.optional(Duration),
   ARENA_BATCH_MAX: Schema.optional(PositiveInt.check(Schema.isLessThanOrEqualTo(100_000))),
   ARENA_WS_THREADS: Schema.optional(Threads),
   ARENA_WS_MAX_CONNECTIONS: Schema.optional(TotalCap),
@@ -116,6 +117,8 @@ export interface ArenaConfig {
   readonly subjectPrefix: string
   readonly duplicateWindowMs: number
   readonly snapshotIntervalMs: number
+  /** A pause after each recorded erasure step (0; tests set it to kill -9 between any two steps). */
+  readonly erasureStepPauseMs: number
   readonly batchMax: number
   /** WebSocket worker threads of the gateway (0: sockets on the main thread). */
   readonly wsThreads: number
@@ -187,6 +190,7 @@ export const decodeConfig = (env: Record<string, string | undefined> = process.e
     subjectPrefix: e.ARENA_SUBJECT_PREFIX ?? "arena.xp",
     duplicateWindowMs: parseDuration(e.ARENA_DUPLICATE_WINDOW ?? "24h"),
     snapshotIntervalMs: parseDuration(e.ARENA_SNAPSHOT_INTERVAL ?? "5s"),
+    erasureStepPauseMs: parseDuration(e.ARENA_ERASURE_STEP_PAUSE ?? "0s"),
     batchMax: e.ARENA_BATCH_MAX ?? 2000,
     wsThreads: e.ARENA_WS_THREADS === undefined ? defaultWsThreads(os.availableParallelism()) : Number(e.ARENA_WS_THREADS),
     wsCaps: {

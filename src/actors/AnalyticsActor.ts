@@ -2,7 +2,7 @@
 // batches that never split a seq, and tracks how far the store is complete (durableSeq) so
 // snapshots never get ahead of it. Exactly once: records at or below the store's own watermarks
 // are dropped; a failed write waits, re-reads the watermarks and continues from there.
-import { Deferred, Effect, Latch } from "effect"
+import { Deferred, Effect, Latch, Semaphore } from "effect"
 import type { Scope } from "effect"
 import { backoff } from "../domain/Backoff.js"
 import { blocked } from "../observability/LoopBlocks.js"
@@ -28,6 +28,11 @@ export interface AnalyticsService extends AnalyticsSink {
   pendingLedger(userId: string): ReadonlyArray<LedgerItem>
   /** The award of `eventId` taken but not yet durable in the store, or null (POST /v1/corrections looks here before the store). */
   pendingAward(eventId: string): LedgerEntry | null
+  /**
+   * Erasure: the store drops every record of the messages at `seqs` (waits until they are durable
+   * first), never beside a write of the sink; retried until the store answers.
+   */
+  eraseSeqs(seqs: ReadonlyArray<number>): Effect.Effect<void>
 }
 
 export interface AnalyticsOptions {
@@ -75,6 +80,8 @@ export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<Analy
     let flushRequested = false
     let lastFlushAt = 0
     const waiters: Array<{ seq: number; done: Deferred.Deferred<void> }> = []
+    // A write and an erasure never overlap (an erasure rebuilds rollup months a write feeds).
+    const exclusive = yield* Semaphore.make(1)
     // Award entries not yet durable: per user (for ledger reads) and in seq order (to drop them
     // once a flush or the store's watermarks cover them).
     const pendingByUser = new Map<string, Array<LedgerItem>>()
@@ -114,7 +121,7 @@ export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<Analy
     }
 
     /** Until the store answers: watermarks read, buffer trimmed to what is missing. */
-    const recover = store.recover.pipe(
+    const recover = exclusive.withPermit(store.recover).pipe(
       Effect.tapError((e) => Effect.sync(() => fail(e))),
       Effect.retry(backoff(o.retryInitialMs, o.retryMaxMs)),
       Effect.orDie, // unreachable: the schedule retries forever
@@ -165,7 +172,7 @@ export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<Analy
       const through = n === buffer.length ? submittedSeq : buffer[n]!.seq - 1
       blocked("analytics_flush", t0)
       const started = yield* Effect.clockWith((c) => c.currentTimeMillis)
-      const r = yield* Effect.result(store.write(batch, through))
+      const r = yield* Effect.result(exclusive.withPermit(store.write(batch, through)))
       const ended = yield* Effect.clockWith((c) => c.currentTimeMillis)
       if (r._tag === "Failure") {
         fail(r.failure)
@@ -248,7 +255,14 @@ export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<Analy
           if (!("kind" in e) && e.event_id === eventId) return e
         }
         return null
-      }
+      },
+      eraseSeqs: (seqs) =>
+        awaitDurable(seqs.reduce((m, s) => Math.max(m, s), 0)).pipe(
+          Effect.andThen(exclusive.withPermit(store.eraseSeqs(seqs))),
+          Effect.tapError((e) => Effect.sync(() => fail(e))),
+          Effect.retry(backoff(o.retryInitialMs, o.retryMaxMs)),
+          Effect.orDie // unreachable: the schedule retries forever
+        )
     }
     return service
   })
@@ -278,6 +292,10 @@ export const makeMemoryAnalyticsStore = () => {
         durableSeq = Math.max(durableSeq, throughSeq)
         writes.push({ records: rs.length, throughSeq })
         return Effect.void
+      }),
+    eraseSeqs: (seqs) =>
+      Effect.sync(() => {
+        for (let i = records.length - 1; i >= 0; i--) if (seqs.includes(seqOf(records[i]!))) records.splice(i, 1)
       })
   }
   return {

@@ -86,6 +86,18 @@ export class GroupBoards implements GroupsPort {
     })
   }
 
+  /**
+   * Erasure (§11): the groups the user owns are deleted, and they leave every other group's
+   * members (stored first, then live, like any write). Idempotent.
+   */
+  async forgetUser(userId: string): Promise<void> {
+    for (const [id, rec] of [...this.groups]) {
+      const g = rec.group
+      if (g.owner === userId) await this.delete(id, userId, true)
+      else if (g.members.includes(userId)) await this.put(id, g.owner, true, { name: g.name, members: g.members.filter((m) => m !== userId) })
+    }
+  }
+
   private serial<A>(f: () => Promise<A>): Promise<A> {
     const next = this.writes.then(f, f)
     this.writes = next.catch(() => undefined)

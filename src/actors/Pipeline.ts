@@ -98,6 +98,8 @@ export interface Pipeline {
   readonly rules: CompiledRules
   readonly history: RulesHistory
   readonly drainAndSnapshot: Effect.Effect<void>
+  /** Starts a cut now unless one is in flight (an erasure waits for the base that follows it). */
+  readonly requestSnapshot: Effect.Effect<void>
   readonly streamCreated: string
 }
 
@@ -175,7 +177,9 @@ export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PortF
     /** Starts a cut at the current seq (between slices); its chunks are written by the cut fiber. */
     const writeCut = Effect.gen(function*() {
       const s = status.snapshot
-      const base = forceBase || s.baseBytes === 0 || s.deltaBytes > s.baseBytes
+      // After an erasure every stored chunk may hold the erased user: a base replaces them all.
+      const erased = processor.takeErasures() > 0
+      const base = forceBase || erased || s.baseBytes === 0 || s.deltaBytes > s.baseBytes
       let t = performance.now()
       const dirty = processor.takeDirty()
       const uids = base ? allUsers(state.users.capacity) : dirty
@@ -309,7 +313,7 @@ export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PortF
       o.log(`final snapshot at seq ${status.snapshot.lastSeq}`)
     })
 
-    return { status, boards, rules: o.history.current.rules, history: o.history, drainAndSnapshot, streamCreated } satisfies Pipeline
+    return { status, boards, rules: o.history.current.rules, history: o.history, drainAndSnapshot, requestSnapshot: requestCut, streamCreated } satisfies Pipeline
   })
 
 const allUsers = (n: number): Int32Array => {

@@ -2,15 +2,16 @@
 // raw stream messages — skip replays by seq, decode, check Nats-Msg-Id, run the engine on the user
 // table (which moves board entries in place) under the rules version in force at the message's seq
 // (RulesHistory), collect the batch's analytics records, dead letters and notifications. No Effect, closure or actor hop per event; the pipeline calls it per slice.
-// Messages of other kinds (corrections, settings: domain/MessageKind.ts) take the same loop; what they leave
-// behind besides records is applyOther's (one case per kind).
-import { MSG_CORRECTION, MSG_EVENT } from "../domain/MessageKind.js"
+// Messages of other kinds (corrections, settings, erasures: domain/MessageKind.ts) take the same loop; what
+// they leave behind besides records is applyOther's (one case per kind); an erasure leaves only a
+// mark that the next cut must be a base (takeErasures).
+import { MSG_CORRECTION, MSG_ERASURE, MSG_EVENT } from "../domain/MessageKind.js"
 import type { CorrectionEntry, LedgerEntry, RejectReason } from "../domain/Model.js"
 import type { CompiledRules } from "../domain/Rules.js"
 import type { RulesHistory } from "../domain/RulesHistory.js"
 import { levelTitle } from "../domain/Levels.js"
 import type { EngineState } from "../domain/engine/EngineState.js"
-import { pushAwardRecords, rejectionRecord } from "../domain/Records.js"
+import { metadataText, pushAwardRecords, rejectionRecord } from "../domain/Records.js"
 import { applyMessage, pushOutcomeRecords } from "../domain/StreamMessage.js"
 import type { MessageOutcome } from "../domain/StreamMessage.js"
 import { FLAG_DIRTY } from "../domain/state/UserTable.js"
@@ -69,6 +70,8 @@ export class Processor {
     this.dirty[this.dirtyN++] = uid
   }
   observer: WriteObserver | null = null
+  /** Erasure messages applied since takeErasures(): a cut after one must be a base. */
+  private erasuresSinceCut = 0
   // The version in force over [rulesFrom, rulesTo): one comparison per message, a lookup only at a switch.
   private rules: CompiledRules
   private rulesFrom: number
@@ -111,10 +114,16 @@ export class Processor {
         out.records.push(rejectionRecord(raw.seq, raw.streamTimeMs, o.reason, o.message, o.eventId))
         continue
       }
+      if (o.kind === MSG_ERASURE) {
+        // An erasure: the user left every board and the table at this seq (domain/Erasure.ts). The
+        // next cut is a base, so no stored chunk keeps them.
+        this.erasuresSinceCut++
+        continue
+      }
       out.applied++
       if (o.kind !== MSG_EVENT) { this.applyOther(o, out); continue }
       const e = o.entry
-      pushAwardRecords(e, out.records)
+      pushAwardRecords(e, out.records, metadataText(o.metadata))
       if (this.watched.size > 0 && this.watched.has(e.user_id)) this.notify(out.notes, e)
     }
   }
@@ -144,6 +153,13 @@ export class Processor {
       notes.push({ type: "level_up", user_id: e.user_id, seq: e.seq, level: e.level_after, title: levelTitle(this.rules.levels, e.level_after), previous: e.level_before })
     }
     for (const b of e.bonuses) notes.push({ type: "achievement_unlocked", user_id: e.user_id, seq: e.seq, achievement: b.achievement, bonus: b.xp })
+  }
+
+  /** Erasures applied since the last call (and forgets them): the pipeline's next cut is then a base. */
+  takeErasures(): number {
+    const n = this.erasuresSinceCut
+    this.erasuresSinceCut = 0
+    return n
   }
 
   /** Users changed since the last call, and forgets them (their dirty marks are cleared). */

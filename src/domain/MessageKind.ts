@@ -1,6 +1,6 @@
 // What a message on the event stream is, by the subject it was published to: an XP event (every
 // subject the stream captures that is not listed below) or another kind with a subject of its own
-// (`<prefix>.corrections`, later `<prefix>.settings`). The adapter resolves the kind once per
+// (`<prefix>.corrections`, `<prefix>.settings`, `<prefix>.erasures`). The adapter resolves the kind once per
 // message (a length compare, bytes only on a length match) and hands it on with the message; the
 // one dispatch on it is StreamMessage.applyMessage. A new kind: a constant here, its subject
 // suffix in MESSAGE_KINDS (and in streams/ARENA_XP.json), a case in applyMessage and one in
@@ -9,13 +9,15 @@
 export const MSG_EVENT = 0
 export const MSG_CORRECTION = 1
 export const MSG_SETTINGS = 2
+export const MSG_ERASURE = 3
 
-export type MessageKind = typeof MSG_EVENT | typeof MSG_CORRECTION | typeof MSG_SETTINGS
+export type MessageKind = typeof MSG_EVENT | typeof MSG_CORRECTION | typeof MSG_SETTINGS | typeof MSG_ERASURE
 
 /** Every kind but events, with its subject after the deployment's prefix (`arena.xp`). */
 export const MESSAGE_KINDS: ReadonlyArray<{ readonly kind: MessageKind; readonly suffix: string }> = [
   { kind: MSG_CORRECTION, suffix: "corrections" },
-  { kind: MSG_SETTINGS, suffix: "settings" }
+  { kind: MSG_SETTINGS, suffix: "settings" },
+  { kind: MSG_ERASURE, suffix: "erasures" }
 ]
 
 /** A kind and the full subject it travels on. */

@@ -3,7 +3,7 @@
 import type { CorrectionEntry, LedgerEntry, RejectReason } from "./Model.js"
 
 export type AnalyticsRecord =
-  | { kind: "award"; entry: LedgerEntry }
+  | { kind: "award"; entry: LedgerEntry; metadata?: string | undefined }
   | { kind: "correction"; entry: CorrectionEntry }
   | { kind: "level_up"; seq: number; user_id: string; from: number; to: number; stream_time: string }
   | { kind: "achievement"; seq: number; user_id: string; achievement: string; bonus: number; stream_time: string }
@@ -14,9 +14,16 @@ export type RecordKind = AnalyticsRecord["kind"]
 /** The stream seq a record belongs to (every record of one event shares it). */
 export const seqOf = (r: AnalyticsRecord): number => (r.kind === "award" || r.kind === "correction" ? r.entry.seq : r.seq)
 
-/** An applied event's records, in order: the award, the level change (if any), each bonus. */
-export const pushAwardRecords = (e: LedgerEntry, out: Array<AnalyticsRecord>): void => {
-  out.push({ kind: "award", entry: e })
+/**
+ * The event's metadata as the award row keeps it (JSON text; undefined when the event had none, so
+ * an event without metadata costs nothing here).
+ */
+export const metadataText = (m: Readonly<Record<string, unknown>> | undefined): string | undefined =>
+  m === undefined ? undefined : JSON.stringify(m)
+
+/** An applied event's records, in order: the award (with its event's metadata), the level change (if any), each bonus. */
+export const pushAwardRecords = (e: LedgerEntry, out: Array<AnalyticsRecord>, metadata?: string): void => {
+  out.push({ kind: "award", entry: e, metadata })
   if (e.level_after !== e.level_before) {
     out.push({ kind: "level_up", seq: e.seq, user_id: e.user_id, from: e.level_before, to: e.level_after, stream_time: e.stream_time })
   }

@@ -1,18 +1,20 @@
 // What one stream message produces — the one home of that rule, used by the pipeline (the
 // processor) and by `arena backfill`: dispatch on the message's kind (MessageKind.ts, from its
-// subject), decode, check Nats-Msg-Id (event_id, correction_id, settings_id), then run the engine
-// on the user table. Every outcome is an award (ledger entry), a correction (its ledger entry), a
-// settings change, or a rejection with its reason.
+// subject), decode, check Nats-Msg-Id (event_id, correction_id, settings_id, erasure/<erasure_id>),
+// then run the engine on the user table. Every outcome is an award (ledger entry, with the event's
+// metadata), a correction (its ledger entry), a settings change, an erasure, or a rejection with
+// its reason.
 import { decodeCorrectionBytes } from "./Correction.js"
+import { decodeErasureMessage, eraseUser } from "./Erasure.js"
 import { decodeEventBytes } from "./Event.js"
-import { MSG_CORRECTION, MSG_EVENT, MSG_SETTINGS } from "./MessageKind.js"
+import { MSG_CORRECTION, MSG_ERASURE, MSG_EVENT, MSG_SETTINGS } from "./MessageKind.js"
 import type { MessageKind } from "./MessageKind.js"
 import { decodeSettingsBytes } from "./Settings.js"
 import { summarize } from "./Issues.js"
 import { applySettings } from "./engine/SettingsChange.js"
 import type { SettingsApplied } from "./engine/SettingsChange.js"
 import type { CorrectionEntry, LedgerEntry, RejectReason, XpEvent } from "./Model.js"
-import { pushAwardRecords, pushCorrectionRecords, rejectionRecord } from "./Records.js"
+import { metadataText, pushAwardRecords, pushCorrectionRecords, rejectionRecord } from "./Records.js"
 import type { AnalyticsRecord } from "./Records.js"
 import type { CompiledRules } from "./Rules.js"
 import { applyCorrection } from "./engine/Corrections.js"
@@ -56,9 +58,11 @@ export interface StoredMessage {
 
 /** A message that was applied, by kind (`kind` tells which field is there), or why not. */
 export type MessageOutcome =
-  | { readonly ok: true; readonly kind: typeof MSG_EVENT; readonly entry: LedgerEntry }
+  | { readonly ok: true; readonly kind: typeof MSG_EVENT; readonly entry: LedgerEntry; readonly metadata: XpEvent["metadata"] }
   | { readonly ok: true; readonly kind: typeof MSG_CORRECTION; readonly correction: CorrectionEntry }
   | { readonly ok: true; readonly kind: typeof MSG_SETTINGS; readonly settings: SettingsApplied }
+  /** An erasure (domain/Erasure.ts): `held` says whether the state had the user. */
+  | { readonly ok: true; readonly kind: typeof MSG_ERASURE; readonly erasure: { readonly erasureId: string; readonly userId: string; readonly held: boolean } }
   | { readonly ok: false; readonly reason: RejectReason; readonly message: string; readonly eventId: string | null }
 
 /**
@@ -72,7 +76,7 @@ export const applyMessage = (s: EngineState, rules: CompiledRules, m: StoredMess
   if (!a.ok) return a
   const o = applyEvent(s, a.event, a.timeMs, m, rules, beforeWrite) // the message is its own stream position
   if (o._tag === "Rejected") return { ok: false, reason: o.rejection.reason, message: o.rejection.message, eventId: a.event.event_id }
-  return { ok: true, kind: MSG_EVENT, entry: o.entry }
+  return { ok: true, kind: MSG_EVENT, entry: o.entry, metadata: a.event.metadata }
 }
 
 /** Every kind but events: one case per kind. */
@@ -108,6 +112,8 @@ const applyOther = (s: EngineState, rules: CompiledRules, m: StoredMessage, kind
       }
       return { ok: true, kind: MSG_SETTINGS, settings: applySettings(s, c, beforeWrite) }
     }
+    case MSG_ERASURE:
+      return applyErasure(s, m.data, m.msgId, beforeWrite)
     default:
       return { ok: false, reason: "invalid_event", message: `message kind ${String(kind)} is not known to this build`, eventId: null }
   }
@@ -115,9 +121,17 @@ const applyOther = (s: EngineState, rules: CompiledRules, m: StoredMessage, kind
 
 /** The records an applied message leaves for analysts, appended to `out`. */
 export const pushOutcomeRecords = (o: MessageOutcome & { readonly ok: true }, out: Array<AnalyticsRecord>): void => {
-  if (o.kind === MSG_EVENT) pushAwardRecords(o.entry, out)
+  if (o.kind === MSG_EVENT) pushAwardRecords(o.entry, out, metadataText(o.metadata))
   else if (o.kind === MSG_CORRECTION) pushCorrectionRecords(o.correction, out)
-  // settings leave no analytics record
+  // settings and erasures leave no analytics record
+}
+
+/** An erasure (`<prefix>.erasures`): the user leaves every board and the user table at this seq. */
+const applyErasure = (s: EngineState, data: Uint8Array, msgId: string | undefined, beforeWrite?: BeforeWrite): MessageOutcome => {
+  const d = decodeErasureMessage(data, msgId)
+  if (!d.ok) return { ok: false, reason: "invalid_event", message: d.message, eventId: null }
+  const held = eraseUser(s, d.value.user_id, beforeWrite)
+  return { ok: true, kind: MSG_ERASURE, erasure: { erasureId: d.value.erasure_id, userId: d.value.user_id, held } }
 }
 
 /** The records a message leaves for analysts, appended to `out` (what backfill writes). */

@@ -9,6 +9,7 @@ import { Router } from "./http/Router.js"
 import { RateLimiter } from "./limits/RateLimiter.js"
 import { analyticsRoutes } from "./routes/analytics.js"
 import { correctionRoutes } from "./routes/corrections.js"
+import { erasureRoutes } from "./routes/erasures.js"
 import { eventRoutes } from "./routes/events.js"
 import { healthRoutes } from "./routes/health.js"
 import { leaderboardRoutes } from "./routes/leaderboards.js"
@@ -107,6 +108,7 @@ export const startGateway = async (deps: GatewayDeps): Promise<RunningGateway> =
     ...rulesRoutes(deps.rules, deps.dryRuns),
     ...(deps.corrections !== undefined ? correctionRoutes(deps.corrections) : []),
     ...shareRoutes(deps.shares),
+    ...(deps.erasures !== undefined ? erasureRoutes(deps.erasures) : []),
     ...(deps.groups !== undefined ? groupRoutes(deps.groups) : []),
     ...healthRoutes(deps.health),
     ...openApiRoutes(),

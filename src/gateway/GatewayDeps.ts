@@ -10,6 +10,7 @@ import type { AnalyticsRoutesPort } from "../ports/AnalyticsQueries.js"
 import type { RulesPort } from "../ports/ReadModel.js"
 import type { DryRunPort } from "../ports/DryRuns.js"
 import type { CorrectionsPort } from "../ports/Corrections.js"
+import type { ErasurePort } from "../ports/Erasures.js"
 import type { GroupsPort } from "../ports/Groups.js"
 
 export interface GatewayLogger {
@@ -34,6 +35,8 @@ export interface GatewayDeps {
   readonly analytics?: AnalyticsRoutesPort | undefined
   /** POST /v1/corrections is mounted only with it. */
   readonly corrections?: CorrectionsPort | undefined
+  /** DELETE /v1/users/{id} and GET /v1/erasures/{id} are mounted only with it. */
+  readonly erasures?: ErasurePort | undefined
   readonly config: GatewayConfig
   readonly log?: GatewayLogger | undefined
 }

@@ -7,7 +7,7 @@ import type { CompiledRules } from "../domain/Rules.js"
 import type { RulesHistory } from "../domain/RulesHistory.js"
 import { diffStates } from "../domain/RulesDiff.js"
 import type { RulesDiffReport } from "../domain/RulesDiff.js"
-import { MSG_EVENT } from "../domain/MessageKind.js"
+import { MSG_ERASURE, MSG_EVENT } from "../domain/MessageKind.js"
 import { admitMessage, applyMessage } from "../domain/StreamMessage.js"
 import { applyEvent } from "../domain/engine/Engine.js"
 import { newEngineState } from "../domain/engine/EngineState.js"
@@ -64,7 +64,15 @@ export const dryRun = (o: DryRunOptions): Effect.Effect<RulesDiffReport, PortFai
 
     const apply = (m: RawEvent): void => {
       messages++
-      if ((m.kind ?? MSG_EVENT) !== MSG_EVENT) {
+      const kind = m.kind ?? MSG_EVENT
+      if (kind === MSG_ERASURE) {
+        // An erasure (§11) drops the user from both sides at its seq, as the pipeline does; it is
+        // neither an applied nor a rejected event.
+        applyMessage(before, range.rules, m)
+        applyMessage(after, o.proposed, m)
+        return
+      }
+      if (kind !== MSG_EVENT) {
         // Corrections move both states alike (a void takes back the award as it was first scored).
         if (m.seq >= range.to || m.seq < range.from) range = o.history.rangeAt(m.seq)
         if (applyMessage(before, range.rules, m).ok) appliedBefore++

@@ -50,4 +50,9 @@ export interface AnalyticsStore {
    * everything through `throughSeq` complete. Per kind, writes are atomic and in seq order.
    */
   write(records: ReadonlyArray<EncodedRecord>, throughSeq: number): Effect.Effect<void, StoreFailure>
+  /**
+   * Erasure (ARCHITECTURE §11): deletes every record of the messages at `seqs` (an erased user's
+   * messages) and rebuilds the rollups they fed. Idempotent; the sink never runs it beside a write.
+   */
+  eraseSeqs(seqs: ReadonlyArray<number>): Effect.Effect<void, StoreFailure>
 }

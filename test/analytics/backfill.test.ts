@@ -72,6 +72,7 @@ const derive = (seq: number, streamTimeMs: number, data: Uint8Array, msgId: stri
   }
   if (o.kind !== 0) throw new Error("only events here")
   const e = o.entry
+  if (e === null) return // an erasure message (none in this stream)
   expected.push({ kind: "award", entry: e })
   if (e.level_after !== e.level_before) expected.push({ kind: "level_up", seq, user_id: e.user_id, from: e.level_before, to: e.level_after, stream_time: e.stream_time })
   for (const b of e.bonuses) expected.push({ kind: "achievement", seq, user_id: e.user_id, achievement: b.achievement, bonus: b.xp, stream_time: e.stream_time })

@@ -86,7 +86,7 @@ const objects = (r: QueryResult) => r.rows.map((row) => Object.fromEntries(r.col
 describe("dashboards (embedded ClickHouse, independent expectations)", () => {
   it("lists every dashboard file with its title and chart kind", async () => {
     const list = await q.listDashboards()
-    expect(list.map((d) => d.name)).toEqual(["achievement_unlocks", "action_mix", "active_users", "agent_popularity", "level_distribution", "level_progression", "pipeline_health", "rejection_reasons", "retention", "streak_health", "xp_distribution"])
+    expect(list.map((d) => d.name)).toEqual(["achievement_unlocks", "action_mix", "active_users", "agent_by_metadata", "agent_popularity", "level_distribution", "level_progression", "pipeline_health", "rejection_reasons", "retention", "streak_health", "xp_distribution"])
     for (const d of list) expect(d.title.length * d.description.length).toBeGreaterThan(0)
     expect(await q.dashboard("no_such", { fromMs: FROM, toMs: TO })).toBeNull()
   })
@@ -98,6 +98,18 @@ describe("dashboards (embedded ClickHouse, independent expectations)", () => {
     })).sort((a, b) => b.events - a.events || a.agent_name.localeCompare(b.agent_name))
     expect(inCorrections.filter((c) => c.agent_name !== null).length).toBe(4)
     expect(objects(await run("agent_popularity"))).toEqual(want)
+  })
+
+  it("agent_by_metadata: events, XP, XP per event and users per agent and metadata.model", async () => {
+    const modelOf = new Map<number, string>()
+    for (const r of g.all) if (r.kind === "award") modelOf.set(r.entry.seq, r.metadata === undefined ? "(none)" : String((JSON.parse(r.metadata) as { model: string }).model))
+    const want = [...groupBy(inAwards, (e) => `${e.agent_name}\u0000${modelOf.get(e.seq)}`)].map(([k, es]) => {
+      const [agent, model] = k.split("\u0000") as [string, string]
+      const xp = sum(es, (e) => e.total_awarded)
+      return { agent_name: agent, model, events: es.length, xp_awarded: xp, xp_per_event: Math.round((xp / es.length) * 100) / 100, users: new Set(es.map((e) => e.user_id)).size }
+    }).sort((a, b) => a.agent_name.localeCompare(b.agent_name) || b.events - a.events || a.model.localeCompare(b.model))
+    expect(new Set(want.map((w) => w.model))).toEqual(new Set(["opus", "haiku", "(none)"]))
+    expect(objects(await run("agent_by_metadata"))).toEqual(want)
   })
 
   it("active_users: DAU and 7-day WAU for every day of the range, also across days without activity", async () => {

@@ -92,7 +92,9 @@ export const generate = (n: number, users = 150, seed = 7, spanDays = 40, startM
         xp, bonuses, total_awarded: awarded, total_xp_after: s.xp, level_before: levelBefore, level_after: s.level,
         rules_version: "2026-11-01", event_time: new Date(eventMs).toISOString(), stream_time: streamIso
       }
-      out.push({ kind: "award", entry })
+      // Event metadata (no random draw, so the rest of the stream is what it was): a third have none.
+      const metadata = seq % 3 === 0 ? undefined : JSON.stringify({ model: seq % 3 === 1 ? "opus" : "haiku", tokens: seq % 1000 })
+      out.push({ kind: "award", entry, metadata })
       if (s.level !== levelBefore) out.push({ kind: "level_up", seq, user_id: user, from: levelBefore, to: s.level, stream_time: streamIso })
       for (const b of bonuses) out.push({ kind: "achievement", seq, user_id: user, achievement: b.achievement, bonus: b.xp, stream_time: streamIso })
     }

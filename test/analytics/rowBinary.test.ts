@@ -6,6 +6,11 @@
 import { afterEach, describe, expect, it } from "vitest"
 import type { AnalyticsRecord } from "../../src/ports/Analytics.js"
 import type { LedgerEntry } from "../../src/domain/Model.js"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { openClickHouse } from "../../src/adapters/clickhouse/ClickHouseClient.js"
+import { clickhouseSqlDir, migrateClickHouse } from "../../src/adapters/clickhouse/Migrations.js"
 import { freshDir, startSink } from "./records.js"
 import type { SinkEnv } from "./records.js"
 
@@ -29,7 +34,7 @@ const entry = (seq: number, over: Partial<LedgerEntry>): LedgerEntry => ({
 const records: AnalyticsRecord[] = [
   { kind: "award", entry: entry(1, {}) },
   {
-    kind: "award", entry: entry(2, {
+    kind: "award", metadata: JSON.stringify({ model: unicode, repo: { name: "arena", stars: 2 ** 40 }, tags: ["a", "\n\nb"] }), entry: entry(2, {
       event_id: long, user_id: "ü-user", agent_name: "agent 🤖", action_type: "custom", base_points: 4_000_000_000,
       multipliers: [{ name: "first_try", factor: "1.5" }, { name: "pair_session", factor: "1.2" }], streak_days: 400,
       streak_multiplier: "1.25", total_multiplier: "2.25", applied_multiplier: "2", xp: 123_456, bonuses: [{ achievement: "first_steps", xp: 0 }, { achievement: "on_fire", xp: 75 }],
@@ -50,6 +55,22 @@ const rows = async (env: SinkEnv, query: string): Promise<Array<Record<string, u
   (await env.handle.client.query({ query, format: "JSONEachRow", clickhouse_settings: { output_format_json_quote_64bit_integers: 0 } })).json()
 
 describe("RowBinary rows (embedded ClickHouse)", () => {
+  it("an awards table from before 0004_award_metadata gains the metadata column; its rows read {}", async () => {
+    const dir = freshDir("premeta")
+    const sqlDir = fs.mkdtempSync(path.join(os.tmpdir(), "arena-ch-sql-"))
+    for (const f of ["0001_raw_records.sql", "0002_rollups.sql"]) fs.copyFileSync(path.join(clickhouseSqlDir, f), path.join(sqlDir, f))
+    const h = openClickHouse({ kind: "embedded", path: dir, database: "arena" })
+    await h.ensureDatabase()
+    await migrateClickHouse(h.client, sqlDir)
+    await h.client.command({ query: "INSERT INTO awards (seq, event_id, user_id, stream_time) VALUES (1, 'old', 'u0', '2026-01-10 00:00:00')" })
+    await h.close()
+    const env = await startSink(dir)
+    open.push(env)
+    await env.run(env.sink.submit([{ kind: "award", entry: entry(2, {}), metadata: JSON.stringify({ model: "opus" }) }], 2))
+    await env.run(env.sink.awaitDurable(2))
+    expect(await rows(env, "SELECT seq, toJSONString(metadata) AS m FROM awards ORDER BY seq")).toEqual([{ seq: 1, m: "{}" }, { seq: 2, m: JSON.stringify({ model: "opus" }) }])
+  })
+
   it("reads back every column of every kind exactly as submitted", async () => {
     const env = await startSink(freshDir("rowbinary"))
     open.push(env)
@@ -69,6 +90,10 @@ describe("RowBinary rows (embedded ClickHouse)", () => {
       event_ms: Date.parse(e.event_time), stream_ms: Date.parse(e.stream_time)
     }))
     expect(awards).toEqual(want)
+    // metadata (a JSON column): the event's object, `{}` when it had none; paths are subcolumns.
+    const meta = await rows(env, "SELECT seq, toJSONString(metadata) AS m, toString(metadata.repo.name) AS repo FROM awards ORDER BY seq")
+    expect(meta.map((r) => ({ seq: r["seq"], m: JSON.parse(String(r["m"])) as unknown, repo: r["repo"] }))).toEqual(
+      records.flatMap((r) => (r.kind === "award" ? [{ seq: r.entry.seq, m: r.metadata === undefined ? {} : JSON.parse(r.metadata) as unknown, repo: r.metadata === undefined ? "" : "arena" }] : [])))
 
     expect(await rows(env, "SELECT seq, user_id, from_level, to_level, toUnixTimestamp64Milli(stream_time) AS ms FROM level_ups ORDER BY seq"))
       .toEqual([{ seq: 2, user_id: "ü-user", from_level: 3, to_level: 250, ms: Date.parse("2028-02-29T23:59:59.999Z") }])

@@ -20,7 +20,7 @@ afterAll(async () => {
 
 it("creates, then leaves alone, then updates the duplicate window in place", async () => {
   expect(await Effect.runPromise(provisionStreams(nats.jsm, config))).toEqual([
-    `stream ${names.stream}: created (${names.subject}, ${names.subject}.>, ${names.prefix}.corrections, ${names.prefix}.settings)`,
+    `stream ${names.stream}: created (${names.subject}, ${names.subject}.>, ${names.prefix}.corrections, ${names.prefix}.settings, ${names.prefix}.erasures)`,
     `stream ${names.dlqStream}: created (${names.prefix}.dlq)`
   ])
   expect(await Effect.runPromise(provisionStreams(nats.jsm, config))).toEqual([`stream ${names.stream}: up to date`, `stream ${names.dlqStream}: up to date`])
@@ -41,7 +41,7 @@ it("refuses, naming the difference, a stream whose storage cannot be changed in 
   }
 })
 
-it("adds the corrections and settings subjects to an event stream made before they existed, keeping its messages", async () => {
+it("adds the corrections, settings and erasures subjects to an event stream made before they existed, keeping its messages", async () => {
   const old = freshNames("str3")
   await nats.jsm.streams.add({ name: old.stream, subjects: [old.subject, `${old.subject}.>`], storage: StorageType.File, duplicate_window: 24 * 3_600_000 * 1_000_000 })
   try {
@@ -49,7 +49,7 @@ it("adds the corrections and settings subjects to an event stream made before th
     const lines = await Effect.runPromise(provisionStreams(nats.jsm, { stream: old.stream, subjectPrefix: old.prefix, duplicateWindowMs: 24 * 3_600_000 }))
     expect(lines[0]).toMatch(new RegExp(`^stream ${old.stream}: updated \\(subjects .* → .*${old.prefix.replace(/\./g, "\\.")}\\.corrections`))
     const info = await nats.jsm.streams.info(old.stream)
-    expect([...info.config.subjects].sort()).toEqual([old.subject, `${old.subject}.>`, `${old.prefix}.corrections`, `${old.prefix}.settings`].sort())
+    expect([...info.config.subjects].sort()).toEqual([old.subject, `${old.subject}.>`, `${old.prefix}.corrections`, `${old.prefix}.settings`, `${old.prefix}.erasures`].sort())
     expect(info.state.messages).toBe(1)
     const ack = await nats.js.publish(`${old.prefix}.corrections`, "{}", { msgID: "c-1" })
     expect(ack.seq).toBe(2) // captured by the same stream: one seq order for events and corrections

@@ -83,6 +83,24 @@ export class AnalyticsQueries {
     }
   }
 
+  /**
+   * Seqs of the user's awards and corrections below `beforeSeq`, ascending: the stream messages
+   * that named them (erasure).
+   */
+  async userSeqs(userId: string, beforeSeq: number): Promise<number[]> {
+    try {
+      const rs = await this.client.query({
+        query: `SELECT DISTINCT seq FROM (SELECT seq FROM awards WHERE user_id = {user:String} AND seq < {before:UInt64}
+                UNION ALL SELECT seq FROM corrections WHERE user_id = {user:String} AND seq < {before:UInt64}) ORDER BY seq`,
+        query_params: { user: userId, before: beforeSeq },
+        format: "JSONEachRow"
+      })
+      return (await rs.json<{ seq: number | string }>()).map((r) => Number(r.seq))
+    } catch (e) {
+      throw classifyClickHouse(e, `reading the seqs of ${userId}`)
+    }
+  }
+
   async listDashboards(): Promise<DashboardInfo[]> {
     return loadDashboards(this.dashboardsDir).map(({ name, title, description, chart }) => ({ name, title, description, chart }))
   }

@@ -111,7 +111,9 @@ export const insertBlock = async (client: ClickHouseClient, b: InsertBlock): Pro
     values: encodeBlock(b),
     clickhouse_settings: {
       insert_deduplication_token: `${spec.table}:${b.firstSeq}-${b.lastSeq}:${b.records.length}`,
-      deduplicate_blocks_in_dependent_materialized_views: 1
+      deduplicate_blocks_in_dependent_materialized_views: 1,
+      // awards.metadata is a JSON column; its RowBinary value is the JSON text.
+      input_format_binary_read_json_as_string: 1
     }
   })
   await drainStream(r.stream)
@@ -132,6 +134,40 @@ export const readWatermarks = async (client: ClickHouseClient): Promise<Watermar
   }
 }
 
+/**
+ * Erasure: the rows of the user's messages go — awards, level-ups, achievements, and the
+ * rejections of their rejected events — by seq (every record of a message shares its seq, and a
+ * message names one user), so the mutation's text, which ClickHouse keeps in system.mutations,
+ * holds seqs and no user id. A mutation rewrites the parts: the bytes are gone from disk too, not
+ * only hidden as a lightweight DELETE leaves them. Deleted, not anonymized: user_id is in the
+ * sorting key of every table that has it, which ClickHouse cannot UPDATE, and a rewrite under
+ * another id would pass through the materialized views and count twice in the rollups. Then every
+ * rollup month whose counts no longer match its sources is rebuilt (Rollups.ts), which also takes
+ * the user out of user_days and the distinct-user states.
+ */
+export const eraseSeqRows = async (client: ClickHouseClient, seqs: ReadonlyArray<number>): Promise<void> => {
+  if (seqs.length === 0) return
+  // The months the rows are in: only those rollup months are checked and rebuilt (a full check
+  // would scan every raw table under the sink's lock).
+  const rs = await client.query({
+    query: `SELECT DISTINCT toYYYYMM(stream_time) AS m FROM (SELECT stream_time FROM awards WHERE seq IN {seqs:Array(UInt64)}
+            UNION ALL SELECT stream_time FROM corrections WHERE seq IN {seqs:Array(UInt64)}
+            UNION ALL SELECT stream_time FROM rejections WHERE seq IN {seqs:Array(UInt64)})`,
+    query_params: { seqs: [...seqs] },
+    format: "JSONEachRow"
+  })
+  const months = (await rs.json<{ m: number | string }>()).map((r) => Number(r.m))
+  for (const table of ["awards", "corrections", "level_ups", "achievements", "rejections"]) {
+    await client.command({
+      query: `ALTER TABLE ${table} DELETE WHERE seq IN {seqs:Array(UInt64)}`,
+      query_params: { seqs: [...seqs] },
+      clickhouse_settings: { mutations_sync: "2" }
+    })
+  }
+  // A resumed erasure whose rows are gone already finds no months: then every month is checked.
+  await repairRollups(client, months.length > 0 ? months : undefined)
+}
+
 export const makeClickHouseAnalyticsStore = (h: ClickHouseHandle, log: (msg: string) => void = () => {}): AnalyticsStore => {
   let migrated = false
   const client = h.client
@@ -149,6 +185,7 @@ export const makeClickHouseAnalyticsStore = (h: ClickHouseHandle, log: (msg: str
       }
       return readWatermarks(client)
     }),
+    eraseSeqs: (seqs) => chTry("erasing a user's rows", () => eraseSeqRows(client, seqs)),
     write: (records, throughSeq) =>
       chTry("writing analytics records", async () => {
         const t = performance.now()

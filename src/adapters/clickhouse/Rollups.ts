@@ -32,8 +32,10 @@ export interface RepairReport {
 const rows = async <T>(client: ClickHouseClient, query: string, params: Record<string, unknown> = {}): Promise<T[]> =>
   (await client.query({ query, format: "JSONEachRow", query_params: params })).json<T>()
 
-const monthTotals = async (client: ClickHouseClient, from: string, month: string): Promise<Map<number, number>> => {
-  const r = await rows<{ m: number | string; n: number | string }>(client, `SELECT ${month} AS m, sum(events) AS n FROM ${from} GROUP BY m`)
+const monthTotals = async (client: ClickHouseClient, from: string, month: string, only?: ReadonlyArray<number>): Promise<Map<number, number>> => {
+  // `only`: these months (validated integers); the filter reaches the raw tables' month partitions.
+  const where = only === undefined ? "" : ` WHERE ${month} IN (${only.map((m) => String(Math.trunc(m))).join(", ")})`
+  const r = await rows<{ m: number | string; n: number | string }>(client, `SELECT ${month} AS m, sum(events) AS n FROM ${from}${where} GROUP BY m`)
   return new Map(r.map((x) => [Number(x.m), Number(x.n)]))
 }
 
@@ -49,15 +51,19 @@ const viewSelects = async (client: ClickHouseClient, views: ReadonlyArray<string
   })
 }
 
-/** Checks every rollup month against its sources; rebuilds the ones that differ. */
-export const repairRollups = async (client: ClickHouseClient): Promise<RepairReport[]> => {
+/**
+ * Checks every rollup month (or only the months in `only`: an erasure's) against its sources;
+ * rebuilds the ones that differ.
+ */
+export const repairRollups = async (client: ClickHouseClient, only?: ReadonlyArray<number>): Promise<RepairReport[]> => {
   const repaired: RepairReport[] = []
+  if (only !== undefined && only.length === 0) return repaired
   for (const r of ROLLUPS) {
     const selects = await viewSelects(client, r.views)
-    const have = await monthTotals(client, r.target, r.month)
+    const have = await monthTotals(client, r.target, r.month, only)
     const want = new Map<number, number>()
     for (const s of selects) {
-      for (const [m, n] of await monthTotals(client, `(${s})`, r.month)) want.set(m, (want.get(m) ?? 0) + n)
+      for (const [m, n] of await monthTotals(client, `(${s})`, r.month, only)) want.set(m, (want.get(m) ?? 0) + n)
     }
     const months = new Set([...have.keys(), ...want.keys()])
     const cols = (await rows<{ name: string }>(client,

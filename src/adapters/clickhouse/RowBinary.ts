@@ -119,8 +119,11 @@ const streamTime = (iso: string): void => {
   }
 }
 
-const awardBound = (e: LedgerEntry): number => {
-  let n = 8 * 4 + 4 * 6 + 2 + 5 * 4 + 4 * e.bonuses.length
+/** The JSON column's text (read as a string: input_format_binary_read_json_as_string); `{}` when the event had none. */
+const NO_METADATA = "{}"
+
+const awardBound = (e: LedgerEntry, metadata: string | undefined): number => {
+  let n = strBound(metadata ?? NO_METADATA) + 8 * 4 + 4 * 6 + 2 + 5 * 4 + 4 * e.bonuses.length
   n += strBound(e.event_id) + strBound(e.user_id) + strBound(e.agent_name) + strBound(e.action_type)
   n += strBound(e.streak_multiplier) + strBound(e.total_multiplier) + strBound(e.applied_multiplier) + strBound(e.rules_version)
   for (const m of e.multipliers) n += strBound(m.name) + strBound(m.factor)
@@ -128,7 +131,7 @@ const awardBound = (e: LedgerEntry): number => {
   return n
 }
 
-const award = (e: LedgerEntry): void => {
+const award = (e: LedgerEntry, metadata: string | undefined): void => {
   const ms = e.multipliers
   const bs = e.bonuses
   i64(e.seq)
@@ -157,6 +160,7 @@ const award = (e: LedgerEntry): void => {
   str(e.rules_version)
   time(e.event_time)
   i64(streamMs)
+  str(metadata ?? NO_METADATA)
 }
 
 const correctionBound = (e: CorrectionEntry): number => {
@@ -193,7 +197,7 @@ const correction = (e: CorrectionEntry): void => {
 /** At least the bytes the record's row takes. */
 const boundOf = (r: AnalyticsRecord): number => {
   switch (r.kind) {
-    case "award": return awardBound(r.entry)
+    case "award": return awardBound(r.entry, r.metadata)
     case "correction": return correctionBound(r.entry)
     case "level_up": return 8 + strBound(r.user_id) + 2 + 8
     case "achievement": return 8 + strBound(r.user_id) + strBound(r.achievement) + 4 + 8
@@ -217,7 +221,7 @@ export const rowBinaryOf = (r: AnalyticsRecord): EncodedRecord => {
   const start = pos
   switch (r.kind) {
     case "award":
-      award(r.entry)
+      award(r.entry, r.metadata)
       break
     case "correction":
       correction(r.entry)

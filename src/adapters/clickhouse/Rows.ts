@@ -142,7 +142,8 @@ export interface TableSpec {
 }
 
 export const TABLES: Readonly<Record<AnalyticsRecord["kind"], TableSpec>> = {
-  award: { table: "awards", columns: AWARD_COLUMNS },
+  // metadata (0004_award_metadata.sql) is written, not read back: the ledger API has no use for it.
+  award: { table: "awards", columns: [...AWARD_COLUMNS, "metadata"] },
   correction: { table: "corrections", columns: CORRECTION_COLUMNS },
   level_up: { table: "level_ups", columns: ["seq", "user_id", "from_level", "to_level", "stream_time"] },
   achievement: { table: "achievements", columns: ["seq", "user_id", "achievement", "bonus", "stream_time"] },

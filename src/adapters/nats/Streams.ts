@@ -31,6 +31,8 @@ export interface StreamNames {
   readonly correctionSubject: string
   /** Settings changes (ARCHITECTURE §11): captured by the event stream, applied in its order. */
   readonly settingsSubject: string
+  /** Erasures (ARCHITECTURE §11): publishing here is the permission to erase any user. */
+  readonly erasureSubject: string
 }
 
 export const streamNames = (c: Pick<ArenaConfig, "stream" | "subjectPrefix">): StreamNames => ({
@@ -39,7 +41,8 @@ export const streamNames = (c: Pick<ArenaConfig, "stream" | "subjectPrefix">): S
   eventSubject: `${c.subjectPrefix}.events`,
   dlqSubject: `${c.subjectPrefix}.dlq`,
   correctionSubject: `${c.subjectPrefix}.corrections`,
-  settingsSubject: `${c.subjectPrefix}.settings`
+  settingsSubject: `${c.subjectPrefix}.settings`,
+  erasureSubject: `${c.subjectPrefix}.erasures`
 })
 
 const readDef = (file: string): StreamFile => JSON.parse(fs.readFileSync(path.join(streamsDir, file), "utf8")) as StreamFile

@@ -79,7 +79,26 @@ export const buildOpenApi = (): Json => ({
         responses: { "200": body("LeaderboardAround", "The user's neighbourhood"), ...stateStd, "404": err("No such board or user not ranked") }
       }
     },
-    "/v1/users/{user_id}": { get: { summary: "Profile (streak {current, longest, freezes_left}, time_zone, visibility); a private user's only to them and admin", parameters: [pth("user_id", "User id")], responses: { "200": { description: "Profile" }, ...stateStd, "404": err("Unknown user, or a private user and you are not them or admin") } } },
+    "/v1/users/{user_id}": {
+      get: { summary: "Profile (streak {current, longest, freezes_left}, time_zone, visibility); a private user's only to them and admin", parameters: [pth("user_id", "User id")], responses: { "200": { description: "Profile" }, ...stateStd, "404": err("Unknown user, or a private user and you are not them or admin") } },
+      delete: {
+        summary: "Erase the user (the user themselves or admin, §11): from every board, profile, ledger, share, snapshot, ClickHouse table and stream message; runs in the background and resumes after a restart", security: BEARER,
+        parameters: [pth("user_id", "User id")],
+        responses: {
+          "202": { description: "{erasure_id, user_id, status: pending, step, steps_done, erase_seq, messages_erased, requested_at, completed_at}; Location: /v1/erasures/{erasure_id}. A second request while one runs answers the same erasure." },
+          ...std, "401": err("No or invalid token"), "403": err("Another user's token (not admin)"), "503": err("Postgres unreachable (Retry-After)")
+        }
+      }
+    },
+    "/v1/erasures/{id}": {
+      get: {
+        summary: "An erasure's progress (whoever asked for it, or admin; others get 404)", security: BEARER, parameters: [pth("id", "erasure_id (22 characters of [A-Za-z0-9_-])")],
+        responses: {
+          "200": { description: "{erasure_id, status: pending|done, step (next: publish, apply, snapshot, postgres, clickhouse, stream; done), steps_done, erase_seq, messages_erased (stream messages and dead letters erased), requested_at, completed_at}" },
+          ...std, "401": err("No or invalid token"), "404": err("No such erasure (or not yours)"), "503": err("Postgres unreachable (Retry-After)")
+        }
+      }
+    },
     "/v1/users/{user_id}/settings": {
       put: {
         summary: "Set the user's time zone (streak days) and visibility (self or admin); applied through the event stream in seq order", security: BEARER,

@@ -1,0 +1,147 @@
+// The erasure actor (ARCHITECTURE §11 "Privacy"): runs each recorded erasure through its steps
+// (ports/Erasures.ts), one erasure at a time, recording each finished step in Postgres before the
+// next starts. Every step is idempotent, so after a kill -9 at any point the erasures not done are
+// resumed at their recorded step when the service starts. A failing step is retried with backoff.
+import { Effect, Latch } from "effect"
+import type { Scope } from "effect"
+import { backoff } from "../domain/Backoff.js"
+import { ERASURE_ID } from "../domain/Erasure.js"
+import type { ErasureAnalytics, ErasurePipeline, ErasurePort, ErasureRecord, ErasureStep, ErasureStore, ErasureStream } from "../ports/Erasures.js"
+import { erasureView } from "../ports/Erasures.js"
+
+export interface ErasureDeps {
+  readonly store: ErasureStore
+  readonly stream: ErasureStream
+  readonly analytics: ErasureAnalytics
+  readonly pipeline: ErasurePipeline
+  readonly log: (line: string) => void
+  /** How often a waiting step looks again (the pipeline's applied seq, its snapshots). */
+  readonly pollMs?: number
+  /** A pause after each recorded step (0; tests kill -9 between steps with it). */
+  readonly stepPauseMs?: number
+  /** Groups (§11): the user's own groups go, and they leave everyone else's member lists. */
+  readonly groups?: { forgetUser(userId: string): Promise<void> }
+}
+
+const RETRY = backoff(200, 5_000)
+
+const call = <A>(what: string, f: () => Promise<A>, log: (l: string) => void) =>
+  Effect.tryPromise({ try: f, catch: (e) => new Error(`${what}: ${e instanceof Error ? e.message : String(e)}`) }).pipe(
+    Effect.tapError((e) => Effect.sync(() => log(`erasure: ${e.message} (retrying)`))),
+    Effect.retry(RETRY),
+    Effect.orDie // unreachable: the schedule retries forever
+  )
+
+export const startErasures = (deps: ErasureDeps): Effect.Effect<ErasurePort, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const pollMs = deps.pollMs ?? 50
+    const wake = Latch.makeUnsafe(true)
+    const log = deps.log
+    const pause = deps.stepPauseMs ?? 0
+    const c = <A>(what: string, f: () => Promise<A>) => call(what, f, log)
+    /** Records a finished step (then pauses, when told to). */
+    const advance = (id: string, next: ErasureStep, learned?: Parameters<ErasureStore["advance"]>[2]) =>
+      c(`recording step ${next}`, () => deps.store.advance(id, next, learned)).pipe(Effect.andThen(pause > 0 ? Effect.sleep(pause) : Effect.void))
+
+    /** Polls until `ready` holds (asking for a snapshot each time when `nudge`). */
+    const waitFor = (ready: () => boolean, nudge?: () => void) =>
+      Effect.gen(function*() {
+        while (!ready()) {
+          nudge?.()
+          yield* Effect.sleep(pollMs)
+        }
+      })
+
+    const runOne = (first: ErasureRecord) =>
+      Effect.gen(function*() {
+        const id = first.id
+        const user = first.userId!
+        let seq = first.eraseSeq ?? 0
+        let seqs = first.streamSeqs
+        let letters = first.letterSeqs
+        switch (first.step) {
+          case "publish": {
+            seq = yield* c("publishing the erasure message", () => deps.stream.publish({ erasure_id: id, user_id: user }))
+            yield* advance(id, "apply", { eraseSeq: seq })
+          }
+          // falls through
+          case "apply": {
+            // The pipeline applied the erasure message: the user left the boards and the user table.
+            yield* waitFor(() => (deps.pipeline.applied() ?? 0) >= seq)
+            yield* advance(id, "snapshot")
+          }
+          // falls through
+          case "snapshot": {
+            // A snapshot past the message is committed: a base (Pipeline.writeCut), so no stored
+            // chunk holds the user, and no restart replays from before the message again.
+            yield* waitFor(() => (deps.pipeline.snapshotSeq() ?? 0) >= seq, () => deps.pipeline.requestSnapshot())
+            yield* advance(id, "postgres")
+          }
+          // falls through
+          case "postgres": {
+            yield* c("scrubbing Postgres", () => deps.store.scrub(user))
+            const groups = deps.groups
+            if (groups !== undefined) yield* c("removing the user from groups", () => groups.forgetUser(user))
+            yield* advance(id, "clickhouse")
+          }
+          // falls through
+          case "clickhouse": {
+            yield* c("waiting for analytics", () => deps.analytics.awaitDurable(seq))
+            if (seqs === null || letters === null) {
+              // The user's messages: their awards' and corrections' seqs (from ClickHouse), their
+              // settings changes (from the settings subject: they leave no row) and their rejected
+              // messages (from the dead letters, all stored by now: the snapshot waited for them).
+              // Recorded before the rows they were found through go.
+              const awarded = yield* c("reading the user's seqs", () => deps.analytics.userSeqs(user, seq))
+              const settings = yield* c("scanning the settings messages", () => deps.stream.settingsOf(user, seq))
+              // (a letter after the erasure message is of a new user with the same id: kept)
+              const rejected = (yield* c("scanning the dead letters", () => deps.stream.rejectedOf(user))).filter((r) => r.event < seq)
+              const found = [...new Set([...awarded, ...settings, ...rejected.map((r) => r.event).filter((s) => s > 0)])].sort((a, b) => a - b)
+              seqs = [...found, seq]
+              letters = rejected.map((r) => r.letter)
+              const learned = { streamSeqs: seqs, letterSeqs: letters }
+              yield* advance(id, "clickhouse", learned)
+            }
+            const rows = seqs.filter((s) => s !== seq) // (the erasure message left no records)
+            yield* c("deleting ClickHouse rows", () => deps.analytics.deleteSeqs(rows))
+            yield* advance(id, "stream")
+          }
+          // falls through
+          case "stream": {
+            const all = seqs ?? [seq]
+            const dead = letters ?? []
+            // The erasure message itself goes too: the committed snapshot is past it, so no replay reads it.
+            yield* c("erasing stream messages", () => deps.stream.erase("events", all))
+            yield* c("erasing dead letters", () => deps.stream.erase("dead_letters", dead))
+            yield* c("completing", () => deps.store.complete(id, all.length + dead.length))
+            log(`erasure ${id} done: ${all.length} stream messages and ${dead.length} dead letters erased (erasure message at seq ${seq})`)
+            break
+          }
+          case "done":
+            break
+        }
+      })
+
+    yield* Effect.forkScoped(Effect.forever(Effect.gen(function*() {
+      yield* wake.await
+      wake.closeUnsafe()
+      const pending = yield* c("listing pending erasures", () => deps.store.pending())
+      if (pending.length > 0) log(`erasures: ${pending.length} to run (${pending.map((p) => `${p.id} at ${p.step}`).join(", ")})`)
+      for (const r of pending) yield* runOne(r)
+    })))
+
+    return {
+      request: async (userId, sub) => {
+        const r = await deps.store.create(userId, sub)
+        wake.openUnsafe()
+        return erasureView(r)
+      },
+      get: async (id, viewer) => {
+        if (!ERASURE_ID.test(id)) return null
+        const r = await deps.store.get(id)
+        if (r === null) return null
+        if (!viewer.admin && !deps.store.askedBy(r, viewer.sub)) return null
+        return erasureView(r)
+      }
+    } satisfies ErasurePort
+  })

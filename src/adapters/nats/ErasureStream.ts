@@ -1,0 +1,107 @@
+// The stream side of an erasure: the erasure message goes into the event stream (on its own
+// subject `<prefix>.erasures`, Nats-Msg-Id erasure/<id>: domain/Erasure.ts), and the user's
+// messages (events, corrections, settings changes) come out with
+// JetStream's message erase ($JS.API.STREAM.MSG.DELETE with no_erase false: the stored bytes are
+// overwritten, not only marked deleted). A message already gone counts as erased. The user's
+// rejected events are found by scanning the dead-letter stream (a letter's body is the original
+// event, Arena-Seq its seq); a letter whose body was omitted for size is not attributed. Their
+// settings changes are found by scanning the settings subject of the event stream.
+import { DeliverPolicy, JetStreamApiError } from "@nats-io/jetstream"
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream"
+import { encodeErasureMessage, erasureMsgId } from "../../domain/Erasure.js"
+import type { ErasureStream } from "../../ports/Erasures.js"
+import { classifyNats } from "./NatsError.js"
+
+const NO_MESSAGE_FOUND = 10037
+
+export interface ErasureStreamNames {
+  readonly events: string
+  readonly deadLetters: string
+  /** The subject the erasure message is published on (`<prefix>.erasures`). */
+  readonly subject: string
+  /** The settings subject (`<prefix>.settings`), scanned for the user's settings changes. */
+  readonly settingsSubject: string
+}
+
+const utf8 = new TextDecoder()
+
+/** The user_id a letter's body names, or null (not JSON, or no string user_id). */
+const userOf = (data: Uint8Array): string | null => {
+  try {
+    const v: unknown = JSON.parse(utf8.decode(data))
+    return typeof v === "object" && v !== null && typeof (v as { user_id?: unknown }).user_id === "string" ? (v as { user_id: string }).user_id : null
+  } catch {
+    return null
+  }
+}
+
+export const makeErasureStream = (js: JetStreamClient, jsm: JetStreamManager, names: ErasureStreamNames): ErasureStream => ({
+  async publish(m) {
+    try {
+      const ack = await js.publish(names.subject, encodeErasureMessage(m), { msgID: erasureMsgId(m.erasure_id), timeout: 10_000 })
+      return ack.seq
+    } catch (e) {
+      throw classifyNats(e, `publishing erasure ${m.erasure_id}`)
+    }
+  },
+
+  async rejectedOf(userId) {
+    const found: Array<{ letter: number; event: number }> = []
+    try {
+      const info = await jsm.streams.info(names.deadLetters)
+      if (info.state.messages === 0) return found
+      const last = info.state.last_seq
+      const consumer = await js.consumers.get(names.deadLetters, { deliver_policy: DeliverPolicy.All })
+      const msgs = await consumer.consume({ max_messages: 1024 })
+      for await (const m of msgs) {
+        if (userOf(m.data) === userId) {
+          const seq = Number(m.headers?.get("Arena-Seq"))
+          found.push({ letter: m.seq, event: Number.isSafeInteger(seq) && seq > 0 ? seq : 0 })
+        }
+        if (m.seq >= last) break
+      }
+      await msgs.close()
+    } catch (e) {
+      throw classifyNats(e, `scanning ${names.deadLetters} for a user's letters`)
+    }
+    return found
+  },
+
+  async settingsOf(userId, beforeSeq) {
+    const found: Array<number> = []
+    try {
+      let last: number
+      try {
+        last = (await jsm.streams.getMessage(names.events, { last_by_subj: names.settingsSubject }))?.seq ?? 0
+      } catch (e) {
+        if (e instanceof JetStreamApiError && e.code === NO_MESSAGE_FOUND) return found
+        throw e
+      }
+      if (last === 0) return found
+      const consumer = await js.consumers.get(names.events, { deliver_policy: DeliverPolicy.All, filter_subjects: names.settingsSubject })
+      const msgs = await consumer.consume({ max_messages: 1024 })
+      for await (const m of msgs) {
+        if (m.seq < beforeSeq && userOf(m.data) === userId) found.push(m.seq)
+        if (m.seq >= last || m.seq >= beforeSeq) break
+      }
+      await msgs.close()
+    } catch (e) {
+      throw classifyNats(e, `scanning ${names.settingsSubject} for a user's settings`)
+    }
+    return found
+  },
+
+  async erase(which, seqs) {
+    const stream = which === "events" ? names.events : names.deadLetters
+    let erased = 0
+    for (const seq of seqs) {
+      try {
+        if (await jsm.streams.deleteMessage(stream, seq, true)) erased++
+      } catch (e) {
+        if (e instanceof JetStreamApiError && e.code === NO_MESSAGE_FOUND) continue
+        throw classifyNats(e, `erasing message ${seq} of ${stream}`)
+      }
+    }
+    return erased
+  }
+})

@@ -1,0 +1,97 @@
+// Erasure records in Postgres (arena_erasure, sql/postgres/0008_erasures.sql), and the Postgres
+// part of an erasure: the user's shares and their rows of archived period rankings (the ranks
+// below them move up, so an archive stays 1..n). Snapshots are not touched here: the base
+// snapshot that follows the erasure message replaces every chunk (actors/Pipeline.ts).
+import { createHash, randomBytes } from "node:crypto"
+import type { Sql } from "./Db.js"
+import type { ErasureRecord, ErasureStep, ErasureStore } from "../../ports/Erasures.js"
+
+interface Row {
+  id: string
+  user_id: string | null
+  step: string
+  erase_seq: string | null
+  stream_seqs: Array<string> | null
+  letter_seqs: Array<string> | null
+  messages_erased: number
+  requester_hash: string
+  requested_at: Date
+  completed_at: Date | null
+}
+
+const toRecord = (r: Row): ErasureRecord => ({
+  id: r.id,
+  userId: r.user_id,
+  step: r.step as ErasureStep,
+  eraseSeq: r.erase_seq === null ? null : Number(r.erase_seq),
+  streamSeqs: r.stream_seqs === null ? null : r.stream_seqs.map(Number),
+  letterSeqs: r.letter_seqs === null ? null : r.letter_seqs.map(Number),
+  messagesErased: r.messages_erased,
+  requesterHash: r.requester_hash,
+  requestedAt: r.requested_at.toISOString(),
+  completedAt: r.completed_at === null ? null : r.completed_at.toISOString()
+})
+
+/** sha256 of "<erasure id>:<sub>" (hex): who asked, without naming them. */
+export const requesterHash = (id: string, sub: string): string => createHash("sha256").update(`${id}:${sub}`).digest("hex")
+
+export const makeErasureStore = (sql: Sql): ErasureStore => ({
+  async create(userId, requesterSub) {
+    const id = randomBytes(16).toString("base64url")
+    const rows = await sql<Row[]>`
+      INSERT INTO arena_erasure (id, user_id, step, requester_hash) VALUES (${id}, ${userId}, 'publish', ${requesterHash(id, requesterSub)})
+      ON CONFLICT (user_id) WHERE step <> 'done' DO NOTHING
+      RETURNING id, user_id, step, erase_seq, stream_seqs, letter_seqs, messages_erased, requester_hash, requested_at, completed_at`
+    if (rows[0] !== undefined) return toRecord(rows[0])
+    const running = await sql<Row[]>`SELECT id, user_id, step, erase_seq, stream_seqs, letter_seqs, messages_erased, requester_hash, requested_at, completed_at FROM arena_erasure WHERE user_id = ${userId} AND step <> 'done'`
+    if (running[0] === undefined) throw new Error(`erasure of ${userId}: neither inserted nor running`)
+    return toRecord(running[0])
+  },
+
+  async get(id) {
+    const rows = await sql<Row[]>`SELECT id, user_id, step, erase_seq, stream_seqs, letter_seqs, messages_erased, requester_hash, requested_at, completed_at FROM arena_erasure WHERE id = ${id}`
+    return rows[0] === undefined ? null : toRecord(rows[0])
+  },
+
+  askedBy: (r, sub) => requesterHash(r.id, sub) === r.requesterHash,
+
+  async pending() {
+    const rows = await sql<Row[]>`SELECT id, user_id, step, erase_seq, stream_seqs, letter_seqs, messages_erased, requester_hash, requested_at, completed_at FROM arena_erasure WHERE step <> 'done' ORDER BY requested_at, id`
+    return rows.map(toRecord)
+  },
+
+  async advance(id, next, learned = {}) {
+    await sql`
+      UPDATE arena_erasure SET step = ${next},
+        erase_seq = COALESCE(${learned.eraseSeq ?? null}::bigint, erase_seq),
+        stream_seqs = COALESCE(${learned.streamSeqs === undefined ? null : learned.streamSeqs.map(String)}::bigint[], stream_seqs),
+        letter_seqs = COALESCE(${learned.letterSeqs === undefined ? null : learned.letterSeqs.map(String)}::bigint[], letter_seqs)
+      WHERE id = ${id} AND step <> 'done'`
+  },
+
+  async scrub(userId) {
+    await sql.begin(async (tx) => {
+      await tx`DELETE FROM arena_shares WHERE owner = ${userId}`
+      const periods = await tx<{ board: string; win: string; period: string }[]>`
+        DELETE FROM arena_period_archive WHERE user_id = ${userId} RETURNING board, win, period`
+      for (const p of periods) {
+        // Re-rank 1..n in two moves (negative first) so the (board, win, period, rank) key never collides.
+        await tx`
+          UPDATE arena_period_archive a SET rank = -r.n FROM (
+            SELECT rank, row_number() OVER (ORDER BY rank) AS n FROM arena_period_archive
+            WHERE board = ${p.board} AND win = ${p.win} AND period = ${p.period}) r
+          WHERE a.board = ${p.board} AND a.win = ${p.win} AND a.period = ${p.period} AND a.rank = r.rank`
+        await tx`UPDATE arena_period_archive SET rank = -rank WHERE board = ${p.board} AND win = ${p.win} AND period = ${p.period}`
+        await tx`
+          UPDATE arena_period_closed SET entries = (SELECT count(*) FROM arena_period_archive WHERE board = ${p.board} AND win = ${p.win} AND period = ${p.period})
+          WHERE board = ${p.board} AND win = ${p.win} AND period = ${p.period}`
+      }
+    })
+  },
+
+  async complete(id, messagesErased) {
+    await sql`
+      UPDATE arena_erasure SET step = 'done', user_id = NULL, stream_seqs = NULL, letter_seqs = NULL, messages_erased = ${messagesErased}, completed_at = now()
+      WHERE id = ${id}`
+  }
+})
