@@ -28,6 +28,18 @@ export type Admission =
   | { readonly ok: false; readonly reason: RejectReason; readonly message: string; readonly eventId: string | null }
 
 /**
+ * The refusal of a message whose Nats-Msg-Id header is missing or differs from its id field (null
+ * when it matches): JetStream's duplicate window dedupes only on that header.
+ */
+const msgIdMismatch = (msgId: string | undefined, field: string, id: string, why: string, eventId: string | null): Admission & { ok: false } | null =>
+  msgId === id ? null : {
+    ok: false, reason: "msg_id_mismatch", eventId,
+    message: msgId === undefined
+      ? `the Nats-Msg-Id header is missing; it must equal ${field} (${why})`
+      : `the Nats-Msg-Id header ${JSON.stringify(msgId)} differs from ${field} ${JSON.stringify(id)}`
+  }
+
+/**
  * Decode a message and check its Nats-Msg-Id header. JetStream's duplicate window dedupes only on
  * that header, so a message whose header is missing or differs from event_id is refused rather
  * than risking a double count.
@@ -35,15 +47,7 @@ export type Admission =
 export const admitMessage = (data: Uint8Array, msgId: string | undefined): Admission => {
   const d = decodeEventBytes(data)
   if (!d.ok) return { ok: false, reason: d.rejection.reason, message: d.rejection.message, eventId: null }
-  if (msgId !== d.event.event_id) {
-    return {
-      ok: false, reason: "msg_id_mismatch", eventId: d.event.event_id,
-      message: msgId === undefined
-        ? "the Nats-Msg-Id header is missing; it must equal event_id (that is what makes ingest idempotent)"
-        : `the Nats-Msg-Id header ${JSON.stringify(msgId)} differs from event_id ${JSON.stringify(d.event.event_id)}`
-    }
-  }
-  return d // the accepted decode result is the admission (no copy per message)
+  return msgIdMismatch(msgId, "event_id", d.event.event_id, "that is what makes ingest idempotent", d.event.event_id) ?? d // the accepted decode result is the admission (no copy per message)
 }
 
 /** One stored message as the rule reads it. */
@@ -86,14 +90,8 @@ const applyOther = (s: EngineState, rules: CompiledRules, m: StoredMessage, kind
       const d = decodeCorrectionBytes(m.data)
       if (!d.ok) return { ok: false, reason: "invalid_correction", message: d.message, eventId: null }
       const c = d.message
-      if (m.msgId !== c.correction_id) {
-        return {
-          ok: false, reason: "msg_id_mismatch", eventId: null,
-          message: m.msgId === undefined
-            ? "the Nats-Msg-Id header is missing; it must equal correction_id (that is what makes a correction count once)"
-            : `the Nats-Msg-Id header ${JSON.stringify(m.msgId)} differs from correction_id ${JSON.stringify(c.correction_id)}`
-        }
-      }
+      const mismatch = msgIdMismatch(m.msgId, "correction_id", c.correction_id, "that is what makes a correction count once", null)
+      if (mismatch !== null) return mismatch
       const o = applyCorrection(s, c, m, rules, beforeWrite)
       if (!o.ok) return { ok: false, reason: o.reason, message: o.message, eventId: c.kind === "void" ? c.event_id : null }
       return { ok: true, kind: MSG_CORRECTION, correction: o.entry }
@@ -102,14 +100,8 @@ const applyOther = (s: EngineState, rules: CompiledRules, m: StoredMessage, kind
       const d = decodeSettingsBytes(m.data)
       if (!d.ok) return { ok: false, reason: "invalid_settings", message: `invalid settings: ${summarize(d.issues)}`, eventId: null }
       const c = d.value
-      if (m.msgId !== c.settings_id) {
-        return {
-          ok: false, reason: "msg_id_mismatch", eventId: null,
-          message: m.msgId === undefined
-            ? "the Nats-Msg-Id header is missing; it must equal settings_id (that is what makes a change count once)"
-            : `the Nats-Msg-Id header ${JSON.stringify(m.msgId)} differs from settings_id ${JSON.stringify(c.settings_id)}`
-        }
-      }
+      const mismatch = msgIdMismatch(m.msgId, "settings_id", c.settings_id, "that is what makes a change count once", null)
+      if (mismatch !== null) return mismatch
       return { ok: true, kind: MSG_SETTINGS, settings: applySettings(s, c, beforeWrite) }
     }
     case MSG_ERASURE:
