@@ -39,6 +39,32 @@ const until = async <T>(what: string, f: () => Promise<T | null | false>, timeou
   }
 }
 
+/**
+ * Holds the next start's snapshot load the real way: an ACCESS EXCLUSIVE lock on arena_checkpoint
+ * in an open transaction; release() commits it (rejecting if the commit failed) and closes the
+ * connection; later calls return the same promise.
+ */
+const holdSnapshotLoad = async (): Promise<{ release: () => Promise<void> }> => {
+  const sql = db(names)
+  let release!: () => void
+  const released = new Promise<void>((r) => { release = r })
+  let locked!: () => void
+  const isLocked = new Promise<void>((r) => { locked = r })
+  const tx = sql.begin(async (t) => {
+    await t`LOCK TABLE arena_checkpoint IN ACCESS EXCLUSIVE MODE`
+    locked()
+    await released
+  })
+  await isLocked
+  let done: Promise<void> | null = null
+  return {
+    release: () => (done ??= (async () => {
+      release()
+      try { await tx } finally { await sql.end() }
+    })())
+  }
+}
+
 it("answers 503 + Retry-After for boards, profiles and ledgers while the snapshot loads, and sends WebSocket subscribers the real snapshot once it is loaded", async () => {
   const events = Array.from({ length: 300 }, (_, i) => ({
     event_id: `${names.id}-${i}`, user_id: `load-${i % 30}`, agent_name: "claude", action_type: "task_completed", timestamp: new Date().toISOString()
@@ -51,17 +77,7 @@ it("answers 503 + Retry-After for boards, profiles and ledgers while the snapsho
   expect(await arena.stop()).toBe(0) // final snapshot at the head
 
   // Hold the snapshot: the next start's pipeline blocks reading the checkpoint.
-  const sql = db(names)
-  let release!: () => void
-  const released = new Promise<void>((r) => { release = r })
-  let locked!: () => void
-  const isLocked = new Promise<void>((r) => { locked = r })
-  const tx = sql.begin(async (t) => {
-    await t`LOCK TABLE arena_checkpoint IN ACCESS EXCLUSIVE MODE`
-    locked()
-    await released
-  })
-  await isLocked
+  const hold = await holdSnapshotLoad()
   try {
     await arena.start()
     await until("/readyz says the pipeline is not running", async () => {
@@ -81,8 +97,7 @@ it("answers 503 + Retry-After for boards, profiles and ledgers while the snapsho
     const w = await BoardWatch.open(arena.baseUrl, { board: "global", window: "all", limit: 10 })
     await until("the topic registered", async () => /^arena_ws_topics 1$/m.test(await (await fetch(`${arena.baseUrl}/metrics`)).text()))
     expect(w.reader.messages).toEqual([])
-    release()
-    await tx
+    await hold.release()
     await arena.waitForSeq(head)
     await w.reader.until((m) => m.length > 0, 30_000, "the first message")
     const first = w.reader.messages[0] as LeaderboardMessage & { type: "snapshot"; seq: number; entries: Array<unknown> }
@@ -91,25 +106,13 @@ it("answers 503 + Retry-After for boards, profiles and ledgers while the snapsho
     const after = await request<{ seq: number; entries: Array<unknown> }>(arena.baseUrl, "GET", "/v1/leaderboards/global?window=all&limit=10")
     expect([after.status, after.json.seq, after.json.entries]).toEqual([200, board.seq, board.entries])
   } finally {
-    release()
-    await tx.catch(() => {})
-    await sql.end()
+    await hold.release().catch(() => {})
   }
 }, 240_000)
 
 it("stops gracefully on SIGTERM while its snapshot load is held (exit 0 within the stop bound, no wait for the load)", async () => {
   expect(await arena.stop()).toBe(0) // the service the test above left running
-  const sql = db(names)
-  let release!: () => void
-  const released = new Promise<void>((r) => { release = r })
-  let locked!: () => void
-  const isLocked = new Promise<void>((r) => { locked = r })
-  const tx = sql.begin(async (t) => {
-    await t`LOCK TABLE arena_checkpoint IN ACCESS EXCLUSIVE MODE`
-    locked()
-    await released
-  })
-  await isLocked
+  const hold = await holdSnapshotLoad()
   try {
     await arena.start()
     await until("/readyz says the pipeline is not running", async () => {
@@ -121,9 +124,7 @@ it("stops gracefully on SIGTERM while its snapshot load is held (exit 0 within t
     expect(arena.log).toMatch(/SIGTERM(: shutting down| during start-up: stopping)/)
     expect(arena.log).toMatch(/\bstopped\b/)
   } finally {
-    release()
-    await tx.catch(() => {})
-    await sql.end()
+    await hold.release().catch(() => {})
   }
 }, 240_000)
 
