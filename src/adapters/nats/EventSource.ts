@@ -54,7 +54,9 @@ const toRawSlow = (m: JsMsg, t: KindTable = NO_KINDS): RawEvent => {
   lastPending = info.pending
   return {
     seq: info.streamSequence,
-    streamTimeMs: Math.floor(info.timestampNanos / 1_000_000),
+    // The exact ns (a bigint from the reply's digits), not info.timestampNanos: that one is a double
+    // near 1.7e18 (256 ns apart), which floors to the wrong ms within 1 µs of a ms boundary.
+    streamTimeMs: Number(m.timestampNanos / 1_000_000n),
     data: m.data,
     msgId: m.headers?.get("Nats-Msg-Id") || undefined,
     kind: t.bytes.length === 0 ? MSG_EVENT : kindOfSubject(m.subject, t)
@@ -96,18 +98,11 @@ const digits = (b: Uint8Array, from: number, to: number): number => {
   return v
 }
 
-/**
- * JetStream's timestamp (ns since epoch, 19 digits) in b[from, to) as whole ms, or -1. The slow
- * way floors a double near 1.7e18 (256 ns apart) divided by 1e6: within 1 µs of a ms boundary it
- * can land on either side (up just below the next ms, down exactly on or just past one — a CI
- * run found …538000000 ns read as …537 ms), so those few (2 in 1000) are left to it and both
- * ways always agree.
- */
+/** JetStream's timestamp (ns since epoch, 19 digits) in b[from, to) as whole ms (exact: the digits before the last six), or -1. */
 const nanosToMs = (b: Uint8Array, from: number, to: number): number => {
   if (to - from <= 6) return -1
   const ms = digits(b, from, to - 6)
-  const sub = digits(b, to - 6, to)
-  return ms < 0 || sub < 0 || sub < 1_000 || sub >= 999_000 ? -1 : ms
+  return ms < 0 || digits(b, to - 6, to) < 0 ? -1 : ms
 }
 
 /** The Nats-Msg-Id value in a header block, "" when absent, or null when the block is not plain ASCII headers. */
