@@ -16,6 +16,7 @@ import { LiveFeed } from "./actors/LiveFeed.js"
 import { startPipeline } from "./actors/Pipeline.js"
 import { supervisePipeline } from "./actors/Supervisor.js"
 import { makeCorrections } from "./actors/Corrections.js"
+import { makeRulesApply } from "./actors/RulesApply.js"
 import { makeUsers } from "./actors/Users.js"
 import { AnalyticsQueries } from "./adapters/clickhouse/AnalyticsQueries.js"
 import { makeClickHouseAnalyticsStore } from "./adapters/clickhouse/ClickHouseAnalyticsStore.js"
@@ -136,16 +137,18 @@ export const startArena = (config: ArenaConfig, log: Log) =>
       log,
       // Each start first puts the rules file under the history's rule (a no-op once it is in force).
       start: (latch) => Effect.gen(function*() {
-        history = yield* establishRulesHistory({ candidate, events, store: rulesStore, log: (l) => log.info(l), onHistory: (v) => { recorded = v } }).pipe(
+        const established = yield* establishRulesHistory({ candidate, events, store: rulesStore, log: (l) => log.info(l), onHistory: (v) => { recorded = v } }).pipe(
           Effect.tapError((e) => Effect.sync(() => { if (e._tag === "RulesVersionConflict") refusal = e.message }))
         )
+        history = established.history
         return yield* startPipeline({
           events,
           snapshots,
           openDeadLetters: () => new DeadLetters(nats.js, names.dlqSubject, { maxPayload: () => nats.nc.info?.max_payload ?? 1024 * 1024 }),
           analytics: analytics.sink,
           feed,
-          history,
+          history: established.history,
+          projection: established.projection,
           batchMax: config.batchMax,
           snapshotIntervalMs: config.snapshotIntervalMs,
           latch,
@@ -208,6 +211,12 @@ export const startArena = (config: ArenaConfig, log: Log) =>
             achievements: () => achievementCatalog(history?.current.rules ?? rules)
           },
           dryRuns,
+          rulesApply: makeRulesApply({
+            store: rulesStore,
+            restart: pipeline.restart,
+            establish: (c) => establishRulesHistory({ candidate: c, events, store: rulesStore, log: (l) => log.info(l), mode: "apply", onHistory: (v) => { recorded = v } }),
+            log: (l) => log.info(l)
+          }),
           analytics: analytics.routes,
           config: gatewayConfig(config),
           log: { warn: (m, f) => log.warn(`${m} ${f ? JSON.stringify(f) : ""}`), error: (m, f) => log.error(`${m} ${f ? JSON.stringify(f) : ""}`) }
