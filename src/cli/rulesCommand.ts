@@ -29,6 +29,7 @@ const bar = (p: DryRunProgress): string => {
 
 export const rulesCommand = async (config: ArenaConfig, log: Log, args: ReadonlyArray<string>, flags: Readonly<Record<string, unknown>>): Promise<number> => {
   const [sub, file] = args
+  if (sub === "reproject") return (await import("./reprojectCommand.js")).reprojectCommand(config, log, file, flags)
   if (sub === "apply") return (await import("./rulesApplyCommand.js")).rulesApplyCommand(config, file, flags)
   if (sub !== "diff" || file === undefined) {
     process.stderr.write(`${USAGE}\n`)

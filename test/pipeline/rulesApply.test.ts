@@ -3,62 +3,16 @@
 // + 1; events before keep the old version's XP, also when a kill -9 replays them; a restart with
 // the old ARENA_RULES file does not undo the apply; a reused version string with other content and
 // an unchanged apply get clear answers.
-import { execFile } from "node:child_process"
 import * as fs from "node:fs"
-import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { DEFAULT_RULES_DOCUMENT } from "../../src/domain/DefaultRules.js"
 import { mintToken } from "../../src/gateway/auth/Auth.js"
-import { ArenaProcess, JWT_SECRET, NATS_URL, cleanup, db, freshNames, natsClient, publishAll } from "../support/arena.js"
+import { JWT_SECRET, cleanup, db, freshNames, natsClient } from "../support/arena.js"
 import type { Nats } from "../support/arena.js"
+import { everyone, rulesApplyHarness } from "../support/rulesApply.js"
 
-const ROOT = path.resolve(import.meta.dirname, "../..")
 const names = freshNames("ra")
 let nats: Nats
-const USERS = 10
-
-const rulesFile = (version: string, points: number): string => {
-  const file = path.join(names.dataDir, `rules-${version}-${points}.json`)
-  fs.mkdirSync(names.dataDir, { recursive: true })
-  fs.writeFileSync(file, JSON.stringify({ ...DEFAULT_RULES_DOCUMENT, version, actions: { ...DEFAULT_RULES_DOCUMENT.actions, task_completed: { points } } }, null, 2))
-  return file
-}
-
-// task_completed on one day: no streak tier, no multiplier, only first_steps (bonus 0): xp = points.
-let next = 0
-const publishRound = async (perUser: number): Promise<number> => {
-  const now = new Date().toISOString()
-  const events = []
-  for (let i = 0; i < perUser * USERS; i++) {
-    next++
-    events.push({ event_id: `ra-${names.id}-${next}`, user_id: `u${i % USERS}`, agent_name: "coder", action_type: "task_completed", timestamp: now })
-  }
-  const acks = await publishAll(nats.js, names.subject, events)
-  return Math.max(...acks.map((a) => a.seq))
-}
-
-const board = async (arena: ArenaProcess): Promise<Record<string, number>> => {
-  const r = await fetch(`${arena.baseUrl}/v1/leaderboards/global?window=all&limit=100`)
-  expect(r.status).toBe(200)
-  const body = await r.json() as { entries: Array<{ user_id: string; xp: number }> }
-  return Object.fromEntries(body.entries.map((e) => [e.user_id, e.xp]))
-}
-const everyone = (xp: number) => Object.fromEntries(Array.from({ length: USERS }, (_, i) => [`u${i}`, xp]))
-
-/** `arena rules apply` as an operator runs it, against the running service. */
-const cli = (arena: ArenaProcess, args: ReadonlyArray<string>): Promise<{ code: number; stdout: string; stderr: string }> =>
-  new Promise((resolve) => {
-    execFile(process.execPath, [path.join(ROOT, "bin/arena"), "rules", "apply", ...args], {
-      cwd: ROOT,
-      env: { ...process.env, NATS_URL, DATABASE_URL: names.databaseUrl, ARENA_STREAM: names.stream, ARENA_JWT_SECRET: JWT_SECRET, ARENA_URL: arena.baseUrl }
-    }, (err, stdout, stderr) => resolve({ code: err === null ? 0 : (err as { code?: number }).code ?? 1, stdout, stderr }))
-  })
-
-const serve = async (rules: string): Promise<ArenaProcess> => {
-  const a = new ArenaProcess(names, { ARENA_RULES: rules, ARENA_SNAPSHOT_INTERVAL: "1h" })
-  await a.start()
-  return a
-}
+const { rulesFile, publishRound, board, cli, serve } = rulesApplyHarness(names, () => nats)
 
 beforeAll(async () => { nats = await natsClient() })
 afterAll(async () => {
