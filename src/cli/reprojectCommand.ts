@@ -1,5 +1,5 @@
 // `arena rules reproject <projection> [--progress-json]`: the shadow build of a retroactive apply
-// (src/jobs/Reproject.ts). Started by the service (adapters/process/ReprojectionBuilds.ts) as a
+// (src/actors/ShadowBuild.ts). Started by the service (adapters/process/ReprojectionBuilds.ts) as a
 // child process with its own environment; not meant to be run by hand. It exits when its parent
 // does (its stdin closes), so a killed service leaves no build behind; the next start resumes it.
 import { Effect } from "effect"
@@ -11,7 +11,7 @@ import { openNats } from "../adapters/nats/Nats.js"
 import { openDb } from "../adapters/postgres/Db.js"
 import { makeProjectionStore } from "../adapters/postgres/ProjectionStore.js"
 import { kindSubjects } from "../domain/MessageKind.js"
-import { reproject } from "../jobs/Reproject.js"
+import { buildShadowProjection } from "../actors/ShadowBuild.js"
 
 export const reprojectCommand = async (config: ArenaConfig, log: Log, arg: string | undefined, flags: Readonly<Record<string, unknown>>): Promise<number> => {
   const projection = Number(arg)
@@ -31,7 +31,7 @@ export const reprojectCommand = async (config: ArenaConfig, log: Log, arg: strin
     if (row === null || row.state !== "pending") return yield* Effect.fail(new Error(`re-projection ${projection} is ${row?.state ?? "not recorded"}, not pending`))
     const history = yield* compileHistory(yield* store.history(projection))
     const nats = yield* openNats(config.natsUrl, "arena-reproject")
-    return yield* reproject({
+    return yield* buildShadowProjection({
       events: makeEventSource(nats, config.stream, kindSubjects(config.subjectPrefix)),
       store,
       projection,

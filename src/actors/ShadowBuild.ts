@@ -5,8 +5,8 @@
 // its start, then writes one snapshot into the shadow tables and marks the projection built. No
 // dead letters, notifications or ClickHouse rows: the live pipeline owns those.
 import { Deferred, Effect } from "effect"
-import { startPipeline } from "../actors/Pipeline.js"
-import type { ActorDefect } from "../actors/Actor.js"
+import { startPipeline } from "./Pipeline.js"
+import type { ActorDefect } from "./Actor.js"
 import type { RulesHistory } from "../domain/RulesHistory.js"
 import type { EngineState } from "../domain/engine/EngineState.js"
 import type { AnalyticsSink } from "../ports/Analytics.js"
@@ -16,14 +16,21 @@ import type { PortFailure } from "../ports/Failure.js"
 import type { LiveFeedSink } from "../ports/LiveFeed.js"
 import type { ProjectionStore, ReprojectionRow } from "../ports/Projections.js"
 import type { SnapshotStore, SnapshotWrite } from "../ports/Snapshots.js"
-import type { DryRunProgress } from "./DryRun.js"
+
+/** How far the build is: seq applied of the head seen at its start. */
+export interface ShadowBuildProgress {
+  readonly seq: number
+  readonly lastSeq: number
+  readonly percent: number
+  readonly eventsPerSecond: number
+}
 
 export interface ReprojectOptions {
   readonly events: EventSource
   readonly store: ProjectionStore
   readonly projection: number
   readonly history: RulesHistory
-  readonly onProgress: (p: DryRunProgress) => void
+  readonly onProgress: (p: ShadowBuildProgress) => void
   readonly progressEveryMs?: number
   /** ARENA_REPROJECTION_STEP_PAUSE: a pause after the shadow snapshot, before `built` (tests kill -9 there). */
   readonly pauseMs?: number
@@ -43,7 +50,7 @@ const withoutErased = (w: SnapshotWrite, state: EngineState): SnapshotWrite => (
   archives: w.archives.map((a) => ({ ...a, entries: a.entries.filter((e) => state.users.uidOf(e.userId) >= 0) }))
 })
 
-export const reproject = (o: ReprojectOptions): Effect.Effect<ReprojectionRow, PortFailure | ActorDefect> =>
+export const buildShadowProjection = (o: ReprojectOptions): Effect.Effect<ReprojectionRow, PortFailure | ActorDefect> =>
   Effect.scoped(Effect.gen(function*() {
     const latch = yield* Deferred.make<never, ActorDefect>()
     const shadow = o.store.shadow(o.projection)
@@ -56,7 +63,7 @@ export const reproject = (o: ReprojectOptions): Effect.Effect<ReprojectionRow, P
     })
     state = p.boards.state
     const target = p.status.headAtStart
-    const progress = (): DryRunProgress => {
+    const progress = (): ShadowBuildProgress => {
       const seq = p.status.ingest.applied
       return { seq, lastSeq: target, percent: target === 0 ? 100 : Math.min(100, (100 * seq) / target), eventsPerSecond: Math.round(seq / Math.max(0.001, (Date.now() - t0) / 1000)) }
     }
@@ -71,4 +78,3 @@ export const reproject = (o: ReprojectOptions): Effect.Effect<ReprojectionRow, P
     if ((o.pauseMs ?? 0) > 0) yield* Effect.sleep(o.pauseMs!)
     return yield* o.store.markBuilt(o.projection)
   }))
-
