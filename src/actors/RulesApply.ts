@@ -61,7 +61,7 @@ export const makeRulesApply = (d: RulesApplyDeps): RulesApplyPort => {
       const inForce = [...recorded].sort((a, b) => a.effectiveFromSeq - b.effectiveFromSeq).at(-1)!
       return {
         ok: true, status: 200,
-        body: { version: c.rules.version, content_hash: c.contentHash, applied: false, effective_from_seq: inForce.effectiveFromSeq, head_seq: null, projection: -1, message: `rules ${c.rules.version} are already in force (since seq ${inForce.effectiveFromSeq}); nothing changed` }
+        body: { version: c.rules.version, content_hash: c.contentHash, applied: false, effective_from_seq: inForce.effectiveFromSeq, head_seq: null, projection: null, message: `rules ${c.rules.version} are already in force (since seq ${inForce.effectiveFromSeq}); nothing changed` }
       }
     }
     const exit = await Effect.runPromise(Effect.exit(d.restart(`rules ${c.rules.version} are being applied from the stream head`, d.establish(c))))

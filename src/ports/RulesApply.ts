@@ -21,7 +21,7 @@ export interface ReprojectionView {
 
 export type RulesApplyOutcome =
   /** From head: in force now (`applied` false when this content already was the version in force). */
-  | { readonly ok: true; readonly status: 200; readonly body: { readonly version: string; readonly content_hash: string; readonly applied: boolean; readonly effective_from_seq: number; readonly head_seq: number | null; readonly projection: number; readonly message: string } }
+  | { readonly ok: true; readonly status: 200; readonly body: { readonly version: string; readonly content_hash: string; readonly applied: boolean; readonly effective_from_seq: number; readonly head_seq: number | null; readonly projection: number | null; readonly message: string } }
   /** Retroactive: the re-projection started (poll GET /v1/rules/apply). */
   | { readonly ok: true; readonly status: 202; readonly body: ReprojectionView }
   | { readonly ok: false; readonly status: 400 | 409 | 503; readonly code: string; readonly message: string; readonly details: ReadonlyArray<Issue> }
