@@ -4,9 +4,11 @@
 // projection current); a kill -9 while the re-projection is pending or built leaves exactly one
 // projection in force in Postgres and on the boards, and the apply completes after the restart.
 import * as fs from "node:fs"
+import * as path from "node:path"
+import { DEFAULT_RULES_DOCUMENT } from "../../src/domain/DefaultRules.js"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { mintToken } from "../../src/gateway/auth/Auth.js"
-import { JWT_SECRET, cleanup, freshNames, natsClient } from "../support/arena.js"
+import { ArenaProcess, JWT_SECRET, cleanup, freshNames, natsClient, publishAll } from "../support/arena.js"
 import type { Nats } from "../support/arena.js"
 import { everyone, rulesApplyHarness, waitFor } from "../support/rulesApply.js"
 import { openWs, wsUrl } from "../gateway/client.js"
@@ -14,6 +16,10 @@ import { openWs, wsUrl } from "../gateway/client.js"
 const names = freshNames("rr")
 let nats: Nats
 const { rulesFile, publishRound, board, cli, serve, projections } = rulesApplyHarness(names, () => nats)
+// A second database and data dir over the stream of `mixed` (below): a fresh replay to compare with.
+const mixedNames = freshNames("rm")
+const freshNamesOver = freshNames("rf")
+const mixed = rulesApplyHarness(mixedNames, () => nats)
 
 interface WsMsg { type: string; epoch: string; seq: number; entries?: Array<{ user_id: string; xp: number }> }
 
@@ -21,6 +27,8 @@ beforeAll(async () => { nats = await natsClient() })
 afterAll(async () => {
   await nats?.nc.close()
   await cleanup(names)
+  await cleanup(mixedNames)
+  await cleanup(freshNamesOver)
 })
 
 describe("arena rules apply --retroactive", () => {
@@ -107,5 +115,84 @@ describe("arena rules apply --retroactive", () => {
     const last = await (await fetch(`${arena.baseUrl}/v1/rules/apply`, { headers: { authorization: `Bearer ${admin}` } })).json()
     expect(last).toMatchObject({ projection: e, state: "switched", version: "ra-e" })
     expect(await arena.stop()).toBe(0)
+  })
+
+  it("equals a fresh replay of the whole stream under the new rules (mixed actions, multipliers, days, agents; events arriving during the build)", async () => {
+    const ACTIONS = ["task_completed", "error_resolved", "speed_bonus", "complex_api_design", "performance_optimization", "mission_architecture", "mission_security"]
+    const MULTS = [[], ["first_try"], ["pair_session"], ["hackathon"], ["first_try", "hackathon"]]
+    let k = 0
+    const batch = (n: number) => {
+      const now = Date.now()
+      const events = []
+      for (let i = 0; i < n; i++, k++) {
+        events.push({
+          event_id: `${mixedNames.id}-m${k}`, user_id: `m${(k * 7) % 23}`, username: `M ${(k * 7) % 23}`, agent_name: ["coder", "tester", "planner"][k % 3]!,
+          action_type: ACTIONS[(k * 5) % ACTIONS.length]!, multipliers: MULTS[(k * 3) % MULTS.length]!, timestamp: new Date(now - ((k * 13) % 72) * 3600_000).toISOString()
+        })
+      }
+      return publishAll(nats.js, mixedNames.subject, events).then((acks) => Math.max(...acks.map((a) => a.seq)))
+    }
+    const writeRules = (version: string, change: (d: typeof DEFAULT_RULES_DOCUMENT) => typeof DEFAULT_RULES_DOCUMENT): string => {
+      const file = path.join(mixedNames.dataDir, `${version}.json`)
+      fs.writeFileSync(file, JSON.stringify(change({ ...DEFAULT_RULES_DOCUMENT, version })))
+      return file
+    }
+    const v1 = writeRules("rm-1", (d) => d)
+    const v2 = writeRules("rm-2", (d) => ({
+      ...d,
+      actions: { ...d.actions, speed_bonus: { points: 15 }, error_resolved: { points: 7 } },
+      multipliers: { ...d.multipliers, hackathon: "3.0" },
+      levels: d.levels.map((l) => (l.level === 3 ? { ...l, xp: 250 } : l))
+    }))
+    let arena = await mixed.serve(v1, { ARENA_REPROJECTION_STEP_PAUSE: "2s" })
+    await arena.waitForSeq(await batch(400))
+    const underV1 = await mixed.board(arena)
+    // Events keep arriving while the shadow state is built: they are replayed under v2 after the switch.
+    const applying = mixed.cli(arena, [v2, "--retroactive"])
+    await waitFor("the shadow build", async () => (await mixed.projections()).states.length > 0)
+    const head = await batch(200)
+    const out = await applying
+    expect(out.code).toBe(0)
+    await arena.waitForSeq(head)
+
+    const fresh = new ArenaProcess({ ...freshNamesOver, stream: mixedNames.stream, prefix: mixedNames.prefix, subject: mixedNames.subject, dlqStream: mixedNames.dlqStream }, { ARENA_RULES: v2 })
+    await fresh.start()
+    await fresh.waitForSeq(head)
+    try {
+      const boardsOf = async (a: ArenaProcess) => {
+        const out: Record<string, unknown> = {}
+        for (const b of ["global", "agent:coder", "agent:tester", "agent:planner"]) {
+          for (const w of ["all", "day", "week", "month"]) {
+            const r = await fetch(`${a.baseUrl}/v1/leaderboards/${encodeURIComponent(b)}?window=${w}&limit=100`)
+            out[`${b} ${w}`] = r.status === 200 ? ((await r.json()) as { entries: unknown }).entries : r.status
+          }
+        }
+        return out
+      }
+      const profilesOf = async (a: ArenaProcess) => {
+        const out: Record<string, unknown> = {}
+        for (let u = 0; u < 23; u++) {
+          const r = await fetch(`${a.baseUrl}/v1/users/m${u}`)
+          const p = await r.json() as { total_xp: number; level: unknown; streak: unknown; achievements: unknown }
+          out[`m${u}`] = { total_xp: p.total_xp, level: p.level, streak: p.streak, achievements: p.achievements }
+        }
+        return out
+      }
+      const live = await boardsOf(arena)
+      expect(live["global all"]).not.toEqual([])
+      // v2 moved every user who earned anything under the changed actions and multiplier
+      const now = await mixed.board(arena)
+      expect(Object.keys(underV1).filter((u) => now[u] !== underV1[u]).length).toBeGreaterThan(10)
+      expect(live).toEqual(await boardsOf(fresh))
+      expect(await profilesOf(arena)).toEqual(await profilesOf(fresh))
+      // And again after a kill -9 of the switched service (its projection replays from its snapshot).
+      await arena.kill()
+      arena = await mixed.serve(v1)
+      await arena.waitForSeq(head)
+      expect(await boardsOf(arena)).toEqual(await boardsOf(fresh))
+    } finally {
+      await fresh.stop()
+      await arena.stop()
+    }
   })
 })
