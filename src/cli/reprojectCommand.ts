@@ -23,6 +23,9 @@ export const reprojectCommand = async (config: ArenaConfig, log: Log, arg: strin
   if (progressJson) {
     // The service holds our stdin: when it goes (even kill -9), so does this build.
     process.stdin.on("end", () => process.exit(3)).on("error", () => process.exit(3)).resume()
+    // And if the pipe outlives it somehow: a child re-parented (to init or a subreaper) stops.
+    const parent = process.ppid
+    setInterval(() => { if (process.ppid !== parent) process.exit(3) }, 500).unref()
   }
   const program = Effect.gen(function*() {
     const sql = yield* openDb(config.databaseUrl)

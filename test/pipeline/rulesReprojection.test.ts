@@ -86,6 +86,13 @@ describe("arena rules apply --retroactive", () => {
     })
     expect(second.status).toBe(409)
     expect(((await second.json()) as { error: { code: string } }).error.code).toBe("apply_running")
+    // kill -9 while the build runs (no shadow snapshot yet, or one being written): nothing switched.
+    await arena.kill()
+    expect(await projections()).toMatchObject({ current: e - 1, checkpointProjection: e - 1 })
+    expect((await projections()).states.at(-1)).toEqual([e, "pending"])
+    arena = await serve(fileC, paused)
+    await arena.waitForSeq(head)
+    expect(await board(arena)).toEqual(rescored)
     await waitFor("the shadow snapshot", async () => { const p = await projections(); return p.shadow === 1 && p })
     await arena.kill()
     expect(await projections()).toMatchObject({ current: e - 1, checkpointProjection: e - 1 })
@@ -102,6 +109,10 @@ describe("arena rules apply --retroactive", () => {
 
     arena = await serve(fileC)
     await waitFor("switched", async () => (await projections()).states.at(-1)?.[1] === "switched")
+    // kill -9 right after the switch committed: the next start loads the switched-in snapshot.
+    await arena.kill()
+    expect(await projections()).toMatchObject({ current: e, shadow: 0, checkpointProjection: e })
+    arena = await serve(fileC)
     await arena.waitForSeq(head)
     expect(await board(arena)).toEqual(everyone(3 * 40))
     expect(await projections()).toMatchObject({ current: e, shadow: 0, checkpointProjection: e })
