@@ -4,7 +4,7 @@
 // state under the new projection's history, consumes the stream from seq 1 to the head it saw at
 // its start, then writes one snapshot into the shadow tables and marks the projection built. No
 // dead letters, notifications or ClickHouse rows: the live pipeline owns those.
-import { Deferred, Effect } from "effect"
+import { Data, Deferred, Effect } from "effect"
 import { startPipeline } from "./Pipeline.js"
 import type { ActorDefect } from "./Actor.js"
 import type { RulesHistory } from "../domain/RulesHistory.js"
@@ -50,8 +50,18 @@ const withoutErased = (w: SnapshotWrite, state: EngineState): SnapshotWrite => (
   archives: w.archives.map((a) => ({ ...a, entries: a.entries.filter((e) => state.users.uidOf(e.userId) >= 0) }))
 })
 
-export const buildShadowProjection = (o: ReprojectOptions): Effect.Effect<ReprojectionRow, PortFailure | ActorDefect> =>
+/** The stream lost its start: the new rules cannot re-score it from seq 1. */
+export class ShadowBuildError extends Data.TaggedError("ShadowBuildError")<{ readonly message: string; readonly retryable: false }> {}
+
+export const buildShadowProjection = (o: ReprojectOptions): Effect.Effect<ReprojectionRow, PortFailure | ActorDefect | ShadowBuildError> =>
   Effect.scoped(Effect.gen(function*() {
+    const head = yield* o.events.head
+    if (head.messages > 0 && head.firstSeq > 1) {
+      return yield* Effect.fail(new ShadowBuildError({
+        retryable: false,
+        message: `stream ${head.name} starts at seq ${head.firstSeq} (earlier messages were removed by its limits): a re-projection needs the whole stream`
+      }))
+    }
     const latch = yield* Deferred.make<never, ActorDefect>()
     const shadow = o.store.shadow(o.projection)
     let state: EngineState | null = null
