@@ -59,6 +59,8 @@ export const supervisePipeline = (o: SupervisorOptions): Effect.Effect<Supervise
     let attempt = 0
     /** Set while a pipeline runs: a restart request completes it. */
     let restartSlot: Deferred.Deferred<RestartRequest> | null = null
+    /** The request put in the slot (answered with RestartRefused if a defect ends the run first). */
+    let requested: RestartRequest | null = null
     /** A restart's outcome, given to its caller once the next pipeline has started (or failed to). */
     let carrying: { readonly done: Deferred.Deferred<unknown, unknown>; readonly value: unknown } | null = null
 
@@ -86,8 +88,11 @@ export const supervisePipeline = (o: SupervisorOptions): Effect.Effect<Supervise
           Deferred.await(slot).pipe(Effect.map((request) => ({ _tag: "Restart" as const, request })))
         )
         restartSlot = null
+        const asked = requested
+        requested = null
         if (ended._tag === "Defect") {
           const defect = ended.defect
+          if (asked !== null) yield* Deferred.fail(asked.done, new RestartRefused({ message: `the pipeline failed before the restart could begin (${defect.message})` }))
           current = null
           o.boards.attach(null, `the pipeline is restarting from its last snapshot after a failure (${defect.message})`)
           lastError = defect.message
@@ -150,7 +155,8 @@ export const supervisePipeline = (o: SupervisorOptions): Effect.Effect<Supervise
         }
         restartSlot = null
         const done = yield* Deferred.make<unknown, unknown>()
-        yield* Deferred.succeed(slot, { reason, between, done })
+        requested = { reason, between, done }
+        yield* Deferred.succeed(slot, requested)
         return (yield* Deferred.await(done).pipe(Effect.mapError((e) => e as E))) as A
       })
 
