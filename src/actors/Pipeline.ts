@@ -58,6 +58,8 @@ export interface PipelineOptions {
   readonly feed: LiveFeedSink
   /** Every rules version and the seqs it scores (EstablishRulesHistory.ts made it for this start). */
   readonly history: RulesHistory
+  /** The projection this run scores (its snapshots are fenced by it); 0 when never re-projected. */
+  readonly projection?: number
   readonly batchMax: number
   readonly snapshotIntervalMs: number
   readonly latch: FailureLatch
@@ -164,6 +166,7 @@ export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PortF
       stream: head.name,
       streamCreated,
       rulesVersion: o.history.current.rules.version,
+      ...(o.projection === undefined ? {} : { projection: o.projection }),
       analytics: o.analytics,
       deadLettersSettled: deadLetters.settled,
       write: (w) => o.snapshots.write(w),

@@ -105,7 +105,7 @@ export const startGateway = async (deps: GatewayDeps): Promise<RunningGateway> =
     ...eventRoutes(deps.ingest, onError),
     ...leaderboardRoutes(deps.leaderboards),
     ...userRoutes(deps.users, deps.settings, onError),
-    ...rulesRoutes(deps.rules, deps.dryRuns),
+    ...rulesRoutes(deps.rules, deps.dryRuns, deps.rulesApply),
     ...(deps.corrections !== undefined ? correctionRoutes(deps.corrections) : []),
     ...shareRoutes(deps.shares),
     ...(deps.erasures !== undefined ? erasureRoutes(deps.erasures) : []),

@@ -63,6 +63,7 @@ export class TopicHub {
   start(): void {
     this.stops.push(this.lb.onView((view) => this.onView(view)))
     this.stops.push(this.lb.onRollover((window, period) => this.onRollover(window, period)))
+    if (this.lb.onReset !== undefined) this.stops.push(this.lb.onReset(() => this.onReset()))
     const timer = setInterval(() => this.sweep(Date.now()), SWEEP_MS)
     timer.unref()
     this.stops.push(() => clearInterval(timer))
@@ -251,6 +252,11 @@ export class TopicHub {
       topic.waiting.clear()
       return null
     }
+    if (topic.resync) {
+      topic.resync = false
+      topic.advance(next, view.seq)
+      return topic.snapshot()
+    }
     if (view.seq < topic.seq) return null
     const delta = computeDelta(topic.entries, next)
     // Nothing visible changed: keep the last sent seq so the next delta's prev_seq chains to it.
@@ -278,6 +284,11 @@ export class TopicHub {
       topic.waiting.clear()
       return null
     }
+    if (topic.resync) {
+      topic.resync = false
+      topic.advance(view.entries, view.seq, first)
+      return topic.snapshot()
+    }
     if (view.seq < topic.seq) return null
     // The user this window follows turned private: its frames would tie their id to their rank, so
     // the feed stops moving (watchers keep what they had; new subscriptions are refused at admission).
@@ -294,6 +305,12 @@ export class TopicHub {
     topic.ring.push(topic.seq, view.seq, msg)
     topic.advance(view.entries, view.seq, first)
     return msg
+  }
+
+  /** The boards' history was replaced (§10 re-projection): every topic starts a new epoch; its next view is a snapshot. */
+  private onReset(): void {
+    this.pending = new Map()
+    for (const topic of this.topics.values()) topic.newEpoch(`${this.epochPrefix}.${(this.generation++).toString(36)}`)
   }
 
   private onRollover(window: Window, period: string): void {
