@@ -83,6 +83,8 @@ describe("WS worker threads", () => {
     }
     expect(text).toMatch(/arena_ws_messages_sent_total\{type="snapshot"\} [1-9]/)
     expect(text).toMatch(/arena_ws_messages_sent_total\{type="delta"\} [1-9]/)
+    // The batch that carried that delta was timed from the hub's hand-over to its publishing.
+    expect(text).toMatch(/arena_ws_handoff_seconds_count [1-9]/)
     reader.close()
   })
 })

@@ -87,7 +87,9 @@ void holdAnchor(app, behaviors.anchors, (message) => post({ t: "log", level: "wa
 const receive = (m: ToWorker | Many<ToWorker>): void => {
   switch (m.t) {
     case "many": for (const x of m.msgs) receive(x); return
-    case "batch": return host.batch(m.items)
+    case "batch":
+      metrics.handoff(Math.max(0, performance.timeOrigin + performance.now() - m.at) / 1000)
+      return host.batch(m.items)
     case "attached": return host.attached(m.conn, m.topic, m.frames, m.snapshot)
     case "resynced": return host.resynced(m.conn, m.topic, m.frame)
     case "moved": return host.moved(m.conn, m.topic, m.frame)
