@@ -150,11 +150,12 @@ if (SERVER === "gateway") {
         srv.send({ type: "start" })
         await new Promise((r) => setTimeout(r, WARM * 1000))
         const m0 = await hubLatency(port)
+        const h0 = await handoffLatency(port)
         await mark("start")
         const done = await waitMsg(srv, "done", (HOLD + 120) * 1000)
         await new Promise((r) => setTimeout(r, 2000))
         await mark("stop")
-        return { producer: { cpuMs: 0, wallMs: 1, sent: done.views }, childCpuSecs: 0, hub: hubQuantiles(m0, await hubLatency(port)) }
+        return { producer: { cpuMs: 0, wallMs: 1, sent: done.views }, childCpuSecs: 0, hub: hubQuantiles(m0, await hubLatency(port)), handoff: hubQuantiles(h0, await handoffLatency(port)) }
       }
     })
     const probeLog = readProbeLog(ours.probeOut)

@@ -172,7 +172,9 @@ export class SocketHost implements HostSide {
     }
     // Published: uWS writes the frames when this loop iteration ends. Acknowledge now, so the hub
     // sends what arrives meanwhile without waiting for the writes or for its own turn to read the
-    // ack (batches received in one iteration are written together, one write per socket).
+    // ack (batches received in one iteration are written together, one write per socket). A worker
+    // receives batches only while polling, so the next ones are written at the next iteration's
+    // end; the main thread's host defers its ack by an iteration instead (Gateway.ts).
     this.hub.ack()
   }
 
