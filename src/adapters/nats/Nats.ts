@@ -18,7 +18,8 @@ export const openNats = (url: string, name: string) =>
   Effect.acquireRelease(
     Effect.tryPromise({
       try: async () => {
-        const nc = await connect({ servers: url, name, maxReconnectAttempts: -1, reconnectTimeWait: 500, waitOnFirstConnect: false })
+        // NATS_URL may list a cluster's servers separated by commas (scripts/cluster.sh prints it so).
+        const nc = await connect({ servers: url.includes(",") ? url.split(",").map((s) => s.trim()) : url, name, maxReconnectAttempts: -1, reconnectTimeWait: 500, waitOnFirstConnect: false })
         let up = true
         void (async () => {
           for await (const s of nc.status()) {

@@ -1,0 +1,101 @@
+// What a partition's owner answers over request/reply in partitioned mode (ARCHITECTURE §9): its
+// partial boards (top-N, keyset pages, counts of users ranked better, around-me) and its users'
+// profiles, read between slices from the partition's pipeline. The merge into exact global answers
+// is domain/MergedBoard.ts; the transport is adapters/nats/PartitionQueries.ts.
+import type { BoardKey, Window } from "../domain/Model.js"
+import { WINDOWS } from "../domain/Model.js"
+import { profileOf } from "../domain/engine/UserViews.js"
+import { PRIVATE } from "../domain/state/UserTable.js"
+import type { PartitionRow, PartitionState } from "../ports/MergedReads.js"
+import type { Pipeline } from "./Pipeline.js"
+
+interface BoardAsk { readonly board?: unknown; readonly window?: unknown; readonly period?: unknown }
+interface At { readonly xp: number; readonly seq: number }
+
+const str = (v: unknown, what: string): string => {
+  if (typeof v !== "string" || v.length === 0) throw new Error(`${what} must be a non-empty string`)
+  return v
+}
+const int = (v: unknown, what: string, max: number): number => {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > max) throw new Error(`${what} must be an integer 0..${max}`)
+  return v
+}
+const at = (v: unknown): At => {
+  const a = v as Partial<At> | null
+  if (a === null || typeof a !== "object" || typeof a.xp !== "number" || typeof a.seq !== "number") throw new Error("at must be {xp, seq}")
+  return { xp: a.xp, seq: a.seq }
+}
+
+/** The query handler of one partition, over its running pipeline. Throws on a malformed ask (answered as an error). */
+export const partitionReads = (partition: number, pipeline: Pipeline) => {
+  const boards = pipeline.boards
+  const state = boards.state
+  const key = (b: BoardAsk): BoardKey => {
+    const window = str(b.window, "window") as Window
+    if (!(WINDOWS as ReadonlyArray<string>).includes(window)) throw new Error(`unknown window ${window}`)
+    return { board: str(b.board, "board"), window, period: b.period === undefined || b.period === null ? boards.currentPeriod(window) : str(b.period, "period") }
+  }
+  const row = (uid: number, xp: number, seq: number): PartitionRow => {
+    const u = state.users
+    const r: PartitionRow = { userId: u.userId(uid), xp, seq, username: u.username(uid), level: u.level[uid]! }
+    return (u.privacy[uid]! & PRIVATE) === 0 ? r : { ...r, private: true }
+  }
+  const rows = (id: number, offset: number, limit: number): Array<PartitionRow> => {
+    const out: Array<PartitionRow> = []
+    if (limit > 0) state.boards.tree(id)!.forEachInRange(offset, limit, (uid, xp, seq) => { out.push(row(uid, xp, seq)) })
+    return out
+  }
+  /** Entries ranked strictly better than (xp, seq): seqs are integers and unique per board. */
+  const better = (id: number, a: At): number => state.boards.tree(id)!.countThrough(a.xp, a.seq - 1)
+  const through = (id: number, a: At): number => state.boards.tree(id)!.countThrough(a.xp, a.seq)
+
+  return (op: string, body: unknown): unknown => {
+    const b = (body ?? {}) as BoardAsk & Record<string, unknown>
+    const pos = boards.position
+    switch (op) {
+      case "state":
+        return { partition, phase: pipeline.status.phase, applied: pos.applied, streamTimeMs: pos.streamTimeMs, users: state.users.size } satisfies PartitionState
+      case "top": {
+        const k = key(b)
+        const id = boards.openId(k)
+        const n = int(b["n"], "n", 10_000)
+        return { period: k.period, seq: pos.applied, size: id < 0 ? 0 : state.boards.tree(id)!.size, entries: id < 0 ? [] : rows(id, 0, n) }
+      }
+      case "user": {
+        const k = key(b)
+        const id = boards.openId(k)
+        const uid = state.users.uidOf(str(b["userId"], "userId"))
+        if (id < 0 || uid < 0) return null
+        const rank = boards.rankOf(id, uid)
+        return rank === undefined ? null : rows(id, rank - 1, 1)[0] ?? null
+      }
+      case "better": {
+        const id = boards.openId(key(b))
+        return id < 0 ? 0 : better(id, at(b["at"]))
+      }
+      case "around": {
+        const id = boards.openId(key(b))
+        const a = at(b["at"])
+        const r = int(b["r"], "r", 1_000)
+        if (id < 0) return { better: [], worse: [], betterCount: 0 }
+        const n = better(id, a)
+        return { better: rows(id, Math.max(0, n - r), Math.min(r, n)), worse: rows(id, through(id, a), r), betterCount: n }
+      }
+      case "page": {
+        const id = boards.openId(key(b))
+        const limit = int(b["limit"], "limit", 10_000)
+        if (id < 0) return { entries: [], throughCursor: 0, size: 0 }
+        const offset = b["at"] === undefined || b["at"] === null ? 0 : through(id, at(b["at"]))
+        return { entries: rows(id, offset, limit), throughCursor: offset, size: state.boards.tree(id)!.size }
+      }
+      case "profile": {
+        const uid = state.users.uidOf(str(b["userId"], "userId"))
+        if (uid < 0) return null
+        const t = pos.streamTimeMs
+        return profileOf(state, uid, pipeline.rules, t > 0 ? t : Date.now())
+      }
+      default:
+        throw new Error(`unknown partition query ${op}`)
+    }
+  }
+}
