@@ -4,7 +4,8 @@
 // is domain/MergedBoard.ts; the transport is adapters/nats/PartitionQueries.ts.
 import type { BoardKey, Window } from "../domain/Model.js"
 import { WINDOWS } from "../domain/Model.js"
-import { profileOf } from "../domain/engine/UserViews.js"
+import { GLOBAL_BOARD, agentBoard } from "../domain/BoardKeys.js"
+import { agentStatsOf, boardScoreOf, profileOf } from "../domain/engine/UserViews.js"
 import { PRIVATE } from "../domain/state/UserTable.js"
 import type { PartitionRow, PartitionState } from "../ports/MergedReads.js"
 import type { Pipeline } from "./Pipeline.js"
@@ -89,10 +90,29 @@ export const partitionReads = (partition: number, pipeline: Pipeline) => {
         return { entries: rows(id, offset, limit), throughCursor: offset, size: state.boards.tree(id)!.size }
       }
       case "profile": {
+        // The profile core and the user's score on each current board it is on (as Users.ts
+        // lists ranks); the reader turns each into a global rank with one `betterMany` gather.
         const uid = state.users.uidOf(str(b["userId"], "userId"))
         if (uid < 0) return null
         const t = pos.streamTimeMs
-        return profileOf(state, uid, pipeline.rules, t > 0 ? t : Date.now())
+        const scores: Array<{ board: string; window: Window; period: string; xp: number; seq: number }> = []
+        for (const board of [GLOBAL_BOARD, ...agentStatsOf(state, uid).map((a) => a.agent_name).sort().map(agentBoard)]) {
+          for (const window of WINDOWS as ReadonlyArray<Window>) {
+            const period = boards.currentPeriod(window)
+            const id = boards.openId({ board, window, period })
+            const sc = id < 0 ? undefined : boardScoreOf(state, uid, id)
+            if (sc !== undefined) scores.push({ board, window, period, xp: sc.xp, seq: sc.seq })
+          }
+        }
+        return { core: profileOf(state, uid, pipeline.rules, t > 0 ? t : Date.now()), scores }
+      }
+      case "betterMany": {
+        const asks = b["asks"]
+        if (!Array.isArray(asks) || asks.length > 1_000) throw new Error("asks must be an array of at most 1000 {board, window, period, at}")
+        return asks.map((x: BoardAsk & { readonly at?: unknown }) => {
+          const id = boards.openId(key(x))
+          return id < 0 ? 0 : better(id, at(x.at))
+        })
       }
       default:
         throw new Error(`unknown partition query ${op}`)

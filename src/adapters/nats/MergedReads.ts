@@ -68,7 +68,15 @@ export const makeMergedReads = (nc: NatsConnection, prefix: string, partitions: 
       const entries = merged.map((e) => ranked(rows, e.userId, e.rank))
       return { key, seq, total, user: entries.find((e) => e.user_id === userId) ?? null, entries } satisfies MergedAround
     })),
-    profile: (userId) => run(one<unknown>(partitionOfUser(userId, partitions), "profile", { userId })),
+    profile: (userId) => run(Effect.gen(function*() {
+      type Score = { board: string; window: Window; period: string; xp: number; seq: number }
+      const p = yield* one<{ core: Record<string, unknown>; scores: Array<Score> } | null>(partitionOfUser(userId, partitions), "profile", { userId })
+      if (p === null) return null
+      const asks = p.scores.map((s) => ({ board: s.board, window: s.window, period: s.period, at: { xp: s.xp, seq: s.seq } }))
+      const counts = asks.length === 0 ? [] : yield* all<Array<number>>("betterMany", { asks })
+      const ranks = p.scores.map((s, i) => ({ board: s.board, window: s.window, period: s.period, rank: 1 + counts.reduce((n, c) => n + c[i]!, 0), xp: s.xp }))
+      return { ...p.core, ranks }
+    })),
     states: () => run(states)
   }
 }
