@@ -96,7 +96,8 @@ const ownPartition = (c: ProcessorContext, k: number, stop: Deferred.Deferred<vo
       batchMax: c.config.batchMax,
       snapshotIntervalMs: c.config.snapshotIntervalMs,
       latch,
-      log: (l) => c.log.info(`partition ${k}: ${l}`)
+      log: (l) => c.log.info(`partition ${k}: ${l}`),
+      partition: { partitions: c.config.partitions!, owned: k }
     })
     c.log.info(`partition ${k}: owned with fencing token ${token} (from seq ${claimed.seq})`)
     let sub: { unsubscribe: () => void } | null = null

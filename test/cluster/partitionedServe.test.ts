@@ -2,7 +2,9 @@
 // from scripts/cluster.sh with P = 8: two `arena serve --role processor` processes on different
 // nodes and one `--role gateway`, all real child processes. Events flow through the server's
 // partition mapping; processor A is killed with -9 mid-stream (its partitions are taken over once
-// its leases expire), processor C joins (partitions are handed over to it with final snapshots).
+// its leases expire), processor C joins (partitions are handed over to it with final snapshots),
+// processor B is SIGSTOPped past its lease TTL and resumed (taken over, then rebalanced back).
+// A forged record (one user's payload on another user's subject) is dead-lettered.
 // After quiescence every current board, rank and around-me read through the gateway, and every
 // user's profile, equals the independent oracle folded over the stored stream; every partition
 // is owned exactly once (one lease holder = the assignment's owner = the only query responder),
@@ -161,7 +163,7 @@ const normalizeProfile = (p: ExpectedProfile) => ({
     .sort((a, b) => (a.board + a.window < b.board + b.window ? -1 : 1))
 })
 
-it("P = 8 on 3 nodes: kill -9 of a processor and a join; after quiescence boards, ranks and users equal the oracle, each partition owned once with risen tokens", async () => {
+it("P = 8 on 3 nodes: kill -9 of a processor, a join, a SIGSTOP past the lease; after quiescence boards, ranks and users equal the oracle, each partition owned once with risen tokens", async () => {
   const a = await start("proc-a", "processor", 1)
   const b = await start("proc-b", "processor", 2)
   const gw = await start("gw", "gateway", 3)
@@ -184,13 +186,31 @@ it("P = 8 on 3 nodes: kill -9 of a processor and a join; after quiescence boards
   const ofA = [...before].filter(([, e]) => e.owner === "proc-a").map(([k]) => k)
   expect(ofA.length).toBeGreaterThan(0)
 
+  // A hand-made subject that bypasses the mapping: user "mallory"'s payload on "bob"'s subject
+  // (whatever partition that is). It must be dead-lettered subject_user_mismatch, not applied.
+  const forged = await js.publish(`arena.xp.p.${partitionOfUser("bob", P)}.bob`, JSON.stringify({ event_id: `${id}-forged`, user_id: "mallory", agent_name: "cursor", action_type: "task_completed", timestamp: new Date().toISOString() }), { msgID: `${id}-forged` })
+
   // kill -9 A while events flow; C joins while they still flow.
   const flowing = publish(items.slice(third, 2 * third))
   await sleep(200)
   await kill9(a)
   await flowing
   const c = await start("proc-c", "processor", 1)
+  const settle = Date.now() + 60_000
+  while (![...(await epochs()).values()].some((e) => e.owner === "proc-c")) {
+    if (Date.now() > settle) throw new Error(`C never took a partition:\n${c.log.slice(-3000)}`)
+    await sleep(200)
+  }
+
+  // SIGSTOP B past its lease TTL while events flow, then resume it: its partitions were taken
+  // over meanwhile (higher tokens), so whatever it still tries to commit is refused by the fence.
+  const atStop = await epochs()
+  const ofB = [...atStop].filter(([, e]) => e.owner === "proc-b").map(([k]) => k)
+  process.kill(b.child.pid!, "SIGSTOP")
+  const stoppedAt = Date.now()
   await publish(items.slice(2 * third))
+  await sleep(Math.max(0, 7_000 - (Date.now() - stoppedAt)))
+  process.kill(b.child.pid!, "SIGCONT")
 
   // Quiescence: every partition answered by its owner and caught up with its subjects' last message.
   const stored = await readStream(js, jsm, "ARENA_XP")
@@ -206,7 +226,8 @@ it("P = 8 on 3 nodes: kill -9 of a processor and a join; after quiescence boards
     if (ok) {
       const owners = await epochs()
       // Settled: the assignment covers the live members only, and every partition moved to its owner.
-      if ([...owners.values()].every((e) => e.owner === "proc-b" || e.owner === "proc-c") && [...owners.values()].some((e) => e.owner === "proc-c")) break
+      if ([...owners.values()].every((e) => e.owner === "proc-b" || e.owner === "proc-c") && [...owners.values()].some((e) => e.owner === "proc-c") &&
+        [...owners.values()].some((e) => e.owner === "proc-b") && ofB.every((k) => owners.get(k)!.epoch > atStop.get(k)!.epoch)) break
     }
     if (Date.now() > end) throw new Error(`no quiescence: ${JSON.stringify(r?.body)}\nB:\n${b.log.slice(-3000)}\nC:\n${c.log.slice(-3000)}`)
     await sleep(250)
@@ -218,16 +239,30 @@ it("P = 8 on 3 nodes: kill -9 of a processor and a join; after quiescence boards
   for (let k = 0; k < P; k++) expect(await responders(k), `responders of partition ${k}`).toBe(1)
   for (const k of ofA) expect(after.get(k)!.epoch, `partition ${k}'s token after A's death`).toBeGreaterThan(before.get(k)!.epoch)
   for (const [k, e] of after) expect(["proc-b", "proc-c"], `owner of partition ${k}`).toContain(e.owner)
+  for (const k of ofB) expect(after.get(k)!.epoch, `partition ${k}'s token after B's pause`).toBeGreaterThan(atStop.get(k)!.epoch)
+  expect(ofB.length).toBeGreaterThan(0)
+  // B woke up to leases it no longer held and stopped acting on them (no snapshot of its own).
+  expect(b.log).toMatch(/lease lost/)
 
   // The oracle over the stored stream (every message went through the mapping to arena.xp.p.<k>.<token>).
   const oracle = new Oracle("arena.xp.corrections")
   for (const m of stored) {
     const k = Number(m.subject!.split(".")[3])
     expect(m.subject!.startsWith("arena.xp.p.")).toBe(true)
+    if (m.seq === forged.seq) continue // the oracle knows no partitions: the forged record is checked below
     const user = (() => { try { return (JSON.parse(new TextDecoder().decode(m.data)) as { user_id?: string }).user_id } catch { return undefined } })()
     if (typeof user === "string") expect(partitionOfUser(user, P)).toBe(k)
     oracle.apply(m)
   }
+  const letter = await jsm.streams.getMessage("ARENA_XP_DLQ", { last_by_subj: "arena.xp.dlq" }).then(async () => {
+    for (let seq = 1; ; seq++) {
+      const m = await jsm.streams.getMessage("ARENA_XP_DLQ", { seq }).catch(() => null)
+      if (m === null) return null
+      if (m.header?.get("Arena-Seq") === String(forged.seq)) return m
+    }
+  })
+  expect(letter?.header?.get("Arena-Reason")).toBe("subject_user_mismatch")
+  expect((await get(gw, "/v1/users/mallory")).status).toBe(404)
   const cur = oracle.currentPeriods()
   const boards = new Set([...oracle.boards.keys()].map((key) => key.split("|")[0]!))
   let compared = 0

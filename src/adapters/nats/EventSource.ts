@@ -231,7 +231,9 @@ export const consumeFrom = (
               .finally(() => { busy = null; if (pending.length > 0) setImmediate(kick) })
           }
           for await (const m of messages) {
-            pending.push(toRawFast(m, kinds) ?? toRawSlow(m, kinds))
+            const raw = toRawFast(m, kinds) ?? toRawSlow(m, kinds)
+            // A partition's consumer hands the subject on for the subject check (Partition.ts).
+            pending.push(filterSubject === undefined ? raw : { ...raw, subject: m.subject })
             batchPending = lastPending
             if (pending.length === 1) setImmediate(kick)
             while (pending.length >= batchMax && busy !== null) await busy
