@@ -116,7 +116,7 @@ const ownPartition = (c: ProcessorContext, k: number, stop: Deferred.Deferred<vo
         sub = null
         // The handover: apply what is in flight, one final snapshot under the fence, then release.
         const drained = yield* pipeline.drainAndSnapshot.pipe(
-          Effect.raceFirst(Deferred.await(latch).pipe(Effect.asVoid, Effect.catch(() => Effect.void))),
+          Effect.raceFirst(Deferred.await(latch)),
           Effect.timeout(c.config.leaseTtlMs * 2),
           Effect.exit
         )

@@ -83,11 +83,12 @@ export const partitionReads = (partition: number, pipeline: Pipeline) => {
         return { better: rows(id, Math.max(0, n - r), Math.min(r, n)), worse: rows(id, through(id, a), r), betterCount: n }
       }
       case "page": {
-        const id = boards.openId(key(b))
+        const k = key(b)
+        const id = boards.openId(k)
         const limit = int(b["limit"], "limit", 10_000)
-        if (id < 0) return { entries: [], throughCursor: 0, size: 0 }
+        if (id < 0) return { entries: [], throughCursor: 0, size: 0, seq: pos.applied, period: k.period }
         const offset = b["at"] === undefined || b["at"] === null ? 0 : through(id, at(b["at"]))
-        return { entries: rows(id, offset, limit), throughCursor: offset, size: state.boards.tree(id)!.size }
+        return { entries: rows(id, offset, limit), throughCursor: offset, size: state.boards.tree(id)!.size, seq: pos.applied, period: k.period }
       }
       case "profile": {
         // The profile core and the user's score on each current board it is on (as Users.ts

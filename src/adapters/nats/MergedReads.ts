@@ -12,7 +12,7 @@ import type { MergedAround, MergedPage, MergedReadsPort, PartitionRow, Partition
 import type { BoardCursor, RankedEntry } from "../../ports/ReadModel.js"
 import { askPartition, gather } from "./PartitionQueries.js"
 
-interface RowsPage { readonly entries: ReadonlyArray<PartitionRow>; readonly throughCursor: number; readonly size: number }
+interface RowsPage { readonly entries: ReadonlyArray<PartitionRow>; readonly throughCursor: number; readonly size: number; readonly seq: number; readonly period: string }
 interface RowsAround { readonly better: ReadonlyArray<PartitionRow>; readonly worse: ReadonlyArray<PartitionRow>; readonly betterCount: number }
 
 const ranked = (rows: Map<string, PartitionRow>, userId: string, rank: number): RankedEntry => {
@@ -37,17 +37,21 @@ export const makeMergedReads = (nc: NatsConnection, prefix: string, partitions: 
       Effect.map((ps) => ({ period: ps.reduce((m, p) => (p.period > m ? p.period : m), ps[0]!.period), seq: Math.max(...ps.map((p) => p.seq)) }))
     )
   const states = all<PartitionState>("state", {})
-  const seqNow = states.pipe(Effect.map((ss) => Math.max(0, ...ss.map((s) => s.applied))))
+  /** The highest seq any partition had applied when it answered. */
+  const seqOf = (parts: ReadonlyArray<RowsPage>): number => Math.max(0, ...parts.map((p) => p.seq))
   return {
     partitions,
     page: (board, window, period, after: BoardCursor | null, limit) => run(Effect.gen(function*() {
-      const p = yield* periodOf(board, window, period)
-      const key: BoardKey = { board, window, period: p.period }
-      const parts = yield* all<RowsPage>("page", { ...key, at: after, limit })
+      // No period: each partition reads its current one; should they differ (a partition's stream
+      // time has not passed a rollover yet), ask again for the latest.
+      let parts = yield* all<RowsPage>("page", { board, window, period, at: after, limit })
+      const latest = parts.reduce((m, x) => (x.period > m ? x.period : m), parts[0]!.period)
+      if (parts.some((x) => x.period !== latest)) parts = yield* all<RowsPage>("page", { board, window, period: latest, at: after, limit })
+      const key: BoardKey = { board, window, period: latest }
       const rows = new Map<string, PartitionRow>()
       for (const part of parts) for (const r of part.entries) rows.set(r.userId, r)
       const merged = mergePage(parts as ReadonlyArray<PartPage>, limit)
-      const seq = yield* seqNow
+      const seq = seqOf(parts)
       return {
         key, seq, total: merged.total,
         entries: merged.entries.map((e) => ({ ...ranked(rows, e.userId, e.rank), reached_seq: e.seq }))
@@ -59,7 +63,7 @@ export const makeMergedReads = (nc: NatsConnection, prefix: string, partitions: 
       const me = yield* one<PartitionRow | null>(partitionOfUser(userId, partitions), "user", { ...key, userId })
       const sizes = yield* all<RowsPage>("page", { ...key, at: null, limit: 0 })
       const total = sizes.reduce((s, x) => s + x.size, 0)
-      const seq = yield* seqNow
+      const seq = seqOf(sizes)
       if (me === null) return { key, seq, total, user: null, entries: [] } satisfies MergedAround
       const parts = yield* all<RowsAround>("around", { ...key, at: { xp: me.xp, seq: me.seq }, r: radius })
       const rows = new Map<string, PartitionRow>([[me.userId, me]])
