@@ -4,7 +4,8 @@
 // partition mapping; processor A is killed with -9 mid-stream (its partitions are taken over once
 // its leases expire), processor C joins (partitions are handed over to it with final snapshots),
 // processor B is SIGSTOPped past its lease TTL and resumed (taken over, then rebalanced back).
-// A forged record (one user's payload on another user's subject) is dead-lettered.
+// `arena produce` publishes to users' subjects. A forged record (one user's payload on another
+// user's subject) is dead-lettered.
 // After quiescence every current board, rank and around-me read through the gateway, and every
 // user's profile, equals the independent oracle folded over the stored stream; every partition
 // is owned exactly once (one lease holder = the assignment's owner = the only query responder),
@@ -214,6 +215,19 @@ it("P = 8 on 3 nodes: kill -9 of a processor, a join, a SIGSTOP past the lease; 
   await publish(items.slice(2 * third))
   await sleep(Math.max(0, 7_000 - (Date.now() - stoppedAt)))
   process.kill(b.child.pid!, "SIGCONT")
+
+  // `arena produce` in partitioned mode publishes to each user's ingest subject.
+  const produced = await new Promise<{ code: number | null; out: string }>((resolve) => {
+    const p = spawn(process.execPath, [path.join(ROOT, "bin/arena"), "produce", "--count", "300", "--users", "40", "--seed", "7"], {
+      cwd: ROOT, env: { ...process.env, NATS_URL: cluster.url(2), ARENA_PARTITIONS: String(P), ARENA_STREAM: "ARENA_XP", ARENA_SUBJECT_PREFIX: "arena.xp" }, stdio: ["ignore", "pipe", "pipe"]
+    })
+    let out = ""
+    p.stdout.on("data", (d: Buffer) => (out += d.toString()))
+    p.stderr.on("data", (d: Buffer) => (out += d.toString()))
+    p.on("close", (code) => resolve({ code, out }))
+  })
+  expect(produced.code, produced.out).toBe(0)
+  expect(produced.out).toContain("arena.xp.events.<user token> (partitioned mode, P = 8)")
 
   // Quiescence: every partition answered by its owner and caught up with its subjects' last message.
   const stored = await readStream(js, jsm, "ARENA_XP")
