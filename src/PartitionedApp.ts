@@ -54,6 +54,8 @@ export const partitionLease = (k: number): string => `p.${k}`
 
 export type PartitionedRole = "all" | "processor" | "gateway"
 
+const LIVENESS = { pingIntervalMs: 1_000, maxPingOut: 2 }
+
 /** Analytics in partitioned mode are not built: records are dropped, snapshots wait on nothing. */
 const noAnalytics: AnalyticsSink = { submit: () => Effect.void, awaitDurable: () => Effect.void }
 /** Live views in partitioned mode are not built (no merger): a partition's boards publish nowhere. */
@@ -164,7 +166,9 @@ const openLeases = (config: ArenaConfig, nats: NatsHandle) => {
 export const startProcessor = (config: ArenaConfig, log: Log) =>
   Effect.gen(function*() {
     const member = process.env.ARENA_MEMBER_ID ?? `${os.hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 6)}`
-    const { sql, nats } = yield* openInfrastructure(config, log)
+    // A frozen or dead server is noticed within seconds (the client moves to another node), not
+    // after the default two-minute ping: partition leases last only ARENA_LEASE_TTL.
+    const { sql, nats } = yield* openInfrastructure(config, log, LIVENESS)
     const { leases, coordinator } = openLeases(config, nats)
     yield* leases.provision()
     yield* coordinator.provision()
@@ -221,7 +225,7 @@ export const startProcessor = (config: ArenaConfig, log: Log) =>
 /** The gateway role: exact board reads over every partition, on config.host:config.port. */
 export const startPartitionedGateway = (config: ArenaConfig, log: Log) =>
   Effect.gen(function*() {
-    const nats = yield* openNats(config.natsUrl, "arena-gateway")
+    const nats = yield* openNats(config.natsUrl, "arena-gateway", LIVENESS)
     const reads = makeMergedReads(nats.nc, QUERY_PREFIX, config.partitions!)
     const gw = yield* Effect.acquireRelease(
       Effect.tryPromise({
