@@ -27,6 +27,7 @@ import { openClickHouseScoped } from "./adapters/clickhouse/ClickHouseClient.js"
 import { describeTarget } from "./adapters/clickhouse/ClickHouseTarget.js"
 import { makeEventSource } from "./adapters/nats/EventSource.js"
 import { openNats } from "./adapters/nats/Nats.js"
+import type { NatsLiveness } from "./adapters/nats/Nats.js"
 import { DeadLetters } from "./adapters/nats/DeadLetters.js"
 import { makeErasureStream } from "./adapters/nats/ErasureStream.js"
 import { makeIngest } from "./adapters/nats/Publisher.js"
@@ -71,14 +72,14 @@ export const rulesCandidateOf = (path: string | undefined, label = "ARENA_RULES"
 export const loadRulesCandidate = (config: ArenaConfig): RulesCandidate => rulesCandidateOf(config.rulesPath)
 
 /** Postgres and NATS, ready for the pipeline: database created and migrated, streams applied. */
-export const openInfrastructure = (config: ArenaConfig, log: Log) =>
+export const openInfrastructure = (config: ArenaConfig, log: Log, liveness?: NatsLiveness) =>
   Effect.gen(function*() {
     const created = yield* ensureDatabase(config.databaseUrl)
     if (created) log.info(`created database ${new URL(config.databaseUrl).pathname.slice(1)}`)
     const sql = yield* openDb(config.databaseUrl)
     const applied = yield* migrate(sql)
     log.info(applied.length > 0 ? `postgres migrations applied: ${applied.join(", ")}` : "postgres migrations: up to date")
-    const nats = yield* openNats(config.natsUrl, "arena")
+    const nats = yield* openNats(config.natsUrl, "arena", liveness)
     for (const line of yield* provisionStreams(nats.jsm, config)) log.info(line)
     return { sql, nats }
   })

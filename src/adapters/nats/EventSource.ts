@@ -196,21 +196,24 @@ export const consumeFrom = (
   startSeq: number,
   batchMax: number,
   onBatch: (batch: RawBatch) => Promise<void>,
-  kinds: KindTable = NO_KINDS
+  kinds: KindTable = NO_KINDS,
+  filterSubject?: string
 ) =>
   Effect.acquireUseRelease(
     Effect.tryPromise({
       try: async () => {
         const consumer = await js.consumers.get(stream, {
           deliver_policy: DeliverPolicy.StartSequence,
-          opt_start_seq: Math.max(1, startSeq)
+          opt_start_seq: Math.max(1, startSeq),
+          // A string, sent as 2.9's `filter_subject` (an array needs nats-server 2.10).
+          ...(filterSubject === undefined ? {} : { filter_subjects: filterSubject })
         })
         // Every message the client holds is a live object graph the young-generation GC copies
         // and then promotes: hold about two batches (a pull refills long before the pipeline
         // runs dry on a local server), not eight.
         return consumer.consume({ max_messages: Math.max(1024, batchMax * 2) })
       },
-      catch: (e) => classifyNats(e, `starting ordered consumer on ${stream} at seq ${startSeq}`)
+      catch: (e) => classifyNats(e, `starting ordered consumer on ${stream}${filterSubject === undefined ? "" : ` (${filterSubject})`} at seq ${startSeq}`)
     }),
     (messages) =>
       Effect.tryPromise({
@@ -228,7 +231,9 @@ export const consumeFrom = (
               .finally(() => { busy = null; if (pending.length > 0) setImmediate(kick) })
           }
           for await (const m of messages) {
-            pending.push(toRawFast(m, kinds) ?? toRawSlow(m, kinds))
+            const raw = toRawFast(m, kinds) ?? toRawSlow(m, kinds)
+            // A partition's consumer hands the subject on for the subject check (Partition.ts).
+            pending.push(filterSubject === undefined ? raw : { ...raw, subject: m.subject })
             batchPending = lastPending
             if (pending.length === 1) setImmediate(kick)
             while (pending.length >= batchMax && busy !== null) await busy
@@ -242,6 +247,26 @@ export const consumeFrom = (
     (messages) => Effect.promise(() => messages.close().then(() => undefined, () => undefined))
   )
 
+export interface EventSourceOptions {
+  /**
+   * Read only the messages on this subject (a wildcard allowed), e.g. partition k's
+   * `arena.xp.p.<k>.>` in partitioned mode (ARCHITECTURE §9). The head's lastSeq is then the seq of
+   * the last message on it (0 when there is none), so "caught up" means caught up with the filter.
+   */
+  readonly filterSubject?: string
+}
+
+/** The seq of the last message on `subject` (wildcards allowed), 0 when the stream holds none. */
+const lastSeqOn = async (jsm: JetStreamManager, stream: string, subject: string): Promise<number> => {
+  try {
+    const m = await jsm.streams.getMessage(stream, { last_by_subj: subject })
+    return m === null ? 0 : m.seq
+  } catch (e) {
+    if (/no message found|not found/i.test((e as Error)?.message ?? "") && !/stream not found/i.test((e as Error)?.message ?? "")) return 0
+    throw e
+  }
+}
+
 /**
  * The stream `stream` as the pipeline's (and backfill's) event source; `kinds`: the subjects of
  * the non-event message kinds (domain/MessageKind.ts kindSubjects), without which every message
@@ -250,17 +275,20 @@ export const consumeFrom = (
 export const makeEventSource = (
   nats: { readonly js: JetStreamClient; readonly jsm: JetStreamManager },
   stream: string,
-  kinds: ReadonlyArray<KindSubject> = []
+  kinds: ReadonlyArray<KindSubject> = [],
+  options: EventSourceOptions = {}
 ): EventSource => {
   const table = kindTable(kinds)
+  const filter = options.filterSubject
   return {
     head: Effect.tryPromise({
       try: async () => {
         const info = await nats.jsm.streams.info(stream)
-        return { name: stream, created: info.created, firstSeq: info.state.first_seq, lastSeq: info.state.last_seq, messages: info.state.messages }
+        const lastSeq = filter === undefined ? info.state.last_seq : await lastSeqOn(nats.jsm, stream, filter)
+        return { name: stream, created: info.created, firstSeq: info.state.first_seq, lastSeq, messages: info.state.messages }
       },
-      catch: (e) => classifyNats(e, `reading stream ${stream}`)
+      catch: (e) => classifyNats(e, `reading stream ${stream}${filter === undefined ? "" : ` (${filter})`}`)
     }),
-    consumeFrom: (startSeq, batchMax, onBatch) => consumeFrom(nats.js, stream, startSeq, batchMax, onBatch, table)
+    consumeFrom: (startSeq, batchMax, onBatch) => consumeFrom(nats.js, stream, startSeq, batchMax, onBatch, table, filter)
   }
 }
