@@ -173,7 +173,7 @@ export const startProcessor = (config: ArenaConfig, log: Log) =>
     yield* leases.provision()
     yield* coordinator.provision()
     const names = streamNames(config)
-    const history = yield* establishRulesHistory({
+    const { history } = yield* establishRulesHistory({
       candidate: loadRulesCandidate(config),
       events: makeEventSource(nats, names.events, kindSubjects(config.subjectPrefix)),
       store: makeRulesStore(sql),
