@@ -288,7 +288,7 @@ it("an ingest port with a subject per user: each event on its user's subject in 
     expect(r[4]?.status === "rejected" ? r[4].error.message : "").toContain(`${names.id}.elsewhere.lost`)
     const subjects = await Promise.all([0, 1, 2].map(async (k) => {
       const x = r[k]
-      return (await nats.jsm.streams.getMessage(PER, { seq: x?.status === "accepted" ? x.seq : -1 })).subject
+      return (await nats.jsm.streams.getMessage(PER, { seq: x?.status === "accepted" ? x.seq : -1 }))?.subject
     }))
     expect(subjects).toEqual([`${names.id}.per.ann`, `${names.id}.per.bob`, `${names.id}.per.ann`])
   } finally {
