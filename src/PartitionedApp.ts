@@ -45,6 +45,7 @@ import type { RulesHistory } from "./domain/RulesHistory.js"
 import { startMergedGateway } from "./gateway/MergedGateway.js"
 import { Authenticator } from "./gateway/auth/Auth.js"
 import { checkGatewayConfig, gatewayConfig } from "./gateway/GatewayConfig.js"
+import { RateLimiter } from "./gateway/limits/RateLimiter.js"
 import type { Log } from "./observability/Log.js"
 import type { AnalyticsSink } from "./ports/Analytics.js"
 import type { LiveFeedSink } from "./ports/LiveFeed.js"
@@ -242,7 +243,10 @@ export const startPartitionedGateway = (config: ArenaConfig, log: Log) =>
     const ingest = {
       port: makeIngest(nats.js, ingestSubject, (item) => checkForPublish(item, rules, Date.now())),
       auth: new Authenticator(gc.authEnabled, gc.jwtSecret),
-      bodyLimitBytes: gc.bodyLimitBytes
+      bodyLimitBytes: gc.bodyLimitBytes,
+      ipLimiter: new RateLimiter(gc.rateLimit.perIp, gc.rateLimit.windowMs, gc.rateLimit.maxKeys),
+      tokenLimiter: new RateLimiter(gc.rateLimit.perToken, gc.rateLimit.windowMs, gc.rateLimit.maxKeys),
+      trustProxy: gc.trustProxy
     }
     const gw = yield* Effect.acquireRelease(
       Effect.tryPromise({

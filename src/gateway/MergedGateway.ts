@@ -7,7 +7,8 @@
 // publisher, each event to its user's `arena.xp.events.<user token>`). Everything else answers 501
 // naming docs/scaling.md: WebSockets, ledgers and the rest of §6 are not served by this role yet.
 // Reads are public-viewer reads (private rows anonymous); only ingest checks a token (events:write).
-// Not here yet: the single process's per-IP/per-token rate limits and CORS.
+// Ingest has the single process's per-IP and per-token rate limits (429); reads have none, and
+// there is no CORS on this server yet.
 import * as http from "node:http"
 import type { Window } from "../domain/Model.js"
 import { periodResetsAt } from "../domain/Periods.js"
@@ -16,9 +17,10 @@ import type { MergedReadsPort } from "../ports/MergedReads.js"
 import type { BoardCursor } from "../ports/ReadModel.js"
 import type { IngestPort } from "../ports/Ingest.js"
 import type { Authenticator } from "./auth/Auth.js"
-import { ApiError, methodNotAllowed, notFound, tooLarge } from "./http/ApiError.js"
+import { ApiError, methodNotAllowed, notFound, rateLimited, tooLarge } from "./http/ApiError.js"
 import { parseJsonBody } from "./http/Http.js"
 import type { Route } from "./http/Router.js"
+import type { RateLimiter } from "./limits/RateLimiter.js"
 import { eventRoutes } from "./routes/events.js"
 import { decodeBoardCursor, encodeBoardCursor } from "./http/Cursor.js"
 import { Params, decodeSegment } from "./http/Params.js"
@@ -36,6 +38,10 @@ export interface MergedGatewayOptions {
     readonly port: IngestPort
     readonly auth: Authenticator
     readonly bodyLimitBytes: number
+    readonly ipLimiter: RateLimiter
+    readonly tokenLimiter: RateLimiter
+    /** X-Forwarded-For's first hop is the client (behind a trusted proxy only). */
+    readonly trustProxy: boolean
   }
 }
 
@@ -87,11 +93,20 @@ export const startMergedGateway = async (o: MergedGatewayOptions): Promise<Runni
       throw new ApiError(501, "not_implemented", "POST /v1/events is not served by this gateway (docs/scaling.md)")
     }
     const body = await readLimited(req, ingest.bodyLimitBytes)
+    // The single process's order (http/Router.ts): IP limit, token, token limit, scope, body.
+    const xff = ingest.trustProxy ? req.headers["x-forwarded-for"] : undefined
+    const ip = typeof xff === "string" && xff !== "" ? xff.split(",")[0]!.trim() : req.socket.remoteAddress ?? ""
+    const limit = (l: RateLimiter, key: string) => {
+      const d = l.hit(key)
+      if (!d.allowed) throw rateLimited(d.retryAfterSeconds)
+    }
+    limit(ingest.ipLimiter, `ip:${ip}`)
     const principal = await ingest.auth.authenticate(req.headers.authorization ?? "")
+    if (principal !== null) limit(ingest.tokenLimiter, `sub:${principal.sub}`)
     events.authorize?.(principal)
     if (!body.ok) throw new ApiError(413, "payload_too_large", tooLarge(ingest.bodyLimitBytes).message, [], { Connection: "close" })
     const parsed = parseJsonBody(req.headers["content-type"] ?? "", body.bytes)
-    const r = await events.handler({ method: "post", path: url.pathname, query: url.searchParams, params: [], ip: req.socket.remoteAddress ?? "", principal, body: parsed })
+    const r = await events.handler({ method: "post", path: url.pathname, query: url.searchParams, params: [], ip, principal, body: parsed })
     return { status: r.status, body: null, raw: r.body, headers: r.headers }
   }
   const route = async (method: string, url: URL, req: http.IncomingMessage): Promise<Reply> => {

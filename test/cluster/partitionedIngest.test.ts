@@ -2,7 +2,7 @@
 // nats-server cluster from scripts/cluster.sh with P = 4 and one `arena serve --role all` child
 // process (processor + gateway). The single process's contract holds: a token with events:write,
 // the envelope's 400s naming `body`, validation naming the field, the 16 KiB item limit, 413 over
-// the body limit, 202 with a result per item, duplicates by Nats-Msg-Id. Each accepted event is
+// the body limit, 202 with a result per item, duplicates by Nats-Msg-Id, the per-token rate limit. Each accepted event is
 // stored on `arena.xp.p.<its user's partition>.<its user's token>` (users with `.` and `@` too),
 // applied there (no dead letter), and the user's profile read through the gateway has the XP the
 // oracle folds over the stored stream. A bare `arena.xp.events` publish is captured by no stream
@@ -65,6 +65,7 @@ beforeAll(async () => {
       ARENA_MEMBER_ID: "all-1",
       ARENA_JWT_SECRET: SECRET,
       ARENA_AUTH: "on",
+      ARENA_RATE_LIMIT_PER_TOKEN: "30",
       PORT: "0"
     },
     stdio: ["ignore", "pipe", "pipe"]
@@ -185,6 +186,14 @@ it("POST /v1/events on the partitioned gateway: the single process's contract, e
 
   // A bare `arena.xp.events` publish: no stream captures it in partitioned mode, no ack.
   await expect(js.publish("arena.xp.events", JSON.stringify(event(6000, "ann")), { msgID: `${id}-bare`, timeout: 5_000 })).rejects.toThrow()
+
+  // The per-token rate limit (30 a minute here): the 31st request of one token is 429 with Retry-After.
+  const burst = await mintToken({ sub: "burst", scope: "events:write", ttlSeconds: 600 }, SECRET)
+  for (let i = 0; i < 30; i++) expect((await post<Ingested>(events[0], burst)).status).toBe(202)
+  const limited = await fetch(`http://127.0.0.1:${port}/v1/events`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${burst}` }, body: JSON.stringify(events[0]) })
+  expect(limited.status).toBe(429)
+  expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0)
+  expect(((await limited.json()) as ErrorBody).error.code).toBe("rate_limited")
 
   // Applied on the right partitions: every partition caught up with its subjects' last message,
   // nothing dead-lettered, each user's profile (from its partition) equal to the oracle's XP.
