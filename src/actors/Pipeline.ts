@@ -155,6 +155,7 @@ export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PortF
     const processor = new Processor(state, o.history, pos, o.feed.watchedUsers, o.partition)
     const boards = new Boards(state, pos, {
       readArchive: (b, w, p, off, lim) => Effect.runPromise(o.snapshots.readArchive(b, w, p, off, lim)),
+      readArchiveOf: (b, w, p, ids) => Effect.runPromise(o.snapshots.readArchiveOf(b, w, p, ids)),
       committedSeq: () => status.snapshot.lastSeq,
       now: () => Date.now(),
       feed: o.feed
