@@ -10,7 +10,7 @@ import type { Scope } from "effect"
 import { backoff } from "../domain/Backoff.js"
 import { blocked } from "../observability/LoopBlocks.js"
 import { registry } from "../observability/Metrics.js"
-import type { AnalyticsRecord, AnalyticsSink, RecordKind } from "../ports/Analytics.js"
+import type { AnalyticsRecord, AnalyticsSink, RecordKind, RecordStage } from "../ports/Analytics.js"
 import type { AnalyticsStatus, AnalyticsStore, EncodedRecord, StoreFailure, Watermarks } from "../ports/AnalyticsStore.js"
 import { seqOf } from "../ports/Analytics.js"
 import { KIND_AWARD, KIND_CODE, KINDS, RowLog, keyOf, rowLogOf } from "../ports/RowLog.js"
@@ -200,36 +200,68 @@ export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<Analy
       Effect.suspend(() => awaitDurable(submittedSeq)).pipe(Effect.timeoutOption(o.shutdownFlushMs), Effect.asVoid)
     )
 
+    /** Records submitted from here on are kept when above what was submitted and what the store holds. */
+    const wantedSeq = (kind: RecordKind, s: number): boolean => {
+      const t = thresholds
+      return s > submittedSeq && (t === null || s > t[kind])
+    }
+    const keyRow = (r: AnalyticsRecord, into: RowLog, i: number, link: boolean): void => {
+      if (r.kind === "award") {
+        if (link) into.keyUser(i, keyOf(r.entry.user_id))
+        else into.userKey[i] = keyOf(r.entry.user_id)
+        into.idKey[i] = keyOf(r.entry.event_id)
+      } else if (r.kind === "correction") {
+        if (link) into.keyUser(i, keyOf(r.entry.user_id))
+        else into.userKey[i] = keyOf(r.entry.user_id)
+      }
+    }
+    /** Suspends while `n` more rows would overfill the buffer (an oversized batch into an empty buffer goes through). */
+    const awaitSpace = (n: number) =>
+      Effect.gen(function*() {
+        while (rows.length > 0 && rows.length + n > o.maxBuffered) {
+          space.closeUnsafe()
+          yield* space.await
+        }
+      })
+    const taken = (throughSeq: number): void => {
+      if (throughSeq > submittedSeq) submittedSeq = throughSeq
+      metrics.buffered.set(rows.length)
+      wake.openUnsafe()
+    }
+
     const service: AnalyticsService = {
+      newStage: () => {
+        const staged = new RowLog()
+        const stage: RecordStage & { readonly rows: RowLog } = {
+          rows: staged,
+          get size() { return staged.length },
+          push: (r) => keyRow(r, staged, store.encodeInto(r, staged), false)
+        }
+        return stage
+      },
+      submitStage: (stage, throughSeq) =>
+        Effect.gen(function*() {
+          const staged = (stage as RecordStage & { readonly rows?: RowLog }).rows
+          if (staged === undefined) return yield* Effect.die(new Error("submitStage: not a stage of this sink"))
+          const wanted = (i: number) => wantedSeq(KINDS[staged.kind[i]!]!, staged.seq[i]!)
+          let n = 0
+          for (let i = 0; i < staged.length; i++) if (wanted(i)) n++
+          yield* awaitSpace(n)
+          for (let i = 0; i < staged.length; i++) if (wanted(i)) rows.copyRow(staged, i)
+          staged.clear()
+          taken(throughSeq)
+        }),
       submit: (records, throughSeq) =>
         Effect.gen(function*() {
           // Seqs at or below submittedSeq were taken already (a restarted pipeline replays from
           // its snapshot); seqs at or below the store's watermarks are in the store.
-          const wanted = (r: AnalyticsRecord): boolean => {
-            const s = seqOf(r)
-            const t = thresholds
-            return s > submittedSeq && (t === null || s > t[r.kind])
-          }
           let n = 0
-          for (const r of records) if (wanted(r)) n++
-          // An oversized submit into an empty buffer is let through rather than waiting forever.
-          while (rows.length > 0 && rows.length + n > o.maxBuffered) {
-            space.closeUnsafe()
-            yield* space.await
-          }
+          for (const r of records) if (wantedSeq(r.kind, seqOf(r))) n++
+          yield* awaitSpace(n)
           // Encoded now, straight into the buffer's rows (filtered again: a recovery while this
           // submit waited may have raised the watermarks).
-          for (const r of records) {
-            if (!wanted(r)) continue
-            const i = store.encodeInto(r, rows)
-            if (r.kind === "award") {
-              rows.keyUser(i, keyOf(r.entry.user_id))
-              rows.idKey[i] = keyOf(r.entry.event_id)
-            } else if (r.kind === "correction") rows.keyUser(i, keyOf(r.entry.user_id))
-          }
-          if (throughSeq > submittedSeq) submittedSeq = throughSeq
-          metrics.buffered.set(rows.length)
-          wake.openUnsafe()
+          for (const r of records) if (wantedSeq(r.kind, seqOf(r))) keyRow(r, rows, store.encodeInto(r, rows), true)
+          taken(throughSeq)
         }),
       awaitDurable,
       durableSeq: Effect.sync(() => durableSeq),

@@ -41,6 +41,7 @@ export class RowLog {
   private readonly heads = new Float64Array(BUCKETS).fill(-1)
   /** The id of row 0: rows dropped from the front so far (ids of rows never change, indexes do). */
   private base = 0
+  private linked = false
   /** Row i's bytes are `slabs[slab[i]][start[i], end[i])`; a slab is written only past its rows. */
   readonly slabs: Array<Uint8Array> = []
   readonly views: Array<DataView> = []
@@ -106,6 +107,7 @@ export class RowLog {
   /** Indexes row i under its user's key (non-zero), so rowsOfUser finds it. */
   keyUser(i: number, key: number): void {
     const b = key & (BUCKETS - 1)
+    this.linked = true
     this.userKey[i] = key
     this.link[i] = this.heads[b]!
     this.heads[b] = this.base + i
@@ -119,6 +121,29 @@ export class RowLog {
       if (this.userKey[i] === key) out.push(i)
       id = this.link[i]!
     }
+  }
+
+  /** Appends row i of `from` (its bytes copied, its keys kept); returns its index here. */
+  copyRow(from: RowLog, i: number): number {
+    const k = from.kind[i]!
+    const s = from.start[i]!
+    const n = from.end[i]! - s
+    const id = this.room(k, n)
+    const at = this.pos[k]!
+    this.slabs[id]!.set(from.slabs[from.slab[i]!]!.subarray(s, s + n), at)
+    const j = this.push(k, from.seq[i]!, from.part[i]!, id, at, at + n)
+    if (from.userKey[i] !== 0) this.keyUser(j, from.userKey[i]!)
+    this.idKey[j] = from.idKey[i]!
+    return j
+  }
+
+  /** Forgets every row; its slabs are written again from the start (a stage, emptied after each hand-over). */
+  clear(): void {
+    this.length = 0
+    if (this.linked) { this.heads.fill(-1); this.linked = false }
+    this.base = 0
+    this.pos.fill(0)
+    this.release()
   }
 
   /** Appends a row of prepared bytes (copied). */
