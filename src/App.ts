@@ -16,6 +16,10 @@ import { LiveFeed } from "./actors/LiveFeed.js"
 import { startPipeline } from "./actors/Pipeline.js"
 import { supervisePipeline } from "./actors/Supervisor.js"
 import { makeCorrections } from "./actors/Corrections.js"
+import { makeRulesApply } from "./actors/RulesApply.js"
+import { Reprojections } from "./actors/Reprojections.js"
+import { makeProjectionStore } from "./adapters/postgres/ProjectionStore.js"
+import { ReprojectionBuilds } from "./adapters/process/ReprojectionBuilds.js"
 import { makeUsers } from "./actors/Users.js"
 import { AnalyticsQueries } from "./adapters/clickhouse/AnalyticsQueries.js"
 import { makeClickHouseAnalyticsStore } from "./adapters/clickhouse/ClickHouseAnalyticsStore.js"
@@ -23,6 +27,7 @@ import { openClickHouseScoped } from "./adapters/clickhouse/ClickHouseClient.js"
 import { describeTarget } from "./adapters/clickhouse/ClickHouseTarget.js"
 import { makeEventSource } from "./adapters/nats/EventSource.js"
 import { openNats } from "./adapters/nats/Nats.js"
+import type { NatsLiveness } from "./adapters/nats/Nats.js"
 import { DeadLetters } from "./adapters/nats/DeadLetters.js"
 import { makeErasureStream } from "./adapters/nats/ErasureStream.js"
 import { makeIngest } from "./adapters/nats/Publisher.js"
@@ -67,14 +72,14 @@ export const rulesCandidateOf = (path: string | undefined, label = "ARENA_RULES"
 export const loadRulesCandidate = (config: ArenaConfig): RulesCandidate => rulesCandidateOf(config.rulesPath)
 
 /** Postgres and NATS, ready for the pipeline: database created and migrated, streams applied. */
-export const openInfrastructure = (config: ArenaConfig, log: Log) =>
+export const openInfrastructure = (config: ArenaConfig, log: Log, liveness?: NatsLiveness) =>
   Effect.gen(function*() {
     const created = yield* ensureDatabase(config.databaseUrl)
     if (created) log.info(`created database ${new URL(config.databaseUrl).pathname.slice(1)}`)
     const sql = yield* openDb(config.databaseUrl)
     const applied = yield* migrate(sql)
     log.info(applied.length > 0 ? `postgres migrations applied: ${applied.join(", ")}` : "postgres migrations: up to date")
-    const nats = yield* openNats(config.natsUrl, "arena")
+    const nats = yield* openNats(config.natsUrl, "arena", liveness)
     for (const line of yield* provisionStreams(nats.jsm, config)) log.info(line)
     return { sql, nats }
   })
@@ -136,16 +141,18 @@ export const startArena = (config: ArenaConfig, log: Log) =>
       log,
       // Each start first puts the rules file under the history's rule (a no-op once it is in force).
       start: (latch) => Effect.gen(function*() {
-        history = yield* establishRulesHistory({ candidate, events, store: rulesStore, log: (l) => log.info(l), onHistory: (v) => { recorded = v } }).pipe(
+        const established = yield* establishRulesHistory({ candidate, events, store: rulesStore, log: (l) => log.info(l), onHistory: (v) => { recorded = v } }).pipe(
           Effect.tapError((e) => Effect.sync(() => { if (e._tag === "RulesVersionConflict") refusal = e.message }))
         )
+        history = established.history
         return yield* startPipeline({
           events,
           snapshots,
           openDeadLetters: () => new DeadLetters(nats.js, names.dlqSubject, { maxPayload: () => nats.nc.info?.max_payload ?? 1024 * 1024 }),
           analytics: analytics.sink,
           feed,
-          history,
+          history: established.history,
+          projection: established.projection,
           batchMax: config.batchMax,
           snapshotIntervalMs: config.snapshotIntervalMs,
           latch,
@@ -177,6 +184,17 @@ export const startArena = (config: ArenaConfig, log: Log) =>
     const ingest = makeIngest(nats.js, names.eventSubject, (item) => checkForPublish(item, rules, Date.now()))
     // Dry runs are child processes with this service's environment (same stream, same database).
     const dryRuns = yield* Effect.acquireRelease(Effect.sync(() => new DryRunJobs({ env: process.env, log: (l) => log.info(l) })), (d) => Effect.sync(() => d.close()))
+    // Retroactive applies (§10): shadow builds as child processes, the switch through the supervisor.
+    const reprojections = yield* Effect.acquireRelease(Effect.sync(() => new Reprojections({
+      store: makeProjectionStore(sql),
+      builder: new ReprojectionBuilds({ env: process.env, log: (l) => log.info(l) }),
+      restart: pipeline.restart,
+      headSeq: events.head.pipe(Effect.map((h) => h.lastSeq)),
+      newEpoch: () => boards.newEpochOnNextAttach(),
+      pauseMs: config.reprojectionStepPauseMs,
+      log: (l) => log.info(l)
+    })), (r) => Effect.sync(() => r.close()))
+    yield* Effect.tryPromise({ try: () => reprojections.resume(), catch: (e) => new GatewayStartError({ message: `resuming a re-projection: ${e instanceof Error ? e.message : String(e)}` }) })
     const gateway = yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: () => startGateway({
@@ -208,6 +226,13 @@ export const startArena = (config: ArenaConfig, log: Log) =>
             achievements: () => achievementCatalog(history?.current.rules ?? rules)
           },
           dryRuns,
+          rulesApply: makeRulesApply({
+            store: rulesStore,
+            restart: pipeline.restart,
+            establish: (c) => establishRulesHistory({ candidate: c, events, store: rulesStore, log: (l) => log.info(l), mode: "apply", onHistory: (v) => { recorded = v } }),
+            retroactive: { start: (c) => reprojections.start(c), last: () => reprojections.last(), open: () => reprojections.open() },
+            log: (l) => log.info(l)
+          }),
           analytics: analytics.routes,
           config: gatewayConfig(config),
           log: { warn: (m, f) => log.warn(`${m} ${f ? JSON.stringify(f) : ""}`), error: (m, f) => log.error(`${m} ${f ? JSON.stringify(f) : ""}`) }

@@ -51,6 +51,7 @@ const Env = Schema.Struct({
   ARENA_DUPLICATE_WINDOW: Schema.optional(Duration),
   ARENA_SNAPSHOT_INTERVAL: Schema.optional(Duration),
   ARENA_ERASURE_STEP_PAUSE: Schema.optional(Duration),
+  ARENA_REPROJECTION_STEP_PAUSE: Schema.optional(Duration),
   ARENA_BATCH_MAX: Schema.optional(PositiveInt.check(Schema.isLessThanOrEqualTo(100_000))),
   ARENA_WS_THREADS: Schema.optional(Threads),
   ARENA_WS_MAX_CONNECTIONS: Schema.optional(TotalCap),
@@ -119,6 +120,8 @@ export interface ArenaConfig {
   readonly snapshotIntervalMs: number
   /** A pause after each recorded erasure step (0; tests set it to kill -9 between any two steps). */
   readonly erasureStepPauseMs: number
+  /** A pause at each step of a retroactive apply (0; tests set it to kill -9 while it is pending and built). */
+  readonly reprojectionStepPauseMs: number
   readonly batchMax: number
   /** WebSocket worker threads of the gateway (0: sockets on the main thread). */
   readonly wsThreads: number
@@ -191,6 +194,7 @@ export const decodeConfig = (env: Record<string, string | undefined> = process.e
     duplicateWindowMs: parseDuration(e.ARENA_DUPLICATE_WINDOW ?? "24h"),
     snapshotIntervalMs: parseDuration(e.ARENA_SNAPSHOT_INTERVAL ?? "5s"),
     erasureStepPauseMs: parseDuration(e.ARENA_ERASURE_STEP_PAUSE ?? "0s"),
+    reprojectionStepPauseMs: parseDuration(e.ARENA_REPROJECTION_STEP_PAUSE ?? "0s"),
     batchMax: e.ARENA_BATCH_MAX ?? 2000,
     wsThreads: e.ARENA_WS_THREADS === undefined ? defaultWsThreads(os.availableParallelism()) : Number(e.ARENA_WS_THREADS),
     wsCaps: {

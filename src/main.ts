@@ -20,6 +20,11 @@ const USAGE = `usage: arena <command> [options]
   rules diff <file> [--json] [--progress-json]
                             dry run of a rules change: score the whole stream under <file> beside
                             the rules in force and report what would change (nothing is written)
+  rules apply <file> [--retroactive] [--json]
+                            put <file> in force in the running service (ARENA_URL, default
+                            http://127.0.0.1:$PORT): from the stream head + 1, or with --retroactive
+                            re-score every event in a shadow state, then switch once (README
+                            "Changing rules safely")
 
 Configuration comes from the environment (see README: NATS_URL, DATABASE_URL, CLICKHOUSE_URL, PORT, ...).`
 
@@ -45,7 +50,7 @@ const main = async (): Promise<number> => {
     options: {
       demo: { type: "boolean" }, count: { type: "string" }, rate: { type: "string" }, users: { type: "string" },
       agents: { type: "string" }, seed: { type: "string" }, sub: { type: "string" }, scope: { type: "string" }, ttl: { type: "string" },
-      json: { type: "boolean" }, "progress-json": { type: "boolean" }, role: { type: "string" }
+      json: { type: "boolean" }, "progress-json": { type: "boolean" }, role: { type: "string" }, retroactive: { type: "boolean" }
     }
   })
   switch (command) {

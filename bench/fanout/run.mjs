@@ -51,13 +51,17 @@ const serviceThreads = a.threads === undefined ? {} : { ARENA_WS_THREADS: a.thre
 const FIRST = Number(a["first-probes"] ?? 100)
 const READ_EVERY = a["read-every"] ?? "5000"
 const OUT = a.out ?? path.join(import.meta.dirname, "last-run.json")
-/** Cumulative buckets of the gateway's "view received → delta handed to socket hosts" histogram. */
-const hubLatency = async (port) => {
+/** Cumulative buckets of an unlabelled histogram on /metrics. */
+const bucketsOf = async (port, name) => {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
   const out = []
-  for (const m of text.matchAll(/^arena_ws_publish_latency_seconds_bucket\{le="([^"]+)"\} (\d+)/gm)) out.push([Number(m[1]), Number(m[2])])
+  for (const m of text.matchAll(new RegExp(`^${name}_bucket\\{le="([^"]+)"\\} (\\d+)`, "gm"))) out.push([Number(m[1]), Number(m[2])])
   return out
 }
+/** The gateway's "view received → delta handed to socket hosts" histogram. */
+const hubLatency = (port) => bucketsOf(port, "arena_ws_publish_latency_seconds")
+/** "Batch handed to a WS worker thread → published there" (absent before the metric existed, or with 0 threads). */
+const handoffLatency = (port) => bucketsOf(port, "arena_ws_handoff_seconds")
 /** Quantiles (bucket upper bounds, ms) of the window between two bucket snapshots. */
 const hubQuantiles = (a, b) => {
   const d = b.map(([le, n], i) => [le, n - (a[i]?.[1] ?? 0)])
@@ -146,11 +150,12 @@ if (SERVER === "gateway") {
         srv.send({ type: "start" })
         await new Promise((r) => setTimeout(r, WARM * 1000))
         const m0 = await hubLatency(port)
+        const h0 = await handoffLatency(port)
         await mark("start")
         const done = await waitMsg(srv, "done", (HOLD + 120) * 1000)
         await new Promise((r) => setTimeout(r, 2000))
         await mark("stop")
-        return { producer: { cpuMs: 0, wallMs: 1, sent: done.views }, childCpuSecs: 0, hub: hubQuantiles(m0, await hubLatency(port)) }
+        return { producer: { cpuMs: 0, wallMs: 1, sent: done.views }, childCpuSecs: 0, hub: hubQuantiles(m0, await hubLatency(port)), handoff: hubQuantiles(h0, await handoffLatency(port)) }
       }
     })
     const probeLog = readProbeLog(ours.probeOut)
@@ -182,15 +187,17 @@ if (SERVER === "gateway") {
       await waitMsg(p, "started")
       await new Promise((r) => setTimeout(r, WARM * 1000))
       const m0 = await hubLatency(svc.port)
+      const h0 = await handoffLatency(svc.port)
       const b0 = await loopBlocks(svc.port)
       await mark("start")
       producerDone = await waitMsg(p, "done", (HOLD + 120) * 1000)
       await new Promise((r) => setTimeout(r, 2000)) // the last deltas in flight
       await mark("stop")
       const hub = hubQuantiles(m0, await hubLatency(svc.port))
+      const handoff = hubQuantiles(h0, await handoffLatency(svc.port))
       const blocks = blockSummary(b0, await loopBlocks(svc.port))
       const childCpu = kids0.reduce((s, [pid, c]) => s + cpuOf(pid) - c, 0)
-      return { producer: producerDone, childCpuSecs: childCpu, hub, blocks }
+      return { producer: producerDone, childCpuSecs: childCpu, hub, handoff, blocks }
     }
   })
   const probeLog = readProbeLog(ours.probeOut)
@@ -267,7 +274,7 @@ const summary = {
     serverCores: ours.serverCores, serverRssMiB: ours.serverRssMiB, chdbCores: ours.driven.childCpuSecs / ours.secs, machineBusy: ours.machineBusy,
     usPerFrame: usPerFrame(ours), threads: ours.serverThreads, monoWindow: ours.monoWindow, loadAvg: ours.loadAvg, probeCores: ours.probeCpuSecs / ours.secs,
     perSecond: perSecond(ours.lat.first.series ?? ours.lat.series ?? [], ours.wallStart),
-    hub: ours.driven.hub, blocks: ours.driven.blocks ?? {},
+    hub: ours.driven.hub, handoff: ours.driven.handoff ?? null, blocks: ours.driven.blocks ?? {},
     producerCores: ours.driven.producer.cpuMs / ours.driven.producer.wallMs, producerSent: ours.driven.producer.sent, loadCores: ours.loadCpuSecs / ours.secs,
     hist: hist(f.sorted)
   },
@@ -296,6 +303,7 @@ if (Object.keys(A.blocks).length > 0) {
     .map(([k, v]) => `${k} n ${v.n} p99 ≤ ${v.p99} max ≤ ${v.max} (>8 ms: ${v.over8ms})`).join("; ")}`)
 }
 log(`gateway hub wait (view → hosts, bucket bounds): p50 ≤ ${A.hub.p50} ms, p99 ≤ ${A.hub.p99} ms over ${A.hub.n} views`)
+if (A.handoff && A.handoff.n > 0) log(`gateway hand-off (batch handed to a WS thread → published there, bucket bounds): p50 ≤ ${A.handoff.p50} ms, p99 ≤ ${A.handoff.p99} ms over ${A.handoff.n} batches`)
 log(`${ratio}; producer ${A.producerSent} events at ${(A.producerCores * 100).toFixed(0)}% of a core; chDB child ${(A.chdbCores * 100).toFixed(0)}%; load clients ${(A.loadCores * 100).toFixed(0)}%`)
 if (!a["no-append"]) {
   appendResult("Fan-out (bench/fanout/run.mjs)", rowOf(summary))

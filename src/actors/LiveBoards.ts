@@ -34,6 +34,9 @@ export class LiveBoards implements LeaderboardPort {
   private readonly aroundWatches = new Map<string, { key: BoardKey; around: AroundSpec; n: number }>()
   private readonly viewListeners = new Set<(v: BoardView) => void>()
   private readonly rollListeners = new Set<(w: Window, p: string) => void>()
+  private readonly resetListeners = new Set<() => void>()
+  /** Set by a re-projection's switch: the next boards attached are a new history (a new epoch). */
+  private resetOnAttach = false
   private readonly pages = new Map<string, CachedPage>()
   /** Group boards (`group:<id>`) are answered by GroupBoards, never by a board of the pipeline. */
   private groups: GroupBoards | null = null
@@ -57,6 +60,10 @@ export class LiveBoards implements LeaderboardPort {
     this.pages.clear()
     this.groups?.attach(boards)
     if (boards === null) return
+    if (this.resetOnAttach) {
+      this.resetOnAttach = false
+      for (const l of this.resetListeners) l()
+    }
     for (const w of this.watches.values()) {
       let view: BoardView | null = null
       for (const [limit, n] of w.limits) for (let i = 0; i < n; i++) view = boards.watch(w.key, limit)
@@ -189,6 +196,16 @@ export class LiveBoards implements LeaderboardPort {
   onRollover(listener: (window: Window, period: string) => void): () => void {
     this.rollListeners.add(listener)
     return () => { this.rollListeners.delete(listener) }
+  }
+
+  onReset(listener: () => void): () => void {
+    this.resetListeners.add(listener)
+    return () => { this.resetListeners.delete(listener) }
+  }
+
+  /** The boards attached next replace the history (a re-projection switched in): their feeds get a new epoch. */
+  newEpochOnNextAttach(): void {
+    this.resetOnAttach = true
   }
 }
 

@@ -6,6 +6,7 @@ import { Cause, Data, Deferred, Effect, Fiber, Queue } from "effect"
 import type { Scope } from "effect"
 import type { CompiledRules } from "../domain/Rules.js"
 import type { RulesHistory } from "../domain/RulesHistory.js"
+import type { OwnedPartition } from "../domain/StreamMessage.js"
 import { loadLegacyUser } from "../domain/state/LegacySnapshot.js"
 import { loadChunk, rebuildBoards } from "../domain/state/SnapshotCodec.js"
 import type { UserState } from "../domain/Model.js"
@@ -58,10 +59,14 @@ export interface PipelineOptions {
   readonly feed: LiveFeedSink
   /** Every rules version and the seqs it scores (EstablishRulesHistory.ts made it for this start). */
   readonly history: RulesHistory
+  /** The projection this run scores (its snapshots are fenced by it); 0 when never re-projected. */
+  readonly projection?: number
   readonly batchMax: number
   readonly snapshotIntervalMs: number
   readonly latch: FailureLatch
   readonly log: (line: string) => void
+  /** Partitioned mode: the one partition `events` delivers (its subjects are checked against their users). */
+  readonly partition?: OwnedPartition
 }
 
 /** The snapshot in Postgres belongs to another incarnation of the stream: starting would mix them. */
@@ -147,7 +152,7 @@ export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PortF
     o.log(`snapshot loaded: ${state.users.size} users, ${state.boards.open().length} boards at seq ${pos.applied} in ${Date.now() - t0} ms ` +
       `(${loaded.chunks} chunks, ${(loaded.bytes / 2 ** 20).toFixed(1)} MiB${legacy > 0 ? `, ${legacy} users from pre-chunk JSON rows` : ""}; boards rebuilt in ${Date.now() - tBoards} ms); stream head ${head.lastSeq}`)
 
-    const processor = new Processor(state, o.history, pos, o.feed.watchedUsers)
+    const processor = new Processor(state, o.history, pos, o.feed.watchedUsers, o.partition)
     const boards = new Boards(state, pos, {
       readArchive: (b, w, p, off, lim) => Effect.runPromise(o.snapshots.readArchive(b, w, p, off, lim)),
       committedSeq: () => status.snapshot.lastSeq,
@@ -164,6 +169,7 @@ export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PortF
       stream: head.name,
       streamCreated,
       rulesVersion: o.history.current.rules.version,
+      ...(o.projection === undefined ? {} : { projection: o.projection }),
       analytics: o.analytics,
       deadLettersSettled: deadLetters.settled,
       write: (w) => o.snapshots.write(w),

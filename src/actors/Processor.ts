@@ -13,7 +13,7 @@ import { levelTitle } from "../domain/Levels.js"
 import type { EngineState } from "../domain/engine/EngineState.js"
 import { metadataText, pushAwardRecords, rejectionRecord } from "../domain/Records.js"
 import { applyMessage, pushOutcomeRecords } from "../domain/StreamMessage.js"
-import type { MessageOutcome } from "../domain/StreamMessage.js"
+import type { MessageOutcome, OwnedPartition } from "../domain/StreamMessage.js"
 import { FLAG_DIRTY } from "../domain/state/UserTable.js"
 import type { AnalyticsRecord, RecordOut } from "../ports/Analytics.js"
 import type { RawEvent } from "../ports/EventSource.js"
@@ -85,7 +85,9 @@ export class Processor {
     readonly state: EngineState,
     readonly history: RulesHistory,
     readonly position: Position,
-    private readonly watched: ReadonlySet<string>
+    private readonly watched: ReadonlySet<string>,
+    /** Partitioned mode: the partition this processor applies (events of other users are dead-lettered). */
+    private readonly partition?: OwnedPartition
   ) {
     const r = history.rangeAt(position.applied + 1)
     this.rules = r.rules
@@ -112,7 +114,7 @@ export class Processor {
         this.rulesFrom = r.from
         this.rulesTo = r.to
       }
-      const o = applyMessage(this.state, this.rules, raw, this.before)
+      const o = applyMessage(this.state, this.rules, raw, this.before, this.partition)
       if (!o.ok) {
         out.rejects.push({ seq: raw.seq, streamTimeMs: raw.streamTimeMs, reason: o.reason, message: o.message, eventId: o.eventId, data: raw.data })
         out.records.push(rejectionRecord(raw.seq, raw.streamTimeMs, o.reason, o.message, o.eventId))

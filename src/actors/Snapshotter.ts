@@ -37,6 +37,8 @@ export interface SnapshotterDeps {
   readonly stream: string
   readonly streamCreated: string
   readonly rulesVersion: string
+  /** The projection this pipeline scores (§10 re-projection): a write is refused once another is current. */
+  readonly projection?: number
   readonly analytics: AnalyticsSink
   /** Succeeds once every dead letter published so far is stored. */
   readonly deadLettersSettled: Effect.Effect<void, PortFailure>
@@ -66,7 +68,8 @@ export const spawnSnapshotter = (deps: SnapshotterDeps, status: SnapshotStatus, 
       const write: SnapshotWrite = {
         checkpoint: {
           stream: deps.stream, streamCreated: deps.streamCreated, seq: cut.seq, streamTimeMs: cut.streamTimeMs, rulesVersion: deps.rulesVersion,
-          users: job.usersHeld, baseBytes, deltaBytes
+          users: job.usersHeld, baseBytes, deltaBytes,
+          ...(deps.projection === undefined ? {} : { projection: deps.projection })
         },
         chunks: cut.chunks,
         base: cut.base,

@@ -74,4 +74,38 @@ describe("supervisePipeline", () => {
     expect([r.ready, r.fatal, r.reasons]).toEqual([false, true, ["fatal, not retried: the snapshot in Postgres belongs to another stream"]])
     await Effect.runPromise(Scope.close(scope, Exit.void))
   })
+
+  it("restart: drains and snapshots the running pipeline, runs `between` while none runs, starts again and answers once it has", async () => {
+    const scope = Effect.runSync(Scope.make())
+    const events: Array<string> = []
+    let n = 0
+    const s = await Effect.runPromise(supervisePipeline({
+      start: () => Effect.sync(() => {
+        const id = ++n
+        events.push(`start ${id}`)
+        return { boards: null, drainAndSnapshot: Effect.sync(() => { events.push(`snapshot ${id}`) }) } as unknown as Pipeline
+      }),
+      boards: new LiveBoards(),
+      log: quiet
+    }).pipe(Scope.provide(scope)))
+    await until(() => s.current() !== null)
+    const value = await Effect.runPromise(s.restart("test", Effect.sync(() => { events.push(`between (running: ${s.current() !== null})`); return 42 })))
+    expect(value).toBe(42)
+    expect(events).toEqual(["start 1", "snapshot 1", "between (running: false)", "start 2"])
+    expect(s.current()).not.toBeNull()
+    // A failing `between` fails the caller; the pipeline starts again all the same.
+    const failed = await Effect.runPromise(Effect.flip(s.restart("test", Effect.fail("refused"))))
+    expect(failed).toBe("refused")
+    await until(() => s.current() !== null && n === 3)
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+  })
+
+  it("restart is refused with a sentence while no pipeline runs", async () => {
+    const scope = Effect.runSync(Scope.make())
+    const s = await Effect.runPromise(supervisePipeline({ start: () => Effect.fail(natsDown), boards: new LiveBoards(), log: quiet }).pipe(Scope.provide(scope)))
+    await until(() => s.lastError() !== null)
+    const e = await Effect.runPromise(Effect.flip(s.restart("test", Effect.void)))
+    expect(e).toMatchObject({ _tag: "RestartRefused", message: "reading stream ARENA_XP: connection refused" })
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+  })
 })

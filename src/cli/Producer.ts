@@ -59,10 +59,13 @@ export const makeGenerator = (o: GenOptions) => {
   }
 }
 
-/** Publish `count` events (Infinity: until stopped) at `rate` per second (0: as fast as acks allow). */
+/**
+ * Publish `count` events (Infinity: until stopped) at `rate` per second (0: as fast as acks allow),
+ * to `subject`, or to the subject a function gives each event (partitioned mode: its user's).
+ */
 export const produce = async (
   js: JetStreamClient,
-  subject: string,
+  subject: string | ((ev: Record<string, unknown>) => string),
   gen: (i: number) => Record<string, unknown>,
   o: { count: number; rate: number; inFlight: number; onProgress?: (sent: number) => void; stop?: () => boolean }
 ): Promise<number> => {
@@ -71,7 +74,7 @@ export const produce = async (
   let i = 0
   for (; i < o.count && !(o.stop?.() ?? false); i++) {
     const ev = gen(i)
-    const p = js.publish(subject, JSON.stringify(ev), { msgID: String(ev.event_id), timeout: 30_000 })
+    const p = js.publish(typeof subject === "string" ? subject : subject(ev), JSON.stringify(ev), { msgID: String(ev.event_id), timeout: 30_000 })
     inflight.add(p)
     void p.finally(() => inflight.delete(p)).catch(() => {})
     if (inflight.size >= o.inFlight) await Promise.race(inflight)

@@ -20,10 +20,11 @@ describe("arena serve --role", () => {
       expect(p._tag === "Refused" && p.message).toContain(`--role ${r} runs only in partitioned mode: set ARENA_PARTITIONS`)
     }
   })
-  it("partitioned mode says clearly that it is not implemented yet, for every role", () => {
-    for (const r of ["all", "processor", "gateway"] as const) {
-      const p = planServe(r, 8)
-      expect(p._tag === "Refused" && p.message).toMatch(/^partitioned mode \(ARENA_PARTITIONS=8, --role \w+\) is not implemented yet/)
-    }
+  it("ARENA_PARTITIONS set: partitioned mode for every role", () => {
+    for (const r of ["all", "processor", "gateway"] as const) expect(planServe(r, 8)).toEqual({ _tag: "Partitioned", role: r, partitions: 8 })
+  })
+  it("partitioned mode refuses another subject prefix: the servers' mapping is on arena.xp.events.*", () => {
+    const p = planServe("processor", 8, "test.xp")
+    expect(p._tag === "Refused" && p.message).toContain("needs ARENA_SUBJECT_PREFIX=arena.xp (got test.xp)")
   })
 })

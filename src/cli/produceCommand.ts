@@ -1,9 +1,12 @@
-// `arena produce`: publish synthetic events (the demo producer of the quick start).
+// `arena produce`: publish synthetic events (the demo producer of the quick start). In partitioned
+// mode (ARENA_PARTITIONS) each event goes to its user's `arena.xp.events.<user token>`, which the
+// servers' mapping puts on the user's partition.
 import { Effect } from "effect"
 import type { ArenaConfig } from "../Config.js"
 import type { Log } from "../observability/Log.js"
 import { openNats } from "../adapters/nats/Nats.js"
 import { provisionStreams, streamNames } from "../adapters/nats/Streams.js"
+import { INGEST_PREFIX, ingestSubject } from "../domain/Partition.js"
 import { makeGenerator, produce } from "./Producer.js"
 
 const int = (v: unknown, d: number) => (typeof v === "string" && /^\d+$/.test(v) ? Number(v) : d)
@@ -20,8 +23,10 @@ export const produceCommand = async (config: ArenaConfig, log: Log, v: Record<st
   const program = Effect.gen(function*() {
     const nats = yield* openNats(config.natsUrl, "arena-producer")
     yield* provisionStreams(nats.jsm, config)
-    const subject = streamNames(config).eventSubject
-    log.info(`producing ${Number.isFinite(count) ? count : "unbounded"} events to ${subject}${rate > 0 ? ` at ${rate}/s` : ""}`)
+    const partitioned = config.partitions !== undefined
+    const subject = partitioned ? (ev: Record<string, unknown>) => ingestSubject(String(ev.user_id)) : streamNames(config).eventSubject
+    const target = partitioned ? `${INGEST_PREFIX}<user token> (partitioned mode, P = ${config.partitions})` : streamNames(config).eventSubject
+    log.info(`producing ${Number.isFinite(count) ? count : "unbounded"} events to ${target}${rate > 0 ? ` at ${rate}/s` : ""}`)
     const t0 = Date.now()
     const sent = yield* Effect.promise(() => produce(nats.js, subject, gen, {
       count, rate, inFlight: 1000, stop: () => stop,

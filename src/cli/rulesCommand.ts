@@ -19,7 +19,7 @@ import { renderDiffText } from "../domain/RulesDiffText.js"
 import { dryRun } from "../jobs/DryRun.js"
 import type { DryRunProgress } from "../jobs/DryRun.js"
 
-const USAGE = "usage: arena rules diff <rules.json> [--json] [--progress-json]"
+const USAGE = "usage: arena rules diff <rules.json> [--json] [--progress-json]\n       arena rules apply <rules.json> [--retroactive] [--json]"
 
 const bar = (p: DryRunProgress): string => {
   const width = 30
@@ -29,6 +29,8 @@ const bar = (p: DryRunProgress): string => {
 
 export const rulesCommand = async (config: ArenaConfig, log: Log, args: ReadonlyArray<string>, flags: Readonly<Record<string, unknown>>): Promise<number> => {
   const [sub, file] = args
+  if (sub === "reproject") return (await import("./reprojectCommand.js")).reprojectCommand(config, log, file, flags)
+  if (sub === "apply") return (await import("./rulesApplyCommand.js")).rulesApplyCommand(config, file, flags)
   if (sub !== "diff" || file === undefined) {
     process.stderr.write(`${USAGE}\n`)
     return 2

@@ -8,16 +8,18 @@ import { Effect, Exit, Fiber, Scope } from "effect"
 import type { ArenaConfig } from "../Config.js"
 import type { Log } from "../observability/Log.js"
 import { startArena } from "../App.js"
+import { startPartitioned } from "../PartitionedApp.js"
 import { parseServeRole, planServe } from "./ServeRole.js"
 
 export const serve = async (config: ArenaConfig, log: Log, roleFlag?: unknown): Promise<number> => {
   const role = parseServeRole(roleFlag)
   if ("error" in role) { process.stderr.write(`arena serve: ${role.error}\n`); return 2 }
-  const plan = planServe(role.role, config.partitions)
+  const plan = planServe(role.role, config.partitions, config.subjectPrefix)
   if (plan._tag === "Refused") { process.stderr.write(`arena serve: ${plan.message}\n`); return 2 }
   if (process.env.ARENA_SHARDS !== undefined) log.warn("ARENA_SHARDS is no longer used and is ignored: the pipeline applies events in one loop over the user table (README, Architecture)")
   const scope = Effect.runSync(Scope.make())
-  const starting = Effect.runFork(startArena(config, log).pipe(Scope.provide(scope)))
+  const start = plan._tag === "Partitioned" ? startPartitioned(config, log, plan.role) : startArena(config, log).pipe(Effect.asVoid)
+  const starting = Effect.runFork(start.pipe(Scope.provide(scope)))
   let signalled: string | null = null
   let wake: () => void = () => undefined
   const stopped = new Promise<void>((resolve) => (wake = resolve))

@@ -41,6 +41,8 @@ export type RejectReason =
   | "invalid_correction"
   | "already_voided"
   | "unknown_user"
+  // partitioned mode (ARCHITECTURE §9): the subject's user token or partition is not the payload user's
+  | "subject_user_mismatch"
 
 export interface Rejection {
   readonly reason: RejectReason

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest"
 import { DEFAULT_RULES, DEFAULT_RULES_DOCUMENT } from "./DefaultRules.js"
 import { loadRulesOrThrow } from "./Rules.js"
 import type { CompiledRules } from "./Rules.js"
-import { RulesHistory, canonicalRulesText, planRulesStart } from "./RulesHistory.js"
+import { RulesHistory, canonicalRulesText, planRulesApply, planRulesStart } from "./RulesHistory.js"
 
 const variant = (version: string, taskPoints: number, graceSeconds = 600): CompiledRules =>
   loadRulesOrThrow({ ...DEFAULT_RULES_DOCUMENT, version, period_grace_seconds: graceSeconds, actions: { ...DEFAULT_RULES_DOCUMENT.actions, task_completed: { points: taskPoints } } })
@@ -81,5 +81,38 @@ describe("planRulesStart", () => {
     expect(message).toContain("aaaaaaaaaaaa")
     expect(message).toContain("bbbbbbbbbbbb")
     expect(message).toContain("new version")
+  })
+})
+
+describe("planRulesStart after `arena rules apply` and planRulesApply", () => {
+  const rec = (version: string, contentHash: string, effectiveFromSeq: number, source?: "start" | "apply" | "retroactive") =>
+    ({ version, contentHash, effectiveFromSeq, ...(source === undefined ? {} : { source }) })
+
+  it("a start with the file the service ran before an apply is stale: it changes nothing and says why", () => {
+    const recorded = [rec("a", "h1", 1, "start"), rec("b", "h2", 51, "apply")]
+    const p = planRulesStart(recorded, { version: "a", contentHash: "h1" }, 90)
+    expect(p._tag).toBe("Stale")
+    expect(p._tag === "Stale" ? p.message : "").toContain("arena rules apply")
+  })
+
+  it("a file of an earlier projection is stale after a retroactive switch (known, not in this projection's history)", () => {
+    const p = planRulesStart([rec("d", "h4", 1, "retroactive")], { version: "a", contentHash: "h1" }, 90, [{ version: "a", contentHash: "h1" }, { version: "d", contentHash: "h4" }])
+    expect(p._tag).toBe("Stale")
+  })
+
+  it("a start with never-recorded content after an apply is still a new version from head + 1", () => {
+    expect(planRulesStart([rec("a", "h1", 1, "start"), rec("b", "h2", 51, "apply")], { version: "c", contentHash: "h3" }, 90)).toEqual({ _tag: "Record", effectiveFromSeq: 91, first: false })
+  })
+
+  it("refuses a version string recorded with other content in another projection", () => {
+    const p = planRulesStart([rec("d", "h4", 1, "retroactive")], { version: "a", contentHash: "hX" }, 9, [{ version: "a", contentHash: "h1" }])
+    expect(p._tag).toBe("Conflict")
+    expect(p._tag === "Conflict" ? p.message : "").toContain("in an earlier projection")
+  })
+
+  it("an apply is never stale: applying an older content again records it from head + 1", () => {
+    const recorded = [rec("a", "h1", 1, "start"), rec("b", "h2", 51, "apply")]
+    expect(planRulesApply(recorded, { version: "a", contentHash: "h1" }, 90)).toEqual({ _tag: "Record", effectiveFromSeq: 91, first: false })
+    expect(planRulesApply(recorded, { version: "b", contentHash: "h2" }, 90)).toEqual({ _tag: "Unchanged" })
   })
 })

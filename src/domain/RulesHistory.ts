@@ -94,11 +94,16 @@ export interface RecordedVersion {
   readonly version: string
   readonly contentHash: string
   readonly effectiveFromSeq: number
+  /** What recorded it: a start with a new file (the default), `arena rules apply`, or a retroactive apply. */
+  readonly source?: RulesSource
 }
+
+export type RulesSource = "start" | "apply" | "retroactive"
 
 /** What a start with a rules file does to the recorded history. */
 export type RulesStartPlan =
   | { readonly _tag: "Unchanged" }
+  | { readonly _tag: "Stale"; readonly message: string }
   | { readonly _tag: "Record"; readonly effectiveFromSeq: number; readonly first: boolean }
   | { readonly _tag: "Conflict"; readonly message: string }
 
@@ -107,15 +112,24 @@ export type RulesStartPlan =
  * `headSeq`: the first version ever recorded scores the whole stream (from 1); a file whose content
  * is the version in force changes nothing; other content becomes a new version from headSeq + 1
  * (everything up to the head keeps the versions it was scored with); a version string already
- * recorded with other content is refused.
+ * recorded with other content is refused. `known` is every version ever recorded (all
+ * projections; default: `recorded`). When the version in force was put there by `arena rules
+ * apply`, a start whose file holds content Arena has already recorded is a stale ARENA_RULES
+ * (the file the service was started with before the apply): it changes nothing (Stale, logged).
  */
-export const planRulesStart = (recorded: ReadonlyArray<RecordedVersion>, file: { readonly version: string; readonly contentHash: string }, headSeq: number): RulesStartPlan => {
-  const clash = recorded.find((r) => r.version === file.version && r.contentHash !== file.contentHash)
+export const planRulesStart = (
+  recorded: ReadonlyArray<RecordedVersion>,
+  file: { readonly version: string; readonly contentHash: string },
+  headSeq: number,
+  known: ReadonlyArray<{ readonly version: string; readonly contentHash: string }> = recorded
+): RulesStartPlan => {
+  const clash: { readonly contentHash: string; readonly effectiveFromSeq?: number } | undefined =
+    recorded.find((r) => r.version === file.version && r.contentHash !== file.contentHash) ?? known.find((r) => r.version === file.version && r.contentHash !== file.contentHash)
   if (clash !== undefined) {
     return {
       _tag: "Conflict",
       message: `rules version ${JSON.stringify(file.version)} is already recorded with other content (sha256 ${clash.contentHash.slice(0, 12)}…, ` +
-        `in force from seq ${clash.effectiveFromSeq}); this rules file has sha256 ${file.contentHash.slice(0, 12)}…. ` +
+        `${clash.effectiveFromSeq === undefined ? "in an earlier projection" : `in force from seq ${clash.effectiveFromSeq}`}); this rules file has sha256 ${file.contentHash.slice(0, 12)}…. ` +
         "A version string names one content forever: give the changed rules a new version, or start with the recorded file."
     }
   }
@@ -123,8 +137,27 @@ export const planRulesStart = (recorded: ReadonlyArray<RecordedVersion>, file: {
   // `recorded` is in record order and the sort is stable: at one seq the last recorded wins, as in RulesHistory.
   const inForce = [...recorded].sort((a, b) => a.effectiveFromSeq - b.effectiveFromSeq).at(-1)!
   if (inForce.contentHash === file.contentHash) return { _tag: "Unchanged" }
+  if (inForce.source !== undefined && inForce.source !== "start" && known.some((k) => k.contentHash === file.contentHash)) {
+    return {
+      _tag: "Stale",
+      message: `rules ${inForce.version} (sha256 ${inForce.contentHash.slice(0, 12)}…) were put in force by \`arena rules apply\`${inForce.source === "retroactive" ? " --retroactive" : ""}; ` +
+        `the rules file this start was given (${file.version}, sha256 ${file.contentHash.slice(0, 12)}…) is an older recorded version and changes nothing. ` +
+        "Point ARENA_RULES at the applied file to silence this."
+    }
+  }
   return { _tag: "Record", effectiveFromSeq: headSeq + 1, first: false }
 }
+
+/**
+ * `arena rules apply` (from head + 1) with `file`: as a start (planRulesStart) except that an
+ * applied file is never stale — applying an older content again makes it the version in force.
+ */
+export const planRulesApply = (
+  recorded: ReadonlyArray<RecordedVersion>,
+  file: { readonly version: string; readonly contentHash: string },
+  headSeq: number,
+  known: ReadonlyArray<{ readonly version: string; readonly contentHash: string }> = recorded
+): RulesStartPlan => planRulesStart(recorded.map((r) => ({ version: r.version, contentHash: r.contentHash, effectiveFromSeq: r.effectiveFromSeq })), file, headSeq, known)
 
 /** One row of GET /v1/rules' history. */
 export interface RulesHistoryRow {

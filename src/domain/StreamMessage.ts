@@ -4,6 +4,7 @@
 // then run the engine on the user table. Every outcome is an award (ledger entry, with the event's
 // metadata), a correction (its ledger entry), a settings change, an erasure, or a rejection with
 // its reason.
+import { checkPartitionSubject } from "./Partition.js"
 import { decodeCorrectionBytes } from "./Correction.js"
 import { decodeErasureMessage, eraseUser } from "./Erasure.js"
 import { decodeEventBytes } from "./Event.js"
@@ -58,7 +59,12 @@ export interface StoredMessage {
   readonly msgId: string | undefined
   /** By its subject; absent means an event. */
   readonly kind?: MessageKind | undefined
+  /** The subject, read only by a partition's consumer (partitioned mode), for the subject check. */
+  readonly subject?: string | undefined
 }
+
+/** Partitioned mode: the partition a consumer reads, of how many (an event of another user is dead-lettered). */
+export interface OwnedPartition { readonly partitions: number; readonly owned: number }
 
 /** A message that was applied, by kind (`kind` tells which field is there), or why not. */
 export type MessageOutcome =
@@ -73,11 +79,16 @@ export type MessageOutcome =
  * Both steps for one message: admit it, then apply it (a rejected message writes nothing). The
  * one dispatch on the message kind; events stay the straight path.
  */
-export const applyMessage = (s: EngineState, rules: CompiledRules, m: StoredMessage, beforeWrite?: BeforeWrite): MessageOutcome => {
+export const applyMessage = (s: EngineState, rules: CompiledRules, m: StoredMessage, beforeWrite?: BeforeWrite, partition?: OwnedPartition): MessageOutcome => {
   const kind = m.kind ?? MSG_EVENT
   if (kind !== MSG_EVENT) return applyOther(s, rules, m, kind, beforeWrite)
   const a = admitMessage(m.data, m.msgId)
   if (!a.ok) return a
+  if (partition !== undefined) {
+    // One user's state must never be split over two partitions (Partition.ts checkPartitionSubject).
+    const c = checkPartitionSubject(m.subject ?? "", a.event.user_id, partition.partitions, partition.owned)
+    if (!c.ok) return { ok: false, reason: c.reason, message: c.message, eventId: a.event.event_id }
+  }
   const o = applyEvent(s, a.event, a.timeMs, m, rules, beforeWrite) // the message is its own stream position
   if (o._tag === "Rejected") return { ok: false, reason: o.rejection.reason, message: o.rejection.message, eventId: a.event.event_id }
   return { ok: true, kind: MSG_EVENT, entry: o.entry, metadata: a.event.metadata }

@@ -86,7 +86,11 @@ export const startGateway = async (deps: GatewayDeps): Promise<RunningGateway> =
   let anchors: Anchors | null = null
   if (app !== null) {
     const host = new SocketHost(app, cfg.ws, registryMetrics)
-    host.bind({ ...hub.addHost(host).hub, ...users.forHost(host).hub, release: (ip, route) => admission.release(ip, route) })
+    const link = hub.addHost(host).hub
+    // On this thread the hub can hand over a batch at any point of an iteration, and what is
+    // published is written when it ends: acknowledge in the next one, so the batches written
+    // together stay within the hub's in-flight bound (TopicHub inFlightBytesOf).
+    host.bind({ ...link, ack: () => setImmediate(link.ack), ...users.forHost(host).hub, release: (ip, route) => admission.release(ip, route) })
     host.start()
     const gate: UpgradeGate = {
       leaderboard: (req) => admission.leaderboard(req),
@@ -105,7 +109,7 @@ export const startGateway = async (deps: GatewayDeps): Promise<RunningGateway> =
     ...eventRoutes(deps.ingest, onError),
     ...leaderboardRoutes(deps.leaderboards),
     ...userRoutes(deps.users, deps.settings, onError),
-    ...rulesRoutes(deps.rules, deps.dryRuns),
+    ...rulesRoutes(deps.rules, deps.dryRuns, deps.rulesApply),
     ...(deps.corrections !== undefined ? correctionRoutes(deps.corrections) : []),
     ...shareRoutes(deps.shares),
     ...(deps.erasures !== undefined ? erasureRoutes(deps.erasures) : []),

@@ -9,6 +9,7 @@ import type { ShareStore } from "../ports/Shares.js"
 import type { AnalyticsRoutesPort } from "../ports/AnalyticsQueries.js"
 import type { RulesPort } from "../ports/ReadModel.js"
 import type { DryRunPort } from "../ports/DryRuns.js"
+import type { RulesApplyPort } from "../ports/RulesApply.js"
 import type { CorrectionsPort } from "../ports/Corrections.js"
 import type { ErasurePort } from "../ports/Erasures.js"
 import type { GroupsPort } from "../ports/Groups.js"
@@ -32,6 +33,8 @@ export interface GatewayDeps {
   readonly rules: RulesPort
   /** POST /v1/rules/dry-run and GET /v1/rules/dry-run/{id} are mounted only with it. */
   readonly dryRuns?: DryRunPort | undefined
+  /** POST /v1/rules/apply and GET /v1/rules/apply are mounted only with it. */
+  readonly rulesApply?: RulesApplyPort | undefined
   readonly analytics?: AnalyticsRoutesPort | undefined
   /** POST /v1/corrections is mounted only with it. */
   readonly corrections?: CorrectionsPort | undefined

@@ -14,6 +14,8 @@ export interface RawEvent {
   readonly msgId: string | undefined
   /** What the message is, by its subject (domain/MessageKind.ts); absent means an event. */
   readonly kind?: MessageKind
+  /** The subject: set only by a consumer with a filter (a partition's, for the subject check). */
+  readonly subject?: string
 }
 
 export interface RawBatch {

@@ -105,6 +105,11 @@ export interface LeaderboardPort {
   onView(listener: (view: BoardView) => void): () => void
   /** Called when a window's current period changes in stream time. */
   onRollover(listener: (window: Window, period: string) => void): () => void
+  /**
+   * Called when the boards' history is replaced (a retroactive re-projection switched in, §10),
+   * before the new state's first views: every feed starts a new epoch and sends a fresh snapshot.
+   */
+  onReset?(listener: () => void): () => void
 }
 
 export interface UserProfile {

@@ -2,7 +2,7 @@
 // content hash, full text and the seq it is in force from. The Postgres adapter implements it
 // (adapters/postgres/RulesStore.ts); recording a version is decided under the store's lock.
 import type { Effect } from "effect"
-import type { RecordedVersion } from "../domain/RulesHistory.js"
+import type { RecordedVersion, RulesSource } from "../domain/RulesHistory.js"
 import type { PortFailure } from "./Failure.js"
 
 /** A stored version with its text (the rules file as first given) and when it was recorded. */
@@ -20,17 +20,28 @@ export interface NewRulesVersion {
   readonly effectiveFromSeq: number
   /** The stream's last seq when it was decided (the log line and the row say why that seq). */
   readonly headSeq: number
+  /** Default "start". */
+  readonly source?: RulesSource
+}
+
+/** Every version string ever recorded (any projection) with its content hash. */
+export interface KnownRulesVersion {
+  readonly version: string
+  readonly contentHash: string
 }
 
 export interface RulesStore {
-  /** Every recorded version in record order. */
+  /** Every recorded version of the current projection in record order. */
   readonly history: Effect.Effect<ReadonlyArray<StoredRulesVersion>, PortFailure>
+  /** Every version string ever recorded, in any projection. */
+  readonly known: Effect.Effect<ReadonlyArray<KnownRulesVersion>, PortFailure>
   /**
-   * Under the store's lock (one starter at a time): reads the recorded versions, asks `decide`
-   * whether to record one more (or to refuse, with a sentence), records it; returns every version
-   * after that, in record order, and the refusal if any.
+   * Under the store's lock (one starter at a time): reads the current projection's recorded
+   * versions (and every version known in any projection), asks `decide` whether to record one more
+   * (or to refuse, with a sentence), records it in the current projection; returns every version
+   * after that, in record order, the refusal if any, and the current projection.
    */
-  record(decide: (recorded: ReadonlyArray<StoredRulesVersion>) => RecordDecision): Effect.Effect<RecordOutcome, PortFailure>
+  record(decide: (recorded: ReadonlyArray<StoredRulesVersion>, known: ReadonlyArray<KnownRulesVersion>) => RecordDecision): Effect.Effect<RecordOutcome, PortFailure>
 }
 
 export type RecordDecision = NewRulesVersion | null | { readonly refuse: string }
@@ -39,4 +50,6 @@ export interface RecordOutcome {
   readonly versions: ReadonlyArray<StoredRulesVersion>
   readonly recorded: NewRulesVersion | null
   readonly refused: string | null
+  /** The projection these versions belong to (0 until a retroactive apply switched). */
+  readonly projection: number
 }

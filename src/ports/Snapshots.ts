@@ -14,6 +14,11 @@ export interface Checkpoint {
   /** Bytes of the last base and of the deltas written since (when the next base pays off). */
   readonly baseBytes: number
   readonly deltaBytes: number
+  /**
+   * The projection (§10 re-projection) the snapshot belongs to. A write names the projection its
+   * pipeline scores; the store refuses it once another projection is current (a switch happened).
+   */
+  readonly projection?: number
 }
 
 /** One closed period's final ranking, in rank order. */

@@ -1,6 +1,6 @@
 // `arena serve --role …` and ARENA_PARTITIONS through the real CLI (bin/arena): a bad role or P is
-// refused with exit 2 and a sentence naming the setting; partitioned mode says it is not
-// implemented yet instead of quietly running one process. (No service starts in these cases.)
+// refused with exit 2 and a sentence naming the setting; partitioned mode
+// needs the subject prefix the servers' mapping uses. (No service starts in these cases.)
 import { spawn } from "node:child_process"
 import * as path from "node:path"
 import { expect, it } from "vitest"
@@ -28,10 +28,10 @@ it("--role gateway without ARENA_PARTITIONS is refused, naming the variable", as
   expect(r.err).toContain("--role gateway runs only in partitioned mode: set ARENA_PARTITIONS")
 })
 
-it("ARENA_PARTITIONS set: partitioned mode is refused as not implemented yet (no silent single process)", async () => {
-  const r = await arena(["serve", "--role", "processor"], { ARENA_PARTITIONS: "8" })
+it("ARENA_PARTITIONS set with another subject prefix is refused, naming both settings", async () => {
+  const r = await arena(["serve", "--role", "processor"], { ARENA_PARTITIONS: "8", ARENA_SUBJECT_PREFIX: "test.xp" })
   expect(r.code).toBe(2)
-  expect(r.err).toContain("partitioned mode (ARENA_PARTITIONS=8, --role processor) is not implemented yet")
+  expect(r.err).toContain("partitioned mode (ARENA_PARTITIONS=8) needs ARENA_SUBJECT_PREFIX=arena.xp (got test.xp)")
 })
 
 it("a bad ARENA_PARTITIONS is named before anything starts", async () => {

@@ -15,7 +15,7 @@ export const readStream = async (js: JetStreamClient, jsm: JetStreamManager, str
     for await (const m of messages) {
       out.push({
         seq: m.info.streamSequence,
-        streamMs: Math.floor(m.info.timestampNanos / 1_000_000),
+        streamMs: Number(m.timestampNanos / 1_000_000n), // exact: the double in m.info can floor to the wrong ms
         msgId: m.headers?.get("Nats-Msg-Id") || undefined,
         data: m.data,
         subject: m.subject

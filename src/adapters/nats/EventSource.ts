@@ -54,7 +54,9 @@ const toRawSlow = (m: JsMsg, t: KindTable = NO_KINDS): RawEvent => {
   lastPending = info.pending
   return {
     seq: info.streamSequence,
-    streamTimeMs: Math.floor(info.timestampNanos / 1_000_000),
+    // The exact ns (a bigint from the reply's digits), not info.timestampNanos: that one is a double
+    // near 1.7e18 (256 ns apart), which floors to the wrong ms within 1 µs of a ms boundary.
+    streamTimeMs: Number(m.timestampNanos / 1_000_000n),
     data: m.data,
     msgId: m.headers?.get("Nats-Msg-Id") || undefined,
     kind: t.bytes.length === 0 ? MSG_EVENT : kindOfSubject(m.subject, t)
@@ -96,18 +98,11 @@ const digits = (b: Uint8Array, from: number, to: number): number => {
   return v
 }
 
-/**
- * JetStream's timestamp (ns since epoch, 19 digits) in b[from, to) as whole ms, or -1. The slow
- * way floors a double near 1.7e18 (256 ns apart) divided by 1e6: within 1 µs of a ms boundary it
- * can land on either side (up just below the next ms, down exactly on or just past one — a CI
- * run found …538000000 ns read as …537 ms), so those few (2 in 1000) are left to it and both
- * ways always agree.
- */
+/** JetStream's timestamp (ns since epoch, 19 digits) in b[from, to) as whole ms (exact: the digits before the last six), or -1. */
 const nanosToMs = (b: Uint8Array, from: number, to: number): number => {
   if (to - from <= 6) return -1
   const ms = digits(b, from, to - 6)
-  const sub = digits(b, to - 6, to)
-  return ms < 0 || sub < 0 || sub < 1_000 || sub >= 999_000 ? -1 : ms
+  return ms < 0 || digits(b, to - 6, to) < 0 ? -1 : ms
 }
 
 /** The Nats-Msg-Id value in a header block, "" when absent, or null when the block is not plain ASCII headers. */
@@ -201,21 +196,24 @@ export const consumeFrom = (
   startSeq: number,
   batchMax: number,
   onBatch: (batch: RawBatch) => Promise<void>,
-  kinds: KindTable = NO_KINDS
+  kinds: KindTable = NO_KINDS,
+  filterSubject?: string
 ) =>
   Effect.acquireUseRelease(
     Effect.tryPromise({
       try: async () => {
         const consumer = await js.consumers.get(stream, {
           deliver_policy: DeliverPolicy.StartSequence,
-          opt_start_seq: Math.max(1, startSeq)
+          opt_start_seq: Math.max(1, startSeq),
+          // A string, sent as 2.9's `filter_subject` (an array needs nats-server 2.10).
+          ...(filterSubject === undefined ? {} : { filter_subjects: filterSubject })
         })
         // Every message the client holds is a live object graph the young-generation GC copies
         // and then promotes: hold about two batches (a pull refills long before the pipeline
         // runs dry on a local server), not eight.
         return consumer.consume({ max_messages: Math.max(1024, batchMax * 2) })
       },
-      catch: (e) => classifyNats(e, `starting ordered consumer on ${stream} at seq ${startSeq}`)
+      catch: (e) => classifyNats(e, `starting ordered consumer on ${stream}${filterSubject === undefined ? "" : ` (${filterSubject})`} at seq ${startSeq}`)
     }),
     (messages) =>
       Effect.tryPromise({
@@ -233,7 +231,9 @@ export const consumeFrom = (
               .finally(() => { busy = null; if (pending.length > 0) setImmediate(kick) })
           }
           for await (const m of messages) {
-            pending.push(toRawFast(m, kinds) ?? toRawSlow(m, kinds))
+            const raw = toRawFast(m, kinds) ?? toRawSlow(m, kinds)
+            // A partition's consumer hands the subject on for the subject check (Partition.ts).
+            pending.push(filterSubject === undefined ? raw : { ...raw, subject: m.subject })
             batchPending = lastPending
             if (pending.length === 1) setImmediate(kick)
             while (pending.length >= batchMax && busy !== null) await busy
@@ -247,6 +247,26 @@ export const consumeFrom = (
     (messages) => Effect.promise(() => messages.close().then(() => undefined, () => undefined))
   )
 
+export interface EventSourceOptions {
+  /**
+   * Read only the messages on this subject (a wildcard allowed), e.g. partition k's
+   * `arena.xp.p.<k>.>` in partitioned mode (ARCHITECTURE §9). The head's lastSeq is then the seq of
+   * the last message on it (0 when there is none), so "caught up" means caught up with the filter.
+   */
+  readonly filterSubject?: string
+}
+
+/** The seq of the last message on `subject` (wildcards allowed), 0 when the stream holds none. */
+const lastSeqOn = async (jsm: JetStreamManager, stream: string, subject: string): Promise<number> => {
+  try {
+    const m = await jsm.streams.getMessage(stream, { last_by_subj: subject })
+    return m === null ? 0 : m.seq
+  } catch (e) {
+    if (/no message found|not found/i.test((e as Error)?.message ?? "") && !/stream not found/i.test((e as Error)?.message ?? "")) return 0
+    throw e
+  }
+}
+
 /**
  * The stream `stream` as the pipeline's (and backfill's) event source; `kinds`: the subjects of
  * the non-event message kinds (domain/MessageKind.ts kindSubjects), without which every message
@@ -255,17 +275,20 @@ export const consumeFrom = (
 export const makeEventSource = (
   nats: { readonly js: JetStreamClient; readonly jsm: JetStreamManager },
   stream: string,
-  kinds: ReadonlyArray<KindSubject> = []
+  kinds: ReadonlyArray<KindSubject> = [],
+  options: EventSourceOptions = {}
 ): EventSource => {
   const table = kindTable(kinds)
+  const filter = options.filterSubject
   return {
     head: Effect.tryPromise({
       try: async () => {
         const info = await nats.jsm.streams.info(stream)
-        return { name: stream, created: info.created, firstSeq: info.state.first_seq, lastSeq: info.state.last_seq, messages: info.state.messages }
+        const lastSeq = filter === undefined ? info.state.last_seq : await lastSeqOn(nats.jsm, stream, filter)
+        return { name: stream, created: info.created, firstSeq: info.state.first_seq, lastSeq, messages: info.state.messages }
       },
-      catch: (e) => classifyNats(e, `reading stream ${stream}`)
+      catch: (e) => classifyNats(e, `reading stream ${stream}${filter === undefined ? "" : ` (${filter})`}`)
     }),
-    consumeFrom: (startSeq, batchMax, onBatch) => consumeFrom(nats.js, stream, startSeq, batchMax, onBatch, table)
+    consumeFrom: (startSeq, batchMax, onBatch) => consumeFrom(nats.js, stream, startSeq, batchMax, onBatch, table, filter)
   }
 }

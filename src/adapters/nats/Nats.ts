@@ -14,11 +14,16 @@ export interface NatsHandle {
   readonly connected: () => boolean
 }
 
-export const openNats = (url: string, name: string) =>
+/** Partitioned mode: notice a dead or frozen server within seconds (a lease is only TTL long). */
+export interface NatsLiveness { readonly pingIntervalMs: number; readonly maxPingOut: number }
+
+export const openNats = (url: string, name: string, liveness?: NatsLiveness) =>
   Effect.acquireRelease(
     Effect.tryPromise({
       try: async () => {
-        const nc = await connect({ servers: url, name, maxReconnectAttempts: -1, reconnectTimeWait: 500, waitOnFirstConnect: false })
+        // NATS_URL may list a cluster's servers separated by commas (scripts/cluster.sh prints it so).
+        const nc = await connect({ servers: url.includes(",") ? url.split(",").map((s) => s.trim()) : url, name, maxReconnectAttempts: -1, reconnectTimeWait: 500, waitOnFirstConnect: false,
+          ...(liveness === undefined ? {} : { pingInterval: liveness.pingIntervalMs, maxPingOut: liveness.maxPingOut }) })
         let up = true
         void (async () => {
           for await (const s of nc.status()) {

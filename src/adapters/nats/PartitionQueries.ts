@@ -79,3 +79,19 @@ export const gather = <A>(nc: NatsConnection, prefix: string, partitions: number
     },
     catch: (e) => new PartitionQueryFailed({ partition: -1, message: `${op}: ${e instanceof Error ? e.message : String(e)}` })
   }).pipe(Effect.flatMap((r) => (Array.isArray(r) ? Effect.succeed(r) : Effect.fail(r))))
+
+/** Asks one partition (the owner of a user, say); fails PartitionUnavailable when nobody answers. */
+export const askPartition = <A>(nc: NatsConnection, prefix: string, partition: number, op: string, body: unknown, timeoutMs = 2_000) =>
+  Effect.tryPromise({
+    try: async () => {
+      try {
+        const m = await nc.request(querySubject(prefix, partition, op), enc.encode(JSON.stringify(body)), { timeout: timeoutMs })
+        const reply = JSON.parse(dec.decode(m.data)) as { ok?: A; error?: string }
+        return reply.error !== undefined ? new PartitionQueryFailed({ partition, message: `partition ${partition} ${op}: ${reply.error}` }) : { ok: reply.ok as A }
+      } catch (e) {
+        if (isNoResponders(e) || isTimeout(e)) return new PartitionUnavailable({ partitions: [partition], message: `partition ${partition} has no owner answering (no responders or timeout): retry after about the lease TTL` })
+        throw e
+      }
+    },
+    catch: (e) => new PartitionQueryFailed({ partition, message: `${op}: ${e instanceof Error ? e.message : String(e)}` })
+  }).pipe(Effect.flatMap((r) => ("ok" in r ? Effect.succeed(r.ok) : Effect.fail(r))))

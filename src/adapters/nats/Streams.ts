@@ -45,11 +45,20 @@ export const streamNames = (c: Pick<ArenaConfig, "stream" | "subjectPrefix">): S
   erasureSubject: `${c.subjectPrefix}.erasures`
 })
 
+/** ARENA_PARTITIONS (absent or undefined: single-process mode, the stream files as they are). */
+interface Partitioned { readonly partitions?: number | undefined }
+
 const readDef = (file: string): StreamFile => JSON.parse(fs.readFileSync(path.join(streamsDir, file), "utf8")) as StreamFile
 
 /** The desired configs: the files' settings with this deployment's names and duplicate window. */
-export const desiredStreams = (c: Pick<ArenaConfig, "stream" | "subjectPrefix" | "duplicateWindowMs">): Array<Partial<StreamConfig> & { name: string }> => {
+export const desiredStreams = (c: Pick<ArenaConfig, "stream" | "subjectPrefix" | "duplicateWindowMs"> & Partitioned): Array<Partial<StreamConfig> & { name: string }> => {
   const rename = (s: string) => s.replace(/^arena\.xp/, c.subjectPrefix)
+  // Partitioned mode (ARCHITECTURE §9): events are captured where the server's mapping puts them,
+  // `<prefix>.p.<k>.<token>`; bare `<prefix>.events[.>]` publishes are not captured (no ack).
+  const subjectsOf = (file: string, subjects: ReadonlyArray<string>): Array<string> =>
+    c.partitions === undefined || file !== "ARENA_XP.json"
+      ? subjects.map(rename)
+      : [`${c.subjectPrefix}.p.>`, ...subjects.filter((s) => !s.startsWith("arena.xp.events")).map(rename)]
   return [
     { file: "ARENA_XP.json", name: c.stream },
     { file: "ARENA_XP_DLQ.json", name: `${c.stream}_DLQ` }
@@ -57,7 +66,7 @@ export const desiredStreams = (c: Pick<ArenaConfig, "stream" | "subjectPrefix" |
     const d = readDef(file)
     return {
       name,
-      subjects: d.subjects.map(rename),
+      subjects: subjectsOf(file, d.subjects),
       retention: d.retention === "limits" ? RetentionPolicy.Limits : d.retention === "workqueue" ? RetentionPolicy.Workqueue : RetentionPolicy.Interest,
       storage: d.storage === "file" ? StorageType.File : StorageType.Memory,
       discard: d.discard === "old" ? DiscardPolicy.Old : DiscardPolicy.New,
@@ -84,7 +93,7 @@ const diff = (live: StreamInfo, want: Partial<StreamConfig>) => {
 }
 
 /** Create or update each stream; returns one log line per stream saying what was done. */
-export const provisionStreams = (jsm: JetStreamManager, c: Pick<ArenaConfig, "stream" | "subjectPrefix" | "duplicateWindowMs">) =>
+export const provisionStreams = (jsm: JetStreamManager, c: Pick<ArenaConfig, "stream" | "subjectPrefix" | "duplicateWindowMs"> & Partitioned) =>
   Effect.gen(function*() {
     const lines: string[] = []
     for (const want of desiredStreams(c)) {

@@ -4,7 +4,7 @@
 import { Effect } from "effect"
 import type { Sql } from "./Db.js"
 import type { ArchivedBoard, Checkpoint, SnapshotStore, SnapshotWrite } from "../../ports/Snapshots.js"
-import { classifyPg } from "./PgError.js"
+import { PgError, classifyPg } from "./PgError.js"
 
 const CHUNK = 5_000
 
@@ -60,6 +60,14 @@ export const writeSnapshot = (sql: Sql, w: SnapshotWrite) =>
     try: () =>
       sql.begin(async (tx) => {
         const c = w.checkpoint
+        if (c.projection !== undefined) {
+          // The fence of §10's switch: shares the projection row's lock with it, and refuses a
+          // snapshot of a projection that is no longer current (an old pipeline's late write).
+          const current = (await tx<{ current: number }[]>`SELECT current FROM arena_projection WHERE id = 1 FOR SHARE`)[0]?.current ?? 0
+          if (current !== c.projection) {
+            throw new PgError({ reason: "conflict", retryable: false, message: `snapshot of projection ${c.projection} refused: projection ${current} is current` })
+          }
+        }
         if (w.base) {
           // A base holds every user: what was stored before it (chunks, pre-chunk JSON rows) goes.
           await tx`DELETE FROM arena_snapshot_chunk`
@@ -85,13 +93,13 @@ export const writeSnapshot = (sql: Sql, w: SnapshotWrite) =>
             ON CONFLICT (board, win, period) DO UPDATE SET entries = EXCLUDED.entries, closed_at_seq = EXCLUDED.closed_at_seq`
         }
         await tx`
-          INSERT INTO arena_checkpoint (id, stream, stream_created, seq, stream_time_ms, rules_version, users, base_bytes, delta_bytes)
-          VALUES (1, ${c.stream}, ${c.streamCreated}, ${c.seq}, ${c.streamTimeMs}, ${c.rulesVersion}, ${c.users}, ${c.baseBytes}, ${c.deltaBytes})
+          INSERT INTO arena_checkpoint (id, stream, stream_created, seq, stream_time_ms, rules_version, users, base_bytes, delta_bytes, projection)
+          VALUES (1, ${c.stream}, ${c.streamCreated}, ${c.seq}, ${c.streamTimeMs}, ${c.rulesVersion}, ${c.users}, ${c.baseBytes}, ${c.deltaBytes}, ${c.projection ?? 0})
           ON CONFLICT (id) DO UPDATE SET stream = EXCLUDED.stream, stream_created = EXCLUDED.stream_created, seq = EXCLUDED.seq,
             stream_time_ms = EXCLUDED.stream_time_ms, rules_version = EXCLUDED.rules_version, users = EXCLUDED.users,
-            base_bytes = EXCLUDED.base_bytes, delta_bytes = EXCLUDED.delta_bytes, taken_at = now()`
+            base_bytes = EXCLUDED.base_bytes, delta_bytes = EXCLUDED.delta_bytes, projection = EXCLUDED.projection, taken_at = now()`
       }),
-    catch: (e) => classifyPg(e, `writing snapshot at seq ${w.checkpoint.seq}`)
+    catch: (e) => (e instanceof PgError ? e : classifyPg(e, `writing snapshot at seq ${w.checkpoint.seq}`))
   })
 
 /** A closed period's archived ranking page (null if that period was never archived). */

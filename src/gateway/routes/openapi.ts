@@ -128,6 +128,26 @@ export const buildOpenApi = (): Json => ({
         responses: { "200": { description: "{job_id, status: running|done|failed, progress, result (the report of arena rules diff --json), error}" }, ...std, "401": err("No or invalid token"), "403": err("Not admin"), "404": err("No such job (kept in memory: the last 16)") }
       }
     },
+    "/v1/rules/apply": {
+      post: {
+        summary: "Put a rules document in force without a restart (admin; `arena rules apply` calls it): from the stream head + 1, or with retroactive=true re-score every event in a shadow state, then switch once (§10)", security: BEARER,
+        requestBody: {
+          required: true,
+          content: { "application/json": { schema: { type: "object", required: ["rules"], additionalProperties: false, properties: { rules: { type: "object", description: "A rules document (the JSON of an ARENA_RULES file)" }, retroactive: { type: "boolean", default: false } } } } }
+        },
+        responses: {
+          "200": { description: "From head, in force now: {version, content_hash, applied (false: that content already was in force), effective_from_seq, head_seq, projection, message}" },
+          "202": { description: "Retroactive, started: the re-projection {projection, version, state: pending, head_seq, built_seq, reason, requested_at, finished_at, progress}; Location: /v1/rules/apply" },
+          ...std, "401": err("No or invalid token"), "403": err("Not admin"),
+          "409": err("rules_version_conflict: the version string is recorded with other content; apply_running: another apply (or an open re-projection) is under way"),
+          "503": err("No pipeline is running right now (starting or restarting); Retry-After")
+        }
+      },
+      get: {
+        summary: "The last retroactive apply (admin): its state (pending → built → switched, or discarded with a reason) and, while pending, the shadow build's progress", security: BEARER,
+        responses: { "200": { description: "{projection, version, state, head_seq, built_seq, reason, requested_at, finished_at, progress: {seq, last_seq, percent, events_per_second} | null}" }, ...std, "401": err("No or invalid token"), "403": err("Not admin"), "404": err("No retroactive apply was ever made") }
+      }
+    },
     "/v1/corrections": {
       post: {
         summary: "Correct XP (admin; §10): void an applied event's award, or adjust a user by ±n XP. Travels through the stream (Nats-Msg-Id = correction_id: counts once); the user's ledger gets an entry with kind \"correction\", /ws/users an xp_corrected message", security: BEARER,

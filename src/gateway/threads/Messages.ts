@@ -42,7 +42,8 @@ export type ToWorker =
   | { readonly t: "attached"; readonly conn: number; readonly topic: string; readonly frames: ReadonlyArray<string>; readonly snapshot: boolean }
   | { readonly t: "resynced"; readonly conn: number; readonly topic: string; readonly frame: string }
   | { readonly t: "moved"; readonly conn: number; readonly topic: string; readonly frame: string }
-  | { readonly t: "batch"; readonly items: ReadonlyArray<readonly [string, string]> }
+  /** `at`: when the hub handed the batch over (performance.timeOrigin + performance.now(), ms). */
+  | { readonly t: "batch"; readonly items: ReadonlyArray<readonly [string, string]>; readonly at: number }
   | { readonly t: "notify"; readonly topic: string; readonly json: string }
   | { readonly t: "admitted"; readonly id: number; readonly answer: LeaderboardAdmit | UserAdmit }
   | { readonly t: "http"; readonly id: number; readonly reply: Reply; readonly extra: ReadonlyArray<readonly [string, string]>; readonly head: boolean }

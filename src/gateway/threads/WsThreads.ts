@@ -63,7 +63,7 @@ const startOne = (deps: WsThreadsDeps, index: number, port: number): { run: Runn
     attached: (conn, topic, frames, snapshot) => post({ t: "attached", conn, topic, frames, snapshot }),
     resynced: (conn, topic, frame) => post({ t: "resynced", conn, topic, frame }),
     moved: (conn, topic, frame) => post({ t: "moved", conn, topic, frame }),
-    batch: (items) => post({ t: "batch", items }),
+    batch: (items) => post({ t: "batch", items, at: performance.timeOrigin + performance.now() }),
     notify: (topic, json) => post({ t: "notify", topic, json })
   }
   const link = deps.hub.addHost(side)

@@ -34,7 +34,10 @@ host.bind({
   open: (conn, spec) => post({ t: "open", conn, spec }),
   close: (conn) => post({ t: "close", conn }),
   resync: (conn) => post({ t: "resync", conn }),
-  ack: () => post({ t: "ack" }),
+  // Not through the outbox: its message goes out from an immediate, which runs after uWS has written
+  // the iteration's frames (its check handle started last, so libuv runs it first). Posted at once,
+  // the ack reaches the hub while this thread writes, and the next batch waits in the port for it.
+  ack: () => port.postMessage({ t: "ack" } satisfies FromWorker),
   userOpen: (conn, userId) => post({ t: "userOpen", conn, userId }),
   userClose: (conn) => post({ t: "userClose", conn }),
   release: (ip, route) => post({ t: "release", ip, route })
@@ -87,7 +90,9 @@ void holdAnchor(app, behaviors.anchors, (message) => post({ t: "log", level: "wa
 const receive = (m: ToWorker | Many<ToWorker>): void => {
   switch (m.t) {
     case "many": for (const x of m.msgs) receive(x); return
-    case "batch": return host.batch(m.items)
+    case "batch":
+      metrics.handoff(Math.max(0, performance.timeOrigin + performance.now() - m.at) / 1000)
+      return host.batch(m.items)
     case "attached": return host.attached(m.conn, m.topic, m.frames, m.snapshot)
     case "resynced": return host.resynced(m.conn, m.topic, m.frame)
     case "moved": return host.moved(m.conn, m.topic, m.frame)

@@ -25,7 +25,7 @@ export interface HubSide {
   close(conn: number): void
   /** A stale socket drained: answer with `resynced` (a fresh snapshot of its current topic). */
   resync(conn: number): void
-  /** The host has sent the last batch (flow control: the hub sends one batch at a time per host). */
+  /** The host has published the oldest batch it was sent (flow control: TopicHub MAX_IN_FLIGHT, inFlightBytesOf). */
   ack(): void
   userOpen(conn: number, userId: string): void
   userClose(conn: number): void
@@ -40,7 +40,7 @@ export interface HostSide {
   resynced(conn: number, topic: string, frame: string): void
   /** Period rollover: the socket now follows `topic`; `frame` is its snapshot. */
   moved(conn: number, topic: string, frame: string): void
-  /** Deltas to publish, each serialized once: [topic, json]. Answer with `ack` once sent. */
+  /** Deltas to publish, each serialized once: [topic, json]. Answer with `ack` once published. */
   batch(items: ReadonlyArray<readonly [string, string]>): void
   notify(topic: string, json: string): void
 }

@@ -19,6 +19,17 @@ export class SocketHost implements HostSide {
   private timer: ReturnType<typeof setInterval> | null = null
   private hub: HubSide = UNBOUND
   private lastMaxBuffered = 0
+  /**
+   * Topics whose sockets were checked against staleBytes in this loop iteration, with how many
+   * receive: what is published is written when the iteration ends, so no buffer changes meanwhile
+   * and further batches of the iteration skip the O(subscribers) check. Cleared by an immediate.
+   */
+  private readonly checked = new Map<string, number>()
+  private clearQueued = false
+  private readonly clearChecked = (): void => {
+    this.clearQueued = false
+    this.checked.clear()
+  }
 
   constructor(private readonly app: TemplatedApp, private readonly cfg: WsConfig, private readonly metrics: HostMetrics) {}
 
@@ -136,24 +147,35 @@ export class SocketHost implements HostSide {
 
   batch(items: ReadonlyArray<readonly [string, string]>): void {
     for (const [topic, json] of items) {
-      const set = this.byTopic.get(topic)
-      if (set === undefined || set.size === 0) continue
-      // uWS would silently skip a socket over maxBackpressure; skip it ourselves first, well below
-      // that bound, so the socket is known to have missed this delta and gets a snapshot later.
-      let receivers = 0
-      for (const c of set) {
-        if (c.stale) continue
-        if (c.ws!.getBufferedAmount() > this.cfg.staleBytes) this.markStale(c, topic)
-        else receivers++
+      let receivers = this.checked.get(topic)
+      if (receivers === undefined) {
+        const set = this.byTopic.get(topic)
+        if (set === undefined || set.size === 0) continue
+        // uWS would silently skip a socket over maxBackpressure; skip it ourselves first, well below
+        // that bound, so the socket is known to have missed this delta and gets a snapshot later.
+        receivers = 0
+        for (const c of set) {
+          if (c.stale) continue
+          if (c.ws!.getBufferedAmount() > this.cfg.staleBytes) this.markStale(c, topic)
+          else receivers++
+        }
+        this.checked.set(topic, receivers)
+        if (!this.clearQueued) {
+          this.clearQueued = true
+          setImmediate(this.clearChecked)
+        }
       }
       if (receivers > 0) {
         this.app.publish(topic, json)
         this.metrics.sent("delta", receivers)
       }
     }
-    // uWS writes published frames when this loop iteration ends; acknowledge after that, so the hub
-    // coalesces what arrives meanwhile into the next batch.
-    setImmediate(() => setImmediate(() => this.hub.ack()))
+    // Published: uWS writes the frames when this loop iteration ends. Acknowledge now, so the hub
+    // sends what arrives meanwhile without waiting for the writes or for its own turn to read the
+    // ack (batches received in one iteration are written together, one write per socket). A worker
+    // receives batches only while polling, so the next ones are written at the next iteration's
+    // end; the main thread's host defers its ack by an iteration instead (Gateway.ts).
+    this.hub.ack()
   }
 
   notify(topic: string, json: string): void {
@@ -162,6 +184,7 @@ export class SocketHost implements HostSide {
 
   private place(c: LbConn, topic: string): void {
     if (c.topic === topic) return
+    this.checked.delete(topic)
     if (c.topic !== null) this.unplace(c, c.topic)
     c.topic = topic
     let set = this.byTopic.get(topic)
@@ -170,6 +193,7 @@ export class SocketHost implements HostSide {
   }
 
   private unplace(c: LbConn, topic: string): void {
+    this.checked.delete(topic)
     const set = this.byTopic.get(topic)
     set?.delete(c)
     if (set !== undefined && set.size === 0) this.byTopic.delete(topic)

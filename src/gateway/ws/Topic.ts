@@ -19,7 +19,9 @@ export const feedKey = (key: BoardKey, around: AroundSpec | null | undefined): s
 
 export class Topic {
   readonly name: string
-  readonly header: TopicHeader
+  header: TopicHeader
+  /** Set by a reset (a new epoch): the next view goes to every subscriber as a snapshot. */
+  resync = false
   readonly ring: DeltaRing
   /** Subscribers per socket host. */
   readonly hosts = new Map<Host, number>()
@@ -77,6 +79,14 @@ export class Topic {
     if (n > 0) this.hosts.set(host, n)
     else this.hosts.delete(host)
     this.subscribers--
+  }
+
+  /** The server's history was replaced (§10 re-projection): a new epoch, no resumable deltas, a snapshot next. */
+  newEpoch(epoch: string): void {
+    this.header = { ...this.header, epoch }
+    this.ring.clear()
+    this.snapshotCache = null
+    this.resync = this.ready
   }
 
   advance(entries: ReadonlyArray<RankedEntry>, seq: number, firstRank: number | null = null): void {

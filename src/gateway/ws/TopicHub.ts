@@ -1,9 +1,10 @@
 // Live leaderboard topics (board key × limit), owned by the main thread: board views are turned
 // into one delta per topic, serialized once, kept in the topic's resume ring and handed to every
-// socket host that has subscribers. Flow control: a host holds at most MAX_IN_FLIGHT batches it has
-// not yet sent, so while hosts are busy sending, views coalesce here (no timer, bounded queue).
-// More than one in flight: the main thread also runs the pipeline, and a host's ack waits behind
-// that work; with one batch in flight every view would wait for that turn (the hub's round trip).
+// socket host that has subscribers. Flow control: a host acknowledges a batch as soon as it has
+// published it (its frames are written when the host's loop iteration ends), so the hub never waits
+// for a host's writes: while a host writes one batch, the next ones wait in its port. Only batches a
+// host has not yet received count against its bound (MAX_IN_FLIGHT, inFlightBytesOf); over it, views
+// coalesce here into one delta per topic until an ack (no timer, bounded queue).
 import { randomBytes } from "node:crypto"
 import type { BoardKey, Window } from "../../domain/Model.js"
 import { blocked } from "../../observability/LoopBlocks.js"
@@ -23,16 +24,34 @@ const ringBytes = registry.gauge("arena_ws_ring_bytes", "Bytes held by resume ri
 
 /** Topics lingering after their last subscriber left (cfg.lingerMs) are capped in count. */
 const MAX_LINGERING = 1000
-/** Batches a socket host may hold before the hub coalesces views until it acknowledges one. */
-export const MAX_IN_FLIGHT = 4
+/**
+ * Batches a socket host may have not yet received before the hub coalesces views until it
+ * acknowledges one. Two: a view that arrives while a host writes goes out with the host's next
+ * read of its port (one batch may already wait there, cut when the write began), and a host reads
+ * at most two frames per topic at once. Without a bound, a host that is slow to write (a starved
+ * CPU) reads one frame per slice of the pipeline: at load ~21, 10k sockets, 2.4× the frames and a
+ * worse p99 than with the hub coalescing.
+ */
+export const MAX_IN_FLIGHT = 2
+/**
+ * Bytes of batches a socket host may have not yet received. What a host receives within one loop
+ * iteration is written to its sockets at the iteration's end, after each socket was checked against
+ * staleBytes. The hub sends while under this bound, so a socket gets at most the bound plus one
+ * frame of its topic in one iteration: half the margin up to maxBackpressure leaves room for that
+ * frame, and uWS never drops a frame silently (the socket is marked stale first, and resynced).
+ */
+export const inFlightBytesOf = (cfg: Pick<WsConfig, "maxBackpressure" | "staleBytes">): number =>
+  Math.max(16 * 1024, Math.floor((cfg.maxBackpressure - cfg.staleBytes) / 2))
 const SWEEP_MS = 1000
 
 /** One socket host as the hub sees it. */
 export interface Host {
   readonly side: HostSide
   readonly conns: Map<number, ConnRec>
-  /** Batches sent and not yet acknowledged. */
+  /** Batches sent and not yet acknowledged, and their bytes (sizes: oldest first). */
   inFlight: number
+  inFlightBytes: number
+  readonly sizes: Array<number>
 }
 
 /** The hub's record of one leaderboard socket (which lives on `host`). */
@@ -55,14 +74,17 @@ export class TopicHub {
   private pending = new Map<string, { view: BoardView; at: number }>()
   private flushQueued = false
   private readonly stops: Array<() => void> = []
+  private readonly maxInFlightBytes: number
 
   constructor(private readonly lb: LeaderboardPort, private readonly cfg: WsConfig) {
+    this.maxInFlightBytes = inFlightBytesOf(cfg)
     topicsGauge.set(0)
   }
 
   start(): void {
     this.stops.push(this.lb.onView((view) => this.onView(view)))
     this.stops.push(this.lb.onRollover((window, period) => this.onRollover(window, period)))
+    if (this.lb.onReset !== undefined) this.stops.push(this.lb.onReset(() => this.onReset()))
     const timer = setInterval(() => this.sweep(Date.now()), SWEEP_MS)
     timer.unref()
     this.stops.push(() => clearInterval(timer))
@@ -84,7 +106,7 @@ export class TopicHub {
 
   /** Registers a socket host; returns what the host calls. `drop()` forgets all its sockets. */
   addHost(side: HostSide): { hub: Omit<HubSide, "userOpen" | "userClose" | "release">; drop: () => void } {
-    const host: Host = { side, conns: new Map(), inFlight: 0 }
+    const host: Host = { side, conns: new Map(), inFlight: 0, inFlightBytes: 0, sizes: [] }
     this.hosts.add(host)
     return {
       hub: {
@@ -97,6 +119,8 @@ export class TopicHub {
         for (const conn of [...host.conns.keys()]) this.close(host, conn)
         this.hosts.delete(host)
         host.inFlight = 0
+        host.inFlightBytes = 0
+        host.sizes.length = 0
         if (this.pending.size > 0) this.queueFlush()
       }
     }
@@ -131,7 +155,10 @@ export class TopicHub {
   }
 
   private ack(host: Host): void {
-    if (host.inFlight > 0) host.inFlight--
+    if (host.inFlight > 0) {
+      host.inFlight--
+      host.inFlightBytes -= host.sizes.shift() ?? 0
+    }
     if (this.pending.size > 0) this.queueFlush()
   }
 
@@ -211,29 +238,33 @@ export class TopicHub {
 
   private flush(): void {
     this.flushQueued = false
-    // A host with MAX_IN_FLIGHT batches still to send would queue this one behind them: wait for
-    // an ack and send one delta covering all views meanwhile (bounded frames per board, no timer).
-    for (const h of this.hosts) if (h.inFlight >= MAX_IN_FLIGHT) return
+    // A host that has not yet received MAX_IN_FLIGHT batches (or their bytes) is not reading its
+    // port: wait for an ack and send one delta covering all views meanwhile (bounded, no timer).
+    for (const h of this.hosts) if (h.inFlight >= MAX_IN_FLIGHT || (h.inFlight > 0 && h.inFlightBytes >= this.maxInFlightBytes)) return
     const started = performance.now()
     const batch = this.pending
     this.pending = new Map()
-    const items = new Map<Host, Array<readonly [string, string]>>()
+    const items = new Map<Host, { list: Array<readonly [string, string]>; bytes: number }>()
     for (const [k, { view, at }] of batch) {
       const topics = this.byKey.get(k)
       if (topics === undefined) continue
       for (const topic of topics) {
         const json = this.advance(topic, view)
         if (json === null) continue
+        const bytes = Buffer.byteLength(json)
         for (const host of topic.hosts.keys()) {
-          let list = items.get(host)
-          if (list === undefined) items.set(host, (list = []))
-          list.push([topic.name, json])
+          let b = items.get(host)
+          if (b === undefined) items.set(host, (b = { list: [], bytes: 0 }))
+          b.list.push([topic.name, json])
+          b.bytes += bytes
         }
       }
       latency.observe((performance.now() - at) / 1000)
     }
-    for (const [host, list] of items) {
+    for (const [host, { list, bytes }] of items) {
       host.inFlight++
+      host.inFlightBytes += bytes
+      host.sizes.push(bytes)
       host.side.batch(list)
     }
     blocked("hub_flush", started)
@@ -250,6 +281,11 @@ export class TopicHub {
       for (const rec of topic.waiting) rec.host.side.attached(rec.conn, topic.name, [topic.snapshot()], true)
       topic.waiting.clear()
       return null
+    }
+    if (topic.resync) {
+      topic.resync = false
+      topic.advance(next, view.seq)
+      return topic.snapshot()
     }
     if (view.seq < topic.seq) return null
     const delta = computeDelta(topic.entries, next)
@@ -278,6 +314,11 @@ export class TopicHub {
       topic.waiting.clear()
       return null
     }
+    if (topic.resync) {
+      topic.resync = false
+      topic.advance(view.entries, view.seq, first)
+      return topic.snapshot()
+    }
     if (view.seq < topic.seq) return null
     // The user this window follows turned private: its frames would tie their id to their rank, so
     // the feed stops moving (watchers keep what they had; new subscriptions are refused at admission).
@@ -294,6 +335,12 @@ export class TopicHub {
     topic.ring.push(topic.seq, view.seq, msg)
     topic.advance(view.entries, view.seq, first)
     return msg
+  }
+
+  /** The boards' history was replaced (§10 re-projection): every topic starts a new epoch; its next view is a snapshot. */
+  private onReset(): void {
+    this.pending = new Map()
+    for (const topic of this.topics.values()) topic.newEpoch(`${this.epochPrefix}.${(this.generation++).toString(36)}`)
   }
 
   private onRollover(window: Window, period: string): void {

@@ -6,6 +6,8 @@ import type { HostMetrics } from "./HostLink.js"
 export const sentTotal = registry.counter("arena_ws_messages_sent_total", "WebSocket frames sent, by type")
 const skips = registry.counter("arena_ws_backpressure_skips_total", "Sockets marked stale (skipped by deltas) because their send buffer was over the bound")
 const resyncs = registry.counter("arena_ws_resyncs_total", "Snapshots sent to stale sockets once they drained")
+const handoff = registry.histogram("arena_ws_handoff_seconds", "Delta batch handed to a WS worker thread → published there (the wait in its port; ARENA_WS_THREADS ≥ 1)",
+  [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5])
 
 export const registryMetrics: HostMetrics = {
   sent: (type, n) => sentTotal.inc({ type }, n),
@@ -19,18 +21,24 @@ export interface MetricTotals {
   snapshots: number
   skips: number
   resyncs: number
+  /** Hand-off delays (seconds) of the batches published since the last report. */
+  handoffs: Array<number>
 }
 
-export const countingMetrics = (): HostMetrics & { take(): MetricTotals | null } => {
-  let t: MetricTotals = { deltas: 0, snapshots: 0, skips: 0, resyncs: 0 }
+/** A worker's HostMetrics, counted between reports; `handoff` records one batch's wait in the port. */
+export const countingMetrics = (): HostMetrics & { handoff(seconds: number): void; take(): MetricTotals | null } => {
+  const fresh = (): MetricTotals => ({ deltas: 0, snapshots: 0, skips: 0, resyncs: 0, handoffs: [] })
+  let t = fresh()
   return {
     sent: (type, n) => { if (type === "delta") t.deltas += n; else t.snapshots += n },
     skipped: () => { t.skips++ },
     resynced: () => { t.resyncs++ },
+    // Bounded between reports (every 0.5 s): a batch is at least one flush of the hub.
+    handoff: (seconds) => { if (t.handoffs.length < 10_000) t.handoffs.push(seconds) },
     take: () => {
-      if (t.deltas + t.snapshots + t.skips + t.resyncs === 0) return null
+      if (t.deltas + t.snapshots + t.skips + t.resyncs + t.handoffs.length === 0) return null
       const out = t
-      t = { deltas: 0, snapshots: 0, skips: 0, resyncs: 0 }
+      t = fresh()
       return out
     }
   }
@@ -41,4 +49,5 @@ export const addTotals = (t: MetricTotals): void => {
   if (t.snapshots > 0) sentTotal.inc({ type: "snapshot" }, t.snapshots)
   if (t.skips > 0) skips.inc(undefined, t.skips)
   if (t.resyncs > 0) resyncs.inc(undefined, t.resyncs)
+  for (const h of t.handoffs) handoff.observe(h)
 }

@@ -1,0 +1,90 @@
+// The shadow build of a retroactive apply (ARCHITECTURE §10 "Re-projection"), run as a child
+// process of the service (`arena rules reproject <projection>`), off the live path: the very
+// pipeline the service runs (same engine, boards, period closing and cuts), started from an empty
+// state under the new projection's history, consumes the stream from seq 1 to the head it saw at
+// its start, then writes one snapshot into the shadow tables and marks the projection built. No
+// dead letters, notifications or ClickHouse rows: the live pipeline owns those.
+import { Data, Deferred, Effect } from "effect"
+import { startPipeline } from "./Pipeline.js"
+import type { ActorDefect } from "./Actor.js"
+import type { RulesHistory } from "../domain/RulesHistory.js"
+import type { EngineState } from "../domain/engine/EngineState.js"
+import type { AnalyticsSink } from "../ports/Analytics.js"
+import type { DeadLetterPort } from "../ports/DeadLetters.js"
+import type { EventSource } from "../ports/EventSource.js"
+import type { PortFailure } from "../ports/Failure.js"
+import type { LiveFeedSink } from "../ports/LiveFeed.js"
+import type { ProjectionStore, ReprojectionRow } from "../ports/Projections.js"
+import type { SnapshotStore, SnapshotWrite } from "../ports/Snapshots.js"
+
+/** How far the build is: seq applied of the head seen at its start. */
+export interface ShadowBuildProgress {
+  readonly seq: number
+  readonly lastSeq: number
+  readonly percent: number
+  readonly eventsPerSecond: number
+}
+
+export interface ReprojectOptions {
+  readonly events: EventSource
+  readonly store: ProjectionStore
+  readonly projection: number
+  readonly history: RulesHistory
+  readonly onProgress: (p: ShadowBuildProgress) => void
+  readonly progressEveryMs?: number
+  /** ARENA_REPROJECTION_STEP_PAUSE: a pause after the shadow snapshot, before `built` (tests kill -9 there). */
+  readonly pauseMs?: number
+  readonly log: (line: string) => void
+}
+
+const NO_LETTERS: DeadLetterPort = { publish: () => {}, settled: Effect.void, health: { unstored: 0, attempts: 0, lastError: null }, close: () => {} }
+const NO_ANALYTICS: AnalyticsSink = { submit: () => Effect.void, awaitDurable: () => Effect.void }
+const NO_FEED: LiveFeedSink = { emitView: () => {}, emitRollover: () => {}, notify: () => {}, watchedUsers: new Set() }
+
+/**
+ * Closed periods' archives without users erased since (§11): the live erasure removed them from
+ * the live archive; the replay archived them when the period closed, before their erasure.
+ */
+const withoutErased = (w: SnapshotWrite, state: EngineState): SnapshotWrite => ({
+  ...w,
+  archives: w.archives.map((a) => ({ ...a, entries: a.entries.filter((e) => state.users.uidOf(e.userId) >= 0) }))
+})
+
+/** The stream lost its start: the new rules cannot re-score it from seq 1. */
+export class ShadowBuildError extends Data.TaggedError("ShadowBuildError")<{ readonly message: string; readonly retryable: false }> {}
+
+export const buildShadowProjection = (o: ReprojectOptions): Effect.Effect<ReprojectionRow, PortFailure | ActorDefect | ShadowBuildError> =>
+  Effect.scoped(Effect.gen(function*() {
+    const head = yield* o.events.head
+    if (head.messages > 0 && head.firstSeq > 1) {
+      return yield* Effect.fail(new ShadowBuildError({
+        retryable: false,
+        message: `stream ${head.name} starts at seq ${head.firstSeq} (earlier messages were removed by its limits): a re-projection needs the whole stream`
+      }))
+    }
+    const latch = yield* Deferred.make<never, ActorDefect>()
+    const shadow = o.store.shadow(o.projection)
+    let state: EngineState | null = null
+    const snapshots: SnapshotStore = { ...shadow, write: (w) => shadow.write(state === null ? w : withoutErased(w, state)) }
+    const t0 = Date.now()
+    const p = yield* startPipeline({
+      events: o.events, snapshots, openDeadLetters: () => NO_LETTERS, analytics: NO_ANALYTICS, feed: NO_FEED, history: o.history,
+      batchMax: 4096, snapshotIntervalMs: 24 * 3600_000, latch, log: o.log
+    })
+    state = p.boards.state
+    const target = p.status.headAtStart
+    const progress = (): ShadowBuildProgress => {
+      const seq = p.status.ingest.applied
+      return { seq, lastSeq: target, percent: target === 0 ? 100 : Math.min(100, (100 * seq) / target), eventsPerSecond: Math.round(seq / Math.max(0.001, (Date.now() - t0) / 1000)) }
+    }
+    while (p.status.ingest.applied < target) {
+      if (yield* Deferred.isDone(latch)) return yield* Deferred.await(latch)
+      o.onProgress(progress())
+      yield* Effect.sleep(o.progressEveryMs ?? 500)
+    }
+    o.onProgress(progress())
+    yield* p.drainAndSnapshot
+    o.log(`re-projection ${o.projection}: shadow snapshot at seq ${p.status.snapshot.lastSeq} (${p.boards.state.users.size} users) in ${Date.now() - t0} ms`)
+    if ((o.pauseMs ?? 0) > 0) yield* Effect.sleep(o.pauseMs!)
+    return yield* o.store.markBuilt(o.projection)
+  }))

@@ -1,0 +1,61 @@
+// Partitioned mode (ARCHITECTURE §9): what a partition owner answers about its part of a board
+// (actors/PartitionReads.ts), and the merged reads a stateless gateway serves from all partitions
+// (adapters/nats/MergedReads.ts: scatter-gather + domain/MergedBoard.ts).
+import type { BoardKey, Window } from "../domain/Model.js"
+import type { BoardCursor, RankedEntry } from "./ReadModel.js"
+
+/** One board entry of a partition: the merge key (xp, seq, userId) and what a row shows. */
+export interface PartitionRow {
+  readonly userId: string
+  readonly xp: number
+  readonly seq: number
+  readonly username: string
+  readonly level: number
+  readonly private?: true
+}
+
+/** Where a partition's pipeline stands (the `state` query). */
+export interface PartitionState {
+  readonly partition: number
+  readonly phase: string
+  readonly applied: number
+  readonly streamTimeMs: number
+  readonly users: number
+}
+
+export interface MergedPage {
+  readonly key: BoardKey
+  /** The highest seq any partition has applied (not yet the low watermark of §9). */
+  readonly seq: number
+  readonly total: number
+  readonly entries: ReadonlyArray<RankedEntry & { readonly reached_seq: number }>
+}
+
+export interface MergedAround {
+  readonly key: BoardKey
+  readonly seq: number
+  readonly total: number
+  readonly user: RankedEntry | null
+  readonly entries: ReadonlyArray<RankedEntry>
+}
+
+/** A read that some partitions could not answer (no owner yet, or one handing over): 503 + Retry-After. */
+export interface PartitionsUnavailable {
+  readonly _tag: "PartitionUnavailable"
+  readonly partitions: ReadonlyArray<number>
+  readonly message: string
+}
+
+export const isPartitionsUnavailable = (e: unknown): e is PartitionsUnavailable =>
+  typeof e === "object" && e !== null && (e as { _tag?: unknown })._tag === "PartitionUnavailable"
+
+/** Exact global board reads over every partition (they reject with PartitionsUnavailable). */
+export interface MergedReadsPort {
+  readonly partitions: number
+  /** A keyset page; `period` null = the current period (the latest any partition reports). */
+  page(board: string, window: Window, period: string | null, after: BoardCursor | null, limit: number): Promise<MergedPage>
+  around(board: string, window: Window, period: string | null, userId: string, radius: number): Promise<MergedAround>
+  /** The user's profile core from its partition's owner (ranks are not merged yet), null when unknown. */
+  profile(userId: string): Promise<unknown>
+  states(): Promise<ReadonlyArray<PartitionState>>
+}
