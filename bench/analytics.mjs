@@ -171,9 +171,11 @@ const runBaseline = async (label, views) => {
     while (j < all.length && seqOf(all[j]) === seqOf(all[j - 1])) j++
     for (const b of blocksOf(all.slice(i, j).map(encodeRecord))) {
       const file = path.join(dir, `${n}-${b.kind}-${b.month}.bin`)
-      fs.writeFileSync(file, Buffer.concat(b.records.map((r) => r.bytes.subarray(r.start, r.end))))
+      // A block's rows: `index` into its RowLog (builds before 2bbf388: an array `records` of byte ranges).
+      const parts = b.records !== undefined ? b.records.map((r) => r.bytes.subarray(r.start, r.end)) : Array.from(b.index, (i) => b.rows.bytesOf(i))
+      fs.writeFileSync(file, Buffer.concat(parts))
       const spec = TABLES[b.kind]
-      blocks.push({ table: spec.table, columns: spec.columns, file, token: `${spec.table}:${b.firstSeq}-${b.lastSeq}:${b.records.length}` })
+      blocks.push({ table: spec.table, columns: spec.columns, file, token: `${spec.table}:${b.firstSeq}-${b.lastSeq}:${parts.length}` })
     }
     i = j
   }

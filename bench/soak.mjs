@@ -1,6 +1,7 @@
 // Long form of the crash-oracle chaos soak (test/reliability/soak.test.ts, whose CI form is 20k
 // events): ≥ 200k events, more kill -9s, a longer publishing window. Same test, same oracle; this
-// only sizes it and prints the machine line and the soak's summary.
+// only sizes it and prints the machine line and the soak's summary (corrections halfway, erasures at
+// 30% and 70% of the stream, as in the CI form).
 //   node bench/soak.mjs [--events 200000] [--kills 40] [--seconds 300] [--seed 20261126] [--users N]
 import { spawn } from "node:child_process"
 import * as path from "node:path"

@@ -105,4 +105,35 @@ describe("AnalyticsActor", () => {
     expect(added).toEqual(["rejection:6", "rejection:7", "achievement:8"])
     await close()
   })
+
+  it("takes a stage's records like submitted ones: same watermarks, same ledger reads, and empties the stage", async () => {
+    const mem = makeMemoryAnalyticsStore()
+    await run(mem.store.write([...seqs(1, 5), ach(6, "a"), ach(7, "b")].map(mem.store.encode), 5))
+    const { sink, close } = await start(mem, { flushIntervalMs: 0 })
+    await run(sink.awaitDurable(5))
+    const stage = sink.newStage!()
+    const award = (seq: number, user: string): AnalyticsRecord => ({ kind: "award", entry: {
+      event_id: `e${seq}`, seq, user_id: user, agent_name: "a", action_type: "task_completed", base_points: 10, multipliers: [], streak_days: 1,
+      streak_multiplier: "1", total_multiplier: "1", applied_multiplier: "1", xp: 10, bonuses: [], total_awarded: 10, total_xp_after: 10 * seq,
+      level_before: 1, level_after: 1, rules_version: "v", event_time: T, stream_time: T
+    } })
+    for (const r of [...seqs(3, 5), rej(6), ach(6, "a"), ach(7, "b"), award(7, "u"), award(8, "v"), ach(8, "c")]) stage.push(r)
+    expect(stage.size).toBe(9)
+    mem.fail("down") // the store is down: what is taken stays pending
+    await run(sink.submitStage!(stage, 8))
+    expect(stage.size).toBe(0)
+    // Not durable yet: ledger reads see the pending awards.
+    expect(sink.pendingLedger("u").map((e) => e.seq)).toEqual([7])
+    expect(sink.pendingAward("e8")?.user_id).toBe("v")
+    mem.fail(null)
+    // A restarted pipeline replays seq 8 through a stage: nothing twice.
+    stage.push(award(8, "v"))
+    stage.push(ach(8, "c"))
+    await run(sink.submitStage!(stage, 8))
+    await run(sink.awaitDurable(8))
+    const added = mem.records.slice(7).map((r) => `${r.kind}:${r.kind === "award" || r.kind === "correction" ? r.entry.seq : r.seq}`)
+    expect(added).toEqual(["rejection:6", "award:7", "award:8", "achievement:8"])
+    expect(sink.pendingLedger("u")).toEqual([])
+    await close()
+  })
 })

@@ -2,14 +2,18 @@
 // batches that never split a seq, and tracks how far the store is complete (durableSeq) so
 // snapshots never get ahead of it. Exactly once: records at or below the store's own watermarks
 // are dropped; a failed write waits, re-reads the watermarks and continues from there.
+// Records are encoded when submitted, into a RowLog (typed-array columns over byte slabs): what
+// waits for a flush holds no object per record, and the ledger entries not yet durable are read
+// back from their rows when a ledger read asks.
 import { Deferred, Effect, Latch, Semaphore } from "effect"
 import type { Scope } from "effect"
 import { backoff } from "../domain/Backoff.js"
 import { blocked } from "../observability/LoopBlocks.js"
 import { registry } from "../observability/Metrics.js"
-import type { AnalyticsRecord, AnalyticsSink, RecordKind } from "../ports/Analytics.js"
+import type { AnalyticsRecord, AnalyticsSink, RecordKind, RecordStage } from "../ports/Analytics.js"
 import type { AnalyticsStatus, AnalyticsStore, EncodedRecord, StoreFailure, Watermarks } from "../ports/AnalyticsStore.js"
 import { seqOf } from "../ports/Analytics.js"
+import { KIND_AWARD, KIND_CODE, KINDS, RowLog, keyOf, rowLogOf } from "../ports/RowLog.js"
 import type { LedgerEntry, LedgerItem } from "../domain/Model.js"
 
 export interface AnalyticsService extends AnalyticsSink {
@@ -71,7 +75,7 @@ const reasonOf = (e: StoreFailure): string => ("reason" in e && typeof e.reason 
 export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<AnalyticsOptions> = {}): Effect.Effect<AnalyticsService, never, Scope.Scope> =>
   Effect.gen(function*() {
     const o: AnalyticsOptions = { ...defaultAnalyticsOptions, ...options }
-    let buffer: EncodedRecord[] = []
+    const rows = new RowLog()
     let submittedSeq = 0
     let durableSeq = 0
     let thresholds: Watermarks["maxSeq"] | null = null
@@ -82,26 +86,9 @@ export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<Analy
     const waiters: Array<{ seq: number; done: Deferred.Deferred<void> }> = []
     // A write and an erasure never overlap (an erasure rebuilds rollup months a write feeds).
     const exclusive = yield* Semaphore.make(1)
-    // Award entries not yet durable: per user (for ledger reads) and in seq order (to drop them
-    // once a flush or the store's watermarks cover them).
-    const pendingByUser = new Map<string, Array<LedgerItem>>()
-    const pendingOrder: Array<LedgerItem> = []
-    let pendingHead = 0
-    const dropPendingThrough = (seq: number) => {
-      while (pendingHead < pendingOrder.length && pendingOrder[pendingHead]!.seq <= seq) {
-        const e = pendingOrder[pendingHead++]!
-        const list = pendingByUser.get(e.user_id)
-        if (list !== undefined) {
-          list.shift()
-          if (list.length === 0) pendingByUser.delete(e.user_id)
-        }
-      }
-      if (pendingHead > 4096 && pendingHead * 2 > pendingOrder.length) { pendingOrder.splice(0, pendingHead); pendingHead = 0 }
-    }
     const wake = Latch.makeUnsafe(false) // writer: new records or a flush request
     const space = Latch.makeUnsafe(false) // submitters: the buffer shrank
 
-    const keep = (t: Watermarks["maxSeq"]) => (r: EncodedRecord) => r.seq > t[r.kind]
     const settle = () => {
       for (let i = waiters.length - 1; i >= 0; i--) {
         const w = waiters[i]!
@@ -111,7 +98,7 @@ export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<Analy
         }
       }
       if (waiters.length === 0) flushRequested = false
-      metrics.buffered.set(buffer.length)
+      metrics.buffered.set(rows.length)
       metrics.durable.set(durableSeq)
     }
     const fail = (e: StoreFailure) => {
@@ -132,8 +119,7 @@ export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<Analy
           achievement: Math.max(w.maxSeq.achievement, d), rejection: Math.max(w.maxSeq.rejection, d)
         }
         thresholds = t
-        buffer = buffer.filter(keep(t))
-        dropPendingThrough(Math.min(t.award, t.correction))
+        rows.retain((i) => rows.seq[i]! > t[KINDS[rows.kind[i]!]!])
         durableSeq = Math.max(durableSeq, w.durableSeq)
         submittedSeq = Math.max(submittedSeq, durableSeq)
         connected = true
@@ -146,14 +132,14 @@ export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<Analy
     /** Waits until there is work and, under load, until the flush interval has passed. */
     const awaitWork = Effect.gen(function*() {
       for (;;) {
-        if (buffer.length === 0 && submittedSeq <= durableSeq) {
+        if (rows.length === 0 && submittedSeq <= durableSeq) {
           wake.closeUnsafe()
           yield* wake.await
           continue
         }
         const now = yield* Effect.clockWith((c) => c.currentTimeMillis)
         const wait = lastFlushAt + o.flushIntervalMs - now
-        if (flushRequested || buffer.length >= o.maxBatch || wait <= 0) return
+        if (flushRequested || rows.length >= o.maxBatch || wait <= 0) return
         wake.closeUnsafe()
         yield* wake.await.pipe(Effect.timeoutOption(wait))
       }
@@ -166,13 +152,13 @@ export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<Analy
       yield* awaitWork
       // Whole seqs only: a seq's records must land in the same flush (per-kind watermarks).
       const t0 = performance.now()
-      let n = Math.min(buffer.length, o.maxBatch)
-      while (n > 0 && n < buffer.length && buffer[n]!.seq === buffer[n - 1]!.seq) n++
-      const batch = buffer.slice(0, n)
-      const through = n === buffer.length ? submittedSeq : buffer[n]!.seq - 1
+      let n = Math.min(rows.length, o.maxBatch)
+      while (n > 0 && n < rows.length && rows.seq[n] === rows.seq[n - 1]) n++
+      const through = n === rows.length ? submittedSeq : rows.seq[n]! - 1
       blocked("analytics_flush", t0)
       const started = yield* Effect.clockWith((c) => c.currentTimeMillis)
-      const r = yield* Effect.result(exclusive.withPermit(store.write(batch, through)))
+      // Rows [0, n) stay as they are until the write ends: submits only append.
+      const r = yield* Effect.result(exclusive.withPermit(store.writeRows(rows, n, through)))
       const ended = yield* Effect.clockWith((c) => c.currentTimeMillis)
       if (r._tag === "Failure") {
         fail(r.failure)
@@ -181,8 +167,7 @@ export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<Analy
       }
       metrics.insert.observe((ended - started) / 1000)
       const t1 = performance.now()
-      buffer = buffer.slice(n)
-      dropPendingThrough(through)
+      rows.dropFirst(n)
       durableSeq = Math.max(durableSeq, through)
       lastFlushAt = ended
       connected = true
@@ -215,44 +200,88 @@ export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<Analy
       Effect.suspend(() => awaitDurable(submittedSeq)).pipe(Effect.timeoutOption(o.shutdownFlushMs), Effect.asVoid)
     )
 
+    /** Records submitted from here on are kept when above what was submitted and what the store holds. */
+    const wantedSeq = (kind: RecordKind, s: number): boolean => {
+      const t = thresholds
+      return s > submittedSeq && (t === null || s > t[kind])
+    }
+    const keyRow = (r: AnalyticsRecord, into: RowLog, i: number, link: boolean): void => {
+      if (r.kind === "award") {
+        if (link) into.keyUser(i, keyOf(r.entry.user_id))
+        else into.userKey[i] = keyOf(r.entry.user_id)
+        into.idKey[i] = keyOf(r.entry.event_id)
+      } else if (r.kind === "correction") {
+        if (link) into.keyUser(i, keyOf(r.entry.user_id))
+        else into.userKey[i] = keyOf(r.entry.user_id)
+      }
+    }
+    /** Suspends while `n` more rows would overfill the buffer (an oversized batch into an empty buffer goes through). */
+    const awaitSpace = (n: number) =>
+      Effect.gen(function*() {
+        while (rows.length > 0 && rows.length + n > o.maxBuffered) {
+          space.closeUnsafe()
+          yield* space.await
+        }
+      })
+    const taken = (throughSeq: number): void => {
+      if (throughSeq > submittedSeq) submittedSeq = throughSeq
+      metrics.buffered.set(rows.length)
+      wake.openUnsafe()
+    }
+
     const service: AnalyticsService = {
+      newStage: () => {
+        const staged = new RowLog()
+        const stage: RecordStage & { readonly rows: RowLog } = {
+          rows: staged,
+          get size() { return staged.length },
+          push: (r) => keyRow(r, staged, store.encodeInto(r, staged), false)
+        }
+        return stage
+      },
+      submitStage: (stage, throughSeq) =>
+        Effect.gen(function*() {
+          const staged = (stage as RecordStage & { readonly rows?: RowLog }).rows
+          if (staged === undefined) return yield* Effect.die(new Error("submitStage: not a stage of this sink"))
+          const wanted = (i: number) => wantedSeq(KINDS[staged.kind[i]!]!, staged.seq[i]!)
+          let n = 0
+          for (let i = 0; i < staged.length; i++) if (wanted(i)) n++
+          yield* awaitSpace(n)
+          for (let i = 0; i < staged.length; i++) if (wanted(i)) rows.copyRow(staged, i)
+          staged.clear()
+          taken(throughSeq)
+        }),
       submit: (records, throughSeq) =>
         Effect.gen(function*() {
           // Seqs at or below submittedSeq were taken already (a restarted pipeline replays from
           // its snapshot); seqs at or below the store's watermarks are in the store.
-          const floor = submittedSeq
-          const t = thresholds
-          const rs: EncodedRecord[] = []
-          for (const r of records) {
-            const s = seqOf(r)
-            if (s > floor && (t === null || s > t[r.kind])) {
-              rs.push(store.encode(r))
-              if (r.kind === "award" || r.kind === "correction") {
-                pendingOrder.push(r.entry)
-                const list = pendingByUser.get(r.entry.user_id)
-                if (list === undefined) pendingByUser.set(r.entry.user_id, [r.entry])
-                else list.push(r.entry)
-              }
-            }
-          }
-          // An oversized submit into an empty buffer is let through rather than waiting forever.
-          while (buffer.length > 0 && buffer.length + rs.length > o.maxBuffered) {
-            space.closeUnsafe()
-            yield* space.await
-          }
-          for (const r of rs) buffer.push(r)
-          if (throughSeq > submittedSeq) submittedSeq = throughSeq
-          metrics.buffered.set(buffer.length)
-          wake.openUnsafe()
+          let n = 0
+          for (const r of records) if (wantedSeq(r.kind, seqOf(r))) n++
+          yield* awaitSpace(n)
+          // Encoded now, straight into the buffer's rows (filtered again: a recovery while this
+          // submit waited may have raised the watermarks).
+          for (const r of records) if (wantedSeq(r.kind, seqOf(r))) keyRow(r, rows, store.encodeInto(r, rows), true)
+          taken(throughSeq)
         }),
       awaitDurable,
       durableSeq: Effect.sync(() => durableSeq),
-      status: Effect.sync(() => ({ connected, bufferedRecords: buffer.length, durableSeq, submittedSeq, lastError })),
-      pendingLedger: (userId) => [...(pendingByUser.get(userId) ?? [])],
+      status: Effect.sync(() => ({ connected, bufferedRecords: rows.length, durableSeq, submittedSeq, lastError })),
+      pendingLedger: (userId) => {
+        const at: Array<number> = []
+        rows.rowsOfUser(keyOf(userId), at)
+        const out: Array<LedgerItem> = []
+        for (let j = at.length - 1; j >= 0; j--) {
+          const e = store.ledgerItemOf(rows, at[j]!)
+          if (e !== null && e.user_id === userId) out.push(e)
+        }
+        return out
+      },
       pendingAward: (eventId) => {
-        for (let i = pendingOrder.length - 1; i >= pendingHead; i--) {
-          const e = pendingOrder[i]!
-          if (!("kind" in e) && e.event_id === eventId) return e
+        const key = keyOf(eventId)
+        for (let i = rows.length - 1; i >= 0; i--) {
+          if (rows.idKey[i] !== key || rows.kind[i] !== KIND_AWARD) continue
+          const e = store.ledgerItemOf(rows, i)
+          if (e !== null && !("kind" in e) && e.event_id === eventId) return e
         }
         return null
       },
@@ -274,25 +303,34 @@ export const makeMemoryAnalyticsStore = () => {
   let durableSeq = 0
   let failing: string | null = null
   const failure = (message: string): StoreFailure => ({ _tag: "MemoryStoreError", message, retryable: true })
+  const take = (bytes: Uint8Array): AnalyticsRecord => JSON.parse(new TextDecoder().decode(bytes)) as AnalyticsRecord
+  const writeRows = (rs: RowLog, count: number, throughSeq: number) =>
+    Effect.suspend(() => {
+      if (failing !== null) return Effect.fail(failure(failing))
+      for (let i = 0; i < count; i++) {
+        records.push(take(rs.bytesOf(i)))
+        const kind = KINDS[rs.kind[i]!]!
+        maxSeq[kind] = Math.max(maxSeq[kind], rs.seq[i]!)
+      }
+      durableSeq = Math.max(durableSeq, throughSeq)
+      writes.push({ records: count, throughSeq })
+      return Effect.void
+    })
   const store: AnalyticsStore = {
     encode: (r) => {
       const bytes = new TextEncoder().encode(JSON.stringify(r))
       return { kind: r.kind, seq: seqOf(r), part: 0, bytes, start: 0, end: bytes.length }
     },
+    encodeInto: (r, rs) => rs.append(KIND_CODE[r.kind], seqOf(r), 0, new TextEncoder().encode(JSON.stringify(r))),
+    ledgerItemOf: (rs, i) => {
+      const r = take(rs.bytesOf(i))
+      return r.kind === "award" || r.kind === "correction" ? r.entry : null
+    },
     recover: Effect.suspend(() =>
       failing !== null ? Effect.fail(failure(failing)) : Effect.succeed({ durableSeq, maxSeq: { ...maxSeq } })
     ),
-    write: (rs, throughSeq) =>
-      Effect.suspend(() => {
-        if (failing !== null) return Effect.fail(failure(failing))
-        for (const r of rs) {
-          records.push(JSON.parse(new TextDecoder().decode(r.bytes.subarray(r.start, r.end))) as AnalyticsRecord)
-          maxSeq[r.kind] = Math.max(maxSeq[r.kind], r.seq)
-        }
-        durableSeq = Math.max(durableSeq, throughSeq)
-        writes.push({ records: rs.length, throughSeq })
-        return Effect.void
-      }),
+    write: (rs: ReadonlyArray<EncodedRecord>, throughSeq) => writeRows(rowLogOf(rs), rs.length, throughSeq),
+    writeRows,
     eraseSeqs: (seqs) =>
       Effect.sync(() => {
         for (let i = records.length - 1; i >= 0; i--) if (seqs.includes(seqOf(records[i]!))) records.splice(i, 1)

@@ -15,6 +15,8 @@ import type { Position } from "./Processor.js"
 
 export interface BoardsDeps {
   readonly readArchive: (board: string, window: string, period: string, offset: number, limit: number) => Promise<ArchivedBoard | null>
+  /** The given users' archived rows of a closed period (a closed group board); without it, the archive is paged through. */
+  readonly readArchiveOf?: (board: string, window: string, period: string, userIds: ReadonlyArray<string>) => Promise<ArchivedBoard | null>
   /** The seq of the last snapshot committed to Postgres: archives closed up to it are stored there. */
   readonly committedSeq: () => number
   /** Wall clock, only for "the current period" before any event has been seen. */
@@ -167,6 +169,36 @@ export class Boards {
       total: a.entries,
       entries: a.rows.map((r) => this.marked({ rank: r.rank, user_id: r.user_id, username: r.username, xp: r.xp, level: r.level, reached_seq: r.reached_seq }))
     }
+  }
+
+  /**
+   * The rows of `members` on a closed period of `key`'s board, in its rank order (ranks as
+   * archived), or null when that period has no archive (or is not closed): a closing period's
+   * archive from memory, else Postgres. What a closed group board is ranked from.
+   */
+  async archivedRowsOf(key: BoardKey, members: ReadonlyArray<string>): Promise<ReadonlyArray<PageEntry> | null> {
+    if (this.openId(key) >= 0 || key.window === "all" || key.period === this.currentPeriod(key.window)) return null
+    const closing = this.closingArchive(key)
+    const wanted = new Set(members)
+    if (closing !== undefined) {
+      return closing.entries.flatMap((e, i) => wanted.has(e.userId) ? [this.marked({ rank: i + 1, user_id: e.userId, username: e.username, xp: e.xp, level: e.level, reached_seq: e.seq })] : [])
+    }
+    let rows: ArchivedBoard["rows"]
+    if (this.deps.readArchiveOf !== undefined) {
+      const a = await this.deps.readArchiveOf(key.board, key.window, key.period, members)
+      if (a === null) return null
+      rows = a.rows
+    } else {
+      const all: Array<ArchivedBoard["rows"][number]> = []
+      for (let offset = 0; ; offset += 1000) {
+        const a = await this.deps.readArchive(key.board, key.window, key.period, offset, 1000)
+        if (a === null) return null
+        for (const r of a.rows) if (wanted.has(r.user_id)) all.push(r)
+        if (a.rows.length < 1000) break
+      }
+      rows = all
+    }
+    return rows.map((r) => this.marked({ rank: r.rank, user_id: r.user_id, username: r.username, xp: r.xp, level: r.level, reached_seq: r.reached_seq }))
   }
 
   /** An archived row, marked private when its user is private now (archives keep ids, not settings). */

@@ -45,8 +45,8 @@ const ids = (v: BoardView | undefined) => v?.entries.map((e) => e.user_id)
 describe("GroupBoards", () => {
   it("ranks members by their global score on read, with pages and around-me", async () => {
     const { groups } = await setup()
-    expect(groups.page(key, null, 10)!.entries.map((e) => [e.rank, e.user_id, e.xp])).toEqual([[1, "b", 20], [2, "a", 10]])
-    expect(groups.around(key, "a", 1)!.entries.map((e) => e.user_id)).toEqual(["b", "a"])
+    expect((await groups.page(key, null, 10))!.entries.map((e) => [e.rank, e.user_id, e.xp])).toEqual([[1, "b", 20], [2, "a", 10]])
+    expect((await groups.around(key, "a", 1))!.entries.map((e) => e.user_id)).toEqual(["b", "a"])
     expect(groups.page({ ...key, board: "group:none" }, null, 10)).toBeNull()
   })
 
@@ -98,8 +98,8 @@ describe("GroupBoards", () => {
         batch.push([u, next, ++seq])
       }
       h.dispatch(batch)
-      const fresh = groups.page({ ...key, board: "group:copy" }, null, 100)!.entries.map((e) => [e.user_id, e.xp, e.rank])
-      expect(groups.page(live, null, 100)!.entries.map((e) => [e.user_id, e.xp, e.rank])).toEqual(fresh)
+      const fresh = (await groups.page({ ...key, board: "group:copy" }, null, 100))!.entries.map((e) => [e.user_id, e.xp, e.rank])
+      expect((await groups.page(live, null, 100))!.entries.map((e) => [e.user_id, e.xp, e.rank])).toEqual(fresh)
       const last = views.filter((v) => v.key.board === "group:live").pop()
       if (last !== undefined) expect(last.entries.map((e) => [e.user_id, e.xp, e.rank])).toEqual(fresh)
     }

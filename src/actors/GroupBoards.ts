@@ -3,7 +3,8 @@
 // computed from the members' global entries (GroupRanking.ts: m lookups + a sort, O(m log m)) on
 // read when stale; a board someone watches live is updated in place after each slice that moved
 // one of its members (the board registry reports marked members' changes; O(m + c log m)) and
-// recomputed when the membership changed. Groups nobody reads cost nothing per event.
+// recomputed when the membership changed. Groups nobody reads cost nothing per event. A closed
+// period is ranked on read from the global board's archive of that period (the members' rows).
 import type { BoardKey } from "../domain/Model.js"
 import { GLOBAL_BOARD, boardKeyOf, boardKeyString, groupBoard, groupIdOf } from "../domain/BoardKeys.js"
 import type { Group, GroupInput, GroupStore, GroupsPort, PutOutcome } from "../ports/Groups.js"
@@ -116,9 +117,9 @@ export class GroupBoards implements GroupsPort {
 
   // ---- reads (LiveBoards delegates group boards here) ----------------------------------------
 
-  page(key: BoardKey, after: BoardCursor | null, limit: number): BoardPage | null {
+  page(key: BoardKey, after: BoardCursor | null, limit: number): BoardPage | null | Promise<BoardPage | null> {
     const r = this.ranking(key)
-    if (r === null) return null
+    if (r === null) return this.isClosed(key) ? this.closedPage(key, after, limit) : null
     let from = 0
     if (after !== null) while (from < r.uid.length && (r.xp[from]! > after.xp || (r.xp[from] === after.xp && r.at[from]! <= after.seq))) from++
     const entries: Array<RankedEntry & { reached_seq: number }> = []
@@ -126,9 +127,9 @@ export class GroupBoards implements GroupsPort {
     return { key, seq: r.boards.position.applied, total: r.uid.length, entries }
   }
 
-  around(key: BoardKey, userId: string, radius: number): AroundResult | null {
+  around(key: BoardKey, userId: string, radius: number): AroundResult | null | Promise<AroundResult | null> {
     const r = this.ranking(key)
-    if (r === null) return null
+    if (r === null) return this.isClosed(key) ? this.closedAround(key, userId, radius) : null
     const w = windowOf(r, userId, radius)
     return { key, seq: r.boards.position.applied, total: r.uid.length, user: w.entries.find((e) => e.user_id === userId) ?? null, entries: w.entries }
   }
@@ -165,6 +166,47 @@ export class GroupBoards implements GroupsPort {
     if (l === undefined || w === undefined) return
     if (--w.n <= 0) l.arounds.delete(k)
     this.dropIfIdle(l)
+  }
+
+  // ---- closed periods --------------------------------------------------------------------------
+
+  /** A period of an existing group that is closed (neither all-time, current nor still open on the global board). */
+  private isClosed(key: BoardKey): boolean {
+    const b = this.boards
+    const gid = groupIdOf(key.board)
+    if (b === null || gid === null || !this.groups.has(gid) || key.window === "all" || key.period === b.currentPeriod(key.window)) return false
+    return b.openId({ board: GLOBAL_BOARD, window: key.window, period: key.period }) < 0
+  }
+
+  /**
+   * A closed period's ranking: the members' rows of the global board's archive of that period
+   * (as archived, scrubbed of erased users; the membership is today's), ranked 1..n among them.
+   * One read of the archive per request (Boards.archivedRowsOf: one Postgres statement, or the
+   * closing archive in memory); null when the period was never archived.
+   */
+  private async closedRows(key: BoardKey): Promise<ReadonlyArray<RankedEntry & { reached_seq: number }> | null> {
+    const b = this.boards
+    const g = this.groups.get(groupIdOf(key.board)!)
+    if (b === null || g === undefined) return null
+    const rows = await b.archivedRowsOf({ board: GLOBAL_BOARD, window: key.window, period: key.period }, g.group.members)
+    return rows === null ? null : rows.map((r, i) => ({ ...r, rank: i + 1 }))
+  }
+
+  private async closedPage(key: BoardKey, after: BoardCursor | null, limit: number): Promise<BoardPage | null> {
+    const rows = await this.closedRows(key)
+    if (rows === null) return null
+    let from = 0
+    if (after !== null) while (from < rows.length && (rows[from]!.xp > after.xp || (rows[from]!.xp === after.xp && rows[from]!.reached_seq <= after.seq))) from++
+    return { key, seq: 0, total: rows.length, entries: rows.slice(from, from + limit) }
+  }
+
+  private async closedAround(key: BoardKey, userId: string, radius: number): Promise<AroundResult | null> {
+    const rows = await this.closedRows(key)
+    if (rows === null) return null
+    const i = rows.findIndex((r) => r.user_id === userId)
+    if (i < 0) return { key, seq: 0, total: rows.length, user: null, entries: [] }
+    const entries = rows.slice(Math.max(0, i - radius), i + radius + 1).map(({ reached_seq: _, ...e }) => e)
+    return { key, seq: 0, total: rows.length, user: entries.find((e) => e.user_id === userId) ?? null, entries }
   }
 
   // ---- live views ----------------------------------------------------------------------------

@@ -129,7 +129,7 @@ export class LiveBoards implements LeaderboardPort {
     return page
   }
 
-  around(key: BoardKey, userId: string, radius: number): AroundResult | null {
+  around(key: BoardKey, userId: string, radius: number): AroundResult | null | Promise<AroundResult | null> {
     const groups = this.groupsFor(key)
     if (groups !== null) return this.boards === null ? null : groups.around(key, userId, radius)
     return this.boards?.around(key, userId, radius) ?? null

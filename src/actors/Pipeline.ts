@@ -12,7 +12,7 @@ import { loadChunk, rebuildBoards } from "../domain/state/SnapshotCodec.js"
 import type { UserState } from "../domain/Model.js"
 import { blocked } from "../observability/LoopBlocks.js"
 import { registry } from "../observability/Metrics.js"
-import type { AnalyticsSink } from "../ports/Analytics.js"
+import type { AnalyticsRecord, AnalyticsSink, RecordOut } from "../ports/Analytics.js"
 import type { DeadLetterHealth, DeadLetterPort } from "../ports/DeadLetters.js"
 import type { EventSource, RawBatch } from "../ports/EventSource.js"
 import type { PortFailure } from "../ports/Failure.js"
@@ -22,7 +22,7 @@ import { actorDefect } from "./Actor.js"
 import type { FailureLatch } from "./Actor.js"
 import { Boards } from "./Boards.js"
 import { Cut } from "./Cut.js"
-import { Processor, newSliceOutput } from "./Processor.js"
+import { Processor, newSliceOutput, sliceOutputInto } from "./Processor.js"
 import type { Position } from "./Processor.js"
 import { spawnSnapshotter } from "./Snapshotter.js"
 import type { SnapshotStatus } from "./Snapshotter.js"
@@ -155,6 +155,7 @@ export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PortF
     const processor = new Processor(state, o.history, pos, o.feed.watchedUsers, o.partition)
     const boards = new Boards(state, pos, {
       readArchive: (b, w, p, off, lim) => Effect.runPromise(o.snapshots.readArchive(b, w, p, off, lim)),
+      readArchiveOf: (b, w, p, ids) => Effect.runPromise(o.snapshots.readArchiveOf(b, w, p, ids)),
       committedSeq: () => status.snapshot.lastSeq,
       now: () => Date.now(),
       feed: o.feed
@@ -217,12 +218,15 @@ export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PortF
     let busy = false
     const replayStart = Date.now()
     const cpSeq = pos.applied
+    const stage = o.analytics.newStage?.()
     const applyBatch = (batch: RawBatch) =>
       Effect.gen(function*() {
         const events = batch.events
         let i = 0
         while (i < events.length) {
-          const out = newSliceOutput()
+          // The slice's records go into the sink's stage as they are made (encoded at once: no
+          // object per record lives through the slice); a sink without a stage takes an array.
+          const out = stage !== undefined ? sliceOutputInto<RecordOut>(stage) : newSliceOutput()
           const started = performance.now()
           do {
             processor.apply(events, i, i + SLICE_CHECK, out)
@@ -242,7 +246,8 @@ export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PortF
           }
           if (out.notes.length > 0) o.feed.notify(out.notes)
           processed.inc(undefined, out.applied)
-          yield* o.analytics.submit(out.records, pos.applied)
+          if (stage !== undefined && o.analytics.submitStage !== undefined) yield* o.analytics.submitStage(stage, pos.applied)
+          else yield* o.analytics.submit(out.records as Array<AnalyticsRecord>, pos.applied)
           blocked("slice_output", outputAt)
           pos.visible = pos.applied
           if (i < events.length) yield* nextTurn

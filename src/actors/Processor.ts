@@ -15,7 +15,7 @@ import { metadataText, pushAwardRecords, rejectionRecord } from "../domain/Recor
 import { applyMessage, pushOutcomeRecords } from "../domain/StreamMessage.js"
 import type { MessageOutcome, OwnedPartition } from "../domain/StreamMessage.js"
 import { FLAG_DIRTY } from "../domain/state/UserTable.js"
-import type { AnalyticsRecord } from "../ports/Analytics.js"
+import type { AnalyticsRecord, RecordOut } from "../ports/Analytics.js"
 import type { RawEvent } from "../ports/EventSource.js"
 import type { UserNotification } from "../ports/LiveFeed.js"
 
@@ -28,15 +28,19 @@ export interface Reject {
   readonly data: Uint8Array
 }
 
-/** What one slice produced, in seq order. */
-export interface SliceOutput {
-  readonly records: Array<AnalyticsRecord>
+/**
+ * What one slice produced, in seq order. `records` is an array (tests, tools) or, in the pipeline,
+ * the analytics sink's stage, which encodes each record as it comes (no object kept for the slice).
+ */
+export interface SliceOutput<R extends RecordOut = Array<AnalyticsRecord>> {
+  readonly records: R
   readonly rejects: Array<Reject>
   readonly notes: Array<UserNotification>
   applied: number
 }
 
 export const newSliceOutput = (): SliceOutput => ({ records: [], rejects: [], notes: [], applied: 0 })
+export const sliceOutputInto = <R extends RecordOut>(records: R): SliceOutput<R> => ({ records, rejects: [], notes: [], applied: 0 })
 
 /** Where the processor stands in the stream. */
 export interface Position {
@@ -95,7 +99,7 @@ export class Processor {
    * Applies events[from..to) (stream order) and appends what they produced to `out`; returns
    * the number of messages it looked at. Messages at or below the applied seq are replays.
    */
-  apply(events: ReadonlyArray<RawEvent>, from: number, to: number, out: SliceOutput): void {
+  apply(events: ReadonlyArray<RawEvent>, from: number, to: number, out: SliceOutput<RecordOut>): void {
     const pos = this.position
     const end = Math.min(to, events.length)
     for (let i = from; i < end; i++) {
@@ -131,7 +135,7 @@ export class Processor {
   }
 
   /** What an applied message of another kind leaves besides the state: records and notifications (one case per kind). */
-  private applyOther(o: Exclude<MessageOutcome, { readonly ok: false } | { readonly kind: typeof MSG_EVENT }>, out: SliceOutput): void {
+  private applyOther(o: Exclude<MessageOutcome, { readonly ok: false } | { readonly kind: typeof MSG_EVENT }>, out: SliceOutput<RecordOut>): void {
     pushOutcomeRecords(o, out.records)
     switch (o.kind) {
       case MSG_CORRECTION: {

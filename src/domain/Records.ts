@@ -11,6 +11,11 @@ export type AnalyticsRecord =
 
 export type RecordKind = AnalyticsRecord["kind"]
 
+/** Where records go as they are made: an array, or an encoder that keeps no object per record. */
+export interface RecordOut {
+  push(r: AnalyticsRecord): unknown
+}
+
 /** The stream seq a record belongs to (every record of one event shares it). */
 export const seqOf = (r: AnalyticsRecord): number => (r.kind === "award" || r.kind === "correction" ? r.entry.seq : r.seq)
 
@@ -22,7 +27,7 @@ export const metadataText = (m: Readonly<Record<string, unknown>> | undefined): 
   m === undefined ? undefined : JSON.stringify(m)
 
 /** An applied event's records, in order: the award (with its event's metadata), the level change (if any), each bonus. */
-export const pushAwardRecords = (e: LedgerEntry, out: Array<AnalyticsRecord>, metadata?: string): void => {
+export const pushAwardRecords = (e: LedgerEntry, out: RecordOut, metadata?: string): void => {
   out.push({ kind: "award", entry: e, metadata })
   if (e.level_after !== e.level_before) {
     out.push({ kind: "level_up", seq: e.seq, user_id: e.user_id, from: e.level_before, to: e.level_after, stream_time: e.stream_time })
@@ -33,7 +38,7 @@ export const pushAwardRecords = (e: LedgerEntry, out: Array<AnalyticsRecord>, me
 }
 
 /** An applied correction's records: the correction, and a level change when it raised the level. */
-export const pushCorrectionRecords = (e: CorrectionEntry, out: Array<AnalyticsRecord>): void => {
+export const pushCorrectionRecords = (e: CorrectionEntry, out: RecordOut): void => {
   out.push({ kind: "correction", entry: e })
   if (e.level_after > e.level_before) {
     out.push({ kind: "level_up", seq: e.seq, user_id: e.user_id, from: e.level_before, to: e.level_after, stream_time: e.stream_time })

@@ -16,7 +16,7 @@ import { applySettings } from "./engine/SettingsChange.js"
 import type { SettingsApplied } from "./engine/SettingsChange.js"
 import type { CorrectionEntry, LedgerEntry, RejectReason, XpEvent } from "./Model.js"
 import { metadataText, pushAwardRecords, pushCorrectionRecords, rejectionRecord } from "./Records.js"
-import type { AnalyticsRecord } from "./Records.js"
+import type { AnalyticsRecord, RecordOut } from "./Records.js"
 import type { CompiledRules } from "./Rules.js"
 import { applyCorrection } from "./engine/Corrections.js"
 import { applyEvent } from "./engine/Engine.js"
@@ -123,7 +123,7 @@ const applyOther = (s: EngineState, rules: CompiledRules, m: StoredMessage, kind
 }
 
 /** The records an applied message leaves for analysts, appended to `out`. */
-export const pushOutcomeRecords = (o: MessageOutcome & { readonly ok: true }, out: Array<AnalyticsRecord>): void => {
+export const pushOutcomeRecords = (o: MessageOutcome & { readonly ok: true }, out: RecordOut): void => {
   if (o.kind === MSG_EVENT) pushAwardRecords(o.entry, out, metadataText(o.metadata))
   else if (o.kind === MSG_CORRECTION) pushCorrectionRecords(o.correction, out)
   // settings and erasures leave no analytics record

@@ -2,8 +2,10 @@
 // records in the store's own encoding, written in whole seqs, with watermarks that make a retry
 // exactly-once.
 import type { Effect } from "effect"
+import type { LedgerItem } from "../domain/Model.js"
 import type { AnalyticsRecord, RecordKind } from "./Analytics.js"
 import type { PortFailure } from "./Failure.js"
+import type { RowLog } from "./RowLog.js"
 
 /** The sink's state, for readiness and metrics. */
 export interface AnalyticsStatus {
@@ -24,10 +26,10 @@ export interface Watermarks {
 export type StoreFailure = PortFailure
 
 /**
- * A record in the store's own encoding, made once when it is submitted: the sink buffers these
- * byte ranges (up to `maxBuffered` of them, many records sharing one slab) instead of object
- * graphs, which the GC would otherwise trace and promote while they wait, and a flush only copies
- * them. `part` is the store's partition key (ClickHouse: the month) — inserts never mix parts.
+ * One record in the store's own encoding, as an object: for one-off writes (backfill, tests). The
+ * sink keeps its records as rows of a RowLog instead (columns, no object per record: objects that
+ * wait seconds for a flush get promoted and traced by the GC). `part` is the store's partition key
+ * (ClickHouse: the month) — inserts never mix parts.
  */
 export interface EncodedRecord {
   readonly kind: RecordKind
@@ -41,7 +43,14 @@ export interface EncodedRecord {
 
 /** The port the ClickHouse adapter implements. */
 export interface AnalyticsStore {
-  /** The record as `write` takes it (pure; called on the pipeline's turn, so it must be cheap). */
+  /**
+   * Appends the record's row to `rows` (pure; called on the pipeline's turn, so it must be cheap)
+   * and returns its index. Made once, when the record is submitted; a flush only copies the bytes.
+   */
+  encodeInto(record: AnalyticsRecord, rows: RowLog): number
+  /** The ledger item (award or correction) row `i` of `rows` holds, exactly as submitted; null for other kinds. */
+  ledgerItemOf(rows: RowLog, i: number): LedgerItem | null
+  /** The record as an object `write` takes (one-off writes: backfill, tests). */
   encode(record: AnalyticsRecord): EncodedRecord
   /** Make the store consistent (schema, rollups) and read its watermarks. Start and before every retry. */
   readonly recover: Effect.Effect<Watermarks, StoreFailure>
@@ -50,6 +59,11 @@ export interface AnalyticsStore {
    * everything through `throughSeq` complete. Per kind, writes are atomic and in seq order.
    */
   write(records: ReadonlyArray<EncodedRecord>, throughSeq: number): Effect.Effect<void, StoreFailure>
+  /**
+   * `write` of rows [0, count) of `rows` (the sink's buffer). The rows stay untouched until the
+   * effect ends; rows appended meanwhile are not part of the write.
+   */
+  writeRows(rows: RowLog, count: number, throughSeq: number): Effect.Effect<void, StoreFailure>
   /**
    * Erasure (ARCHITECTURE §11): deletes every record of the messages at `seqs` (an erased user's
    * messages) and rebuilds the rollups they fed. Idempotent; the sink never runs it beside a write.

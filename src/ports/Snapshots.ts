@@ -64,4 +64,9 @@ export interface SnapshotStore {
   write(w: SnapshotWrite): Effect.Effect<void, PortFailure>
   /** A closed period's archived ranking page (null if that period was never archived). */
   readArchive(board: string, window: string, period: string, offset: number, limit: number): Effect.Effect<ArchivedBoard | null, PortFailure>
+  /**
+   * The archived rows of `userIds` (at most 10,000: a group's members) on a closed period, in rank
+   * order (`entries`: how many); null when the period was never archived. A closed group board.
+   */
+  readArchiveOf(board: string, window: string, period: string, userIds: ReadonlyArray<string>): Effect.Effect<ArchivedBoard | null, PortFailure>
 }

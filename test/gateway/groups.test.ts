@@ -2,13 +2,16 @@
 // with good and bad input (owner = sub, admin may manage any, others 403), the board group:<id>
 // ranking members by their global score with the leaderboard REST contract (pages, cursor,
 // around-me), its WebSocket feeds (top-N and around-me) folded by a client equal to REST through
-// member events, a member's first event, and membership changes; groups survive a restart.
+// member events, a member's first event, and membership changes; groups survive a restart. A
+// closed period of a group board answers like the global board's closed period (pages, cursor,
+// around-me), from the members' rows of the global archive; group boards are not listed by
+// GET /v1/leaderboards (a deliberate choice: README, "Groups").
 import fc from "fast-check"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { mintToken } from "../../src/gateway/auth/Auth.js"
 import type { RankedEntry } from "../../src/ports/ReadModel.js"
 import type { AroundMessage, LeaderboardMessage } from "../../src/gateway/protocol/Messages.js"
-import { ArenaProcess, JWT_SECRET, cleanup, freshNames } from "../support/arena.js"
+import { ArenaProcess, JWT_SECRET, cleanup, db, freshNames } from "../support/arena.js"
 import { api, openWs, wsUrl } from "./client.js"
 import type { WsReader } from "./client.js"
 import { event } from "./harness.js"
@@ -203,4 +206,44 @@ it("keeps groups across a restart (stored in Postgres, loaded at start)", async 
   const g = await api<{ owner: string; members: Array<string> }>(arena.baseUrl, "GET", "/v1/groups/keep", { token: await token("carol") })
   expect(g.json).toMatchObject({ owner: "carol", members: ["u2", "u4"] })
   expect((await page("group:keep")).entries).toEqual(before.entries)
+})
+
+it("answers a closed period of a group board from the global archive like any closed period, and does not list group boards", async () => {
+  // The global day 2020-01-01 as archived when it closed: members of the group and others, interleaved.
+  const sql = db(names)
+  try {
+    const rows = [["x1", 90, 11], ["m1", 80, 12], ["x2", 70, 13], ["m2", 60, 14], ["m3", 60, 15], ["x3", 50, 16], ["m4", 40, 17]] as const
+    for (const [i, [user, xp, at]] of rows.entries()) {
+      await sql`INSERT INTO arena_period_archive (board, win, period, rank, user_id, username, xp, reached_seq, level) VALUES ('global', 'day', '2020-01-01', ${i + 1}, ${user}, ${user.toUpperCase()}, ${xp}, ${at}, 1)`
+    }
+    await sql`INSERT INTO arena_period_closed (board, win, period, entries, closed_at_seq) VALUES ('global', 'day', '2020-01-01', ${rows.length}, 1)`
+  } finally { await sql.end() }
+  expect((await put("old", "dora", { name: "Old", members: ["m1", "m2", "m3", "m4", "never-scored"] })).status).toBe(201)
+  const q = "window=day&period=2020-01-01"
+  const global = await page(`global?${q}`)
+  const whole = await page(`group:old?${q}`)
+  const members = global.entries.filter((e) => e.user_id.startsWith("m")).map((e, i) => ({ ...e, rank: i + 1 }))
+  expect(whole).toMatchObject({ total: 4, next_cursor: null, seq: global.seq })
+  expect(whole.entries).toEqual(members)
+  expect(whole).toMatchObject({ board: "group:old", window: "day", period: "2020-01-01", resets_at: (global as Page & { resets_at: string }).resets_at })
+  // Pages and cursors as on any board (m2 and m3 tie on xp: the lower reached seq first).
+  const first = await page(`group:old?${q}&limit=2`)
+  expect(first.entries.map((e) => [e.rank, e.user_id])).toEqual([[1, "m1"], [2, "m2"]])
+  const second = await page(`group:old?${q}&limit=2&cursor=${first.next_cursor!}`)
+  expect(second.entries.map((e) => [e.rank, e.user_id])).toEqual([[3, "m3"], [4, "m4"]])
+  // Around-me: the window among the members; a non-member has no rank there (404, as on any board).
+  const around = await api<{ total: number; user: RankedEntry; entries: Array<RankedEntry> }>(arena.baseUrl, "GET", `/v1/leaderboards/group:old/users/m3?${q}&radius=1`)
+  expect([around.status, around.json.total, around.json.user.rank, around.json.entries.map((e) => e.user_id)]).toEqual([200, 4, 3, ["m2", "m3", "m4"]])
+  expect((await api(arena.baseUrl, "GET", `/v1/leaderboards/group:old/users/x1?${q}`)).status).toBe(404)
+  // A period never archived, and a group that does not exist: 404, as for the global board.
+  expect((await api(arena.baseUrl, "GET", "/v1/leaderboards/global?window=day&period=2020-01-02")).status).toBe(404)
+  expect((await api(arena.baseUrl, "GET", "/v1/leaderboards/group:old?window=day&period=2020-01-02")).status).toBe(404)
+  expect((await api(arena.baseUrl, "GET", `/v1/leaderboards/group:none?${q}`)).status).toBe(404)
+  // The membership is today's: a member added later is ranked in the old period too.
+  expect((await put("old", "dora", { name: "Old", members: ["x1", "m3"] })).status).toBe(200)
+  expect((await page(`group:old?${q}`)).entries.map((e) => [e.rank, e.user_id, e.xp])).toEqual([[1, "x1", 90], [2, "m3", 60]])
+  // Not listed: the list is of the boards the pipeline keeps (README, "Groups").
+  const list = await api<{ boards: Array<{ board: string }> }>(arena.baseUrl, "GET", "/v1/leaderboards")
+  expect(list.status).toBe(200)
+  expect(list.json.boards.map((b) => b.board).filter((b) => b.startsWith("group:"))).toEqual([])
 })

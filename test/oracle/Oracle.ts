@@ -7,9 +7,12 @@
 // §11: settings messages (subject `<prefix>.settings`) set a user's zone from their seq on and
 // their visibility; a forward gap of missed days is bridged when the freezes left in the event
 // day's month cover all of it (bridged days join the Set as if active).
+// §11 erasures (subject `<prefix>.erasures`): the user leaves the model as if none of their
+// earlier messages had been stored — see erase().
 import { dayOf, monthOfDay, periodsOf, zoneDayOf } from "./calendar.js"
 import { judgeCorrection } from "./corrections.js"
 import type { OracleCorrection } from "./corrections.js"
+import { judgeErasure, namedUser } from "./erasure.js"
 import { ACHIEVEMENTS, CAP, FREEZES_PER_MONTH, LEVELS, MISSIONS, MULTIPLIERS, PERIOD_GRACE_MS, STREAK_TIERS } from "./rules.js"
 import type { Frac } from "./rules.js"
 import { judge } from "./validate.js"
@@ -35,6 +38,17 @@ export interface CorrectionRow {
   readonly total_xp_after: number
   readonly level_before: number
   readonly level_after: number
+}
+
+/** An applied erasure and the stream messages it must have taken out. */
+export interface ErasureRow {
+  readonly seq: number
+  readonly erasure_id: string
+  readonly user_id: string
+  /** Whether the model held the user (a profile, a settings change) when it came. */
+  readonly held: boolean
+  /** Seqs of every stored message before it that named the user (not erased before), and its own seq. */
+  readonly seqs: ReadonlyArray<number>
 }
 
 export interface LedgerRow {
@@ -93,6 +107,12 @@ export class Oracle {
   private readonly voided = new Map<string, Set<number>>()
   /** seq → DLQ reason. */
   readonly rejections = new Map<number, string>()
+  /** §11: the erasures applied, in seq order. */
+  readonly erasures: Array<ErasureRow> = []
+  /** Every seq an applied erasure took out of the stream: a replay never reads these. */
+  readonly erasedSeqs = new Set<number>()
+  /** user → seqs of the stored messages that name them (namedUser), since their last erasure. */
+  private readonly mentions = new Map<string, Array<number>>()
   /** Latest JetStream time seen: "now" for profiles and current periods. */
   streamMs = 0
   lastSeq = 0
@@ -118,6 +138,13 @@ export class Oracle {
     this.lastSeq = m.seq
     this.rankCache.clear()
     this.streamMs = Math.max(this.streamMs, m.streamMs)
+    const named = namedUser(m.data)
+    if (named !== null) {
+      const seqs = this.mentions.get(named)
+      if (seqs === undefined) this.mentions.set(named, [m.seq])
+      else seqs.push(m.seq)
+    }
+    if (m.subject !== undefined && m.subject.endsWith(".erasures")) return this.erase(m)
     if (m.subject !== undefined && m.subject.endsWith(".settings")) return this.settings(m)
     if (this.correctionSubject !== null && m.subject === this.correctionSubject) {
       const c = judgeCorrection(m.data, m.msgId)
@@ -259,6 +286,45 @@ export class Oracle {
       total_xp_after: after, level_before: levelBefore, level_after: levelOf(after)
     })
     return null
+  }
+
+  /**
+   * §11: an erasure takes the user out of the model as if none of their earlier messages had been
+   * stored, which is what the stream holds once it is done: the user (profile, settings, freezes,
+   * voids), their rows on every board (closed periods too: the archives are scrubbed), their ledger
+   * and correction rows, and the rejections of messages that named them. Everyone else stays as
+   * they are (no score of another user depends on the erased user's messages; ranks close up).
+   * An event for the same user_id later makes a new, empty user. An erasure of a user the model
+   * never held still takes its own message out.
+   */
+  private erase(m: StoredMessage): void {
+    const v = judgeErasure(m.data, m.msgId)
+    if (!v.ok) {
+      this.rejections.set(m.seq, v.reason)
+      return
+    }
+    const id = v.userId
+    const seqs = this.mentions.get(id) ?? [m.seq]
+    this.mentions.delete(id)
+    const gone = new Set(seqs)
+    const held = this.users.delete(id)
+    this.voided.delete(id)
+    for (const [key, b] of this.boards) {
+      // A board only the user had scored on is gone as if never opened (as a replay without them).
+      if (b.delete(id) && b.size === 0) this.boards.delete(key)
+    }
+    for (const s of seqs) {
+      this.erasedSeqs.add(s)
+      this.rejections.delete(s)
+    }
+    const keep = <R extends { readonly seq: number }>(rows: Array<R>) => {
+      let w = 0
+      for (const r of rows) if (!gone.has(r.seq)) rows[w++] = r
+      rows.length = w
+    }
+    keep(this.ledger)
+    keep(this.corrections)
+    this.erasures.push({ seq: m.seq, erasure_id: v.erasureId, user_id: id, held, seqs })
   }
 
   /**

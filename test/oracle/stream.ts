@@ -1,5 +1,7 @@
 // Reads a JetStream stream back, in order, as the oracle's input: each stored message with its
-// sequence, JetStream timestamp (ms) and Nats-Msg-Id — the facts the service decides by.
+// sequence, JetStream timestamp (ms) and Nats-Msg-Id — the facts the service decides by. Messages
+// erased (§11) are not there to read, the last ones included: the read ends when the consumer has
+// nothing pending, and then holds every message the stream still stores.
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream"
 import { DeliverPolicy } from "@nats-io/jetstream"
 import type { StoredMessage } from "./Oracle.js"
@@ -20,12 +22,18 @@ export const readStream = async (js: JetStreamClient, jsm: JetStreamManager, str
         data: m.data,
         subject: m.subject
       })
-      if (m.info.streamSequence >= last) break
+      if (m.info.streamSequence >= last || m.info.pending === 0) break
     }
   } finally {
     clearTimeout(deadline)
     await messages.close()
   }
-  if (out[out.length - 1]?.seq !== last) throw new Error(`read ${stream} up to ${out[out.length - 1]?.seq ?? 0}, expected ${last}`)
+  if (out[out.length - 1]?.seq !== last) {
+    // The stream's last messages were erased: what it stores from fromSeq on must all have been read.
+    const st = (await jsm.streams.info(stream)).state
+    if (fromSeq > st.first_seq || st.last_seq !== last || out.length !== st.messages) {
+      throw new Error(`read ${stream} up to ${out[out.length - 1]?.seq ?? 0} (${out.length} messages), expected ${last} (${st.messages} stored)`)
+    }
+  }
   return out
 }

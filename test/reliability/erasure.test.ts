@@ -5,9 +5,9 @@
 // killed (kill -9) right after it was accepted, and one killed in the middle of its steps, both
 // resume at start and finish — also when killed between any two of its recorded steps (the
 // service runs with ARENA_ERASURE_STEP_PAUSE so the test can see each step in Postgres and kill
-// there). A user with corrections (void, adjust) and a settings change leaves no corrections row
-// and no correction or settings message either. Bad input is a 4xx naming the field; another
-// user's token gets 403.
+// there). A user with corrections (void, adjust, a refused repeat of the void) and a settings change
+// leaves no corrections row and no correction or settings message or dead letter either. Bad
+// input is a 4xx naming the field; another user's token gets 403.
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { mintToken } from "../../src/gateway/auth/Auth.js"
 import { api } from "../gateway/client.js"
@@ -229,34 +229,41 @@ describe("erasure", () => {
     }
     const voidSeq = await correct({ correction_id: "grace-void", kind: "void", event_id: events[0]!.event_id, reason: "duplicate" })
     const adjustSeq = await correct({ correction_id: "grace-adjust", kind: "adjust", user_id: GRACE, xp: 7, reason: "bonus" })
+    // The same void again, straight onto the subject (the route refuses it at once): dead-lettered
+    // as already_voided, its letter naming GRACE only in `event.user_id`.
+    const voided = await nats.jsm.streams.getMessage(names.stream, { seq: voidSeq })
+    const again = { ...(JSON.parse(new TextDecoder().decode(voided!.data)) as Record<string, unknown>), correction_id: "grace-void-again" }
+    const againSeq = (await nats.js.publish(`${names.prefix}.corrections`, JSON.stringify(again), { msgID: "grace-void-again" })).seq
+    await arena.waitForSeq(againSeq)
     const set = await api<{ seq: number }>(arena.baseUrl, "PUT", `/v1/users/${GRACE}/settings`, { token: await token(GRACE), body: { time_zone: "Europe/Berlin", visibility: "private" } })
     expect(set.status).toBe(202)
     await arena.waitForSeq(set.json.seq)
-    const kindSeqs = [voidSeq, adjustSeq, set.json.seq]
+    const kindSeqs = [voidSeq, adjustSeq, againSeq, set.json.seq]
     const inStream = async () => {
       const left: number[] = []
       for (const seq of kindSeqs) if ((await nats.jsm.streams.getMessage(names.stream, { seq }).catch(() => null)) !== null) left.push(seq)
       return left
     }
     expect(await inStream()).toEqual(kindSeqs)
-    // Both corrections are in ClickHouse once the sink flushed them.
+    // Both corrections (and the refusal) are in ClickHouse once the sink flushed them.
     for (let i = 0; ; i++) {
       const [r] = await sqlRows(`SELECT count() AS n FROM corrections WHERE user_id = '${GRACE}'`)
-      if (Number(r!["n"]) === 2) break
+      if (Number(r!["n"]) === 2 && await rejectionRows(againSeq) === 1) break
       if (i > 2400) throw new Error(`corrections never reached ClickHouse: ${JSON.stringify(r)}`)
       await sleep(50)
     }
-    expect(await traces(GRACE)).toEqual(expect.arrayContaining(["clickhouse awards", "clickhouse corrections", "clickhouse correction_daily", "stream"]))
+    expect(await traces(GRACE)).toEqual(expect.arrayContaining(["clickhouse awards", "clickhouse corrections", "clickhouse correction_daily", "stream", "dead letters"]))
     const r = await api<ErasureView>(arena.baseUrl, "DELETE", `/v1/users/${GRACE}`, { token: await token(GRACE) })
     expect(r.status).toBe(202)
     const done = await waitDone(r.json.erasure_id, await token(GRACE))
     await arena.waitForSeq((await nats.jsm.streams.info(names.stream)).state.last_seq)
-    // two events, two corrections, one settings change, the erasure message itself
-    expect(done.messages_erased).toBe(6)
+    // two events, three corrections (one refused), one settings change, the erasure message itself, the refused one's dead letter
+    expect(done.messages_erased).toBe(8)
     expect(await inStream()).toEqual([])
     expect(await traces(GRACE)).toEqual([])
     const [c] = await sqlRows(`SELECT count() AS n FROM corrections WHERE seq IN (${voidSeq}, ${adjustSeq})`)
     expect(Number(c!["n"])).toBe(0)
+    expect(await rejectionRows(againSeq)).toBe(0)
     expect(await bobXp()).toBe(bob)
     // The correction rollup agrees with what is left of its raw rows.
     const [agg] = await sqlRows("SELECT (SELECT sum(events) FROM correction_daily) AS rolled, (SELECT count() FROM corrections) AS raw")

@@ -7,75 +7,99 @@ import type { ClickHouseClient } from "@clickhouse/client"
 import { Readable } from "node:stream"
 import type { AnalyticsStore, EncodedRecord, Watermarks } from "../../ports/AnalyticsStore.js"
 import type { AnalyticsRecord, RecordKind } from "../../ports/Analytics.js"
+import { KINDS, RowLog, rowLogOf } from "../../ports/RowLog.js"
 import { blocked } from "../../observability/LoopBlocks.js"
 import { chTry } from "./ClickHouseClient.js"
 import type { ClickHouseHandle } from "./ClickHouseClient.js"
 import { migrateClickHouse } from "./Migrations.js"
 import { repairRollups } from "./Rollups.js"
-import { rowBinaryOf } from "./RowBinary.js"
+import { readLedgerItem, writeRow } from "./RowBinary.js"
 import { TABLES, toChTime } from "./Rows.js"
 
-const KINDS: ReadonlyArray<RecordKind> = ["award", "correction", "level_up", "achievement", "rejection"]
-
-/** One insert: records of one kind and one month, consecutive in seq order. */
+/** One insert: rows of one kind and one month, consecutive in seq order (indexes into `rows`). */
 export interface InsertBlock {
   readonly kind: RecordKind
   readonly month: number
   readonly firstSeq: number
   readonly lastSeq: number
-  readonly records: EncodedRecord[]
+  readonly count: number
+  readonly rows: RowLog
+  readonly index: Int32Array
 }
 
-/** A record as the sink buffers it: its month partition and its RowBinary row. */
-export const encodeRecord = (r: AnalyticsRecord): EncodedRecord => rowBinaryOf(r)
+// A scratch log for encodeRecord (one-off records: backfill, tests): a slab is only written past
+// the rows handed out, and a full log is replaced (its slabs stay alive as long as their records).
+let scratch = new RowLog()
 
-/** Splits seq-ordered records into per-kind, per-month runs (kind order, then seq order). */
-export const blocksOf = (records: ReadonlyArray<EncodedRecord>): InsertBlock[] => {
+/** A record as an object (one-off writes: backfill, tests): its month partition and its RowBinary row. */
+export const encodeRecord = (r: AnalyticsRecord): EncodedRecord => {
+  if (scratch.slabs.length > 2 * KINDS.length) scratch = new RowLog()
+  const i = writeRow(r, scratch)
+  const out: EncodedRecord = { kind: r.kind, seq: scratch.seq[i]!, part: scratch.part[i]!, bytes: scratch.slabs[scratch.slab[i]!]!, start: scratch.start[i]!, end: scratch.end[i]! }
+  scratch.length = 0 // the scratch log keeps no rows (its slabs stay referenced by the records handed out)
+  return out
+}
+
+/** Splits rows [0, count) (seq order) into per-kind, per-month runs (kind order, then seq order). */
+export const blocksOf = (source: RowLog | ReadonlyArray<EncodedRecord>, count?: number): InsertBlock[] => {
+  const rows = source instanceof RowLog ? source : rowLogOf(source)
+  const n = count ?? rows.length
   const out: InsertBlock[] = []
-  for (const kind of KINDS) {
-    let cur: { kind: RecordKind; month: number; firstSeq: number; lastSeq: number; records: EncodedRecord[] } | null = null
-    for (const r of records) {
-      if (r.kind !== kind) continue
-      if (cur === null || cur.month !== r.part) {
-        cur = { kind, month: r.part, firstSeq: r.seq, lastSeq: r.seq, records: [] }
-        out.push(cur)
+  const idx = new Int32Array(n)
+  for (let k = 0; k < KINDS.length; k++) {
+    let m = 0
+    let from = 0
+    for (let i = 0; i < n; i++) {
+      if (rows.kind[i] !== k) continue
+      if (m > from && rows.part[i] !== rows.part[idx[m - 1]!]) {
+        out.push(blockOf(rows, k, idx.slice(from, m)))
+        from = m
       }
-      cur.lastSeq = r.seq
-      cur.records.push(r)
+      idx[m++] = i
     }
+    if (m > from) out.push(blockOf(rows, k, idx.slice(from, m)))
   }
   return out
 }
+
+const blockOf = (rows: RowLog, k: number, index: Int32Array): InsertBlock => ({
+  kind: KINDS[k]!, month: rows.part[index[0]!]!, firstSeq: rows.seq[index[0]!]!, lastSeq: rows.seq[index[index.length - 1]!]!,
+  count: index.length, rows, index
+})
 
 /** Bytes per chunk handed on (one IPC message to the embedded engine's process). */
 const CHUNK_BYTES = 1 << 20
 const ROWS_PER_SLICE = 10_000
 
 /**
- * The block's RowBinary bytes in chunks of about 1 MB, copied from the records' slabs (runs of
- * rows that lie back to back are copied at once), with a turn of the event loop between slices
- * of rows so a 50k-row block never holds the service's loop.
+ * The block's RowBinary bytes in chunks of about 1 MB, copied from the rows' slabs (runs of rows
+ * that lie back to back are copied at once), with a turn of the event loop between slices of rows
+ * so a 50k-row block never holds the service's loop. The log's columns are read afresh after each
+ * turn (rows appended meanwhile may have reallocated them; rows of the block never move).
  */
 const encodeBlock = (b: InsertBlock): Readable =>
   Readable.from((async function*() {
-    const rs = b.records
+    const ix = b.index
+    const rows = b.rows
     let i = 0
-    while (i < rs.length) {
+    while (i < ix.length) {
       if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve))
       let t = performance.now()
-      const end = Math.min(rs.length, i + ROWS_PER_SLICE)
+      const end = Math.min(ix.length, i + ROWS_PER_SLICE)
       let size = 0
-      for (let j = i; j < end; j++) size += rs[j]!.end - rs[j]!.start
+      for (let j = i; j < end; j++) size += rows.end[ix[j]!]! - rows.start[ix[j]!]!
       let chunk = Buffer.allocUnsafe(Math.min(size, CHUNK_BYTES))
       let at = 0
       let j = i
       while (j < end) {
-        // A run: records j..k-1 adjacent in one slab.
-        const first = rs[j]!
-        let stop = first.end
+        // A run: rows ix[j..k) adjacent in one slab.
+        const first = ix[j]!
+        const slabId = rows.slab[first]!
+        const bytes = rows.slabs[slabId]!
+        let stop = rows.end[first]!
         let k = j + 1
-        while (k < end && rs[k]!.bytes === first.bytes && rs[k]!.start === stop) stop = rs[k++]!.end
-        let from = first.start
+        while (k < end && rows.slab[ix[k]!] === slabId && rows.start[ix[k]!] === stop) stop = rows.end[ix[k++]!]!
+        let from = rows.start[first]!
         while (from < stop) {
           if (at === chunk.length) {
             blocked("analytics_flush", t)
@@ -86,7 +110,7 @@ const encodeBlock = (b: InsertBlock): Readable =>
             at = 0
           }
           const n = Math.min(stop - from, chunk.length - at)
-          chunk.set(first.bytes.subarray(from, from + n), at)
+          chunk.set(bytes.subarray(from, from + n), at)
           at += n
           from += n
         }
@@ -110,7 +134,7 @@ export const insertBlock = async (client: ClickHouseClient, b: InsertBlock): Pro
     query: `INSERT INTO ${spec.table} (${spec.columns.join(", ")}) FORMAT RowBinary`,
     values: encodeBlock(b),
     clickhouse_settings: {
-      insert_deduplication_token: `${spec.table}:${b.firstSeq}-${b.lastSeq}:${b.records.length}`,
+      insert_deduplication_token: `${spec.table}:${b.firstSeq}-${b.lastSeq}:${b.count}`,
       deduplicate_blocks_in_dependent_materialized_views: 1,
       // awards.metadata is a JSON column; its RowBinary value is the JSON text.
       input_format_binary_read_json_as_string: 1
@@ -173,6 +197,8 @@ export const makeClickHouseAnalyticsStore = (h: ClickHouseHandle, log: (msg: str
   const client = h.client
   return {
     encode: encodeRecord,
+    encodeInto: writeRow,
+    ledgerItemOf: readLedgerItem,
     recover: chTry("recovering the analytics store", async () => {
       if (!migrated) {
         await h.ensureDatabase()
@@ -186,18 +212,21 @@ export const makeClickHouseAnalyticsStore = (h: ClickHouseHandle, log: (msg: str
       return readWatermarks(client)
     }),
     eraseSeqs: (seqs) => chTry("erasing a user's rows", () => eraseSeqRows(client, seqs)),
-    write: (records, throughSeq) =>
-      chTry("writing analytics records", async () => {
-        const t = performance.now()
-        const blocks = blocksOf(records)
-        blocked("analytics_flush", t)
-        for (const b of blocks) await insertBlock(client, b)
-        await client.insert({
-          table: "sink_progress",
-          columns: ["through_seq", "records", "written_at"],
-          values: [[throughSeq, records.length, toChTime(new Date().toISOString())]],
-          format: "JSONCompactEachRow"
-        })
-      })
+    write: (records, throughSeq) => writeRows(client, rowLogOf(records), records.length, throughSeq),
+    writeRows: (rows, count, throughSeq) => writeRows(client, rows, count, throughSeq)
   }
 }
+
+const writeRows = (client: ClickHouseClient, rows: RowLog, count: number, throughSeq: number) =>
+  chTry("writing analytics records", async () => {
+    const t = performance.now()
+    const blocks = blocksOf(rows, count)
+    blocked("analytics_flush", t)
+    for (const b of blocks) await insertBlock(client, b)
+    await client.insert({
+      table: "sink_progress",
+      columns: ["through_seq", "records", "written_at"],
+      values: [[throughSeq, count, toChTime(new Date().toISOString())]],
+      format: "JSONCompactEachRow"
+    })
+  })

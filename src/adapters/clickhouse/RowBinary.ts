@@ -1,38 +1,29 @@
-// Records → ClickHouse RowBinary, written straight into shared byte slabs: no row array, no JSON
-// text and no per-field string on the pipeline's turn, and the engine reads the rows without a
-// text parser (the embedded engine spent ~2× the CPU on JSONCompactEachRow). Column order and
-// types are those of sql/clickhouse/0001_raw_records.sql (Rows.ts TABLES lists the same columns).
-import type { CorrectionEntry, LedgerEntry } from "../../domain/Model.js"
-import { boardKeyOf } from "../../domain/BoardKeys.js"
+// Records → ClickHouse RowBinary, written straight into the sink's row log (ports/RowLog.ts:
+// typed-array columns over shared byte slabs): no row array, no JSON text and no object per
+// record on the pipeline's turn, and the engine reads the rows without a text parser (the embedded
+// engine spent ~2× the CPU on JSONCompactEachRow). Column order and types are those of
+// sql/clickhouse/0001_raw_records.sql (Rows.ts TABLES lists the same columns). A new column of a
+// table is one line in its writer below, one in its bound, and its name in Rows.ts TABLES;
+// readLedgerItem reads rows back only up to the columns it needs, so a column appended at the end
+// of a row needs nothing there.
+import type { CorrectionEntry, LedgerEntry, LedgerItem, BoardChange } from "../../domain/Model.js"
+import { boardKeyOf, parseBoardKeyString } from "../../domain/BoardKeys.js"
 import type { AnalyticsRecord } from "../../ports/Analytics.js"
 import { seqOf } from "../../ports/Analytics.js"
-import type { EncodedRecord } from "../../ports/AnalyticsStore.js"
+import { KIND_AWARD, KIND_CODE, KIND_CORRECTION } from "../../ports/RowLog.js"
+import type { RowLog } from "../../ports/RowLog.js"
 import { monthOf } from "./Rows.js"
 
-/** A new slab holds this many bytes (~7k award rows); a record never spans two slabs. */
-const SLAB_BYTES = 1 << 20
 const TWO_32 = 4294967296
 
-// The slab being written (module state, so the writers below are plain functions): one per kind,
-// so a flush's rows of one table lie mostly back to back and are copied as a few long runs.
-let slab = new Uint8Array(0)
-let view = new DataView(slab.buffer)
+// The slab being written (module state, so the writers below are plain functions).
+let slab: Uint8Array = new Uint8Array(0)
+let view: DataView = new DataView(slab.buffer)
 let pos = 0
-const KIND_INDEX = { award: 0, level_up: 1, achievement: 2, rejection: 3, correction: 4 } as const
-const slabs = [slab, slab, slab, slab, slab]
-const views = [view, view, view, view, view]
-const positions = [0, 0, 0, 0, 0]
 const utf8 = new TextEncoder()
 
 /** Bytes a string can take at most: a varint length (≤ 5 bytes) and 3 bytes per UTF-16 unit. */
 const strBound = (s: string): number => 5 + 3 * s.length
-
-const reserve = (bound: number): void => {
-  if (pos + bound <= slab.length) return
-  slab = new Uint8Array(Math.max(SLAB_BYTES, bound))
-  view = new DataView(slab.buffer)
-  pos = 0
-}
 
 const varint = (n: number): void => {
   while (n >= 0x80) {
@@ -206,18 +197,16 @@ const boundOf = (r: AnalyticsRecord): number => {
 }
 
 /**
- * A record with its row in its table's column order (Rows.ts TABLES), a range of a shared slab,
- * and its partition (the month of its stream time).
+ * Appends the record's row (its table's column order, Rows.ts TABLES) to `rows`, with its seq and
+ * partition (the month of its stream time); returns the row's index.
  */
-export const rowBinaryOf = (r: AnalyticsRecord): EncodedRecord => {
+export const writeRow = (r: AnalyticsRecord, rows: RowLog): number => {
   streamTime(r.kind === "award" || r.kind === "correction" ? r.entry.stream_time : r.stream_time)
-  const k = KIND_INDEX[r.kind]
-  slab = slabs[k]!
-  view = views[k]!
-  pos = positions[k]!
-  reserve(boundOf(r))
-  slabs[k] = slab
-  views[k] = view
+  const k = KIND_CODE[r.kind]
+  const id = rows.room(k, boundOf(r))
+  slab = rows.slabs[id]!
+  view = rows.views[id]!
+  pos = rows.pos[k]!
   const start = pos
   switch (r.kind) {
     case "award":
@@ -250,6 +239,116 @@ export const rowBinaryOf = (r: AnalyticsRecord): EncodedRecord => {
       i64(streamMs)
       break
   }
-  positions[k] = pos
-  return { kind: r.kind, seq: seqOf(r), part: streamMonth, bytes: slab, start, end: pos }
+  return rows.push(k, seqOf(r), streamMonth, id, start, pos)
+}
+
+// ---- reading a row back (the sink's not-yet-durable ledger entries live only as their rows) ----
+
+const utf8d = new TextDecoder()
+let rb: Uint8Array = new Uint8Array(0)
+let rv: DataView = new DataView(rb.buffer)
+let rp = 0
+
+const rVarint = (): number => {
+  let n = 0
+  let shift = 0
+  for (;;) {
+    const b = rb[rp++]!
+    n += (b & 0x7f) * 2 ** shift
+    if (b < 0x80) return n
+    shift += 7
+  }
+}
+const rStr = (): string => {
+  const n = rVarint()
+  const at = rp
+  rp += n
+  let ascii = n < 64
+  if (ascii) for (let i = at; i < rp; i++) if (rb[i]! >= 0x80) { ascii = false; break }
+  if (ascii) {
+    let s = ""
+    for (let i = at; i < rp; i++) s += String.fromCharCode(rb[i]!)
+    return s
+  }
+  return utf8d.decode(rb.subarray(at, rp))
+}
+const rU8 = (): number => rb[rp++]!
+const rU32 = (): number => { const n = rv.getUint32(rp, true); rp += 4; return n }
+const rI64 = (): number => { const n = rv.getUint32(rp, true) + rv.getInt32(rp + 4, true) * TWO_32; rp += 8; return n }
+const rTime = (): string => new Date(rI64()).toISOString()
+
+const readAward = (): LedgerEntry => {
+  const seq = rI64()
+  const event_id = rStr()
+  const user_id = rStr()
+  const agent_name = rStr()
+  const action_type = rStr()
+  const base_points = rU32()
+  const names: string[] = []
+  for (let i = rVarint(); i > 0; i--) names.push(rStr())
+  const multipliers = names.map((name) => ({ name, factor: "" }))
+  for (let i = 0, n = rVarint(); i < n; i++) multipliers[i]!.factor = rStr()
+  const streak_days = rU32()
+  const streak_multiplier = rStr()
+  const total_multiplier = rStr()
+  const applied_multiplier = rStr()
+  const xp = rU32()
+  const ids: string[] = []
+  for (let i = rVarint(); i > 0; i--) ids.push(rStr())
+  const bonuses = ids.map((achievement) => ({ achievement, xp: 0 }))
+  for (let i = 0, n = rVarint(); i < n; i++) bonuses[i]!.xp = rU32()
+  const total_awarded = rU32()
+  const total_xp_after = rI64()
+  const level_before = rU8()
+  const level_after = rU8()
+  const rules_version = rStr()
+  const event_time = rTime()
+  const stream_time = rTime()
+  return {
+    event_id, seq, user_id, agent_name, action_type, base_points, multipliers, streak_days, streak_multiplier, total_multiplier,
+    applied_multiplier, xp, bonuses, total_awarded, total_xp_after, level_before, level_after, rules_version, event_time, stream_time
+  }
+}
+
+const orNull = (s: string): string | null => (s === "" ? null : s)
+
+const readCorrection = (): CorrectionEntry => {
+  const seq = rI64()
+  const correction_id = rStr()
+  const correction = rStr() === "void" ? "void" : "adjust"
+  const user_id = rStr()
+  const agent_name = orNull(rStr())
+  const event_id = orNull(rStr())
+  const eventSeq = rI64()
+  const reason = rStr()
+  const by = orNull(rStr())
+  const requested_xp = rI64()
+  const xp = rI64()
+  const keys: string[] = []
+  for (let i = rVarint(); i > 0; i--) keys.push(rStr())
+  const amounts: number[] = []
+  for (let i = rVarint(); i > 0; i--) amounts.push(rI64())
+  const boards = keys.flatMap((key, i): Array<BoardChange> => {
+    const b = parseBoardKeyString(key)
+    return b === null ? [] : [{ board: b.board, window: b.window, period: b.period, xp: amounts[i] ?? 0 }]
+  })
+  const total_xp_after = rI64()
+  const level_before = rU8()
+  const level_after = rU8()
+  const rules_version = rStr()
+  const stream_time = rTime()
+  return {
+    kind: "correction", correction_id, correction, seq, user_id, agent_name, event_id, event_seq: eventSeq === 0 ? null : eventSeq,
+    reason, by, requested_xp, xp, boards, total_xp_after, level_before, level_after, rules_version, stream_time
+  }
+}
+
+/** The ledger item of an award or correction row, as the engine made it; null for other kinds. */
+export const readLedgerItem = (rows: RowLog, i: number): LedgerItem | null => {
+  const k = rows.kind[i]!
+  if (k !== KIND_AWARD && k !== KIND_CORRECTION) return null
+  rb = rows.slabs[rows.slab[i]!]!
+  rv = rows.views[rows.slab[i]!]!
+  rp = rows.start[i]!
+  return k === KIND_AWARD ? readAward() : readCorrection()
 }

@@ -3,9 +3,10 @@
 // messages (events, corrections, settings changes) come out with
 // JetStream's message erase ($JS.API.STREAM.MSG.DELETE with no_erase false: the stored bytes are
 // overwritten, not only marked deleted). A message already gone counts as erased. The user's
-// rejected events are found by scanning the dead-letter stream (a letter's body is the original
-// event, Arena-Seq its seq); a letter whose body was omitted for size is not attributed. Their
-// settings changes are found by scanning the settings subject of the event stream.
+// rejected messages are found by scanning the dead-letter stream (a letter's body is the original
+// message, Arena-Seq its seq; a refused void names the user in `event.user_id`); a letter whose
+// body was omitted for size is not attributed. Their settings changes are found by scanning the
+// settings subject of the event stream.
 import { DeliverPolicy, JetStreamApiError } from "@nats-io/jetstream"
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream"
 import { encodeErasureMessage, erasureMsgId } from "../../domain/Erasure.js"
@@ -25,14 +26,23 @@ export interface ErasureStreamNames {
 
 const utf8 = new TextDecoder()
 
-/** The user_id a letter's body names, or null (not JSON, or no string user_id). */
+/**
+ * The user a letter's body names, or null (not JSON, or naming no one): its top-level user_id
+ * (events, adjusts, settings), else a void correction's `event.user_id` (a refused void, e.g. one
+ * already voided, names the awarded user only there).
+ */
 const userOf = (data: Uint8Array): string | null => {
+  let v: unknown
   try {
-    const v: unknown = JSON.parse(utf8.decode(data))
-    return typeof v === "object" && v !== null && typeof (v as { user_id?: unknown }).user_id === "string" ? (v as { user_id: string }).user_id : null
+    v = JSON.parse(utf8.decode(data))
   } catch {
     return null
   }
+  if (typeof v !== "object" || v === null) return null
+  const o = v as { user_id?: unknown; kind?: unknown; event?: unknown }
+  if (typeof o.user_id === "string") return o.user_id
+  const e = o.event as { user_id?: unknown } | null | undefined
+  return o.kind === "void" && typeof e === "object" && e !== null && typeof e.user_id === "string" ? e.user_id : null
 }
 
 export const makeErasureStream = (js: JetStreamClient, jsm: JetStreamManager, names: ErasureStreamNames): ErasureStream => ({

@@ -116,11 +116,26 @@ export const readArchive = (sql: Sql, board: string, window: string, period: str
     catch: (e) => classifyPg(e, "reading a period archive")
   })
 
+/** The members' rows of an archived period, in rank order (one statement; the period's rows are filtered by id). */
+export const readArchiveOf = (sql: Sql, board: string, window: string, period: string, userIds: ReadonlyArray<string>) =>
+  Effect.tryPromise({
+    try: async (): Promise<ArchivedBoard | null> => {
+      const closed = await sql<{ entries: number }[]>`SELECT entries FROM arena_period_closed WHERE board = ${board} AND win = ${window} AND period = ${period}`
+      if (closed[0] === undefined) return null
+      const rows = userIds.length === 0 ? [] : await sql<{ rank: number; user_id: string; username: string; xp: string; level: number; reached_seq: string }[]>`
+        SELECT rank, user_id, username, xp, level, reached_seq FROM arena_period_archive
+        WHERE board = ${board} AND win = ${window} AND period = ${period} AND user_id = ANY(${sql.array([...userIds])}::text[]) ORDER BY rank`
+      return { entries: rows.length, rows: rows.map((r) => ({ ...r, xp: Number(r.xp), reached_seq: Number(r.reached_seq) })) }
+    },
+    catch: (e) => classifyPg(e, "reading the members' rows of a period archive")
+  })
+
 /** The SnapshotStore port over one Postgres client. */
 export const makeSnapshotStore = (sql: Sql): SnapshotStore => ({
   readCheckpoint: readCheckpoint(sql),
   loadChunks: (onChunk) => loadChunks(sql, onChunk),
   loadLegacyUsers: (onBatch) => loadLegacyUsers(sql, onBatch),
   write: (w) => writeSnapshot(sql, w),
-  readArchive: (board, window, period, offset, limit) => readArchive(sql, board, window, period, offset, limit)
+  readArchive: (board, window, period, offset, limit) => readArchive(sql, board, window, period, offset, limit),
+  readArchiveOf: (board, window, period, userIds) => readArchiveOf(sql, board, window, period, userIds)
 })

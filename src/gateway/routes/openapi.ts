@@ -64,10 +64,17 @@ export const buildOpenApi = (): Json => ({
         responses: { "202": body("PublishResults", "Per-item results"), ...std, "401": err("No or invalid token"), "403": err("Token lacks events:write (admin does not imply it)"), "413": err("Body over 1 MiB"), "415": err("Not application/json") }
       }
     },
-    "/v1/leaderboards": { get: { summary: "Boards with their windows and sizes", responses: { "200": body("BoardList", "Boards"), ...stateStd } } },
+    "/v1/leaderboards": {
+      get: {
+        summary: "Boards with their windows and sizes",
+        description: "The boards the pipeline keeps (global, agent:<name>). Group boards (group:<id>) are not listed: each is computed from the global board, so sizing every group's windows would cost every member of every group per request; a group's board name is in GET /v1/groups/{group_id}.",
+        responses: { "200": body("BoardList", "Boards"), ...stateStd }
+      }
+    },
     "/v1/leaderboards/{board}": {
       get: {
         summary: "One page of a leaderboard (keyset pagination)",
+        description: "Any board: global, agent:<name>, group:<id>. A closed period comes from its archive (seq 0); a closed period of a group board is the members' rows of the global board's archive of that period, ranked among them.",
         parameters: [BOARD_PARAM, WINDOW, PERIOD, q("limit", { type: "integer", minimum: 1, maximum: 1000, default: 100 }, "Page size"), q("cursor", { type: "string" }, "next_cursor of the previous page")],
         responses: { "200": body("LeaderboardPage", "A page"), ...stateStd, "404": err("No such board") }
       }
