@@ -75,7 +75,13 @@ const readLimited = (req: http.IncomingMessage, limit: number): Promise<Body> =>
       if (size > limit) { over = true; chunks.length = 0 }
       if (!over) chunks.push(c)
     })
-    req.once("end", () => resolve(over ? { ok: false } : { ok: true, bytes: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size) }))
+    let ended = false
+    req.once("end", () => {
+      ended = true
+      resolve(over ? { ok: false } : { ok: true, bytes: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size) })
+    })
+    // A client gone before the end: nothing is published (the answer goes nowhere).
+    req.once("close", () => { if (!ended) resolve({ ok: false }) })
     req.once("error", reject)
   })
 
