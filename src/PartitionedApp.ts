@@ -6,7 +6,9 @@
 //     checkpoint, with every snapshot committed under the fence. Once caught up it answers the
 //     partition's queries (PartitionReads over request/reply). A partition the assignment moves
 //     away is handed over: queries stop, the pipeline drains, a final snapshot, the lease is released.
-//   gateway: a stateless HTTP server answering board reads by scatter-gather (MergedReads).
+//   gateway: a stateless HTTP server answering board reads by scatter-gather (MergedReads), and
+//     POST /v1/events: the single process's checks, each event published to its user's
+//     `arena.xp.events.<user token>` (never the bare `arena.xp.events`, which no stream captures here).
 // Not built yet (docs/scaling.md): ClickHouse analytics (records are dropped: no ledgers), live
 // WebSocket boards and the merger, corrections/settings/erasures, ticks across partitions.
 import { Deferred, Effect, Exit, Fiber } from "effect"
@@ -33,12 +35,17 @@ import type { Sql } from "./adapters/postgres/Db.js"
 import { claimPartition } from "./adapters/postgres/PartitionFence.js"
 import { makePartitionSnapshotStore } from "./adapters/postgres/PartitionSnapshotStore.js"
 import { makeRulesStore } from "./adapters/postgres/RulesStore.js"
-import { openInfrastructure, loadRulesCandidate } from "./App.js"
+import { makeIngest } from "./adapters/nats/Publisher.js"
+import { openInfrastructure, loadRules, loadRulesCandidate } from "./App.js"
 import { partitionsOf } from "./domain/Assignment.js"
 import { kindSubjects } from "./domain/MessageKind.js"
-import { partitionFilter } from "./domain/Partition.js"
+import { ingestSubject, partitionFilter } from "./domain/Partition.js"
+import { checkForPublish } from "./domain/PublishCheck.js"
 import type { RulesHistory } from "./domain/RulesHistory.js"
 import { startMergedGateway } from "./gateway/MergedGateway.js"
+import { Authenticator } from "./gateway/auth/Auth.js"
+import { checkGatewayConfig, gatewayConfig } from "./gateway/GatewayConfig.js"
+import { RateLimiter } from "./gateway/limits/RateLimiter.js"
 import type { Log } from "./observability/Log.js"
 import type { AnalyticsSink } from "./ports/Analytics.js"
 import type { LiveFeedSink } from "./ports/LiveFeed.js"
@@ -225,11 +232,25 @@ export const startProcessor = (config: ArenaConfig, log: Log) =>
 /** The gateway role: exact board reads over every partition, on config.host:config.port. */
 export const startPartitionedGateway = (config: ArenaConfig, log: Log) =>
   Effect.gen(function*() {
+    // Auth as the single process has it (production refuses ARENA_AUTH=off and weak secrets).
+    const gc = gatewayConfig(config)
+    yield* Effect.try({ try: () => checkGatewayConfig(gc), catch: (e) => new Error(`partitioned gateway: ${e instanceof Error ? e.message : String(e)}`) })
     const nats = yield* openNats(config.natsUrl, "arena-gateway", LIVENESS)
     const reads = makeMergedReads(nats.nc, QUERY_PREFIX, config.partitions!)
+    // HTTP ingest: the rules file's rules and the server's clock, as in the single process (App.ts);
+    // each valid event goes to its user's subject, which the servers' mapping puts on its partition.
+    const rules = loadRules(config)
+    const ingest = {
+      port: makeIngest(nats.js, ingestSubject, (item) => checkForPublish(item, rules, Date.now())),
+      auth: new Authenticator(gc.authEnabled, gc.jwtSecret),
+      bodyLimitBytes: gc.bodyLimitBytes,
+      ipLimiter: new RateLimiter(gc.rateLimit.perIp, gc.rateLimit.windowMs, gc.rateLimit.maxKeys),
+      tokenLimiter: new RateLimiter(gc.rateLimit.perToken, gc.rateLimit.windowMs, gc.rateLimit.maxKeys),
+      trustProxy: gc.trustProxy
+    }
     const gw = yield* Effect.acquireRelease(
       Effect.tryPromise({
-        try: () => startMergedGateway({ reads, host: config.host, port: config.port, retryAfterS: Math.ceil(config.leaseTtlMs / 1000), log: { warn: (m) => log.warn(m) } }),
+        try: () => startMergedGateway({ reads, ingest, host: config.host, port: config.port, retryAfterS: Math.ceil(config.leaseTtlMs / 1000), log: { warn: (m) => log.warn(m) } }),
         catch: (e) => new Error(`partitioned gateway: ${e instanceof Error ? e.message : String(e)}`)
       }),
       (g) => Effect.promise(() => g.close())

@@ -7,7 +7,7 @@ import type { CompiledRules } from "./Rules.js"
 
 /** The event JSON to publish, or why not. */
 export type PublishCheck =
-  | { ok: true; eventId: string; json: string }
+  | { ok: true; eventId: string; userId: string; json: string }
   | { ok: false; eventId: string | null; reason: RejectReason; message: string; issues: ReadonlyArray<Issue> }
 
 export const checkForPublish = (item: unknown, rules: CompiledRules, nowMs: number): PublishCheck => {
@@ -17,5 +17,5 @@ export const checkForPublish = (item: unknown, rules: CompiledRules, nowMs: numb
   if (!d.ok) return { ok: false, eventId: id, reason: d.rejection.reason, message: d.rejection.message, issues: d.rejection.issues }
   const r = checkSemantics(d.event, d.timeMs, rules, nowMs)
   if (r !== null) return { ok: false, eventId: d.event.event_id, reason: r.reason, message: r.message, issues: r.issues }
-  return { ok: true, eventId: d.event.event_id, json: d.json }
+  return { ok: true, eventId: d.event.event_id, userId: d.event.user_id, json: d.json }
 }

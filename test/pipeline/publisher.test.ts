@@ -257,7 +257,7 @@ it("the ingest port answers per item: accepted, duplicate, rejected by validatio
   const validate: Validate = (item) => {
     const e = item as { event_id?: unknown; pad?: unknown }
     if (typeof e.event_id !== "string") return { ok: false, eventId: null, reason: "invalid_event", message: "invalid event: event_id missing", issues: [{ path: "event_id", message: "is missing" }] }
-    return { ok: true, eventId: e.event_id, json: JSON.stringify(e) }
+    return { ok: true, eventId: e.event_id, userId: "u", json: JSON.stringify(e) }
   }
   const ingest = makeIngest(nats.js, SMALL_SUBJECT, validate)
   const r = await ingest.publish([{ event_id: "i-1" }, { nope: 1 }, { event_id: "i-1" }, { event_id: "i-big", pad: "y".repeat(200) }, { event_id: "i-2" }])
@@ -268,4 +268,30 @@ it("the ingest port answers per item: accepted, duplicate, rejected by validatio
   const none = makeIngest(nats.js, `${names.id}.nostream`, validate)
   const n = await none.publish([{ event_id: "i-3" }])
   expect(n[0]).toMatchObject({ status: "rejected", event_id: "i-3", error: { code: "unavailable" } })
+})
+
+it("an ingest port with a subject per user: each event on its user's subject in one batch, deduped by id across subjects, a subject no stream captures rejected", async () => {
+  const PER = `${STREAM}_PER`
+  await nats.jsm.streams.add({ name: PER, subjects: [`${names.id}.per.*`], storage: StorageType.Memory, duplicate_window: 60_000_000_000 })
+  try {
+    const validate: Validate = (item) => {
+      const e = item as { event_id: string; user_id: string }
+      return { ok: true, eventId: e.event_id, userId: e.user_id, json: JSON.stringify(e) }
+    }
+    const ingest = makeIngest(nats.js, (user) => (user === "lost" ? `${names.id}.elsewhere.${user}` : `${names.id}.per.${user}`), validate)
+    const r = await ingest.publish([
+      { event_id: "s-1", user_id: "ann" }, { event_id: "s-2", user_id: "bob" }, { event_id: "s-3", user_id: "ann" },
+      { event_id: "s-1", user_id: "bob" }, { event_id: "s-4", user_id: "lost" }
+    ])
+    expect(r.map((x) => x.status)).toEqual(["accepted", "accepted", "accepted", "duplicate", "rejected"])
+    expect(r[4]).toMatchObject({ event_id: "s-4", error: { code: "unavailable" } })
+    expect(r[4]?.status === "rejected" ? r[4].error.message : "").toContain(`${names.id}.elsewhere.lost`)
+    const subjects = await Promise.all([0, 1, 2].map(async (k) => {
+      const x = r[k]
+      return (await nats.jsm.streams.getMessage(PER, { seq: x?.status === "accepted" ? x.seq : -1 }))?.subject
+    }))
+    expect(subjects).toEqual([`${names.id}.per.ann`, `${names.id}.per.bob`, `${names.id}.per.ann`])
+  } finally {
+    await nats.jsm.streams.delete(PER).catch(() => false)
+  }
 })

@@ -22,6 +22,8 @@ export interface PubItem {
   /** Sent as `Nats-Msg-Id`; must not contain CR or LF. */
   readonly msgId: string
   readonly data: string | Uint8Array
+  /** This message's subject when it is not the batch's (partitioned ingest: each event to its user's subject). */
+  readonly subject?: string
 }
 
 export type PubFailure =
@@ -140,7 +142,7 @@ export class JetStreamPublisher {
   }
 
   /**
-   * Publishes every item to `subject` and resolves with one outcome per item, in order. Never rejects.
+   * Publishes every item to `subject` (or its own `item.subject`) and resolves with one outcome per item, in order. Never rejects.
    * `timeoutMs` bounds the whole batch, including time spent waiting for room in the in-flight window.
    */
   publishBatch(subject: string, items: ReadonlyArray<PubItem>, timeoutMs = this.timeoutMs): Promise<PubOutcome[]> {
@@ -208,7 +210,8 @@ export class JetStreamPublisher {
   /** Why a message cannot be sent now, or null. Checked per message, as `nc.publish` does. */
   private refusal(b: Batch, item: PubItem): PubOutcome | null {
     if (this.nc.isClosed() || this.nc.isDraining()) return { ok: false, failure: "closed", retryable: true, message: `not published: the NATS connection is ${this.nc.isClosed() ? "closed" : "draining"}` }
-    if (b.subject.length === 0 || /\s/.test(b.subject)) return { ok: false, failure: "invalid", retryable: false, message: `not published: invalid subject "${b.subject}"` }
+    const subject = item.subject ?? b.subject
+    if (subject.length === 0 || /\s/.test(subject)) return { ok: false, failure: "invalid", retryable: false, message: `not published: invalid subject "${subject}"` }
     if (item.msgId.length === 0 || /[\r\n]/.test(item.msgId)) return { ok: false, failure: "invalid", retryable: false, message: "not published: the message id is empty or contains a line break" }
     return null
   }
@@ -235,7 +238,7 @@ export class JetStreamPublisher {
       return text
     }
     const token = (this.counter++).toString(36)
-    const line = `HPUB ${b.subject} ${this.inbox}.${token} ${hlen} ${hlen + dlen}\r\n${hdr}`
+    const line = `HPUB ${item.subject ?? b.subject} ${this.inbox}.${token} ${hlen} ${hlen + dlen}\r\n${hdr}`
     if (typeof data === "string") {
       text += line + data + "\r\n"
     } else {
@@ -259,7 +262,7 @@ export class JetStreamPublisher {
     }
     const token = (this.counter++).toString(36)
     try {
-      this.nc.publish(b.subject, item.data, { reply: `${this.inbox}.${token}`, headers: msgIdHeader(item.msgId) })
+      this.nc.publish(item.subject ?? b.subject, item.data, { reply: `${this.inbox}.${token}`, headers: msgIdHeader(item.msgId) })
     } catch (e) {
       const m = e instanceof Error ? e.message : String(e)
       const closed = this.nc.isClosed() || /clos|drain/i.test(`${(e as { name?: string }).name ?? ""} ${m}`)
@@ -288,7 +291,7 @@ export class JetStreamPublisher {
     this.pending.delete(token)
     this.inFlight--
     p.batch.tokens[p.index] = undefined
-    this.settle(p.batch, p.index, parseAck(msg, p.batch.subject))
+    this.settle(p.batch, p.index, parseAck(msg, (p.batch.items[p.index] as PubItem).subject ?? p.batch.subject))
     this.schedulePump()
   }
 

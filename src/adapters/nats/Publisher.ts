@@ -21,6 +21,13 @@ export const mapBounded = async <A, B>(items: ReadonlyArray<A>, limit: number, t
 }
 
 /**
+ * Where a valid event is published: one subject, or one per user (partitioned mode:
+ * `arena.xp.events.<user token>`, domain/Partition.ts `ingestSubject`, which the servers' mapping
+ * puts on the user's partition; never the bare subject, which no stream captures in that mode).
+ */
+export type IngestSubject = string | ((userId: string) => string)
+
+/**
  * HTTP ingest: validates each item, then publishes the valid ones as one batch through the lean
  * publisher (one timer per request, at most `maxInFlight` publishes awaiting acks across requests).
  * Every item gets an outcome: accepted/duplicate only with a PubAck from the stream, else rejected
@@ -28,7 +35,7 @@ export const mapBounded = async <A, B>(items: ReadonlyArray<A>, limit: number, t
  */
 export const makeIngest = (
   js: JetStreamClient,
-  subject: string,
+  subject: IngestSubject,
   validate: Validate,
   maxInFlight = DEFAULT_MAX_IN_FLIGHT,
   timeoutMs = DEFAULT_PUBLISH_TIMEOUT_MS
@@ -48,10 +55,10 @@ export const makeIngest = (
           results[i] = { status: "rejected", event_id: v.eventId, error: { code: v.reason, message: v.message, details: v.issues } }
           continue
         }
-        toSend.push({ msgId: v.eventId, data: v.json })
+        toSend.push(typeof subject === "string" ? { msgId: v.eventId, data: v.json } : { msgId: v.eventId, data: v.json, subject: subject(v.userId) })
         at.push(i)
       }
-      const outcomes = await publisher.publishBatch(subject, toSend)
+      const outcomes = await publisher.publishBatch(typeof subject === "string" ? subject : "", toSend)
       for (let k = 0; k < outcomes.length; k++) {
         const o = outcomes[k] as PubOutcome
         const i = at[k] as number
