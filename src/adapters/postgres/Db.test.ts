@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest"
-import { reconnectDelaySeconds } from "./Db.js"
+import { describe, expect, it, vi } from "vitest"
+import { StatementDeadline, reconnectDelaySeconds, withDeadline } from "./Db.js"
 
 describe("the pool's reconnect delay", () => {
   it("grows with failures but never past 1 s, so a request with Postgres down fails fast and the pool comes back fast", () => {
@@ -11,5 +11,29 @@ describe("the pool's reconnect delay", () => {
       }
     }
     expect(reconnectDelaySeconds(0)).toBeLessThanOrEqual(0.01)
+  })
+})
+
+describe("a request statement's deadline", () => {
+  it("rejects with StatementDeadline and cancels the query when Postgres does not answer in time", async () => {
+    vi.useFakeTimers()
+    try {
+      let cancelled = 0
+      const never = Object.assign(new Promise<number>(() => {}), { cancel: () => { cancelled++ } })
+      const r = withDeadline("shares: get", () => never, 5_000).then(() => "answered", (e: unknown) => e)
+      await vi.advanceTimersByTimeAsync(5_000)
+      const e = await r
+      expect(e).toBeInstanceOf(StatementDeadline)
+      expect((e as Error).message).toBe("shares: get: no answer from Postgres within 5000 ms")
+      expect(cancelled).toBe(1)
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  it("passes an answer or a failure through untouched", async () => {
+    expect(await withDeadline("x", () => Promise.resolve(7))).toBe(7)
+    const boom = new Error("boom")
+    await expect(withDeadline("x", () => Promise.reject(boom))).rejects.toBe(boom)
   })
 })

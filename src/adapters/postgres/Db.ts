@@ -17,6 +17,31 @@ export type Sql = postgres.Sql
  */
 export const reconnectDelaySeconds = (retries: number): number => (0.5 + Math.random() / 2) * Math.min(3 ** retries / 100, 1)
 
+/** A request-path statement that got no answer within its deadline (the route answers 503). */
+export class StatementDeadline extends Error {}
+
+/** How long a request waits for Postgres before it answers 503 (connect attempts included). */
+export const REQUEST_STATEMENT_DEADLINE_MS = 5_000
+
+/**
+ * Runs a query with a deadline: past it, the query is cancelled (a queued one never runs; a sent
+ * one gets a cancel request, so a write may or may not have happened — as with any lost answer)
+ * and the call rejects with StatementDeadline. Bounds a request's wait on Postgres whatever the
+ * driver's reconnect queueing does (CI run S1: a share request with Postgres cut went unanswered
+ * for 30 s even with the reconnect delay capped).
+ */
+export const withDeadline = <A>(what: string, q: () => PromiseLike<A>, ms = REQUEST_STATEMENT_DEADLINE_MS): Promise<A> => {
+  const pending = q() as PromiseLike<A> & { cancel?: () => unknown }
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      try { void Promise.resolve(pending.cancel?.()).catch(() => undefined) } catch { /* cancel is best effort */ }
+      reject(new StatementDeadline(`${what}: no answer from Postgres within ${ms} ms`))
+    }, ms)
+  })
+  return Promise.race([Promise.resolve(pending), deadline]).finally(() => clearTimeout(timer))
+}
+
 export const openDb = (url: string) =>
   Effect.acquireRelease(
     Effect.sync(() => postgres(url, { max: 4, onnotice: () => {}, connect_timeout: 10, idle_timeout: 60, backoff: reconnectDelaySeconds })),

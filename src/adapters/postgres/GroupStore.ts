@@ -4,6 +4,7 @@
 import type postgres from "postgres"
 import type { Group, GroupInput, GroupStore, PutOutcome } from "../../ports/Groups.js"
 import { GroupStoreUnavailable } from "../../ports/Groups.js"
+import { StatementDeadline, withDeadline } from "./Db.js"
 import { classifyPg } from "./PgError.js"
 
 interface Row {
@@ -17,10 +18,12 @@ interface Row {
 
 const toGroup = (r: Row): Group => ({ id: r.id, name: r.name, owner: r.owner, members: r.members, updated_at: r.updated_at.toISOString() })
 
-const run = async <A>(what: string, q: () => Promise<A>): Promise<A> => {
+/** One statement; a request's (not the start-up load's) answers 503 past the request deadline. */
+const run = async <A>(what: string, q: () => PromiseLike<A>, deadline = true): Promise<A> => {
   try {
-    return await q()
+    return await (deadline ? withDeadline(`groups: ${what}`, q) : q())
   } catch (e) {
+    if (e instanceof StatementDeadline) throw new GroupStoreUnavailable({ message: e.message })
     const pg = classifyPg(e, `groups: ${what}`)
     throw pg.retryable ? new GroupStoreUnavailable({ message: pg.message }) : e
   }
@@ -30,7 +33,7 @@ export class PostgresGroupStore implements GroupStore {
   constructor(private readonly sql: postgres.Sql) {}
 
   async loadAll(): Promise<ReadonlyArray<Group>> {
-    const rows = await run("load", () => this.sql<Array<Row>>`SELECT id, name, owner, members, updated_at FROM arena_groups ORDER BY id`)
+    const rows = await run("load", () => this.sql<Array<Row>>`SELECT id, name, owner, members, updated_at FROM arena_groups ORDER BY id`, false)
     return rows.map(toGroup)
   }
 

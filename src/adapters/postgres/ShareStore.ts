@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto"
 import type postgres from "postgres"
 import type { PrivacyLevel, Share, ShareInput, ShareListQuery, SharePatch, ShareStore } from "../../ports/Shares.js"
 import { ShareStoreUnavailable } from "../../ports/Shares.js"
+import { StatementDeadline, withDeadline } from "./Db.js"
 import { classifyPg } from "./PgError.js"
 
 interface Row {
@@ -36,10 +37,11 @@ const toShare = (r: Row): Share => ({
 export const newShareId = (): string => randomBytes(16).toString("base64url")
 
 /** Runs one statement; connection-class failures (classifyPg: retryable) become ShareStoreUnavailable. */
-const run = async <A>(what: string, q: () => Promise<A>): Promise<A> => {
+const run = async <A>(what: string, q: () => PromiseLike<A>): Promise<A> => {
   try {
-    return await q()
+    return await withDeadline(`shares: ${what}`, q)
   } catch (e) {
+    if (e instanceof StatementDeadline) throw new ShareStoreUnavailable({ message: e.message })
     const pg = classifyPg(e, `shares: ${what}`)
     throw pg.retryable ? new ShareStoreUnavailable({ message: pg.message }) : e
   }
