@@ -113,6 +113,15 @@ export const windowOf = (r: Ranking, userId: string, radius: number): { entries:
   return { entries, first: from + 1 }
 }
 
+/** The ranks' uids and scores an around-me window shows, and the board's size (cheap: no entries built). */
+export const aroundShown = (r: Ranking, a: AroundSpec): { first: number | null; uid: Int32Array; xp: Float64Array; total: number } => {
+  const uid = r.boards.state.users.uidOf(a.user_id)
+  const i = uid < 0 ? -1 : r.uid.indexOf(uid)
+  if (i < 0) return { first: null, uid: new Int32Array(0), xp: new Float64Array(0), total: r.uid.length }
+  const from = Math.max(0, i - a.radius), to = Math.min(r.uid.length, i + a.radius + 1)
+  return { first: from + 1, uid: r.uid.slice(from, to), xp: r.xp.slice(from, to), total: r.uid.length }
+}
+
 export const aroundView = (r: Ranking, key: BoardKey, a: AroundSpec): BoardView => {
   const w = windowOf(r, a.user_id, a.radius)
   return { key, seq: r.boards.position.applied, entries: w.entries, total: r.uid.length, around: { ...a, first_rank: w.first } }
