@@ -67,6 +67,10 @@ export class GroupBoards implements GroupsPort {
   /** Members of live groups: uid → group ids; members who have no uid yet: user id → group ids. */
   private uidGroups = new Map<number, Set<string>>()
   private unresolved = new Map<string, Set<string>>()
+  /** Groups whose members are marked, with the members and uids they were marked with. */
+  private readonly marked = new Map<string, { readonly members: ReadonlyArray<string>; readonly uids: Int32Array }>()
+  /** Live boards per group id. */
+  private readonly liveCount = new Map<string, number>()
   private seenCapacity = 0
   private nextVersion = 1
   private writes: Promise<unknown> = Promise.resolve()
@@ -144,7 +148,8 @@ export class GroupBoards implements GroupsPort {
     else this.groups.set(id, newRec(group, this.nextVersion++))
     const lives = [...this.live.values()].filter((l) => groupIdOf(l.key.board) === id)
     if (lives.length === 0) return
-    this.rebuildMarks()
+    this.unmarkGroup(id)
+    this.markGroup(id)
     for (const l of lives) this.emitLive(l)
   }
 
@@ -257,7 +262,10 @@ export class GroupBoards implements GroupsPort {
       l = { key, limits: new Map(), arounds: new Map(), shown: null, shownLimit: 0 }
       this.live.set(k, l)
       this.rankings.delete(k)
-      this.rebuildMarks()
+      const gid = groupIdOf(key.board)!
+      const n = this.liveCount.get(gid) ?? 0
+      this.liveCount.set(gid, n + 1)
+      if (n === 0) this.markGroup(gid)
     }
     return l
   }
@@ -269,7 +277,13 @@ export class GroupBoards implements GroupsPort {
     this.rankings.delete(k)
     this.stale.delete(l)
     this.unsent.delete(l)
-    this.rebuildMarks()
+    const gid = groupIdOf(l.key.board)!
+    const n = (this.liveCount.get(gid) ?? 1) - 1
+    if (n > 0) this.liveCount.set(gid, n)
+    else {
+      this.liveCount.delete(gid)
+      this.unmarkGroup(gid)
+    }
   }
 
   private topLimit(l: Live): number {
@@ -408,7 +422,10 @@ export class GroupBoards implements GroupsPort {
     this.schedule()
   }
 
-  /** Marks exactly the members of live groups in the board registry (O(live members)). */
+  /**
+   * Marks exactly the members of live groups in the board registry (O(live members)): on new
+   * boards only; a board watched or dropped marks or unmarks its group's members alone (O(m)).
+   */
   private rebuildMarks(): void {
     const b = this.boards
     if (b === null) return
@@ -416,22 +433,53 @@ export class GroupBoards implements GroupsPort {
     for (const uid of this.uidGroups.keys()) reg.markUser(uid, false)
     this.uidGroups = new Map()
     this.unresolved = new Map()
-    const liveGroups = new Set<string>()
-    for (const l of this.live.values()) liveGroups.add(groupIdOf(l.key.board)!)
-    for (const id of liveGroups) {
-      const g = this.groups.get(id)
-      if (g === undefined) continue
-      for (const m of g.group.members) {
-        const uid = b.state.users.uidOf(m)
-        const into = uid >= 0 ? this.uidGroups : this.unresolved
-        const k: number | string = uid >= 0 ? uid : m
-        let set = (into as Map<number | string, Set<string>>).get(k)
-        if (set === undefined) (into as Map<number | string, Set<string>>).set(k, (set = new Set()))
-        set.add(id)
-        if (uid >= 0) reg.markUser(uid, true)
+    this.marked.clear()
+    for (const id of this.liveCount.keys()) this.markGroup(id)
+    this.seenCapacity = b.state.users.capacity
+  }
+
+  /** Marks a group's members (its first live board, or a new membership): O(m). */
+  private markGroup(id: string): void {
+    const b = this.boards
+    const g = this.groups.get(id)
+    if (b === null || g === undefined || this.marked.has(id)) return
+    const reg = b.state.boards
+    const members = g.group.members
+    const uids = new Int32Array(members.length)
+    for (let j = 0; j < members.length; j++) {
+      const m = members[j]!
+      const uid = (uids[j] = b.state.users.uidOf(m))
+      let set = uid >= 0 ? this.uidGroups.get(uid) : this.unresolved.get(m)
+      if (set === undefined) {
+        set = new Set()
+        if (uid >= 0) this.uidGroups.set(uid, set)
+        else this.unresolved.set(m, set)
+      }
+      set.add(id)
+      if (uid >= 0) reg.markUser(uid, true)
+    }
+    this.marked.set(id, { members, uids })
+  }
+
+  /** Unmarks a group's members as marked (its last live board gone, or a membership change): O(m). */
+  private unmarkGroup(id: string): void {
+    const b = this.boards
+    const mk = this.marked.get(id)
+    if (b === null || mk === undefined) return
+    this.marked.delete(id)
+    const reg = b.state.boards
+    for (let j = 0; j < mk.members.length; j++) {
+      const m = mk.members[j]!
+      const pending = this.unresolved.get(m)
+      if (pending !== undefined && pending.delete(id) && pending.size === 0) this.unresolved.delete(m)
+      // A member who had no uid when marked may have got one since (publish moved them).
+      const uid = mk.uids[j]! >= 0 ? mk.uids[j]! : b.state.users.uidOf(m)
+      const set = uid >= 0 ? this.uidGroups.get(uid) : undefined
+      if (set !== undefined && set.delete(id) && set.size === 0) {
+        this.uidGroups.delete(uid)
+        reg.markUser(uid, false)
       }
     }
-    this.seenCapacity = b.state.users.capacity
   }
 
   // ---- rankings ------------------------------------------------------------------------------
