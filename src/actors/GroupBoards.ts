@@ -1,9 +1,10 @@
 // Groups in memory and their boards `group:<id>`: the members ranked by their score on the global
 // board of the same window and period. A group board is never a board of its own: its ranking is
 // computed from the members' global entries (GroupRanking.ts: m lookups + a sort, O(m log m)) on
-// read when stale; a board someone watches live is updated in place after each slice that moved
-// one of its members (the board registry reports marked members' changes; O(m + c log m)) and
-// recomputed when the membership changed. Groups nobody reads cost nothing per event. A closed
+// read when stale; a board someone watches live is noted after each slice that moved one of its
+// members (the board registry reports marked members' changes) and updated in place with its views
+// at most once per coalesced turn (COALESCE_MS; c block moves + O(c log m)), within a CPU budget
+// per turn; it is recomputed when the membership changed. Groups nobody reads cost nothing per event. A closed
 // period is ranked on read from the global board's archive of that period (the members' rows).
 import type { BoardKey } from "../domain/Model.js"
 import { GLOBAL_BOARD, boardKeyOf, boardKeyString, groupBoard, groupIdOf } from "../domain/BoardKeys.js"
