@@ -54,17 +54,22 @@ describe("GroupBoards", () => {
     const { h, views, groups } = await setup()
     expect(ids(groups.watch(key, 10) ?? undefined)).toEqual(["b", "a"])
     h.dispatch([["n", 120, 5], ["c", 40, 6]])
+    groups.flush()
     expect(views).toHaveLength(0)
     h.dispatch([["a", 25, 7]])
+    groups.flush()
     expect(ids(views.pop())).toEqual(["a", "b"])
     h.dispatch([["z", 5, 8]]) // z was no user when the group was watched
+    groups.flush()
     expect(ids(views.pop())).toEqual(["a", "b", "z"])
     await groups.put("g", "owner", false, { name: "G", members: ["c", "z"] })
     expect(ids(views.pop())).toEqual(["c", "z"])
     h.dispatch([["a", 50, 9]])
+    groups.flush()
     expect(views).toHaveLength(0)
     groups.unwatch(key, 10)
     h.dispatch([["c", 60, 10]])
+    groups.flush()
     expect(views).toHaveLength(0)
     expect(h.state.boards.takeTouchedUsers()).toEqual([])
   })
@@ -74,6 +79,7 @@ describe("GroupBoards", () => {
     const first = groups.watchAround(key, { user_id: "a", radius: 0 })!
     expect(first.around).toEqual({ user_id: "a", radius: 0, first_rank: 2 })
     h.dispatch([["a", 30, 5]])
+    groups.flush()
     expect(views.pop()).toMatchObject({ around: { user_id: "a", radius: 0, first_rank: 1 }, entries: [{ user_id: "a", rank: 1 }] })
   })
 
@@ -98,10 +104,62 @@ describe("GroupBoards", () => {
         batch.push([u, next, ++seq])
       }
       h.dispatch(batch)
+      if (round % 3 === 0) groups.flush() // the other rounds' views coalesce; reads are exact regardless
       const fresh = (await groups.page({ ...key, board: "group:copy" }, null, 100))!.entries.map((e) => [e.user_id, e.xp, e.rank])
       expect((await groups.page(live, null, 100))!.entries.map((e) => [e.user_id, e.xp, e.rank])).toEqual(fresh)
       const last = views.filter((v) => v.key.board === "group:live").pop()
-      if (last !== undefined) expect(last.entries.map((e) => [e.user_id, e.xp, e.rank])).toEqual(fresh)
+      if (last !== undefined && round % 3 === 0) expect(last.entries.map((e) => [e.user_id, e.xp, e.rank])).toEqual(fresh)
     }
+  })
+
+  it("coalesces a burst of member moves into one view per window, exact and equal to a read, and sends nothing when the watched windows did not change", async () => {
+    const h = boardsHarness()
+    const views: Array<BoardView> = []
+    const groups = new GroupBoards(memoryStore(), (v) => { views.push(v) })
+    groups.attach(h.boards)
+    const members = Array.from({ length: 50 }, (_, i) => `m${i}`)
+    await groups.put("g", "o", false, { name: "G", members })
+    let seq = 0
+    h.dispatch(members.map((m, i) => [m, 100 + i, ++seq] as const))
+    const top = groups.watch(key, 5)!
+    const around = groups.watchAround(key, { user_id: "m10", radius: 1 })!
+    expect(ids(top)).toEqual(["m49", "m48", "m47", "m46", "m45"])
+    // A burst: 200 slices moving members; no view leaves before the coalesced turn.
+    const xp = new Map(members.map((m, i) => [m, 100 + i]))
+    for (let k = 0; k < 200; k++) {
+      const m = `m${(k * 37) % 50}`
+      xp.set(m, xp.get(m)! + (k % 7))
+      h.dispatch([[m, xp.get(m)!, ++seq]])
+    }
+    expect(views).toHaveLength(0)
+    // A read in the meantime is exact (the ranking is brought up to date first).
+    const page = (await groups.page(key, null, 100))!
+    const sorted = [...xp].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+    expect(page.entries.map((e) => e.xp)).toEqual(sorted.map(([, x]) => x))
+    expect(page.seq).toBe(h.boards.position.applied)
+    // The turn: one top view and one around view, each the whole state at the last seq.
+    groups.flush()
+    expect(views).toHaveLength(2)
+    const [tv, av] = [views.find((v) => v.around === undefined)!, views.find((v) => v.around !== undefined)!]
+    expect(tv.seq).toBe(h.boards.position.applied)
+    expect(tv.entries.map((e) => [e.user_id, e.xp, e.rank])).toEqual(page.entries.slice(0, 5).map((e) => [e.user_id, e.xp, e.rank]))
+    const ar = (await groups.around(key, "m10", 1))!
+    expect(av.entries).toEqual(ar.entries)
+    expect(av.around!.first_rank).toBe(ar.entries[0]!.rank)
+    expect(around.around!.user_id).toBe("m10")
+    // A move that changes neither window (the lowest member gains a little) sends nothing, yet reads see it.
+    views.length = 0
+    const [low, lowXp] = sorted[sorted.length - 1]!
+    expect(sorted[sorted.length - 2]![1]).toBeGreaterThan(lowXp + 1) // it stays last
+    expect(sorted.findIndex(([m]) => m === "m10")).toBeLessThan(sorted.length - 3) // outside m10's window
+    h.dispatch([[low, lowXp + 1, ++seq]])
+    groups.flush()
+    expect(views).toHaveLength(0)
+    expect((await groups.page(key, null, 100))!.entries.find((e) => e.user_id === low)!.xp).toBe(lowXp + 1)
+    // A move into the top 5 sends the top view only.
+    h.dispatch([["m0", 10_000, ++seq]])
+    groups.flush()
+    expect(views.map((v) => v.around === undefined)).toContain(true)
+    expect(ids(views.find((v) => v.around === undefined))![0]).toBe("m0")
   })
 })

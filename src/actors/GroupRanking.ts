@@ -1,6 +1,6 @@
 // The ranking of one group board: its members who have a score on the global board of the same
 // window and period, in rank order (typed arrays), computed from scratch (O(m log m)) or updated in
-// place when some members moved (O(m) block copies + O(c log m)); and the views cut from it.
+// place when some members moved (c block moves + O(c log m) comparisons); and the views cut from it.
 import type { BoardKey } from "../domain/Model.js"
 import { boardScoreOf } from "../domain/engine/UserViews.js"
 import type { AroundSpec, BoardView, RankedEntry } from "../ports/ReadModel.js"
@@ -48,56 +48,54 @@ const before = (x1: number, a1: number, u1: number, x2: number, a2: number, u2: 
   x1 > x2 || (x1 === x2 && (a1 < a2 || (a1 === a2 && u1 < u2)))
 
 /**
- * A live ranking after some of its members moved: they are taken out (found with the typed
- * array's indexOf) and put back at their new places (binary search), the rest copied in blocks.
+ * A live ranking after some of its members moved, updated in place: each is taken out (found with
+ * the typed array's indexOf) and put back at its new place (binary search), the ranks between
+ * shifted by one with copyWithin (a memmove; no allocation unless the count of ranked members
+ * changed). O(c log m) comparisons + O(c · m) element moves done as c block moves.
  */
 export const moved = (r: Ranking, changed: ReadonlySet<number>, seq: number): Ranking => {
   const b = r.boards
-  const drop: Array<number> = []
-  for (const uid of changed) {
-    const i = r.uid.indexOf(uid)
-    if (i >= 0) drop.push(i)
-  }
-  drop.sort((x, y) => x - y)
-  const m = r.uid.length - drop.length
-  const ku = new Int32Array(m), kx = new Float64Array(m), ka = new Float64Array(m)
-  let n = 0, from = 0
-  for (const i of [...drop, r.uid.length]) {
-    ku.set(r.uid.subarray(from, i), n)
-    kx.set(r.xp.subarray(from, i), n)
-    ka.set(r.at.subarray(from, i), n)
-    n += i - from
-    from = i + 1
+  let uid = r.uid, xp = r.xp, at = r.at
+  let n = uid.length
+  for (const u of changed) {
+    const i = uid.subarray(0, n).indexOf(u)
+    if (i < 0) continue
+    uid.copyWithin(i, i + 1, n)
+    xp.copyWithin(i, i + 1, n)
+    at.copyWithin(i, i + 1, n)
+    n--
   }
   const add: Array<{ uid: number; xp: number; at: number }> = []
-  for (const uid of changed) {
-    if (!b.state.users.has(uid)) continue
-    const sc = boardScoreOf(b.state, uid, r.globalId)
-    if (sc !== undefined) add.push({ uid, xp: sc.xp, at: sc.seq })
+  for (const u of changed) {
+    if (!b.state.users.has(u)) continue
+    const sc = boardScoreOf(b.state, u, r.globalId)
+    if (sc !== undefined) add.push({ uid: u, xp: sc.xp, at: sc.seq })
   }
-  add.sort((x, y) => (before(x.xp, x.at, x.uid, y.xp, y.at, y.uid) ? -1 : 1))
-  const total = m + add.length
-  const uid = new Int32Array(total), xp = new Float64Array(total), at = new Float64Array(total)
-  let out = 0, kept = 0
+  const total = n + add.length
+  if (total !== uid.length) {
+    const nu = new Int32Array(total), nx = new Float64Array(total), na = new Float64Array(total)
+    nu.set(uid.subarray(0, n))
+    nx.set(xp.subarray(0, n))
+    na.set(at.subarray(0, n))
+    uid = nu
+    xp = nx
+    at = na
+  }
   for (const e of add) {
-    let lo = kept, hi = m
+    let lo = 0, hi = n
     while (lo < hi) {
       const mid = (lo + hi) >>> 1
-      if (before(kx[mid]!, ka[mid]!, ku[mid]!, e.xp, e.at, e.uid)) lo = mid + 1
+      if (before(xp[mid]!, at[mid]!, uid[mid]!, e.xp, e.at, e.uid)) lo = mid + 1
       else hi = mid
     }
-    uid.set(ku.subarray(kept, lo), out)
-    xp.set(kx.subarray(kept, lo), out)
-    at.set(ka.subarray(kept, lo), out)
-    out += lo - kept
-    kept = lo
-    uid[out] = e.uid
-    xp[out] = e.xp
-    at[out++] = e.at
+    uid.copyWithin(lo + 1, lo, n)
+    xp.copyWithin(lo + 1, lo, n)
+    at.copyWithin(lo + 1, lo, n)
+    uid[lo] = e.uid
+    xp[lo] = e.xp
+    at[lo] = e.at
+    n++
   }
-  uid.set(ku.subarray(kept), out)
-  xp.set(kx.subarray(kept), out)
-  at.set(ka.subarray(kept), out)
   return { ...r, seq, uid, xp, at }
 }
 
@@ -111,6 +109,15 @@ export const windowOf = (r: Ranking, userId: string, radius: number): { entries:
   const entries: Array<RankedEntry> = []
   for (let j = from; j < Math.min(r.uid.length, i + radius + 1); j++) entries.push(r.boards.entry(j + 1, r.uid[j]!, r.xp[j]!))
   return { entries, first: from + 1 }
+}
+
+/** The ranks' uids and scores an around-me window shows, and the board's size (cheap: no entries built). */
+export const aroundShown = (r: Ranking, a: AroundSpec): { first: number | null; uid: Int32Array; xp: Float64Array; total: number } => {
+  const uid = r.boards.state.users.uidOf(a.user_id)
+  const i = uid < 0 ? -1 : r.uid.indexOf(uid)
+  if (i < 0) return { first: null, uid: new Int32Array(0), xp: new Float64Array(0), total: r.uid.length }
+  const from = Math.max(0, i - a.radius), to = Math.min(r.uid.length, i + a.radius + 1)
+  return { first: from + 1, uid: r.uid.slice(from, to), xp: r.xp.slice(from, to), total: r.uid.length }
 }
 
 export const aroundView = (r: Ranking, key: BoardKey, a: AroundSpec): BoardView => {
