@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest"
 import type { Group, GroupStore } from "../ports/Groups.js"
 import type { BoardView } from "../ports/ReadModel.js"
+import { applySettings } from "../domain/engine/SettingsChange.js"
 import { GroupBoards } from "./GroupBoards.js"
 import { boardsHarness } from "./TestBoards.js"
 
@@ -72,6 +73,26 @@ describe("GroupBoards", () => {
     groups.flush()
     expect(views).toHaveLength(0)
     expect(h.state.boards.takeTouchedUsers()).toEqual([])
+  })
+
+  it("re-sends a watched window when a shown member switches visibility at the same score (the row is rendered anew)", async () => {
+    const { h, views, groups } = await setup()
+    groups.watch(key, 10)
+    groups.watchAround(key, { user_id: "a", radius: 1 })
+    const flip = (visibility: "private" | "public", seq: number) => {
+      applySettings(h.state, { settings_id: `s${seq}`, user_id: "b", visibility })
+      h.pos.applied = seq
+      h.boards.publish(h.state.boards.takeChanged())
+      groups.flush()
+    }
+    flip("private", 5)
+    const top = views.find((v) => v.around === undefined)
+    const around = views.find((v) => v.around !== undefined)
+    expect(top?.entries.map((e) => [e.user_id, e.private ?? false])).toEqual([["b", true], ["a", false]])
+    expect(around?.entries.map((e) => [e.user_id, e.private ?? false])).toEqual([["b", true], ["a", false]])
+    views.length = 0
+    flip("public", 6)
+    expect(views.map((v) => v.entries.map((e) => [e.user_id, e.private ?? false]))).toEqual([[["b", false], ["a", false]], [["b", false], ["a", false]]])
   })
 
   it("pushes an around-me window of a group board when it moves", async () => {

@@ -10,6 +10,7 @@ import type { BoardKey } from "../domain/Model.js"
 import { GLOBAL_BOARD, boardKeyOf, boardKeyString, groupBoard, groupIdOf } from "../domain/BoardKeys.js"
 import type { Group, GroupInput, GroupStore, GroupsPort, PutOutcome } from "../ports/Groups.js"
 import type { AroundResult, AroundSpec, BoardCursor, BoardPage, BoardView, RankedEntry } from "../ports/ReadModel.js"
+import { PRIVATE } from "../domain/state/UserTable.js"
 import type { Boards } from "./Boards.js"
 import type { Ranking } from "./GroupRanking.js"
 import { aroundShown, aroundView, moved, rankMembers, windowOf } from "./GroupRanking.js"
@@ -20,6 +21,15 @@ interface Shown {
   readonly uid: Int32Array
   readonly xp: Float64Array
   readonly total: number
+  /** Each shown member's PRIVATE bit: a visibility switch re-renders a row at the same score. */
+  readonly priv: Uint8Array
+}
+
+/** The window as shown, with its members' privacy bits as of now. */
+const shownOf = (b: Boards, w: { first: number | null; uid: Int32Array; xp: Float64Array; total: number }): Shown => {
+  const priv = new Uint8Array(w.uid.length)
+  for (let i = 0; i < w.uid.length; i++) priv[i] = b.state.users.privacy[w.uid[i]!]! & PRIVATE
+  return { ...w, priv }
 }
 
 /** A group board someone watches: top-N limits and around-me windows (ref-counted). */
@@ -333,7 +343,7 @@ export class GroupBoards implements GroupsPort {
     if (l.limits.size > 0) {
       const limit = this.topLimit(l)
       const n = r === null ? 0 : Math.min(limit, r.uid.length)
-      const now: Shown = r === null ? { first: null, uid: new Int32Array(0), xp: new Float64Array(0), total: 0 } : { first: 1, uid: r.uid.slice(0, n), xp: r.xp.slice(0, n), total: r.uid.length }
+      const now = shownOf(b, r === null ? { first: null, uid: new Int32Array(0), xp: new Float64Array(0), total: 0 } : { first: 1, uid: r.uid.slice(0, n), xp: r.xp.slice(0, n), total: r.uid.length })
       if (force || l.shownLimit !== limit || !sameShown(l.shown, now)) {
         const v = this.topView(l)
         this.emitView(v ?? { key: l.key, seq: b.position.applied, entries: [], total: 0 })
@@ -342,7 +352,7 @@ export class GroupBoards implements GroupsPort {
       }
     }
     for (const w of l.arounds.values()) {
-      const now = r === null ? null : aroundShown(r, w.spec)
+      const now = r === null ? null : shownOf(b, aroundShown(r, w.spec))
       if (!force && now !== null && sameShown(w.shown, now)) continue
       this.emitView(r === null ? { key: l.key, seq: b.position.applied, entries: [], total: 0, around: { ...w.spec, first_rank: null } } : aroundView(r, l.key, w.spec))
       w.shown = now
@@ -532,6 +542,6 @@ const newRec = (group: Group, version: number): GroupRec => ({ group, version, u
 
 const sameShown = (a: Shown | null, b: Shown): boolean => {
   if (a === null || a.first !== b.first || a.total !== b.total || a.uid.length !== b.uid.length) return false
-  for (let i = 0; i < b.uid.length; i++) if (a.uid[i] !== b.uid[i] || a.xp[i] !== b.xp[i]) return false
+  for (let i = 0; i < b.uid.length; i++) if (a.uid[i] !== b.uid[i] || a.xp[i] !== b.xp[i] || a.priv[i] !== b.priv[i]) return false
   return true
 }
