@@ -149,7 +149,12 @@ describe("PATCH and DELETE /v1/shares/{id}", () => {
 })
 
 describe("with Postgres unreachable", () => {
-  it("every share route answers 503 with Retry-After (never 500) while the rest of the service stays up, and works again after", async () => {
+  it("every share route answers 503 with Retry-After (never 500) while the rest of the service stays up, and works again after", () =>
+    sharesWithPostgresCut().catch((e: Error) => { throw new Error(`${e.message}\n--- service log (tail) ---\n${arena.log.slice(-4000)}`) }))
+})
+
+const sharesWithPostgresCut = async (): Promise<void> => {
+  {
     // (CI runs P1 and S1 at load 20 saw a POST /v1/shares unanswered for 30 s here; the phase names which one.)
     const s = await newShare("user", "public").catch((e: Error) => { throw new Error(`before the cut: ${e.message}`) })
     proxy.cut()
@@ -187,5 +192,5 @@ describe("with Postgres unreachable", () => {
     }
     expect([back!.status, back!.json]).toEqual([200, s])
     expect((await call("user", "DELETE", `/v1/shares/${s.id}`)).status).toBe(204)
-  })
-})
+  }
+}
