@@ -23,6 +23,7 @@ import { ReprojectionBuilds } from "./adapters/process/ReprojectionBuilds.js"
 import { makeUsers } from "./actors/Users.js"
 import { AnalyticsQueries } from "./adapters/clickhouse/AnalyticsQueries.js"
 import { makeClickHouseAnalyticsStore } from "./adapters/clickhouse/ClickHouseAnalyticsStore.js"
+import { makeProjectionRowsLoader } from "./adapters/clickhouse/ProjectionRows.js"
 import { openClickHouseScoped } from "./adapters/clickhouse/ClickHouseClient.js"
 import { describeTarget } from "./adapters/clickhouse/ClickHouseTarget.js"
 import { makeEventSource } from "./adapters/nats/EventSource.js"
@@ -80,23 +81,29 @@ export const openInfrastructure = (config: ArenaConfig, log: Log, liveness?: Nat
     const applied = yield* migrate(sql)
     log.info(applied.length > 0 ? `postgres migrations applied: ${applied.join(", ")}` : "postgres migrations: up to date")
     const nats = yield* openNats(config.natsUrl, "arena", liveness)
-    for (const line of yield* provisionStreams(nats.jsm, config)) log.info(line)
+    // Partitioned mode on a NATS cluster: R3 event and dead-letter streams (Streams.ts; single-process mode keeps the files' R1).
+    for (const line of yield* provisionStreams(nats.jsm, { ...config, replicas: nats.nc.info?.cluster === undefined ? 1 : 3 })) log.info(line)
     return { sql, nats }
   })
 
 /**
  * Analytics over the configured ClickHouse (embedded chDB in a child process by default, or a
  * server): the sink actor (pipeline side), the ledger reader and the dashboard/SQL routes (gateway
- * side). The scope closes the sink (final flush) before the client.
+ * side), all on the rows of the current projection (`projection`, from Postgres; switched by a
+ * re-projection, §10). The scope closes the sink (final flush) before the client.
  */
-export const openAnalytics = (config: ArenaConfig, log: Log) =>
+export const openAnalytics = (config: ArenaConfig, log: Log, projection = 0) =>
   Effect.gen(function*() {
-    const ch = yield* openClickHouseScoped(config)
-    log.info(`analytics: ClickHouse ${describeTarget(ch.target)}`)
-    const sink = yield* makeAnalyticsActor(makeClickHouseAnalyticsStore(ch, (m) => log.info(m)))
-    const queries = new AnalyticsQueries(ch.client)
+    const ch = yield* openClickHouseScoped(config, { warn: (m) => log.warn(m) })
+    log.info(`analytics: ClickHouse ${describeTarget(ch.target)}${projection > 0 ? `, projection ${projection}` : ""}`)
+    let current = projection
+    const sink = yield* makeAnalyticsActor(makeClickHouseAnalyticsStore(ch, (m) => log.info(m), () => current))
+    const queries = new AnalyticsQueries(ch.client, undefined, () => current)
     return {
       sink,
+      /** A re-projection's switch: the sink and the reads take `p`'s rows from here on. */
+      useProjection: (p: number) => sink.reproject(() => { current = p }),
+      projectionRows: makeProjectionRowsLoader({ client: ch.client, dataDir: config.dataDir, exclusively: sink.exclusively }),
       ledger: (userId: string, limit: number, beforeSeq: number | null) => queries.ledger(userId, limit, beforeSeq),
       pendingLedger: (userId: string) => sink.pendingLedger(userId),
       awardOf: async (eventId: string) => sink.pendingAward(eventId) ?? queries.awardOf(eventId),
@@ -120,7 +127,8 @@ export const startArena = (config: ArenaConfig, log: Log) =>
     const rules = candidate.rules
     const names = streamNames(config)
     const { sql, nats } = yield* openInfrastructure(config, log)
-    const analytics = yield* openAnalytics(config, log)
+    const projections = makeProjectionStore(sql)
+    const analytics = yield* openAnalytics(config, log, yield* projections.current)
     // Made once: the gateway holds them across pipeline restarts.
     const boards = new LiveBoards()
     const feed = new LiveFeed(boards)
@@ -161,9 +169,10 @@ export const startArena = (config: ArenaConfig, log: Log) =>
       })
     })
     watchPipeline(pipeline.current)
+    const erasureStore = makeErasureStore(sql)
     // Erasures (§11): resumed from Postgres at start, run one at a time beside the pipeline.
     const erasures = yield* startErasures({
-      store: makeErasureStore(sql),
+      store: erasureStore,
       stream: makeErasureStream(nats.js, nats.jsm, { events: names.events, deadLetters: names.dlq, subject: names.erasureSubject, settingsSubject: names.settingsSubject }),
       analytics: analytics.erasure,
       pipeline: {
@@ -186,8 +195,12 @@ export const startArena = (config: ArenaConfig, log: Log) =>
     const dryRuns = yield* Effect.acquireRelease(Effect.sync(() => new DryRunJobs({ env: process.env, log: (l) => log.info(l) })), (d) => Effect.sync(() => d.close()))
     // Retroactive applies (§10): shadow builds as child processes, the switch through the supervisor.
     const reprojections = yield* Effect.acquireRelease(Effect.sync(() => new Reprojections({
-      store: makeProjectionStore(sql),
+      store: projections,
       builder: new ReprojectionBuilds({ env: process.env, log: (l) => log.info(l) }),
+      rows: analytics.projectionRows,
+      erasingSeqs: () => erasureStore.erasingSeqs(),
+      eraseRows: (seqs) => analytics.erasure.deleteSeqs(seqs),
+      useProjection: analytics.useProjection,
       restart: pipeline.restart,
       headSeq: events.head.pipe(Effect.map((h) => h.lastSeq)),
       newEpoch: () => boards.newEpochOnNextAttach(),

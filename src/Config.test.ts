@@ -36,8 +36,8 @@ describe("decodeConfig", () => {
     for (const bad of ["0", "1025", "-1", "8.5", "eight"]) expect(() => decodeConfig({ ARENA_PARTITIONS: bad })).toThrow(/from 1 to 1024[\s\S]*ARENA_PARTITIONS/)
   })
 
-  it("ARENA_LEASE_TTL: 10s by default, at least 1s", () => {
-    expect(decodeConfig({}).leaseTtlMs).toBe(10_000)
+  it("ARENA_LEASE_TTL: 20s by default, at least 1s", () => {
+    expect(decodeConfig({}).leaseTtlMs).toBe(20_000)
     expect(decodeConfig({ ARENA_LEASE_TTL: "3000ms" }).leaseTtlMs).toBe(3_000)
     expect(() => decodeConfig({ ARENA_LEASE_TTL: "500ms" })).toThrow(/ARENA_LEASE_TTL: must be at least 1s/)
     expect(() => decodeConfig({ ARENA_LEASE_TTL: "0" })).toThrow(/ARENA_LEASE_TTL/)

@@ -88,6 +88,14 @@ export interface RateLimits {
   readonly windowMs: number
 }
 
+/**
+ * Partition leases live 20 s: long enough to ride out the loss of the NATS node that leads the
+ * lease stream (adapters/nats/Leases.ts NATS_FAILOVER_MS, up to ~11 s on nats-server 2.9), short
+ * enough that a dead processor's partitions move within 20 s. Below 15 s a NATS node failure can
+ * move partitions away from live processors (a warning says so at start).
+ */
+export const DEFAULT_LEASE_TTL = "20s"
+
 export const DEFAULT_RATE_LIMITS: RateLimits = { perIp: 1200, perToken: 3000, windowMs: 60_000 }
 
 /** WebSocket admission caps (ARENA_WS_MAX_*); a per-IP cap of 0 means none. */
@@ -131,7 +139,7 @@ export interface ArenaConfig {
   readonly rateLimit: RateLimits
   /** ARENA_PARTITIONS: P in partitioned mode (ARCHITECTURE §9); undefined = today's single-process mode. */
   readonly partitions: number | undefined
-  /** ARENA_LEASE_TTL (default 10s): partition, coordinator and merger leases in partitioned mode. */
+  /** ARENA_LEASE_TTL (default 20s): partition, coordinator and merger leases in partitioned mode. */
   readonly leaseTtlMs: number
   readonly logLevel: "debug" | "info" | "warn" | "error"
   /** ARENA_PERIOD_TZ: the IANA zone whose calendar board periods (day, week, month) follow. */
@@ -174,8 +182,8 @@ export const decodeConfig = (env: Record<string, string | undefined> = process.e
   const e = decoded.value
   const dataDir = path.resolve(e.ARENA_DATA_DIR ?? "./data")
   const clickhouseUrl = e.CLICKHOUSE_URL ?? `chdb://${path.join(dataDir, "clickhouse")}`
-  const leaseTtlMs = parseDuration(e.ARENA_LEASE_TTL ?? "10s")
-  if (leaseTtlMs < 1000) throw new ConfigError({ message: `invalid environment:\nARENA_LEASE_TTL: must be at least 1s (leases are renewed every third of it), got ${e.ARENA_LEASE_TTL}` })
+  const leaseTtlMs = parseDuration(e.ARENA_LEASE_TTL ?? DEFAULT_LEASE_TTL)
+  if (leaseTtlMs < 1000) throw new ConfigError({ message: `invalid environment:\nARENA_LEASE_TTL: must be at least 1s (leases are renewed every third of it, at most every second), got ${e.ARENA_LEASE_TTL}` })
   return {
     natsUrl: e.NATS_URL ?? "nats://127.0.0.1:4222",
     databaseUrl: e.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/arena",

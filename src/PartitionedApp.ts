@@ -9,37 +9,70 @@
 //   gateway: a stateless HTTP server answering board reads by scatter-gather (MergedReads), and
 //     POST /v1/events: the single process's checks, each event published to its user's
 //     `arena.xp.events.<user token>` (never the bare `arena.xp.events`, which no stream captures here).
-// Not built yet (docs/scaling.md): ClickHouse analytics (records are dropped: no ledgers), live
-// WebSocket boards and the merger, corrections/settings/erasures, ticks across partitions.
+//   ticks: the processor holding the coordinator lease publishes a tick into every partition once a
+//     second (adapters/nats/Ticker.ts), so an idle partition's stream time, periods included, keeps up.
+//   live boards: every processor runs the board mergers (BoardMergers.ts: lease `merge.<board>`,
+//     one delta chain per watched board instance); the gateway serves /ws/leaderboard/{board} from
+//     those chains (MergedLiveBoards.ts, ws/MergedSockets.ts).
+//   corrections, settings, erasures: the gateway publishes each to its user's partition subject
+//     (`arena.xp.p.<k>.$corrections|$settings|$erasures`), the owner applies it in seq order; a
+//     void's award is looked up in every partition (PartitionDoor; awards kept by PartitionAwards).
+//   analytics: with CLICKHOUSE_URL=http(s)://… (a server every processor shares), each owned
+//     partition's records go to ClickHouse with the partition's own watermarks, written only while
+//     the partition's fence holds (adapters/clickhouse/PartitionAnalytics.ts); without one, only the
+//     awards' facts voids need are kept.
+//     The gateway serves the dashboards and admin SQL from that server.
+// Not built yet (docs/scaling.md): ledgers on the gateway, the /ws/users and
+// around-me feeds, an erasure's steps after its apply.
 import { Deferred, Effect, Exit, Fiber } from "effect"
 import * as os from "node:os"
 import type { ArenaConfig } from "./Config.js"
 import { causeSentence } from "./actors/Actor.js"
 import type { ActorDefect } from "./actors/Actor.js"
+import { fatalMessage } from "./actors/Fatal.js"
 import { establishRulesHistory } from "./actors/EstablishRulesHistory.js"
+import { partitionDoor } from "./actors/PartitionDoor.js"
+import type { Voidable } from "./actors/PartitionDoor.js"
+import { makePartitionedCorrections } from "./actors/PartitionedCorrections.js"
+import { makePartitionedErasures } from "./actors/PartitionedErasures.js"
 import { partitionReads } from "./actors/PartitionReads.js"
 import { startPipeline } from "./actors/Pipeline.js"
 import type { Pipeline } from "./actors/Pipeline.js"
 import { Coordinator, coordinate, memberLease } from "./adapters/nats/Coordinator.js"
 import { DeadLetters } from "./adapters/nats/DeadLetters.js"
+import { makeErasureStream } from "./adapters/nats/ErasureStream.js"
 import { makeEventSource } from "./adapters/nats/EventSource.js"
 import { keepLease } from "./adapters/nats/LeaseKeeper.js"
-import { makeLeases } from "./adapters/nats/Leases.js"
+import { NATS_FAILOVER_MS, makeLeases, renewGapToleranceMs } from "./adapters/nats/Leases.js"
 import type { Leases } from "./adapters/nats/Leases.js"
 import { makeMergedReads } from "./adapters/nats/MergedReads.js"
+import { runMergers } from "./adapters/nats/BoardMergers.js"
+import { makeMergedLiveBoards } from "./adapters/nats/MergedLiveBoards.js"
+import { startMergedSockets } from "./gateway/ws/MergedSockets.js"
 import { openNats } from "./adapters/nats/Nats.js"
 import type { NatsHandle } from "./adapters/nats/Nats.js"
-import { servePartition } from "./adapters/nats/PartitionQueries.js"
+import { askPartition, gather, servePartition } from "./adapters/nats/PartitionQueries.js"
+import type { JetStreamPublisher } from "./adapters/nats/JetStreamPublisher.js"
+import { makeSettingsPublisher } from "./adapters/nats/SettingsPublisher.js"
 import { streamNames } from "./adapters/nats/Streams.js"
+import { jetStreamTickPublish, runTicker } from "./adapters/nats/Ticker.js"
 import type { Sql } from "./adapters/postgres/Db.js"
 import { claimPartition } from "./adapters/postgres/PartitionFence.js"
+import { makePartitionAwards } from "./adapters/postgres/PartitionAwards.js"
+import { makeAnalyticsActor } from "./actors/AnalyticsActor.js"
+import { bothSinks, makeFencedPartitionStore, openPartitionedClickHouse } from "./adapters/clickhouse/PartitionAnalytics.js"
+import type { PartitionedClickHouse } from "./adapters/clickhouse/PartitionAnalytics.js"
+import { AnalyticsQueries } from "./adapters/clickhouse/AnalyticsQueries.js"
+import { openClickHouse } from "./adapters/clickhouse/ClickHouseClient.js"
+import { parseClickHouseTarget } from "./adapters/clickhouse/ClickHouseTarget.js"
 import { makePartitionSnapshotStore } from "./adapters/postgres/PartitionSnapshotStore.js"
 import { makeRulesStore } from "./adapters/postgres/RulesStore.js"
 import { makeIngest } from "./adapters/nats/Publisher.js"
 import { openInfrastructure, loadRules, loadRulesCandidate } from "./App.js"
-import { partitionsOf } from "./domain/Assignment.js"
-import { kindSubjects } from "./domain/MessageKind.js"
-import { ingestSubject, partitionFilter } from "./domain/Partition.js"
+import { partitionsOf, wantedPartitions } from "./domain/Assignment.js"
+import { MSG_CORRECTION, MSG_ERASURE, MSG_SETTINGS, MSG_TICK, kindSubjects } from "./domain/MessageKind.js"
+import type { KindSubject } from "./domain/MessageKind.js"
+import { ingestSubject, partitionFilter, partitionKindSubject, partitionOfUser, tickSubject } from "./domain/Partition.js"
 import { checkForPublish } from "./domain/PublishCheck.js"
 import type { RulesHistory } from "./domain/RulesHistory.js"
 import { startMergedGateway } from "./gateway/MergedGateway.js"
@@ -47,7 +80,6 @@ import { Authenticator } from "./gateway/auth/Auth.js"
 import { checkGatewayConfig, gatewayConfig } from "./gateway/GatewayConfig.js"
 import { RateLimiter } from "./gateway/limits/RateLimiter.js"
 import type { Log } from "./observability/Log.js"
-import type { AnalyticsSink } from "./ports/Analytics.js"
 import type { LiveFeedSink } from "./ports/LiveFeed.js"
 
 /** The request/reply prefix of partition queries: `arena.q.p.<k>.<op>`. */
@@ -63,8 +95,16 @@ export type PartitionedRole = "all" | "processor" | "gateway"
 
 const LIVENESS = { pingIntervalMs: 1_000, maxPingOut: 2 }
 
-/** Analytics in partitioned mode are not built: records are dropped, snapshots wait on nothing. */
-const noAnalytics: AnalyticsSink = { submit: () => Effect.void, awaitDurable: () => Effect.void }
+/**
+ * The other kinds on partition k's subjects: its tick (Ticker.ts) and its users' corrections,
+ * settings and erasures (Partition.ts partitionKindSubject).
+ */
+const partitionKinds = (k: number): ReadonlyArray<KindSubject> => [
+  { kind: MSG_TICK, subject: tickSubject(k) },
+  { kind: MSG_CORRECTION, subject: partitionKindSubject(k, "corrections") },
+  { kind: MSG_SETTINGS, subject: partitionKindSubject(k, "settings") },
+  { kind: MSG_ERASURE, subject: partitionKindSubject(k, "erasures") }
+]
 /** Live views in partitioned mode are not built (no merger): a partition's boards publish nowhere. */
 const noFeed: LiveFeedSink = { emitView: () => undefined, emitRollover: () => undefined, notify: () => undefined, watchedUsers: new Set() }
 
@@ -78,6 +118,8 @@ interface ProcessorContext {
   readonly leases: Leases
   readonly member: string
   readonly history: RulesHistory
+  /** The shared ClickHouse server (null: none configured; analytics off in this mode). */
+  readonly clickhouse: PartitionedClickHouse | null
 }
 
 /**
@@ -92,14 +134,29 @@ const ownPartition = (c: ProcessorContext, k: number, stop: Deferred.Deferred<vo
     if (got._tag !== "Acquired") return "waiting" as const
     const kept = yield* keepLease(c.leases, got.held)
     const token = got.held.token
-    const claimed = yield* claimPartition(c.sql, k, token, c.member)
+    const lease = { token, streamCreated: got.held.streamCreated }
+    const claimed = yield* claimPartition(c.sql, k, lease, c.member)
+    if (claimed.reset !== null) {
+      c.log.warn(`partition ${k}: fence reset: the lease stream was recreated (now created ${lease.streamCreated}, the fence's was created ${claimed.reset.streamCreated ?? "?"}); ` +
+        `epoch ${claimed.reset.epoch} of the old lease stream replaced by token ${token}; tokens of the old stream are refused from now on. ` +
+        `The checkpoint (seq ${claimed.seq}) is resumed only if its event stream is still the one it describes`)
+    }
     const names = streamNames(c.config)
     const latch = yield* Deferred.make<never, ActorDefect>()
+    // Corrections (§10): what a void needs of each award, stored before each commit (PartitionAwards.ts).
+    const awards = makePartitionAwards(c.sql, k, (m) => c.log.warn(m))
+    // Analytics (ARCHITECTURE §9): the partition's rows to the shared ClickHouse under this fence.
+    // Closing it after a lost lease waits briefly for a flush the fence can only refuse.
+    const analytics = c.clickhouse === null ? awards : bothSinks(awards, yield* makeAnalyticsActor(
+      makeFencedPartitionStore(c.clickhouse, { partition: k, sql: c.sql, lease, leaseHeld: () => kept.current() !== null, member: c.member, graceMs: Math.min(6_000, c.config.leaseTtlMs), warn: (m) => c.log.warn(m), info: (m) => c.log.info(m) }),
+      { shutdownFlushMs: Math.min(c.config.leaseTtlMs, 5_000) }
+    ))
     const pipeline: Pipeline = yield* startPipeline({
-      events: makeEventSource(c.nats, names.events, [], { filterSubject: partitionFilter(k) }),
-      snapshots: makePartitionSnapshotStore(c.sql, k, token),
-      openDeadLetters: () => new DeadLetters(c.nats.js, names.dlqSubject, { maxPayload: () => c.nats.nc.info?.max_payload ?? 1024 * 1024 }),
-      analytics: noAnalytics,
+      // Besides its users' events: its own tick and its users' corrections, settings and erasures (partitionKinds).
+      events: makeEventSource(c.nats, names.events, partitionKinds(k), { filterSubject: partitionFilter(k) }),
+      snapshots: makePartitionSnapshotStore(c.sql, k, lease),
+      openDeadLetters: () => new DeadLetters(c.nats.js, names.dlqSubject, { maxPayload: () => c.nats.nc.info?.max_payload ?? 1024 * 1024, partition: k }),
+      analytics,
       feed: noFeed,
       history: c.history,
       batchMax: c.config.batchMax,
@@ -133,20 +190,34 @@ const ownPartition = (c: ProcessorContext, k: number, stop: Deferred.Deferred<vo
         return "released" as const
       }
       if (sub === null && pipeline.status.phase === "ready") {
-        sub = servePartition(c.nats.nc, QUERY_PREFIX, k, partitionReads(k, pipeline))
+        const reads = partitionReads(k, pipeline)
+        // The partition's erasure messages naming a user: the settings scan of ErasureStream over k's `$erasures`.
+        const erasures = makeErasureStream(c.nats.js, c.nats.jsm, { events: names.events, deadLetters: names.dlq, subject: partitionKindSubject(k, "erasures"), settingsSubject: partitionKindSubject(k, "erasures") })
+        const door = partitionDoor(pipeline, awards.awardOf, (userId) => erasures.settingsOf(userId, Number.MAX_SAFE_INTEGER))
+        sub = servePartition(c.nats.nc, QUERY_PREFIX, k, (op, body) => door(op, body) ?? reads(op, body))
         c.log.info(`partition ${k}: caught up at seq ${pipeline.status.ingest.applied}, answering queries`)
       }
       yield* sleep(50)
     }
   })
 
-/** Runs partition k until `stop`: re-acquires after a lost lease or a failure, with back-off. */
+/**
+ * Runs partition k until `stop`: re-acquires after a lost lease or a failure, with back-off. A
+ * failure no retry can fix (Fatal.ts: e.g. the partition's snapshot belongs to an event stream
+ * that was recreated) is logged once and the partition is left alone until `stop`, as the single
+ * process's supervisor does: it needs an operator.
+ */
 const runPartition = (c: ProcessorContext, k: number, stop: Deferred.Deferred<void>) =>
   Effect.gen(function*() {
     let delay = 100
     while (!(yield* Deferred.isDone(stop))) {
       const r = yield* Effect.exit(Effect.scoped(ownPartition(c, k, stop)))
       if (Exit.isSuccess(r) && r.value === "released") return
+      const fatal = Exit.isFailure(r) ? fatalMessage(r.cause) : null
+      if (fatal !== null) {
+        c.log.error(`partition ${k}: ${fatal} Not retrying: partition ${k} stays unowned until an operator acts and the processor restarts.`)
+        return yield* Deferred.await(stop)
+      }
       if (Exit.isFailure(r)) c.log.warn(`partition ${k}: ${causeSentence(r.cause)}; retrying`)
       yield* sleep(delay)
       delay = Exit.isSuccess(r) && r.value === "waiting" ? 200 : Math.min(delay * 2, 5_000)
@@ -186,21 +257,40 @@ export const startProcessor = (config: ArenaConfig, log: Log) =>
       store: makeRulesStore(sql),
       log: (l) => log.info(l)
     })
-    const c: ProcessorContext = { config, log, sql, nats, leases, member, history }
+    const clickhouse = yield* Effect.try({ try: () => openPartitionedClickHouse(config, sql, log), catch: (e) => new Error(`processor: ${e instanceof Error ? e.message : String(e)}`) })
+    if (clickhouse !== null) yield* Effect.addFinalizer(() => Effect.promise(() => clickhouse.handle.close().catch(() => {})))
+    const c: ProcessorContext = { config, log, sql, nats, leases, member, history, clickhouse }
     yield* Effect.forkScoped(keepMember(leases, member))
     const periodMs = Math.max(250, Math.min(1_000, Math.floor(config.leaseTtlMs / 3)))
-    yield* Effect.forkScoped(coordinate(leases, coordinator, member, periodMs))
+    const ticker = runTicker(jetStreamTickPublish(nats.js), config.partitions!, log)
+    yield* Effect.forkScoped(coordinate(leases, coordinator, member, periodMs, ticker))
     const running = new Map<number, { readonly stop: Deferred.Deferred<void>; readonly fiber: Fiber.Fiber<void> }>()
     const follow = Effect.gen(function*() {
       let epoch = -1
+      let readFailingSince: number | null = null
       for (;;) {
-        const stored = yield* coordinator.read().pipe(Effect.orElseSucceed(() => null))
-        const a = stored?.assignment
+        const read = yield* Effect.exit(coordinator.read())
+        const want = wantedPartitions(Exit.isSuccess(read) ? { assignment: read.value?.assignment ?? null } : null, member)
+        if (want === null) {
+          // Not knowing the assignment is not an assignment of nothing: keep running what this
+          // member runs (its leases still fence it) and ask again. Handing everything over here cost a
+          // whole re-claim and replay of every partition each time a read timed out under load.
+          if (readFailingSince === null) {
+            readFailingSince = Date.now()
+            log.warn(`reading the partition assignment failed (${Exit.isFailure(read) ? causeSentence(read.cause) : "?"}); keeping the partitions this member runs until it reads again`)
+          }
+          yield* sleep(200)
+          continue
+        }
+        if (readFailingSince !== null) {
+          log.info(`the partition assignment is readable again after ${Math.round((Date.now() - readFailingSince) / 1000)} s`)
+          readFailingSince = null
+        }
+        const a = Exit.isSuccess(read) ? read.value?.assignment : undefined
         if (a !== undefined && a.epoch !== epoch) {
           epoch = a.epoch
           log.info(`assignment epoch ${a.epoch}: ${a.members.length} member(s); this member (${member}) owns ${a.members.includes(member) ? partitionsOf(a, member).join(", ") || "none" : "none (not a member yet)"}`)
         }
-        const want = new Set(a !== undefined && a.members.includes(member) ? partitionsOf(a, member) : [])
         for (const [k, r] of running) {
           if (want.has(k)) continue
           yield* Deferred.succeed(r.stop, undefined)
@@ -218,6 +308,9 @@ export const startProcessor = (config: ArenaConfig, log: Log) =>
       }
     })
     const follower = yield* Effect.forkScoped(follow)
+    // --- live boards (merger helper): the board mergers ---
+    yield* Effect.forkScoped(Effect.scoped(runMergers({ nc: nats.nc, leases, member, prefix: QUERY_PREFIX, partitions: config.partitions!, log })))
+    // --- end live boards ---
     // Shutdown: stop following, hand every partition over (final snapshots), then the rest closes.
     yield* Effect.addFinalizer(() => Effect.gen(function*() {
       yield* Fiber.interrupt(follower)
@@ -226,8 +319,41 @@ export const startProcessor = (config: ArenaConfig, log: Log) =>
       log.info(`processor ${member}: every partition handed over`)
     }))
     log.info(`processor ${member}: ${config.partitions} partitions, lease TTL ${config.leaseTtlMs} ms, following the coordinator's assignment`)
+    if (renewGapToleranceMs(config.leaseTtlMs) < NATS_FAILOVER_MS) {
+      log.warn(`ARENA_LEASE_TTL ${config.leaseTtlMs} ms: a lease survives ${renewGapToleranceMs(config.leaseTtlMs)} ms without a renew, less than a NATS leader election can take (${NATS_FAILOVER_MS} ms); losing a NATS node may move partitions away from live processors (15s or more avoids it)`)
+    }
     return { member, running: () => [...running.keys()].sort((a, b) => a - b) }
   })
+
+/**
+ * Corrections, settings and erasures on the gateway (ARCHITECTURE §9): each published to its user's
+ * partition subject; a correction's door checks asked of the partitions' owners (PartitionDoor.ts).
+ */
+const partitionedWrites = (config: ArenaConfig, nats: NatsHandle, publisher: JetStreamPublisher) => {
+  const P = config.partitions!
+  const names = streamNames(config)
+  const run = <A>(e: Effect.Effect<A, { readonly message: string }>): Promise<A> =>
+    Effect.runPromise(e.pipe(Effect.mapError((x) => new Error(x.message))))
+  const publishOne = async (subject: string, msgId: string, data: string) => {
+    const [o] = await publisher.publishBatch(subject, [{ msgId, data }])
+    return o === undefined ? { ok: false as const, message: "no outcome" } : o.ok ? { ok: true as const, seq: o.seq, duplicate: o.duplicate } : { ok: false as const, message: o.message }
+  }
+  return {
+    corrections: makePartitionedCorrections({
+      partitions: P,
+      voidable: (eventId) => run(gather<Voidable | null>(nats.nc, QUERY_PREFIX, P, "voidable", { eventId })),
+      adjustable: (userId, k) => run(askPartition<boolean>(nats.nc, QUERY_PREFIX, k, "adjustable", { userId })),
+      msgIdAt: async (seq) => (await nats.jsm.streams.getMessage(names.events, { seq }))?.header.get("Nats-Msg-Id") ?? null,
+      publish: publishOne
+    }),
+    settings: makeSettingsPublisher(publisher, (userId) => partitionKindSubject(partitionOfUser(userId, P), "settings")),
+    erasures: makePartitionedErasures(P, async (subject, msgId, json) => {
+      const o = await publishOne(subject, msgId, json)
+      if (!o.ok) throw new Error(`the erasure was not stored: ${o.message}`)
+      return o.seq
+    })
+  }
+}
 
 /** The gateway role: exact board reads over every partition, on config.host:config.port. */
 export const startPartitionedGateway = (config: ArenaConfig, log: Log) =>
@@ -248,9 +374,23 @@ export const startPartitionedGateway = (config: ArenaConfig, log: Log) =>
       tokenLimiter: new RateLimiter(gc.rateLimit.perToken, gc.rateLimit.windowMs, gc.rateLimit.maxKeys),
       trustProxy: gc.trustProxy
     }
+    // --- live boards (merger helper): /ws/leaderboard/{board} over the mergers' chains ---
+    const boards = yield* Effect.acquireRelease(Effect.sync(() => makeMergedLiveBoards(nats.nc, log)), (b) => Effect.sync(() => b.close()))
+    const sockets = yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: () => startMergedSockets({ boards, cfg: gc.ws, auth: ingest.auth, ipLimiter: ingest.ipLimiter, trustProxy: gc.trustProxy, log }),
+        catch: (e) => new Error(`partitioned gateway: ${e instanceof Error ? e.message : String(e)}`)
+      }),
+      (s) => Effect.promise(() => s.close())
+    )
+    // --- end live boards ---
+    const writes = partitionedWrites(config, nats, ingest.port.publisher)
+    // Dashboards and admin SQL over the shared ClickHouse the processors write (none without a server URL).
+    const target = yield* Effect.try({ try: () => parseClickHouseTarget(config), catch: (e) => new Error(`partitioned gateway: ${e instanceof Error ? e.message : String(e)}`) })
+    const ch = target.kind === "http" ? yield* Effect.acquireRelease(Effect.sync(() => openClickHouse(target)), (h) => Effect.promise(() => h.close().catch(() => {}))) : null
     const gw = yield* Effect.acquireRelease(
       Effect.tryPromise({
-        try: () => startMergedGateway({ reads, ingest, host: config.host, port: config.port, retryAfterS: Math.ceil(config.leaseTtlMs / 1000), log: { warn: (m) => log.warn(m) } }),
+        try: () => startMergedGateway({ reads, ingest, writes, ...(ch === null ? {} : { analytics: new AnalyticsQueries(ch.client) }), upgrade: sockets.upgrade, host: config.host, port: config.port, retryAfterS: Math.ceil(config.leaseTtlMs / 1000), log: { warn: (m) => log.warn(m) } }),
         catch: (e) => new Error(`partitioned gateway: ${e instanceof Error ? e.message : String(e)}`)
       }),
       (g) => Effect.promise(() => g.close())

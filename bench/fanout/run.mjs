@@ -62,6 +62,8 @@ const bucketsOf = async (port, name) => {
 const hubLatency = (port) => bucketsOf(port, "arena_ws_publish_latency_seconds")
 /** "Batch handed to a WS worker thread → published there" (absent before the metric existed, or with 0 threads). */
 const handoffLatency = (port) => bucketsOf(port, "arena_ws_handoff_seconds")
+/** "Batch published on a WS worker thread → that iteration's frames written" (absent before the metric existed). */
+const writeLatency = (port) => bucketsOf(port, "arena_ws_write_seconds")
 /** Quantiles (bucket upper bounds, ms) of the window between two bucket snapshots. */
 const hubQuantiles = (a, b) => {
   const d = b.map(([le, n], i) => [le, n - (a[i]?.[1] ?? 0)])
@@ -69,11 +71,11 @@ const hubQuantiles = (a, b) => {
   const q = (p) => (d.find(([, n]) => n >= p * total)?.[0] ?? NaN) * 1000
   return { n: total, p50: q(0.5), p99: q(0.99) }
 }
-/** Cumulative buckets of arena_loop_block_seconds per kind: how long main-thread work held the loop. */
-const loopBlocks = async (port) => {
+/** Cumulative buckets of a histogram with one label, per label value (default: arena_loop_block_seconds by kind: how long main-thread work held the loop). */
+const loopBlocks = async (port, name = "arena_loop_block_seconds", label = "kind") => {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
   const out = new Map()
-  for (const m of text.matchAll(/^arena_loop_block_seconds_bucket\{kind="([^"]+)",le="([^"]+)"\} (\d+)/gm)) {
+  for (const m of text.matchAll(new RegExp(`^${name}_bucket\\{${label}="([^"]+)",le="([^"]+)"\\} (\\d+)`, "gm"))) {
     if (!out.has(m[1])) out.set(m[1], [])
     out.get(m[1]).push([Number(m[2]), Number(m[3])])
   }
@@ -90,7 +92,7 @@ const blockSummary = (a, b) => {
     const q = (p) => (d.find(([, n]) => n >= p * total)?.[0] ?? NaN) * 1000
     const max = (d.find(([, n]) => n >= total)?.[0] ?? NaN) * 1000
     const le8 = d.find(([le]) => le >= 0.008)?.[1] ?? total
-    rows[kind] = { n: total, p99: q(0.99), max, over8ms: total - le8 }
+    rows[kind] = { n: total, p50: q(0.5), p99: q(0.99), max, over8ms: total - le8 }
   }
   return rows
 }
@@ -188,16 +190,20 @@ if (SERVER === "gateway") {
       await new Promise((r) => setTimeout(r, WARM * 1000))
       const m0 = await hubLatency(svc.port)
       const h0 = await handoffLatency(svc.port)
+      const w0 = await writeLatency(svc.port)
       const b0 = await loopBlocks(svc.port)
+      const d0 = await loopBlocks(svc.port, "arena_delta_path_seconds", "stage")
       await mark("start")
       producerDone = await waitMsg(p, "done", (HOLD + 120) * 1000)
       await new Promise((r) => setTimeout(r, 2000)) // the last deltas in flight
       await mark("stop")
       const hub = hubQuantiles(m0, await hubLatency(svc.port))
       const handoff = hubQuantiles(h0, await handoffLatency(svc.port))
+      const write = hubQuantiles(w0, await writeLatency(svc.port))
       const blocks = blockSummary(b0, await loopBlocks(svc.port))
+      const deltaPath = blockSummary(d0, await loopBlocks(svc.port, "arena_delta_path_seconds", "stage"))
       const childCpu = kids0.reduce((s, [pid, c]) => s + cpuOf(pid) - c, 0)
-      return { producer: producerDone, childCpuSecs: childCpu, hub, handoff, blocks }
+      return { producer: producerDone, childCpuSecs: childCpu, hub, handoff, write, blocks, deltaPath }
     }
   })
   const probeLog = readProbeLog(ours.probeOut)
@@ -274,7 +280,7 @@ const summary = {
     serverCores: ours.serverCores, serverRssMiB: ours.serverRssMiB, chdbCores: ours.driven.childCpuSecs / ours.secs, machineBusy: ours.machineBusy,
     usPerFrame: usPerFrame(ours), threads: ours.serverThreads, monoWindow: ours.monoWindow, loadAvg: ours.loadAvg, probeCores: ours.probeCpuSecs / ours.secs,
     perSecond: perSecond(ours.lat.first.series ?? ours.lat.series ?? [], ours.wallStart),
-    hub: ours.driven.hub, handoff: ours.driven.handoff ?? null, blocks: ours.driven.blocks ?? {},
+    hub: ours.driven.hub, handoff: ours.driven.handoff ?? null, write: ours.driven.write ?? null, blocks: ours.driven.blocks ?? {}, deltaPath: ours.driven.deltaPath ?? {},
     producerCores: ours.driven.producer.cpuMs / ours.driven.producer.wallMs, producerSent: ours.driven.producer.sent, loadCores: ours.loadCpuSecs / ours.secs,
     hist: hist(f.sorted)
   },
@@ -302,14 +308,26 @@ if (Object.keys(A.blocks).length > 0) {
   log(`main-thread loop blocks in the window (bucket bounds, ms): ${Object.entries(A.blocks).sort((x, y) => y[1].max - x[1].max)
     .map(([k, v]) => `${k} n ${v.n} p99 ≤ ${v.p99} max ≤ ${v.max} (>8 ms: ${v.over8ms})`).join("; ")}`)
 }
+if (Object.keys(A.deltaPath ?? {}).length > 0) {
+  log(`delta path in the service (bucket bounds, ms; read: NATS store → handed to the pipeline, queued: → its slice starts, viewed: NATS store → views handed to the gateway): ${
+    ["read", "queued", "viewed"].filter((k) => A.deltaPath[k]).map((k) => `${k} p50 ≤ ${A.deltaPath[k].p50} p99 ≤ ${A.deltaPath[k].p99} (n ${A.deltaPath[k].n})`).join("; ")}`)
+}
 log(`gateway hub wait (view → hosts, bucket bounds): p50 ≤ ${A.hub.p50} ms, p99 ≤ ${A.hub.p99} ms over ${A.hub.n} views`)
 if (A.handoff && A.handoff.n > 0) log(`gateway hand-off (batch handed to a WS thread → published there, bucket bounds): p50 ≤ ${A.handoff.p50} ms, p99 ≤ ${A.handoff.p99} ms over ${A.handoff.n} batches`)
+if (A.write && A.write.n > 0) log(`gateway writes (batch published on a WS thread → its iteration's frames written, bucket bounds): p50 ≤ ${A.write.p50} ms, p99 ≤ ${A.write.p99} ms over ${A.write.n} iterations`)
 log(`${ratio}; producer ${A.producerSent} events at ${(A.producerCores * 100).toFixed(0)}% of a core; chDB child ${(A.chdbCores * 100).toFixed(0)}%; load clients ${(A.loadCores * 100).toFixed(0)}%`)
 if (!a["no-append"]) {
   appendResult("Fan-out (bench/fanout/run.mjs)", rowOf(summary))
   log("appended to bench/RESULTS.md")
 }
 process.exit(0)
+
+/** The delta's stages in the service (bucket bounds, p50/p99 ms), when the build has their metrics. */
+function stagesOf(A) {
+  const q = (x) => (x && x.n > 0 ? `${x.p50}/${x.p99}` : null)
+  const parts = [["NATS→view", q(A.deltaPath?.viewed)], ["hub wait", q(A.hub)], ["hand-off", q(A.handoff)], ["writes", q(A.write)]].filter(([, v]) => v !== null)
+  return parts.length === 0 ? "" : `; stages p50/p99 ≤ ms: ${parts.map(([k, v]) => `${k} ${v}`).join(", ")}`
+}
 
 /** The RESULTS.md row of one run (its summary): load, Arena (last- and first-connected probes), bare uWS, ratio, machine. */
 function rowOf(r) {
@@ -321,5 +339,5 @@ function rowOf(r) {
     `publish→frame p50 ${f(A.p50)} / p99 ${f(A.p99)} / max ${f(A.max)} ms (probes connected last)${first(A.firstProbes)}, gaps ${A.gaps}, ${Math.round(A.framesPerSec).toLocaleString("en-US")} frames/s (${Math.round(A.meanFrameBytes)} B) | ` +
     (B ? `bare uWS (${r.threads} socket threads) same frames: p50 ${f(B.p50)} / p99 ${f(B.p99)} / max ${f(B.max)} ms${first(B.firstProbes)} → ratio ours/bare p50 ${(A.p50 / B.p50).toFixed(2)} p99 ${(A.p99 / B.p99).toFixed(2)} | ` : "") +
     `server ${A.serverCores.toFixed(2)} cores (bare ${B ? B.serverCores.toFixed(2) : "–"}), RSS ${Math.round(A.serverRssMiB)} MiB (bare ${B ? Math.round(B.serverRssMiB) : "–"}); load clients ${(A.loadCores * 100).toFixed(0)}% core, probes ${(A.probeCores * 100).toFixed(0)}%, producer ${(A.producerCores * 100).toFixed(0)}%; ` +
-    `machine busy ${Math.round(A.machineBusy * 100)}%, load avg ${la(A.loadAvg)}${B ? ` (bare ${la(B.loadAvg)})` : ""} | build ${r.buildId} | ${r.machine}`
+    `machine busy ${Math.round(A.machineBusy * 100)}%, load avg ${la(A.loadAvg)}${B ? ` (bare ${la(B.loadAvg)})` : ""}${stagesOf(A)} | build ${r.buildId} | ${r.machine}`
 }

@@ -83,6 +83,28 @@ async function natsJs(url) {
 
 // Connects to the server of DATABASE_URL (maintenance database `postgres`) and creates the
 // URL's database when missing. 0: ok; 3: cannot connect or authenticate; 4: create failed.
+// pg-drop-db URL: drops the database (after ending its sessions); 0 when it is gone, 3 when
+// Postgres cannot be used.
+async function pgDropDb(url) {
+  const { default: postgres } = await import("postgres")
+  const u = new URL(url)
+  const dbName = decodeURIComponent(u.pathname.replace(/^\//, ""))
+  if (dbName === "" || dbName === "postgres") { say(`refusing to drop database "${dbName}"`); return 2 }
+  const admin = new URL(url)
+  admin.pathname = "/postgres"
+  const sql = postgres(admin.toString(), { connect_timeout: 5, max: 1, onnotice: () => {}, idle_timeout: 1 })
+  try {
+    await withTimeout(sql.unsafe(`drop database if exists "${dbName.replace(/"/g, '""')}" with (force)`), 30000, "drop database")
+    say(`dropped database "${dbName}" at ${u.host}`)
+    return 0
+  } catch (e) {
+    say(`cannot drop database "${dbName}" at ${u.host}: ${e.message}`)
+    return 3
+  } finally {
+    await sql.end({ timeout: 2 }).catch(() => {})
+  }
+}
+
 async function pgEnsureDb(url) {
   const { default: postgres } = await import("postgres")
   const u = new URL(url)
@@ -187,13 +209,14 @@ const run = {
   },
   "nats-js": ([url]) => natsJs(url),
   "pg-ensure-db": ([url]) => pgEnsureDb(url),
+  "pg-drop-db": ([url]) => pgDropDb(url),
   "deps-ok": ([root]) => depsOk(root ?? process.cwd()),
   http: ([url]) => httpStatus(url),
   readyz: ([url]) => readyz(url)
 }[cmd]
 
 if (!run) {
-  say("usage: probe.mjs ident HOST PORT | nats-js URL | pg-ensure-db URL | deps-ok [ROOT] | http URL | readyz URL")
+  say("usage: probe.mjs ident HOST PORT | nats-js URL | pg-ensure-db URL | pg-drop-db URL | deps-ok [ROOT] | http URL | readyz URL")
   process.exit(64)
 }
 process.exitCode = await run(args)

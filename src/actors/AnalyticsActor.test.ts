@@ -136,4 +136,33 @@ describe("AnalyticsActor", () => {
     expect(sink.pendingLedger("u")).toEqual([])
     await close()
   })
+
+  it("at a re-projection's switch drops the old projection's buffered rows and takes seqs from the new projection's watermarks", async () => {
+    const mem = makeMemoryAnalyticsStore()
+    let projection = 0
+    const recovered: number[] = []
+    // Projection 1 holds seqs 1–5 (its loaded rows); projection 0 is the memory store's.
+    const store = {
+      ...mem.store,
+      recover: Effect.suspend(() => {
+        recovered.push(projection)
+        return projection === 0 ? mem.store.recover : Effect.succeed({ durableSeq: 5, maxSeq: { award: 5, correction: 5, level_up: 5, achievement: 5, rejection: 5 } })
+      })
+    }
+    const scope = Effect.runSync(Scope.make())
+    const sink = await run(makeAnalyticsActor(store, { retryInitialMs: 5, retryMaxMs: 20, shutdownFlushMs: 100, flushIntervalMs: 3_600_000 }).pipe(Scope.provide(scope)))
+    await run(sink.submit(seqs(1, 10), 10))
+    await run(sink.awaitDurable(10))
+    await run(sink.submit(seqs(11, 12), 12)) // buffered (within the interval): projection 0's, never written
+    expect((await status(sink)).bufferedRecords).toBe(2)
+    await run(sink.reproject(() => { projection = 1 }))
+    expect(await status(sink)).toMatchObject({ bufferedRecords: 0, durableSeq: 0, submittedSeq: 0 })
+    // The new pipeline replays from projection 1's snapshot (seq 3): below the old submittedSeq, taken; at or below 5, already there.
+    await run(sink.submit(seqs(4, 8), 8))
+    await run(sink.awaitDurable(8))
+    expect(recovered).toEqual([0, 1])
+    expect(mem.writes).toEqual([{ records: 10, throughSeq: 10 }, { records: 3, throughSeq: 8 }])
+    expect(mem.records.map((r) => (r.kind === "rejection" ? r.seq : 0)).slice(10)).toEqual([6, 7, 8])
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+  })
 })

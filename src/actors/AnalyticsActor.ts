@@ -37,6 +37,14 @@ export interface AnalyticsService extends AnalyticsSink {
    * first), never beside a write of the sink; retried until the store answers.
    */
   eraseSeqs(seqs: ReadonlyArray<number>): Effect.Effect<void>
+  /**
+   * A re-projection's switch (ARCHITECTURE §10), while no pipeline runs: `change` makes the store
+   * read and write another projection, between two writes; the buffered rows (the old
+   * projection's) go, and the next write first reads the new projection's watermarks.
+   */
+  reproject(change: () => void): Effect.Effect<void>
+  /** Runs `e` under the sink's lock: never beside one of its writes or an erasure (a re-projection's rows are inserted so). */
+  exclusively<A, E>(e: Effect.Effect<A, E>): Effect.Effect<A, E>
 }
 
 export interface AnalyticsOptions {
@@ -147,9 +155,12 @@ export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<Analy
 
     /** One flush; after a failed one, first recover (the write may have landed in part or whole: the watermarks say what to skip). */
     let recoverFirst = false
+    /** Bumped by a re-projection's switch: a flush planned before it writes nothing. */
+    let generation = 0
     const flushOnce = Effect.gen(function*() {
       if (recoverFirst) { yield* recover; recoverFirst = false }
       yield* awaitWork
+      if (recoverFirst) { yield* recover; recoverFirst = false } // a switch while waiting
       // Whole seqs only: a seq's records must land in the same flush (per-kind watermarks).
       const t0 = performance.now()
       let n = Math.min(rows.length, o.maxBatch)
@@ -158,7 +169,9 @@ export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<Analy
       blocked("analytics_flush", t0)
       const started = yield* Effect.clockWith((c) => c.currentTimeMillis)
       // Rows [0, n) stay as they are until the write ends: submits only append.
-      const r = yield* Effect.result(exclusive.withPermit(store.writeRows(rows, n, through)))
+      const g = generation
+      const r = yield* Effect.result(exclusive.withPermit(Effect.suspend(() => g === generation ? store.writeRows(rows, n, through) : Effect.void)))
+      if (g !== generation) return
       const ended = yield* Effect.clockWith((c) => c.currentTimeMillis)
       if (r._tag === "Failure") {
         fail(r.failure)
@@ -285,6 +298,19 @@ export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<Analy
         }
         return null
       },
+      reproject: (change) =>
+        exclusive.withPermit(Effect.sync(() => {
+          change()
+          generation++
+          rows.clear()
+          thresholds = null
+          durableSeq = 0
+          submittedSeq = 0
+          recoverFirst = true
+          wake.openUnsafe()
+          space.openUnsafe()
+        })),
+      exclusively: (e) => exclusive.withPermit(e),
       eraseSeqs: (seqs) =>
         awaitDurable(seqs.reduce((m, s) => Math.max(m, s), 0)).pipe(
           Effect.andThen(exclusive.withPermit(store.eraseSeqs(seqs))),

@@ -71,6 +71,18 @@ describe("Cut", () => {
     expect(dumpAll(r)).toEqual(dumpAll(b.state))
   })
 
+  it("writes no chunk for a delta in which no user changed (an idle partition's ticks), and one for an empty base", () => {
+    const a = processor()
+    const out = newSliceOutput()
+    const events = raws(20, 3)
+    a.apply(events, 0, events.length, out)
+    a.takeDirty()
+    const empty = new Cut(a.state, a.position.applied + 1, a.position.streamTimeMs, false, new Int32Array(0)).finish()
+    expect([empty.chunks.length, empty.bytes, empty.users]).toEqual([0, 0, 0])
+    const base = new Cut(newEngineState(), 1, 0, true, new Int32Array(0)).finish()
+    expect(base.chunks).toHaveLength(1)
+  })
+
   it("skips replays by seq and dead-letters bad messages with their reasons, in seq order", () => {
     const p = processor()
     const good = raws(3, 1)

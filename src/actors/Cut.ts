@@ -89,7 +89,9 @@ export class Cut {
   /** The finished cut (call once `done`). */
   finish(): CutResult {
     if (!this.done) throw new Error("Cut.finish before every user was written")
-    if (this.encoder.users > 0 || this.chunks.length === 0) this.rotate()
+    // A delta with nothing in it writes no chunk: an idle partition's ticks (partitioned mode) move
+    // its seq every second, and a row per cut would pile up until the next base.
+    if (this.encoder.users > 0 || (this.chunks.length === 0 && this.base)) this.rotate()
     return { seq: this.seq, streamTimeMs: this.streamTimeMs, base: this.base, chunks: this.chunks, users: this.users + this.erased.length, bytes: this.bytes }
   }
 }

@@ -52,6 +52,9 @@ export const startErasures = (deps: ErasureDeps): Effect.Effect<ErasurePort, nev
         }
       })
 
+    /** Erasures waiting at their stream step for a re-projection: the projection their rows were deleted under. */
+    const holding = new Map<string, number>()
+
     const runOne = (first: ErasureRecord) =>
       Effect.gen(function*() {
         const id = first.id
@@ -59,6 +62,10 @@ export const startErasures = (deps: ErasureDeps): Effect.Effect<ErasurePort, nev
         let seq = first.eraseSeq ?? 0
         let seqs = first.streamSeqs
         let letters = first.letterSeqs
+        // Waiting for a re-projection (below) since an earlier pass: its rows are gone already.
+        const held = holding.get(id)
+        // The projection in force as this run starts (§10): a switch before the stream step makes it redo what it can.
+        let projection = held ?? (yield* c("reading the projections", () => deps.store.projections())).current
         switch (first.step) {
           case "publish": {
             seq = yield* c("publishing the erasure message", () => deps.stream.publish({ erasure_id: id, user_id: user }))
@@ -86,25 +93,56 @@ export const startErasures = (deps: ErasureDeps): Effect.Effect<ErasurePort, nev
           }
           // falls through
           case "clickhouse": {
-            yield* c("waiting for analytics", () => deps.analytics.awaitDurable(seq))
-            if (seqs === null || letters === null) {
-              // The user's messages: their awards' and corrections' seqs (from ClickHouse), their
-              // settings changes (from the settings subject: they leave no row) and their rejected
-              // messages (from the dead letters, all stored by now: the snapshot waited for them).
-              // Recorded before the rows they were found through go.
-              const awarded = yield* c("reading the user's seqs", () => deps.analytics.userSeqs(user, seq))
-              const settings = yield* c("scanning the settings messages", () => deps.stream.settingsOf(user, seq))
-              // (a letter after the erasure message is of a new user with the same id: kept)
-              const rejected = (yield* c("scanning the dead letters", () => deps.stream.rejectedOf(user))).filter((r) => r.event < seq)
-              const found = [...new Set([...awarded, ...settings, ...rejected.map((r) => r.event).filter((s) => s > 0)])].sort((a, b) => a - b)
-              seqs = [...found, seq]
-              letters = rejected.map((r) => r.letter)
-              const learned = { streamSeqs: seqs, letterSeqs: letters }
-              yield* advance(id, "clickhouse", learned)
+            if (held === undefined) {
+              yield* c("waiting for analytics", () => deps.analytics.awaitDurable(seq))
+              if (seqs === null || letters === null) {
+                // The user's messages: their awards' and corrections' seqs (from ClickHouse), their
+                // settings changes (from the settings subject: they leave no row) and their rejected
+                // messages (from the dead letters, all stored by now: the snapshot waited for them).
+                // Recorded before the rows they were found through go.
+                const awarded = yield* c("reading the user's seqs", () => deps.analytics.userSeqs(user, seq))
+                const settings = yield* c("scanning the settings messages", () => deps.stream.settingsOf(user, seq))
+                // (a letter after the erasure message is of a new user with the same id: kept)
+                const rejected = (yield* c("scanning the dead letters", () => deps.stream.rejectedOf(user))).filter((r) => r.event < seq)
+                const found = [...new Set([...awarded, ...settings, ...rejected.map((r) => r.event).filter((s) => s > 0)])].sort((a, b) => a - b)
+                seqs = [...found, seq]
+                letters = rejected.map((r) => r.letter)
+                const learned = { streamSeqs: seqs, letterSeqs: letters }
+                yield* advance(id, "clickhouse", learned)
+              }
             }
-            const rows = seqs.filter((s) => s !== seq) // (the erasure message left no records)
-            yield* c("deleting ClickHouse rows", () => deps.analytics.deleteSeqs(rows))
-            yield* advance(id, "stream")
+            const rows = seqs!.filter((s) => s !== seq) // (the erasure message left no records)
+            if (held === undefined) yield* c("deleting ClickHouse rows", () => deps.analytics.deleteSeqs(rows))
+            // The stream step never overlaps an open retroactive re-projection (§10): its shadow
+            // state may hold the user (snapshot before the erasure message), its rows may go into
+            // ClickHouse after ours went, and its switch replays from its shadow snapshot, where
+            // only the erasure message (kept until then) removes them. Until it is switched or
+            // discarded this erasure waits here (the others run meanwhile); once switched, what
+            // can be done again is done again on the projection in force, then the messages go.
+            // (Resumed past its snapshot step after a restart: a switch may have come before it.)
+            const p = yield* c("reading the projections", () => deps.store.projections())
+            if (p.open) {
+              if (held === undefined) log(`erasure ${id}: a re-projection is open; the user's stream messages are erased once it is switched or discarded`)
+              holding.set(id, projection)
+              return false
+            }
+            holding.delete(id)
+            if ((held === undefined && (first.step === "postgres" || first.step === "clickhouse")) || p.current !== projection) {
+              yield* waitFor(() => (deps.pipeline.applied() ?? 0) >= seq)
+              yield* waitFor(() => (deps.pipeline.snapshotSeq() ?? 0) >= seq, () => deps.pipeline.requestSnapshot())
+              yield* c("scrubbing Postgres", () => deps.store.scrub(user))
+              const groups = deps.groups
+              if (groups !== undefined) yield* c("removing the user from groups", () => groups.forgetUser(user))
+              yield* c("waiting for analytics", () => deps.analytics.awaitDurable(seq))
+              yield* c("deleting ClickHouse rows", () => deps.analytics.deleteSeqs(rows))
+              projection = p.current
+            }
+            // (false: a re-projection began, or one switched, since the look above: the next pass)
+            if (!(yield* c("recording step stream", () => deps.store.enterStream(id, projection)))) {
+              holding.set(id, -1) // never the current projection: the next pass redoes
+              return false
+            }
+            if (pause > 0) yield* Effect.sleep(pause)
           }
           // falls through
           case "stream": {
@@ -120,6 +158,7 @@ export const startErasures = (deps: ErasureDeps): Effect.Effect<ErasurePort, nev
           case "done":
             break
         }
+        return true
       })
 
     yield* Effect.forkScoped(Effect.forever(Effect.gen(function*() {
@@ -127,7 +166,13 @@ export const startErasures = (deps: ErasureDeps): Effect.Effect<ErasurePort, nev
       wake.closeUnsafe()
       const pending = yield* c("listing pending erasures", () => deps.store.pending())
       if (pending.length > 0) log(`erasures: ${pending.length} to run (${pending.map((p) => `${p.id} at ${p.step}`).join(", ")})`)
-      for (const r of pending) yield* runOne(r)
+      let held = false
+      for (const r of pending) if (!(yield* runOne(r))) held = true
+      if (held) {
+        // An erasure waits for a re-projection: looked at again shortly (the others ran meanwhile).
+        yield* Effect.sleep(Math.max(pollMs, 250))
+        wake.openUnsafe()
+      }
     })))
 
     return {

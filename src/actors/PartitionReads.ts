@@ -105,7 +105,7 @@ export const partitionReads = (partition: number, pipeline: Pipeline) => {
             if (sc !== undefined) scores.push({ board, window, period, xp: sc.xp, seq: sc.seq })
           }
         }
-        return { core: profileOf(state, uid, pipeline.rules, t > 0 ? t : Date.now()), scores }
+        return { core: profileOf(state, uid, pipeline.rules, t > 0 ? t : Date.now(), (seq) => pipeline.history.rulesAt(seq)), scores }
       }
       case "betterMany": {
         const asks = b["asks"]

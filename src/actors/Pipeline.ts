@@ -30,6 +30,14 @@ import { newEngineState } from "../domain/engine/EngineState.js"
 
 const processed = registry.counter("arena_events_processed_total", "Events applied (XP awarded)")
 const rejected = registry.counter("arena_events_rejected_total", "Events dead-lettered, by reason")
+/**
+ * Where an event's way to a board view goes (wall clock against the stream's store time, ms
+ * resolution): read — stored → handed to the pipeline by the consumer; queued — handed → its slice starts; viewed —
+ * stored → the views of its slice handed to the gateway (per batch / per slice, its oldest event).
+ */
+const deltaPath = registry.histogram("arena_delta_path_seconds", "An event's way to its board view, by stage (read: stored → handed to the pipeline by the consumer; queued: handed → its slice starts; viewed: stored → its slice's views handed to the gateway)",
+  [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5])
+const READ = { stage: "read" }, QUEUED = { stage: "queued" }, VIEWED = { stage: "viewed" }
 registry.gauge("process_resident_memory_bytes", "Resident set size", (g) => g.set(process.memoryUsage.rss()))
 registry.gauge("nodejs_heap_used_bytes", "V8 heap in use", (g) => g.set(process.memoryUsage().heapUsed))
 
@@ -214,16 +222,22 @@ export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PortF
     })
 
     // ---- apply the stream, a slice at a time ----
-    const inbox = yield* Queue.bounded<RawBatch>(4)
+    const inbox = yield* Queue.bounded<{ readonly batch: RawBatch; readonly at: number }>(4)
     let busy = false
     const replayStart = Date.now()
     const cpSeq = pos.applied
     const stage = o.analytics.newStage?.()
-    const applyBatch = (batch: RawBatch) =>
+    const applyBatch = (batch: RawBatch, handedAt: number) =>
       Effect.gen(function*() {
         const events = batch.events
         let i = 0
+        const live = status.phase === "ready" && events.length > 0
+        if (live) {
+          deltaPath.observe(Math.max(0, handedAt - events[0]!.streamTimeMs) / 1000, READ)
+          deltaPath.observe(Math.max(0, performance.timeOrigin + performance.now() - handedAt) / 1000, QUEUED)
+        }
         while (i < events.length) {
+          const sliceFrom = i
           // The slice's records go into the sink's stage as they are made (encoded at once: no
           // object per record lives through the slice); a sink without a stage takes an array.
           const out = stage !== undefined ? sliceOutputInto<RecordOut>(stage) : newSliceOutput()
@@ -239,6 +253,7 @@ export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PortF
           boards.rollPeriods()
           for (const a of boards.closeExpired()) archives.push(a)
           blocked("views", viewsAt)
+          if (live) deltaPath.observe(Math.max(0, performance.timeOrigin + viewsAt - events[sliceFrom]!.streamTimeMs) / 1000, VIEWED)
           const outputAt = performance.now()
           for (const r of out.rejects) {
             deadLetters.publish(r.seq, r.reason, r.message, r.data)
@@ -250,7 +265,10 @@ export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PortF
           else yield* o.analytics.submit(out.records as Array<AnalyticsRecord>, pos.applied)
           blocked("slice_output", outputAt)
           pos.visible = pos.applied
-          if (i < events.length) yield* nextTurn
+          // A turn after every slice, the last of a batch too: the gateway hands the slice's views
+          // on (its flush runs as the turn starts) and reads the socket threads' acks before the
+          // next slice, even when the next batch is already queued (taking it does not yield).
+          yield* nextTurn
         }
         pos.pending = batch.pending
         if (status.phase !== "ready" && pos.pending === 0 && pos.applied >= status.headAtStart) {
@@ -261,9 +279,9 @@ export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PortF
     yield* Effect.forkScoped(
       Effect.gen(function*() {
         for (;;) {
-          const batch = yield* Queue.take(inbox)
+          const { batch, at } = yield* Queue.take(inbox)
           busy = true
-          yield* applyBatch(batch)
+          yield* applyBatch(batch, at)
           busy = Queue.sizeUnsafe(inbox) > 0
         }
       }).pipe(Effect.catchCause((c) => Deferred.fail(o.latch, actorDefect("processor", c)).pipe(Effect.asVoid)))
@@ -287,7 +305,7 @@ export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PortF
       o.events.consumeFrom(pos.applied + 1, o.batchMax, (batch) => {
         const last = batch.events[batch.events.length - 1]
         if (last !== undefined && last.seq > pos.ingested) pos.ingested = last.seq
-        return Effect.runPromise(Queue.offer(inbox, batch).pipe(Effect.asVoid))
+        return Effect.runPromise(Queue.offer(inbox, { batch, at: performance.timeOrigin + performance.now() }).pipe(Effect.asVoid))
       })
         .pipe(Effect.catchCause((c) => Deferred.fail(o.latch, actorDefect("consumer", c)).pipe(Effect.asVoid)))
     )

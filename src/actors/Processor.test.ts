@@ -1,12 +1,18 @@
 // The processor scores each message by the rules version in force at its seq, also when a batch
-// spans a switch and when it starts past one (a restart from a checkpoint after the switch).
+// spans a switch and when it starts past one (a restart from a checkpoint after the switch). A
+// tick (partitioned mode) moves stream time and nothing else; the boards then roll and close
+// yesterday as an event at that time would, and a replay in other slices closes the same.
 import { describe, expect, it } from "vitest"
 import { DEFAULT_RULES_DOCUMENT } from "../domain/DefaultRules.js"
 import { loadRulesOrThrow } from "../domain/Rules.js"
 import { RulesHistory } from "../domain/RulesHistory.js"
 import { newEngineState } from "../domain/engine/TestState.js"
 import { dumpUser } from "../domain/engine/UserViews.js"
-import { MSG_SETTINGS } from "../domain/MessageKind.js"
+import { MSG_SETTINGS, MSG_TICK } from "../domain/MessageKind.js"
+import { tickMsgId, tickSubject } from "../domain/Partition.js"
+import type { LiveFeedSink } from "../ports/LiveFeed.js"
+import type { PeriodArchive } from "../ports/Snapshots.js"
+import { Boards } from "./Boards.js"
 import type { RawEvent } from "../ports/EventSource.js"
 import { Processor, newSliceOutput } from "./Processor.js"
 
@@ -71,5 +77,69 @@ describe("Processor: settings messages (ARCHITECTURE §11)", () => {
     const d = dumpUser(s, s.users.uidOf("u1"))
     expect([d.timeZone, d.private]).toEqual(["Asia/Tokyo", true])
     expect(p.position.applied).toBe(6)
+  })
+})
+
+describe("Processor: ticks (partitioned mode, ARCHITECTURE §9)", () => {
+  const at = (iso: string) => Date.parse(iso)
+  const event = (seq: number, user: string, time: number): RawEvent => {
+    const ev = { event_id: `e${seq}`, user_id: user, agent_name: "coder", action_type: "task_completed", timestamp: new Date(time).toISOString() }
+    return { seq, streamTimeMs: time, data: enc.encode(JSON.stringify(ev)), msgId: ev.event_id, subject: `arena.xp.p.3.${user}` }
+  }
+  const tick = (seq: number, time: number): RawEvent =>
+    ({ seq, streamTimeMs: time, data: new Uint8Array(0), msgId: tickMsgId(3, Math.floor(time / 1000)), kind: MSG_TICK, subject: tickSubject(3) })
+  // Yesterday's day board (UTC periods, 10 min grace) closes at 00:10 today.
+  const lateEvening = at("2026-11-26T23:50:00Z")
+  const afterMidnight = at("2026-11-27T00:05:00Z")
+  const afterClose = at("2026-11-27T00:10:01Z")
+
+  /** The pipeline's loop over `slices`: apply, then roll and close by stream time, as Pipeline.applyBatch does. */
+  const run = (slices: Array<Array<RawEvent>>) => {
+    const s = newEngineState()
+    const p = new Processor(s, history, { applied: 0, streamTimeMs: 0, gaps: 0 }, new Set())
+    const rollovers: Array<string> = []
+    const feed: LiveFeedSink = { emitView: () => undefined, emitRollover: (w, period) => { rollovers.push(`${w} ${period}`) }, notify: () => undefined, watchedUsers: new Set() }
+    const boards = new Boards(s, p.position, { readArchive: async () => null, committedSeq: () => 0, now: () => 0, feed })
+    const closed: Array<PeriodArchive> = []
+    const outs = slices.map((slice) => {
+      const out = newSliceOutput()
+      p.apply(slice, 0, slice.length, out)
+      boards.publish(s.boards.takeChanged())
+      boards.rollPeriods()
+      closed.push(...boards.closeExpired())
+      return { out, day: boards.currentPeriod("day"), closed: closed.map((a) => `${a.board}/${a.window}/${a.period}`) }
+    })
+    return { p, outs, rollovers, closed }
+  }
+
+  it("advances the partition's stream time and seq, and counts, records and dead-letters nothing", () => {
+    const { p, outs } = run([[event(1, "ann", lateEvening)], [tick(2, afterMidnight)], [tick(3, afterClose)]])
+    for (const { out } of outs.slice(1)) {
+      expect([out.applied, out.rejects, out.records, out.notes]).toEqual([0, [], [], []])
+    }
+    expect(p.position).toEqual({ applied: 3, streamTimeMs: afterClose, gaps: 0 })
+  })
+
+  it("rolls the day over past midnight and closes yesterday past its grace, with the same archive an event at that time leaves", () => {
+    const ticked = run([[event(1, "ann", lateEvening)], [tick(2, afterMidnight)], [tick(3, afterClose)]])
+    expect(ticked.outs.map((o) => o.day)).toEqual(["2026-11-26", "2026-11-27", "2026-11-27"])
+    expect(ticked.rollovers).toContain("day 2026-11-27")
+    expect(ticked.outs[1]!.closed).toEqual([]) // past midnight, still in its grace
+    const yesterday = (c: ReadonlyArray<PeriodArchive>) => c.filter((a) => a.period === "2026-11-26").map((a) => ({ ...a, closedAtSeq: 0 }))
+    expect(yesterday(ticked.closed).map((a) => `${a.board}/${a.window}`)).toContain("global/day")
+    expect(yesterday(ticked.closed).find((a) => a.board === "global")!.entries.map((e) => [e.userId, e.xp])).toEqual([["ann", 10]])
+    // The same time brought by another user's event instead of ticks.
+    const evented = run([[event(1, "ann", lateEvening)], [event(2, "bob", afterMidnight)], [event(3, "bob", afterClose)]])
+    expect(yesterday(ticked.closed)).toEqual(yesterday(evented.closed))
+    expect(ticked.outs.map((o) => o.day)).toEqual(evented.outs.map((o) => o.day))
+  })
+
+  it("replays to the same position and closes in other slices (a restart replays ticks like events)", () => {
+    const messages = [event(1, "ann", lateEvening), tick(2, afterMidnight), event(4, "cy", afterMidnight), tick(5, afterClose)]
+    const live = run(messages.map((m) => [m]))
+    const replay = run([messages])
+    expect(replay.p.position).toEqual(live.p.position)
+    expect(replay.closed).toEqual(live.closed)
+    expect(dumpUser(replay.p.state, replay.p.state.users.uidOf("cy"))).toEqual(dumpUser(live.p.state, live.p.state.users.uidOf("cy")))
   })
 })

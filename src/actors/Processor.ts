@@ -4,8 +4,9 @@
 // (RulesHistory), collect the batch's analytics records, dead letters and notifications. No Effect, closure or actor hop per event; the pipeline calls it per slice.
 // Messages of other kinds (corrections, settings, erasures: domain/MessageKind.ts) take the same loop; what
 // they leave behind besides records is applyOther's (one case per kind); an erasure leaves only a
-// mark that the next cut must be a base (takeErasures).
-import { MSG_CORRECTION, MSG_ERASURE, MSG_EVENT } from "../domain/MessageKind.js"
+// mark that the next cut must be a base (takeErasures). A tick (partitioned mode) leaves nothing:
+// like every message it moves stream time, which then rolls and closes periods after the slice.
+import { MSG_CORRECTION, MSG_ERASURE, MSG_EVENT, MSG_TICK } from "../domain/MessageKind.js"
 import type { CorrectionEntry, LedgerEntry, RejectReason } from "../domain/Model.js"
 import type { CompiledRules } from "../domain/Rules.js"
 import type { RulesHistory } from "../domain/RulesHistory.js"
@@ -120,6 +121,8 @@ export class Processor {
         out.records.push(rejectionRecord(raw.seq, raw.streamTimeMs, o.reason, o.message, o.eventId))
         continue
       }
+      // A tick (partitioned mode) brought its stream time (above) and nothing else: not an event.
+      if (o.kind === MSG_TICK) continue
       if (o.kind === MSG_ERASURE) {
         // An erasure: the user left every board and the table at this seq (domain/Erasure.ts). The
         // next cut is a base, so no stored chunk keeps them.
@@ -135,7 +138,7 @@ export class Processor {
   }
 
   /** What an applied message of another kind leaves besides the state: records and notifications (one case per kind). */
-  private applyOther(o: Exclude<MessageOutcome, { readonly ok: false } | { readonly kind: typeof MSG_EVENT }>, out: SliceOutput<RecordOut>): void {
+  private applyOther(o: Exclude<MessageOutcome, { readonly ok: false } | { readonly kind: typeof MSG_EVENT } | { readonly kind: typeof MSG_TICK }>, out: SliceOutput<RecordOut>): void {
     pushOutcomeRecords(o, out.records)
     switch (o.kind) {
       case MSG_CORRECTION: {

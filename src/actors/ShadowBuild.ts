@@ -2,8 +2,9 @@
 // process of the service (`arena rules reproject <projection>`), off the live path: the very
 // pipeline the service runs (same engine, boards, period closing and cuts), started from an empty
 // state under the new projection's history, consumes the stream from seq 1 to the head it saw at
-// its start, then writes one snapshot into the shadow tables and marks the projection built. No
-// dead letters, notifications or ClickHouse rows: the live pipeline owns those.
+// its start, then writes one snapshot into the shadow tables. Its analytics records go to `records`
+// (stamped with the projection; the service loads them into ClickHouse, then marks the projection
+// built: Reprojections.ts). No dead letters or notifications: the live pipeline owns those.
 import { Data, Deferred, Effect } from "effect"
 import { startPipeline } from "./Pipeline.js"
 import type { ActorDefect } from "./Actor.js"
@@ -14,7 +15,7 @@ import type { DeadLetterPort } from "../ports/DeadLetters.js"
 import type { EventSource } from "../ports/EventSource.js"
 import type { PortFailure } from "../ports/Failure.js"
 import type { LiveFeedSink } from "../ports/LiveFeed.js"
-import type { ProjectionStore, ReprojectionRow } from "../ports/Projections.js"
+import type { ProjectionStore, ShadowRecordsOut } from "../ports/Projections.js"
 import type { SnapshotStore, SnapshotWrite } from "../ports/Snapshots.js"
 
 /** How far the build is: seq applied of the head seen at its start. */
@@ -30,9 +31,11 @@ export interface ReprojectOptions {
   readonly store: ProjectionStore
   readonly projection: number
   readonly history: RulesHistory
+  /** Where the analytics records go (absent: nowhere). */
+  readonly records?: ShadowRecordsOut
   readonly onProgress: (p: ShadowBuildProgress) => void
   readonly progressEveryMs?: number
-  /** ARENA_REPROJECTION_STEP_PAUSE: a pause after the shadow snapshot, before `built` (tests kill -9 there). */
+  /** ARENA_REPROJECTION_STEP_PAUSE: a pause after the shadow snapshot, before the build ends (tests kill -9 there). */
   readonly pauseMs?: number
   readonly log: (line: string) => void
 }
@@ -53,7 +56,14 @@ const withoutErased = (w: SnapshotWrite, state: EngineState): SnapshotWrite => (
 /** The stream lost its start: the new rules cannot re-score it from seq 1. */
 export class ShadowBuildError extends Data.TaggedError("ShadowBuildError")<{ readonly message: string; readonly retryable: false }> {}
 
-export const buildShadowProjection = (o: ReprojectOptions): Effect.Effect<ReprojectionRow, PortFailure | ActorDefect | ShadowBuildError> =>
+/** What a finished build left: the shadow snapshot at `seq`, the records sealed through it. */
+export interface ShadowBuilt {
+  readonly projection: number
+  readonly seq: number
+  readonly users: number
+}
+
+export const buildShadowProjection = (o: ReprojectOptions): Effect.Effect<ShadowBuilt, PortFailure | ActorDefect | ShadowBuildError> =>
   Effect.scoped(Effect.gen(function*() {
     const head = yield* o.events.head
     if (head.messages > 0 && head.firstSeq > 1) {
@@ -68,7 +78,7 @@ export const buildShadowProjection = (o: ReprojectOptions): Effect.Effect<Reproj
     const snapshots: SnapshotStore = { ...shadow, write: (w) => shadow.write(state === null ? w : withoutErased(w, state)) }
     const t0 = Date.now()
     const p = yield* startPipeline({
-      events: o.events, snapshots, openDeadLetters: () => NO_LETTERS, analytics: NO_ANALYTICS, feed: NO_FEED, history: o.history,
+      events: o.events, snapshots, openDeadLetters: () => NO_LETTERS, analytics: o.records?.sink ?? NO_ANALYTICS, feed: NO_FEED, history: o.history,
       batchMax: 4096, snapshotIntervalMs: 24 * 3600_000, latch, log: o.log
     })
     state = p.boards.state
@@ -84,7 +94,10 @@ export const buildShadowProjection = (o: ReprojectOptions): Effect.Effect<Reproj
     }
     o.onProgress(progress())
     yield* p.drainAndSnapshot
-    o.log(`re-projection ${o.projection}: shadow snapshot at seq ${p.status.snapshot.lastSeq} (${p.boards.state.users.size} users) in ${Date.now() - t0} ms`)
+    const seq = p.status.snapshot.lastSeq
+    // The snapshot waited for its seq's records: every record through it is in `records`.
+    if (o.records !== undefined) yield* o.records.finish(seq)
+    o.log(`re-projection ${o.projection}: shadow snapshot at seq ${seq} (${p.boards.state.users.size} users) in ${Date.now() - t0} ms`)
     if ((o.pauseMs ?? 0) > 0) yield* Effect.sleep(o.pauseMs!)
-    return yield* o.store.markBuilt(o.projection)
+    return { projection: o.projection, seq, users: p.boards.state.users.size }
   }))

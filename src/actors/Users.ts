@@ -41,7 +41,7 @@ export const makeUsers = (
     const uid = b.state.users.uidOf(userId)
     if (uid < 0) return null
     const t = b.position.streamTimeMs
-    const core = profileOf(b.state, uid, p.rules, t > 0 ? t : Date.now())
+    const core = profileOf(b.state, uid, p.rules, t > 0 ? t : Date.now(), (seq) => p.history.rulesAt(seq))
     const ranks: Array<UserProfile["ranks"][number]> = []
     const boardsOf = [GLOBAL_BOARD, ...agentStatsOf(b.state, uid).map((a) => a.agent_name).sort().map(agentBoard)]
     for (const board of boardsOf) {

@@ -10,6 +10,7 @@ import { makeEventSource } from "../adapters/nats/EventSource.js"
 import { openNats } from "../adapters/nats/Nats.js"
 import { openDb } from "../adapters/postgres/Db.js"
 import { makeProjectionStore } from "../adapters/postgres/ProjectionStore.js"
+import { makeShadowRecordsFile, projectionRowsDir } from "../adapters/clickhouse/ProjectionRows.js"
 import { kindSubjects } from "../domain/MessageKind.js"
 import { buildShadowProjection } from "../actors/ShadowBuild.js"
 
@@ -39,6 +40,8 @@ export const reprojectCommand = async (config: ArenaConfig, log: Log, arg: strin
       store,
       projection,
       history,
+      // The service loads them into ClickHouse (only it may open the embedded engine).
+      records: makeShadowRecordsFile(projectionRowsDir(config.dataDir, projection), projection),
       pauseMs: config.reprojectionStepPauseMs,
       onProgress: (p) => {
         if (progressJson) process.stderr.write(JSON.stringify({ progress: { seq: p.seq, last_seq: p.lastSeq, percent: Math.round(p.percent * 10) / 10, events_per_second: p.eventsPerSecond } }) + "\n")

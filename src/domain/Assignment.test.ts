@@ -1,6 +1,6 @@
 import * as fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { assign, moves, partitionsOf } from "./Assignment.js"
+import { assign, membershipSettle, moves, partitionsOf, wantedPartitions } from "./Assignment.js"
 
 const memberSet = fc.uniqueArray(fc.constantFrom<string>("a", "b", "c", "d", "e", "f", "g", "h"), { minLength: 1, maxLength: 8 })
 
@@ -63,5 +63,43 @@ describe("assign", () => {
     const b = assign(16, ["C", "B", "A"], a)!
     expect(moves(a, b)).toBe(0)
     expect(b.epoch).toBe(a.epoch)
+  })
+})
+
+describe("wantedPartitions (what a member runs after reading the assignment)", () => {
+  const a = assign(8, ["m1", "m2"], undefined)!
+  it("a failed read says nothing: null, so the member keeps running what it runs (not a handover of everything)", () => {
+    expect(wantedPartitions(null, "m1")).toBeNull()
+  })
+  it("its own partitions under the assignment; none before the first one or while not a member", () => {
+    expect([...wantedPartitions({ assignment: a }, "m1")!]).toEqual(partitionsOf(a, "m1"))
+    expect(wantedPartitions({ assignment: a }, "m1")!.size).toBe(4)
+    expect(wantedPartitions({ assignment: null }, "m1")!.size).toBe(0)
+    expect(wantedPartitions({ assignment: a }, "m3")!.size).toBe(0)
+  })
+})
+
+describe("membershipSettle (the coordinator assigns a member set once it stopped changing)", () => {
+  it("processors joining one after another are assigned together once the set held still for the settle time", () => {
+    const ready = membershipSettle(1_500, 10_000)
+    expect(ready(["p1"], null, 0)).toBe(false)
+    expect(ready(["p1", "p2"], null, 400)).toBe(false)
+    expect(ready(["p1", "p2", "p3"], null, 900)).toBe(false)
+    expect(ready(["p3", "p1", "p2"], null, 2_300)).toBe(false) // same set, another order: still settling
+    expect(ready(["p1", "p2", "p3"], null, 2_400)).toBe(true)
+  })
+  it("a set equal to the assigned one is always ready (nothing to write), and a leave waits the settle time", () => {
+    const ready = membershipSettle(1_500, 10_000)
+    expect(ready(["a", "b"], ["b", "a"], 0)).toBe(true)
+    expect(ready(["a"], ["a", "b"], 100)).toBe(false)
+    expect(ready(["a"], ["a", "b"], 1_600)).toBe(true)
+  })
+  it("a membership that never holds still is assigned after the longest wait anyway", () => {
+    const ready = membershipSettle(1_500, 10_000)
+    let t = 0
+    let answered = false
+    for (let i = 0; i < 100 && !answered; i++, t += 1_000) answered = ready(i % 2 === 0 ? ["a", "b"] : ["a", "b", "c"], ["a"], t)
+    expect(answered).toBe(true)
+    expect(t).toBeLessThanOrEqual(11_000)
   })
 })

@@ -68,5 +68,48 @@ export const partitionsOf = (a: Assignment, member: string): Array<number> => {
   return out
 }
 
+/**
+ * The partitions a member should run after reading the assignment: `read` is null when the read
+ * failed, and then so is the answer ("keep running what you run": a failed read says nothing about
+ * ownership); no assignment yet, or one without this member, means none.
+ */
+export const wantedPartitions = (read: { readonly assignment: Assignment | null } | null, member: string): ReadonlySet<number> | null => {
+  if (read === null) return null
+  const a = read.assignment
+  return new Set(a !== null && a.members.includes(member) ? partitionsOf(a, member) : [])
+}
+
+/** How long the live members must stay the same before the coordinator assigns them. */
+export const MEMBERSHIP_SETTLE_MS = 1_500
+/** A membership that keeps changing is assigned after this long anyway. */
+export const MEMBERSHIP_MAX_WAIT_MS = 10_000
+
+/**
+ * Debounces membership for the coordinator (like Kafka's group.initial.rebalance.delay.ms):
+ * processors started together join over a second or so, and assigning each join as it was seen
+ * made a start walk through epochs of 1, 2 and 3 members, each a round of handovers (drain, final
+ * snapshot, release, claim, replay) for partitions that move again right after. A changed member
+ * set is assigned once it was seen unchanged for `settleMs`, or `maxWaitMs` after the change began.
+ * Returns `ready(members, assigned, now)`: true when the coordinator may write an assignment.
+ */
+export const membershipSettle = (settleMs = MEMBERSHIP_SETTLE_MS, maxWaitMs = MEMBERSHIP_MAX_WAIT_MS) => {
+  let key: string | null = null
+  let since = 0
+  let pendingSince: number | null = null
+  return (members: ReadonlyArray<string>, assigned: ReadonlyArray<string> | null, now: number): boolean => {
+    const k = [...members].sort().join("\n")
+    if (k !== key) {
+      key = k
+      since = now
+    }
+    if (assigned !== null && [...assigned].sort().join("\n") === k) {
+      pendingSince = null
+      return true
+    }
+    pendingSince ??= since
+    return now - since >= settleMs || now - pendingSince >= maxWaitMs
+  }
+}
+
 /** How many partitions change owner from `a` to `b` (same P). */
 export const moves = (a: Assignment, b: Assignment): number => a.owners.reduce((n, o, k) => n + (o === b.owners[k] ? 0 : 1), 0)

@@ -1,6 +1,6 @@
 // Proves level boundaries of §3 (each threshold is the first XP of its level) and level info.
 import { describe, expect, it } from "vitest"
-import { levelFor, levelInfo } from "./Levels.js"
+import { levelFor, levelInfo, levelInfoAt } from "./Levels.js"
 import { DEFAULT_RULES } from "./DefaultRules.js"
 
 const levels = DEFAULT_RULES.levels
@@ -21,5 +21,9 @@ describe("levels", () => {
     expect(levelInfo(levels, 350)).toEqual({ number: 3, title: "Adept", xp_into_level: 50, xp_for_next: 350 })
     expect(levelInfo(levels, 0)).toEqual({ number: 1, title: "Novice", xp_into_level: 0, xp_for_next: 100 })
     expect(levelInfo(levels, 12_345)).toEqual({ number: 8, title: "Legend", xp_into_level: 2345, xp_for_next: null })
+  })
+  it("levelInfoAt is the info of a stored level in the table of the version that gave it, and levelInfo's when that is the total's", () => {
+    for (const xp of [0, 99, 100, 350, 699, 9_999, 12_345]) expect(levelInfoAt(levels, levelFor(levels, xp), xp)).toEqual(levelInfo(levels, xp))
+    expect(levelInfoAt(levels, 2, 290)).toEqual({ number: 2, title: "Apprentice", xp_into_level: 190, xp_for_next: 10 })
   })
 })

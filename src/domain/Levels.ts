@@ -20,8 +20,12 @@ export interface LevelInfo {
   readonly xp_for_next: number | null
 }
 
-export const levelInfo = (levels: ReadonlyArray<LevelDef>, totalXp: number): LevelInfo => {
-  const n = levelFor(levels, totalXp)
+/**
+ * The level info of a stored level number (what the user's last scored message gave them, §10):
+ * title and thresholds from `levels`, the table of the version that scored that message.
+ */
+export const levelInfoAt = (levels: ReadonlyArray<LevelDef>, level: number, totalXp: number): LevelInfo => {
+  const n = Math.min(Math.max(level, 1), levels.length)
   const cur = levels[n - 1]!
   const next = levels[n]
   return {
@@ -31,6 +35,10 @@ export const levelInfo = (levels: ReadonlyArray<LevelDef>, totalXp: number): Lev
     xp_for_next: next === undefined ? null : next.xp - totalXp
   }
 }
+
+/** The level info of the level `totalXp` reaches in `levels`. */
+export const levelInfo = (levels: ReadonlyArray<LevelDef>, totalXp: number): LevelInfo =>
+  levelInfoAt(levels, levelFor(levels, totalXp), totalXp)
 
 /** Title of a level number (for notifications); the top title beyond the table. */
 export const levelTitle = (levels: ReadonlyArray<LevelDef>, level: number): string =>

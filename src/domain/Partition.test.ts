@@ -1,8 +1,8 @@
 import * as fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import {
-  checkPartitionSubject, fnv1a32, ingestSubject, isPartitionCount, parsePartitionSubject, partitionFilter, partitionOfToken,
-  partitionOfUser, subjectMapping, userOfToken, userToken
+  checkPartitionSubject, checkPartitionUser, fnv1a32, ingestSubject, isPartitionCount, parsePartitionSubject, partitionFilter, partitionKindSubject, partitionOfToken,
+  partitionOfUser, subjectMapping, tickMsgId, tickSubject, userOfToken, userToken
 } from "./Partition.js"
 
 const userIdChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:@-".split("")
@@ -94,5 +94,42 @@ describe("parsePartitionSubject / checkPartitionSubject", () => {
       `subject partition ${k} read by the consumer of partition ${other}`,
       "subject arena.xp.events is not arena.xp.p.<partition>.<user token>"
     ])
+  })
+})
+
+describe("tick subjects (ARCHITECTURE §9: stream time for idle partitions)", () => {
+  it("partition k's tick is arena.xp.p.<k>.$tick, read by k's consumer, keyed by partition and second", () => {
+    expect(tickSubject(5)).toBe("arena.xp.p.5.$tick")
+    expect(tickSubject(5).startsWith(partitionFilter(5).slice(0, -1))).toBe(true)
+    expect(tickMsgId(5, 1_765_000_000)).toBe("tick/5/1765000000")
+    expect(tickMsgId(5, 1_765_000_000)).not.toBe(tickMsgId(6, 1_765_000_000))
+  })
+  it("is no user's subject: its last token is no user's token", () => {
+    expect(parsePartitionSubject(tickSubject(3))).toEqual({ partition: 3, token: "$tick" })
+    expect(userOfToken("$tick")).toBeNull()
+    fc.assert(fc.property(userId, (u) => userToken(u) !== "$tick" && ingestSubject(u) !== "arena.xp.events.$tick"))
+  })
+})
+
+describe("corrections, settings and erasures subjects (ARCHITECTURE §9: routed with their user)", () => {
+  const kinds = ["corrections", "settings", "erasures"] as const
+  it("partition k's are arena.xp.p.<k>.$corrections|$settings|$erasures, read by k's consumer, no user's subject", () => {
+    expect(kinds.map((k) => partitionKindSubject(5, k))).toEqual(["arena.xp.p.5.$corrections", "arena.xp.p.5.$settings", "arena.xp.p.5.$erasures"])
+    for (const k of kinds) {
+      expect(partitionKindSubject(5, k).startsWith(partitionFilter(5).slice(0, -1))).toBe(true)
+      expect(userOfToken(parsePartitionSubject(partitionKindSubject(3, k))!.token)).toBeNull()
+    }
+  })
+  it("checkPartitionUser accepts exactly the user's partition, read by that partition's consumer", () => {
+    fc.assert(fc.property(userId, fc.integer({ min: 1, max: 64 }), fc.constantFrom(...kinds), (u, p, kind) => {
+      const k = partitionOfUser(u, p)
+      expect(checkPartitionUser(partitionKindSubject(k, kind), u, p, k)).toEqual({ ok: true, partition: k })
+      if (p > 1) {
+        const j = (k + 1) % p
+        expect(checkPartitionUser(partitionKindSubject(j, kind), u, p, j)).toMatchObject({ ok: false, reason: "subject_user_mismatch" })
+        expect(checkPartitionUser(partitionKindSubject(k, kind), u, p, j)).toMatchObject({ ok: false, reason: "subject_user_mismatch" })
+      }
+    }))
+    expect(checkPartitionUser("arena.xp.corrections", "ann", 4, partitionOfUser("ann", 4))).toMatchObject({ ok: false })
   })
 })

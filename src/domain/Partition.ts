@@ -74,6 +74,51 @@ export const ingestSubject = (userId: string): string => INGEST_PREFIX + userTok
 /** `arena.xp.p.<k>.>`: the filter of partition k's ordered consumer (a string filter: 2.9 has no arrays). */
 export const partitionFilter = (partition: number): string => `${PARTITION_PREFIX}${partition}.>`
 
+/**
+ * The last token of a tick's subject. `$` is outside the token alphabet, so no user's subject is a
+ * tick's (the research notes' `~tick` would be user `.tick`'s token).
+ */
+export const TICK_TOKEN = "$tick"
+
+/**
+ * `arena.xp.p.<k>.$tick`: where the coordinator publishes partition k's tick, once a second
+ * (adapters/nats/Ticker.ts). Its JetStream timestamp is the stream time it brings the partition.
+ */
+export const tickSubject = (partition: number): string => `${PARTITION_PREFIX}${partition}.${TICK_TOKEN}`
+
+/**
+ * `tick/<k>/<unix second>`: the Nats-Msg-Id of partition k's tick for one second, so two
+ * coordinators (a handover, or a deposed one that has not noticed yet) store it once.
+ */
+export const tickMsgId = (partition: number, unixSecond: number): string => `tick/${partition}/${unixSecond}`
+
+/**
+ * The last tokens of partition k's correction, settings and erasure subjects (ARCHITECTURE §9):
+ * like `$tick`, outside the token alphabet, so no user's subject is one of them. The gateway puts
+ * each such message on its user's partition itself (`partitionOfUser`, the mapping's hash: the
+ * servers' one mapping covers `arena.xp.events.*` only); the owner checks the user's partition
+ * again (`checkPartitionUser`) and applies it in its partition's seq order.
+ */
+export const KIND_TOKENS = { corrections: "$corrections", settings: "$settings", erasures: "$erasures" } as const
+export type PartitionKind = keyof typeof KIND_TOKENS
+
+/** `arena.xp.p.<k>.$corrections|$settings|$erasures`: where a user's corrections, settings and erasures travel. */
+export const partitionKindSubject = (partition: number, kind: PartitionKind): string => `${PARTITION_PREFIX}${partition}.${KIND_TOKENS[kind]}`
+
+/**
+ * Whether a correction, settings change or erasure naming `userId` may be applied by partition
+ * `owned`: its subject is partition k's subject of its kind and k = the user's partition = owned.
+ */
+export const checkPartitionUser = (subject: string, userId: string, partitions: number, owned: number): SubjectCheck => {
+  const parsed = parsePartitionSubject(subject)
+  const mismatch = (message: string): SubjectCheck => ({ ok: false, reason: "subject_user_mismatch", message })
+  if (parsed === null) return mismatch(`subject ${subject} is not ${PARTITION_PREFIX}<partition>.<kind>`)
+  const want = partitionOfUser(userId, partitions)
+  if (parsed.partition !== want) return mismatch(`subject partition ${parsed.partition} is not user ${userId}'s partition ${want} of ${partitions}`)
+  if (parsed.partition !== owned) return mismatch(`subject partition ${parsed.partition} read by the consumer of partition ${owned}`)
+  return { ok: true, partition: parsed.partition }
+}
+
 /** The account mapping every server of a partitioned deployment carries (scripts/cluster.sh writes it). */
 export const subjectMapping = (partitions: number): { readonly from: string; readonly to: string } => ({
   from: `${INGEST_PREFIX}*`,

@@ -3,7 +3,8 @@
 import type { CorrectionEntry, LedgerEntry, RejectReason } from "./Model.js"
 
 export type AnalyticsRecord =
-  | { kind: "award"; entry: LedgerEntry; metadata?: string | undefined }
+  // projection: the scoring it belongs to (ARCHITECTURE §10 "Re-projection"); absent: the one in force.
+  | { kind: "award"; entry: LedgerEntry; metadata?: string | undefined; projection?: number | undefined }
   | { kind: "correction"; entry: CorrectionEntry }
   | { kind: "level_up"; seq: number; user_id: string; from: number; to: number; stream_time: string }
   | { kind: "achievement"; seq: number; user_id: string; achievement: string; bonus: number; stream_time: string }

@@ -53,7 +53,7 @@ export class RulesHistory {
     return new RulesHistory([{ rules, effectiveFromSeq: 1, contentHash, recordedAt: "" }])
   }
 
-  /** The version in force now (for new events and for profiles' level titles and catalog). */
+  /** The version in force now (for new events and for profiles' achievements and freezes; a level is the scoring version's). */
   get current(): RulesVersion {
     return this.starts[this.starts.length - 1]!
   }

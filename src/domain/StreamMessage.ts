@@ -2,13 +2,14 @@
 // processor) and by `arena backfill`: dispatch on the message's kind (MessageKind.ts, from its
 // subject), decode, check Nats-Msg-Id (event_id, correction_id, settings_id, erasure/<erasure_id>),
 // then run the engine on the user table. Every outcome is an award (ledger entry, with the event's
-// metadata), a correction (its ledger entry), a settings change, an erasure, or a rejection with
-// its reason.
-import { checkPartitionSubject } from "./Partition.js"
+// metadata), a correction (its ledger entry), a settings change, an erasure, a tick (partitioned
+// mode: it only brings stream time, which the caller takes from every message), or a rejection
+// with its reason.
+import { checkPartitionSubject, checkPartitionUser } from "./Partition.js"
 import { decodeCorrectionBytes } from "./Correction.js"
 import { decodeErasureMessage, eraseUser } from "./Erasure.js"
 import { decodeEventBytes } from "./Event.js"
-import { MSG_CORRECTION, MSG_ERASURE, MSG_EVENT, MSG_SETTINGS } from "./MessageKind.js"
+import { MSG_CORRECTION, MSG_ERASURE, MSG_EVENT, MSG_SETTINGS, MSG_TICK } from "./MessageKind.js"
 import type { MessageKind } from "./MessageKind.js"
 import { decodeSettingsBytes } from "./Settings.js"
 import { summarize } from "./Issues.js"
@@ -73,6 +74,8 @@ export type MessageOutcome =
   | { readonly ok: true; readonly kind: typeof MSG_SETTINGS; readonly settings: SettingsApplied }
   /** An erasure (domain/Erasure.ts): `held` says whether the state had the user. */
   | { readonly ok: true; readonly kind: typeof MSG_ERASURE; readonly erasure: { readonly erasureId: string; readonly userId: string; readonly held: boolean } }
+  /** A tick (partitioned mode): nothing changes but stream time, which is the message's own timestamp. */
+  | { readonly ok: true; readonly kind: typeof MSG_TICK }
   | { readonly ok: false; readonly reason: RejectReason; readonly message: string; readonly eventId: string | null }
 
 /**
@@ -81,7 +84,7 @@ export type MessageOutcome =
  */
 export const applyMessage = (s: EngineState, rules: CompiledRules, m: StoredMessage, beforeWrite?: BeforeWrite, partition?: OwnedPartition): MessageOutcome => {
   const kind = m.kind ?? MSG_EVENT
-  if (kind !== MSG_EVENT) return applyOther(s, rules, m, kind, beforeWrite)
+  if (kind !== MSG_EVENT) return applyOther(s, rules, m, kind, beforeWrite, partition)
   const a = admitMessage(m.data, m.msgId)
   if (!a.ok) return a
   if (partition !== undefined) {
@@ -94,8 +97,16 @@ export const applyMessage = (s: EngineState, rules: CompiledRules, m: StoredMess
   return { ok: true, kind: MSG_EVENT, entry: o.entry, metadata: a.event.metadata }
 }
 
+const TICK: MessageOutcome = { ok: true, kind: MSG_TICK }
+
 /** Every kind but events: one case per kind. */
-const applyOther = (s: EngineState, rules: CompiledRules, m: StoredMessage, kind: MessageKind, beforeWrite?: BeforeWrite): MessageOutcome => {
+const applyOther = (s: EngineState, rules: CompiledRules, m: StoredMessage, kind: MessageKind, beforeWrite?: BeforeWrite, partition?: OwnedPartition): MessageOutcome => {
+  /** Partitioned mode: the user a message names must be the owned partition's (Partition.ts checkPartitionUser). */
+  const foreign = (userId: string, eventId: string | null): MessageOutcome | null => {
+    if (partition === undefined) return null
+    const c = checkPartitionUser(m.subject ?? "", userId, partition.partitions, partition.owned)
+    return c.ok ? null : { ok: false, reason: c.reason, message: c.message, eventId }
+  }
   switch (kind) {
     case MSG_CORRECTION: {
       const d = decodeCorrectionBytes(m.data)
@@ -103,6 +114,8 @@ const applyOther = (s: EngineState, rules: CompiledRules, m: StoredMessage, kind
       const c = d.message
       const mismatch = msgIdMismatch(m.msgId, "correction_id", c.correction_id, "that is what makes a correction count once", null)
       if (mismatch !== null) return mismatch
+      const wrong = foreign(c.kind === "void" ? c.event.user_id : c.user_id, c.kind === "void" ? c.event_id : null)
+      if (wrong !== null) return wrong
       const o = applyCorrection(s, c, m, rules, beforeWrite)
       if (!o.ok) return { ok: false, reason: o.reason, message: o.message, eventId: c.kind === "void" ? c.event_id : null }
       return { ok: true, kind: MSG_CORRECTION, correction: o.entry }
@@ -113,10 +126,16 @@ const applyOther = (s: EngineState, rules: CompiledRules, m: StoredMessage, kind
       const c = d.value
       const mismatch = msgIdMismatch(m.msgId, "settings_id", c.settings_id, "that is what makes a change count once", null)
       if (mismatch !== null) return mismatch
+      const wrong = foreign(c.user_id, null)
+      if (wrong !== null) return wrong
       return { ok: true, kind: MSG_SETTINGS, settings: applySettings(s, c, beforeWrite) }
     }
     case MSG_ERASURE:
-      return applyErasure(s, m.data, m.msgId, beforeWrite)
+      return applyErasure(s, m.data, m.msgId, beforeWrite, foreign)
+    case MSG_TICK:
+      // Whatever its body or header: it awards nothing, so there is nothing to refuse (a tick is
+      // never dead-lettered), and the time it brings is JetStream's, which no publisher sets.
+      return TICK
     default:
       return { ok: false, reason: "invalid_event", message: `message kind ${String(kind)} is not known to this build`, eventId: null }
   }
@@ -126,13 +145,15 @@ const applyOther = (s: EngineState, rules: CompiledRules, m: StoredMessage, kind
 export const pushOutcomeRecords = (o: MessageOutcome & { readonly ok: true }, out: RecordOut): void => {
   if (o.kind === MSG_EVENT) pushAwardRecords(o.entry, out, metadataText(o.metadata))
   else if (o.kind === MSG_CORRECTION) pushCorrectionRecords(o.correction, out)
-  // settings and erasures leave no analytics record
+  // settings, erasures and ticks leave no analytics record
 }
 
 /** An erasure (`<prefix>.erasures`): the user leaves every board and the user table at this seq. */
-const applyErasure = (s: EngineState, data: Uint8Array, msgId: string | undefined, beforeWrite?: BeforeWrite): MessageOutcome => {
+const applyErasure = (s: EngineState, data: Uint8Array, msgId: string | undefined, beforeWrite: BeforeWrite | undefined, foreign: (userId: string, eventId: null) => MessageOutcome | null): MessageOutcome => {
   const d = decodeErasureMessage(data, msgId)
   if (!d.ok) return { ok: false, reason: "invalid_event", message: d.message, eventId: null }
+  const wrong = foreign(d.value.user_id, null)
+  if (wrong !== null) return wrong
   const held = eraseUser(s, d.value.user_id, beforeWrite)
   return { ok: true, kind: MSG_ERASURE, erasure: { erasureId: d.value.erasure_id, userId: d.value.user_id, held } }
 }

@@ -89,8 +89,14 @@ export const startGateway = async (deps: GatewayDeps): Promise<RunningGateway> =
     const link = hub.addHost(host).hub
     // On this thread the hub can hand over a batch at any point of an iteration, and what is
     // published is written when it ends: acknowledge in the next one, so the batches written
-    // together stay within the hub's in-flight bound (TopicHub inFlightBytesOf).
-    host.bind({ ...link, ack: () => setImmediate(link.ack), ...users.forHost(host).hub, release: (ip, route) => admission.release(ip, route) })
+    // together stay within the hub's in-flight bound (TopicHub inFlightBytesOf). The immediate
+    // runs after uWS has written (its check handle runs first): the time since publishing is what
+    // the writes cost this thread, and the hub rests that long (TopicHub FLUSH_REST_RATIO).
+    const ack = (): void => {
+      const published = performance.now()
+      setImmediate(() => link.ack(performance.now() - published))
+    }
+    host.bind({ ...link, ack, ...users.forHost(host).hub, release: (ip, route) => admission.release(ip, route) })
     host.start()
     const gate: UpgradeGate = {
       leaderboard: (req) => admission.leaderboard(req),

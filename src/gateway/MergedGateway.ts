@@ -3,13 +3,20 @@
 // Built so far: GET /v1/leaderboards/{board} (keyset pages, same body as the single process),
 // GET /v1/leaderboards/{board}/users/{user_id} (rank and around-me), GET /v1/users/{user_id}
 // (the profile core from the user's partition, without merged ranks), GET /v1/partitions,
-// /healthz, /readyz, and POST /v1/events (ingest: the single process's route, validation and
-// publisher, each event to its user's `arena.xp.events.<user token>`). Everything else answers 501
-// naming docs/scaling.md: WebSockets, ledgers and the rest of §6 are not served by this role yet.
-// Reads are public-viewer reads (private rows anonymous); only ingest checks a token (events:write).
-// Ingest has the single process's per-IP and per-token rate limits (429); reads have none, and
-// there is no CORS on this server yet.
+// /healthz, /readyz, POST /v1/events (ingest: the single process's route, validation and
+// publisher, each event to its user's `arena.xp.events.<user token>`), and the live board feed
+// /ws/leaderboard/{board} (`upgrade`: ws/MergedSockets.ts, the single process's frames over the
+// board mergers' chains). Writes routed with their user (`writes`): POST /v1/corrections (admin),
+// PUT /v1/users/{id}/settings and DELETE /v1/users/{id} (self or admin) run the single process's
+// route code over ports that publish to the user's partition subject
+// (`arena.xp.p.<k>.$corrections|$settings|$erasures`). Everything else answers 501 naming
+// docs/scaling.md: /ws/users, the around-me feed, ledgers, GET /v1/erasures/{id} and the rest of §6
+// are not served by this role yet. Reads are public-viewer reads (private rows anonymous; a private
+// profile only to its user and admin, the one read that looks at a token). Ingest and the routed
+// writes check tokens and have the single process's per-IP and per-token rate limits (429); reads
+// have none, and there is no CORS on this server yet.
 import * as http from "node:http"
+import type { Duplex } from "node:stream"
 import type { Window } from "../domain/Model.js"
 import { periodResetsAt } from "../domain/Periods.js"
 import { isPartitionsUnavailable } from "../ports/MergedReads.js"
@@ -22,6 +29,14 @@ import { parseJsonBody } from "./http/Http.js"
 import type { Route } from "./http/Router.js"
 import type { RateLimiter } from "./limits/RateLimiter.js"
 import { eventRoutes } from "./routes/events.js"
+import { analyticsRoutes } from "./routes/analytics.js"
+import type { AnalyticsRoutesPort } from "../ports/AnalyticsQueries.js"
+import { correctionRoutes } from "./routes/corrections.js"
+import { erasureRoutes } from "./routes/erasures.js"
+import { settingsRoute } from "./routes/users.js"
+import type { CorrectionsPort } from "../ports/Corrections.js"
+import type { ErasurePort } from "../ports/Erasures.js"
+import type { SettingsPort } from "../ports/Settings.js"
 import { decodeBoardCursor, encodeBoardCursor } from "./http/Cursor.js"
 import { Params, decodeSegment } from "./http/Params.js"
 import { publicRow } from "./protocol/Visibility.js"
@@ -33,6 +48,16 @@ export interface MergedGatewayOptions {
   /** Seconds a client should wait when a partition has no owner (about the lease TTL). */
   readonly retryAfterS: number
   readonly log: { readonly warn: (m: string) => void }
+  /**
+   * POST /v1/corrections (admin), PUT /v1/users/{id}/settings and DELETE /v1/users/{id} (self or
+   * admin): the single process's routes over ports that publish to the user's partition. They use
+   * ingest's token check and limits; absent (or without ingest): 501.
+   */
+  readonly writes?: {
+    readonly corrections: CorrectionsPort
+    readonly settings: SettingsPort
+    readonly erasures: ErasurePort
+  }
   /** POST /v1/events; absent: it answers 501 like the other unserved routes. */
   readonly ingest?: {
     readonly port: IngestPort
@@ -43,6 +68,14 @@ export interface MergedGatewayOptions {
     /** X-Forwarded-For's first hop is the client (behind a trusted proxy only). */
     readonly trustProxy: boolean
   }
+  /**
+   * The analytics routes (GET /v1/analytics/dashboards[/{name}], POST /v1/analytics/sql, admin)
+   * over the shared ClickHouse the processors write (CLICKHOUSE_URL=http(s)://…); the single
+   * process's routes, token check and limits. Absent: 501.
+   */
+  readonly analytics?: AnalyticsRoutesPort
+  /** WebSocket upgrades (the live board feed, ws/MergedSockets.ts); absent: upgrades are refused. */
+  readonly upgrade?: (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void
 }
 
 export interface RunningMergedGateway {
@@ -98,7 +131,12 @@ export const startMergedGateway = async (o: MergedGatewayOptions): Promise<Runni
     if (ingest === undefined || events === undefined) {
       throw new ApiError(501, "not_implemented", "POST /v1/events is not served by this gateway (docs/scaling.md)")
     }
-    const body = await readLimited(req, ingest.bodyLimitBytes)
+    return serveRoute(events, req, url, [])
+  }
+  /** A single-process route as its router runs it: IP limit, token, token limit, scope, body (when it takes one), handler. */
+  const serveRoute = async (r: Route, req: http.IncomingMessage, url: URL, params: ReadonlyArray<string>): Promise<Reply> => {
+    if (ingest === undefined) throw new ApiError(501, "not_implemented", `${url.pathname} is not served by this gateway (docs/scaling.md)`)
+    const body = r.body === true ? await readLimited(req, ingest.bodyLimitBytes) : null
     // The single process's order (http/Router.ts): IP limit, token, token limit, scope, body.
     const xff = ingest.trustProxy ? req.headers["x-forwarded-for"] : undefined
     const ip = typeof xff === "string" && xff !== "" ? xff.split(",")[0]!.trim() : req.socket.remoteAddress ?? ""
@@ -109,17 +147,39 @@ export const startMergedGateway = async (o: MergedGatewayOptions): Promise<Runni
     limit(ingest.ipLimiter, `ip:${ip}`)
     const principal = await ingest.auth.authenticate(req.headers.authorization ?? "")
     if (principal !== null) limit(ingest.tokenLimiter, `sub:${principal.sub}`)
-    events.authorize?.(principal)
-    if (!body.ok) throw new ApiError(413, "payload_too_large", tooLarge(ingest.bodyLimitBytes).message, [], { Connection: "close" })
-    const parsed = parseJsonBody(req.headers["content-type"] ?? "", body.bytes)
-    const r = await events.handler({ method: "post", path: url.pathname, query: url.searchParams, params: [], ip, principal, body: parsed })
-    return { status: r.status, body: null, raw: r.body, headers: r.headers }
+    r.authorize?.(principal)
+    if (body !== null && !body.ok) throw new ApiError(413, "payload_too_large", tooLarge(ingest.bodyLimitBytes).message, [], { Connection: "close" })
+    const parsed = body === null ? undefined : parseJsonBody(req.headers["content-type"] ?? "", body.bytes)
+    const out = await r.handler({ method: r.method, path: url.pathname, query: url.searchParams, params, ip, principal, body: parsed })
+    return { status: out.status, body: null, raw: out.body, headers: out.headers }
   }
+  // --- writes routed to their user's partition (corrections, settings, erasures; ARCHITECTURE §9) ---
+  const writes = (o.writes === undefined ? [] : [
+    ...correctionRoutes(o.writes.corrections),
+    settingsRoute(o.writes.settings, onError),
+    ...erasureRoutes(o.writes.erasures).filter((r) => r.method === "delete")
+  ]).concat(o.analytics === undefined ? [] : analyticsRoutes(o.analytics)).map((r) => ({ r, re: new RegExp(`^${r.pattern.replace(/:[a-z_]+/g, "([^/]+)")}$`) }))
+  /** The write route for this method and path, with its raw path parameters; 405 when only the method is wrong. */
+  const writeRoute = (method: string, path: string): { readonly route: Route; readonly params: ReadonlyArray<string> } | null => {
+    const allowed: Array<string> = []
+    for (const { r, re } of writes) {
+      const m = re.exec(path)
+      if (m === null) continue
+      if (r.method.toUpperCase() === method) return { route: r, params: m.slice(1) }
+      allowed.push(r.method.toUpperCase())
+    }
+    // GET /v1/users/{id} is a read of this server: only the other methods are refused here.
+    if (allowed.length > 0 && method !== "GET") throw methodNotAllowed(/^\/v1\/users\/[^/]+$/.test(path) ? ["GET", ...allowed] : allowed)
+    return null
+  }
+  // --- end of routed writes ---
   const route = async (method: string, url: URL, req: http.IncomingMessage): Promise<Reply> => {
     if (url.pathname === "/v1/events") {
       if (method !== "POST") throw methodNotAllowed(["POST"])
       return postEvents(req, url)
     }
+    const w = writeRoute(method, url.pathname)
+    if (w !== null) return serveRoute(w.route, req, url, w.params)
     if (method !== "GET") throw new ApiError(405, "method_not_allowed", `${method} is not served by the partitioned gateway`, [], { Allow: "GET" })
     const path = url.pathname
     const q = url.searchParams
@@ -179,7 +239,9 @@ export const startMergedGateway = async (o: MergedGatewayOptions): Promise<Runni
       const userId = p.userId(decodeSegment(m[1]!, "path.user_id"))
       p.check()
       const profile = await reads.profile(userId)
-      if (profile === null) throw notFound(`no user ${userId}`)
+      // A private user's profile is theirs and admin's: to anyone else it does not exist (§11), as in the single process.
+      const viewer = (profile as { visibility?: unknown } | null)?.visibility === "private" && ingest !== undefined ? await ingest.auth.authenticate(req.headers.authorization ?? "").catch(() => null) : null
+      if (profile === null || ((profile as { visibility?: unknown }).visibility === "private" && !(viewer !== null && (viewer.admin || viewer.sub === userId)))) throw notFound(`no user ${userId}`)
       return { status: 200, body: profile }
     }
     throw new ApiError(501, "not_implemented", `${path} is not served by --role gateway yet: partitioned mode serves board pages, ranks, profiles and readiness (docs/scaling.md)`)
@@ -199,6 +261,12 @@ export const startMergedGateway = async (o: MergedGatewayOptions): Promise<Runni
       }
     )
   })
+  // --- live boards (merger helper): WebSocket upgrades go to the feed ---
+  server.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (o.upgrade !== undefined) return o.upgrade(req, socket, head)
+    socket.end("HTTP/1.1 501 Not Implemented\r\nconnection: close\r\ncontent-length: 0\r\n\r\n")
+  })
+  // --- end live boards ---
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject)
     server.listen(o.port, o.host, () => { server.off("error", reject); resolve() })

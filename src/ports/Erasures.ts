@@ -43,6 +43,21 @@ export interface ErasureStore {
   advance(id: string, next: ErasureStep, learned?: { eraseSeq?: number; streamSeqs?: ReadonlyArray<number>; letterSeqs?: ReadonlyArray<number> }): Promise<void>
   /** Removes the user from Postgres: their shares, their rows of archived period rankings (re-ranked). (Groups: GroupBoards.forgetUser.) */
   scrub(userId: string): Promise<void>
+  /**
+   * Records that the clickhouse step is done and the stream step comes next, unless a retroactive
+   * re-projection (§10) is open (pending or built) or the current projection is no longer
+   * `projection`: false then, nothing changed. The stream step is the one that cannot be redone
+   * (the erasure message goes too), so it never overlaps a shadow build: one that starts refuses
+   * while an erasure is at it (ProjectionStore.begin, same lock).
+   */
+  enterStream(id: string, projection: number): Promise<boolean>
+  /** The projection in force, and whether a retroactive re-projection is pending or built. */
+  projections(): Promise<{ readonly current: number; readonly open: boolean }>
+  /**
+   * Seqs of the stream messages of erasures not done yet (their recorded seqs and the erasure
+   * message): rows of a re-projection at these seqs are not loaded (§10 × §11).
+   */
+  erasingSeqs(): Promise<ReadonlySet<number>>
   /** Finishes: step done, user id dropped, completion time. */
   complete(id: string, messagesErased: number): Promise<void>
 }

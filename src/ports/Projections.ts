@@ -3,6 +3,7 @@
 // shadow tables) → switched (one transaction made it the current projection), or discarded — and
 // the shadow snapshot the builder writes. Implemented by adapters/postgres/ProjectionStore.ts.
 import type { Effect } from "effect"
+import type { AnalyticsSink } from "./Analytics.js"
 import type { PortFailure } from "./Failure.js"
 import type { ReprojectionView } from "./RulesApply.js"
 import type { SnapshotStore } from "./Snapshots.js"
@@ -58,4 +59,32 @@ export type BuildOutcome = { readonly ok: true } | { readonly ok: false; readonl
 export interface ReprojectionBuilder {
   build(projection: number, onProgress: (p: BuildProgress) => void): Promise<BuildOutcome>
   close(): void
+}
+
+/**
+ * Where a shadow build's analytics records go (the child cannot write to the embedded engine the
+ * service holds): `sink` takes them as the pipeline makes them, stamped with the projection;
+ * `finish` seals them once the shadow snapshot is at `throughSeq`.
+ */
+export interface ShadowRecordsOut {
+  readonly sink: AnalyticsSink
+  finish(throughSeq: number): Effect.Effect<void, PortFailure>
+}
+
+/** What a load did: rows inserted now, rows found there already (an earlier, interrupted load). */
+export interface ProjectionRowsLoad {
+  readonly throughSeq: number
+  readonly inserted: number
+  readonly present: number
+}
+
+/**
+ * The service's side (adapters/clickhouse/ProjectionRows.ts): the sealed records of a shadow build
+ * go into the analytics store as the projection's rows, before it is built; exactly once across
+ * restarts. `drop` removes what the build left (once built, or discarded).
+ */
+export interface ProjectionRowsLoader {
+  /** `skip`: seqs whose rows are not loaded (the messages of erasures under way, §11). */
+  load(projection: number, skip?: ReadonlySet<number>): Effect.Effect<ProjectionRowsLoad, PortFailure>
+  drop(projection: number): Effect.Effect<void>
 }

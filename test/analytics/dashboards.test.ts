@@ -236,7 +236,7 @@ describe("ad-hoc SQL (admin, read-only)", () => {
     expect(r.rows.map((x) => x[0])).toEqual(["aider", "claude", "copilot", "cursor", "devin"])
     expect(r.rows.reduce((a, x) => a + Number(x[1]), 0)).toBe(awards.length)
     expect((await q.sql("SHOW TABLES")).rows.flat()).toContain("awards")
-    expect((await q.sql("DESCRIBE TABLE rejections")).rows.map((x) => x[0])).toEqual(["seq", "reason", "message", "event_id", "stream_time"])
+    expect((await q.sql("DESCRIBE TABLE rejections")).rows.map((x) => x[0])).toEqual(["seq", "reason", "message", "event_id", "stream_time", "projection", "stream_partition"])
     expect((await q.sql("WITH 2 AS x SELECT x * 21 AS y")).rows).toEqual([[42]])
   })
 

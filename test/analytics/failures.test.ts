@@ -124,7 +124,7 @@ describe("analytics sink under failures (embedded ClickHouse)", () => {
     // A crash between a raw part and its views' parts: the view's February data is missing…
     await c.command({ query: "ALTER TABLE agent_daily DROP PARTITION 202602" })
     // …or a view part survived while its source part did not: a stray row in January.
-    await c.command({ query: "INSERT INTO action_daily VALUES ('2026-01-15', 'task_completed', 3, 30, 30, 30)", clickhouse_settings: { insert_deduplicate: 0 } })
+    await c.command({ query: "INSERT INTO action_daily (day, action_type, events, base_points, xp, xp_awarded, projection) VALUES ('2026-01-15', 'task_completed', 3, 30, 30, 30, 0)", clickhouse_settings: { insert_deduplicate: 0 } })
     expect(await fingerprint(env.handle)).not.toEqual(good)
     const report = await repairRollups(c)
     expect(report.map((r) => `${r.target}:${r.month}`).sort()).toEqual(["action_daily:202601", "agent_daily:202602"])

@@ -3,7 +3,8 @@
 // scripts/cluster.sh and the machine's Postgres: exclusive acquire, renew raising the token,
 // expiry after the TTL, conditional release; a holder paused (SIGSTOP) past its TTL wakes to find
 // its fenced writes refused and its lease lost; killing the NATS node that leads the lease stream
-// does not take the lease from a live holder.
+// does not take the lease from a live holder; a lease stream deleted under its holders is created
+// again by the next acquire, whose leases carry the new stream's creation time.
 import { spawn } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
 import * as path from "node:path"
@@ -14,6 +15,7 @@ import type { NatsConnection } from "@nats-io/transport-node"
 import { Effect } from "effect"
 import postgres from "postgres"
 import { afterAll, beforeAll, expect, it } from "vitest"
+import { DEFAULT_LEASE_TTL, parseDuration } from "../../src/Config.js"
 import { makeLeases } from "../../src/adapters/nats/Leases.js"
 import type { Held, LeaseSettings, Leases } from "../../src/adapters/nats/Leases.js"
 import { ensureDatabase, openDb } from "../../src/adapters/postgres/Db.js"
@@ -140,7 +142,7 @@ it("a holder paused (SIGSTOP) past its TTL: the new holder claims the fence with
   })
   expect(heldB.token).toBeGreaterThan(claimed.token!)
   // A may have been stopped inside a fenced transaction holding the row lock: claim while it resumes.
-  const claim = run(claimPartition(sql, 2, heldB.token, "B"))
+  const claim = run(claimPartition(sql, 2, heldB, "B"))
   const resumedAt = A.events.length
   A.c.kill("SIGCONT")
   const cp = await claim
@@ -155,15 +157,17 @@ it("a holder paused (SIGSTOP) past its TTL: the new holder claims the fence with
   expect(Number((await sql`SELECT count(*) AS n FROM lease_test_writes WHERE writer = 'A'`)[0]!.n)).toBe(aRowsAtClaim)
   expect(A.events.slice(resumedAt).some((e) => e.event === "committed" && A.events.indexOf(e) > A.events.indexOf(fencedEvent))).toBe(false)
   // B commits with its token; the fence row holds B's token.
-  await run(commitFenced(sql, 2, heldB.token, { seq: 1, streamTimeMs: 0 }, (tx) => tx`INSERT INTO lease_test_writes (writer, token, n) VALUES ('B', ${heldB.token}, 1)`))
+  await run(commitFenced(sql, 2, heldB, { seq: 1, streamTimeMs: 0 }, (tx) => tx`INSERT INTO lease_test_writes (writer, token, n) VALUES ('B', ${heldB.token}, 1)`))
   expect(await run(currentEpoch(sql, 2))).toBe(heldB.token)
   // And an old token can never claim again.
-  await expect(run(claimPartition(sql, 2, claimed.token!, "A"))).rejects.toThrow(/fenced off by token/)
+  await expect(run(claimPartition(sql, 2, { token: claimed.token!, streamCreated: heldB.streamCreated }, "A"))).rejects.toThrow(/fenced off by token/)
   A.c.kill("SIGKILL")
 })
 
 it("kill -9 of the NATS node leading the lease stream: the live holder keeps its lease (its token keeps rising) and a contender is refused", async () => {
-  const s = settings("nodekill", 10_000)
+  // The product's default TTL: a lease must outlive a leader election (4–9 s on 2.9) without a
+  // renew; at 10 s with a renew every TTL/3 it did not (CI runs T1, X1: "validity ran out").
+  const s = settings("nodekill", parseDuration(DEFAULT_LEASE_TTL))
   const leases = await leasesFor(s)
   const H = holder(s, 3, "H")
   await waitFor(`H to claim (stderr: ${H.stderr()})`, () => H.find("claimed"))
@@ -190,4 +194,34 @@ it("kill -9 of the NATS node leading the lease stream: the live holder keeps its
   // The killed node rejoins.
   const r = await cluster.run("start")
   expect(r.code, r.out).toBe(0)
+})
+
+it("a lease carries its stream's creation time; after the lease stream is deleted, an acquire creates it again and the new leases carry the new stream's time, while the old holder's renew is refused", async () => {
+  const s = settings("recreate", 3_000)
+  const leases = await leasesFor(s)
+  const oldCreated = (await jsm.streams.info(s.stream)).created
+  const a = await run(leases.acquire("p.5", "A"))
+  const heldA = (a as { held: Held }).held
+  expect(heldA.streamCreated).toBe(oldCreated)
+  expect((await run(leases.renew(heldA)))?.streamCreated).toBe(oldCreated)
+  await jsm.streams.delete(s.stream)
+  // The stream is gone (nothing answers the publish): the failed acquire provisions it again.
+  const other = makeLeases(s, jetstream(nc), jsm)
+  const heldB = await waitFor("B to acquire on the recreated lease stream", async () => {
+    const r = await run(other.acquire("p.5", "B").pipe(Effect.catch(() => Effect.succeed(null))))
+    return r?._tag === "Acquired" ? r.held : null
+  })
+  const newCreated = (await jsm.streams.info(s.stream)).created
+  expect(newCreated).not.toBe(oldCreated)
+  expect(heldB.streamCreated).toBe(newCreated)
+  // Sequences started again: B's message sits at A's revision, so a renew that only sent the
+  // expected sequence would take B's lease. A's lease, of the old stream, is not renewed.
+  expect(heldB.token).toBe(heldA.token)
+  expect(await run(leases.renew(heldA))).toBeNull()
+  await run(other.release(heldB))
+  const again = await waitFor("A to acquire on the new stream", async () => {
+    const r = await run(leases.acquire("p.5", "A"))
+    return r._tag === "Acquired" ? r.held : null
+  })
+  expect(again.streamCreated).toBe(newCreated)
 })

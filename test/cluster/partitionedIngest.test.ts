@@ -7,49 +7,52 @@
 // applied there (no dead letter), and the user's profile read through the gateway has the XP the
 // oracle folds over the stored stream. A bare `arena.xp.events` publish is captured by no stream
 // (no responders), which is why the gateway never publishes there (docs/scaling.md).
+// First, ticks: with a rules grace that closes yesterday's day board ~40 s after start-up, one
+// event for yesterday on one partition and then no traffic anywhere, every partition's stream
+// time passes the close by the coordinator's ticks alone, and the partition archives yesterday's
+// board (without ticks its stream time would stay at that event's and the board open for good).
 import type { ChildProcess } from "node:child_process"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
 import { randomBytes } from "node:crypto"
-import { connect } from "@nats-io/transport-node"
-import type { NatsConnection } from "@nats-io/transport-node"
-import { jetstream, jetstreamManager } from "@nats-io/jetstream"
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream"
 import postgres from "postgres"
 import { afterAll, beforeAll, expect, it } from "vitest"
-import { partitionFilter, partitionOfUser, userToken } from "../../src/domain/Partition.js"
+import { DEFAULT_RULES_DOCUMENT } from "../../src/domain/DefaultRules.js"
+import { ingestSubject, partitionFilter, partitionOfUser, tickSubject, userToken } from "../../src/domain/Partition.js"
 import { mintToken } from "../../src/gateway/auth/Auth.js"
 import { Oracle } from "../oracle/Oracle.js"
 import { readStream } from "../oracle/stream.js"
-import { PG_URL, sleep } from "../support/arena.js"
-import { testCluster } from "../support/natsCluster.js"
+import { sleep } from "../support/arena.js"
+import { clusterWorld } from "../support/clusterWorld.js"
 
 const ROOT = path.resolve(import.meta.dirname, "../..")
 const P = 4
-const cluster = testCluster({ partitions: P })
-const id = `pi${randomBytes(4).toString("hex")}`
-const dbUrl = (() => { const u = new URL(PG_URL); u.pathname = `/arena_${id}`; return u.toString() })()
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `arena-${id}-`))
+const world = clusterWorld("pi", { partitions: P })
+const { cluster, id, databaseUrl: dbUrl, dataDir } = world
 const SECRET = randomBytes(48).toString("base64url")
+const DAY = 86_400_000
+/** Yesterday's day board closes this long after the service is started (it must apply an event before). */
+const CLOSE_AFTER_S = 40
+let yesterday = ""
+let closesAt = 0
 
 let child: ChildProcess | null = null
 let log = ""
 let port = 0
-let nc: NatsConnection
 let js: JetStreamClient
 let jsm: JetStreamManager
 
 beforeAll(async () => {
-  const r = await cluster.run("start")
-  if (r.code !== 0) throw new Error(r.out)
-  const admin = postgres(PG_URL, { max: 1, onnotice: () => {} })
-  await admin.unsafe(`CREATE DATABASE arena_${id}`)
-  await admin.end()
-  nc = await connect({ servers: [...cluster.urls] })
-  js = jetstream(nc)
-  jsm = await jetstreamManager(nc)
+  ;({ js, jsm } = await world.up())
+  // The grace of the periods test (test/pipeline/periods.test.ts): yesterday closes CLOSE_AFTER_S from now.
+  const todayStart = Math.floor(Date.now() / DAY) * DAY
+  yesterday = new Date(todayStart - DAY).toISOString().slice(0, 10)
+  const graceSeconds = Math.ceil((Date.now() - todayStart) / 1000) + CLOSE_AFTER_S
+  closesAt = todayStart + graceSeconds * 1000
+  const rulesFile = path.join(dataDir, "rules.json")
+  fs.writeFileSync(rulesFile, JSON.stringify({ ...DEFAULT_RULES_DOCUMENT, version: "test-ticks", period_grace_seconds: graceSeconds }))
   const c = spawn(process.execPath, [path.join(ROOT, "bin/arena"), "serve", "--role", "all"], {
     cwd: ROOT,
     env: {
@@ -66,6 +69,7 @@ beforeAll(async () => {
       ARENA_JWT_SECRET: SECRET,
       ARENA_AUTH: "on",
       ARENA_RATE_LIMIT_PER_TOKEN: "30",
+      ARENA_RULES: rulesFile,
       PORT: "0"
     },
     stdio: ["ignore", "pipe", "pipe"]
@@ -90,12 +94,7 @@ afterAll(async () => {
     child.kill("SIGKILL")
     await exited
   }
-  await nc?.close()
-  const admin = postgres(PG_URL, { max: 1, onnotice: () => {} })
-  await admin.unsafe(`DROP DATABASE IF EXISTS arena_${id} WITH (FORCE)`).catch(() => undefined)
-  await admin.end()
-  await cluster.destroy()
-  fs.rmSync(dataDir, { recursive: true, force: true })
+  await world.down()
 })
 
 interface Result { status: string; event_id: string | null; seq?: number; error?: { code: string; message: string; details: Array<{ path: string; message: string }> } }
@@ -121,14 +120,69 @@ const event = (i: number, user: string) => ({
   action_type: i % 3 === 0 ? "error_resolved" : "task_completed", timestamp: new Date().toISOString()
 })
 
-it("POST /v1/events on the partitioned gateway: the single process's contract, each event stored and applied on its user's partition", async () => {
+interface PartitionState { partition: number; phase: string; applied: number; streamTimeMs: number }
+const partitions = async (): Promise<Array<PartitionState> | null> => {
+  const r = await get<{ partitions?: Array<PartitionState> }>("/v1/partitions").catch(() => null)
+  return r?.status === 200 ? r.body.partitions! : null
+}
+const waitReady = async () => {
   const end = Date.now() + 60_000
   for (;;) {
     const r = await get<{ ready?: boolean }>("/readyz").catch(() => null)
-    if (r?.status === 200) break
+    if (r?.status === 200) return
     if (Date.now() > end) throw new Error(`never ready:\n${log.slice(-3000)}`)
     await sleep(200)
   }
+}
+
+it("ticks: a partition without traffic closes yesterday when stream time passes its close, by the coordinator's ticks alone", async () => {
+  await waitReady()
+  const user = "tick-idle"
+  const k = partitionOfUser(user, P)
+  const noon = `${yesterday}T12:00:00Z`
+  const ack = await js.publish(ingestSubject(user), JSON.stringify({ event_id: `${id}-y1`, user_id: user, agent_name: "cursor", action_type: "task_completed", timestamp: noon }), { msgID: `${id}-y1` })
+  for (const end = Date.now() + 30_000; ;) {
+    if (((await partitions())?.find((s) => s.partition === k)?.applied ?? 0) >= ack.seq) break
+    if (Date.now() > end) throw new Error(`partition ${k} never applied seq ${ack.seq}:\n${log.slice(-3000)}`)
+    await sleep(100)
+  }
+  // The precondition: yesterday was still open when the event was applied, and its board has it.
+  expect(Date.now(), `the service needed until ${new Date().toISOString()} to apply the event; yesterday closed at ${new Date(closesAt).toISOString()}`).toBeLessThan(closesAt)
+  const open = await get<{ period: string; entries: Array<{ user_id: string; xp: number }> }>(`/v1/leaderboards/global?window=day&period=${yesterday}`)
+  expect(open.body.entries.map((e) => [e.user_id, e.xp])).toEqual([[user, 10]])
+
+  // No traffic from here on. Every partition's stream time passes the close (partition k's last
+  // event was before it; the others never had one), and partition k archives yesterday's board.
+  const sql = postgres(dbUrl, { max: 1, onnotice: () => {} })
+  try {
+    let archived: Array<{ user_id: string; xp: number }> = []
+    let states: Array<PartitionState> | null = null
+    for (const end = closesAt + 30_000; ;) {
+      states = await partitions()
+      archived = await sql<Array<{ user_id: string; xp: number }>>`
+        SELECT user_id, xp FROM arena_partition_period_archive WHERE partition = ${k} AND board = 'global' AND win = 'day' AND period = ${yesterday} ORDER BY rank`
+      if (archived.length > 0 && states !== null && states.every((s) => s.streamTimeMs >= closesAt)) break
+      if (Date.now() > end) throw new Error(`no close by ticks: partitions ${JSON.stringify(states)}, archive ${JSON.stringify(archived)} (closes at ${closesAt})\n${log.slice(-3000)}`)
+      await sleep(250)
+    }
+    expect(archived.map((r) => [r.user_id, Number(r.xp)])).toEqual([[user, 10]])
+    expect(states!.map((s) => s.partition).sort()).toEqual(Array.from({ length: P }, (_, i) => i))
+  } finally {
+    await sql.end()
+  }
+  // What was stored: each partition's last tick on its own subject, empty, keyed by partition and second.
+  for (let p = 0; p < P; p++) {
+    const m = await jsm.streams.getMessage("ARENA_XP", { last_by_subj: tickSubject(p) })
+    expect(m!.data.length).toBe(0)
+    expect(m!.header?.get("Nats-Msg-Id")).toMatch(new RegExp(`^tick/${p}/\\d+$`))
+    expect(Number(m!.header!.get("Nats-Msg-Id").split("/")[2])).toBeGreaterThanOrEqual(Math.floor(closesAt / 1000) - 1)
+  }
+  // Ticks award nothing: the user has the one event's XP.
+  expect((await get<{ total_xp: number }>(`/v1/users/${user}`)).body.total_xp).toBe(10)
+})
+
+it("POST /v1/events on the partitioned gateway: the single process's contract, each event stored and applied on its user's partition", async () => {
+  await waitReady()
   const writer = await mintToken({ sub: "producer", scope: "events:write", ttlSeconds: 600 }, SECRET)
   const reader = await mintToken({ sub: "someone", scope: "admin", ttlSeconds: 600 }, SECRET)
   const events = Array.from({ length: 120 }, (_, i) => event(i, USERS[i % USERS.length]!))

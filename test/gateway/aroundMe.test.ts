@@ -3,35 +3,17 @@
 // that a client folds (applyWindowDelta) into exactly what REST's around-me answers, through the user
 // climbing, others passing them, a user with no rank yet, a resume, and bad input refused before
 // the upgrade with a 400 naming the field.
-import { afterAll, beforeAll, expect, it } from "vitest"
-import { mintToken } from "../../src/gateway/auth/Auth.js"
+import { expect, it } from "vitest"
 import type { RankedEntry } from "../../src/ports/ReadModel.js"
 import type { AroundMessage } from "../../src/gateway/protocol/Messages.js"
-import { ArenaProcess, JWT_SECRET, cleanup, freshNames } from "../support/arena.js"
+import { useArena } from "../support/arena.js"
 import { api, openWs, wsUrl } from "./client.js"
 import type { WsReader } from "./client.js"
 import { event } from "./harness.js"
 import { foldWindow } from "./wsProtocol.js"
 
-const names = freshNames("around")
-const arena = new ArenaProcess(names)
-const token = (sub: string, scope = "") => mintToken({ sub, scope, ttlSeconds: 600 }, JWT_SECRET)
+const { arena, postEvents: post } = useArena("around")
 
-beforeAll(async () => {
-  await arena.start()
-  await arena.waitForSeq(0)
-})
-afterAll(async () => {
-  await arena.stop()
-  await cleanup(names)
-})
-
-const post = async (events: Array<Record<string, unknown>>): Promise<number> => {
-  const r = await api<{ accepted: number; results: Array<{ seq: number }> }>(arena.baseUrl, "POST", "/v1/events", { token: await token("producer", "events:write"), body: events })
-  expect(r.status).toBe(202)
-  expect(r.json.accepted).toBe(events.length)
-  return Math.max(...r.json.results.map((x) => x.seq))
-}
 
 interface Around { seq: number; total: number; user: RankedEntry; entries: Array<RankedEntry> }
 const rest = async (path: string): Promise<Around> => {

@@ -7,35 +7,18 @@
 // around-me), from the members' rows of the global archive; group boards are not listed by
 // GET /v1/leaderboards (a deliberate choice: README, "Groups").
 import fc from "fast-check"
-import { afterAll, beforeAll, expect, it } from "vitest"
-import { mintToken } from "../../src/gateway/auth/Auth.js"
+import { expect, it } from "vitest"
 import type { RankedEntry } from "../../src/ports/ReadModel.js"
 import type { AroundMessage, LeaderboardMessage } from "../../src/gateway/protocol/Messages.js"
-import { ArenaProcess, JWT_SECRET, cleanup, db, freshNames } from "../support/arena.js"
+import { db, useArena } from "../support/arena.js"
 import { api, openWs, wsUrl } from "./client.js"
 import type { WsReader } from "./client.js"
 import { event } from "./harness.js"
 import { fold, foldWindow } from "./wsProtocol.js"
 import { SQL_AND_HEADERS } from "../security/hostile.js"
 
-const names = freshNames("groups")
-const arena = new ArenaProcess(names)
-const token = (sub: string, scope = "") => mintToken({ sub, scope, ttlSeconds: 600 }, JWT_SECRET)
+const { names, arena, token, postEvents: post } = useArena("groups")
 
-beforeAll(async () => {
-  await arena.start()
-  await arena.waitForSeq(0)
-})
-afterAll(async () => {
-  await arena.stop()
-  await cleanup(names)
-})
-
-const post = async (events: Array<Record<string, unknown>>): Promise<number> => {
-  const r = await api<{ accepted: number; results: Array<{ seq: number }> }>(arena.baseUrl, "POST", "/v1/events", { token: await token("producer", "events:write"), body: events })
-  expect(r.status).toBe(202)
-  return Math.max(...r.json.results.map((x) => x.seq))
-}
 
 interface Page { seq: number; total: number; entries: Array<RankedEntry>; next_cursor: string | null }
 const page = async (q: string): Promise<Page> => {

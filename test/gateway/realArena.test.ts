@@ -3,36 +3,18 @@
 // a resume after missed deltas (guarantee 6), every kind of per-user notification computed by the
 // real engine (xp_awarded, level_up, achievement_unlocked, rank_changed), ledger privacy and
 // content, and shares on the service's own Postgres.
-import { afterAll, beforeAll, expect, it } from "vitest"
-import { mintToken } from "../../src/gateway/auth/Auth.js"
+import { expect, it } from "vitest"
 import type { RankedEntry } from "../../src/ports/ReadModel.js"
 import type { UserNotification } from "../../src/ports/LiveFeed.js"
 import type { LeaderboardMessage } from "../../src/gateway/protocol/Messages.js"
-import { ArenaProcess, JWT_SECRET, cleanup, freshNames } from "../support/arena.js"
+import { useArena } from "../support/arena.js"
 import { api, openWs, wsUrl } from "./client.js"
 import type { WsReader } from "./client.js"
 import { event } from "./harness.js"
 import { fold } from "./wsProtocol.js"
 
-const names = freshNames("gw")
-const arena = new ArenaProcess(names)
-const token = (sub: string, scope = "") => mintToken({ sub, scope, ttlSeconds: 600 }, JWT_SECRET)
+const { arena, token, postEvents: post } = useArena("gw")
 
-beforeAll(async () => {
-  await arena.start()
-  await arena.waitForSeq(0)
-})
-afterAll(async () => {
-  await arena.stop()
-  await cleanup(names)
-})
-
-const post = async (events: Array<Record<string, unknown>>): Promise<number> => {
-  const r = await api<{ accepted: number; results: Array<{ seq: number }> }>(arena.baseUrl, "POST", "/v1/events", { token: await token("producer", "events:write"), body: events })
-  expect(r.status).toBe(202)
-  expect(r.json.accepted).toBe(events.length)
-  return Math.max(...r.json.results.map((x) => x.seq))
-}
 
 it("streams the real pipeline's board: snapshot then chained deltas equal to REST, plus user notifications", async () => {
   await arena.waitForSeq(await post(Array.from({ length: 30 }, (_, i) => event(`p${i % 10}`))))

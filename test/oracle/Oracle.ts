@@ -9,12 +9,17 @@
 // day's month cover all of it (bridged days join the Set as if active).
 // §11 erasures (subject `<prefix>.erasures`): the user leaves the model as if none of their
 // earlier messages had been stored — see erase().
+// §10 rules versions: the oracle's own tables per version (rules.ts), each in force from a seq;
+// every message is judged and scored by the version in force at its seq; a retroactive
+// re-projection (reproject()) makes one version score the whole stream from seq 1 — see there.
+// A level is part of that scoring: a user's level is the one their last scored message (award or
+// correction) gave them under its version (UserModel.level), in the ledger, the rows and the profile.
 import { dayOf, monthOfDay, periodsOf, zoneDayOf } from "./calendar.js"
 import { judgeCorrection } from "./corrections.js"
 import type { OracleCorrection } from "./corrections.js"
 import { judgeErasure, namedUser } from "./erasure.js"
-import { ACHIEVEMENTS, CAP, FREEZES_PER_MONTH, LEVELS, MISSIONS, MULTIPLIERS, PERIOD_GRACE_MS, STREAK_TIERS } from "./rules.js"
-import type { Frac } from "./rules.js"
+import { DEFAULT_TABLES, LEVELS, targetOf } from "./rules.js"
+import type { Frac, OracleCondition, OracleRules, OracleVersion } from "./rules.js"
 import { judge } from "./validate.js"
 
 export interface StoredMessage {
@@ -68,6 +73,8 @@ export interface LedgerRow {
   readonly total_xp_after: number
   readonly level_before: number
   readonly level_after: number
+  /** §10: the version that scored it. */
+  readonly rules_version: string
 }
 
 export interface UserModel {
@@ -89,6 +96,13 @@ export interface UserModel {
   readonly freezes: Map<string, number>
   /** Set by a settings message only (no event yet): not a profile until an event. */
   settingsOnly?: boolean
+  /**
+   * §10: the level is part of the scoring — the one the user's last scored message (award or
+   * correction, at `scoredSeq`) gave them under the version in force there; a rules change from
+   * head shows at the next one, a re-projection re-derives it.
+   */
+  level: number
+  scoredSeq: number
 }
 
 /** A board's scores: user → (xp, seq of the event that set it). */
@@ -96,7 +110,7 @@ export type BoardScores = Map<string, { xp: number; seq: number }>
 
 const mul = (a: Frac, b: Frac): Frac => ({ num: a.num * b.num, den: a.den * b.den })
 const less = (a: Frac, b: Frac): boolean => a.num * b.den < b.num * a.den
-export const levelOf = (xp: number): number => LEVELS.filter((l) => l.xp <= xp).length
+export const levelOf = (xp: number, levels: OracleRules["levels"] = LEVELS): number => levels.filter((l) => l.xp <= xp).length
 
 export class Oracle {
   readonly users = new Map<string, UserModel>()
@@ -117,16 +131,79 @@ export class Oracle {
   streamMs = 0
   lastSeq = 0
   private readonly rankCache = new Map<string, { list: Array<RankedRow>; byUser: Map<string, RankedRow> }>()
+  /** §10: the rules history, ordered by fromSeq; the first version also scores anything before it. */
+  private history: Array<OracleVersion>
+  /** Every message applied, in order: what a retroactive re-projection folds again. */
+  private readonly folded: Array<StoredMessage> = []
 
   /**
    * `correctionSubject`: the subject corrections arrive on (`<prefix>.corrections`); without it every
-   * message is an event (or a settings change, by its `.settings` subject). `options.freezesPerMonth`:
-   * the rules' streak.freezes_per_month (default: the default rules' 2).
+   * message is an event (or a settings change, by its `.settings` subject). `options.rules`: the
+   * rules history (default: §3's tables from seq 1); `options.freezesPerMonth`: the default tables'
+   * streak.freezes_per_month instead of 2 (without `rules`).
    */
-  constructor(private readonly correctionSubject: string | null = null, readonly options: { readonly freezesPerMonth?: number } = {}) {}
+  constructor(private readonly correctionSubject: string | null = null, readonly options: { readonly freezesPerMonth?: number; readonly rules?: ReadonlyArray<OracleVersion> } = {}) {
+    const first = options.freezesPerMonth === undefined ? DEFAULT_TABLES : { ...DEFAULT_TABLES, freezesPerMonth: options.freezesPerMonth }
+    this.history = [...(options.rules ?? [{ fromSeq: 1, rules: first }])].sort((a, b) => a.fromSeq - b.fromSeq)
+    if (this.history.length === 0) throw new Error("oracle: a rules history needs a version")
+  }
 
-  private get freezesPerMonth(): number {
-    return this.options.freezesPerMonth ?? FREEZES_PER_MONTH
+  /** The version that scores the message at `seq`. */
+  rulesAt(seq: number): OracleRules {
+    let r = this.history[0]!.rules
+    for (const v of this.history) if (v.fromSeq <= seq) r = v.rules
+    return r
+  }
+
+  /** The version in force now: profiles' achievements and freezes (a level is the scoring version's: UserModel.level). */
+  get rules(): OracleRules {
+    return this.history[this.history.length - 1]!.rules
+  }
+
+  /** The history as [version, fromSeq] (what GET /v1/rules' history must list). */
+  get rulesHistory(): Array<[string, number]> {
+    return this.history.map((v) => [v.rules.version, v.fromSeq])
+  }
+
+  /**
+   * §10 `arena rules apply` (not retroactive): `rules` score every message from `fromSeq` (the
+   * stream head when applied + 1) on; what came before keeps its scores. Only ahead of the fold.
+   */
+  applyRules(rules: OracleRules, fromSeq: number): void {
+    if (fromSeq <= this.lastSeq) throw new Error(`oracle: rules ${rules.version} from seq ${fromSeq}, but seq ${this.lastSeq} is folded already (use reproject)`)
+    if (fromSeq <= this.history[this.history.length - 1]!.fromSeq) throw new Error(`oracle: rules ${rules.version} from seq ${fromSeq} is not after the version in force`)
+    this.history.push({ fromSeq, rules })
+  }
+
+  /**
+   * §10 `arena rules apply --retroactive`, once switched: `rules` alone score the whole stream from
+   * seq 1 (the history is that version from seq 1), as a fresh fold of every message so far would:
+   * every award, unlock, level and board re-scored — closed periods too (the switch replaces their
+   * archives); a void takes back the award its message carries (the facts of the ledger when it was
+   * asked; the stream is what replays); adjusts move by what they asked; erasures take out their user
+   * again at their seq. Later messages are folded under it (and under later applies).
+   */
+  reproject(rules: OracleRules): void {
+    const messages = this.folded.splice(0)
+    this.history = [{ fromSeq: 1, rules }]
+    this.users.clear()
+    this.boards.clear()
+    this.ledger.length = 0
+    this.corrections.length = 0
+    this.voided.clear()
+    this.rejections.clear()
+    this.erasures.length = 0
+    this.erasedSeqs.clear()
+    this.mentions.clear()
+    this.streamMs = 0
+    this.lastSeq = 0
+    this.rankCache.clear()
+    for (const m of messages) this.apply(m)
+  }
+
+  /** Boards of a period stay open until the longest grace any recorded version has (README "Changing rules"). */
+  private get maxGraceMs(): number {
+    return Math.max(...this.history.map((v) => v.rules.periodGraceMs))
   }
 
   static boardKey(board: string, window: string, period: string): string {
@@ -136,8 +213,11 @@ export class Oracle {
   apply(m: StoredMessage): void {
     if (m.seq <= this.lastSeq) throw new Error(`oracle: seq ${m.seq} after ${this.lastSeq}`)
     this.lastSeq = m.seq
+    this.folded.push(m)
     this.rankCache.clear()
     this.streamMs = Math.max(this.streamMs, m.streamMs)
+    // A partition's tick (arena.xp.p.<k>.$tick, ARCHITECTURE §9) brings stream time and nothing else.
+    if (m.subject !== undefined && m.subject.endsWith(".$tick")) return
     const named = namedUser(m.data)
     if (named !== null) {
       const seqs = this.mentions.get(named)
@@ -152,7 +232,8 @@ export class Oracle {
       if (why !== null) this.rejections.set(m.seq, why)
       return
     }
-    const v = judge(m.data, m.msgId, m.streamMs)
+    const rules = this.rulesAt(m.seq)
+    const v = judge(m.data, m.msgId, m.streamMs, rules)
     if (!v.ok) {
       this.rejections.set(m.seq, v.reason)
       return
@@ -166,7 +247,7 @@ export class Oracle {
     if (own > latest + 1) {
       const gap = own - latest - 1
       const month = monthOfDay(own)
-      if (gap <= this.freezesPerMonth - (u.freezes.get(month) ?? 0)) {
+      if (gap <= rules.freezesPerMonth - (u.freezes.get(month) ?? 0)) {
         for (let d = latest + 1; d < own; d++) u.days.add(d)
         u.freezes.set(month, (u.freezes.get(month) ?? 0) + gap)
       }
@@ -177,34 +258,36 @@ export class Oracle {
 
     // Multiplier: the streak tier (highest that applies) times each named multiplier, capped.
     let total: Frac = { num: 1n, den: 1n }
-    const tier = STREAK_TIERS.find((t) => streak >= t.days)
+    const tier = [...rules.streakTiers].sort((a, b) => b.days - a.days).find((t) => streak >= t.days)
     if (tier !== undefined) total = mul(total, tier.m)
-    for (const n of ev.multipliers ?? []) total = mul(total, MULTIPLIERS[n]!)
-    const applied = less(total, CAP) ? total : CAP
+    for (const n of ev.multipliers ?? []) total = mul(total, rules.multipliers[n]!)
+    const applied = less(total, rules.cap) ? total : rules.cap
     const xp = Number((BigInt(v.base) * applied.num) / applied.den) // non-negative: truncation = floor
 
     u.events++
     u.counts.set(ev.action_type, (u.counts.get(ev.action_type) ?? 0) + 1)
     const bonuses: Array<{ achievement: string; xp: number }> = []
     let bonusXp = 0
-    for (const a of ACHIEVEMENTS) {
+    // Each unlocks once (an unlock under an earlier version stays); a total-XP condition counts
+    // the bonuses unlocked before it in the same award, so those come last, lowest first.
+    const xpOf = (c: OracleCondition): number => c.kind === "total_xp" ? c.xp : -1
+    const order = rules.achievements.map((a, i) => ({ a, i })).sort((x, y) => xpOf(x.a.condition) - xpOf(y.a.condition) || x.i - y.i).map((x) => x.a)
+    for (const a of order) {
       if (u.unlocked.has(a.id)) continue
-      const done = a.id === "first_steps" ? true
-        : a.id === "api_master" ? (u.counts.get("complex_api_design") ?? 0) >= 10
-        : a.id === "speed_daemon" ? (u.counts.get("speed_bonus") ?? 0) >= 25
-        : a.id === "security_guardian" ? (u.counts.get("security_implementation") ?? 0) >= 10
-        : a.id === "on_fire" ? streak >= 7
-        : a.id === "unstoppable" ? streak >= 30
-        : a.id === "mission_complete" ? MISSIONS.every((x) => u.counts.has(x))
-        : a.id === "scale_engineer" ? u.totalXp + xp + bonusXp >= 10000
-        : false
+      const c = a.condition
+      const done = c.kind === "first_event" ? true
+        : c.kind === "action_count" ? (u.counts.get(c.action) ?? 0) >= c.count
+        : c.kind === "streak" ? streak >= c.days
+        : c.kind === "all_actions" ? c.actions.every((x) => u.counts.has(x))
+        : u.totalXp + xp + bonusXp >= c.xp
       if (!done) continue
       u.unlocked.set(a.id, m.seq)
       bonuses.push({ achievement: a.id, xp: a.bonus })
       bonusXp += a.bonus
     }
     const awarded = xp + bonusXp
-    const levelBefore = levelOf(u.totalXp)
+    // The level before is what the last scored message gave; after, the total's under this seq's version.
+    const levelBefore = u.level
     u.totalXp += awarded
     u.totalSeq = m.seq
     const agent = u.agents.get(ev.agent_name) ?? { xp: 0, events: 0 }
@@ -212,20 +295,23 @@ export class Oracle {
     agent.events++
     u.agents.set(ev.agent_name, agent)
     if (ev.username !== undefined && ev.username !== "") u.username = ev.username
+    u.level = levelOf(u.totalXp, rules.levels)
+    u.scoredSeq = m.seq
 
     // Boards: all-time always; a period only while open (end + grace, in stream time).
     const agentBoard = `agent:${ev.agent_name}`
     for (const board of ["global", agentBoard]) this.score(Oracle.boardKey(board, "all", "all"), u.userId, awarded, m.seq)
     const p = periodsOf(day)
     for (const [window, period, end] of [["day", p.day, p.dayEndMs], ["week", p.week, p.weekEndMs], ["month", p.month, p.monthEndMs]] as const) {
-      if (m.streamMs >= end + PERIOD_GRACE_MS) continue
+      if (m.streamMs >= end + rules.periodGraceMs) continue // its own version's grace
       for (const board of ["global", agentBoard]) this.score(Oracle.boardKey(board, window, period), u.userId, awarded, m.seq)
     }
 
     this.ledger.push({
       seq: m.seq, event_id: ev.event_id, user_id: ev.user_id, agent_name: ev.agent_name, action_type: ev.action_type,
       base_points: v.base, multipliers: ev.multipliers ?? [], streak_days: streak, total_multiplier: total, applied_multiplier: applied,
-      xp, bonuses, total_awarded: awarded, total_xp_after: u.totalXp, level_before: levelBefore, level_after: levelOf(u.totalXp)
+      xp, bonuses, total_awarded: awarded, total_xp_after: u.totalXp, level_before: levelBefore, level_after: u.level,
+      rules_version: rules.version
     })
   }
 
@@ -233,7 +319,8 @@ export class Oracle {
    * §10: a void takes the award (xp + bonuses, as carried) back from the all-time boards (global,
    * the event's agent) and from the event's day/week/month boards still open now; an adjust moves
    * the user by xp on global (and the named agent's) all-time and current-period boards. A score
-   * never goes below 0; a moved score's seq becomes the correction's. Levels follow the total;
+   * never goes below 0; a moved score's seq becomes the correction's. Levels follow the total
+   * (under the version at the correction's seq: the user's level from then on);
    * unlocks, counts and streak days stay. Returns why it was refused, or null.
    */
   private correct(c: OracleCorrection, m: StoredMessage): string | null {
@@ -249,7 +336,8 @@ export class Oracle {
     const delta = c.kind === "void" ? -c.xp : c.xp
     const agent = c.agent
     const day = c.kind === "void" ? dayOf(c.eventMs) : dayOf(m.streamMs)
-    const levelBefore = levelOf(u.totalXp)
+    const levels = this.rulesAt(m.seq).levels
+    const levelBefore = u.level
     const before = u.totalXp
     const after = Math.max(0, before + delta)
     if (after !== before) { u.totalXp = after; u.totalSeq = m.seq }
@@ -278,13 +366,15 @@ export class Oracle {
       u.agents.set(agent, stat)
     }
     for (const [window, period, end] of [["day", p.day, p.dayEndMs], ["week", p.week, p.weekEndMs], ["month", p.month, p.monthEndMs]] as const) {
-      if (m.streamMs >= end + PERIOD_GRACE_MS) continue // closed: stays as archived
+      if (m.streamMs >= end + this.maxGraceMs) continue // closed: stays as archived
       for (const board of boardsOf) move(Oracle.boardKey(board, window, period))
     }
     this.corrections.push({
       seq: m.seq, correction_id: c.id, correction: c.kind, user_id: u.userId, requested_xp: delta, xp: after - before,
-      total_xp_after: after, level_before: levelBefore, level_after: levelOf(after)
+      total_xp_after: after, level_before: levelBefore, level_after: levelOf(after, levels)
     })
+    u.level = levelOf(after, levels)
+    u.scoredSeq = m.seq
     return null
   }
 
@@ -360,7 +450,7 @@ export class Oracle {
   private user(id: string): UserModel {
     let u = this.users.get(id)
     if (u === undefined) {
-      u = { userId: id, username: id, totalXp: 0, totalSeq: 0, events: 0, days: new Set(), streakReached: 0, counts: new Map(), unlocked: new Map(), agents: new Map(), zone: "UTC", private: false, freezes: new Map() }
+      u = { userId: id, username: id, totalXp: 0, totalSeq: 0, events: 0, days: new Set(), streakReached: 0, counts: new Map(), unlocked: new Map(), agents: new Map(), zone: "UTC", private: false, freezes: new Map(), level: 1, scoredSeq: 0 }
       this.users.set(id, u)
     }
     return u
@@ -388,7 +478,7 @@ export class Oracle {
       .sort(([, x], [, y]) => y.xp - x.xp || x.seq - y.seq)
       .map(([id, s], i) => {
         const u = this.users.get(id)!
-        return { rank: i + 1, user_id: id, username: u.username, xp: s.xp, level: levelOf(u.totalXp) }
+        return { rank: i + 1, user_id: id, username: u.username, xp: s.xp, level: u.level }
       })
     const index = { list, byUser: new Map(list.map((r) => [r.user_id, r])) }
     this.rankCache.set(key, index)
@@ -409,7 +499,7 @@ export class Oracle {
     if (past.length === 0) return 0
     const latest = Math.max(...past)
     const missed = today - 1 - latest
-    const left = this.freezesPerMonth - (u.freezes.get(monthOfDay(today)) ?? 0)
+    const left = this.rules.freezesPerMonth - (u.freezes.get(monthOfDay(today)) ?? 0)
     return missed <= left ? today - (latest - upTo(latest) + 1) : 0
   }
 
@@ -417,8 +507,10 @@ export class Oracle {
   profile(id: string): ExpectedProfile | null {
     const u = this.users.get(id)
     if (u === undefined) return null
-    const level = levelOf(u.totalXp)
-    const next = LEVELS[level]
+    const rules = this.rules // achievements and freezes: the version in force now
+    const levels = this.rulesAt(u.scoredSeq).levels // the level: what the last scored message gave, in its version's table
+    const level = u.level
+    const next = levels[level]
     const today = zoneDayOf(u.zone, this.streamMs)
     const upTo = (d: number): number => { let n = 0; while (u.days.has(d - n)) n++; return n }
     let longest = 0 // the longest run of consecutive active days
@@ -427,16 +519,14 @@ export class Oracle {
       if (!u.days.has(d - 1)) while (u.days.has(d + n)) n++
       longest = Math.max(longest, n)
     }
-    const progress = (id: string, target: number): number => {
+    const progress = (id: string, c: OracleCondition, target: number): number => {
       if (u.unlocked.has(id)) return target
-      const raw = id === "first_steps" ? u.events
-        : id === "api_master" ? u.counts.get("complex_api_design") ?? 0
-        : id === "speed_daemon" ? u.counts.get("speed_bonus") ?? 0
-        : id === "security_guardian" ? u.counts.get("security_implementation") ?? 0
+      const raw = c.kind === "first_event" ? u.events
+        : c.kind === "action_count" ? u.counts.get(c.action) ?? 0
         // "streak reaches N": progress is the highest streak an event counted, which a run
         // completed later by a gap-filler does not raise until an event counts it.
-        : id === "on_fire" || id === "unstoppable" ? u.streakReached
-        : id === "mission_complete" ? MISSIONS.filter((x) => u.counts.has(x)).length
+        : c.kind === "streak" ? u.streakReached
+        : c.kind === "all_actions" ? c.actions.filter((x) => u.counts.has(x)).length
         : u.totalXp
       return Math.min(raw, target)
     }
@@ -452,14 +542,14 @@ export class Oracle {
       user_id: id,
       username: u.username,
       total_xp: u.totalXp,
-      level: { number: level, title: LEVELS[level - 1]!.title, xp_into_level: u.totalXp - LEVELS[level - 1]!.xp, xp_for_next: next === undefined ? null : next.xp - u.totalXp },
-      streak: { current: this.currentStreak(u, today, upTo), longest, freezes_left: Math.max(0, this.freezesPerMonth - (u.freezes.get(monthOfDay(today)) ?? 0)) },
+      level: { number: level, title: levels[level - 1]!.title, xp_into_level: u.totalXp - levels[level - 1]!.xp, xp_for_next: next === undefined ? null : next.xp - u.totalXp },
+      streak: { current: this.currentStreak(u, today, upTo), longest, freezes_left: Math.max(0, rules.freezesPerMonth - (u.freezes.get(monthOfDay(today)) ?? 0)) },
       time_zone: u.zone,
       visibility: u.private ? "private" : "public",
-      achievements: ACHIEVEMENTS.map((a) => ({
-        id: a.id, bonus: a.bonus, target: a.target, progress: progress(a.id, a.target),
-        unlocked: u.unlocked.has(a.id), unlocked_seq: u.unlocked.get(a.id) ?? null
-      })),
+      achievements: rules.achievements.map((a) => {
+        const target = targetOf(a.condition)
+        return { id: a.id, bonus: a.bonus, target, progress: progress(a.id, a.condition, target), unlocked: u.unlocked.has(a.id), unlocked_seq: u.unlocked.get(a.id) ?? null }
+      }),
       agent_stats: [...u.agents.entries()].map(([agent_name, s]) => ({ agent_name, xp: s.xp, events: s.events }))
         .sort((a, b) => b.xp - a.xp || (a.agent_name < b.agent_name ? -1 : 1)),
       ranks

@@ -70,3 +70,74 @@ export const MAX_METADATA_BYTES = 4 * 1024
 
 /** §11: missed streak days bridged automatically per calendar month (the default rules' streak.freezes_per_month). */
 export const FREEZES_PER_MONTH = 2
+
+// ARCHITECTURE §10: rules versions. A version is the oracle's own plain tables (below), written by
+// a test beside the rules file it hands the service, never read from that file or from src/domain.
+// The defaults are §3's tables above.
+
+/** What an achievement's condition counts (§3's table, as kinds a version may combine). */
+export type OracleCondition =
+  | { readonly kind: "first_event" }
+  | { readonly kind: "action_count"; readonly action: string; readonly count: number }
+  | { readonly kind: "streak"; readonly days: number }
+  | { readonly kind: "all_actions"; readonly actions: ReadonlyArray<string> }
+  | { readonly kind: "total_xp"; readonly xp: number }
+
+export interface OracleAchievement { readonly id: string; readonly bonus: number; readonly condition: OracleCondition }
+
+/** One rules version as plain tables. */
+export interface OracleRules {
+  readonly version: string
+  readonly points: Readonly<Record<string, number>>
+  /** `custom`'s base_points range, or null when the version has no custom action. */
+  readonly custom: { readonly min: number; readonly max: number } | null
+  readonly multipliers: Readonly<Record<string, Frac>>
+  /** Highest tier that applies wins (any order). */
+  readonly streakTiers: ReadonlyArray<{ readonly days: number; readonly m: Frac }>
+  readonly cap: Frac
+  readonly levels: ReadonlyArray<{ readonly level: number; readonly title: string; readonly xp: number }>
+  /** In the version's order (what profiles list). */
+  readonly achievements: ReadonlyArray<OracleAchievement>
+  readonly freezesPerMonth: number
+  readonly futureSkewMs: number
+  readonly periodGraceMs: number
+}
+
+/** An achievement's target: what its progress counts toward. */
+export const targetOf = (c: OracleCondition): number =>
+  c.kind === "first_event" ? 1 : c.kind === "action_count" ? c.count : c.kind === "streak" ? c.days : c.kind === "all_actions" ? c.actions.length : c.xp
+
+/** A decimal string ("1.25") as an exact fraction, for tests that write a rules file and its tables. */
+export const fracOf = (text: string): Frac => {
+  const [i, f = ""] = text.split(".")
+  return { num: BigInt(i! + f), den: 10n ** BigInt(f.length) }
+}
+
+const CONDITIONS: Readonly<Record<string, OracleCondition>> = {
+  first_steps: { kind: "first_event" },
+  api_master: { kind: "action_count", action: "complex_api_design", count: 10 },
+  speed_daemon: { kind: "action_count", action: "speed_bonus", count: 25 },
+  security_guardian: { kind: "action_count", action: "security_implementation", count: 10 },
+  on_fire: { kind: "streak", days: 7 },
+  unstoppable: { kind: "streak", days: 30 },
+  mission_complete: { kind: "all_actions", actions: MISSIONS },
+  scale_engineer: { kind: "total_xp", xp: 10000 }
+}
+
+/** §3's defaults as one version (the version string the service's default rules carry). */
+export const DEFAULT_TABLES: OracleRules = {
+  version: "arena-default-2",
+  points: POINTS,
+  custom: { min: CUSTOM_MIN, max: CUSTOM_MAX },
+  multipliers: MULTIPLIERS,
+  streakTiers: STREAK_TIERS,
+  cap: CAP,
+  levels: LEVELS,
+  achievements: ACHIEVEMENTS.map((a) => ({ id: a.id, bonus: a.bonus, condition: CONDITIONS[a.id]! })),
+  freezesPerMonth: FREEZES_PER_MONTH,
+  futureSkewMs: FUTURE_SKEW_MS,
+  periodGraceMs: PERIOD_GRACE_MS
+}
+
+/** A version in force from a stream seq on (until the next one's). */
+export interface OracleVersion { readonly fromSeq: number; readonly rules: OracleRules }

@@ -2,7 +2,8 @@
 // event fields, Nats-Msg-Id = event_id, then the rules (action, base points, multipliers, skew).
 // The reasons are the DLQ reasons the service documents; one check per line, in that order.
 import { parseTimestamp } from "./calendar.js"
-import { CUSTOM, CUSTOM_MAX, CUSTOM_MIN, FUTURE_SKEW_MS, MAX_EVENT_BYTES, MAX_METADATA_BYTES, MULTIPLIERS, POINTS } from "./rules.js"
+import { CUSTOM, DEFAULT_TABLES, MAX_EVENT_BYTES, MAX_METADATA_BYTES } from "./rules.js"
+import type { OracleRules } from "./rules.js"
 
 export interface OracleEvent {
   readonly event_id: string
@@ -51,8 +52,8 @@ const fieldsOk = (o: Record<string, unknown>): boolean => {
   return true
 }
 
-/** Decides one stored message at stream time `streamMs` (its JetStream timestamp). */
-export const judge = (data: Uint8Array, msgId: string | undefined, streamMs: number): Verdict => {
+/** Decides one stored message at stream time `streamMs` (its JetStream timestamp) under the rules version `rules` (§10: the one in force at its seq). */
+export const judge = (data: Uint8Array, msgId: string | undefined, streamMs: number, rules: OracleRules = DEFAULT_TABLES): Verdict => {
   if (data.length > MAX_EVENT_BYTES) return { ok: false, reason: "oversized" }
   let text: string
   try {
@@ -69,19 +70,19 @@ export const judge = (data: Uint8Array, msgId: string | undefined, streamMs: num
   if (!isObject(value) || !fieldsOk(value)) return { ok: false, reason: "invalid_event" }
   const ev = value as unknown as OracleEvent
   if (msgId !== ev.event_id) return { ok: false, reason: "msg_id_mismatch" }
-  const table = Object.hasOwn(POINTS, ev.action_type) ? POINTS[ev.action_type] : undefined
-  if (table === undefined && ev.action_type !== CUSTOM) return { ok: false, reason: "unknown_action" }
+  const table = Object.hasOwn(rules.points, ev.action_type) ? rules.points[ev.action_type] : undefined
+  if (table === undefined && (ev.action_type !== CUSTOM || rules.custom === null)) return { ok: false, reason: "unknown_action" }
   let base: number
   if (table !== undefined) {
     if (ev.base_points !== undefined && ev.base_points !== table) return { ok: false, reason: "invalid_base_points" }
     base = table
   } else {
-    if (ev.base_points === undefined || ev.base_points < CUSTOM_MIN || ev.base_points > CUSTOM_MAX) return { ok: false, reason: "invalid_base_points" }
+    if (ev.base_points === undefined || ev.base_points < rules.custom!.min || ev.base_points > rules.custom!.max) return { ok: false, reason: "invalid_base_points" }
     base = ev.base_points
   }
   const names = ev.multipliers ?? []
-  if (names.some((n, i) => !Object.hasOwn(MULTIPLIERS, n) || names.indexOf(n) !== i)) return { ok: false, reason: "invalid_multiplier" }
+  if (names.some((n, i) => !Object.hasOwn(rules.multipliers, n) || names.indexOf(n) !== i)) return { ok: false, reason: "invalid_multiplier" }
   const timeMs = parseTimestamp(ev.timestamp)
-  if (timeMs > streamMs + FUTURE_SKEW_MS) return { ok: false, reason: "future_timestamp" }
+  if (timeMs > streamMs + rules.futureSkewMs) return { ok: false, reason: "future_timestamp" }
   return { ok: true, event: ev, timeMs, base }
 }

@@ -3,15 +3,18 @@
 // force, then one switch (a new epoch on the WebSockets, the Postgres snapshot replaced, the
 // projection current); a kill -9 while the re-projection is pending or built leaves exactly one
 // projection in force in Postgres and on the boards, and the apply completes after the restart.
+// ClickHouse: the new projection's rows go in before it is built (once, even across a kill -9
+// between the two), and after the switch the ledger and the dashboards read them only.
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { DEFAULT_RULES_DOCUMENT } from "../../src/domain/DefaultRules.js"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { mintToken } from "../../src/gateway/auth/Auth.js"
-import { ArenaProcess, JWT_SECRET, cleanup, freshNames, natsClient, publishAll } from "../support/arena.js"
+import { ArenaProcess, JWT_SECRET, cleanup, db, freshNames, natsClient, publishAll } from "../support/arena.js"
 import type { Nats } from "../support/arena.js"
-import { everyone, rulesApplyHarness, waitFor } from "../support/rulesApply.js"
+import { USERS, chRows, dashboardOf, everyone, ledgerOf, rulesApplyHarness, waitFor } from "../support/rulesApply.js"
 import { openWs, wsUrl } from "../gateway/client.js"
+import { snapshotDump } from "../support/snapshotDump.js"
 
 const names = freshNames("rr")
 let nats: Nats
@@ -20,6 +23,9 @@ const { rulesFile, publishRound, board, cli, serve, projections } = rulesApplyHa
 const mixedNames = freshNames("rm")
 const freshNamesOver = freshNames("rf")
 const mixed = rulesApplyHarness(mixedNames, () => nats)
+// A third set: a user erased while a retroactive build is held at a step.
+const erasedNames = freshNames("rx")
+const erased = rulesApplyHarness(erasedNames, () => nats)
 
 interface WsMsg { type: string; epoch: string; seq: number; entries?: Array<{ user_id: string; xp: number }> }
 
@@ -29,6 +35,7 @@ afterAll(async () => {
   await cleanup(names)
   await cleanup(mixedNames)
   await cleanup(freshNamesOver)
+  await cleanup(erasedNames)
 })
 
 describe("arena rules apply --retroactive", () => {
@@ -98,12 +105,27 @@ describe("arena rules apply --retroactive", () => {
     expect(await projections()).toMatchObject({ current: e - 1, checkpointProjection: e - 1 })
     expect((await projections()).states.at(-1)).toEqual([e, "pending"])
 
-    arena = await serve(fileC, paused)
+    // kill -9 once E's rows are in ClickHouse, before E is built: still pending, and the ledger reads D's rows.
+    const short = { ARENA_REPROJECTION_STEP_PAUSE: "10s" }
+    const rowsIn = new RegExp(`re-projection ${e}: its rows through seq ${head} are in ClickHouse as projection ${e} \\((\\d+) inserted now, (\\d+) there already\\)`)
+    arena = await serve(fileC, short)
     await arena.waitForSeq(head)
     expect(await board(arena)).toEqual(rescored) // D still in force
     expect(arena.log).toContain(`re-projection ${e} (rules ra-e) was pending when the service stopped: building it again`)
+    const firstLoad = await waitFor("E's rows in ClickHouse", async () => rowsIn.exec(arena.log) ?? undefined)
+    expect(Number(firstLoad[1])).toBeGreaterThan(0)
+    expect((await ledgerOf(arena, "u0")).map((x) => [x.rules_version, x.total_awarded])).toEqual([["ra-d", 30], ["ra-d", 30], ["ra-d", 30]])
+    await arena.kill()
+    expect((await projections()).states.at(-1)).toEqual([e, "pending"])
+
+    // Built again after the restart: every row of E is found there, none inserted twice.
+    arena = await serve(fileC, short)
+    await arena.waitForSeq(head)
+    expect(await board(arena)).toEqual(rescored) // D still in force
     await waitFor("built", async () => (await projections()).states.at(-1)?.[1] === "built")
+    expect(rowsIn.exec(arena.log)?.slice(1)).toEqual(["0", String(Number(firstLoad[1]) + Number(firstLoad[2]))])
     expect(await board(arena)).toEqual(rescored)
+    expect((await ledgerOf(arena, "u0")).map((x) => x.rules_version)).toEqual(["ra-d", "ra-d", "ra-d"])
     await arena.kill()
     expect(await projections()).toMatchObject({ current: e - 1, checkpointProjection: e - 1 })
 
@@ -125,6 +147,23 @@ describe("arena rules apply --retroactive", () => {
     expect(await board(arena)).toEqual(everyone(4 * 40))
     const last = await (await fetch(`${arena.baseUrl}/v1/rules/apply`, { headers: { authorization: `Bearer ${admin}` } })).json()
     expect(last).toMatchObject({ projection: e, state: "switched", version: "ra-e" })
+    // ClickHouse: E's rows hold every event once (loaded through head, live after it); the older
+    // projections' rows are still there, unread: the ledger, the profiles and the dashboards agree.
+    const perProjection = await waitFor("E's rows through the last event", async () => {
+      const r = await chRows(arena, "SELECT projection, count() AS n, uniqExact(seq) AS seqs, max(seq) AS top FROM awards GROUP BY projection ORDER BY projection")
+      return r.some((x) => x["projection"] === e && x["top"] === head2) && r
+    })
+    expect(perProjection.find((x) => x["projection"] === e)).toMatchObject({ n: head2, seqs: head2 })
+    expect(perProjection.map((x) => x["projection"])).toEqual([0, 1, 2].slice(0, e + 1))
+    for (let u = 0; u < USERS; u++) {
+      const entries = await ledgerOf(arena, `u${u}`)
+      expect(entries.map((x) => [x.rules_version, x.total_awarded])).toEqual(Array.from({ length: 4 }, () => ["ra-e", 40]))
+      const profile = await (await fetch(`${arena.baseUrl}/v1/users/u${u}`)).json() as { total_xp: number }
+      expect(entries[0]!.total_xp_after).toBe(profile.total_xp)
+    }
+    // xp_distribution (user_days): all ten users at 160 XP, none counted twice or at an older projection's XP.
+    await waitFor("the XP dashboard", async () => JSON.stringify(await dashboardOf(arena, "xp_distribution")) === JSON.stringify(
+      [0, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000].map((b) => [b, b === 100 ? USERS : 0])), 30_000)
     expect(await arena.stop()).toBe(0)
   })
 
@@ -193,7 +232,34 @@ describe("arena rules apply --retroactive", () => {
       const history = await (await fetch(`${arena.baseUrl}/v1/rules`)).json() as { history: Array<{ version: string; effective_from_seq: number }> }
       expect(history.history.map((h) => [h.version, h.effective_from_seq])).toEqual([["rm-2", 1]])
       expect(live).toEqual(await boardsOf(fresh))
-      expect(await profilesOf(arena)).toEqual(await profilesOf(fresh))
+      const profiles = await profilesOf(arena)
+      expect(profiles).toEqual(await profilesOf(fresh))
+      // ClickHouse: the ledger and the dashboards read the new projection's rows (loaded before
+      // the switch, live after it), which equal the fresh replay's; v1's rows are there, unread.
+      const ledgersOf = async (a: ArenaProcess) => {
+        const out: Record<string, unknown> = {}
+        for (let u = 0; u < 23; u++) out[`m${u}`] = await ledgerOf(a, `m${u}`)
+        return out
+      }
+      const ledgers = await ledgersOf(arena)
+      expect(ledgers).toEqual(await ledgersOf(fresh))
+      for (const [u, entries] of Object.entries(ledgers) as Array<[string, Array<{ total_xp_after: number; rules_version: string }>]>) {
+        expect(entries[0]?.total_xp_after ?? 0).toBe((profiles[u] as { total_xp: number }).total_xp)
+        expect(entries.every((x) => x.rules_version === "rm-2")).toBe(true)
+      }
+      const DASHBOARDS = ["xp_distribution", "agent_popularity", "action_mix", "level_distribution", "achievement_unlocks", "streak_health", "agent_by_metadata", "rejection_reasons"]
+      const dashboardsOf = async (a: ArenaProcess) => Object.fromEntries(await Promise.all(DASHBOARDS.map(async (n) => [n, await dashboardOf(a, n)] as const)))
+      // Both sinks flush within seconds: compared once they agree (or, after a minute, to show how they differ).
+      const both = async () => [await dashboardsOf(arena), await dashboardsOf(fresh)] as const
+      const [mine, theirs] = await waitFor("both services' rows", async () => {
+        const pair = await both()
+        return JSON.stringify(pair[0]) === JSON.stringify(pair[1]) && pair
+      }, 60_000).catch(both)
+      expect(mine).toEqual(theirs)
+      expect(mine["action_mix"]!.reduce((n, r) => n + Number(r[1]), 0)).toBeGreaterThan(500) // most of the 600 events
+      const rows = await chRows(arena, "SELECT projection, count() AS n, uniqExact(seq) AS seqs FROM awards GROUP BY projection ORDER BY projection")
+      expect(rows.map((r) => r["projection"])).toEqual([0, 1])
+      for (const r of rows) expect(r["n"]).toBe(r["seqs"])
       // And again after a kill -9 of the switched service (its projection replays from its snapshot).
       await arena.kill()
       arena = await mixed.serve(v1)
@@ -204,4 +270,76 @@ describe("arena rules apply --retroactive", () => {
       await arena.stop()
     }
   })
+
+  it("an erasure while the shadow build is held wins over the switch: the user is in no board, profile, ledger, dashboard, snapshot or archive afterwards", async () => {
+    const fileA = erased.rulesFile("rx-a", 20)
+    const fileB = erased.rulesFile("rx-b", 30)
+    const GONE = "u3"
+    let arena = await erased.serve(fileA, { ARENA_REPROJECTION_STEP_PAUSE: "5s" })
+    try {
+      const head = await erased.publishRound(3)
+      await arena.waitForSeq(head)
+      await waitFor("u3's rows in ClickHouse", async () => (await ledgerOf(arena, GONE)).length === 3)
+      const admin = { authorization: `Bearer ${await mintToken({ sub: "ops", scope: "admin", ttlSeconds: 600 }, JWT_SECRET)}` }
+      const post = await fetch(`${arena.baseUrl}/v1/rules/apply`, {
+        method: "POST", headers: { "content-type": "application/json", ...admin },
+        body: JSON.stringify({ rules: JSON.parse(fs.readFileSync(fileB, "utf8")), retroactive: true })
+      })
+      expect(post.status).toBe(202)
+      const p = (await post.json() as { projection: number }).projection
+      // The child wrote its shadow snapshot (u3 in it) and is held there: u3 is erased now.
+      await waitFor("the shadow snapshot", async () => (await erased.projections()).shadow === 1)
+      // A closed period the build archived with u3 second (as one closed before it met the erasure).
+      const pg = db(erasedNames)
+      try {
+        await pg`INSERT INTO arena_shadow_archive (projection, board, win, period, rank, user_id, username, xp, reached_seq, level) VALUES
+          (${p}, 'global', 'day', '2020-01-01', 1, 'u0', 'u0', 30, 1, 1), (${p}, 'global', 'day', '2020-01-01', 2, ${GONE}, ${GONE}, 20, 2, 1),
+          (${p}, 'global', 'day', '2020-01-01', 3, 'u5', 'u5', 10, 3, 1)`
+        await pg`INSERT INTO arena_shadow_closed (projection, board, win, period, entries, closed_at_seq) VALUES (${p}, 'global', 'day', '2020-01-01', 3, 1)`
+      } finally { await pg.end() }
+      const del = await fetch(`${arena.baseUrl}/v1/users/${GONE}`, { method: "DELETE", headers: admin })
+      expect(del.status).toBe(202)
+      const erasureId = (await del.json() as { erasure_id: string }).erasure_id
+      await waitFor("the switch", async () => (await erased.projections()).states.at(-1)?.[1] === "switched")
+      await waitFor("the erasure done", async () =>
+        (await (await fetch(`${arena.baseUrl}/v1/erasures/${erasureId}`, { headers: admin })).json() as { status: string }).status === "done")
+      const rest = Object.fromEntries(Object.entries(everyone(3 * 30)).filter(([u]) => u !== GONE))
+      const traces = async (a: ArenaProcess): Promise<string[]> => {
+        const found: string[] = []
+        // (not the stream's last seq: that is the erasure message, which a replay from before it may never see once erased)
+        await a.waitForSeq(head, 90_000)
+        const b = await erased.board(a)
+        if (GONE in b) found.push("board")
+        expect(Object.fromEntries(Object.entries(b).filter(([u]) => u !== GONE))).toEqual(rest)
+        if ((await fetch(`${a.baseUrl}/v1/users/${GONE}`)).status !== 404) found.push("profile")
+        if ((await ledgerOf(a, GONE)).length > 0) found.push("ledger")
+        for (const t of ["awards", "user_days"]) {
+          if (Number((await chRows(a, `SELECT count() AS n FROM ${t} WHERE user_id = '${GONE}'`))[0]!["n"]) !== 0) found.push(`clickhouse ${t}`)
+        }
+        const xp = await dashboardOf(a, "xp_distribution")
+        if (JSON.stringify(xp) !== JSON.stringify([0, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000].map((x) => [x, x === 50 ? USERS - 1 : 0]))) found.push(`dashboard ${JSON.stringify(xp)}`)
+        const sql = db(erasedNames)
+        try {
+          if ((await snapshotDump(sql)).users.some(([id]) => id === GONE)) found.push("snapshot")
+          if ((await sql`SELECT count(*)::int AS n FROM arena_period_archive WHERE user_id = ${GONE}`)[0]!["n"] !== 0) found.push("period archive")
+          if ((await sql`SELECT count(*)::int AS n FROM arena_shadow_archive WHERE user_id = ${GONE}`)[0]!["n"] !== 0) found.push("shadow archive")
+        } finally { await sql.end() }
+        return found
+      }
+      expect(await erased.projections()).toMatchObject({ current: p, shadow: 0, checkpointProjection: p })
+      // It waited for the switch before erasing the stream messages (the erasure message among them).
+      expect(arena.log).toMatch(/erasure \S+: a re-projection is open; the user's stream messages are erased once it is switched or discarded/)
+      // The sink flushes within seconds: the dashboards and the rows are compared once settled.
+      await waitFor("u3 gone", async () => (await traces(arena)).length === 0, 30_000).catch(() => undefined)
+      expect(await traces(arena)).toEqual([])
+      const archived = await (await fetch(`${arena.baseUrl}/v1/leaderboards/global?window=day&period=2020-01-01`)).json() as { total: number; entries: Array<{ rank: number; user_id: string }> }
+      expect([archived.total, archived.entries.map((x) => [x.rank, x.user_id])]).toEqual([2, [[1, "u0"], [2, "u5"]]])
+      // And after a kill -9: the replay from the switched-in snapshot brings nobody back.
+      await arena.kill()
+      arena = await erased.serve(fileA)
+      expect(await traces(arena)).toEqual([])
+    } finally {
+      await arena.stop()
+    }
+  }, 420_000)
 })

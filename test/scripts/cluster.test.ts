@@ -1,9 +1,17 @@
 // scripts/cluster.sh on the real nats-server (Debian's 2.9.10): it starts three clustered
 // JetStream nodes with the partition() subject mapping, answers status truthfully, restarts a
 // node killed by hand, refuses taken ports and a changed P with a sentence naming the fix, and
-// stops every node it started.
+// stops every node it started; `up` runs Arena's processors and gateways on it (a produced event is
+// served by a gateway) and `down` stops all of them.
+import { execFile } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { promisify } from "node:util"
+import { jetstreamManager } from "@nats-io/jetstream"
 import { connect } from "@nats-io/transport-node"
+import postgres from "postgres"
 import { afterAll, expect, it } from "vitest"
+import { PG_URL } from "../support/arena.js"
 import { alive } from "../support/procs.js"
 import { testCluster } from "../support/natsCluster.js"
 
@@ -80,6 +88,50 @@ it("a second cluster on the same ports is refused, naming the port and the setti
     expect(other.pid(1)).toBeNull()
   } finally {
     await other.run("clean")
+  }
+})
+
+it("up starts processors and a gateway on the cluster that serve what a producer sends; down stops them and the nodes", async () => {
+  const db = `arena_clup_${process.pid}`
+  const u = new URL(PG_URL)
+  u.pathname = `/${db}`
+  // The gateway takes base + 3: the four ports from the reserved base are this cluster's alone.
+  const gatewayPort = cluster.clientPort + 3
+  const env = { ARENA_CLUSTER_PROCESSORS: "2", ARENA_CLUSTER_GATEWAYS: "1", ARENA_CLUSTER_GATEWAY_PORT: String(gatewayPort), ARENA_CLUSTER_DATABASE_URL: u.toString() }
+  try {
+    const up = await cluster.run("up", env)
+    expect(up.code, up.out).toBe(0)
+    expect(up.out).toContain("Arena runs partitioned: P = 8, 2 processors, 1 gateways")
+    const pids = ["p1", "p2", "g1"].map((m) => Number(fs.readFileSync(path.join(cluster.dir, `${m}.pid`), "utf8")))
+    for (const p of pids) expect(alive(p)).toBe(true)
+    const root = path.resolve(import.meta.dirname, "../..")
+    await promisify(execFile)(process.execPath, [path.join(root, "bin/arena"), "produce", "--count", "40"], {
+      cwd: root, env: { ...process.env, NATS_URL: cluster.urls.join(","), ARENA_PARTITIONS: "8" }
+    })
+    // The stream also holds the coordinator's ticks: the board is caught up once its seq reaches
+    // the stream's head as it was after the 40 events.
+    const nc = await connect({ servers: cluster.url(2) })
+    const head = await jetstreamManager(nc).then((jsm) => jsm.streams.info("ARENA_XP")).then((i) => i.state.last_seq).finally(() => nc.close())
+    expect(head).toBeGreaterThanOrEqual(40)
+    let board: { seq?: number; total?: number } = {}
+    for (let i = 0; i < 600 && !((board.seq ?? 0) >= head); i++) {
+      board = await fetch(`http://127.0.0.1:${gatewayPort}/v1/leaderboards/global?limit=5`).then((r) => r.json() as Promise<typeof board>, () => ({}))
+      if (!((board.seq ?? 0) >= head)) await new Promise((r) => setTimeout(r, 100))
+    }
+    expect(board.seq).toBeGreaterThanOrEqual(head)
+    expect(board.total).toBeGreaterThan(0)
+    const down = await cluster.run("down", env)
+    expect(down.code, down.out).toBe(0)
+    for (const p of pids) expect(alive(p)).toBe(false)
+    expect((await cluster.run("status")).code).toBe(1)
+    const again = await cluster.run("start")
+    expect(again.code, again.out).toBe(0)
+  } finally {
+    await cluster.run("down", env)
+    await cluster.run("start")
+    const admin = postgres(PG_URL, { max: 1, onnotice: () => {} })
+    await admin.unsafe(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`).catch(() => undefined)
+    await admin.end()
   }
 })
 

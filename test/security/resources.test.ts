@@ -3,23 +3,14 @@
 // dodge, a chunked body that grows past 1 MiB, a body refused while the client still sends it, and
 // oversized client frames — each refused with a bounded cost while other clients carry on.
 import * as net from "node:net"
-import { afterAll, beforeAll, expect, it } from "vitest"
+import { expect, it } from "vitest"
 import WebSocket from "ws"
 import { mintToken } from "../../src/gateway/auth/Auth.js"
-import { ArenaProcess, JWT_SECRET, cleanup, freshNames } from "../support/arena.js"
+import { JWT_SECRET, useArena } from "../support/arena.js"
 import { request } from "../reliability/lib/http.js"
 
-const names = freshNames("res")
-const arena = new ArenaProcess(names)
+const { arena } = useArena("res", {}, { stop: "kill" })
 
-beforeAll(async () => {
-  await arena.start()
-  await arena.waitForSeq(0)
-})
-afterAll(async () => {
-  await arena.kill()
-  await cleanup(names)
-})
 
 const open = (path: string, from: string): Promise<WebSocket | number> =>
   new Promise((resolve) => {

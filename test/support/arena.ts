@@ -11,6 +11,8 @@ import type { NatsConnection } from "@nats-io/transport-node"
 import { jetstream, jetstreamManager } from "@nats-io/jetstream"
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream"
 import postgres from "postgres"
+import { afterAll, beforeAll, expect } from "vitest"
+import { mintToken } from "../../src/gateway/auth/Auth.js"
 import { canWrite, descendantPids } from "./procs.js"
 
 export const NATS_URL = process.env.NATS_URL ?? "nats://127.0.0.1:4222"
@@ -208,4 +210,36 @@ export const publishAll = async (
   }
   await Promise.all(pending)
   return out
+}
+
+/**
+ * A real `arena serve` for one test file: fresh names, started and caught up to seq 0 before its
+ * tests, stopped (gracefully, or kill -9 with `stop: "kill"`) and its database, streams and data
+ * removed after them. `token` mints one with JWT_SECRET; `postEvents` sends a batch through
+ * POST /v1/events as a producer, expects every event accepted and returns the highest seq.
+ */
+export const useArena = (label: string, env: Record<string, string> = {}, o: { readonly stop?: "graceful" | "kill" } = {}) => {
+  const names = freshNames(label)
+  const arena = new ArenaProcess(names, env)
+  beforeAll(async () => {
+    await arena.start()
+    await arena.waitForSeq(0)
+  })
+  afterAll(async () => {
+    if (o.stop === "kill") await arena.kill()
+    else await arena.stop()
+    await cleanup(names)
+  })
+  const token = (sub: string, scope = "") => mintToken({ sub, scope, ttlSeconds: 600 }, JWT_SECRET)
+  const postEvents = async (events: ReadonlyArray<Record<string, unknown>>): Promise<number> => {
+    const r = await fetch(`${arena.baseUrl}/v1/events`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${await token("producer", "events:write")}` },
+      body: JSON.stringify(events)
+    })
+    const json = await r.json() as { accepted: number; results: Array<{ seq: number }> }
+    expect([r.status, json.accepted]).toEqual([202, events.length])
+    return Math.max(...json.results.map((x) => x.seq))
+  }
+  return { names, arena, token, postEvents }
 }

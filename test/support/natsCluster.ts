@@ -40,12 +40,23 @@ export interface TestCluster {
   readonly destroy: () => Promise<void>
 }
 
+/** The processors' database `scripts/cluster.sh up` would use (and `clean` drops): this cluster's own. */
+const clusterDatabaseUrl = (clientPort: number): string => {
+  const u = new URL(process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/arena")
+  u.pathname = `/arena_cluster_${clientPort}`
+  return u.toString()
+}
+
 export const clusterEnv = (o: { readonly clientPort: number; readonly partitions: number }, dir: string): Record<string, string> => ({
   ARENA_CLUSTER_DIR: dir,
+  ARENA_CLUSTER_DATABASE_URL: clusterDatabaseUrl(o.clientPort),
   ARENA_PARTITIONS: String(o.partitions),
   ARENA_CLUSTER_CLIENT_PORT: String(o.clientPort),
   ARENA_CLUSTER_ROUTE_PORT: String(o.clientPort + 2000),
-  ARENA_CLUSTER_HTTP_PORT: String(o.clientPort + 4000)
+  ARENA_CLUSTER_HTTP_PORT: String(o.clientPort + 4000),
+  // `up`'s ClickHouse stand-in: base + 2003, this reservation's alone (the default 8124 collided
+  // when two CI runs ran cluster.test at once).
+  ARENA_CLUSTER_CLICKHOUSE_PORT: String(o.clientPort + 2003)
 })
 
 /** TCP ports something listens on (IPv4 and IPv6), from /proc/net. */
@@ -68,7 +79,7 @@ const ownedBy = (lock: string): number => {
 
 /**
  * Reserves a client-port base for a test cluster: bases are 10000 + 4k (k < 2000; below Linux's
- * ephemeral range, so outgoing connections never take them), none of its nine ports listened on,
+ * ephemeral range, so outgoing connections never take them), none of its eleven ports listened on,
  * and a lock file per base created exclusively with this process's pid (a lock whose pid is gone
  * is stale and taken over). Parallel test files and parallel CI runs on one machine therefore never
  * pick the same ports — fixed ports collided when three CI runs shared the machine.
@@ -77,7 +88,9 @@ export const reservePorts = (): { readonly base: number; readonly release: () =>
   const busy = listeningPorts()
   for (let attempt = 0; attempt < 500; attempt++) {
     const base = 10_000 + 4 * Math.floor(Math.random() * 2000)
-    const ports = [0, 1, 2].flatMap((i) => [base + i, base + 2000 + i, base + 4000 + i])
+    // The nodes' client, route and monitoring ports, and base + 3 / base + 2003 (a test's gateway
+    // and ClickHouse stand-in): bases are 4 apart, so these are no other reservation's.
+    const ports = [...[0, 1, 2].flatMap((i) => [base + i, base + 2000 + i, base + 4000 + i]), base + 3, base + 2003]
     if (ports.some((p) => busy.has(p))) continue
     const lock = path.join(os.tmpdir(), `arena-cluster-ports-${base}.lock`)
     try {

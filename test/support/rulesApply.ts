@@ -1,12 +1,13 @@
 // Helpers of the `arena rules apply` tests (test/pipeline/rulesApply*.test.ts): rules files,
 // rounds of task_completed events (xp = the rules' points: one day, no streak tier or multiplier,
 // first_steps has no bonus), the global board, the CLI as an operator runs it, Postgres' view of
-// the projections.
+// the projections, and ClickHouse's (through the service: only it may open the embedded engine).
 import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { expect } from "vitest"
 import { DEFAULT_RULES_DOCUMENT } from "../../src/domain/DefaultRules.js"
+import { mintToken } from "../../src/gateway/auth/Auth.js"
 import { ArenaProcess, JWT_SECRET, NATS_URL, db, publishAll } from "./arena.js"
 import type { Names, Nats } from "./arena.js"
 
@@ -16,11 +17,18 @@ export const USERS = 10
 export const rulesApplyHarness = (names: Names, nats: () => Nats) => {
   let next = 0
   return {
-    rulesFile: (version: string, points: number): string => {
+    /** A rules file: the default rules with task_completed worth `points` (and other level thresholds when given). */
+    rulesFile: (version: string, points: number, levels?: typeof DEFAULT_RULES_DOCUMENT.levels): string => {
       const file = path.join(names.dataDir, `rules-${version}-${points}.json`)
       fs.mkdirSync(names.dataDir, { recursive: true })
-      fs.writeFileSync(file, JSON.stringify({ ...DEFAULT_RULES_DOCUMENT, version, actions: { ...DEFAULT_RULES_DOCUMENT.actions, task_completed: { points } } }, null, 2))
+      fs.writeFileSync(file, JSON.stringify({ ...DEFAULT_RULES_DOCUMENT, version, actions: { ...DEFAULT_RULES_DOCUMENT.actions, task_completed: { points } }, ...(levels === undefined ? {} : { levels }) }, null, 2))
       return file
+    },
+    /** One task_completed event for one user (now); resolves with its seq. */
+    publishOne: async (userId: string): Promise<number> => {
+      next++
+      const [ack] = await publishAll(nats().js, names.subject, [{ event_id: `${names.id}-${next}`, user_id: userId, agent_name: "coder", action_type: "task_completed", timestamp: new Date().toISOString() }])
+      return ack!.seq
     },
     publishRound: async (perUser: number): Promise<number> => {
       const now = new Date().toISOString()
@@ -63,6 +71,32 @@ export const rulesApplyHarness = (names: Names, nats: () => Nats) => {
       } finally { await sql.end() }
     }
   }
+}
+
+const adminHeaders = async () => ({ authorization: `Bearer ${await mintToken({ sub: "ops", scope: "admin", ttlSeconds: 600 }, JWT_SECRET)}` })
+
+/** Rows of a read-only query on the service's ClickHouse (POST /v1/analytics/sql), as objects. */
+export const chRows = async (arena: ArenaProcess, query: string): Promise<Array<Record<string, unknown>>> => {
+  const r = await fetch(`${arena.baseUrl}/v1/analytics/sql`, { method: "POST", headers: { "content-type": "application/json", ...await adminHeaders() }, body: JSON.stringify({ query }) })
+  const body = await r.json() as { columns: string[]; rows: unknown[][] }
+  expect(r.status, JSON.stringify(body)).toBe(200)
+  return body.rows.map((row) => Object.fromEntries(body.columns.map((c, i) => [c, row[i]])))
+}
+
+/** A user's whole ledger as the API serves it (read from ClickHouse, plus what the sink has not flushed yet). */
+export const ledgerOf = async (arena: ArenaProcess, userId: string): Promise<Array<Record<string, unknown>>> => {
+  const r = await fetch(`${arena.baseUrl}/v1/users/${encodeURIComponent(userId)}/ledger?limit=1000`, { headers: await adminHeaders() })
+  expect(r.status).toBe(200)
+  return (await r.json() as { entries: Array<Record<string, unknown>> }).entries
+}
+
+/** A dashboard's rows over the last week and the next hour (GET /v1/analytics/dashboards/{name}). */
+export const dashboardOf = async (arena: ArenaProcess, name: string): Promise<unknown[][]> => {
+  const now = Date.now()
+  const r = await fetch(`${arena.baseUrl}/v1/analytics/dashboards/${name}?from=${now - 7 * 86_400_000}&to=${now + 3_600_000}`, { headers: await adminHeaders() })
+  const body = await r.json() as { rows: unknown[][] }
+  expect(r.status, JSON.stringify(body)).toBe(200)
+  return body.rows
 }
 
 export const everyone = (xp: number) => Object.fromEntries(Array.from({ length: USERS }, (_, i) => [`u${i}`, xp]))

@@ -10,8 +10,8 @@ SELECT
     sum(bonus_xp)  AS bonus_xp,
     round(unlocks / greatest(
         (SELECT uniqExact(user_id) FROM user_days
-         WHERE day BETWEEN toDate({from:DateTime64(3)}, 'UTC') AND toDate({to:DateTime64(3)} - INTERVAL 1 MILLISECOND, 'UTC')), 1), 4) AS per_active_user
+         WHERE projection = {projection:UInt32} AND day BETWEEN toDate({from:DateTime64(3)}, 'UTC') AND toDate({to:DateTime64(3)} - INTERVAL 1 MILLISECOND, 'UTC')), 1), 4) AS per_active_user
 FROM achievement_daily
-WHERE day BETWEEN toDate({from:DateTime64(3)}, 'UTC') AND toDate({to:DateTime64(3)} - INTERVAL 1 MILLISECOND, 'UTC')
+WHERE projection = {projection:UInt32} AND day BETWEEN toDate({from:DateTime64(3)}, 'UTC') AND toDate({to:DateTime64(3)} - INTERVAL 1 MILLISECOND, 'UTC')
 GROUP BY achievement
 ORDER BY unlocks DESC, achievement

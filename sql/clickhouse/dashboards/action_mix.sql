@@ -12,6 +12,6 @@ SELECT
     sum(xp_awarded)                             AS xp_awarded,
     round(xp / greatest(base_points, 1), 4)     AS avg_multiplier
 FROM action_daily
-WHERE day BETWEEN toDate({from:DateTime64(3)}, 'UTC') AND toDate({to:DateTime64(3)} - INTERVAL 1 MILLISECOND, 'UTC')
+WHERE projection = {projection:UInt32} AND day BETWEEN toDate({from:DateTime64(3)}, 'UTC') AND toDate({to:DateTime64(3)} - INTERVAL 1 MILLISECOND, 'UTC')
 GROUP BY action_type
 ORDER BY events DESC, action_type

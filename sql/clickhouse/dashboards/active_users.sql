@@ -25,7 +25,7 @@ FROM
     (
         SELECT day, uniqExact(user_id) AS dau, uniqExactState(user_id) AS users
         FROM user_days
-        WHERE day BETWEEN first_day - 6 AND last_day
+        WHERE projection = {projection:UInt32} AND day BETWEEN first_day - 6 AND last_day
         GROUP BY day
     ) AS daily ON daily.day = calendar.day
 )

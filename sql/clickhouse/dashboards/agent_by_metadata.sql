@@ -7,7 +7,7 @@
 -- description: down by another field, e.g. metadata.repo or metadata.task.kind.
 -- chart: table
 -- Paste into clickhouse-client:
---   clickhouse-client --database arena --param_from='2026-01-01 00:00:00' --param_to='2026-02-01 00:00:00' --queries-file agent_by_metadata.sql
+--   clickhouse-client --database arena --param_projection=0 --param_from='2026-01-01 00:00:00' --param_to='2026-02-01 00:00:00' --queries-file agent_by_metadata.sql
 -- Ranges: {from} inclusive, {to} exclusive, UTC (stream time).
 SELECT
     agent_name,
@@ -17,6 +17,6 @@ SELECT
     round(avg(total_awarded), 2)                AS xp_per_event,
     uniqExact(user_id)                          AS users
 FROM awards
-WHERE stream_time >= {from:DateTime64(3)} AND stream_time < {to:DateTime64(3)}
+WHERE projection = {projection:UInt32} AND stream_time >= {from:DateTime64(3)} AND stream_time < {to:DateTime64(3)}
 GROUP BY agent_name, model
 ORDER BY agent_name, events DESC, model

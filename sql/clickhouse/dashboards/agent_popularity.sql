@@ -5,7 +5,7 @@
 -- description: uniq states (exact at this scale; approximate beyond ~65k users per agent-day).
 -- chart: bars
 -- Paste into clickhouse-client:
---   clickhouse-client --database arena --param_from='2026-01-01 00:00:00' --param_to='2026-02-01 00:00:00' --queries-file agent_popularity.sql
+--   clickhouse-client --database arena --param_projection=0 --param_from='2026-01-01 00:00:00' --param_to='2026-02-01 00:00:00' --queries-file agent_popularity.sql
 -- Ranges: {from} inclusive, {to} exclusive, UTC; daily rollups cover the days they touch.
 SELECT
     a.agent_name                                  AS agent_name,
@@ -16,7 +16,7 @@ FROM
 (
     SELECT agent_name, sum(events) AS events, sum(xp_awarded) AS xp_awarded, uniqMerge(users) AS users
     FROM agent_daily
-    WHERE day BETWEEN toDate({from:DateTime64(3)}, 'UTC') AND toDate({to:DateTime64(3)} - INTERVAL 1 MILLISECOND, 'UTC')
+    WHERE projection = {projection:UInt32} AND day BETWEEN toDate({from:DateTime64(3)}, 'UTC') AND toDate({to:DateTime64(3)} - INTERVAL 1 MILLISECOND, 'UTC')
     GROUP BY agent_name
 ) AS a
 LEFT JOIN
@@ -24,7 +24,7 @@ LEFT JOIN
     -- Corrections in the range through the agent (voids of its events, adjusts naming it).
     SELECT agent_name, sum(xp) AS xp
     FROM correction_daily
-    WHERE day BETWEEN toDate({from:DateTime64(3)}, 'UTC') AND toDate({to:DateTime64(3)} - INTERVAL 1 MILLISECOND, 'UTC')
+    WHERE projection = {projection:UInt32} AND day BETWEEN toDate({from:DateTime64(3)}, 'UTC') AND toDate({to:DateTime64(3)} - INTERVAL 1 MILLISECOND, 'UTC')
       AND agent_name != ''
     GROUP BY agent_name
 ) AS c ON c.agent_name = a.agent_name

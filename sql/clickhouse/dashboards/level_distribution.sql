@@ -15,14 +15,14 @@ FROM
     (
         SELECT user_id, max(level) AS level
         FROM user_days
-        WHERE day <= toDate({to:DateTime64(3)} - INTERVAL 1 MILLISECOND, 'UTC')
+        WHERE projection = {projection:UInt32} AND day <= toDate({to:DateTime64(3)} - INTERVAL 1 MILLISECOND, 'UTC')
         GROUP BY user_id
     )
     GROUP BY level
     UNION ALL
     SELECT level, toUInt64(0) AS users, sum(events) AS reached
     FROM level_daily
-    WHERE day BETWEEN toDate({from:DateTime64(3)}, 'UTC') AND toDate({to:DateTime64(3)} - INTERVAL 1 MILLISECOND, 'UTC')
+    WHERE projection = {projection:UInt32} AND day BETWEEN toDate({from:DateTime64(3)}, 'UTC') AND toDate({to:DateTime64(3)} - INTERVAL 1 MILLISECOND, 'UTC')
     GROUP BY level
 )
 GROUP BY level

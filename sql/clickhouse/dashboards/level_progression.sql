@@ -14,6 +14,6 @@ SELECT
     sumIf(events, level = 7) AS level_7,
     sumIf(events, level = 8) AS level_8
 FROM level_daily
-WHERE day BETWEEN toDate({from:DateTime64(3)}, 'UTC') AND toDate({to:DateTime64(3)} - INTERVAL 1 MILLISECOND, 'UTC')
+WHERE projection = {projection:UInt32} AND day BETWEEN toDate({from:DateTime64(3)}, 'UTC') AND toDate({to:DateTime64(3)} - INTERVAL 1 MILLISECOND, 'UTC')
 GROUP BY day
 ORDER BY day WITH FILL FROM toDate({from:DateTime64(3)}, 'UTC') TO toDate({to:DateTime64(3)} - INTERVAL 1 MILLISECOND, 'UTC') + 1

@@ -12,6 +12,6 @@ SELECT
     sumIf(events, kind = 'applied') / (bucket / 60)                  AS applied_per_min,
     sumIf(events, kind = 'rejected') / (bucket / 60)                 AS rejected_per_min
 FROM pipeline_minute
-WHERE minute >= toStartOfMinute({from:DateTime64(3)}) AND minute < {to:DateTime64(3)}
+WHERE projection = {projection:UInt32} AND minute >= toStartOfMinute({from:DateTime64(3)}) AND minute < {to:DateTime64(3)}
 GROUP BY time
 ORDER BY time

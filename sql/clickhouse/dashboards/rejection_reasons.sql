@@ -8,6 +8,6 @@ SELECT
     sum(events)                                  AS rejected,
     round(rejected / sum(rejected) OVER (), 4)   AS share
 FROM rejection_daily
-WHERE day BETWEEN toDate({from:DateTime64(3)}, 'UTC') AND toDate({to:DateTime64(3)} - INTERVAL 1 MILLISECOND, 'UTC')
+WHERE projection = {projection:UInt32} AND day BETWEEN toDate({from:DateTime64(3)}, 'UTC') AND toDate({to:DateTime64(3)} - INTERVAL 1 MILLISECOND, 'UTC')
 GROUP BY reason
 ORDER BY rejected DESC, reason

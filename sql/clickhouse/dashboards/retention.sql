@@ -8,7 +8,7 @@ WITH cohorts AS
 (
     SELECT user_id, day AS cohort
     FROM user_days
-    WHERE day BETWEEN toDate({from:DateTime64(3)}, 'UTC') AND toDate({to:DateTime64(3)} - INTERVAL 1 MILLISECOND, 'UTC')
+    WHERE projection = {projection:UInt32} AND day BETWEEN toDate({from:DateTime64(3)}, 'UTC') AND toDate({to:DateTime64(3)} - INTERVAL 1 MILLISECOND, 'UTC')
     GROUP BY user_id, day
     HAVING max(first_award) = 1
 ),
@@ -16,7 +16,7 @@ activity AS
 (
     SELECT user_id, groupUniqArray(day) AS days
     FROM user_days
-    WHERE day BETWEEN toDate({from:DateTime64(3)}, 'UTC') AND toDate({to:DateTime64(3)} - INTERVAL 1 MILLISECOND, 'UTC') + 7
+    WHERE projection = {projection:UInt32} AND day BETWEEN toDate({from:DateTime64(3)}, 'UTC') AND toDate({to:DateTime64(3)} - INTERVAL 1 MILLISECOND, 'UTC') + 7
       AND user_id IN (SELECT user_id FROM cohorts)
     GROUP BY user_id
 )

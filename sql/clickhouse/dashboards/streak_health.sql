@@ -14,7 +14,7 @@ FROM
 (
     SELECT day, user_id, max(max_streak) AS streak
     FROM user_days
-    WHERE day BETWEEN toDate({from:DateTime64(3)}, 'UTC') AND toDate({to:DateTime64(3)} - INTERVAL 1 MILLISECOND, 'UTC')
+    WHERE projection = {projection:UInt32} AND day BETWEEN toDate({from:DateTime64(3)}, 'UTC') AND toDate({to:DateTime64(3)} - INTERVAL 1 MILLISECOND, 'UTC')
     GROUP BY day, user_id
 )
 GROUP BY day

@@ -16,14 +16,14 @@ FROM
     (
         SELECT user_id, sum(xp_awarded) AS xp
         FROM user_days
-        WHERE day BETWEEN toDate({from:DateTime64(3)}, 'UTC') AND toDate({to:DateTime64(3)} - INTERVAL 1 MILLISECOND, 'UTC')
+        WHERE projection = {projection:UInt32} AND day BETWEEN toDate({from:DateTime64(3)}, 'UTC') AND toDate({to:DateTime64(3)} - INTERVAL 1 MILLISECOND, 'UTC')
         GROUP BY user_id
     ) AS u
     LEFT JOIN
     (
         SELECT user_id, sum(xp) AS xp
         FROM correction_daily
-        WHERE day BETWEEN toDate({from:DateTime64(3)}, 'UTC') AND toDate({to:DateTime64(3)} - INTERVAL 1 MILLISECOND, 'UTC')
+        WHERE projection = {projection:UInt32} AND day BETWEEN toDate({from:DateTime64(3)}, 'UTC') AND toDate({to:DateTime64(3)} - INTERVAL 1 MILLISECOND, 'UTC')
         GROUP BY user_id
     ) AS c ON c.user_id = u.user_id
 )

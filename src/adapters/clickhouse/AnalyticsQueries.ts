@@ -1,6 +1,8 @@
 // Reads for the gateway and the CLI: a user's ledger (keyset by seq, newest first), the analyst's
 // dashboards and admin-only ad-hoc SQL (one read-only statement, readonly=1). Every value enters
-// as a ClickHouse query parameter ({name:Type}), never by string concatenation.
+// as a ClickHouse query parameter ({name:Type}), never by string concatenation. The ledger and the
+// dashboards read the current projection's rows only (ARCHITECTURE §10 "Re-projection"); ad-hoc
+// SQL sees every projection's (the `projection` column says which).
 import type { ClickHouseClient } from "@clickhouse/client"
 import type { LedgerEntry, LedgerItem } from "../../domain/Model.js"
 import { ClickHouseError, classifyClickHouse } from "./ClickHouseError.js"
@@ -43,18 +45,20 @@ const toQueryResult = (j: { meta?: Array<{ name: string; type: string }>; data?:
 }
 
 export class AnalyticsQueries {
-  constructor(private readonly client: ClickHouseClient, private readonly dashboardsDir?: string) {}
+  /** `projection`: the current projection (Postgres arena_projection.current; 0 when never re-projected), read at each query. */
+  constructor(private readonly client: ClickHouseClient, private readonly dashboardsDir?: string, private readonly projection: () => number = () => 0) {}
 
   /** Newest first, awards and corrections by seq; `cursor` from a previous page continues below its last seq. */
   async ledger(userId: string, limit: number, beforeSeq: number | null): Promise<LedgerResult> {
     const n = Math.max(1, Math.min(1000, Math.floor(limit)))
     const before = beforeSeq
+    const projection = this.projection()
     const page = async <R>(table: string, columns: ReadonlyArray<string>): Promise<R[]> =>
       (await this.client.query({
         query: `SELECT ${columns.join(", ")} FROM ${table}
-                WHERE user_id = {user:String} ${before === null ? "" : "AND seq < {before:UInt64}"}
+                WHERE user_id = {user:String} AND projection = {projection:UInt32} ${before === null ? "" : "AND seq < {before:UInt64}"}
                 ORDER BY seq DESC LIMIT {n:UInt32}`,
-        query_params: before === null ? { user: userId, n: n + 1 } : { user: userId, before, n: n + 1 },
+        query_params: before === null ? { user: userId, projection, n: n + 1 } : { user: userId, projection, before, n: n + 1 },
         format: "JSONEachRow"
       })).json<R>()
     try {
@@ -72,8 +76,8 @@ export class AnalyticsQueries {
   async awardOf(eventId: string): Promise<LedgerEntry | null> {
     try {
       const rs = await this.client.query({
-        query: `SELECT ${AWARD_COLUMNS.join(", ")} FROM awards WHERE event_id = {id:String} ORDER BY seq LIMIT 1`,
-        query_params: { id: eventId },
+        query: `SELECT ${AWARD_COLUMNS.join(", ")} FROM awards WHERE event_id = {id:String} AND projection = {projection:UInt32} ORDER BY seq LIMIT 1`,
+        query_params: { id: eventId, projection: this.projection() },
         format: "JSONEachRow"
       })
       const [row] = await rs.json<AwardRowJson>()
@@ -85,7 +89,7 @@ export class AnalyticsQueries {
 
   /**
    * Seqs of the user's awards and corrections below `beforeSeq`, ascending: the stream messages
-   * that named them (erasure).
+   * that named them (erasure). Every projection's rows: an erasure removes the user from all.
    */
   async userSeqs(userId: string, beforeSeq: number): Promise<number[]> {
     try {
@@ -116,7 +120,7 @@ export class AnalyticsQueries {
       const rs = await this.client.query({
         query: d.sql,
         // Epoch seconds with milliseconds parse the same in every server time zone.
-        query_params: { from: (range.fromMs / 1000).toFixed(3), to: (range.toMs / 1000).toFixed(3) },
+        query_params: { from: (range.fromMs / 1000).toFixed(3), to: (range.toMs / 1000).toFixed(3), projection: this.projection() },
         format: "JSONCompact"
       })
       return { name, ...toQueryResult(await rs.json()) }

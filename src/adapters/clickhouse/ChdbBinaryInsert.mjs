@@ -10,6 +10,8 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 
 const INSERT_RE = /^\s*(INSERT\s+INTO\s+[\s\S]+?)\s+FORMAT\s+([A-Za-z0-9_]+)\s*$/i
+/** input('structure') in an INSERT … SELECT (the structure a quoted literal, with \' escapes). */
+const INPUT_RE = /\binput\s*\(\s*('(?:[^'\\]|\\.)*')\s*\)/
 const sqlString = (/** @type {string} */ s) => `'${s.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`
 
 /** Settings of the HTTP interface (the client sends some by default) that chDB does not know. */
@@ -50,6 +52,14 @@ export const insertBinary = async (c, p) => {
   fs.mkdirSync(p.dir, { recursive: true })
   fs.writeFileSync(file, p.body)
   try {
+    // `INSERT INTO t (cols) SELECT … FROM input('structure') WHERE … FORMAT F` (a conditional insert,
+    // partitioned mode's fence): the rows are read with file(<file>, F, 'structure') instead.
+    const input = INPUT_RE.exec(m[1])
+    if (input !== null) {
+      const query = `${m[1].slice(0, input.index)}file(${sqlString(file)}, ${sqlString(m[2])}, ${input[1]})${m[1].slice(input.index + input[0].length)}${settingsClause(p.settings)}`
+      const r = await c.command({ query })
+      return { summary: r.summary }
+    }
     const r = await c.command({ query: `${m[1]} FROM INFILE ${sqlString(file)}${settingsClause(p.settings)} FORMAT ${m[2]}` })
     return { summary: r.summary }
   } finally {

@@ -63,7 +63,12 @@ export class ChdbProcess {
   /** Children started so far (a restart after a crash increments it). */
   generation = 0
 
-  constructor(readonly dataPath: string, readonly database: string, private readonly startTimeoutMs = 60_000) {}
+  constructor(
+    readonly dataPath: string,
+    readonly database: string,
+    private readonly startTimeoutMs = 60_000,
+    private readonly warn: (message: string) => void = () => {}
+  ) {}
 
   /** pid of the running child, or null. Tests kill -9 it. */
   get pid(): number | null {
@@ -104,6 +109,7 @@ export class ChdbProcess {
             if (orphan !== null) {
               // Killing it frees the lock; the caller's retry then opens the engine.
               process.kill(orphan, "SIGKILL")
+              this.warn(`killed orphaned chDB process ${orphan} holding ${this.dataPath} (left by a service that died); reopening the engine`)
               reject(new ClickHouseError({ reason: "connect", retryable: true, message: `killed orphaned chDB process ${orphan} holding ${this.dataPath}; retrying` }))
               return
             }

@@ -55,13 +55,15 @@ export interface OpenOptions {
   readonly fault?: FaultHook
   /** HTTP request timeout, ms (default 60 s). */
   readonly requestTimeoutMs?: number
+  /** What the embedded engine's supervision did that an operator should see (e.g. an orphan killed). */
+  readonly warn?: (message: string) => void
 }
 
 /** Synchronous: nothing connects until the first call (the embedded child starts then). */
 export const openClickHouse = (target: ClickHouseTarget, opts: OpenOptions = {}): ClickHouseHandle => {
   const wrap = (c: Connection): Connection => (opts.fault === undefined ? c : new FaultyConnection(c, opts.fault))
   if (target.kind === "embedded") {
-    const proc = new ChdbProcess(target.path, target.database)
+    const proc = new ChdbProcess(target.path, target.database, undefined, opts.warn)
     const client = createClient({ connection: wrap(new ChildChdbConnection(proc)), log: { level: ClickHouseLogLevel.OFF } })
     return { client, target, process: proc, ensureDatabase: async () => {}, close: () => client.close() }
   }

@@ -1,5 +1,6 @@
 // The analyst's dashboards: sql/clickhouse/dashboards/<name>.sql, each a documented query with
-// {from:DateTime64(3)} and {to:DateTime64(3)} parameters. A header of `-- key: value` lines
+// {from:DateTime64(3)} and {to:DateTime64(3)} parameters, reading the rows of {projection:UInt32}
+// only (the current projection, ARCHITECTURE §10 "Re-projection"). A header of `-- key: value` lines
 // (name, title, description, chart) describes it to the dashboard page.
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -34,6 +35,11 @@ export const parseDashboard = (file: string, text: string): Dashboard => {
   if (chart !== "timeseries" && chart !== "bars" && chart !== "table") throw new Error(`dashboard ${file}: chart must be timeseries, bars or table`)
   if (!text.includes("{from:DateTime64(3)}") || !text.includes("{to:DateTime64(3)}")) {
     throw new Error(`dashboard ${file}: must use {from:DateTime64(3)} and {to:DateTime64(3)}`)
+  }
+  // Every table a dashboard can read holds the rows of every projection: one that never names
+  // the current projection would add an old scoring's rows to the current one's.
+  if (!text.includes("projection = {projection:UInt32}")) {
+    throw new Error(`dashboard ${file}: must read the current projection only (WHERE projection = {projection:UInt32} on every table it reads)`)
   }
   return { name, title: meta["title"] ?? name, description: meta["description"] ?? "", chart, sql: text.trim().replace(/;\s*$/, "") }
 }

@@ -28,6 +28,24 @@ const roundTrip = (records: ReadonlyArray<AnalyticsRecord>) => {
   return at.map((i) => readLedgerItem(rows, i))
 }
 
+describe("writeRow", () => {
+  it("ends every row with its projection (UInt32): the record's own for an award, else the one given", () => {
+    const rows = new RowLog()
+    const T = "2026-11-26T10:00:01.000Z"
+    const records: AnalyticsRecord[] = [
+      { kind: "award", entry: award(5, "u1") },
+      { kind: "award", entry: award(6, "u1"), projection: 9 },
+      { kind: "correction", entry: correction(7, "u1") },
+      { kind: "level_up", seq: 8, user_id: "u1", from: 1, to: 2, stream_time: T },
+      { kind: "achievement", seq: 8, user_id: "u1", achievement: "x", bonus: 1, stream_time: T },
+      { kind: "rejection", seq: 9, reason: "invalid_event", message: "bad", event_id: "e", stream_time: T }
+    ]
+    const last = records.map((r) => { const b = rows.bytesOf(writeRow(r, rows, 3)); return new DataView(b.buffer, b.byteOffset + b.length - 4, 4).getUint32(0, true) })
+    expect(last).toEqual([3, 9, 3, 3, 3, 3])
+    expect(readLedgerItem(rows, 0)).toEqual(award(5, "u1"))
+  })
+})
+
 describe("readLedgerItem", () => {
   it("reads an award and a correction back exactly, key order included", () => {
     const a = award(7, "ünïcode-user-✓", { multipliers: [], bonuses: [], action_type: "custom" })

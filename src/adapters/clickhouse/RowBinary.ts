@@ -2,7 +2,8 @@
 // typed-array columns over shared byte slabs): no row array, no JSON text and no object per
 // record on the pipeline's turn, and the engine reads the rows without a text parser (the embedded
 // engine spent ~2× the CPU on JSONCompactEachRow). Column order and types are those of
-// sql/clickhouse/0001_raw_records.sql (Rows.ts TABLES lists the same columns). A new column of a
+// sql/clickhouse/0001_raw_records.sql, then 0004's metadata and 0005's projection (Rows.ts TABLES
+// lists the same columns). A new column of a
 // table is one line in its writer below, one in its bound, and its name in Rows.ts TABLES;
 // readLedgerItem reads rows back only up to the columns it needs, so a column appended at the end
 // of a row needs nothing there.
@@ -114,7 +115,7 @@ const streamTime = (iso: string): void => {
 const NO_METADATA = "{}"
 
 const awardBound = (e: LedgerEntry, metadata: string | undefined): number => {
-  let n = strBound(metadata ?? NO_METADATA) + 8 * 4 + 4 * 6 + 2 + 5 * 4 + 4 * e.bonuses.length
+  let n = strBound(metadata ?? NO_METADATA) + 8 * 4 + 4 * 7 + 2 + 5 * 4 + 4 * e.bonuses.length
   n += strBound(e.event_id) + strBound(e.user_id) + strBound(e.agent_name) + strBound(e.action_type)
   n += strBound(e.streak_multiplier) + strBound(e.total_multiplier) + strBound(e.applied_multiplier) + strBound(e.rules_version)
   for (const m of e.multipliers) n += strBound(m.name) + strBound(m.factor)
@@ -122,7 +123,7 @@ const awardBound = (e: LedgerEntry, metadata: string | undefined): number => {
   return n
 }
 
-const award = (e: LedgerEntry, metadata: string | undefined): void => {
+const award = (e: LedgerEntry, metadata: string | undefined, projection: number): void => {
   const ms = e.multipliers
   const bs = e.bonuses
   i64(e.seq)
@@ -152,17 +153,18 @@ const award = (e: LedgerEntry, metadata: string | undefined): void => {
   time(e.event_time)
   i64(streamMs)
   str(metadata ?? NO_METADATA)
+  u32(projection)
 }
 
 const correctionBound = (e: CorrectionEntry): number => {
-  let n = 8 * 7 + 2 + 5 * 2
+  let n = 8 * 7 + 2 + 5 * 2 + 4
   n += strBound(e.correction_id) + strBound(e.correction) + strBound(e.user_id) + strBound(e.agent_name ?? "") + strBound(e.event_id ?? "")
   n += strBound(e.reason) + strBound(e.by ?? "") + strBound(e.rules_version)
   for (const b of e.boards) n += 8 + strBound(b.board) + strBound(b.window) + strBound(b.period) + 2
   return n
 }
 
-const correction = (e: CorrectionEntry): void => {
+const correction = (e: CorrectionEntry, projection: number): void => {
   i64(e.seq)
   str(e.correction_id)
   str(e.correction)
@@ -183,6 +185,7 @@ const correction = (e: CorrectionEntry): void => {
   u8(e.level_after)
   str(e.rules_version)
   i64(streamMs)
+  u32(projection)
 }
 
 /** At least the bytes the record's row takes. */
@@ -190,30 +193,32 @@ const boundOf = (r: AnalyticsRecord): number => {
   switch (r.kind) {
     case "award": return awardBound(r.entry, r.metadata)
     case "correction": return correctionBound(r.entry)
-    case "level_up": return 8 + strBound(r.user_id) + 2 + 8
-    case "achievement": return 8 + strBound(r.user_id) + strBound(r.achievement) + 4 + 8
-    case "rejection": return 8 + strBound(r.reason) + strBound(r.message) + 1 + strBound(r.event_id ?? "") + 8
+    case "level_up": return 8 + strBound(r.user_id) + 2 + 8 + 4
+    case "achievement": return 8 + strBound(r.user_id) + strBound(r.achievement) + 4 + 8 + 4
+    case "rejection": return 8 + strBound(r.reason) + strBound(r.message) + 1 + strBound(r.event_id ?? "") + 8 + 4
   }
 }
 
 /**
  * Appends the record's row (its table's column order, Rows.ts TABLES) to `rows`, with its seq and
- * partition (the month of its stream time); returns the row's index.
+ * partition (the month of its stream time); returns the row's index. Every row ends with the
+ * projection that scored it (ARCHITECTURE §10 "Re-projection"; 0005_projections.sql): an award
+ * record's own, else `projection` (the one in force where it was made).
  */
-export const writeRow = (r: AnalyticsRecord, rows: RowLog): number => {
+export const writeRow = (r: AnalyticsRecord, rows: RowLog, projection = 0, streamPartition?: number): number => {
   streamTime(r.kind === "award" || r.kind === "correction" ? r.entry.stream_time : r.stream_time)
   const k = KIND_CODE[r.kind]
-  const id = rows.room(k, boundOf(r))
+  const id = rows.room(k, boundOf(r) + 4)
   slab = rows.slabs[id]!
   view = rows.views[id]!
   pos = rows.pos[k]!
   const start = pos
   switch (r.kind) {
     case "award":
-      award(r.entry, r.metadata)
+      award(r.entry, r.metadata, r.projection ?? projection)
       break
     case "correction":
-      correction(r.entry)
+      correction(r.entry, projection)
       break
     case "level_up":
       i64(r.seq)
@@ -221,6 +226,7 @@ export const writeRow = (r: AnalyticsRecord, rows: RowLog): number => {
       u8(r.from)
       u8(r.to)
       i64(streamMs)
+      u32(projection)
       break
     case "achievement":
       i64(r.seq)
@@ -228,6 +234,7 @@ export const writeRow = (r: AnalyticsRecord, rows: RowLog): number => {
       str(r.achievement)
       u32(r.bonus)
       i64(streamMs)
+      u32(projection)
       break
     case "rejection":
       i64(r.seq)
@@ -237,8 +244,12 @@ export const writeRow = (r: AnalyticsRecord, rows: RowLog): number => {
       if (r.event_id === null) u8(1)
       else { u8(0); str(r.event_id) }
       i64(streamMs)
+      u32(projection)
       break
   }
+  // Partitioned mode (0006_stream_partition.sql): the stream partition the row belongs to, after
+  // the projection (Rows.ts partitionedColumns); the single process writes no such column (-1).
+  if (streamPartition !== undefined) u32(streamPartition)
   return rows.push(k, seqOf(r), streamMonth, id, start, pos)
 }
 

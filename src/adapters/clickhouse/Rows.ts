@@ -143,11 +143,13 @@ export interface TableSpec {
 
 export const TABLES: Readonly<Record<AnalyticsRecord["kind"], TableSpec>> = {
   // metadata (0004_award_metadata.sql) is written, not read back: the ledger API has no use for it.
-  award: { table: "awards", columns: [...AWARD_COLUMNS, "metadata"] },
-  correction: { table: "corrections", columns: CORRECTION_COLUMNS },
-  level_up: { table: "level_ups", columns: ["seq", "user_id", "from_level", "to_level", "stream_time"] },
-  achievement: { table: "achievements", columns: ["seq", "user_id", "achievement", "bonus", "stream_time"] },
-  rejection: { table: "rejections", columns: ["seq", "reason", "message", "event_id", "stream_time"] }
+  // projection (0005_projections.sql), last in every row: the scoring the row belongs to; reads
+  // filter on the current one (ARCHITECTURE §10 "Re-projection").
+  award: { table: "awards", columns: [...AWARD_COLUMNS, "metadata", "projection"] },
+  correction: { table: "corrections", columns: [...CORRECTION_COLUMNS, "projection"] },
+  level_up: { table: "level_ups", columns: ["seq", "user_id", "from_level", "to_level", "stream_time", "projection"] },
+  achievement: { table: "achievements", columns: ["seq", "user_id", "achievement", "bonus", "stream_time", "projection"] },
+  rejection: { table: "rejections", columns: ["seq", "reason", "message", "event_id", "stream_time", "projection"] }
 }
 
 export const streamTimeOf = (r: AnalyticsRecord): string => (r.kind === "award" || r.kind === "correction" ? r.entry.stream_time : r.stream_time)

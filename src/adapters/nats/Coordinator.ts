@@ -6,9 +6,9 @@
 // expected sequence moved on); the write is read back for the nats-server < 2.9.21 race, as leases are.
 import type { JetStreamClient, JetStreamManager, StreamConfig } from "@nats-io/jetstream"
 import { DiscardPolicy, RetentionPolicy, StorageType } from "@nats-io/jetstream"
-import { Effect } from "effect"
+import { Clock, Effect } from "effect"
 import type { Assignment } from "../../domain/Assignment.js"
-import { assign } from "../../domain/Assignment.js"
+import { assign, membershipSettle } from "../../domain/Assignment.js"
 import { ensureStream } from "./ClusterOps.js"
 import { keepLease } from "./LeaseKeeper.js"
 import type { Held, Leases } from "./Leases.js"
@@ -40,13 +40,18 @@ export const memberLease = (id: string): string => `${MEMBER_PREFIX}.${id}`
 
 export class Coordinator {
   private readonly enc = new TextEncoder()
+  /** Whether the live members have been stable long enough to be assigned (Assignment.ts). */
+  private readonly settled: ReturnType<typeof membershipSettle>
   constructor(
     private readonly settings: AssignmentSettings,
     private readonly partitions: number,
     private readonly leases: Leases,
     private readonly js: JetStreamClient,
-    private readonly jsm: JetStreamManager
-  ) {}
+    private readonly jsm: JetStreamManager,
+    settle: { readonly settleMs?: number; readonly maxWaitMs?: number } = {}
+  ) {
+    this.settled = membershipSettle(settle.settleMs, settle.maxWaitMs)
+  }
 
   provision(): Effect.Effect<void, NatsError> {
     return ensureStream(this.jsm, assignmentStreamConfig(this.settings)).pipe(Effect.asVoid)
@@ -70,12 +75,14 @@ export class Coordinator {
    * keeper): recompute from the live members and write when it changed. Returns what is in force.
    */
   round(held: Held): Effect.Effect<StoredAssignment | null, NatsError> {
-    const { js, enc, partitions, settings } = this
+    const { js, enc, partitions, settings, settled } = this
     const members = this.leases.held(MEMBER_PREFIX)
     const read = this.read()
     return Effect.gen(function*() {
       const live = yield* members
       const stored = yield* read
+      const now = yield* Clock.currentTimeMillis
+      if (live.length > 0 && !settled(live, stored?.assignment.members ?? null, now)) return stored
       const next = assign(partitions, live, stored?.assignment)
       if (next === null) return stored
       if (stored !== null && next.epoch === stored.assignment.epoch) return stored
@@ -97,16 +104,19 @@ export class Coordinator {
 
 /**
  * Runs for as long as the caller keeps the fiber: campaigns for the coordinator lease every
- * `periodMs`; while it holds it (renewed by its keeper on its own fiber), runs a round each period.
- * Interrupting the fiber releases the lease, so another member takes over within a period.
+ * `periodMs`; while it holds it (renewed by its keeper on its own fiber), runs a round each period,
+ * and `whileHeld` (the ticker, Ticker.ts) on a fiber of its own, never behind a slow round; that
+ * fiber ends when the lease is lost or released. Interrupting the fiber releases the lease, so
+ * another member takes over within a period.
  */
-export const coordinate = (leases: Leases, coordinator: Coordinator, member: string, periodMs: number) =>
+export const coordinate = (leases: Leases, coordinator: Coordinator, member: string, periodMs: number, whileHeld: Effect.Effect<void> = Effect.void) =>
   Effect.gen(function*() {
     for (;;) {
       const r = yield* leases.acquire(COORDINATOR_LEASE, member).pipe(Effect.orElseSucceed(() => null))
       if (r !== null && r._tag === "Acquired") {
         yield* Effect.scoped(Effect.gen(function*() {
           const kept = yield* keepLease(leases, r.held)
+          yield* Effect.forkScoped(whileHeld)
           for (;;) {
             const h = kept.current()
             if (h === null) return

@@ -57,6 +57,19 @@ describe("DeadLetters", () => {
     dl.close()
   })
 
+  it("names the partition whose consumer refused the message in partitioned mode (Arena-Partition), and none in single-process mode", async () => {
+    const d = double()
+    const part = new DeadLetters(d.js, "dlq", { maxPayload: () => 1024 * 1024, retry: fast, partition: 5 })
+    const single = new DeadLetters(d.js, "dlq", { maxPayload: () => 1024 * 1024, retry: fast })
+    part.publish(3, "subject_user_mismatch", "wrong partition", new Uint8Array([1]))
+    single.publish(4, "invalid_event", "bad", new Uint8Array([1]))
+    await Effect.runPromise(part.settled)
+    await Effect.runPromise(single.settled)
+    expect(d.stored.map((s) => [s.msgID, s.headers.get("Arena-Partition")])).toEqual([["dlq:3", "5"], ["dlq:4", ""]])
+    part.close()
+    single.close()
+  })
+
   it("settled waits for letters published before it, not for later ones", async () => {
     const d = double()
     const dl = new DeadLetters(d.js, "dlq", { maxPayload: () => 1024 * 1024, retry: fast })

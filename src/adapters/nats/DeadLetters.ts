@@ -2,7 +2,8 @@
 // dead-letters twice) are kept in memory until the DLQ stream acks them and retried without limit,
 // so a NATS outage of any length delays snapshots but loses no letter. A letter whose original plus
 // headers would not fit in one NATS message carries no body; it names the original's size, and
-// Arena-Seq is where the original stays in the event stream.
+// Arena-Seq is where the original stays in the event stream. In partitioned mode a letter also
+// names the partition whose consumer refused it (Arena-Partition).
 import type { JetStreamClient } from "@nats-io/jetstream"
 import { headers } from "@nats-io/transport-node"
 import type { MsgHdrs } from "@nats-io/transport-node"
@@ -33,6 +34,8 @@ export interface DeadLetterOptions {
   /** Between failed rounds while the DLQ refuses letters; retried without limit. */
   readonly retry?: Schedule.Schedule<unknown>
   readonly timeoutMs?: number
+  /** Partitioned mode: the partition whose consumer refused the message, sent as `Arena-Partition`. */
+  readonly partition?: number
 }
 
 const EMPTY = new Uint8Array(0)
@@ -63,6 +66,7 @@ export class DeadLetters implements DeadLetterPort {
     // Nats-Msg-Id makes it ignore the real one — dlq:<seq> would no longer be deduplicated.
     h.set("Arena-Message", message.replace(/[\r\n]+/g, " ").replace(/(nats)-/gi, "$1_").slice(0, 512))
     h.set("Arena-Seq", String(seq))
+    if (this.o.partition !== undefined) h.set("Arena-Partition", String(this.o.partition))
     const letter: Letter = { seq, data, h, size: data.length }
     if (data.length + HEADER_ROOM > this.o.maxPayload()) omitBody(letter)
     this.unstored.set(seq, letter)

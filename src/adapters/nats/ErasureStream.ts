@@ -14,6 +14,10 @@ import type { ErasureStream } from "../../ports/Erasures.js"
 import { classifyNats } from "./NatsError.js"
 
 const NO_MESSAGE_FOUND = 10037
+// A message already gone: nats-server 2.9 answers a delete of an erased sequence with
+// "sequence N not found" (10043). A sequence past the stream's end answers "stream store EOF"
+// (10057) and stays an error.
+const ALREADY_GONE = new Set([NO_MESSAGE_FOUND, 10043])
 
 export interface ErasureStreamNames {
   readonly events: string
@@ -108,7 +112,7 @@ export const makeErasureStream = (js: JetStreamClient, jsm: JetStreamManager, na
       try {
         if (await jsm.streams.deleteMessage(stream, seq, true)) erased++
       } catch (e) {
-        if (e instanceof JetStreamApiError && e.code === NO_MESSAGE_FOUND) continue
+        if (e instanceof JetStreamApiError && ALREADY_GONE.has(e.code)) continue
         throw classifyNats(e, `erasing message ${seq} of ${stream}`)
       }
     }

@@ -3,7 +3,8 @@ import type { Publisher } from "@nats-io/nats-core/internal"
 import type { JsMsg } from "@nats-io/jetstream"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { MSG_CORRECTION, MSG_EVENT, kindSubjects } from "../../domain/MessageKind.js"
+import { MSG_CORRECTION, MSG_EVENT, MSG_TICK, kindSubjects } from "../../domain/MessageKind.js"
+import { tickMsgId, tickSubject } from "../../domain/Partition.js"
 import { kindTable, toRawForTest } from "./EventSource.js"
 
 const te = new TextEncoder()
@@ -76,6 +77,20 @@ describe("EventSource message conversion", () => {
     expect(kindOn("x.events")).toBe(MSG_EVENT)
     // Without a kind table every message is an event.
     expect(toRawForTest.slow(jsMsg(reply(3, 1_765_000_000_000_500_001n, 0), h, "{}", "x.corrections")).kind).toBe(MSG_EVENT)
+  })
+
+  it("reads a partition's tick (its own subject, a header, no body) as a tick, the same both ways", () => {
+    const kinds = kindTable([{ kind: MSG_TICK, subject: tickSubject(3) }])
+    const on = (subject: string, body = "") => {
+      const { fast, slow } = both(jsMsg(reply(9, 1_765_000_000_000_500_001n, 0), `NATS/1.0\r\nNats-Msg-Id: ${tickMsgId(3, 1_765_000_000)}\r\n\r\n`, body, subject), kinds)
+      expect(fast).not.toBeNull()
+      expect(slow.kind).toBe(fast!.kind)
+      return fast!
+    }
+    expect(on(tickSubject(3))).toEqual({ seq: 9, streamTimeMs: 1_765_000_000_000, data: new Uint8Array(0), msgId: "tick/3/1765000000", kind: MSG_TICK })
+    // A user's subject of the same length, and a user whose token is "tick", are events.
+    expect(on("arena.xp.p.3.abcde", "{}").kind).toBe(MSG_EVENT)
+    expect(on("arena.xp.p.3.tick", "{}").kind).toBe(MSG_EVENT)
   })
 
   it("agrees with the library on every reply and header shape it accepts, and declines the rest", () => {

@@ -186,6 +186,11 @@ const toRawFast = (m: JsMsg, t: KindTable = NO_KINDS): RawEvent | null => {
 /** Exported for the adapter's test: both ways must agree on every message. */
 export const toRawForTest = { fast: toRawFast, slow: toRawSlow, pending: () => lastPending }
 
+/** How often a consumer with pending > 0 and nothing to apply has its pending counted again (consumer info). */
+const PENDING_RECHECK_MS = 1_000
+/** How long one pull request lives (its idle heartbeat is half of it; ≥ 1 s, the library's floor). */
+const PULL_EXPIRES_MS = 5_000
+
 /**
  * Consume `stream` from `startSeq` until interrupted. `onBatch` is awaited before more than
  * `batchMax` further messages are buffered, so a slow pipeline slows the pull, never memory.
@@ -211,40 +216,73 @@ export const consumeFrom = (
         // Every message the client holds is a live object graph the young-generation GC copies
         // and then promotes: hold about two batches (a pull refills long before the pipeline
         // runs dry on a local server), not eight.
-        return consumer.consume({ max_messages: Math.max(1024, batchMax * 2) })
+        // A pull lives PULL_EXPIRES_MS (the library's default is 30 s), so the server's idle
+        // heartbeats come every half of it and two missed ones make the ordered consumer start
+        // again from the next seq: when the node holding the consumer dies (a NATS cluster node
+        // kill), it is found gone in ~5 s instead of ~1 min (partitionedChaos.test saw one
+        // partition stall 60–70 s). An idle consumer costs one pull request per 5 s.
+        return { consumer, messages: await consumer.consume({ max_messages: Math.max(1024, batchMax * 2), expires: PULL_EXPIRES_MS }) }
       },
       catch: (e) => classifyNats(e, `starting ordered consumer on ${stream}${filterSubject === undefined ? "" : ` (${filterSubject})`} at seq ${startSeq}`)
     }),
-    (messages) =>
+    ({ consumer, messages }) =>
       Effect.tryPromise({
         try: async () => {
           let pending: RawEvent[] = []
           let batchPending = 0
           let busy: Promise<void> | null = null
           let failure: unknown = null
-          const kick = (): void => {
-            if (busy !== null || pending.length === 0 || failure !== null) return
-            const events = pending
-            pending = []
+          let lastMessageAt = Date.now()
+          const dispatch = (events: RawEvent[]): void => {
             busy = onBatch({ events, pending: batchPending })
               .catch((e: unknown) => { failure = e; void messages.close() })
               .finally(() => { busy = null; if (pending.length > 0) setImmediate(kick) })
           }
-          for await (const m of messages) {
-            const raw = toRawFast(m, kinds) ?? toRawSlow(m, kinds)
-            // A partition's consumer hands the subject on for the subject check (Partition.ts).
-            pending.push(filterSubject === undefined ? raw : { ...raw, subject: m.subject })
-            batchPending = lastPending
-            if (pending.length === 1) setImmediate(kick)
-            while (pending.length >= batchMax && busy !== null) await busy
-            if (pending.length >= batchMax) kick()
+          const kick = (): void => {
+            if (busy !== null || pending.length === 0 || failure !== null) return
+            const events = pending
+            pending = []
+            dispatch(events)
+          }
+          // nats-server 2.9 can over-count a filtered consumer's pending (seen on partition
+          // consumers started mid-stream: every reply said pending > 0 for minutes after the last
+          // message; bench/partitioned.mjs), so a pipeline waiting for pending 0 never became
+          // ready. A consumer info makes the server count again: once a second, while pending > 0
+          // and nothing waits to be applied (so a real backlog, which keeps the pipeline busy, is
+          // rarely asked about), ask it, and hand the pipeline the corrected count (an empty
+          // batch) unless a message arrived meanwhile. Not "when idle": a partition's tick arrives
+          // every second, so it is never idle for one (the routing test stalled that way).
+          let asking = false
+          const recount = setInterval(() => {
+            if (asking || busy !== null || pending.length > 0 || batchPending === 0 || failure !== null) return
+            asking = true
+            const askedAt = lastMessageAt
+            consumer.info().then((info) => {
+              if (lastMessageAt !== askedAt || busy !== null || pending.length > 0 || failure !== null || info.num_pending >= batchPending) return
+              batchPending = info.num_pending
+              dispatch([])
+            }, () => { /* no answer: the next idle second asks again */ }).finally(() => { asking = false })
+          }, PENDING_RECHECK_MS)
+          try {
+            for await (const m of messages) {
+              lastMessageAt = Date.now()
+              const raw = toRawFast(m, kinds) ?? toRawSlow(m, kinds)
+              // A partition's consumer hands the subject on for the subject check (Partition.ts).
+              pending.push(filterSubject === undefined ? raw : { ...raw, subject: m.subject })
+              batchPending = lastPending
+              if (pending.length === 1) setImmediate(kick)
+              while (pending.length >= batchMax && busy !== null) await busy
+              if (pending.length >= batchMax) kick()
+            }
+          } finally {
+            clearInterval(recount)
           }
           while (busy !== null) await busy
           if (failure !== null) throw failure
         },
         catch: (e) => classifyNats(e, `consuming ${stream}`)
       }),
-    (messages) => Effect.promise(() => messages.close().then(() => undefined, () => undefined))
+    ({ messages }) => Effect.promise(() => messages.close().then(() => undefined, () => undefined))
   )
 
 export interface EventSourceOptions {

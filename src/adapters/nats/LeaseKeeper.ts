@@ -1,8 +1,9 @@
-// Keeps a held lease alive: renews it every TTL/3 on its own fiber (never behind work, so a busy
+// Keeps a held lease alive: renews it every renewEveryMs(TTL) (≤ 1 s) on its own fiber (never behind work, so a busy
 // processor does not lose its partitions), and reports it lost when a renew is refused or when its
 // validity runs out without a successful renew (a paused process wakes up to a lease it no longer
 // trusts). `current()` is what a holder asks before acting; the fence still decides what commits.
 import { Clock, Duration, Effect, Fiber } from "effect"
+import { renewEveryMs } from "./Leases.js"
 import type { Held, Leases } from "./Leases.js"
 
 export interface KeptLease {
@@ -25,7 +26,10 @@ export const keepLease = (leases: Leases, held: Held) =>
       state = null
       reason ??= why
     }
-    const period = Duration.millis(Math.max(100, Math.floor(leases.settings.ttlMs / 3)))
+    // Often, so that the validity left after the last success spans a NATS leader election
+    // (Leases.ts NATS_FAILOVER_MS): with a renew every TTL/3 a 10 s lease had 4.7 s of it and was
+    // lost whenever the stream's leader node died (CI runs T1 and X1).
+    const period = Duration.millis(renewEveryMs(leases.settings.ttlMs))
     const loop = Effect.gen(function*() {
       while (state !== null) {
         yield* Effect.sleep(period)
@@ -33,14 +37,21 @@ export const keepLease = (leases: Leases, held: Held) =>
         if (before === null) return
         const now = yield* Clock.currentTimeMillis
         if (now >= before.validUntil) return lose(`not renewed before its validity ran out (token ${before.token}${lastError === null ? "" : `; last error: ${lastError}`})`)
-        // An error is not a refusal: retry next round; the validity ends it if no renew succeeds.
-        const next = yield* leases.renew(before).pipe(
-          Effect.catch((e) => Effect.sync((): "error" => { lastError = e.message; return "error" }))
-        )
+        // A renew and the recording of its token are one step that the release waits for: when
+        // the scope closed while a renew was in flight, the release purged only up to the older
+        // token, the renew's message survived, and the next owner waited a whole TTL (seen as
+        // handovers that took ~20 s in bench/partitioned.mjs).
+        const next = yield* Effect.uninterruptible(leases.renew(before).pipe(
+          // An error is not a refusal: retry next round; the validity ends it if no renew succeeds.
+          Effect.catch((e) => Effect.sync((): "error" => { lastError = e.message; return "error" })),
+          Effect.tap((r) => Effect.sync(() => {
+            if (r === "error" || r === null) return
+            tokens.push(r.token)
+            state = r
+          }))
+        ))
         if (next === "error") continue
         if (next === null) return lose(`renew refused (token ${before.token}): expired or taken`)
-        tokens.push(next.token)
-        state = next
       }
     })
     const fiber = yield* Effect.forkScoped(loop)

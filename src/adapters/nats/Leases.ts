@@ -2,11 +2,16 @@
 // who owns partition k (`p.<k>`), who coordinates, who merges a board. One R3 stream, one subject
 // per lease, at most one message per subject, max_age = TTL (the KV pattern, without the KV client):
 //   acquire = publish with Nats-Expected-Last-Subject-Sequence: 0   (only when nobody holds it)
-//   renew   = publish with Nats-Expected-Last-Subject-Sequence: <my revision>
+//   renew   = publish with Nats-Expected-Last-Subject-Sequence: <my revision>, once a read shows
+//             the subject's last message is still my last write (on a recreated stream another
+//             holder's message can sit at my revision)
 //   release = purge the subject up to my revision (a newer holder's message survives)
 //   expiry  = max_age removes an unrenewed message, so the next acquire succeeds.
 // The revision (the stream sequence of the lease message) only grows: it is the fencing token a
 // store compares (adapters/postgres/PartitionFence.ts), so a paused ex-holder can never commit.
+// It grows only within one stream: a lease stream lost and recreated (NATS stores wiped) starts
+// again at 1. So a held lease also carries its stream's identity, the creation time NATS reports
+// in stream info (`created`), and the fence orders tokens of different streams by it.
 //
 // nats-server < 2.9.21 checks an expected subject sequence > 0 only when the leader proposes the
 // write, not when it applies it (fixed by nats-server commit 244dda8, "race around check for last
@@ -25,7 +30,7 @@ export interface LeaseSettings {
   readonly stream: string
   /** Subject prefix; a lease `name` lives on `<prefix>.<name>`. */
   readonly prefix: string
-  /** Lease time to live (the stream's max_age): 10 s in production, 3 s in tests. */
+  /** Lease time to live (the stream's max_age): ARENA_LEASE_TTL, 20 s by default (see NATS_FAILOVER_MS). */
   readonly ttlMs: number
   readonly replicas: number
 }
@@ -35,6 +40,10 @@ export interface Held {
   readonly name: string
   readonly holder: string
   readonly token: number
+  /** The lease stream that issued `token`: its creation time as NATS reports it (stream info `created`). */
+  readonly streamCreated: string
+  /** The nonce of the holder's last write: a renew first checks that the lease is still that message. */
+  readonly nonce: string
   /** Local clock (ms): the send time of the last successful acquire/renew + TTL − margin. */
   readonly validUntil: number
 }
@@ -51,6 +60,28 @@ export interface LeaseRecord {
 export type AcquireResult =
   | { readonly _tag: "Acquired"; readonly held: Held }
   | { readonly _tag: "Taken"; readonly by: LeaseRecord | null }
+
+/**
+ * How long a 2.9 JetStream stream can be without a leader after its leader's node dies: followers
+ * wait a random 4–9 s without heartbeats before they campaign (nats-server server/raft.go,
+ * minElectionTimeoutDefault..maxElectionTimeoutDefault), the campaign takes up to 0.8 s, and a
+ * client on the dead node reconnects within about a second. A lease must stay valid across that
+ * window without a renew, or a NATS node failure takes partitions from live processors.
+ */
+export const NATS_FAILOVER_MS = 11_000
+
+/** How often a held lease is renewed: a third of the TTL, at most every second and at least every 100 ms. */
+export const renewEveryMs = (ttlMs: number): number => Math.max(100, Math.min(1_000, Math.floor(ttlMs / 3)))
+
+/**
+ * The longest time a held lease survives without a successful renew (its validity after the last
+ * one, TTL − margin, less one renew period). The lease rides out a NATS node failure only when
+ * this is at least NATS_FAILOVER_MS: 15 s at the default TTL of 20 s, 7 s at 10 s (too short).
+ */
+export const renewGapToleranceMs = (ttlMs: number): number => ttlMs - leaseMarginMs(ttlMs) - renewEveryMs(ttlMs)
+
+/** The margin a holder keeps from the TTL for clock rate and delivery delays: a fifth of it. */
+export const leaseMarginMs = (ttlMs: number): number => Math.floor(ttlMs / 5)
 
 const LEASE_NAME = /^[A-Za-z0-9_:=~-]+(\.[A-Za-z0-9_:=~-]+)*$/
 
@@ -73,24 +104,42 @@ const isWrongLast = (e: unknown): boolean => {
   return x?.api_error?.err_code === 10071 || /wrong last sequence/i.test(x?.message ?? "")
 }
 
+/** The stream is gone (10059), or nothing captures the subject (503 no responders: also a settling cluster). */
+const isStreamMissing = (e: NatsError): boolean => e.reason === "no_responders" || /stream not found/i.test(e.message)
+
 export class Leases {
   /** Margin kept from the TTL for clock rate and delivery delays (a fifth of the TTL). */
   readonly marginMs: number
   private readonly enc = new TextEncoder()
   private writes = 0
+  /** The lease stream's creation time as last seen (null: not read yet). */
+  private streamCreated: string | null = null
 
   constructor(
     readonly settings: LeaseSettings,
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
-    private readonly requestTimeoutMs = Math.max(500, Math.floor(settings.ttlMs / 4))
+    // Short: a publish sent while the stream has no leader gets no answer at all, and is retried
+    // only after this (the new leader does not see it); 2 s is ample for an ack under load.
+    private readonly requestTimeoutMs = Math.max(500, Math.min(2_000, Math.floor(settings.ttlMs / 4)))
   ) {
-    this.marginMs = Math.floor(settings.ttlMs / 5)
+    this.marginMs = leaseMarginMs(settings.ttlMs)
   }
 
-  /** Creates the lease stream (idempotent; a lost create reply is retried). */
-  provision(): Effect.Effect<void, NatsError> {
-    return ensureStream(this.jsm, leaseStreamConfig(this.settings)).pipe(Effect.asVoid)
+  /** Creates the lease stream (idempotent; a lost create reply is retried for `budgetMs`). */
+  provision(budgetMs?: number): Effect.Effect<void, NatsError> {
+    return ensureStream(this.jsm, leaseStreamConfig(this.settings), budgetMs).pipe(
+      Effect.tap((info) => Effect.sync(() => { this.streamCreated = info.created })),
+      Effect.asVoid
+    )
+  }
+
+  /** The lease stream's creation time, as NATS reports it now (its identity: a recreated stream has a later one). */
+  streamIdentity(): Effect.Effect<string, NatsError> {
+    return Effect.tryPromise({
+      try: async () => (await this.jsm.streams.info(this.settings.stream)).created,
+      catch: (e) => classifyNats(e, `reading lease stream ${this.settings.stream}`)
+    }).pipe(Effect.tap((created) => Effect.sync(() => { this.streamCreated = created })))
   }
 
   subject(name: string): string {
@@ -124,18 +173,50 @@ export class Leases {
     })
   }
 
-  /** Takes the lease when nobody holds it. */
+  /**
+   * Takes the lease when nobody holds it. The token comes with the identity of the stream that
+   * issued it: the stream is read before the write (when not known yet) and after it, and a lease
+   * taken while the stream was being replaced is given back (Taken, by null: try again), so a
+   * token is never paired with a newer stream than its own. A missing lease stream (a NATS cluster
+   * whose stores were wiped) is created again before the next attempt.
+   */
   acquire(name: string, holder: string): Effect.Effect<AcquireResult, NatsError> {
-    return this.write(name, holder, 0).pipe(
+    const known = this.streamCreated
+    return (known === null ? this.streamIdentity() : Effect.succeed(known)).pipe(
+      Effect.flatMap((before) => this.write(name, holder, 0, before)),
       Effect.flatMap((held) => held === null
         ? this.read(name).pipe(Effect.map((by): AcquireResult => ({ _tag: "Taken", by })))
-        : Effect.succeed<AcquireResult>({ _tag: "Acquired", held }))
+        : this.streamIdentity().pipe(Effect.flatMap((after) => after === held.streamCreated
+          ? Effect.succeed<AcquireResult>({ _tag: "Acquired", held })
+          : this.giveBack(held).pipe(Effect.as<AcquireResult>({ _tag: "Taken", by: null }))))),
+      Effect.tapError((e) => isStreamMissing(e) ? this.provision(this.settings.ttlMs).pipe(Effect.ignore) : Effect.void)
     )
   }
 
-  /** Extends a held lease; null means it is lost (expired and maybe taken): stop acting on it. */
+  /**
+   * Gives back a lease whose stream identity is in doubt: purged only when the subject's last
+   * message is still this write (same token and holder); a message of a newer stream at a lower
+   * sequence than `held.token` belongs to someone else and stays.
+   */
+  private giveBack(held: Held): Effect.Effect<void> {
+    return this.read(held.name).pipe(
+      Effect.flatMap((now) => now !== null && now.token === held.token && now.holder === held.holder ? this.release(held) : Effect.void),
+      Effect.ignore
+    )
+  }
+
+  /**
+   * Extends a held lease; null means it is lost (expired and maybe taken): stop acting on it.
+   * The subject's last message must still be this holder's last write (its nonce) before the
+   * conditional publish: on a recreated lease stream another holder's message can sit at the very
+   * sequence this lease expects (sequences start again at 1), and the publish alone would take it.
+   */
   renew(held: Held): Effect.Effect<Held | null, NatsError> {
-    return this.write(held.name, held.holder, held.token)
+    return this.read(held.name).pipe(
+      Effect.flatMap((now) => now !== null && now.token === held.token && now.nonce === held.nonce
+        ? this.write(held.name, held.holder, held.token, held.streamCreated)
+        : Effect.succeed(null))
+    )
   }
 
   /** Gives the lease up (only the message at or below `held.token`: a newer holder is untouched). */
@@ -153,7 +234,7 @@ export class Leases {
    * 2.9 race above, and a write whose ack was lost but which landed. null: refused or overtaken.
    * Settling answers are retried while the lease could still be valid; NatsErrors after that.
    */
-  private write(name: string, holder: string, expected: number): Effect.Effect<Held | null, NatsError> {
+  private write(name: string, holder: string, expected: number, streamCreated: string): Effect.Effect<Held | null, NatsError> {
     const subject = this.subject(name)
     const { stream, ttlMs } = this.settings
     const { js, enc, marginMs, requestTimeoutMs } = this
@@ -185,7 +266,7 @@ export class Leases {
       // A refusal after a retried publish may be our own first attempt, acked too late: the nonce says.
       if (last === null || last.nonce !== nonce) return null
       if (refused && expected !== 0 && last.token <= expected) return null
-      return { name, holder, token: last.token, validUntil: deadline }
+      return { name, holder, token: last.token, streamCreated, nonce, validUntil: deadline }
     })
   }
 }

@@ -19,6 +19,7 @@ export class PartitionQueryFailed extends Data.TaggedError("PartitionQueryFailed
 
 export const querySubject = (prefix: string, partition: number, op: string): string => `${prefix}.q.p.${partition}.${op}`
 
+/** An answer, or a promise of one (the correction door reads Postgres: actors/PartitionDoor.ts). */
 export type QueryHandler = (op: string, body: unknown) => unknown
 
 const enc = new TextEncoder()
@@ -30,12 +31,18 @@ export const servePartition = (nc: NatsConnection, prefix: string, partition: nu
   return nc.subscribe(`${base}*`, {
     callback: (_e, m) => {
       const op = m.subject.slice(base.length)
+      const fail = (e: unknown) => ({ error: e instanceof Error ? e.message : String(e) })
       let reply: unknown
       try {
         const body: unknown = m.data.length === 0 ? null : JSON.parse(dec.decode(m.data))
         reply = { ok: handler(op, body) }
       } catch (e) {
-        reply = { error: e instanceof Error ? e.message : String(e) }
+        reply = fail(e)
+      }
+      const ok = (reply as { ok?: unknown }).ok
+      if (ok instanceof Promise) {
+        ok.then((v: unknown) => m.respond(enc.encode(JSON.stringify({ ok: v }))), (e: unknown) => m.respond(enc.encode(JSON.stringify(fail(e)))))
+        return
       }
       m.respond(enc.encode(JSON.stringify(reply)))
     }

@@ -7,6 +7,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import type { ArenaConfig } from "../../Config.js"
+import { retrySettling } from "./ClusterOps.js"
 import { NatsError, classifyNats } from "./NatsError.js"
 
 const streamsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../streams")
@@ -45,8 +46,14 @@ export const streamNames = (c: Pick<ArenaConfig, "stream" | "subjectPrefix">): S
   erasureSubject: `${c.subjectPrefix}.erasures`
 })
 
-/** ARENA_PARTITIONS (absent or undefined: single-process mode, the stream files as they are). */
-interface Partitioned { readonly partitions?: number | undefined }
+/**
+ * ARENA_PARTITIONS (absent or undefined: single-process mode, the stream files as they are), and
+ * in partitioned mode the replicas of the event and dead-letter streams: 3 on a NATS cluster (as the
+ * lease and assignment streams), so the node leading the event stream can die without taking the
+ * stream with it. With the files' R1 a cluster's event stream lived on one node, and killing it
+ * stopped every partition until that node came back (test/cluster/partitionedChaos.test.ts).
+ */
+interface Partitioned { readonly partitions?: number | undefined; readonly replicas?: number | undefined }
 
 const readDef = (file: string): StreamFile => JSON.parse(fs.readFileSync(path.join(streamsDir, file), "utf8")) as StreamFile
 
@@ -72,7 +79,7 @@ export const desiredStreams = (c: Pick<ArenaConfig, "stream" | "subjectPrefix" |
       discard: d.discard === "old" ? DiscardPolicy.Old : DiscardPolicy.New,
       max_msg_size: d.max_msg_size,
       duplicate_window: c.duplicateWindowMs * 1_000_000,
-      num_replicas: d.num_replicas
+      num_replicas: c.partitions !== undefined && c.replicas !== undefined ? c.replicas : d.num_replicas
     }
   })
 }
@@ -89,23 +96,30 @@ const diff = (live: StreamInfo, want: Partial<StreamConfig>) => {
   if (want.duplicate_window !== undefined && live.config.duplicate_window !== want.duplicate_window) changes.push(`duplicate_window ${live.config.duplicate_window / 1e9}s → ${want.duplicate_window / 1e9}s`)
   if (want.max_msg_size !== undefined && live.config.max_msg_size !== want.max_msg_size) changes.push(`max_msg_size ${live.config.max_msg_size} → ${want.max_msg_size}`)
   if (want.discard !== undefined && live.config.discard !== want.discard) changes.push(`discard ${live.config.discard} → ${want.discard}`)
+  // Replicas only go up here: a process started without knowing the cluster (`arena produce`) never scales a stream down.
+  if (want.num_replicas !== undefined && live.config.num_replicas < want.num_replicas) changes.push(`num_replicas ${live.config.num_replicas} → ${want.num_replicas}`)
   return { changes, fatal }
 }
 
-/** Create or update each stream; returns one log line per stream saying what was done. */
+/**
+ * Create or update each stream; returns one log line per stream saying what was done. Settling
+ * answers (a timeout, no responders, no leader yet) are retried with back-off: on a cluster whose
+ * node just rejoined, a processor's first `stream info` timed out and the processor exited
+ * (CI run E1). Each call is idempotent: an add of the same config answers with the stream.
+ */
 export const provisionStreams = (jsm: JetStreamManager, c: Pick<ArenaConfig, "stream" | "subjectPrefix" | "duplicateWindowMs"> & Partitioned) =>
   Effect.gen(function*() {
     const lines: string[] = []
     for (const want of desiredStreams(c)) {
-      const live = yield* Effect.tryPromise({
+      const live = yield* retrySettling(Effect.tryPromise({
         try: () => jsm.streams.info(want.name).catch((e: unknown) => {
           if (/stream not found/i.test(String((e as Error)?.message))) return null
           throw e
         }),
         catch: (e) => classifyNats(e, `reading stream ${want.name}`)
-      })
+      }))
       if (live === null) {
-        yield* Effect.tryPromise({ try: () => jsm.streams.add(want), catch: (e) => classifyNats(e, `creating stream ${want.name}`) })
+        yield* retrySettling(Effect.tryPromise({ try: () => jsm.streams.add(want), catch: (e) => classifyNats(e, `creating stream ${want.name}`) }))
         lines.push(`stream ${want.name}: created (${want.subjects?.join(", ")})`)
         continue
       }
@@ -118,10 +132,10 @@ export const provisionStreams = (jsm: JetStreamManager, c: Pick<ArenaConfig, "st
           message: `stream ${want.name} exists with settings that cannot be changed in place (${changes.join("; ")}); migrate or delete it deliberately`
         }))
       }
-      yield* Effect.tryPromise({
-        try: () => jsm.streams.update(want.name, { ...live.config, ...want }),
+      yield* retrySettling(Effect.tryPromise({
+        try: () => jsm.streams.update(want.name, { ...live.config, ...want, num_replicas: Math.max(live.config.num_replicas, want.num_replicas ?? 1) }),
         catch: (e) => classifyNats(e, `updating stream ${want.name} (${changes.join("; ")})`)
-      })
+      }))
       lines.push(`stream ${want.name}: updated (${changes.join("; ")})`)
     }
     return lines

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest"
-import { StatementDeadline, reconnectDelaySeconds, withDeadline } from "./Db.js"
+import { StatementDeadline, reconnectDelaySeconds, requestStatement, storeStatement, withDeadline } from "./Db.js"
 
 describe("the pool's reconnect delay", () => {
   it("grows with failures but never past 1 s, so a request with Postgres down fails fast and the pool comes back fast", () => {
@@ -35,5 +35,37 @@ describe("a request statement's deadline", () => {
     expect(await withDeadline("x", () => Promise.resolve(7))).toBe(7)
     const boom = new Error("boom")
     await expect(withDeadline("x", () => Promise.reject(boom))).rejects.toBe(boom)
+  })
+})
+
+class Unavailable extends Error {
+  constructor(args: { readonly message: string }) {
+    super(args.message)
+  }
+}
+
+describe("a store's statement", () => {
+  it("rejects with the store's Unavailable when Postgres cannot be reached, and passes any other failure through", async () => {
+    const refused = Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" })
+    const e = await storeStatement("groups: load", Unavailable, () => Promise.reject(refused)).catch((x: unknown) => x)
+    expect(e).toBeInstanceOf(Unavailable)
+    expect((e as Error).message).toBe("groups: load: connect ECONNREFUSED")
+    const syntax = Object.assign(new Error("syntax error"), { code: "42601" })
+    await expect(storeStatement("groups: load", Unavailable, () => Promise.reject(syntax))).rejects.toBe(syntax)
+    expect(await requestStatement("shares: get", Unavailable, () => Promise.resolve(7))).toBe(7)
+  })
+
+  it("on a request path, rejects with the store's Unavailable once the deadline passes", async () => {
+    vi.useFakeTimers()
+    try {
+      const never = Object.assign(new Promise<number>(() => {}), { cancel: () => undefined })
+      const r = requestStatement("shares: get", Unavailable, () => never).then(() => "answered", (x: unknown) => x)
+      await vi.advanceTimersByTimeAsync(5_000)
+      const e = await r
+      expect(e).toBeInstanceOf(Unavailable)
+      expect((e as Error).message).toBe("shares: get: no answer from Postgres within 5000 ms")
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })

@@ -1,10 +1,13 @@
 // The Postgres client (postgres@3, parameterized tagged templates only), scoped so shutdown
-// closes it; and `ensureDatabase`, which creates the configured database when it is missing.
+// closes it; `ensureDatabase`, which creates the configured database when it is missing; and how a
+// store's statement fails (a request's deadline, an unreachable database as the store's Unavailable).
 import postgres from "postgres"
 import { Effect } from "effect"
 import { classifyPg } from "./PgError.js"
 
 export type Sql = postgres.Sql
+/** The pool or a transaction: what a helper that runs in either takes. */
+export type SqlOrTx = postgres.ISql
 
 /**
  * The delay (s) before a pool connection tries again after `retries` failed connects (shared by the
@@ -42,6 +45,27 @@ export const withDeadline = <A>(what: string, q: () => PromiseLike<A>, ms = REQU
   return Promise.race([Promise.resolve(pending), deadline]).finally(() => clearTimeout(timer))
 }
 
+/** The error a store rejects with when Postgres cannot answer now (its routes answer 503). */
+export type UnavailableClass = new (args: { readonly message: string }) => Error
+
+/**
+ * Runs one store statement: a connection-class failure (classifyPg: retryable) or a missed
+ * deadline rejects with `Unavailable`; anything else passes through untouched (a defect).
+ */
+export const storeStatement = async <A>(what: string, Unavailable: UnavailableClass, q: () => PromiseLike<A>): Promise<A> => {
+  try {
+    return await q()
+  } catch (e) {
+    if (e instanceof StatementDeadline) throw new Unavailable({ message: e.message })
+    const pg = classifyPg(e, what)
+    throw pg.retryable ? new Unavailable({ message: pg.message }) : e
+  }
+}
+
+/** A request's statement: a store statement that also rejects with `Unavailable` past the request deadline. */
+export const requestStatement = <A>(what: string, Unavailable: UnavailableClass, q: () => PromiseLike<A>): Promise<A> =>
+  storeStatement(what, Unavailable, () => withDeadline(what, q))
+
 export const openDb = (url: string) =>
   Effect.acquireRelease(
     Effect.sync(() => postgres(url, { max: 4, onnotice: () => {}, connect_timeout: 10, idle_timeout: 60, backoff: reconnectDelaySeconds })),
@@ -59,8 +83,18 @@ export const ensureDatabase = (url: string) =>
       const admin = postgres(u.toString(), { max: 1, onnotice: () => {}, connect_timeout: 10 })
       try {
         const rows = await admin`SELECT 1 FROM pg_database WHERE datname = ${name}`
-        if (rows.length === 0) await admin.unsafe(`CREATE DATABASE "${name}"`) // name checked above; DDL cannot take parameters
-        return rows.length === 0
+        if (rows.length > 0) return false
+        try {
+          await admin.unsafe(`CREATE DATABASE "${name}"`) // name checked above; DDL cannot take parameters
+          return true
+        } catch (e) {
+          // Processors started together on a fresh database all find it missing and all create it:
+          // the losers get duplicate_database (42P04) or, from a concurrent catalog insert, a unique
+          // violation (23505). The database is there, which is all a start needs.
+          const again = await admin`SELECT 1 FROM pg_database WHERE datname = ${name}`
+          if (again.length > 0) return false
+          throw e
+        }
       } finally {
         await admin.end({ timeout: 5 })
       }

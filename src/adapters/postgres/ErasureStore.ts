@@ -4,6 +4,7 @@
 // snapshot that follows the erasure message replaces every chunk (actors/Pipeline.ts).
 import { createHash, randomBytes } from "node:crypto"
 import type { Sql } from "./Db.js"
+import { RULES_LOCK_KEY } from "./RulesStore.js"
 import type { ErasureRecord, ErasureStep, ErasureStore } from "../../ports/Erasures.js"
 
 interface Row {
@@ -87,6 +88,31 @@ export const makeErasureStore = (sql: Sql): ErasureStore => ({
           WHERE board = ${p.board} AND win = ${p.win} AND period = ${p.period}`
       }
     })
+  },
+
+  async enterStream(id, projection) {
+    return sql.begin(async (tx) => {
+      // The lock ProjectionStore.begin and switchTo take: no re-projection begins or switches in between.
+      await tx`SELECT pg_advisory_xact_lock(${RULES_LOCK_KEY})`
+      const open = await tx`SELECT projection FROM arena_reprojection WHERE state IN ('pending', 'built')`
+      const current = (await tx<{ current: number }[]>`SELECT current FROM arena_projection WHERE id = 1`)[0]?.current ?? 0
+      if (open.length > 0 || current !== projection) return false
+      await tx`UPDATE arena_erasure SET step = 'stream' WHERE id = ${id} AND step = 'clickhouse'`
+      return true
+    })
+  },
+
+  async projections() {
+    const current = (await sql<{ current: number }[]>`SELECT current FROM arena_projection WHERE id = 1`)[0]?.current ?? 0
+    const open = (await sql`SELECT projection FROM arena_reprojection WHERE state IN ('pending', 'built')`).length > 0
+    return { current, open }
+  },
+
+  async erasingSeqs() {
+    const rows = await sql<{ seq: string }[]>`
+      SELECT unnest(stream_seqs) AS seq FROM arena_erasure WHERE step <> 'done' AND stream_seqs IS NOT NULL
+      UNION SELECT erase_seq AS seq FROM arena_erasure WHERE step <> 'done' AND erase_seq IS NOT NULL`
+    return new Set(rows.map((r) => Number(r.seq)))
   },
 
   async complete(id, messagesErased) {

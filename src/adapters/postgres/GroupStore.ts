@@ -4,8 +4,7 @@
 import type postgres from "postgres"
 import type { Group, GroupInput, GroupStore, PutOutcome } from "../../ports/Groups.js"
 import { GroupStoreUnavailable } from "../../ports/Groups.js"
-import { StatementDeadline, withDeadline } from "./Db.js"
-import { classifyPg } from "./PgError.js"
+import { requestStatement, storeStatement } from "./Db.js"
 
 interface Row {
   id: string
@@ -18,42 +17,32 @@ interface Row {
 
 const toGroup = (r: Row): Group => ({ id: r.id, name: r.name, owner: r.owner, members: r.members, updated_at: r.updated_at.toISOString() })
 
-/** One statement; a request's (not the start-up load's) answers 503 past the request deadline. */
-const run = async <A>(what: string, q: () => PromiseLike<A>, deadline = true): Promise<A> => {
-  try {
-    return await (deadline ? withDeadline(`groups: ${what}`, q) : q())
-  } catch (e) {
-    if (e instanceof StatementDeadline) throw new GroupStoreUnavailable({ message: e.message })
-    const pg = classifyPg(e, `groups: ${what}`)
-    throw pg.retryable ? new GroupStoreUnavailable({ message: pg.message }) : e
-  }
-}
-
 export class PostgresGroupStore implements GroupStore {
   constructor(private readonly sql: postgres.Sql) {}
 
   async loadAll(): Promise<ReadonlyArray<Group>> {
-    const rows = await run("load", () => this.sql<Array<Row>>`SELECT id, name, owner, members, updated_at FROM arena_groups ORDER BY id`, false)
+    // At start only (before the gateway listens): no request waits on it, so no request deadline.
+    const rows = await storeStatement("groups: load", GroupStoreUnavailable, () => this.sql<Array<Row>>`SELECT id, name, owner, members, updated_at FROM arena_groups ORDER BY id`)
     return rows.map(toGroup)
   }
 
   async put(id: string, sub: string, admin: boolean, input: GroupInput): Promise<PutOutcome> {
     const sql = this.sql
     // Insert, or replace when the caller owns it (or is admin): the owner never changes.
-    const rows = await run("put", () => sql<Array<Row>>`
+    const rows = await requestStatement("groups: put", GroupStoreUnavailable, () => sql<Array<Row>>`
       INSERT INTO arena_groups (id, name, owner, members) VALUES (${id}, ${input.name}, ${sub}, ${sql.array([...input.members])})
       ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, members = EXCLUDED.members, updated_at = now()
         WHERE arena_groups.owner = ${sub} OR ${admin}
       RETURNING id, name, owner, members, updated_at, (xmax = 0) AS created`)
     if (rows.length > 0) return { ok: true, group: toGroup(rows[0]!), created: rows[0]!.created === true }
-    const other = await run("put", () => sql<Array<{ owner: string }>>`SELECT owner FROM arena_groups WHERE id = ${id}`)
+    const other = await requestStatement("groups: put", GroupStoreUnavailable, () => sql<Array<{ owner: string }>>`SELECT owner FROM arena_groups WHERE id = ${id}`)
     return { ok: false, owner: other[0]?.owner ?? "" }
   }
 
   async delete(id: string, sub: string, admin: boolean): Promise<"deleted" | "forbidden" | "missing"> {
-    const r = await run("delete", () => this.sql`DELETE FROM arena_groups WHERE id = ${id} AND (owner = ${sub} OR ${admin})`)
+    const r = await requestStatement("groups: delete", GroupStoreUnavailable, () => this.sql`DELETE FROM arena_groups WHERE id = ${id} AND (owner = ${sub} OR ${admin})`)
     if (r.count > 0) return "deleted"
-    const rows = await run("delete", () => this.sql`SELECT 1 FROM arena_groups WHERE id = ${id}`)
+    const rows = await requestStatement("groups: delete", GroupStoreUnavailable, () => this.sql`SELECT 1 FROM arena_groups WHERE id = ${id}`)
     return rows.length > 0 ? "forbidden" : "missing"
   }
 }

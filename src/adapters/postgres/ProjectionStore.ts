@@ -4,12 +4,11 @@
 // snapshot of the old projection can land after it and exactly one projection is ever in force.
 import { Effect } from "effect"
 import type { Sql } from "./Db.js"
+import { shadowArchives, writeArchives } from "./PeriodArchives.js"
 import { PgError, classifyPg } from "./PgError.js"
-import { RULES_LOCK_KEY, readProjectionHistory } from "./RulesStore.js"
+import { RULES_LOCK_KEY, readProjectionHistory, recordRulesVersion } from "./RulesStore.js"
 import type { BeginOutcome, ProjectionStore, ReprojectionRow } from "../../ports/Projections.js"
 import type { SnapshotStore, SnapshotWrite } from "../../ports/Snapshots.js"
-
-const CHUNK = 5_000
 
 interface Row {
   projection: number; version: string; state: ReprojectionRow["state"]; head_seq: string; built_seq: string | null; reason: string | null
@@ -51,21 +50,7 @@ const shadowStore = (sql: Sql, projection: number): SnapshotStore => ({
       for (const chunk of w.chunks) {
         await tx`INSERT INTO arena_shadow_chunk (projection, users, data) VALUES (${projection}, ${w.users}, ${Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)})`
       }
-      for (const a of w.archives) {
-        await tx`DELETE FROM arena_shadow_archive WHERE projection = ${projection} AND board = ${a.board} AND win = ${a.window} AND period = ${a.period}`
-        for (let i = 0; i < a.entries.length; i += CHUNK) {
-          const part = a.entries.slice(i, i + CHUNK)
-          await tx`
-            INSERT INTO arena_shadow_archive (projection, board, win, period, rank, user_id, username, xp, reached_seq, level)
-            SELECT ${projection}, ${a.board}, ${a.window}, ${a.period}, * FROM unnest(
-              ${part.map((_, j) => i + j + 1)}::int[], ${part.map((e) => e.userId)}::text[], ${part.map((e) => e.username)}::text[],
-              ${part.map((e) => String(e.xp))}::bigint[], ${part.map((e) => String(e.seq))}::bigint[], ${part.map((e) => e.level)}::int[])`
-        }
-        await tx`
-          INSERT INTO arena_shadow_closed (projection, board, win, period, entries, closed_at_seq)
-          VALUES (${projection}, ${a.board}, ${a.window}, ${a.period}, ${a.entries.length}, ${a.closedAtSeq})
-          ON CONFLICT (projection, board, win, period) DO UPDATE SET entries = EXCLUDED.entries, closed_at_seq = EXCLUDED.closed_at_seq`
-      }
+      await writeArchives(tx, shadowArchives(projection), w.archives)
       await tx`
         INSERT INTO arena_shadow_checkpoint (projection, stream, stream_created, seq, stream_time_ms, rules_version, users, base_bytes)
         VALUES (${projection}, ${c.stream}, ${c.streamCreated}, ${c.seq}, ${c.streamTimeMs}, ${c.rulesVersion}, ${c.users}, ${c.baseBytes + c.deltaBytes})
@@ -94,13 +79,15 @@ export const makeProjectionStore = (sql: Sql): ProjectionStore => {
         await tx`SELECT pg_advisory_xact_lock(${RULES_LOCK_KEY})`
         const open = await tx<Row[]>`SELECT ${tx.unsafe(ROW)} FROM arena_reprojection WHERE state IN ('pending', 'built')`
         if (open[0] !== undefined) return { ok: false, conflict: `a retroactive apply of rules ${open[0].version} (projection ${open[0].projection}) is ${open[0].state}` }
-        const known = await tx<{ content_hash: string }[]>`SELECT content_hash FROM arena_rules_version WHERE version = ${v.version}`
-        if (known[0] === undefined) {
-          await tx`INSERT INTO arena_rules_version (version, content_hash, body) VALUES (${v.version}, ${v.contentHash}, ${v.body})`
-        } else if (known[0].content_hash !== v.contentHash) {
+        // An erasure erasing its stream messages (ErasureStore.enterStream, same lock): a build
+        // reading the stream meanwhile could see the user's messages and miss the erasure message.
+        const erasing = await tx`SELECT id FROM arena_erasure WHERE step = 'stream' LIMIT 1`
+        if (erasing.length > 0) return { ok: false, conflict: "an erasure is erasing its stream messages (ARCHITECTURE §11); try the retroactive apply again in a few seconds" }
+        const other = await recordRulesVersion(tx, v)
+        if (other !== null) {
           return {
             ok: false,
-            conflict: `rules version ${JSON.stringify(v.version)} is already recorded with other content (sha256 ${known[0].content_hash.slice(0, 12)}…); ` +
+            conflict: `rules version ${JSON.stringify(v.version)} is already recorded with other content (sha256 ${other.slice(0, 12)}…); ` +
               `this rules file has sha256 ${v.contentHash.slice(0, 12)}…. A version string names one content forever: give the changed rules a new version.`
           }
         }
@@ -140,12 +127,19 @@ export const makeProjectionStore = (sql: Sql): ProjectionStore => {
         await tx`INSERT INTO arena_snapshot_chunk (cut_seq, base, users, data) SELECT ${cp.seq}, true, users, data FROM arena_shadow_chunk WHERE projection = ${projection} ORDER BY id`
         await tx`DELETE FROM arena_period_archive`
         await tx`DELETE FROM arena_period_closed`
+        // Users of erasures under way (§11) leave the archives here (ranks close up, as a scrub
+        // does): the shadow build may have archived them before it saw their erasure, or never saw it.
         await tx`
           INSERT INTO arena_period_archive (board, win, period, rank, user_id, username, xp, reached_seq, level)
-          SELECT board, win, period, rank, user_id, username, xp, reached_seq, level FROM arena_shadow_archive WHERE projection = ${projection}`
+          SELECT board, win, period, (row_number() OVER (PARTITION BY board, win, period ORDER BY rank))::int, user_id, username, xp, reached_seq, level
+          FROM arena_shadow_archive WHERE projection = ${projection}
+            AND user_id NOT IN (SELECT user_id FROM arena_erasure WHERE step <> 'done' AND user_id IS NOT NULL)`
         await tx`
           INSERT INTO arena_period_closed (board, win, period, entries, closed_at_seq)
-          SELECT board, win, period, entries, closed_at_seq FROM arena_shadow_closed WHERE projection = ${projection}`
+          SELECT c.board, c.win, c.period, c.entries - (
+            SELECT count(*) FROM arena_shadow_archive s WHERE s.projection = c.projection AND s.board = c.board AND s.win = c.win AND s.period = c.period
+              AND s.user_id IN (SELECT user_id FROM arena_erasure WHERE step <> 'done' AND user_id IS NOT NULL))::int, c.closed_at_seq
+          FROM arena_shadow_closed c WHERE c.projection = ${projection}`
         await tx`
           INSERT INTO arena_checkpoint (id, stream, stream_created, seq, stream_time_ms, rules_version, users, base_bytes, delta_bytes, projection)
           VALUES (1, ${cp.stream}, ${cp.stream_created}, ${cp.seq}, ${cp.stream_time_ms}, ${cp.rules_version}, ${cp.users}, ${cp.base_bytes}, 0, ${projection})

@@ -2,7 +2,7 @@
 // version string names one content: its primary key), history rows in record order. Recording is
 // decided and written in one transaction under an advisory lock, so two starters never both add.
 import { Effect } from "effect"
-import type { Sql } from "./Db.js"
+import type { Sql, SqlOrTx } from "./Db.js"
 import type { RulesSource } from "../../domain/RulesHistory.js"
 import type { KnownRulesVersion, RecordDecision, RecordOutcome, RulesStore, StoredRulesVersion } from "../../ports/RulesStore.js"
 import { PgError, classifyPg } from "./PgError.js"
@@ -29,6 +29,20 @@ export const readKnownVersions = async (sql: Sql): Promise<Array<KnownRulesVersi
   (await sql<{ version: string; content_hash: string }[]>`SELECT version, content_hash FROM arena_rules_version ORDER BY recorded_at, version`)
     .map((r) => ({ version: r.version, contentHash: r.content_hash }))
 
+/**
+ * Records `v.version` with its content unless it is recorded already (inside the caller's
+ * transaction, under RULES_LOCK_KEY). A version string names one content forever: returns null
+ * when the version now holds `v.contentHash`, else the other content's hash it holds (nothing written).
+ */
+export const recordRulesVersion = async (tx: SqlOrTx, v: { readonly version: string; readonly contentHash: string; readonly body: string }): Promise<string | null> => {
+  const known = await tx<{ content_hash: string }[]>`SELECT content_hash FROM arena_rules_version WHERE version = ${v.version}`
+  if (known[0] === undefined) {
+    await tx`INSERT INTO arena_rules_version (version, content_hash, body) VALUES (${v.version}, ${v.contentHash}, ${v.body})`
+    return null
+  }
+  return known[0].content_hash === v.contentHash ? null : known[0].content_hash
+}
+
 const readAll = async (sql: Sql): Promise<Array<StoredRulesVersion>> => readProjectionHistory(sql, await currentProjection(sql))
 
 export { LOCK_KEY as RULES_LOCK_KEY }
@@ -47,10 +61,7 @@ export const makeRulesStore = (sql: Sql): RulesStore => ({
           const d = decide(before, await readKnownVersions(tx as unknown as Sql))
           if (d === null) return { versions: before, recorded: null, refused: null, projection }
           if ("refuse" in d) return { versions: before, recorded: null, refused: d.refuse, projection }
-          const known = await tx<{ content_hash: string }[]>`SELECT content_hash FROM arena_rules_version WHERE version = ${d.version}`
-          if (known[0] === undefined) {
-            await tx`INSERT INTO arena_rules_version (version, content_hash, body) VALUES (${d.version}, ${d.contentHash}, ${d.body})`
-          } else if (known[0].content_hash !== d.contentHash) {
+          if (await recordRulesVersion(tx, d) !== null) {
             // decide() checks this first; the key keeps it true whatever a caller decides.
             throw new PgError({ reason: "conflict", retryable: false, message: `rules version ${JSON.stringify(d.version)} is already recorded with other content` })
           }

@@ -5,8 +5,7 @@ import { randomBytes } from "node:crypto"
 import type postgres from "postgres"
 import type { PrivacyLevel, Share, ShareInput, ShareListQuery, SharePatch, ShareStore } from "../../ports/Shares.js"
 import { ShareStoreUnavailable } from "../../ports/Shares.js"
-import { StatementDeadline, withDeadline } from "./Db.js"
-import { classifyPg } from "./PgError.js"
+import { requestStatement } from "./Db.js"
 
 interface Row {
   seq: string
@@ -36,22 +35,11 @@ const toShare = (r: Row): Share => ({
 
 export const newShareId = (): string => randomBytes(16).toString("base64url")
 
-/** Runs one statement; connection-class failures (classifyPg: retryable) become ShareStoreUnavailable. */
-const run = async <A>(what: string, q: () => PromiseLike<A>): Promise<A> => {
-  try {
-    return await withDeadline(`shares: ${what}`, q)
-  } catch (e) {
-    if (e instanceof StatementDeadline) throw new ShareStoreUnavailable({ message: e.message })
-    const pg = classifyPg(e, `shares: ${what}`)
-    throw pg.retryable ? new ShareStoreUnavailable({ message: pg.message }) : e
-  }
-}
-
 export class PostgresShareStore implements ShareStore {
   constructor(private readonly sql: postgres.Sql) {}
 
   async create(owner: string, input: ShareInput): Promise<Share> {
-    const rows = await run("create", () => this.sql<Array<Row>>`
+    const rows = await requestStatement("shares: create", ShareStoreUnavailable, () => this.sql<Array<Row>>`
       INSERT INTO arena_shares (id, owner, title, content, privacy_level, agents_used, xp_earned, tags)
       VALUES (${newShareId()}, ${owner}, ${input.title}, ${input.content}, ${input.privacy_level},
               ${this.sql.array([...input.agents_used])}, ${input.xp_earned}, ${this.sql.array([...input.tags])})
@@ -60,7 +48,7 @@ export class PostgresShareStore implements ShareStore {
   }
 
   async get(id: string): Promise<Share | null> {
-    const rows = await run("get", () => this.sql<Array<Row>>`
+    const rows = await requestStatement("shares: get", ShareStoreUnavailable, () => this.sql<Array<Row>>`
       SELECT seq, id, owner, title, content, privacy_level, agents_used, xp_earned, tags, created_at
       FROM arena_shares WHERE id = ${id}`)
     return rows.length === 0 ? null : toShare(rows[0]!)
@@ -71,7 +59,7 @@ export class PostgresShareStore implements ShareStore {
     // One statement: concurrent patches of different fields never undo each other. An absent
     // field is NULL here and keeps its column (no client-settable column may be NULL).
     const arr = (xs: ReadonlyArray<string> | undefined) => (xs === undefined ? null : sql.array([...xs]))
-    const rows = await run("update", () => sql<Array<Row>>`
+    const rows = await requestStatement("shares: update", ShareStoreUnavailable, () => sql<Array<Row>>`
       UPDATE arena_shares SET
         title = COALESCE(${patch.title ?? null}::text, title),
         content = COALESCE(${patch.content ?? null}::text, content),
@@ -85,7 +73,7 @@ export class PostgresShareStore implements ShareStore {
   }
 
   async delete(id: string): Promise<boolean> {
-    const r = await run("delete", () => this.sql`DELETE FROM arena_shares WHERE id = ${id}`)
+    const r = await requestStatement("shares: delete", ShareStoreUnavailable, () => this.sql`DELETE FROM arena_shares WHERE id = ${id}`)
     return r.count > 0
   }
 
@@ -97,7 +85,7 @@ export class PostgresShareStore implements ShareStore {
       : q.viewer !== null
       ? sql`(privacy_level = 'public' OR owner = ${q.viewer})`
       : sql`privacy_level = 'public'`
-    const rows = await run("list", () => sql<Array<Row>>`
+    const rows = await requestStatement("shares: list", ShareStoreUnavailable, () => sql<Array<Row>>`
       SELECT seq, id, owner, title, content, privacy_level, agents_used, xp_earned, tags, created_at
       FROM arena_shares WHERE ${visible} ${before}
       ORDER BY seq DESC LIMIT ${q.limit}`)

@@ -3,7 +3,8 @@
 // consistent cut or nothing.
 import { Effect } from "effect"
 import type { Sql } from "./Db.js"
-import type { ArchivedBoard, Checkpoint, SnapshotStore, SnapshotWrite } from "../../ports/Snapshots.js"
+import type { Checkpoint, SnapshotStore, SnapshotWrite } from "../../ports/Snapshots.js"
+import { liveArchives, readArchived, writeArchives } from "./PeriodArchives.js"
 import { PgError, classifyPg } from "./PgError.js"
 
 const CHUNK = 5_000
@@ -76,22 +77,7 @@ export const writeSnapshot = (sql: Sql, w: SnapshotWrite) =>
         for (const chunk of w.chunks) {
           await tx`INSERT INTO arena_snapshot_chunk (cut_seq, base, users, data) VALUES (${c.seq}, ${w.base}, ${w.users}, ${Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)})`
         }
-        for (const a of w.archives) {
-          // Closing is deterministic in stream time, so a replay re-archives the same rows: replace.
-          await tx`DELETE FROM arena_period_archive WHERE board = ${a.board} AND win = ${a.window} AND period = ${a.period}`
-          for (let i = 0; i < a.entries.length; i += CHUNK) {
-            const part = a.entries.slice(i, i + CHUNK)
-            await tx`
-              INSERT INTO arena_period_archive (board, win, period, rank, user_id, username, xp, reached_seq, level)
-              SELECT ${a.board}, ${a.window}, ${a.period}, * FROM unnest(
-                ${part.map((_, j) => i + j + 1)}::int[], ${part.map((e) => e.userId)}::text[], ${part.map((e) => e.username)}::text[],
-                ${part.map((e) => String(e.xp))}::bigint[], ${part.map((e) => String(e.seq))}::bigint[], ${part.map((e) => e.level)}::int[])`
-          }
-          await tx`
-            INSERT INTO arena_period_closed (board, win, period, entries, closed_at_seq)
-            VALUES (${a.board}, ${a.window}, ${a.period}, ${a.entries.length}, ${a.closedAtSeq})
-            ON CONFLICT (board, win, period) DO UPDATE SET entries = EXCLUDED.entries, closed_at_seq = EXCLUDED.closed_at_seq`
-        }
+        await writeArchives(tx, liveArchives, w.archives)
         await tx`
           INSERT INTO arena_checkpoint (id, stream, stream_created, seq, stream_time_ms, rules_version, users, base_bytes, delta_bytes, projection)
           VALUES (1, ${c.stream}, ${c.streamCreated}, ${c.seq}, ${c.streamTimeMs}, ${c.rulesVersion}, ${c.users}, ${c.baseBytes}, ${c.deltaBytes}, ${c.projection ?? 0})
@@ -104,31 +90,11 @@ export const writeSnapshot = (sql: Sql, w: SnapshotWrite) =>
 
 /** A closed period's archived ranking page (null if that period was never archived). */
 export const readArchive = (sql: Sql, board: string, window: string, period: string, offset: number, limit: number) =>
-  Effect.tryPromise({
-    try: async (): Promise<ArchivedBoard | null> => {
-      const closed = await sql<{ entries: number }[]>`SELECT entries FROM arena_period_closed WHERE board = ${board} AND win = ${window} AND period = ${period}`
-      if (closed[0] === undefined) return null
-      const rows = await sql<{ rank: number; user_id: string; username: string; xp: string; level: number; reached_seq: string }[]>`
-        SELECT rank, user_id, username, xp, level, reached_seq FROM arena_period_archive
-        WHERE board = ${board} AND win = ${window} AND period = ${period} AND rank > ${offset} ORDER BY rank LIMIT ${limit}`
-      return { entries: closed[0].entries, rows: rows.map((r) => ({ ...r, xp: Number(r.xp), reached_seq: Number(r.reached_seq) })) }
-    },
-    catch: (e) => classifyPg(e, "reading a period archive")
-  })
+  readArchived(sql, liveArchives, "reading a period archive", board, window, period, { offset, limit })
 
 /** The members' rows of an archived period, in rank order (one statement; the period's rows are filtered by id). */
 export const readArchiveOf = (sql: Sql, board: string, window: string, period: string, userIds: ReadonlyArray<string>) =>
-  Effect.tryPromise({
-    try: async (): Promise<ArchivedBoard | null> => {
-      const closed = await sql<{ entries: number }[]>`SELECT entries FROM arena_period_closed WHERE board = ${board} AND win = ${window} AND period = ${period}`
-      if (closed[0] === undefined) return null
-      const rows = userIds.length === 0 ? [] : await sql<{ rank: number; user_id: string; username: string; xp: string; level: number; reached_seq: string }[]>`
-        SELECT rank, user_id, username, xp, level, reached_seq FROM arena_period_archive
-        WHERE board = ${board} AND win = ${window} AND period = ${period} AND user_id = ANY(${sql.array([...userIds])}::text[]) ORDER BY rank`
-      return { entries: rows.length, rows: rows.map((r) => ({ ...r, xp: Number(r.xp), reached_seq: Number(r.reached_seq) })) }
-    },
-    catch: (e) => classifyPg(e, "reading the members' rows of a period archive")
-  })
+  readArchived(sql, liveArchives, "reading the members' rows of a period archive", board, window, period, { userIds })
 
 /** The SnapshotStore port over one Postgres client. */
 export const makeSnapshotStore = (sql: Sql): SnapshotStore => ({

@@ -2,7 +2,7 @@
 // streak as of a stream day, achievement progress, agent stats) and a canonical dump of the whole
 // state (tests compare states with it; it is what the old object-per-user state held).
 import { boardKeyString } from "../BoardKeys.js"
-import { levelInfo } from "../Levels.js"
+import { levelInfoAt } from "../Levels.js"
 import type { ProfileCore } from "../Profile.js"
 import type { CompiledRules } from "../Rules.js"
 import { GLOBAL_ALL } from "../ranking/BoardRegistry.js"
@@ -27,15 +27,22 @@ export const agentStatsOf = (s: EngineState, uid: number): Array<{ agent_name: s
   return out.sort((a, b) => b.xp - a.xp || (a.agent_name < b.agent_name ? -1 : a.agent_name > b.agent_name ? 1 : 0))
 }
 
-/** `nowMs` is the current stream time; the streak is measured on the user's zone's calendar. */
-export const profileOf = (s: EngineState, uid: number, rules: CompiledRules, nowMs: number): ProfileCore => {
+/**
+ * `nowMs` is the current stream time; the streak is measured on the user's zone's calendar.
+ * `rules` (the version in force now) gives the achievements and the streak freezes. The level is
+ * part of the scoring (ARCHITECTURE §10, README "Changing rules"): the one the user's last scored
+ * message (award or correction, `lastSeq`) gave them, with the title and thresholds of the version
+ * that scored it (`rulesAt`, the rules history) — a rules change from head shows on a user's level
+ * at their next award or correction, as on the boards' rows and in the ledger.
+ */
+export const profileOf = (s: EngineState, uid: number, rules: CompiledRules, nowMs: number, rulesAt: (seq: number) => CompiledRules = () => rules): ProfileCore => {
   const t = s.users
   const asOfDay = localDay(t.zone[uid]!, nowMs)
   return {
     user_id: t.userId(uid),
     username: t.username(uid),
     total_xp: t.totalXp[uid]!,
-    level: levelInfo(rules.levels, t.totalXp[uid]!),
+    level: levelInfoAt(rulesAt(t.lastSeq[uid]!).levels, t.level[uid]!, t.totalXp[uid]!),
     streak: {
       current: currentStreakOf(t, uid, asOfDay, rules.freezesPerMonth),
       longest: t.longest[uid]!,

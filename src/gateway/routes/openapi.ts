@@ -87,7 +87,7 @@ export const buildOpenApi = (): Json => ({
       }
     },
     "/v1/users/{user_id}": {
-      get: { summary: "Profile (streak {current, longest, freezes_left}, time_zone, visibility); a private user's only to them and admin", parameters: [pth("user_id", "User id")], responses: { "200": { description: "Profile" }, ...stateStd, "404": err("Unknown user, or a private user and you are not them or admin") } },
+      get: { summary: "Profile (level {number, title, xp_into_level, xp_for_next}: what the user's last award or correction gave them under the rules version that scored it — a threshold change from head shows at their next one, §10; streak {current, longest, freezes_left}, time_zone, visibility); a private user's only to them and admin", parameters: [pth("user_id", "User id")], responses: { "200": { description: "Profile" }, ...stateStd, "404": err("Unknown user, or a private user and you are not them or admin") } },
       delete: {
         summary: "Erase the user (the user themselves or admin, §11): from every board, profile, ledger, share, snapshot, ClickHouse table and stream message; runs in the background and resumes after a restart", security: BEARER,
         parameters: [pth("user_id", "User id")],

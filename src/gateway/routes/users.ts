@@ -55,7 +55,7 @@ export const userRoutes = (users: UserPort, settings?: SettingsPort, onError: (e
   ...(settings === undefined ? [] : [settingsRoute(settings, onError)])
 ]
 
-const settingsRoute = (settings: SettingsPort, onError: (e: unknown, where: string) => void): Route => ({
+export const settingsRoute = (settings: SettingsPort, onError: (e: unknown, where: string) => void): Route => ({
   method: "put",
   pattern: "/v1/users/:user_id/settings",
   body: true,

@@ -55,7 +55,8 @@ export type FromWorker =
   | { readonly t: "open"; readonly conn: number; readonly spec: ConnSpec }
   | { readonly t: "close"; readonly conn: number }
   | { readonly t: "resync"; readonly conn: number }
-  | { readonly t: "ack" }
+  /** `n` batches published and written (absent: one). */
+  | { readonly t: "ack"; readonly n?: number }
   | { readonly t: "userOpen"; readonly conn: number; readonly userId: string }
   | { readonly t: "userClose"; readonly conn: number }
   | { readonly t: "release"; readonly ip: string; readonly route: "leaderboard" | "users" }

@@ -88,7 +88,9 @@ const startOne = (deps: WsThreadsDeps, index: number, port: number): { run: Runn
         case "open": return link.hub.open(m.conn, m.spec)
         case "close": return link.hub.close(m.conn)
         case "resync": return link.hub.resync(m.conn)
-        case "ack": return link.hub.ack()
+        case "ack":
+          for (let i = 0; i < (m.n ?? 1); i++) link.hub.ack()
+          return
         case "userOpen": return feed.hub.userOpen(m.conn, m.userId)
         case "userClose": return feed.hub.userClose(m.conn)
         case "release":

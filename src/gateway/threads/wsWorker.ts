@@ -29,15 +29,26 @@ assertNativeUws()
 
 const app = uWS.App()
 const metrics = countingMetrics()
+let publishedAt = 0
+/** Batches published in this iteration, acknowledged once their frames are written. */
+let owed = 0
+const wroteAll = (): void => {
+  metrics.written((performance.now() - publishedAt) / 1000)
+  publishedAt = 0
+  // Not through the outbox (an immediate of its own would run in the next iteration): at once.
+  if (owed > 0) port.postMessage({ t: "ack", n: owed } satisfies FromWorker)
+  owed = 0
+}
+
 const host = new SocketHost(app, cfg.ws, metrics)
 host.bind({
   open: (conn, spec) => post({ t: "open", conn, spec }),
   close: (conn) => post({ t: "close", conn }),
   resync: (conn) => post({ t: "resync", conn }),
-  // Not through the outbox: its message goes out from an immediate, which runs after uWS has written
-  // the iteration's frames (its check handle started last, so libuv runs it first). Posted at once,
-  // the ack reaches the hub while this thread writes, and the next batch waits in the port for it.
-  ack: () => port.postMessage({ t: "ack" } satisfies FromWorker),
+  // Acknowledged once written (wroteAll), not when published: the hub then sends one batch per
+  // write, made of every view up to the moment this thread is free to take it, instead of a batch
+  // that waits in the port for the whole of the current write (TopicHub MAX_IN_FLIGHT).
+  ack: () => { owed++ },
   userOpen: (conn, userId) => post({ t: "userOpen", conn, userId }),
   userClose: (conn) => post({ t: "userClose", conn }),
   release: (ip, route) => post({ t: "release", ip, route })
@@ -92,7 +103,14 @@ const receive = (m: ToWorker | Many<ToWorker>): void => {
     case "many": for (const x of m.msgs) receive(x); return
     case "batch":
       metrics.handoff(Math.max(0, performance.timeOrigin + performance.now() - m.at) / 1000)
-      return host.batch(m.items)
+      host.batch(m.items)
+      // uWS writes what was published when this iteration's I/O ends (its check handle started
+      // last, so libuv runs it before Node's immediates): the immediate runs once they are written.
+      if (publishedAt === 0) {
+        publishedAt = performance.now()
+        setImmediate(wroteAll)
+      }
+      return
     case "attached": return host.attached(m.conn, m.topic, m.frames, m.snapshot)
     case "resynced": return host.resynced(m.conn, m.topic, m.frame)
     case "moved": return host.moved(m.conn, m.topic, m.frame)

@@ -25,8 +25,12 @@ export interface HubSide {
   close(conn: number): void
   /** A stale socket drained: answer with `resynced` (a fresh snapshot of its current topic). */
   resync(conn: number): void
-  /** The host has published the oldest batch it was sent (flow control: TopicHub MAX_IN_FLIGHT, inFlightBytesOf). */
-  ack(): void
+  /**
+   * The host has published and written the oldest batch it was sent (flow control: TopicHub MAX_IN_FLIGHT,
+   * inFlightBytesOf). `writeMs`: what writing it cost the hub's own thread, from a host on that
+   * thread (TopicHub FLUSH_REST_RATIO); a host on its own thread leaves it out.
+   */
+  ack(writeMs?: number): void
   userOpen(conn: number, userId: string): void
   userClose(conn: number): void
   /** A socket admitted by the hub's admission closed (or never opened): free its slot. */
@@ -40,7 +44,7 @@ export interface HostSide {
   resynced(conn: number, topic: string, frame: string): void
   /** Period rollover: the socket now follows `topic`; `frame` is its snapshot. */
   moved(conn: number, topic: string, frame: string): void
-  /** Deltas to publish, each serialized once: [topic, json]. Answer with `ack` once published. */
+  /** Deltas to publish, each serialized once: [topic, json]. Answer with `ack` once they are written. */
   batch(items: ReadonlyArray<readonly [string, string]>): void
   notify(topic: string, json: string): void
 }

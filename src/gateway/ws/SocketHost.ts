@@ -170,11 +170,10 @@ export class SocketHost implements HostSide {
         this.metrics.sent("delta", receivers)
       }
     }
-    // Published: uWS writes the frames when this loop iteration ends. Acknowledge now, so the hub
-    // sends what arrives meanwhile without waiting for the writes or for its own turn to read the
-    // ack (batches received in one iteration are written together, one write per socket). A worker
-    // receives batches only while polling, so the next ones are written at the next iteration's
-    // end; the main thread's host defers its ack by an iteration instead (Gateway.ts).
+    // Published: uWS writes the frames when this loop iteration ends. The binding acknowledges the
+    // batch once they are written (wsWorker.ts: from the immediate after the writes; the main
+    // thread's host likewise, saying what the writes cost that thread, Gateway.ts), so the hub's
+    // next batch is cut when this host is free to take it (TopicHub MAX_IN_FLIGHT).
     this.hub.ack()
   }
 

@@ -1,13 +1,13 @@
 // The hub's flow control towards socket hosts: a host that has not yet received MAX_IN_FLIGHT
 // batches (or inFlightBytesOf bytes) gets no more; the views meanwhile coalesce into one delta per
 // topic whose prev_seq chains to the last one sent, and an ack releases it.
-import { describe, expect, it } from "vitest"
+import { afterEach, describe, expect, it, vi } from "vitest"
 import type { BoardKey } from "../../domain/Model.js"
 import type { BoardView, LeaderboardPort, RankedEntry } from "../../ports/ReadModel.js"
 import { DEFAULT_WS } from "../GatewayConfig.js"
 import type { WsConfig } from "../GatewayConfig.js"
 import type { ConnSpec, HostSide } from "./HostLink.js"
-import { MAX_IN_FLIGHT, TopicHub, inFlightBytesOf } from "./TopicHub.js"
+import { FLUSH_REST_RATIO, MAX_IN_FLIGHT, TopicHub, inFlightBytesOf } from "./TopicHub.js"
 
 const KEY: BoardKey = { board: "global", window: "all", period: "all" }
 
@@ -19,7 +19,7 @@ const viewAt = (seq: number, n: number, nameLength = 8): BoardView => {
   return { key: KEY, seq, entries, total: n }
 }
 
-const setup = (n: number, cfg: WsConfig = DEFAULT_WS, nameLength = 8) => {
+const setup = (n: number, cfg: WsConfig = DEFAULT_WS, nameLength = 8, onBatch: () => void = () => undefined) => {
   let listener: ((v: BoardView) => void) | null = null
   const lb: LeaderboardPort = {
     unavailable: () => null,
@@ -39,7 +39,7 @@ const setup = (n: number, cfg: WsConfig = DEFAULT_WS, nameLength = 8) => {
     attached: () => undefined,
     resynced: () => undefined,
     moved: () => undefined,
-    batch: (items) => { batches.push(items) },
+    batch: (items) => { batches.push(items); onBatch() },
     notify: () => undefined
   }
   const hub = new TopicHub(lb, cfg)
@@ -101,5 +101,44 @@ describe("TopicHub flow control", () => {
     const b = inFlightBytesOf(DEFAULT_WS)
     expect(b).toBe((DEFAULT_WS.maxBackpressure - DEFAULT_WS.staleBytes) / 2)
     expect(DEFAULT_WS.staleBytes + b).toBeLessThan(DEFAULT_WS.maxBackpressure)
+  })
+})
+
+describe("TopicHub fan-out share of its thread", () => {
+  afterEach(() => { vi.useRealTimers() })
+
+  it("a host on the hub's thread that says its writes took W ms makes the next flush wait W × FLUSH_REST_RATIO", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "performance"] })
+    const { hub, link, batches, view } = setup(3)
+    await view(1)
+    link.hub.ack(30)
+    await view(2)
+    await view(3)
+    expect(batches).toHaveLength(1)
+    vi.advanceTimersByTime(30 * FLUSH_REST_RATIO)
+    expect(frames(batches).map((x) => [x.prev_seq, x.seq])).toEqual([[0, 1], [1, 3]])
+    hub.stop()
+  })
+
+  it("a host on a WS thread (an ack without a cost) never delays the next flush, however long the last one took", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "performance"] })
+    const { hub, link, batches, view } = setup(3, DEFAULT_WS, 8, () => vi.advanceTimersByTime(20))
+    for (let seq = 1; seq <= 4; seq++) {
+      await view(seq)
+      link.hub.ack()
+    }
+    expect(frames(batches).map((x) => [x.prev_seq, x.seq])).toEqual([[0, 1], [1, 2], [2, 3], [3, 4]])
+    hub.stop()
+  })
+
+  it("stop() cancels a resting flush", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "performance"] })
+    const { hub, link, batches, view } = setup(3)
+    await view(1)
+    link.hub.ack(20)
+    await view(2)
+    hub.stop()
+    vi.advanceTimersByTime(100)
+    expect(batches).toHaveLength(1)
   })
 })

@@ -1,10 +1,9 @@
 // Live leaderboard topics (board key × limit), owned by the main thread: board views are turned
 // into one delta per topic, serialized once, kept in the topic's resume ring and handed to every
-// socket host that has subscribers. Flow control: a host acknowledges a batch as soon as it has
-// published it (its frames are written when the host's loop iteration ends), so the hub never waits
-// for a host's writes: while a host writes one batch, the next ones wait in its port. Only batches a
-// host has not yet received count against its bound (MAX_IN_FLIGHT, inFlightBytesOf); over it, views
-// coalesce here into one delta per topic until an ack (no timer, bounded queue).
+// socket host that has subscribers. Flow control: a host acknowledges a batch once it has written
+// its frames; batches not yet acknowledged count against its bound (MAX_IN_FLIGHT, inFlightBytesOf);
+// over it, views coalesce here into one delta per topic until an ack (no timer, bounded queue), so
+// a host free to write gets every view up to that moment in one batch.
 import { randomBytes } from "node:crypto"
 import type { BoardKey, Window } from "../../domain/Model.js"
 import { blocked } from "../../observability/LoopBlocks.js"
@@ -25,16 +24,19 @@ const ringBytes = registry.gauge("arena_ws_ring_bytes", "Bytes held by resume ri
 /** Topics lingering after their last subscriber left (cfg.lingerMs) are capped in count. */
 const MAX_LINGERING = 1000
 /**
- * Batches a socket host may have not yet received before the hub coalesces views until it
- * acknowledges one. Two: a view that arrives while a host writes goes out with the host's next
- * read of its port (one batch may already wait there, cut when the write began), and a host reads
- * at most two frames per topic at once. Without a bound, a host that is slow to write (a starved
- * CPU) reads one frame per slice of the pipeline: at load ~21, 10k sockets, 2.4× the frames and a
- * worse p99 than with the hub coalescing.
+ * Batches a socket host may hold unacknowledged before the hub coalesces views until it
+ * acknowledges one. A host acknowledges a batch once its frames are written (a WS thread from the
+ * immediate after its writes, the main thread's host likewise), so with one the hub sends a host
+ * one batch per write, taken as soon as the host is free, with every view up to then in it. With
+ * two, acknowledged on receipt (before 2026-12-07 b), the second batch was cut early in the host's
+ * write and waited in its port for the whole of it, and the views after it waited in the hub for the
+ * next: about 2.5 writes between a view and its frame, against 1.5 plus the ack's round trip now.
+ * Never more: a host that is slow to write (a starved CPU) would otherwise read one frame per
+ * topic per pipeline slice (at load ~15, 10k sockets, 64 gave 2× the frames and 3× the p50).
  */
-export const MAX_IN_FLIGHT = 2
+export const MAX_IN_FLIGHT = 1
 /**
- * Bytes of batches a socket host may have not yet received. What a host receives within one loop
+ * Bytes of batches a socket host may have not yet acknowledged. What a host receives within one loop
  * iteration is written to its sockets at the iteration's end, after each socket was checked against
  * staleBytes. The hub sends while under this bound, so a socket gets at most the bound plus one
  * frame of its topic in one iteration: half the margin up to maxBackpressure leaves room for that
@@ -43,6 +45,20 @@ export const MAX_IN_FLIGHT = 2
 export const inFlightBytesOf = (cfg: Pick<WsConfig, "maxBackpressure" | "staleBytes">): number =>
   Math.max(16 * 1024, Math.floor((cfg.maxBackpressure - cfg.staleBytes) / 2))
 const SWEEP_MS = 1000
+/**
+ * The fan-out's share of the thread that computes views: when a host on this thread says its
+ * frames took W ms to write (its ack), the next flush waits W × FLUSH_REST_RATIO ms while views of
+ * the same boards coalesce (a socket gets at most one frame per topic per flush). That is the case
+ * of ARENA_WS_THREADS=0 (10k sockets: ~60 ms of writes per flush): without it, every 4 ms pipeline
+ * slice was followed by a full round of writes, ~12 slices/s, below a 2,000 ev/s stream, and the
+ * lag grew without bound (p50 16 s at 10k sockets, 2026-12-07). With it the pipeline keeps about
+ * half the thread and a flush covers more events when writes are dear. Hosts on WS threads write
+ * on their own threads and ack without a cost: their flushes are never delayed. (The flush's own
+ * wall time is not used: on a starved CPU it measures preemption, not work.)
+ */
+export const FLUSH_REST_RATIO = 1
+/** A flush cheaper than this does not delay the next one. */
+const FLUSH_REST_FROM_MS = 1
 
 /** One socket host as the hub sees it. */
 export interface Host {
@@ -52,6 +68,13 @@ export interface Host {
   inFlight: number
   inFlightBytes: number
   readonly sizes: Array<number>
+  /**
+   * Deltas cut for this host while it was busy (a flush made for another host that was free), in
+   * order, and their bytes: sent as its next batch once it acknowledges, or before anything else
+   * the hub tells it about a socket (so a snapshot never precedes an older delta of its topic).
+   */
+  queue: Array<readonly [string, string]>
+  queueBytes: number
 }
 
 /** The hub's record of one leaderboard socket (which lives on `host`). */
@@ -73,6 +96,9 @@ export class TopicHub {
   private readonly hosts = new Set<Host>()
   private pending = new Map<string, { view: BoardView; at: number }>()
   private flushQueued = false
+  /** performance.now() before which no flush starts (see FLUSH_REST_RATIO). */
+  private restUntil = 0
+  private restTimer: ReturnType<typeof setTimeout> | undefined
   private readonly stops: Array<() => void> = []
   private readonly maxInFlightBytes: number
 
@@ -91,6 +117,7 @@ export class TopicHub {
   }
 
   stop(): void {
+    clearTimeout(this.restTimer)
     for (const s of this.stops.splice(0)) s()
     for (const t of this.topics.values()) this.unwatchTopic(t)
     this.topics.clear()
@@ -106,14 +133,14 @@ export class TopicHub {
 
   /** Registers a socket host; returns what the host calls. `drop()` forgets all its sockets. */
   addHost(side: HostSide): { hub: Omit<HubSide, "userOpen" | "userClose" | "release">; drop: () => void } {
-    const host: Host = { side, conns: new Map(), inFlight: 0, inFlightBytes: 0, sizes: [] }
+    const host: Host = { side, conns: new Map(), inFlight: 0, inFlightBytes: 0, sizes: [], queue: [], queueBytes: 0 }
     this.hosts.add(host)
     return {
       hub: {
         open: (conn, spec) => this.open(host, conn, spec),
         close: (conn) => this.close(host, conn),
         resync: (conn) => this.resync(host, conn),
-        ack: () => this.ack(host)
+        ack: (writeMs) => this.ack(host, writeMs)
       },
       drop: () => {
         for (const conn of [...host.conns.keys()]) this.close(host, conn)
@@ -121,6 +148,8 @@ export class TopicHub {
         host.inFlight = 0
         host.inFlightBytes = 0
         host.sizes.length = 0
+        host.queue = []
+        host.queueBytes = 0
         if (this.pending.size > 0) this.queueFlush()
       }
     }
@@ -138,6 +167,7 @@ export class TopicHub {
       replay = spec.resume.epoch === topic.header.epoch ? topic.ring.since(spec.resume.since, topic.seq) : null
       resumes.inc({ outcome: replay === null ? "snapshot" : "deltas" })
     }
+    this.sendQueued(host)
     host.side.attached(conn, topic.name, replay ?? [topic.snapshot()], replay === null)
   }
 
@@ -151,15 +181,35 @@ export class TopicHub {
 
   private resync(host: Host, conn: number): void {
     const topic = host.conns.get(conn)?.topic
-    if (topic !== null && topic !== undefined && topic.ready) host.side.resynced(conn, topic.name, topic.snapshot())
+    if (topic === null || topic === undefined || !topic.ready) return
+    this.sendQueued(host)
+    host.side.resynced(conn, topic.name, topic.snapshot())
   }
 
-  private ack(host: Host): void {
+  private ack(host: Host, writeMs: number | undefined): void {
+    if (writeMs !== undefined && writeMs >= FLUSH_REST_FROM_MS) this.restUntil = Math.max(this.restUntil, performance.now() + writeMs * FLUSH_REST_RATIO)
     if (host.inFlight > 0) {
       host.inFlight--
       host.inFlightBytes -= host.sizes.shift() ?? 0
     }
-    if (this.pending.size > 0) this.queueFlush()
+    if (this.pending.size > 0 || host.queue.length > 0) this.queueFlush()
+  }
+
+  /** Whether the host can take a batch now (under both bounds). */
+  private free(h: Host): boolean {
+    return h.inFlight < MAX_IN_FLIGHT && !(h.inFlight > 0 && h.inFlightBytes >= this.maxInFlightBytes)
+  }
+
+  /** Sends the host what was cut for it while it was busy, as one batch (whatever its bound). */
+  private sendQueued(host: Host): void {
+    if (host.queue.length === 0) return
+    const list = host.queue, bytes = host.queueBytes
+    host.queue = []
+    host.queueBytes = 0
+    host.inFlight++
+    host.inFlightBytes += bytes
+    host.sizes.push(bytes)
+    host.side.batch(list)
   }
 
   private attach(rec: ConnRec): Topic {
@@ -233,18 +283,26 @@ export class TopicHub {
   private queueFlush(): void {
     if (this.flushQueued) return
     this.flushQueued = true
-    queueMicrotask(() => this.flush())
+    const rest = this.restUntil - performance.now()
+    if (rest > 0) this.restTimer = setTimeout(() => { this.restTimer = undefined; this.flush() }, Math.ceil(rest))
+    else queueMicrotask(() => this.flush())
   }
 
   private flush(): void {
     this.flushQueued = false
-    // A host that has not yet received MAX_IN_FLIGHT batches (or their bytes) is not reading its
-    // port: wait for an ack and send one delta covering all views meanwhile (bounded, no timer).
-    for (const h of this.hosts) if (h.inFlight >= MAX_IN_FLIGHT || (h.inFlight > 0 && h.inFlightBytes >= this.maxInFlightBytes)) return
+    // Deltas are cut when some host is free to take them: it gets them at once, and a host still
+    // writing its last batch gets them queued, sent as one batch when it acknowledges (a slow host
+    // never holds up a fast one). Views meanwhile coalesce into one delta per topic (no timer).
+    // Memory stays bounded: while a busy host's queue is at the byte bound, nothing is cut.
+    let free = this.hosts.size === 0
+    for (const h of this.hosts) {
+      if (this.free(h)) free = true
+      else if (h.queueBytes >= this.maxInFlightBytes) return
+    }
+    if (!free) return
     const started = performance.now()
     const batch = this.pending
     this.pending = new Map()
-    const items = new Map<Host, { list: Array<readonly [string, string]>; bytes: number }>()
     for (const [k, { view, at }] of batch) {
       const topics = this.byKey.get(k)
       if (topics === undefined) continue
@@ -253,20 +311,13 @@ export class TopicHub {
         if (json === null) continue
         const bytes = Buffer.byteLength(json)
         for (const host of topic.hosts.keys()) {
-          let b = items.get(host)
-          if (b === undefined) items.set(host, (b = { list: [], bytes: 0 }))
-          b.list.push([topic.name, json])
-          b.bytes += bytes
+          host.queue.push([topic.name, json])
+          host.queueBytes += bytes
         }
       }
       latency.observe((performance.now() - at) / 1000)
     }
-    for (const [host, { list, bytes }] of items) {
-      host.inFlight++
-      host.inFlightBytes += bytes
-      host.sizes.push(bytes)
-      host.side.batch(list)
-    }
+    for (const host of this.hosts) if (this.free(host)) this.sendQueued(host)
     blocked("hub_flush", started)
   }
 
@@ -352,6 +403,7 @@ export class TopicHub {
       rec.period = period
       const topic = this.attach(rec)
       if (!topic.ready) { topic.waiting.add(rec); continue }
+      this.sendQueued(rec.host)
       rec.host.side.moved(rec.conn, topic.name, topic.snapshot())
     }
   }

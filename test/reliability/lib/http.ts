@@ -60,8 +60,10 @@ export const request = <T = ErrorJson>(
       socket.destroy()
       resolve({ status: res.statusCode ?? 101, headers: res.headers, text: "", json: undefined as T })
     })
+    const sentAt = Date.now()
     req.setTimeout(opts.timeoutMs ?? 30_000, () => req.destroy(new Error(`${method} ${path}: no answer`)))
-    req.on("error", reject)
+    // Which request failed, from where and when: a bare "socket hang up" says none of it.
+    req.on("error", (e: Error) => reject(Object.assign(new Error(`${method} ${path}${opts.from === undefined ? "" : ` from ${opts.from}`}: ${e.message} after ${Date.now() - sentAt} ms`), { cause: e, code: (e as { code?: string }).code })))
     req.end(body)
   })
 

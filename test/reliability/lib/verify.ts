@@ -85,40 +85,45 @@ const fracEq = (a: Frac, b: Frac): boolean => a.num * b.den === b.num * a.den
 
 type Row = Record<string, string | number | Array<string | number>>
 
-/** ClickHouse after the service stopped (the embedded engine is then free to open). */
-export const checkClickHouse = async (dataDir: string, o: Oracle): Promise<{ problems: Array<string>; awards: number }> => {
+/**
+ * ClickHouse after the service stopped (the embedded engine is then free to open). `projection`
+ * (ARCHITECTURE §10): the current projection (Postgres arena_projection.current), whose rows are
+ * what the ledger and dashboards read; without it every row counts (a database never re-projected).
+ */
+export const checkClickHouse = async (dataDir: string, o: Oracle, projection?: number): Promise<{ problems: Array<string>; awards: number }> => {
   const pr = new Problems()
   const h = openClickHouse(parseClickHouseTarget({ dataDir }))
   try {
     const q = async (query: string) => await (await h.client.query({ query, format: "JSONEachRow" })).json<Row>()
+    const where = projection === undefined ? "" : `WHERE projection = ${projection}`
     const awards = await q(`SELECT seq, event_id, user_id, agent_name, action_type, base_points, multiplier_names, streak_days, total_multiplier,
-      applied_multiplier, xp, bonus_achievements, bonus_xp, total_awarded, total_xp_after, level_before, level_after FROM awards ORDER BY seq`)
+      applied_multiplier, xp, bonus_achievements, bonus_xp, total_awarded, total_xp_after, level_before, level_after, rules_version FROM awards ${where} ORDER BY seq`)
     pr.eq("awards rows", awards.length, o.ledger.length)
     const n = Math.min(awards.length, o.ledger.length)
     for (let i = 0; i < n; i++) {
       const a = awards[i]!, e = o.ledger[i]!
       pr.eq(`award #${i}`, [Number(a["seq"]), a["event_id"], a["user_id"], a["agent_name"], a["action_type"], Number(a["base_points"]), a["multiplier_names"],
         Number(a["streak_days"]), Number(a["xp"]), a["bonus_achievements"], (a["bonus_xp"] as Array<number>).map(Number), Number(a["total_awarded"]),
-        Number(a["total_xp_after"]), Number(a["level_before"]), Number(a["level_after"])],
+        Number(a["total_xp_after"]), Number(a["level_before"]), Number(a["level_after"]), a["rules_version"]],
       [e.seq, e.event_id, e.user_id, e.agent_name, e.action_type, e.base_points, e.multipliers, e.streak_days, e.xp,
-        e.bonuses.map((b) => b.achievement), e.bonuses.map((b) => b.xp), e.total_awarded, e.total_xp_after, e.level_before, e.level_after])
+        e.bonuses.map((b) => b.achievement), e.bonuses.map((b) => b.xp), e.total_awarded, e.total_xp_after, e.level_before, e.level_after, e.rules_version])
       if (!fracEq(fracOf(String(a["total_multiplier"])), e.total_multiplier) || !fracEq(fracOf(String(a["applied_multiplier"])), e.applied_multiplier)) {
         pr.add(`award seq ${e.seq}: multipliers ${String(a["total_multiplier"])}/${String(a["applied_multiplier"])}`)
       }
     }
-    const unlocks = await q("SELECT seq, user_id, achievement, bonus FROM achievements ORDER BY seq, achievement")
+    const unlocks = await q(`SELECT seq, user_id, achievement, bonus FROM achievements ${where} ORDER BY seq, achievement`)
     const expUnlocks = o.ledger.flatMap((e) => e.bonuses.map((b) => [e.seq, e.user_id, b.achievement, b.xp] as const))
       .sort((x, y) => x[0] - y[0] || (x[2] < y[2] ? -1 : 1))
     pr.eq("achievements", unlocks.map((r) => [Number(r["seq"]), r["user_id"], r["achievement"], Number(r["bonus"])]), expUnlocks)
-    const levelUps = await q("SELECT seq, user_id, from_level, to_level FROM level_ups ORDER BY seq")
+    const levelUps = await q(`SELECT seq, user_id, from_level, to_level FROM level_ups ${where} ORDER BY seq`)
     pr.eq("level_ups", levelUps.map((r) => [Number(r["seq"]), r["user_id"], Number(r["from_level"]), Number(r["to_level"])]),
       [...o.ledger, ...o.corrections].filter((e) => e.level_after > e.level_before).map((e) => [e.seq, e.user_id, e.level_before, e.level_after] as const)
         .sort((x, y) => x[0] - y[0]))
-    const corrections = await q("SELECT seq, correction_id, correction, user_id, requested_xp, xp, total_xp_after, level_before, level_after FROM corrections ORDER BY seq")
+    const corrections = await q(`SELECT seq, correction_id, correction, user_id, requested_xp, xp, total_xp_after, level_before, level_after FROM corrections ${where} ORDER BY seq`)
     pr.eq("corrections", corrections.map((r) => [Number(r["seq"]), r["correction_id"], r["correction"], r["user_id"], Number(r["requested_xp"]), Number(r["xp"]),
       Number(r["total_xp_after"]), Number(r["level_before"]), Number(r["level_after"])]),
     o.corrections.map((c) => [c.seq, c.correction_id, c.correction, c.user_id, c.requested_xp, c.xp, c.total_xp_after, c.level_before, c.level_after]))
-    const rejections = await q("SELECT seq, reason FROM rejections ORDER BY seq")
+    const rejections = await q(`SELECT seq, reason FROM rejections ${where} ORDER BY seq`)
     pr.eq("rejections", rejections.map((r) => [Number(r["seq"]), r["reason"]]), [...o.rejections.entries()].sort((a, b) => a[0] - b[0]))
     return { problems: pr.list, awards: awards.length }
   } finally {
