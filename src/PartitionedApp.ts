@@ -13,7 +13,8 @@
 //     second (adapters/nats/Ticker.ts), so an idle partition's stream time, periods included, keeps up.
 //   live boards: every processor runs the board mergers (BoardMergers.ts: lease `merge.<board>`,
 //     one delta chain per watched board instance); the gateway serves /ws/leaderboard/{board} from
-//     those chains (MergedLiveBoards.ts, ws/MergedSockets.ts).
+//     those chains (MergedLiveBoards.ts, ws/MergedSockets.ts), and its around-me feed from windows
+//     recomputed on each step of them (MergedWindows.ts, ws/MergedAroundGate.ts).
 //   corrections, settings, erasures: the gateway publishes each to its user's partition subject
 //     (`arena.xp.p.<k>.$corrections|$settings|$erasures`), the owner applies it in seq order; a
 //     void's award is looked up in every partition (PartitionDoor; awards kept by PartitionAwards).
