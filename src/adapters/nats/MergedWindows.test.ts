@@ -91,6 +91,16 @@ it("recomputes on chain steps, one query at a time, holds same-watermark changes
   expect(views).toHaveLength(4)
   await vi.advanceTimersByTimeAsync(2_500)
   expect(views.map((v) => v.entries[1]!.xp)).toEqual([50, 60, 60, 70, 80])
+  // A change held, then undone at the same watermark: nothing goes out, even after HOLD_MS.
+  live.step(14)
+  asked[6]!(answer(14, 85))
+  await flush()
+  live.step(14)
+  asked[7]!(answer(14, 80))
+  await flush()
+  await vi.advanceTimersByTimeAsync(2_500)
+  expect(views).toHaveLength(5)
+  asked.splice(6, 2)
   // A lower watermark is older news; an unchanged window at the same one is nothing.
   live.step(15)
   asked[6]!(answer(12, 90))

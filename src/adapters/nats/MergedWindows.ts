@@ -99,6 +99,8 @@ interface Win {
   /** A changed window answered at the last view's seq, waiting for a higher watermark (HOLD_MS). */
   held: BoardView | null
   hold: ReturnType<typeof setTimeout> | undefined
+  /** A failure was logged since the last answer (one warning per outage, not one per retry). */
+  warned: boolean
 }
 
 const sameWindow = (a: BoardView, b: BoardView): boolean =>
@@ -140,11 +142,17 @@ export const withMergedWindows = (live: LeaderboardPort, q: WindowQueries, log: 
       (a) => {
         w.running = false
         if (!alive(w)) return
+        w.warned = false
         if (a.userPrivate !== null) privateUsers.set(w.around.user_id, a.userPrivate)
         const last = w.view
         // Never back: a window answered at a lower watermark than the last one is older news.
         if (last === null || a.view.seq > last.seq) emit(w, a.view)
-        else if (a.view.seq === last.seq && !sameWindow(a.view, last)) {
+        else if (a.view.seq === last.seq && sameWindow(a.view, last)) {
+          // Back to what was sent: nothing to hold any more.
+          clearTimeout(w.hold)
+          w.hold = undefined
+          w.held = null
+        } else if (a.view.seq === last.seq) {
           w.held = a.view
           w.hold ??= setTimeout(() => {
             w.hold = undefined
@@ -156,7 +164,8 @@ export const withMergedWindows = (live: LeaderboardPort, q: WindowQueries, log: 
       (e: unknown) => {
         w.running = false
         if (!alive(w)) return
-        if (!isPartitionsUnavailable(e)) log.warn(`around-me window ${idOf(w.key, w.around)}: ${e instanceof Error ? e.message : String(e)}`)
+        if (!isPartitionsUnavailable(e) && !w.warned) log.warn(`around-me window ${idOf(w.key, w.around)}: ${e instanceof Error ? e.message : String(e)} (tried again every ${RETRY_MS} ms)`)
+        w.warned = true
         if (w.again) return recompute(w)
         w.retry = setTimeout(() => recompute(w), RETRY_MS)
       }
@@ -176,7 +185,7 @@ export const withMergedWindows = (live: LeaderboardPort, q: WindowQueries, log: 
       const id = idOf(key, around)
       let w = wins.get(id)
       if (w === undefined) {
-        w = { key, around, board: boardKeyString(key), refs: 0, view: null, running: false, again: false, retry: undefined, held: null, hold: undefined }
+        w = { key, around, board: boardKeyString(key), refs: 0, view: null, running: false, again: false, retry: undefined, held: null, hold: undefined, warned: false }
         wins.set(id, w)
         const set = byBoard.get(w.board) ?? new Set<Win>()
         set.add(w)
