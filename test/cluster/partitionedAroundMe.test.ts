@@ -8,8 +8,8 @@
 // (each named row shows at least the XP of its user's events stored at or before that seq). A
 // client resuming with since/epoch gets deltas only; a window opened before its user has a rank
 // starts empty (first_rank null) and fills once they do; a neighbour turning private is anonymous
-// in the window (a snapshot), and their own window is refused 404, as is nothing else; a bad radius
-// is refused 400 before the upgrade.
+// in the window (a snapshot), and their own window is refused 404 (as is the followed user's once
+// they turn private); a bad radius is refused 400 before the upgrade.
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -188,6 +188,10 @@ it("P = 4: a user's live window on the gateway follows moves across partitions, 
   expect(JSON.stringify(ws.messages.slice(from))).not.toContain(`"user_id":"${neighbour}"`)
   expect(await refusal(`/ws/leaderboard/global/around/${encodeURIComponent(neighbour)}?radius=2`)).toBe(404)
   expect(await refusal("/ws/leaderboard/global/around/a4?radius=2")).toBe(0)
+  // The followed user turns private: REST's around-me answers 404, and so does a new window of theirs.
+  expect((await call("PUT", "/v1/users/a4/settings", await mintToken({ sub: "a4", scope: "", ttlSeconds: 3600 }, SECRET), { visibility: "private" })).status).toBe(202)
+  await until("a4 private in REST", async () => ((await call("GET", "/v1/leaderboards/global/users/a4?radius=2", null)).status === 404 ? true : undefined))
+  expect(await refusal("/ws/leaderboard/global/around/a4?radius=2")).toBe(404)
 
   // Every frame's seq is honest: each named row shows at least its user's events stored up to that seq.
   let st: WindowState | null = null
