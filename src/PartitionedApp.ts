@@ -13,7 +13,8 @@
 //     second (adapters/nats/Ticker.ts), so an idle partition's stream time, periods included, keeps up.
 //   live boards: every processor runs the board mergers (BoardMergers.ts: lease `merge.<board>`,
 //     one delta chain per watched board instance); the gateway serves /ws/leaderboard/{board} from
-//     those chains (MergedLiveBoards.ts, ws/MergedSockets.ts).
+//     those chains (MergedLiveBoards.ts, ws/MergedSockets.ts), and its around-me feed from windows
+//     recomputed on each step of them (MergedWindows.ts, ws/MergedAroundGate.ts).
 //   corrections, settings, erasures: the gateway publishes each to its user's partition subject
 //     (`arena.xp.p.<k>.$corrections|$settings|$erasures`), the owner applies it in seq order; a
 //     void's award is looked up in every partition (PartitionDoor; awards kept by PartitionAwards).
@@ -48,6 +49,7 @@ import type { Leases } from "./adapters/nats/Leases.js"
 import { makeMergedReads } from "./adapters/nats/MergedReads.js"
 import { runMergers } from "./adapters/nats/BoardMergers.js"
 import { makeMergedLiveBoards } from "./adapters/nats/MergedLiveBoards.js"
+import { makeWindowQueries, withMergedWindows } from "./adapters/nats/MergedWindows.js"
 import { startMergedSockets } from "./gateway/ws/MergedSockets.js"
 import { openNats } from "./adapters/nats/Nats.js"
 import type { NatsHandle } from "./adapters/nats/Nats.js"
@@ -375,10 +377,14 @@ export const startPartitionedGateway = (config: ArenaConfig, log: Log) =>
       trustProxy: gc.trustProxy
     }
     // --- live boards (merger helper): /ws/leaderboard/{board} over the mergers' chains ---
-    const boards = yield* Effect.acquireRelease(Effect.sync(() => makeMergedLiveBoards(nats.nc, log)), (b) => Effect.sync(() => b.close()))
+    const live = yield* Effect.acquireRelease(Effect.sync(() => makeMergedLiveBoards(nats.nc, log)), (b) => Effect.sync(() => b.close()))
+    // Around-me windows over the same chains, recomputed from the partitions (MergedWindows.ts).
+    const windows = makeWindowQueries(nats.nc, QUERY_PREFIX, config.partitions!)
+    const boards = yield* Effect.acquireRelease(Effect.sync(() => withMergedWindows(live, windows, log)), (b) => Effect.sync(() => b.close()))
+    const around = { isPrivate: windows.isPrivate, retryAfterS: Math.ceil(config.leaseTtlMs / 1000), warn: (m: string) => log.warn(m) }
     const sockets = yield* Effect.acquireRelease(
       Effect.tryPromise({
-        try: () => startMergedSockets({ boards, cfg: gc.ws, auth: ingest.auth, ipLimiter: ingest.ipLimiter, trustProxy: gc.trustProxy, log }),
+        try: () => startMergedSockets({ boards, around, cfg: gc.ws, auth: ingest.auth, ipLimiter: ingest.ipLimiter, trustProxy: gc.trustProxy, log }),
         catch: (e) => new Error(`partitioned gateway: ${e instanceof Error ? e.message : String(e)}`)
       }),
       (s) => Effect.promise(() => s.close())

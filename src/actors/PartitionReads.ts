@@ -75,12 +75,29 @@ export const partitionReads = (partition: number, pipeline: Pipeline) => {
         return id < 0 ? 0 : better(id, at(b["at"]))
       }
       case "around": {
+        // At `at`, or (with `userId` instead) at that user's own row, answered as `me` in the same
+        // read: the live around-me feed (adapters/nats/MergedWindows.ts) needs the user's key and
+        // its partition's neighbours from one state. `seq` and `size` say which state it was.
         const id = boards.openId(key(b))
-        const a = at(b["at"])
         const r = int(b["r"], "r", 1_000)
-        if (id < 0) return { better: [], worse: [], betterCount: 0 }
+        const userId = b["userId"] === undefined ? null : str(b["userId"], "userId")
+        let me: PartitionRow | null = null
+        if (userId !== null) {
+          const uid = state.users.uidOf(userId)
+          const rank = id < 0 || uid < 0 ? undefined : boards.rankOf(id, uid)
+          me = rank === undefined ? null : rows(id, rank - 1, 1)[0] ?? null
+        }
+        const a = userId === null ? at(b["at"]) : me
+        const size = id < 0 ? 0 : state.boards.tree(id)!.size
+        if (id < 0 || a === null) return { better: [], worse: [], betterCount: 0, me, seq: pos.applied, size }
         const n = better(id, a)
-        return { better: rows(id, Math.max(0, n - r), Math.min(r, n)), worse: rows(id, through(id, a), r), betterCount: n }
+        const worse = rows(id, through(id, a), r)
+        return { better: rows(id, Math.max(0, n - r), Math.min(r, n)), worse, betterCount: n, me, seq: pos.applied, size }
+      }
+      case "visibility": {
+        // Whether a user of this partition chose "private" (§11); null for an unknown user.
+        const uid = state.users.uidOf(str(b["userId"], "userId"))
+        return uid < 0 ? null : { private: (state.users.privacy[uid]! & PRIVATE) !== 0 }
       }
       case "page": {
         const k = key(b)

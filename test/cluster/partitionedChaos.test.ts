@@ -23,7 +23,8 @@
 // dead-lettered `subject_user_mismatch`; the coordinator's ticks reach every partition, each
 // (partition, second) stored once across the coordinator's handovers.
 // Not covered here: ClickHouse (partitioned mode writes it only to a shared server; its proof is
-// partitionedAnalytics.test on the stand-in), so no ledgers or dashboards are compared; the around-me and /ws/users feeds answer 501 in partitioned mode.
+// partitionedAnalytics.test on the stand-in), so no ledgers or dashboards are compared; /ws/users answers 501 in partitioned mode (the
+// around-me feed's first frame is compared with the oracle; its moves are partitionedAroundMe.test's).
 // Every wait is on state and says, when it runs out, what it waited for and the last state seen.
 import { spawn } from "node:child_process"
 import * as path from "node:path"
@@ -36,7 +37,7 @@ import { afterAll, beforeAll, expect, it } from "vitest"
 import { deltaSubject } from "../../src/domain/LiveChain.js"
 import type { ChainDelta } from "../../src/domain/LiveChain.js"
 import { ingestSubject, partitionFilter, partitionOfUser } from "../../src/domain/Partition.js"
-import type { LeaderboardMessage } from "../../src/gateway/protocol/Messages.js"
+import type { AroundMessage, LeaderboardMessage } from "../../src/gateway/protocol/Messages.js"
 import { Oracle } from "../oracle/Oracle.js"
 import type { ExpectedProfile, RankedRow } from "../oracle/Oracle.js"
 import { readStream } from "../oracle/stream.js"
@@ -543,10 +544,13 @@ it("P = 8, 3 processors, 2 gateways on 3 NATS nodes: kill -9 of a processor, SIG
     if (dl.epoch === p.epoch) expect(dl.n, `n after ${p.n} in epoch ${p.epoch}`).toBeGreaterThan(p.n)
     expect(dl.seq >= p.seq || dl.epoch > p.epoch).toBe(true)
   }
-  // The feeds partitioned mode does not serve say so.
-  const around = new WebSocket(`ws://127.0.0.1:${g2.port}/ws/leaderboard/global/around/u1`)
-  around.on("error", () => undefined)
-  expect(await new Promise<number>((resolve) => around.once("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0)))).toBe(501)
+  // The around-me feed on a gateway: its first frame is the oracle's window (as REST's above).
+  const mid = global[Math.floor(global.length / 2)]!
+  const aroundWs = new WebSocket(`ws://127.0.0.1:${g2.port}/ws/leaderboard/global/around/${encodeURIComponent(mid.user_id)}?radius=3`)
+  sockets.push(aroundWs)
+  const first = await new WsReader<AroundMessage>(aroundWs).nth(0, 30_000)
+  expect(first).toMatchObject({ type: "snapshot", user_id: mid.user_id, radius: 3, first_rank: Math.max(1, mid.rank - 3) })
+  expect(first.type === "snapshot" ? first.entries : null).toEqual(global.slice(Math.max(0, mid.rank - 4), mid.rank + 3))
   rawSub.unsubscribe()
   phase("compared")
   console.log(`partitionedChaos phases:\n${phases.join("\n")}`)

@@ -7,7 +7,8 @@
 // message, a new merger's epoch) fetches a snapshot again; deltas arriving meanwhile are kept and
 // applied after it. The hub turns views into each topic's own delta chain, epoch and resume ring,
 // so a socket's chain stays whole across merger changes (a view is always a true merged state).
-// Not served here: page/around reads (the gateway's REST routes use MergedReads), around-me feeds.
+// Not served here: page/around reads (the gateway's REST routes use MergedReads), around-me windows
+// (MergedWindows.ts wraps this port to serve them).
 import type { NatsConnection, Subscription } from "@nats-io/transport-node"
 import type { ChainDelta, ChainEntry, ChainSnapshot } from "../../domain/LiveChain.js"
 import { applyTop, deltaSubject, snapSubject, wantSubject } from "../../domain/LiveChain.js"

@@ -7,7 +7,10 @@
 // /ws/leaderboard upgrade there byte for byte, with the client's address in X-Arena-Client-Ip (set
 // here, never taken from the client). One loopback hop per socket: a cost the fan-out benchmark
 // has not measured on this path.
-// Not served yet: /ws/users/{user_id} (notifications) and the around-me feed: they answer 501.
+// The around-me feed /ws/leaderboard/{board}/around/{user_id} (given `around`): the same hub over
+// windows the port recomputes from the partitions (adapters/nats/MergedWindows.ts), admitted by
+// MergedAroundGate.ts (a private user's window: 404).
+// Not served yet: /ws/users/{user_id} (notifications): it answers 501.
 import type * as http from "node:http"
 import * as net from "node:net"
 import type { Duplex } from "node:stream"
@@ -20,6 +23,8 @@ import type { us_listen_socket } from "../Uws.js"
 import { assertNativeUws, uWS } from "../Uws.js"
 import { Admission } from "./Admission.js"
 import { holdAnchor } from "./Anchor.js"
+import type { AroundPrivacy } from "./MergedAroundGate.js"
+import { admitAround } from "./MergedAroundGate.js"
 import { ConnLimits } from "./ConnLimits.js"
 import type { UpgradeGate } from "./LeaderboardSocket.js"
 import { wsBehaviors } from "./LeaderboardSocket.js"
@@ -29,6 +34,7 @@ import { registryMetrics } from "./WsMetrics.js"
 
 const CLIENT_IP = "x-arena-client-ip"
 const LEADERBOARD = /^\/ws\/leaderboard\/[^/]+$/
+const AROUND = /^\/ws\/leaderboard\/[^/]+\/around\/[^/]+$/
 
 export interface MergedSocketsOptions {
   readonly boards: LeaderboardPort
@@ -38,6 +44,8 @@ export interface MergedSocketsOptions {
   /** X-Forwarded-For's first hop is the client (behind a trusted proxy only). */
   readonly trustProxy: boolean
   readonly log: { readonly warn: (m: string) => void }
+  /** Serve the around-me feed (`boards` answers watchAround); absent: it answers 501. */
+  readonly around?: AroundPrivacy
 }
 
 export interface MergedSockets {
@@ -76,12 +84,13 @@ export const startMergedSockets = async (o: MergedSocketsOptions): Promise<Merge
   host.bind({ ...link, ack, userOpen: none, userClose: none, release: (ip, route) => admission.release(ip, route) })
   host.start()
   const gate: UpgradeGate = {
-    leaderboard: (req) => admission.leaderboard(req),
+    leaderboard: (req) => req.aroundUser !== undefined && o.around !== undefined ? admitAround(admission, o.around, req) : admission.leaderboard(req),
     users: () => Promise.reject(new Error("not served")),
     abandon: (ip, route) => admission.release(ip, route)
   }
   const behaviors = wsBehaviors(host, gate, o.cfg, (_res, req) => req.getHeader(CLIENT_IP))
   app.ws("/ws/leaderboard/:board", behaviors.leaderboard)
+  if (o.around !== undefined) app.ws("/ws/leaderboard/:board/around/:user_id", behaviors.around)
   let stopAnchor = (): void => undefined
   let listenSocket: us_listen_socket | false = false
   try {
@@ -99,8 +108,8 @@ export const startMergedSockets = async (o: MergedSocketsOptions): Promise<Merge
 
   const upgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
     const path = (req.url ?? "/").split("?")[0]!
-    if (!LEADERBOARD.test(path)) {
-      return refuse(socket, 501, "not_implemented", `${path} is not served by --role gateway yet: partitioned mode serves /ws/leaderboard/{board} (docs/scaling.md)`)
+    if (!LEADERBOARD.test(path) && !(o.around !== undefined && AROUND.test(path))) {
+      return refuse(socket, 501, "not_implemented", `${path} is not served by --role gateway yet: partitioned mode serves /ws/leaderboard/{board} and its around-me feed (docs/scaling.md)`)
     }
     const xff = o.trustProxy ? req.headers["x-forwarded-for"] : undefined
     const ip = typeof xff === "string" && xff !== "" ? xff.split(",")[0]!.trim() : (req.socket.remoteAddress ?? "")
