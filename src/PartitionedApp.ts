@@ -22,8 +22,11 @@
 //     the partition's fence holds (adapters/clickhouse/PartitionAnalytics.ts); without one, only the
 //     awards' facts voids need are kept.
 //     The gateway serves the dashboards and admin SQL from that server.
-// Not built yet (docs/scaling.md): ledgers on the gateway, the /ws/users and
-// around-me feeds, an erasure's steps after its apply.
+//   user notifications (/ws/users): each owned partition's pipeline builds notifications for the
+//     users gateways list as watched and publishes them on `arena.user.<k>.<user token>`
+//     (PartitionUserFeed.ts); the gateway subscribes per watched user (MergedUserFeed.ts).
+// Not built yet (docs/scaling.md): ledgers on the gateway, the around-me feed, an erasure's steps
+// after its apply.
 import { Deferred, Effect, Exit, Fiber } from "effect"
 import * as os from "node:os"
 import type { ArenaConfig } from "./Config.js"
@@ -48,6 +51,8 @@ import type { Leases } from "./adapters/nats/Leases.js"
 import { makeMergedReads } from "./adapters/nats/MergedReads.js"
 import { runMergers } from "./adapters/nats/BoardMergers.js"
 import { makeMergedLiveBoards } from "./adapters/nats/MergedLiveBoards.js"
+import { makeMergedUserFeed } from "./adapters/nats/MergedUserFeed.js"
+import { openPartitionUserFeed } from "./adapters/nats/PartitionUserFeed.js"
 import { startMergedSockets } from "./gateway/ws/MergedSockets.js"
 import { openNats } from "./adapters/nats/Nats.js"
 import type { NatsHandle } from "./adapters/nats/Nats.js"
@@ -80,7 +85,6 @@ import { Authenticator } from "./gateway/auth/Auth.js"
 import { checkGatewayConfig, gatewayConfig } from "./gateway/GatewayConfig.js"
 import { RateLimiter } from "./gateway/limits/RateLimiter.js"
 import type { Log } from "./observability/Log.js"
-import type { LiveFeedSink } from "./ports/LiveFeed.js"
 
 /** The request/reply prefix of partition queries: `arena.q.p.<k>.<op>`. */
 export const QUERY_PREFIX = "arena"
@@ -105,9 +109,6 @@ const partitionKinds = (k: number): ReadonlyArray<KindSubject> => [
   { kind: MSG_SETTINGS, subject: partitionKindSubject(k, "settings") },
   { kind: MSG_ERASURE, subject: partitionKindSubject(k, "erasures") }
 ]
-/** Live views in partitioned mode are not built (no merger): a partition's boards publish nowhere. */
-const noFeed: LiveFeedSink = { emitView: () => undefined, emitRollover: () => undefined, notify: () => undefined, watchedUsers: new Set() }
-
 const sleep = (ms: number) => Effect.sleep(ms)
 
 interface ProcessorContext {
@@ -134,6 +135,9 @@ const ownPartition = (c: ProcessorContext, k: number, stop: Deferred.Deferred<vo
     if (got._tag !== "Acquired") return "waiting" as const
     const kept = yield* keepLease(c.leases, got.held)
     const token = got.held.token
+    // /ws/users: opened before the pipeline, so its replay from the checkpoint already knows who is
+    // watched (the gateways answer the hello within a round trip; the fence claim and snapshot load take longer).
+    const users = yield* Effect.acquireRelease(Effect.sync(() => openPartitionUserFeed(c.nats.nc, c.config.partitions!, k)), (u) => Effect.sync(() => u.close()))
     const lease = { token, streamCreated: got.held.streamCreated }
     const claimed = yield* claimPartition(c.sql, k, lease, c.member)
     if (claimed.reset !== null) {
@@ -157,7 +161,7 @@ const ownPartition = (c: ProcessorContext, k: number, stop: Deferred.Deferred<vo
       snapshots: makePartitionSnapshotStore(c.sql, k, lease),
       openDeadLetters: () => new DeadLetters(c.nats.js, names.dlqSubject, { maxPayload: () => c.nats.nc.info?.max_payload ?? 1024 * 1024, partition: k }),
       analytics,
-      feed: noFeed,
+      feed: users.feed,
       history: c.history,
       batchMax: c.config.batchMax,
       snapshotIntervalMs: c.config.snapshotIntervalMs,
@@ -376,9 +380,11 @@ export const startPartitionedGateway = (config: ArenaConfig, log: Log) =>
     }
     // --- live boards (merger helper): /ws/leaderboard/{board} over the mergers' chains ---
     const boards = yield* Effect.acquireRelease(Effect.sync(() => makeMergedLiveBoards(nats.nc, log)), (b) => Effect.sync(() => b.close()))
+    // /ws/users: the owners' notification subjects, one subscription per watched user.
+    const notifications = yield* Effect.acquireRelease(Effect.sync(() => makeMergedUserFeed(nats.nc, config.partitions!, log)), (u) => Effect.sync(() => u.close()))
     const sockets = yield* Effect.acquireRelease(
       Effect.tryPromise({
-        try: () => startMergedSockets({ boards, cfg: gc.ws, auth: ingest.auth, ipLimiter: ingest.ipLimiter, trustProxy: gc.trustProxy, log }),
+        try: () => startMergedSockets({ boards, cfg: gc.ws, auth: ingest.auth, ipLimiter: ingest.ipLimiter, trustProxy: gc.trustProxy, log, notifications }),
         catch: (e) => new Error(`partitioned gateway: ${e instanceof Error ? e.message : String(e)}`)
       }),
       (s) => Effect.promise(() => s.close())
