@@ -52,6 +52,7 @@ import { makeMergedReads } from "./adapters/nats/MergedReads.js"
 import { runMergers } from "./adapters/nats/BoardMergers.js"
 import { makeMergedLiveBoards } from "./adapters/nats/MergedLiveBoards.js"
 import { makeMergedUserFeed } from "./adapters/nats/MergedUserFeed.js"
+import type { UserRank } from "./adapters/nats/MergedUserFeed.js"
 import { openPartitionUserFeed } from "./adapters/nats/PartitionUserFeed.js"
 import { startMergedSockets } from "./gateway/ws/MergedSockets.js"
 import { openNats } from "./adapters/nats/Nats.js"
@@ -381,7 +382,9 @@ export const startPartitionedGateway = (config: ArenaConfig, log: Log) =>
     // --- live boards (merger helper): /ws/leaderboard/{board} over the mergers' chains ---
     const boards = yield* Effect.acquireRelease(Effect.sync(() => makeMergedLiveBoards(nats.nc, log)), (b) => Effect.sync(() => b.close()))
     // /ws/users: the owners' notification subjects, one subscription per watched user.
-    const notifications = yield* Effect.acquireRelease(Effect.sync(() => makeMergedUserFeed(nats.nc, config.partitions!, log)), (u) => Effect.sync(() => u.close()))
+    // rank_changed from the user's merged ranks (the profile's), read after each of the user's awards and corrections.
+    const ranksOf = async (userId: string) => ((await reads.profile(userId)) as { readonly ranks?: ReadonlyArray<UserRank> } | null)?.ranks ?? null
+    const notifications = yield* Effect.acquireRelease(Effect.sync(() => makeMergedUserFeed(nats.nc, config.partitions!, log, ranksOf)), (u) => Effect.sync(() => u.close()))
     const sockets = yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: () => startMergedSockets({ boards, cfg: gc.ws, auth: ingest.auth, ipLimiter: ingest.ipLimiter, trustProxy: gc.trustProxy, log, notifications }),

@@ -168,7 +168,25 @@ it("P = 4, 2 processors, a gateway: /ws/users serves the user's notifications fr
   expect(want.some((f) => f.includes("\"api_master\""))).toBe(true)
   expect(facts(s1)).toEqual(want)
   expect(s1.messages.every((m) => m.user_id === W)).toBe(true)
-  expect(s2.messages.map((m) => JSON.stringify(m))).toEqual(s1.messages.map((m) => JSON.stringify(m)))
+  const sameFrames = () => {
+    const common = Math.min(s1.messages.length, s2.messages.length)
+    expect(common).toBeGreaterThan(0)
+    expect(s2.messages.slice(0, common).map((m) => JSON.stringify(m))).toEqual(s1.messages.slice(0, common).map((m) => JSON.stringify(m)))
+  }
+  sameFrames()
+
+  // rank_changed: the merged rank (the gateway reads it after the user's awards): its global
+  // all-time rank ends where REST says, and each board's frames chain (prev_rank = the last rank sent).
+  const rest = await call<{ user: { rank: number } }>("GET", `/v1/leaderboards/global/users/${encodeURIComponent(W)}?window=all&radius=0`, null)
+  expect(rest).toMatchObject({ status: 200, body: { user: { rank: 1 } } })
+  const rankOn = (board: string, window: string) => s1.messages.filter((m): m is Extract<UserNotification, { type: "rank_changed" }> => m.type === "rank_changed" && m.board === board && m.window === window)
+  await s1.until(() => rankOn("global", "all").at(-1)?.rank === rest.body.user.rank, 20_000, "global rank_changed at REST's rank")
+  for (const board of ["global", "agent:cursor"]) {
+    const chain = rankOn(board, "all")
+    expect(chain.length, `rank_changed on ${board}`).toBeGreaterThan(0)
+    expect(chain.map((m) => m.prev_rank)).toEqual([null, ...chain.slice(0, -1).map((m) => m.rank)])
+    for (const m of chain) expect(m.rank).not.toBe(m.prev_rank)
+  }
   const before = s1.messages.length
 
   // --- kill -9 of W's partition's owner; an event stored while the partition has no owner ---
@@ -194,6 +212,8 @@ it("P = 4, 2 processors, a gateway: /ws/users serves the user's notifications fr
     const same = s1.messages.slice(0, before).find((x) => x.seq === m.seq && x.type === m.type)
     if (same !== undefined && m.type !== "rank_changed") expect(m).toEqual(same)
   }
+  await s2.until(() => hasSeq(s2, later!.seq, "xp_awarded"), 20_000, "the new owner's notification on the admin's socket")
+  sameFrames()
   s1.close()
   s2.close()
 }, 120_000)
