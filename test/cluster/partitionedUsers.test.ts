@@ -19,8 +19,8 @@ import { Oracle } from "../oracle/Oracle.js"
 import { readStream } from "../oracle/stream.js"
 import { openWs, wsUrl } from "../gateway/client.js"
 import type { WsReader } from "../gateway/client.js"
-import { sleep } from "../support/arena.js"
 import { clusterWorld } from "../support/clusterWorld.js"
+import { gatewayClient } from "../support/gatewayClient.js"
 import { partitionedMembers } from "../support/partitionedMembers.js"
 
 const P = 4
@@ -28,6 +28,7 @@ const world = clusterWorld("pu", { partitions: P })
 const { cluster, id, databaseUrl, dataDir } = world
 const SECRET = randomBytes(48).toString("base64url")
 const { procs, start, kill9 } = partitionedMembers({ cluster, partitions: P, databaseUrl, dataDir, env: { ARENA_JWT_SECRET: SECRET, ARENA_AUTH: "on" } })
+const { call, until, setPort } = gatewayClient(procs, id)
 
 let js: JetStreamClient
 let jsm: JetStreamManager
@@ -41,30 +42,6 @@ afterAll(async () => {
   for (const p of procs) await kill9(p)
   await world.down()
 })
-
-let gwPort = 0
-const call = async <A>(method: string, p: string, token: string | null, body?: unknown): Promise<{ status: number; body: A }> => {
-  const r = await fetch(`http://127.0.0.1:${gwPort}${p}`, {
-    method,
-    headers: { ...(body === undefined ? {} : { "content-type": "application/json" }), ...(token === null ? {} : { authorization: `Bearer ${token}` }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) })
-  })
-  return { status: r.status, body: await r.json() as A }
-}
-
-/** Polls `f` until it returns a value (not undefined); fails naming `what` (with the members' logs) after `ms`. */
-const until = async <A>(what: string, f: () => Promise<A | undefined>, ms = 60_000): Promise<A> => {
-  const end = Date.now() + ms
-  let last: unknown = null
-  for (;;) {
-    try {
-      const v = await f()
-      if (v !== undefined) return v
-    } catch (e) { last = e }
-    if (Date.now() > end) throw new Error(`${what}: not reached within ${ms} ms (${last instanceof Error ? last.message : String(last)})\n${procs.map((p) => `--- ${p.name}\n${p.log.slice(-1500)}`).join("\n")}`)
-    await sleep(150)
-  }
-}
 
 // The watched user's id has both escaped characters (`.` → `~`, `@` → `=` in its subject token).
 const W = "w.u@x.io"
@@ -126,13 +103,13 @@ it("P = 4, 2 processors, a gateway: /ws/users serves the user's notifications fr
   const a = await start("proc-a", "processor", 1)
   const b = await start("proc-b", "processor", 2)
   const gw = await start("gw", "gateway", 3)
-  gwPort = gw.port
+  setPort(gw.port)
   const token = (sub: string, scope: string) => mintToken({ sub, scope, ttlSeconds: 3600 }, SECRET)
   producer = await token("producer", "events:write")
   const admin = await token("ops", "admin")
   const mine = await token(W, "")
   await until("every partition ready", async () => ((await call("GET", "/readyz", null)).status === 200 ? true : undefined))
-  const base = `http://127.0.0.1:${gwPort}`
+  const base = `http://127.0.0.1:${gw.port}`
   const path = `/ws/users/${encodeURIComponent(W)}`
 
   // --- admission: the single process's answers ---
