@@ -4,7 +4,9 @@
 // with another user's, 400 for a bad id; the user's own token or an admin's opens it), and the
 // user's notifications from the partition's owner: xp_awarded, level_up, achievement_unlocked and
 // xp_corrected equal what the independent oracle folds from the stored stream for that user, in seq
-// order, nobody else's, the same frames on every socket of the user. Then kill -9 of the owner:
+// order, nobody else's, the same frames on every socket of the user; rank_changed (read by the
+// gateway from the merged ranks) chains by prev_rank per board and ends at REST's rank as the user
+// climbs past the others. Then kill -9 of the owner:
 // the socket stays open and the new owner's notifications follow, an event stored while nobody
 // owned the partition included; what the new owner replays from its checkpoint may come twice
 // (same frame), nothing is missing.
@@ -121,6 +123,13 @@ it("P = 4, 2 processors, a gateway: /ws/users serves the user's notifications fr
   expect(await refusal(path, ["bearer", await token("ann", "")])).toBe(403)
   expect(await refusal(`/ws/users/bad%20id?token=${admin}`)).toBe(400)
 
+  // The others start ahead of W (150 XP each), so W's ranks climb.
+  await post(OTHERS.map((u) => event(u, "mission_analytics")))
+  await until("the others on the board", async () => {
+    const r = await call<{ entries: Array<{ xp: number }> }>("GET", "/v1/leaderboards/global?limit=10", null)
+    return r.body.entries.filter((e) => e.xp >= 150).length === OTHERS.length ? true : undefined
+  })
+
   // Two sockets of W (its token as a subprotocol; an admin's) share the gateway's one subscription.
   const s1 = await openWs<UserNotification>(wsUrl(base, path), { protocols: ["bearer", mine] })
   expect(s1.ws.protocol).toBe("bearer")
@@ -158,6 +167,7 @@ it("P = 4, 2 processors, a gateway: /ws/users serves the user's notifications fr
   expect(rest).toMatchObject({ status: 200, body: { user: { rank: 1 } } })
   const rankOn = (board: string, window: string) => s1.messages.filter((m): m is Extract<UserNotification, { type: "rank_changed" }> => m.type === "rank_changed" && m.board === board && m.window === window)
   await s1.until(() => rankOn("global", "all").at(-1)?.rank === rest.body.user.rank, 20_000, "global rank_changed at REST's rank")
+  expect(rankOn("global", "all")[0]!.rank).toBeGreaterThan(1)
   for (const board of ["global", "agent:cursor"]) {
     const chain = rankOn(board, "all")
     expect(chain.length, `rank_changed on ${board}`).toBeGreaterThan(0)
