@@ -14,8 +14,8 @@ export const USER_HELLO_WILDCARD = "arena.user.hello.*"
 
 /** The partition of a hello subject, or null. */
 export const helloPartition = (subject: string): number | null => {
-  const k = Number(subject.slice(USER_HELLO_WILDCARD.length - 1))
-  return subject.startsWith("arena.user.hello.") && Number.isInteger(k) && k >= 0 ? k : null
+  const m = /^arena\.user\.hello\.(0|[1-9]\d{0,5})$/.exec(subject)
+  return m === null ? null : Number(m[1])
 }
 
 /** Ids per want message: well under NATS's default 1 MiB max_payload at 128 bytes an id. */
