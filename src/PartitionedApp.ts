@@ -23,8 +23,11 @@
 //     the partition's fence holds (adapters/clickhouse/PartitionAnalytics.ts); without one, only the
 //     awards' facts voids need are kept.
 //     The gateway serves the dashboards and admin SQL from that server.
-// Not built yet (docs/scaling.md): ledgers on the gateway, the /ws/users and
-// around-me feeds, an erasure's steps after its apply.
+//   user notifications (/ws/users): each owned partition's pipeline builds notifications for the
+//     users gateways list as watched and publishes them on `arena.user.<k>.<user token>`
+//     (PartitionUserFeed.ts); the gateway subscribes per watched user (MergedUserFeed.ts).
+// Not built yet (docs/scaling.md): ledgers on the gateway, the around-me feed, an erasure's steps
+// after its apply.
 import { Deferred, Effect, Exit, Fiber } from "effect"
 import * as os from "node:os"
 import type { ArenaConfig } from "./Config.js"
@@ -50,6 +53,9 @@ import { makeMergedReads } from "./adapters/nats/MergedReads.js"
 import { runMergers } from "./adapters/nats/BoardMergers.js"
 import { makeMergedLiveBoards } from "./adapters/nats/MergedLiveBoards.js"
 import { makeWindowQueries, withMergedWindows } from "./adapters/nats/MergedWindows.js"
+import { makeMergedUserFeed } from "./adapters/nats/MergedUserFeed.js"
+import type { UserRank } from "./adapters/nats/MergedUserFeed.js"
+import { openPartitionUserFeed } from "./adapters/nats/PartitionUserFeed.js"
 import { startMergedSockets } from "./gateway/ws/MergedSockets.js"
 import { openNats } from "./adapters/nats/Nats.js"
 import type { NatsHandle } from "./adapters/nats/Nats.js"
@@ -82,7 +88,6 @@ import { Authenticator } from "./gateway/auth/Auth.js"
 import { checkGatewayConfig, gatewayConfig } from "./gateway/GatewayConfig.js"
 import { RateLimiter } from "./gateway/limits/RateLimiter.js"
 import type { Log } from "./observability/Log.js"
-import type { LiveFeedSink } from "./ports/LiveFeed.js"
 
 /** The request/reply prefix of partition queries: `arena.q.p.<k>.<op>`. */
 export const QUERY_PREFIX = "arena"
@@ -107,9 +112,6 @@ const partitionKinds = (k: number): ReadonlyArray<KindSubject> => [
   { kind: MSG_SETTINGS, subject: partitionKindSubject(k, "settings") },
   { kind: MSG_ERASURE, subject: partitionKindSubject(k, "erasures") }
 ]
-/** Live views in partitioned mode are not built (no merger): a partition's boards publish nowhere. */
-const noFeed: LiveFeedSink = { emitView: () => undefined, emitRollover: () => undefined, notify: () => undefined, watchedUsers: new Set() }
-
 const sleep = (ms: number) => Effect.sleep(ms)
 
 interface ProcessorContext {
@@ -136,6 +138,9 @@ const ownPartition = (c: ProcessorContext, k: number, stop: Deferred.Deferred<vo
     if (got._tag !== "Acquired") return "waiting" as const
     const kept = yield* keepLease(c.leases, got.held)
     const token = got.held.token
+    // /ws/users: opened before the pipeline, so its replay from the checkpoint already knows who is
+    // watched (the gateways answer the hello within a round trip; the fence claim and snapshot load take longer).
+    const users = yield* Effect.acquireRelease(Effect.sync(() => openPartitionUserFeed(c.nats.nc, c.config.partitions!, k)), (u) => Effect.sync(() => u.close()))
     const lease = { token, streamCreated: got.held.streamCreated }
     const claimed = yield* claimPartition(c.sql, k, lease, c.member)
     if (claimed.reset !== null) {
@@ -159,7 +164,7 @@ const ownPartition = (c: ProcessorContext, k: number, stop: Deferred.Deferred<vo
       snapshots: makePartitionSnapshotStore(c.sql, k, lease),
       openDeadLetters: () => new DeadLetters(c.nats.js, names.dlqSubject, { maxPayload: () => c.nats.nc.info?.max_payload ?? 1024 * 1024, partition: k }),
       analytics,
-      feed: noFeed,
+      feed: users.feed,
       history: c.history,
       batchMax: c.config.batchMax,
       snapshotIntervalMs: c.config.snapshotIntervalMs,
@@ -382,9 +387,13 @@ export const startPartitionedGateway = (config: ArenaConfig, log: Log) =>
     const windows = makeWindowQueries(nats.nc, QUERY_PREFIX, config.partitions!)
     const boards = yield* Effect.acquireRelease(Effect.sync(() => withMergedWindows(live, windows, log)), (b) => Effect.sync(() => b.close()))
     const around = { isPrivate: windows.isPrivate, retryAfterS: Math.ceil(config.leaseTtlMs / 1000), warn: (m: string) => log.warn(m) }
+    // /ws/users: the owners' notification subjects, one subscription per watched user.
+    // rank_changed from the user's merged ranks (the profile's), read after each of the user's awards and corrections.
+    const ranksOf = async (userId: string) => ((await reads.profile(userId)) as { readonly ranks?: ReadonlyArray<UserRank> } | null)?.ranks ?? null
+    const notifications = yield* Effect.acquireRelease(Effect.sync(() => makeMergedUserFeed(nats.nc, config.partitions!, log, ranksOf)), (u) => Effect.sync(() => u.close()))
     const sockets = yield* Effect.acquireRelease(
       Effect.tryPromise({
-        try: () => startMergedSockets({ boards, around, cfg: gc.ws, auth: ingest.auth, ipLimiter: ingest.ipLimiter, trustProxy: gc.trustProxy, log }),
+        try: () => startMergedSockets({ boards, around, cfg: gc.ws, auth: ingest.auth, ipLimiter: ingest.ipLimiter, trustProxy: gc.trustProxy, log, notifications }),
         catch: (e) => new Error(`partitioned gateway: ${e instanceof Error ? e.message : String(e)}`)
       }),
       (s) => Effect.promise(() => s.close())

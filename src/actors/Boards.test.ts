@@ -43,6 +43,18 @@ describe("Boards", () => {
     expect(r.entries.map((e) => e.rank)).toEqual([9, 10, 11, 12, 13])
   })
 
+  it("sends rank_changed to watched users whose rank moved, unless the feed says its boards are not the ranking (a partition's owner)", () => {
+    const h = boardsHarness(undefined, { watched: ["b"] })
+    h.dispatch([["a", 30, 1], ["b", 20, 2]])
+    h.dispatch([["c", 25, 3]])
+    const global = h.notes.filter((n) => n.type === "rank_changed" && n.board === "global" && n.window === "all")
+    expect(global.map((n) => n.type === "rank_changed" ? [n.user_id, n.rank, n.prev_rank] : null)).toEqual([["b", 2, null], ["b", 3, 2]])
+    const owner = boardsHarness(undefined, { watched: ["b"], rankChanges: false })
+    owner.dispatch([["a", 30, 1], ["b", 20, 2]])
+    owner.dispatch([["c", 25, 3]])
+    expect(owner.notes).toEqual([])
+  })
+
   it("emits a view only when a watched top changes", () => {
     const h = boardsHarness()
     h.dispatch(Array.from({ length: 10 }, (_, i) => [`u${i}`, 100 - i * 10, i + 1] as const))

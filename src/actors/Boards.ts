@@ -324,7 +324,7 @@ export class Boards {
       if (b.viewDirty(id)) feed.emitView(this.view(id, b.refs[id]!))
       const around = this.aroundWatchers.get(id)
       if (around !== undefined) this.publishAround(id, around)
-      if (feed.watchedUsers.size > 0) this.rankChanges(id, notes)
+      if (feed.watchedUsers.size > 0 && feed.rankChanges !== false) this.rankChanges(id, notes)
     }
     if (notes.length > 0) feed.notify(notes)
     this.afterPublish?.()

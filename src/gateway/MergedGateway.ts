@@ -6,12 +6,12 @@
 // /healthz, /readyz, POST /v1/events (ingest: the single process's route, validation and
 // publisher, each event to its user's `arena.xp.events.<user token>`), and the live board feed
 // /ws/leaderboard/{board} (`upgrade`: ws/MergedSockets.ts, the single process's frames over the
-// board mergers' chains) with its around-me feed /ws/leaderboard/{board}/around/{user_id}. Writes
-// routed with their user (`writes`): POST /v1/corrections (admin),
+// board mergers' chains) with its around-me feed /ws/leaderboard/{board}/around/{user_id}, and /ws/users/{user_id} (notifications from
+// the users' partition owners). Writes routed with their user (`writes`): POST /v1/corrections (admin),
 // PUT /v1/users/{id}/settings and DELETE /v1/users/{id} (self or admin) run the single process's
 // route code over ports that publish to the user's partition subject
 // (`arena.xp.p.<k>.$corrections|$settings|$erasures`). Everything else answers 501 naming
-// docs/scaling.md: /ws/users, ledgers, GET /v1/erasures/{id} and the rest of §6
+// docs/scaling.md: ledgers, GET /v1/erasures/{id} and the rest of §6
 // are not served by this role yet. Reads are public-viewer reads (private rows anonymous; a private
 // profile only to its user and admin, the one read that looks at a token). Ingest and the routed
 // writes check tokens and have the single process's per-IP and per-token rate limits (429); reads

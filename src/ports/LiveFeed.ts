@@ -33,4 +33,9 @@ export interface LiveFeedSink {
   readonly notify: (notes: ReadonlyArray<UserNotification>) => void
   /** Users someone listens to (/ws/users): their rank changes are reported. */
   readonly watchedUsers: ReadonlySet<string>
+  /**
+   * false: no rank_changed from these boards (a partition's owner in partitioned mode: its boards
+   * rank its partition only, not the merged board). Absent: true.
+   */
+  readonly rankChanges?: boolean
 }

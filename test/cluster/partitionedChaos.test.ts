@@ -23,7 +23,7 @@
 // dead-lettered `subject_user_mismatch`; the coordinator's ticks reach every partition, each
 // (partition, second) stored once across the coordinator's handovers.
 // Not covered here: ClickHouse (partitioned mode writes it only to a shared server; its proof is
-// partitionedAnalytics.test on the stand-in), so no ledgers or dashboards are compared; /ws/users answers 501 in partitioned mode (the
+// partitionedAnalytics.test on the stand-in), so no ledgers or dashboards are compared; /ws/users is partitionedUsers.test's (the
 // around-me feed's first frame is compared with the oracle; its moves are partitionedAroundMe.test's).
 // Every wait is on state and says, when it runs out, what it waited for and the last state seen.
 import { spawn } from "node:child_process"

@@ -13,9 +13,6 @@
 // of the voided user's partition: after the takeover (replay from the partition's checkpoint)
 // every user reads the same, the void still counts once (409 / duplicate, the award found in the
 // partition's Postgres award table), and a new void is applied by the new owner.
-import * as fs from "node:fs"
-import * as os from "node:os"
-import * as path from "node:path"
 import { randomBytes } from "node:crypto"
 import type { NatsConnection } from "@nats-io/transport-node"
 import { jetstream } from "@nats-io/jetstream"
@@ -25,8 +22,8 @@ import { afterAll, beforeAll, expect, it } from "vitest"
 import { partitionKindSubject, partitionOfUser } from "../../src/domain/Partition.js"
 import type { PartitionKind } from "../../src/domain/Partition.js"
 import { mintToken } from "../../src/gateway/auth/Auth.js"
-import { sleep } from "../support/arena.js"
 import { clusterWorld } from "../support/clusterWorld.js"
+import { gatewayClient } from "../support/gatewayClient.js"
 import { partitionedMembers } from "../support/partitionedMembers.js"
 
 const P = 4
@@ -50,34 +47,7 @@ afterAll(async () => {
 })
 
 interface ErrorBody { error: { code: string; message: string; details: Array<{ path: string; message: string }> } }
-type Res<A> = { status: number; body: A }
-
-let gwPort = 0
-const call = async <A>(method: string, p: string, token: string | null, body?: unknown): Promise<Res<A>> => {
-  const r = await fetch(`http://127.0.0.1:${gwPort}${p}`, {
-    method,
-    headers: { ...(body === undefined ? {} : { "content-type": "application/json" }), ...(token === null ? {} : { authorization: `Bearer ${token}` }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) })
-  })
-  return { status: r.status, body: await r.json() as A }
-}
-
-/** Polls `f` until it returns a value (not undefined); fails naming `what` after `ms`. */
-const until = async <A>(what: string, f: () => Promise<A | undefined>, ms = 60_000): Promise<A> => {
-  const end = Date.now() + ms
-  let last: unknown = null
-  for (;;) {
-    try {
-      const v = await f()
-      if (v !== undefined) return v
-    } catch (e) { last = e }
-    if (Date.now() > end) {
-      for (const p of procs) fs.writeFileSync(path.join(os.tmpdir(), `${id}-${p.name}.log`), p.log)
-      throw new Error(`${what}: not reached within ${ms} ms (${last instanceof Error ? last.message : String(last)})\n${procs.map((p) => `--- ${p.name}\n${p.log.slice(-1500)}`).join("\n")}\n(whole logs: ${os.tmpdir()}/${id}-<name>.log)`)
-    }
-    await sleep(150)
-  }
-}
+const { call, until, setPort } = gatewayClient(procs, id)
 
 /** The subject of the stored message at `seq`. */
 const subjectAt = async (seq: number): Promise<string> => (await jsm.streams.getMessage("ARENA_XP", { seq }))!.subject
@@ -99,7 +69,7 @@ it("P = 4, 2 processors: corrections, settings and erasures go to their user's p
   const a = await start("proc-a", "processor", 1)
   const b = await start("proc-b", "processor", 2)
   const gw = await start("gw", "gateway", 3)
-  gwPort = gw.port
+  setPort(gw.port)
   const token = (sub: string, scope: string) => mintToken({ sub, scope, ttlSeconds: 3600 }, SECRET)
   const producer = await token("producer", "events:write")
   const admin = await token("ops", "admin")

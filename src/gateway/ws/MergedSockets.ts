@@ -10,11 +10,13 @@
 // The around-me feed /ws/leaderboard/{board}/around/{user_id} (given `around`): the same hub over
 // windows the port recomputes from the partitions (adapters/nats/MergedWindows.ts), admitted by
 // MergedAroundGate.ts (a private user's window: 404).
-// Not served yet: /ws/users/{user_id} (notifications): it answers 501.
+// /ws/users/{user_id} (with `notifications`): the single process's admission (token of that user or
+// admin), UserFeed and socket behaviour over the owners' notification subjects (MergedUserFeed.ts).
 import type * as http from "node:http"
 import * as net from "node:net"
 import type { Duplex } from "node:stream"
 import type { LeaderboardPort } from "../../ports/ReadModel.js"
+import type { NotificationPort } from "../../ports/LiveFeed.js"
 import type { Authenticator } from "../auth/Auth.js"
 import type { WsConfig } from "../GatewayConfig.js"
 import { rateLimited } from "../http/ApiError.js"
@@ -30,11 +32,13 @@ import type { UpgradeGate } from "./LeaderboardSocket.js"
 import { wsBehaviors } from "./LeaderboardSocket.js"
 import { SocketHost } from "./SocketHost.js"
 import { TopicHub } from "./TopicHub.js"
+import { UserFeed } from "./UserFeed.js"
 import { registryMetrics } from "./WsMetrics.js"
 
 const CLIENT_IP = "x-arena-client-ip"
 const LEADERBOARD = /^\/ws\/leaderboard\/[^/]+$/
 const AROUND = /^\/ws\/leaderboard\/[^/]+\/around\/[^/]+$/
+const USERS = /^\/ws\/users\/[^/]+$/
 
 export interface MergedSocketsOptions {
   readonly boards: LeaderboardPort
@@ -46,10 +50,12 @@ export interface MergedSocketsOptions {
   readonly log: { readonly warn: (m: string) => void }
   /** Serve the around-me feed (`boards` answers watchAround); absent: it answers 501. */
   readonly around?: AroundPrivacy
+  /** /ws/users/{user_id}: the users' notifications (absent: 501). */
+  readonly notifications?: NotificationPort
 }
 
 export interface MergedSockets {
-  /** node:http's `upgrade` event: /ws/leaderboard/{board} goes to the feed, anything else is refused. */
+  /** node:http's `upgrade` event: /ws/leaderboard/{board} (and /ws/users/{user_id}) go to the feeds, anything else is refused. */
   readonly upgrade: (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void
   readonly stats: () => { connections: number; topics: number; lingering: number; ringBytes: number }
   readonly close: () => Promise<void>
@@ -81,16 +87,19 @@ export const startMergedSockets = async (o: MergedSocketsOptions): Promise<Merge
     setImmediate(() => link.ack(performance.now() - published))
   }
   const none = (): void => undefined
-  host.bind({ ...link, ack, userOpen: none, userClose: none, release: (ip, route) => admission.release(ip, route) })
+  const users = o.notifications === undefined ? null : new UserFeed(o.notifications)
+  const stopUsers = users?.start() ?? none
+  host.bind({ ...link, ack, ...(users?.forHost(host).hub ?? { userOpen: none, userClose: none }), release: (ip, route) => admission.release(ip, route) })
   host.start()
   const gate: UpgradeGate = {
     leaderboard: (req) => req.aroundUser !== undefined && o.around !== undefined ? admitAround(admission, o.around, req) : admission.leaderboard(req),
-    users: () => Promise.reject(new Error("not served")),
+    users: (req) => users === null ? Promise.reject(new Error("not served")) : admission.users(req),
     abandon: (ip, route) => admission.release(ip, route)
   }
   const behaviors = wsBehaviors(host, gate, o.cfg, (_res, req) => req.getHeader(CLIENT_IP))
   app.ws("/ws/leaderboard/:board", behaviors.leaderboard)
   if (o.around !== undefined) app.ws("/ws/leaderboard/:board/around/:user_id", behaviors.around)
+  if (users !== null) app.ws("/ws/users/:user_id", behaviors.users)
   let stopAnchor = (): void => undefined
   let listenSocket: us_listen_socket | false = false
   try {
@@ -99,6 +108,7 @@ export const startMergedSockets = async (o: MergedSocketsOptions): Promise<Merge
     if (listenSocket === false) throw new Error("the WebSocket feed could not listen on 127.0.0.1")
   } catch (e) {
     stopAnchor()
+    stopUsers()
     host.stop()
     hub.stop()
     throw e
@@ -108,8 +118,8 @@ export const startMergedSockets = async (o: MergedSocketsOptions): Promise<Merge
 
   const upgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
     const path = (req.url ?? "/").split("?")[0]!
-    if (!LEADERBOARD.test(path) && !(o.around !== undefined && AROUND.test(path))) {
-      return refuse(socket, 501, "not_implemented", `${path} is not served by --role gateway yet: partitioned mode serves /ws/leaderboard/{board} and its around-me feed (docs/scaling.md)`)
+    if (!LEADERBOARD.test(path) && !(o.around !== undefined && AROUND.test(path)) && !(users !== null && USERS.test(path))) {
+      return refuse(socket, 501, "not_implemented", `${path} is not served by --role gateway yet: partitioned mode serves /ws/leaderboard/{board}, its around-me feed and /ws/users/{user_id} (docs/scaling.md)`)
     }
     const xff = o.trustProxy ? req.headers["x-forwarded-for"] : undefined
     const ip = typeof xff === "string" && xff !== "" ? xff.split(",")[0]!.trim() : (req.socket.remoteAddress ?? "")
@@ -147,6 +157,7 @@ export const startMergedSockets = async (o: MergedSocketsOptions): Promise<Merge
         ;(app as unknown as { close(): void }).close()
         for (const s of pipes) s.destroy()
         await new Promise((r) => setImmediate(r))
+        stopUsers()
         host.stop()
         hub.stop()
       })()
