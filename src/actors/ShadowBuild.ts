@@ -10,7 +10,7 @@
 // first reads the void messages of that range (`corrections`), so that each void takes back what
 // its event is worth under the new rules (engine/Corrections.ts) — not what it carries.
 import { Data, Deferred, Effect, Fiber } from "effect"
-import { decodeCorrectionBytes } from "../domain/Correction.js"
+import { voidedEventSeq } from "../domain/Correction.js"
 import { startPipeline } from "./Pipeline.js"
 import type { ActorDefect } from "./Actor.js"
 import type { RulesHistory } from "../domain/RulesHistory.js"
@@ -138,8 +138,8 @@ const voidedSeqs = (corrections: EventSource, bound: number): Effect.Effect<Read
     const reader = yield* Effect.forkChild(corrections.consumeFrom(1, 4096, async (b) => {
       for (const m of b.events) {
         if (m.seq > bound) { Effect.runSync(Deferred.succeed(done, undefined)); return }
-        const d = decodeCorrectionBytes(m.data)
-        if (d.ok && d.message.kind === "void") seqs.add(d.message.event.seq)
+        const seq = voidedEventSeq(m.data)
+        if (seq !== null) seqs.add(seq)
         if (m.seq >= until) { Effect.runSync(Deferred.succeed(done, undefined)); return }
       }
     }))

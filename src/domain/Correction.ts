@@ -117,3 +117,9 @@ export const decodeCorrectionBytes = (bytes: Uint8Array): { readonly ok: true; r
   const d = decodeCorrectionMessage(value)
   return d.ok ? { ok: true, message: d.value } : { ok: false, message: `invalid correction: ${summarize(d.issues)}` }
 }
+
+/** The seq of the event a stored void message names, or null (not a void, or not a message Arena wrote). */
+export const voidedEventSeq = (bytes: Uint8Array): number | null => {
+  const d = decodeCorrectionBytes(bytes)
+  return d.ok && d.message.kind === "void" ? d.message.event.seq : null
+}
