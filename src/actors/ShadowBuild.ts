@@ -7,17 +7,16 @@
 // built: Reprojections.ts). No dead letters or notifications: the live pipeline owns those.
 // Voids (§10): the build reads the stream up to the head it saw at its start and no further (the
 // shadow snapshot is at that seq: the live pipeline replays what follows after the switch), and
-// first reads the void messages of that range (`corrections`), so that each void takes back what
+// first reads the void messages of that range (`voids`), so that each void takes back what
 // its event is worth under the new rules (engine/Corrections.ts) — not what it carries.
-import { Data, Deferred, Effect, Fiber } from "effect"
-import { voidedEventSeq } from "../domain/Correction.js"
+import { Data, Deferred, Effect } from "effect"
 import { startPipeline } from "./Pipeline.js"
 import type { ActorDefect } from "./Actor.js"
 import type { RulesHistory } from "../domain/RulesHistory.js"
 import type { EngineState } from "../domain/engine/EngineState.js"
 import type { AnalyticsSink } from "../ports/Analytics.js"
 import type { DeadLetterPort } from "../ports/DeadLetters.js"
-import type { EventSource } from "../ports/EventSource.js"
+import type { EventSource, VoidScan } from "../ports/EventSource.js"
 import type { PortFailure } from "../ports/Failure.js"
 import type { LiveFeedSink } from "../ports/LiveFeed.js"
 import type { ProjectionStore, ShadowRecordsOut } from "../ports/Projections.js"
@@ -33,8 +32,8 @@ export interface ShadowBuildProgress {
 
 export interface ReprojectOptions {
   readonly events: EventSource
-  /** The same stream read on the corrections subject only (absent: voids take back what they carry). */
-  readonly corrections?: EventSource
+  /** The void messages of the build's range, read first (absent: voids take back what they carry). */
+  readonly voids?: VoidScan
   readonly store: ProjectionStore
   readonly projection: number
   readonly history: RulesHistory
@@ -82,7 +81,7 @@ export const buildShadowProjection = (o: ReprojectOptions): Effect.Effect<Shadow
     // The build's range: seq 1 to the head now. The seqs its voids name get their award recorded.
     const bound = head.lastSeq
     const worth = new Map<number, number>()
-    if (o.corrections !== undefined) for (const seq of yield* voidedSeqs(o.corrections, bound)) worth.set(seq, 0)
+    if (o.voids !== undefined) for (const [, seq] of yield* o.voids(bound)) worth.set(seq, 0)
     o.log(`re-projection ${o.projection}: re-scoring seq 1..${bound}; ${worth.size} voided event(s) in it take back what they are worth under the new rules`)
     const latch = yield* Deferred.make<never, ActorDefect>()
     const shadow = o.store.shadow(o.projection)
@@ -123,27 +122,3 @@ const upTo = (events: EventSource, bound: number): EventSource => ({
     return onBatch({ events: b.events.filter((e) => e.seq <= bound), pending: 0 })
   })
 })
-
-/**
- * The event seqs that the void messages stored at seqs ≤ `bound` name (read from `corrections`, the
- * stream filtered on the corrections subject; undecodable messages are the pipeline's to refuse).
- */
-const voidedSeqs = (corrections: EventSource, bound: number): Effect.Effect<ReadonlySet<number>, PortFailure> =>
-  Effect.gen(function*() {
-    const seqs = new Set<number>()
-    const last = (yield* corrections.head).lastSeq
-    if (last === 0 || bound === 0) return seqs
-    const until = Math.min(last, bound)
-    const done = yield* Deferred.make<void>()
-    const reader = yield* Effect.forkChild(corrections.consumeFrom(1, 4096, async (b) => {
-      for (const m of b.events) {
-        if (m.seq > bound) { Effect.runSync(Deferred.succeed(done, undefined)); return }
-        const seq = voidedEventSeq(m.data)
-        if (seq !== null) seqs.add(seq)
-        if (m.seq >= until) { Effect.runSync(Deferred.succeed(done, undefined)); return }
-      }
-    }))
-    yield* Effect.raceFirst(Deferred.await(done), Fiber.join(reader))
-    yield* Fiber.interrupt(reader)
-    return seqs
-  })

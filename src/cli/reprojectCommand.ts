@@ -8,6 +8,7 @@ import type { Log } from "../observability/Log.js"
 import { compileHistory } from "../actors/EstablishRulesHistory.js"
 import { makeEventSource } from "../adapters/nats/EventSource.js"
 import { openNats } from "../adapters/nats/Nats.js"
+import { makeVoidScan } from "../adapters/nats/VoidScan.js"
 import { openDb } from "../adapters/postgres/Db.js"
 import { makeProjectionStore } from "../adapters/postgres/ProjectionStore.js"
 import { makeShadowRecordsFile, projectionRowsDir } from "../adapters/clickhouse/ProjectionRows.js"
@@ -39,7 +40,7 @@ export const reprojectCommand = async (config: ArenaConfig, log: Log, arg: strin
     return yield* buildShadowProjection({
       events: makeEventSource(nats, config.stream, kindSubjects(config.subjectPrefix)),
       // Its voids are read first: each takes back what its event is worth under the new rules.
-      corrections: makeEventSource(nats, config.stream, kindSubjects(config.subjectPrefix), { filterSubject: streamNames(config).correctionSubject }),
+      voids: makeVoidScan(makeEventSource(nats, config.stream, kindSubjects(config.subjectPrefix), { filterSubject: streamNames(config).correctionSubject })),
       store,
       projection,
       history,
