@@ -354,9 +354,9 @@ export class Oracle {
       if (c.eventSeq >= m.seq) return "invalid_correction"
       if (done.has(c.eventSeq)) return "already_voided"
       // §10: what the event is worth in this projection (re-scored by its build), or what the void carries.
-      if (m.seq <= this.builtThrough) delta = -(this.worth.get(c.eventSeq) ?? 0)
+      if (m.seq <= this.builtThrough) delta = 0 - (this.worth.get(c.eventSeq) ?? 0)
       else if (c.projection !== null && c.projection !== this.projection) return "projection_changed"
-      else delta = -c.xp
+      else delta = 0 - c.xp
       done.add(c.eventSeq)
       this.voided.set(u.userId, done)
     }

@@ -177,6 +177,35 @@ describe("oracle rules versions", () => {
     expect(o.rulesHistory).toEqual([["ov-3", 1], ["ov-2", seq + 1]])
   })
 
+  it("voids across a re-projection: up to its built seq re-scored (0 for an event it does not apply), after it refused when they name another projection", () => {
+    seq = 0
+    const noTasks = { ...V3.tables, version: "ov-none", points: Object.fromEntries(Object.entries(V3.tables.points).filter(([a]) => a !== "task_completed")) }
+    const o = new Oracle(SUBJECT)
+    const facts = (eventSeq: number, user: string, xp: number, projection?: number) =>
+      ({ seq: eventSeq, user_id: user, agent_name: "coder", xp, event_time: new Date(T0).toISOString(), ...(projection === undefined ? {} : { projection }) })
+    o.apply(msg(ev("a", "complex_api_design", T0, { multipliers: ["first_try"] }))) // 37 under the default rules, 40 under v3
+    o.apply(msg(ev("b", "task_completed", T0))) // 10, not applied by "ov-none"
+    o.apply(msg(ev("b", "complex_api_design", T0)))
+    o.apply(msg({ correction_id: "v1", kind: "void", event_id: "e1", reason: "r", event: facts(1, "a", 37, 0) }, T0, SUBJECT))
+    o.apply(msg({ correction_id: "v2", kind: "void", event_id: "e2", reason: "r", event: facts(2, "b", 10) }, T0, SUBJECT))
+    const built = seq
+    // Stored after the build's end, before the switch: one names projection 0 (refused once re-projected), one names none (taken as carried).
+    o.apply(msg(ev("c", "complex_api_design", T0)))
+    o.apply(msg({ correction_id: "v3", kind: "void", event_id: "e6", reason: "r", event: facts(6, "c", 25, 0) }, T0, SUBJECT))
+    o.apply(msg(ev("d", "complex_api_design", T0)))
+    o.apply(msg({ correction_id: "v4", kind: "void", event_id: "e8", reason: "r", event: facts(8, "d", 5) }, T0, SUBJECT))
+    expect([...o.rejections]).toEqual([])
+    expect(o.corrections.map((c) => [c.correction_id, c.requested_xp])).toEqual([["v1", -37], ["v2", -10], ["v3", -25], ["v4", -5]])
+    o.reproject(noTasks, { projection: 1, builtThrough: built })
+    // v1: a's award is worth 40 under the new rules; v2: b's task is not applied, worth 0.
+    expect(o.corrections.map((c) => [c.correction_id, c.requested_xp])).toEqual([["v1", -40], ["v2", 0], ["v4", -5]])
+    expect([...o.rejections]).toEqual([[2, "unknown_action"], [7, "projection_changed"]])
+    expect([o.users.get("a")!.totalXp, o.users.get("b")!.totalXp, o.users.get("c")!.totalXp, o.users.get("d")!.totalXp]).toEqual([0, 25, 25, 20])
+    // After the switch a void names the new projection.
+    o.apply(msg({ correction_id: "v5", kind: "void", event_id: "e6", reason: "r", event: facts(6, "c", 25, 1) }, T0, SUBJECT))
+    expect(o.corrections.at(-1)).toMatchObject({ correction_id: "v5", requested_xp: -25, total_xp_after: 0 })
+  })
+
   it("agrees with the real processor across three versions and after a re-projection, on a seeded stream with corrections", () => {
     const n = 6000
     const history: Array<OracleVersion> = [{ fromSeq: 1, rules: DEFAULT_TABLES }, { fromSeq: 2001, rules: V2.tables }, { fromSeq: 4001, rules: V3.tables }]

@@ -195,7 +195,7 @@ describe("corrections", () => {
       expect(score(s, "global", "day", "2026-11-26", "a")).toBe(10)
       // A void of an event the run never applied takes back 0 (it is worth nothing here).
       const none = run(p, [correction(10, { ...facts(5, 1), correction_id: "c9", event_id: "e9", event: { ...facts(5, 1).event, seq: 9 } })])
-      expect(correctionsOf(none)[0]).toMatchObject({ event_seq: 9, requested_xp: -0, xp: 0, total_xp_after: 10 })
+      expect(correctionsOf(none)[0]).toMatchObject({ event_seq: 9, requested_xp: 0, xp: 0, total_xp_after: 10 })
     })
   })
 })

@@ -102,7 +102,7 @@ export const applyCorrection = (
     const worth = s.voids.worth
     if (worth !== null && worth.has(c.event.seq)) {
       // Re-scored in this run (a shadow build): what the event is worth here, 0 if not applied here.
-      requested = -worth.get(c.event.seq)!
+      requested = 0 - worth.get(c.event.seq)! // never -0
     } else {
       const p = c.event.projection
       if (p !== undefined && p !== s.voids.projection) {
@@ -111,7 +111,7 @@ export const applyCorrection = (
           message: `the void of event ${c.event_id} (seq ${c.event.seq}) carries its award as projection ${p} scored it, but projection ${s.voids.projection} is in force here (a retroactive re-projection switched in between): ask for the void again`
         }
       }
-      requested = -c.event.xp
+      requested = 0 - c.event.xp
     }
     agentId = s.agents.intern(c.event.agent_name)
     day = utcDay(parseRfc3339(c.event.event_time))
