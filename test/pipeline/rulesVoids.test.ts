@@ -6,10 +6,14 @@
 // is refused (projection_changed) by the new one, as is one naming it after the switch; a void asked
 // after the switch takes back the re-scored award. Profiles and boards (REST), the ledger, the DLQ
 // and ClickHouse equal the independent oracle (test/oracle/Oracle.ts reproject), also after a kill -9
-// that replays from the new projection's snapshot.
+// that replays from the new projection's snapshot, and in a ClickHouse rebuilt by `arena backfill`.
+import { execFile } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { mintToken } from "../../src/gateway/auth/Auth.js"
-import { JWT_SECRET, cleanup, freshNames, natsClient, publishAll } from "../support/arena.js"
+import { JWT_SECRET, NATS_URL, cleanup, freshNames, natsClient, publishAll } from "../support/arena.js"
 import type { Nats } from "../support/arena.js"
 import { ledgerOf, rulesApplyHarness, waitFor } from "../support/rulesApply.js"
 import { Oracle } from "../oracle/Oracle.js"
@@ -19,6 +23,7 @@ import { readStream } from "../oracle/stream.js"
 import { SourceIps, request } from "../reliability/lib/http.js"
 import { checkClickHouse, checkDlq, checkRest } from "../reliability/lib/verify.js"
 
+const ROOT = path.resolve(import.meta.dirname, "../..")
 const names = freshNames("rv")
 let nats: Nats
 const { rulesFile, cli, serve } = rulesApplyHarness(names, () => nats)
@@ -117,5 +122,21 @@ describe("voids across a retroactive re-projection", () => {
     expect(await checkDlq(nats.js, nats.jsm, names.dlqStream, oracle)).toEqual([])
     expect(await arena.stop()).toBe(0)
     expect((await checkClickHouse(names.dataDir, oracle, 1)).problems).toEqual([])
+
+    // `arena backfill` into an empty ClickHouse rebuilds the same rows from the stream alone: it
+    // replays the current projection's history and reads the voids its build re-scored first.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "arena-rv-backfill-"))
+    try {
+      const out = await new Promise<{ code: number; stderr: string }>((resolve) => {
+        execFile(process.execPath, [path.join(ROOT, "bin/arena"), "backfill"], {
+          cwd: ROOT,
+          env: { ...process.env, NATS_URL, DATABASE_URL: names.databaseUrl, ARENA_STREAM: names.stream, ARENA_SUBJECT_PREFIX: names.prefix, ARENA_DATA_DIR: dir, ARENA_RULES: fileD }
+        }, (err, _stdout, stderr) => resolve({ code: err === null ? 0 : (err as { code?: number }).code ?? 1, stderr }))
+      })
+      expect(out.code, out.stderr).toBe(0)
+      expect((await checkClickHouse(dir, oracle)).problems).toEqual([])
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
   }, 300_000)
 })
