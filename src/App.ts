@@ -103,6 +103,8 @@ export const openAnalytics = (config: ArenaConfig, log: Log, projection = 0) =>
       sink,
       /** A re-projection's switch: the sink and the reads take `p`'s rows from here on. */
       useProjection: (p: number) => sink.reproject(() => { current = p }),
+      /** The projection the reads (and the sink) are on now. */
+      projection: () => current,
       projectionRows: makeProjectionRowsLoader({ client: ch.client, dataDir: config.dataDir, exclusively: sink.exclusively }),
       ledger: (userId: string, limit: number, beforeSeq: number | null) => queries.ledger(userId, limit, beforeSeq),
       pendingLedger: (userId: string) => sink.pendingLedger(userId),
@@ -218,6 +220,8 @@ export const startArena = (config: ArenaConfig, log: Log) =>
           corrections: makeCorrections({
             pipeline: pipeline.current,
             awardOf: analytics.awardOf,
+            projection: analytics.projection,
+            openReprojection: () => reprojections.open(),
             ledger: users.ledger,
             publish: async (id, json) => {
               const [o] = await ingest.publisher.publishBatch(names.correctionSubject, [{ msgId: id, data: json }])

@@ -6,6 +6,9 @@
 // so the processor and every replay need nothing but the stream — under Nats-Msg-Id =
 // correction_id. A race of two voids past the door is settled by the processor (the second is
 // dead-lettered `already_voided`).
+// Re-projections (§10): a void names the projection whose ledger it read the award from, and is
+// refused (409 apply_running) while a retroactive re-projection is open — its award would be the
+// old projection's; one that races past this check is settled by the processor (engine/Corrections.ts).
 import type { CorrectionMessage } from "../domain/Correction.js"
 import { decodeCorrectionRequest } from "../domain/Correction.js"
 import type { Issue, LedgerEntry } from "../domain/Model.js"
@@ -24,6 +27,10 @@ export interface CorrectionsDeps {
   readonly awardOf: (eventId: string) => Promise<LedgerEntry | null>
   readonly ledger: (userId: string, limit: number, beforeSeq: number | null) => Promise<LedgerPage>
   readonly publish: PublishCorrection
+  /** The projection the ledger reads (`awardOf`) answer from (0 until a re-projection switched). */
+  readonly projection: () => number
+  /** The retroactive re-projection pending or built, if any (absent: none is ever open). */
+  readonly openReprojection?: () => Promise<{ readonly projection: number; readonly version: string; readonly state: string } | null>
 }
 
 const fail = (status: 400 | 404 | 409 | 503, code: string, message: string, details: ReadonlyArray<Issue> = []): CorrectionSubmit =>
@@ -41,11 +48,18 @@ export const makeCorrections = (d: CorrectionsDeps): CorrectionsPort => ({
     let message: CorrectionMessage
     if (req.kind === "void") {
       let award: LedgerEntry | null
+      let open: Awaited<ReturnType<NonNullable<CorrectionsDeps["openReprojection"]>>> = null
+      const projection = d.projection()
       try {
-        award = await d.awardOf(req.event_id)
+        open = d.openReprojection === undefined ? null : await d.openReprojection()
+        award = open === null ? await d.awardOf(req.event_id) : null
       } catch {
         return fail(503, "unavailable", "the ledger is unavailable; retry later")
       }
+      if (open !== null) {
+        return fail(409, "apply_running", `a retroactive apply of rules ${open.version} (projection ${open.projection}) is ${open.state}: the event's award is being re-scored, so it cannot be voided until the switch (or the discard); retry then (GET /v1/rules/apply). Adjusts are accepted meanwhile`)
+      }
+      if (d.projection() !== projection) return fail(503, "unavailable", "a re-projection switched while the award was read; retry")
       if (award === null) return fail(404, "not_found", `no applied event ${req.event_id} (unknown, rejected, or not applied yet)`, [{ path: "event_id", message: "is not an applied event" }])
       const p = d.pipeline()
       if (p === null) return fail(503, "unavailable", UNAVAILABLE)
@@ -62,7 +76,7 @@ export const makeCorrections = (d: CorrectionsDeps): CorrectionsPort => ({
       }
       message = {
         ...req, ...by,
-        event: { seq: award.seq, user_id: award.user_id, agent_name: award.agent_name, xp: award.total_awarded, event_time: award.event_time }
+        event: { seq: award.seq, user_id: award.user_id, agent_name: award.agent_name, xp: award.total_awarded, event_time: award.event_time, projection }
       }
     } else {
       const p = d.pipeline()

@@ -27,6 +27,7 @@ import type { Position } from "./Processor.js"
 import { spawnSnapshotter } from "./Snapshotter.js"
 import type { SnapshotStatus } from "./Snapshotter.js"
 import { newEngineState } from "../domain/engine/EngineState.js"
+import type { VoidScoring } from "../domain/engine/EngineState.js"
 
 const processed = registry.counter("arena_events_processed_total", "Events applied (XP awarded)")
 const rejected = registry.counter("arena_events_rejected_total", "Events dead-lettered, by reason")
@@ -69,6 +70,8 @@ export interface PipelineOptions {
   readonly history: RulesHistory
   /** The projection this run scores (its snapshots are fenced by it); 0 when never re-projected. */
   readonly projection?: number
+  /** How voids are scored (a shadow build re-scores them; default: the projection above, what they carry). */
+  readonly voids?: VoidScoring
   readonly batchMax: number
   readonly snapshotIntervalMs: number
   readonly latch: FailureLatch
@@ -144,7 +147,7 @@ export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PortF
 
     // ---- load the snapshot into the user table; boards are derived: rebuilt from it ----
     // A board stays open until no recorded version can still score it.
-    const state = newEngineState(o.history.maxPeriodGraceMs)
+    const state = newEngineState(o.history.maxPeriodGraceMs, o.voids ?? { projection: o.projection ?? 0, worth: null })
     const t0 = Date.now()
     const cpTime = checkpoint?.streamTimeMs ?? 0
     const legacy = yield* o.snapshots.loadLegacyUsers((rows) => {

@@ -5,6 +5,10 @@
 // its start, then writes one snapshot into the shadow tables. Its analytics records go to `records`
 // (stamped with the projection; the service loads them into ClickHouse, then marks the projection
 // built: Reprojections.ts). No dead letters or notifications: the live pipeline owns those.
+// Voids (§10): the build reads the stream up to the head it saw at its start and no further (the
+// shadow snapshot is at that seq: the live pipeline replays what follows after the switch), and
+// first reads the void messages of that range (`voids`), so that each void takes back what
+// its event is worth under the new rules (engine/Corrections.ts) — not what it carries.
 import { Data, Deferred, Effect } from "effect"
 import { startPipeline } from "./Pipeline.js"
 import type { ActorDefect } from "./Actor.js"
@@ -12,7 +16,7 @@ import type { RulesHistory } from "../domain/RulesHistory.js"
 import type { EngineState } from "../domain/engine/EngineState.js"
 import type { AnalyticsSink } from "../ports/Analytics.js"
 import type { DeadLetterPort } from "../ports/DeadLetters.js"
-import type { EventSource } from "../ports/EventSource.js"
+import type { EventSource, VoidScan } from "../ports/EventSource.js"
 import type { PortFailure } from "../ports/Failure.js"
 import type { LiveFeedSink } from "../ports/LiveFeed.js"
 import type { ProjectionStore, ShadowRecordsOut } from "../ports/Projections.js"
@@ -28,6 +32,8 @@ export interface ShadowBuildProgress {
 
 export interface ReprojectOptions {
   readonly events: EventSource
+  /** The void messages of the build's range, read first (absent: voids take back what they carry). */
+  readonly voids?: VoidScan
   readonly store: ProjectionStore
   readonly projection: number
   readonly history: RulesHistory
@@ -72,13 +78,18 @@ export const buildShadowProjection = (o: ReprojectOptions): Effect.Effect<Shadow
         message: `stream ${head.name} starts at seq ${head.firstSeq} (earlier messages were removed by its limits): a re-projection needs the whole stream`
       }))
     }
+    // The build's range: seq 1 to the head now. The seqs its voids name get their award recorded.
+    const bound = head.lastSeq
+    const worth = new Map<number, number>()
+    if (o.voids !== undefined) for (const [, seq] of yield* o.voids(bound)) worth.set(seq, 0)
+    o.log(`re-projection ${o.projection}: re-scoring seq 1..${bound}; ${worth.size} voided event(s) in it take back what they are worth under the new rules`)
     const latch = yield* Deferred.make<never, ActorDefect>()
     const shadow = o.store.shadow(o.projection)
     let state: EngineState | null = null
     const snapshots: SnapshotStore = { ...shadow, write: (w) => shadow.write(state === null ? w : withoutErased(w, state)) }
     const t0 = Date.now()
     const p = yield* startPipeline({
-      events: o.events, snapshots, openDeadLetters: () => NO_LETTERS, analytics: o.records?.sink ?? NO_ANALYTICS, feed: NO_FEED, history: o.history,
+      events: upTo(o.events, bound), voids: { projection: o.projection, worth }, snapshots, openDeadLetters: () => NO_LETTERS, analytics: o.records?.sink ?? NO_ANALYTICS, feed: NO_FEED, history: o.history,
       batchMax: 4096, snapshotIntervalMs: 24 * 3600_000, latch, log: o.log
     })
     state = p.boards.state
@@ -101,3 +112,13 @@ export const buildShadowProjection = (o: ReprojectOptions): Effect.Effect<Shadow
     if ((o.pauseMs ?? 0) > 0) yield* Effect.sleep(o.pauseMs!)
     return { projection: o.projection, seq, users: p.boards.state.users.size }
   }))
+
+/** `events` as if its head were `bound`: nothing after it is delivered. */
+const upTo = (events: EventSource, bound: number): EventSource => ({
+  head: events.head.pipe(Effect.map((h) => ({ ...h, lastSeq: Math.min(h.lastSeq, bound) }))),
+  consumeFrom: (startSeq, batchMax, onBatch) => events.consumeFrom(startSeq, batchMax, (b) => {
+    const last = b.events[b.events.length - 1]
+    if (last === undefined || last.seq <= bound) return onBatch(last !== undefined && last.seq === bound ? { ...b, pending: 0 } : b)
+    return onBatch({ events: b.events.filter((e) => e.seq <= bound), pending: 0 })
+  })
+})

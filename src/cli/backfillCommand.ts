@@ -19,6 +19,9 @@ import { openClickHouseScoped } from "../adapters/clickhouse/ClickHouseClient.js
 import type { ClickHouseHandle } from "../adapters/clickhouse/ClickHouseClient.js"
 import { makeEventSource } from "../adapters/nats/EventSource.js"
 import { openNats } from "../adapters/nats/Nats.js"
+import { streamNames } from "../adapters/nats/Streams.js"
+import { makeVoidScan } from "../adapters/nats/VoidScan.js"
+import { makeProjectionStore } from "../adapters/postgres/ProjectionStore.js"
 import type { PortFailure } from "../ports/Failure.js"
 
 export interface RunBackfillOptions extends Omit<BackfillOptions, "events" | "store"> {
@@ -50,8 +53,13 @@ export const backfillCommand = async (config: ArenaConfig, log: Log): Promise<nu
     const stored = yield* makeRulesStore(sql).history
     const history = stored.length === 0 ? RulesHistory.single(candidate.rules, candidate.contentHash) : yield* compileHistory(stored, candidate)
     log.info(stored.length === 0 ? `rules: no history recorded; ${candidate.rules.version} for the whole stream` : `rules: ${stored.length} recorded version(s), ${history.current.rules.version} in force`)
+    // Voids (§10): the current projection re-scored those up to the seq its re-projection was built through.
+    const projections = makeProjectionStore(sql)
+    const projection = yield* projections.current
+    const builtSeq = projection === 0 ? 0 : (yield* projections.get(projection))?.built_seq ?? 0
+    const scan = makeVoidScan(makeEventSource(nats, config.stream, kindSubjects(config.subjectPrefix), { filterSubject: streamNames(config).correctionSubject }))
     const r = yield* runBackfill({
-      js: nats.js, jsm: nats.jsm, stream: config.stream, subjectPrefix: config.subjectPrefix, clickhouse, history, signal: abort.signal,
+      js: nats.js, jsm: nats.jsm, stream: config.stream, subjectPrefix: config.subjectPrefix, clickhouse, history, signal: abort.signal, voids: { scan, projection, builtSeq },
       log: (m) => log.info(m),
       onProgress: (p) => process.stderr.write(`\rbackfill: seq ${p.seq}/${p.lastSeq} ${p.percent.toFixed(1)}% ${Math.round(p.eventsPerSecond)} ev/s, ${p.written} records written, ${p.skipped} already there   `)
     })

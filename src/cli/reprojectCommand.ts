@@ -8,9 +8,11 @@ import type { Log } from "../observability/Log.js"
 import { compileHistory } from "../actors/EstablishRulesHistory.js"
 import { makeEventSource } from "../adapters/nats/EventSource.js"
 import { openNats } from "../adapters/nats/Nats.js"
+import { makeVoidScan } from "../adapters/nats/VoidScan.js"
 import { openDb } from "../adapters/postgres/Db.js"
 import { makeProjectionStore } from "../adapters/postgres/ProjectionStore.js"
 import { makeShadowRecordsFile, projectionRowsDir } from "../adapters/clickhouse/ProjectionRows.js"
+import { streamNames } from "../adapters/nats/Streams.js"
 import { kindSubjects } from "../domain/MessageKind.js"
 import { buildShadowProjection } from "../actors/ShadowBuild.js"
 
@@ -37,6 +39,8 @@ export const reprojectCommand = async (config: ArenaConfig, log: Log, arg: strin
     const nats = yield* openNats(config.natsUrl, "arena-reproject")
     return yield* buildShadowProjection({
       events: makeEventSource(nats, config.stream, kindSubjects(config.subjectPrefix)),
+      // Its voids are read first: each takes back what its event is worth under the new rules.
+      voids: makeVoidScan(makeEventSource(nats, config.stream, kindSubjects(config.subjectPrefix), { filterSubject: streamNames(config).correctionSubject })),
       store,
       projection,
       history,

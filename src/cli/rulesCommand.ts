@@ -10,6 +10,9 @@ import { loadRulesCandidate, rulesCandidateOf } from "../App.js"
 import { compileHistory } from "../actors/EstablishRulesHistory.js"
 import { makeEventSource } from "../adapters/nats/EventSource.js"
 import { openNats } from "../adapters/nats/Nats.js"
+import { streamNames } from "../adapters/nats/Streams.js"
+import { makeVoidScan } from "../adapters/nats/VoidScan.js"
+import { makeProjectionStore } from "../adapters/postgres/ProjectionStore.js"
 import { ensureDatabase, openDb } from "../adapters/postgres/Db.js"
 import { migrate } from "../adapters/postgres/Migrations.js"
 import { makeRulesStore } from "../adapters/postgres/RulesStore.js"
@@ -54,9 +57,14 @@ export const rulesCommand = async (config: ArenaConfig, log: Log, args: Readonly
     const inForce = loadRulesCandidate(config)
     const history = stored.length === 0 ? RulesHistory.single(inForce.rules, inForce.contentHash) : yield* compileHistory(stored, inForce)
     if (!progressJson) log.info(stored.length === 0 ? `no rules history recorded yet: comparing with ${inForce.source} (${inForce.rules.version})` : `rules in force: ${history.versions.map((v) => `${v.rules.version} from seq ${v.effectiveFromSeq}`).join(", ")}`)
+    // Voids (§10): the live projection re-scored those up to the seq its re-projection was built through.
+    const projections = makeProjectionStore(sql)
+    const projection = yield* projections.current
+    const builtSeq = projection === 0 ? 0 : (yield* projections.get(projection))?.built_seq ?? 0
     const nats = yield* openNats(config.natsUrl, "arena-rules-diff")
     return yield* dryRun({
       events: makeEventSource(nats, config.stream, kindSubjects(config.subjectPrefix)),
+      voids: { scan: makeVoidScan(makeEventSource(nats, config.stream, kindSubjects(config.subjectPrefix), { filterSubject: streamNames(config).correctionSubject })), projection, builtSeq },
       history,
       proposed: proposed.rules,
       progressEveryMs: tty ? 200 : 1000,

@@ -62,7 +62,13 @@ export const VoidedAwardSchema = Schema.Struct({
   /** total_awarded of the ledger entry: xp plus bonuses. */
   xp: Int.check(Schema.isGreaterThanOrEqualTo(0, { message: "must not be negative" })),
   /** The event's own timestamp: its day, week and month boards. */
-  event_time: Timestamp
+  event_time: Timestamp,
+  /**
+   * The projection (§10 re-projection) whose ledger `xp` was read from. A void is applied only
+   * where that projection is in force (engine/Corrections.ts); absent in messages written before
+   * it existed (then: the projection current when they were asked).
+   */
+  projection: Schema.optionalKey(Int.check(Schema.isGreaterThanOrEqualTo(0, { message: "must not be negative" })))
 })
 export type VoidedAward = typeof VoidedAwardSchema.Type
 
@@ -110,4 +116,10 @@ export const decodeCorrectionBytes = (bytes: Uint8Array): { readonly ok: true; r
   }
   const d = decodeCorrectionMessage(value)
   return d.ok ? { ok: true, message: d.value } : { ok: false, message: `invalid correction: ${summarize(d.issues)}` }
+}
+
+/** The seq of the event a stored void message names, or null (not a void, or not a message Arena wrote). */
+export const voidedEventSeq = (bytes: Uint8Array): number | null => {
+  const d = decodeCorrectionBytes(bytes)
+  return d.ok && d.message.kind === "void" ? d.message.event.seq : null
 }

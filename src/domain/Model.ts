@@ -41,6 +41,8 @@ export type RejectReason =
   | "invalid_correction"
   | "already_voided"
   | "unknown_user"
+  // a void whose award was read from a projection no longer in force (§10 re-projection)
+  | "projection_changed"
   // partitioned mode (ARCHITECTURE §9): the subject's user token or partition is not the payload user's
   | "subject_user_mismatch"
 

@@ -94,6 +94,9 @@ export const applyMessage = (s: EngineState, rules: CompiledRules, m: StoredMess
   }
   const o = applyEvent(s, a.event, a.timeMs, m, rules, beforeWrite) // the message is its own stream position
   if (o._tag === "Rejected") return { ok: false, reason: o.rejection.reason, message: o.rejection.message, eventId: a.event.event_id }
+  // A shadow build re-scoring history: what a void later in its range takes back (engine/Corrections.ts).
+  const worth = s.voids.worth
+  if (worth !== null && worth.has(m.seq)) worth.set(m.seq, o.entry.total_awarded)
   return { ok: true, kind: MSG_EVENT, entry: o.entry, metadata: a.event.metadata }
 }
 

@@ -12,7 +12,7 @@ import { messageRecords } from "../domain/StreamMessage.js"
 import type { AnalyticsRecord } from "../ports/Analytics.js"
 import { seqOf } from "../ports/Analytics.js"
 import type { AnalyticsStore } from "../ports/AnalyticsStore.js"
-import type { EventSource } from "../ports/EventSource.js"
+import type { EventSource, VoidScan } from "../ports/EventSource.js"
 import type { PortFailure } from "../ports/Failure.js"
 
 export interface BackfillProgress {
@@ -41,6 +41,12 @@ export interface BackfillOptions {
   readonly store: AnalyticsStore
   /** The recorded rules history (RulesHistory.single for one file over the whole stream). */
   readonly history: RulesHistory
+  /**
+   * Voids (§10): the stream's void messages, the projection whose history this is and the seq its
+   * re-projection was built through (0: never re-projected): voids up to it take back what the
+   * events are worth under `history`, as that build did. Absent: every void takes back what it carries.
+   */
+  readonly voids?: { readonly scan: VoidScan; readonly projection: number; readonly builtSeq: number }
   /** Records per store write (default 50,000). */
   readonly batchRecords?: number
   readonly progressEveryMs?: number
@@ -77,7 +83,8 @@ export const backfill = (o: BackfillOptions): Effect.Effect<BackfillResult, Port
     }
     log(`backfill: ${head.name} seq 1..${lastSeq}; ClickHouse complete through ${w.durableSeq}, replaying the engine from seq 1`)
 
-    const state = newEngineState(o.history.maxPeriodGraceMs)
+    const worth = o.voids === undefined ? null : new Map((yield* o.voids.scan(o.voids.builtSeq)).map(([, e]) => [e, 0]))
+    const state = newEngineState(o.history.maxPeriodGraceMs, { projection: o.voids?.projection ?? 0, worth })
     let range = o.history.rangeAt(1)
     let pending: AnalyticsRecord[] = []
     let seq = 0

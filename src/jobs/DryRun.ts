@@ -12,7 +12,7 @@ import { admitMessage, applyMessage } from "../domain/StreamMessage.js"
 import { applyEvent } from "../domain/engine/Engine.js"
 import { newEngineState } from "../domain/engine/EngineState.js"
 import type { EngineState } from "../domain/engine/EngineState.js"
-import type { EventSource, RawEvent } from "../ports/EventSource.js"
+import type { EventSource, RawEvent, VoidScan } from "../ports/EventSource.js"
 import type { PortFailure } from "../ports/Failure.js"
 
 export interface DryRunProgress {
@@ -27,6 +27,13 @@ export interface DryRunOptions {
   /** The rules in force: every event under the version it is scored with. */
   readonly history: RulesHistory
   readonly proposed: CompiledRules
+  /**
+   * Voids (§10): the stream's void messages, the projection in force and the seq its re-projection
+   * was built through (0: never re-projected). The rules in force take back what the live projection
+   * does (re-scored up to that seq, as carried after it); the proposed rules, as a re-projection
+   * built now would: every void re-scored. Absent: every void takes back what it carries.
+   */
+  readonly voids?: { readonly scan: VoidScan; readonly projection: number; readonly builtSeq: number }
   readonly top?: number
   readonly listLimit?: number
   readonly progressEveryMs?: number
@@ -52,8 +59,17 @@ export const dryRun = (o: DryRunOptions): Effect.Effect<RulesDiffReport, PortFai
         message: `stream ${head.name} starts at seq ${head.firstSeq} (earlier messages were removed by its limits); a dry run needs the whole stream`
       }))
     }
-    const before = newEngineState(o.history.maxPeriodGraceMs)
-    const after = newEngineState(o.proposed.periodGraceMs)
+    const scanned = o.voids === undefined ? [] : yield* o.voids.scan(lastSeq)
+    const worthOf = (through: number) => o.voids === undefined ? null : new Map(scanned.filter(([v]) => v <= through).map(([, e]) => [e, 0]))
+    const before = newEngineState(o.history.maxPeriodGraceMs, { projection: o.voids?.projection ?? 0, worth: worthOf(o.voids?.builtSeq ?? 0) })
+    const after = newEngineState(o.proposed.periodGraceMs, { projection: o.voids?.projection ?? 0, worth: worthOf(lastSeq) })
+    /** An applied award a void re-scores: recorded (applyMessage does it for the pipeline). */
+    const record = (s: EngineState, r: ReturnType<typeof applyEvent>): boolean => {
+      if (r._tag !== "Applied") return false
+      const w = s.voids.worth
+      if (w !== null && w.has(r.entry.seq)) w.set(r.entry.seq, r.entry.total_awarded)
+      return true
+    }
     let seq = 0, messages = 0, appliedBefore = 0, appliedAfter = 0, rejectedBefore = 0, rejectedAfter = 0
     let range = o.history.rangeAt(1)
     let lastProgress = t0
@@ -73,7 +89,7 @@ export const dryRun = (o: DryRunOptions): Effect.Effect<RulesDiffReport, PortFai
         return
       }
       if (kind !== MSG_EVENT) {
-        // Corrections move both states alike (a void takes back the award as it was first scored).
+        // Corrections: a void takes back what the event is worth on each side (see DryRunOptions.voids).
         if (m.seq >= range.to || m.seq < range.from) range = o.history.rangeAt(m.seq)
         if (applyMessage(before, range.rules, m).ok) appliedBefore++
         else rejectedBefore++
@@ -86,9 +102,9 @@ export const dryRun = (o: DryRunOptions): Effect.Effect<RulesDiffReport, PortFai
       if (m.seq >= range.to || m.seq < range.from) range = o.history.rangeAt(m.seq)
       pos.seq = m.seq
       pos.streamTimeMs = m.streamTimeMs
-      if (applyEvent(before, a.event, a.timeMs, pos, range.rules)._tag === "Applied") appliedBefore++
+      if (record(before, applyEvent(before, a.event, a.timeMs, pos, range.rules))) appliedBefore++
       else rejectedBefore++
-      if (applyEvent(after, a.event, a.timeMs, pos, o.proposed)._tag === "Applied") appliedAfter++
+      if (record(after, applyEvent(after, a.event, a.timeMs, pos, o.proposed))) appliedAfter++
       else rejectedAfter++
     }
 

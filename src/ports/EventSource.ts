@@ -42,3 +42,9 @@ export interface EventSource {
    */
   consumeFrom(startSeq: number, batchMax: number, onBatch: (batch: RawBatch) => Promise<void>): Effect.Effect<void, PortFailure>
 }
+
+/**
+ * The void messages stored at seqs ≤ `bound`, as [the void's seq, the seq of the event it names],
+ * in stream order (§10: a fold that re-scores history reads them first; adapters/nats/VoidScan.ts).
+ */
+export type VoidScan = (bound: number) => Effect.Effect<ReadonlyArray<readonly [number, number]>, PortFailure>

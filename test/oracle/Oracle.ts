@@ -14,6 +14,9 @@
 // re-projection (reproject()) makes one version score the whole stream from seq 1 — see there.
 // A level is part of that scoring: a user's level is the one their last scored message (award or
 // correction) gave them under its version (UserModel.level), in the ledger, the rows and the profile.
+// A void takes back what its event is worth in the projection that folds it: a re-projection's own
+// award for every void up to the seq it was built through (an event it did not apply: 0); after
+// that, what the void carries — refused (`projection_changed`) when it names another projection.
 import { dayOf, monthOfDay, periodsOf, zoneDayOf } from "./calendar.js"
 import { judgeCorrection } from "./corrections.js"
 import type { OracleCorrection } from "./corrections.js"
@@ -135,6 +138,11 @@ export class Oracle {
   private history: Array<OracleVersion>
   /** Every message applied, in order: what a retroactive re-projection folds again. */
   private readonly folded: Array<StoredMessage> = []
+  /** §10: the projection this fold is (0 until a re-projection), and the seq it was built through (voids up to it are re-scored). */
+  projection = 0
+  private builtThrough = 0
+  /** seq → total_awarded of every award in the ledger: what a void re-scored here takes back. */
+  private readonly worth = new Map<number, number>()
 
   /**
    * `correctionSubject`: the subject corrections arrive on (`<prefix>.corrections`); without it every
@@ -142,7 +150,13 @@ export class Oracle {
    * rules history (default: §3's tables from seq 1); `options.freezesPerMonth`: the default tables'
    * streak.freezes_per_month instead of 2 (without `rules`).
    */
-  constructor(private readonly correctionSubject: string | null = null, readonly options: { readonly freezesPerMonth?: number; readonly rules?: ReadonlyArray<OracleVersion> } = {}) {
+  constructor(
+    private readonly correctionSubject: string | null = null,
+    /** `projection`: a fold of a re-projection's stream from seq 1 (its id, and the seq it was built through). */
+    readonly options: { readonly freezesPerMonth?: number; readonly rules?: ReadonlyArray<OracleVersion>; readonly projection?: { readonly id: number; readonly builtThrough: number } } = {}
+  ) {
+    this.projection = options.projection?.id ?? 0
+    this.builtThrough = options.projection?.builtThrough ?? 0
     const first = options.freezesPerMonth === undefined ? DEFAULT_TABLES : { ...DEFAULT_TABLES, freezesPerMonth: options.freezesPerMonth }
     this.history = [...(options.rules ?? [{ fromSeq: 1, rules: first }])].sort((a, b) => a.fromSeq - b.fromSeq)
     if (this.history.length === 0) throw new Error("oracle: a rules history needs a version")
@@ -182,10 +196,17 @@ export class Oracle {
    * archives); a void takes back the award its message carries (the facts of the ledger when it was
    * asked; the stream is what replays); adjusts move by what they asked; erasures take out their user
    * again at their seq. Later messages are folded under it (and under later applies).
+   * Voids: each one up to `builtThrough` (the seq the build read to; default: everything folded so
+   * far) takes back what its event is worth under `rules` — the award this fold gives it, 0 if none;
+   * a later one (asked before the switch, stored after the build's end) that names another projection
+   * than `projection` (default: the next one) is refused `projection_changed`.
    */
-  reproject(rules: OracleRules): void {
+  reproject(rules: OracleRules, o: { readonly projection?: number; readonly builtThrough?: number } = {}): void {
+    this.projection = o.projection ?? this.projection + 1
+    this.builtThrough = o.builtThrough ?? this.lastSeq
     const messages = this.folded.splice(0)
     this.history = [{ fromSeq: 1, rules }]
+    this.worth.clear()
     this.users.clear()
     this.boards.clear()
     this.ledger.length = 0
@@ -307,6 +328,7 @@ export class Oracle {
       for (const board of ["global", agentBoard]) this.score(Oracle.boardKey(board, window, period), u.userId, awarded, m.seq)
     }
 
+    this.worth.set(m.seq, awarded)
     this.ledger.push({
       seq: m.seq, event_id: ev.event_id, user_id: ev.user_id, agent_name: ev.agent_name, action_type: ev.action_type,
       base_points: v.base, multipliers: ev.multipliers ?? [], streak_days: streak, total_multiplier: total, applied_multiplier: applied,
@@ -327,13 +349,17 @@ export class Oracle {
     const u = this.users.get(c.userId)
     if (u === undefined || u.events === 0) return "unknown_user"
     const done = this.voided.get(u.userId) ?? new Set<number>()
+    let delta = c.xp
     if (c.kind === "void") {
       if (c.eventSeq >= m.seq) return "invalid_correction"
       if (done.has(c.eventSeq)) return "already_voided"
+      // §10: what the event is worth in this projection (re-scored by its build), or what the void carries.
+      if (m.seq <= this.builtThrough) delta = 0 - (this.worth.get(c.eventSeq) ?? 0)
+      else if (c.projection !== null && c.projection !== this.projection) return "projection_changed"
+      else delta = 0 - c.xp
       done.add(c.eventSeq)
       this.voided.set(u.userId, done)
     }
-    const delta = c.kind === "void" ? -c.xp : c.xp
     const agent = c.agent
     const day = c.kind === "void" ? dayOf(c.eventMs) : dayOf(m.streamMs)
     const levels = this.rulesAt(m.seq).levels
@@ -406,6 +432,7 @@ export class Oracle {
     for (const s of seqs) {
       this.erasedSeqs.add(s)
       this.rejections.delete(s)
+      this.worth.delete(s)
     }
     const keep = <R extends { readonly seq: number }>(rows: Array<R>) => {
       let w = 0

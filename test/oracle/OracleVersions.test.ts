@@ -1,6 +1,7 @@
 // Rules versions (ARCHITECTURE §10) in the independent oracle: every message judged and scored by
 // the version in force at its seq; a retroactive re-projection is one version from seq 1 over the
-// whole stream (closed periods re-scored, voids taking back what they carry, erasures again). Then
+// whole stream (closed periods re-scored, voids taking back what their event is worth under it,
+// erasures again). Then
 // the real processor (src, in process: no NATS) agreeing with it across a 3-version history and
 // after a re-projection, message by message, on a seeded stream with corrections — the versions
 // given to each side separately (test/oracle/versions.ts: a rules document and plain tables).
@@ -8,6 +9,8 @@ import { describe, expect, it } from "vitest"
 import { Processor, newSliceOutput } from "../../src/actors/Processor.js"
 import { DEFAULT_RULES, DEFAULT_RULES_DOCUMENT } from "../../src/domain/DefaultRules.js"
 import { newEngineState } from "../../src/domain/engine/EngineState.js"
+import type { VoidScoring } from "../../src/domain/engine/EngineState.js"
+import { voidedEventSeq } from "../../src/domain/Correction.js"
 import { profileOf } from "../../src/domain/engine/UserViews.js"
 import { MSG_CORRECTION, MSG_EVENT } from "../../src/domain/MessageKind.js"
 import { loadRulesOrThrow } from "../../src/domain/Rules.js"
@@ -138,7 +141,7 @@ describe("oracle rules versions", () => {
     expect(seen.filter(([q, id]) => id === "f" && q >= from - 1)).toEqual([[10, "f", 1, "Novice"], [11, "f", 3, "Veteran"], [12, "f", 3, "Veteran"], [13, "f", 3, "Veteran"]])
   })
 
-  it("a retroactive re-projection is that version alone from seq 1: closed periods re-scored, voids take back what they carry, erasures stay", () => {
+  it("a retroactive re-projection is that version alone from seq 1: closed periods re-scored, voids take back the re-scored award, erasures stay", () => {
     seq = 0
     const o = new Oracle(SUBJECT)
     const day0 = T0 - 5 * DAY // too far back for the 2 freezes to bridge: no streak
@@ -157,19 +160,50 @@ describe("oracle rules versions", () => {
 
     o.reproject(V3.tables)
     expect(o.rulesHistory).toEqual([["ov-3", 1]])
-    // Under v3 first_try is ×1.6: 25 → 40 (the archive of day0 re-scored), the void still takes back 37.
+    // Under v3 first_try is ×1.6: 25 → 40 (the archive of day0 re-scored), and the void takes back
+    // what the award is worth under v3 (40), not the 37 it carries.
     expect(o.ranked("global", "day", p0.day).map((r) => [r.user_id, r.xp])).toEqual([["c", 40], ["d", 10]])
-    expect(o.users.get("c")!.totalXp).toBe(40 - 37 + 40)
+    expect(o.users.get("c")!.totalXp).toBe(40 - 40 + 40)
+    expect(o.corrections.map((c) => [c.correction_id, c.requested_xp])).toEqual([["v1", -40]])
     expect(o.users.has("e")).toBe(false)
     expect(o.ledger.every((e) => e.rules_version === "ov-3")).toBe(true)
     // The same as a fresh fold of the stream under v3 alone.
-    const fresh = new Oracle(SUBJECT, { rules: [{ fromSeq: 1, rules: V3.tables }] })
+    const fresh = new Oracle(SUBJECT, { rules: [{ fromSeq: 1, rules: V3.tables }], projection: { id: 1, builtThrough: seq } })
     // (the erasure took e's event out of the stream: a replay reads what is left)
     for (let s = 1; s <= seq; s++) if (!o.erasedSeqs.has(s)) fresh.apply(reread(o, s))
     expect(modelOf(fresh)).toEqual(modelOf(o))
     // Later applies from head go on top of it.
     o.applyRules(V2.tables, seq + 1)
     expect(o.rulesHistory).toEqual([["ov-3", 1], ["ov-2", seq + 1]])
+  })
+
+  it("voids across a re-projection: up to its built seq re-scored (0 for an event it does not apply), after it refused when they name another projection", () => {
+    seq = 0
+    const noTasks = { ...V3.tables, version: "ov-none", points: Object.fromEntries(Object.entries(V3.tables.points).filter(([a]) => a !== "task_completed")) }
+    const o = new Oracle(SUBJECT)
+    const facts = (eventSeq: number, user: string, xp: number, projection?: number) =>
+      ({ seq: eventSeq, user_id: user, agent_name: "coder", xp, event_time: new Date(T0).toISOString(), ...(projection === undefined ? {} : { projection }) })
+    o.apply(msg(ev("a", "complex_api_design", T0, { multipliers: ["first_try"] }))) // 37 under the default rules, 40 under v3
+    o.apply(msg(ev("b", "task_completed", T0))) // 10, not applied by "ov-none"
+    o.apply(msg(ev("b", "complex_api_design", T0)))
+    o.apply(msg({ correction_id: "v1", kind: "void", event_id: "e1", reason: "r", event: facts(1, "a", 37, 0) }, T0, SUBJECT))
+    o.apply(msg({ correction_id: "v2", kind: "void", event_id: "e2", reason: "r", event: facts(2, "b", 10) }, T0, SUBJECT))
+    const built = seq
+    // Stored after the build's end, before the switch: one names projection 0 (refused once re-projected), one names none (taken as carried).
+    o.apply(msg(ev("c", "complex_api_design", T0)))
+    o.apply(msg({ correction_id: "v3", kind: "void", event_id: "e6", reason: "r", event: facts(6, "c", 25, 0) }, T0, SUBJECT))
+    o.apply(msg(ev("d", "complex_api_design", T0)))
+    o.apply(msg({ correction_id: "v4", kind: "void", event_id: "e8", reason: "r", event: facts(8, "d", 5) }, T0, SUBJECT))
+    expect([...o.rejections]).toEqual([])
+    expect(o.corrections.map((c) => [c.correction_id, c.requested_xp])).toEqual([["v1", -37], ["v2", -10], ["v3", -25], ["v4", -5]])
+    o.reproject(noTasks, { projection: 1, builtThrough: built })
+    // v1: a's award is worth 40 under the new rules; v2: b's task is not applied, worth 0.
+    expect(o.corrections.map((c) => [c.correction_id, c.requested_xp])).toEqual([["v1", -40], ["v2", 0], ["v4", -5]])
+    expect([...o.rejections]).toEqual([[2, "unknown_action"], [7, "projection_changed"]])
+    expect([o.users.get("a")!.totalXp, o.users.get("b")!.totalXp, o.users.get("c")!.totalXp, o.users.get("d")!.totalXp]).toEqual([0, 25, 25, 20])
+    // After the switch a void names the new projection.
+    o.apply(msg({ correction_id: "v5", kind: "void", event_id: "e6", reason: "r", event: facts(6, "c", 25, 1) }, T0, SUBJECT))
+    expect(o.corrections.at(-1)).toMatchObject({ correction_id: "v5", requested_xp: -25, total_xp_after: 0 })
   })
 
   it("agrees with the real processor across three versions and after a re-projection, on a seeded stream with corrections", () => {
@@ -182,8 +216,8 @@ describe("oracle rules versions", () => {
     for (const u of ["ov-2:task_master", "ov-3:kilo_xp", "arena-default-2:api_master", "arena-default-2:on_fire"]) expect([...unlocked]).toContain(u)
     expect(oracle.corrections.length).toBeGreaterThan(100)
 
-    const engine = (h: RulesHistory) => {
-      const s = newEngineState(h.maxPeriodGraceMs)
+    const engine = (h: RulesHistory, voids?: VoidScoring) => {
+      const s = newEngineState(h.maxPeriodGraceMs, voids)
       const p = new Processor(s, h, { applied: 0, streamTimeMs: 0, gaps: 0 }, new Set())
       const raws: Array<RawEvent> = msgs.map((m) => ({ seq: m.seq, streamTimeMs: m.streamMs, data: m.data, msgId: m.msgId, kind: m.subject === SUBJECT ? MSG_CORRECTION : MSG_EVENT }))
       const out = newSliceOutput()
@@ -201,8 +235,15 @@ describe("oracle rules versions", () => {
     const re = new Oracle(SUBJECT, { rules: history })
     for (const m of msgs) re.apply(m)
     re.reproject(V3.tables)
-    const rescored = engine(RulesHistory.single(compiled(V3.document), "3"))
+    // As a shadow build runs it: the voids of its range read first, each takes back the re-scored award.
+    const worth = new Map<number, number>()
+    for (const m of msgs) if (m.subject === SUBJECT) { const q = voidedEventSeq(m.data); if (q !== null) worth.set(q, 0) }
+    const rescored = engine(RulesHistory.single(compiled(V3.document), "3"), { projection: 1, worth })
     agree(rescored, re)
+    const carried = new Map(oracle.corrections.map((c) => [c.correction_id, c.requested_xp]))
+    const voids = re.corrections.filter((c) => c.correction === "void")
+    expect(voids.length).toBeGreaterThan(50)
+    expect(voids.filter((c) => c.requested_xp !== carried.get(c.correction_id)).length).toBeGreaterThan(5) // re-scored, not as carried
     expect(re.ledger.some((e, i) => e.seq < 4001 && e.xp !== oracle.ledger[i]!.xp)).toBe(true) // it did re-score before seq 4001
     expect(re.ledger.some((e) => e.bonuses.some((b) => b.achievement === "api_master" && b.xp === 120))).toBe(true)
   })

@@ -4,7 +4,11 @@
 import { parseTimestamp } from "./calendar.js"
 
 export type OracleCorrection =
-  | { readonly kind: "void"; readonly id: string; readonly eventSeq: number; readonly userId: string; readonly agent: string; readonly xp: number; readonly eventMs: number }
+  | {
+    readonly kind: "void"; readonly id: string; readonly eventSeq: number; readonly userId: string; readonly agent: string; readonly xp: number; readonly eventMs: number
+    /** The projection whose ledger `xp` was read from (null: not said, a message from before §10's rule). */
+    readonly projection: number | null
+  }
   | { readonly kind: "adjust"; readonly id: string; readonly userId: string; readonly xp: number; readonly agent: string | null }
 
 export type CorrectionVerdict = { readonly ok: true; readonly c: OracleCorrection } | { readonly ok: false; readonly reason: string }
@@ -27,12 +31,13 @@ export const judgeCorrection = (data: Uint8Array, msgId: string | undefined): Co
   if (v["kind"] === "void") {
     const e = v["event"]
     if (!onlyKeys(v, ["correction_id", "kind", "event_id", "reason", "event"], ["by"]) || typeof v["event_id"] !== "string" || !ID.test(v["event_id"])) return bad
-    if (!isObj(e) || !onlyKeys(e, ["seq", "user_id", "agent_name", "xp", "event_time"], [])) return bad
-    const { seq, user_id, agent_name, xp, event_time } = e
+    if (!isObj(e) || !onlyKeys(e, ["seq", "user_id", "agent_name", "xp", "event_time"], ["projection"])) return bad
+    const { seq, user_id, agent_name, xp, event_time, projection } = e
+    if (projection !== undefined && (!Number.isInteger(projection) || (projection as number) < 0)) return bad
     if (!Number.isInteger(seq) || (seq as number) <= 0 || typeof user_id !== "string" || !USER.test(user_id) || typeof agent_name !== "string" || !AGENT.test(agent_name)) return bad
     if (!Number.isInteger(xp) || (xp as number) < 0 || typeof event_time !== "string" || Number.isNaN(parseTimestamp(event_time))) return bad
     if (msgId !== id) return { ok: false, reason: "msg_id_mismatch" }
-    return { ok: true, c: { kind: "void", id, eventSeq: seq as number, userId: user_id, agent: agent_name, xp: xp as number, eventMs: parseTimestamp(event_time) } }
+    return { ok: true, c: { kind: "void", id, eventSeq: seq as number, userId: user_id, agent: agent_name, xp: xp as number, eventMs: parseTimestamp(event_time), projection: projection === undefined ? null : projection as number } }
   }
   if (v["kind"] === "adjust") {
     if (!onlyKeys(v, ["correction_id", "kind", "user_id", "xp", "reason"], ["agent_name", "by"])) return bad

@@ -13,6 +13,7 @@ import { RulesHistory } from "../RulesHistory.js"
 import { ChunkEncoder, loadChunk, rebuildBoards } from "../state/SnapshotCodec.js"
 import type { EngineState } from "./EngineState.js"
 import { newEngineState } from "./TestState.js"
+import { newEngineState as make } from "./EngineState.js"
 import { dumpUser } from "./UserViews.js"
 
 const enc = new TextEncoder()
@@ -154,5 +155,47 @@ describe("corrections", () => {
     expect(run(q, [correction(4, voidOf("c2", award!))]).rejects.map((r) => r.reason)).toEqual(["already_voided"])
     const c: CorrectionEntry | undefined = correctionsOf(run(q, [correction(5, { correction_id: "c3", kind: "adjust", user_id: "b", xp: 1, reason: "r" })]))[0]
     expect(c?.total_xp_after).toBe(11)
+  })
+
+  describe("voids across a re-projection (§10)", () => {
+    // Three events of a: 10, 10 (first_try makes the second 15 under the default rules), 10.
+    const msgs = (): Array<RawEvent> => [event(1, "a"), event(2, "a", { action: "complex_api_design" }), event(3, "b")]
+    const facts = (xp: number, projection?: number) =>
+      ({ correction_id: "c1", kind: "void", event_id: "e2", reason: "r", event: { seq: 2, user_id: "a", agent_name: "coder", xp, event_time: new Date(T).toISOString(), ...(projection === undefined ? {} : { projection }) } })
+
+    it("a void that carries the projection its award was read from applies only where that projection is in force", () => {
+      for (const [carried, inForce, refused] of [[1, 1, false], [0, 1, true], [2, 1, true], [undefined, 1, false], [0, 0, false]] as const) {
+        const s = make(600_000, { projection: inForce, worth: null })
+        const p = new Processor(s, history, { applied: 0, streamTimeMs: 0, gaps: 0 }, new Set())
+        run(p, msgs())
+        const o = run(p, [correction(4, facts(7, carried))])
+        const a = s.users.uidOf("a")
+        if (refused) {
+          expect(o.rejects.map((r) => r.reason)).toEqual(["projection_changed"])
+          expect(o.rejects[0]!.message).toMatch(new RegExp(`carries its award as projection ${carried} scored it, but projection ${inForce} is in force`))
+          expect(s.users.totalXp[a]).toBe(10 + 25) // nothing moved: not marked voided either
+          expect(dumpUser(s, a).voided).toEqual([])
+        } else {
+          expect(o.rejects).toEqual([])
+          expect(correctionsOf(o)[0]).toMatchObject({ requested_xp: -7, xp: -7 }) // what it carries
+        }
+      }
+    })
+
+    it("a run that re-scores history takes back what the voided event is worth in it, whatever the void carries or names", () => {
+      const worth = new Map([[2, 0], [9, 0]]) // seq 9: voided in range, but never applied here
+      const s = make(600_000, { projection: 3, worth })
+      const p = new Processor(s, history, { applied: 0, streamTimeMs: 0, gaps: 0 }, new Set())
+      const awards = awardsOf(run(p, msgs()))
+      expect(worth).toEqual(new Map([[2, awards[1]!.total_awarded], [9, 0]])) // only the voided seqs are recorded
+      expect(awards[1]!.total_awarded).toBe(25) // 25 base; the void below carries 999 from an older projection
+      const o = run(p, [correction(4, facts(999, 1))])
+      expect(o.rejects).toEqual([])
+      expect(correctionsOf(o)[0]).toMatchObject({ event_seq: 2, requested_xp: -25, xp: -25, total_xp_after: 10 })
+      expect(score(s, "global", "day", "2026-11-26", "a")).toBe(10)
+      // A void of an event the run never applied takes back 0 (it is worth nothing here).
+      const none = run(p, [correction(10, { ...facts(5, 1), correction_id: "c9", event_id: "e9", event: { ...facts(5, 1).event, seq: 9 } })])
+      expect(correctionsOf(none)[0]).toMatchObject({ event_seq: 9, requested_xp: 0, xp: 0, total_xp_after: 10 })
+    })
   })
 })

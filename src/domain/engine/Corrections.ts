@@ -4,6 +4,11 @@
 // the correction's stream time. No score goes below 0; a score's tie-break seq becomes the
 // correction's (the user reached the new score then). Levels follow the total; achievements,
 // event counts and streaks stay. Pure apart from the state handed in: replay gives the same result.
+// Voids across a re-projection (§10): a void takes back what the event is worth in the projection
+// that applies it — in a shadow build, the award the build itself gave the event (state.voids.worth:
+// every void in the build's range is re-scored); elsewhere, what the void carries, which the door
+// read from the ledger of the projection the void names — refused (`projection_changed`) when that
+// is not the projection in force here (a void asked before a switch, applied after it).
 import type { BoardChange, CorrectionEntry, RejectReason, StreamPosition } from "../Model.js"
 import type { CorrectionMessage } from "../Correction.js"
 import { parseRfc3339, utcDay } from "../Calendar.js"
@@ -94,7 +99,20 @@ export const applyCorrection = (
     if (c.event.seq >= seq) return { ok: false, reason: "invalid_correction", message: `the voided event's seq ${c.event.seq} is not before the void's ${seq}` }
     const by = voidedBy(s, uid, c.event.seq)
     if (by > 0) return { ok: false, reason: "already_voided", message: `event ${c.event_id} (seq ${c.event.seq}) was voided at seq ${by}` }
-    requested = -c.event.xp
+    const worth = s.voids.worth
+    if (worth !== null && worth.has(c.event.seq)) {
+      // Re-scored in this run (a shadow build): what the event is worth here, 0 if not applied here.
+      requested = 0 - worth.get(c.event.seq)! // never -0
+    } else {
+      const p = c.event.projection
+      if (p !== undefined && p !== s.voids.projection) {
+        return {
+          ok: false, reason: "projection_changed",
+          message: `the void of event ${c.event_id} (seq ${c.event.seq}) carries its award as projection ${p} scored it, but projection ${s.voids.projection} is in force here (a retroactive re-projection switched in between): ask for the void again`
+        }
+      }
+      requested = 0 - c.event.xp
+    }
     agentId = s.agents.intern(c.event.agent_name)
     day = utcDay(parseRfc3339(c.event.event_time))
   } else {

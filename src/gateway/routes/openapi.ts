@@ -162,7 +162,7 @@ export const buildOpenApi = (): Json => ({
         responses: {
           "202": { description: "{status: accepted|duplicate, correction_id, seq}: published (duplicate: that correction_id was published before, at seq)" },
           ...std, "401": err("No or invalid token"), "403": err("Not admin (events:write does not allow corrections)"),
-          "404": err("void: no applied event with that event_id; adjust: no such user"), "409": err("void: the event was voided already"),
+          "404": err("void: no applied event with that event_id; adjust: no such user"), "409": err("already_voided: the event was voided already; apply_running: a retroactive re-projection is open (pending or built) — its awards are being re-scored, so voids wait for its switch or discard (adjusts are accepted)"),
           "503": err("The pipeline, ledger or stream is unavailable; retry after Retry-After")
         }
       }
