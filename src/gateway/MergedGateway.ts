@@ -190,7 +190,7 @@ export const startMergedGateway = async (o: MergedGatewayOptions): Promise<Runni
       const waiting = states.filter((s) => s.phase !== "ready").map((s) => s.partition)
       if (path === "/v1/partitions") return { status: 200, body: { partitions: states } }
       return waiting.length === 0
-        ? { status: 200, body: { ready: true, partitions: reads.partitions, seq: Math.max(0, ...states.map((s) => s.applied)) } }
+        ? { status: 200, body: { ready: true, partitions: reads.partitions, seq: Math.max(0, Math.min(...states.map((s) => s.applied))) } } // the low watermark: every event ≤ seq is visible
         : { status: 503, body: { ready: false, reasons: [`partitions ${waiting.join(", ")} are replaying`] }, headers: { "Retry-After": "1" } }
     }
     let m = /^\/v1\/leaderboards\/([^/]+)$/.exec(path)

@@ -3,12 +3,13 @@
 // report the seq they have applied: the window equals one board's around-me (ranks, first_rank,
 // total), the user's row and its partition's neighbours come from one answer, and the window's seq
 // is the lowest seq the partitions had applied (a lagging partition holds it back: never a seq
-// some partition had not applied). An unranked user's window is empty at that watermark; privacy
+// some partition had not applied; REST's merged pages say the same seq). An unranked user's window is empty at that watermark; privacy
 // is the user's partition's answer.
 import { randomBytes } from "node:crypto"
 import { connect } from "@nats-io/transport-node"
 import type { NatsConnection, Subscription } from "@nats-io/transport-node"
 import { afterAll, beforeAll, expect, it } from "vitest"
+import { makeMergedReads } from "../../src/adapters/nats/MergedReads.js"
 import { makeWindowQueries } from "../../src/adapters/nats/MergedWindows.js"
 import { servePartition } from "../../src/adapters/nats/PartitionQueries.js"
 import type { PartEntry } from "../../src/domain/MergedBoard.js"
@@ -95,4 +96,12 @@ it("an unranked user's window is empty at the watermark; privacy is the user's p
   expect(await q.isPrivate("u7")).toBe(true)
   expect(await q.isPrivate("u8")).toBe(false)
   expect(await q.isPrivate("nobody")).toBe(false)
+})
+
+it("REST's merged pages answer at the same low watermark (ARCHITECTURE §6: every event ≤ seq is reflected)", async () => {
+  const reads = makeMergedReads(nc, PREFIX, P)
+  applied.splice(0, P, 640, 640, 212, 640)
+  const page = await reads.page("global", "all", "all", null, 10)
+  expect(page.seq).toBe(212)
+  expect(page.total).toBe(board.length)
 })

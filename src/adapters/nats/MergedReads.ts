@@ -34,11 +34,15 @@ export const makeMergedReads = (nc: NatsConnection, prefix: string, partitions: 
   /** The period to read: as asked, or the latest current period any partition reports. */
   const periodOf = (board: string, window: Window, period: string | null) =>
     period !== null ? Effect.succeed({ period, seq: 0 }) : all<{ period: string; seq: number }>("top", { board, window, period: null, n: 0 }).pipe(
-      Effect.map((ps) => ({ period: ps.reduce((m, p) => (p.period > m ? p.period : m), ps[0]!.period), seq: Math.max(...ps.map((p) => p.seq)) }))
+      Effect.map((ps) => ({ period: ps.reduce((m, p) => (p.period > m ? p.period : m), ps[0]!.period), seq: seqOf(ps) }))
     )
   const states = all<PartitionState>("state", {})
-  /** The highest seq any partition had applied when it answered. */
-  const seqOf = (parts: ReadonlyArray<RowsPage>): number => Math.max(0, ...parts.map((p) => p.seq))
+  /**
+   * The low watermark (ARCHITECTURE §6 "honesty of reads", §9): the lowest seq the partitions had
+   * applied when they answered, so every event ≤ seq is reflected in the answer (the highest would
+   * name events a lagging partition has not applied yet). Ticks move an idle partition's seq once a second.
+   */
+  const seqOf = (parts: ReadonlyArray<{ readonly seq: number }>): number => Math.max(0, Math.min(...parts.map((p) => p.seq)))
   return {
     partitions,
     page: (board, window, period, after: BoardCursor | null, limit) => run(Effect.gen(function*() {
