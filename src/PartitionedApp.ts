@@ -75,6 +75,13 @@ import { openClickHouse } from "./adapters/clickhouse/ClickHouseClient.js"
 import { parseClickHouseTarget } from "./adapters/clickhouse/ClickHouseTarget.js"
 import { makePartitionSnapshotStore } from "./adapters/postgres/PartitionSnapshotStore.js"
 import { makeRulesStore } from "./adapters/postgres/RulesStore.js"
+import { PostgresShareStore } from "./adapters/postgres/ShareStore.js"
+import { openDb } from "./adapters/postgres/Db.js"
+import { makeStoredRules } from "./actors/StoredRules.js"
+import { achievementCatalog } from "./domain/Rules.js"
+import { rulesHistoryDocument } from "./domain/RulesHistory.js"
+import { ApiError } from "./gateway/http/ApiError.js"
+import type { RulesPort } from "./ports/ReadModel.js"
 import { makeIngest } from "./adapters/nats/Publisher.js"
 import { openInfrastructure, loadRules, loadRulesCandidate } from "./App.js"
 import { partitionsOf, wantedPartitions } from "./domain/Assignment.js"
@@ -362,6 +369,20 @@ const partitionedWrites = (config: ArenaConfig, nats: NatsHandle, publisher: Jet
   }
 }
 
+/** GET /v1/rules and /v1/achievements from the recorded history (503 while none is readable, as the single process before its history is established). */
+const storedRulesPort = (store: Parameters<typeof makeStoredRules>[0]): RulesPort => {
+  const read = makeStoredRules(store)
+  const history = async () => {
+    const r = await read()
+    if (!r.ok) throw new ApiError(r.retryable ? 503 : 500, r.retryable ? "unavailable" : "internal", r.message, [], r.retryable ? { "Retry-After": "1" } : {})
+    return r.history
+  }
+  return {
+    rules: async () => rulesHistoryDocument(await history()),
+    achievements: async () => achievementCatalog((await history()).current.rules)
+  }
+}
+
 /** The gateway role: exact board reads over every partition, on config.host:config.port. */
 export const startPartitionedGateway = (config: ArenaConfig, log: Log) =>
   Effect.gen(function*() {
@@ -403,9 +424,16 @@ export const startPartitionedGateway = (config: ArenaConfig, log: Log) =>
     // Dashboards and admin SQL over the shared ClickHouse the processors write (none without a server URL).
     const target = yield* Effect.try({ try: () => parseClickHouseTarget(config), catch: (e) => new Error(`partitioned gateway: ${e instanceof Error ? e.message : String(e)}`) })
     const ch = target.kind === "http" ? yield* Effect.acquireRelease(Effect.sync(() => openClickHouse(target)), (h) => Effect.promise(() => h.close().catch(() => {}))) : null
+    // Ledgers from the same ClickHouse: projection 0, the only one partitioned processors write.
+    const queries = ch === null ? null : new AnalyticsQueries(ch.client)
+    // Shares and the rules history from Postgres (the processors create and migrate the database;
+    // the connection opens on the first request, so a gateway starts without it).
+    const sql = yield* openDb(config.databaseUrl)
     const gw = yield* Effect.acquireRelease(
       Effect.tryPromise({
-        try: () => startMergedGateway({ reads, ingest, writes, ...(ch === null ? {} : { analytics: new AnalyticsQueries(ch.client) }), upgrade: sockets.upgrade, host: config.host, port: config.port, retryAfterS: Math.ceil(config.leaseTtlMs / 1000), log: { warn: (m) => log.warn(m) } }),
+        try: () => startMergedGateway({
+          reads, ingest, writes, shares: new PostgresShareStore(sql), rules: storedRulesPort(makeRulesStore(sql)),
+          ...(queries === null ? {} : { analytics: queries, ledger: (u: string, limit: number, before: number | null) => queries.ledger(u, limit, before) }), upgrade: sockets.upgrade, host: config.host, port: config.port, retryAfterS: Math.ceil(config.leaseTtlMs / 1000), log: { warn: (m) => log.warn(m) } }),
         catch: (e) => new Error(`partitioned gateway: ${e instanceof Error ? e.message : String(e)}`)
       }),
       (g) => Effect.promise(() => g.close())
