@@ -28,7 +28,7 @@
 //     (PartitionUserFeed.ts); the gateway subscribes per watched user (MergedUserFeed.ts).
 // Not built yet (docs/scaling.md): ledgers on the gateway, the around-me feed, an erasure's steps
 // after its apply.
-import { Deferred, Effect, Exit, Fiber } from "effect"
+import { Deferred, Effect, Exit, Fiber, Schedule } from "effect"
 import * as os from "node:os"
 import type { ArenaConfig } from "./Config.js"
 import { causeSentence } from "./actors/Actor.js"
@@ -429,6 +429,17 @@ export const startPartitionedGateway = (config: ArenaConfig, log: Log) =>
     // Shares and the rules history from Postgres (the processors create and migrate the database;
     // the connection opens on the first request, so a gateway starts without it).
     const sql = yield* openDb(config.databaseUrl)
+    // postgres.js types an array parameter (a share's tags) from the array types its first
+    // connection fetches: a share with tags as the pool's first statement went out as text (500).
+    // One statement fetches them before the first request, or in the background until Postgres answers.
+    if (!(yield* Effect.promise(() => sql`SELECT 1`.then(() => true, () => false)))) {
+      log.warn("partitioned gateway: Postgres is not reachable yet (shares and GET /v1/rules answer 503 until it is)")
+      yield* Effect.forkScoped(Effect.promise(() => sql`SELECT 1`.then(() => true, () => false)).pipe(
+        Effect.flatMap((ok) => ok ? Effect.void : Effect.fail("retry")),
+        Effect.retry(Schedule.spaced("1 second")),
+        Effect.ignore
+      ))
+    }
     const gw = yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: () => startMergedGateway({
