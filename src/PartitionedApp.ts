@@ -81,7 +81,7 @@ import { makeStoredRules } from "./actors/StoredRules.js"
 import { achievementCatalog } from "./domain/Rules.js"
 import { rulesHistoryDocument } from "./domain/RulesHistory.js"
 import { ApiError } from "./gateway/http/ApiError.js"
-import type { RulesPort } from "./ports/ReadModel.js"
+import type { LedgerPage, RulesPort } from "./ports/ReadModel.js"
 import { makeIngest } from "./adapters/nats/Publisher.js"
 import { openInfrastructure, loadRules, loadRulesCandidate } from "./App.js"
 import { partitionsOf, wantedPartitions } from "./domain/Assignment.js"
@@ -369,6 +369,26 @@ const partitionedWrites = (config: ArenaConfig, nats: NatsHandle, publisher: Jet
   }
 }
 
+/** The user's partition's `erasedAt`; rejects with its tagged error (PartitionUnavailable: 503 on the gateway). */
+const askErasedAt = async (nats: NatsHandle, partitions: number, userId: string): Promise<number> => {
+  const r = await Effect.runPromise(askPartition<number>(nats.nc, QUERY_PREFIX, partitionOfUser(userId, partitions), "erasedAt", { userId }).pipe(Effect.match({ onFailure: (err) => ({ err }), onSuccess: (ok) => ({ ok }) })))
+  if ("err" in r) throw r.err
+  return r.ok
+}
+
+/**
+ * A ledger from ClickHouse without what the user's latest erasure took (its rows are not scrubbed
+ * in this mode): entries older than the erasure's seq are left out and the page ends there, as the
+ * single process's erasure deletes them. The user's partition says the seq (PartitionDoor `erasedAt`).
+ */
+const erasedLedger = (queries: AnalyticsQueries, erasedAt: (userId: string) => Promise<number>) =>
+  async (userId: string, limit: number, beforeSeq: number | null): Promise<LedgerPage> => {
+    const [erased, page] = await Promise.all([erasedAt(userId), queries.ledger(userId, limit, beforeSeq)])
+    if (erased === 0) return page
+    const entries = page.entries.filter((e) => e.seq > erased)
+    return { entries, nextBeforeSeq: entries.length === page.entries.length ? page.nextBeforeSeq : null }
+  }
+
 /** GET /v1/rules and /v1/achievements from the recorded history (503 while none is readable, as the single process before its history is established). */
 const storedRulesPort = (store: Parameters<typeof makeStoredRules>[0]): RulesPort => {
   const read = makeStoredRules(store)
@@ -444,7 +464,7 @@ export const startPartitionedGateway = (config: ArenaConfig, log: Log) =>
       Effect.tryPromise({
         try: () => startMergedGateway({
           reads, ingest, writes, shares: new PostgresShareStore(sql), rules: storedRulesPort(makeRulesStore(sql)),
-          ...(queries === null ? {} : { analytics: queries, ledger: (u: string, limit: number, before: number | null) => queries.ledger(u, limit, before) }), upgrade: sockets.upgrade, host: config.host, port: config.port, retryAfterS: Math.ceil(config.leaseTtlMs / 1000), log: { warn: (m) => log.warn(m) } }),
+          ...(queries === null ? {} : { analytics: queries, ledger: erasedLedger(queries, (userId) => askErasedAt(nats, config.partitions!, userId)) }), upgrade: sockets.upgrade, host: config.host, port: config.port, retryAfterS: Math.ceil(config.leaseTtlMs / 1000), log: { warn: (m) => log.warn(m) } }),
         catch: (e) => new Error(`partitioned gateway: ${e instanceof Error ? e.message : String(e)}`)
       }),
       (g) => Effect.promise(() => g.close())

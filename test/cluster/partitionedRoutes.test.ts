@@ -109,6 +109,22 @@ it("P = 4: ledgers from the shared ClickHouse, shares and the rules history from
     expect([...first.body.entries, ...second.body.entries].map(pick)).toEqual(expected)
     expect(second.body.next_cursor).toBeNull()
   }
+  // An erasure takes the user's ledger away (their ClickHouse rows stay in this mode; the gateway
+  // leaves out what is older than the erasure, as the single process deletes it); the user_id's
+  // new events after it are a new ledger.
+  const gone = "pq"
+  expect((await call("DELETE", `/v1/users/${gone}`, await token(gone))).status).toBe(202)
+  await until(`${gone} erased`, async () => ((await call("GET", `/v1/users/${gone}`, admin)).status === 404 ? true : undefined))
+  expect(await call<Ledger>("GET", ledgerPath(gone), admin)).toEqual({ status: 200, body: { user_id: gone, entries: [], next_cursor: null } })
+  const again = { ...events[0]!, event_id: `${id}-again`, user_id: gone, username: gone }
+  expect(await call("POST", "/v1/events", await token("producer", "events:write"), again)).toMatchObject({ status: 202 })
+  const fresh = await until(`${gone}'s new ledger`, async () => {
+    const r = await call<Ledger>("GET", ledgerPath(gone), await token(gone))
+    return r.status === 200 && r.body.entries.length > 0 ? r.body : undefined
+  })
+  expect(fresh.entries.map((e) => [e.event_id, e.total_xp_after])).toEqual([[again.event_id, fresh.entries[0]!.total_awarded]])
+  expect(fresh.next_cursor).toBeNull()
+
   // Owner or admin only, ownership before validation (as the single process).
   expect(await call<ErrorBody>("GET", ledgerPath("ann"), null)).toMatchObject({ status: 401, body: { error: { code: "unauthorized" } } })
   expect(await call<ErrorBody>("GET", ledgerPath("ann", "?cursor=zzz"), await token("bob"))).toMatchObject({ status: 403, body: { error: { code: "forbidden" } } })
