@@ -10,12 +10,16 @@
 // the users' partition owners). Writes routed with their user (`writes`): POST /v1/corrections (admin),
 // PUT /v1/users/{id}/settings and DELETE /v1/users/{id} (self or admin) run the single process's
 // route code over ports that publish to the user's partition subject
-// (`arena.xp.p.<k>.$corrections|$settings|$erasures`). Everything else answers 501 naming
-// docs/scaling.md: ledgers, GET /v1/erasures/{id} and the rest of §6
-// are not served by this role yet. Reads are public-viewer reads (private rows anonymous; a private
-// profile only to its user and admin, the one read that looks at a token). Ingest and the routed
-// writes check tokens and have the single process's per-IP and per-token rate limits (429); reads
-// have none, and there is no CORS on this server yet.
+// (`arena.xp.p.<k>.$corrections|$settings|$erasures`). Also the single process's route code for
+// GET /v1/users/{id}/ledger (owner or admin; from the shared ClickHouse, without a server 501 as
+// /v1/analytics), /v1/shares… (Postgres) and GET /v1/rules, GET /v1/achievements (the recorded
+// history from Postgres). Everything else answers 501 naming docs/scaling.md: rules dry-runs and
+// applies (re-projections are not built in this mode), GET /v1/erasures/{id}, groups and the
+// rest of §6. Reads of boards and profiles are public-viewer reads (private rows anonymous; a
+// private profile only to its user and admin). The single process's routes served here (ingest,
+// routed writes, ledgers, shares, rules, analytics) check tokens and have its per-IP and
+// per-token rate limits (429); the merged board and profile reads have none, and there is no
+// CORS on this server yet.
 import * as http from "node:http"
 import type { Duplex } from "node:stream"
 import type { Window } from "../domain/Model.js"
