@@ -28,7 +28,7 @@
 //     (PartitionUserFeed.ts); the gateway subscribes per watched user (MergedUserFeed.ts).
 // Not built yet (docs/scaling.md): ledgers on the gateway, the around-me feed, an erasure's steps
 // after its apply.
-import { Deferred, Effect, Exit, Fiber } from "effect"
+import { Deferred, Effect, Exit, Fiber, Schedule } from "effect"
 import * as os from "node:os"
 import type { ArenaConfig } from "./Config.js"
 import { causeSentence } from "./actors/Actor.js"
@@ -75,6 +75,13 @@ import { openClickHouse } from "./adapters/clickhouse/ClickHouseClient.js"
 import { parseClickHouseTarget } from "./adapters/clickhouse/ClickHouseTarget.js"
 import { makePartitionSnapshotStore } from "./adapters/postgres/PartitionSnapshotStore.js"
 import { makeRulesStore } from "./adapters/postgres/RulesStore.js"
+import { PostgresShareStore } from "./adapters/postgres/ShareStore.js"
+import { openDb } from "./adapters/postgres/Db.js"
+import { makeStoredRules } from "./actors/StoredRules.js"
+import { achievementCatalog } from "./domain/Rules.js"
+import { rulesHistoryDocument } from "./domain/RulesHistory.js"
+import { ApiError } from "./gateway/http/ApiError.js"
+import type { LedgerPage, RulesPort } from "./ports/ReadModel.js"
 import { makeIngest } from "./adapters/nats/Publisher.js"
 import { openInfrastructure, loadRules, loadRulesCandidate } from "./App.js"
 import { partitionsOf, wantedPartitions } from "./domain/Assignment.js"
@@ -362,6 +369,40 @@ const partitionedWrites = (config: ArenaConfig, nats: NatsHandle, publisher: Jet
   }
 }
 
+/** The user's partition's `erasedAt`; rejects with its tagged error (PartitionUnavailable: 503 on the gateway). */
+const askErasedAt = async (nats: NatsHandle, partitions: number, userId: string): Promise<number> => {
+  const r = await Effect.runPromise(askPartition<number>(nats.nc, QUERY_PREFIX, partitionOfUser(userId, partitions), "erasedAt", { userId }).pipe(Effect.match({ onFailure: (err) => ({ err }), onSuccess: (ok) => ({ ok }) })))
+  if ("err" in r) throw r.err
+  return r.ok
+}
+
+/**
+ * A ledger from ClickHouse without what the user's latest erasure took (its rows are not scrubbed
+ * in this mode): entries older than the erasure's seq are left out and the page ends there, as the
+ * single process's erasure deletes them. The user's partition says the seq (PartitionDoor `erasedAt`).
+ */
+const erasedLedger = (queries: AnalyticsQueries, erasedAt: (userId: string) => Promise<number>) =>
+  async (userId: string, limit: number, beforeSeq: number | null): Promise<LedgerPage> => {
+    const [erased, page] = await Promise.all([erasedAt(userId), queries.ledger(userId, limit, beforeSeq)])
+    if (erased === 0) return page
+    const entries = page.entries.filter((e) => e.seq > erased)
+    return { entries, nextBeforeSeq: entries.length === page.entries.length ? page.nextBeforeSeq : null }
+  }
+
+/** GET /v1/rules and /v1/achievements from the recorded history (503 while none is readable, as the single process before its history is established). */
+const storedRulesPort = (store: Parameters<typeof makeStoredRules>[0]): RulesPort => {
+  const read = makeStoredRules(store)
+  const history = async () => {
+    const r = await read()
+    if (!r.ok) throw new ApiError(r.retryable ? 503 : 500, r.retryable ? "unavailable" : "internal", r.message, [], r.retryable ? { "Retry-After": "1" } : {})
+    return r.history
+  }
+  return {
+    rules: async () => rulesHistoryDocument(await history()),
+    achievements: async () => achievementCatalog((await history()).current.rules)
+  }
+}
+
 /** The gateway role: exact board reads over every partition, on config.host:config.port. */
 export const startPartitionedGateway = (config: ArenaConfig, log: Log) =>
   Effect.gen(function*() {
@@ -403,9 +444,27 @@ export const startPartitionedGateway = (config: ArenaConfig, log: Log) =>
     // Dashboards and admin SQL over the shared ClickHouse the processors write (none without a server URL).
     const target = yield* Effect.try({ try: () => parseClickHouseTarget(config), catch: (e) => new Error(`partitioned gateway: ${e instanceof Error ? e.message : String(e)}`) })
     const ch = target.kind === "http" ? yield* Effect.acquireRelease(Effect.sync(() => openClickHouse(target)), (h) => Effect.promise(() => h.close().catch(() => {}))) : null
+    // Ledgers from the same ClickHouse: projection 0, the only one partitioned processors write.
+    const queries = ch === null ? null : new AnalyticsQueries(ch.client)
+    // Shares and the rules history from Postgres (the processors create and migrate the database;
+    // the connection opens on the first request, so a gateway starts without it).
+    const sql = yield* openDb(config.databaseUrl)
+    // postgres.js types an array parameter (a share's tags) from the array types its first
+    // connection fetches: a share with tags as the pool's first statement went out as text (500).
+    // One statement fetches them before the first request, or in the background until Postgres answers.
+    if (!(yield* Effect.promise(() => sql`SELECT 1`.then(() => true, () => false)))) {
+      log.warn("partitioned gateway: Postgres is not reachable yet (shares and GET /v1/rules answer 503 until it is)")
+      yield* Effect.forkScoped(Effect.promise(() => sql`SELECT 1`.then(() => true, () => false)).pipe(
+        Effect.flatMap((ok) => ok ? Effect.void : Effect.fail("retry")),
+        Effect.retry(Schedule.spaced("1 second")),
+        Effect.ignore
+      ))
+    }
     const gw = yield* Effect.acquireRelease(
       Effect.tryPromise({
-        try: () => startMergedGateway({ reads, ingest, writes, ...(ch === null ? {} : { analytics: new AnalyticsQueries(ch.client) }), upgrade: sockets.upgrade, host: config.host, port: config.port, retryAfterS: Math.ceil(config.leaseTtlMs / 1000), log: { warn: (m) => log.warn(m) } }),
+        try: () => startMergedGateway({
+          reads, ingest, writes, shares: new PostgresShareStore(sql), rules: storedRulesPort(makeRulesStore(sql)),
+          ...(queries === null ? {} : { analytics: queries, ledger: erasedLedger(queries, (userId) => askErasedAt(nats, config.partitions!, userId)) }), upgrade: sockets.upgrade, host: config.host, port: config.port, retryAfterS: Math.ceil(config.leaseTtlMs / 1000), log: { warn: (m) => log.warn(m) } }),
         catch: (e) => new Error(`partitioned gateway: ${e instanceof Error ? e.message : String(e)}`)
       }),
       (g) => Effect.promise(() => g.close())

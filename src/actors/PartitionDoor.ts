@@ -4,7 +4,9 @@
 //   voidable {eventId}: the award of that event in this partition (arena_partition_award, 0012,
 //     through the partition's award sink), whether its user is still current, and the seq of the
 //     void that took it already (0: none); null when no award of this partition has that event_id;
-//   adjustable {userId}: whether the user has an applied event here.
+//   adjustable {userId}: whether the user has an applied event here;
+//   erasedAt {userId}: the seq of the user's latest erasure this partition has applied (0: none):
+//     the gateway's ledger leaves out what is older, as the single process's erasure deletes it.
 // The answers are read between slices, like PartitionReads; the processor settles a race past the
 // door (a second void is dead-lettered `already_voided`).
 import type { VoidedAward } from "../domain/Correction.js"
@@ -51,6 +53,11 @@ export const partitionDoor = (
       case "adjustable": {
         const uid = state.users.uidOf(text(b["userId"], "userId"))
         return Promise.resolve(uid >= 0 && state.users.events[uid]! > 0)
+      }
+      case "erasedAt": {
+        const userId = text(b["userId"], "userId")
+        const applied = pipeline.boards.position.applied
+        return erasuresOf(userId).then((seqs) => Math.max(0, ...seqs.filter((seq) => seq <= applied)))
       }
       default:
         return undefined

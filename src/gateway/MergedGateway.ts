@@ -10,12 +10,16 @@
 // the users' partition owners). Writes routed with their user (`writes`): POST /v1/corrections (admin),
 // PUT /v1/users/{id}/settings and DELETE /v1/users/{id} (self or admin) run the single process's
 // route code over ports that publish to the user's partition subject
-// (`arena.xp.p.<k>.$corrections|$settings|$erasures`). Everything else answers 501 naming
-// docs/scaling.md: ledgers, GET /v1/erasures/{id} and the rest of §6
-// are not served by this role yet. Reads are public-viewer reads (private rows anonymous; a private
-// profile only to its user and admin, the one read that looks at a token). Ingest and the routed
-// writes check tokens and have the single process's per-IP and per-token rate limits (429); reads
-// have none, and there is no CORS on this server yet.
+// (`arena.xp.p.<k>.$corrections|$settings|$erasures`). Also the single process's route code for
+// GET /v1/users/{id}/ledger (owner or admin; from the shared ClickHouse, without a server 501 as
+// /v1/analytics), /v1/shares… (Postgres) and GET /v1/rules, GET /v1/achievements (the recorded
+// history from Postgres). Everything else answers 501 naming docs/scaling.md: rules dry-runs and
+// applies (re-projections are not built in this mode), GET /v1/erasures/{id}, groups and the
+// rest of §6. Reads of boards and profiles are public-viewer reads (private rows anonymous; a
+// private profile only to its user and admin). The single process's routes served here (ingest,
+// routed writes, ledgers, shares, rules, analytics) check tokens and have its per-IP and
+// per-token rate limits (429); the merged board and profile reads have none, and there is no
+// CORS on this server yet.
 import * as http from "node:http"
 import type { Duplex } from "node:stream"
 import type { Window } from "../domain/Model.js"
@@ -34,7 +38,11 @@ import { analyticsRoutes } from "./routes/analytics.js"
 import type { AnalyticsRoutesPort } from "../ports/AnalyticsQueries.js"
 import { correctionRoutes } from "./routes/corrections.js"
 import { erasureRoutes } from "./routes/erasures.js"
-import { settingsRoute } from "./routes/users.js"
+import { settingsRoute, userRoutes } from "./routes/users.js"
+import { shareRoutes } from "./routes/shares.js"
+import { rulesRoutes } from "./routes/rules.js"
+import type { ShareStore } from "../ports/Shares.js"
+import type { LedgerPage, RulesPort } from "../ports/ReadModel.js"
 import type { CorrectionsPort } from "../ports/Corrections.js"
 import type { ErasurePort } from "../ports/Erasures.js"
 import type { SettingsPort } from "../ports/Settings.js"
@@ -75,6 +83,15 @@ export interface MergedGatewayOptions {
    * process's routes, token check and limits. Absent: 501.
    */
   readonly analytics?: AnalyticsRoutesPort
+  /**
+   * GET /v1/users/{id}/ledger (owner or admin) from the same shared ClickHouse; the single process's
+   * route, token check and limits. Absent (no ClickHouse server): 501 naming why.
+   */
+  readonly ledger?: (userId: string, limit: number, beforeSeq: number | null) => Promise<LedgerPage>
+  /** /v1/shares… (Postgres only): the single process's routes. Absent: 501. */
+  readonly shares?: ShareStore
+  /** GET /v1/rules and GET /v1/achievements (the recorded rules history, from Postgres). Absent: 501. */
+  readonly rules?: RulesPort
   /** WebSocket upgrades (the live board feed, ws/MergedSockets.ts); absent: upgrades are refused. */
   readonly upgrade?: (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void
 }
@@ -159,7 +176,13 @@ export const startMergedGateway = async (o: MergedGatewayOptions): Promise<Runni
     ...correctionRoutes(o.writes.corrections),
     settingsRoute(o.writes.settings, onError),
     ...erasureRoutes(o.writes.erasures).filter((r) => r.method === "delete")
-  ]).concat(o.analytics === undefined ? [] : analyticsRoutes(o.analytics)).map((r) => ({ r, re: new RegExp(`^${r.pattern.replace(/:[a-z_]+/g, "([^/]+)")}$`) }))
+  ]).concat(o.analytics === undefined ? [] : analyticsRoutes(o.analytics))
+    // The ledger's route alone (the profile is this server's merged read); the state check is ClickHouse's own.
+    .concat(o.ledger === undefined ? [] : userRoutes({ unavailable: () => null, profile: () => null, ledger: o.ledger }).filter((r) => r.pattern === "/v1/users/:user_id/ledger"))
+    .concat(o.shares === undefined ? [] : shareRoutes(o.shares))
+    // Read-only: no DryRunPort or RulesApplyPort here, so dry-run and apply are not mounted (501 below).
+    .concat(o.rules === undefined ? [] : rulesRoutes(o.rules))
+    .map((r) => ({ r, re: new RegExp(`^${r.pattern.replace(/:[a-z_]+/g, "([^/]+)")}$`) }))
   /** The write route for this method and path, with its raw path parameters; 405 when only the method is wrong. */
   const writeRoute = (method: string, path: string): { readonly route: Route; readonly params: ReadonlyArray<string> } | null => {
     const allowed: Array<string> = []
@@ -181,6 +204,8 @@ export const startMergedGateway = async (o: MergedGatewayOptions): Promise<Runni
     }
     const w = writeRoute(method, url.pathname)
     if (w !== null) return serveRoute(w.route, req, url, w.params)
+    // Rules dry-runs and applies (GET and POST) are not built in this mode: say so rather than 405.
+    if (/^\/v1\/rules\/(dry-run|apply)(\/|$)/.test(url.pathname)) throw notServed(url.pathname, o.analytics !== undefined)
     if (method !== "GET") throw new ApiError(405, "method_not_allowed", `${method} is not served by the partitioned gateway`, [], { Allow: "GET" })
     const path = url.pathname
     const q = url.searchParams
@@ -245,7 +270,8 @@ export const startMergedGateway = async (o: MergedGatewayOptions): Promise<Runni
       if (profile === null || ((profile as { visibility?: unknown }).visibility === "private" && !(viewer !== null && (viewer.admin || viewer.sub === userId)))) throw notFound(`no user ${userId}`)
       return { status: 200, body: profile }
     }
-    throw new ApiError(501, "not_implemented", `${path} is not served by --role gateway yet: partitioned mode serves board pages, ranks, profiles and readiness (docs/scaling.md)`)
+    throw notServed(path, o.analytics !== undefined)
+
   }
 
   const server = http.createServer((req, res) => {
@@ -277,6 +303,16 @@ export const startMergedGateway = async (o: MergedGatewayOptions): Promise<Runni
     port: typeof addr === "object" && addr !== null ? addr.port : o.port,
     close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) })
   }
+}
+
+/** The 501 of a route this role does not serve, saying why and naming docs/scaling.md. */
+const notServed = (path: string, clickhouse: boolean): ApiError => {
+  const why = /^\/v1\/rules\/(dry-run|apply)(\/|$)/.test(path)
+    ? "rules dry-runs and applies are not built in partitioned mode (they need re-projections, which partitioned mode does not build); GET /v1/rules is served"
+    : !clickhouse && (/^\/v1\/users\/[^/]+\/ledger$/.test(path) || path.startsWith("/v1/analytics/"))
+    ? "partitioned mode reads ledgers and analytics from a shared ClickHouse server, and this gateway has none (set CLICKHOUSE_URL=http(s)://…, the server the processors write)"
+    : "partitioned mode serves board pages, ranks, profiles, ledgers, shares, rules, readiness and the routed writes"
+  return new ApiError(501, "not_implemented", `${path} is not served by --role gateway: ${why} (docs/scaling.md)`)
 }
 
 const send = (res: http.ServerResponse, r: Reply): void => {

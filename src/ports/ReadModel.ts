@@ -149,7 +149,10 @@ export interface UserPort {
   ledger(userId: string, limit: number, beforeSeq: number | null): Promise<LedgerPage>
 }
 
-/** GET /v1/rules and GET /v1/achievements: JSON-ready documents (with the rules version). */
+/**
+ * GET /v1/rules and GET /v1/achievements: JSON-ready documents (with the rules version), or promises
+ * of them (the partitioned gateway reads the recorded history from Postgres on each request).
+ */
 export interface RulesPort {
   rules(): unknown
   achievements(): unknown

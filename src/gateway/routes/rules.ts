@@ -13,8 +13,8 @@ import type { RulesPort } from "../../ports/ReadModel.js"
 const JOB_ID = /^[A-Za-z0-9_-]{12}$/
 
 export const rulesRoutes = (rules: RulesPort, dryRuns?: DryRunPort, apply?: RulesApplyPort): ReadonlyArray<Route> => [
-  { method: "get", pattern: "/v1/rules", handler: (req) => (new Params(req.query, []).check(), json(rules.rules())) },
-  { method: "get", pattern: "/v1/achievements", handler: (req) => (new Params(req.query, []).check(), json(rules.achievements())) },
+  { method: "get", pattern: "/v1/rules", handler: async (req) => (new Params(req.query, []).check(), json(await rules.rules())) },
+  { method: "get", pattern: "/v1/achievements", handler: async (req) => (new Params(req.query, []).check(), json(await rules.achievements())) },
   ...(dryRuns === undefined ? [] : [
     {
       method: "post",
