@@ -11,16 +11,13 @@
 // in the window (a snapshot), and their own window is refused 404 (as is the followed user's once
 // they turn private); a bad radius is refused 400 before the upgrade.
 import { randomBytes } from "node:crypto"
-import * as fs from "node:fs"
-import * as os from "node:os"
-import * as path from "node:path"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { partitionOfUser } from "../../src/domain/Partition.js"
 import { mintToken } from "../../src/gateway/auth/Auth.js"
 import type { AroundMessage } from "../../src/gateway/protocol/Messages.js"
 import type { RankedEntry } from "../../src/ports/ReadModel.js"
-import { sleep } from "../support/arena.js"
 import { clusterWorld } from "../support/clusterWorld.js"
+import { gatewayClient } from "../support/gatewayClient.js"
 import { partitionedMembers } from "../support/partitionedMembers.js"
 import { openWs } from "../gateway/client.js"
 import type { WsReader } from "../gateway/client.js"
@@ -43,34 +40,10 @@ afterAll(async () => {
   await world.down()
 })
 
-let gwPort = 0
-const call = async <A>(method: string, p: string, token: string | null, body?: unknown): Promise<{ status: number; body: A }> => {
-  const r = await fetch(`http://127.0.0.1:${gwPort}${p}`, {
-    method,
-    headers: { ...(body === undefined ? {} : { "content-type": "application/json" }), ...(token === null ? {} : { authorization: `Bearer ${token}` }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) })
-  })
-  return { status: r.status, body: await r.json() as A }
-}
-
-const until = async <A>(what: string, f: () => Promise<A | undefined>, ms = 30_000): Promise<A> => {
-  const end = Date.now() + ms
-  let last: unknown = null
-  for (;;) {
-    try {
-      const v = await f()
-      if (v !== undefined) return v
-    } catch (e) { last = e }
-    if (Date.now() > end) {
-      for (const p of procs) fs.writeFileSync(path.join(os.tmpdir(), `${id}-${p.name}.log`), p.log)
-      throw new Error(`${what}: not reached within ${ms} ms (${last instanceof Error ? last.message : String(last)})\n${procs.map((p) => `--- ${p.name}\n${p.log.slice(-1500)}`).join("\n")}`)
-    }
-    await sleep(100)
-  }
-}
+const { call, until, setPort, port } = gatewayClient(procs, id)
 
 /** The upgrade's HTTP status when refused (0 when it opened); a 503 (a partition handing over) is asked again. */
-const refusal = (p: string): Promise<number> => until(`${p} answered`, () => openWs(`ws://127.0.0.1:${gwPort}${p}`).then((r) => { r.ws.terminate(); return 0 }, (e: { status?: number }) =>
+const refusal = (p: string): Promise<number> => until(`${p} answered`, () => openWs(`ws://127.0.0.1:${port()}${p}`).then((r) => { r.ws.terminate(); return 0 }, (e: { status?: number }) =>
   e.status === 503 ? undefined : e.status ?? -1))
 
 interface Around { seq: number; total: number; entries: Array<RankedEntry> }
@@ -80,7 +53,7 @@ it("P = 4: a user's live window on the gateway follows moves across partitions, 
   await start("proc-a", "processor", 1)
   await start("proc-b", "processor", 2)
   const gw = await start("gw", "gateway", 3)
-  gwPort = gw.port
+  setPort(gw.port)
   const producer = await mintToken({ sub: "producer", scope: "events:write", ttlSeconds: 3600 }, SECRET)
   await until("every partition ready", async () => ((await call("GET", "/readyz", null)).status === 200 ? true : undefined), 60_000)
 
@@ -114,7 +87,7 @@ it("P = 4: a user's live window on the gateway follows moves across partitions, 
   }
   /** Opens a window; a 503 (a partition handed over between processors meanwhile) is tried again, as Retry-After asks. */
   const follow = async (p: string) => {
-    const ws = await until(`${p} opened`, () => openWs<AroundMessage>(`ws://127.0.0.1:${gwPort}${p}`).catch((e: { status?: number }) => {
+    const ws = await until(`${p} opened`, () => openWs<AroundMessage>(`ws://127.0.0.1:${port()}${p}`).catch((e: { status?: number }) => {
       if (e.status === 503) return undefined
       throw e
     }))

@@ -15,14 +15,16 @@ import { askPartition, gather } from "./PartitionQueries.js"
 interface RowsPage { readonly entries: ReadonlyArray<PartitionRow>; readonly throughCursor: number; readonly size: number; readonly seq: number; readonly period: string }
 interface RowsAround { readonly better: ReadonlyArray<PartitionRow>; readonly worse: ReadonlyArray<PartitionRow>; readonly betterCount: number }
 
-const ranked = (rows: Map<string, PartitionRow>, userId: string, rank: number): RankedEntry => {
-  const r = rows.get(userId)!
+/** A partition's row at its merged rank (private rows keep their mark: the gateway anonymizes them). */
+export const rankedEntry = (r: PartitionRow, rank: number): RankedEntry => {
   const e: RankedEntry = { rank, user_id: r.userId, username: r.username, xp: r.xp, level: r.level }
   return r.private === true ? { ...e, private: true } : e
 }
 
+const ranked = (rows: Map<string, PartitionRow>, userId: string, rank: number): RankedEntry => rankedEntry(rows.get(userId)!, rank)
+
 /** Rejects with the port's PartitionsUnavailable (the gateway's 503) or an Error. */
-const run = async <A>(e: Effect.Effect<A, { readonly _tag: string; readonly message: string }>): Promise<A> => {
+export const run = async <A>(e: Effect.Effect<A, { readonly _tag: string; readonly message: string }>): Promise<A> => {
   const r = await Effect.runPromise(e.pipe(Effect.match({ onFailure: (err) => ({ err }), onSuccess: (ok) => ({ ok }) })))
   if ("ok" in r) return r.ok
   throw r.err._tag === "PartitionUnavailable" ? (r.err as unknown as PartitionsUnavailable) : new Error(r.err.message)

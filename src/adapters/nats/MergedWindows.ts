@@ -24,9 +24,10 @@ import { mergeAround } from "../../domain/MergedBoard.js"
 import { boardKeyString } from "../../domain/BoardKeys.js"
 import type { BoardKey } from "../../domain/Model.js"
 import { partitionOfUser } from "../../domain/Partition.js"
-import type { PartitionRow, PartitionsUnavailable } from "../../ports/MergedReads.js"
+import type { PartitionRow } from "../../ports/MergedReads.js"
 import { isPartitionsUnavailable } from "../../ports/MergedReads.js"
-import type { AroundSpec, BoardView, LeaderboardPort, RankedEntry } from "../../ports/ReadModel.js"
+import type { AroundSpec, BoardView, LeaderboardPort } from "../../ports/ReadModel.js"
+import { rankedEntry, run } from "./MergedReads.js"
 import { askPartition } from "./PartitionQueries.js"
 
 const RETRY_MS = 500
@@ -43,18 +44,6 @@ interface AroundAnswer extends PartAround {
 
 /** A window as the query found it: a BoardView with `around`, and whether its user is private (null: no row). */
 export interface WindowAnswer { readonly view: BoardView; readonly userPrivate: boolean | null }
-
-const entry = (r: PartitionRow, rank: number): RankedEntry => {
-  const e: RankedEntry = { rank, user_id: r.userId, username: r.username, xp: r.xp, level: r.level }
-  return r.private === true ? { ...e, private: true } : e
-}
-
-/** Rejects with the port's PartitionsUnavailable or an Error. */
-const run = async <A>(e: Effect.Effect<A, { readonly _tag: string; readonly message: string }>): Promise<A> => {
-  const r = await Effect.runPromise(e.pipe(Effect.match({ onFailure: (err) => ({ err }), onSuccess: (ok) => ({ ok }) })))
-  if ("ok" in r) return r.ok
-  throw r.err._tag === "PartitionUnavailable" ? (r.err as unknown as PartitionsUnavailable) : new Error(r.err.message)
-}
 
 export interface WindowQueries {
   /** The window of `around` on `key` (an explicit period), with an honest seq. */
@@ -80,7 +69,7 @@ export const makeWindowQueries = (nc: NatsConnection, prefix: string, partitions
     const parts = [mine, ...(rest as ReadonlyArray<unknown> as ReadonlyArray<AroundAnswer>)]
     const rows = new Map<string, PartitionRow>([[me.userId, me]])
     for (const p of parts) for (const r of [...p.better, ...p.worse]) rows.set(r.userId, r)
-    const entries = mergeAround(me, parts, around.radius).map((e) => entry(rows.get(e.userId)!, e.rank))
+    const entries = mergeAround(me, parts, around.radius).map((e) => rankedEntry(rows.get(e.userId)!, e.rank))
     return { view: { key, seq, total, entries, around: { ...around, first_rank: entries[0]!.rank } }, userPrivate: me.private === true }
   })),
   isPrivate: (userId) => run(askPartition<{ private: boolean } | null>(nc, prefix, partitionOfUser(userId, partitions), "visibility", { userId }, timeoutMs)
