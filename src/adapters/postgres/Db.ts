@@ -34,15 +34,39 @@ export const REQUEST_STATEMENT_DEADLINE_MS = 5_000
  * for 30 s even with the reconnect delay capped).
  */
 export const withDeadline = <A>(what: string, q: () => PromiseLike<A>, ms = REQUEST_STATEMENT_DEADLINE_MS): Promise<A> => {
-  const pending = q() as PromiseLike<A> & { cancel?: () => unknown }
+  const pending = q() as PromiseLike<A> & Cancellable
   let timer: ReturnType<typeof setTimeout> | undefined
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      try { void Promise.resolve(pending.cancel?.()).catch(() => undefined) } catch { /* cancel is best effort */ }
+      cancelQuietly(pending)
       reject(new StatementDeadline(`${what}: no answer from Postgres within ${ms} ms`))
     }, ms)
   })
   return Promise.race([Promise.resolve(pending), deadline]).finally(() => clearTimeout(timer))
+}
+
+/** A postgres.js query (3.4.9): `canceller(query)` returns the cancel request's promise; `cancel()` drops it. */
+interface Cancellable { canceller?: ((q: unknown) => unknown) | null; cancel?: () => unknown }
+
+/**
+ * Cancels a query, best effort, without leaving a promise unhandled. postgres.js 3.4.9's
+ * `query.cancel()` discards the promise of its cancel request (`this.canceller(this)`'s result),
+ * and for a query already sent that request opens a new connection: when Postgres cannot be
+ * reached — the case a deadline is for — it rejects (`read ECONNRESET`) with no handler and the
+ * process exits on the unhandled rejection (CI run L1: the service died 5 s into a Postgres cut, at
+ * the first request's deadline). So the canceller is called here and its promise kept and caught;
+ * a query without one (another driver, a test double) gets `cancel()`.
+ */
+export const cancelQuietly = (q: Cancellable): void => {
+  try {
+    const c = q.canceller
+    if (typeof c === "function") {
+      q.canceller = null // as query.cancel() does: one cancel per query
+      void Promise.resolve(c(q)).catch(() => undefined)
+    } else if (typeof q.cancel === "function") {
+      void Promise.resolve(q.cancel()).catch(() => undefined)
+    }
+  } catch { /* cancel is best effort */ }
 }
 
 /** The error a store rejects with when Postgres cannot answer now (its routes answer 503). */

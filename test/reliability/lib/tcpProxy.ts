@@ -49,6 +49,11 @@ export class TcpProxy {
     this.pairs.clear()
   }
 
+  /** Half down: open connections keep working, new ones are refused (reset). */
+  refuseNew(): void {
+    this.up = false
+  }
+
   restore(): void {
     this.up = true
   }
