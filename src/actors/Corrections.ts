@@ -33,18 +33,42 @@ export interface CorrectionsDeps {
   readonly openReprojection?: () => Promise<{ readonly projection: number; readonly version: string; readonly state: string } | null>
 }
 
-const fail = (status: 400 | 404 | 409 | 503, code: string, message: string, details: ReadonlyArray<Issue> = []): CorrectionSubmit =>
+/** A refusal at the door (also the partitioned door's: actors/PartitionedCorrections.ts). */
+export const fail = (status: 400 | 404 | 409 | 503, code: string, message: string, details: ReadonlyArray<Issue> = []): CorrectionSubmit =>
   ({ ok: false, status, code, message, details })
+
+/**
+ * The request decoded, with `by` (the token's sub, at the message's limit; none at all without a
+ * sub: the ledger then says null, live and stored alike), or the 400 naming the field.
+ */
+export const decodeSubmit = (body: unknown, sub: string) => {
+  const r = decodeCorrectionRequest(body)
+  if (!r.ok) return { ok: false as const, refusal: fail(400, "invalid_correction", `invalid correction: ${r.issues.map((i) => (i.path === "" ? i.message : `${i.path}: ${i.message}`)).join("; ")}`, r.issues) }
+  return { ok: true as const, req: r.value, by: sub === "" ? {} : { by: sub.slice(0, 128) } }
+}
+
+/** The door's answers that both doors give alike. */
+export const refusals = {
+  notApplied: (eventId: string) => fail(404, "not_found", `no applied event ${eventId} (unknown, rejected, or not applied yet)`, [{ path: "event_id", message: "is not an applied event" }]),
+  noCurrentUser: (eventId: string) => fail(404, "not_found", `event ${eventId} belongs to no current user`, [{ path: "event_id", message: "belongs to no current user" }]),
+  alreadyVoided: (eventId: string, at: number) => fail(409, "already_voided", `event ${eventId} was voided already (at seq ${at})`, [{ path: "event_id", message: `was voided at seq ${at}` }]),
+  noUser: (userId: string) => fail(404, "not_found", `no user ${userId}`, [{ path: "user_id", message: "is not a user with an applied event" }])
+}
+
+/** A duplicate of the void stored at `seq` (a retry of the void that did it), not a conflict. */
+export const duplicateAt = (correctionId: string, seq: number): CorrectionSubmit => ({ ok: true, status: "duplicate", correction_id: correctionId, seq })
+
+/** The answer to a publish of the correction message. */
+export const published = (correctionId: string, o: Awaited<ReturnType<PublishCorrection>>): CorrectionSubmit =>
+  o.ok ? { ok: true, status: o.duplicate ? "duplicate" : "accepted", correction_id: correctionId, seq: o.seq } : fail(503, "unavailable", `the event stream is unavailable; retry later (${o.message})`)
 
 const UNAVAILABLE = "the pipeline is loading or restarting; retry shortly"
 
 export const makeCorrections = (d: CorrectionsDeps): CorrectionsPort => ({
   submit: async (body, sub) => {
-    // The message's limit; no `by` at all without a sub (the ledger then says null, live and stored alike).
-    const by = sub === "" ? {} : { by: sub.slice(0, 128) }
-    const r = decodeCorrectionRequest(body)
-    if (!r.ok) return fail(400, "invalid_correction", `invalid correction: ${r.issues.map((i) => (i.path === "" ? i.message : `${i.path}: ${i.message}`)).join("; ")}`, r.issues)
-    const req = r.value
+    const d0 = decodeSubmit(body, sub)
+    if (!d0.ok) return d0.refusal
+    const { req, by } = d0
     let message: CorrectionMessage
     if (req.kind === "void") {
       let award: LedgerEntry | null
@@ -60,19 +84,19 @@ export const makeCorrections = (d: CorrectionsDeps): CorrectionsPort => ({
         return fail(409, "apply_running", `a retroactive apply of rules ${open.version} (projection ${open.projection}) is ${open.state}: the event's award is being re-scored, so it cannot be voided until the switch (or the discard); retry then (GET /v1/rules/apply). Adjusts are accepted meanwhile`)
       }
       if (d.projection() !== projection) return fail(503, "unavailable", "a re-projection switched while the award was read; retry")
-      if (award === null) return fail(404, "not_found", `no applied event ${req.event_id} (unknown, rejected, or not applied yet)`, [{ path: "event_id", message: "is not an applied event" }])
+      if (award === null) return refusals.notApplied(req.event_id)
       const p = d.pipeline()
       if (p === null) return fail(503, "unavailable", UNAVAILABLE)
       const s = p.boards.state
       const uid = s.users.uidOf(award.user_id)
-      if (uid < 0) return fail(404, "not_found", `event ${req.event_id} belongs to no current user`, [{ path: "event_id", message: "belongs to no current user" }])
+      if (uid < 0) return refusals.noCurrentUser(req.event_id)
       const at = voidedBy(s, uid, award.seq)
       if (at > 0) {
         // A retry of the void that did it is a duplicate, not a conflict.
         const page = await d.ledger(award.user_id, 1, at + 1).catch(() => null)
         const e = page?.entries[0]
-        if (e !== undefined && "kind" in e && e.seq === at && e.correction_id === req.correction_id) return { ok: true, status: "duplicate", correction_id: req.correction_id, seq: at }
-        return fail(409, "already_voided", `event ${req.event_id} was voided already (at seq ${at})`, [{ path: "event_id", message: `was voided at seq ${at}` }])
+        if (e !== undefined && "kind" in e && e.seq === at && e.correction_id === req.correction_id) return duplicateAt(req.correction_id, at)
+        return refusals.alreadyVoided(req.event_id, at)
       }
       message = {
         ...req, ...by,
@@ -83,11 +107,9 @@ export const makeCorrections = (d: CorrectionsDeps): CorrectionsPort => ({
       if (p === null) return fail(503, "unavailable", UNAVAILABLE)
       const s = p.boards.state
       const uid = s.users.uidOf(req.user_id)
-      if (uid < 0 || s.users.events[uid]! === 0) return fail(404, "not_found", `no user ${req.user_id}`, [{ path: "user_id", message: "is not a user with an applied event" }])
+      if (uid < 0 || s.users.events[uid]! === 0) return refusals.noUser(req.user_id)
       message = { ...req, ...by }
     }
-    const o = await d.publish(req.correction_id, JSON.stringify(message))
-    if (!o.ok) return fail(503, "unavailable", `the event stream is unavailable; retry later (${o.message})`)
-    return { ok: true, status: o.duplicate ? "duplicate" : "accepted", correction_id: req.correction_id, seq: o.seq }
+    return published(req.correction_id, await d.publish(req.correction_id, JSON.stringify(message)))
   }
 })

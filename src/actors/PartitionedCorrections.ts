@@ -6,10 +6,9 @@
 // (`arena.xp.p.<k>.$corrections`, Nats-Msg-Id = correction_id), so the owner applies it in its
 // partition's seq order and a replay from the partition's checkpoint applies it again exactly.
 import type { CorrectionMessage } from "../domain/Correction.js"
-import { decodeCorrectionRequest } from "../domain/Correction.js"
-import type { Issue } from "../domain/Model.js"
 import { partitionKindSubject, partitionOfUser } from "../domain/Partition.js"
-import type { CorrectionSubmit, CorrectionsPort } from "../ports/Corrections.js"
+import type { CorrectionsPort } from "../ports/Corrections.js"
+import { decodeSubmit, duplicateAt, fail, published, refusals } from "./Corrections.js"
 import type { Voidable } from "./PartitionDoor.js"
 
 export interface PartitionedCorrectionsDeps {
@@ -25,17 +24,13 @@ export interface PartitionedCorrectionsDeps {
   >
 }
 
-const fail = (status: 400 | 404 | 409 | 503, code: string, message: string, details: ReadonlyArray<Issue> = []): CorrectionSubmit =>
-  ({ ok: false, status, code, message, details })
-
 const why = (e: unknown): string => (e instanceof Error ? e.message : typeof e === "object" && e !== null && "message" in e ? String((e as { message: unknown }).message) : String(e))
 
 export const makePartitionedCorrections = (d: PartitionedCorrectionsDeps): CorrectionsPort => ({
   submit: async (body, sub) => {
-    const by = sub === "" ? {} : { by: sub.slice(0, 128) }
-    const r = decodeCorrectionRequest(body)
-    if (!r.ok) return fail(400, "invalid_correction", `invalid correction: ${r.issues.map((i) => (i.path === "" ? i.message : `${i.path}: ${i.message}`)).join("; ")}`, r.issues)
-    const req = r.value
+    const d0 = decodeSubmit(body, sub)
+    if (!d0.ok) return d0.refusal
+    const { req, by } = d0
     let message: CorrectionMessage
     let userId: string
     if (req.kind === "void") {
@@ -47,14 +42,14 @@ export const makePartitionedCorrections = (d: PartitionedCorrectionsDeps): Corre
       }
       // An event_id stored twice (after the dedupe window) in two partitions: the first award, as the single process's ledger.
       const found = answers.filter((a): a is Voidable => a !== null).sort((a, b) => a.award.seq - b.award.seq)[0]
-      if (found === undefined) return fail(404, "not_found", `no applied event ${req.event_id} (unknown, rejected, or not applied yet)`, [{ path: "event_id", message: "is not an applied event" }])
-      if (!found.current) return fail(404, "not_found", `event ${req.event_id} belongs to no current user`, [{ path: "event_id", message: "belongs to no current user" }])
+      if (found === undefined) return refusals.notApplied(req.event_id)
+      if (!found.current) return refusals.noCurrentUser(req.event_id)
       const at = found.voidedAt
       if (at > 0) {
         // A retry of the void that did it is a duplicate, not a conflict.
         const id = await d.msgIdAt(at).catch(() => null)
-        if (id === req.correction_id) return { ok: true, status: "duplicate", correction_id: req.correction_id, seq: at }
-        return fail(409, "already_voided", `event ${req.event_id} was voided already (at seq ${at})`, [{ path: "event_id", message: `was voided at seq ${at}` }])
+        if (id === req.correction_id) return duplicateAt(req.correction_id, at)
+        return refusals.alreadyVoided(req.event_id, at)
       }
       userId = found.award.user_id
       message = { ...req, ...by, event: found.award }
@@ -66,11 +61,9 @@ export const makePartitionedCorrections = (d: PartitionedCorrectionsDeps): Corre
       } catch (e) {
         return fail(503, "unavailable", `the user's partition is unavailable; retry later (${why(e)})`)
       }
-      if (!known) return fail(404, "not_found", `no user ${req.user_id}`, [{ path: "user_id", message: "is not a user with an applied event" }])
+      if (!known) return refusals.noUser(req.user_id)
       message = { ...req, ...by }
     }
-    const o = await d.publish(partitionKindSubject(partitionOfUser(userId, d.partitions), "corrections"), req.correction_id, JSON.stringify(message))
-    if (!o.ok) return fail(503, "unavailable", `the event stream is unavailable; retry later (${o.message})`)
-    return { ok: true, status: o.duplicate ? "duplicate" : "accepted", correction_id: req.correction_id, seq: o.seq }
+    return published(req.correction_id, await d.publish(partitionKindSubject(partitionOfUser(userId, d.partitions), "corrections"), req.correction_id, JSON.stringify(message)))
   }
 })
