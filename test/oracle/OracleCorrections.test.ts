@@ -9,6 +9,7 @@ import { newEngineState } from "../../src/domain/engine/EngineState.js"
 import { MSG_CORRECTION, MSG_EVENT } from "../../src/domain/MessageKind.js"
 import { RulesHistory } from "../../src/domain/RulesHistory.js"
 import type { RawEvent } from "../../src/ports/EventSource.js"
+import { expectBoardsAsOracle } from "./engineBoards.js"
 import { Oracle } from "./Oracle.js"
 import type { StoredMessage } from "./Oracle.js"
 import { prng } from "./workload.js"
@@ -98,14 +99,7 @@ describe("oracle corrections", () => {
       expect([id, s.users.totalXp[uid], s.users.level[uid]]).toEqual([id, u.totalXp, oracle.profile(id)!.level.number])
     }
     // Every board the engine holds, ranked, against the oracle's.
-    let boards = 0
-    for (const bid of s.boards.open()) {
-      const ref = s.boards.refs[bid]!
-      const rows: Array<string> = []
-      s.boards.tree(bid)!.forEach((uid, xp, _seq, rank) => rows.push(`${rank}:${s.users.userId(uid)}:${xp}`))
-      expect([ref, rows]).toEqual([ref, oracle.ranked(ref.board, ref.window, ref.period).map((r) => `${r.rank}:${r.user_id}:${r.xp}`)])
-      if (rows.length > 0) boards++
-    }
+    const boards = expectBoardsAsOracle(s, oracle)
     expect(boards).toBeGreaterThan(50)
   })
 })

@@ -13,6 +13,7 @@ import type { EngineState } from "../../src/domain/engine/EngineState.js"
 import { MSG_CORRECTION, MSG_ERASURE, MSG_EVENT, MSG_SETTINGS } from "../../src/domain/MessageKind.js"
 import { RulesHistory } from "../../src/domain/RulesHistory.js"
 import type { RawEvent } from "../../src/ports/EventSource.js"
+import { expectBoardsAsOracle } from "./engineBoards.js"
 import { Oracle } from "./Oracle.js"
 import type { StoredMessage } from "./Oracle.js"
 import { modelOf } from "./replay.js"
@@ -106,14 +107,7 @@ describe("oracle erasure", () => {
         expect([id, uid >= 0 ? s.users.totalXp[uid] : null]).toEqual([id, u.totalXp])
       }
       for (const e of oracle.erasures) if (!oracle.users.has(e.user_id)) expect([e.user_id, s.users.uidOf(e.user_id)]).toEqual([e.user_id, -1])
-      let boards = 0
-      for (const bid of s.boards.open()) {
-        const ref = s.boards.refs[bid]!
-        const rows: Array<string> = []
-        s.boards.tree(bid)!.forEach((uid, xp, _seq, rank) => rows.push(`${rank}:${s.users.userId(uid)}:${xp}`))
-        expect([ref, rows]).toEqual([ref, oracle.ranked(ref.board, ref.window, ref.period).map((r) => `${r.rank}:${r.user_id}:${r.xp}`)])
-        if (rows.length > 0) boards++
-      }
+      const boards = expectBoardsAsOracle(s, oracle)
       expect(boards).toBeGreaterThan(50)
     }
   })

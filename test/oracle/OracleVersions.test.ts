@@ -17,6 +17,7 @@ import { loadRulesOrThrow } from "../../src/domain/Rules.js"
 import { RulesHistory } from "../../src/domain/RulesHistory.js"
 import type { RawEvent } from "../../src/ports/EventSource.js"
 import { periodsOf, dayOf } from "./calendar.js"
+import { expectBoardsAsOracle } from "./engineBoards.js"
 import { Oracle } from "./Oracle.js"
 import type { StoredMessage } from "./Oracle.js"
 import { modelOf } from "./replay.js"
@@ -268,14 +269,7 @@ const agree = (e: { s: ReturnType<typeof newEngineState>; out: ReturnType<typeof
     // The profile's level (as Users.ts builds it: the version that scored the user's last message).
     expect([id, profileOf(s, uid, h.current.rules, oracle.streamMs, (q) => h.rulesAt(q)).level]).toEqual([id, oracle.profile(id)!.level])
   }
-  let boards = 0
-  for (const bid of s.boards.open()) {
-    const ref = s.boards.refs[bid]!
-    const rows: Array<string> = []
-    s.boards.tree(bid)!.forEach((uid, xp, _seq, rank) => rows.push(`${rank}:${s.users.userId(uid)}:${xp}`))
-    expect([ref, rows]).toEqual([ref, oracle.ranked(ref.board, ref.window, ref.period).map((r) => `${r.rank}:${r.user_id}:${r.xp}`)])
-    if (rows.length > 0) boards++
-  }
+  const boards = expectBoardsAsOracle(s, oracle)
   expect(boards).toBeGreaterThan(50)
 }
 
