@@ -5,7 +5,7 @@
 // local view and asks `arena.lb.snap.…` (request/reply) for a snapshot on any break; gateways say
 // which instances they watch on `arena.lb.want.…` (a heartbeat: the merger drops unwatched ones).
 // Pure.
-import type { Window } from "./Model.js"
+import type { RankedEntry, Window } from "./Model.js"
 
 /** The largest top-K a merger keeps per board instance: the WebSocket `limit` maximum. */
 export const MERGE_K = 1000
@@ -33,15 +33,8 @@ export const instanceOfSubject = (subject: string): { board: string; window: Win
   return { board: boardOfToken(parts[3]!), window, period: parts[5]! }
 }
 
-/** One row of a merged top-K (rank is global and exact). */
-export interface ChainEntry {
-  readonly rank: number
-  readonly user_id: string
-  readonly username: string
-  readonly xp: number
-  readonly level: number
-  readonly private?: true
-}
+/** One row of a merged top-K (rank is global and exact): a board row as clients see it. */
+export type ChainEntry = RankedEntry
 
 /**
  * A merged state: the top-K at watermark `seq` (every event ≤ seq is reflected), the board's size,

@@ -194,3 +194,18 @@ export interface CorrectionEntry {
 
 /** A user's ledger holds awards and corrections, newest first. */
 export type LedgerItem = LedgerEntry | CorrectionEntry
+
+/** One row of a leaderboard as clients see it (ARCHITECTURE §6/§7). */
+export interface RankedEntry {
+  readonly rank: number
+  readonly user_id: string
+  readonly username: string
+  readonly xp: number
+  readonly level: number
+  /**
+   * The user chose visibility "private" (ARCHITECTURE §11). Internal: the gateway renders such a
+   * row as {user_id: null, username: null, anonymous: true} to anyone but the user and admin
+   * (gateway/protocol/Visibility.ts); user_id and username here stay real for that decision.
+   */
+  readonly private?: true
+}

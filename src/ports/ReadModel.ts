@@ -1,21 +1,8 @@
 // The read model: leaderboards, profiles and ledgers as the gateway serves them. The actors
 // implement it (LiveBoards, Users); App.ts hands it to the gateway, which never sees an actor.
-import type { BoardKey, LedgerItem, Window } from "../domain/Model.js"
+import type { BoardKey, LedgerItem, RankedEntry, Window } from "../domain/Model.js"
 
-/** One row of a leaderboard as clients see it (ARCHITECTURE §6/§7). */
-export interface RankedEntry {
-  readonly rank: number
-  readonly user_id: string
-  readonly username: string
-  readonly xp: number
-  readonly level: number
-  /**
-   * The user chose visibility "private" (ARCHITECTURE §11). Internal: the gateway renders such a
-   * row as {user_id: null, username: null, anonymous: true} to anyone but the user and admin
-   * (gateway/protocol/Visibility.ts); user_id and username here stay real for that decision.
-   */
-  readonly private?: true
-}
+export type { RankedEntry } from "../domain/Model.js"
 
 /** The board's top entries after the events up to `seq` (the stream sequence last reflected). */
 export interface BoardView {
