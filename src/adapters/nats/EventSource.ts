@@ -192,8 +192,48 @@ const PENDING_RECHECK_MS = 1_000
 const PULL_EXPIRES_MS = 5_000
 
 /**
+ * How long a consumer may deliver nothing, with nothing of it being handed on, before the stream is
+ * asked whether it holds a message past the consumer's position; a second answer "yes" as long after
+ * the first, with still nothing delivered in between, declares the consumer stalled.
+ */
+const STALL_CHECK_MS = 5_000
+
+/**
+ * The consumer delivers nothing while the stream holds messages past its position. Seen on a
+ * 3-node cluster: an ordered consumer is R1 and lives on one node; while that node does not answer
+ * (SIGSTOP, or just restarted after a kill -9 and still recovering) the library's missed-heartbeat
+ * handling asks the consumer's info again every pull expiry and never recreates it, so the
+ * consumer waits for the node however long it takes (partitionedChaos.test: a partition stuck
+ * "replaying 0/508" for over 90 s). Failing the consume hands the restart to the caller (the
+ * pipeline's supervisor starts again from its checkpoint with a new consumer, placed anew).
+ */
+export class ConsumerStalled extends Error {
+  override readonly name = "ConsumerStalled"
+}
+
+/**
+ * The stream seq of the first message at or after `fromSeq` the consumer would deliver (its filter,
+ * or any subject), null when there is none: the stream leader's answer, not the consumer's.
+ */
+export type NextStored = (fromSeq: number) => Promise<number | null>
+
+/** NextStored by the stream leader's message get: the first message at or after a seq on `filter` (any subject when absent). */
+export const nextStoredOn = (jsm: JetStreamManager, stream: string, filter?: string): NextStored => async (fromSeq) => {
+  // 2.9's message get takes a start seq with `next_by_subj` (the client's type knows only one of them).
+  const m = await jsm.streams.getMessage(stream, { seq: fromSeq, next_by_subj: filter ?? ">" } as unknown as { seq: number })
+  return m === null ? null : m.seq
+}
+
+/** Stall checks every STALL_CHECK_MS of quiet (exported for the adapter's test, which runs them faster). */
+export interface StallWatch {
+  readonly nextStored: NextStored
+  readonly checkMs?: number
+}
+
+/**
  * Consume `stream` from `startSeq` until interrupted. `onBatch` is awaited before more than
- * `batchMax` further messages are buffered, so a slow pipeline slows the pull, never memory.
+ * `batchMax` further messages are buffered, so a slow pipeline slows the pull, never memory. With
+ * `stall`, a consumer that stops delivering while the stream holds more fails with ConsumerStalled.
  */
 export const consumeFrom = (
   js: JetStreamClient,
@@ -202,7 +242,8 @@ export const consumeFrom = (
   batchMax: number,
   onBatch: (batch: RawBatch) => Promise<void>,
   kinds: KindTable = NO_KINDS,
-  filterSubject?: string
+  filterSubject?: string,
+  stall?: StallWatch
 ) =>
   Effect.acquireUseRelease(
     Effect.tryPromise({
@@ -233,10 +274,23 @@ export const consumeFrom = (
           let busy: Promise<void> | null = null
           let failure: unknown = null
           let lastMessageAt = Date.now()
+          // The stall watch: `position` is the last stream seq delivered; `progress` counts
+          // deliveries and handed-on batches, so an answer can tell whether anything moved since
+          // it was asked.
+          let position = startSeq - 1
+          let progress = 0
+          let quietSince = Date.now()
+          let suspect = -1
+          let probing = false
+          const fail = (e: unknown): void => {
+            if (failure !== null) return
+            failure = e
+            void messages.close()
+          }
           const dispatch = (events: RawEvent[]): void => {
             busy = onBatch({ events, pending: batchPending })
-              .catch((e: unknown) => { failure = e; void messages.close() })
-              .finally(() => { busy = null; if (pending.length > 0) setImmediate(kick) })
+              .catch(fail)
+              .finally(() => { busy = null; progress++; quietSince = Date.now(); if (pending.length > 0) setImmediate(kick) })
           }
           const kick = (): void => {
             if (busy !== null || pending.length === 0 || failure !== null) return
@@ -263,10 +317,30 @@ export const consumeFrom = (
               dispatch([])
             }, () => { /* no answer: the next idle second asks again */ }).finally(() => { asking = false })
           }, PENDING_RECHECK_MS)
+          const checkMs = stall?.checkMs ?? STALL_CHECK_MS
+          const watch = stall === undefined ? null : setInterval(() => {
+            if (probing || busy !== null || pending.length > 0 || failure !== null || Date.now() - quietSince < checkMs) return
+            probing = true
+            const askedAt = progress
+            const from = position + 1
+            stall.nextStored(from).then((next) => {
+              if (progress !== askedAt || failure !== null) { suspect = -1; return }
+              quietSince = Date.now()
+              if (next === null) { suspect = -1; return }
+              if (suspect === askedAt) {
+                fail(new ConsumerStalled(`nothing delivered for ${Math.round(2 * checkMs / 1000)} s while the stream holds seq ${next} past this consumer's seq ${position}`))
+                return
+              }
+              suspect = askedAt
+            }, () => { /* no answer (the cluster is settling): ask again after the next quiet spell */ quietSince = Date.now() }).finally(() => { probing = false })
+          }, Math.min(1_000, checkMs))
           try {
             for await (const m of messages) {
               lastMessageAt = Date.now()
+              quietSince = lastMessageAt
+              progress++
               const raw = toRawFast(m, kinds) ?? toRawSlow(m, kinds)
+              position = raw.seq
               // A partition's consumer hands the subject on for the subject check (Partition.ts).
               pending.push(filterSubject === undefined ? raw : { ...raw, subject: m.subject })
               batchPending = lastPending
@@ -276,6 +350,7 @@ export const consumeFrom = (
             }
           } finally {
             clearInterval(recount)
+            if (watch !== null) clearInterval(watch)
           }
           while (busy !== null) await busy
           if (failure !== null) throw failure
@@ -318,6 +393,7 @@ export const makeEventSource = (
 ): EventSource => {
   const table = kindTable(kinds)
   const filter = options.filterSubject
+  const nextStored = nextStoredOn(nats.jsm, stream, filter)
   return {
     head: Effect.tryPromise({
       try: async () => {
@@ -327,6 +403,6 @@ export const makeEventSource = (
       },
       catch: (e) => classifyNats(e, `reading stream ${stream}${filter === undefined ? "" : ` (${filter})`}`)
     }),
-    consumeFrom: (startSeq, batchMax, onBatch) => consumeFrom(nats.js, stream, startSeq, batchMax, onBatch, table, filter)
+    consumeFrom: (startSeq, batchMax, onBatch) => consumeFrom(nats.js, stream, startSeq, batchMax, onBatch, table, filter, { nextStored })
   }
 }

@@ -2,7 +2,7 @@
 // driver's error classified in one place.
 import { Data } from "effect"
 
-export type NatsReason = "connect" | "timeout" | "no_responders" | "stream_conflict" | "publish" | "api" | "closed"
+export type NatsReason = "connect" | "timeout" | "no_responders" | "stream_conflict" | "publish" | "api" | "closed" | "stalled"
 
 export class NatsError extends Data.TaggedError("NatsError")<{
   readonly reason: NatsReason
@@ -17,6 +17,7 @@ export const classifyNats = (cause: unknown, context: string): NatsError => {
   const msg = `${context}: ${e?.message ?? String(cause)}`
   const name = e?.name ?? ""
   const code = String(e?.code ?? "")
+  if (name === "ConsumerStalled") return new NatsError({ reason: "stalled", retryable: true, message: msg, cause })
   if (name === "TimeoutError" || code === "TIMEOUT" || /timeout/i.test(e?.message ?? "")) {
     return new NatsError({ reason: "timeout", retryable: true, message: msg, cause })
   }

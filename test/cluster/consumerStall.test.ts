@@ -1,0 +1,134 @@
+// A consumer whose node stops answering, on a real 3-node nats-server cluster: the event source's
+// ordered consumer is R1 and lives on one node of the R3 stream. With that node SIGSTOPped, nats.js
+// only asks the consumer's info again after each missed heartbeat and never recreates it, so the
+// consumer delivered nothing until the node came back (CI run M1: a partition taken over right after
+// a NATS node's kill -9 and restart stayed at "replaying: 0/508" for over 90 s). The stall watch in
+// consumeFrom (src/adapters/nats/EventSource.ts) asks the stream leader whether it holds messages past
+// the consumer's position, fails the consume with a named stall, and a new consume from the next seq
+// (what the pipeline's supervisor does) reads every message while the node is still stopped.
+import { connect } from "@nats-io/transport-node"
+import type { NatsConnection } from "@nats-io/transport-node"
+import { jetstream, jetstreamManager } from "@nats-io/jetstream"
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream"
+import { Effect, Exit, Fiber } from "effect"
+import { afterAll, beforeAll, expect, it } from "vitest"
+import { consumeFrom, kindTable, makeEventSource, nextStoredOn } from "../../src/adapters/nats/EventSource.js"
+import { sleep } from "../support/arena.js"
+import { testCluster } from "../support/natsCluster.js"
+
+const cluster = testCluster({ partitions: 4 })
+const STREAM = "STALL"
+let nc: NatsConnection
+let stopped: number | null = null
+
+const connectTo = (urls: ReadonlyArray<string>) =>
+  connect({ servers: [...urls], pingInterval: 500, maxPingOut: 2, maxReconnectAttempts: -1, reconnectTimeWait: 200 })
+
+beforeAll(async () => {
+  const r = await cluster.run("start")
+  if (r.code !== 0) throw new Error(r.out)
+  nc = await connectTo(cluster.urls)
+})
+
+afterAll(async () => {
+  if (stopped !== null) try { process.kill(stopped, "SIGCONT") } catch { /* gone */ }
+  await nc?.close()
+  await cluster.destroy()
+})
+
+const publish = async (js: JetStreamClient, from: number, to: number) => {
+  for (let i = from; i <= to; i++) {
+    for (let tries = 0; ; tries++) {
+      try {
+        await js.publish(`stall.p.${i % 2}.u${i}`, "{}", { msgID: `m-${i}` })
+        break
+      } catch (e) {
+        if (tries > 200) throw e
+        await sleep(100)
+      }
+    }
+  }
+}
+
+it("a consumer at the head stays up however long nothing comes, also when the stream's last messages were deleted (an erasure)", async () => {
+  const jsm = await jetstreamManager(nc)
+  const js = jetstream(nc, { timeout: 3_000 })
+  await jsm.streams.add({ name: "QUIET", subjects: ["quiet.>"], num_replicas: 3 })
+  for (let i = 1; i <= 6; i++) await js.publish(`quiet.p.${i % 2}.u${i}`, "{}")
+  // The last message of the filter and the stream's last message are deleted: the stream's
+  // last_seq still names 6, and nothing past 5 on the filter is stored.
+  await jsm.streams.deleteMessage("QUIET", 5)
+  await jsm.streams.deleteMessage("QUIET", 6)
+  const seen: Array<number> = []
+  let asked = 0
+  const stall = { checkMs: 100, nextStored: (from: number) => { asked++; return nextStoredOn(jsm, "QUIET", "quiet.p.1.>")(from) } }
+  const fiber = Effect.runFork(consumeFrom(js, "QUIET", 1, 64, async (b) => { for (const e of b.events) seen.push(e.seq) }, kindTable([]), "quiet.p.1.>", stall))
+  // Quiet spells of 100 ms are checked: wait for many checks (state, not time), each answering "nothing past".
+  for (const until = Date.now() + 60_000; asked < 20;) {
+    if (Date.now() > until) throw new Error(`only ${asked} stall checks`)
+    expect(fiber.pollUnsafe()).toBeUndefined()
+    await sleep(50)
+  }
+  expect(fiber.pollUnsafe()).toBeUndefined()
+  expect(seen).toEqual([1, 3])
+  // And it still delivers what comes next.
+  const next = (await js.publish("quiet.p.1.u7", "{}")).seq
+  for (const until = Date.now() + 30_000; !seen.includes(next);) {
+    if (Date.now() > until) throw new Error(`seq ${next} never delivered; seen ${JSON.stringify(seen)}`)
+    await sleep(50)
+  }
+  expect(fiber.pollUnsafe()).toBeUndefined()
+  await Effect.runPromise(Fiber.interrupt(fiber))
+}, 120_000)
+
+it("a consumer on a node that stops answering fails as stalled, and a new one reads every message while the node is still stopped", async () => {
+  const jsm: JetStreamManager = await jetstreamManager(nc)
+  await jsm.streams.add({ name: STREAM, subjects: ["stall.>"], num_replicas: 3 })
+  const js = jetstream(nc, { timeout: 3_000 })
+  await publish(js, 1, 200)
+  const source = makeEventSource({ js, jsm }, STREAM, [], { filterSubject: "stall.p.1.>" })
+  const seen: Array<number> = []
+  const consume = (from: number) => Effect.runFork(source.consumeFrom(from, 64, async (b) => { for (const e of b.events) seen.push(e.seq) }))
+
+  // The first consumer reads the 100 messages of its filter; then the node holding it is stopped.
+  const first = consume(1)
+  for (const until = Date.now() + 60_000; seen.length < 100;) {
+    if (Date.now() > until) throw new Error(`the first consumer read ${seen.length} of 100`)
+    await sleep(50)
+  }
+  const consumers = await jsm.consumers.list(STREAM).next()
+  expect(consumers.length).toBe(1)
+  const host = consumers[0]!.cluster?.leader
+  expect(host).toMatch(/^n[123]$/)
+  const i = Number(host!.slice(1)) as 1 | 2 | 3
+  stopped = cluster.pid(i)
+  process.kill(stopped!, "SIGSTOP")
+  // More messages while it is stopped, through the other two nodes (a new stream leader if needed).
+  const others = await connectTo(cluster.urls.filter((_, j) => j !== i - 1))
+  try {
+    await publish(jetstream(others, { timeout: 3_000 }), 201, 300)
+    // The stalled consume fails, naming the stall; each new one starts after the last seq read.
+    const exit = await Effect.runPromise(Fiber.await(first))
+    expect(Exit.isFailure(exit)).toBe(true)
+    expect(String(Exit.isFailure(exit) ? JSON.stringify(exit.cause) : "")).toMatch(/stalled.*nothing delivered for \d+ s while the stream holds seq 201 past this consumer's seq 199/)
+    // A new consume may land on the stopped node again (placement is random among the stream's
+    // peers) and stall or fail again: each one starts after the last seq read, as the supervisor's.
+    let restarts = 0
+    for (const until = Date.now() + 120_000; seen.length < 150; restarts++) {
+      if (Date.now() > until) throw new Error(`after ${restarts} new consumers, ${seen.length} of 150 read with ${host} stopped`)
+      const run = consume(seen[seen.length - 1]! + 1)
+      for (;;) {
+        if (seen.length >= 150) { await Effect.runPromise(Fiber.interrupt(run)); break }
+        if (run.pollUnsafe() !== undefined) break
+        await sleep(100)
+      }
+    }
+    // Every message of the filter, once each and in order, all with the node still stopped.
+    expect(seen).toEqual(Array.from({ length: 150 }, (_, k) => 2 * k + 1))
+    expect(cluster.pid(i)).toBe(stopped)
+  } finally {
+    await others.close()
+    process.kill(stopped!, "SIGCONT")
+    stopped = null
+  }
+}, 300_000)
