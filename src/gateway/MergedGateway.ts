@@ -18,8 +18,9 @@
 // board reads above: the members' global scores merged exactly over the partitions they live on
 // (MergedReadsPort.groupPage/groupAround); their live feeds over WebSocket are refused 501
 // (ws/MergedSockets.ts). Everything else answers 501 naming docs/scaling.md: rules dry-runs and
-// applies (re-projections are not built in this mode), GET /v1/erasures/{id} and the rest of §6. Reads of boards and profiles are public-viewer reads (private rows anonymous; a
-// private profile only to its user and admin). The single process's routes served here (ingest,
+// applies (re-projections are not built in this mode), GET /v1/erasures/{id} and the rest of §6.
+// Reads of boards and profiles are public-viewer reads (private rows anonymous; a private profile
+// only to its user and admin). The single process's routes served here (ingest,
 // routed writes, ledgers, shares, rules, analytics, groups) check tokens and have its per-IP and
 // per-token rate limits (429); the merged board and profile reads have none, and there is no
 // CORS on this server yet.
