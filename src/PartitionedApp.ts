@@ -76,6 +76,7 @@ import { parseClickHouseTarget } from "./adapters/clickhouse/ClickHouseTarget.js
 import { makePartitionSnapshotStore } from "./adapters/postgres/PartitionSnapshotStore.js"
 import { makeRulesStore } from "./adapters/postgres/RulesStore.js"
 import { PostgresShareStore } from "./adapters/postgres/ShareStore.js"
+import { PostgresGroupStore } from "./adapters/postgres/GroupStore.js"
 import { openDb } from "./adapters/postgres/Db.js"
 import { makeStoredRules } from "./actors/StoredRules.js"
 import { achievementCatalog } from "./domain/Rules.js"
@@ -453,7 +454,7 @@ export const startPartitionedGateway = (config: ArenaConfig, log: Log) =>
     // connection fetches: a share with tags as the pool's first statement went out as text (500).
     // One statement fetches them before the first request, or in the background until Postgres answers.
     if (!(yield* Effect.promise(() => sql`SELECT 1`.then(() => true, () => false)))) {
-      log.warn("partitioned gateway: Postgres is not reachable yet (shares and GET /v1/rules answer 503 until it is)")
+      log.warn("partitioned gateway: Postgres is not reachable yet (shares, groups and GET /v1/rules answer 503 until it is)")
       yield* Effect.forkScoped(Effect.promise(() => sql`SELECT 1`.then(() => true, () => false)).pipe(
         Effect.flatMap((ok) => ok ? Effect.void : Effect.fail("retry")),
         Effect.retry(Schedule.spaced("1 second")),
@@ -463,7 +464,7 @@ export const startPartitionedGateway = (config: ArenaConfig, log: Log) =>
     const gw = yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: () => startMergedGateway({
-          reads, ingest, writes, shares: new PostgresShareStore(sql), rules: storedRulesPort(makeRulesStore(sql)),
+          reads, ingest, writes, shares: new PostgresShareStore(sql), rules: storedRulesPort(makeRulesStore(sql)), groups: new PostgresGroupStore(sql),
           ...(queries === null ? {} : { analytics: queries, ledger: erasedLedger(queries, (userId) => askErasedAt(nats, config.partitions!, userId)) }), upgrade: sockets.upgrade, host: config.host, port: config.port, retryAfterS: Math.ceil(config.leaseTtlMs / 1000), log: { warn: (m) => log.warn(m) } }),
         catch: (e) => new Error(`partitioned gateway: ${e instanceof Error ? e.message : String(e)}`)
       }),

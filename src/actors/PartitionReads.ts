@@ -8,6 +8,8 @@ import { GLOBAL_BOARD, agentBoard } from "../domain/BoardKeys.js"
 import { agentStatsOf, boardScoreOf, profileOf } from "../domain/engine/UserViews.js"
 import { PRIVATE } from "../domain/state/UserTable.js"
 import type { PartitionRow, PartitionState } from "../ports/MergedReads.js"
+import { MAX_GROUP_MEMBERS } from "../ports/Groups.js"
+import { compareEntries } from "../domain/MergedBoard.js"
 import type { Pipeline } from "./Pipeline.js"
 
 interface BoardAsk { readonly board?: unknown; readonly window?: unknown; readonly period?: unknown }
@@ -49,6 +51,30 @@ export const partitionReads = (partition: number, pipeline: Pipeline) => {
   /** Entries ranked strictly better than (xp, seq): seqs are integers and unique per board. */
   const better = (id: number, a: At): number => state.boards.tree(id)!.countThrough(a.xp, a.seq - 1)
   const through = (id: number, a: At): number => state.boards.tree(id)!.countThrough(a.xp, a.seq)
+
+  /**
+   * A group's members of this partition who have a score on global board `id`, best first (the
+   * gateway sends each partition its members: ARCHITECTURE §11 groups over §9's partitions).
+   */
+  const memberRows = (id: number, members: unknown): Array<PartitionRow> => {
+    if (!Array.isArray(members) || members.length > MAX_GROUP_MEMBERS) throw new Error(`members must be an array of at most ${MAX_GROUP_MEMBERS} user ids`)
+    const out: Array<PartitionRow> = []
+    if (id < 0) return out
+    for (const m of members) {
+      const uid = state.users.uidOf(str(m, "member"))
+      const sc = uid < 0 ? undefined : boardScoreOf(state, uid, id)
+      if (sc !== undefined) out.push(row(uid, sc.xp, sc.seq))
+    }
+    return out.sort(compareEntries)
+  }
+  /** How many of `rs` (best first) rank strictly better than `a`, and how many at or before it. */
+  const split = (rs: ReadonlyArray<PartitionRow>, a: At): { better: number; through: number } => {
+    let better = 0
+    while (better < rs.length && (rs[better]!.xp > a.xp || (rs[better]!.xp === a.xp && rs[better]!.seq < a.seq))) better++
+    let through = better
+    while (through < rs.length && rs[through]!.xp === a.xp && rs[through]!.seq <= a.seq) through++
+    return { better, through }
+  }
 
   return (op: string, body: unknown): unknown => {
     const b = (body ?? {}) as BoardAsk & Record<string, unknown>
@@ -131,6 +157,23 @@ export const partitionReads = (partition: number, pipeline: Pipeline) => {
           const id = boards.openId(key(x))
           return id < 0 ? 0 : better(id, at(x.at))
         })
+      }
+      case "groupPage": {
+        // A group board's part (`page`'s answer): the members' rows on the global board of the window.
+        const k = key({ ...b, board: GLOBAL_BOARD })
+        const limit = int(b["limit"], "limit", 10_000)
+        const rs = memberRows(boards.openId(k), b["members"])
+        const offset = b["at"] === undefined || b["at"] === null ? 0 : split(rs, at(b["at"])).through
+        return { entries: rs.slice(offset, offset + limit), throughCursor: offset, size: rs.length, seq: pos.applied, period: k.period }
+      }
+      case "groupAround": {
+        // A group board's part around `at` (`around`'s answer); `at` null: the part's size alone.
+        const k = key({ ...b, board: GLOBAL_BOARD })
+        const r = int(b["r"], "r", 1_000)
+        const rs = memberRows(boards.openId(k), b["members"])
+        if (b["at"] === undefined || b["at"] === null) return { better: [], worse: [], betterCount: 0, seq: pos.applied, size: rs.length, period: k.period }
+        const s = split(rs, at(b["at"]))
+        return { better: rs.slice(Math.max(0, s.better - r), s.better), worse: rs.slice(s.through, s.through + r), betterCount: s.better, seq: pos.applied, size: rs.length, period: k.period }
       }
       default:
         throw new Error(`unknown partition query ${op}`)

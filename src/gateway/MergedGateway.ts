@@ -13,11 +13,15 @@
 // (`arena.xp.p.<k>.$corrections|$settings|$erasures`). Also the single process's route code for
 // GET /v1/users/{id}/ledger (owner or admin; from the shared ClickHouse, without a server 501 as
 // /v1/analytics), /v1/shares… (Postgres) and GET /v1/rules, GET /v1/achievements (the recorded
-// history from Postgres). Everything else answers 501 naming docs/scaling.md: rules dry-runs and
-// applies (re-projections are not built in this mode), GET /v1/erasures/{id}, groups and the
-// rest of §6. Reads of boards and profiles are public-viewer reads (private rows anonymous; a
-// private profile only to its user and admin). The single process's routes served here (ingest,
-// routed writes, ledgers, shares, rules, analytics) check tokens and have its per-IP and
+// history from Postgres), and /v1/groups/{id} (PUT, GET, DELETE: the single process's routes over
+// the Postgres group store, read on each request) with the group boards `group:<id>` on the two
+// board reads above: the members' global scores merged exactly over the partitions they live on
+// (MergedReadsPort.groupPage/groupAround); their live feeds over WebSocket are refused 501
+// (ws/MergedSockets.ts). Everything else answers 501 naming docs/scaling.md: rules dry-runs and
+// applies (re-projections are not built in this mode), GET /v1/erasures/{id} and the rest of §6.
+// Reads of boards and profiles are public-viewer reads (private rows anonymous; a private profile
+// only to its user and admin). The single process's routes served here (ingest,
+// routed writes, ledgers, shares, rules, analytics, groups) check tokens and have its per-IP and
 // per-token rate limits (429); the merged board and profile reads have none, and there is no
 // CORS on this server yet.
 import * as http from "node:http"
@@ -41,6 +45,10 @@ import { erasureRoutes } from "./routes/erasures.js"
 import { settingsRoute, userRoutes } from "./routes/users.js"
 import { shareRoutes } from "./routes/shares.js"
 import { rulesRoutes } from "./routes/rules.js"
+import { groupRoutes, groupsUnavailable } from "./routes/groups.js"
+import type { GroupsPort } from "../ports/Groups.js"
+import { GroupStoreUnavailable } from "../ports/Groups.js"
+import { groupIdOf } from "../domain/BoardKeys.js"
 import type { ShareStore } from "../ports/Shares.js"
 import type { LedgerPage, RulesPort } from "../ports/ReadModel.js"
 import type { CorrectionsPort } from "../ports/Corrections.js"
@@ -92,6 +100,11 @@ export interface MergedGatewayOptions {
   readonly shares?: ShareStore
   /** GET /v1/rules and GET /v1/achievements (the recorded rules history, from Postgres). Absent: 501. */
   readonly rules?: RulesPort
+  /**
+   * /v1/groups/{id} (the single process's routes, token check and limits) and the group boards
+   * `group:<id>` on the board reads, over the group store (Postgres). Absent: 501.
+   */
+  readonly groups?: GroupsPort
   /** WebSocket upgrades (the live board feed, ws/MergedSockets.ts); absent: upgrades are refused. */
   readonly upgrade?: (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void
 }
@@ -182,6 +195,7 @@ export const startMergedGateway = async (o: MergedGatewayOptions): Promise<Runni
     .concat(o.shares === undefined ? [] : shareRoutes(o.shares))
     // Read-only: no DryRunPort or RulesApplyPort here, so dry-run and apply are not mounted (501 below).
     .concat(o.rules === undefined ? [] : rulesRoutes(o.rules))
+    .concat(o.groups === undefined ? [] : groupRoutes(o.groups))
     .map((r) => ({ r, re: new RegExp(`^${r.pattern.replace(/:[a-z_]+/g, "([^/]+)")}$`) }))
   /** The write route for this method and path, with its raw path parameters; 405 when only the method is wrong. */
   const writeRoute = (method: string, path: string): { readonly route: Route; readonly params: ReadonlyArray<string> } | null => {
@@ -197,6 +211,17 @@ export const startMergedGateway = async (o: MergedGatewayOptions): Promise<Runni
     return null
   }
   // --- end of routed writes ---
+  /**
+   * The members of group board `board` (null: not a group board), read from the store on each
+   * request as the single process reads its registry; a group that does not exist has none (`missing`).
+   */
+  const groupOf = async (board: string, path: string): Promise<{ readonly members: ReadonlyArray<string>; readonly missing: boolean } | null> => {
+    const id = groupIdOf(board)
+    if (id === null) return null
+    if (o.groups === undefined) throw notServed(path, o.analytics !== undefined)
+    const g = await Promise.resolve(o.groups.get(id)).catch((e: unknown) => { throw e instanceof GroupStoreUnavailable ? groupsUnavailable() : e })
+    return g === null ? { members: [], missing: true } : { members: g.members, missing: false }
+  }
   const route = async (method: string, url: URL, req: http.IncomingMessage): Promise<Reply> => {
     if (url.pathname === "/v1/events") {
       if (method !== "POST") throw methodNotAllowed(["POST"])
@@ -232,7 +257,10 @@ export const startMergedGateway = async (o: MergedGatewayOptions): Promise<Runni
         if (after === null) p.issue("query.cursor", "is not a cursor returned by this API")
       }
       p.check()
-      const page = await reads.page(board, w, period, after, limit)
+      const group = await groupOf(board, path)
+      const page = group === null ? await reads.page(board, w, period, after, limit) : await reads.groupPage(board, group.members, w, period, after, limit)
+      // A group that does not exist has no board (the single process's 404, for the period read).
+      if (group?.missing === true) throw notFound(`no leaderboard ${board} for window=${w} period=${page.key.period}`)
       const last = page.entries[page.entries.length - 1]
       const more = last !== undefined && page.entries.length === limit && last.rank < page.total
       return {
@@ -252,7 +280,9 @@ export const startMergedGateway = async (o: MergedGatewayOptions): Promise<Runni
       const period = p.period(w) ?? null
       const radius = p.int("radius", 0, 50, 5)
       p.check()
-      const r = await reads.around(board, w, period, userId, radius)
+      const group = await groupOf(board, path)
+      const r = group === null ? await reads.around(board, w, period, userId, radius) : await reads.groupAround(board, group.members, w, period, userId, radius)
+      if (group?.missing === true) throw notFound(`no leaderboard ${board} for window=${w} period=${r.key.period}`)
       if (r.user === null || r.user.private === true) throw notFound(`user ${userId} has no rank on ${board} (window=${w}, period=${r.key.period})`)
       return {
         status: 200,
@@ -311,7 +341,7 @@ const notServed = (path: string, clickhouse: boolean): ApiError => {
     ? "rules dry-runs and applies are not built in partitioned mode (they need re-projections, which partitioned mode does not build); GET /v1/rules is served"
     : !clickhouse && (/^\/v1\/users\/[^/]+\/ledger$/.test(path) || path.startsWith("/v1/analytics/"))
     ? "partitioned mode reads ledgers and analytics from a shared ClickHouse server, and this gateway has none (set CLICKHOUSE_URL=http(s)://…, the server the processors write)"
-    : "partitioned mode serves board pages, ranks, profiles, ledgers, shares, rules, readiness and the routed writes"
+    : "partitioned mode serves board pages (group boards included), ranks, profiles, ledgers, shares, rules, groups, readiness and the routed writes"
   return new ApiError(501, "not_implemented", `${path} is not served by --role gateway: ${why} (docs/scaling.md)`)
 }
 

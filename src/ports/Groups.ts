@@ -42,7 +42,10 @@ export interface GroupStore {
   delete(id: string, sub: string, admin: boolean): Promise<"deleted" | "forbidden" | "missing">
 }
 
-/** What the group routes call: the store's writes, applied to the live boards once stored. */
+/**
+ * What the group routes call: the store's writes, applied to the live boards once stored (the
+ * single process), or the store itself (the partitioned gateway, which reads a group from it).
+ */
 export interface GroupsPort extends Omit<GroupStore, "loadAll"> {
-  get(id: string): Group | null
+  get(id: string): Group | null | Promise<Group | null>
 }

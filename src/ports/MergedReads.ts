@@ -25,7 +25,7 @@ export interface PartitionState {
 
 export interface MergedPage {
   readonly key: BoardKey
-  /** The highest seq any partition has applied (not yet the low watermark of §9). */
+  /** The low watermark of §9: the lowest seq the answering partitions had applied. */
   readonly seq: number
   readonly total: number
   readonly entries: ReadonlyArray<RankedEntry & { readonly reached_seq: number }>
@@ -55,6 +55,13 @@ export interface MergedReadsPort {
   /** A keyset page; `period` null = the current period (the latest any partition reports). */
   page(board: string, window: Window, period: string | null, after: BoardCursor | null, limit: number): Promise<MergedPage>
   around(board: string, window: Window, period: string | null, userId: string, radius: number): Promise<MergedAround>
+  /**
+   * A group board (`group:<id>`, §11): its members ranked by their score on the global board of
+   * the window, merged exactly across the partitions they live on; `members` as the group has them.
+   */
+  groupPage(board: string, members: ReadonlyArray<string>, window: Window, period: string | null, after: BoardCursor | null, limit: number): Promise<MergedPage>
+  /** A member's rank and neighbours on a group board (user null when not a member or without a score). */
+  groupAround(board: string, members: ReadonlyArray<string>, window: Window, period: string | null, userId: string, radius: number): Promise<MergedAround>
   /** The user's profile core from its partition's owner (ranks are not merged yet), null when unknown. */
   profile(userId: string): Promise<unknown>
   states(): Promise<ReadonlyArray<PartitionState>>

@@ -10,10 +10,13 @@ import type { BoardKey, Window } from "../../domain/Model.js"
 import { partitionOfUser } from "../../domain/Partition.js"
 import type { MergedAround, MergedPage, MergedReadsPort, PartitionRow, PartitionState, PartitionsUnavailable } from "../../ports/MergedReads.js"
 import type { BoardCursor, RankedEntry } from "../../ports/ReadModel.js"
-import { askPartition, gather } from "./PartitionQueries.js"
+import { GLOBAL_BOARD } from "../../domain/BoardKeys.js"
+import { askPartition, gather, gatherEach } from "./PartitionQueries.js"
 
 interface RowsPage { readonly entries: ReadonlyArray<PartitionRow>; readonly throughCursor: number; readonly size: number; readonly seq: number; readonly period: string }
 interface RowsAround { readonly better: ReadonlyArray<PartitionRow>; readonly worse: ReadonlyArray<PartitionRow>; readonly betterCount: number }
+/** A group board's part around a member (`groupAround`): with the part's size, seq and period. */
+interface GroupAround extends RowsAround { readonly size: number; readonly seq: number; readonly period: string }
 
 /** A partition's row at its merged rank (private rows keep their mark: the gateway anonymizes them). */
 export const rankedEntry = (r: PartitionRow, rank: number): RankedEntry => {
@@ -45,14 +48,22 @@ export const makeMergedReads = (nc: NatsConnection, prefix: string, partitions: 
    * name events a lagging partition has not applied yet). Ticks move an idle partition's seq once a second.
    */
   const seqOf = (parts: ReadonlyArray<{ readonly seq: number }>): number => Math.max(0, Math.min(...parts.map((p) => p.seq)))
-  return {
-    partitions,
-    page: (board, window, period, after: BoardCursor | null, limit) => run(Effect.gen(function*() {
-      // No period: each partition reads its current one; should they differ (a partition's stream
-      // time has not passed a rollover yet), ask again for the latest.
-      let parts = yield* all<RowsPage>("page", { board, window, period, at: after, limit })
+  /** A group's members by partition: each partition is asked about its own members only. */
+  const byPartition = (members: ReadonlyArray<string>): Array<Array<string>> => {
+    const out = Array.from({ length: partitions }, (): Array<string> => [])
+    for (const m of members) out[partitionOfUser(m, partitions)]!.push(m)
+    return out
+  }
+  /**
+   * A keyset page merged from each partition's part, `ask`ed for a period (null: each partition's
+   * current one; should they differ, a partition's stream time has not passed a rollover yet, it
+   * is asked again for the latest).
+   */
+  const mergedPage = (board: string, window: Window, period: string | null, limit: number, ask: (period: string | null) => Effect.Effect<ReadonlyArray<RowsPage>, { readonly _tag: string; readonly message: string }>) =>
+    run(Effect.gen(function*() {
+      let parts = yield* ask(period)
       const latest = parts.reduce((m, x) => (x.period > m ? x.period : m), parts[0]!.period)
-      if (parts.some((x) => x.period !== latest)) parts = yield* all<RowsPage>("page", { board, window, period: latest, at: after, limit })
+      if (parts.some((x) => x.period !== latest)) parts = yield* ask(latest)
       const key: BoardKey = { board, window, period: latest }
       const rows = new Map<string, PartitionRow>()
       for (const part of parts) for (const r of part.entries) rows.set(r.userId, r)
@@ -62,6 +73,33 @@ export const makeMergedReads = (nc: NatsConnection, prefix: string, partitions: 
         key, seq, total: merged.total,
         entries: merged.entries.map((e) => ({ ...ranked(rows, e.userId, e.rank), reached_seq: e.seq }))
       } satisfies MergedPage
+    }))
+  /** The user's row and neighbours from each partition's part around the user's key. */
+  const mergedAround = (key: BoardKey, seq: number, total: number, me: PartitionRow, parts: ReadonlyArray<RowsAround>, radius: number): MergedAround => {
+    const rows = new Map<string, PartitionRow>([[me.userId, me]])
+    for (const part of parts) for (const r of [...part.better, ...part.worse]) rows.set(r.userId, r)
+    const entries = mergeAround(me, parts as ReadonlyArray<PartAround>, radius).map((e) => ranked(rows, e.userId, e.rank))
+    return { key, seq, total, user: entries.find((e) => e.user_id === me.userId) ?? null, entries }
+  }
+  return {
+    partitions,
+    page: (board, window, period, after: BoardCursor | null, limit) =>
+      mergedPage(board, window, period, limit, (p) => all<RowsPage>("page", { board, window, period: p, at: after, limit })),
+    groupPage: (board, members, window, period, after, limit) => {
+      const mine = byPartition(members)
+      return mergedPage(board, window, period, limit, (p) => gatherEach<RowsPage>(nc, prefix, partitions, "groupPage", { each: (k) => ({ window, period: p, members: mine[k], at: after, limit }) }, timeoutMs))
+    },
+    groupAround: (board, members, window, period, userId, radius) => run(Effect.gen(function*() {
+      const p = yield* periodOf(board, window, period)
+      const mine = byPartition(members)
+      // The member's key on the global board of the window (none: not a member, or no score).
+      const me = members.includes(userId) ? yield* one<PartitionRow | null>(partitionOfUser(userId, partitions), "user", { board: GLOBAL_BOARD, window, period: p.period, userId }) : null
+      const at = me === null ? null : { xp: me.xp, seq: me.seq }
+      const parts = yield* gatherEach<GroupAround>(nc, prefix, partitions, "groupAround", { each: (k) => ({ window, period: p.period, members: mine[k], at, r: radius }) }, timeoutMs)
+      const key: BoardKey = { board, window, period: p.period }
+      const seq = seqOf(parts)
+      const total = parts.reduce((s, x) => s + x.size, 0)
+      return me === null ? { key, seq, total, user: null, entries: [] } satisfies MergedAround : mergedAround(key, seq, total, me, parts, radius)
     })),
     around: (board, window, period, userId, radius) => run(Effect.gen(function*() {
       const p = yield* periodOf(board, window, period)
@@ -72,11 +110,7 @@ export const makeMergedReads = (nc: NatsConnection, prefix: string, partitions: 
       const seq = seqOf(sizes)
       if (me === null) return { key, seq, total, user: null, entries: [] } satisfies MergedAround
       const parts = yield* all<RowsAround>("around", { ...key, at: { xp: me.xp, seq: me.seq }, r: radius })
-      const rows = new Map<string, PartitionRow>([[me.userId, me]])
-      for (const part of parts) for (const r of [...part.better, ...part.worse]) rows.set(r.userId, r)
-      const merged = mergeAround(me, parts as ReadonlyArray<PartAround>, radius)
-      const entries = merged.map((e) => ranked(rows, e.userId, e.rank))
-      return { key, seq, total, user: entries.find((e) => e.user_id === userId) ?? null, entries } satisfies MergedAround
+      return mergedAround(key, seq, total, me, parts, radius)
     })),
     profile: (userId) => run(Effect.gen(function*() {
       type Score = { board: string; window: Window; period: string; xp: number; seq: number }

@@ -58,14 +58,22 @@ const isTimeout = (e: unknown): boolean => {
   return x?.name === "TimeoutError" || /timeout/i.test(x?.message ?? "")
 }
 
+/** A body for every partition, or each partition's own (a group's members of that partition, say). */
+export type GatherBody = { readonly each: (partition: number) => unknown } | { readonly all: unknown }
+
 /** Asks every partition 0..P-1 at once; answers in partition order. */
 export const gather = <A>(nc: NatsConnection, prefix: string, partitions: number, op: string, body: unknown, timeoutMs = 2_000) =>
+  gatherEach<A>(nc, prefix, partitions, op, { all: body }, timeoutMs)
+
+/** As `gather`, with a body per partition when `body` is `{ each }`. */
+export const gatherEach = <A>(nc: NatsConnection, prefix: string, partitions: number, op: string, body: GatherBody, timeoutMs = 2_000) =>
   Effect.tryPromise({
     try: async () => {
-      const payload = enc.encode(JSON.stringify(body))
+      const shared = "all" in body ? enc.encode(JSON.stringify(body.all)) : null
       const missing: Array<number> = []
       const answers = await Promise.all(Array.from({ length: partitions }, async (_, k) => {
         try {
+          const payload = shared ?? enc.encode(JSON.stringify((body as { readonly each: (partition: number) => unknown }).each(k)))
           const m = await nc.request(querySubject(prefix, k, op), payload, { timeout: timeoutMs })
           return { k, reply: JSON.parse(dec.decode(m.data)) as { ok?: A; error?: string } }
         } catch (e) {

@@ -26,6 +26,12 @@ export class PostgresGroupStore implements GroupStore {
     return rows.map(toGroup)
   }
 
+  /** One group (the partitioned gateway reads it on each request: any gateway sees every write). */
+  async get(id: string): Promise<Group | null> {
+    const rows = await requestStatement("groups: get", GroupStoreUnavailable, () => this.sql<Array<Row>>`SELECT id, name, owner, members, updated_at FROM arena_groups WHERE id = ${id}`)
+    return rows.length === 0 ? null : toGroup(rows[0]!)
+  }
+
   async put(id: string, sub: string, admin: boolean, input: GroupInput): Promise<PutOutcome> {
     const sql = this.sql
     // Insert, or replace when the caller owns it (or is admin): the owner never changes.

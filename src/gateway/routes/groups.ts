@@ -20,14 +20,16 @@ const guarded = (h: (req: Req) => Promise<Reply>) => async (req: Req): Promise<R
   try {
     return await h(req)
   } catch (e) {
-    if (e instanceof GroupStoreUnavailable) {
-      throw new ApiError(503, "unavailable", "groups cannot be changed right now (their database cannot be reached); retry later", [], {
-        "Retry-After": String(GROUPS_RETRY_AFTER_S)
-      })
-    }
+    if (e instanceof GroupStoreUnavailable) throw groupsUnavailable()
     throw e
   }
 }
+
+/** 503 while the groups' database cannot be reached (a write, or a read where groups are not in memory). */
+export const groupsUnavailable = (): ApiError =>
+  new ApiError(503, "unavailable", "groups cannot be read or changed right now (their database cannot be reached); retry later", [], {
+    "Retry-After": String(GROUPS_RETRY_AFTER_S)
+  })
 
 /** The group id of `/v1/groups/:group_id` (400 naming `path.group_id`); no query parameters. */
 const groupIdOf = (req: Req): string => {
@@ -51,12 +53,12 @@ export const groupRoutes = (groups: GroupsPort): ReadonlyArray<Route> => [
   {
     method: "get",
     pattern: "/v1/groups/:group_id",
-    handler: (req) => {
+    handler: guarded(async (req) => {
       const id = groupIdOf(req)
-      const g = groups.get(id)
+      const g = await groups.get(id)
       if (g === null) throw notFound(`no group ${id}`)
       return json(groupJson(g, req.principal))
-    }
+    })
   },
   {
     method: "put",

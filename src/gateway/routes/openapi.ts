@@ -193,7 +193,7 @@ export const buildOpenApi = (): Json => ({
       }
     },
     "/v1/groups/{group_id}": {
-      get: { summary: "A group: id, name, owner, size, board; members only for the owner and admin", parameters: [GROUP_ID_PARAM], responses: { "200": body("Group", "The group"), ...std, "404": err("No such group") } },
+      get: { summary: "A group: id, name, owner, size, board; members only for the owner and admin", parameters: [GROUP_ID_PARAM], responses: { "200": body("Group", "The group"), ...std, "404": err("No such group"), "503": err("On the partitioned gateway, which reads groups from Postgres: Postgres cannot be reached; retry after Retry-After") } },
       put: {
         summary: "Create a group (owner = the token's sub) or replace its name and members (owner or admin); at most 10,000 distinct members. Its board is group:<group_id>", security: BEARER, parameters: [GROUP_ID_PARAM],
         requestBody: { required: true, content: { "application/json": { schema: ref("GroupInput") } } },
