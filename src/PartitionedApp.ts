@@ -201,7 +201,8 @@ const ownPartition = (c: ProcessorContext, k: number, stop: Deferred.Deferred<vo
         requestSnapshot: () => void Effect.runFork(pipeline.requestSnapshot)
       },
       log: (l) => c.log.info(`partition ${k}: ${l}`),
-      stepPauseMs: c.config.erasureStepPauseMs
+      stepPauseMs: c.config.erasureStepPauseMs,
+      groups: new PostgresGroupStore(c.sql)
     }, c.config.partitions!, k)
     let sub: { unsubscribe: () => void } | null = null
     yield* Effect.addFinalizer(() => Effect.sync(() => sub?.unsubscribe()))

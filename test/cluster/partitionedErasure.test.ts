@@ -2,13 +2,14 @@
 // "Erasures") on a real 3-node nats-server cluster with P = 4: two `arena serve --role processor`
 // children and one `--role gateway`, sharing the ClickHouse STAND-IN (ClickHouseStandIn.ts: the
 // HTTP interface over one embedded chDB, not a server). A user with events, a void, an adjust, a
-// settings change, a rejected event (dead letter), a share and a row of a closed period's archive is
+// settings change, a rejected event (dead letter), a share, groups (their own, and another's they
+// are a member of) and a row of a closed period's archive is
 // erased through the gateway (DELETE /v1/users/{id}: 202 at step publish, as one process answers);
 // GET /v1/erasures/{id} follows the steps with the single process's auth and errors. The owner of
 // the user's partition is killed with -9 mid-erasure (past its snapshot step, with a pause after
 // each recorded step); the partition's new owner resumes the durable record and finishes it. Then,
 // as test/reliability/erasure.test.ts checks one process: no trace of the user on the gateway
-// (profile, boards, ledger), in Postgres (shares, the partition's snapshot chunks, archives, award
+// (profile, boards, ledger), in Postgres (shares, groups, the partition's snapshot chunks, archives, award
 // rows, the erasure record), in ClickHouse (every table with a user_id, mutation texts) or in the
 // stream and the dead letters; the other users keep theirs, and the rollups equal their sources.
 import * as path from "node:path"
@@ -89,6 +90,7 @@ const traces = async (user: string, admin: string): Promise<string[]> => {
   if (Number((await sql`SELECT count(*) AS n FROM arena_shares WHERE owner = ${user}`)[0]!.n) !== 0) found.push("shares")
   const chunks = await sql<Array<{ data: Uint8Array }>>`SELECT data FROM arena_partition_chunk WHERE partition = ${k}`
   if (chunks.some((c) => Buffer.from(c.data).includes(Buffer.from(user, "latin1")))) found.push("snapshot chunk bytes")
+  if (Number((await sql`SELECT count(*) AS n FROM arena_groups WHERE owner = ${user} OR ${user} = ANY(members)`)[0]!.n) !== 0) found.push("groups")
   if (Number((await sql`SELECT count(*) AS n FROM arena_partition_period_archive WHERE user_id = ${user}`)[0]!.n) !== 0) found.push("period archive")
   if (Number((await sql`SELECT count(*) AS n FROM arena_partition_award WHERE user_id = ${user}`)[0]!.n) !== 0) found.push("partition awards")
   if (Number((await sql`SELECT count(*) AS n FROM arena_erasure WHERE user_id = ${user}`)[0]!.n) !== 0) found.push("erasure record")
@@ -106,46 +108,34 @@ const traces = async (user: string, admin: string): Promise<string[]> => {
 
 it("P = 4, 2 processors: an erasure through the gateway reaches done after a kill -9 of the owner mid-way, and leaves no trace of the user", async () => {
   const a = await start("proc-a", "processor", 1)
-  console.error("STEP 1", new Date().toISOString()) // DEBUG
   const b = await start("proc-b", "processor", 2)
-  console.error("STEP 2", new Date().toISOString()) // DEBUG
   const gw = await start("gw", "gateway", 3)
-  console.error("STEP 3", new Date().toISOString()) // DEBUG
   setPort(gw.port)
   await until("every partition ready", async () => ((await call("GET", "/readyz", null)).status === 200 ? true : undefined))
-  console.error("STEP 4", new Date().toISOString()) // DEBUG
   const producer = await token("producer", "events:write")
-  console.error("STEP 5", new Date().toISOString()) // DEBUG
   const admin = await token("ops", "admin")
-  console.error("STEP 6", new Date().toISOString()) // DEBUG
   const own = await token(VICTIM)
-  console.error("STEP 7", new Date().toISOString()) // DEBUG
 
   // --- the user's life: events, a void, an adjust, settings, a rejected event, a share, an archive row ---
   const events = USERS.flatMap((u, i) => [0, 1, 2].map((j) => ({
     event_id: `${id}-${i}-${j}`, user_id: u, username: u.replace(/[^A-Za-z0-9_]/g, "_"), agent_name: "cursor", action_type: "task_completed", timestamp: new Date().toISOString()
   })))
   expect(await call("POST", "/v1/events", producer, events)).toMatchObject({ status: 202, body: { accepted: events.length } })
-  console.error("STEP 8", new Date().toISOString()) // DEBUG
   const xpIs = (u: string, xp: number) => until(`${u} at ${xp} XP`, async () => {
     const r = await call<{ total_xp: number }>("GET", `/v1/users/${encodeURIComponent(u)}`, admin)
     return r.status === 200 && r.body.total_xp === xp ? true : undefined
   })
   for (const u of USERS) await xpIs(u, 30)
-  console.error("STEP 9", new Date().toISOString()) // DEBUG
   const v = USERS.indexOf(VICTIM)
   expect((await call("POST", "/v1/corrections", admin, { correction_id: `${id}-void`, kind: "void", event_id: `${id}-${v}-0`, reason: "r" })).status).toBe(202)
-  console.error("STEP 10", new Date().toISOString()) // DEBUG
   expect((await call("POST", "/v1/corrections", admin, { correction_id: `${id}-adj`, kind: "adjust", user_id: VICTIM, xp: 5, agent_name: "cursor", reason: "r" })).status).toBe(202)
-  console.error("STEP 11", new Date().toISOString()) // DEBUG
   expect((await call("PUT", `/v1/users/${encodeURIComponent(VICTIM)}/settings`, own, { time_zone: "Europe/Berlin" })).status).toBe(202)
-  console.error("STEP 12", new Date().toISOString()) // DEBUG
   expect((await call("POST", "/v1/shares", own, { title: "mine", content: "words", privacy_level: "public" })).status).toBe(201)
-  console.error("STEP 13", new Date().toISOString()) // DEBUG
+  // A group of their own, and another user's group they are a member of.
+  expect((await call("PUT", `/v1/groups/${id}-mine`, own, { name: "mine", members: [VICTIM, "ann"] })).status).toBe(201)
+  expect((await call("PUT", `/v1/groups/${id}-team`, await token("ann"), { name: "team", members: ["ann", VICTIM, "bob"] })).status).toBe(201)
   await js.publish(ingestSubject(VICTIM), JSON.stringify({ ...events[v * 3]!, event_id: `${id}-bad`, timestamp: "not a time" }), { msgID: `${id}-bad` })
-  console.error("STEP 14", new Date().toISOString()) // DEBUG
   await xpIs(VICTIM, 25)
-  console.error("STEP 15", new Date().toISOString()) // DEBUG
   const k = partitionOfUser(VICTIM, P)
   // A closed period's archive of the victim's partition (as the snapshotter writes it): the victim
   // first, a partition-mate second; the scrub must close the ranks up.
@@ -158,34 +148,23 @@ it("P = 4, 2 processors: an erasure through the gateway reaches done after a kil
     (await chCount(`SELECT count() AS n FROM corrections WHERE user_id = '${VICTIM}'`)) === 2 &&
     (await chCount("SELECT count() AS n FROM rejections")) === 1 ? true : undefined)
   const before = await traces(VICTIM, admin)
-  console.error("STEP 16", new Date().toISOString()) // DEBUG
-  expect(before).toEqual(expect.arrayContaining(["profile", "ledger", "board global all", "shares", "period archive", "partition awards", "clickhouse awards", "clickhouse corrections", "clickhouse user_days", "stream", "dead letters"]))
+  expect(before).toEqual(expect.arrayContaining(["profile", "ledger", "board global all", "shares", "groups", "period archive", "partition awards", "clickhouse awards", "clickhouse corrections", "clickhouse user_days", "stream", "dead letters"]))
   const othersBefore = await chCount(`SELECT count() AS n FROM awards WHERE user_id != '${VICTIM}'`)
-  console.error("STEP 17", new Date().toISOString()) // DEBUG
 
   // --- the erasure: the user's own token (another user's: 403; none: 401) ---
   expect((await call<ErrorBody>("DELETE", `/v1/users/${encodeURIComponent(VICTIM)}`, null)).status).toBe(401)
-  console.error("STEP 18", new Date().toISOString()) // DEBUG
   expect((await call<ErrorBody>("DELETE", `/v1/users/${encodeURIComponent(VICTIM)}`, await token("mno"))).status).toBe(403)
-  console.error("STEP 19", new Date().toISOString()) // DEBUG
   const asked = await call<ErasureView>("DELETE", `/v1/users/${encodeURIComponent(VICTIM)}`, own)
-  console.error("STEP 20", new Date().toISOString()) // DEBUG
   expect(asked).toMatchObject({ status: 202, body: { user_id: VICTIM, status: "pending", step: "publish", steps_done: [], erase_seq: null, messages_erased: 0, completed_at: null } })
   const eid = asked.body.erasure_id
   // A second request while it runs answers the same erasure.
   expect((await call<ErasureView>("DELETE", `/v1/users/${encodeURIComponent(VICTIM)}`, admin)).body.erasure_id).toBe(eid)
-  console.error("STEP 21", new Date().toISOString()) // DEBUG
   // GET /v1/erasures/{id}: whoever asked or admin; 401 without a token, 404 to anyone else, 400 for a malformed id.
   expect((await call<ErrorBody>("GET", `/v1/erasures/${eid}`, null)).status).toBe(401)
-  console.error("STEP 22", new Date().toISOString()) // DEBUG
   expect(await call<ErrorBody>("GET", `/v1/erasures/${eid}`, await token("mno"))).toMatchObject({ status: 404, body: { error: { code: "not_found" } } })
-  console.error("STEP 23", new Date().toISOString()) // DEBUG
   expect(await call<ErrorBody>("GET", "/v1/erasures/nope", admin)).toMatchObject({ status: 400, body: { error: { details: [{ path: "path.id" }] } } })
-  console.error("STEP 24", new Date().toISOString()) // DEBUG
   expect(await call<ErrorBody>("GET", `/v1/erasures/${"A".repeat(22)}`, admin)).toMatchObject({ status: 404 })
-  console.error("STEP 25", new Date().toISOString()) // DEBUG
   expect((await call<ErasureView>("GET", `/v1/erasures/${eid}`, own)).status).toBe(200)
-  console.error("STEP 26", new Date().toISOString()) // DEBUG
 
   // --- kill -9 of the partition's owner once the erasure is past its snapshot step ---
   const owner = async () => (await sql<Array<{ owner: string; epoch: string }>>`SELECT owner, epoch FROM arena_partition_checkpoint WHERE partition = ${k}`)[0]!
@@ -194,10 +173,8 @@ it("P = 4, 2 processors: an erasure through the gateway reaches done after a kil
     return ["postgres", "clickhouse", "stream", "done"].includes(r.body.step) ? r.body : undefined
   })
   const was = await owner()
-  console.error("STEP 27", new Date().toISOString()) // DEBUG
   const victim = was.owner === "proc-a" ? a : b
   await kill9(victim)
-  console.error("STEP 28", new Date().toISOString()) // DEBUG
   expect(midway.status).toBe("pending")
   expect(midway.erase_seq).toBeGreaterThan(0)
   const survivor = victim === a ? b : a
@@ -218,24 +195,16 @@ it("P = 4, 2 processors: an erasure through the gateway reaches done after a kil
 
   // --- no trace of the user; the others keep theirs ---
   expect(await traces(VICTIM, admin)).toEqual([])
-  console.error("STEP 29", new Date().toISOString()) // DEBUG
   expect(await chCount(`SELECT count() AS n FROM awards WHERE user_id != '${VICTIM}'`)).toBe(othersBefore)
-  console.error("STEP 30", new Date().toISOString()) // DEBUG
+  expect((await call<{ members: string[] }>("GET", `/v1/groups/${id}-team`, admin)).body.members).toEqual(["ann", "bob"])
+  expect((await call("GET", `/v1/groups/${id}-mine`, admin)).status).toBe(404)
   expect(await chCount("SELECT count() AS n FROM rejections")).toBe(0)
-  console.error("STEP 31", new Date().toISOString()) // DEBUG
   expect([...await sql`SELECT rank, user_id FROM arena_partition_period_archive WHERE partition = ${k}`].map((r) => ({ ...r }))).toEqual([{ rank: 1, user_id: mate }])
-  console.error("STEP 32", new Date().toISOString()) // DEBUG
   expect((await sql`SELECT entries FROM arena_partition_period_closed WHERE partition = ${k}`)[0]!.entries).toBe(1)
-  console.error("STEP 33", new Date().toISOString()) // DEBUG
   expect(await chCount("SELECT (SELECT sum(events) FROM agent_daily) - (SELECT count() FROM awards) AS n")).toBe(0)
-  console.error("STEP 34", new Date().toISOString()) // DEBUG
   expect(await chCount("SELECT (SELECT sum(events) FROM correction_daily) - (SELECT count() FROM corrections) AS n")).toBe(0)
-  console.error("STEP 35", new Date().toISOString()) // DEBUG
   for (const u of USERS.filter((x) => x !== VICTIM)) await xpIs(u, 30)
-  console.error("STEP 36", new Date().toISOString()) // DEBUG
   // The same user_id later is a new user.
   expect(await call("POST", "/v1/events", producer, { ...events[0]!, event_id: `${id}-again`, user_id: VICTIM })).toMatchObject({ status: 202 })
-  console.error("STEP 37", new Date().toISOString()) // DEBUG
   await xpIs(VICTIM, 10)
-  console.error("STEP 38", new Date().toISOString()) // DEBUG
 }, 300_000)
