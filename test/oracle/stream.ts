@@ -5,11 +5,13 @@
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream"
 import { DeliverPolicy } from "@nats-io/jetstream"
 import type { StoredMessage } from "./Oracle.js"
+import { nextStoredOn } from "../../src/adapters/nats/EventSource.js"
 
 export const readStream = async (js: JetStreamClient, jsm: JetStreamManager, stream: string, fromSeq = 1): Promise<Array<StoredMessage>> => {
   const last = (await jsm.streams.info(stream)).state.last_seq
   const out: Array<StoredMessage> = []
-  if (last < fromSeq) return out
+  // Nothing stored from fromSeq on (also when the stream's last messages were erased: last_seq stays): a consumer would wait forever.
+  if (last < fromSeq || (await nextStoredOn(jsm, stream)(fromSeq)) === null) return out
   const consumer = await js.consumers.get(stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSeq })
   const messages = await consumer.consume({ max_messages: 4096 })
   const deadline = setTimeout(() => void messages.close(), 300_000)

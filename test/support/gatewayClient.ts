@@ -9,6 +9,9 @@ import type { Member } from "./partitionedMembers.js"
 
 export type Res<A> = { status: number; body: A }
 
+/** How long one call may go unanswered before it fails. */
+const CALL_TIMEOUT_MS = 30_000
+
 export const gatewayClient = (procs: ReadonlyArray<Member>, id: string) => {
   /** The gateway's port, once started. */
   let port = 0
@@ -16,8 +19,10 @@ export const gatewayClient = (procs: ReadonlyArray<Member>, id: string) => {
     const r = await fetch(`http://127.0.0.1:${port}${p}`, {
       method,
       headers: { ...(body === undefined ? {} : { "content-type": "application/json" }), ...(token === null ? {} : { authorization: `Bearer ${token}` }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) })
-    })
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      // A request the gateway never answers fails (naming itself) instead of hanging `until` with it.
+      signal: AbortSignal.timeout(CALL_TIMEOUT_MS)
+    }).catch((e: unknown) => { throw new Error(`${method} ${p}: ${e instanceof Error ? e.message : String(e)}`) })
     return { status: r.status, body: await r.json() as A }
   }
   /** Polls `f` until it returns a value (not undefined); fails naming `what` after `ms`. */
