@@ -8,7 +8,8 @@
 // change without a snapshot), and every frame's seq is honest (each named row shows at least the XP
 // of its user's events stored at or before that seq). A client resuming with since/epoch gets
 // deltas only; a membership change (PUT /v1/groups) shows in the feeds; a member turning private is
-// anonymous in them (a snapshot, and no later frame names them). On the old code the upgrade
+// anonymous in them (a snapshot, and no later frame names them); a feed opened on a group that does
+// not exist yet starts empty and fills once the group is created. On the old code the upgrade
 // answered 501.
 import { randomBytes } from "node:crypto"
 import { afterAll, beforeAll, expect, it } from "vitest"
@@ -114,6 +115,16 @@ it("P = 4: a group board's live feeds on the gateway equal REST's group board af
   const first = await settle("wave 1")
   expect(first.entries.map((e) => e.user_id)).not.toContain("o0")
   await settleWindow("g3", "wave 1")
+
+  // A group that does not exist yet: an empty snapshot, then its board once it is created (docs/websocket.md).
+  const later = await follow<LeaderboardMessage>("/ws/leaderboard/group:later?limit=10")
+  expect(await later.nth(0, 30_000)).toMatchObject({ type: "snapshot", board: "group:later", entries: [] })
+  expect((await call("PUT", "/v1/groups/later", owner, { name: "Later", members: ["g2", "o0", "o1"] })).status).toBe(201)
+  const laterBoard = await until("REST's board of the new group", async () => {
+    const b = await call<Board>("GET", "/v1/leaderboards/group:later", null)
+    return b.status === 200 && b.body.total === 3 ? b.body : undefined
+  })
+  await later.until((m) => JSON.stringify(fold(m, 10).entries) === JSON.stringify(laterBoard.entries), 30_000, "the new group's fold equal to REST")
 
   // Wave 2: g3 climbs from last to the middle, g7 moves, an outsider moves (not on the group board).
   await post({ g3: 6, g7: 1, o0: 3 })

@@ -3,7 +3,7 @@
 // in flight (one more after it when the chain moved meanwhile); a window changed at an unmoved
 // watermark is held for a higher one (or HOLD_MS); a lower watermark is never sent; the user's
 // privacy as the answers say it; unwatching releases the board. A group board's views (top-N and
-// around-me) follow the global board's chain, read the group again on each step, wait while the
+// around-me) follow the global board's chain, read the group again on each step, are empty while the
 // group does not exist, and a larger limit gets the next answer even at the same watermark.
 import { afterEach, beforeEach, expect, it, vi } from "vitest"
 import type { BoardKey } from "../../domain/Model.js"
@@ -170,17 +170,22 @@ it("a group board's views follow the global chain, re-read the group on each ste
   const flush = () => vi.advanceTimersByTimeAsync(0)
   const top = (seq: number, users: ReadonlyArray<string>): BoardView => ({ key: group, seq, total: users.length, entries: users.map((u, i) => row(u, i + 1, 100 - i)) })
 
-  // No such group yet: nothing is asked of the partitions, nothing is shown; the global board is watched.
+  // No such group yet: an empty board (asked with no members, for an honest seq); the global board is watched.
   expect(w.watch(group, 2)).toBeNull()
   expect(live.watched.get("global")).toBe(1)
   expect(live.watched.get("group:team")).toBeUndefined()
   await flush()
-  expect(tops).toHaveLength(0)
+  expect(tops.map((t) => [t.members, t.limit])).toEqual([[[], 2]])
+  tops[0]!.resolve(top(4, []))
+  await flush()
+  expect(views.map((v) => [v.seq, v.entries.length])).toEqual([[4, 0]])
   // It is created: the next step of the global chain reads it and shows its board.
   stored = ["a", "b", "c"]
   live.step(5)
   await flush()
-  expect(tops.map((t) => [t.members, t.limit])).toEqual([[["a", "b", "c"], 2]])
+  expect(tops[1]!.members).toEqual(["a", "b", "c"])
+  tops.shift()
+  views.shift()
   tops[0]!.resolve(top(5, ["a", "b"]))
   await flush()
   expect(views.map((v) => v.seq)).toEqual([5])

@@ -22,7 +22,8 @@
 // resume from any of them is exact (DeltaRing answers a resume at a seq some delta did not move
 // with a snapshot). Past HOLD_MS (no ticks) it goes out at the same seq all the same, as the
 // mergers' top-N chain does. A socket asking a group board for more entries than its view holds
-// waits for the next answer, which goes out even at the same seq.
+// waits for the next answer, which goes out even at the same seq. A group that does not exist has
+// no members: its board is empty (an empty snapshot, entries once it is created).
 // Cost: 1 + (P - 1) requests per watched around-me window, P per group top-N (plus one Postgres read
 // of the group per step), per chain step (about one per MERGE_INTERVAL_MS while events flow, one a
 // second on ticks); partitions do not push their boards yet.
@@ -176,16 +177,13 @@ export const withMergedWindows = (live: LeaderboardPort, q: WindowQueries, membe
     }
     return r
   }
-  /** The view now, with the limit it was asked for; null: a group that does not exist (yet) and has shown nothing. */
-  const ask = async (w: Win, limit: number): Promise<WindowAnswer | null> => {
-    let m: ReadonlyArray<string> | undefined
-    if (w.group !== null) {
-      const g = await membersOf(w.group)
-      // No such group: nothing to show until it exists (the single process's feed waits too); a
-      // deleted one that was shown empties (asked with no members, for an honest seq).
-      if (g === null && w.view === null) return null
-      m = g ?? []
-    }
+  /**
+   * The view now, asked for `limit` entries. A group that does not exist (yet, or any more) has no
+   * members: an empty board, asked all the same for an honest seq (docs/websocket.md: an empty
+   * snapshot, its entries once the group is created; a deletion removes everyone).
+   */
+  const ask = async (w: Win, limit: number): Promise<WindowAnswer> => {
+    const m = w.group === null ? undefined : (await membersOf(w.group)) ?? []
     if (w.around !== null) return q.window(w.key, w.around, m)
     return { view: await q.groupTop(w.key, m!, limit), userPrivate: null }
   }
@@ -212,26 +210,24 @@ export const withMergedWindows = (live: LeaderboardPort, q: WindowQueries, membe
         w.running = false
         if (!alive(w)) return
         w.warned = false
-        if (a !== null) {
-          if (a.userPrivate !== null && w.around !== null) privateUsers.set(w.around.user_id, a.userPrivate)
-          const last = w.view
-          // Asked for every watched limit: a waiting socket gets this answer whatever its seq.
-          const forced = w.force && limit >= topLimit(w)
-          // Never back: a view answered at a lower watermark than the last one is older news.
-          if (last === null || a.view.seq > last.seq || (forced && a.view.seq === last.seq)) emit(w, a.view, limit)
-          else if (a.view.seq === last.seq && sameWindow(a.view, last)) {
-            // Back to what was sent: nothing to hold any more.
-            clearTimeout(w.hold)
+        if (a.userPrivate !== null && w.around !== null) privateUsers.set(w.around.user_id, a.userPrivate)
+        const last = w.view
+        // Asked for every watched limit: a waiting socket gets this answer whatever its seq.
+        const forced = w.force && limit >= topLimit(w)
+        // Never back: a view answered at a lower watermark than the last one is older news.
+        if (last === null || a.view.seq > last.seq || (forced && a.view.seq === last.seq)) emit(w, a.view, limit)
+        else if (a.view.seq === last.seq && sameWindow(a.view, last)) {
+          // Back to what was sent: nothing to hold any more.
+          clearTimeout(w.hold)
+          w.hold = undefined
+          w.held = null
+        } else if (a.view.seq === last.seq) {
+          w.held = a.view
+          w.heldLimit = limit
+          w.hold ??= setTimeout(() => {
             w.hold = undefined
-            w.held = null
-          } else if (a.view.seq === last.seq) {
-            w.held = a.view
-            w.heldLimit = limit
-            w.hold ??= setTimeout(() => {
-              w.hold = undefined
-              if (w.held !== null && alive(w)) emit(w, w.held, w.heldLimit)
-            }, HOLD_MS)
-          }
+            if (w.held !== null && alive(w)) emit(w, w.held, w.heldLimit)
+          }, HOLD_MS)
         }
         if (w.again) recompute(w)
       },
