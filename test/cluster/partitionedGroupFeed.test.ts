@@ -20,7 +20,7 @@ import type { RankedEntry } from "../../src/ports/ReadModel.js"
 import { clusterWorld } from "../support/clusterWorld.js"
 import { gatewayClient } from "../support/gatewayClient.js"
 import { partitionedMembers } from "../support/partitionedMembers.js"
-import { openWs } from "../gateway/client.js"
+import { feedWaves } from "../support/feedWaves.js"
 import type { WsReader } from "../gateway/client.js"
 import { fold, foldWindow } from "../gateway/wsProtocol.js"
 import type { ClientState } from "../gateway/wsProtocol.js"
@@ -31,7 +31,9 @@ const { cluster, id, databaseUrl: dbUrl, dataDir } = world
 const SECRET = randomBytes(48).toString("base64url")
 
 const { procs, start, kill9 } = partitionedMembers({ cluster, partitions: P, databaseUrl: dbUrl, dataDir, env: { ARENA_JWT_SECRET: SECRET, ARENA_AUTH: "on" } })
-const sockets: Array<WsReader<unknown>> = []
+const client = gatewayClient(procs, id)
+const { call, until, setPort } = client
+const { xp, sockets, post: postAs, owed, follow } = feedWaves(client, id)
 
 beforeAll(async () => { await world.up() })
 
@@ -40,8 +42,6 @@ afterAll(async () => {
   for (const p of procs) await kill9(p)
   await world.down()
 })
-
-const { call, until, setPort, port } = gatewayClient(procs, id)
 
 interface Board { seq: number; total: number; entries: Array<RankedEntry> }
 
@@ -53,19 +53,7 @@ it("P = 4: a group board's live feeds on the gateway equal REST's group board af
   const owner = await mintToken({ sub: "owner", scope: "", ttlSeconds: 3600 }, SECRET)
   await until("every partition ready", async () => ((await call("GET", "/readyz", null)).status === 200 ? true : undefined), 60_000)
 
-  // What the stream holds: every event's user and seq (10 XP each), and each user's XP.
-  const stored: Array<{ user: string; seq: number }> = []
-  const xp = new Map<string, number>()
-  let n = 0
-  const post = async (counts: Record<string, number>) => {
-    const events = Object.entries(counts).flatMap(([u, k]) => Array.from({ length: k }, () => ({
-      event_id: `${id}-${n++}`, user_id: u, username: u, agent_name: "cursor", action_type: "task_completed", timestamp: new Date().toISOString()
-    })))
-    const r = await call<{ accepted: number; results: Array<{ event_id: string; seq: number }> }>("POST", "/v1/events", producer, events)
-    expect(r).toMatchObject({ status: 202, body: { accepted: events.length } })
-    r.body.results.forEach((res, i) => stored.push({ user: events[i]!.user_id, seq: res.seq }))
-    for (const [u, k] of Object.entries(counts)) xp.set(u, (xp.get(u) ?? 0) + 10 * k)
-  }
+  const post = (counts: Record<string, number>) => postAs(producer, counts)
   let members: Array<string> = ["g0", "g1", "g2", "g3", "g4", "g5", "g6", "g7", "ghost"]
   expect(new Set(members.map((u) => partitionOfUser(u, P))).size).toBe(P)
   const setGroup = async (list: Array<string>) => {
@@ -95,16 +83,6 @@ it("P = 4: a group board's live feeds on the gateway equal REST's group board af
     await around.until((m) => m.length > 0 && JSON.stringify(foldWindow(m).entries) === JSON.stringify(rest.entries), 30_000, `${what}: the window equal to REST ${JSON.stringify(rest.entries)}`)
     expect(foldWindow(around.messages).firstRank).toBe(rest.entries[0]!.rank)
   }
-  /** Opens a feed; a 503 (a partition handed over between processors meanwhile) is tried again, as Retry-After asks. */
-  const follow = async <M>(p: string) => {
-    const ws = await until(`${p} opened`, () => openWs<M>(`ws://127.0.0.1:${port()}${p}`).catch((e: { status?: number }) => {
-      if (e.status === 503) return undefined
-      throw e
-    }))
-    sockets.push(ws as WsReader<unknown>)
-    return ws
-  }
-
   // Wave 1: every member but ghost scores, with XP ties across partitions (g0/g1, g4/g5); outsiders too.
   await post({ g0: 3, g1: 3, g2: 7, g3: 1, g4: 5, g5: 5, g6: 2, g7: 9, o0: 8, o1: 4 })
   const top = await follow<LeaderboardMessage>("/ws/leaderboard/group:team?limit=100")
@@ -180,8 +158,7 @@ it("P = 4: a group board's live feeds on the gateway equal REST's group board af
     st = fold([m], 100, st)
     for (const e of st.entries) {
       if (e.user_id === null) continue
-      const owed = 10 * stored.filter((x) => x.user === e.user_id && x.seq <= st!.seq).length
-      expect(e.xp, `${e.user_id} in the frame at seq ${st.seq}`).toBeGreaterThanOrEqual(owed)
+      expect(e.xp, `${e.user_id} in the frame at seq ${st.seq}`).toBeGreaterThanOrEqual(owed(e.user_id, st.seq))
     }
   }
 }, 240_000)
