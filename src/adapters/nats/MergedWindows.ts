@@ -81,7 +81,7 @@ export const makeWindowQueries = (nc: NatsConnection, prefix: string, partitions
       const op = mine === null ? "around" : "groupAround"
       const ask = (i: number) => mine === null ? { board: key.board, window: key.window, period: key.period } : { board: GLOBAL_BOARD, window: key.window, period: key.period, members: mine[i] }
       const asked = yield* askPartition<AroundAnswer>(nc, prefix, k, op, { ...ask(k), userId: around.user_id, r: around.radius }, timeoutMs)
-      const me = asked.me
+      const me = asked.me ?? null // (a partition of an older version answers no `me`: as no row)
       // The others hold no row of this user: their answers at its key cannot contain it twice.
       const rest = yield* Effect.forEach(others, (i) => me !== null
         ? askPartition<AroundAnswer>(nc, prefix, i, op, { ...ask(i), at: { xp: me.xp, seq: me.seq }, r: around.radius }, timeoutMs)
