@@ -16,6 +16,8 @@ WORKDIR /app
 # Dependencies first, so a source change does not reinstall them. `npm ci` installs dev
 # dependencies too (TypeScript builds the service, and `arena bench` uses some of them).
 COPY package.json package-lock.json ./
+# A vendored dependency (vendor/README.md) is installed from the tree.
+COPY vendor ./vendor
 RUN npm ci --include=dev && npm cache clean --force
 
 COPY . .

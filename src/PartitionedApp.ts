@@ -37,13 +37,14 @@ import { establishRulesHistory } from "./actors/EstablishRulesHistory.js"
 import { partitionDoor } from "./actors/PartitionDoor.js"
 import type { Voidable } from "./actors/PartitionDoor.js"
 import { makePartitionedCorrections } from "./actors/PartitionedCorrections.js"
-import { makePartitionedErasures } from "./actors/PartitionedErasures.js"
+import { makePartitionedErasures, startPartitionErasures } from "./actors/PartitionedErasures.js"
 import { partitionReads } from "./actors/PartitionReads.js"
 import { startPipeline } from "./actors/Pipeline.js"
 import type { Pipeline } from "./actors/Pipeline.js"
 import { Coordinator, coordinate, memberLease } from "./adapters/nats/Coordinator.js"
 import { DeadLetters } from "./adapters/nats/DeadLetters.js"
-import { makeErasureStream } from "./adapters/nats/ErasureStream.js"
+import { makeErasureStream, partitionUserSeqs } from "./adapters/nats/ErasureStream.js"
+import { makeErasureStore } from "./adapters/postgres/ErasureStore.js"
 import { makeEventSource } from "./adapters/nats/EventSource.js"
 import { keepLease } from "./adapters/nats/LeaseKeeper.js"
 import { NATS_FAILOVER_MS, makeLeases, renewGapToleranceMs } from "./adapters/nats/Leases.js"
@@ -102,6 +103,8 @@ export const LEASE_STREAM = "ARENA_LEASES"
 export const LEASE_PREFIX = "arena.lease"
 export const ASSIGNMENT_STREAM = "ARENA_ASSIGNMENT"
 export const ASSIGNMENT_SUBJECT = "arena.assignment"
+/** The partition query that wakes the owner's erasure actor (an erasure of one of its users was recorded). */
+const WAKE_ERASURES = "wakeErasures"
 /** The lease of partition k: `p.<k>`. */
 export const partitionLease = (k: number): string => `p.${k}`
 
@@ -161,10 +164,11 @@ const ownPartition = (c: ProcessorContext, k: number, stop: Deferred.Deferred<vo
     const awards = makePartitionAwards(c.sql, k, (m) => c.log.warn(m))
     // Analytics (ARCHITECTURE §9): the partition's rows to the shared ClickHouse under this fence.
     // Closing it after a lost lease waits briefly for a flush the fence can only refuse.
-    const analytics = c.clickhouse === null ? awards : bothSinks(awards, yield* makeAnalyticsActor(
+    const chSink = c.clickhouse === null ? null : yield* makeAnalyticsActor(
       makeFencedPartitionStore(c.clickhouse, { partition: k, sql: c.sql, lease, leaseHeld: () => kept.current() !== null, member: c.member, graceMs: Math.min(6_000, c.config.leaseTtlMs), warn: (m) => c.log.warn(m), info: (m) => c.log.info(m) }),
       { shutdownFlushMs: Math.min(c.config.leaseTtlMs, 5_000) }
-    ))
+    )
+    const analytics = chSink === null ? awards : bothSinks(awards, chSink)
     const pipeline: Pipeline = yield* startPipeline({
       // Besides its users' events: its own tick and its users' corrections, settings and erasures (partitionKinds).
       events: makeEventSource(c.nats, names.events, partitionKinds(k), { filterSubject: partitionFilter(k) }),
@@ -180,6 +184,25 @@ const ownPartition = (c: ProcessorContext, k: number, stop: Deferred.Deferred<vo
       partition: { partitions: c.config.partitions!, owned: k }
     })
     c.log.info(`partition ${k}: owned with fencing token ${token} (from seq ${claimed.seq})`)
+    // Erasures (§11) of k's users, resumed from their records and run beside k's pipeline while k
+    // is owned (PartitionedErasures.ts): the single process's steps over this partition's parts.
+    const erasureRunner = yield* startPartitionErasures({
+      store: makeErasureStore(c.sql, k),
+      stream: makeErasureStream(c.nats.js, c.nats.jsm, { events: names.events, deadLetters: names.dlq, subject: partitionKindSubject(k, "erasures"), settingsSubject: partitionKindSubject(k, "settings") }),
+      analytics: {
+        awaitDurable: (seq) => Effect.runPromise(analytics.awaitDurable(seq)),
+        userSeqs: partitionUserSeqs(c.nats.js, c.nats.jsm, names.events, k),
+        deleteSeqs: (seqs) => chSink === null ? Promise.resolve() : Effect.runPromise(chSink.eraseSeqs(seqs))
+      },
+      pipeline: {
+        applied: () => pipeline.status.ingest.applied,
+        snapshotSeq: () => pipeline.status.snapshot.lastSeq,
+        requestSnapshot: () => void Effect.runFork(pipeline.requestSnapshot)
+      },
+      log: (l) => c.log.info(`partition ${k}: ${l}`),
+      stepPauseMs: c.config.erasureStepPauseMs,
+      groups: new PostgresGroupStore(c.sql)
+    }, c.config.partitions!, k)
     let sub: { unsubscribe: () => void } | null = null
     yield* Effect.addFinalizer(() => Effect.sync(() => sub?.unsubscribe()))
     for (;;) {
@@ -208,7 +231,7 @@ const ownPartition = (c: ProcessorContext, k: number, stop: Deferred.Deferred<vo
         // The partition's erasure messages naming a user: the settings scan of ErasureStream over k's `$erasures`.
         const erasures = makeErasureStream(c.nats.js, c.nats.jsm, { events: names.events, deadLetters: names.dlq, subject: partitionKindSubject(k, "erasures"), settingsSubject: partitionKindSubject(k, "erasures") })
         const door = partitionDoor(pipeline, awards.awardOf, (userId) => erasures.settingsOf(userId, Number.MAX_SAFE_INTEGER))
-        sub = servePartition(c.nats.nc, QUERY_PREFIX, k, (op, body) => door(op, body) ?? reads(op, body))
+        sub = servePartition(c.nats.nc, QUERY_PREFIX, k, (op, body) => op === WAKE_ERASURES ? erasureRunner.wake() : door(op, body) ?? reads(op, body))
         c.log.info(`partition ${k}: caught up at seq ${pipeline.status.ingest.applied}, answering queries`)
       }
       yield* sleep(50)
@@ -343,7 +366,7 @@ export const startProcessor = (config: ArenaConfig, log: Log) =>
  * Corrections, settings and erasures on the gateway (ARCHITECTURE §9): each published to its user's
  * partition subject; a correction's door checks asked of the partitions' owners (PartitionDoor.ts).
  */
-const partitionedWrites = (config: ArenaConfig, nats: NatsHandle, publisher: JetStreamPublisher) => {
+const partitionedWrites = (config: ArenaConfig, nats: NatsHandle, publisher: JetStreamPublisher, sql: Sql) => {
   const P = config.partitions!
   const names = streamNames(config)
   const run = <A>(e: Effect.Effect<A, { readonly message: string }>): Promise<A> =>
@@ -361,11 +384,8 @@ const partitionedWrites = (config: ArenaConfig, nats: NatsHandle, publisher: Jet
       publish: publishOne
     }),
     settings: makeSettingsPublisher(publisher, (userId) => partitionKindSubject(partitionOfUser(userId, P), "settings")),
-    erasures: makePartitionedErasures(P, async (subject, msgId, json) => {
-      const o = await publishOne(subject, msgId, json)
-      if (!o.ok) throw new Error(`the erasure was not stored: ${o.message}`)
-      return o.seq
-    })
+    // Recorded in Postgres; the owner of the user's partition is woken to run it.
+    erasures: makePartitionedErasures(P, makeErasureStore(sql), (k) => run(askPartition<unknown>(nats.nc, QUERY_PREFIX, k, WAKE_ERASURES, null, 1_000)).then(() => {}))
   }
 }
 
@@ -445,7 +465,6 @@ export const startPartitionedGateway = (config: ArenaConfig, log: Log) =>
       (s) => Effect.promise(() => s.close())
     )
     // --- end live boards ---
-    const writes = partitionedWrites(config, nats, ingest.port.publisher)
     // Dashboards and admin SQL over the shared ClickHouse the processors write (none without a server URL).
     const target = yield* Effect.try({ try: () => parseClickHouseTarget(config), catch: (e) => new Error(`partitioned gateway: ${e instanceof Error ? e.message : String(e)}`) })
     const ch = target.kind === "http" ? yield* Effect.acquireRelease(Effect.sync(() => openClickHouse(target)), (h) => Effect.promise(() => h.close().catch(() => {}))) : null
@@ -462,6 +481,7 @@ export const startPartitionedGateway = (config: ArenaConfig, log: Log) =>
         Effect.ignore
       ))
     }
+    const writes = partitionedWrites(config, nats, ingest.port.publisher, sql)
     const gw = yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: () => startMergedGateway({

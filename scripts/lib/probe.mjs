@@ -2,7 +2,7 @@
 // NATS with JetStream, is it Postgres, create the database, do node_modules match the
 // lockfile, is an HTTP endpoint 200, is the service ready (or fatally not). Exit codes are the answer; a line on stderr says why.
 // Only node: built-ins are imported at the top, so `deps-ok` and `ident` work before `npm ci`.
-import { existsSync, readFileSync } from "node:fs"
+import { existsSync, readFileSync, realpathSync } from "node:fs"
 import net from "node:net"
 import path from "node:path"
 
@@ -150,7 +150,17 @@ function depsOk(root) {
   }
   const lock = JSON.parse(readFileSync(lockPath, "utf8"))
   for (const [where, meta] of Object.entries(lock.packages ?? {})) {
-    if (where === "" || !where.includes("node_modules/") || meta.link) continue
+    if (where === "" || !where.includes("node_modules/")) continue
+    if (meta.link) {
+      // A vendored package (vendor/README.md): node_modules must link to it, not hold an older copy.
+      let linked = false
+      try { linked = realpathSync(path.join(root, where)) === realpathSync(path.join(root, meta.resolved)) } catch { /* missing */ }
+      if (!linked) {
+        say(`${where} is not the link to ${meta.resolved}`)
+        return 1
+      }
+      continue
+    }
     const pj = path.join(root, where, "package.json")
     if (!existsSync(pj)) {
       if (meta.optional) continue

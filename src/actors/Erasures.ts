@@ -21,6 +21,23 @@ export interface ErasureDeps {
   readonly stepPauseMs?: number
   /** Groups (§11): the user's own groups go, and they leave everyone else's member lists. */
   readonly groups?: { forgetUser(userId: string): Promise<void> }
+  /**
+   * Lists the pending erasures again this often, besides each `request` and `wake` (partitioned
+   * mode: another process, the gateway, records them; a lost wake is found so). Unset: never.
+   */
+  readonly rescanMs?: number
+}
+
+/** The erasure actor's port, and `wake`: look at the pending erasures now (one recorded elsewhere). */
+export type ErasureRunner = ErasurePort & { readonly wake: () => void }
+
+/** GET /v1/erasures/{id}: the record to whoever asked for it or an admin; null to anyone else. */
+export const readErasure = (store: ErasureStore): ErasurePort["get"] => async (id, viewer) => {
+  if (!ERASURE_ID.test(id)) return null
+  const r = await store.get(id)
+  if (r === null) return null
+  if (!viewer.admin && !store.askedBy(r, viewer.sub)) return null
+  return erasureView(r)
 }
 
 const RETRY = backoff(200, 5_000)
@@ -32,7 +49,7 @@ const call = <A>(what: string, f: () => Promise<A>, log: (l: string) => void) =>
     Effect.orDie // unreachable: the schedule retries forever
   )
 
-export const startErasures = (deps: ErasureDeps): Effect.Effect<ErasurePort, never, Scope.Scope> =>
+export const startErasures = (deps: ErasureDeps): Effect.Effect<ErasureRunner, never, Scope.Scope> =>
   Effect.gen(function*() {
     const pollMs = deps.pollMs ?? 50
     const wake = Latch.makeUnsafe(true)
@@ -86,7 +103,7 @@ export const startErasures = (deps: ErasureDeps): Effect.Effect<ErasurePort, nev
           }
           // falls through
           case "postgres": {
-            yield* c("scrubbing Postgres", () => deps.store.scrub(user))
+            yield* c("scrubbing Postgres", () => deps.store.scrub(user, seq))
             const groups = deps.groups
             if (groups !== undefined) yield* c("removing the user from groups", () => groups.forgetUser(user))
             yield* advance(id, "clickhouse")
@@ -130,7 +147,7 @@ export const startErasures = (deps: ErasureDeps): Effect.Effect<ErasurePort, nev
             if ((held === undefined && (first.step === "postgres" || first.step === "clickhouse")) || p.current !== projection) {
               yield* waitFor(() => (deps.pipeline.applied() ?? 0) >= seq)
               yield* waitFor(() => (deps.pipeline.snapshotSeq() ?? 0) >= seq, () => deps.pipeline.requestSnapshot())
-              yield* c("scrubbing Postgres", () => deps.store.scrub(user))
+              yield* c("scrubbing Postgres", () => deps.store.scrub(user, seq))
               const groups = deps.groups
               if (groups !== undefined) yield* c("removing the user from groups", () => groups.forgetUser(user))
               yield* c("waiting for analytics", () => deps.analytics.awaitDurable(seq))
@@ -175,18 +192,16 @@ export const startErasures = (deps: ErasureDeps): Effect.Effect<ErasurePort, nev
       }
     })))
 
+    const rescan = deps.rescanMs
+    if (rescan !== undefined) yield* Effect.forkScoped(Effect.forever(Effect.sleep(rescan).pipe(Effect.andThen(Effect.sync(() => wake.openUnsafe())))))
+
     return {
       request: async (userId, sub) => {
         const r = await deps.store.create(userId, sub)
         wake.openUnsafe()
         return erasureView(r)
       },
-      get: async (id, viewer) => {
-        if (!ERASURE_ID.test(id)) return null
-        const r = await deps.store.get(id)
-        if (r === null) return null
-        if (!viewer.admin && !deps.store.askedBy(r, viewer.sub)) return null
-        return erasureView(r)
-      }
-    } satisfies ErasurePort
+      get: readErasure(deps.store),
+      wake: () => wake.openUnsafe()
+    } satisfies ErasureRunner
   })

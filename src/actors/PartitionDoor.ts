@@ -43,7 +43,8 @@ export const partitionDoor = (
           if (award === null) return null
           // An erasure after the award took it away, even when the user_id has events again since
           // (a new user then, whose XP the old award never was): as the single process, whose
-          // erasure deletes the award from the ledger. The award rows themselves are not scrubbed yet.
+          // erasure deletes the award from the ledger (here the erasure's Postgres step deletes the
+          // award row a little later: until then this says so).
           const erased = state.users.uidOf(award.user_id) >= 0 && (await erasuresOf(award.user_id)).some((seq) => seq > award.seq && seq <= pipeline.boards.position.applied)
           const uid = state.users.uidOf(award.user_id)
           if (uid < 0 || erased) return { award, current: false, voidedAt: 0 }

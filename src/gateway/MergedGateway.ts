@@ -8,17 +8,19 @@
 // /ws/leaderboard/{board} (`upgrade`: ws/MergedSockets.ts, the single process's frames over the
 // board mergers' chains) with its around-me feed /ws/leaderboard/{board}/around/{user_id}, and /ws/users/{user_id} (notifications from
 // the users' partition owners). Writes routed with their user (`writes`): POST /v1/corrections (admin),
-// PUT /v1/users/{id}/settings and DELETE /v1/users/{id} (self or admin) run the single process's
-// route code over ports that publish to the user's partition subject
-// (`arena.xp.p.<k>.$corrections|$settings|$erasures`). Also the single process's route code for
+// PUT /v1/users/{id}/settings (self or admin) run the single process's route code over ports that
+// publish to the user's partition subject (`arena.xp.p.<k>.$corrections|$settings`);
+// DELETE /v1/users/{id} (self or admin) and GET /v1/erasures/{id} the single process's erasure
+// routes over the durable record the user's partition's owner runs (actors/PartitionedErasures.ts).
+// Also the single process's route code for
 // GET /v1/users/{id}/ledger (owner or admin; from the shared ClickHouse, without a server 501 as
 // /v1/analytics), /v1/shares… (Postgres) and GET /v1/rules, GET /v1/achievements (the recorded
 // history from Postgres), and /v1/groups/{id} (PUT, GET, DELETE: the single process's routes over
 // the Postgres group store, read on each request) with the group boards `group:<id>` on the two
 // board reads above: the members' global scores merged exactly over the partitions they live on
 // (MergedReadsPort.groupPage/groupAround); their live feeds are ws/MergedSockets.ts's.
-// Everything else answers 501 naming docs/scaling.md: rules dry-runs and
-// applies (re-projections are not built in this mode), GET /v1/erasures/{id} and the rest of §6.
+// Everything else answers 501 naming docs/scaling.md: rules dry-runs and applies (re-projections
+// are not built in this mode) and the rest of §6.
 // Reads of boards and profiles are public-viewer reads (private rows anonymous; a private profile
 // only to its user and admin). The single process's routes served here (ingest,
 // routed writes, ledgers, shares, rules, analytics, groups) check tokens and have its per-IP and
@@ -66,9 +68,10 @@ export interface MergedGatewayOptions {
   readonly retryAfterS: number
   readonly log: { readonly warn: (m: string) => void }
   /**
-   * POST /v1/corrections (admin), PUT /v1/users/{id}/settings and DELETE /v1/users/{id} (self or
-   * admin): the single process's routes over ports that publish to the user's partition. They use
-   * ingest's token check and limits; absent (or without ingest): 501.
+   * POST /v1/corrections (admin), PUT /v1/users/{id}/settings, DELETE /v1/users/{id} (self or
+   * admin) and GET /v1/erasures/{id}: the single process's routes over ports that publish to the
+   * user's partition (an erasure: its durable record). They use ingest's token check and limits;
+   * absent (or without ingest): 501.
    */
   readonly writes?: {
     readonly corrections: CorrectionsPort
@@ -188,7 +191,7 @@ export const startMergedGateway = async (o: MergedGatewayOptions): Promise<Runni
   const writes = (o.writes === undefined ? [] : [
     ...correctionRoutes(o.writes.corrections),
     settingsRoute(o.writes.settings, onError),
-    ...erasureRoutes(o.writes.erasures).filter((r) => r.method === "delete")
+    ...erasureRoutes(o.writes.erasures)
   ]).concat(o.analytics === undefined ? [] : analyticsRoutes(o.analytics))
     // The ledger's route alone (the profile is this server's merged read); the state check is ClickHouse's own.
     .concat(o.ledger === undefined ? [] : userRoutes({ unavailable: () => null, profile: () => null, ledger: o.ledger }).filter((r) => r.pattern === "/v1/users/:user_id/ledger"))

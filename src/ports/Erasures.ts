@@ -41,8 +41,8 @@ export interface ErasureStore {
   pending(): Promise<ReadonlyArray<ErasureRecord>>
   /** Records a finished step: the next step, and what it learned. */
   advance(id: string, next: ErasureStep, learned?: { eraseSeq?: number; streamSeqs?: ReadonlyArray<number>; letterSeqs?: ReadonlyArray<number> }): Promise<void>
-  /** Removes the user from Postgres: their shares, their rows of archived period rankings (re-ranked). (Groups: GroupBoards.forgetUser.) */
-  scrub(userId: string): Promise<void>
+  /** Removes the user from Postgres: their shares, their rows of archived period rankings (re-ranked) and, in partitioned mode, their award rows below `beforeSeq` (the erasure message). (Groups: GroupBoards.forgetUser.) */
+  scrub(userId: string, beforeSeq: number): Promise<void>
   /**
    * Records that the clickhouse step is done and the stream step comes next, unless a retroactive
    * re-projection (§10) is open (pending or built) or the current projection is no longer

@@ -56,9 +56,12 @@ it("a writer SIGSTOPped inside a fenced commit does not keep the new owner's cla
   const code = await Promise.race([exited, sleep(30_000).then(() => "running")])
   writerPid = 0
   expect(stoppedOut, "nothing committed while stopped").not.toContain('"ok":true')
-  // Resumed, its commit fails (its session was ended, or the fence refuses token 1): it exits, or
-  // dies of the ended connection; either way nothing of it lands.
-  expect(code, out).not.toBe("running")
+  // Resumed, its commit fails (its session was ended, or the fence refuses token 1) and it exits
+  // cleanly: postgres.js 3.4.9 threw an uncatchable TypeError here, writing the transaction's
+  // rollback to the connection Postgres had closed (fixed in vendor/postgres, vendor/README.md).
+  // Either way nothing of it lands.
+  expect(code, out).toBe(0)
+  expect(out).not.toContain("TypeError")
   expect(out).not.toContain('"ok":true')
   const [row] = await sql<Array<{ epoch: string; owner: string; seq: string }>>`SELECT epoch, owner, seq FROM arena_partition_checkpoint WHERE partition = ${k}`
   expect(row).toEqual({ epoch: "2", owner: "new", seq: "0" })

@@ -133,26 +133,33 @@ it("P = 4, 2 processors: corrections, settings and erasures go to their user's p
 
   // --- an erasure: the user's own token (another user's: 403) ---
   expect((await call<ErrorBody>("DELETE", `/v1/users/${encodeURIComponent(erased)}`, stranger)).status).toBe(403)
-  const e1 = await call<{ erasure_id: string; erase_seq: number; user_id: string }>("DELETE", `/v1/users/${encodeURIComponent(erased)}`, await token(erased, ""))
-  expect(e1).toMatchObject({ status: 202, body: { user_id: erased, status: "pending" } })
-  expect(await subjectAt(e1.body.erase_seq)).toBe(kind(erased, "erasures"))
+  const e1 = await call<{ erasure_id: string; erase_seq: number | null; user_id: string }>("DELETE", `/v1/users/${encodeURIComponent(erased)}`, await token(erased, ""))
+  expect(e1).toMatchObject({ status: 202, body: { user_id: erased, status: "pending", step: "publish", erase_seq: null } })
+  // The owner of the user's partition runs it (test/cluster/partitionedErasure.test.ts follows every step).
+  const published = await until("the erasure message published", async () => {
+    const r = await call<{ erase_seq: number | null }>("GET", `/v1/erasures/${e1.body.erasure_id}`, admin)
+    return r.status === 200 && r.body.erase_seq !== null ? r.body.erase_seq : undefined
+  })
+  expect(await subjectAt(published)).toBe(kind(erased, "erasures"))
   await until(`${erased} erased`, async () => ((await profileOf(erased, admin)).status === 404 ? true : undefined))
   const total = await until("the board without the erased user", async () => {
     const r = await call<{ total: number; entries: Array<{ user_id: string | null }> }>("GET", "/v1/leaderboards/global?limit=100", null)
     return r.body.total === USERS.length - 1 ? r.body : undefined
   })
   expect(total.entries.some((e) => e.user_id === erased)).toBe(false)
-  // The same user_id with an event again is a new user: the erased user's award cannot be voided from it.
+  await until("the erasure done", async () => ((await call<{ status: string }>("GET", `/v1/erasures/${e1.body.erasure_id}`, admin)).body.status === "done" ? true : undefined))
+  // The same user_id with an event again is a new user: the erased user's award cannot be voided from it
+  // (the erasure took the award's row and its stream message).
   const again = { ...events[0]!, event_id: `${id}-again`, user_id: erased, username: "again" }
   expect(await call("POST", "/v1/events", producer, again)).toMatchObject({ status: 202, body: { accepted: 1 } })
   await xpIs(erased, 10, admin)
   const gone = await call<ErrorBody>("POST", "/v1/corrections", admin, { ...voidBody, correction_id: `${id}-void-gone`, event_id: `${id}-${USERS.indexOf(erased)}-0` })
-  expect(gone).toMatchObject({ status: 404, body: { error: { code: "not_found", details: [{ path: "event_id", message: "belongs to no current user" }] } } })
+  expect(gone).toMatchObject({ status: 404, body: { error: { code: "not_found", details: [{ path: "event_id", message: "is not an applied event" }] } } })
 
   // Each write stored once on its partition's subject; nothing dead-lettered (no subject_user_mismatch).
   expect(await storedOn(kind(voided, "corrections"))).toBe(kind(voided, "corrections") === kind(adjusted, "corrections") ? 2 : 1)
   expect(await storedOn(kind(hidden, "settings"))).toBe(1)
-  expect(await storedOn(kind(erased, "erasures"))).toBe(1)
+  expect(await storedOn(kind(erased, "erasures"))).toBe(0) // (erased with the user's messages once done)
   expect((await jsm.streams.info("ARENA_XP_DLQ")).state.messages).toBe(0)
 
   // A correction published by hand on another partition's subject than its user's: the consumer

@@ -10,6 +10,7 @@
 import { DeliverPolicy, JetStreamApiError } from "@nats-io/jetstream"
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream"
 import { encodeErasureMessage, erasureMsgId } from "../../domain/Erasure.js"
+import { PARTITION_PREFIX, partitionKindSubject, userToken } from "../../domain/Partition.js"
 import type { ErasureStream } from "../../ports/Erasures.js"
 import { classifyNats } from "./NatsError.js"
 
@@ -49,6 +50,37 @@ const userOf = (data: Uint8Array): string | null => {
   return o.kind === "void" && typeof e === "object" && e !== null && typeof e.user_id === "string" ? e.user_id : null
 }
 
+/**
+ * Seqs below `beforeSeq` of the messages on `subject` of `stream` that `keep` takes (by body), in
+ * order. Scans that subject (an ordered read from its first message up to its last or beforeSeq).
+ */
+export const scanSubject = async (js: JetStreamClient, jsm: JetStreamManager, stream: string, subject: string, beforeSeq: number, keep: (data: Uint8Array) => boolean): Promise<Array<number>> => {
+  const found: Array<number> = []
+  try {
+    let last: number
+    try {
+      last = (await jsm.streams.getMessage(stream, { last_by_subj: subject }))?.seq ?? 0
+    } catch (e) {
+      if (e instanceof JetStreamApiError && e.code === NO_MESSAGE_FOUND) return found
+      throw e
+    }
+    if (last === 0) return found
+    const consumer = await js.consumers.get(stream, { deliver_policy: DeliverPolicy.All, filter_subjects: subject })
+    const msgs = await consumer.consume({ max_messages: 1024 })
+    for await (const m of msgs) {
+      if (m.seq < beforeSeq && keep(m.data)) found.push(m.seq)
+      if (m.seq >= last || m.seq >= beforeSeq) break
+    }
+    await msgs.close()
+  } catch (e) {
+    throw classifyNats(e, `scanning ${subject} for a user's messages`)
+  }
+  return found
+}
+
+/** True when a message's body names `userId` (its user_id, or a void's event.user_id). */
+export const namesUser = (userId: string) => (data: Uint8Array): boolean => userOf(data) === userId
+
 export const makeErasureStream = (js: JetStreamClient, jsm: JetStreamManager, names: ErasureStreamNames): ErasureStream => ({
   async publish(m) {
     try {
@@ -81,29 +113,7 @@ export const makeErasureStream = (js: JetStreamClient, jsm: JetStreamManager, na
     return found
   },
 
-  async settingsOf(userId, beforeSeq) {
-    const found: Array<number> = []
-    try {
-      let last: number
-      try {
-        last = (await jsm.streams.getMessage(names.events, { last_by_subj: names.settingsSubject }))?.seq ?? 0
-      } catch (e) {
-        if (e instanceof JetStreamApiError && e.code === NO_MESSAGE_FOUND) return found
-        throw e
-      }
-      if (last === 0) return found
-      const consumer = await js.consumers.get(names.events, { deliver_policy: DeliverPolicy.All, filter_subjects: names.settingsSubject })
-      const msgs = await consumer.consume({ max_messages: 1024 })
-      for await (const m of msgs) {
-        if (m.seq < beforeSeq && userOf(m.data) === userId) found.push(m.seq)
-        if (m.seq >= last || m.seq >= beforeSeq) break
-      }
-      await msgs.close()
-    } catch (e) {
-      throw classifyNats(e, `scanning ${names.settingsSubject} for a user's settings`)
-    }
-    return found
-  },
+  settingsOf: (userId, beforeSeq) => scanSubject(js, jsm, names.events, names.settingsSubject, beforeSeq, namesUser(userId)),
 
   async erase(which, seqs) {
     const stream = which === "events" ? names.events : names.deadLetters
@@ -119,3 +129,17 @@ export const makeErasureStream = (js: JetStreamClient, jsm: JetStreamManager, na
     return erased
   }
 })
+
+/**
+ * Partitioned mode (ARCHITECTURE §9): the seqs below `beforeSeq` of a user's messages in partition
+ * k — everything on the user's own subject `arena.xp.p.<k>.<user token>` (their events, rejected
+ * ones included) and the corrections naming them on `arena.xp.p.<k>.$corrections` (adjusts, and
+ * voids of their awards). Read from the stream itself, so it needs no ClickHouse (the single process
+ * finds them through its ledger). Settings and dead letters: ErasureStream's own scans.
+ */
+export const partitionUserSeqs = (js: JetStreamClient, jsm: JetStreamManager, stream: string, k: number) =>
+  async (userId: string, beforeSeq: number): Promise<ReadonlyArray<number>> => {
+    const own = await scanSubject(js, jsm, stream, `${PARTITION_PREFIX}${k}.${userToken(userId)}`, beforeSeq, () => true)
+    const corrections = await scanSubject(js, jsm, stream, partitionKindSubject(k, "corrections"), beforeSeq, namesUser(userId))
+    return [...own, ...corrections].sort((a, b) => a - b)
+  }

@@ -4,6 +4,7 @@
 // snapshot that follows the erasure message replaces every chunk (actors/Pipeline.ts).
 import { createHash, randomBytes } from "node:crypto"
 import type { Sql } from "./Db.js"
+import { dropArchivedUser, liveArchives, partitionArchives } from "./PeriodArchives.js"
 import { RULES_LOCK_KEY } from "./RulesStore.js"
 import type { ErasureRecord, ErasureStep, ErasureStore } from "../../ports/Erasures.js"
 
@@ -36,7 +37,11 @@ const toRecord = (r: Row): ErasureRecord => ({
 /** sha256 of "<erasure id>:<sub>" (hex): who asked, without naming them. */
 export const requesterHash = (id: string, sub: string): string => createHash("sha256").update(`${id}:${sub}`).digest("hex")
 
-export const makeErasureStore = (sql: Sql): ErasureStore => ({
+/**
+ * The erasure records, and the Postgres part of an erasure. `partition`: partitioned mode's owner
+ * of partition k (ARCHITECTURE §9), whose scrub takes k's archives and award rows instead.
+ */
+export const makeErasureStore = (sql: Sql, partition?: number): ErasureStore => ({
   async create(userId, requesterSub) {
     const id = randomBytes(16).toString("base64url")
     const rows = await sql<Row[]>`
@@ -70,23 +75,13 @@ export const makeErasureStore = (sql: Sql): ErasureStore => ({
       WHERE id = ${id} AND step <> 'done'`
   },
 
-  async scrub(userId) {
+  async scrub(userId, beforeSeq) {
     await sql.begin(async (tx) => {
       await tx`DELETE FROM arena_shares WHERE owner = ${userId}`
-      const periods = await tx<{ board: string; win: string; period: string }[]>`
-        DELETE FROM arena_period_archive WHERE user_id = ${userId} RETURNING board, win, period`
-      for (const p of periods) {
-        // Re-rank 1..n in two moves (negative first) so the (board, win, period, rank) key never collides.
-        await tx`
-          UPDATE arena_period_archive a SET rank = -r.n FROM (
-            SELECT rank, row_number() OVER (ORDER BY rank) AS n FROM arena_period_archive
-            WHERE board = ${p.board} AND win = ${p.win} AND period = ${p.period}) r
-          WHERE a.board = ${p.board} AND a.win = ${p.win} AND a.period = ${p.period} AND a.rank = r.rank`
-        await tx`UPDATE arena_period_archive SET rank = -rank WHERE board = ${p.board} AND win = ${p.win} AND period = ${p.period}`
-        await tx`
-          UPDATE arena_period_closed SET entries = (SELECT count(*) FROM arena_period_archive WHERE board = ${p.board} AND win = ${p.win} AND period = ${p.period})
-          WHERE board = ${p.board} AND win = ${p.win} AND period = ${p.period}`
-      }
+      await dropArchivedUser(tx, partition === undefined ? liveArchives : partitionArchives(partition), userId)
+      // Partitioned mode: what voids needed of the user's awards (0012), the ones before the erasure
+      // message (a later one is of a new user with the same id).
+      if (partition !== undefined) await tx`DELETE FROM arena_partition_award WHERE partition = ${partition} AND user_id = ${userId} AND seq < ${beforeSeq}`
     })
   },
 

@@ -51,4 +51,12 @@ export class PostgresGroupStore implements GroupStore {
     const rows = await requestStatement("groups: delete", GroupStoreUnavailable, () => this.sql`SELECT 1 FROM arena_groups WHERE id = ${id}`)
     return rows.length > 0 ? "forbidden" : "missing"
   }
+
+  /** Erasure (§11), partitioned mode: the user's own groups go, and they leave everyone else's member lists. */
+  async forgetUser(userId: string): Promise<void> {
+    await storeStatement("groups: forget a user", GroupStoreUnavailable, () => this.sql.begin(async (tx) => {
+      await tx`DELETE FROM arena_groups WHERE owner = ${userId}`
+      await tx`UPDATE arena_groups SET members = array_remove(members, ${userId}), updated_at = now() WHERE ${userId} = ANY(members)`
+    }))
+  }
 }

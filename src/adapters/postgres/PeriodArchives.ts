@@ -30,6 +30,27 @@ const keyOf = (sql: SqlOrTx, t: ArchiveTables) =>
     ? { where: sql``, column: sql``, value: sql`` }
     : { where: sql`${sql(t.key.column)} = ${t.key.value} AND`, column: sql`${sql(t.key.column)},`, value: sql`${t.key.value},` }
 
+/**
+ * Erasure (§11): deletes the user's rows of `t`'s archived rankings and re-ranks each period they
+ * were in 1..n (its closed row's `entries` follows), inside the caller's transaction.
+ */
+export const dropArchivedUser = async (tx: SqlOrTx, t: ArchiveTables, userId: string): Promise<void> => {
+  const key = keyOf(tx, t)
+  const archive = tx(t.archive)
+  const periods = await tx<{ board: string; win: string; period: string }[]>`
+    DELETE FROM ${archive} WHERE ${key.where} user_id = ${userId} RETURNING board, win, period`
+  for (const p of periods) {
+    const where = tx`${key.where} board = ${p.board} AND win = ${p.win} AND period = ${p.period}`
+    // Re-rank 1..n in two moves (negative first) so the (board, win, period, rank) key never collides.
+    await tx`
+      UPDATE ${archive} a SET rank = -r.n FROM (
+        SELECT ctid AS row, row_number() OVER (ORDER BY rank) AS n FROM ${archive} WHERE ${where}) r
+      WHERE a.ctid = r.row`
+    await tx`UPDATE ${archive} SET rank = -rank WHERE ${where}`
+    await tx`UPDATE ${tx(t.closed)} SET entries = (SELECT count(*) FROM ${archive} WHERE ${where}) WHERE ${where}`
+  }
+}
+
 /** Writes each closed period's ranking and its closed row into `t`, inside the caller's transaction. */
 export const writeArchives = async (tx: SqlOrTx, t: ArchiveTables, archives: ReadonlyArray<PeriodArchive>): Promise<void> => {
   const key = keyOf(tx, t)
