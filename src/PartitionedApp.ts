@@ -13,8 +13,8 @@
 //     second (adapters/nats/Ticker.ts), so an idle partition's stream time, periods included, keeps up.
 //   live boards: every processor runs the board mergers (BoardMergers.ts: lease `merge.<board>`,
 //     one delta chain per watched board instance); the gateway serves /ws/leaderboard/{board} from
-//     those chains (MergedLiveBoards.ts, ws/MergedSockets.ts), and its around-me feed from windows
-//     recomputed on each step of them (MergedWindows.ts, ws/MergedAroundGate.ts).
+//     those chains (MergedLiveBoards.ts, ws/MergedSockets.ts), and its around-me feed and group
+//     boards' feeds from views recomputed on each step of them (MergedWindows.ts, ws/MergedAroundGate.ts).
 //   corrections, settings, erasures: the gateway publishes each to its user's partition subject
 //     (`arena.xp.p.<k>.$corrections|$settings|$erasures`), the owner applies it in seq order; a
 //     void's award is looked up in every partition (PartitionDoor; awards kept by PartitionAwards).
@@ -26,8 +26,7 @@
 //   user notifications (/ws/users): each owned partition's pipeline builds notifications for the
 //     users gateways list as watched and publishes them on `arena.user.<k>.<user token>`
 //     (PartitionUserFeed.ts); the gateway subscribes per watched user (MergedUserFeed.ts).
-// Not built yet (docs/scaling.md): ledgers on the gateway, the around-me feed, an erasure's steps
-// after its apply.
+// Not built yet (docs/scaling.md): an erasure's steps after its apply.
 import { Deferred, Effect, Exit, Fiber, Schedule } from "effect"
 import * as os from "node:os"
 import type { ArenaConfig } from "./Config.js"
@@ -447,7 +446,12 @@ export const startPartitionedGateway = (config: ArenaConfig, log: Log) =>
     const live = yield* Effect.acquireRelease(Effect.sync(() => makeMergedLiveBoards(nats.nc, log)), (b) => Effect.sync(() => b.close()))
     // Around-me windows over the same chains, recomputed from the partitions (MergedWindows.ts).
     const windows = makeWindowQueries(nats.nc, QUERY_PREFIX, config.partitions!)
-    const boards = yield* Effect.acquireRelease(Effect.sync(() => withMergedWindows(live, windows, log)), (b) => Effect.sync(() => b.close()))
+    // Shares, groups and the rules history from Postgres (the processors create and migrate the
+    // database; the connection opens on the first request, so a gateway starts without it).
+    const sql = yield* openDb(config.databaseUrl)
+    const groups = new PostgresGroupStore(sql)
+    // Group boards' live feeds too, each step reading the group as stored (any gateway's write shows).
+    const boards = yield* Effect.acquireRelease(Effect.sync(() => withMergedWindows(live, windows, (id) => groups.get(id).then((g) => g?.members ?? null), log)), (b) => Effect.sync(() => b.close()))
     const around = { isPrivate: windows.isPrivate, retryAfterS: Math.ceil(config.leaseTtlMs / 1000), warn: (m: string) => log.warn(m) }
     // /ws/users: the owners' notification subjects, one subscription per watched user.
     // rank_changed from the user's merged ranks (the profile's), read after each of the user's awards and corrections.
@@ -466,9 +470,6 @@ export const startPartitionedGateway = (config: ArenaConfig, log: Log) =>
     const ch = target.kind === "http" ? yield* Effect.acquireRelease(Effect.sync(() => openClickHouse(target)), (h) => Effect.promise(() => h.close().catch(() => {}))) : null
     // Ledgers from the same ClickHouse: projection 0, the only one partitioned processors write.
     const queries = ch === null ? null : new AnalyticsQueries(ch.client)
-    // Shares and the rules history from Postgres (the processors create and migrate the database;
-    // the connection opens on the first request, so a gateway starts without it).
-    const sql = yield* openDb(config.databaseUrl)
     // postgres.js types an array parameter (a share's tags) from the array types its first
     // connection fetches: a share with tags as the pool's first statement went out as text (500).
     // One statement fetches them before the first request, or in the background until Postgres answers.
@@ -484,7 +485,7 @@ export const startPartitionedGateway = (config: ArenaConfig, log: Log) =>
     const gw = yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: () => startMergedGateway({
-          reads, ingest, writes, shares: new PostgresShareStore(sql), rules: storedRulesPort(makeRulesStore(sql)), groups: new PostgresGroupStore(sql),
+          reads, ingest, writes, shares: new PostgresShareStore(sql), rules: storedRulesPort(makeRulesStore(sql)), groups,
           ...(queries === null ? {} : { analytics: queries, ledger: erasedLedger(queries, (userId) => askErasedAt(nats, config.partitions!, userId)) }), upgrade: sockets.upgrade, host: config.host, port: config.port, retryAfterS: Math.ceil(config.leaseTtlMs / 1000), log: { warn: (m) => log.warn(m) } }),
         catch: (e) => new Error(`partitioned gateway: ${e instanceof Error ? e.message : String(e)}`)
       }),

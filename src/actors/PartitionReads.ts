@@ -168,12 +168,17 @@ export const partitionReads = (partition: number, pipeline: Pipeline) => {
       }
       case "groupAround": {
         // A group board's part around `at` (`around`'s answer); `at` null: the part's size alone.
+        // With `userId` instead of `at`: around that member's own row, answered as `me` in the same
+        // read (null when not a member here or without a score), as `around` does for the live feed.
         const k = key({ ...b, board: GLOBAL_BOARD })
         const r = int(b["r"], "r", 1_000)
         const rs = memberRows(boards.openId(k), b["members"])
-        if (b["at"] === undefined || b["at"] === null) return { better: [], worse: [], betterCount: 0, seq: pos.applied, size: rs.length, period: k.period }
-        const s = split(rs, at(b["at"]))
-        return { better: rs.slice(Math.max(0, s.better - r), s.better), worse: rs.slice(s.through, s.through + r), betterCount: s.better, seq: pos.applied, size: rs.length, period: k.period }
+        const userId = b["userId"] === undefined ? null : str(b["userId"], "userId")
+        const me = userId === null ? null : rs.find((x) => x.userId === userId) ?? null
+        const a = userId !== null ? me : b["at"] === undefined || b["at"] === null ? null : at(b["at"])
+        if (a === null) return { better: [], worse: [], betterCount: 0, me, seq: pos.applied, size: rs.length, period: k.period }
+        const s = split(rs, a)
+        return { better: rs.slice(Math.max(0, s.better - r), s.better), worse: rs.slice(s.through, s.through + r), betterCount: s.better, me, seq: pos.applied, size: rs.length, period: k.period }
       }
       default:
         throw new Error(`unknown partition query ${op}`)

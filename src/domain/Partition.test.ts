@@ -2,7 +2,7 @@ import * as fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import {
   checkPartitionSubject, checkPartitionUser, fnv1a32, ingestSubject, isPartitionCount, parsePartitionSubject, partitionFilter, partitionKindSubject, partitionOfToken,
-  partitionOfUser, subjectMapping, tickMsgId, tickSubject, userOfToken, userToken
+  partitionOfUser, subjectMapping, tickMsgId, tickSubject, userOfToken, userToken, usersByPartition
 } from "./Partition.js"
 
 const userIdChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:@-".split("")
@@ -131,5 +131,15 @@ describe("corrections, settings and erasures subjects (ARCHITECTURE §9: routed 
       }
     }))
     expect(checkPartitionUser("arena.xp.corrections", "ann", 4, partitionOfUser("ann", 4))).toMatchObject({ ok: false })
+  })
+})
+
+describe("usersByPartition", () => {
+  it("puts each user id in its partition's list, in the given order, and nothing else", () => {
+    fc.assert(fc.property(fc.array(userId, { maxLength: 50 }), fc.integer({ min: 1, max: 16 }), (ids, p) => {
+      const by = usersByPartition(ids, p)
+      expect(by).toHaveLength(p)
+      by.forEach((list, k) => expect(list).toEqual(ids.filter((u) => partitionOfUser(u, p) === k)))
+    }))
   })
 })

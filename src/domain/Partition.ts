@@ -68,6 +68,13 @@ export const partitionOfToken = (token: string, partitions: number): number => f
 /** The partition of a user: the one the server's mapping puts `arena.xp.events.<userToken(id)>` on. */
 export const partitionOfUser = (userId: string, partitions: number): number => partitionOfToken(userToken(userId), partitions)
 
+/** User ids split by partition (index k: the ids of partition k, in their order): a group's members, each partition asked about its own. */
+export const usersByPartition = (userIds: ReadonlyArray<string>, partitions: number): Array<Array<string>> => {
+  const out = Array.from({ length: partitions }, (): Array<string> => [])
+  for (const u of userIds) out[partitionOfUser(u, partitions)]!.push(u)
+  return out
+}
+
 /** `arena.xp.events.<token>`: what `POST /v1/events` and `arena produce` publish to in partitioned mode. */
 export const ingestSubject = (userId: string): string => INGEST_PREFIX + userToken(userId)
 

@@ -18,9 +18,9 @@
 // history from Postgres), and /v1/groups/{id} (PUT, GET, DELETE: the single process's routes over
 // the Postgres group store, read on each request) with the group boards `group:<id>` on the two
 // board reads above: the members' global scores merged exactly over the partitions they live on
-// (MergedReadsPort.groupPage/groupAround); their live feeds over WebSocket are refused 501
-// (ws/MergedSockets.ts). Everything else answers 501 naming docs/scaling.md: rules dry-runs and
-// applies (re-projections are not built in this mode) and the rest of §6.
+// (MergedReadsPort.groupPage/groupAround); their live feeds are ws/MergedSockets.ts's.
+// Everything else answers 501 naming docs/scaling.md: rules dry-runs and applies (re-projections
+// are not built in this mode) and the rest of §6.
 // Reads of boards and profiles are public-viewer reads (private rows anonymous; a private profile
 // only to its user and admin). The single process's routes served here (ingest,
 // routed writes, ledgers, shares, rules, analytics, groups) check tokens and have its per-IP and

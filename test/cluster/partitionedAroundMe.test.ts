@@ -19,6 +19,7 @@ import type { RankedEntry } from "../../src/ports/ReadModel.js"
 import { clusterWorld } from "../support/clusterWorld.js"
 import { gatewayClient } from "../support/gatewayClient.js"
 import { partitionedMembers } from "../support/partitionedMembers.js"
+import { feedWaves } from "../support/feedWaves.js"
 import { openWs } from "../gateway/client.js"
 import type { WsReader } from "../gateway/client.js"
 import { foldWindow } from "../gateway/wsProtocol.js"
@@ -30,7 +31,9 @@ const { cluster, id, databaseUrl: dbUrl, dataDir } = world
 const SECRET = randomBytes(48).toString("base64url")
 
 const { procs, start, kill9 } = partitionedMembers({ cluster, partitions: P, databaseUrl: dbUrl, dataDir, env: { ARENA_JWT_SECRET: SECRET, ARENA_AUTH: "on" } })
-const sockets: Array<WsReader<AroundMessage>> = []
+const client = gatewayClient(procs, id)
+const { call, until, setPort, port } = client
+const { xp, sockets, post: postAs, owed, follow: open } = feedWaves(client, id)
 
 beforeAll(async () => { await world.up() })
 
@@ -39,8 +42,6 @@ afterAll(async () => {
   for (const p of procs) await kill9(p)
   await world.down()
 })
-
-const { call, until, setPort, port } = gatewayClient(procs, id)
 
 /** The upgrade's HTTP status when refused (0 when it opened); a 503 (a partition handing over) is asked again. */
 const refusal = (p: string): Promise<number> => until(`${p} answered`, () => openWs(`ws://127.0.0.1:${port()}${p}`).then((r) => { r.ws.terminate(); return 0 }, (e: { status?: number }) =>
@@ -57,19 +58,7 @@ it("P = 4: a user's live window on the gateway follows moves across partitions, 
   const producer = await mintToken({ sub: "producer", scope: "events:write", ttlSeconds: 3600 }, SECRET)
   await until("every partition ready", async () => ((await call("GET", "/readyz", null)).status === 200 ? true : undefined), 60_000)
 
-  // What the stream holds: every event's user and seq (10 XP each), and each user's XP.
-  const stored: Array<{ user: string; seq: number }> = []
-  const xp = new Map<string, number>()
-  let n = 0
-  const post = async (counts: Record<string, number>) => {
-    const events = Object.entries(counts).flatMap(([u, k]) => Array.from({ length: k }, () => ({
-      event_id: `${id}-${n++}`, user_id: u, username: u, agent_name: "cursor", action_type: "task_completed", timestamp: new Date().toISOString()
-    })))
-    const r = await call<{ accepted: number; results: Array<{ event_id: string; seq: number }> }>("POST", "/v1/events", producer, events)
-    expect(r).toMatchObject({ status: 202, body: { accepted: events.length } })
-    r.body.results.forEach((res, i) => stored.push({ user: events[i]!.user_id, seq: res.seq }))
-    for (const [u, k] of Object.entries(counts)) xp.set(u, (xp.get(u) ?? 0) + 10 * k)
-  }
+  const post = (counts: Record<string, number>) => postAs(producer, counts)
   /** Once the gateway's board shows every event posted, REST's around-me is final: the fold must come to equal it. */
   const settle = async (ws: WsReader<AroundMessage>, user: string, radius: number, what: string): Promise<Around> => {
     const want = [...xp.values()].sort((a, b) => b - a)
@@ -85,15 +74,7 @@ it("P = 4: a user's live window on the gateway follows moves across partitions, 
     expect(foldWindow(ws.messages).firstRank).toBe(rest.body.entries[0]!.rank)
     return rest.body
   }
-  /** Opens a window; a 503 (a partition handed over between processors meanwhile) is tried again, as Retry-After asks. */
-  const follow = async (p: string) => {
-    const ws = await until(`${p} opened`, () => openWs<AroundMessage>(`ws://127.0.0.1:${port()}${p}`).catch((e: { status?: number }) => {
-      if (e.status === 503) return undefined
-      throw e
-    }))
-    sockets.push(ws)
-    return ws
-  }
+  const follow = (p: string) => open<AroundMessage>(p)
 
   // Ten users, a0 with 1 event … a9 with 10, spread over the partitions.
   const users = Array.from({ length: 10 }, (_, i) => `a${i}`)
@@ -172,8 +153,7 @@ it("P = 4: a user's live window on the gateway follows moves across partitions, 
     st = foldWindow([m], st)
     for (const e of st.entries) {
       if (e.user_id === null) continue
-      const owed = 10 * stored.filter((x) => x.user === e.user_id && x.seq <= st!.seq).length
-      expect(e.xp, `${e.user_id} in the frame at seq ${st.seq}`).toBeGreaterThanOrEqual(owed)
+      expect(e.xp, `${e.user_id} in the frame at seq ${st.seq}`).toBeGreaterThanOrEqual(owed(e.user_id, st.seq))
     }
   }
 }, 180_000)

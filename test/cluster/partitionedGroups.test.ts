@@ -9,7 +9,7 @@
 // members), pages by cursor, around-me, the day window; its seq is the low watermark (every event
 // ≤ seq shown, and no partition had applied less). A membership change is the next read's board; a
 // member turning private is anonymous at their rank and their around-me is 404; a deleted group's
-// board is 404. The live group feed is not built on the gateway: its upgrade answers a clear 501.
+// board is 404. The live group feeds are proven in partitionedGroupFeed.test.ts.
 import { randomBytes } from "node:crypto"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream"
@@ -21,7 +21,6 @@ import { readStream } from "../oracle/stream.js"
 import { clusterWorld } from "../support/clusterWorld.js"
 import { gatewayClient } from "../support/gatewayClient.js"
 import { partitionedMembers } from "../support/partitionedMembers.js"
-import { openWs } from "../gateway/client.js"
 
 const P = 4
 const world = clusterWorld("pg", { partitions: P })
@@ -49,7 +48,7 @@ interface ErrorBody { error: { code: string; message: string; details: Array<{ p
 
 const token = (sub: string, scope = "") => mintToken({ sub, scope, ttlSeconds: 3600 }, SECRET)
 
-it("P = 4: /v1/groups with the single process's routes, and a group board spanning every partition equal to the oracle's, honest seq, live feed refused 501", async () => {
+it("P = 4: /v1/groups with the single process's routes, and a group board spanning every partition equal to the oracle's, honest seq", async () => {
   await start("proc-a", "processor", 1)
   await start("proc-b", "processor", 2)
   setPort((await start("gw", "gateway", 3)).port)
@@ -172,16 +171,6 @@ it("P = 4: /v1/groups with the single process's routes, and a group board spanni
   expect(hidden.entries.map((e) => e.user_id)).toEqual(changed.rows.map((r, i) => (i === at ? null : r.user_id)))
   expect(hidden.entries[at]).toMatchObject({ rank: at + 1, user_id: null, username: null, anonymous: true })
   expect((await call<ErrorBody>("GET", "/v1/leaderboards/group:team/users/out2", null)).status).toBe(404)
-
-  // --- the live group feed is not built here: a clear refusal naming docs/scaling.md ---
-  const refused = await openWs(`ws://127.0.0.1:${port()}/ws/leaderboard/group:team?limit=10`).then(
-    (r) => { r.ws.terminate(); return null },
-    (e: { status?: number; body?: string }) => e
-  )
-  expect(refused?.status).toBe(501)
-  expect(JSON.parse(refused!.body!)).toMatchObject({ error: { code: "not_implemented" } })
-  expect(refused!.body).toMatch(/live group boards.*docs\/scaling\.md/)
-  expect((await openWs(`ws://127.0.0.1:${port()}/ws/leaderboard/group%3Ateam/around/m0`).catch((e: { status?: number }) => e) as { status?: number }).status).toBe(501)
 
   // --- delete: the group and its board are gone ---
   expect((await fetch(`http://127.0.0.1:${port()}/v1/groups/team`, { method: "DELETE", headers: { authorization: `Bearer ${alice}` } })).status).toBe(204)

@@ -7,7 +7,7 @@ import { Effect } from "effect"
 import type { PartAround, PartPage } from "../../domain/MergedBoard.js"
 import { mergeAround, mergePage } from "../../domain/MergedBoard.js"
 import type { BoardKey, Window } from "../../domain/Model.js"
-import { partitionOfUser } from "../../domain/Partition.js"
+import { partitionOfUser, usersByPartition } from "../../domain/Partition.js"
 import type { MergedAround, MergedPage, MergedReadsPort, PartitionRow, PartitionState, PartitionsUnavailable } from "../../ports/MergedReads.js"
 import type { BoardCursor, RankedEntry } from "../../ports/ReadModel.js"
 import { GLOBAL_BOARD } from "../../domain/BoardKeys.js"
@@ -49,11 +49,7 @@ export const makeMergedReads = (nc: NatsConnection, prefix: string, partitions: 
    */
   const seqOf = (parts: ReadonlyArray<{ readonly seq: number }>): number => Math.max(0, Math.min(...parts.map((p) => p.seq)))
   /** A group's members by partition: each partition is asked about its own members only. */
-  const byPartition = (members: ReadonlyArray<string>): Array<Array<string>> => {
-    const out = Array.from({ length: partitions }, (): Array<string> => [])
-    for (const m of members) out[partitionOfUser(m, partitions)]!.push(m)
-    return out
-  }
+  const byPartition = (members: ReadonlyArray<string>): Array<Array<string>> => usersByPartition(members, partitions)
   /**
    * A keyset page merged from each partition's part, `ask`ed for a period (null: each partition's
    * current one; should they differ, a partition's stream time has not passed a rollover yet, it

@@ -10,7 +10,7 @@
 // The around-me feed /ws/leaderboard/{board}/around/{user_id} (given `around`): the same hub over
 // windows the port recomputes from the partitions (adapters/nats/MergedWindows.ts), admitted by
 // MergedAroundGate.ts (a private user's window: 404). Group boards' feeds (`group:<id>`, around-me
-// included) are refused 501: no merger builds their chains (docs/scaling.md).
+// included) are the same hub over views the port recomputes from the partitions (MergedWindows.ts).
 // /ws/users/{user_id} (with `notifications`): the single process's admission (token of that user or
 // admin), UserFeed and socket behaviour over the owners' notification subjects (MergedUserFeed.ts).
 import type * as http from "node:http"
@@ -35,7 +35,6 @@ import { SocketHost } from "./SocketHost.js"
 import { TopicHub } from "./TopicHub.js"
 import { UserFeed } from "./UserFeed.js"
 import { registryMetrics } from "./WsMetrics.js"
-import { groupIdOf } from "../../domain/BoardKeys.js"
 
 const CLIENT_IP = "x-arena-client-ip"
 const LEADERBOARD = /^\/ws\/leaderboard\/[^/]+$/
@@ -61,11 +60,6 @@ export interface MergedSockets {
   readonly upgrade: (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void
   readonly stats: () => { connections: number; topics: number; lingering: number; ringBytes: number }
   readonly close: () => Promise<void>
-}
-
-/** A path segment decoded (as is when it is not valid percent-encoding: the feed's own check refuses it then). */
-const safeDecode = (seg: string): string => {
-  try { return decodeURIComponent(seg) } catch { return seg }
 }
 
 const refuse = (socket: Duplex, status: number, code: string, message: string): void => {
@@ -127,11 +121,6 @@ export const startMergedSockets = async (o: MergedSocketsOptions): Promise<Merge
     const path = (req.url ?? "/").split("?")[0]!
     if (!LEADERBOARD.test(path) && !(o.around !== undefined && AROUND.test(path)) && !(users !== null && USERS.test(path))) {
       return refuse(socket, 501, "not_implemented", `${path} is not served by --role gateway yet: partitioned mode serves /ws/leaderboard/{board}, its around-me feed and /ws/users/{user_id} (docs/scaling.md)`)
-    }
-    // Group boards' live feeds are not built in this mode (docs/scaling.md): a clear refusal, not a feed that never moves.
-    const board = /^\/ws\/leaderboard\/([^/]+)/.exec(path)?.[1]
-    if (board !== undefined && groupIdOf(safeDecode(board)) !== null) {
-      return refuse(socket, 501, "not_implemented", `${path}: live group boards are not served by --role gateway (partitioned mode serves group boards over REST: GET /v1/leaderboards/group:<id>[/users/{user_id}]; docs/scaling.md)`)
     }
     const xff = o.trustProxy ? req.headers["x-forwarded-for"] : undefined
     const ip = typeof xff === "string" && xff !== "" ? xff.split(",")[0]!.trim() : (req.socket.remoteAddress ?? "")
