@@ -10,21 +10,17 @@
 // equal the oracle's ledger exactly (no row twice, none missing), every row carries its user's
 // partition, the rejections equal the oracle's, and every partition's watermark is at or past the
 // last message of its users. The gateway serves the dashboards from the same ClickHouse.
-import * as path from "node:path"
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream"
 import type postgres from "postgres"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { readWatermarks } from "../../src/adapters/clickhouse/ClickHouseAnalyticsStore.js"
-import { openClickHouse } from "../../src/adapters/clickhouse/ClickHouseClient.js"
 import type { ClickHouseHandle } from "../../src/adapters/clickhouse/ClickHouseClient.js"
-import { startClickHouseStandIn } from "../../src/adapters/clickhouse/ClickHouseStandIn.js"
-import type { StandIn } from "../../src/adapters/clickhouse/ClickHouseStandIn.js"
-import { parseClickHouseTarget } from "../../src/adapters/clickhouse/ClickHouseTarget.js"
 import { ingestSubject, partitionOfUser } from "../../src/domain/Partition.js"
 import { Oracle } from "../oracle/Oracle.js"
 import { readStream } from "../oracle/stream.js"
 import { makeWorkload } from "../oracle/workload.js"
 import { sleep } from "../support/arena.js"
+import { clusterClickHouse } from "../support/clusterClickHouse.js"
 import { clusterWorld } from "../support/clusterWorld.js"
 import { partitionedMembers } from "../support/partitionedMembers.js"
 
@@ -32,26 +28,23 @@ const P = 8
 const world = clusterWorld("pa", { partitions: P })
 const { cluster, id, databaseUrl: dbUrl, dataDir } = world
 
-let standIn: StandIn
 let ch: ClickHouseHandle
 let js: JetStreamClient
 let jsm: JetStreamManager
 let sql: postgres.Sql
 // Set in beforeAll (the stand-in's URL is known then); read by `start` when a member spawns.
-const env: Record<string, string> = { CLICKHOUSE_USER: "arena", CLICKHOUSE_PASSWORD: "pw", CLICKHOUSE_DATABASE: "arena" }
+const env: Record<string, string> = {}
+const clickhouse = clusterClickHouse(dataDir, env)
 const { procs, start, kill9 } = partitionedMembers({ cluster, partitions: P, databaseUrl: dbUrl, dataDir, env })
 
 beforeAll(async () => {
   ;({ js, jsm, sql } = await world.up())
-  standIn = await startClickHouseStandIn({ path: path.join(dataDir, "clickhouse-stand-in"), database: "arena", user: "arena", password: "pw" })
-  env.CLICKHOUSE_URL = standIn.url
-  ch = openClickHouse(parseClickHouseTarget({ clickhouseUrl: standIn.url, clickhouseUser: "arena", clickhousePassword: "pw", clickhouseDatabase: "arena" }))
+  ch = await clickhouse.start()
 })
 
 afterAll(async () => {
   for (const p of procs) await kill9(p)
-  await ch?.close()
-  await standIn?.close()
+  await clickhouse.stop()
   await world.down()
 })
 

@@ -12,20 +12,16 @@
 // (profile, boards, ledger), in Postgres (shares, groups, the partition's snapshot chunks, archives, award
 // rows, the erasure record), in ClickHouse (every table with a user_id, mutation texts) or in the
 // stream and the dead letters; the other users keep theirs, and the rollups equal their sources.
-import * as path from "node:path"
 import { randomBytes } from "node:crypto"
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream"
 import type postgres from "postgres"
 import { afterAll, beforeAll, expect, it } from "vitest"
-import { openClickHouse } from "../../src/adapters/clickhouse/ClickHouseClient.js"
 import type { ClickHouseHandle } from "../../src/adapters/clickhouse/ClickHouseClient.js"
-import { startClickHouseStandIn } from "../../src/adapters/clickhouse/ClickHouseStandIn.js"
-import type { StandIn } from "../../src/adapters/clickhouse/ClickHouseStandIn.js"
-import { parseClickHouseTarget } from "../../src/adapters/clickhouse/ClickHouseTarget.js"
 import { ingestSubject, partitionOfUser, userToken } from "../../src/domain/Partition.js"
 import { mintToken } from "../../src/gateway/auth/Auth.js"
 import type { StoredMessage } from "../oracle/Oracle.js"
 import { readStream } from "../oracle/stream.js"
+import { clusterClickHouse } from "../support/clusterClickHouse.js"
 import { clusterWorld } from "../support/clusterWorld.js"
 import { gatewayClient } from "../support/gatewayClient.js"
 import { partitionedMembers } from "../support/partitionedMembers.js"
@@ -35,7 +31,6 @@ const world = clusterWorld("pe", { partitions: P })
 const { cluster, id, databaseUrl: dbUrl, dataDir } = world
 const SECRET = randomBytes(48).toString("base64url")
 
-let standIn: StandIn
 let ch: ClickHouseHandle
 let js: JetStreamClient
 let jsm: JetStreamManager
@@ -43,22 +38,19 @@ let sql: postgres.Sql
 // The stand-in's URL is set in beforeAll; read by `start` when a member spawns. A pause after each
 // recorded erasure step leaves time to kill the owner between two steps.
 const env: Record<string, string> = {
-  ARENA_JWT_SECRET: SECRET, ARENA_AUTH: "on", ARENA_ERASURE_STEP_PAUSE: "1500ms",
-  CLICKHOUSE_USER: "arena", CLICKHOUSE_PASSWORD: "pw", CLICKHOUSE_DATABASE: "arena"
+  ARENA_JWT_SECRET: SECRET, ARENA_AUTH: "on", ARENA_ERASURE_STEP_PAUSE: "1500ms"
 }
+const clickhouse = clusterClickHouse(dataDir, env)
 const { procs, start, kill9 } = partitionedMembers({ cluster, partitions: P, databaseUrl: dbUrl, dataDir, env })
 
 beforeAll(async () => {
   ;({ js, jsm, sql } = await world.up())
-  standIn = await startClickHouseStandIn({ path: path.join(dataDir, "clickhouse-stand-in"), database: "arena", user: "arena", password: "pw" })
-  env.CLICKHOUSE_URL = standIn.url
-  ch = openClickHouse(parseClickHouseTarget({ clickhouseUrl: standIn.url, clickhouseUser: "arena", clickhousePassword: "pw", clickhouseDatabase: "arena" }))
+  ch = await clickhouse.start()
 })
 
 afterAll(async () => {
   for (const p of procs) await kill9(p)
-  await ch?.close()
-  await standIn?.close()
+  await clickhouse.stop()
   await world.down()
 })
 

@@ -9,15 +9,12 @@
 // process, the same through both gateways (Postgres); GET /v1/rules and GET /v1/achievements are
 // what the single process answers for the recorded history. What stays 501 says why and names
 // docs/scaling.md: ledgers and analytics without a ClickHouse server, rules dry-runs and applies.
-import * as path from "node:path"
 import { randomBytes } from "node:crypto"
 import { Effect } from "effect"
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream"
 import type postgres from "postgres"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { compileHistory } from "../../src/actors/EstablishRulesHistory.js"
-import { startClickHouseStandIn } from "../../src/adapters/clickhouse/ClickHouseStandIn.js"
-import type { StandIn } from "../../src/adapters/clickhouse/ClickHouseStandIn.js"
 import { makeRulesStore } from "../../src/adapters/postgres/RulesStore.js"
 import { rulesContentHash } from "../../src/App.js"
 import { DEFAULT_RULES } from "../../src/domain/DefaultRules.js"
@@ -27,6 +24,7 @@ import { rulesHistoryDocument } from "../../src/domain/RulesHistory.js"
 import { mintToken } from "../../src/gateway/auth/Auth.js"
 import { Oracle } from "../oracle/Oracle.js"
 import { readStream } from "../oracle/stream.js"
+import { clusterClickHouse } from "../support/clusterClickHouse.js"
 import { clusterWorld } from "../support/clusterWorld.js"
 import { gatewayClient } from "../support/gatewayClient.js"
 import { partitionedMembers } from "../support/partitionedMembers.js"
@@ -36,22 +34,22 @@ const world = clusterWorld("pr", { partitions: P })
 const { cluster, id, databaseUrl: dbUrl, dataDir } = world
 const SECRET = randomBytes(48).toString("base64url")
 
-let standIn: StandIn
 let js: JetStreamClient
 let jsm: JetStreamManager
 let sql: postgres.Sql
 // Read by `start` when a member spawns: the ClickHouse URL is set for the first gateway only.
-const env: Record<string, string> = { ARENA_JWT_SECRET: SECRET, ARENA_AUTH: "on", CLICKHOUSE_USER: "arena", CLICKHOUSE_PASSWORD: "pw", CLICKHOUSE_DATABASE: "arena" }
+const env: Record<string, string> = { ARENA_JWT_SECRET: SECRET, ARENA_AUTH: "on" }
+const clickhouse = clusterClickHouse(dataDir, env)
 const { procs, start, kill9 } = partitionedMembers({ cluster, partitions: P, databaseUrl: dbUrl, dataDir, env })
 
 beforeAll(async () => {
   ;({ js, jsm, sql } = await world.up())
-  standIn = await startClickHouseStandIn({ path: path.join(dataDir, "clickhouse-stand-in"), database: "arena", user: "arena", password: "pw" })
+  await clickhouse.start()
 })
 
 afterAll(async () => {
   for (const p of procs) await kill9(p)
-  await standIn?.close()
+  await clickhouse.stop()
   await world.down()
 })
 
@@ -69,7 +67,7 @@ const USERS = ["ann", "bob", "c.d", "e@f.io", "k_l", "pq"]
 
 it("P = 4: ledgers from the shared ClickHouse, shares and the rules history from Postgres, with the single process's routes; the 501s left name docs/scaling.md", async () => {
   expect(new Set(USERS.map((u) => partitionOfUser(u, P))).size).toBe(P)
-  env.CLICKHOUSE_URL = standIn.url
+  env.CLICKHOUSE_URL = clickhouse.url()
   await start("proc-a", "processor", 1)
   ch.setPort((await start("gw", "gateway", 2)).port)
   delete env.CLICKHOUSE_URL
