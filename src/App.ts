@@ -139,7 +139,7 @@ export const startArena = (config: ArenaConfig, log: Log) =>
     const groupCount = yield* Effect.tryPromise({ try: () => groups.load(), catch: (e) => new GatewayStartError({ message: `loading groups: ${e instanceof Error ? e.message : String(e)}` }) })
     boards.useGroups(groups)
     log.info(`groups: ${groupCount} loaded`)
-    const events = makeEventSource(nats, names.events, kindSubjects(config.subjectPrefix))
+    const events = makeEventSource(nats, names.events, kindSubjects(config.subjectPrefix), { log: (m) => log.warn(`event consumer: ${m}`) })
     const snapshots = makeSnapshotStore(sql)
     const rulesStore = makeRulesStore(sql)
     // What GET /v1/rules shows: the recorded versions and, once established, the compiled history.

@@ -171,7 +171,7 @@ const ownPartition = (c: ProcessorContext, k: number, stop: Deferred.Deferred<vo
     const analytics = chSink === null ? awards : bothSinks(awards, chSink)
     const pipeline: Pipeline = yield* startPipeline({
       // Besides its users' events: its own tick and its users' corrections, settings and erasures (partitionKinds).
-      events: makeEventSource(c.nats, names.events, partitionKinds(k), { filterSubject: partitionFilter(k) }),
+      events: makeEventSource(c.nats, names.events, partitionKinds(k), { filterSubject: partitionFilter(k), log: (m) => c.log.warn(`partition ${k}: event consumer: ${m}`) }),
       snapshots: makePartitionSnapshotStore(c.sql, k, lease),
       openDeadLetters: () => new DeadLetters(c.nats.js, names.dlqSubject, { maxPayload: () => c.nats.nc.info?.max_payload ?? 1024 * 1024, partition: k }),
       analytics,

@@ -4,8 +4,8 @@
 // consumer delivered nothing until the node came back (CI run M1: a partition taken over right after
 // a NATS node's kill -9 and restart stayed at "replaying: 0/508" for over 90 s). The stall watch in
 // consumeFrom (src/adapters/nats/EventSource.ts) asks the stream leader whether it holds messages past
-// the consumer's position, fails the consume with a named stall, and a new consume from the next seq
-// (what the pipeline's supervisor does) reads every message while the node is still stopped.
+// the consumer's position and, on a stall, starts a new consumer from the next seq, which reads every
+// message while the node is still stopped; the consume itself goes on (no pipeline restart).
 import { connect } from "@nats-io/transport-node"
 import type { NatsConnection } from "@nats-io/transport-node"
 import { jetstream, jetstreamManager } from "@nats-io/jetstream"
@@ -81,19 +81,20 @@ it("a consumer at the head stays up however long nothing comes, also when the st
   await Effect.runPromise(Fiber.interrupt(fiber))
 }, 120_000)
 
-it("a consumer on a node that stops answering fails as stalled, and a new one reads every message while the node is still stopped", async () => {
+it("a consumer on a node that stops answering is replaced by a new one from the next seq, which reads every message while the node is still stopped", async () => {
   const jsm: JetStreamManager = await jetstreamManager(nc)
   await jsm.streams.add({ name: STREAM, subjects: ["stall.>"], num_replicas: 3 })
   const js = jetstream(nc, { timeout: 3_000 })
   await publish(js, 1, 200)
-  const source = makeEventSource({ js, jsm }, STREAM, [], { filterSubject: "stall.p.1.>" })
+  const stalls: Array<string> = []
+  const source = makeEventSource({ js, jsm }, STREAM, [], { filterSubject: "stall.p.1.>", log: (m) => stalls.push(m) })
   const seen: Array<number> = []
   const consume = (from: number) => Effect.runFork(source.consumeFrom(from, 64, async (b) => { for (const e of b.events) seen.push(e.seq) }))
 
-  // The first consumer reads the 100 messages of its filter; then the node holding it is stopped.
-  const first = consume(1)
+  // The consumer reads the 100 messages of its filter; then the node holding it is stopped.
+  let run = consume(1)
   for (const until = Date.now() + 60_000; seen.length < 100;) {
-    if (Date.now() > until) throw new Error(`the first consumer read ${seen.length} of 100`)
+    if (Date.now() > until) throw new Error(`the consumer read ${seen.length} of 100`)
     await sleep(50)
   }
   const consumers = await jsm.consumers.list(STREAM).next()
@@ -107,22 +108,24 @@ it("a consumer on a node that stops answering fails as stalled, and a new one re
   const others = await connectTo(cluster.urls.filter((_, j) => j !== i - 1))
   try {
     await publish(jetstream(others, { timeout: 3_000 }), 201, 300)
-    // The stalled consume fails, naming the stall; each new one starts after the last seq read.
-    const exit = await Effect.runPromise(Fiber.await(first))
-    expect(Exit.isFailure(exit)).toBe(true)
-    expect(String(Exit.isFailure(exit) ? JSON.stringify(exit.cause) : "")).toMatch(/stalled.*nothing delivered for \d+ s while the stream holds seq 201 past this consumer's seq 199/)
-    // A new consume may land on the stopped node again (placement is random among the stream's
-    // peers) and stall or fail again: each one starts after the last seq read, as the supervisor's.
-    let restarts = 0
-    for (const until = Date.now() + 120_000; seen.length < 150; restarts++) {
-      if (Date.now() > until) throw new Error(`after ${restarts} new consumers, ${seen.length} of 150 read with ${host} stopped`)
-      const run = consume(seen[seen.length - 1]! + 1)
-      for (;;) {
-        if (seen.length >= 150) { await Effect.runPromise(Fiber.interrupt(run)); break }
-        if (run.pollUnsafe() !== undefined) break
-        await sleep(100)
+    // A stall never fails the consume: it is told, and a new consumer goes on from the next seq. A
+    // new consumer placed on the stopped node again (placement is random among the stream's peers)
+    // may fail to be created (a timeout): that fails the consume, and, as the pipeline's supervisor
+    // does, a new consume starts after the last seq read.
+    const failures: Array<string> = []
+    for (const until = Date.now() + 120_000; seen.length < 150;) {
+      if (Date.now() > until) throw new Error(`${seen.length} of 150 read with ${host} stopped; stalls ${JSON.stringify(stalls)}; failures ${JSON.stringify(failures)}`)
+      const exit = run.pollUnsafe()
+      if (exit !== undefined) {
+        const why = Exit.isFailure(exit) ? JSON.stringify(exit.cause) : "ended"
+        expect(why).not.toMatch(/stalled/)
+        failures.push(why.slice(0, 300))
+        run = consume(seen[seen.length - 1]! + 1)
       }
+      await sleep(100)
     }
+    await Effect.runPromise(Fiber.interrupt(run))
+    expect(stalls[0]).toMatch(/nothing delivered for \d+ s while the stream holds seq 201 past this consumer's seq 199; a new consumer takes over from seq 200/)
     // Every message of the filter, once each and in order, all with the node still stopped.
     expect(seen).toEqual(Array.from({ length: 150 }, (_, k) => 2 * k + 1))
     expect(cluster.pid(i)).toBe(stopped)

@@ -204,8 +204,8 @@ const STALL_CHECK_MS = 5_000
  * (SIGSTOP, or just restarted after a kill -9 and still recovering) the library's missed-heartbeat
  * handling asks the consumer's info again every pull expiry and never recreates it, so the
  * consumer waits for the node however long it takes (partitionedChaos.test: a partition stuck
- * "replaying 0/508" for over 90 s). Failing the consume hands the restart to the caller (the
- * pipeline's supervisor starts again from its checkpoint with a new consumer, placed anew).
+ * "replaying 0/508" for over 90 s). consumeFrom then starts a new consumer (placed anew by the
+ * server) from the next seq.
  */
 export class ConsumerStalled extends Error {
   override readonly name = "ConsumerStalled"
@@ -228,12 +228,16 @@ export const nextStoredOn = (jsm: JetStreamManager, stream: string, filter?: str
 export interface StallWatch {
   readonly nextStored: NextStored
   readonly checkMs?: number
+  /** Told each stall, before a new consumer takes over from the next seq. */
+  readonly onStall?: (message: string) => void
 }
 
 /**
  * Consume `stream` from `startSeq` until interrupted. `onBatch` is awaited before more than
  * `batchMax` further messages are buffered, so a slow pipeline slows the pull, never memory. With
- * `stall`, a consumer that stops delivering while the stream holds more fails with ConsumerStalled.
+ * `stall`, a consumer that stops delivering while the stream holds more is replaced by a new one
+ * from the seq after the last one handed on (the caller sees every message once, in order, and
+ * no failure; `onStall` is told).
  */
 export const consumeFrom = (
   js: JetStreamClient,
@@ -244,6 +248,31 @@ export const consumeFrom = (
   kinds: KindTable = NO_KINDS,
   filterSubject?: string,
   stall?: StallWatch
+) => {
+  // A consumer is declared stalled only with nothing left to hand on (consumeOnce's watch), so the
+  // last seq handed on is where its successor starts.
+  let handed = startSeq - 1
+  const counted = (batch: RawBatch): Promise<void> => {
+    const last = batch.events[batch.events.length - 1]
+    if (last !== undefined) handed = last.seq
+    return onBatch(batch)
+  }
+  return Effect.suspend(() => consumeOnce(js, stream, handed + 1, batchMax, counted, kinds, filterSubject, stall)).pipe(
+    Effect.tapError((e) => Effect.sync(() => { if (e.reason === "stalled") stall?.onStall?.(`${e.message}; a new consumer takes over from seq ${handed + 1}`) })),
+    Effect.retry({ while: (e) => e.reason === "stalled" })
+  )
+}
+
+/** One ordered consumer from `startSeq` (consumeFrom's), failing with ConsumerStalled when its watch says so. */
+const consumeOnce = (
+  js: JetStreamClient,
+  stream: string,
+  startSeq: number,
+  batchMax: number,
+  onBatch: (batch: RawBatch) => Promise<void>,
+  kinds: KindTable,
+  filterSubject: string | undefined,
+  stall: StallWatch | undefined
 ) =>
   Effect.acquireUseRelease(
     Effect.tryPromise({
@@ -367,6 +396,8 @@ export interface EventSourceOptions {
    * the last message on it (0 when there is none), so "caught up" means caught up with the filter.
    */
   readonly filterSubject?: string
+  /** Told when a stalled consumer is replaced (consumeFrom's stall watch). */
+  readonly log?: (message: string) => void
 }
 
 /** The seq of the last message on `subject` (wildcards allowed), 0 when the stream holds none. */
@@ -403,6 +434,6 @@ export const makeEventSource = (
       },
       catch: (e) => classifyNats(e, `reading stream ${stream}${filter === undefined ? "" : ` (${filter})`}`)
     }),
-    consumeFrom: (startSeq, batchMax, onBatch) => consumeFrom(nats.js, stream, startSeq, batchMax, onBatch, table, filter, { nextStored })
+    consumeFrom: (startSeq, batchMax, onBatch) => consumeFrom(nats.js, stream, startSeq, batchMax, onBatch, table, filter, { nextStored, ...(options.log === undefined ? {} : { onStall: options.log }) })
   }
 }
