@@ -53,6 +53,10 @@ const dropDb = async (name) => {
   await sql.end()
 }
 const SECRET = "bench-secret-0123456789abcdef"
+// Every request here comes from one loopback client: the catch-up polls and --queries timed reads
+// would pass the default per-IP limit (1,200/min) and answer 429. The reads, not admission, are
+// measured: both servers (the gateway and the single process) run with the limits off.
+const NO_LIMITS = { ARENA_RATE_LIMIT_PER_IP: "off", ARENA_RATE_LIMIT_PER_TOKEN: "off" }
 const memberEnv = (db, extra) => ({
   ...process.env, NATS_URL: URLS, DATABASE_URL: dbUrl(db), ARENA_PARTITIONS: String(P), ARENA_STREAM: "ARENA_XP", ARENA_SUBJECT_PREFIX: "arena.xp",
   ARENA_JWT_SECRET: SECRET, ARENA_DATA_DIR: fs.mkdtempSync(path.join(dir, "member-")), PORT: "0", ...extra
@@ -153,7 +157,7 @@ try {
       const m = await jsm.streams.getMessage("ARENA_XP", { last_by_subj: `arena.xp.p.${k}.>` }).catch(() => null)
       lastOf.push(m?.seq ?? 0)
     }
-    const gw = await member("gateway", memberEnv(db, {}), /listening on http:\/\/[\d.]+:(\d+)/)
+    const gw = await member("gateway", memberEnv(db, NO_LIMITS), /listening on http:\/\/[\d.]+:(\d+)/)
     const started = Date.now()
     const procs = await Promise.all(Array.from({ length: n }, (_, i) => member("processor", memberEnv(db, { ARENA_MEMBER_ID: `bench-p${i + 1}` }), /following the coordinator's assignment/)))
     const cpu0 = procs.reduce((a, p) => a + cpuTree(p.child.pid), 0)
@@ -223,7 +227,7 @@ try {
     cwd: ROOT, maxBuffer: 1 << 24,
     env: { ...withoutPartitions, NATS_URL: process.env.NATS_URL ?? "nats://127.0.0.1:4222", ARENA_STREAM: singleNames.stream, ARENA_SUBJECT_PREFIX: singleNames.prefix }
   })
-  const svc = await startService(singleNames)
+  const svc = await startService(singleNames, NO_LIMITS)
   const s0 = Date.now()
   const c0 = cpuTree(svc.child.pid)
   await waitReady(svc.port, EVENTS)

@@ -434,8 +434,9 @@ export const startPartitionedGateway = (config: ArenaConfig, log: Log) =>
     // HTTP ingest: the rules file's rules and the server's clock, as in the single process (App.ts);
     // each valid event goes to its user's subject, which the servers' mapping puts on its partition.
     const rules = loadRules(config)
-    const ingest = {
-      port: makeIngest(nats.js, ingestSubject, (item) => checkForPublish(item, rules, Date.now())),
+    const ingest = makeIngest(nats.js, ingestSubject, (item) => checkForPublish(item, rules, Date.now()))
+    // The single process's admission on every HTTP route but the probes, and its IP limit on upgrades.
+    const admission = {
       auth: new Authenticator(gc.authEnabled, gc.jwtSecret),
       bodyLimitBytes: gc.bodyLimitBytes,
       ipLimiter: new RateLimiter(gc.rateLimit.perIp, gc.rateLimit.windowMs, gc.rateLimit.maxKeys),
@@ -459,7 +460,7 @@ export const startPartitionedGateway = (config: ArenaConfig, log: Log) =>
     const notifications = yield* Effect.acquireRelease(Effect.sync(() => makeMergedUserFeed(nats.nc, config.partitions!, log, ranksOf)), (u) => Effect.sync(() => u.close()))
     const sockets = yield* Effect.acquireRelease(
       Effect.tryPromise({
-        try: () => startMergedSockets({ boards, around, cfg: gc.ws, auth: ingest.auth, ipLimiter: ingest.ipLimiter, trustProxy: gc.trustProxy, log, notifications }),
+        try: () => startMergedSockets({ boards, around, cfg: gc.ws, auth: admission.auth, ipLimiter: admission.ipLimiter, trustProxy: gc.trustProxy, log, notifications }),
         catch: (e) => new Error(`partitioned gateway: ${e instanceof Error ? e.message : String(e)}`)
       }),
       (s) => Effect.promise(() => s.close())
@@ -481,11 +482,11 @@ export const startPartitionedGateway = (config: ArenaConfig, log: Log) =>
         Effect.ignore
       ))
     }
-    const writes = partitionedWrites(config, nats, ingest.port.publisher, sql)
+    const writes = partitionedWrites(config, nats, ingest.publisher, sql)
     const gw = yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: () => startMergedGateway({
-          reads, ingest, writes, shares: new PostgresShareStore(sql), rules: storedRulesPort(makeRulesStore(sql)), groups,
+          reads, admission, ingest, writes, shares: new PostgresShareStore(sql), rules: storedRulesPort(makeRulesStore(sql)), groups,
           ...(queries === null ? {} : { analytics: queries, ledger: erasedLedger(queries, (userId) => askErasedAt(nats, config.partitions!, userId)) }), upgrade: sockets.upgrade, host: config.host, port: config.port, retryAfterS: Math.ceil(config.leaseTtlMs / 1000), log: { warn: (m) => log.warn(m) } }),
         catch: (e) => new Error(`partitioned gateway: ${e instanceof Error ? e.message : String(e)}`)
       }),

@@ -22,10 +22,10 @@
 // Everything else answers 501 naming docs/scaling.md: rules dry-runs and applies (re-projections
 // are not built in this mode) and the rest of §6.
 // Reads of boards and profiles are public-viewer reads (private rows anonymous; a private profile
-// only to its user and admin). The single process's routes served here (ingest,
-// routed writes, ledgers, shares, rules, analytics, groups) check tokens and have its per-IP and
-// per-token rate limits (429); the merged board and profile reads have none, and there is no
-// CORS on this server yet.
+// only to its user and admin). Every route but /healthz and /readyz goes through the single
+// process's admission (`admit`: per-IP limit, token, per-token limit; 429 with Retry-After, 401 for
+// a bad token), the merged reads too (one costs up to P partition requests); the probes check a
+// token but are never limited, as health.ts's routes. There is no CORS on this server yet.
 import * as http from "node:http"
 import type { Duplex } from "node:stream"
 import type { Window } from "../domain/Model.js"
@@ -34,7 +34,7 @@ import { isPartitionsUnavailable } from "../ports/MergedReads.js"
 import type { MergedReadsPort } from "../ports/MergedReads.js"
 import type { BoardCursor } from "../ports/ReadModel.js"
 import type { IngestPort } from "../ports/Ingest.js"
-import type { Authenticator } from "./auth/Auth.js"
+import type { Authenticator, Principal } from "./auth/Auth.js"
 import { ApiError, methodNotAllowed, notFound, rateLimited, tooLarge } from "./http/ApiError.js"
 import { parseJsonBody } from "./http/Http.js"
 import type { Route } from "./http/Router.js"
@@ -68,19 +68,11 @@ export interface MergedGatewayOptions {
   readonly retryAfterS: number
   readonly log: { readonly warn: (m: string) => void }
   /**
-   * POST /v1/corrections (admin), PUT /v1/users/{id}/settings, DELETE /v1/users/{id} (self or
-   * admin) and GET /v1/erasures/{id}: the single process's routes over ports that publish to the
-   * user's partition (an erasure: its durable record). They use ingest's token check and limits;
-   * absent (or without ingest): 501.
+   * The single process's admission (http/Router.ts `handle`) on every route but /healthz and
+   * /readyz: the per-IP limit, the token (`auth`), the per-token limit, and the body limit of the
+   * routes that take one.
    */
-  readonly writes?: {
-    readonly corrections: CorrectionsPort
-    readonly settings: SettingsPort
-    readonly erasures: ErasurePort
-  }
-  /** POST /v1/events; absent: it answers 501 like the other unserved routes. */
-  readonly ingest?: {
-    readonly port: IngestPort
+  readonly admission: {
     readonly auth: Authenticator
     readonly bodyLimitBytes: number
     readonly ipLimiter: RateLimiter
@@ -88,6 +80,18 @@ export interface MergedGatewayOptions {
     /** X-Forwarded-For's first hop is the client (behind a trusted proxy only). */
     readonly trustProxy: boolean
   }
+  /**
+   * POST /v1/corrections (admin), PUT /v1/users/{id}/settings, DELETE /v1/users/{id} (self or
+   * admin) and GET /v1/erasures/{id}: the single process's routes over ports that publish to the
+   * user's partition (an erasure: its durable record). Absent: 501.
+   */
+  readonly writes?: {
+    readonly corrections: CorrectionsPort
+    readonly settings: SettingsPort
+    readonly erasures: ErasurePort
+  }
+  /** POST /v1/events; absent: it answers 501 like the other unserved routes. */
+  readonly ingest?: IngestPort
   /**
    * The analytics routes (GET /v1/analytics/dashboards[/{name}], POST /v1/analytics/sql, admin)
    * over the shared ClickHouse the processors write (CLICKHOUSE_URL=http(s)://…); the single
@@ -154,35 +158,42 @@ const readLimited = (req: http.IncomingMessage, limit: number): Promise<Body> =>
 
 const window = (p: Params): Window => p.window() as Window
 
+/** Counts one request against `l` for `key`: 429 with Retry-After past the limit. */
+const limit = (l: RateLimiter, key: string): void => {
+  const d = l.hit(key)
+  if (!d.allowed) throw rateLimited(d.retryAfterSeconds)
+}
+
 export const startMergedGateway = async (o: MergedGatewayOptions): Promise<RunningMergedGateway> => {
-  const { reads } = o
-  const ingest = o.ingest
+  const { reads, admission } = o
   const onError = (e: unknown, where: string) => o.log.warn(`partitioned gateway: ${where}: ${e instanceof Error ? e.message : String(e)}`)
   // The single process's POST /v1/events: envelope checks, per-item validation, 202 with results.
-  const events: Route | undefined = ingest === undefined ? undefined : eventRoutes(ingest.port, onError).find((r) => r.pattern === "/v1/events" && r.method === "post")
+  const events: Route | undefined = o.ingest === undefined ? undefined : eventRoutes(o.ingest, onError).find((r) => r.pattern === "/v1/events" && r.method === "post")
   /** POST /v1/events as the single process's router runs it: body read, token, scope, JSON, handler. */
   const postEvents = async (req: http.IncomingMessage, url: URL): Promise<Reply> => {
-    if (ingest === undefined || events === undefined) {
-      throw new ApiError(501, "not_implemented", "POST /v1/events is not served by this gateway (docs/scaling.md)")
-    }
+    if (events === undefined) throw new ApiError(501, "not_implemented", "POST /v1/events is not served by this gateway (docs/scaling.md)")
     return serveRoute(events, req, url, [])
   }
-  /** A single-process route as its router runs it: IP limit, token, token limit, scope, body (when it takes one), handler. */
-  const serveRoute = async (r: Route, req: http.IncomingMessage, url: URL, params: ReadonlyArray<string>): Promise<Reply> => {
-    if (ingest === undefined) throw new ApiError(501, "not_implemented", `${url.pathname} is not served by this gateway (docs/scaling.md)`)
-    const body = r.body === true ? await readLimited(req, ingest.bodyLimitBytes) : null
-    // The single process's order (http/Router.ts): IP limit, token, token limit, scope, body.
-    const xff = ingest.trustProxy ? req.headers["x-forwarded-for"] : undefined
+  /**
+   * The single process's admission (http/Router.ts `handle`): the per-IP limit, then the token
+   * (a bad one is 401) and, for a token, the per-token limit; 429 with Retry-After past either.
+   * `limited: false` is a probe's (health.ts `rateLimited: false`): the token alone.
+   */
+  const admit = async (req: http.IncomingMessage, limited = true): Promise<{ readonly ip: string; readonly principal: Principal | null }> => {
+    const xff = admission.trustProxy ? req.headers["x-forwarded-for"] : undefined
     const ip = typeof xff === "string" && xff !== "" ? xff.split(",")[0]!.trim() : req.socket.remoteAddress ?? ""
-    const limit = (l: RateLimiter, key: string) => {
-      const d = l.hit(key)
-      if (!d.allowed) throw rateLimited(d.retryAfterSeconds)
-    }
-    limit(ingest.ipLimiter, `ip:${ip}`)
-    const principal = await ingest.auth.authenticate(req.headers.authorization ?? "")
-    if (principal !== null) limit(ingest.tokenLimiter, `sub:${principal.sub}`)
+    if (limited) limit(admission.ipLimiter, `ip:${ip}`)
+    const principal = await admission.auth.authenticate(req.headers.authorization ?? "")
+    if (principal !== null && limited) limit(admission.tokenLimiter, `sub:${principal.sub}`)
+    return { ip, principal }
+  }
+  /** A single-process route as its router runs it: body (when it takes one), IP limit, token, token limit, scope, handler. */
+  const serveRoute = async (r: Route, req: http.IncomingMessage, url: URL, params: ReadonlyArray<string>): Promise<Reply> => {
+    // Read (or dropped, past the limit) before any refusal, so a 401/429 is not lost to a reset.
+    const body = r.body === true ? await readLimited(req, admission.bodyLimitBytes) : null
+    const { ip, principal } = await admit(req)
     r.authorize?.(principal)
-    if (body !== null && !body.ok) throw new ApiError(413, "payload_too_large", tooLarge(ingest.bodyLimitBytes).message, [], { Connection: "close" })
+    if (body !== null && !body.ok) throw new ApiError(413, "payload_too_large", tooLarge(admission.bodyLimitBytes).message, [], { Connection: "close" })
     const parsed = body === null ? undefined : parseJsonBody(req.headers["content-type"] ?? "", body.bytes)
     const out = await r.handler({ method: r.method, path: url.pathname, query: url.searchParams, params, ip, principal, body: parsed })
     return { status: out.status, body: null, raw: out.body, headers: out.headers }
@@ -237,6 +248,10 @@ export const startMergedGateway = async (o: MergedGatewayOptions): Promise<Runni
     if (method !== "GET") throw new ApiError(405, "method_not_allowed", `${method} is not served by the partitioned gateway`, [], { Allow: "GET" })
     const path = url.pathname
     const q = url.searchParams
+    // The probes are never limited (the single process's health.ts); every other read is admitted
+    // as one process admits it, and a merged read costs up to P partition requests.
+    const probe = path === "/healthz" || path === "/readyz"
+    const { principal } = await admit(req, !probe)
     if (path === "/healthz") return { status: 200, body: { ok: true } }
     if (path === "/v1/partitions" || path === "/readyz") {
       const states = await reads.states()
@@ -299,8 +314,7 @@ export const startMergedGateway = async (o: MergedGatewayOptions): Promise<Runni
       p.check()
       const profile = await reads.profile(userId)
       // A private user's profile is theirs and admin's: to anyone else it does not exist (§11), as in the single process.
-      const viewer = (profile as { visibility?: unknown } | null)?.visibility === "private" && ingest !== undefined ? await ingest.auth.authenticate(req.headers.authorization ?? "").catch(() => null) : null
-      if (profile === null || ((profile as { visibility?: unknown }).visibility === "private" && !(viewer !== null && (viewer.admin || viewer.sub === userId)))) throw notFound(`no user ${userId}`)
+      if (profile === null || ((profile as { visibility?: unknown }).visibility === "private" && !(principal !== null && (principal.admin || principal.sub === userId)))) throw notFound(`no user ${userId}`)
       return { status: 200, body: profile }
     }
     throw notServed(path, o.analytics !== undefined)

@@ -4,7 +4,9 @@
 // total), the user's row and its partition's neighbours come from one answer, and the window's seq
 // is the lowest seq the partitions had applied (a lagging partition holds it back: never a seq
 // some partition had not applied; REST's merged pages say the same seq). An unranked user's window is empty at that watermark; privacy
-// is the user's partition's answer.
+// is the user's partition's answer. REST's around-me (MergedReads.around, groupAround) reads the
+// same way: the user's row and its partition's neighbours in one answer, then the other partitions
+// once each (no separate read of the row or of the sizes), and answers what the window shows.
 import { randomBytes } from "node:crypto"
 import { connect } from "@nats-io/transport-node"
 import type { NatsConnection, Subscription } from "@nats-io/transport-node"
@@ -33,14 +35,22 @@ for (const e of board) parts[partitionOfUser(e.userId, P)]!.push(e)
 for (const p of parts) p.sort(compareEntries)
 const applied = [500, 500, 500, 500]
 
-/** A partition owner as actors/PartitionReads.ts answers `around` (with `userId` or `at`), `page` and `visibility`. */
+/** Every query the partitions were asked: partition, op, and whether by `userId` or at a key. */
+const asked: Array<{ k: number; op: string; by: "userId" | "at" }> = []
+
+/**
+ * A partition owner as actors/PartitionReads.ts answers `around` and `groupAround` (with `userId`
+ * or `at`; a group's: among the members it is sent), `page` and `visibility`.
+ */
 const handler = (k: number) => (op: string, body: unknown): unknown => {
-  const q = parts[k]!
-  const b = body as { at?: PartEntry | null; r?: number; userId?: string }
+  const b = body as { at?: PartEntry | null; r?: number; userId?: string; members?: Array<string> }
+  asked.push({ k, op, by: b.userId === undefined ? "at" : "userId" })
+  const q = op === "groupAround" ? parts[k]!.filter((e) => b.members!.includes(e.userId)) : parts[k]!
   switch (op) {
-    case "around": {
+    case "around":
+    case "groupAround": {
       const me = b.userId === undefined ? null : q.find((e) => e.userId === b.userId) ?? null
-      const at = b.userId === undefined ? b.at! : me
+      const at = b.userId === undefined ? b.at ?? null : me
       if (at === null) return { better: [], worse: [], betterCount: 0, me, seq: applied[k], size: q.length }
       const better = q.filter((v) => compareEntries(v, at) < 0)
       return { better: better.slice(Math.max(0, better.length - b.r!)), worse: q.filter((v) => compareEntries(v, at) > 0).slice(0, b.r), betterCount: better.length, me, seq: applied[k], size: q.length }
@@ -104,4 +114,45 @@ it("REST's merged pages answer at the same low watermark (ARCHITECTURE §6: ever
   const page = await reads.page("global", "all", "all", null, 10)
   expect(page.seq).toBe(212)
   expect(page.total).toBe(board.length)
+})
+
+it("REST's around-me reads the user's row and its partition's neighbours in one answer, then each other partition once, and answers the window", async () => {
+  const reads = makeMergedReads(nc, PREFIX, P)
+  const q = makeWindowQueries(nc, PREFIX, P)
+  const rowOf = (e: PartitionRow, rank: number) => ({ rank, user_id: e.userId, username: e.username, xp: e.xp, level: 1, ...(e.private === true ? { private: true } : {}) })
+  // A group: every third user of the board and one without a score, on every partition.
+  const members = [...global.filter((_, i) => i % 3 === 0).map((e) => e.userId), "ghost"]
+  const groupBoard = global.filter((e) => members.includes(e.userId))
+  expect(new Set(groupBoard.map((e) => partitionOfUser(e.userId, P))).size).toBe(P)
+  for (const [i, radius] of [[0, 3], [6, 2], [21, 5], [39, 4]] as const) {
+    const user = global[i]!
+    const k = partitionOfUser(user.userId, P)
+    applied.splice(0, P, 500, 500, 500, 500)
+    applied[(k + 1) % P] = 321
+    asked.length = 0
+    const r = await reads.around("global", "all", "all", user.userId, radius)
+    // One read of the user's partition (its row and neighbours), one of each other partition at that key.
+    expect(asked.filter((a) => a.k === k)).toEqual([{ k, op: "around", by: "userId" }])
+    expect(asked.filter((a) => a.k !== k).sort((a, b) => a.k - b.k)).toEqual(Array.from({ length: P }, (_, j) => j).filter((j) => j !== k).map((j) => ({ k: j, op: "around", by: "at" })))
+    const want = global.slice(Math.max(0, i - radius), i + radius + 1).map((e) => rowOf(e, global.indexOf(e) + 1))
+    expect(r).toEqual({ key, seq: 321, total: board.length, user: rowOf(user, i + 1), entries: want })
+    expect(r.entries).toEqual((await q.window(key, { user_id: user.userId, radius })).view.entries)
+    // The same user on the group board (a member: ranked among the members; otherwise no rank).
+    asked.length = 0
+    const g = await reads.groupAround("group:team", members, "all", "all", user.userId, radius)
+    expect(asked.filter((a) => a.k === k)).toEqual([{ k, op: "groupAround", by: "userId" }])
+    expect(asked).toHaveLength(P)
+    const gi = groupBoard.indexOf(user)
+    const gkey: BoardKey = { board: "group:team", window: "all", period: "all" }
+    expect(g).toEqual(gi < 0
+      ? { key: gkey, seq: 321, total: groupBoard.length, user: null, entries: [] }
+      : { key: gkey, seq: 321, total: groupBoard.length, user: rowOf(user, gi + 1), entries: groupBoard.slice(Math.max(0, gi - radius), gi + radius + 1).map((e) => rowOf(e, groupBoard.indexOf(e) + 1)) })
+    expect(g.entries).toEqual((await q.window(gkey, { user_id: user.userId, radius }, members)).view.entries)
+  }
+  // An unranked user: no rank, the board's total at the watermark, from the same P reads.
+  asked.length = 0
+  applied.splice(0, P, 900, 900, 900, 45)
+  expect(await reads.around("global", "all", "all", "nobody", 2)).toEqual({ key, seq: 45, total: board.length, user: null, entries: [] })
+  expect(asked).toHaveLength(P)
+  expect(await reads.groupAround("group:team", members, "all", "all", "ghost", 2)).toEqual({ key: { board: "group:team", window: "all", period: "all" }, seq: 45, total: groupBoard.length, user: null, entries: [] })
 })

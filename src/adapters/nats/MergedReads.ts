@@ -1,7 +1,8 @@
 // Exact global board reads in partitioned mode (ARCHITECTURE §9): every partition's owner is asked
 // at once over request/reply (PartitionQueries.ts) and the answers are merged (domain/MergedBoard.ts):
 // pages by keyset merge with ranks from the partitions' counts, around-me from each partition's
-// neighbours of the user's key. Stateless: any gateway answers any read.
+// neighbours of the user's key (`aroundUser`, which the live around-me windows share:
+// MergedWindows.ts). Stateless: any gateway answers any read.
 import type { NatsConnection } from "@nats-io/transport-node"
 import { Effect } from "effect"
 import type { PartAround, PartPage } from "../../domain/MergedBoard.js"
@@ -11,12 +12,32 @@ import { partitionOfUser, usersByPartition } from "../../domain/Partition.js"
 import type { MergedAround, MergedPage, MergedReadsPort, PartitionRow, PartitionState, PartitionsUnavailable } from "../../ports/MergedReads.js"
 import type { BoardCursor, RankedEntry } from "../../ports/ReadModel.js"
 import { GLOBAL_BOARD } from "../../domain/BoardKeys.js"
-import { askPartition, gather, gatherEach } from "./PartitionQueries.js"
+import { askPartition, gather, gatherEach, gatherSome } from "./PartitionQueries.js"
 
 interface RowsPage { readonly entries: ReadonlyArray<PartitionRow>; readonly throughCursor: number; readonly size: number; readonly seq: number; readonly period: string }
-interface RowsAround { readonly better: ReadonlyArray<PartitionRow>; readonly worse: ReadonlyArray<PartitionRow>; readonly betterCount: number }
-/** A group board's part around a member (`groupAround`): with the part's size, seq and period. */
-interface GroupAround extends RowsAround { readonly size: number; readonly seq: number; readonly period: string }
+/**
+ * A partition's part around a key (`around`, or a group board's `groupAround`), with the part's size
+ * and seq; asked with `userId` instead of a key, `me` is that user's own row there (null: none).
+ */
+interface PartAroundAnswer {
+  readonly better: ReadonlyArray<PartitionRow>
+  readonly worse: ReadonlyArray<PartitionRow>
+  readonly betterCount: number
+  readonly size: number
+  readonly seq: number
+  readonly me?: PartitionRow | null
+}
+
+/** A user's rank and neighbours as `aroundUser` reads them. */
+export interface UserAround {
+  /** The lowest seq the partitions had applied when they answered. */
+  readonly seq: number
+  readonly total: number
+  /** The user's own row (null: no score on the board, or not a member of the group). */
+  readonly me: PartitionRow | null
+  /** The user's row and up to `radius` neighbours on each side, at their merged ranks (empty without `me`). */
+  readonly entries: ReadonlyArray<RankedEntry>
+}
 
 /** A partition's row at its merged rank (private rows keep their mark: the gateway anonymizes them). */
 export const rankedEntry = (r: PartitionRow, rank: number): RankedEntry => {
@@ -25,6 +46,40 @@ export const rankedEntry = (r: PartitionRow, rank: number): RankedEntry => {
 }
 
 const ranked = (rows: Map<string, PartitionRow>, userId: string, rank: number): RankedEntry => rankedEntry(rows.get(userId)!, rank)
+
+/**
+ * A user's rank and neighbours on board instance `key` (an explicit period), or with `members` on
+ * the group board `key` (those members ranked by their score on the global board of the window).
+ * The user's own partition answers first, with `userId`: their row and its neighbours of that row
+ * from one state (no read of the row and then, in another state, of the neighbours); then every
+ * other partition at once, at that key (their sizes alone when the user has no row). 1 + (P - 1)
+ * requests; the REST around-me reads and the live around-me windows (MergedWindows.ts) both.
+ */
+export const aroundUser = (nc: NatsConnection, prefix: string, partitions: number, timeoutMs: number) =>
+  (key: BoardKey, userId: string, radius: number, members: ReadonlyArray<string> | null) => Effect.gen(function*() {
+    const k = partitionOfUser(userId, partitions)
+    const others = Array.from({ length: partitions }, (_, i) => i).filter((i) => i !== k)
+    // A group board asks each partition about its own members on the global board of the window.
+    const mine = members === null ? null : usersByPartition(members, partitions)
+    const op = mine === null ? "around" : "groupAround"
+    const ask = (i: number) => mine === null ? { ...key } : { board: GLOBAL_BOARD, window: key.window, period: key.period, members: mine[i] }
+    const asked = yield* askPartition<PartAroundAnswer>(nc, prefix, k, op, { ...ask(k), userId, r: radius }, timeoutMs)
+    const me = asked.me ?? null // (a partition of an older version answers no `me`: as no row)
+    // The others hold no row of this user: their answers at its key cannot contain it twice.
+    const rest = others.length === 0 ? [] : me !== null
+      ? yield* gatherSome<PartAroundAnswer>(nc, prefix, partitions, others, op, { each: (i) => ({ ...ask(i), at: { xp: me.xp, seq: me.seq }, r: radius }) }, timeoutMs)
+      : mine === null
+        ? yield* gatherSome<{ seq: number; size: number }>(nc, prefix, partitions, others, "page", { each: (i) => ({ ...ask(i), at: null, limit: 0 }) }, timeoutMs)
+        : yield* gatherSome<{ seq: number; size: number }>(nc, prefix, partitions, others, op, { each: (i) => ({ ...ask(i), at: null, r: 0 }) }, timeoutMs)
+    const seq = Math.max(0, Math.min(asked.seq, ...rest.map((x) => x.seq)))
+    const total = asked.size + rest.reduce((s, x) => s + x.size, 0)
+    if (me === null) return { seq, total, me, entries: [] } satisfies UserAround
+    const parts = [asked, ...(rest as ReadonlyArray<PartAroundAnswer>)]
+    const rows = new Map<string, PartitionRow>([[me.userId, me]])
+    for (const p of parts) for (const r of [...p.better, ...p.worse]) rows.set(r.userId, r)
+    const entries = mergeAround(me, parts as ReadonlyArray<PartAround>, radius).map((e) => ranked(rows, e.userId, e.rank))
+    return { seq, total, me, entries } satisfies UserAround
+  })
 
 /** Rejects with the port's PartitionsUnavailable (the gateway's 503) or an Error. */
 export const run = async <A>(e: Effect.Effect<A, { readonly _tag: string; readonly message: string }>): Promise<A> => {
@@ -70,13 +125,15 @@ export const makeMergedReads = (nc: NatsConnection, prefix: string, partitions: 
         entries: merged.entries.map((e) => ({ ...ranked(rows, e.userId, e.rank), reached_seq: e.seq }))
       } satisfies MergedPage
     }))
-  /** The user's row and neighbours from each partition's part around the user's key. */
-  const mergedAround = (key: BoardKey, seq: number, total: number, me: PartitionRow, parts: ReadonlyArray<RowsAround>, radius: number): MergedAround => {
-    const rows = new Map<string, PartitionRow>([[me.userId, me]])
-    for (const part of parts) for (const r of [...part.better, ...part.worse]) rows.set(r.userId, r)
-    const entries = mergeAround(me, parts as ReadonlyArray<PartAround>, radius).map((e) => ranked(rows, e.userId, e.rank))
-    return { key, seq, total, user: entries.find((e) => e.user_id === me.userId) ?? null, entries }
-  }
+  const around = aroundUser(nc, prefix, partitions, timeoutMs)
+  /** The REST around-me answer of `around` (the period as asked, or the latest current one). */
+  const mergedAround = (board: string, window: Window, period: string | null, userId: string, radius: number, members: ReadonlyArray<string> | null) =>
+    run(Effect.gen(function*() {
+      const p = yield* periodOf(board, window, period)
+      const key: BoardKey = { board, window, period: p.period }
+      const a = yield* around(key, userId, radius, members)
+      return { key, seq: a.seq, total: a.total, user: a.me === null ? null : a.entries.find((e) => e.user_id === userId) ?? null, entries: a.entries } satisfies MergedAround
+    }))
   return {
     partitions,
     page: (board, window, period, after: BoardCursor | null, limit) =>
@@ -85,29 +142,8 @@ export const makeMergedReads = (nc: NatsConnection, prefix: string, partitions: 
       const mine = byPartition(members)
       return mergedPage(board, window, period, limit, (p) => gatherEach<RowsPage>(nc, prefix, partitions, "groupPage", { each: (k) => ({ window, period: p, members: mine[k], at: after, limit }) }, timeoutMs))
     },
-    groupAround: (board, members, window, period, userId, radius) => run(Effect.gen(function*() {
-      const p = yield* periodOf(board, window, period)
-      const mine = byPartition(members)
-      // The member's key on the global board of the window (none: not a member, or no score).
-      const me = members.includes(userId) ? yield* one<PartitionRow | null>(partitionOfUser(userId, partitions), "user", { board: GLOBAL_BOARD, window, period: p.period, userId }) : null
-      const at = me === null ? null : { xp: me.xp, seq: me.seq }
-      const parts = yield* gatherEach<GroupAround>(nc, prefix, partitions, "groupAround", { each: (k) => ({ window, period: p.period, members: mine[k], at, r: radius }) }, timeoutMs)
-      const key: BoardKey = { board, window, period: p.period }
-      const seq = seqOf(parts)
-      const total = parts.reduce((s, x) => s + x.size, 0)
-      return me === null ? { key, seq, total, user: null, entries: [] } satisfies MergedAround : mergedAround(key, seq, total, me, parts, radius)
-    })),
-    around: (board, window, period, userId, radius) => run(Effect.gen(function*() {
-      const p = yield* periodOf(board, window, period)
-      const key: BoardKey = { board, window, period: p.period }
-      const me = yield* one<PartitionRow | null>(partitionOfUser(userId, partitions), "user", { ...key, userId })
-      const sizes = yield* all<RowsPage>("page", { ...key, at: null, limit: 0 })
-      const total = sizes.reduce((s, x) => s + x.size, 0)
-      const seq = seqOf(sizes)
-      if (me === null) return { key, seq, total, user: null, entries: [] } satisfies MergedAround
-      const parts = yield* all<RowsAround>("around", { ...key, at: { xp: me.xp, seq: me.seq }, r: radius })
-      return mergedAround(key, seq, total, me, parts, radius)
-    })),
+    groupAround: (board, members, window, period, userId, radius) => mergedAround(board, window, period, userId, radius, members),
+    around: (board, window, period, userId, radius) => mergedAround(board, window, period, userId, radius, null),
     profile: (userId) => run(Effect.gen(function*() {
       type Score = { board: string; window: Window; period: string; xp: number; seq: number }
       const p = yield* one<{ core: Record<string, unknown>; scores: Array<Score> } | null>(partitionOfUser(userId, partitions), "profile", { userId })

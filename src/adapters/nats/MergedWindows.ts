@@ -12,7 +12,7 @@
 // (GroupMembers: Postgres) with each query, so a membership change made through any gateway shows at
 // the next step. Around-me reads the user's row and its partition's neighbours in one answer (the
 // partition's `around`/`groupAround` with `userId`), then every other partition's neighbours of
-// that key; a group's top-N is MergedReads.groupPage. Every answer's seq is the lowest seq the
+// that key (MergedReads.aroundUser, as REST's around-me); a group's top-N is MergedReads.groupPage. Every answer's seq is the lowest seq the
 // partitions had applied when they answered, so a view never claims events a partition had not
 // applied. A failed query (a partition without owner, Postgres down) is tried again every RETRY_MS
 // while watched.
@@ -29,28 +29,17 @@
 // second on ticks); partitions do not push their boards yet.
 import type { NatsConnection } from "@nats-io/transport-node"
 import { Effect } from "effect"
-import type { PartAround } from "../../domain/MergedBoard.js"
-import { mergeAround } from "../../domain/MergedBoard.js"
 import { GLOBAL_BOARD, boardKeyString, groupIdOf } from "../../domain/BoardKeys.js"
 import type { BoardKey } from "../../domain/Model.js"
-import { partitionOfUser, usersByPartition } from "../../domain/Partition.js"
-import type { PartitionRow } from "../../ports/MergedReads.js"
+import { partitionOfUser } from "../../domain/Partition.js"
 import { isPartitionsUnavailable } from "../../ports/MergedReads.js"
 import type { AroundSpec, BoardView, LeaderboardPort } from "../../ports/ReadModel.js"
-import { makeMergedReads, rankedEntry, run } from "./MergedReads.js"
+import { aroundUser, makeMergedReads, run } from "./MergedReads.js"
 import { askPartition } from "./PartitionQueries.js"
 
 const RETRY_MS = 500
 /** How long a changed view at an unmoved watermark waits for a higher one (ticks: one a second). */
 const HOLD_MS = 2_500
-
-interface AroundAnswer extends PartAround {
-  readonly better: ReadonlyArray<PartitionRow>
-  readonly worse: ReadonlyArray<PartitionRow>
-  readonly me: PartitionRow | null
-  readonly seq: number
-  readonly size: number
-}
 
 /** A window as the query found it: a BoardView with `around`, and whether its user is private (null: no row). */
 export interface WindowAnswer { readonly view: BoardView; readonly userPrivate: boolean | null }
@@ -72,31 +61,14 @@ export type GroupMembers = (groupId: string) => Promise<ReadonlyArray<string> | 
 
 export const makeWindowQueries = (nc: NatsConnection, prefix: string, partitions: number, timeoutMs = 2_000): WindowQueries => {
   const reads = makeMergedReads(nc, prefix, partitions, timeoutMs)
+  const aroundOf = aroundUser(nc, prefix, partitions, timeoutMs)
   return {
-    window: (key, around, members) => run(Effect.gen(function*() {
-      const k = partitionOfUser(around.user_id, partitions)
-      const others = Array.from({ length: partitions }, (_, i) => i).filter((i) => i !== k)
-      // A group board asks each partition about its own members on the global board of the window.
-      const mine = members === undefined ? null : usersByPartition(members, partitions)
-      const op = mine === null ? "around" : "groupAround"
-      const ask = (i: number) => mine === null ? { board: key.board, window: key.window, period: key.period } : { board: GLOBAL_BOARD, window: key.window, period: key.period, members: mine[i] }
-      const asked = yield* askPartition<AroundAnswer>(nc, prefix, k, op, { ...ask(k), userId: around.user_id, r: around.radius }, timeoutMs)
-      const me = asked.me ?? null // (a partition of an older version answers no `me`: as no row)
-      // The others hold no row of this user: their answers at its key cannot contain it twice.
-      const rest = yield* Effect.forEach(others, (i) => me !== null
-        ? askPartition<AroundAnswer>(nc, prefix, i, op, { ...ask(i), at: { xp: me.xp, seq: me.seq }, r: around.radius }, timeoutMs)
-        : mine === null
-          ? askPartition<{ seq: number; size: number }>(nc, prefix, i, "page", { ...ask(i), at: null, limit: 0 }, timeoutMs)
-          : askPartition<{ seq: number; size: number }>(nc, prefix, i, op, { ...ask(i), at: null, r: 0 }, timeoutMs), { concurrency: "unbounded" })
-      const seq = Math.min(asked.seq, ...rest.map((x) => x.seq))
-      const total = asked.size + rest.reduce((s, x) => s + x.size, 0)
-      if (me === null) return { view: { key, seq, total, entries: [], around: { ...around, first_rank: null } }, userPrivate: null }
-      const parts = [asked, ...(rest as ReadonlyArray<unknown> as ReadonlyArray<AroundAnswer>)]
-      const rows = new Map<string, PartitionRow>([[me.userId, me]])
-      for (const p of parts) for (const r of [...p.better, ...p.worse]) rows.set(r.userId, r)
-      const entries = mergeAround(me, parts, around.radius).map((e) => rankedEntry(rows.get(e.userId)!, e.rank))
-      return { view: { key, seq, total, entries, around: { ...around, first_rank: entries[0]!.rank } }, userPrivate: me.private === true }
-    })),
+    window: async (key, around, members) => {
+      // The user's row and its partition's neighbours in one read, then the other partitions (MergedReads.aroundUser).
+      const a = await run(aroundOf(key, around.user_id, around.radius, members ?? null))
+      if (a.me === null) return { view: { key, seq: a.seq, total: a.total, entries: [], around: { ...around, first_rank: null } }, userPrivate: null }
+      return { view: { key, seq: a.seq, total: a.total, entries: a.entries, around: { ...around, first_rank: a.entries[0]!.rank } }, userPrivate: a.me.private === true }
+    },
     groupTop: async (key, members, limit) => {
       const page = await reads.groupPage(key.board, members, key.window, key.period, null, limit)
       return { key, seq: page.seq, total: page.total, entries: page.entries.map(({ reached_seq: _, ...e }) => e) }

@@ -67,11 +67,15 @@ export const gather = <A>(nc: NatsConnection, prefix: string, partitions: number
 
 /** As `gather`, with a body per partition when `body` is `{ each }`. */
 export const gatherEach = <A>(nc: NatsConnection, prefix: string, partitions: number, op: string, body: GatherBody, timeoutMs = 2_000) =>
+  gatherSome<A>(nc, prefix, partitions, Array.from({ length: partitions }, (_, k) => k), op, body, timeoutMs)
+
+/** As `gatherEach`, asking only partitions `ks` of the P (`partitions`); answers in the order of `ks`. */
+export const gatherSome = <A>(nc: NatsConnection, prefix: string, partitions: number, ks: ReadonlyArray<number>, op: string, body: GatherBody, timeoutMs = 2_000) =>
   Effect.tryPromise({
     try: async () => {
       const shared = "all" in body ? enc.encode(JSON.stringify(body.all)) : null
       const missing: Array<number> = []
-      const answers = await Promise.all(Array.from({ length: partitions }, async (_, k) => {
+      const answers = await Promise.all(ks.map(async (k) => {
         try {
           const payload = shared ?? enc.encode(JSON.stringify((body as { readonly each: (partition: number) => unknown }).each(k)))
           const m = await nc.request(querySubject(prefix, k, op), payload, { timeout: timeoutMs })
