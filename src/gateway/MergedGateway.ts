@@ -37,6 +37,7 @@ import type { IngestPort } from "../ports/Ingest.js"
 import type { Authenticator, Principal } from "./auth/Auth.js"
 import { ApiError, methodNotAllowed, notFound, rateLimited, tooLarge } from "./http/ApiError.js"
 import { parseJsonBody } from "./http/Http.js"
+import { clientIpOfRequest } from "./http/Exchange.js"
 import type { Route } from "./http/Router.js"
 import type { RateLimiter } from "./limits/RateLimiter.js"
 import { eventRoutes } from "./routes/events.js"
@@ -180,8 +181,7 @@ export const startMergedGateway = async (o: MergedGatewayOptions): Promise<Runni
    * `limited: false` is a probe's (health.ts `rateLimited: false`): the token alone.
    */
   const admit = async (req: http.IncomingMessage, limited = true): Promise<{ readonly ip: string; readonly principal: Principal | null }> => {
-    const xff = admission.trustProxy ? req.headers["x-forwarded-for"] : undefined
-    const ip = typeof xff === "string" && xff !== "" ? xff.split(",")[0]!.trim() : req.socket.remoteAddress ?? ""
+    const ip = clientIpOfRequest(req, admission.trustProxy)
     if (limited) limit(admission.ipLimiter, `ip:${ip}`)
     const principal = await admission.auth.authenticate(req.headers.authorization ?? "")
     if (principal !== null && limited) limit(admission.tokenLimiter, `sub:${principal.sub}`)

@@ -21,6 +21,7 @@ import type { NotificationPort } from "../../ports/LiveFeed.js"
 import type { Authenticator } from "../auth/Auth.js"
 import type { WsConfig } from "../GatewayConfig.js"
 import { rateLimited } from "../http/ApiError.js"
+import { clientIpOfRequest } from "../http/Exchange.js"
 import type { RateLimiter } from "../limits/RateLimiter.js"
 import type { us_listen_socket } from "../Uws.js"
 import { assertNativeUws, uWS } from "../Uws.js"
@@ -122,8 +123,7 @@ export const startMergedSockets = async (o: MergedSocketsOptions): Promise<Merge
     if (!LEADERBOARD.test(path) && !(o.around !== undefined && AROUND.test(path)) && !(users !== null && USERS.test(path))) {
       return refuse(socket, 501, "not_implemented", `${path} is not served by --role gateway yet: partitioned mode serves /ws/leaderboard/{board}, its around-me feed and /ws/users/{user_id} (docs/scaling.md)`)
     }
-    const xff = o.trustProxy ? req.headers["x-forwarded-for"] : undefined
-    const ip = typeof xff === "string" && xff !== "" ? xff.split(",")[0]!.trim() : (req.socket.remoteAddress ?? "")
+    const ip = clientIpOfRequest(req, o.trustProxy)
     let head1 = `${req.method ?? "GET"} ${req.url ?? "/"} HTTP/1.1\r\n`
     for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
       if (req.rawHeaders[i]!.toLowerCase() !== CLIENT_IP) head1 += `${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}\r\n`
