@@ -302,10 +302,9 @@ const consumeOnce = (
           let batchPending = 0
           let busy: Promise<void> | null = null
           let failure: unknown = null
-          let lastMessageAt = Date.now()
-          // The stall watch: `position` is the last stream seq delivered; `progress` counts
-          // deliveries and handed-on batches, so an answer can tell whether anything moved since
-          // it was asked.
+          // `progress` counts deliveries and handed-on batches, so an answer (the recount's below,
+          // the stall watch's) can tell whether anything moved since it was asked. The stall watch:
+          // `position` is the last stream seq delivered.
           let position = startSeq - 1
           let progress = 0
           let quietSince = Date.now()
@@ -339,9 +338,9 @@ const consumeOnce = (
           const recount = setInterval(() => {
             if (asking || busy !== null || pending.length > 0 || batchPending === 0 || failure !== null) return
             asking = true
-            const askedAt = lastMessageAt
+            const askedAt = progress
             consumer.info().then((info) => {
-              if (lastMessageAt !== askedAt || busy !== null || pending.length > 0 || failure !== null || info.num_pending >= batchPending) return
+              if (progress !== askedAt || busy !== null || pending.length > 0 || failure !== null || info.num_pending >= batchPending) return
               batchPending = info.num_pending
               dispatch([])
             }, () => { /* no answer: the next idle second asks again */ }).finally(() => { asking = false })
@@ -365,8 +364,7 @@ const consumeOnce = (
           }, Math.min(1_000, checkMs))
           try {
             for await (const m of messages) {
-              lastMessageAt = Date.now()
-              quietSince = lastMessageAt
+              quietSince = Date.now()
               progress++
               const raw = toRawFast(m, kinds) ?? toRawSlow(m, kinds)
               position = raw.seq

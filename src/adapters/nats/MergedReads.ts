@@ -39,6 +39,13 @@ export interface UserAround {
   readonly entries: ReadonlyArray<RankedEntry>
 }
 
+/**
+ * The low watermark (ARCHITECTURE §6 "honesty of reads", §9): the lowest seq the partitions had
+ * applied when they answered, so every event ≤ seq is reflected in the answer (the highest would
+ * name events a lagging partition has not applied yet). Ticks move an idle partition's seq once a second.
+ */
+const seqOf = (parts: ReadonlyArray<{ readonly seq: number }>): number => Math.max(0, Math.min(...parts.map((p) => p.seq)))
+
 /** A partition's row at its merged rank (private rows keep their mark: the gateway anonymizes them). */
 export const rankedEntry = (r: PartitionRow, rank: number): RankedEntry => {
   const e: RankedEntry = { rank, user_id: r.userId, username: r.username, xp: r.xp, level: r.level }
@@ -71,7 +78,7 @@ export const aroundUser = (nc: NatsConnection, prefix: string, partitions: numbe
       : mine === null
         ? yield* gatherSome<{ seq: number; size: number }>(nc, prefix, partitions, others, "page", { each: (i) => ({ ...ask(i), at: null, limit: 0 }) }, timeoutMs)
         : yield* gatherSome<{ seq: number; size: number }>(nc, prefix, partitions, others, op, { each: (i) => ({ ...ask(i), at: null, r: 0 }) }, timeoutMs)
-    const seq = Math.max(0, Math.min(asked.seq, ...rest.map((x) => x.seq)))
+    const seq = seqOf([asked, ...rest])
     const total = asked.size + rest.reduce((s, x) => s + x.size, 0)
     if (me === null) return { seq, total, me, entries: [] } satisfies UserAround
     const parts = [asked, ...(rest as ReadonlyArray<PartAroundAnswer>)]
@@ -97,12 +104,6 @@ export const makeMergedReads = (nc: NatsConnection, prefix: string, partitions: 
       Effect.map((ps) => ({ period: ps.reduce((m, p) => (p.period > m ? p.period : m), ps[0]!.period), seq: seqOf(ps) }))
     )
   const states = all<PartitionState>("state", {})
-  /**
-   * The low watermark (ARCHITECTURE §6 "honesty of reads", §9): the lowest seq the partitions had
-   * applied when they answered, so every event ≤ seq is reflected in the answer (the highest would
-   * name events a lagging partition has not applied yet). Ticks move an idle partition's seq once a second.
-   */
-  const seqOf = (parts: ReadonlyArray<{ readonly seq: number }>): number => Math.max(0, Math.min(...parts.map((p) => p.seq)))
   /** A group's members by partition: each partition is asked about its own members only. */
   const byPartition = (members: ReadonlyArray<string>): Array<Array<string>> => usersByPartition(members, partitions)
   /**
