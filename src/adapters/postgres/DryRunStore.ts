@@ -25,6 +25,9 @@ interface Row {
   error: string | null
 }
 
+/** As text (sql.json would send jsonb, which reorders the report's keys): null stays null. */
+const json = (v: unknown): string | null => (v === null || v === undefined ? null : JSON.stringify(v))
+
 const toView = (r: Row): DryRunJobView => ({
   job_id: r.job_id, status: r.status, version: r.version, started_at: r.started_at.toISOString(), finished_at: r.finished_at?.toISOString() ?? null,
   progress: r.progress, result: r.result, error: r.error
@@ -61,8 +64,8 @@ export class PostgresDryRunRecords implements DryRunRecords {
     const sql = this.sql
     // Not a request's statement: the job's own saves wait for Postgres (the next beat saves the latest view anyway).
     await storeStatement("dry runs: save", DryRunRecordsUnavailable, () => sql`UPDATE arena_dry_runs SET
-        status = ${v.status}, finished_at = ${v.finished_at}, progress = ${v.progress === null ? null : sql.json(v.progress)},
-        result = ${v.result === null ? null : sql.json(v.result as postgres.JSONValue)}, error = ${v.error}, beat_at = now()
+        status = ${v.status}, finished_at = ${v.finished_at}, progress = ${json(v.progress)}::text::json,
+        result = ${json(v.result)}::text::json, error = ${v.error}, beat_at = now()
       WHERE job_id = ${v.job_id} AND status = 'running'`)
   }
 
