@@ -247,7 +247,8 @@ export const startMergedGateway = async (o: MergedGatewayOptions): Promise<Runni
     const w = writeRoute(method, url.pathname)
     if (w !== null) return serveRoute(w.route, req, url, w.params)
     // Rules applies (GET and POST) are not built in this mode (nor dry runs without a DryRunPort): say so rather than 405.
-    if (/^\/v1\/rules\/(dry-run|apply)(\/|$)/.test(url.pathname)) throw notServed(url.pathname, o.analytics !== undefined)
+    if (/^\/v1\/rules\/(apply|dry-run)(\/|$)/.test(url.pathname) && (o.dryRuns === undefined || url.pathname.startsWith("/v1/rules/apply"))) throw notServed(url.pathname, o.analytics !== undefined)
+    if (url.pathname === "/v1/rules/dry-run") throw methodNotAllowed(["POST"])
     if (method !== "GET") throw new ApiError(405, "method_not_allowed", `${method} is not served by the partitioned gateway`, [], { Allow: "GET" })
     const path = url.pathname
     const q = url.searchParams

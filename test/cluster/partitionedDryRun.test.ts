@@ -148,6 +148,7 @@ it("P = 4: POST /v1/rules/dry-run through one gateway, GET through another; the 
   const missing = await gwB.call<ErrorBody>("GET", "/v1/rules/dry-run/AAAAAAAAAAAA", admin)
   expect(missing).toMatchObject({ status: 404 })
   expect(missing.body.error.message).toMatch(/Postgres/)
+  expect(await gwB.call<ErrorBody>("GET", "/v1/rules/dry-run", admin)).toMatchObject({ status: 405, body: { error: { code: "method_not_allowed" } } })
   // Applies stay 501, saying why.
   const apply = await call<ErrorBody>("POST", "/v1/rules/apply", admin, { rules: proposedDoc })
   expect(apply).toMatchObject({ status: 501, body: { error: { code: "not_implemented" } } })
