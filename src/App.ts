@@ -194,7 +194,7 @@ export const startArena = (config: ArenaConfig, log: Log) =>
     // The server's clock is "now" for HTTP ingest's future-timestamp check.
     const ingest = makeIngest(nats.js, names.eventSubject, (item) => checkForPublish(item, rules, Date.now()))
     // Dry runs are child processes with this service's environment (same stream, same database).
-    const dryRuns = yield* Effect.acquireRelease(Effect.sync(() => new DryRunJobs({ env: process.env, log: (l) => log.info(l) })), (d) => Effect.sync(() => d.close()))
+    const dryRuns = yield* Effect.acquireRelease(Effect.sync(() => new DryRunJobs({ env: process.env, log: (l) => log.info(l) })), (d) => Effect.promise(() => d.close()))
     // Retroactive applies (§10): shadow builds as child processes, the switch through the supervisor.
     const reprojections = yield* Effect.acquireRelease(Effect.sync(() => new Reprojections({
       store: projections,

@@ -75,6 +75,8 @@ import { openClickHouse } from "./adapters/clickhouse/ClickHouseClient.js"
 import { parseClickHouseTarget } from "./adapters/clickhouse/ClickHouseTarget.js"
 import { makePartitionSnapshotStore } from "./adapters/postgres/PartitionSnapshotStore.js"
 import { makeRulesStore } from "./adapters/postgres/RulesStore.js"
+import { PostgresDryRunRecords } from "./adapters/postgres/DryRunStore.js"
+import { DryRunJobs } from "./adapters/process/DryRunJobs.js"
 import { PostgresShareStore } from "./adapters/postgres/ShareStore.js"
 import { PostgresGroupStore } from "./adapters/postgres/GroupStore.js"
 import { openDb } from "./adapters/postgres/Db.js"
@@ -483,10 +485,16 @@ export const startPartitionedGateway = (config: ArenaConfig, log: Log) =>
       ))
     }
     const writes = partitionedWrites(config, nats, ingest.publisher, sql)
+    // Rules dry runs (§10): the single process's child process (`arena rules diff`, which reads every
+    // partition's subjects in this mode), its job records in Postgres so that every gateway sees them.
+    const dryRuns = yield* Effect.acquireRelease(
+      Effect.sync(() => new DryRunJobs({ env: process.env, log: (l) => log.info(l), records: new PostgresDryRunRecords(sql) })),
+      (d) => Effect.promise(() => d.close())
+    )
     const gw = yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: () => startMergedGateway({
-          reads, admission, ingest, writes, shares: new PostgresShareStore(sql), rules: storedRulesPort(makeRulesStore(sql)), groups,
+          reads, admission, ingest, writes, shares: new PostgresShareStore(sql), rules: storedRulesPort(makeRulesStore(sql)), dryRuns, groups,
           ...(queries === null ? {} : { analytics: queries, ledger: erasedLedger(queries, (userId) => askErasedAt(nats, config.partitions!, userId)) }), upgrade: sockets.upgrade, host: config.host, port: config.port, retryAfterS: Math.ceil(config.leaseTtlMs / 1000), log: { warn: (m) => log.warn(m) } }),
         catch: (e) => new Error(`partitioned gateway: ${e instanceof Error ? e.message : String(e)}`)
       }),

@@ -2,7 +2,9 @@
 // §10). Scores the whole stream under the proposed file beside the rules history in force (read
 // from Postgres; the ARENA_RULES file when none is recorded yet) and prints the report as text or
 // JSON. Progress: a bar on a terminal, JSON lines on stderr with --progress-json (what the
-// service's POST /v1/rules/dry-run reads from the child process it starts).
+// service's POST /v1/rules/dry-run reads from the child process it starts). Partitioned mode
+// (ARENA_PARTITIONS set, ARCHITECTURE §9): the whole stream's partition subjects, as each partition
+// reads its own (jobs/DryRun.ts `partitions`); voids from every partition's corrections subject.
 import { Effect } from "effect"
 import type { ArenaConfig } from "../Config.js"
 import type { Log } from "../observability/Log.js"
@@ -17,6 +19,7 @@ import { ensureDatabase, openDb } from "../adapters/postgres/Db.js"
 import { migrate } from "../adapters/postgres/Migrations.js"
 import { makeRulesStore } from "../adapters/postgres/RulesStore.js"
 import { kindSubjects } from "../domain/MessageKind.js"
+import { KIND_TOKENS, PARTITION_PREFIX } from "../domain/Partition.js"
 import { RulesHistory } from "../domain/RulesHistory.js"
 import { renderDiffText } from "../domain/RulesDiffText.js"
 import { dryRun } from "../jobs/DryRun.js"
@@ -62,9 +65,16 @@ export const rulesCommand = async (config: ArenaConfig, log: Log, args: Readonly
     const projection = yield* projections.current
     const builtSeq = projection === 0 ? 0 : (yield* projections.get(projection))?.built_seq ?? 0
     const nats = yield* openNats(config.natsUrl, "arena-rules-diff")
+    const p = config.partitions
+    // Partitioned: every partition's subjects (a filtered consumer hands each message's subject on).
+    const events = p === undefined
+      ? makeEventSource(nats, config.stream, kindSubjects(config.subjectPrefix))
+      : makeEventSource(nats, config.stream, [], { filterSubject: `${PARTITION_PREFIX}>` })
+    const corrections = p === undefined ? streamNames(config).correctionSubject : `${PARTITION_PREFIX}*.${KIND_TOKENS.corrections}`
     return yield* dryRun({
-      events: makeEventSource(nats, config.stream, kindSubjects(config.subjectPrefix)),
-      voids: { scan: makeVoidScan(makeEventSource(nats, config.stream, kindSubjects(config.subjectPrefix), { filterSubject: streamNames(config).correctionSubject })), projection, builtSeq },
+      events,
+      voids: { scan: makeVoidScan(makeEventSource(nats, config.stream, kindSubjects(config.subjectPrefix), { filterSubject: corrections })), projection, builtSeq },
+      ...(p === undefined ? {} : { partitions: p }),
       history,
       proposed: proposed.rules,
       progressEveryMs: tty ? 200 : 1000,

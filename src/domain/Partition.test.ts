@@ -1,6 +1,8 @@
 import * as fc from "fast-check"
 import { describe, expect, it } from "vitest"
+import { MSG_CORRECTION, MSG_ERASURE, MSG_EVENT, MSG_SETTINGS, MSG_TICK } from "./MessageKind.js"
 import {
+  partitionReading,
   checkPartitionSubject, checkPartitionUser, fnv1a32, ingestSubject, isPartitionCount, parsePartitionSubject, partitionFilter, partitionKindSubject, partitionOfToken,
   partitionOfUser, subjectMapping, tickMsgId, tickSubject, userOfToken, userToken, usersByPartition
 } from "./Partition.js"
@@ -141,5 +143,24 @@ describe("usersByPartition", () => {
       expect(by).toHaveLength(p)
       by.forEach((list, k) => expect(list).toEqual(ids.filter((u) => partitionOfUser(u, p) === k)))
     }))
+  })
+})
+
+describe("partitionReading (a whole-stream reader reads each message as its partition's consumer does)", () => {
+  it("the partition whose filter arena.xp.p.<k>.> takes the subject, and the kind its consumer gives it", () => {
+    expect(partitionReading("arena.xp.p.3.ann", 4)).toEqual({ partition: 3, kind: MSG_EVENT })
+    expect(partitionReading(tickSubject(2), 4)).toEqual({ partition: 2, kind: MSG_TICK })
+    expect(partitionReading(partitionKindSubject(0, "corrections"), 4)).toEqual({ partition: 0, kind: MSG_CORRECTION })
+    expect(partitionReading(partitionKindSubject(1, "settings"), 4)).toEqual({ partition: 1, kind: MSG_SETTINGS })
+    expect(partitionReading(partitionKindSubject(3, "erasures"), 4)).toEqual({ partition: 3, kind: MSG_ERASURE })
+    // More tokens: the consumer of 3 reads it, as an event (which the subject check then refuses).
+    expect(partitionReading("arena.xp.p.3.a.b", 4)).toEqual({ partition: 3, kind: MSG_EVENT })
+    expect(partitionReading("arena.xp.p.3.$tick.x", 4)).toEqual({ partition: 3, kind: MSG_EVENT })
+  })
+
+  it("no partition's consumer reads it: null", () => {
+    for (const s of ["arena.xp.p.4.ann", "arena.xp.p.03.ann", "arena.xp.p.x.ann", "arena.xp.p.3", "arena.xp.p.3.", "arena.xp.corrections", "arena.xp.events.ann", "other.p.1.ann"]) {
+      expect(partitionReading(s, 4), s).toBeNull()
+    }
   })
 })

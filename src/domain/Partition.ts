@@ -11,6 +11,9 @@
 //               consumer stalls there; checked on a 3-node 2.9.10 cluster, see docs/scaling.md).
 // `~` and `=` are outside the alphabet, so the mapping is one-to-one and `userOfToken` inverts it.
 
+import { MSG_CORRECTION, MSG_ERASURE, MSG_EVENT, MSG_SETTINGS, MSG_TICK } from "./MessageKind.js"
+import type { MessageKind } from "./MessageKind.js"
+
 /** The subject a producer publishes a user's event to in partitioned mode (the server maps it). */
 export const INGEST_PREFIX = "arena.xp.events."
 /** Where the mapping puts it: `arena.xp.p.<partition>.<token>`. */
@@ -124,6 +127,28 @@ export const checkPartitionUser = (subject: string, userId: string, partitions: 
   if (parsed.partition !== want) return mismatch(`subject partition ${parsed.partition} is not user ${userId}'s partition ${want} of ${partitions}`)
   if (parsed.partition !== owned) return mismatch(`subject partition ${parsed.partition} read by the consumer of partition ${owned}`)
   return { ok: true, partition: parsed.partition }
+}
+
+/**
+ * What a partition's consumer makes of a message on `subject`, for a reader of the whole stream (the
+ * rules dry run): the partition k of `partitions` whose filter `arena.xp.p.<k>.>` takes it and its kind
+ * as that consumer's kind table gives it (the exact subject of k's tick, corrections, settings or
+ * erasures; anything else an event, which the subject check may then refuse), or null when no
+ * partition's consumer reads it (another subject, or a k that is not one of the deployment's).
+ */
+export const partitionReading = (subject: string, partitions: number): { readonly partition: number; readonly kind: MessageKind } | null => {
+  if (!subject.startsWith(PARTITION_PREFIX)) return null
+  const dot = subject.indexOf(".", PARTITION_PREFIX.length)
+  if (dot < 0 || dot === subject.length - 1) return null
+  const k = subject.slice(PARTITION_PREFIX.length, dot)
+  if (!/^(0|[1-9][0-9]{0,3})$/.test(k) || Number(k) >= partitions) return null
+  const tail = subject.slice(dot + 1)
+  const kind = tail === TICK_TOKEN ? MSG_TICK
+    : tail === KIND_TOKENS.corrections ? MSG_CORRECTION
+    : tail === KIND_TOKENS.settings ? MSG_SETTINGS
+    : tail === KIND_TOKENS.erasures ? MSG_ERASURE
+    : MSG_EVENT
+  return { partition: Number(k), kind }
 }
 
 /** The account mapping every server of a partitioned deployment carries (scripts/cluster.sh writes it). */

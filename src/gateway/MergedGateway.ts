@@ -19,8 +19,8 @@
 // the Postgres group store, read on each request) with the group boards `group:<id>` on the two
 // board reads above: the members' global scores merged exactly over the partitions they live on
 // (MergedReadsPort.groupPage/groupAround); their live feeds are ws/MergedSockets.ts's.
-// Everything else answers 501 naming docs/scaling.md: rules dry-runs and applies (re-projections
-// are not built in this mode) and the rest of §6.
+// Everything else answers 501 naming docs/scaling.md: rules applies (re-projections are not built
+// in this mode) and the rest of §6. Rules dry runs are the single process's routes over jobs in Postgres.
 // Reads of boards and profiles are public-viewer reads (private rows anonymous; a private profile
 // only to its user and admin). Every route but /healthz and /readyz goes through the single
 // process's admission (`admit`: per-IP limit, token, per-token limit; 429 with Retry-After, 401 for
@@ -53,6 +53,7 @@ import type { GroupsPort } from "../ports/Groups.js"
 import { GroupStoreUnavailable } from "../ports/Groups.js"
 import { groupIdOf } from "../domain/BoardKeys.js"
 import type { ShareStore } from "../ports/Shares.js"
+import type { DryRunPort } from "../ports/DryRuns.js"
 import type { LedgerPage, RulesPort } from "../ports/ReadModel.js"
 import type { CorrectionsPort } from "../ports/Corrections.js"
 import type { ErasurePort } from "../ports/Erasures.js"
@@ -108,6 +109,8 @@ export interface MergedGatewayOptions {
   readonly shares?: ShareStore
   /** GET /v1/rules and GET /v1/achievements (the recorded rules history, from Postgres). Absent: 501. */
   readonly rules?: RulesPort
+  /** With `rules`: POST /v1/rules/dry-run and GET /v1/rules/dry-run/{id} (jobs recorded in Postgres). Absent: 501. */
+  readonly dryRuns?: DryRunPort
   /**
    * /v1/groups/{id} (the single process's routes, token check and limits) and the group boards
    * `group:<id>` on the board reads, over the group store (Postgres). Absent: 501.
@@ -207,8 +210,8 @@ export const startMergedGateway = async (o: MergedGatewayOptions): Promise<Runni
     // The ledger's route alone (the profile is this server's merged read); the state check is ClickHouse's own.
     .concat(o.ledger === undefined ? [] : userRoutes({ unavailable: () => null, profile: () => null, ledger: o.ledger }).filter((r) => r.pattern === "/v1/users/:user_id/ledger"))
     .concat(o.shares === undefined ? [] : shareRoutes(o.shares))
-    // Read-only: no DryRunPort or RulesApplyPort here, so dry-run and apply are not mounted (501 below).
-    .concat(o.rules === undefined ? [] : rulesRoutes(o.rules))
+    // No RulesApplyPort here, so apply is not mounted (501 below).
+    .concat(o.rules === undefined ? [] : rulesRoutes(o.rules, o.dryRuns))
     .concat(o.groups === undefined ? [] : groupRoutes(o.groups))
     .map((r) => ({ r, re: new RegExp(`^${r.pattern.replace(/:[a-z_]+/g, "([^/]+)")}$`) }))
   /** The write route for this method and path, with its raw path parameters; 405 when only the method is wrong. */
@@ -243,8 +246,9 @@ export const startMergedGateway = async (o: MergedGatewayOptions): Promise<Runni
     }
     const w = writeRoute(method, url.pathname)
     if (w !== null) return serveRoute(w.route, req, url, w.params)
-    // Rules dry-runs and applies (GET and POST) are not built in this mode: say so rather than 405.
-    if (/^\/v1\/rules\/(dry-run|apply)(\/|$)/.test(url.pathname)) throw notServed(url.pathname, o.analytics !== undefined)
+    // Rules applies (GET and POST) are not built in this mode (nor dry runs without a DryRunPort): say so rather than 405.
+    if (/^\/v1\/rules\/(apply|dry-run)(\/|$)/.test(url.pathname) && (o.dryRuns === undefined || url.pathname.startsWith("/v1/rules/apply"))) throw notServed(url.pathname, o.analytics !== undefined)
+    if (url.pathname === "/v1/rules/dry-run") throw methodNotAllowed(["POST"])
     if (method !== "GET") throw new ApiError(405, "method_not_allowed", `${method} is not served by the partitioned gateway`, [], { Allow: "GET" })
     const path = url.pathname
     const q = url.searchParams
@@ -354,8 +358,10 @@ export const startMergedGateway = async (o: MergedGatewayOptions): Promise<Runni
 
 /** The 501 of a route this role does not serve, saying why and naming docs/scaling.md. */
 const notServed = (path: string, clickhouse: boolean): ApiError => {
-  const why = /^\/v1\/rules\/(dry-run|apply)(\/|$)/.test(path)
-    ? "rules dry-runs and applies are not built in partitioned mode (they need re-projections, which partitioned mode does not build); GET /v1/rules is served"
+  const why = /^\/v1\/rules\/apply(\/|$)/.test(path)
+    ? "rules applies are not built in partitioned mode (they need re-projections, which partitioned mode does not build); GET /v1/rules and the rules dry runs are served"
+    : /^\/v1\/rules\/dry-run(\/|$)/.test(path)
+    ? "this gateway was started without rules dry runs"
     : !clickhouse && (/^\/v1\/users\/[^/]+\/ledger$/.test(path) || path.startsWith("/v1/analytics/"))
     ? "partitioned mode reads ledgers and analytics from a shared ClickHouse server, and this gateway has none (set CLICKHOUSE_URL=http(s)://…, the server the processors write)"
     : "partitioned mode serves board pages (group boards included), ranks, profiles, ledgers, shares, rules, groups, readiness and the routed writes"

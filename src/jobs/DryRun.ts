@@ -1,13 +1,17 @@
 // `arena rules diff` (and POST /v1/rules/dry-run, which runs it as a child process): scores the
 // whole stream twice in one pass — under the rules history in force and under the proposed rules —
 // each message decoded once and applied to two engine states, then compares them (RulesDiff.ts).
-// Reads the stream only: off the live path, nothing written anywhere.
+// Reads the stream only: off the live path, nothing written anywhere. Partitioned mode (§9): the
+// whole stream's partition subjects in stream order, each message read as its partition's consumer
+// reads it (Partition.ts partitionReading: its kind, the subject check), so every user's messages
+// are the ones their partition applies, at the same seqs and stream times.
 import { Data, Deferred, Effect, Fiber } from "effect"
 import type { CompiledRules } from "../domain/Rules.js"
 import type { RulesHistory } from "../domain/RulesHistory.js"
 import { diffStates } from "../domain/RulesDiff.js"
 import type { RulesDiffReport } from "../domain/RulesDiff.js"
-import { MSG_ERASURE, MSG_EVENT } from "../domain/MessageKind.js"
+import { MSG_ERASURE, MSG_EVENT, MSG_TICK } from "../domain/MessageKind.js"
+import { checkPartitionSubject, partitionReading } from "../domain/Partition.js"
 import { admitMessage, applyMessage } from "../domain/StreamMessage.js"
 import { applyEvent } from "../domain/engine/Engine.js"
 import { newEngineState } from "../domain/engine/EngineState.js"
@@ -34,6 +38,13 @@ export interface DryRunOptions {
    * built now would: every void re-scored. Absent: every void takes back what it carries.
    */
   readonly voids?: { readonly scan: VoidScan; readonly projection: number; readonly builtSeq: number }
+  /**
+   * Partitioned mode (ARCHITECTURE §9): the deployment's partition count. `events` then reads the
+   * partition subjects (`arena.xp.p.>`, messages with their subjects): a message no partition reads
+   * is skipped, a tick only brings stream time (neither counted nor refused), and an event or other
+   * message naming a user of another partition is refused, as the partitions do.
+   */
+  readonly partitions?: number
   readonly top?: number
   readonly listLimit?: number
   readonly progressEveryMs?: number
@@ -74,31 +85,46 @@ export const dryRun = (o: DryRunOptions): Effect.Effect<RulesDiffReport, PortFai
     let range = o.history.rangeAt(1)
     let lastProgress = t0
     const pos = { seq: 0, streamTimeMs: 0 }
+    /** Partitioned mode: the latest stream time read, ticks included (partitions close periods on it, so the boards open at the end are the live ones). */
+    let timeMs = 0
     const progress = (): DryRunProgress => ({
       seq, lastSeq, percent: lastSeq === 0 ? 100 : Math.min(100, (100 * seq) / lastSeq), eventsPerSecond: Math.round(messages / Math.max(0.001, (Date.now() - t0) / 1000))
     })
 
-    const apply = (m: RawEvent): void => {
+    const apply = (raw: RawEvent): void => {
+      let m = raw
+      // Partitioned mode: the partition whose consumer reads it, and the kind that consumer gives it.
+      let owned: { readonly partitions: number; readonly owned: number } | undefined
+      if (o.partitions !== undefined) {
+        const r = partitionReading(raw.subject ?? "", o.partitions)
+        if (r === null) return // no partition reads it: the deployment never applies it
+        if (raw.streamTimeMs > timeMs) timeMs = raw.streamTimeMs
+        if (r.kind === MSG_TICK) return // stream time only
+        owned = { partitions: o.partitions, owned: r.partition }
+        m = { ...raw, kind: r.kind }
+      }
       messages++
       const kind = m.kind ?? MSG_EVENT
       if (kind === MSG_ERASURE) {
         // An erasure (§11) drops the user from both sides at its seq, as the pipeline does; it is
         // neither an applied nor a rejected event.
-        applyMessage(before, range.rules, m)
-        applyMessage(after, o.proposed, m)
+        applyMessage(before, range.rules, m, undefined, owned)
+        applyMessage(after, o.proposed, m, undefined, owned)
         return
       }
       if (kind !== MSG_EVENT) {
         // Corrections: a void takes back what the event is worth on each side (see DryRunOptions.voids).
         if (m.seq >= range.to || m.seq < range.from) range = o.history.rangeAt(m.seq)
-        if (applyMessage(before, range.rules, m).ok) appliedBefore++
+        if (applyMessage(before, range.rules, m, undefined, owned).ok) appliedBefore++
         else rejectedBefore++
-        if (applyMessage(after, o.proposed, m).ok) appliedAfter++
+        if (applyMessage(after, o.proposed, m, undefined, owned).ok) appliedAfter++
         else rejectedAfter++
         return
       }
       const a = admitMessage(m.data, m.msgId)
       if (!a.ok) { rejectedBefore++; rejectedAfter++; return }
+      // One user's state is never split over two partitions (Partition.ts checkPartitionSubject).
+      if (owned !== undefined && !checkPartitionSubject(m.subject ?? "", a.event.user_id, owned.partitions, owned.owned).ok) { rejectedBefore++; rejectedAfter++; return }
       if (m.seq >= range.to || m.seq < range.from) range = o.history.rangeAt(m.seq)
       pos.seq = m.seq
       pos.streamTimeMs = m.streamTimeMs
@@ -108,7 +134,7 @@ export const dryRun = (o: DryRunOptions): Effect.Effect<RulesDiffReport, PortFai
       else rejectedAfter++
     }
 
-    if (head.messages > 0) { // an empty stream (or one its limits emptied) has nothing to consume
+    if (head.messages > 0 && lastSeq > 0) { // an empty stream (or one its limits emptied, or none on the filter) has nothing to consume
       const finished = yield* Deferred.make<void>()
       let done = false
       const onBatch = (events: ReadonlyArray<RawEvent>): void => {
@@ -129,8 +155,8 @@ export const dryRun = (o: DryRunOptions): Effect.Effect<RulesDiffReport, PortFai
       // The consumer runs until interrupted; it ends first only by failing (then so does the run).
       yield* Effect.raceFirst(Deferred.await(finished), Fiber.join(consumer))
       yield* Fiber.interrupt(consumer)
-      retireExpired(before, pos.streamTimeMs)
-      retireExpired(after, pos.streamTimeMs)
+      retireExpired(before, o.partitions === undefined ? pos.streamTimeMs : timeMs)
+      retireExpired(after, o.partitions === undefined ? pos.streamTimeMs : timeMs)
     }
 
     return diffStates({

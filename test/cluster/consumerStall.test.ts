@@ -168,7 +168,7 @@ it("a consumer that cannot be started while the cluster has no quorum is started
   // Two of the three nodes stopped: the one left has no JetStream quorum, so creating a consumer
   // times out (or is refused as unavailable) until they answer again.
   const one = await connectTo([cluster.urls[0]!])
-  const held = [cluster.pid(2), cluster.pid(3)]
+  const held = [cluster.pid(2)!, cluster.pid(3)!]
   try {
     for (const p of held) process.kill(p, "SIGSTOP")
     const js = jetstream(one, { timeout: 2_000 })

@@ -8,7 +8,8 @@
 // stored stream, page by page; shares are created, hidden, listed, edited and deleted as in one
 // process, the same through both gateways (Postgres); GET /v1/rules and GET /v1/achievements are
 // what the single process answers for the recorded history. What stays 501 says why and names
-// docs/scaling.md: ledgers and analytics without a ClickHouse server, rules dry-runs and applies.
+// docs/scaling.md: ledgers and analytics without a ClickHouse server, rules applies (rules dry runs
+// are served: test/cluster/partitionedDryRun.test.ts).
 import { randomBytes } from "node:crypto"
 import { Effect } from "effect"
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream"
@@ -178,9 +179,9 @@ it("P = 4: ledgers from the shared ClickHouse, shares and the rules history from
   }
 
   // --- what stays 501 says why and names docs/scaling.md ---
+  // (Dry runs are served on both gateways: an unknown job is a 404, not a 501.)
+  for (const c of [ch, noCh]) expect(await c.call<ErrorBody>("GET", "/v1/rules/dry-run/abcdefghijkl", admin)).toMatchObject({ status: 404, body: { error: { code: "not_found" } } })
   for (const [method, p, why] of [
-    ["POST", "/v1/rules/dry-run", /re-projections/],
-    ["GET", "/v1/rules/dry-run/abcdefghijkl", /re-projections/],
     ["POST", "/v1/rules/apply", /re-projections/],
     ["GET", "/v1/rules/apply", /re-projections/],
     ["GET", "/v1/groups", /not served/]

@@ -1,7 +1,10 @@
 // The DryRunPort as child processes: each dry run is `arena rules diff <tmp file> --json
 // --progress-json` with the service's own environment (same stream, same database), at a lower CPU
 // priority (nice 10) so the service's queries keep their latency while it runs. Progress comes from its
-// stderr JSON lines, the report from its stdout. One at a time; the last few jobs are kept.
+// stderr JSON lines, the report from its stdout. One at a time; the last few jobs are kept, in
+// memory (MemoryDryRunRecords, the single process) or in the DryRunRecords given (Postgres: every
+// gateway of a partitioned deployment). A running job's record is saved on each progress line and
+// every `beatMs` (its sign of life), in order, one save at a time.
 import { spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
@@ -10,14 +13,33 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { Result } from "effect"
 import { loadRules } from "../../domain/Rules.js"
-import type { DryRunJobView, DryRunPort, DryRunStart } from "../../ports/DryRuns.js"
+import { DryRunRecordsUnavailable } from "../../ports/DryRuns.js"
+import type { DryRunJobView, DryRunPort, DryRunRecords, DryRunStart } from "../../ports/DryRuns.js"
 
 const ARENA_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../bin/arena")
 const KEEP = 16
 const TAIL = 4000
 
-interface Job {
-  view: DryRunJobView
+/** The single process's records: this process's memory, the last KEEP jobs. */
+export class MemoryDryRunRecords implements DryRunRecords {
+  readonly kept = `in memory: the last ${KEEP} since the service started`
+  private readonly jobs = new Map<string, DryRunJobView>()
+
+  claim(view: DryRunJobView): Promise<string | null> {
+    for (const j of this.jobs.values()) if (j.status === "running") return Promise.resolve(j.job_id)
+    this.jobs.set(view.job_id, view)
+    while (this.jobs.size > KEEP) this.jobs.delete(this.jobs.keys().next().value!)
+    return Promise.resolve(null)
+  }
+
+  save(view: DryRunJobView): Promise<void> {
+    if (this.jobs.get(view.job_id)?.status === "running") this.jobs.set(view.job_id, view)
+    return Promise.resolve()
+  }
+
+  get(jobId: string): Promise<DryRunJobView | null> {
+    return Promise.resolve(this.jobs.get(jobId) ?? null)
+  }
 }
 
 export interface DryRunJobsOptions {
@@ -26,32 +48,53 @@ export interface DryRunJobsOptions {
   readonly log: (line: string) => void
   /** Niceness of the child (default 10: the service, at 0, gets ~90% of a core they share). */
   readonly niceness?: number
+  /** Where the jobs' records live (default: this process's memory). */
+  readonly records?: DryRunRecords
+  /** How often a running job's record is saved besides its progress lines (its sign of life; default 5 s). */
+  readonly beatMs?: number
 }
 
 export class DryRunJobs implements DryRunPort {
-  private readonly jobs = new Map<string, Job>()
-  private running: string | null = null
+  private readonly records: DryRunRecords
   private child: ReturnType<typeof spawn> | null = null
+  /** The running job's saves, in order (a later view never lands before an earlier one). */
+  private saves: Promise<void> = Promise.resolve()
+  private closed = false
 
-  constructor(private readonly o: DryRunJobsOptions) {}
+  constructor(private readonly o: DryRunJobsOptions) {
+    this.records = o.records ?? new MemoryDryRunRecords()
+  }
 
-  start(rules: unknown): DryRunStart {
+  get kept(): string {
+    return this.records.kept
+  }
+
+  async start(rules: unknown): Promise<DryRunStart> {
     const compiled = loadRules(rules)
     if (Result.isFailure(compiled)) {
       return { ok: false, status: 400, code: "invalid_rules", message: compiled.failure.message, details: compiled.failure.issues.map((i) => ({ path: `body.${i.path}`.replace(/\.$/, ""), message: i.message })) }
     }
-    if (this.running !== null) {
-      return { ok: false, status: 409, code: "dry_run_running", message: `dry run ${this.running} is still running; wait for it (GET /v1/rules/dry-run/${this.running})`, details: [] }
-    }
+    if (this.closed) return { ok: false, status: 503, code: "unavailable", message: "the service is stopping; retry later", details: [] }
     const id = randomBytes(9).toString("base64url")
-    const file = path.join(os.tmpdir(), `arena-dry-run-${id}.json`)
-    fs.writeFileSync(file, JSON.stringify(rules))
-    const job: Job = {
+    const job: { view: DryRunJobView } = {
       view: { job_id: id, status: "running", version: compiled.success.version, started_at: new Date().toISOString(), finished_at: null, progress: null, result: null, error: null }
     }
-    this.jobs.set(id, job)
-    this.running = id
-    while (this.jobs.size > KEEP) this.jobs.delete(this.jobs.keys().next().value!)
+    let running: string | null
+    try {
+      running = await this.records.claim(job.view)
+    } catch (e) {
+      if (e instanceof DryRunRecordsUnavailable) return { ok: false, status: 503, code: "unavailable", message: `dry runs are not available right now: ${e.message}; retry later`, details: [] }
+      throw e
+    }
+    if (running !== null) {
+      return { ok: false, status: 409, code: "dry_run_running", message: `dry run ${running} is still running; wait for it (GET /v1/rules/dry-run/${running})`, details: [] }
+    }
+    const save = (view: DryRunJobView): void => {
+      this.saves = this.saves.then(() => this.records.save(view)).catch((e: unknown) => this.o.log(`dry run ${id}: its record was not saved: ${e instanceof Error ? e.message : String(e)}`))
+    }
+    const file = path.join(os.tmpdir(), `arena-dry-run-${id}.json`)
+    fs.writeFileSync(file, JSON.stringify(rules))
+    const beat = setInterval(() => save(job.view), this.o.beatMs ?? 5_000)
     const child = spawn(process.execPath, [ARENA_BIN, "rules", "diff", file, "--json", "--progress-json"], { env: this.o.env, stdio: ["ignore", "pipe", "pipe"] })
     this.child = child
     try {
@@ -67,14 +110,16 @@ export class DryRunJobs implements DryRunPort {
       partial = lines.pop()!
       for (const line of lines) {
         if (line.startsWith("{\"progress\":")) {
-          try { job.view = { ...job.view, progress: (JSON.parse(line) as { progress: DryRunJobView["progress"] }).progress } } catch { /* a torn line: the next one comes */ }
+          try { job.view = { ...job.view, progress: (JSON.parse(line) as { progress: DryRunJobView["progress"] }).progress }; save(job.view) } catch { /* a torn line: the next one comes */ }
         } else tail = (tail + line + "\n").slice(-TAIL)
       }
     })
     const finish = (error: string | null, result: unknown): void => {
       fs.rmSync(file, { force: true })
+      clearInterval(beat)
       job.view = { ...job.view, status: error === null ? "done" : "failed", finished_at: new Date().toISOString(), result, error }
-      if (this.running === id) { this.running = null; this.child = null }
+      save(job.view)
+      if (this.child === child) this.child = null
       this.o.log(`dry run ${id}: ${error === null ? "done" : `failed: ${error}`}`)
     }
     child.once("error", (e) => finish(`could not start the dry run: ${e.message}`, null))
@@ -90,12 +135,22 @@ export class DryRunJobs implements DryRunPort {
     return { ok: true, job: job.view }
   }
 
-  get(jobId: string): DryRunJobView | null {
-    return this.jobs.get(jobId)?.view ?? null
+  get(jobId: string): Promise<DryRunJobView | null> {
+    return this.records.get(jobId)
   }
 
-  /** Stops a running dry run (service shutdown): it only reads, so nothing is lost. */
-  close(): void {
-    this.child?.kill("SIGTERM")
+  /**
+   * Stops a running dry run (service shutdown): it only reads, so nothing is lost. Waits (up to 5 s)
+   * for the child to end and its record to be saved as failed, so no record stays running.
+   */
+  async close(): Promise<void> {
+    this.closed = true
+    const child = this.child
+    if (child !== null && child.exitCode === null && child.signalCode === null) {
+      const ended = new Promise<void>((resolve) => child.once("close", () => resolve()))
+      child.kill("SIGTERM")
+      await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, 5_000).unref())])
+    }
+    await this.saves
   }
 }

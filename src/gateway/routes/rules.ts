@@ -6,6 +6,7 @@ import { ApiError, notFound } from "../http/ApiError.js"
 import { isPlainObject, json } from "../http/Http.js"
 import { Params, decodeSegment } from "../http/Params.js"
 import type { Route } from "../http/Router.js"
+import { DryRunRecordsUnavailable } from "../../ports/DryRuns.js"
 import type { DryRunPort } from "../../ports/DryRuns.js"
 import type { RulesApplyPort } from "../../ports/RulesApply.js"
 import type { RulesPort } from "../../ports/ReadModel.js"
@@ -21,11 +22,11 @@ export const rulesRoutes = (rules: RulesPort, dryRuns?: DryRunPort, apply?: Rule
       pattern: "/v1/rules/dry-run",
       body: true,
       authorize: (p) => requireScope(p, SCOPE_ADMIN),
-      handler: (req) => {
+      handler: async (req) => {
         new Params(req.query, []).check()
         if (!isPlainObject(req.body)) throw new ApiError(400, "invalid_rules", "the body must be a rules document (the JSON of an ARENA_RULES file)", [{ path: "body", message: "must be a JSON object" }])
-        const r = dryRuns.start(req.body)
-        if (!r.ok) throw new ApiError(r.status, r.code, r.message, r.details)
+        const r = await dryRuns.start(req.body)
+        if (!r.ok) throw new ApiError(r.status, r.code, r.message, r.details, r.status === 503 ? { "Retry-After": "1" } : {})
         return json(r.job, 202, { Location: `/v1/rules/dry-run/${r.job.job_id}` })
       }
     },
@@ -33,11 +34,13 @@ export const rulesRoutes = (rules: RulesPort, dryRuns?: DryRunPort, apply?: Rule
       method: "get",
       pattern: "/v1/rules/dry-run/:id",
       authorize: (p) => requireScope(p, SCOPE_ADMIN),
-      handler: (req) => {
+      handler: async (req) => {
         new Params(req.query, []).check()
         const id = decodeSegment(req.params[0]!, "path.id")
-        const job = JOB_ID.test(id) ? dryRuns.get(id) : null
-        if (job === null) throw notFound(`no dry run ${JSON.stringify(id)} (jobs are kept in memory: the last 16 since the service started)`)
+        const job = JOB_ID.test(id) ? await dryRuns.get(id).catch((e: unknown) => {
+          throw e instanceof DryRunRecordsUnavailable ? new ApiError(503, "unavailable", `dry runs are not available right now: ${e.message}; retry later`, [], { "Retry-After": "1" }) : e
+        }) : null
+        if (job === null) throw notFound(`no dry run ${JSON.stringify(id)} (jobs are kept ${dryRuns.kept})`)
         return json(job)
       }
     }
