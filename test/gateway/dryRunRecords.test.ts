@@ -115,3 +115,19 @@ describe("dry-run records in Postgres", () => {
     await jobs.close()
   })
 })
+
+describe("dry-run records before the migrations", () => {
+  it("a database no processor has migrated yet is unavailable (503 naming why), not a failure", async () => {
+    const bare = freshNames("drrbare")
+    await Effect.runPromise(ensureDatabase(bare.databaseUrl))
+    const db = postgres(bare.databaseUrl, { max: 1, onnotice: () => {} })
+    try {
+      const e = await new PostgresDryRunRecords(db).get("job000000001").then(() => null, (x: unknown) => x)
+      expect(e).toBeInstanceOf(DryRunRecordsUnavailable)
+      expect((e as Error).message).toMatch(/arena_dry_runs.*does not exist: the database is not migrated yet \(`arena migrate`, or start a processor, which migrates\)/)
+    } finally {
+      await db.end()
+      await cleanup(bare)
+    }
+  })
+})

@@ -69,18 +69,26 @@ export const cancelQuietly = (q: Cancellable): void => {
   } catch { /* cancel is best effort */ }
 }
 
+/** Postgres SQLSTATE undefined_table. */
+const UNDEFINED_TABLE = "42P01"
+
 /** The error a store rejects with when Postgres cannot answer now (its routes answer 503). */
 export type UnavailableClass = new (args: { readonly message: string }) => Error
 
 /**
- * Runs one store statement: a connection-class failure (classifyPg: retryable) or a missed
- * deadline rejects with `Unavailable`; anything else passes through untouched (a defect).
+ * Runs one store statement: a connection-class failure (classifyPg: retryable), a missed deadline
+ * or a table not created yet rejects with `Unavailable`; anything else passes through untouched (a
+ * defect). A missing table is a partitioned gateway started before any processor ran the
+ * migrations (the gateway does not migrate): unavailable until one has, not a 500.
  */
 export const storeStatement = async <A>(what: string, Unavailable: UnavailableClass, q: () => PromiseLike<A>): Promise<A> => {
   try {
     return await q()
   } catch (e) {
     if (e instanceof StatementDeadline) throw new Unavailable({ message: e.message })
+    if ((e as { code?: unknown } | null)?.code === UNDEFINED_TABLE) {
+      throw new Unavailable({ message: `${what}: ${(e as Error).message}: the database is not migrated yet (\`arena migrate\`, or start a processor, which migrates)` })
+    }
     const pg = classifyPg(e, what)
     throw pg.retryable ? new Unavailable({ message: pg.message }) : e
   }
