@@ -6,7 +6,8 @@
 //     checkpoint, with every snapshot committed under the fence. Once caught up it answers the
 //     partition's queries (PartitionReads over request/reply). A partition the assignment moves
 //     away is handed over: queries stop, the pipeline drains, a final snapshot, the lease is released.
-//   gateway: a stateless HTTP server answering board reads by scatter-gather (MergedReads), and
+//   gateway: stateless, one uWS app with the single process's Router and WebSocket feeds
+//     (MergedGateway.ts), answering board reads by scatter-gather (MergedReads), and
 //     POST /v1/events: the single process's checks, each event published to its user's
 //     `arena.xp.events.<user token>` (never the bare `arena.xp.events`, which no stream captures here).
 //   ticks: the processor holding the coordinator lease publishes a tick into every partition once a
