@@ -131,6 +131,12 @@ describe("Boards", () => {
       (await h.boards.page(day, after, limit))?.entries.map((e) => [e.rank, e.user_id, e.xp]) ?? null
     expect(await rows(null, 10)).toEqual([[1, "a", 20], [2, "b", 10]])
     expect(await rows({ xp: 20, seq: 1 }, 10)).toEqual([[2, "b", 10]])
+    // …around-me too (the user's archived row and neighbours, seq 0), and the rows just better than a key.
+    expect(await h.boards.archivedAround(day, "b", 1)).toMatchObject({ seq: 0, total: 2, user: { rank: 2, user_id: "b" }, entries: [{ rank: 1, user_id: "a" }, { rank: 2, user_id: "b" }] })
+    expect(await h.boards.archivedAround(day, "nobody", 1)).toEqual({ key: day, seq: 0, total: 2, user: null, entries: [] })
+    expect((await h.boards.archivedByKey(day, { before: { xp: 10, seq: 2 }, limit: 5 }))?.rows.map((r) => [r.rank, r.user_id])).toEqual([[1, "a"]])
+    expect((await h.boards.archivedByKey(day, { before: { xp: 20, seq: 1 }, limit: 5 }))?.rows).toEqual([])
+    expect(await h.boards.archivedAround({ ...day, period: "2026-06-01" }, "a", 1)).toBeNull() // the current period is not an archive
     h.committed.seq = 6
     expect(await rows(null, 10)).toEqual([[1, "a", 20], [2, "b", 10]])
     // …and from Postgres once committed (this harness's store holds nothing: null, a 404).

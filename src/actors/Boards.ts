@@ -7,7 +7,7 @@ import { periodOf } from "../domain/Periods.js"
 import type { EngineState } from "../domain/engine/Engine.js"
 import { boardScoreOf } from "../domain/engine/UserViews.js"
 import { PRIVATE } from "../domain/state/UserTable.js"
-import type { ArchivedBoard, PeriodArchive } from "../ports/Snapshots.js"
+import type { ArchiveKeyRead, ArchivedBoard, PeriodArchive } from "../ports/Snapshots.js"
 import type { UserNotification } from "../ports/LiveFeed.js"
 import type { LiveFeedSink } from "../ports/LiveFeed.js"
 import type { AroundResult, AroundSpec, BoardCursor, BoardInfo, BoardPage, BoardView, RankedEntry } from "../ports/ReadModel.js"
@@ -17,6 +17,8 @@ export interface BoardsDeps {
   readonly readArchive: (board: string, window: string, period: string, offset: number, limit: number) => Promise<ArchivedBoard | null>
   /** The given users' archived rows of a closed period (a closed group board); without it, the archive is paged through. */
   readonly readArchiveOf?: (board: string, window: string, period: string, userIds: ReadonlyArray<string>) => Promise<ArchivedBoard | null>
+  /** A closed period's archived rows by key (a keyset page, a key's neighbours); without it, the archive is paged through. */
+  readonly readArchiveByKey?: (board: string, window: string, period: string, read: ArchiveKeyRead) => Promise<ArchivedBoard | null>
   /** The seq of the last snapshot committed to Postgres: archives closed up to it are stored there. */
   readonly committedSeq: () => number
   /** Wall clock, only for "the current period" before any event has been seen. */
@@ -127,11 +129,6 @@ export class Boards {
     const id = this.openId(key)
     if (id >= 0) return this.pageOf(id, key, this.offsetAfter(id, after), limit)
     if (key.window === "all" || key.period === this.currentPeriod(key.window)) return { key, seq: this.position.applied, total: 0, entries: [] }
-    const closing = this.closingArchive(key)
-    if (closing !== undefined) {
-      const p = closingPage(closing, key, after, limit)
-      return { ...p, entries: p.entries.map((e) => this.marked(e)) }
-    }
     return this.archivedPage(key, after, limit)
   }
 
@@ -148,27 +145,58 @@ export class Boards {
     for (const [k, a] of this.closing) if (a.closedAtSeq <= committed) this.closing.delete(k)
   }
 
+  /** A closed period's page after a keyset cursor (ranks as archived, seq 0), or null when it has no archive. */
   private async archivedPage(key: BoardKey, after: BoardCursor | null, limit: number): Promise<BoardPage | null> {
-    // Archived rows carry (xp, reached_seq); a cursor resumes after the row with that key.
-    let offset = 0
-    if (after !== null) {
-      for (;;) {
-        const chunk = await this.deps.readArchive(key.board, key.window, key.period, offset, 1000)
-        if (chunk === null) return null
-        const i = chunk.rows.findIndex((r) => r.xp < after.xp || (r.xp === after.xp && r.reached_seq > after.seq))
-        if (i >= 0) { offset += i; break }
-        if (chunk.rows.length < 1000) { offset += chunk.rows.length; break }
-        offset += chunk.rows.length
-      }
-    }
-    const a = await this.deps.readArchive(key.board, key.window, key.period, offset, limit)
+    const a = await this.archivedByKey(key, { after, limit })
     if (a === null) return null
-    return {
-      key,
-      seq: 0,
-      total: a.entries,
-      entries: a.rows.map((r) => this.marked({ rank: r.rank, user_id: r.user_id, username: r.username, xp: r.xp, level: r.level, reached_seq: r.reached_seq }))
+    return { key, seq: 0, total: a.entries, entries: a.rows.map((r) => this.marked({ rank: r.rank, user_id: r.user_id, username: r.username, xp: r.xp, level: r.level, reached_seq: r.reached_seq })) }
+  }
+
+  /**
+   * Around-me on a closed period: the user's archived row and up to `radius` archived rows on each
+   * side, at their archived ranks (seq 0, as the period's pages); user null when the user has no
+   * row there; null when the period has no archive (or is open, or current). Three reads of the
+   * archive (the user's row, the rows before and after its key).
+   */
+  async archivedAround(key: BoardKey, userId: string, radius: number): Promise<AroundResult | null> {
+    const mine = await this.archivedRowsOf(key, [userId])
+    if (mine === null) return null
+    const me = mine[0]
+    if (me === undefined) {
+      const size = await this.archivedByKey(key, { after: null, limit: 0 })
+      return size === null ? null : { key, seq: 0, total: size.entries, user: null, entries: [] }
     }
+    const at = { xp: me.xp, seq: me.reached_seq }
+    const [before, after] = await Promise.all([this.archivedByKey(key, { before: at, limit: radius }), this.archivedByKey(key, { after: at, limit: radius })])
+    if (before === null || after === null) return null
+    const row = (r: ArchivedBoard["rows"][number]): RankedEntry => this.marked({ rank: r.rank, user_id: r.user_id, username: r.username, xp: r.xp, level: r.level })
+    const { reached_seq: _, ...user } = me
+    return { key, seq: 0, total: before.entries, user, entries: [...before.rows.map(row), user, ...after.rows.map(row)] }
+  }
+
+  /**
+   * A closed period's archived rows by key (`ArchiveKeyRead`: a keyset page, or the rows just
+   * better than a key), `entries` its size, ranks as archived: the closing archive in memory, else
+   * Postgres; null when that period has no archive here (or is open, or current). Rows unmarked
+   * (no privacy applied: callers mark them).
+   */
+  async archivedByKey(key: BoardKey, read: ArchiveKeyRead): Promise<ArchivedBoard | null> {
+    if (this.openId(key) >= 0 || key.window === "all" || key.period === this.currentPeriod(key.window)) return null
+    const closing = this.closingArchive(key)
+    if (closing !== undefined) {
+      return byKey(closing.entries.length, closing.entries.map((e, i) => ({ rank: i + 1, user_id: e.userId, username: e.username, xp: e.xp, level: e.level, reached_seq: e.seq })), read)
+    }
+    if (this.deps.readArchiveByKey !== undefined) return this.deps.readArchiveByKey(key.board, key.window, key.period, read)
+    const all: Array<ArchivedBoard["rows"][number]> = []
+    let entries = 0
+    for (let offset = 0; ; offset += 1000) {
+      const a = await this.deps.readArchive(key.board, key.window, key.period, offset, 1000)
+      if (a === null) return null
+      entries = a.entries
+      all.push(...a.rows)
+      if (a.rows.length < 1000) break
+    }
+    return byKey(entries, all, read)
   }
 
   /**
@@ -388,11 +416,16 @@ export class Boards {
 
 const closingKey = (board: string, window: string, period: string): string => `${board}\u0000${window}\u0000${period}`
 
-/** A page of a closing board's archive, as the archived page reads it (rank order, keyset cursor). */
-const closingPage = (a: PeriodArchive, key: BoardKey, after: BoardCursor | null, limit: number): BoardPage => {
-  const e = a.entries
+/** `read` over a whole archived ranking held in memory (rank order), as Postgres answers it (PeriodArchives.ts). */
+const byKey = (entries: number, rows: ReadonlyArray<ArchivedBoard["rows"][number]>, read: ArchiveKeyRead): ArchivedBoard => {
+  const better = (r: ArchivedBoard["rows"][number], k: { xp: number; seq: number }) => r.xp > k.xp || (r.xp === k.xp && r.reached_seq < k.seq)
+  if ("before" in read) {
+    let to = 0
+    while (to < rows.length && better(rows[to]!, read.before)) to++
+    return { entries, rows: rows.slice(Math.max(0, to - read.limit), to) }
+  }
   let from = 0
-  if (after !== null) while (from < e.length && (e[from]!.xp > after.xp || (e[from]!.xp === after.xp && e[from]!.seq <= after.seq))) from++
-  const entries = e.slice(from, from + limit).map((r, i) => ({ rank: from + i + 1, user_id: r.userId, username: r.username, xp: r.xp, level: r.level, reached_seq: r.seq }))
-  return { key, seq: 0, total: e.length, entries }
+  const after = read.after
+  if (after !== null) while (from < rows.length && (rows[from]!.xp > after.xp || (rows[from]!.xp === after.xp && rows[from]!.reached_seq <= after.seq))) from++
+  return { entries, rows: rows.slice(from, from + read.limit) }
 }

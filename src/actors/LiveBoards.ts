@@ -132,7 +132,9 @@ export class LiveBoards implements LeaderboardPort {
   around(key: BoardKey, userId: string, radius: number): AroundResult | null | Promise<AroundResult | null> {
     const groups = this.groupsFor(key)
     if (groups !== null) return this.boards === null ? null : groups.around(key, userId, radius)
-    return this.boards?.around(key, userId, radius) ?? null
+    const b = this.boards
+    // An open board from memory; a closed period from its archive (null: never archived, 404).
+    return b === null ? null : b.around(key, userId, radius) ?? b.archivedAround(key, userId, radius)
   }
 
   /**

@@ -1,13 +1,17 @@
 // What a partition's owner answers over request/reply in partitioned mode (ARCHITECTURE §9): its
 // partial boards (top-N, keyset pages, counts of users ranked better, around-me) and its users'
-// profiles, read between slices from the partition's pipeline. The merge into exact global answers
-// is domain/MergedBoard.ts; the transport is adapters/nats/PartitionQueries.ts.
+// profiles, read between slices from the partition's pipeline. A closed period's pages and
+// around-me (plain and group boards) are answered from the partition's archive of it instead
+// (Boards.archivedByKey / archivedRowsOf: the closing archive in memory, else Postgres), marked
+// `archived`, or `missing` when this partition holds no archive of that period. The merge into
+// exact global answers is domain/MergedBoard.ts; the transport is adapters/nats/PartitionQueries.ts.
 import type { BoardKey, Window } from "../domain/Model.js"
 import { WINDOWS } from "../domain/Model.js"
 import { GLOBAL_BOARD, agentBoard } from "../domain/BoardKeys.js"
 import { agentStatsOf, boardScoreOf, profileOf } from "../domain/engine/UserViews.js"
 import { PRIVATE } from "../domain/state/UserTable.js"
 import type { PartitionRow, PartitionState } from "../ports/MergedReads.js"
+import type { ArchivedBoard } from "../ports/Snapshots.js"
 import { MAX_GROUP_MEMBERS } from "../ports/Groups.js"
 import { compareEntries } from "../domain/MergedBoard.js"
 import type { Pipeline } from "./Pipeline.js"
@@ -52,16 +56,21 @@ export const partitionReads = (partition: number, pipeline: Pipeline) => {
   const better = (id: number, a: At): number => state.boards.tree(id)!.countThrough(a.xp, a.seq - 1)
   const through = (id: number, a: At): number => state.boards.tree(id)!.countThrough(a.xp, a.seq)
 
+  /** The members a group board's query names (this partition's members of the group). */
+  const membersOf = (members: unknown): Array<string> => {
+    if (!Array.isArray(members) || members.length > MAX_GROUP_MEMBERS) throw new Error(`members must be an array of at most ${MAX_GROUP_MEMBERS} user ids`)
+    return members.map((m) => str(m, "member"))
+  }
   /**
    * A group's members of this partition who have a score on global board `id`, best first (the
    * gateway sends each partition its members: ARCHITECTURE §11 groups over §9's partitions).
    */
   const memberRows = (id: number, members: unknown): Array<PartitionRow> => {
-    if (!Array.isArray(members) || members.length > MAX_GROUP_MEMBERS) throw new Error(`members must be an array of at most ${MAX_GROUP_MEMBERS} user ids`)
+    const ms = membersOf(members)
     const out: Array<PartitionRow> = []
     if (id < 0) return out
-    for (const m of members) {
-      const uid = state.users.uidOf(str(m, "member"))
+    for (const m of ms) {
+      const uid = state.users.uidOf(m)
       const sc = uid < 0 ? undefined : boardScoreOf(state, uid, id)
       if (sc !== undefined) out.push(row(uid, sc.xp, sc.seq))
     }
@@ -74,6 +83,52 @@ export const partitionReads = (partition: number, pipeline: Pipeline) => {
     let through = better
     while (through < rs.length && rs[through]!.xp === a.xp && rs[through]!.seq <= a.seq) through++
     return { better, through }
+  }
+
+  // ---- closed periods: this partition's archive of the period ---------------------------------
+  const applied = (): number => boards.position.applied
+  /** A period of `k` that is neither open here, all-time nor current: read from the archive. */
+  const isClosed = (k: BoardKey): boolean => boards.openId(k) < 0 && k.window !== "all" && k.period !== boards.currentPeriod(k.window)
+  /** An archived row as a partition row, marked private when its user is private now (as Boards.marked). */
+  const archived = (r: { user_id: string; username: string; xp: number; level: number; reached_seq: number }): PartitionRow => {
+    const uid = state.users.uidOf(r.user_id)
+    const row: PartitionRow = { userId: r.user_id, xp: r.xp, seq: r.reached_seq, username: r.username, level: r.level }
+    return uid >= 0 && (state.users.privacy[uid]! & PRIVATE) !== 0 ? { ...row, private: true } : row
+  }
+  const rowsOf = (a: ArchivedBoard): Array<PartitionRow> => a.rows.map(archived)
+  /** `page`'s answer from the archive: the first `limit` rows after `a` (ranks at or before it: the row's archived rank - 1). */
+  const closedPage = async (k: BoardKey, a: At | null, limit: number) => {
+    const read = await boards.archivedByKey(k, { after: a, limit: Math.max(1, limit) })
+    if (read === null) return { entries: [], throughCursor: 0, size: 0, seq: applied(), period: k.period, missing: true }
+    const through = a === null ? 0 : read.rows[0] === undefined ? read.entries : read.rows[0].rank - 1
+    return { entries: rowsOf(read).slice(0, limit), throughCursor: through, size: read.entries, seq: applied(), period: k.period, archived: true }
+  }
+  /** `around`'s answer from the archive, around `a` or (with `userId`) around that user's archived row. */
+  const closedAround = async (k: BoardKey, userId: string | null, a0: At | null, r: number) => {
+    const missing = { better: [], worse: [], betterCount: 0, me: null, seq: applied(), size: 0, missing: true }
+    let me: PartitionRow | null = null
+    if (userId !== null) {
+      const mine = await boards.archivedRowsOf(k, [userId])
+      if (mine === null) return missing
+      me = mine[0] === undefined ? null : archived(mine[0])
+    }
+    const a = userId === null ? a0 : me
+    if (a === null) {
+      const size = await boards.archivedByKey(k, { after: null, limit: 0 })
+      return size === null ? missing : { better: [], worse: [], betterCount: 0, me, seq: applied(), size: size.entries, archived: true }
+    }
+    const [before, after] = await Promise.all([boards.archivedByKey(k, { before: a, limit: Math.max(1, r) }), boards.archivedByKey(k, { after: a, limit: r })])
+    if (before === null || after === null) return missing
+    const last = before.rows[before.rows.length - 1]
+    return {
+      better: rowsOf(before).slice(Math.max(0, before.rows.length - r)), worse: rowsOf(after), betterCount: last === undefined ? 0 : last.rank,
+      me, seq: applied(), size: before.entries, archived: true
+    }
+  }
+  /** A closed group board's part: this partition's members' rows of the global archive, best first (null: no archive here). */
+  const closedMembers = async (k: BoardKey, members: unknown): Promise<Array<PartitionRow> | null> => {
+    const rows = await boards.archivedRowsOf(k, membersOf(members))
+    return rows === null ? null : rows.map((e) => archived(e))
   }
 
   return (op: string, body: unknown): unknown => {
@@ -104,9 +159,11 @@ export const partitionReads = (partition: number, pipeline: Pipeline) => {
         // At `at`, or (with `userId` instead) at that user's own row, answered as `me` in the same
         // read: the live around-me feed (adapters/nats/MergedWindows.ts) needs the user's key and
         // its partition's neighbours from one state. `seq` and `size` say which state it was.
-        const id = boards.openId(key(b))
+        const k = key(b)
+        const id = boards.openId(k)
         const r = int(b["r"], "r", 1_000)
         const userId = b["userId"] === undefined ? null : str(b["userId"], "userId")
+        if (isClosed(k)) return closedAround(k, userId, userId === null ? at(b["at"]) : null, r)
         let me: PartitionRow | null = null
         if (userId !== null) {
           const uid = state.users.uidOf(userId)
@@ -129,6 +186,7 @@ export const partitionReads = (partition: number, pipeline: Pipeline) => {
         const k = key(b)
         const id = boards.openId(k)
         const limit = int(b["limit"], "limit", 10_000)
+        if (isClosed(k)) return closedPage(k, b["at"] === undefined || b["at"] === null ? null : at(b["at"]), limit)
         if (id < 0) return { entries: [], throughCursor: 0, size: 0, seq: pos.applied, period: k.period }
         const offset = b["at"] === undefined || b["at"] === null ? 0 : through(id, at(b["at"]))
         return { entries: rows(id, offset, limit), throughCursor: offset, size: state.boards.tree(id)!.size, seq: pos.applied, period: k.period }
@@ -162,9 +220,13 @@ export const partitionReads = (partition: number, pipeline: Pipeline) => {
         // A group board's part (`page`'s answer): the members' rows on the global board of the window.
         const k = key({ ...b, board: GLOBAL_BOARD })
         const limit = int(b["limit"], "limit", 10_000)
-        const rs = memberRows(boards.openId(k), b["members"])
-        const offset = b["at"] === undefined || b["at"] === null ? 0 : split(rs, at(b["at"])).through
-        return { entries: rs.slice(offset, offset + limit), throughCursor: offset, size: rs.length, seq: pos.applied, period: k.period }
+        const a = b["at"] === undefined || b["at"] === null ? null : at(b["at"])
+        const answer = (rs: ReadonlyArray<PartitionRow>, mark: object) => {
+          const offset = a === null ? 0 : split(rs, a).through
+          return { entries: rs.slice(offset, offset + limit), throughCursor: offset, size: rs.length, seq: pos.applied, period: k.period, ...mark }
+        }
+        if (isClosed(k)) return closedMembers(k, b["members"]).then((rs) => (rs === null ? answer([], { missing: true }) : answer(rs, { archived: true })))
+        return answer(memberRows(boards.openId(k), b["members"]), {})
       }
       case "groupAround": {
         // A group board's part around `at` (`around`'s answer); `at` null: the part's size alone.
@@ -172,13 +234,17 @@ export const partitionReads = (partition: number, pipeline: Pipeline) => {
         // read (null when not a member here or without a score), as `around` does for the live feed.
         const k = key({ ...b, board: GLOBAL_BOARD })
         const r = int(b["r"], "r", 1_000)
-        const rs = memberRows(boards.openId(k), b["members"])
         const userId = b["userId"] === undefined ? null : str(b["userId"], "userId")
-        const me = userId === null ? null : rs.find((x) => x.userId === userId) ?? null
-        const a = userId !== null ? me : b["at"] === undefined || b["at"] === null ? null : at(b["at"])
-        if (a === null) return { better: [], worse: [], betterCount: 0, me, seq: pos.applied, size: rs.length, period: k.period }
-        const s = split(rs, a)
-        return { better: rs.slice(Math.max(0, s.better - r), s.better), worse: rs.slice(s.through, s.through + r), betterCount: s.better, me, seq: pos.applied, size: rs.length, period: k.period }
+        const asked = b["at"] === undefined || b["at"] === null ? null : at(b["at"])
+        const answer = (rs: ReadonlyArray<PartitionRow>, mark: object) => {
+          const me = userId === null ? null : rs.find((x) => x.userId === userId) ?? null
+          const a = userId !== null ? me : asked
+          if (a === null) return { better: [], worse: [], betterCount: 0, me, seq: pos.applied, size: rs.length, period: k.period, ...mark }
+          const s = split(rs, a)
+          return { better: rs.slice(Math.max(0, s.better - r), s.better), worse: rs.slice(s.through, s.through + r), betterCount: s.better, me, seq: pos.applied, size: rs.length, period: k.period, ...mark }
+        }
+        if (isClosed(k)) return closedMembers(k, b["members"]).then((rs) => (rs === null ? answer([], { missing: true }) : answer(rs, { archived: true })))
+        return answer(memberRows(boards.openId(k), b["members"]), {})
       }
       default:
         throw new Error(`unknown partition query ${op}`)

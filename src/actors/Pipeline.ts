@@ -167,6 +167,7 @@ export const startPipeline = (o: PipelineOptions): Effect.Effect<Pipeline, PortF
     const boards = new Boards(state, pos, {
       readArchive: (b, w, p, off, lim) => Effect.runPromise(o.snapshots.readArchive(b, w, p, off, lim)),
       readArchiveOf: (b, w, p, ids) => Effect.runPromise(o.snapshots.readArchiveOf(b, w, p, ids)),
+      readArchiveByKey: (b, w, p, read) => Effect.runPromise(o.snapshots.readArchiveByKey(b, w, p, read)),
       committedSeq: () => status.snapshot.lastSeq,
       now: () => Date.now(),
       feed: o.feed

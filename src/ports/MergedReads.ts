@@ -29,6 +29,8 @@ export interface MergedPage {
   readonly seq: number
   readonly total: number
   readonly entries: ReadonlyArray<RankedEntry & { readonly reached_seq: number }>
+  /** Merged from the partitions' archives of a closed period (seq 0). */
+  readonly closed?: true
 }
 
 export interface MergedAround {
@@ -52,16 +54,21 @@ export const isPartitionsUnavailable = (e: unknown): e is PartitionsUnavailable 
 /** Exact global board reads over every partition (they reject with PartitionsUnavailable). */
 export interface MergedReadsPort {
   readonly partitions: number
-  /** A keyset page; `period` null = the current period (the latest any partition reports). */
-  page(board: string, window: Window, period: string | null, after: BoardCursor | null, limit: number): Promise<MergedPage>
-  around(board: string, window: Window, period: string | null, userId: string, radius: number): Promise<MergedAround>
+  /**
+   * A keyset page; `period` null = the current period (the latest any partition reports). A closed
+   * period is merged from the partitions' archives of it (seq 0, as one process answers it); null
+   * when no partition holds that period (never archived: the single process's 404).
+   */
+  page(board: string, window: Window, period: string | null, after: BoardCursor | null, limit: number): Promise<MergedPage | null>
+  /** A user's rank and neighbours (user null: no rank there); null as for `page`. */
+  around(board: string, window: Window, period: string | null, userId: string, radius: number): Promise<MergedAround | null>
   /**
    * A group board (`group:<id>`, §11): its members ranked by their score on the global board of
    * the window, merged exactly across the partitions they live on; `members` as the group has them.
    */
-  groupPage(board: string, members: ReadonlyArray<string>, window: Window, period: string | null, after: BoardCursor | null, limit: number): Promise<MergedPage>
-  /** A member's rank and neighbours on a group board (user null when not a member or without a score). */
-  groupAround(board: string, members: ReadonlyArray<string>, window: Window, period: string | null, userId: string, radius: number): Promise<MergedAround>
+  groupPage(board: string, members: ReadonlyArray<string>, window: Window, period: string | null, after: BoardCursor | null, limit: number): Promise<MergedPage | null>
+  /** A member's rank and neighbours on a group board (user null when not a member or without a score); null as for `page`. */
+  groupAround(board: string, members: ReadonlyArray<string>, window: Window, period: string | null, userId: string, radius: number): Promise<MergedAround | null>
   /** The user's profile core from its partition's owner (ranks are not merged yet), null when unknown. */
   profile(userId: string): Promise<unknown>
   states(): Promise<ReadonlyArray<PartitionState>>

@@ -44,6 +44,18 @@ export interface SnapshotWrite {
   readonly archives: ReadonlyArray<PeriodArchive>
 }
 
+/** Where a row stands in a ranking: its score and the seq that set it (§4's order key). */
+export interface ArchiveKey { readonly xp: number; readonly seq: number }
+
+/**
+ * Rows of an archived period by their place in §4's order rather than by rank: the first `limit`
+ * ranked after `after` (null: from the top), or the `limit` ranked just before (better than)
+ * `before`, in rank order. A keyset page, and the neighbours of a key (merged reads, around-me).
+ */
+export type ArchiveKeyRead =
+  | { readonly after: ArchiveKey | null; readonly limit: number }
+  | { readonly before: ArchiveKey; readonly limit: number }
+
 /** A page of a closed period's archived ranking. */
 export interface ArchivedBoard {
   readonly entries: number
@@ -69,4 +81,6 @@ export interface SnapshotStore {
    * order (`entries`: how many); null when the period was never archived. A closed group board.
    */
   readArchiveOf(board: string, window: string, period: string, userIds: ReadonlyArray<string>): Effect.Effect<ArchivedBoard | null, PortFailure>
+  /** A closed period's archived rows by key (`entries`: the period's size); null if that period was never archived. */
+  readArchiveByKey(board: string, window: string, period: string, read: ArchiveKeyRead): Effect.Effect<ArchivedBoard | null, PortFailure>
 }

@@ -6,6 +6,9 @@
 // consumeFrom (src/adapters/nats/EventSource.ts) asks the stream leader whether it holds messages past
 // the consumer's position and, on a stall, starts a new consumer from the next seq, which reads every
 // message while the node is still stopped; the consume itself goes on (no pipeline restart).
+// A consumer start that times out while the cluster settles (no quorum) is tried again inside
+// consumeFrom too, instead of failing the consume (which restarted the pipeline, or made a partition
+// re-acquire).
 import { connect } from "@nats-io/transport-node"
 import type { NatsConnection } from "@nats-io/transport-node"
 import { jetstream, jetstreamManager } from "@nats-io/jetstream"
@@ -110,8 +113,9 @@ it("a consumer on a node that stops answering is replaced by a new one from the 
     await publish(jetstream(others, { timeout: 3_000 }), 201, 300)
     // A stall never fails the consume: it is told, and a new consumer goes on from the next seq. A
     // new consumer placed on the stopped node again (placement is random among the stream's peers)
-    // may fail to be created (a timeout): that fails the consume, and, as the pipeline's supervisor
-    // does, a new consume starts after the last seq read.
+    // may fail to be created (a timeout): consumeFrom tries the start again for 30 s; past that the
+    // consume fails, and, as the pipeline's supervisor does, a new consume starts after the last
+    // seq read.
     const failures: Array<string> = []
     for (const until = Date.now() + 120_000; seen.length < 150;) {
       if (Date.now() > until) throw new Error(`${seen.length} of 150 read with ${host} stopped; stalls ${JSON.stringify(stalls)}; failures ${JSON.stringify(failures)}`)
@@ -133,5 +137,62 @@ it("a consumer on a node that stops answering is replaced by a new one from the 
     await others.close()
     process.kill(stopped!, "SIGCONT")
     stopped = null
+  }
+}, 300_000)
+
+it("a consumer that cannot be started while the cluster has no quorum is started again once it settles, without failing the consume", async () => {
+  // The previous test's node may still be catching up after its SIGCONT: wait until JetStream answers.
+  let jsm: JetStreamManager | null = null
+  for (const until = Date.now() + 60_000; jsm === null;) {
+    try {
+      jsm = await jetstreamManager(nc)
+      await jsm.streams.add({ name: "SETTLE", subjects: ["settle.>"], num_replicas: 3 })
+    } catch (e) {
+      jsm = null
+      if (Date.now() > until) throw e
+      await sleep(200)
+    }
+  }
+  const js0 = jetstream(nc, { timeout: 3_000 })
+  for (let i = 1; i <= 40; i++) {
+    for (let tries = 0; ; tries++) {
+      try {
+        await js0.publish(`settle.p.${i % 2}.u${i}`, "{}", { msgID: `s-${i}` })
+        break
+      } catch (e) {
+        if (tries > 200) throw e
+        await sleep(100)
+      }
+    }
+  }
+  // Two of the three nodes stopped: the one left has no JetStream quorum, so creating a consumer
+  // times out (or is refused as unavailable) until they answer again.
+  const one = await connectTo([cluster.urls[0]!])
+  const held = [cluster.pid(2), cluster.pid(3)]
+  try {
+    for (const p of held) process.kill(p, "SIGSTOP")
+    const js = jetstream(one, { timeout: 2_000 })
+    const logged: Array<string> = []
+    const seen: Array<number> = []
+    const fiber = Effect.runFork(consumeFrom(js, "SETTLE", 1, 64, async (b) => { for (const e of b.events) seen.push(e.seq) }, kindTable([]), "settle.p.1.>",
+      { nextStored: nextStoredOn(jsm!, "SETTLE", "settle.p.1.>"), onStall: (m) => logged.push(m), startSettleMs: 120_000 }))
+    // Wait for state: the start has failed and is being tried again (told), the consume still running.
+    for (const until = Date.now() + 60_000; !logged.some((m) => /the cluster may be settling/.test(m));) {
+      if (Date.now() > until) throw new Error(`no start retried; logged ${JSON.stringify(logged)}; exit ${JSON.stringify(fiber.pollUnsafe())}`)
+      expect(fiber.pollUnsafe()).toBeUndefined()
+      await sleep(100)
+    }
+    expect(logged[0]).toMatch(/starting ordered consumer on SETTLE \(settle\.p\.1\.>\) at seq 1: .*; the cluster may be settling: a new consumer from seq 1 in \d+ ms/)
+    for (const p of held.splice(0)) process.kill(p, "SIGCONT")
+    for (const until = Date.now() + 120_000; seen.length < 20;) {
+      if (Date.now() > until) throw new Error(`${seen.length} of 20 read after the nodes came back; logged ${JSON.stringify(logged)}; exit ${JSON.stringify(fiber.pollUnsafe())}`)
+      expect(fiber.pollUnsafe()).toBeUndefined()
+      await sleep(100)
+    }
+    expect(seen).toEqual(Array.from({ length: 20 }, (_, k) => 2 * k + 1))
+    await Effect.runPromise(Fiber.interrupt(fiber))
+  } finally {
+    for (const p of held) process.kill(p, "SIGCONT")
+    await one.close()
   }
 }, 300_000)

@@ -111,7 +111,7 @@ it("an unranked user's window is empty at the watermark; privacy is the user's p
 it("REST's merged pages answer at the same low watermark (ARCHITECTURE §6: every event ≤ seq is reflected)", async () => {
   const reads = makeMergedReads(nc, PREFIX, P)
   applied.splice(0, P, 640, 640, 212, 640)
-  const page = await reads.page("global", "all", "all", null, 10)
+  const page = (await reads.page("global", "all", "all", null, 10))!
   expect(page.seq).toBe(212)
   expect(page.total).toBe(board.length)
 })
@@ -130,7 +130,7 @@ it("REST's around-me reads the user's row and its partition's neighbours in one 
     applied.splice(0, P, 500, 500, 500, 500)
     applied[(k + 1) % P] = 321
     asked.length = 0
-    const r = await reads.around("global", "all", "all", user.userId, radius)
+    const r = (await reads.around("global", "all", "all", user.userId, radius))!
     // One read of the user's partition (its row and neighbours), one of each other partition at that key.
     expect(asked.filter((a) => a.k === k)).toEqual([{ k, op: "around", by: "userId" }])
     expect(asked.filter((a) => a.k !== k).sort((a, b) => a.k - b.k)).toEqual(Array.from({ length: P }, (_, j) => j).filter((j) => j !== k).map((j) => ({ k: j, op: "around", by: "at" })))
@@ -139,7 +139,7 @@ it("REST's around-me reads the user's row and its partition's neighbours in one 
     expect(r.entries).toEqual((await q.window(key, { user_id: user.userId, radius })).view.entries)
     // The same user on the group board (a member: ranked among the members; otherwise no rank).
     asked.length = 0
-    const g = await reads.groupAround("group:team", members, "all", "all", user.userId, radius)
+    const g = (await reads.groupAround("group:team", members, "all", "all", user.userId, radius))!
     expect(asked.filter((a) => a.k === k)).toEqual([{ k, op: "groupAround", by: "userId" }])
     expect(asked).toHaveLength(P)
     const gi = groupBoard.indexOf(user)

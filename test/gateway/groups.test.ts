@@ -191,11 +191,11 @@ it("keeps groups across a restart (stored in Postgres, loaded at start)", async 
   expect((await page("group:keep")).entries).toEqual(before.entries)
 })
 
-it("answers a closed period of a group board from the global archive like any closed period, and does not list group boards", async () => {
+it("answers a closed period of a group board from the global archive like any closed period (and the global board's own pages by cursor and around-me), and does not list group boards", async () => {
   // The global day 2020-01-01 as archived when it closed: members of the group and others, interleaved.
+  const rows = [["x1", 90, 11], ["m1", 80, 12], ["x2", 70, 13], ["m2", 60, 14], ["m3", 60, 15], ["x3", 50, 16], ["m4", 40, 17]] as const
   const sql = db(names)
   try {
-    const rows = [["x1", 90, 11], ["m1", 80, 12], ["x2", 70, 13], ["m2", 60, 14], ["m3", 60, 15], ["x3", 50, 16], ["m4", 40, 17]] as const
     for (const [i, [user, xp, at]] of rows.entries()) {
       await sql`INSERT INTO arena_period_archive (board, win, period, rank, user_id, username, xp, reached_seq, level) VALUES ('global', 'day', '2020-01-01', ${i + 1}, ${user}, ${user.toUpperCase()}, ${xp}, ${at}, 1)`
     }
@@ -218,6 +218,22 @@ it("answers a closed period of a group board from the global archive like any cl
   const around = await api<{ total: number; user: RankedEntry; entries: Array<RankedEntry> }>(arena.baseUrl, "GET", `/v1/leaderboards/group:old/users/m3?${q}&radius=1`)
   expect([around.status, around.json.total, around.json.user.rank, around.json.entries.map((e) => e.user_id)]).toEqual([200, 4, 3, ["m2", "m3", "m4"]])
   expect((await api(arena.baseUrl, "GET", `/v1/leaderboards/group:old/users/x1?${q}`)).status).toBe(404)
+  // The global board's own closed period by cursor and around-me, read from its archive by key (seq 0):
+  // the user's archived row and neighbours at their archived ranks; a user not in it has no rank (404).
+  const walked: Array<[number, string]> = []
+  for (let cursor: string | null = null, i = 0; i === 0 || cursor !== null; i++) {
+    const p: Page = await page(`global?${q}&limit=2${cursor === null ? "" : `&cursor=${cursor}`}`)
+    expect([p.seq, p.total]).toEqual([0, 7])
+    walked.push(...p.entries.map((e): [number, string] => [e.rank, e.user_id]))
+    cursor = p.next_cursor
+  }
+  expect(walked).toEqual(rows.map(([u], i) => [i + 1, u]))
+  for (const [user, radius, want] of [["m3", 1, [[4, "m2"], [5, "m3"], [6, "x3"]]], ["x1", 2, [[1, "x1"], [2, "m1"], [3, "x2"]]], ["m4", 0, [[7, "m4"]]]] as const) {
+    const r = await api<{ seq: number; total: number; period: string; user: RankedEntry; entries: Array<RankedEntry> }>(arena.baseUrl, "GET", `/v1/leaderboards/global/users/${user}?${q}&radius=${radius}`)
+    expect([r.status, r.json.seq, r.json.total, r.json.period, r.json.user.user_id, r.json.entries.map((e) => [e.rank, e.user_id])]).toEqual([200, 0, 7, "2020-01-01", user, want])
+  }
+  expect((await api(arena.baseUrl, "GET", `/v1/leaderboards/global/users/never-scored?${q}`)).status).toBe(404)
+  expect((await api(arena.baseUrl, "GET", "/v1/leaderboards/global/users/m3?window=day&period=2020-01-02")).status).toBe(404)
   // A period never archived, and a group that does not exist: 404, as for the global board.
   expect((await api(arena.baseUrl, "GET", "/v1/leaderboards/global?window=day&period=2020-01-02")).status).toBe(404)
   expect((await api(arena.baseUrl, "GET", "/v1/leaderboards/group:old?window=day&period=2020-01-02")).status).toBe(404)

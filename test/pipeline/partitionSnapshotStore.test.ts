@@ -116,3 +116,29 @@ it("a fence claimed before its lease stream was recorded (0011): tokens compare,
   const [row] = await sql`SELECT lease_stream_created FROM arena_partition_checkpoint WHERE partition = 7`
   expect(row!.lease_stream_created).toBe(LEASES)
 })
+
+it("reads a partition's archive of a closed period by key (pages after a cursor, the rows before a key) and by member ids: its own rows only", async () => {
+  const period = "2026-12-05"
+  // The same period archived by two partitions: each its own users, ranked 1..n among them.
+  const rows = (users: ReadonlyArray<readonly [string, number, number]>) => users.map(([userId, xp, seq]) => ({ userId, username: userId.toUpperCase(), xp, seq, level: 2 }))
+  const archive = (seq: number, entries: ReturnType<typeof rows>): SnapshotWrite => ({ ...write(seq, [seq], true), archives: [{ board: "global", window: "day", period, closedAtSeq: seq, entries }] })
+  await run(claimPartition(sql, 8, t(1), "A"))
+  await run(claimPartition(sql, 9, t(1), "A"))
+  const p8 = makePartitionSnapshotStore(sql, 8, t(1))
+  const p9 = makePartitionSnapshotStore(sql, 9, t(1))
+  await run(p8.write(archive(30, rows([["a", 50, 3], ["b", 40, 1], ["c", 40, 7], ["d", 10, 2]]))))
+  await run(p9.write(archive(31, rows([["x", 45, 4], ["y", 40, 5]]))))
+  const ids = (r: { rows: ReadonlyArray<{ rank: number; user_id: string }> } | null) => r?.rows.map((e) => [e.rank, e.user_id]) ?? null
+  // After a key (a cursor of another partition's row: y's (40, 5) falls between b and c here).
+  expect(ids(await run(p8.readArchiveByKey("global", "day", period, { after: null, limit: 2 })))).toEqual([[1, "a"], [2, "b"]])
+  expect(ids(await run(p8.readArchiveByKey("global", "day", period, { after: { xp: 40, seq: 5 }, limit: 10 })))).toEqual([[3, "c"], [4, "d"]])
+  expect(await run(p8.readArchiveByKey("global", "day", period, { after: { xp: 10, seq: 2 }, limit: 10 }))).toEqual({ entries: 4, rows: [] })
+  // Before a key: the `limit` rows just better than it, in rank order.
+  expect(ids(await run(p8.readArchiveByKey("global", "day", period, { before: { xp: 40, seq: 5 }, limit: 1 })))).toEqual([[2, "b"]])
+  expect(ids(await run(p8.readArchiveByKey("global", "day", period, { before: { xp: 40, seq: 5 }, limit: 9 })))).toEqual([[1, "a"], [2, "b"]])
+  expect(ids(await run(p8.readArchiveByKey("global", "day", period, { before: { xp: 50, seq: 3 }, limit: 9 })))).toEqual([])
+  // By members: only this partition's rows; another period: never archived (null).
+  expect(ids(await run(p9.readArchiveOf("global", "day", period, ["a", "y", "x"])))).toEqual([[1, "x"], [2, "y"]])
+  expect(await run(p9.readArchiveByKey("global", "day", "2026-12-04", { after: null, limit: 1 }))).toBeNull()
+  expect(await run(p9.readArchiveOf("global", "day", "2026-12-04", ["x"]))).toBeNull()
+})

@@ -8,6 +8,7 @@ import { MSG_EVENT } from "../../domain/MessageKind.js"
 import type { KindSubject, MessageKind } from "../../domain/MessageKind.js"
 import type { EventSource, RawBatch, RawEvent } from "../../ports/EventSource.js"
 import { classifyNats } from "./NatsError.js"
+import type { NatsError } from "./NatsError.js"
 
 /** Pending count of the message last converted (read with its delivery info, used by the consumer loop). */
 let lastPending = 0
@@ -197,6 +198,10 @@ const PULL_EXPIRES_MS = 5_000
  * the first, with still nothing delivered in between, declares the consumer stalled.
  */
 const STALL_CHECK_MS = 5_000
+/** A consumer start that times out is tried again for this long (consumeFrom), backing off from 250 ms to 4 s. */
+const START_SETTLE_MS = 30_000
+const START_RETRY_FIRST_MS = 250
+const START_RETRY_MAX_MS = 4_000
 
 /**
  * The consumer delivers nothing while the stream holds messages past its position. Seen on a
@@ -228,8 +233,10 @@ export const nextStoredOn = (jsm: JetStreamManager, stream: string, filter?: str
 export interface StallWatch {
   readonly nextStored: NextStored
   readonly checkMs?: number
-  /** Told each stall, before a new consumer takes over from the next seq. */
+  /** Told each stall, before a new consumer takes over from the next seq, and each start tried again. */
   readonly onStall?: (message: string) => void
+  /** How long consumer starts that time out are tried again (default START_SETTLE_MS). */
+  readonly startSettleMs?: number
 }
 
 /**
@@ -237,7 +244,8 @@ export interface StallWatch {
  * `batchMax` further messages are buffered, so a slow pipeline slows the pull, never memory. With
  * `stall`, a consumer that stops delivering while the stream holds more is replaced by a new one
  * from the seq after the last one handed on (the caller sees every message once, in order, and
- * no failure; `onStall` is told).
+ * no failure; `onStall` is told), and a consumer start that times out while the cluster settles is
+ * tried again for up to `startSettleMs` (told too) before the consume fails.
  */
 export const consumeFrom = (
   js: JetStreamClient,
@@ -257,9 +265,45 @@ export const consumeFrom = (
     if (last !== undefined) handed = last.seq
     return onBatch(batch)
   }
-  return Effect.suspend(() => consumeOnce(js, stream, handed + 1, batchMax, counted, kinds, filterSubject, stall)).pipe(
-    Effect.tapError((e) => Effect.sync(() => { if (e.reason === "stalled") stall?.onStall?.(`${e.message}; a new consumer takes over from seq ${handed + 1}`) })),
-    Effect.retry({ while: (e) => e.reason === "stalled" })
+  // A consumer that could not be created because the cluster is settling (a timeout, no
+  // responders: its node just restarted, or is stopped and the server placed the new consumer
+  // there again) is created again here, for up to START_SETTLE_MS from the first such failure,
+  // instead of failing the consume and restarting the caller's pipeline (a snapshot reload, or a
+  // partition's re-acquire). Only with the stall watch (the pipelines'), and only before the
+  // consumer started: a failure while consuming is the caller's, as before.
+  const settleMs = stall?.startSettleMs ?? START_SETTLE_MS
+  let started = false
+  let settlingSince = 0
+  let settleDelay = 0
+  /** What the last failure decided: wait this long and start a new consumer, or (-1) fail. */
+  let retryIn = -1
+  const decide = (e: NatsError) => Effect.suspend(() => {
+    retryIn = -1
+    if (e.reason === "stalled") {
+      stall?.onStall?.(`${e.message}; a new consumer takes over from seq ${handed + 1}`)
+      retryIn = 0
+      return Effect.void
+    }
+    if (stall === undefined || started || (e.reason !== "timeout" && e.reason !== "no_responders")) return Effect.void
+    const now = Date.now()
+    if (settlingSince === 0) settlingSince = now
+    if (now - settlingSince >= settleMs) return Effect.void
+    settleDelay = settleDelay === 0 ? START_RETRY_FIRST_MS : Math.min(2 * settleDelay, START_RETRY_MAX_MS)
+    retryIn = settleDelay
+    stall.onStall?.(`${e.message}; the cluster may be settling: a new consumer from seq ${handed + 1} in ${retryIn} ms`)
+    return Effect.sleep(retryIn)
+  })
+  const onStarted = (): void => {
+    started = true
+    settlingSince = 0
+    settleDelay = 0
+  }
+  return Effect.suspend(() => {
+    started = false
+    return consumeOnce(js, stream, handed + 1, batchMax, counted, kinds, filterSubject, stall, onStarted)
+  }).pipe(
+    Effect.tapError(decide),
+    Effect.retry({ while: () => retryIn >= 0 })
   )
 }
 
@@ -272,7 +316,8 @@ const consumeOnce = (
   onBatch: (batch: RawBatch) => Promise<void>,
   kinds: KindTable,
   filterSubject: string | undefined,
-  stall: StallWatch | undefined
+  stall: StallWatch | undefined,
+  onStarted: () => void = () => undefined
 ) =>
   Effect.acquireUseRelease(
     Effect.tryPromise({
@@ -291,7 +336,9 @@ const consumeOnce = (
         // again from the next seq: when the node holding the consumer dies (a NATS cluster node
         // kill), it is found gone in ~5 s instead of ~1 min (partitionedChaos.test saw one
         // partition stall 60–70 s). An idle consumer costs one pull request per 5 s.
-        return { consumer, messages: await consumer.consume({ max_messages: Math.max(1024, batchMax * 2), expires: PULL_EXPIRES_MS }) }
+        const messages = await consumer.consume({ max_messages: Math.max(1024, batchMax * 2), expires: PULL_EXPIRES_MS })
+        onStarted()
+        return { consumer, messages }
       },
       catch: (e) => classifyNats(e, `starting ordered consumer on ${stream}${filterSubject === undefined ? "" : ` (${filterSubject})`} at seq ${startSeq}`)
     }),

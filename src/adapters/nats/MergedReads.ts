@@ -2,7 +2,9 @@
 // at once over request/reply (PartitionQueries.ts) and the answers are merged (domain/MergedBoard.ts):
 // pages by keyset merge with ranks from the partitions' counts, around-me from each partition's
 // neighbours of the user's key (`aroundUser`, which the live around-me windows share:
-// MergedWindows.ts). Stateless: any gateway answers any read.
+// MergedWindows.ts). A closed period is merged the same way from each partition's archive of it
+// (actors/PartitionReads.ts): seq 0 as the single process's archived period, null (the gateway's
+// 404) when no partition archived it. Stateless: any gateway answers any read.
 import type { NatsConnection } from "@nats-io/transport-node"
 import { Effect } from "effect"
 import type { PartAround, PartPage } from "../../domain/MergedBoard.js"
@@ -14,12 +16,18 @@ import type { BoardCursor, RankedEntry } from "../../ports/ReadModel.js"
 import { GLOBAL_BOARD } from "../../domain/BoardKeys.js"
 import { askPartition, gather, gatherEach, gatherSome } from "./PartitionQueries.js"
 
-interface RowsPage { readonly entries: ReadonlyArray<PartitionRow>; readonly throughCursor: number; readonly size: number; readonly seq: number; readonly period: string }
+/**
+ * How a partition answered for a closed period: from its archive of it (`archived`), or holding
+ * none (`missing`: nobody of this partition scored that period, or it was never closed); neither:
+ * a board in memory (open, current or all-time).
+ */
+interface PartSource { readonly archived?: true; readonly missing?: true }
+interface RowsPage extends PartSource { readonly entries: ReadonlyArray<PartitionRow>; readonly throughCursor: number; readonly size: number; readonly seq: number; readonly period: string }
 /**
  * A partition's part around a key (`around`, or a group board's `groupAround`), with the part's size
  * and seq; asked with `userId` instead of a key, `me` is that user's own row there (null: none).
  */
-interface PartAroundAnswer {
+interface PartAroundAnswer extends PartSource {
   readonly better: ReadonlyArray<PartitionRow>
   readonly worse: ReadonlyArray<PartitionRow>
   readonly betterCount: number
@@ -30,8 +38,12 @@ interface PartAroundAnswer {
 
 /** A user's rank and neighbours as `aroundUser` reads them. */
 export interface UserAround {
-  /** The lowest seq the partitions had applied when they answered. */
+  /** The lowest seq the partitions had applied when they answered (0 for a closed period: `closedSeq`). */
   readonly seq: number
+  /** Every partition answered from its archive of the period (or holds none): a closed period. */
+  readonly closed: boolean
+  /** No partition holds the board or an archive of it (a period never archived: the single process's 404). */
+  readonly missing: boolean
   readonly total: number
   /** The user's own row (null: no score on the board, or not a member of the group). */
   readonly me: PartitionRow | null
@@ -45,6 +57,19 @@ export interface UserAround {
  * name events a lagging partition has not applied yet). Ticks move an idle partition's seq once a second.
  */
 const seqOf = (parts: ReadonlyArray<{ readonly seq: number }>): number => Math.max(0, Math.min(...parts.map((p) => p.seq)))
+
+/**
+ * The seq of a merged answer: 0 when every part came from an archive (or had none), as the single
+ * process answers a closed period (Boards.archivedPage: archived rows change no more); else the
+ * low watermark (a partition whose stream time has not closed the period yet answers from memory).
+ */
+const closedSeq = (parts: ReadonlyArray<PartSource & { readonly seq: number }>): number => (isClosed(parts) ? 0 : seqOf(parts))
+
+/** Every part came from an archive of the period (or had none): a closed period's answer. */
+const isClosed = (parts: ReadonlyArray<PartSource>): boolean => parts.every((p) => p.archived === true || p.missing === true)
+
+/** No partition holds the period, open or archived: the single process's 404 for a period never archived. */
+const noneHold = (parts: ReadonlyArray<PartSource>): boolean => parts.every((p) => p.missing === true)
 
 /** A partition's row at its merged rank (private rows keep their mark: the gateway anonymizes them). */
 export const rankedEntry = (r: PartitionRow, rank: number): RankedEntry => {
@@ -76,16 +101,18 @@ export const aroundUser = (nc: NatsConnection, prefix: string, partitions: numbe
     const rest = others.length === 0 ? [] : me !== null
       ? yield* gatherSome<PartAroundAnswer>(nc, prefix, partitions, others, op, { each: (i) => ({ ...ask(i), at: { xp: me.xp, seq: me.seq }, r: radius }) }, timeoutMs)
       : mine === null
-        ? yield* gatherSome<{ seq: number; size: number }>(nc, prefix, partitions, others, "page", { each: (i) => ({ ...ask(i), at: null, limit: 0 }) }, timeoutMs)
-        : yield* gatherSome<{ seq: number; size: number }>(nc, prefix, partitions, others, op, { each: (i) => ({ ...ask(i), at: null, r: 0 }) }, timeoutMs)
-    const seq = seqOf([asked, ...rest])
+        ? yield* gatherSome<PartSource & { seq: number; size: number }>(nc, prefix, partitions, others, "page", { each: (i) => ({ ...ask(i), at: null, limit: 0 }) }, timeoutMs)
+        : yield* gatherSome<PartSource & { seq: number; size: number }>(nc, prefix, partitions, others, op, { each: (i) => ({ ...ask(i), at: null, r: 0 }) }, timeoutMs)
+    const seq = closedSeq([asked, ...rest])
+    const closed = isClosed([asked, ...rest])
+    const missing = noneHold([asked, ...rest])
     const total = asked.size + rest.reduce((s, x) => s + x.size, 0)
-    if (me === null) return { seq, total, me, entries: [] } satisfies UserAround
+    if (me === null) return { seq, closed, missing, total, me, entries: [] } satisfies UserAround
     const parts = [asked, ...(rest as ReadonlyArray<PartAroundAnswer>)]
     const rows = new Map<string, PartitionRow>([[me.userId, me]])
     for (const p of parts) for (const r of [...p.better, ...p.worse]) rows.set(r.userId, r)
     const entries = mergeAround(me, parts as ReadonlyArray<PartAround>, radius).map((e) => ranked(rows, e.userId, e.rank))
-    return { seq, total, me, entries } satisfies UserAround
+    return { seq, closed, missing, total, me, entries } satisfies UserAround
   })
 
 /** Rejects with the port's PartitionsUnavailable (the gateway's 503) or an Error. */
@@ -109,7 +136,7 @@ export const makeMergedReads = (nc: NatsConnection, prefix: string, partitions: 
   /**
    * A keyset page merged from each partition's part, `ask`ed for a period (null: each partition's
    * current one; should they differ, a partition's stream time has not passed a rollover yet, it
-   * is asked again for the latest).
+   * is asked again for the latest). Null when no partition holds that period (never archived).
    */
   const mergedPage = (board: string, window: Window, period: string | null, limit: number, ask: (period: string | null) => Effect.Effect<ReadonlyArray<RowsPage>, { readonly _tag: string; readonly message: string }>) =>
     run(Effect.gen(function*() {
@@ -117,12 +144,13 @@ export const makeMergedReads = (nc: NatsConnection, prefix: string, partitions: 
       const latest = parts.reduce((m, x) => (x.period > m ? x.period : m), parts[0]!.period)
       if (parts.some((x) => x.period !== latest)) parts = yield* ask(latest)
       const key: BoardKey = { board, window, period: latest }
+      if (noneHold(parts)) return null
       const rows = new Map<string, PartitionRow>()
       for (const part of parts) for (const r of part.entries) rows.set(r.userId, r)
       const merged = mergePage(parts as ReadonlyArray<PartPage>, limit)
-      const seq = seqOf(parts)
+      const seq = closedSeq(parts)
       return {
-        key, seq, total: merged.total,
+        key, seq, total: merged.total, ...(isClosed(parts) ? { closed: true as const } : {}),
         entries: merged.entries.map((e) => ({ ...ranked(rows, e.userId, e.rank), reached_seq: e.seq }))
       } satisfies MergedPage
     }))
@@ -133,6 +161,7 @@ export const makeMergedReads = (nc: NatsConnection, prefix: string, partitions: 
       const p = yield* periodOf(board, window, period)
       const key: BoardKey = { board, window, period: p.period }
       const a = yield* around(key, userId, radius, members)
+      if (a.missing) return null
       return { key, seq: a.seq, total: a.total, user: a.me === null ? null : a.entries.find((e) => e.user_id === userId) ?? null, entries: a.entries } satisfies MergedAround
     }))
   return {

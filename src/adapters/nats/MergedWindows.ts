@@ -66,11 +66,14 @@ export const makeWindowQueries = (nc: NatsConnection, prefix: string, partitions
     window: async (key, around, members) => {
       // The user's row and its partition's neighbours in one read, then the other partitions (MergedReads.aroundUser).
       const a = await run(aroundOf(key, around.user_id, around.radius, members ?? null))
-      if (a.me === null) return { view: { key, seq: a.seq, total: a.total, entries: [], around: { ...around, first_rank: null } }, userPrivate: null }
+      // A closed period has no live window (empty, as one process's watch of it): REST reads its archive.
+      if (a.me === null || a.closed) return { view: { key, seq: a.seq, total: a.total, entries: [], around: { ...around, first_rank: null } }, userPrivate: null }
       return { view: { key, seq: a.seq, total: a.total, entries: a.entries, around: { ...around, first_rank: a.entries[0]!.rank } }, userPrivate: a.me.private === true }
     },
     groupTop: async (key, members, limit) => {
       const page = await reads.groupPage(key.board, members, key.window, key.period, null, limit)
+      // A closed period (or one nobody holds) has no live view: empty, as one process's watch of it.
+      if (page === null || page.closed === true) return { key, seq: page?.seq ?? 0, total: 0, entries: [] }
       return { key, seq: page.seq, total: page.total, entries: page.entries.map(({ reached_seq: _, ...e }) => e) }
     },
     isPrivate: (userId) => run(askPartition<{ private: boolean } | null>(nc, prefix, partitionOfUser(userId, partitions), "visibility", { userId }, timeoutMs)

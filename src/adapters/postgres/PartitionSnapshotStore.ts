@@ -53,9 +53,13 @@ export const makePartitionSnapshotStore = (sql: Sql, partition: number, token: F
         users = ${c.users}, base_bytes = ${c.baseBytes}, delta_bytes = ${c.deltaBytes} WHERE partition = ${partition}`
     }).pipe(Effect.catchTag("Fenced", (f) => Effect.die(f)))
   },
-  // The partition's own part of a closed period (merged archive reads are not built yet).
+  // The partition's own part of a closed period: the gateway merges the parts of every partition
+  // (actors/PartitionReads.ts answers them, adapters/nats/MergedReads.ts merges).
   readArchive: (board, window, period, offset, limit) =>
     readArchived(sql, partitionArchives(partition), `reading partition ${partition}'s period archive`, board, window, period, { offset, limit }),
-  // Group boards are not served in partitioned mode yet (docs/scaling.md): no closed group periods.
-  readArchiveOf: () => Effect.succeed(null)
+  // A closed group board's part: this partition's members' rows of the global archive.
+  readArchiveOf: (board, window, period, userIds) =>
+    readArchived(sql, partitionArchives(partition), `reading members' rows of partition ${partition}'s period archive`, board, window, period, { userIds }),
+  readArchiveByKey: (board, window, period, read) =>
+    readArchived(sql, partitionArchives(partition), `reading partition ${partition}'s period archive`, board, window, period, read)
 })

@@ -3,7 +3,7 @@
 // projection's shadow (ProjectionStore). The sets differ only in their tables' names and in the
 // key column a set is split by (partition, projection), which the live set does not have.
 import { Effect } from "effect"
-import type { ArchivedBoard, PeriodArchive } from "../../ports/Snapshots.js"
+import type { ArchiveKeyRead, ArchivedBoard, PeriodArchive } from "../../ports/Snapshots.js"
 import type { SqlOrTx } from "./Db.js"
 import { classifyPg } from "./PgError.js"
 
@@ -72,15 +72,18 @@ export const writeArchives = async (tx: SqlOrTx, t: ArchiveTables, archives: Rea
   }
 }
 
-/** Which rows of an archived period to read: a page by rank, or the rows of some users. */
-export type ArchiveRead = { readonly offset: number; readonly limit: number } | { readonly userIds: ReadonlyArray<string> }
+/** Which rows of an archived period to read: a page by rank, the rows of some users, or rows by key. */
+export type ArchiveRead = { readonly offset: number; readonly limit: number } | { readonly userIds: ReadonlyArray<string> } | ArchiveKeyRead
 
 type ArchiveRow = { rank: number; user_id: string; username: string; xp: string; level: number; reached_seq: string }
 
 /**
  * A closed period's archived rows from `t`, in rank order (null if that period was never
- * archived): a page, whose `entries` is the period's size, or some users' rows (one statement, the
- * period's rows filtered by id), whose `entries` is how many of them the period holds.
+ * archived): a page by rank or by key, whose `entries` is the period's size, or some users' rows
+ * (one statement, the period's rows filtered by id), whose `entries` is how many of them the period
+ * holds. Rank order is §4's order (xp desc, then the lower seq), so the rows after a key are a run
+ * of ranks: read in rank order up to the first `limit` past the key (before it: in reverse), one
+ * statement over the (board, window, period, rank) key, O(rank of the key) rows visited.
  */
 export const readArchived = (sql: SqlOrTx, t: ArchiveTables, what: string, board: string, window: string, period: string, read: ArchiveRead) =>
   Effect.tryPromise({
@@ -91,10 +94,18 @@ export const readArchived = (sql: SqlOrTx, t: ArchiveTables, what: string, board
       if (closed[0] === undefined) return null
       const which = "userIds" in read
         ? sql`user_id = ANY(${sql.array([...read.userIds])}::text[]) ORDER BY rank`
-        : sql`rank > ${read.offset} ORDER BY rank LIMIT ${read.limit}`
-      const rows = "userIds" in read && read.userIds.length === 0 ? [] : await sql<Array<ArchiveRow>>`
+        : "offset" in read
+        ? sql`rank > ${read.offset} ORDER BY rank LIMIT ${read.limit}`
+        : "before" in read
+        ? sql`(xp > ${read.before.xp} OR (xp = ${read.before.xp} AND reached_seq < ${read.before.seq})) ORDER BY rank DESC LIMIT ${read.limit}`
+        : read.after === null
+        ? sql`rank > 0 ORDER BY rank LIMIT ${read.limit}`
+        : sql`(xp < ${read.after.xp} OR (xp = ${read.after.xp} AND reached_seq > ${read.after.seq})) ORDER BY rank LIMIT ${read.limit}`
+      const none = ("userIds" in read && read.userIds.length === 0) || ("limit" in read && read.limit === 0)
+      const rows = none ? [] : await sql<Array<ArchiveRow>>`
         SELECT rank, user_id, username, xp, level, reached_seq FROM ${sql(t.archive)}
         WHERE ${key.where} board = ${board} AND win = ${window} AND period = ${period} AND ${which}`
+      if ("before" in read) rows.reverse()
       return {
         entries: "userIds" in read ? rows.length : closed[0].entries,
         rows: rows.map((r) => ({ ...r, xp: Number(r.xp), reached_seq: Number(r.reached_seq) }))

@@ -39,6 +39,7 @@ const shadowStore = (sql: Sql, projection: number): SnapshotStore => ({
   loadLegacyUsers: () => Effect.succeed(0),
   readArchive: () => Effect.succeed(null),
   readArchiveOf: () => Effect.succeed(null), // the shadow build serves no reads
+  readArchiveByKey: () => Effect.succeed(null),
   write: (w: SnapshotWrite) => q(`writing the shadow snapshot of projection ${projection}`, () =>
     sql.begin(async (tx) => {
       const s = await tx<{ state: string }[]>`SELECT state FROM arena_reprojection WHERE projection = ${projection} FOR UPDATE`

@@ -103,5 +103,6 @@ export const makeSnapshotStore = (sql: Sql): SnapshotStore => ({
   loadLegacyUsers: (onBatch) => loadLegacyUsers(sql, onBatch),
   write: (w) => writeSnapshot(sql, w),
   readArchive: (board, window, period, offset, limit) => readArchive(sql, board, window, period, offset, limit),
-  readArchiveOf: (board, window, period, userIds) => readArchiveOf(sql, board, window, period, userIds)
+  readArchiveOf: (board, window, period, userIds) => readArchiveOf(sql, board, window, period, userIds),
+  readArchiveByKey: (board, window, period, read) => readArchived(sql, liveArchives, "reading a period archive", board, window, period, read)
 })

@@ -65,7 +65,7 @@ export const mergedReadRoutes = (d: MergedReadDeps): ReadonlyArray<Route> => {
         const group = await groupOf(board, req.path)
         const page = group === null ? await reads.page(board, w, period, after, limit) : await reads.groupPage(board, group.members, w, period, after, limit)
         // A group that does not exist has no board (the single process's 404, for the period read).
-        if (group?.missing === true) throw notFound(`no leaderboard ${board} for window=${w} period=${page.key.period}`)
+        if (page === null || group?.missing === true) throw notFound(`no leaderboard ${board} for window=${w} period=${page?.key.period ?? period}`)
         const last = page.entries[page.entries.length - 1]
         const more = last !== undefined && page.entries.length === limit && last.rank < page.total
         return json({
@@ -87,7 +87,7 @@ export const mergedReadRoutes = (d: MergedReadDeps): ReadonlyArray<Route> => {
         p.check()
         const group = await groupOf(board, req.path)
         const r = group === null ? await reads.around(board, w, period, userId, radius) : await reads.groupAround(board, group.members, w, period, userId, radius)
-        if (group?.missing === true) throw notFound(`no leaderboard ${board} for window=${w} period=${r.key.period}`)
+        if (r === null || group?.missing === true) throw notFound(`no leaderboard ${board} for window=${w} period=${r?.key.period ?? period}`)
         if (r.user === null || r.user.private === true) throw notFound(`user ${userId} has no rank on ${board} (window=${w}, period=${r.key.period})`)
         return json({ board, window: w, period: r.key.period, resets_at: periodResetsAt(w, r.key.period), seq: r.seq, total: r.total, user: publicRow(r.user), entries: r.entries.map(publicRow) })
       }

@@ -74,7 +74,7 @@ export const buildOpenApi = (): Json => ({
     "/v1/leaderboards/{board}": {
       get: {
         summary: "One page of a leaderboard (keyset pagination)",
-        description: "Any board: global, agent:<name>, group:<id>. A closed period comes from its archive (seq 0); a closed period of a group board is the members' rows of the global board's archive of that period, ranked among them.",
+        description: "Any board: global, agent:<name>, group:<id>. A closed period comes from its archive (seq 0; in partitioned mode merged exactly from every partition's archive); a closed period of a group board is the members' rows of the global board's archive of that period, ranked among them.",
         parameters: [BOARD_PARAM, WINDOW, PERIOD, q("limit", { type: "integer", minimum: 1, maximum: 1000, default: 100 }, "Page size"), q("cursor", { type: "string" }, "next_cursor of the previous page")],
         responses: { "200": body("LeaderboardPage", "A page"), ...stateStd, "404": err("No such board") }
       }
@@ -82,6 +82,7 @@ export const buildOpenApi = (): Json => ({
     "/v1/leaderboards/{board}/users/{user_id}": {
       get: {
         summary: "A user's rank and the entries around it (a private user: 404 to anyone but them and admin)",
+        description: "Any board, as its pages. A closed period comes from its archive (seq 0, ranks as archived; in partitioned mode merged exactly from every partition's archive).",
         parameters: [BOARD_PARAM, pth("user_id", "User id"), WINDOW, PERIOD, q("radius", { type: "integer", minimum: 0, maximum: 50, default: 5 }, "Entries above and below")],
         responses: { "200": body("LeaderboardAround", "The user's neighbourhood"), ...stateStd, "404": err("No such board or user not ranked") }
       }
