@@ -6,7 +6,8 @@
 //     checkpoint, with every snapshot committed under the fence. Once caught up it answers the
 //     partition's queries (PartitionReads over request/reply). A partition the assignment moves
 //     away is handed over: queries stop, the pipeline drains, a final snapshot, the lease is released.
-//   gateway: a stateless HTTP server answering board reads by scatter-gather (MergedReads), and
+//   gateway: stateless, one uWS app with the single process's Router and WebSocket feeds
+//     (MergedGateway.ts), answering board reads by scatter-gather (MergedReads), and
 //     POST /v1/events: the single process's checks, each event published to its user's
 //     `arena.xp.events.<user token>` (never the bare `arena.xp.events`, which no stream captures here).
 //   ticks: the processor holding the coordinator lease publishes a tick into every partition once a
@@ -56,7 +57,6 @@ import { makeWindowQueries, withMergedWindows } from "./adapters/nats/MergedWind
 import { makeMergedUserFeed } from "./adapters/nats/MergedUserFeed.js"
 import type { UserRank } from "./adapters/nats/MergedUserFeed.js"
 import { openPartitionUserFeed } from "./adapters/nats/PartitionUserFeed.js"
-import { startMergedSockets } from "./gateway/ws/MergedSockets.js"
 import { openNats } from "./adapters/nats/Nats.js"
 import type { NatsHandle } from "./adapters/nats/Nats.js"
 import { askPartition, gather, servePartition } from "./adapters/nats/PartitionQueries.js"
@@ -437,13 +437,14 @@ export const startPartitionedGateway = (config: ArenaConfig, log: Log) =>
     // each valid event goes to its user's subject, which the servers' mapping puts on its partition.
     const rules = loadRules(config)
     const ingest = makeIngest(nats.js, ingestSubject, (item) => checkForPublish(item, rules, Date.now()))
-    // The single process's admission on every HTTP route but the probes, and its IP limit on upgrades.
+    // The single process's Router deps: admission on every HTTP route but the probes, its IP limit on upgrades, CORS.
     const admission = {
       auth: new Authenticator(gc.authEnabled, gc.jwtSecret),
       bodyLimitBytes: gc.bodyLimitBytes,
       ipLimiter: new RateLimiter(gc.rateLimit.perIp, gc.rateLimit.windowMs, gc.rateLimit.maxKeys),
       tokenLimiter: new RateLimiter(gc.rateLimit.perToken, gc.rateLimit.windowMs, gc.rateLimit.maxKeys),
-      trustProxy: gc.trustProxy
+      trustProxy: gc.trustProxy,
+      corsOrigins: gc.corsOrigins
     }
     // --- live boards (merger helper): /ws/leaderboard/{board} over the mergers' chains ---
     const live = yield* Effect.acquireRelease(Effect.sync(() => makeMergedLiveBoards(nats.nc, log)), (b) => Effect.sync(() => b.close()))
@@ -460,13 +461,6 @@ export const startPartitionedGateway = (config: ArenaConfig, log: Log) =>
     // rank_changed from the user's merged ranks (the profile's), read after each of the user's awards and corrections.
     const ranksOf = async (userId: string) => ((await reads.profile(userId)) as { readonly ranks?: ReadonlyArray<UserRank> } | null)?.ranks ?? null
     const notifications = yield* Effect.acquireRelease(Effect.sync(() => makeMergedUserFeed(nats.nc, config.partitions!, log, ranksOf)), (u) => Effect.sync(() => u.close()))
-    const sockets = yield* Effect.acquireRelease(
-      Effect.tryPromise({
-        try: () => startMergedSockets({ boards, around, cfg: gc.ws, auth: admission.auth, ipLimiter: admission.ipLimiter, trustProxy: gc.trustProxy, log, notifications }),
-        catch: (e) => new Error(`partitioned gateway: ${e instanceof Error ? e.message : String(e)}`)
-      }),
-      (s) => Effect.promise(() => s.close())
-    )
     // --- end live boards ---
     // Dashboards and admin SQL over the shared ClickHouse the processors write (none without a server URL).
     const target = yield* Effect.try({ try: () => parseClickHouseTarget(config), catch: (e) => new Error(`partitioned gateway: ${e instanceof Error ? e.message : String(e)}`) })
@@ -495,7 +489,8 @@ export const startPartitionedGateway = (config: ArenaConfig, log: Log) =>
       Effect.tryPromise({
         try: () => startMergedGateway({
           reads, admission, ingest, writes, shares: new PostgresShareStore(sql), rules: storedRulesPort(makeRulesStore(sql)), dryRuns, groups,
-          ...(queries === null ? {} : { analytics: queries, ledger: erasedLedger(queries, (userId) => askErasedAt(nats, config.partitions!, userId)) }), upgrade: sockets.upgrade, host: config.host, port: config.port, retryAfterS: Math.ceil(config.leaseTtlMs / 1000), log: { warn: (m) => log.warn(m) } }),
+          ...(queries === null ? {} : { analytics: queries, ledger: erasedLedger(queries, (userId) => askErasedAt(nats, config.partitions!, userId)) }),
+          sockets: { boards, around, cfg: gc.ws, notifications }, host: config.host, port: config.port, retryAfterS: Math.ceil(config.leaseTtlMs / 1000), log: { warn: (m) => log.warn(m) } }),
         catch: (e) => new Error(`partitioned gateway: ${e instanceof Error ? e.message : String(e)}`)
       }),
       (g) => Effect.promise(() => g.close())

@@ -1,7 +1,6 @@
 // One HTTP request/response as the Router sees it, whichever thread holds the connection: captured
 // from uWS on this thread, or forwarded from a WS worker thread (which read the body already and
 // writes the reply back). uWS's req dies when its callback returns, so everything is captured first.
-import type { IncomingMessage } from "node:http"
 import type { HttpRequest, HttpResponse } from "../Uws.js"
 import { remoteAddress } from "../Uws.js"
 import { tooLarge } from "./ApiError.js"
@@ -43,22 +42,13 @@ export const captureHeaders = (req: HttpRequest): Headers => ({
   transferEncoding: req.getHeader("transfer-encoding")
 })
 
-/** X-Forwarded-For's first hop: the client, as a trusted proxy saw it. */
-const firstHop = (xff: string): string => xff.split(",")[0]!.trim()
-
 /** The client address: X-Forwarded-For's first hop only behind a trusted proxy. */
 export const clientIpOf = (trustProxy: boolean) => (res: HttpResponse, req: HttpRequest): string => {
   if (trustProxy) {
     const xff = req.getHeader("x-forwarded-for")
-    if (xff !== "") return firstHop(xff)
+    if (xff !== "") return xff.split(",")[0]!.trim()
   }
   return remoteAddress(res)
-}
-
-/** clientIpOf for a node:http request (the partitioned gateway's server and its WebSocket upgrades). */
-export const clientIpOfRequest = (req: IncomingMessage, trustProxy: boolean): string => {
-  const xff = trustProxy ? req.headers["x-forwarded-for"] : undefined
-  return typeof xff === "string" && xff !== "" ? firstHop(xff) : req.socket.remoteAddress ?? ""
 }
 
 export const captureHead = (res: HttpResponse, req: HttpRequest, clientIp: (res: HttpResponse, req: HttpRequest) => string): RequestHead => ({

@@ -63,6 +63,8 @@ const withCommon = (cors: ReadonlyArray<readonly [string, string]>): ReadonlyArr
 
 export class Router {
   private readonly table = new RouteTable<Route>()
+  /** The answer to a request no route matches (finish's `fallback`); null: the 426/404 below. */
+  private fallback: (method: string, path: string) => ApiError | null = () => null
   /** The client address (X-Forwarded-For's first hop only when the proxy is trusted). */
   readonly clientIp: (res: HttpResponse, req: HttpRequest) => string
 
@@ -172,8 +174,13 @@ export class Router {
     return [...set, ...(set.includes("GET") ? ["HEAD"] : []), "OPTIONS"]
   }
 
-  /** After all routes: 405 + Allow and OPTIONS (CORS preflight) per pattern, then the 404 catch-all. */
-  finish(): void {
+  /**
+   * After all routes: 405 + Allow and OPTIONS (CORS preflight) per pattern, then the 404 catch-all
+   * (426 under /ws/). `fallback` answers first where it returns an error (the partitioned
+   * gateway's 501 for what it does not serve).
+   */
+  finish(fallback?: (method: string, path: string) => ApiError | null): void {
+    if (fallback !== undefined) this.fallback = fallback
     const app = this.app
     if (app === null) return
     for (const [pattern, methods] of this.table.patterns()) {
@@ -185,6 +192,8 @@ export class Router {
   }
 
   private unrouted(ex: Exchange): void {
+    const own = this.fallback(ex.method, ex.path)
+    if (own !== null) return this.fixed(ex, own, String(own.status))
     if (ex.path.startsWith("/ws/")) {
       return this.fixed(ex, new ApiError(426, "upgrade_required", "this is a WebSocket endpoint", [], { Upgrade: "websocket" }), "426")
     }
