@@ -134,14 +134,18 @@ it("P = 4, 2 processors: an erasure through the gateway reaches done after a kil
   const mate = USERS.find((u) => u !== VICTIM && partitionOfUser(u, P) === k) ?? "nobody"
   await sql`INSERT INTO arena_partition_period_archive ${sql([VICTIM, mate].map((u, i) => ({ partition: k, board: "global", win: "day", period: "2026-01-01", rank: i + 1, user_id: u, username: u, xp: 30 - i, reached_seq: 1 + i, level: 1 })))}`
   await sql`INSERT INTO arena_partition_period_closed ${sql({ partition: k, board: "global", win: "day", period: "2026-01-01", entries: 2, closed_at_seq: 3 })}`
-  // Everything has reached ClickHouse and Postgres (the sink flushes every few seconds; award rows with each snapshot).
-  await until("the user's rows in ClickHouse", async () =>
+  // Everything has reached ClickHouse and Postgres (the sink flushes every few seconds; award rows
+  // with each snapshot): the victim's rows, and every other user's too (each partition's owner
+  // flushes on its own, so the others' count below is taken once all of theirs are in).
+  await until("every user's rows in ClickHouse", async () =>
     (await chCount(`SELECT count() AS n FROM awards WHERE user_id = '${VICTIM}'`)) === 3 &&
+    (await chCount("SELECT count() AS n FROM awards")) === 3 * USERS.length &&
     (await chCount(`SELECT count() AS n FROM corrections WHERE user_id = '${VICTIM}'`)) === 2 &&
     (await chCount("SELECT count() AS n FROM rejections")) === 1 ? true : undefined)
   const before = await traces(VICTIM, admin)
   expect(before).toEqual(expect.arrayContaining(["profile", "ledger", "board global all", "shares", "groups", "period archive", "partition awards", "clickhouse awards", "clickhouse corrections", "clickhouse user_days", "stream", "dead letters"]))
   const othersBefore = await chCount(`SELECT count() AS n FROM awards WHERE user_id != '${VICTIM}'`)
+  expect(othersBefore).toBe(3 * (USERS.length - 1))
 
   // --- the erasure: the user's own token (another user's: 403; none: 401) ---
   expect((await call<ErrorBody>("DELETE", `/v1/users/${encodeURIComponent(VICTIM)}`, null)).status).toBe(401)
