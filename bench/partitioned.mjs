@@ -134,6 +134,8 @@ log(`${fmt(EVENTS)} events, ${fmt(USERS)} users, P = ${P}, processors ${COUNTS.j
 const rows = []
 let single = null
 let singleNames = null
+/** The event stream's replicas, read once the events are produced. */
+let replicas = 0
 try {
   log("starting a 3-node NATS cluster (scripts/cluster.sh start)")
   await cluster("start")
@@ -200,7 +202,8 @@ try {
   const t0 = Date.now()
   await run(process.execPath, [path.join(ROOT, "bin/arena"), "produce", "--count", String(EVENTS), "--users", String(USERS), "--seed", String(SEED)], { cwd: ROOT, env: memberEnv(baseDb, {}), maxBuffer: 1 << 24 })
   const info = await jsm.streams.info("ARENA_XP")
-  log(`produced in ${fmt((Date.now() - t0) / 1000)} s; the stream holds ${fmt(info.state.messages)} messages (events and the coordinator's ticks)`)
+  replicas = info.config.num_replicas
+  log(`produced in ${fmt((Date.now() - t0) / 1000)} s; the stream holds ${fmt(info.state.messages)} messages (events and the coordinator's ticks), R${replicas}`)
 
   // Baseline 1: raw consume of the cluster's stream.
   const rawMs = await rawEvents(jetstream(nc), EVENTS)
@@ -241,7 +244,7 @@ try {
 
   const last = rows[rows.length - 1]
   const line = [
-    `${fmt(EVENTS)} events, ${fmt(USERS)} users, P = ${P} on a 3-node nats-server cluster (loopback)`,
+    `${fmt(EVENTS)} events, ${fmt(USERS)} users, P = ${P} on a 3-node nats-server cluster (loopback), stream ARENA_XP R${replicas}`,
     `raw consume ${fmt(raw)} ev/s`,
     ...rows.map((r) => `${r.n} processor(s) ${fmt(r.evs)} ev/s (ratio ${(r.evs / raw).toFixed(2)} to raw; ${f1(r.usPerEvent)} µs CPU/event; ready ${f1(r.secs)} s of which start-up ${f1(settle.get(r.n).secs)} s)`),
     `single process ${fmt(single.evs)} ev/s (${f1(single.usPerEvent)} µs CPU/event incl. its ClickHouse child, which partitioned processors do not feed yet)`,
