@@ -5,7 +5,7 @@ import { notFound, stateUnavailable } from "../http/ApiError.js"
 import { decodeBoardCursor, encodeBoardCursor } from "../http/Cursor.js"
 import { JSON_TYPE, json } from "../http/Http.js"
 import { Params, decodeSegment } from "../http/Params.js"
-import type { Route } from "../http/Router.js"
+import type { Req, Route } from "../http/Router.js"
 import type { BoardCursor, BoardPage, LeaderboardPort } from "../../ports/ReadModel.js"
 import type { Principal } from "../auth/Auth.js"
 import { PUBLIC_VIEWER, differsForViewer, publicRow, rowFor, seesUser } from "../protocol/Visibility.js"
@@ -51,6 +51,38 @@ const renderPage = (k: BoardKey, page: BoardPage, limit: number, entries: string
   return body
 }
 
+/**
+ * The query of GET /v1/leaderboards/{board} (`period` null: not given, the current one), every bad
+ * field named in one 400. Shared with the partitioned gateway's merged read (mergedReads.ts).
+ */
+export const pageQuery = (req: Req): { board: string; window: Window; period: string | null; limit: number; after: BoardCursor | null } => {
+  const p = new Params(req.query, ["window", "period", "limit", "cursor"])
+  const board = p.board(decodeSegment(req.params[0]!, "path.board"))
+  const window = p.window() as Window
+  const period = p.period(window) ?? null
+  const limit = p.int("limit", 1, 1000, 100)
+  const rawCursor = p.str("cursor")
+  let after: BoardCursor | null = null
+  if (rawCursor !== undefined) {
+    after = decodeBoardCursor(rawCursor)
+    if (after === null) p.issue("query.cursor", "is not a cursor returned by this API")
+  }
+  p.check()
+  return { board, window, period, limit, after }
+}
+
+/** The query of GET /v1/leaderboards/{board}/users/{user_id}, as pageQuery's. */
+export const aroundQuery = (req: Req): { board: string; userId: string; window: Window; period: string | null; radius: number } => {
+  const p = new Params(req.query, ["window", "period", "radius"])
+  const board = p.board(decodeSegment(req.params[0]!, "path.board"))
+  const userId = p.userId(decodeSegment(req.params[1]!, "path.user_id"))
+  const window = p.window() as Window
+  const period = p.period(window) ?? null
+  const radius = p.int("radius", 0, 50, 5)
+  p.check()
+  return { board, userId, window, period, radius }
+}
+
 /** 503 while there is no board state (loading, restarting): never an empty list or a 404 posing as the truth. */
 const requireState = (lb: LeaderboardPort): void => {
   const why = lb.unavailable()
@@ -77,18 +109,9 @@ export const leaderboardRoutes = (lb: LeaderboardPort): ReadonlyArray<Route> => 
     method: "get",
     pattern: "/v1/leaderboards/:board",
     handler: async (req) => {
-      const p = new Params(req.query, ["window", "period", "limit", "cursor"])
-      const board = p.board(decodeSegment(req.params[0]!, "path.board"))
-      const window = p.window()
-      const period = p.period(window) ?? lb.currentPeriod(window)
-      const limit = p.int("limit", 1, 1000, 100)
-      const rawCursor = p.str("cursor")
-      let after: BoardCursor | null = null
-      if (rawCursor !== undefined) {
-        after = decodeBoardCursor(rawCursor)
-        if (after === null) p.issue("query.cursor", "is not a cursor returned by this API")
-      }
-      p.check()
+      const q = pageQuery(req)
+      const { board, window, limit, after } = q
+      const period = q.period ?? lb.currentPeriod(window)
       requireState(lb)
       const page = await lb.page({ board, window, period }, after, limit)
       if (page === null) throw notFound(`no leaderboard ${board} for window=${window} period=${period}`)
@@ -99,13 +122,9 @@ export const leaderboardRoutes = (lb: LeaderboardPort): ReadonlyArray<Route> => 
     method: "get",
     pattern: "/v1/leaderboards/:board/users/:user_id",
     handler: async (req) => {
-      const p = new Params(req.query, ["window", "period", "radius"])
-      const board = p.board(decodeSegment(req.params[0]!, "path.board"))
-      const userId = p.userId(decodeSegment(req.params[1]!, "path.user_id"))
-      const window = p.window()
-      const period = p.period(window) ?? lb.currentPeriod(window)
-      const radius = p.int("radius", 0, 50, 5)
-      p.check()
+      const q = aroundQuery(req)
+      const { board, userId, window, radius } = q
+      const period = q.period ?? lb.currentPeriod(window)
       requireState(lb)
       const r = await lb.around({ board, window, period }, userId, radius)
       if (r === null) throw notFound(`no leaderboard ${board} for window=${window} period=${period}`)

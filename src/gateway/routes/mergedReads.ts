@@ -5,22 +5,21 @@
 // rate limited, as health.ts's) and /metrics (this process's registry). Group boards `group:<id>`
 // merge the members' scores (groupPage/groupAround) over the group as stored. Reads of boards are
 // public-viewer reads (private rows anonymous); a private profile only to its user and admin.
-import type { Window } from "../../domain/Model.js"
 import { periodResetsAt } from "../../domain/Periods.js"
 import { groupIdOf } from "../../domain/BoardKeys.js"
 import { PROMETHEUS_CONTENT_TYPE, registry } from "../../observability/Metrics.js"
 import type { GroupsPort } from "../../ports/Groups.js"
 import { GroupStoreUnavailable } from "../../ports/Groups.js"
 import type { MergedReadsPort } from "../../ports/MergedReads.js"
-import type { BoardCursor } from "../../ports/ReadModel.js"
 import type { ApiError } from "../http/ApiError.js"
 import { notFound } from "../http/ApiError.js"
-import { decodeBoardCursor, encodeBoardCursor } from "../http/Cursor.js"
+import { encodeBoardCursor } from "../http/Cursor.js"
 import { json } from "../http/Http.js"
 import { Params, decodeSegment } from "../http/Params.js"
 import type { Route } from "../http/Router.js"
 import { publicRow } from "../protocol/Visibility.js"
 import { groupsUnavailable } from "./groups.js"
+import { aroundQuery, pageQuery } from "./leaderboards.js"
 
 export interface MergedReadDeps {
   readonly reads: MergedReadsPort
@@ -29,8 +28,6 @@ export interface MergedReadDeps {
   /** The 501 of what this gateway does not serve, naming docs/scaling.md. */
   readonly notServed: (path: string) => ApiError
 }
-
-const window = (p: Params): Window => p.window() as Window
 
 export const mergedReadRoutes = (d: MergedReadDeps): ReadonlyArray<Route> => {
   const { reads } = d
@@ -50,18 +47,7 @@ export const mergedReadRoutes = (d: MergedReadDeps): ReadonlyArray<Route> => {
       method: "get",
       pattern: "/v1/leaderboards/:board",
       handler: async (req) => {
-        const p = new Params(req.query, ["window", "period", "limit", "cursor"])
-        const board = p.board(decodeSegment(req.params[0]!, "path.board"))
-        const w = window(p)
-        const period = p.period(w) ?? null
-        const limit = p.int("limit", 1, 1000, 100)
-        const raw = p.str("cursor")
-        let after: BoardCursor | null = null
-        if (raw !== undefined) {
-          after = decodeBoardCursor(raw)
-          if (after === null) p.issue("query.cursor", "is not a cursor returned by this API")
-        }
-        p.check()
+        const { board, window: w, period, limit, after } = pageQuery(req)
         const group = await groupOf(board, req.path)
         const page = group === null ? await reads.page(board, w, period, after, limit) : await reads.groupPage(board, group.members, w, period, after, limit)
         // A group that does not exist has no board (the single process's 404, for the period read).
@@ -78,13 +64,7 @@ export const mergedReadRoutes = (d: MergedReadDeps): ReadonlyArray<Route> => {
       method: "get",
       pattern: "/v1/leaderboards/:board/users/:user_id",
       handler: async (req) => {
-        const p = new Params(req.query, ["window", "period", "radius"])
-        const board = p.board(decodeSegment(req.params[0]!, "path.board"))
-        const userId = p.userId(decodeSegment(req.params[1]!, "path.user_id"))
-        const w = window(p)
-        const period = p.period(w) ?? null
-        const radius = p.int("radius", 0, 50, 5)
-        p.check()
+        const { board, userId, window: w, period, radius } = aroundQuery(req)
         const group = await groupOf(board, req.path)
         const r = group === null ? await reads.around(board, w, period, userId, radius) : await reads.groupAround(board, group.members, w, period, userId, radius)
         if (r === null || group?.missing === true) throw notFound(`no leaderboard ${board} for window=${w} period=${r?.key.period ?? period}`)
