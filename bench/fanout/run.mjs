@@ -5,7 +5,11 @@
 // Run: npm run build && node bench/fanout/run.mjs [--sockets 19000] [--probes 300] [--first-probes 100]
 //        [--threads N (default: unset, Arena's own default from the core count)] [--rate 2000] [--users 100000]
 //        [--warm 10] [--hold 60] [--loaders 2] [--no-bare] [--no-append] [--root DIR (a private worktree's build)]
-//        [--server arena|gateway] [--prof DIR] [--label L] [--out FILE]
+//        [--server arena|gateway] [--prof DIR] [--label L] [--out FILE] [--bare-stream]
+//      --bare-stream: while the bare baseline replays its frames, the same producer publishes the same
+//        rate to NATS and a consumer (reader.mjs: parse + top-10s) reads it, so the bare run carries
+//        the producer → NATS → consumer load Arena's run carries (the issue's bare server consumed
+//        the events); without it the bare run has no NATS or producer load.
 //      the rate curve: node bench/fanout/run.mjs --curve 500,2000,8000 [same options] → one run per rate,
 //        bench/fanout-curve.svg (p50/p99 against the event rate, Arena and bare uWS) and a RESULTS row each
 // See bench/README.md §3 for what is measured and how to read it.
@@ -14,7 +18,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { parseArgs } from "node:util"
-import { appendResult, cleanup, freshNames, machine, stopService, waitReady, ROOT } from "../lib.mjs"
+import { appendResult, cleanup, freshNames, machine, nats, stopService, waitReady, ROOT } from "../lib.mjs"
 import { startServiceAt } from "./service.mjs"
 import { cpuOf, childrenOf, forkScript, waitMsg } from "./procs.mjs"
 import { session } from "./session.mjs"
@@ -26,7 +30,7 @@ const { values: a } = parseArgs({ options: {
   sockets: { type: "string" }, probes: { type: "string" }, threads: { type: "string" }, rate: { type: "string" }, users: { type: "string" },
   warm: { type: "string" }, hold: { type: "string" }, loaders: { type: "string" }, "no-bare": { type: "boolean" }, "no-append": { type: "boolean" },
   out: { type: "string" }, root: { type: "string" }, server: { type: "string" }, "global-rate": { type: "string" }, "agent-rate": { type: "string" }, "service-log": { type: "string" }, prof: { type: "string" }, label: { type: "string" }, "read-every": { type: "string" },
-  "first-probes": { type: "string" }, curve: { type: "string" }
+  "first-probes": { type: "string" }, curve: { type: "string" }, "bare-stream": { type: "boolean" }
 } })
 const SOCKETS = Number(a.sockets ?? 19_000)
 const RATE = Number(a.rate ?? 2000), USERS = Number(a.users ?? 100_000), WARM = Number(a.warm ?? 10), HOLD = Number(a.hold ?? 60)
@@ -232,19 +236,41 @@ if (!a["no-bare"]) {
   const traceFile = path.join(os.tmpdir(), `fanout-trace-${process.pid}.json`)
   fs.writeFileSync(traceFile, JSON.stringify(trace))
   const srv = forkScript("./bare.mjs", ["--threads", THREADS === "0" ? "0" : THREADS, "--trace", traceFile])
+  // --bare-stream: a stream of its own for the producer and reader running beside the replay.
+  const nb = a["bare-stream"] ? freshNames("fanbare") : null
+  const bareProducerOut = path.join(os.tmpdir(), `fanout-bare-producer-${process.pid}.json`)
   try {
+    if (nb !== null) {
+      const h = await nats()
+      await h.jsm.streams.add({ name: nb.stream, subjects: [nb.subject] })
+      await h.nc.close()
+    }
     const { port } = await waitMsg(srv, "listening")
     bare = await session({
       label: "bare", port, serverPid: srv.pid, sockets: SOCKETS, probes: PROBES, firstProbes: FIRST, loaders: LOADERS, readEvery: READ_EVERY,
       drive: async (mark) => {
+        const reader = nb === null ? null : forkScript("./reader.mjs", ["--stream", nb.stream])
+        if (reader !== null) await waitMsg(reader, "started")
+        const producer = nb === null ? null : forkScript("./producer.mjs", ["--subject", nb.subject, "--rate", String(RATE), "--users", String(USERS), "--seconds", String(HOLD), "--out", bareProducerOut])
+        if (producer !== null) await waitMsg(producer, "started")
         await mark("start")
         srv.send({ type: "start" })
         const done = await waitMsg(srv, "done", (HOLD + 120) * 1000)
+        const produced = producer === null ? null : await waitMsg(producer, "done", 120_000)
         await new Promise((r) => setTimeout(r, 2000))
         await mark("stop")
-        return done
+        let read = null
+        if (reader !== null) {
+          reader.send({ type: "stop" })
+          read = await waitMsg(reader, "done", 30_000)
+        }
+        return { ...done, stream: produced === null ? null : { sent: produced.sent, producerCores: produced.cpuMs / produced.wallMs, read: read?.read ?? 0, readerCores: read === null ? 0 : read.cpuMs / read.wallMs } }
       }
     })
+    if (bare.driven?.stream) {
+      const st = bare.driven.stream
+      log(`bare: beside it ${st.sent} events published (producer ${(st.producerCores * 100).toFixed(0)}% of a core) and ${st.read} read and tracked (reader ${(st.readerCores * 100).toFixed(0)}%)`)
+    }
     bare.lat = bareLatency(readProbeLog(bare.probeOut))
     bare.firstLat = bareLatency(bare.firstProbeOut ? readProbeLog(bare.firstProbeOut) : [])
     fs.rmSync(bare.probeOut, { force: true })
@@ -256,6 +282,8 @@ if (!a["no-bare"]) {
     await new Promise((r) => setTimeout(r, 500))
     if (srv.exitCode === null) srv.kill("SIGKILL")
     fs.rmSync(traceFile, { force: true })
+    fs.rmSync(bareProducerOut, { force: true })
+    if (nb !== null) await cleanup(nb)
   }
 }
 
@@ -288,6 +316,7 @@ const summary = {
     p50: bare.lat.p50, p90: bare.lat.p90, p99: bare.lat.p99, p999: bare.lat.p999, max: bare.lat.max, n: bare.lat.n, gaps: bare.probe.gaps + (bare.firstProbe?.gaps ?? 0),
     firstProbes: probeQ(bare.firstLat, bare.firstProbe),
     framesPerSec: frameRate(bare), usPerFrame: usPerFrame(bare), threads: bare.serverThreads, loadAvg: bare.loadAvg, loadCores: bare.loadCpuSecs / bare.secs,
+    stream: bare.driven?.stream ?? null,
     perSecond: perSecond(bare.lat.series, bare.wallStart), serverCores: bare.serverCores, serverRssMiB: bare.serverRssMiB, machineBusy: bare.machineBusy,
     hist: hist(bare.lat.sorted)
   }
@@ -337,7 +366,7 @@ function rowOf(r) {
   return `${r.server === "gateway" ? "gateway only (synthetic views), " : ""}${r.sockets.toLocaleString("en-US")} sockets + ${r.probes} probes connected last + ${r.firstProbes ?? 0} first, ` +
     `${r.rate} ev/s over ${r.users.toLocaleString("en-US")} users, ${r.hold} s, ${r.threadsNote ?? `ARENA_WS_THREADS=${r.threads}`} | ` +
     `publish→frame p50 ${f(A.p50)} / p99 ${f(A.p99)} / max ${f(A.max)} ms (probes connected last)${first(A.firstProbes)}, gaps ${A.gaps}, ${Math.round(A.framesPerSec).toLocaleString("en-US")} frames/s (${Math.round(A.meanFrameBytes)} B) | ` +
-    (B ? `bare uWS (${r.threads} socket threads) same frames: p50 ${f(B.p50)} / p99 ${f(B.p99)} / max ${f(B.max)} ms${first(B.firstProbes)} → ratio ours/bare p50 ${(A.p50 / B.p50).toFixed(2)} p99 ${(A.p99 / B.p99).toFixed(2)} | ` : "") +
+    (B ? `bare uWS (${r.threads} socket threads) same frames${B.stream ? `, with the same producer → NATS → a consumer tracking top-10s beside it (${B.stream.read.toLocaleString("en-US")} read)` : ", no NATS or producer load"}: p50 ${f(B.p50)} / p99 ${f(B.p99)} / max ${f(B.max)} ms${first(B.firstProbes)} → ratio ours/bare p50 ${(A.p50 / B.p50).toFixed(2)} p99 ${(A.p99 / B.p99).toFixed(2)} | ` : "") +
     `server ${A.serverCores.toFixed(2)} cores (bare ${B ? B.serverCores.toFixed(2) : "–"}), RSS ${Math.round(A.serverRssMiB)} MiB (bare ${B ? Math.round(B.serverRssMiB) : "–"}); load clients ${(A.loadCores * 100).toFixed(0)}% core, probes ${(A.probeCores * 100).toFixed(0)}%, producer ${(A.producerCores * 100).toFixed(0)}%; ` +
     `machine busy ${Math.round(A.machineBusy * 100)}%, load avg ${la(A.loadAvg)}${B ? ` (bare ${la(B.loadAvg)})` : ""}${stagesOf(A)} | build ${r.buildId} | ${r.machine}`
 }
