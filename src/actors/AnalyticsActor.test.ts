@@ -156,13 +156,41 @@ describe("AnalyticsActor", () => {
     await run(sink.submit(seqs(11, 12), 12)) // buffered (within the interval): projection 0's, never written
     expect((await status(sink)).bufferedRecords).toBe(2)
     await run(sink.reproject(() => { projection = 1 }))
-    expect(await status(sink)).toMatchObject({ bufferedRecords: 0, durableSeq: 0, submittedSeq: 0 })
+    expect((await status(sink)).bufferedRecords).toBe(0)
+    // Projection 1's watermarks are read at once (not at the next submit): nothing above 5 was taken for it.
+    await until(() => recovered.length === 2)
+    expect(await status(sink)).toMatchObject({ bufferedRecords: 0, durableSeq: 5, submittedSeq: 5 })
     // The new pipeline replays from projection 1's snapshot (seq 3): below the old submittedSeq, taken; at or below 5, already there.
     await run(sink.submit(seqs(4, 8), 8))
     await run(sink.awaitDurable(8))
     expect(recovered).toEqual([0, 1])
     expect(mem.writes).toEqual([{ records: 10, throughSeq: 10 }, { records: 3, throughSeq: 8 }])
     expect(mem.records.map((r) => (r.kind === "rejection" ? r.seq : 0)).slice(10)).toEqual([6, 7, 8])
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+  })
+
+  it("after a switch, awaitDurable of a seq the new projection holds resolves with nothing submitted (no new event may come)", async () => {
+    // The soak's deadlock (CI T1): v3 switched at the stream's head while erasures waited for it;
+    // the erasure's awaitDurable after the switch waited for a flush that only a submit would start,
+    // and the publisher waited for the erasure.
+    const mem = makeMemoryAnalyticsStore()
+    let projection = 0
+    const store = {
+      ...mem.store,
+      recover: Effect.suspend(() => projection === 0 ? mem.store.recover : Effect.succeed({ durableSeq: 12, maxSeq: { award: 12, correction: 0, level_up: 0, achievement: 0, rejection: 12 } }))
+    }
+    const scope = Effect.runSync(Scope.make())
+    const sink = await run(makeAnalyticsActor(store, { retryInitialMs: 5, retryMaxMs: 20, shutdownFlushMs: 100, flushIntervalMs: 3_600_000 }).pipe(Scope.provide(scope)))
+    await run(sink.submit(seqs(1, 12), 12))
+    await run(sink.awaitDurable(12))
+    await new Promise((r) => setTimeout(r, 20)) // the writer idle, waiting for work
+    await run(sink.reproject(() => { projection = 1 }))
+    const waited = await run(sink.awaitDurable(7).pipe(Effect.timeoutOption(2_000)))
+    expect(waited._tag).toBe("Some")
+    // An erasure's deletion waits the same way first.
+    const erased = await run(sink.eraseSeqs([3, 7]).pipe(Effect.timeoutOption(2_000)))
+    expect(erased._tag).toBe("Some")
+    expect(await status(sink)).toMatchObject({ durableSeq: 12, submittedSeq: 12 })
     await Effect.runPromise(Scope.close(scope, Exit.void))
   })
 })

@@ -116,11 +116,8 @@ export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<Analy
     }
 
     /** Until the store answers: watermarks read, buffer trimmed to what is missing. */
-    const recover = exclusive.withPermit(store.recover).pipe(
-      Effect.tapError((e) => Effect.sync(() => fail(e))),
-      Effect.retry(backoff(o.retryInitialMs, o.retryMaxMs)),
-      Effect.orDie, // unreachable: the schedule retries forever
-      Effect.map((w) => {
+    // (The watermarks are taken under the permit: a switch never comes between the read and its use.)
+    const recover = exclusive.withPermit(store.recover.pipe(Effect.map((w) => {
         const d = w.durableSeq
         const t = {
           award: Math.max(w.maxSeq.award, d), correction: Math.max(w.maxSeq.correction, d), level_up: Math.max(w.maxSeq.level_up, d),
@@ -134,12 +131,21 @@ export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<Analy
         lastError = null
         settle()
         space.openUnsafe()
-      })
+      }))).pipe(
+      Effect.tapError((e) => Effect.sync(() => fail(e))),
+      Effect.retry(backoff(o.retryInitialMs, o.retryMaxMs)),
+      Effect.orDie // unreachable: the schedule retries forever
     )
 
-    /** Waits until there is work and, under load, until the flush interval has passed. */
+    /**
+     * Waits until there is work and, under load, until the flush interval has passed. A recovery
+     * due (a re-projection's switch) is work: the new projection's watermarks are read at once, so
+     * an awaitDurable of a seq they cover resolves without waiting for a submit — after a switch
+     * at the stream's head no new event may come (an erasure waits there, and a publisher on it).
+     */
     const awaitWork = Effect.gen(function*() {
       for (;;) {
+        if (recoverFirst) return
         if (rows.length === 0 && submittedSeq <= durableSeq) {
           wake.closeUnsafe()
           yield* wake.await
@@ -158,9 +164,10 @@ export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<Analy
     /** Bumped by a re-projection's switch: a flush planned before it writes nothing. */
     let generation = 0
     const flushOnce = Effect.gen(function*() {
-      if (recoverFirst) { yield* recover; recoverFirst = false }
+      // Cleared before: a switch during the recovery sets it again (recovered again next round).
+      if (recoverFirst) { recoverFirst = false; yield* recover }
       yield* awaitWork
-      if (recoverFirst) { yield* recover; recoverFirst = false } // a switch while waiting
+      if (recoverFirst) return // a switch while waiting: recovered first, in the next round
       // Whole seqs only: a seq's records must land in the same flush (per-kind watermarks).
       const t0 = performance.now()
       let n = Math.min(rows.length, o.maxBatch)
