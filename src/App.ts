@@ -114,7 +114,8 @@ export const openAnalytics = (config: ArenaConfig, log: Log, projection = 0) =>
       erasure: {
         awaitDurable: (seq: number) => Effect.runPromise(sink.awaitDurable(seq)),
         userSeqs: (userId: string, beforeSeq: number) => queries.userSeqs(userId, beforeSeq),
-        deleteSeqs: (seqs: ReadonlyArray<number>) => Effect.runPromise(sink.eraseSeqs(seqs))
+        deleteSeqs: (seqs: ReadonlyArray<number>) => Effect.runPromise(sink.eraseSeqs(seqs)),
+        describe: () => `projection ${current}: ${sink.describe()}`
       }
     }
   })

@@ -194,7 +194,8 @@ const ownPartition = (c: ProcessorContext, k: number, stop: Deferred.Deferred<vo
       analytics: {
         awaitDurable: (seq) => Effect.runPromise(analytics.awaitDurable(seq)),
         userSeqs: partitionUserSeqs(c.nats.js, c.nats.jsm, names.events, k),
-        deleteSeqs: (seqs) => chSink === null ? Promise.resolve() : Effect.runPromise(chSink.eraseSeqs(seqs))
+        deleteSeqs: (seqs) => chSink === null ? Promise.resolve() : Effect.runPromise(chSink.eraseSeqs(seqs)),
+        describe: () => chSink === null ? "" : `ClickHouse ${chSink.describe()}`
       },
       pipeline: {
         applied: () => pipeline.status.ingest.applied,

@@ -45,6 +45,8 @@ export interface AnalyticsService extends AnalyticsSink {
   reproject(change: () => void): Effect.Effect<void>
   /** Runs `e` under the sink's lock: never beside one of its writes or an erasure (a re-projection's rows are inserted so). */
   exclusively<A, E>(e: Effect.Effect<A, E>): Effect.Effect<A, E>
+  /** What a wait on the sink depends on, for a log line: watermarks, buffer, waiters, who holds the lock (and since when), the last error. */
+  describe(): string
 }
 
 export interface AnalyticsOptions {
@@ -93,7 +95,16 @@ export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<Analy
     let lastFlushAt = 0
     const waiters: Array<{ seq: number; done: Deferred.Deferred<void> }> = []
     // A write and an erasure never overlap (an erasure rebuilds rollup months a write feeds).
-    const exclusive = yield* Semaphore.make(1)
+    const semaphore = yield* Semaphore.make(1)
+    /** Who holds the lock, and since when (for `describe`). */
+    let holder: { readonly what: string; readonly since: number } | null = null
+    const exclusive = {
+      withPermit: <A, E, R>(e: Effect.Effect<A, E, R>, what: string) =>
+        semaphore.withPermit(Effect.suspend(() => {
+          holder = { what, since: Date.now() }
+          return e.pipe(Effect.ensuring(Effect.sync(() => { holder = null })))
+        }))
+    }
     const wake = Latch.makeUnsafe(false) // writer: new records or a flush request
     const space = Latch.makeUnsafe(false) // submitters: the buffer shrank
 
@@ -115,23 +126,22 @@ export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<Analy
       metrics.errors.inc({ reason: reasonOf(e) })
     }
 
-    /** Until the store answers: watermarks read, buffer trimmed to what is missing. */
-    // (The watermarks are taken under the permit: a switch never comes between the read and its use.)
+    /** Until the store answers: watermarks read, buffer trimmed to what is missing (under the lock: no switch between the read and its use). */
     const recover = exclusive.withPermit(store.recover.pipe(Effect.map((w) => {
-        const d = w.durableSeq
-        const t = {
-          award: Math.max(w.maxSeq.award, d), correction: Math.max(w.maxSeq.correction, d), level_up: Math.max(w.maxSeq.level_up, d),
-          achievement: Math.max(w.maxSeq.achievement, d), rejection: Math.max(w.maxSeq.rejection, d)
-        }
-        thresholds = t
-        rows.retain((i) => rows.seq[i]! > t[KINDS[rows.kind[i]!]!])
-        durableSeq = Math.max(durableSeq, w.durableSeq)
-        submittedSeq = Math.max(submittedSeq, durableSeq)
-        connected = true
-        lastError = null
-        settle()
-        space.openUnsafe()
-      }))).pipe(
+      const d = w.durableSeq
+      const t = {
+        award: Math.max(w.maxSeq.award, d), correction: Math.max(w.maxSeq.correction, d), level_up: Math.max(w.maxSeq.level_up, d),
+        achievement: Math.max(w.maxSeq.achievement, d), rejection: Math.max(w.maxSeq.rejection, d)
+      }
+      thresholds = t
+      rows.retain((i) => rows.seq[i]! > t[KINDS[rows.kind[i]!]!])
+      durableSeq = Math.max(durableSeq, w.durableSeq)
+      submittedSeq = Math.max(submittedSeq, durableSeq)
+      connected = true
+      lastError = null
+      settle()
+      space.openUnsafe()
+    })), "a recovery").pipe(
       Effect.tapError((e) => Effect.sync(() => fail(e))),
       Effect.retry(backoff(o.retryInitialMs, o.retryMaxMs)),
       Effect.orDie // unreachable: the schedule retries forever
@@ -177,7 +187,7 @@ export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<Analy
       const started = yield* Effect.clockWith((c) => c.currentTimeMillis)
       // Rows [0, n) stay as they are until the write ends: submits only append.
       const g = generation
-      const r = yield* Effect.result(exclusive.withPermit(Effect.suspend(() => g === generation ? store.writeRows(rows, n, through) : Effect.void)))
+      const r = yield* Effect.result(exclusive.withPermit(Effect.suspend(() => g === generation ? store.writeRows(rows, n, through) : Effect.void), "a write"))
       if (g !== generation) return
       const ended = yield* Effect.clockWith((c) => c.currentTimeMillis)
       if (r._tag === "Failure") {
@@ -316,11 +326,17 @@ export const makeAnalyticsActor = (store: AnalyticsStore, options: Partial<Analy
           recoverFirst = true
           wake.openUnsafe()
           space.openUnsafe()
-        })),
-      exclusively: (e) => exclusive.withPermit(e),
+        }), "a switch"),
+      exclusively: (e) => exclusive.withPermit(e, "a projection load"),
+      describe: () => {
+        const h = holder
+        return `sink durable through seq ${durableSeq}, submitted through ${submittedSeq}, ${rows.length} rows buffered, ${waiters.length} awaiting durability` +
+          `${recoverFirst ? ", a recovery due" : ""}, ${connected ? "connected" : "not connected"}` +
+          `${h === null ? "" : `, lock held by ${h.what} for ${Math.round((Date.now() - h.since) / 1000)} s`}${lastError === null ? "" : `, last error: ${lastError}`}`
+      },
       eraseSeqs: (seqs) =>
         awaitDurable(seqs.reduce((m, s) => Math.max(m, s), 0)).pipe(
-          Effect.andThen(exclusive.withPermit(store.eraseSeqs(seqs))),
+          Effect.andThen(exclusive.withPermit(store.eraseSeqs(seqs), "an erasure's deletion")),
           Effect.tapError((e) => Effect.sync(() => fail(e))),
           Effect.retry(backoff(o.retryInitialMs, o.retryMaxMs)),
           Effect.orDie // unreachable: the schedule retries forever

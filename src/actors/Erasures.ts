@@ -26,6 +26,11 @@ export interface ErasureDeps {
    * mode: another process, the gateway, records them; a lost wake is found so). Unset: never.
    */
   readonly rescanMs?: number
+  /**
+   * A step that waits this long (on the pipeline, a snapshot, the analytics store, a call that
+   * does not answer) is logged, naming what it waits for, and again each time as long (30 s).
+   */
+  readonly slowMs?: number
 }
 
 /** The erasure actor's port, and `wake`: look at the pending erasures now (one recorded elsewhere). */
@@ -55,19 +60,42 @@ export const startErasures = (deps: ErasureDeps): Effect.Effect<ErasureRunner, n
     const wake = Latch.makeUnsafe(true)
     const log = deps.log
     const pause = deps.stepPauseMs ?? 0
-    const c = <A>(what: string, f: () => Promise<A>) => call(what, f, log)
+    const slowMs = deps.slowMs ?? 30_000
+    /** The erasure being run (named in a slow step's log line). */
+    let running = ""
+    /**
+     * `e`, logged when it takes longer than slowMs (and again every slowMs), naming what it waits
+     * for and what it sees (`state`): a wait never ends silently (CI T1: four erasures waited at
+     * step clickhouse for 240 s and nothing said on what).
+     */
+    const noted = <A, E, R>(what: string, e: Effect.Effect<A, E, R>, state?: () => string): Effect.Effect<A, E, R> =>
+      Effect.suspend(() => {
+        const id = running
+        const t0 = Date.now()
+        const timer = setInterval(() => {
+          const seen = state?.()
+          log(`${id === "" ? "erasures" : `erasure ${id}`}: ${what} for ${Math.round((Date.now() - t0) / 1000)} s${seen === undefined || seen === "" ? "" : ` (${seen})`}`)
+        }, slowMs)
+        timer.unref?.()
+        return e.pipe(Effect.ensuring(Effect.sync(() => clearInterval(timer))))
+      })
+    const analyticsState = () => deps.analytics.describe?.() ?? ""
+    const c = <A>(what: string, f: () => Promise<A>) => noted(`still ${what}`, call(what, f, log), analyticsState)
     /** Records a finished step (then pauses, when told to). */
     const advance = (id: string, next: ErasureStep, learned?: Parameters<ErasureStore["advance"]>[2]) =>
       c(`recording step ${next}`, () => deps.store.advance(id, next, learned)).pipe(Effect.andThen(pause > 0 ? Effect.sleep(pause) : Effect.void))
 
-    /** Polls until `ready` holds (asking for a snapshot each time when `nudge`). */
-    const waitFor = (ready: () => boolean, nudge?: () => void) =>
-      Effect.gen(function*() {
+    /** Polls until `ready` holds (asking for a snapshot each time when `nudge`); `what` and `seen` name the wait in the slow log. */
+    const waitFor = (what: string, seen: () => string, ready: () => boolean, nudge?: () => void) =>
+      noted(`waiting for ${what}`, Effect.gen(function*() {
         while (!ready()) {
           nudge?.()
           yield* Effect.sleep(pollMs)
         }
-      })
+      }), seen)
+    const applied = (seq: number) => waitFor(`the pipeline to apply seq ${seq}`, () => `applied: ${deps.pipeline.applied() ?? "no pipeline running"}`, () => (deps.pipeline.applied() ?? 0) >= seq)
+    const snapshotPast = (seq: number) => waitFor(`a committed snapshot at seq ${seq} or later`, () => `last snapshot: ${deps.pipeline.snapshotSeq() ?? "no pipeline running"}`,
+      () => (deps.pipeline.snapshotSeq() ?? 0) >= seq, () => deps.pipeline.requestSnapshot())
 
     /** Erasures waiting at their stream step for a re-projection: the projection their rows were deleted under. */
     const holding = new Map<string, number>()
@@ -75,6 +103,7 @@ export const startErasures = (deps: ErasureDeps): Effect.Effect<ErasureRunner, n
     const runOne = (first: ErasureRecord) =>
       Effect.gen(function*() {
         const id = first.id
+        running = id
         const user = first.userId!
         let seq = first.eraseSeq ?? 0
         let seqs = first.streamSeqs
@@ -91,14 +120,14 @@ export const startErasures = (deps: ErasureDeps): Effect.Effect<ErasureRunner, n
           // falls through
           case "apply": {
             // The pipeline applied the erasure message: the user left the boards and the user table.
-            yield* waitFor(() => (deps.pipeline.applied() ?? 0) >= seq)
+            yield* applied(seq)
             yield* advance(id, "snapshot")
           }
           // falls through
           case "snapshot": {
             // A snapshot past the message is committed: a base (Pipeline.writeCut), so no stored
             // chunk holds the user, and no restart replays from before the message again.
-            yield* waitFor(() => (deps.pipeline.snapshotSeq() ?? 0) >= seq, () => deps.pipeline.requestSnapshot())
+            yield* snapshotPast(seq)
             yield* advance(id, "postgres")
           }
           // falls through
@@ -111,7 +140,7 @@ export const startErasures = (deps: ErasureDeps): Effect.Effect<ErasureRunner, n
           // falls through
           case "clickhouse": {
             if (held === undefined) {
-              yield* c("waiting for analytics", () => deps.analytics.awaitDurable(seq))
+              yield* c(`waiting for analytics to be durable through seq ${seq}`, () => deps.analytics.awaitDurable(seq))
               if (seqs === null || letters === null) {
                 // The user's messages: their awards' and corrections' seqs (from ClickHouse), their
                 // settings changes (from the settings subject: they leave no row) and their rejected
@@ -145,12 +174,12 @@ export const startErasures = (deps: ErasureDeps): Effect.Effect<ErasureRunner, n
             }
             holding.delete(id)
             if ((held === undefined && (first.step === "postgres" || first.step === "clickhouse")) || p.current !== projection) {
-              yield* waitFor(() => (deps.pipeline.applied() ?? 0) >= seq)
-              yield* waitFor(() => (deps.pipeline.snapshotSeq() ?? 0) >= seq, () => deps.pipeline.requestSnapshot())
+              yield* applied(seq)
+              yield* snapshotPast(seq)
               yield* c("scrubbing Postgres", () => deps.store.scrub(user, seq))
               const groups = deps.groups
               if (groups !== undefined) yield* c("removing the user from groups", () => groups.forgetUser(user))
-              yield* c("waiting for analytics", () => deps.analytics.awaitDurable(seq))
+              yield* c(`waiting for analytics to be durable through seq ${seq}`, () => deps.analytics.awaitDurable(seq))
               yield* c("deleting ClickHouse rows", () => deps.analytics.deleteSeqs(rows))
               projection = p.current
             }
@@ -181,6 +210,7 @@ export const startErasures = (deps: ErasureDeps): Effect.Effect<ErasureRunner, n
     yield* Effect.forkScoped(Effect.forever(Effect.gen(function*() {
       yield* wake.await
       wake.closeUnsafe()
+      running = ""
       const pending = yield* c("listing pending erasures", () => deps.store.pending())
       if (pending.length > 0) log(`erasures: ${pending.length} to run (${pending.map((p) => `${p.id} at ${p.step}`).join(", ")})`)
       let held = false

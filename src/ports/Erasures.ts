@@ -88,6 +88,8 @@ export interface ErasureAnalytics {
   userSeqs(userId: string, beforeSeq: number): Promise<ReadonlyArray<number>>
   /** Deletes every record of the messages at `seqs` from every table and rebuilds the rollups they fed. */
   deleteSeqs(seqs: ReadonlyArray<number>): Promise<void>
+  /** The store's side as a wait sees it (watermarks, buffer, last error), named in the erasure's log when a step waits long. */
+  describe?(): string
 }
 
 /** The running pipeline, as the erasure actor watches it (null while it loads or restarts). */
