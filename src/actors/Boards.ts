@@ -231,9 +231,14 @@ export class Boards {
 
   /** An archived row, marked private when its user is private now (archives keep ids, not settings). */
   marked<E extends RankedEntry>(e: E): E {
+    return this.privateNow(e.user_id) ? { ...e, private: true } : e
+  }
+
+  /** Whether `userId` is a known user whose visibility is private now (what `marked` marks an archived row by). */
+  privateNow(userId: string): boolean {
     const u = this.state.users
-    const uid = u.uidOf(e.user_id)
-    return uid >= 0 && (u.privacy[uid]! & PRIVATE) !== 0 ? { ...e, private: true } : e
+    const uid = u.uidOf(userId)
+    return uid >= 0 && (u.privacy[uid]! & PRIVATE) !== 0
   }
 
   /** A user's 1-based rank on an open board, or undefined. */

@@ -91,9 +91,8 @@ export const partitionReads = (partition: number, pipeline: Pipeline) => {
   const isClosed = (k: BoardKey): boolean => boards.openId(k) < 0 && k.window !== "all" && k.period !== boards.currentPeriod(k.window)
   /** An archived row as a partition row, marked private when its user is private now (as Boards.marked). */
   const archived = (r: { user_id: string; username: string; xp: number; level: number; reached_seq: number }): PartitionRow => {
-    const uid = state.users.uidOf(r.user_id)
     const row: PartitionRow = { userId: r.user_id, xp: r.xp, seq: r.reached_seq, username: r.username, level: r.level }
-    return uid >= 0 && (state.users.privacy[uid]! & PRIVATE) !== 0 ? { ...row, private: true } : row
+    return boards.privateNow(r.user_id) ? { ...row, private: true } : row
   }
   const rowsOf = (a: ArchivedBoard): Array<PartitionRow> => a.rows.map(archived)
   /** `page`'s answer from the archive: the first `limit` rows after `a` (ranks at or before it: the row's archived rank - 1). */
