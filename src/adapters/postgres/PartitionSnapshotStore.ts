@@ -12,6 +12,11 @@ import { commitFenced } from "./PartitionFence.js"
 import type { FenceToken } from "./PartitionFence.js"
 import { partitionArchives, readArchived, writeArchives } from "./PeriodArchives.js"
 import { classifyPg } from "./PgError.js"
+import type { CopyColumn } from "./CopyBinary.js"
+import { copyIn, copyOutFirst } from "./CopyBinary.js"
+
+/** arena_partition_chunk (partition, cut_seq, base, users, data), as copyIn writes it. */
+const PARTITION_CHUNK_COLUMNS: ReadonlyArray<CopyColumn> = ["int2", "int8", "bool", "int4", "bytea"]
 
 export const makePartitionSnapshotStore = (sql: Sql, partition: number, token: FenceToken): SnapshotStore => ({
   readCheckpoint: Effect.tryPromise({
@@ -30,10 +35,12 @@ export const makePartitionSnapshotStore = (sql: Sql, partition: number, token: F
   }),
   loadChunks: (onChunk) => Effect.tryPromise({
     try: async () => {
-      let chunks = 0
+      // COPY runs as a simple query (no parameters): the partition is a checked integer.
+      if (!Number.isInteger(partition) || partition < 0) throw new RangeError(`partition must be a non-negative integer, got ${partition}`)
       let bytes = 0
-      await sql<Array<{ data: Uint8Array }>>`SELECT data FROM arena_partition_chunk WHERE partition = ${partition} ORDER BY id`.cursor(16, (rows) => {
-        for (const r of rows) { chunks++; bytes += r.data.length; onChunk(r.data) }
+      const chunks = await copyOutFirst(sql.unsafe(`COPY (SELECT data FROM arena_partition_chunk WHERE partition = ${partition} ORDER BY id) TO STDOUT (FORMAT binary)`), (data) => {
+        bytes += data.length
+        onChunk(data)
       })
       return { chunks, bytes }
     },
@@ -44,10 +51,8 @@ export const makePartitionSnapshotStore = (sql: Sql, partition: number, token: F
     const c = w.checkpoint
     return commitFenced(sql, partition, token, { seq: c.seq, streamTimeMs: c.streamTimeMs }, async (tx) => {
       if (w.base) await tx`DELETE FROM arena_partition_chunk WHERE partition = ${partition}`
-      for (const chunk of w.chunks) {
-        await tx`INSERT INTO arena_partition_chunk (partition, cut_seq, base, users, data)
-          VALUES (${partition}, ${c.seq}, ${w.base}, ${w.users}, ${Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)})`
-      }
+      await copyIn(tx`COPY arena_partition_chunk (partition, cut_seq, base, users, data) FROM STDIN (FORMAT binary)`, PARTITION_CHUNK_COLUMNS,
+        w.chunks.map((chunk) => [partition, c.seq, w.base, w.users, chunk]))
       await writeArchives(tx, partitionArchives(partition), w.archives)
       await tx`UPDATE arena_partition_checkpoint SET stream = ${c.stream}, stream_created = ${c.streamCreated}, rules_version = ${c.rulesVersion},
         users = ${c.users}, base_bytes = ${c.baseBytes}, delta_bytes = ${c.deltaBytes} WHERE partition = ${partition}`

@@ -6,9 +6,14 @@ import { Effect } from "effect"
 import type { Sql } from "./Db.js"
 import { shadowArchives, writeArchives } from "./PeriodArchives.js"
 import { PgError, classifyPg } from "./PgError.js"
+import type { CopyColumn } from "./CopyBinary.js"
+import { copyIn } from "./CopyBinary.js"
 import { RULES_LOCK_KEY, readProjectionHistory, recordRulesVersion } from "./RulesStore.js"
 import type { BeginOutcome, ProjectionStore, ReprojectionRow } from "../../ports/Projections.js"
 import type { SnapshotStore, SnapshotWrite } from "../../ports/Snapshots.js"
+
+/** arena_shadow_chunk (projection, users, data), as copyIn writes it. */
+const SHADOW_CHUNK_COLUMNS: ReadonlyArray<CopyColumn> = ["int4", "int4", "bytea"]
 
 interface Row {
   projection: number; version: string; state: ReprojectionRow["state"]; head_seq: string; built_seq: string | null; reason: string | null
@@ -48,9 +53,8 @@ const shadowStore = (sql: Sql, projection: number): SnapshotStore => ({
       if (w.base) {
         await tx`DELETE FROM arena_shadow_chunk WHERE projection = ${projection}`
       }
-      for (const chunk of w.chunks) {
-        await tx`INSERT INTO arena_shadow_chunk (projection, users, data) VALUES (${projection}, ${w.users}, ${Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)})`
-      }
+      await copyIn(tx`COPY arena_shadow_chunk (projection, users, data) FROM STDIN (FORMAT binary)`, SHADOW_CHUNK_COLUMNS,
+        w.chunks.map((chunk) => [projection, w.users, chunk]))
       await writeArchives(tx, shadowArchives(projection), w.archives)
       await tx`
         INSERT INTO arena_shadow_checkpoint (projection, stream, stream_created, seq, stream_time_ms, rules_version, users, base_bytes)

@@ -6,8 +6,12 @@ import type { Sql } from "./Db.js"
 import type { Checkpoint, SnapshotStore, SnapshotWrite } from "../../ports/Snapshots.js"
 import { liveArchives, readArchived, writeArchives } from "./PeriodArchives.js"
 import { PgError, classifyPg } from "./PgError.js"
+import type { CopyColumn } from "./CopyBinary.js"
+import { copyIn, copyOutFirst } from "./CopyBinary.js"
 
 const CHUNK = 5_000
+/** arena_snapshot_chunk (cut_seq, base, users, data), as copyIn writes it. */
+const CHUNK_COLUMNS: ReadonlyArray<CopyColumn> = ["int8", "bool", "int4", "bytea"]
 
 export const readCheckpoint = (sql: Sql) =>
   Effect.tryPromise({
@@ -24,18 +28,14 @@ export const readCheckpoint = (sql: Sql) =>
     catch: (e) => classifyPg(e, "reading the checkpoint")
   })
 
-/** Every stored chunk in write order, 16 rows a fetch (a cursor: ~4 MiB of 256 KiB chunks in memory). */
+/** Every stored chunk in write order, as raw bytes (binary COPY, streamed: bounded memory; CopyBinary.ts). */
 export const loadChunks = (sql: Sql, onChunk: (bytes: Uint8Array) => void) =>
   Effect.tryPromise({
     try: async () => {
-      let chunks = 0
       let bytes = 0
-      await sql<{ data: Uint8Array }[]>`SELECT data FROM arena_snapshot_chunk ORDER BY id`.cursor(16, (rows) => {
-        for (const r of rows) {
-          chunks++
-          bytes += r.data.length
-          onChunk(r.data)
-        }
+      const chunks = await copyOutFirst(sql`COPY (SELECT data FROM arena_snapshot_chunk ORDER BY id) TO STDOUT (FORMAT binary)`, (data) => {
+        bytes += data.length
+        onChunk(data)
       })
       return { chunks, bytes }
     },
@@ -74,9 +74,8 @@ export const writeSnapshot = (sql: Sql, w: SnapshotWrite) =>
           await tx`DELETE FROM arena_snapshot_chunk`
           await tx`DELETE FROM arena_user_state`
         }
-        for (const chunk of w.chunks) {
-          await tx`INSERT INTO arena_snapshot_chunk (cut_seq, base, users, data) VALUES (${c.seq}, ${w.base}, ${w.users}, ${Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)})`
-        }
+        await copyIn(tx`COPY arena_snapshot_chunk (cut_seq, base, users, data) FROM STDIN (FORMAT binary)`, CHUNK_COLUMNS,
+          w.chunks.map((chunk) => [c.seq, w.base, w.users, chunk]))
         await writeArchives(tx, liveArchives, w.archives)
         await tx`
           INSERT INTO arena_checkpoint (id, stream, stream_created, seq, stream_time_ms, rules_version, users, base_bytes, delta_bytes, projection)

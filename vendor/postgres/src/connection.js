@@ -395,6 +395,9 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
   }
 
   function errored(err) {
+    // Arena: a COPY FROM STDIN whose end was sent (final) waits for CommandComplete; an error or a
+    // lost connection instead must fail its stream, or whoever awaits the copy waits forever.
+    final && (final(err), final = null)
     stream && (stream.destroy(err), stream = null)
     query && queryError(query, err)
     initial && (queryError(initial, err), initial = null)
@@ -919,6 +922,10 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
   function CopyDone() {
     stream && stream.push(null)
     stream = null
+    // Arena: CopyData pauses the socket when the reader is full, and only the reader's next read()
+    // resumes it; a reader that has the whole copy reads no more, so a pause at the copy's last
+    // message left the rest (CommandComplete, ReadyForQuery) unread: the connection hung forever.
+    socket.isPaused() && socket.resume()
   }
 
   function NoticeResponse(x) {
