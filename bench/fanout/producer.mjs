@@ -22,9 +22,13 @@ let sent = 0, failed = 0, late = 0
 const cpu0 = process.cpuUsage()
 const t0 = performance.now()
 process.send({ type: "started", at: now() })
-while (sent < total) {
+// Time-bound: publishing stops at the end of `seconds` whatever is left of the schedule (a producer
+// that fell behind on a saturated machine used to catch up for minutes after the hold, past its
+// caller's wait: the --bare-stream curve at 8,000 ev/s). `sent` says what went out.
+const deadline = t0 + seconds * 1000
+while (sent < total && performance.now() < deadline) {
   const due = Math.min(total, Math.floor(((performance.now() - t0) * rate) / 1000))
-  while (sent < due) {
+  while (sent < due && performance.now() < deadline) {
     const ev = gen(sent)
     const t = now()
     ev.metadata = { t }
@@ -40,6 +44,6 @@ while (sent < total) {
 await Promise.all(inflight)
 const cpu = process.cpuUsage(cpu0)
 fs.writeFileSync(a.out, JSON.stringify(rec))
-process.send({ type: "done", sent, failed, late, wallMs: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000 })
+process.send({ type: "done", sent, scheduled: total, failed, late, wallMs: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000 })
 await nc.close()
 process.exit(0)

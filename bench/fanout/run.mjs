@@ -264,12 +264,12 @@ if (!a["no-bare"]) {
           reader.send({ type: "stop" })
           read = await waitMsg(reader, "done", 30_000)
         }
-        return { ...done, stream: produced === null ? null : { sent: produced.sent, producerCores: produced.cpuMs / produced.wallMs, read: read?.read ?? 0, readerCores: read === null ? 0 : read.cpuMs / read.wallMs } }
+        return { ...done, stream: produced === null ? null : { sent: produced.sent, scheduled: produced.scheduled ?? produced.sent, producerCores: produced.cpuMs / produced.wallMs, read: read?.read ?? 0, readerCores: read === null ? 0 : read.cpuMs / read.wallMs } }
       }
     })
     if (bare.driven?.stream) {
       const st = bare.driven.stream
-      log(`bare: beside it ${st.sent} events published (producer ${(st.producerCores * 100).toFixed(0)}% of a core) and ${st.read} read and tracked (reader ${(st.readerCores * 100).toFixed(0)}%)`)
+      log(`bare: beside it ${st.sent}${st.scheduled > st.sent ? ` of ${st.scheduled} scheduled` : ""} events published (producer ${(st.producerCores * 100).toFixed(0)}% of a core) and ${st.read} read and tracked (reader ${(st.readerCores * 100).toFixed(0)}%)`)
     }
     bare.lat = bareLatency(readProbeLog(bare.probeOut))
     bare.firstLat = bareLatency(bare.firstProbeOut ? readProbeLog(bare.firstProbeOut) : [])
@@ -309,7 +309,7 @@ const summary = {
     usPerFrame: usPerFrame(ours), threads: ours.serverThreads, monoWindow: ours.monoWindow, loadAvg: ours.loadAvg, probeCores: ours.probeCpuSecs / ours.secs,
     perSecond: perSecond(ours.lat.first.series ?? ours.lat.series ?? [], ours.wallStart),
     hub: ours.driven.hub, handoff: ours.driven.handoff ?? null, write: ours.driven.write ?? null, blocks: ours.driven.blocks ?? {}, deltaPath: ours.driven.deltaPath ?? {},
-    producerCores: ours.driven.producer.cpuMs / ours.driven.producer.wallMs, producerSent: ours.driven.producer.sent, loadCores: ours.loadCpuSecs / ours.secs,
+    producerCores: ours.driven.producer.cpuMs / ours.driven.producer.wallMs, producerSent: ours.driven.producer.sent, producerScheduled: ours.driven.producer.scheduled ?? ours.driven.producer.sent, loadCores: ours.loadCpuSecs / ours.secs,
     hist: hist(f.sorted)
   },
   bare: bare && {
@@ -344,7 +344,7 @@ if (Object.keys(A.deltaPath ?? {}).length > 0) {
 log(`gateway hub wait (view → hosts, bucket bounds): p50 ≤ ${A.hub.p50} ms, p99 ≤ ${A.hub.p99} ms over ${A.hub.n} views`)
 if (A.handoff && A.handoff.n > 0) log(`gateway hand-off (batch handed to a WS thread → published there, bucket bounds): p50 ≤ ${A.handoff.p50} ms, p99 ≤ ${A.handoff.p99} ms over ${A.handoff.n} batches`)
 if (A.write && A.write.n > 0) log(`gateway writes (batch published on a WS thread → its iteration's frames written, bucket bounds): p50 ≤ ${A.write.p50} ms, p99 ≤ ${A.write.p99} ms over ${A.write.n} iterations`)
-log(`${ratio}; producer ${A.producerSent} events at ${(A.producerCores * 100).toFixed(0)}% of a core; chDB child ${(A.chdbCores * 100).toFixed(0)}%; load clients ${(A.loadCores * 100).toFixed(0)}%`)
+log(`${ratio}; producer ${A.producerSent}${A.producerScheduled > A.producerSent ? ` of ${A.producerScheduled} scheduled (behind its rate: the hold ended first)` : ""} events at ${(A.producerCores * 100).toFixed(0)}% of a core; chDB child ${(A.chdbCores * 100).toFixed(0)}%; load clients ${(A.loadCores * 100).toFixed(0)}%`)
 if (!a["no-append"]) {
   appendResult("Fan-out (bench/fanout/run.mjs)", rowOf(summary))
   log("appended to bench/RESULTS.md")
@@ -366,7 +366,7 @@ function rowOf(r) {
   return `${r.server === "gateway" ? "gateway only (synthetic views), " : ""}${r.sockets.toLocaleString("en-US")} sockets + ${r.probes} probes connected last + ${r.firstProbes ?? 0} first, ` +
     `${r.rate} ev/s over ${r.users.toLocaleString("en-US")} users, ${r.hold} s, ${r.threadsNote ?? `ARENA_WS_THREADS=${r.threads}`} | ` +
     `publish→frame p50 ${f(A.p50)} / p99 ${f(A.p99)} / max ${f(A.max)} ms (probes connected last)${first(A.firstProbes)}, gaps ${A.gaps}, ${Math.round(A.framesPerSec).toLocaleString("en-US")} frames/s (${Math.round(A.meanFrameBytes)} B) | ` +
-    (B ? `bare uWS (${r.threads} socket threads) same frames${B.stream ? `, with the same producer → NATS → a consumer tracking top-10s beside it (${B.stream.read.toLocaleString("en-US")} read)` : ", no NATS or producer load"}: p50 ${f(B.p50)} / p99 ${f(B.p99)} / max ${f(B.max)} ms${first(B.firstProbes)} → ratio ours/bare p50 ${(A.p50 / B.p50).toFixed(2)} p99 ${(A.p99 / B.p99).toFixed(2)} | ` : "") +
+    (B ? `bare uWS (${r.threads} socket threads) same frames${B.stream ? `, with the same producer → NATS → a consumer tracking top-10s beside it (${B.stream.sent.toLocaleString("en-US")}${B.stream.scheduled > B.stream.sent ? ` of ${B.stream.scheduled.toLocaleString("en-US")} scheduled` : ""} published, ${B.stream.read.toLocaleString("en-US")} read)` : ", no NATS or producer load"}: p50 ${f(B.p50)} / p99 ${f(B.p99)} / max ${f(B.max)} ms${first(B.firstProbes)} → ratio ours/bare p50 ${(A.p50 / B.p50).toFixed(2)} p99 ${(A.p99 / B.p99).toFixed(2)} | ` : "") +
     `server ${A.serverCores.toFixed(2)} cores (bare ${B ? B.serverCores.toFixed(2) : "–"}), RSS ${Math.round(A.serverRssMiB)} MiB (bare ${B ? Math.round(B.serverRssMiB) : "–"}); load clients ${(A.loadCores * 100).toFixed(0)}% core, probes ${(A.probeCores * 100).toFixed(0)}%, producer ${(A.producerCores * 100).toFixed(0)}%; ` +
     `machine busy ${Math.round(A.machineBusy * 100)}%, load avg ${la(A.loadAvg)}${B ? ` (bare ${la(B.loadAvg)})` : ""}${stagesOf(A)} | build ${r.buildId} | ${r.machine}`
 }
