@@ -25,7 +25,8 @@ process.send({ type: "started", at: now() })
 // Time-bound: publishing stops at the end of `seconds` whatever is left of the schedule (a producer
 // that fell behind on a saturated machine used to catch up for minutes after the hold, past its
 // caller's wait: the --bare-stream curve at 8,000 ev/s). `sent` says what went out.
-const deadline = t0 + seconds * 1000
+// One second of grace: a producer on time sends its last due events (the schedule floors) before it.
+const deadline = t0 + seconds * 1000 + 1000
 while (sent < total && performance.now() < deadline) {
   const due = Math.min(total, Math.floor(((performance.now() - t0) * rate) / 1000))
   while (sent < due && performance.now() < deadline) {
