@@ -80,10 +80,7 @@ export class LiveBoards implements LeaderboardPort {
   emitRollover = (w: Window, p: string): void => { for (const l of this.rollListeners) l(w, p) }
 
   isPrivate(userId: string): boolean {
-    const u = this.boards?.state.users
-    if (u === undefined) return false
-    const uid = u.uidOf(userId)
-    return uid >= 0 && (u.privacy[uid]! & PRIVATE) !== 0
+    return this.boards?.privateNow(userId) ?? false
   }
 
   unavailable(): string | null {

@@ -60,8 +60,8 @@ describe("binary COPY of snapshot chunks", () => {
     const one = postgres(names.databaseUrl, { max: 1, onnotice: () => {} })
     try {
       const out: Array<Array<number>> = []
-      const n = await copyOutFirst(one`COPY (SELECT data FROM chunk ORDER BY id) TO STDOUT (FORMAT binary)`, (b) => out.push([...b]))
-      expect(n).toBe(ROWS.length)
+      const read = await copyOutFirst(one`COPY (SELECT data FROM chunk ORDER BY id) TO STDOUT (FORMAT binary)`, (b) => out.push([...b]))
+      expect(read).toEqual({ rows: ROWS.length, bytes: ROWS.reduce((n, r) => n + (r[4] as Uint8Array).byteLength, 0) })
       expect(out).toEqual(ROWS.map((r) => [...(r[4] as Uint8Array)]))
       expect((await one`SELECT count(*)::int AS n FROM chunk`)[0]!.n).toBe(ROWS.length)
     } finally {

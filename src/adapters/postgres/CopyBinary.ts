@@ -3,8 +3,9 @@
 // turns each 256 KiB chunk into a 512 KiB hex string and copies it into its write buffer, and a
 // bytea result comes back as hex to be decoded. At 2,000 events/s those strings were the service's
 // largest allocation (≈ 1.8 MB/s, more than the NATS client's), made once per cut and dead right
-// after it: they filled the old generation and set off a major GC every ~2–3 s on the thread that
-// publishes board views. Binary COPY writes the chunk's bytes once and reads them as they are.
+// after it. (They were not what paced the full GCs: those stayed at ~22 a minute without them; see
+// HEAP_GROWING_PERCENT in cli/serveCommand.ts.) Binary COPY writes the chunk's bytes once and reads
+// them as they are.
 //
 // Format (PostgreSQL, "COPY … Binary Format"): a 19-byte header, then per row an int16 field count
 // and per field an int32 length (-1: NULL) and the value in its binary send format, then an int16 -1.
@@ -23,60 +24,53 @@ const TRAILER = Buffer.from([0xff, 0xff])
 
 const fixedSize = (c: CopyColumn): number => (c === "int2" ? 2 : c === "int4" ? 4 : c === "int8" ? 8 : c === "bool" ? 1 : 0)
 
+/** A value's bytes in the stream: a bytea's own length, else its column's fixed size (the value checked first). */
+const sizeOf = (c: CopyColumn, v: CopyValue, i: number): number => {
+  if (c === "bytea") {
+    if (!(v instanceof Uint8Array)) throw new TypeError(`COPY column ${i} is bytea, got ${typeof v}`)
+    return v.byteLength
+  }
+  if (c === "bool") {
+    if (typeof v !== "boolean") throw new TypeError(`COPY column ${i} is bool, got ${typeof v}`)
+    return 1
+  }
+  if (typeof v !== "number" || !Number.isSafeInteger(v)) throw new TypeError(`COPY column ${i} is ${c}, got ${String(v)}`)
+  return fixedSize(c)
+}
+
 /**
- * One row's parts: its field count and fields, a bytea's bytes as their own part (not copied).
+ * One row as one buffer (one socket write: small writes cost a syscall each, and the copy of a
+ * chunk is cheap beside it), led by the stream's header when `first`, ended by its trailer when `last`.
  */
-function* encodeRow(columns: ReadonlyArray<CopyColumn>, row: ReadonlyArray<CopyValue>): Generator<Uint8Array> {
+const encodeRow = (columns: ReadonlyArray<CopyColumn>, row: ReadonlyArray<CopyValue>, first: boolean, last: boolean): Buffer => {
   if (row.length !== columns.length) throw new TypeError(`COPY row has ${row.length} values for ${columns.length} columns`)
-  let size = 2
-  for (const c of columns) size += 4 + fixedSize(c)
-  let head = Buffer.allocUnsafe(size)
-  let o = head.writeInt16BE(columns.length, 0)
+  let size = (first ? HEADER.length : 0) + 2 + (last ? TRAILER.length : 0)
+  for (let i = 0; i < columns.length; i++) size += 4 + sizeOf(columns[i]!, row[i]!, i)
+  const b = Buffer.allocUnsafe(size)
+  let o = first ? HEADER.copy(b, 0) : 0
+  o = b.writeInt16BE(columns.length, o)
   for (let i = 0; i < columns.length; i++) {
     const c = columns[i]!
     const v = row[i]!
-    switch (c) {
-      case "bytea": {
-        if (!(v instanceof Uint8Array)) throw new TypeError(`COPY column ${i} is bytea, got ${typeof v}`)
-        o = head.writeInt32BE(v.byteLength, o)
-        yield head.subarray(0, o)
-        yield v
-        head = head.subarray(o)
-        o = 0
-        break
-      }
-      case "bool":
-        if (typeof v !== "boolean") throw new TypeError(`COPY column ${i} is bool, got ${typeof v}`)
-        o = head.writeInt32BE(1, o)
-        o = head.writeUInt8(v ? 1 : 0, o)
-        break
-      default: {
-        if (typeof v !== "number" || !Number.isSafeInteger(v)) throw new TypeError(`COPY column ${i} is ${c}, got ${String(v)}`)
-        o = head.writeInt32BE(fixedSize(c), o)
-        o = c === "int2" ? head.writeInt16BE(v, o) : c === "int4" ? head.writeInt32BE(v, o) : head.writeBigInt64BE(BigInt(v), o)
-      }
-    }
+    o = b.writeInt32BE(c === "bytea" ? (v as Uint8Array).byteLength : fixedSize(c), o) // checked by sizeOf above
+    if (c === "bytea") { b.set(v as Uint8Array, o); o += (v as Uint8Array).byteLength }
+    else if (c === "bool") o = b.writeUInt8(v ? 1 : 0, o)
+    else if (c === "int2") o = b.writeInt16BE(v as number, o)
+    else if (c === "int4") o = b.writeInt32BE(v as number, o)
+    else o = b.writeBigInt64BE(BigInt(v as number), o)
   }
-  if (o > 0) yield head.subarray(0, o)
+  if (last) TRAILER.copy(b, o)
+  return b
 }
 
-/**
- * The stream as one buffer per row (the header before the first, the trailer after the last): one
- * socket write each. Small writes cost a syscall each, and a copy of the chunk is cheap beside it.
- */
-function* encodeRows(columns: ReadonlyArray<CopyColumn>, rows: Iterable<ReadonlyArray<CopyValue>>): Generator<Uint8Array> {
-  let parts: Array<Uint8Array> = [HEADER]
-  for (const row of rows) {
-    for (const part of encodeRow(columns, row)) parts.push(part)
-    yield Buffer.concat(parts)
-    parts = []
-  }
-  parts.push(TRAILER)
-  yield Buffer.concat(parts)
+/** The stream, one buffer per row (no rows: just its header and trailer). */
+function* encodeRows(columns: ReadonlyArray<CopyColumn>, rows: ReadonlyArray<ReadonlyArray<CopyValue>>): Generator<Buffer> {
+  if (rows.length === 0) yield Buffer.concat([HEADER, TRAILER])
+  for (let r = 0; r < rows.length; r++) yield encodeRow(columns, rows[r]!, r === 0, r === rows.length - 1)
 }
 
-/** The bytes `COPY … FROM STDIN (FORMAT binary)` takes for these rows (tests, and copyIn). */
-export const encodeCopy = (columns: ReadonlyArray<CopyColumn>, rows: Iterable<ReadonlyArray<CopyValue>>): Buffer =>
+/** The bytes `COPY … FROM STDIN (FORMAT binary)` takes for these rows, whole (copyIn streams them row by row). */
+export const encodeCopy = (columns: ReadonlyArray<CopyColumn>, rows: ReadonlyArray<ReadonlyArray<CopyValue>>): Buffer =>
   Buffer.concat([...encodeRows(columns, rows)])
 
 /**
@@ -98,19 +92,24 @@ export const copyIn = async (
 /**
  * Reads the first column (a bytea) of every row `copy` (a `COPY (query) TO STDOUT (FORMAT binary)`
  * of `tx`) sends, in order, handing each value to `onValue` as it arrives (a view of the stream's
- * buffer when a value came whole in one message: copy it to keep it). Returns the rows read.
+ * buffer when a value came whole in one message: copy it to keep it). Returns the rows and value bytes read.
  */
-export const copyOutFirst = async (copy: { readable(): Promise<Readable> }, onValue: (bytes: Uint8Array) => void): Promise<number> => {
+export const copyOutFirst = async (
+  copy: { readable(): Promise<Readable> },
+  onValue: (bytes: Uint8Array) => void
+): Promise<{ readonly rows: number; readonly bytes: number }> => {
   const source = await copy.readable()
   const parser = new CopyParser(onValue)
   for await (const part of source as AsyncIterable<Uint8Array>) parser.push(part)
   parser.end()
-  return parser.rows
+  return { rows: parser.rows, bytes: parser.bytes }
 }
 
 /** An incremental parser of a binary COPY stream (any split into parts): the first field of each row. */
 export class CopyParser {
   rows = 0
+  /** Bytes of the values handed on. */
+  bytes = 0
   private pending: Buffer = Buffer.alloc(0)
   private headerSeen = false
   private done = false
@@ -147,6 +146,7 @@ export class CopyParser {
       if (len < 0) throw new Error("COPY binary stream: NULL where a value was expected")
       this.onValue(buf.subarray(o + 6, o + 6 + len))
       this.rows++
+      this.bytes += len
       o = p
     }
     // Keep the unread tail (copied: the part it views may be reused by the stream).

@@ -37,12 +37,8 @@ export const makePartitionSnapshotStore = (sql: Sql, partition: number, token: F
     try: async () => {
       // COPY runs as a simple query (no parameters): the partition is a checked integer.
       if (!Number.isInteger(partition) || partition < 0) throw new RangeError(`partition must be a non-negative integer, got ${partition}`)
-      let bytes = 0
-      const chunks = await copyOutFirst(sql.unsafe(`COPY (SELECT data FROM arena_partition_chunk WHERE partition = ${partition} ORDER BY id) TO STDOUT (FORMAT binary)`), (data) => {
-        bytes += data.length
-        onChunk(data)
-      })
-      return { chunks, bytes }
+      const read = await copyOutFirst(sql.unsafe(`COPY (SELECT data FROM arena_partition_chunk WHERE partition = ${partition} ORDER BY id) TO STDOUT (FORMAT binary)`), onChunk)
+      return { chunks: read.rows, bytes: read.bytes }
     },
     catch: (e) => classifyPg(e, `loading partition ${partition}'s snapshot chunks`)
   }),

@@ -32,12 +32,8 @@ export const readCheckpoint = (sql: Sql) =>
 export const loadChunks = (sql: Sql, onChunk: (bytes: Uint8Array) => void) =>
   Effect.tryPromise({
     try: async () => {
-      let bytes = 0
-      const chunks = await copyOutFirst(sql`COPY (SELECT data FROM arena_snapshot_chunk ORDER BY id) TO STDOUT (FORMAT binary)`, (data) => {
-        bytes += data.length
-        onChunk(data)
-      })
-      return { chunks, bytes }
+      const read = await copyOutFirst(sql`COPY (SELECT data FROM arena_snapshot_chunk ORDER BY id) TO STDOUT (FORMAT binary)`, onChunk)
+      return { chunks: read.rows, bytes: read.bytes }
     },
     catch: (e) => classifyPg(e, "loading snapshot chunks")
   })
