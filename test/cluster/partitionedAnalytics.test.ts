@@ -160,6 +160,15 @@ it("P = 8, kill -9, a join and a SIGSTOP past the lease: ClickHouse holds every 
     "SELECT stream_partition AS k, argMax(token, (lease_stream_ns, token)) AS t, argMax(writer, (lease_stream_ns, token)) AS w FROM partition_writers GROUP BY k ORDER BY k"))
     .map((r) => ({ k: Number(r.k), token: Number(r.t), writer: r.w }))
   const ownersNow = async () => [...(await owners())].sort(([x], [y]) => x - y).map(([k, e]) => ({ k, token: e.epoch, writer: e.owner }))
+  // B, resumed and fenced, rejoins and gets its share back: partitions keep moving until B and C
+  // own P/2 each, and a comparison taken while one moves races its handover (a failed CI run read
+  // the writers, then the owners after two partitions had moved to B). Wait for the settled
+  // assignment first; from then on nobody joins or leaves, so ownership stays put.
+  await waitFor("the assignment settled: B and C own P/2 each", async () => {
+    const n = (who: string, o: Map<number, { owner: string }>) => [...o.values()].filter((e) => e.owner === who).length
+    const o = await owners()
+    return n("proc-b", o) === P / 2 && n("proc-c", o) === P / 2
+  })
   await waitFor("each partition's latest ClickHouse writer = its owner", async () => JSON.stringify(await writers()) === JSON.stringify(await ownersNow()), 30_000)
     .catch(async (e: unknown) => { throw new Error(`${JSON.stringify(await writers())} vs ${JSON.stringify(await ownersNow())}: ${String(e)}`) })
   expect(await writers()).toEqual(await ownersNow())
