@@ -2,7 +2,10 @@
 // Pipeline throughput: a preloaded stream (default 1M events, 100k users, 20 agents) through decode → XP →
 // all 8 boards per event → deltas (WS watchers on a few boards) to "caught up", against two baselines in
 // the same run: raw ordered consume + JSON.parse, and Redis ZINCRBY of the same 8 board updates per event.
-// Run: npm run build && node bench/pipeline.mjs [--events N] [--users N] [--cpu-prof] [--chart] [--keep] [--no-record] [--ioredis]
+// Run: npm run build && node bench/pipeline.mjs [--events N] [--users N] [--span-days D] [--cpu-prof] [--chart] [--keep] [--no-record] [--ioredis]
+// --span-days D spreads the timestamps over the last D days as bench/recovery.mjs does (40 there):
+// an event of a closed day/week/month then moves only the all-time boards, so it shows what the
+// open periods' six boards per event cost (the gap between this bench and recovery's cold rate).
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -10,15 +13,17 @@ import * as path from "node:path"
 import { parseArgs } from "node:util"
 import Redis from "ioredis"
 import { makeGenerator, produce } from "../dist/cli/Producer.js"
-import { appendResult, cleanup, cpuOf, envFor, fmt, freshNames, machine, nats, rawConsume, ROOT, startService, stopService, waitReady } from "./lib.mjs"
+import { appendResult, cleanup, cpuOf, envFor, fmt, freshNames, machine, nats, rawConsume, ROOT, mallocNote, startService, stopService, waitReady } from "./lib.mjs"
 import { benchEnv, boardKeys, buildId, log, median, pointsOf, rates, rawRedis, renderChart, sleep, stalls, summarizeProfile, timeline, treeCpu, treeRss, watchers } from "./support.mjs"
 
 const { values } = parseArgs({ options: {
-  events: { type: "string" }, users: { type: "string" }, agents: { type: "string" }, "cpu-prof": { type: "boolean" }, chart: { type: "boolean" }, keep: { type: "boolean" }, "no-record": { type: "boolean" }, ioredis: { type: "boolean" }
+  events: { type: "string" }, users: { type: "string" }, agents: { type: "string" }, "cpu-prof": { type: "boolean" }, chart: { type: "boolean" }, "span-days": { type: "string" }, keep: { type: "boolean" }, "no-record": { type: "boolean" }, ioredis: { type: "boolean" }
 } })
 const EVENTS = Number(values.events ?? 1_000_000)
 const USERS = Number(values.users ?? 100_000)
 const AGENTS = Number(values.agents ?? 20)
+const SPAN_DAYS = values["span-days"] === undefined ? 0 : Number(values["span-days"])
+if (!(Number.isFinite(SPAN_DAYS) && SPAN_DAYS >= 0)) throw new Error(`--span-days must be a non-negative number of days, got ${values["span-days"]}`)
 const WATCH = [
   { board: "global", window: "all" }, { board: "global", window: "day" },
   { board: "agent:claude-code", window: "all" }, { board: "agent:cursor", window: "week" }
@@ -27,15 +32,17 @@ const WATCH = [
 const n = freshNames("pipe")
 const BUILD = buildId()
 log(`machine: ${machine()}; build ${BUILD}`)
-const SETUP = `service as users run it (Node defaults${process.env.BENCH_NODE_ARGS ? ` + ${process.env.BENCH_NODE_ARGS}` : ""}, default settings)`
-log(`scenario: ${fmt(EVENTS)} events, ${fmt(USERS)} users, ${AGENTS} agents, ${WATCH.length} WS watchers; ${SETUP}; stream ${n.stream}`)
+const SETUP = `service as users run it (Node defaults${process.env.BENCH_NODE_ARGS ? ` + ${process.env.BENCH_NODE_ARGS}` : ""}, default settings${mallocNote()})`
+const SPAN = SPAN_DAYS > 0 ? `; timestamps over the last ${SPAN_DAYS} days (closed periods move only the all-time boards; the Redis baseline still does 8 ZINCRBY per event)` : ""
+log(`scenario: ${fmt(EVENTS)} events, ${fmt(USERS)} users, ${AGENTS} agents, ${WATCH.length} WS watchers; ${SETUP}${SPAN}; stream ${n.stream}`)
 execFileSync(process.execPath, ["bin/arena", "migrate"], { cwd: ROOT, env: envFor(n), stdio: ["ignore", "ignore", "inherit"] })
 const h = await nats()
 
 // Timestamps in the last 10 minutes: every event lands in the open day/week/month periods, so each
 // one really touches 8 boards (older periods would be closed and only the all-time boards move).
-const tBase = Date.now() - 600_000
-const genOpts = { users: USERS, agents: AGENTS, seed: 7, idPrefix: "pipe", timestamp: (i) => new Date(tBase + Math.floor((i / EVENTS) * 590_000)).toISOString() }
+const spanMs = SPAN_DAYS > 0 ? SPAN_DAYS * 86_400_000 : 590_000
+const tBase = Date.now() - (SPAN_DAYS > 0 ? spanMs : 600_000)
+const genOpts = { users: USERS, agents: AGENTS, seed: 7, idPrefix: "pipe", timestamp: (i) => new Date(tBase + Math.floor((i / EVENTS) * spanMs)).toISOString() }
 let tp = Date.now()
 await produce(h.js, n.subject, makeGenerator(genOpts), { count: EVENTS, rate: 0, inFlight: 4000, onProgress: (k) => { if (k % 250_000 === 0) log(`published ${fmt(k)} (${fmt(k / ((Date.now() - tp) / 1000))}/s)`) } })
 log(`published ${fmt(EVENTS)} in ${((Date.now() - tp) / 1000).toFixed(1)} s`)
@@ -172,7 +179,7 @@ if (values.chart) {
 await h.nc.close()
 
 const deltas = main.watch.reduce((a, s) => a + s.deltas, 0), gaps = main.watch.reduce((a, s) => a + s.gaps, 0)
-const row = `${fmt(EVENTS)} events, ${fmt(USERS)} users, ${AGENTS} agents, ${WATCH.length} WS watchers; ${SETUP} | ` +
+const row = `${fmt(EVENTS)} events, ${fmt(USERS)} users, ${AGENTS} agents, ${WATCH.length} WS watchers; ${SETUP}${SPAN} | ` +
   `arena ${fmt(main.rate)} ev/s (caught up in ${(main.replayMs / 1000).toFixed(1)} s; median 1-s rate ${fmt(main.steady)}) | ` +
   `raw consume ${fmt(rawRate)} ev/s → ratio ${(main.rate / rawRate).toFixed(2)} | Redis 8×ZINCRBY ${fmt(redisRate)} ev/s → ratio ${(main.rate / redisRate).toFixed(2)} | ` +
   `CPU ${main.cpuSecs.toFixed(1)} s (${(main.cpuSecs * 1e6 / EVENTS).toFixed(0)} µs/event: service ${(main.cpuMain * 1e6 / EVENTS).toFixed(0)}, chDB child ${((main.cpuSecs - main.cpuMain) * 1e6 / EVENTS).toFixed(0)}), RSS ${fmt(main.rss / 2 ** 20)} MiB | ` +
