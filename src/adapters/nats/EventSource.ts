@@ -267,7 +267,7 @@ export const consumeFrom = (
   }
   // A consumer that could not be created because the cluster is settling (a timeout, no
   // responders: its node just restarted, or is stopped and the server placed the new consumer
-  // there again) is created again here, for up to START_SETTLE_MS from the first such failure,
+  // there again; "temporarily unavailable": no quorum yet) is created again here, for up to START_SETTLE_MS from the first such failure,
   // instead of failing the consume and restarting the caller's pipeline (a snapshot reload, or a
   // partition's re-acquire). Only with the stall watch (the pipelines'), and only before the
   // consumer started: a failure while consuming is the caller's, as before.
@@ -284,7 +284,7 @@ export const consumeFrom = (
       retryIn = 0
       return Effect.void
     }
-    if (stall === undefined || started || (e.reason !== "timeout" && e.reason !== "no_responders")) return Effect.void
+    if (stall === undefined || started || (e.reason !== "timeout" && e.reason !== "no_responders" && e.reason !== "unavailable")) return Effect.void
     const now = Date.now()
     if (settlingSince === 0) settlingSince = now
     if (now - settlingSince >= settleMs) return Effect.void
