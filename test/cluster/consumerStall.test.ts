@@ -153,6 +153,16 @@ it("a consumer that cannot be started while the cluster has no quorum is started
       await sleep(200)
     }
   }
+  // The new R3 stream takes publishes once its group has a leader: wait for that state, and for
+  // both followers current (the test stops two nodes next). A CI run at load 4 had no leader for
+  // longer than the publish retries below last (20 s of "jetstream is not enabled").
+  for (const until = Date.now() + 120_000; ;) {
+    const info = await jsm!.streams.info("SETTLE").catch(() => null)
+    const replicas = info?.cluster?.replicas ?? []
+    if (info?.cluster?.leader !== undefined && replicas.length === 2 && replicas.every((r) => r.current)) break
+    if (Date.now() > until) throw new Error(`stream SETTLE without a leader and two current replicas after 120 s: ${JSON.stringify(info?.cluster)}`)
+    await sleep(200)
+  }
   const js0 = jetstream(nc, { timeout: 3_000 })
   for (let i = 1; i <= 40; i++) {
     for (let tries = 0; ; tries++) {
