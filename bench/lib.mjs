@@ -56,16 +56,11 @@ export const envFor = (n, extra = {}) => ({
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean)
 
 /**
- * Start `arena serve` as a user runs it: `node bin/arena serve` with Node's default flags (V8's default
- * heap limit, ~4 GiB here) plus `nodeArgs` (a scenario that needs more says so, e.g. recovery at 1M
- * users) and $BENCH_NODE_ARGS; resolves with {child, port, log()} once it listens.
- */
-/**
  * glibc's mmap threshold for the service (README "Memory"): BENCH_SERVICE_MALLOC=<bytes> starts it
  * with MALLOC_MMAP_THRESHOLD_=<bytes>; unset or empty, as users run it, without (an empty
  * MALLOC_MMAP_THRESHOLD_ would read as 0 to glibc, so it is removed).
  */
-export const SERVICE_MALLOC = process.env.BENCH_SERVICE_MALLOC ?? process.env.MALLOC_MMAP_THRESHOLD_ ?? ""
+const SERVICE_MALLOC = process.env.BENCH_SERVICE_MALLOC ?? process.env.MALLOC_MMAP_THRESHOLD_ ?? ""
 const serviceEnv = (n, extra) => {
   const env = envFor(n, { MALLOC_MMAP_THRESHOLD_: SERVICE_MALLOC, ...extra })
   if (env.MALLOC_MMAP_THRESHOLD_ === "") delete env.MALLOC_MMAP_THRESHOLD_
@@ -74,6 +69,11 @@ const serviceEnv = (n, extra) => {
 /** What a row says of the setting: nothing when the service runs as users run it. */
 export const mallocNote = () => SERVICE_MALLOC === "" ? "" : `, MALLOC_MMAP_THRESHOLD_=${SERVICE_MALLOC}`
 
+/**
+ * Start `arena serve` as a user runs it: `node bin/arena serve` with Node's default flags (V8's default
+ * heap limit, ~4 GiB here) plus `nodeArgs` (a scenario that needs more says so, e.g. recovery at 1M
+ * users) and $BENCH_NODE_ARGS; resolves with {child, port, log()} once it listens.
+ */
 export const startService = (n, extra = {}, nodeArgs = []) => new Promise((resolve, reject) => {
   const child = spawn(process.execPath, [...nodeArgs, ...NODE_ARGS, path.join(ROOT, "bin/arena"), "serve"], { cwd: ROOT, env: serviceEnv(n, extra), stdio: ["ignore", "pipe", "pipe"] })
   let log = ""

@@ -10,7 +10,7 @@ import * as path from "node:path"
 import { parseArgs } from "node:util"
 import Redis from "ioredis"
 import { makeGenerator, produce } from "../dist/cli/Producer.js"
-import { appendResult, cleanup, envFor, fmt, freshNames, machine, nats, readyz, ROOT, rssOf, SERVICE_MALLOC, startService, stopService, waitReady } from "./lib.mjs"
+import { appendResult, cleanup, envFor, fmt, freshNames, machine, nats, readyz, ROOT, mallocNote, rssOf, startService, stopService, waitReady } from "./lib.mjs"
 import { benchEnv, boardKeys, buildId, descendants, log, pointsOf, rawRedis, sleep } from "./support.mjs"
 
 const { values } = parseArgs({ options: { users: { type: "string" }, "per-user": { type: "string" }, "no-record": { type: "boolean" } } })
@@ -108,7 +108,7 @@ raw.close()
 await r.quit()
 await h.nc.close()
 
-const row = `${fmt(USERS)} users, ${fmt(EVENTS)} events, ${boardCount} boards, ${fmt(entries)} entries (${(entries / USERS).toFixed(1)}/user)${SERVICE_MALLOC === "" ? "" : `; service with MALLOC_MMAP_THRESHOLD_=${SERVICE_MALLOC}`} | ` +
+const row = `${fmt(USERS)} users, ${fmt(EVENTS)} events, ${boardCount} boards, ${fmt(entries)} entries (${(entries / USERS).toFixed(1)}/user)${mallocNote()} | ` +
   `RSS ${fmt(full.rss / MiB)} MiB after GC (idle ${fmt(idle.rss / MiB)}; peak ${fmt(Math.max(peak, full.rss) / MiB)}), heap ${fmt(full.heapUsed / MiB)} MiB; chDB child ${fmt(full.child / MiB)} MiB | ` +
   `growth ${fmt(dRss / USERS)} B/user, ${fmt(dRss / entries)} B/entry | Redis same sorted sets (${fmt(redisEntries)} entries) ${fmt(redisBytes / MiB)} MiB = ${fmt(redisBytes / redisEntries)} B/entry | ` +
   `ratio RSS growth/Redis ${(dRss / redisBytes).toFixed(2)} | build ${BUILD} | ${machine()}`

@@ -39,7 +39,8 @@ execFileSync(process.execPath, ["bin/arena", "migrate"], { cwd: ROOT, env: envFo
 const h = await nats()
 
 // Timestamps in the last 10 minutes: every event lands in the open day/week/month periods, so each
-// one really touches 8 boards (older periods would be closed and only the all-time boards move).
+// one really touches 8 boards (older periods would be closed and only the all-time boards move);
+// with --span-days, over the last D days instead.
 const spanMs = SPAN_DAYS > 0 ? SPAN_DAYS * 86_400_000 : 590_000
 const tBase = Date.now() - (SPAN_DAYS > 0 ? spanMs : 600_000)
 const genOpts = { users: USERS, agents: AGENTS, seed: 7, idPrefix: "pipe", timestamp: (i) => new Date(tBase + Math.floor((i / EVENTS) * spanMs)).toISOString() }

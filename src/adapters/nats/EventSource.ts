@@ -267,9 +267,9 @@ export const consumeFrom = (
   }
   // A consumer that could not be created because the cluster is settling (a timeout, no
   // responders: its node just restarted, or is stopped and the server placed the new consumer
-  // there again; "temporarily unavailable": no quorum yet) is created again here, for up to START_SETTLE_MS from the first such failure,
-  // instead of failing the consume and restarting the caller's pipeline (a snapshot reload, or a
-  // partition's re-acquire). Only with the stall watch (the pipelines'), and only before the
+  // there again; "temporarily unavailable": no quorum yet) is created again here, for up to
+  // START_SETTLE_MS from the first such failure, instead of failing the consume and restarting the
+  // caller's pipeline (a snapshot reload, or a partition's re-acquire). Only with the stall watch (the pipelines'), and only before the
   // consumer started: a failure while consuming is the caller's, as before.
   const settleMs = stall?.startSettleMs ?? START_SETTLE_MS
   let started = false
